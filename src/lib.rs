@@ -1,0 +1,9 @@
+//! crier: a workflow engine for social-media teams. Playbooks (YAML) describe campaigns,
+//! contests, crisis plans and posting rules; crier validates them, previews them, rehearses
+//! them on a virtual clock and runs them. See `src/README.md` for the map of folders.
+#![forbid(unsafe_code)]
+
+pub mod diagnostic;
+pub mod schedule;
+pub mod script;
+pub mod text;

@@ -1,0 +1,1 @@
+//! Text templates (minijinja): checking them at load and rendering post texts.

@@ -1,0 +1,1 @@
+//! Cron fire times, daylight saving, durations and calendars.

@@ -1,0 +1,1 @@
+//! Conditions (rhai) and text templates (minijinja).
