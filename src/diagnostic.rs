@@ -148,15 +148,15 @@ impl fmt::Display for Diagnostic {
                 let gutter = " ".repeat(number.len());
                 writeln!(f, "{gutter} ——▶ {file}:{}:{}", pos.line, pos.column)?;
                 writeln!(f, "{gutter} |")?;
-                let shown = line.replace('\t', " ");
+                let (shown, column) = visible_window(&line.replace('\t', " "), pos.column);
                 writeln!(f, "{number} | {shown}")?;
-                let available = shown.chars().count().saturating_sub(pos.column - 1);
+                let available = shown.chars().count().saturating_sub(column - 1);
                 let carets = pos.len.clamp(1, available.max(1));
                 let mut marker = String::new();
                 let _ = write!(
                     marker,
                     "{}{}",
-                    " ".repeat(pos.column.saturating_sub(1)),
+                    " ".repeat(column.saturating_sub(1)),
                     "^".repeat(carets)
                 );
                 writeln!(f, "{gutter} | {marker}")?;
@@ -179,6 +179,27 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// At most 100 characters of a long line, around the (1-based) column, and where that
+/// column lands in what is shown.
+fn visible_window(line: &str, column: usize) -> (String, usize) {
+    const WIDTH: usize = 100;
+    let total = line.chars().count();
+    if total <= WIDTH {
+        return (line.to_owned(), column.max(1));
+    }
+    let start = column.saturating_sub(WIDTH / 2).min(total - WIDTH);
+    let mut shown: String = line.chars().skip(start).take(WIDTH).collect();
+    let mut column = column.max(1) - start;
+    if start > 0 {
+        shown.insert(0, '…');
+        column += 1;
+    }
+    if start + WIDTH < total {
+        shown.push('…');
+    }
+    (shown, column)
 }
 
 /// The closest candidate to `given`, if one is close enough to be a likely typo

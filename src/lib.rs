@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod diagnostic;
+pub mod playbook;
 pub mod schedule;
 pub mod script;
 pub mod text;
