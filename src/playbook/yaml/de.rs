@@ -303,13 +303,20 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'de, '_> {
                 de: self,
                 items: items.iter(),
             }),
-            _ => {
-                if !self.node.is_null() {
-                    self.record(
-                        format!("expected a list, found {}", self.node.describe()),
-                        Some("write a list as `[a, b]` or as lines starting with `- `".into()),
-                    );
-                }
+            // A single value where a list is expected is a list of one: `to: brand_mastodon`.
+            NodeKind::Scalar { .. } if !self.node.is_null() => visitor.visit_seq(SeqAccess {
+                de: self,
+                items: std::slice::from_ref(self.node).iter(),
+            }),
+            NodeKind::Scalar { .. } => visitor.visit_seq(SeqAccess {
+                de: self,
+                items: [].iter(),
+            }),
+            NodeKind::Mapping(_) => {
+                self.record(
+                    format!("expected a list, found {}", self.node.describe()),
+                    Some("write a list as `[a, b]` or as lines starting with `- `".into()),
+                );
                 visitor.visit_seq(SeqAccess {
                     de: self,
                     items: [].iter(),

@@ -76,7 +76,7 @@ fn deserializes_with_positions() {
 
 #[test]
 fn reports_every_structural_error() {
-    let (docs, _) = parse("id: a\ntex: hi\ntext: x\nto: nope\nmissed: onse\ncount: many\nextra: 1\n");
+    let (docs, _) = parse("id: a\ntex: hi\ntext: x\nto: {a: 1}\nmissed: onse\ncount: many\nextra: 1\n");
     let errors = from_node::<Post>(&docs[0]).unwrap_err();
     let shown: Vec<String> = errors
         .iter()
@@ -86,7 +86,7 @@ fn reports_every_structural_error() {
         shown,
         [
             "2:1 unknown field `tex` / did you mean `text`?",
-            "4:5 expected a list, found `nope` / write a list as `[a, b]` or as lines starting with `- `",
+            "4:5 expected a list, found a map / write a list as `[a, b]` or as lines starting with `- `",
             "5:9 unknown value `onse` / did you mean `once`?",
             "6:8 expected a whole number, 0 or more, found `many` / ",
             "7:1 unknown field `extra` / the fields here are `id`, `text`, `to`, `missed` or `count`",

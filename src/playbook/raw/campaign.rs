@@ -1,0 +1,103 @@
+//! `kind: campaign`: what to post, where and when.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{Name, OneOrMany};
+use crate::playbook::yaml::Spanned;
+
+/// A campaign: posts at fixed times, on cron rules, or from a CSV calendar.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    /// Always `campaign`.
+    pub kind: String,
+    /// Unique name across all loaded playbooks.
+    pub name: Name,
+    /// What the campaign is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// IANA time zone its times are in; `crier.yaml`'s if absent.
+    #[serde(default)]
+    pub timezone: Option<Spanned<String>>,
+    /// Posts fire only within this window (dates or datetimes, inclusive of both days).
+    #[serde(default)]
+    pub window: Option<Window>,
+    /// Variables its texts can use: `{{ product }}`.
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_json::Value>,
+    /// Build the posts from this template (`kind: template`).
+    #[serde(default)]
+    pub uses: Option<Name>,
+    /// The template's parameters.
+    #[serde(default)]
+    pub with: BTreeMap<String, serde_json::Value>,
+    /// The posts (a template's are added to these).
+    #[serde(default)]
+    pub posts: Vec<PostItem>,
+}
+
+/// When a campaign is active.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// First day (or datetime) on which posts may fire.
+    #[serde(default)]
+    pub from: Option<Spanned<String>>,
+    /// Last day (or datetime) on which posts may fire.
+    #[serde(default)]
+    pub until: Option<Spanned<String>>,
+}
+
+/// One post: `at` a time, on a `cron` rule, or every row of a `calendar` file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostItem {
+    /// Unique within the campaign; names the post in plans, history and triggers.
+    #[serde(default)]
+    pub id: Option<Name>,
+    /// A one-off time, `2026-12-01 10:00` in the campaign's time zone (or RFC 3339).
+    #[serde(default)]
+    pub at: Option<Spanned<String>>,
+    /// A standard 5-field crontab rule, `0 12 * * MON-FRI`, in the campaign's time zone.
+    #[serde(default)]
+    pub cron: Option<Spanned<String>>,
+    /// A CSV file (`at,to,text,media`), relative to this playbook, each row a post.
+    #[serde(default)]
+    pub calendar: Option<Spanned<String>>,
+    /// The accounts to post with (names from `crier.yaml`).
+    #[serde(default)]
+    pub to: OneOrMany<Name>,
+    /// The text, a template: `{{ product }}: -{{ discount }}% today`.
+    #[serde(default)]
+    pub text: Option<Spanned<String>>,
+    /// Images to attach, relative to the playbook.
+    #[serde(default)]
+    pub media: OneOrMany<Spanned<String>>,
+    /// Post only if this rhai condition holds at fire time.
+    #[serde(default)]
+    pub when: Option<Spanned<String>>,
+    /// Reply to this post (an item id of this campaign).
+    #[serde(default)]
+    pub reply_to: Option<Name>,
+    /// After downtime: `skip` missed fires, send `once`, or send `all` (within `max_late`).
+    #[serde(default)]
+    pub missed: Option<Spanned<Missed>>,
+    /// How late a missed fire may still be sent, e.g. `2h`.
+    #[serde(default)]
+    pub max_late: Option<Spanned<String>>,
+}
+
+/// What to do with fires missed while crier was not running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Missed {
+    /// Record them as missed; send nothing.
+    Skip,
+    /// Send the latest missed fire once.
+    Once,
+    /// Send every missed fire, in order.
+    All,
+}

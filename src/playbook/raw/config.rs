@@ -1,0 +1,131 @@
+//! `crier.yaml`: the accounts a team posts with, the people it notifies, the store and the
+//! default time zone.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{Name, OneOrMany};
+use crate::playbook::yaml::Spanned;
+
+/// `crier.yaml`: accounts, people, store and default time zone.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where crier keeps runs, posts and entries: `sqlite://crier.db` (the default) or a
+    /// `postgres://` URL.
+    #[serde(default)]
+    pub store: Option<Spanned<String>>,
+    /// Default IANA time zone for playbooks that name none, e.g. `Europe/Kyiv`. UTC if absent.
+    #[serde(default)]
+    pub timezone: Option<Spanned<String>>,
+    /// The accounts crier posts with, by name. Tokens are references (`env:NAME`,
+    /// `file:PATH`), never literal values.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, Spanned<AccountConfig>>,
+    /// The people playbooks notify and ask for approval, by name.
+    #[serde(default)]
+    pub people: BTreeMap<String, Spanned<Person>>,
+}
+
+/// The networks crier speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    Mastodon,
+    Bluesky,
+    Telegram,
+    Matrix,
+    Discord,
+    Slack,
+    Webhook,
+    Email,
+    Console,
+}
+
+impl Network {
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Mastodon => "mastodon",
+            Network::Bluesky => "bluesky",
+            Network::Telegram => "telegram",
+            Network::Matrix => "matrix",
+            Network::Discord => "discord",
+            Network::Slack => "slack",
+            Network::Webhook => "webhook",
+            Network::Email => "email",
+            Network::Console => "console",
+        }
+    }
+}
+
+/// One account. Which fields a network needs: mastodon `server`, `token`; bluesky `handle`,
+/// `app_password` (and `service`); telegram `chat`, `token`; matrix `homeserver`, `room`,
+/// `token`; discord and slack `webhook`; webhook `url`, `secret`; email `smtp`, `from`, `to`
+/// (and `username`, `password`); console nothing.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The network this account is on.
+    pub network: Spanned<Network>,
+    /// Mastodon: the instance URL, e.g. `https://mastodon.social`.
+    #[serde(default)]
+    pub server: Option<Spanned<String>>,
+    /// Bluesky: the PDS URL; `https://bsky.social` if absent.
+    #[serde(default)]
+    pub service: Option<Spanned<String>>,
+    /// Mastodon, Telegram, Matrix: the access token, as `env:NAME` or `file:PATH`.
+    #[serde(default)]
+    pub token: Option<Spanned<String>>,
+    /// Bluesky: the account handle, e.g. `brand.bsky.social`.
+    #[serde(default)]
+    pub handle: Option<Spanned<String>>,
+    /// Bluesky: an app password, as `env:NAME` or `file:PATH`.
+    #[serde(default)]
+    pub app_password: Option<Spanned<String>>,
+    /// Telegram: the chat, e.g. `@brand_channel` or a numeric chat id.
+    #[serde(default)]
+    pub chat: Option<Spanned<String>>,
+    /// Matrix: the homeserver URL.
+    #[serde(default)]
+    pub homeserver: Option<Spanned<String>>,
+    /// Matrix: the room id, e.g. `!abc:example.org`.
+    #[serde(default)]
+    pub room: Option<Spanned<String>>,
+    /// Discord, Slack: the incoming-webhook URL, as `env:NAME` or `file:PATH` (it is a secret).
+    #[serde(default)]
+    pub webhook: Option<Spanned<String>>,
+    /// Webhook: the receiver's URL.
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// Webhook: the HMAC-SHA256 signing secret, as `env:NAME` or `file:PATH`.
+    #[serde(default)]
+    pub secret: Option<Spanned<String>>,
+    /// Email: the SMTP server, e.g. `smtp://localhost:25` or `smtps://smtp.example.com`.
+    #[serde(default)]
+    pub smtp: Option<Spanned<String>>,
+    /// Email: the sender address.
+    #[serde(default)]
+    pub from: Option<Spanned<String>>,
+    /// Email: the recipient address(es).
+    #[serde(default)]
+    pub to: Option<OneOrMany<Spanned<String>>>,
+    /// Email: the SMTP user name.
+    #[serde(default)]
+    pub username: Option<Spanned<String>>,
+    /// Email: the SMTP password, as `env:NAME` or `file:PATH`.
+    #[serde(default)]
+    pub password: Option<Spanned<String>>,
+}
+
+/// A person crier notifies and who may approve.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// The account(s) that reach this person (a Slack webhook, a Telegram chat, email).
+    pub notify: OneOrMany<Name>,
+    /// How to address them in messages.
+    #[serde(default)]
+    pub name: Option<String>,
+}
