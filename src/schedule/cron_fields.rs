@@ -144,7 +144,11 @@ fn parse_item(field: Field, item: &str, at: usize) -> Result<u64, CronError> {
         (field.min, field.max)
     } else if let Some((a, b)) = base.split_once('-') {
         let lo = parse_value(field, a, at)?;
-        let hi = parse_value(field, b, at + a.len() + 1)?;
+        let mut hi = parse_value(field, b, at + a.len() + 1)?;
+        if field.max == 7 && hi == 0 && b.eq_ignore_ascii_case("SUN") {
+            // `SAT-SUN` reads as the weekend: Sunday as the end of a range is day 7.
+            hi = 7;
+        }
         if lo > hi {
             return Err(CronError::new(
                 format!("{} range `{base}` goes backwards", field.name),
@@ -152,7 +156,7 @@ fn parse_item(field: Field, item: &str, at: usize) -> Result<u64, CronError> {
                 base.len(),
             )
             .with_hint(format!(
-                "ranges go from low to high; split a wrap-around into two: `{a}-{},{}-{b}`",
+                "ranges go from low to high; split a wrap-around into two: `{lo}-{},{}-{hi}`",
                 field.max, field.min
             )));
         }
