@@ -199,3 +199,208 @@ fn parse_error_offsets_count_from_the_expression_start() {
         Some("ranges go from low to high; split a wrap-around into two: `6-7,0-1`")
     );
 }
+
+// ---- properties ------------------------------------------------------------------------
+
+const ZONES: [&str; 5] = [
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Santiago",
+    "Australia/Lord_Howe",
+    "UTC",
+];
+
+/// One random field: `*`, `*/n`, `a`, `a-b`, `a-b/n`, `a/n`, or a list of two of those.
+fn field(min: u32, max: u32) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let item = (0u32..6, min..=max, min..=max, 1u32..8).prop_map(move |(kind, a, b, n)| {
+        let (lo, hi) = (a.min(b), a.max(b));
+        match kind {
+            0 => "*".to_owned(),
+            1 => format!("*/{n}"),
+            2 => format!("{a}"),
+            3 => format!("{lo}-{hi}"),
+            4 => format!("{lo}-{hi}/{n}"),
+            _ => format!("{lo}/{n}"),
+        }
+    });
+    prop::collection::vec(item, 1..=2).prop_map(|items| items.join(","))
+}
+
+fn expression() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    (field(0, 59), field(0, 23), field(1, 31), field(1, 12), field(0, 7))
+        .prop_map(|(m, h, dom, mon, dow)| format!("{m} {h} {dom} {mon} {dow}"))
+}
+
+fn offset_at(zone: Tz, t: DateTime<Utc>) -> i32 {
+    use chrono::Offset;
+    zone.offset_from_utc_datetime(&t.naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+/// A deterministic runner: fixed seed, no failure files.
+fn runner(cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+}
+
+#[test]
+fn fire_times_increase_and_match_their_expression() {
+    use proptest::prelude::*;
+    // Start instants from 2024 to 2027, so every zone's changes are crossed often.
+    let start = 1_704_067_200i64..1_798_761_600;
+    let strategy = (expression(), 0..ZONES.len(), start);
+    runner(300)
+        .run(&strategy, |(expr, zone, start)| {
+            let schedule = CronSchedule::parse(&expr);
+            prop_assume!(schedule.is_ok());
+            let schedule = schedule.unwrap();
+            let zone = tz(ZONES[zone]);
+            let after = DateTime::from_timestamp(start, 0).unwrap();
+            let mut previous = after;
+            for fire in schedule.fire_times_after(zone, after).take(60) {
+                let fire = fire.with_timezone(&Utc);
+                prop_assert!(fire > previous, "`{expr}`: {fire} after {previous}");
+                let local = fire.with_timezone(&zone).naive_local();
+                if !schedule.matches(local) {
+                    // The documented gap case: a fixed-hour job fires as the clocks spring forward.
+                    let sprang = offset_at(zone, fire - TimeDelta::seconds(1)) < offset_at(zone, fire);
+                    prop_assert!(
+                        schedule.has_fixed_hour() && sprang,
+                        "`{expr}` in {zone} fired at {local} ({fire})"
+                    );
+                }
+                previous = fire;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn wildcard_hour_jobs_fire_at_every_matching_instant() {
+    // Every quarter hour of a year in Lord Howe: each instant whose wall-clock time matches.
+    let zone = tz("Australia/Lord_Howe");
+    let schedule = CronSchedule::parse("*/15 * * * *").unwrap();
+    let after = utc("2025-01-01T00:00:00Z");
+    let until = utc("2026-01-01T00:00:00Z");
+    let got: Vec<_> = schedule
+        .fire_times_after(zone, after)
+        .map(|t| t.with_timezone(&Utc))
+        .take_while(|t| *t < until)
+        .collect();
+    let expected: Vec<_> = (1..)
+        .map(|i| after + TimeDelta::minutes(i))
+        .take_while(|t| *t < until)
+        .filter(|t| schedule.matches(t.with_timezone(&zone).naive_local()))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+// ---- cross-check against croner ---------------------------------------------------------
+
+/// Expressions both crates read alike. (croner ORs the day fields unless one is exactly
+/// `*`, where crontab tests for a leading `*`; so no `*/n` day field beside a restricted one.)
+const CROSS_CHECKED: [&str; 22] = [
+    "0 9 * * MON-FRI",
+    "*/15 * * * *",
+    "5 4 * * SUN",
+    "0 0 1,15 * 3",
+    "30 6 13 * FRI",
+    "0 */6 * * *",
+    "15 14 1 * *",
+    "0 22 * * 1-5",
+    "23 0-20/2 * * *",
+    "0 0 28 2 *",
+    "0 0 * * 7",
+    "0 8-18/3 * JAN,JUN *",
+    "59 23 31 DEC *",
+    "0 0 */10 * *",
+    "0 0 1-7 * MON",
+    "@weekly",
+    "@monthly",
+    "@yearly",
+    "0 9 * * 1,3,5",
+    "1-5/2 3 * * *",
+    "0 12 */2 * *",
+    "45 23 * 2 0,6",
+];
+
+fn croner_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let cron = croner::Cron::new(expr).parse().unwrap();
+    let mut out = Vec::new();
+    let mut t = after.with_timezone(&zone);
+    while let Ok(next) = cron.find_next_occurrence(&t, false) {
+        if next.with_timezone(&Utc) >= until {
+            break;
+        }
+        out.push(next.with_timezone(&Utc));
+        t = next;
+    }
+    out
+}
+
+fn crier_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    CronSchedule::parse(expr)
+        .unwrap()
+        .fire_times_after(zone, after)
+        .map(|t| t.with_timezone(&Utc))
+        .take_while(|t| *t < until)
+        .collect()
+}
+
+#[test]
+fn agrees_with_croner_over_a_year_in_utc() {
+    let (after, until) = (utc("2024-12-31T12:00:00Z"), utc("2026-01-01T00:00:00Z"));
+    for expr in CROSS_CHECKED {
+        let ours = crier_fires(expr, Tz::UTC, after, until);
+        assert!(!ours.is_empty(), "`{expr}`");
+        assert_eq!(ours, croner_fires(expr, Tz::UTC, after, until), "`{expr}`");
+    }
+}
+
+#[test]
+fn agrees_with_croner_in_zones_between_changes() {
+    // Stretches without a daylight-saving change, where croner and crier must agree.
+    let stretches = [
+        ("Europe/Berlin", "2025-04-01T00:00:00Z", "2025-10-25T00:00:00Z"),
+        ("America/New_York", "2025-03-10T12:00:00Z", "2025-11-01T00:00:00Z"),
+        ("America/Santiago", "2025-04-07T12:00:00Z", "2025-09-06T00:00:00Z"),
+        ("Australia/Lord_Howe", "2025-04-07T12:00:00Z", "2025-10-04T00:00:00Z"),
+        ("Asia/Kolkata", "2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+    ];
+    for (zone, after, until) in stretches {
+        let (zone, after, until) = (tz(zone), utc(after), utc(until));
+        for expr in CROSS_CHECKED {
+            let ours = crier_fires(expr, zone, after, until);
+            assert_eq!(ours, croner_fires(expr, zone, after, until), "`{expr}` in {zone}");
+        }
+    }
+}
+
+#[test]
+fn a_year_of_a_thousand_daily_jobs_is_quick() {
+    // 1,000 jobs over a year (365,000+ fires). Release builds take well under a second;
+    // this bound only catches per-minute scanning creeping back in debug builds.
+    let zone = tz("Europe/Berlin");
+    let (after, until) = (utc("2024-12-31T23:59:30Z"), utc("2026-01-01T00:00:00Z"));
+    let started = std::time::Instant::now();
+    let mut count = 0;
+    for i in 0..1000 {
+        let expr = format!("{} {} * * *", i % 60, (i / 60) % 24);
+        let schedule = CronSchedule::parse(&expr).unwrap();
+        count += schedule
+            .fire_times_after(zone, after)
+            .take_while(|t| t.with_timezone(&Utc) < until)
+            .count();
+    }
+    assert_eq!(count, 365_000);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+}
