@@ -1,1 +1,406 @@
 //! Cron fire times, daylight saving, durations and calendars.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use crier::diagnostic::SourceFile;
+use crier::schedule::{
+    CronError, CronSchedule, TimeWindow, format_duration, parse_date, parse_duration,
+    parse_local_datetime, parse_time_of_day, parse_timezone, parse_window, read_calendar,
+    resolve_local,
+};
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn tz(name: &str) -> Tz {
+    name.parse().unwrap()
+}
+
+/// The first `n` fire times after `after`, as RFC 3339 UTC strings.
+fn fires(expr: &str, zone: &str, after: &str, n: usize) -> Vec<String> {
+    CronSchedule::parse(expr)
+        .unwrap()
+        .fire_times_after(tz(zone), utc(after))
+        .take(n)
+        .map(|t| t.with_timezone(&Utc).format("%Y-%m-%dT%H:%MZ").to_string())
+        .collect()
+}
+
+// ---- daylight saving -------------------------------------------------------------------
+
+#[test]
+fn dst_table() {
+    #[rustfmt::skip]
+    let table: &[(&str, &str, &str, &[&str])] = &[
+        // Europe/Berlin, spring forward 2025-03-30 02:00 CET -> 03:00 CEST.
+        ("0 2 * * *", "Europe/Berlin", "2025-03-29T12:00:00Z", &["2025-03-30T01:00Z", "2025-03-31T00:00Z"]),
+        ("30 2 * * *", "Europe/Berlin", "2025-03-29T12:00:00Z", &["2025-03-30T01:00Z", "2025-03-31T00:30Z"]),
+        ("0,30 2 * * *", "Europe/Berlin", "2025-03-29T12:00:00Z", &["2025-03-30T01:00Z", "2025-03-31T00:00Z"]),
+        ("0 2,3 * * *", "Europe/Berlin", "2025-03-29T12:00:00Z", &["2025-03-30T01:00Z", "2025-03-31T00:00Z"]),
+        ("*/30 * * * *", "Europe/Berlin", "2025-03-30T00:29:00Z", &["2025-03-30T00:30Z", "2025-03-30T01:00Z", "2025-03-30T01:30Z"]),
+        ("30 * * * *", "Europe/Berlin", "2025-03-30T00:00:00Z", &["2025-03-30T00:30Z", "2025-03-30T01:30Z"]),
+        // Europe/Berlin, fall back 2025-10-26 03:00 CEST -> 02:00 CET.
+        ("0 2 * * *", "Europe/Berlin", "2025-10-25T12:00:00Z", &["2025-10-26T00:00Z", "2025-10-27T01:00Z"]),
+        ("*/30 * * * *", "Europe/Berlin", "2025-10-25T23:59:00Z", &["2025-10-26T00:00Z", "2025-10-26T00:30Z", "2025-10-26T01:00Z", "2025-10-26T01:30Z", "2025-10-26T02:00Z"]),
+        // Starting inside the second pass of the repeated hour: the fixed job is done for the day.
+        ("30 2 * * *", "Europe/Berlin", "2025-10-26T01:10:00Z", &["2025-10-27T01:30Z"]),
+        ("30 2 * * *", "Europe/Berlin", "2025-10-26T00:10:00Z", &["2025-10-26T00:30Z", "2025-10-27T01:30Z"]),
+        // America/New_York, 2025-03-09 02:00 EST -> 03:00 EDT and 2025-11-02 02:00 EDT -> 01:00 EST.
+        ("30 2 * * *", "America/New_York", "2025-03-08T12:00:00Z", &["2025-03-09T07:00Z", "2025-03-10T06:30Z"]),
+        ("30 1 * * *", "America/New_York", "2025-11-01T12:00:00Z", &["2025-11-02T05:30Z", "2025-11-03T06:30Z"]),
+        ("0 * * * *", "America/New_York", "2025-11-02T04:30:00Z", &["2025-11-02T05:00Z", "2025-11-02T06:00Z", "2025-11-02T07:00Z"]),
+        // America/Santiago changes at midnight: 2025-09-07 00:00 does not exist ...
+        ("0 0 * * *", "America/Santiago", "2025-09-05T12:00:00Z", &["2025-09-06T04:00Z", "2025-09-07T04:00Z", "2025-09-08T03:00Z"]),
+        ("0 * * * *", "America/Santiago", "2025-09-07T03:30:00Z", &["2025-09-07T04:00Z", "2025-09-07T05:00Z"]),
+        // ... and 2025-04-05 23:00-23:59 happens twice.
+        ("30 23 * * *", "America/Santiago", "2025-04-05T12:00:00Z", &["2025-04-06T02:30Z", "2025-04-07T03:30Z"]),
+        ("*/30 * * * *", "America/Santiago", "2025-04-06T02:00:00Z", &["2025-04-06T02:30Z", "2025-04-06T03:00Z", "2025-04-06T03:30Z", "2025-04-06T04:00Z"]),
+        // Australia/Lord_Howe moves by 30 minutes: 2025-10-05 02:00 -> 02:30 ...
+        ("15 2 * * *", "Australia/Lord_Howe", "2025-10-03T12:00:00Z", &["2025-10-03T15:45Z", "2025-10-04T15:30Z", "2025-10-05T15:15Z"]),
+        ("*/15 * * * *", "Australia/Lord_Howe", "2025-10-04T15:20:00Z", &["2025-10-04T15:30Z", "2025-10-04T15:45Z"]),
+        // ... and 2025-04-06 01:30-01:59 happens twice.
+        ("45 1 * * *", "Australia/Lord_Howe", "2025-04-05T00:00:00Z", &["2025-04-05T14:45Z", "2025-04-06T15:15Z"]),
+        ("*/15 * * * *", "Australia/Lord_Howe", "2025-04-05T14:20:00Z", &["2025-04-05T14:30Z", "2025-04-05T14:45Z", "2025-04-05T15:00Z", "2025-04-05T15:15Z", "2025-04-05T15:30Z"]),
+        // A weekly job across the 23-hour day keeps its wall-clock time.
+        ("0 9 * * SUN", "Europe/Berlin", "2025-03-20T00:00:00Z", &["2025-03-23T08:00Z", "2025-03-30T07:00Z", "2025-04-06T07:00Z"]),
+        ("0 3 * * 0", "Europe/Berlin", "2025-03-20T00:00:00Z", &["2025-03-23T02:00Z", "2025-03-30T01:00Z", "2025-04-06T01:00Z"]),
+        ("0 2 * * 7", "Europe/Berlin", "2025-03-20T00:00:00Z", &["2025-03-23T01:00Z", "2025-03-30T01:00Z", "2025-04-06T00:00Z"]),
+    ];
+    for (expr, zone, after, expected) in table {
+        assert_eq!(
+            fires(expr, zone, after, expected.len()),
+            *expected,
+            "`{expr}` in {zone} after {after}"
+        );
+    }
+}
+
+#[test]
+fn fire_times_carry_the_local_offset() {
+    let fire = CronSchedule::parse("0 2 * * *")
+        .unwrap()
+        .fire_times_after(tz("Europe/Berlin"), utc("2025-03-29T12:00:00Z"))
+        .next()
+        .unwrap();
+    assert_eq!(fire.to_rfc3339(), "2025-03-30T03:00:00+02:00");
+}
+
+#[test]
+fn fire_times_are_strictly_after_the_start() {
+    assert_eq!(
+        fires("0 9 * * *", "UTC", "2025-01-01T09:00:00Z", 1),
+        ["2025-01-02T09:00Z"]
+    );
+    assert_eq!(
+        fires("0 9 * * *", "UTC", "2025-01-01T08:59:59.5Z", 1),
+        ["2025-01-01T09:00Z"]
+    );
+}
+
+// ---- crontab semantics -----------------------------------------------------------------
+
+#[test]
+fn day_fields_are_ored_when_both_restricted() {
+    // The 13th of the month or any Friday.
+    let got = fires("0 12 13 * FRI", "UTC", "2025-06-01T00:00:00Z", 4);
+    assert_eq!(
+        got,
+        ["2025-06-06T12:00Z", "2025-06-13T12:00Z", "2025-06-20T12:00Z", "2025-06-27T12:00Z"]
+    );
+    let got = fires("0 12 1 * MON", "UTC", "2025-06-01T00:00:00Z", 3);
+    assert_eq!(got, ["2025-06-01T12:00Z", "2025-06-02T12:00Z", "2025-06-09T12:00Z"]);
+    // A day field starting with `*` is unrestricted: then both must match.
+    let got = fires("0 12 */2 * MON", "UTC", "2025-06-01T00:00:00Z", 2);
+    assert_eq!(got, ["2025-06-09T12:00Z", "2025-06-23T12:00Z"]);
+}
+
+#[test]
+fn steps_ranges_names_and_macros() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("5/20 * * * *", "2025-01-01T00:00:00Z", &["2025-01-01T00:05Z", "2025-01-01T00:25Z", "2025-01-01T00:45Z", "2025-01-01T01:05Z"]),
+        ("0 9-17/4 * * *", "2025-01-01T00:00:00Z", &["2025-01-01T09:00Z", "2025-01-01T13:00Z", "2025-01-01T17:00Z", "2025-01-02T09:00Z"]),
+        ("0 0 1 jan,Jul *", "2025-01-01T00:00:00Z", &["2025-07-01T00:00Z", "2026-01-01T00:00Z"]),
+        ("0 0 * * sat-sun", "2025-01-01T00:00:00Z", &["2025-01-04T00:00Z", "2025-01-05T00:00Z", "2025-01-11T00:00Z"]),
+        ("0 0 * * 5-7", "2025-01-01T00:00:00Z", &["2025-01-03T00:00Z", "2025-01-04T00:00Z", "2025-01-05T00:00Z", "2025-01-10T00:00Z"]),
+        ("@yearly", "2025-01-01T00:00:00Z", &["2026-01-01T00:00Z"]),
+        ("@annually", "2025-01-01T00:00:00Z", &["2026-01-01T00:00Z"]),
+        ("@monthly", "2025-01-01T00:00:00Z", &["2025-02-01T00:00Z"]),
+        ("@weekly", "2025-01-01T00:00:00Z", &["2025-01-05T00:00Z"]),
+        ("@daily", "2025-01-01T00:00:00Z", &["2025-01-02T00:00Z"]),
+        ("@midnight", "2025-01-01T00:00:00Z", &["2025-01-02T00:00Z"]),
+        ("@HOURLY", "2025-01-01T00:00:00Z", &["2025-01-01T01:00Z"]),
+        ("0 0 29 2 *", "2025-01-01T00:00:00Z", &["2028-02-29T00:00Z"]),
+    ];
+    for (expr, after, expected) in cases {
+        assert_eq!(fires(expr, "UTC", after, expected.len()), *expected, "`{expr}`");
+    }
+}
+
+#[test]
+fn keeps_its_source() {
+    assert_eq!(CronSchedule::parse("@daily").unwrap().source(), "@daily");
+}
+
+// ---- parse errors ----------------------------------------------------------------------
+
+fn cron_error(expr: &str) -> CronError {
+    CronSchedule::parse(expr).unwrap_err()
+}
+
+#[test]
+fn parse_errors_are_precise() {
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, Option<&str>, usize, usize)] = &[
+        ("61 * * * *", "minute `61` is out of range 0-59", None, 0, 2),
+        ("0 24 * * *", "hour `24` is out of range 0-23", None, 2, 2),
+        ("0 0 0 * *", "day-of-month `0` is out of range 1-31", None, 4, 1),
+        ("0 0 * 13 *", "month `13` is out of range 1-12", None, 6, 2),
+        ("0 0 * * 8", "day-of-week `8` is out of range 0-7", None, 8, 1),
+        ("0 0 * * 1-99", "day-of-week `99` is out of range 0-7", None, 10, 2),
+        ("0 0 1 2 3 4", "expected 5 fields (minute hour day-of-month month day-of-week), found 6",
+            Some("crier uses the standard 5-field crontab; remove the seconds field"), 0, 1),
+        ("0 0 *", "expected 5 fields (minute hour day-of-month month day-of-week), found 3",
+            Some("for example `0 9 * * MON` is 09:00 every Monday"), 0, 5),
+        ("0 9 * * MOM", "unknown day `MOM`, did you mean `MON`?", Some("days are 0-7 or `SUN`..`SAT`"), 8, 3),
+        ("0 9 * JUNE *", "unknown month `JUNE`, did you mean `JUN`?", Some("months are 1-12 or `JAN`..`DEC`"), 6, 4),
+        ("0 9 * * XYZZY", "unknown day `XYZZY`", Some("days are 0-7 or `SUN`..`SAT`"), 8, 5),
+        ("@reboot", "`@reboot` is not supported",
+            Some("crier schedules by the clock; use a trigger to act when crier starts"), 0, 7),
+        ("@dayly", "unknown macro `@dayly`", Some("did you mean `@daily`?"), 0, 6),
+        ("@daily 5", "unexpected `5` after `@daily`", Some("`@daily` stands for a whole expression (`0 0 * * *`)"), 7, 1),
+        ("", "cron expression is empty", Some("write 5 fields, e.g. `0 9 * * MON` for 09:00 every Monday"), 0, 0),
+        ("0 17-9 * * *", "hour range `17-9` goes backwards",
+            Some("ranges go from low to high; split a wrap-around into two: `17-23,0-9`"), 2, 4),
+        ("*/0 * * * *", "step `0` in the minute field must be at least 1", None, 2, 1),
+        ("*/x * * * *", "step `x` in the minute field is not a number", Some("steps are written `*/15` or `0-30/5`"), 2, 1),
+        ("1,,2 * * * *", "minute field `1,,2` has an empty list item", Some("list items are separated by single commas: `1,15,30`"), 0, 4),
+        ("0 0 L * *", "day-of-month `L` is not a number", Some("day-of-month values are 1-31"), 4, 1),
+        ("0 0 ? * *", "day-of-month `?` is not a number", Some("day-of-month values are 1-31"), 4, 1),
+        ("0 0 30 2 *", "day-of-month `30` never occurs in the months `2`", Some("those months have at most 29 days"), 4, 2),
+    ];
+    for (expr, message, hint, offset, len) in cases {
+        let e = cron_error(expr);
+        assert_eq!(e.message, *message, "`{expr}`");
+        assert_eq!(e.hint.as_deref(), *hint, "`{expr}`");
+        assert_eq!((e.offset, e.len), (*offset, *len), "`{expr}`");
+    }
+}
+
+#[test]
+fn parse_error_offsets_count_from_the_expression_start() {
+    let e = cron_error("  0 0 * JAN-XX *");
+    assert_eq!(e.message, "unknown month `XX`");
+    assert_eq!((e.offset, e.len), (12, 2));
+    let e = cron_error("0 0 * * SAT-MON");
+    assert_eq!(e.to_string(), "day-of-week range `SAT-MON` goes backwards");
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("ranges go from low to high; split a wrap-around into two: `6-7,0-1`")
+    );
+}
+
+// ---- properties ------------------------------------------------------------------------
+
+const ZONES: [&str; 5] = [
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Santiago",
+    "Australia/Lord_Howe",
+    "UTC",
+];
+
+/// One random field: `*`, `*/n`, `a`, `a-b`, `a-b/n`, `a/n`, or a list of two of those.
+fn field(min: u32, max: u32) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let item = (0u32..6, min..=max, min..=max, 1u32..8).prop_map(move |(kind, a, b, n)| {
+        let (lo, hi) = (a.min(b), a.max(b));
+        match kind {
+            0 => "*".to_owned(),
+            1 => format!("*/{n}"),
+            2 => format!("{a}"),
+            3 => format!("{lo}-{hi}"),
+            4 => format!("{lo}-{hi}/{n}"),
+            _ => format!("{lo}/{n}"),
+        }
+    });
+    prop::collection::vec(item, 1..=2).prop_map(|items| items.join(","))
+}
+
+fn expression() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    (field(0, 59), field(0, 23), field(1, 31), field(1, 12), field(0, 7))
+        .prop_map(|(m, h, dom, mon, dow)| format!("{m} {h} {dom} {mon} {dow}"))
+}
+
+fn offset_at(zone: Tz, t: DateTime<Utc>) -> i32 {
+    use chrono::Offset;
+    zone.offset_from_utc_datetime(&t.naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+/// A deterministic runner: fixed seed, no failure files.
+fn runner(cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+}
+
+#[test]
+fn fire_times_increase_and_match_their_expression() {
+    use proptest::prelude::*;
+    // Start instants from 2024 to 2027, so every zone's changes are crossed often.
+    let start = 1_704_067_200i64..1_798_761_600;
+    let strategy = (expression(), 0..ZONES.len(), start);
+    runner(300)
+        .run(&strategy, |(expr, zone, start)| {
+            let schedule = CronSchedule::parse(&expr);
+            prop_assume!(schedule.is_ok());
+            let schedule = schedule.unwrap();
+            let zone = tz(ZONES[zone]);
+            let after = DateTime::from_timestamp(start, 0).unwrap();
+            let mut previous = after;
+            for fire in schedule.fire_times_after(zone, after).take(60) {
+                let fire = fire.with_timezone(&Utc);
+                prop_assert!(fire > previous, "`{expr}`: {fire} after {previous}");
+                let local = fire.with_timezone(&zone).naive_local();
+                if !schedule.matches(local) {
+                    // The documented gap case: a fixed-hour job fires as the clocks spring forward.
+                    let sprang = offset_at(zone, fire - TimeDelta::seconds(1)) < offset_at(zone, fire);
+                    prop_assert!(
+                        schedule.has_fixed_hour() && sprang,
+                        "`{expr}` in {zone} fired at {local} ({fire})"
+                    );
+                }
+                previous = fire;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn wildcard_hour_jobs_fire_at_every_matching_instant() {
+    // Every quarter hour of a year in Lord Howe: each instant whose wall-clock time matches.
+    let zone = tz("Australia/Lord_Howe");
+    let schedule = CronSchedule::parse("*/15 * * * *").unwrap();
+    let after = utc("2025-01-01T00:00:00Z");
+    let until = utc("2026-01-01T00:00:00Z");
+    let got: Vec<_> = schedule
+        .fire_times_after(zone, after)
+        .map(|t| t.with_timezone(&Utc))
+        .take_while(|t| *t < until)
+        .collect();
+    let expected: Vec<_> = (1..)
+        .map(|i| after + TimeDelta::minutes(i))
+        .take_while(|t| *t < until)
+        .filter(|t| schedule.matches(t.with_timezone(&zone).naive_local()))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+// ---- cross-check against croner ---------------------------------------------------------
+
+/// Expressions both crates read alike. (croner ORs the day fields unless one is exactly
+/// `*`, where crontab tests for a leading `*`; so no `*/n` day field beside a restricted one.)
+const CROSS_CHECKED: [&str; 22] = [
+    "0 9 * * MON-FRI",
+    "*/15 * * * *",
+    "5 4 * * SUN",
+    "0 0 1,15 * 3",
+    "30 6 13 * FRI",
+    "0 */6 * * *",
+    "15 14 1 * *",
+    "0 22 * * 1-5",
+    "23 0-20/2 * * *",
+    "0 0 28 2 *",
+    "0 0 * * 7",
+    "0 8-18/3 * JAN,JUN *",
+    "59 23 31 DEC *",
+    "0 0 */10 * *",
+    "0 0 1-7 * MON",
+    "@weekly",
+    "@monthly",
+    "@yearly",
+    "0 9 * * 1,3,5",
+    "1-5/2 3 * * *",
+    "0 12 */2 * *",
+    "45 23 * 2 0,6",
+];
+
+fn croner_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let cron = croner::Cron::new(expr).parse().unwrap();
+    let mut out = Vec::new();
+    let mut t = after.with_timezone(&zone);
+    while let Ok(next) = cron.find_next_occurrence(&t, false) {
+        if next.with_timezone(&Utc) >= until {
+            break;
+        }
+        out.push(next.with_timezone(&Utc));
+        t = next;
+    }
+    out
+}
+
+fn crier_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    CronSchedule::parse(expr)
+        .unwrap()
+        .fire_times_after(zone, after)
+        .map(|t| t.with_timezone(&Utc))
+        .take_while(|t| *t < until)
+        .collect()
+}
+
+#[test]
+fn agrees_with_croner_over_a_year_in_utc() {
+    let (after, until) = (utc("2024-12-31T12:00:00Z"), utc("2026-01-01T00:00:00Z"));
+    for expr in CROSS_CHECKED {
+        let ours = crier_fires(expr, Tz::UTC, after, until);
+        assert!(!ours.is_empty(), "`{expr}`");
+        assert_eq!(ours, croner_fires(expr, Tz::UTC, after, until), "`{expr}`");
+    }
+}
+
+#[test]
+fn agrees_with_croner_in_zones_between_changes() {
+    // Stretches without a daylight-saving change, where croner and crier must agree.
+    let stretches = [
+        ("Europe/Berlin", "2025-04-01T00:00:00Z", "2025-10-25T00:00:00Z"),
+        ("America/New_York", "2025-03-10T12:00:00Z", "2025-11-01T00:00:00Z"),
+        ("America/Santiago", "2025-04-07T12:00:00Z", "2025-09-06T00:00:00Z"),
+        ("Australia/Lord_Howe", "2025-04-07T12:00:00Z", "2025-10-04T00:00:00Z"),
+        ("Asia/Kolkata", "2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+    ];
+    for (zone, after, until) in stretches {
+        let (zone, after, until) = (tz(zone), utc(after), utc(until));
+        for expr in CROSS_CHECKED {
+            let ours = crier_fires(expr, zone, after, until);
+            assert_eq!(ours, croner_fires(expr, zone, after, until), "`{expr}` in {zone}");
+        }
+    }
+}
+
+#[test]
+fn a_year_of_a_thousand_daily_jobs_is_quick() {
+    // 1,000 jobs over a year (365,000+ fires). Release builds take well under a second;
+    // this bound only catches per-minute scanning creeping back in debug builds.
+    let zone = tz("Europe/Berlin");
+    let (after, until) = (utc("2024-12-31T23:59:30Z"), utc("2026-01-01T00:00:00Z"));
+    let started = std::time::Instant::now();
+    let mut count = 0;
+    for i in 0..1000 {
+        let expr = format!("{} {} * * *", i % 60, (i / 60) % 24);
+        let schedule = CronSchedule::parse(&expr).unwrap();
+        count += schedule
+            .fire_times_after(zone, after)
+            .take_while(|t| t.with_timezone(&Utc) < until)
+            .count();
+    }
+    assert_eq!(count, 365_000);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+}

@@ -1,1 +1,22 @@
-//! Time: 5-field cron expressions with a tested daylight-saving rule, durations, dates and datetimes in a time zone, and spreadsheet (CSV) calendars.
+//! Time: 5-field cron expressions with a tested daylight-saving rule, durations, dates and
+//! datetimes in a time zone, and spreadsheet (CSV) calendars.
+
+pub mod calendar;
+pub mod cron;
+mod calendar_cells;
+mod cron_error;
+mod cron_fields;
+mod cron_fires;
+mod duration;
+mod local;
+pub mod time;
+mod time_error;
+mod window;
+
+pub use calendar::{CalendarRow, Located, read_calendar};
+pub use self::cron::{CronError, CronSchedule};
+pub use local::resolve_local;
+pub use time::{
+    TimeError, TimeWindow, format_duration, parse_date, parse_duration, parse_local_datetime,
+    parse_time_of_day, parse_timezone, parse_window,
+};

@@ -1,0 +1,240 @@
+//! The five crontab fields, parsed into sets of values with crontab's numbering
+//! (day-of-week 0-6 from Sunday, 7 folded into 0), and the day-matching rule of Vixie cron.
+
+use chrono::{Datelike, NaiveDateTime, Timelike};
+
+use super::cron_error::CronError;
+use crate::diagnostic::suggest;
+
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+pub(crate) const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// One of the five fields, with the range and names it accepts.
+#[derive(Clone, Copy)]
+struct Field {
+    name: &'static str,
+    min: u32,
+    max: u32,
+    names: &'static [&'static str],
+    /// "day" or "month", for "unknown day `MOM`".
+    noun: &'static str,
+}
+
+const FIELDS: [Field; 5] = [
+    Field { name: "minute", min: 0, max: 59, names: &[], noun: "minute" },
+    Field { name: "hour", min: 0, max: 23, names: &[], noun: "hour" },
+    Field { name: "day-of-month", min: 1, max: 31, names: &[], noun: "day of month" },
+    Field { name: "month", min: 1, max: 12, names: &MONTHS, noun: "month" },
+    Field { name: "day-of-week", min: 0, max: 7, names: &DAYS, noun: "day" },
+];
+
+/// The parsed fields: bit `n` of a set means value `n` is selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CronFields {
+    pub minutes: u64,
+    pub hours: u64,
+    pub days_of_month: u64,
+    pub months: u64,
+    /// Bits 0-6, Sunday = 0.
+    pub days_of_week: u64,
+    /// The day-of-month field starts with `*` (Vixie cron's test for "unrestricted").
+    pub dom_star: bool,
+    pub dow_star: bool,
+    /// The hour field has no `*` and no step: such jobs keep their day across DST changes.
+    pub fixed_hour: bool,
+}
+
+impl CronFields {
+    /// Parses five fields; `tokens` are the fields with their byte offsets in the expression.
+    pub fn parse(tokens: &[(usize, &str)]) -> Result<CronFields, CronError> {
+        let mut sets = [0u64; 5];
+        for (i, (offset, text)) in tokens.iter().enumerate() {
+            sets[i] = parse_field(FIELDS[i], text, *offset)?;
+        }
+        let dow = sets[4];
+        let fields = CronFields {
+            minutes: sets[0],
+            hours: sets[1],
+            days_of_month: sets[2],
+            months: sets[3],
+            days_of_week: (dow | (dow >> 7)) & 0x7f,
+            dom_star: tokens[2].1.starts_with('*'),
+            dow_star: tokens[4].1.starts_with('*'),
+            fixed_hour: !tokens[1].1.contains(['*', '/']),
+        };
+        fields.check_possible(tokens)?;
+        Ok(fields)
+    }
+
+    /// Rejects day-of-month and month combinations that never occur (`0 0 30 2 *`), which
+    /// would otherwise make a schedule that never fires.
+    fn check_possible(&self, tokens: &[(usize, &str)]) -> Result<(), CronError> {
+        if !self.dow_star && !self.dom_star {
+            return Ok(());
+        }
+        let longest = (1..=12u32)
+            .filter(|m| self.months & (1 << m) != 0)
+            .map(|m| [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m as usize - 1])
+            .max()
+            .unwrap_or(31);
+        let first_day = self.days_of_month.trailing_zeros();
+        if first_day > longest {
+            let (offset, text) = tokens[2];
+            return Err(CronError::new(
+                format!("day-of-month `{text}` never occurs in the months `{}`", tokens[3].1),
+                offset,
+                text.len(),
+            )
+            .with_hint(format!("those months have at most {longest} days")));
+        }
+        Ok(())
+    }
+
+    /// The day rule of Vixie cron and cronie: when both day fields are restricted, a day
+    /// matches if either does; otherwise both must.
+    pub fn day_matches(&self, dom: u32, dow: u32) -> bool {
+        let by_dom = self.days_of_month & (1 << dom) != 0;
+        let by_dow = self.days_of_week & (1 << dow) != 0;
+        if self.dom_star || self.dow_star {
+            by_dom && by_dow
+        } else {
+            by_dom || by_dow
+        }
+    }
+
+    /// Whether a wall-clock time (to the minute, seconds zero) is one the fields select.
+    pub fn matches(&self, t: NaiveDateTime) -> bool {
+        t.second() == 0
+            && t.nanosecond() == 0
+            && self.minutes & (1 << t.minute()) != 0
+            && self.hours & (1 << t.hour()) != 0
+            && self.months & (1 << t.month()) != 0
+            && self.day_matches(t.day(), t.weekday().num_days_from_sunday())
+    }
+}
+
+/// Parses one field: a comma-separated list of `*`, `n`, `a-b`, each optionally `/step`.
+fn parse_field(field: Field, text: &str, offset: usize) -> Result<u64, CronError> {
+    let mut set = 0u64;
+    let mut start = 0;
+    for item in text.split(',') {
+        let at = offset + start;
+        start += item.len() + 1;
+        if item.is_empty() {
+            return Err(CronError::new(
+                format!("{} field `{text}` has an empty list item", field.name),
+                offset,
+                text.len(),
+            )
+            .with_hint("list items are separated by single commas: `1,15,30`"));
+        }
+        set |= parse_item(field, item, at)?;
+    }
+    Ok(set)
+}
+
+fn parse_item(field: Field, item: &str, at: usize) -> Result<u64, CronError> {
+    let (base, step) = match item.split_once('/') {
+        Some((base, step)) => (base, Some((step, at + base.len() + 1))),
+        None => (item, None),
+    };
+    let (lo, hi) = if base == "*" {
+        (field.min, field.max)
+    } else if let Some((a, b)) = base.split_once('-') {
+        let lo = parse_value(field, a, at)?;
+        let mut hi = parse_value(field, b, at + a.len() + 1)?;
+        if field.max == 7 && hi == 0 && b.eq_ignore_ascii_case("SUN") {
+            // `SAT-SUN` reads as the weekend: Sunday as the end of a range is day 7.
+            hi = 7;
+        }
+        if lo > hi {
+            return Err(CronError::new(
+                format!("{} range `{base}` goes backwards", field.name),
+                at,
+                base.len(),
+            )
+            .with_hint(format!(
+                "ranges go from low to high; split a wrap-around into two: `{lo}-{},{}-{hi}`",
+                field.max, field.min
+            )));
+        }
+        (lo, hi)
+    } else {
+        let value = parse_value(field, base, at)?;
+        // `a/n` means from `a` to the end of the field's range.
+        (value, if step.is_some() { field.max } else { value })
+    };
+    let step = match step {
+        None => 1,
+        Some((step, step_at)) => parse_step(field, step, step_at)?,
+    };
+    Ok((lo..=hi).step_by(step as usize).fold(0, |set, v| set | (1 << v)))
+}
+
+fn parse_step(field: Field, step: &str, at: usize) -> Result<u32, CronError> {
+    match step.parse::<u32>() {
+        Ok(n) if n >= 1 && step.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        Ok(_) => Err(CronError::new(
+            format!("step `{step}` in the {} field must be at least 1", field.name),
+            at,
+            step.len(),
+        )),
+        Err(_) => Err(CronError::new(
+            format!("step `{step}` in the {} field is not a number", field.name),
+            at,
+            step.len().max(1),
+        )
+        .with_hint("steps are written `*/15` or `0-30/5`")),
+    }
+}
+
+/// A number in the field's range, or (for months and days of the week) a name.
+fn parse_value(field: Field, token: &str, at: usize) -> Result<u32, CronError> {
+    let len = token.len().max(1);
+    if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
+        return match token.parse::<u32>() {
+            Ok(v) if (field.min..=field.max).contains(&v) => Ok(v),
+            _ => Err(CronError::new(
+                format!(
+                    "{} `{token}` is out of range {}-{}",
+                    field.name, field.min, field.max
+                ),
+                at,
+                len,
+            )),
+        };
+    }
+    if !field.names.is_empty() && token.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let upper = token.to_ascii_uppercase();
+        if let Some(i) = field.names.iter().position(|n| *n == upper) {
+            return Ok(i as u32 + field.min);
+        }
+        let message = match suggest(token, field.names.iter().copied()) {
+            Some(s) => format!("unknown {} `{token}`, did you mean `{s}`?", field.noun),
+            None => format!("unknown {} `{token}`", field.noun),
+        };
+        return Err(CronError::new(message, at, len).with_hint(format!(
+            "{}s are {}-{} or `{}`..`{}`",
+            field.noun,
+            field.min,
+            field.max,
+            field.names[0],
+            field.names[field.names.len() - 1]
+        )));
+    }
+    let what = if token.is_empty() { "a value is missing" } else { "is not a number" };
+    let message = if token.is_empty() {
+        format!("{} field: {what}", field.name)
+    } else {
+        format!("{} `{token}` {what}", field.name)
+    };
+    Err(CronError::new(message, at, len).with_hint(format!(
+        "{} values are {}-{}{}",
+        field.name,
+        field.min,
+        field.max,
+        if field.names.is_empty() { "" } else { " or names like `MON`/`JAN`" }
+    )))
+}
