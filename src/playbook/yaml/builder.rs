@@ -34,7 +34,7 @@ enum Frame {
 
 /// Parses every document of a file. Documents that hold nothing are left out. On a syntax
 /// error, the documents read before it are kept and the error is reported.
-pub fn parse_documents(source: &SourceFile) -> (Vec<Node>, Vec<Diagnostic>) {
+pub fn parse_documents(source: &SourceFile, file: usize) -> (Vec<Node>, Vec<Diagnostic>) {
     let text = &*source.text;
     if text.len() > MAX_FILE_BYTES {
         let diagnostic = Diagnostic::file_error(
@@ -49,6 +49,7 @@ pub fn parse_documents(source: &SourceFile) -> (Vec<Node>, Vec<Diagnostic>) {
     }
     let mut builder = Builder {
         source,
+        file,
         documents: Vec::new(),
         diagnostics: Vec::new(),
         stack: Vec::new(),
@@ -86,6 +87,7 @@ pub fn parse_documents(source: &SourceFile) -> (Vec<Node>, Vec<Diagnostic>) {
 
 struct Builder<'a> {
     source: &'a SourceFile,
+    file: usize,
     documents: Vec<Node>,
     diagnostics: Vec<Diagnostic>,
     stack: Vec<Frame>,
@@ -97,6 +99,7 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn mark(&self, marker: &Marker) -> Mark {
         Mark {
+            file: self.file,
             line: marker.line(),
             column: marker.col() + 1,
             offset: marker.index(),

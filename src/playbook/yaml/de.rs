@@ -19,6 +19,8 @@ use crate::diagnostic::{Position, did_you_mean};
 pub struct DeError {
     pub message: String,
     pub hint: Option<String>,
+    /// The loaded file the error is in (see `Mark::file`) and the place in it.
+    pub file: usize,
     pub position: Option<Position>,
 }
 
@@ -27,6 +29,7 @@ impl DeError {
         DeError {
             message: message.into(),
             hint: None,
+            file: node.mark.file,
             position: Some(node.position()),
         }
     }
@@ -40,6 +43,7 @@ impl DeError {
     /// it already knows its place.
     fn at(mut self, node: &Node) -> Self {
         if self.position.is_none() {
+            self.file = node.mark.file;
             self.position = Some(node.position());
         }
         self
@@ -59,6 +63,7 @@ impl de::Error for DeError {
         DeError {
             message: msg.to_string(),
             hint: None,
+            file: 0,
             position: None,
         }
     }
@@ -85,7 +90,7 @@ pub fn from_node<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, Vec
         Ok(_) => {}
         Err(error) => errors.push(error.at(node)),
     }
-    errors.sort_by_key(|e| e.position);
+    errors.sort_by_key(|e| (e.file, e.position));
     errors.dedup();
     Err(errors)
 }
@@ -513,11 +518,12 @@ impl<'de> de::MapAccess<'de> for SpannedAccess<'de, '_> {
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, DeError> {
         let node = self.de.node;
         let number = match self.field {
-            0 => node.mark.line,
-            1 => node.mark.column,
-            2 => node.mark.offset,
-            3 => node.width,
-            4 => node.style().map(style_code).unwrap_or_default(),
+            0 => node.mark.file,
+            1 => node.mark.line,
+            2 => node.mark.column,
+            3 => node.mark.offset,
+            4 => node.width,
+            5 => node.style().map(style_code).unwrap_or_default(),
             _ => {
                 self.field += 1;
                 return seed.deserialize(self.de);

@@ -3,9 +3,12 @@
 
 use crate::diagnostic::Position;
 
-/// Where a node starts: 1-based line and column (in characters), byte offset into the file.
+/// Where a node starts: which loaded file (an index into the loader's file table), 1-based
+/// line and column (in characters), byte offset into the file. Template expansion moves
+/// nodes between files, so a node carries its file with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Mark {
+    pub file: usize,
     pub line: usize,
     pub column: usize,
     pub offset: usize,

@@ -14,7 +14,9 @@ use crate::diagnostic::Position;
 
 /// The struct name and fields through which the YAML deserializer hands over a position.
 pub(super) const NAME: &str = "$__crier_spanned";
-pub(super) const FIELDS: &[&str] = &["$__line", "$__column", "$__offset", "$__width", "$__style", "$__value"];
+pub(super) const FIELDS: &[&str] = &[
+    "$__file", "$__line", "$__column", "$__offset", "$__width", "$__style", "$__value",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spanned<T> {
@@ -88,7 +90,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut numbers = [0usize; 5];
+                let mut numbers = [0usize; 6];
                 for slot in &mut numbers {
                     map.next_key::<de::IgnoredAny>()?;
                     *slot = map.next_value()?;
@@ -98,12 +100,13 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
                 Ok(Spanned {
                     value,
                     mark: Mark {
-                        line: numbers[0],
-                        column: numbers[1],
-                        offset: numbers[2],
+                        file: numbers[0],
+                        line: numbers[1],
+                        column: numbers[2],
+                        offset: numbers[3],
                     },
-                    width: numbers[3],
-                    style: style_from_code(numbers[4]),
+                    width: numbers[4],
+                    style: style_from_code(numbers[5]),
                 })
             }
         }

@@ -3,7 +3,7 @@ use crate::diagnostic::SourceFile;
 use serde::Deserialize;
 
 fn parse(text: &str) -> (Vec<Node>, Vec<crate::diagnostic::Diagnostic>) {
-    parse_documents(&SourceFile::new("t.yaml", text))
+    parse_documents(&SourceFile::new("t.yaml", text), 0)
 }
 
 #[test]
@@ -112,19 +112,19 @@ fn missing_field_points_at_the_map() {
 fn positions_inside_block_scalars() {
     let text = "when: |\n  a &&\n    bad_name\n";
     let source = SourceFile::new("t.yaml", text);
-    let (docs, _) = parse_documents(&source);
+    let (docs, _) = parse_documents(&source, 0);
     let node = docs[0].get("when").unwrap();
     let pos = position_inside(&source, node.mark, node.style().unwrap(), 2, 3, 8);
     assert_eq!((pos.line, pos.column), (3, 5));
     let text = "a: 1\nwhen: >-\n    x > 1 &&\n    nope\n";
     let source = SourceFile::new("t.yaml", text);
-    let (docs, _) = parse_documents(&source);
+    let (docs, _) = parse_documents(&source, 0);
     let node = docs[0].get("when").unwrap();
     let pos = position_inside(&source, node.mark, node.style().unwrap(), 2, 1, 4);
     assert_eq!((pos.line, pos.column), (4, 5));
     let text = "when: 'a && b'\n";
     let source = SourceFile::new("t.yaml", text);
-    let (docs, _) = parse_documents(&source);
+    let (docs, _) = parse_documents(&source, 0);
     let node = docs[0].get("when").unwrap();
     let pos = position_inside(&source, node.mark, node.style().unwrap(), 1, 6, 1);
     assert_eq!((pos.line, pos.column), (1, 13));

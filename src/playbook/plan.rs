@@ -1,0 +1,175 @@
+//! The validated plan: what every later stage (preview, rehearsal, the engine) runs on.
+//! Times are parsed, cron rules and conditions compiled, templates expanded, references
+//! resolved. Nothing in a `Plan` needs checking again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta};
+use chrono_tz::Tz;
+
+use super::raw::{AccountConfig, EntrySource, Missed, Network, OnTimeout, Then, LimitScope};
+use crate::schedule::{CronSchedule, TimeWindow};
+use crate::script::Condition;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The folder playbooks are relative to.
+    pub root: PathBuf,
+    /// `crier.yaml`'s time zone (UTC if none).
+    pub timezone: Tz,
+    /// `crier.yaml`'s `store:`, `sqlite://crier.db` if absent.
+    pub store: String,
+    pub accounts: BTreeMap<String, Account>,
+    pub people: BTreeMap<String, PersonPlan>,
+    pub campaigns: Vec<CampaignPlan>,
+    pub templates: Vec<String>,
+    pub contests: Vec<ContestPlan>,
+    pub crises: Vec<CrisisPlan>,
+    pub rules: Vec<RulesPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub network: Network,
+    pub config: AccountConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct PersonPlan {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CampaignPlan {
+    pub name: String,
+    pub file: PathBuf,
+    pub timezone: Tz,
+    pub window: Option<TimeWindow>,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub posts: Vec<PostPlan>,
+}
+
+/// When a post fires.
+#[derive(Debug, Clone)]
+pub enum Trigger {
+    At(DateTime<Tz>),
+    Cron(CronSchedule),
+}
+
+#[derive(Debug, Clone)]
+pub struct PostPlan {
+    /// The item id; calendar rows are `FILE.csv:LINE`.
+    pub id: String,
+    pub trigger: Trigger,
+    pub to: Vec<String>,
+    /// The text template.
+    pub text: String,
+    pub media: Vec<String>,
+    pub when: Option<Arc<Condition>>,
+    pub reply_to: Option<String>,
+    pub missed: Missed,
+    pub max_late: Option<TimeDelta>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContestPlan {
+    pub name: String,
+    pub file: PathBuf,
+    pub timezone: Tz,
+    pub account: String,
+    pub owner: Option<String>,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub announce_at: DateTime<Tz>,
+    pub announce_text: String,
+    pub announce_media: Vec<String>,
+    pub source: EntrySource,
+    pub hashtag: Option<String>,
+    pub closes: DateTime<Tz>,
+    pub one_per_author: bool,
+    pub eligible: Vec<(String, Arc<Condition>)>,
+    pub exclude: Vec<String>,
+    pub min_mentions: Option<u32>,
+    pub deny_words: Vec<String>,
+    pub draw_at: DateTime<Tz>,
+    pub winners: u32,
+    pub reserves: u32,
+    pub post_commitment: bool,
+    pub winners_reply: Option<String>,
+    pub winners_dm: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CrisisPlan {
+    pub name: String,
+    pub file: PathBuf,
+    pub timezone: Tz,
+    pub watch: Vec<String>,
+    pub keywords: Vec<String>,
+    pub every: TimeDelta,
+    pub negative_words: Vec<String>,
+    pub positive_words: Vec<String>,
+    pub replace_builtin_lexicon: bool,
+    pub levels: Vec<LevelPlan>,
+    pub resolve: Option<ResolvePlan>,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LevelPlan {
+    pub name: String,
+    pub when: Arc<Condition>,
+    pub steps: Vec<StepPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResolvePlan {
+    pub when: Arc<Condition>,
+    pub hold_for: TimeDelta,
+    pub steps: Vec<StepPlan>,
+}
+
+/// A step of a crisis level (and, later, of any run that waits).
+#[derive(Debug, Clone)]
+pub enum StepPlan {
+    Notify { people: Vec<String>, text: Option<String> },
+    Pause { targets: Vec<String> },
+    Resume { targets: Vec<String> },
+    Approve { by: Vec<String>, timeout: Option<TimeDelta>, on_timeout: OnTimeout },
+    Post { to: Vec<String>, text: String, media: Vec<String> },
+    Wait { duration: TimeDelta },
+    Escalate { to: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct RulesPlan {
+    pub name: String,
+    pub file: PathBuf,
+    pub timezone: Tz,
+    /// Empty means `all`.
+    pub applies_to: Vec<String>,
+    pub limits: Vec<LimitPlan>,
+    pub quiet_hours: Option<QuietHoursPlan>,
+    pub blackouts: Vec<TimeWindow>,
+    pub deny_words: Vec<String>,
+    pub require: Vec<(String, Arc<Condition>)>,
+    pub append: Option<String>,
+    pub utm: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum LimitPlan {
+    Rate { max: u32, per: TimeDelta, each: LimitScope },
+    MinGap { gap: TimeDelta, each: LimitScope },
+}
+
+#[derive(Debug, Clone)]
+pub struct QuietHoursPlan {
+    pub from: chrono::NaiveTime,
+    pub to: chrono::NaiveTime,
+    pub then: Then,
+}

@@ -1,0 +1,294 @@
+//! `kind: campaign`: times, cron rules, calendars, accounts, texts and conditions.
+
+use std::collections::HashSet;
+
+use chrono::{NaiveTime, TimeZone};
+use chrono_tz::Tz;
+
+use super::expand::Templates;
+use super::{Validator, known_variables, spanned_scalar};
+use crate::diagnostic::{Diagnostic, Position};
+use crate::playbook::plan::{CampaignPlan, PostPlan, Trigger};
+use crate::playbook::raw::{Campaign, Missed, PostItem};
+use crate::playbook::yaml::{Node, NodeKind, Spanned, from_node};
+use crate::schedule::{self, CronSchedule, TimeWindow, read_calendar, resolve_local};
+use crate::script::ConditionContext;
+
+/// Variables every campaign text sees besides `vars`.
+pub const CAMPAIGN_TEXT_VARIABLES: [&str; 3] = ["campaign", "post", "now"];
+
+impl Validator<'_> {
+    pub(super) fn campaign(&mut self, node: &Node, templates: &Templates) -> Option<CampaignPlan> {
+        let tz_node = node.get("timezone").and_then(spanned_scalar);
+        let tz = self.zone(tz_node.as_ref());
+        let mut extra_vars = serde_json::Map::new();
+        let expanded;
+        let node = match node.get("uses") {
+            Some(uses) => {
+                let expansion = self.expand(templates, uses, node.get("with"), tz, &mut Vec::new())?;
+                extra_vars = expansion.vars;
+                expanded = with_posts(node, expansion.posts);
+                &expanded
+            }
+            None => node,
+        };
+        let campaign: Campaign = match from_node(node) {
+            Ok(campaign) => campaign,
+            Err(errors) => {
+                self.structural(errors);
+                return None;
+            }
+        };
+        let file = self.path(campaign.name.mark.file);
+        let window = campaign.window.as_ref().and_then(|w| self.window(w.from.as_ref(), w.until.as_ref(), tz));
+        let mut vars = extra_vars;
+        vars.extend(campaign.vars.clone());
+        if campaign.posts.is_empty() {
+            self.error(&campaign.name, format!("campaign `{}` has no posts", campaign.name.value), Some("add posts under `posts:`, or use a template with `uses:`".into()));
+        }
+        let known = known_variables(&vars, &CAMPAIGN_TEXT_VARIABLES);
+        let mut posts = Vec::new();
+        let mut ids: HashSet<String> = HashSet::new();
+        for item in &campaign.posts {
+            if let Some(calendar) = &item.calendar {
+                posts.extend(self.calendar(item, calendar, tz, &known));
+                continue;
+            }
+            if let Some(post) = self.post(item, tz, &known) {
+                if !ids.insert(post.id.clone()) {
+                    let id = item.id.as_ref().expect("a post has an id");
+                    self.error(id, format!("duplicate post id `{}`", id.value), Some("ids are unique within a campaign".into()));
+                }
+                posts.push(post);
+            }
+        }
+        for (item, post) in campaign.posts.iter().zip(&posts) {
+            if let (Some(reply_to), Some(_)) = (&item.reply_to, &post.reply_to)
+                && !ids.contains(reply_to.as_str())
+            {
+                let hint = crate::diagnostic::did_you_mean(reply_to, ids.iter().map(String::as_str));
+                self.error(reply_to, format!("unknown post `{}`", reply_to.value), hint);
+            }
+        }
+        Some(CampaignPlan {
+            name: campaign.name.value.clone(),
+            file,
+            timezone: tz,
+            window,
+            vars,
+            posts,
+        })
+    }
+
+    /// A window of whole days (`2026-12-01`) or datetimes; `until` includes its whole day.
+    pub(super) fn window(
+        &mut self,
+        from: Option<&Spanned<String>>,
+        until: Option<&Spanned<String>>,
+        tz: Tz,
+    ) -> Option<TimeWindow> {
+        let mut bound = |v: &mut Self, at: Option<&Spanned<String>>, end_of_day: bool| match at {
+            None => Some(if end_of_day { tz.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single() } else { tz.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single() }),
+            Some(at) => match schedule::parse_date(at.trim()) {
+                Ok(date) => {
+                    let day = if end_of_day { date.succ_opt().unwrap_or(date) } else { date };
+                    Some(Some(resolve_local(day.and_time(NaiveTime::MIN), tz)))
+                }
+                Err(_) => v.datetime(at, tz).map(Some),
+            },
+        };
+        let start = bound(self, from, false)??;
+        let end = bound(self, until, true)??;
+        if end <= start {
+            if let Some(until) = until {
+                self.error(until, "the window ends before it starts", Some("`until` must be after `from`".into()));
+            }
+            return None;
+        }
+        Some(TimeWindow { from: start, until: end })
+    }
+
+    fn post(&mut self, item: &PostItem, tz: Tz, known: &[&str]) -> Option<PostPlan> {
+        let triggers = [item.at.as_ref(), item.cron.as_ref()].into_iter().flatten().count();
+        let id = match &item.id {
+            Some(id) => id,
+            None => {
+                let at = item.at.as_ref().or(item.cron.as_ref()).or(item.text.as_ref());
+                let message = "post has no `id`";
+                match at {
+                    Some(at) => self.error(at, message, Some("give every post an `id:` unique in its campaign".into())),
+                    None => self.error(&item.to.first().cloned().unwrap_or_else(|| Spanned::unplaced(String::new())), message, None),
+                }
+                return None;
+            }
+        };
+        if triggers != 1 {
+            let message = if triggers == 0 {
+                format!("post `{}` has no time", id.value)
+            } else {
+                format!("post `{}` has both `at` and `cron`", id.value)
+            };
+            self.error(id, message, Some("give each post exactly one of `at:` (once), `cron:` (recurring) or `calendar:` (a CSV file)".into()));
+            return None;
+        }
+        let trigger = if let Some(at) = &item.at {
+            Trigger::At(self.datetime(at, tz)?)
+        } else {
+            let cron = item.cron.as_ref().expect("one trigger");
+            match CronSchedule::parse(cron.trim()) {
+                Ok(schedule) => Trigger::Cron(schedule),
+                Err(error) => {
+                    let diagnostic = self
+                        .sources
+                        .error_at_offset(cron, error.offset + leading_spaces(cron), error.len.max(1), error.message)
+                        .with_optional_hint(error.hint);
+                    self.push(diagnostic);
+                    return None;
+                }
+            }
+        };
+        if item.to.is_empty() {
+            self.error(id, format!("post `{}` has no accounts", id.value), Some("add `to: [account, ...]` with accounts from `crier.yaml`".into()));
+        }
+        let to = self.accounts(&item.to);
+        let text = match &item.text {
+            Some(text) => {
+                self.text(text, known);
+                text.value.clone()
+            }
+            None => {
+                self.error(id, format!("post `{}` has no `text`", id.value), None);
+                String::new()
+            }
+        };
+        let when = item.when.as_ref().and_then(|w| self.condition(w, ConditionContext::CampaignWhen));
+        let max_late = item.max_late.as_ref().and_then(|m| self.duration(m));
+        let missed = item.missed.as_ref().map(|m| m.value).unwrap_or(match trigger {
+            Trigger::At(_) => Missed::Once,
+            Trigger::Cron(_) => Missed::Skip,
+        });
+        Some(PostPlan {
+            id: id.value.clone(),
+            trigger,
+            to,
+            text,
+            media: item.media.iter().map(|m| m.value.clone()).collect(),
+            when,
+            reply_to: item.reply_to.as_ref().map(|r| r.value.clone()),
+            missed,
+            max_late,
+        })
+    }
+
+    /// Every row of a CSV calendar becomes a one-off post.
+    fn calendar(&mut self, item: &PostItem, calendar: &Spanned<String>, tz: Tz, known: &[&str]) -> Vec<PostPlan> {
+        if item.at.is_some() || item.cron.is_some() || item.text.is_some() || !item.to.is_empty() {
+            self.error(calendar, "a `calendar:` item takes its times, accounts and texts from the file", Some("keep only `calendar:` (and `when`, `missed`, `max_late`) on this item".into()));
+        }
+        let base = self.sources.path(calendar.mark.file).parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let path = base.join(calendar.trim());
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                self.error(calendar, format!("cannot read calendar `{}`: {error}", calendar.value), Some(format!("the path is relative to this playbook's folder: {}", path.display())));
+                return Vec::new();
+            }
+        };
+        let source = match schedule::calendar::calendar_source(&path, &bytes) {
+            Ok(source) => source,
+            Err(diagnostic) => {
+                self.push(diagnostic);
+                return Vec::new();
+            }
+        };
+        let rows = match read_calendar(&source) {
+            Ok(rows) => rows,
+            Err(diagnostics) => {
+                self.diagnostics.extend(diagnostics);
+                return Vec::new();
+            }
+        };
+        let when = item.when.as_ref().and_then(|w| self.condition(w, ConditionContext::CampaignWhen));
+        let max_late = item.max_late.as_ref().and_then(|m| self.duration(m));
+        let file_name = calendar.trim().rsplit('/').next().unwrap_or_default().to_string();
+        let at_cell = |cell: &crate::schedule::Located<String>, message: String| {
+            Diagnostic::error(&source, Position::new(cell.line, cell.column, cell.value.chars().count().max(1)), message)
+        };
+        let mut posts = Vec::new();
+        let account_names: Vec<String> = self.accounts.keys().cloned().collect();
+        for row in rows {
+            let at = match schedule::parse_local_datetime(row.at.value.trim(), tz) {
+                Ok(at) => Some(at),
+                Err(error) => {
+                    self.push(at_cell(&row.at, error.message).with_optional_hint(error.hint));
+                    None
+                }
+            };
+            let mut to = Vec::new();
+            for account in &row.to {
+                if self.references_unreliable || self.accounts.contains_key(&account.value) {
+                    to.push(account.value.clone());
+                } else {
+                    let hint = crate::diagnostic::did_you_mean(&account.value, account_names.iter().map(String::as_str));
+                    self.push(at_cell(account, format!("unknown account `{}`", account.value)).with_optional_hint(hint));
+                }
+            }
+            if let Err(error) = self.texts.check(&row.text.value, known) {
+                let line = row.text.line + error.line.saturating_sub(1);
+                let column = if error.line <= 1 { row.text.column + error.column.saturating_sub(1) } else { error.column };
+                self.push(Diagnostic::error(&source, Position::new(line, column, error.len.max(1)), error.message).with_optional_hint(error.hint));
+            }
+            if let Some(at) = at {
+                posts.push(PostPlan {
+                    id: format!("{file_name}:{}", row.line),
+                    trigger: Trigger::At(at),
+                    to,
+                    text: row.text.value.clone(),
+                    media: row.media.iter().map(|m| m.value.clone()).collect(),
+                    when: when.clone(),
+                    reply_to: None,
+                    missed: item.missed.as_ref().map_or(Missed::Once, |m| m.value),
+                    max_late,
+                });
+            }
+        }
+        posts
+    }
+}
+
+fn leading_spaces(text: &str) -> usize {
+    text.len() - text.trim_start().len()
+}
+
+/// The campaign node with the template's posts added after its own.
+fn with_posts(node: &Node, extra: Vec<Node>) -> Node {
+    let NodeKind::Mapping(entries) = &node.kind else {
+        return node.clone();
+    };
+    let mut entries = entries.clone();
+    match entries.iter_mut().find(|(k, _)| k.as_str() == Some("posts")) {
+        Some((_, Node { kind: NodeKind::Sequence(items), .. })) => {
+            let own = std::mem::take(items);
+            items.extend(extra);
+            items.extend(own);
+        }
+        Some(_) => {}
+        None => {
+            let mut key = Node::scalar("posts", node.mark);
+            key.width = 1;
+            entries.push((
+                key,
+                Node {
+                    mark: node.mark,
+                    width: 1,
+                    kind: NodeKind::Sequence(extra),
+                },
+            ));
+        }
+    }
+    Node {
+        kind: NodeKind::Mapping(entries),
+        ..node.clone()
+    }
+}
+

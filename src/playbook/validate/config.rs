@@ -1,0 +1,176 @@
+//! `crier.yaml`: time zone, store, accounts (per-network fields, secrets as references only)
+//! and people.
+
+use super::Validator;
+use crate::diagnostic::did_you_mean;
+use crate::playbook::plan::{Account, PersonPlan};
+use crate::playbook::raw::{AccountConfig, ConfigFile, Network};
+use crate::playbook::yaml::{Node, Spanned, from_node};
+
+/// The fields each network needs, and the ones it may have besides.
+fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static str]) {
+    match network {
+        Network::Mastodon => (&["server", "token"], &[]),
+        Network::Bluesky => (&["handle", "app_password"], &["service"]),
+        Network::Telegram => (&["chat", "token"], &["server"]),
+        Network::Matrix => (&["homeserver", "room", "token"], &[]),
+        Network::Discord | Network::Slack => (&["webhook"], &[]),
+        Network::Webhook => (&["url"], &["secret"]),
+        Network::Email => (&["smtp", "from", "to"], &["username", "password"]),
+        Network::Console => (&[], &[]),
+    }
+}
+
+const SECRET_FIELDS: [&str; 5] = ["token", "app_password", "webhook", "secret", "password"];
+const URL_FIELDS: [&str; 4] = ["server", "service", "homeserver", "url"];
+
+fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
+    let optional = [
+        ("server", &a.server),
+        ("service", &a.service),
+        ("token", &a.token),
+        ("handle", &a.handle),
+        ("app_password", &a.app_password),
+        ("chat", &a.chat),
+        ("homeserver", &a.homeserver),
+        ("room", &a.room),
+        ("webhook", &a.webhook),
+        ("url", &a.url),
+        ("secret", &a.secret),
+        ("smtp", &a.smtp),
+        ("from", &a.from),
+        ("username", &a.username),
+        ("password", &a.password),
+    ];
+    let mut fields: Vec<_> = optional
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|value| (name, value)))
+        .collect();
+    if let Some(to) = a.to.as_ref().and_then(|to| to.first()) {
+        fields.push(("to", to));
+    }
+    fields
+}
+
+/// Whether a secret field's value is a reference (`env:NAME`, `file:PATH`), not the secret.
+pub fn is_secret_reference(value: &str) -> bool {
+    if let Some(name) = value.strip_prefix("env:") {
+        let mut chars = name.chars();
+        return chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    }
+    value.strip_prefix("file:").is_some_and(|path| !path.trim().is_empty())
+}
+
+impl Validator<'_> {
+    /// Reads `crier.yaml` (if any); returns the store URL.
+    pub(super) fn config(&mut self, node: Option<&Node>) -> String {
+        const DEFAULT_STORE: &str = "sqlite://crier.db";
+        let Some(node) = node else {
+            return DEFAULT_STORE.into();
+        };
+        let config: ConfigFile = match from_node(node) {
+            Ok(config) => config,
+            Err(errors) => {
+                self.structural(errors);
+                self.references_unreliable = true;
+                return DEFAULT_STORE.into();
+            }
+        };
+        self.timezone = self.zone(config.timezone.as_ref());
+        let store = match &config.store {
+            None => DEFAULT_STORE.to_string(),
+            Some(store) => {
+                let known = ["sqlite://", "postgres://", "postgresql://"];
+                if !known.iter().any(|prefix| store.starts_with(prefix)) {
+                    self.error(
+                        store,
+                        format!("unsupported store `{}`", store.value),
+                        Some("use `sqlite://crier.db` (embedded) or a `postgres://` URL".into()),
+                    );
+                }
+                store.value.clone()
+            }
+        };
+        for (name, account) in &config.accounts {
+            self.account_config(name, account);
+        }
+        for (name, person) in &config.people {
+            let notify = self.accounts(&person.notify);
+            if person.notify.is_empty() {
+                self.error(person, format!("person `{name}` has no `notify` account"), None);
+            }
+            self.people.insert(
+                name.clone(),
+                PersonPlan {
+                    name: name.clone(),
+                    display_name: person.name.clone(),
+                    notify,
+                },
+            );
+        }
+        store
+    }
+
+    fn account_config(&mut self, name: &str, account: &Spanned<AccountConfig>) {
+        let network = account.network.value;
+        let (required, optional) = fields_of(network);
+        let present = present_fields(account);
+        for (field, value) in &present {
+            if !required.contains(field) && !optional.contains(field) {
+                let allowed: Vec<&str> = required.iter().chain(optional).copied().collect();
+                let hint = if allowed.is_empty() {
+                    format!("a `{}` account needs no other fields", network.name())
+                } else {
+                    format!(
+                        "a `{}` account takes {}",
+                        network.name(),
+                        allowed.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                    )
+                };
+                let hint = did_you_mean(field, allowed.iter().copied()).unwrap_or(hint);
+                self.error(value, format!("`{field}` does not apply to a `{}` account", network.name()), Some(hint));
+            }
+            if SECRET_FIELDS.contains(field) && !is_secret_reference(value) {
+                let variable = format!("{}_{}", name.to_uppercase(), field.to_uppercase());
+                let mut diagnostic = self
+                    .sources
+                    .error(value, format!("`{field}` of account `{name}` holds a secret in the file"))
+                    .with_hint(format!(
+                        "secrets are references: write `{field}: env:{variable}` and set the variable, or `{field}: file:/run/secrets/{name}`"
+                    ));
+                // Never print the secret itself.
+                if let Some(line) = &mut diagnostic.source_line
+                    && !value.is_empty()
+                {
+                    *line = line.replace(value.as_str(), &"*".repeat(value.chars().count().min(8)));
+                }
+                self.push(diagnostic);
+            }
+            if URL_FIELDS.contains(field) && !(value.starts_with("https://") || value.starts_with("http://")) {
+                self.error(
+                    value,
+                    format!("`{field}` must be a URL, found `{}`", value.value),
+                    Some("write it with its scheme: `https://…`".into()),
+                );
+            }
+        }
+        for field in required {
+            if !present.iter().any(|(name, _)| name == field) {
+                self.error(
+                    &account.network,
+                    format!("account `{name}` on `{}` needs `{field}`", network.name()),
+                    None,
+                );
+            }
+        }
+        self.accounts.insert(
+            name.to_string(),
+            Account {
+                name: name.to_string(),
+                network,
+                config: account.value.clone(),
+            },
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! Validation: from the raw documents to the `Plan`, collecting every diagnostic on the way.
+//! Pure: it reads no secret, opens no connection and touches no store. The only files it
+//! reads are CSV calendars the playbooks name, which are part of the playbooks.
+
+mod campaign;
+mod config;
+mod contest;
+mod crisis;
+mod expand;
+mod names;
+mod rules;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta};
+use chrono_tz::Tz;
+
+use super::load::{Kind, Loaded};
+use super::plan::{Account, Plan, PersonPlan};
+use super::sources::Sources;
+use super::yaml::{DeError, Node, Spanned};
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::schedule::{self, TimeError};
+use crate::script::{Condition, ConditionContext, ScriptEngine};
+use crate::text::TextTemplates;
+
+/// The outcome of validation: a plan when there is no error, and every diagnostic
+/// (warnings too) in file order.
+pub struct Validated {
+    pub plan: Option<Plan>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: Sources,
+}
+
+impl Validated {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Validates everything loaded from a folder.
+pub fn validate(loaded: Loaded, scripts: &ScriptEngine, texts: &TextTemplates) -> Validated {
+    let Loaded {
+        root,
+        sources,
+        config,
+        documents,
+        diagnostics,
+    } = loaded;
+    let mut v = Validator {
+        sources: &sources,
+        diagnostics,
+        scripts,
+        texts,
+        root: root.clone(),
+        timezone: Tz::UTC,
+        accounts: BTreeMap::new(),
+        people: BTreeMap::new(),
+        references_unreliable: false,
+    };
+    let store = v.config(config.as_ref());
+    v.unique_names(&documents);
+    let templates = expand::Templates::new(&mut v, &documents);
+    let mut plan = Plan {
+        root,
+        timezone: v.timezone,
+        store,
+        accounts: BTreeMap::new(),
+        people: BTreeMap::new(),
+        campaigns: Vec::new(),
+        templates: templates.names(),
+        contests: Vec::new(),
+        crises: Vec::new(),
+        rules: Vec::new(),
+    };
+    for document in &documents {
+        match document.kind {
+            Kind::Template => {}
+            Kind::Campaign => {
+                if let Some(campaign) = v.campaign(&document.node, &templates) {
+                    plan.campaigns.push(campaign);
+                }
+            }
+            Kind::Contest => {
+                if let Some(contest) = v.contest(&document.node) {
+                    plan.contests.push(contest);
+                }
+            }
+            Kind::Crisis => {
+                if let Some(crisis) = v.crisis(&document.node) {
+                    plan.crises.push(crisis);
+                }
+            }
+            Kind::Rules => {
+                if let Some(rules) = v.rules(&document.node) {
+                    plan.rules.push(rules);
+                }
+            }
+        }
+    }
+    plan.accounts = std::mem::take(&mut v.accounts);
+    plan.people = std::mem::take(&mut v.people);
+    let mut diagnostics = v.diagnostics;
+    diagnostics.sort_by(|a, b| (&a.file, a.position).cmp(&(&b.file, b.position)));
+    diagnostics.dedup();
+    let ok = !diagnostics.iter().any(Diagnostic::is_error);
+    Validated {
+        plan: ok.then_some(plan),
+        diagnostics,
+        sources,
+    }
+}
+
+pub(crate) struct Validator<'a> {
+    sources: &'a Sources,
+    diagnostics: Vec<Diagnostic>,
+    scripts: &'a ScriptEngine,
+    texts: &'a TextTemplates,
+    root: PathBuf,
+    timezone: Tz,
+    accounts: BTreeMap<String, Account>,
+    people: BTreeMap<String, PersonPlan>,
+    /// `crier.yaml` could not be read, so account and person names cannot be checked.
+    references_unreliable: bool,
+}
+
+impl Validator<'_> {
+    fn push(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn error<T>(&mut self, at: &Spanned<T>, message: impl Into<String>, hint: Option<String>) {
+        let diagnostic = self.sources.error(at, message).with_optional_hint(hint);
+        self.push(diagnostic);
+    }
+
+    /// Reports structural errors; true when there were none.
+    fn structural(&mut self, errors: Vec<DeError>) {
+        for error in errors {
+            let source = self.sources.get(error.file);
+            let diagnostic = match error.position {
+                Some(position) => Diagnostic::error(source, position, error.message),
+                None => Diagnostic::file_error(&source.path, error.message),
+            };
+            self.push(diagnostic.with_optional_hint(error.hint));
+        }
+    }
+
+    fn time_error(&mut self, at: &Spanned<String>, error: TimeError) {
+        let diagnostic = self
+            .sources
+            .error_at_offset(at, error.offset, error.len, error.message)
+            .with_optional_hint(error.hint);
+        self.push(diagnostic);
+    }
+
+    fn zone(&mut self, name: Option<&Spanned<String>>) -> Tz {
+        match name {
+            None => self.timezone,
+            Some(name) => match schedule::parse_timezone(name) {
+                Ok(tz) => tz,
+                Err(error) => {
+                    self.time_error(name, error);
+                    self.timezone
+                }
+            },
+        }
+    }
+
+    fn datetime(&mut self, at: &Spanned<String>, tz: Tz) -> Option<DateTime<Tz>> {
+        schedule::parse_local_datetime(at.trim(), tz)
+            .map_err(|error| self.time_error(at, error))
+            .ok()
+    }
+
+    fn duration(&mut self, at: &Spanned<String>) -> Option<TimeDelta> {
+        schedule::parse_duration(at.trim())
+            .map_err(|error| self.time_error(at, error))
+            .ok()
+    }
+
+    /// Checks that `name` is an account of `crier.yaml`.
+    fn account(&mut self, name: &Spanned<String>) -> bool {
+        if self.references_unreliable || self.accounts.contains_key(name.as_str()) {
+            return true;
+        }
+        let hint = did_you_mean(name, self.accounts.keys().map(String::as_str)).or_else(|| {
+            Some(if self.accounts.is_empty() {
+                "declare accounts under `accounts:` in `crier.yaml`".into()
+            } else {
+                format!("accounts are declared in `crier.yaml`: {}", quoted_list(self.accounts.keys()))
+            })
+        });
+        self.error(name, format!("unknown account `{}`", name.value), hint);
+        false
+    }
+
+    fn accounts(&mut self, names: &[Spanned<String>]) -> Vec<String> {
+        names
+            .iter()
+            .filter(|name| self.account(name))
+            .map(|name| name.value.clone())
+            .collect()
+    }
+
+    /// Checks that `name` is a person of `crier.yaml`.
+    fn person(&mut self, name: &Spanned<String>) -> bool {
+        if self.references_unreliable || self.people.contains_key(name.as_str()) {
+            return true;
+        }
+        let hint = did_you_mean(name, self.people.keys().map(String::as_str))
+            .or_else(|| Some("people are declared under `people:` in `crier.yaml`".into()));
+        self.error(name, format!("unknown person `{}`", name.value), hint);
+        false
+    }
+
+    fn condition(&mut self, source: &Spanned<String>, context: ConditionContext) -> Option<Arc<Condition>> {
+        match self.scripts.compile(source, context) {
+            Ok(condition) => Some(Arc::new(condition)),
+            Err(error) => {
+                let diagnostic = self
+                    .sources
+                    .error_inside(source, error.line, error.column, 1, error.message)
+                    .with_optional_hint(error.hint);
+                self.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    /// Checks a text template against the variables it will see.
+    fn text(&mut self, source: &Spanned<String>, known: &[&str]) {
+        if let Err(error) = self.texts.check(source, known) {
+            let diagnostic = self
+                .sources
+                .error_inside(source, error.line, error.column, error.len.max(1), error.message)
+                .with_optional_hint(error.hint);
+            self.push(diagnostic);
+        }
+    }
+
+    fn path(&self, file: usize) -> PathBuf {
+        self.sources.path(file).to_path_buf()
+    }
+}
+
+/// A scalar node as a `Spanned<String>` (for fields read before deserialising).
+fn spanned_scalar(node: &Node) -> Option<Spanned<String>> {
+    Some(Spanned {
+        value: node.as_str()?.to_string(),
+        mark: node.mark,
+        width: node.width,
+        style: node.style().unwrap_or_default(),
+    })
+}
+
+fn quoted_list<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// The variables a text template sees: the playbook's `vars`, plus what the field adds.
+fn known_variables<'a>(
+    vars: &'a serde_json::Map<String, serde_json::Value>,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    vars.keys().map(String::as_str).chain(extra.iter().copied()).collect()
+}
