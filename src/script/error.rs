@@ -47,7 +47,7 @@ impl ScriptError {
                 Some(name) => {
                     ScriptError::at(position, format!("`{name}` is not available in conditions"))
                 }
-                None => ScriptError::at(position, lowercase_first(&other.to_string())),
+                None => ScriptError::at(position, parse_message(other)),
             },
         }
     }
@@ -61,7 +61,13 @@ impl ScriptError {
                 "condition exceeded the operation limit".to_string()
             }
             EvalAltResult::ErrorStackOverflow(_) => "condition exceeded the call depth limit".into(),
-            EvalAltResult::ErrorTerminated(..) => "condition exceeded the time limit".into(),
+            EvalAltResult::ErrorTerminated(reason, _) => {
+                if reason.to_string() == super::limits::STOPPED_OPERATIONS {
+                    "condition exceeded the operation limit".into()
+                } else {
+                    "condition exceeded the time limit".into()
+                }
+            }
             EvalAltResult::ErrorDataTooLarge(what, _) => {
                 format!("condition exceeded the size limit ({})", what.to_lowercase())
             }
@@ -71,7 +77,10 @@ impl ScriptError {
                 format!("variable `{name}` has no value")
             }
             EvalAltResult::ErrorFunctionNotFound(signature, _) => {
-                format!("no function `{signature}` for these argument types")
+                format!("no function `{}` for these argument types", readable(&signature))
+            }
+            EvalAltResult::ErrorMismatchDataType(expected, actual, _) if !expected.is_empty() => {
+                format!("expected `{}`, got `{}`", readable(&expected), readable(&actual))
             }
             mut other => {
                 let _ = other.take_position();
@@ -100,6 +109,16 @@ pub(crate) fn describe(value: &rhai::Dynamic) -> String {
     }
 }
 
+/// rhai's "pad (&str | ImmutableString | String, i64)" as "pad(string, int)".
+fn readable(signature: &str) -> String {
+    signature
+        .replace("&str | ImmutableString | String", "string")
+        .replace("ImmutableString", "string")
+        .replace("i64", "int")
+        .replace("f64", "float")
+        .replacen(" (", "(", 1)
+}
+
 fn available(names: &[&str]) -> String {
     let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     format!("variables available here: {}", list.join(", "))
@@ -112,6 +131,14 @@ fn disabled_name(error: &ParseErrorType) -> Option<&'static str> {
         .iter()
         .copied()
         .find(|name| text.contains(&format!("'{name}'")))
+}
+
+/// rhai's parse message in crier's style: lowercase, names in backticks.
+fn parse_message(error: &ParseErrorType) -> String {
+    match error {
+        ParseErrorType::UnexpectedEOF => "condition is incomplete".into(),
+        other => lowercase_first(&other.to_string()).replace('\'', "`"),
+    }
 }
 
 fn lowercase_first(text: &str) -> String {
