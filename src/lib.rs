@@ -3,8 +3,11 @@
 //! them on a virtual clock and runs them. See `src/README.md` for the map of folders.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod diagnostic;
+pub mod init;
 pub mod playbook;
+pub mod preview;
 pub mod schedule;
 pub mod script;
 pub mod text;

@@ -4,6 +4,7 @@
 pub mod load;
 pub mod plan;
 pub mod raw;
+pub mod schema;
 pub mod sources;
 pub mod validate;
 pub mod yaml;

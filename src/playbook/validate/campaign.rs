@@ -87,7 +87,7 @@ impl Validator<'_> {
         until: Option<&Spanned<String>>,
         tz: Tz,
     ) -> Option<TimeWindow> {
-        let mut bound = |v: &mut Self, at: Option<&Spanned<String>>, end_of_day: bool| match at {
+        let bound = |v: &mut Self, at: Option<&Spanned<String>>, end_of_day: bool| match at {
             None => Some(if end_of_day { tz.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single() } else { tz.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single() }),
             Some(at) => match schedule::parse_date(at.trim()) {
                 Ok(date) => {

@@ -261,9 +261,12 @@ fn quoted_list<'a>(names: impl Iterator<Item = &'a String>) -> String {
 }
 
 /// The variables a text template sees: the playbook's `vars`, plus what the field adds.
-fn known_variables<'a>(
-    vars: &'a serde_json::Map<String, serde_json::Value>,
+fn known_variables<'a, V>(
+    vars: impl IntoIterator<Item = (&'a String, V)>,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
-    vars.keys().map(String::as_str).chain(extra.iter().copied()).collect()
+    vars.into_iter()
+        .map(|(k, _)| k.as_str())
+        .chain(extra.iter().copied())
+        .collect()
 }

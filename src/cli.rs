@@ -1,0 +1,196 @@
+//! The command line: `validate`, `plan`, `init`, `schema`. Exit codes: 0 success, 1 an
+//! invalid playbook, 2 a usage error (bad arguments, a path that does not exist).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::Diagnostic;
+use crate::playbook::load::load_path;
+use crate::playbook::plan::Plan;
+use crate::playbook::schema::{config_schema, playbook_schema};
+use crate::playbook::validate::{Validated, validate};
+use crate::preview::{self, Format};
+use crate::schedule;
+use crate::script::ScriptEngine;
+use crate::text::TextTemplates;
+
+#[derive(Debug, Parser)]
+#[command(name = "crier", version, about = "Campaigns, contests, crisis plans and posting rules for social-media teams, as YAML playbooks.")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check crier.yaml and every playbook under PATH; report every error at once.
+    Validate {
+        /// A folder (searched recursively) or one playbook file.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// `text` for people, `json` (one object per line) for editors and CI.
+        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
+        format: DiagnosticFormat,
+    },
+    /// List every post and contest milestone in a time window, in time order.
+    Plan {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Start: `YYYY-MM-DD HH:MM` in crier.yaml's time zone, a date, or RFC 3339. Now if absent.
+        #[arg(long)]
+        from: Option<String>,
+        /// End (exclusive), same forms as --from.
+        #[arg(long, conflicts_with = "days")]
+        until: Option<String>,
+        /// Length of the window in days (14 if neither --until nor --days is given).
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Create a working starting point: crier.yaml with console accounts and one playbook of each kind.
+    Init {
+        /// The folder to create (it may exist, but must not hold a crier.yaml).
+        dir: PathBuf,
+    },
+    /// Print the JSON Schema of playbooks or of crier.yaml.
+    Schema {
+        #[arg(value_enum, default_value_t = SchemaKind::Playbook)]
+        which: SchemaKind,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiagnosticFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SchemaKind {
+    Playbook,
+    Config,
+}
+
+const INVALID: u8 = 1;
+const USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(USAGE)
+        }
+    }
+}
+
+/// Runs a command; `Err` is a usage error.
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Validate { path, format } => {
+            let validated = load_and_validate(&path)?;
+            print_diagnostics(&validated.diagnostics, format);
+            if validated.has_errors() {
+                return Ok(ExitCode::from(INVALID));
+            }
+            if format == DiagnosticFormat::Text {
+                let plan = validated.plan.as_ref().expect("a valid load has a plan");
+                println!("{}", summary(plan));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { path, from, until, days, format } => {
+            let validated = load_and_validate(&path)?;
+            let Some(plan) = validated.plan else {
+                print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
+                return Ok(ExitCode::from(INVALID));
+            };
+            print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
+            let from = match from {
+                Some(text) => parse_instant(&text, plan.timezone, "--from")?,
+                None => Utc::now(),
+            };
+            let until = match (until, days) {
+                (Some(text), _) => parse_instant(&text, plan.timezone, "--until")?,
+                (None, days) => from + TimeDelta::days(i64::from(days.unwrap_or(14))),
+            };
+            if until <= from {
+                return Err("--until must be after --from".into());
+            }
+            let planned = preview::preview(&plan, &TextTemplates::new(), from, until);
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            preview::write(format, &planned, &mut out).map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init { dir } => {
+            crate::init::create(&dir).map_err(|e| e.to_string())?;
+            println!("created {} — next: crier validate {0} && crier plan {0} --days 30", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { which } => {
+            let schema = match which {
+                SchemaKind::Playbook => playbook_schema(),
+                SchemaKind::Config => config_schema(),
+            };
+            println!("{}", serde_json::to_string_pretty(&schema).expect("a schema serialises"));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn load_and_validate(path: &Path) -> Result<Validated, String> {
+    let loaded = load_path(path).map_err(|e| e.to_string())?;
+    Ok(validate(loaded, &ScriptEngine::new(), &TextTemplates::new()))
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFormat) {
+    match format {
+        DiagnosticFormat::Text => {
+            for diagnostic in diagnostics {
+                eprintln!("{diagnostic}");
+            }
+            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+            if errors > 0 {
+                eprintln!("{errors} error(s) found");
+            }
+        }
+        DiagnosticFormat::Json => {
+            for diagnostic in diagnostics {
+                println!("{}", diagnostic.to_json());
+            }
+        }
+    }
+}
+
+fn summary(plan: &Plan) -> String {
+    let post_count: usize = plan.campaigns.iter().map(|c| c.posts.len()).sum();
+    format!(
+        "ok: {} account(s), {} campaign(s) with {} post(s), {} template(s), {} contest(s), {} crisis plan(s), {} rule set(s)",
+        plan.accounts.len(),
+        plan.campaigns.len(),
+        post_count,
+        plan.templates.len(),
+        plan.contests.len(),
+        plan.crises.len(),
+        plan.rules.len()
+    )
+}
+
+/// `YYYY-MM-DD HH:MM` (in `tz`), `YYYY-MM-DD` (its midnight), or RFC 3339.
+fn parse_instant(text: &str, tz: Tz, flag: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(date) = schedule::parse_date(text.trim()) {
+        return Ok(schedule::resolve_local(date.and_time(chrono::NaiveTime::MIN), tz).with_timezone(&Utc));
+    }
+    schedule::parse_local_datetime(text.trim(), tz)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| format!("{flag} `{text}`: {e}"))
+}

@@ -1,0 +1,168 @@
+//! The output formats of `crier plan`: a table for people, JSON lines for programs, CSV for
+//! spreadsheets, iCalendar for calendar apps.
+
+use std::io::{self, Write};
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use super::Planned;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+    Ics,
+}
+
+pub fn write(format: Format, planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Table => table(planned, out),
+        Format::Json => json_lines(planned, out),
+        Format::Csv => csv(planned, out),
+        Format::Ics => ics(planned, out),
+    }
+}
+
+fn local_time(item: &Planned) -> String {
+    item.at.format("%Y-%m-%d %H:%M %:z").to_string()
+}
+
+fn table(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
+    if planned.is_empty() {
+        return writeln!(out, "nothing is planned in this window");
+    }
+    let rows: Vec<[String; 5]> = planned
+        .iter()
+        .map(|p| {
+            let first_line = p.text.lines().next().unwrap_or_default();
+            let mut text: String = first_line.chars().take(72).collect();
+            if first_line.chars().count() > 72 || p.text.lines().nth(1).is_some() {
+                text.push('…');
+            }
+            [local_time(p), p.playbook.clone(), p.item.clone(), p.to.join(", "), text]
+        })
+        .collect();
+    let headers = ["AT", "PLAYBOOK", "ITEM", "TO", "TEXT"];
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 4 {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        text.trim_end().to_string()
+    };
+    writeln!(out, "{}", line(headers))?;
+    for row in &rows {
+        writeln!(out, "{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]))?;
+    }
+    writeln!(out, "\n{} item(s)", planned.len())
+}
+
+fn json_lines(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
+    for p in planned {
+        let object = serde_json::json!({
+            "at": p.at.to_rfc3339(),
+            "playbook": p.playbook,
+            "item": p.item,
+            "kind": p.kind,
+            "to": p.to,
+            "text": p.text,
+        });
+        writeln!(out, "{object}")?;
+    }
+    Ok(())
+}
+
+fn csv(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
+    let mut writer = ::csv::Writer::from_writer(out);
+    writer.write_record(["at", "playbook", "item", "kind", "to", "text"])?;
+    for p in planned {
+        let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        writer.write_record([p.at.to_rfc3339(), p.playbook.clone(), p.item.clone(), kind, p.to.join(";"), p.text.clone()])?;
+    }
+    writer.flush()
+}
+
+/// RFC 5545: one VEVENT per item, times in UTC (unambiguous in every calendar app), a UID
+/// stable across runs so re-importing updates events instead of duplicating them.
+fn ics(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
+    let mut lines = vec![
+        "BEGIN:VCALENDAR".to_string(),
+        "VERSION:2.0".into(),
+        "PRODID:-//crier//plan//EN".into(),
+        "CALSCALE:GREGORIAN".into(),
+        "METHOD:PUBLISH".into(),
+    ];
+    for p in planned {
+        let utc = p.at.with_timezone(&Utc);
+        let stamp = utc.format("%Y%m%dT%H%M%SZ").to_string();
+        let end = (utc + chrono::TimeDelta::minutes(15)).format("%Y%m%dT%H%M%SZ").to_string();
+        let digest = Sha256::digest(format!("{}\u{1f}{}\u{1f}{}", p.playbook, p.item, utc.to_rfc3339()));
+        let uid: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        lines.extend([
+            "BEGIN:VEVENT".to_string(),
+            format!("UID:{uid}@crier"),
+            format!("DTSTAMP:{stamp}"),
+            format!("DTSTART:{stamp}"),
+            format!("DTEND:{end}"),
+            format!("SUMMARY:{}", escape(&format!("{}: {} → {}", p.playbook, p.item, p.to.join(", ")))),
+            format!("DESCRIPTION:{}", escape(&p.text)),
+            "END:VEVENT".into(),
+        ]);
+    }
+    lines.push("END:VCALENDAR".into());
+    for line in lines {
+        out.write_all(fold(&line).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+        .replace("\r\n", "\\n")
+        .replace('\n', "\\n")
+}
+
+/// Folds a content line at 75 octets (never inside a UTF-8 character), CRLF-terminated.
+fn fold(line: &str) -> String {
+    let mut folded = String::new();
+    let mut width = 0;
+    for c in line.chars() {
+        if width + c.len_utf8() > 75 {
+            folded.push_str("\r\n ");
+            width = 1;
+        }
+        folded.push(c);
+        width += c.len_utf8();
+    }
+    folded.push_str("\r\n");
+    folded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+
+    #[test]
+    fn folds_long_lines_on_character_boundaries() {
+        let line = format!("DESCRIPTION:{}", "й".repeat(60));
+        let folded = fold(&line);
+        for part in folded.split("\r\n").filter(|p| !p.is_empty()) {
+            assert!(part.len() <= 75, "{part}");
+        }
+        assert_eq!(folded.replace("\r\n ", "").trim_end(), line);
+    }
+}

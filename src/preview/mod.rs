@@ -1,0 +1,132 @@
+//! `crier plan`: every post and contest milestone that would happen in a window, in time
+//! order, with texts rendered. Reads only the validated `Plan`.
+
+mod format;
+
+pub use format::{Format, write};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+
+use crate::playbook::plan::{CampaignPlan, ContestPlan, Plan, Trigger};
+use crate::text::TextTemplates;
+
+/// What a planned line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlannedKind {
+    Post,
+    ContestAnnounce,
+    EntriesClose,
+    Draw,
+}
+
+/// One line of the preview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub at: DateTime<Tz>,
+    pub playbook: String,
+    pub item: String,
+    pub kind: PlannedKind,
+    pub to: Vec<String>,
+    pub text: String,
+}
+
+/// Everything that would happen in `[from, until)`, sorted by time, then playbook and item.
+pub fn preview(plan: &Plan, texts: &TextTemplates, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Planned> {
+    let mut planned = Vec::new();
+    for campaign in &plan.campaigns {
+        campaign_posts(campaign, texts, from, until, &mut planned);
+    }
+    for contest in &plan.contests {
+        contest_milestones(contest, texts, from, until, &mut planned);
+    }
+    planned.sort_by(|a, b| {
+        (a.at, &a.playbook, a.kind, &a.item).cmp(&(b.at, &b.playbook, b.kind, &b.item))
+    });
+    planned
+}
+
+fn campaign_posts(campaign: &CampaignPlan, texts: &TextTemplates, from: DateTime<Utc>, until: DateTime<Utc>, out: &mut Vec<Planned>) {
+    let (start, end) = match &campaign.window {
+        Some(window) => (from.max(window.from.with_timezone(&Utc)), until.min(window.until.with_timezone(&Utc))),
+        None => (from, until),
+    };
+    if start >= end {
+        return;
+    }
+    for post in &campaign.posts {
+        let mut emit = |at: DateTime<Tz>| {
+            let context = campaign_context(campaign, &post.id, at);
+            out.push(Planned {
+                at,
+                playbook: campaign.name.clone(),
+                item: post.id.clone(),
+                kind: PlannedKind::Post,
+                to: post.to.clone(),
+                text: render(texts, &post.text, &context),
+            });
+        };
+        match &post.trigger {
+            Trigger::At(at) => {
+                let utc = at.with_timezone(&Utc);
+                if utc >= start && utc < end {
+                    emit(*at);
+                }
+            }
+            Trigger::Cron(schedule) => {
+                let after = start - chrono::TimeDelta::nanoseconds(1);
+                for at in schedule.fire_times_after(campaign.timezone, after) {
+                    if at.with_timezone(&Utc) >= end {
+                        break;
+                    }
+                    emit(at);
+                }
+            }
+        }
+    }
+}
+
+/// What a campaign text sees: its `vars`, `campaign`, `post` and `now`.
+pub fn campaign_context(campaign: &CampaignPlan, post_id: &str, at: DateTime<Tz>) -> Value {
+    let mut context = campaign.vars.clone();
+    context.insert("campaign".into(), json!(campaign.name));
+    context.insert("post".into(), json!({ "id": post_id }));
+    context.insert("now".into(), json!(at.to_rfc3339()));
+    Value::Object(context)
+}
+
+fn contest_milestones(contest: &ContestPlan, texts: &TextTemplates, from: DateTime<Utc>, until: DateTime<Utc>, out: &mut Vec<Planned>) {
+    let mut context = contest.vars.clone();
+    context.insert("contest".into(), json!(contest.name));
+    context.insert("closes".into(), json!(contest.closes.format("%Y-%m-%d %H:%M").to_string()));
+    context.insert("draw_at".into(), json!(contest.draw_at.format("%Y-%m-%d %H:%M").to_string()));
+    context.insert("winners".into(), json!([]));
+    context.insert("winner".into(), json!(null));
+    let context = Value::Object(context);
+    let milestones = [
+        (contest.announce_at, PlannedKind::ContestAnnounce, "announce", render(texts, &contest.announce_text, &context)),
+        (contest.closes, PlannedKind::EntriesClose, "entries-close", "(entries close; the eligible list is frozen and its commitment recorded)".to_string()),
+        (contest.draw_at, PlannedKind::Draw, "draw", format!("(draw {} winner(s) and {} reserve(s))", contest.winners, contest.reserves)),
+    ];
+    for (at, kind, item, text) in milestones {
+        let utc = at.with_timezone(&Utc);
+        if utc >= from && utc < until {
+            out.push(Planned {
+                at,
+                playbook: contest.name.clone(),
+                item: item.into(),
+                kind,
+                to: vec![contest.account.clone()],
+                text,
+            });
+        }
+    }
+}
+
+fn render(texts: &TextTemplates, source: &str, context: &Value) -> String {
+    texts
+        .render(source, context)
+        .unwrap_or_else(|error| format!("(cannot render: {error})"))
+}
