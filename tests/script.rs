@@ -499,3 +499,192 @@ mod evaluation {
         }
     }
 }
+
+#[test]
+#[ignore = "timing, run with --release"]
+fn perf_simple_condition() {
+    let engine = engine();
+    let condition = engine
+        .compile(r#"metrics("brand").followers > 100 && vars.discount >= 10"#, CampaignWhen)
+        .unwrap();
+    let input = now()
+        .with_json("vars", &json!({ "product": "Winter Jacket", "discount": 30 }))
+        .with_json("post", &json!({ "id": "daily-deal", "text": "-30% today", "to": ["brand"] }))
+        .with_metrics(Arc::new(Brand));
+    let n = 1_000_000;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        assert_eq!(engine.evaluate(&condition, &input), Ok(true));
+    }
+    let elapsed = started.elapsed();
+    println!("{:.0} evaluations/s", n as f64 / elapsed.as_secs_f64());
+}
+
+mod texts {
+    use crier::text::{TextError, TextTemplates};
+    use serde_json::json;
+
+    fn error(message: &str, hint: Option<&str>, line: usize, column: usize, len: usize) -> TextError {
+        TextError {
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+            line,
+            column,
+            len,
+        }
+    }
+
+    fn render(source: &str, context: serde_json::Value) -> Result<String, TextError> {
+        TextTemplates::new().render(source, &context)
+    }
+
+    fn check(source: &str, known: &[&str]) -> Result<(), TextError> {
+        TextTemplates::new().check(source, known)
+    }
+
+    #[test]
+    fn renders_variables() {
+        assert_eq!(
+            render("{{ product }}: -{{ discount }}% today only", json!({ "product": "Winter Jacket", "discount": 30 })),
+            Ok("Winter Jacket: -30% today only".into())
+        );
+    }
+
+    #[test]
+    fn renders_the_same_source_many_times_with_different_contexts() {
+        let texts = TextTemplates::new();
+        for n in 0..100 {
+            assert_eq!(texts.render("#{{ n }}", &json!({ "n": n })), Ok(format!("#{n}")));
+        }
+    }
+
+    #[test]
+    fn texts_are_never_html_escaped() {
+        assert_eq!(
+            render("<b>{{ t }}</b> see index.html", json!({ "t": "Tom & Jerry's" })),
+            Ok("<b>Tom & Jerry's</b> see index.html".into())
+        );
+    }
+
+    #[test]
+    fn mentions_filter() {
+        let text = "Congratulations {{ winners | mentions }}!";
+        assert_eq!(
+            render(text, json!({ "winners": ["ann", "@bo@fosstodon.org", "cy"] })),
+            Ok("Congratulations @ann, @bo@fosstodon.org and @cy!".into())
+        );
+        assert_eq!(
+            render(text, json!({ "winners": [{ "handle": "ann" }, { "author": { "handle": "@bo" } }] })),
+            Ok("Congratulations @ann and @bo!".into())
+        );
+        assert_eq!(render(text, json!({ "winners": ["ann"] })), Ok("Congratulations @ann!".into()));
+        assert_eq!(render(text, json!({ "winners": [] })), Ok("Congratulations !".into()));
+        assert_eq!(
+            render(text, json!({ "winners": [42] })).unwrap_err().message,
+            "invalid operation: `mentions` needs handles or maps with `handle`, got 42"
+        );
+    }
+
+    #[test]
+    fn hashtag_filter() {
+        assert_eq!(render("{{ 'Winter Sale' | hashtag }}", json!({})), Ok("#WinterSale".into()));
+        assert_eq!(
+            render("{{ name | hashtag }}", json!({ "name": "black friday: 2026!" })),
+            Ok("#BlackFriday2026".into())
+        );
+        assert_eq!(render("{{ 'зимовий розпродаж' | hashtag }}", json!({})), Ok("#ЗимовийРозпродаж".into()));
+    }
+
+    #[test]
+    fn duration_filter() {
+        assert_eq!(render("{{ 5400 | duration }}", json!({})), Ok("1h30m".into()));
+        assert_eq!(render("{{ s | duration }}", json!({ "s": 90061 })), Ok("1d1h1m1s".into()));
+        assert_eq!(render("{{ 0 | duration }}", json!({})), Ok("0s".into()));
+        assert_eq!(render("{{ 45 | duration }}", json!({})), Ok("45s".into()));
+    }
+
+    #[test]
+    fn built_in_filters_still_work() {
+        assert_eq!(
+            render("{{ product | upper }} {{ tags | join(' ') }}", json!({ "product": "jacket", "tags": ["#a", "#b"] })),
+            Ok("JACKET #a #b".into())
+        );
+    }
+
+    #[test]
+    fn unknown_variable_at_render_is_an_error() {
+        assert_eq!(
+            render("Hi {{ prodcut }}!", json!({ "product": "x" })),
+            Err(error("`prodcut` has no value", None, 1, 7, 7))
+        );
+    }
+
+    #[test]
+    fn check_accepts_known_names() {
+        let text = "{% set total = winners | length %}{% for w in winners %}{{ loop.index }}. {{ w | mentions }}{% endfor %} {{ total }} {{ range(3) | list | length }} {{ product | hashtag }}";
+        assert_eq!(check(text, &["winners", "product"]), Ok(()));
+    }
+
+    #[test]
+    fn check_finds_unknown_variables() {
+        assert_eq!(
+            check("{{ product }}: -{{ discount }}%\n{{ prodcut }}", &["product", "discount"]),
+            Err(error("unknown variable `prodcut`", Some("did you mean `product`?"), 2, 4, 7))
+        );
+        assert_eq!(
+            check("Hello {{ nobody }}", &["product"]),
+            Err(error("unknown variable `nobody`", Some("variables available here: `product`"), 1, 10, 6))
+        );
+    }
+
+    #[test]
+    fn loop_variables_are_only_known_inside_the_loop() {
+        assert_eq!(check("{% for w in winners %}{{ w }}{% endfor %}", &["winners"]), Ok(()));
+        assert_eq!(
+            check("{% for w in winners %}{{ w }}{% endfor %}{{ w }}", &["winners"]),
+            Err(error("unknown variable `w`", Some("variables available here: `winners`"), 1, 45, 1))
+        );
+        assert_eq!(
+            check("{{ loop.index }}", &["winners"]).unwrap_err().message,
+            "unknown variable `loop`"
+        );
+    }
+
+    #[test]
+    fn check_finds_unknown_filters() {
+        assert_eq!(
+            check("Congratulations {{ winners | mention }}!", &["winners"]),
+            Err(error("unknown filter `mention`", Some("did you mean `mentions`?"), 1, 30, 7))
+        );
+        assert_eq!(
+            check("{{ a }}\n  {{ a | upper | hashtg }}", &["a"]),
+            Err(error("unknown filter `hashtg`", Some("did you mean `hashtag`?"), 2, 18, 6))
+        );
+    }
+
+    #[test]
+    fn check_finds_unknown_tests_and_functions() {
+        assert_eq!(
+            check("{% if n is evn %}x{% endif %}", &["n"]),
+            Err(error("unknown test `evn`", Some("did you mean `even`?"), 1, 12, 3))
+        );
+        assert_eq!(
+            check("{% for i in rang(3) %}{{ i }}{% endfor %}", &[]),
+            Err(error("unknown function `rang`", Some("did you mean `range`?"), 1, 13, 4))
+        );
+        assert_eq!(
+            check("{{ debug() }}", &[]).unwrap_err().message,
+            "unknown function `debug`"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let fault = check("Hello\n{{ product }", &["product"]).unwrap_err();
+        assert_eq!((fault.line, fault.column), (2, 12), "{fault:?}");
+        assert!(fault.message.starts_with("syntax error: "), "{}", fault.message);
+        let fault = render("{% if x %}never closed", json!({ "x": true })).unwrap_err();
+        assert!(fault.message.starts_with("syntax error: "), "{}", fault.message);
+        assert_eq!(fault.line, 1);
+    }
+}

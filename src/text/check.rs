@@ -1,0 +1,264 @@
+//! Load-time checks of a text template: syntax, then a walk of minijinja's AST for unknown
+//! variables (loop and `set` variables are known in their scope), filters, tests and functions.
+
+use std::collections::HashSet;
+
+use minijinja::machinery::{Span, WhitespaceConfig, ast, parse};
+use minijinja::syntax::SyntaxConfig;
+
+use super::TextError;
+use super::names::{FUNCTIONS, TESTS, filters};
+use crate::diagnostic::did_you_mean;
+
+/// Checks `source`; the first fault found is returned.
+pub(super) fn check(source: &str, known_variables: &[&str]) -> Result<(), TextError> {
+    let tree = parse(source, "text", SyntaxConfig::default(), WhitespaceConfig::default())
+        .map_err(|error| TextError::from_minijinja(&error, source))?;
+    let mut walker = Walker {
+        source,
+        known: known_variables,
+        scopes: vec![HashSet::new()],
+        fault: None,
+    };
+    walker.stmt(&tree);
+    walker.fault.map_or(Ok(()), Err)
+}
+
+struct Walker<'a, 's> {
+    source: &'s str,
+    known: &'a [&'a str],
+    /// Names assigned by `for`, `set`, `with` and macros, innermost scope last.
+    scopes: Vec<HashSet<&'s str>>,
+    fault: Option<TextError>,
+}
+
+impl<'s> Walker<'_, 's> {
+    fn fail(&mut self, span: Span, name: &str, message: String, hint: Option<String>) {
+        if self.fault.is_none() {
+            let start = span.start_offset as usize;
+            let error = TextError::new(message)
+                .with_hint(hint)
+                .at_bytes(self.source, start..start + name.len());
+            self.fault = Some(error);
+        }
+    }
+
+    fn is_assigned(&self, name: &str) -> bool {
+        self.scopes.iter().any(|scope| scope.contains(name))
+    }
+
+    fn assign(&mut self, target: &ast::Expr<'s>) {
+        match target {
+            ast::Expr::Var(var) => {
+                if let Some(scope) = self.scopes.last_mut() {
+                    scope.insert(var.id);
+                }
+            }
+            ast::Expr::List(list) => list.items.iter().for_each(|item| self.assign(item)),
+            _ => {}
+        }
+    }
+
+    fn scoped(&mut self, f: impl FnOnce(&mut Self)) {
+        self.scopes.push(HashSet::new());
+        f(self);
+        self.scopes.pop();
+    }
+
+    fn body(&mut self, body: &[ast::Stmt<'s>]) {
+        body.iter().for_each(|stmt| self.stmt(stmt));
+    }
+
+    fn variable(&mut self, var: &ast::Spanned<ast::Var<'s>>) {
+        let id = var.id;
+        if self.is_assigned(id) || self.known.contains(&id) || FUNCTIONS.contains(&id) || id == "loop" && self.scopes.len() > 1 {
+            return;
+        }
+        let assigned: Vec<&str> = self.scopes.iter().flatten().copied().collect();
+        let candidates = self.known.iter().copied().chain(assigned);
+        let hint = did_you_mean(id, candidates).or_else(|| match self.known {
+            [] => None,
+            known => {
+                let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                Some(format!("variables available here: {}", list.join(", ")))
+            }
+        });
+        self.fail(var.span(), id, format!("unknown variable `{id}`"), hint);
+    }
+
+    fn stmt(&mut self, stmt: &ast::Stmt<'s>) {
+        if self.fault.is_some() {
+            return;
+        }
+        match stmt {
+            ast::Stmt::Template(t) => self.body(&t.children),
+            ast::Stmt::EmitExpr(e) => self.expr(&e.expr),
+            ast::Stmt::EmitRaw(_) => {}
+            ast::Stmt::ForLoop(f) => {
+                self.expr(&f.iter);
+                self.scoped(|w| {
+                    w.assign(&f.target);
+                    if let Some(filter) = &f.filter_expr {
+                        w.expr(filter);
+                    }
+                    w.body(&f.body);
+                });
+                self.scoped(|w| w.body(&f.else_body));
+            }
+            ast::Stmt::IfCond(i) => {
+                self.expr(&i.expr);
+                self.scoped(|w| w.body(&i.true_body));
+                self.scoped(|w| w.body(&i.false_body));
+            }
+            ast::Stmt::WithBlock(w) => self.scoped(|inner| {
+                for (target, value) in &w.assignments {
+                    inner.expr(value);
+                    inner.assign(target);
+                }
+                inner.body(&w.body);
+            }),
+            ast::Stmt::Set(s) => {
+                self.expr(&s.expr);
+                self.assign(&s.target);
+            }
+            ast::Stmt::SetBlock(s) => {
+                self.assign(&s.target);
+                if let Some(filter) = &s.filter {
+                    self.expr(filter);
+                }
+                self.scoped(|w| w.body(&s.body));
+            }
+            ast::Stmt::AutoEscape(a) => {
+                self.expr(&a.enabled);
+                self.scoped(|w| w.body(&a.body));
+            }
+            ast::Stmt::FilterBlock(f) => {
+                self.expr(&f.filter);
+                self.scoped(|w| w.body(&f.body));
+            }
+            ast::Stmt::Block(b) => self.scoped(|w| w.body(&b.body)),
+            ast::Stmt::Macro(m) => {
+                if let Some(scope) = self.scopes.last_mut() {
+                    scope.insert(m.name);
+                }
+                self.macro_decl(m);
+            }
+            ast::Stmt::CallBlock(c) => {
+                self.call(&c.call);
+                self.macro_decl(&c.macro_decl);
+            }
+            ast::Stmt::Do(d) => self.call(&d.call),
+            ast::Stmt::Import(_)
+            | ast::Stmt::FromImport(_)
+            | ast::Stmt::Extends(_)
+            | ast::Stmt::Include(_) => {
+                if self.fault.is_none() {
+                    let error = TextError::new("texts cannot use other templates")
+                        .with_hint(Some("remove `include`, `import` and `extends`".into()));
+                    self.fault = Some(error);
+                }
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+
+    fn macro_decl(&mut self, m: &ast::Macro<'s>) {
+        m.defaults.iter().for_each(|d| self.expr(d));
+        self.scoped(|w| {
+            if let Some(scope) = w.scopes.last_mut() {
+                scope.insert("caller");
+            }
+            m.args.iter().for_each(|arg| w.assign(arg));
+            w.body(&m.body);
+        });
+    }
+
+    fn args(&mut self, args: &[ast::CallArg<'s>]) {
+        for arg in args {
+            match arg {
+                ast::CallArg::Pos(e)
+                | ast::CallArg::Kwarg(_, e)
+                | ast::CallArg::PosSplat(e)
+                | ast::CallArg::KwargSplat(e) => self.expr(e),
+            }
+        }
+    }
+
+    fn call(&mut self, call: &ast::Call<'s>) {
+        match &call.expr {
+            ast::Expr::Var(var)
+                if !self.is_assigned(var.id) && !self.known.contains(&var.id) =>
+            {
+                if !FUNCTIONS.contains(&var.id) {
+                    let hint = did_you_mean(var.id, FUNCTIONS.iter().copied());
+                    let message = format!("unknown function `{}`", var.id);
+                    self.fail(var.span(), var.id, message, hint);
+                }
+            }
+            other => self.expr(other),
+        }
+        self.args(&call.args);
+    }
+
+    fn expr(&mut self, expr: &ast::Expr<'s>) {
+        if self.fault.is_some() {
+            return;
+        }
+        match expr {
+            ast::Expr::Var(var) => self.variable(var),
+            ast::Expr::Const(_) => {}
+            ast::Expr::Slice(s) => {
+                self.expr(&s.expr);
+                for part in [&s.start, &s.stop, &s.step].into_iter().flatten() {
+                    self.expr(part);
+                }
+            }
+            ast::Expr::UnaryOp(u) => self.expr(&u.expr),
+            ast::Expr::BinOp(b) => {
+                self.expr(&b.left);
+                self.expr(&b.right);
+            }
+            ast::Expr::Compare(c) => {
+                self.expr(&c.expr);
+                c.ops.iter().for_each(|op| self.expr(&op.expr));
+            }
+            ast::Expr::IfExpr(i) => {
+                self.expr(&i.test_expr);
+                self.expr(&i.true_expr);
+                if let Some(other) = &i.false_expr {
+                    self.expr(other);
+                }
+            }
+            ast::Expr::Filter(f) => {
+                if let Some(inner) = &f.expr {
+                    self.expr(inner);
+                }
+                if !filters().any(|known| known == f.name) {
+                    let hint = did_you_mean(f.name, filters());
+                    self.fail(f.span(), f.name, format!("unknown filter `{}`", f.name), hint);
+                }
+                self.args(&f.args);
+            }
+            ast::Expr::Test(t) => {
+                self.expr(&t.expr);
+                if !TESTS.contains(&t.name) {
+                    let hint = did_you_mean(t.name, TESTS.iter().copied());
+                    self.fail(t.span(), t.name, format!("unknown test `{}`", t.name), hint);
+                }
+                self.args(&t.args);
+            }
+            ast::Expr::GetAttr(g) => self.expr(&g.expr),
+            ast::Expr::GetItem(g) => {
+                self.expr(&g.expr);
+                self.expr(&g.subscript_expr);
+            }
+            ast::Expr::Call(c) => self.call(c),
+            ast::Expr::List(l) => l.items.iter().for_each(|item| self.expr(item)),
+            ast::Expr::Map(m) => {
+                m.keys.iter().for_each(|k| self.expr(k));
+                m.values.iter().for_each(|v| self.expr(v));
+            }
+        }
+    }
+}
