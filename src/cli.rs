@@ -20,7 +20,11 @@ use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
 
 #[derive(Debug, Parser)]
-#[command(name = "crier", version, about = "Campaigns, contests, crisis plans and posting rules for social-media teams, as YAML playbooks.")]
+#[command(
+    name = "crier",
+    version,
+    about = "Campaigns, contests, crisis plans and posting rules for social-media teams, as YAML playbooks."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -106,7 +110,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { path, from, until, days, format } => {
+        Command::Plan {
+            path,
+            from,
+            until,
+            days,
+            format,
+        } => {
             let validated = load_and_validate(&path)?;
             let Some(plan) = validated.plan else {
                 print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
@@ -133,7 +143,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Init { dir } => {
             crate::init::create(&dir).map_err(|e| e.to_string())?;
-            println!("created {} — next: crier validate {0} && crier plan {0} --days 30", dir.display());
+            println!(
+                "created {} — next: crier validate {0} && crier plan {0} --days 30",
+                dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema { which } => {
@@ -141,7 +154,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 SchemaKind::Playbook => playbook_schema(),
                 SchemaKind::Config => config_schema(),
             };
-            println!("{}", serde_json::to_string_pretty(&schema).expect("a schema serialises"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("a schema serialises")
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -149,7 +165,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 
 pub fn load_and_validate(path: &Path) -> Result<Validated, String> {
     let loaded = load_path(path).map_err(|e| e.to_string())?;
-    Ok(validate(loaded, &ScriptEngine::new(), &TextTemplates::new()))
+    Ok(validate(
+        loaded,
+        &ScriptEngine::new(),
+        &TextTemplates::new(),
+    ))
 }
 
 fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFormat) {
@@ -188,7 +208,9 @@ fn summary(plan: &Plan) -> String {
 /// `YYYY-MM-DD HH:MM` (in `tz`), `YYYY-MM-DD` (its midnight), or RFC 3339.
 fn parse_instant(text: &str, tz: Tz, flag: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(date) = schedule::parse_date(text.trim()) {
-        return Ok(schedule::resolve_local(date.and_time(chrono::NaiveTime::MIN), tz).with_timezone(&Utc));
+        return Ok(
+            schedule::resolve_local(date.and_time(chrono::NaiveTime::MIN), tz).with_timezone(&Utc),
+        );
     }
     schedule::parse_local_datetime(text.trim(), tz)
         .map(|at| at.with_timezone(&Utc))

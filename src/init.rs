@@ -11,7 +11,10 @@ pub fn create(dir: &Path) -> io::Result<()> {
     if dir.join("crier.yaml").exists() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
-            format!("{} already holds a crier.yaml; nothing was changed", dir.display()),
+            format!(
+                "{} already holds a crier.yaml; nothing was changed",
+                dir.display()
+            ),
         ));
     }
     for (name, text) in FILES {

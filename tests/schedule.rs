@@ -106,10 +106,22 @@ fn day_fields_are_ored_when_both_restricted() {
     let got = fires("0 12 13 * FRI", "UTC", "2025-06-01T00:00:00Z", 4);
     assert_eq!(
         got,
-        ["2025-06-06T12:00Z", "2025-06-13T12:00Z", "2025-06-20T12:00Z", "2025-06-27T12:00Z"]
+        [
+            "2025-06-06T12:00Z",
+            "2025-06-13T12:00Z",
+            "2025-06-20T12:00Z",
+            "2025-06-27T12:00Z"
+        ]
     );
     let got = fires("0 12 1 * MON", "UTC", "2025-06-01T00:00:00Z", 3);
-    assert_eq!(got, ["2025-06-01T12:00Z", "2025-06-02T12:00Z", "2025-06-09T12:00Z"]);
+    assert_eq!(
+        got,
+        [
+            "2025-06-01T12:00Z",
+            "2025-06-02T12:00Z",
+            "2025-06-09T12:00Z"
+        ]
+    );
     // A day field starting with `*` is unrestricted: then both must match.
     let got = fires("0 12 */2 * MON", "UTC", "2025-06-01T00:00:00Z", 2);
     assert_eq!(got, ["2025-06-09T12:00Z", "2025-06-23T12:00Z"]);
@@ -118,11 +130,50 @@ fn day_fields_are_ored_when_both_restricted() {
 #[test]
 fn steps_ranges_names_and_macros() {
     let cases: &[(&str, &str, &[&str])] = &[
-        ("5/20 * * * *", "2025-01-01T00:00:00Z", &["2025-01-01T00:05Z", "2025-01-01T00:25Z", "2025-01-01T00:45Z", "2025-01-01T01:05Z"]),
-        ("0 9-17/4 * * *", "2025-01-01T00:00:00Z", &["2025-01-01T09:00Z", "2025-01-01T13:00Z", "2025-01-01T17:00Z", "2025-01-02T09:00Z"]),
-        ("0 0 1 jan,Jul *", "2025-01-01T00:00:00Z", &["2025-07-01T00:00Z", "2026-01-01T00:00Z"]),
-        ("0 0 * * sat-sun", "2025-01-01T00:00:00Z", &["2025-01-04T00:00Z", "2025-01-05T00:00Z", "2025-01-11T00:00Z"]),
-        ("0 0 * * 5-7", "2025-01-01T00:00:00Z", &["2025-01-03T00:00Z", "2025-01-04T00:00Z", "2025-01-05T00:00Z", "2025-01-10T00:00Z"]),
+        (
+            "5/20 * * * *",
+            "2025-01-01T00:00:00Z",
+            &[
+                "2025-01-01T00:05Z",
+                "2025-01-01T00:25Z",
+                "2025-01-01T00:45Z",
+                "2025-01-01T01:05Z",
+            ],
+        ),
+        (
+            "0 9-17/4 * * *",
+            "2025-01-01T00:00:00Z",
+            &[
+                "2025-01-01T09:00Z",
+                "2025-01-01T13:00Z",
+                "2025-01-01T17:00Z",
+                "2025-01-02T09:00Z",
+            ],
+        ),
+        (
+            "0 0 1 jan,Jul *",
+            "2025-01-01T00:00:00Z",
+            &["2025-07-01T00:00Z", "2026-01-01T00:00Z"],
+        ),
+        (
+            "0 0 * * sat-sun",
+            "2025-01-01T00:00:00Z",
+            &[
+                "2025-01-04T00:00Z",
+                "2025-01-05T00:00Z",
+                "2025-01-11T00:00Z",
+            ],
+        ),
+        (
+            "0 0 * * 5-7",
+            "2025-01-01T00:00:00Z",
+            &[
+                "2025-01-03T00:00Z",
+                "2025-01-04T00:00Z",
+                "2025-01-05T00:00Z",
+                "2025-01-10T00:00Z",
+            ],
+        ),
         ("@yearly", "2025-01-01T00:00:00Z", &["2026-01-01T00:00Z"]),
         ("@annually", "2025-01-01T00:00:00Z", &["2026-01-01T00:00Z"]),
         ("@monthly", "2025-01-01T00:00:00Z", &["2025-02-01T00:00Z"]),
@@ -133,7 +184,11 @@ fn steps_ranges_names_and_macros() {
         ("0 0 29 2 *", "2025-01-01T00:00:00Z", &["2028-02-29T00:00Z"]),
     ];
     for (expr, after, expected) in cases {
-        assert_eq!(fires(expr, "UTC", after, expected.len()), *expected, "`{expr}`");
+        assert_eq!(
+            fires(expr, "UTC", after, expected.len()),
+            *expected,
+            "`{expr}`"
+        );
     }
 }
 
@@ -229,7 +284,13 @@ fn field(min: u32, max: u32) -> impl proptest::strategy::Strategy<Value = String
 
 fn expression() -> impl proptest::strategy::Strategy<Value = String> {
     use proptest::prelude::*;
-    (field(0, 59), field(0, 23), field(1, 31), field(1, 12), field(0, 7))
+    (
+        field(0, 59),
+        field(0, 23),
+        field(1, 31),
+        field(1, 12),
+        field(0, 7),
+    )
         .prop_map(|(m, h, dom, mon, dow)| format!("{m} {h} {dom} {mon} {dow}"))
 }
 
@@ -271,7 +332,8 @@ fn fire_times_increase_and_match_their_expression() {
                 let local = fire.with_timezone(&zone).naive_local();
                 if !schedule.matches(local) {
                     // The documented gap case: a fixed-hour job fires as the clocks spring forward.
-                    let sprang = offset_at(zone, fire - TimeDelta::seconds(1)) < offset_at(zone, fire);
+                    let sprang =
+                        offset_at(zone, fire - TimeDelta::seconds(1)) < offset_at(zone, fire);
                     prop_assert!(
                         schedule.has_fixed_hour() && sprang,
                         "`{expr}` in {zone} fired at {local} ({fire})"
@@ -333,7 +395,12 @@ const CROSS_CHECKED: [&str; 22] = [
     "45 23 * 2 0,6",
 ];
 
-fn croner_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+fn croner_fires(
+    expr: &str,
+    zone: Tz,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
     let cron = croner::Cron::new(expr).parse().unwrap();
     let mut out = Vec::new();
     let mut t = after.with_timezone(&zone);
@@ -347,7 +414,12 @@ fn croner_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>
     out
 }
 
-fn crier_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+fn crier_fires(
+    expr: &str,
+    zone: Tz,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
     CronSchedule::parse(expr)
         .unwrap()
         .fire_times_after(zone, after)
@@ -370,17 +442,41 @@ fn agrees_with_croner_over_a_year_in_utc() {
 fn agrees_with_croner_in_zones_between_changes() {
     // Stretches without a daylight-saving change, where croner and crier must agree.
     let stretches = [
-        ("Europe/Berlin", "2025-04-01T00:00:00Z", "2025-10-25T00:00:00Z"),
-        ("America/New_York", "2025-03-10T12:00:00Z", "2025-11-01T00:00:00Z"),
-        ("America/Santiago", "2025-04-07T12:00:00Z", "2025-09-06T00:00:00Z"),
-        ("Australia/Lord_Howe", "2025-04-07T12:00:00Z", "2025-10-04T00:00:00Z"),
-        ("Asia/Kolkata", "2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+        (
+            "Europe/Berlin",
+            "2025-04-01T00:00:00Z",
+            "2025-10-25T00:00:00Z",
+        ),
+        (
+            "America/New_York",
+            "2025-03-10T12:00:00Z",
+            "2025-11-01T00:00:00Z",
+        ),
+        (
+            "America/Santiago",
+            "2025-04-07T12:00:00Z",
+            "2025-09-06T00:00:00Z",
+        ),
+        (
+            "Australia/Lord_Howe",
+            "2025-04-07T12:00:00Z",
+            "2025-10-04T00:00:00Z",
+        ),
+        (
+            "Asia/Kolkata",
+            "2025-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+        ),
     ];
     for (zone, after, until) in stretches {
         let (zone, after, until) = (tz(zone), utc(after), utc(until));
         for expr in CROSS_CHECKED {
             let ours = crier_fires(expr, zone, after, until);
-            assert_eq!(ours, croner_fires(expr, zone, after, until), "`{expr}` in {zone}");
+            assert_eq!(
+                ours,
+                croner_fires(expr, zone, after, until),
+                "`{expr}` in {zone}"
+            );
         }
     }
 }
@@ -402,5 +498,9 @@ fn a_year_of_a_thousand_daily_jobs_is_quick() {
             .count();
     }
     assert_eq!(count, 365_000);
-    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
 }

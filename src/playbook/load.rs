@@ -127,7 +127,10 @@ fn read_file(loaded: &mut Loaded, path: &Path, is_config: bool) {
         loaded.diagnostics.push(
             Diagnostic::file_error(
                 path,
-                format!("file is {} KiB, larger than the 1024 KiB a playbook may be", size / 1024),
+                format!(
+                    "file is {} KiB, larger than the 1024 KiB a playbook may be",
+                    size / 1024
+                ),
             )
             .with_hint("split it into several files, or move bulk rows into a CSV calendar"),
         );
@@ -144,9 +147,10 @@ fn read_file(loaded: &mut Loaded, path: &Path, is_config: bool) {
             }
         },
         Err(error) => {
-            loaded
-                .diagnostics
-                .push(Diagnostic::file_error(path, format!("cannot read file: {error}")));
+            loaded.diagnostics.push(Diagnostic::file_error(
+                path,
+                format!("cannot read file: {error}"),
+            ));
             return;
         }
     };
@@ -178,11 +182,19 @@ fn classify(sources: &Sources, node: &Node) -> Result<Kind, Diagnostic> {
     const HINT: &str = "start each playbook with `kind:` and one of `campaign`, `template`, `contest`, `crisis` or `rules`";
     if !matches!(node.kind, NodeKind::Mapping(_)) {
         return Err(sources
-            .error_node(node, format!("expected a playbook (a map with `kind:`), found {}", node.describe()))
+            .error_node(
+                node,
+                format!(
+                    "expected a playbook (a map with `kind:`), found {}",
+                    node.describe()
+                ),
+            )
             .with_hint(HINT));
     }
     let Some(kind) = node.get("kind") else {
-        return Err(sources.error_node(node, "missing field `kind`").with_hint(HINT));
+        return Err(sources
+            .error_node(node, "missing field `kind`")
+            .with_hint(HINT));
     };
     let name = kind.as_str().unwrap_or_default();
     Kind::parse(name).ok_or_else(|| {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta};
 use chrono_tz::Tz;
 
-use super::raw::{AccountConfig, EntrySource, Missed, Network, OnTimeout, Then, LimitScope};
+use super::raw::{AccountConfig, EntrySource, LimitScope, Missed, Network, OnTimeout, Then};
 use crate::schedule::{CronSchedule, TimeWindow};
 use crate::script::Condition;
 
@@ -136,13 +136,32 @@ pub struct ResolvePlan {
 /// A step of a crisis level (and, later, of any run that waits).
 #[derive(Debug, Clone)]
 pub enum StepPlan {
-    Notify { people: Vec<String>, text: Option<String> },
-    Pause { targets: Vec<String> },
-    Resume { targets: Vec<String> },
-    Approve { by: Vec<String>, timeout: Option<TimeDelta>, on_timeout: OnTimeout },
-    Post { to: Vec<String>, text: String, media: Vec<String> },
-    Wait { duration: TimeDelta },
-    Escalate { to: Option<String> },
+    Notify {
+        people: Vec<String>,
+        text: Option<String>,
+    },
+    Pause {
+        targets: Vec<String>,
+    },
+    Resume {
+        targets: Vec<String>,
+    },
+    Approve {
+        by: Vec<String>,
+        timeout: Option<TimeDelta>,
+        on_timeout: OnTimeout,
+    },
+    Post {
+        to: Vec<String>,
+        text: String,
+        media: Vec<String>,
+    },
+    Wait {
+        duration: TimeDelta,
+    },
+    Escalate {
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -163,8 +182,15 @@ pub struct RulesPlan {
 
 #[derive(Debug, Clone)]
 pub enum LimitPlan {
-    Rate { max: u32, per: TimeDelta, each: LimitScope },
-    MinGap { gap: TimeDelta, each: LimitScope },
+    Rate {
+        max: u32,
+        per: TimeDelta,
+        each: LimitScope,
+    },
+    MinGap {
+        gap: TimeDelta,
+        each: LimitScope,
+    },
 }
 
 #[derive(Debug, Clone)]

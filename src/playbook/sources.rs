@@ -52,7 +52,14 @@ impl Sources {
             return self.error(spanned, message);
         }
         let source = self.get(spanned.mark.file);
-        let position = position_inside(source, spanned.mark, spanned.style, inner_line, inner_column, len);
+        let position = position_inside(
+            source,
+            spanned.mark,
+            spanned.style,
+            inner_line,
+            inner_column,
+            len,
+        );
         Diagnostic::error(source, position, message)
     }
 
@@ -76,6 +83,11 @@ impl Sources {
 
     /// "line 12 of playbooks/sale.yaml", for hints that point at a second place.
     pub fn describe(&self, mark: Mark) -> String {
-        format!("{}:{}:{}", self.path(mark.file).display(), mark.line, mark.column)
+        format!(
+            "{}:{}:{}",
+            self.path(mark.file).display(),
+            mark.line,
+            mark.column
+        )
     }
 }

@@ -41,7 +41,13 @@ fn table(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
             if first_line.chars().count() > 72 || p.text.lines().nth(1).is_some() {
                 text.push('…');
             }
-            [local_time(p), p.playbook.clone(), p.item.clone(), p.to.join(", "), text]
+            [
+                local_time(p),
+                p.playbook.clone(),
+                p.item.clone(),
+                p.to.join(", "),
+                text,
+            ]
         })
         .collect();
     let headers = ["AT", "PLAYBOOK", "ITEM", "TO", "TEXT"];
@@ -64,7 +70,11 @@ fn table(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(out, "{}", line(headers))?;
     for row in &rows {
-        writeln!(out, "{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]))?;
+        writeln!(
+            out,
+            "{}",
+            line([&row[0], &row[1], &row[2], &row[3], &row[4]])
+        )?;
     }
     writeln!(out, "\n{} item(s)", planned.len())
 }
@@ -88,8 +98,18 @@ fn csv(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
     let mut writer = ::csv::Writer::from_writer(out);
     writer.write_record(["at", "playbook", "item", "kind", "to", "text"])?;
     for p in planned {
-        let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        writer.write_record([p.at.to_rfc3339(), p.playbook.clone(), p.item.clone(), kind, p.to.join(";"), p.text.clone()])?;
+        let kind = serde_json::to_value(p.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        writer.write_record([
+            p.at.to_rfc3339(),
+            p.playbook.clone(),
+            p.item.clone(),
+            kind,
+            p.to.join(";"),
+            p.text.clone(),
+        ])?;
     }
     writer.flush()
 }
@@ -107,8 +127,15 @@ fn ics(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
     for p in planned {
         let utc = p.at.with_timezone(&Utc);
         let stamp = utc.format("%Y%m%dT%H%M%SZ").to_string();
-        let end = (utc + chrono::TimeDelta::minutes(15)).format("%Y%m%dT%H%M%SZ").to_string();
-        let digest = Sha256::digest(format!("{}\u{1f}{}\u{1f}{}", p.playbook, p.item, utc.to_rfc3339()));
+        let end = (utc + chrono::TimeDelta::minutes(15))
+            .format("%Y%m%dT%H%M%SZ")
+            .to_string();
+        let digest = Sha256::digest(format!(
+            "{}\u{1f}{}\u{1f}{}",
+            p.playbook,
+            p.item,
+            utc.to_rfc3339()
+        ));
         let uid: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
         lines.extend([
             "BEGIN:VEVENT".to_string(),
@@ -116,7 +143,10 @@ fn ics(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
             format!("DTSTAMP:{stamp}"),
             format!("DTSTART:{stamp}"),
             format!("DTEND:{end}"),
-            format!("SUMMARY:{}", escape(&format!("{}: {} → {}", p.playbook, p.item, p.to.join(", ")))),
+            format!(
+                "SUMMARY:{}",
+                escape(&format!("{}: {} → {}", p.playbook, p.item, p.to.join(", ")))
+            ),
             format!("DESCRIPTION:{}", escape(&p.text)),
             "END:VEVENT".into(),
         ]);

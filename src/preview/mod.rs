@@ -34,7 +34,12 @@ pub struct Planned {
 }
 
 /// Everything that would happen in `[from, until)`, sorted by time, then playbook and item.
-pub fn preview(plan: &Plan, texts: &TextTemplates, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Planned> {
+pub fn preview(
+    plan: &Plan,
+    texts: &TextTemplates,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<Planned> {
     let mut planned = Vec::new();
     for campaign in &plan.campaigns {
         campaign_posts(campaign, texts, from, until, &mut planned);
@@ -48,9 +53,18 @@ pub fn preview(plan: &Plan, texts: &TextTemplates, from: DateTime<Utc>, until: D
     planned
 }
 
-fn campaign_posts(campaign: &CampaignPlan, texts: &TextTemplates, from: DateTime<Utc>, until: DateTime<Utc>, out: &mut Vec<Planned>) {
+fn campaign_posts(
+    campaign: &CampaignPlan,
+    texts: &TextTemplates,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    out: &mut Vec<Planned>,
+) {
     let (start, end) = match &campaign.window {
-        Some(window) => (from.max(window.from.with_timezone(&Utc)), until.min(window.until.with_timezone(&Utc))),
+        Some(window) => (
+            from.max(window.from.with_timezone(&Utc)),
+            until.min(window.until.with_timezone(&Utc)),
+        ),
         None => (from, until),
     };
     if start >= end {
@@ -97,18 +111,48 @@ pub fn campaign_context(campaign: &CampaignPlan, post_id: &str, at: DateTime<Tz>
     Value::Object(context)
 }
 
-fn contest_milestones(contest: &ContestPlan, texts: &TextTemplates, from: DateTime<Utc>, until: DateTime<Utc>, out: &mut Vec<Planned>) {
+fn contest_milestones(
+    contest: &ContestPlan,
+    texts: &TextTemplates,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    out: &mut Vec<Planned>,
+) {
     let mut context = contest.vars.clone();
     context.insert("contest".into(), json!(contest.name));
-    context.insert("closes".into(), json!(contest.closes.format("%Y-%m-%d %H:%M").to_string()));
-    context.insert("draw_at".into(), json!(contest.draw_at.format("%Y-%m-%d %H:%M").to_string()));
+    context.insert(
+        "closes".into(),
+        json!(contest.closes.format("%Y-%m-%d %H:%M").to_string()),
+    );
+    context.insert(
+        "draw_at".into(),
+        json!(contest.draw_at.format("%Y-%m-%d %H:%M").to_string()),
+    );
     context.insert("winners".into(), json!([]));
     context.insert("winner".into(), json!(null));
     let context = Value::Object(context);
     let milestones = [
-        (contest.announce_at, PlannedKind::ContestAnnounce, "announce", render(texts, &contest.announce_text, &context)),
-        (contest.closes, PlannedKind::EntriesClose, "entries-close", "(entries close; the eligible list is frozen and its commitment recorded)".to_string()),
-        (contest.draw_at, PlannedKind::Draw, "draw", format!("(draw {} winner(s) and {} reserve(s))", contest.winners, contest.reserves)),
+        (
+            contest.announce_at,
+            PlannedKind::ContestAnnounce,
+            "announce",
+            render(texts, &contest.announce_text, &context),
+        ),
+        (
+            contest.closes,
+            PlannedKind::EntriesClose,
+            "entries-close",
+            "(entries close; the eligible list is frozen and its commitment recorded)".to_string(),
+        ),
+        (
+            contest.draw_at,
+            PlannedKind::Draw,
+            "draw",
+            format!(
+                "(draw {} winner(s) and {} reserve(s))",
+                contest.winners, contest.reserves
+            ),
+        ),
     ];
     for (at, kind, item, text) in milestones {
         let utc = at.with_timezone(&Utc);

@@ -23,11 +23,41 @@ struct Field {
 }
 
 const FIELDS: [Field; 5] = [
-    Field { name: "minute", min: 0, max: 59, names: &[], noun: "minute" },
-    Field { name: "hour", min: 0, max: 23, names: &[], noun: "hour" },
-    Field { name: "day-of-month", min: 1, max: 31, names: &[], noun: "day of month" },
-    Field { name: "month", min: 1, max: 12, names: &MONTHS, noun: "month" },
-    Field { name: "day-of-week", min: 0, max: 7, names: &DAYS, noun: "day" },
+    Field {
+        name: "minute",
+        min: 0,
+        max: 59,
+        names: &[],
+        noun: "minute",
+    },
+    Field {
+        name: "hour",
+        min: 0,
+        max: 23,
+        names: &[],
+        noun: "hour",
+    },
+    Field {
+        name: "day-of-month",
+        min: 1,
+        max: 31,
+        names: &[],
+        noun: "day of month",
+    },
+    Field {
+        name: "month",
+        min: 1,
+        max: 12,
+        names: &MONTHS,
+        noun: "month",
+    },
+    Field {
+        name: "day-of-week",
+        min: 0,
+        max: 7,
+        names: &DAYS,
+        noun: "day",
+    },
 ];
 
 /// The parsed fields: bit `n` of a set means value `n` is selected.
@@ -83,7 +113,10 @@ impl CronFields {
         if first_day > longest {
             let (offset, text) = tokens[2];
             return Err(CronError::new(
-                format!("day-of-month `{text}` never occurs in the months `{}`", tokens[3].1),
+                format!(
+                    "day-of-month `{text}` never occurs in the months `{}`",
+                    tokens[3].1
+                ),
                 offset,
                 text.len(),
             )
@@ -170,14 +203,19 @@ fn parse_item(field: Field, item: &str, at: usize) -> Result<u64, CronError> {
         None => 1,
         Some((step, step_at)) => parse_step(field, step, step_at)?,
     };
-    Ok((lo..=hi).step_by(step as usize).fold(0, |set, v| set | (1 << v)))
+    Ok((lo..=hi)
+        .step_by(step as usize)
+        .fold(0, |set, v| set | (1 << v)))
 }
 
 fn parse_step(field: Field, step: &str, at: usize) -> Result<u32, CronError> {
     match step.parse::<u32>() {
         Ok(n) if n >= 1 && step.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
         Ok(_) => Err(CronError::new(
-            format!("step `{step}` in the {} field must be at least 1", field.name),
+            format!(
+                "step `{step}` in the {} field must be at least 1",
+                field.name
+            ),
             at,
             step.len(),
         )),
@@ -224,7 +262,11 @@ fn parse_value(field: Field, token: &str, at: usize) -> Result<u32, CronError> {
             field.names[field.names.len() - 1]
         )));
     }
-    let what = if token.is_empty() { "a value is missing" } else { "is not a number" };
+    let what = if token.is_empty() {
+        "a value is missing"
+    } else {
+        "is not a number"
+    };
     let message = if token.is_empty() {
         format!("{} field: {what}", field.name)
     } else {
@@ -235,6 +277,10 @@ fn parse_value(field: Field, token: &str, at: usize) -> Result<u32, CronError> {
         field.name,
         field.min,
         field.max,
-        if field.names.is_empty() { "" } else { " or names like `MON`/`JAN`" }
+        if field.names.is_empty() {
+            ""
+        } else {
+            " or names like `MON`/`JAN`"
+        }
     )))
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use rhai::{ASTNode, Expr, FnCallExpr, Position, Stmt, AST};
+use rhai::{AST, ASTNode, Expr, FnCallExpr, Position, Stmt};
 
 use super::context::CONTEXT_FUNCTIONS;
 use super::error::{describe, not_bool};
@@ -14,7 +14,15 @@ use super::{ConditionContext, ScriptError};
 use crate::diagnostic::did_you_mean;
 
 /// rhai keywords that look like function calls.
-const KEYWORD_CALLS: &[&str] = &["type_of", "Fn", "call", "curry", "is_def_var", "is_def_fn", "is_shared"];
+const KEYWORD_CALLS: &[&str] = &[
+    "type_of",
+    "Fn",
+    "call",
+    "curry",
+    "is_def_var",
+    "is_def_fn",
+    "is_shared",
+];
 
 /// Runs every check; the first failure is returned.
 pub(super) fn check(
@@ -80,10 +88,14 @@ fn check_call(
             .into_iter()
             .find(|c| c.functions().contains(&name))
             .map_or("another field", ConditionContext::field);
-        return Err(ScriptError::at(position, format!("unknown function `{name}`"))
-            .with_hint(Some(format!("`{name}` is only available in {owner} conditions"))));
+        return Err(
+            ScriptError::at(position, format!("unknown function `{name}`")).with_hint(Some(
+                format!("`{name}` is only available in {owner} conditions"),
+            )),
+        );
     }
-    let known = KEYWORD_CALLS.contains(&name) || builtins.contains(name) || name.starts_with("anon$");
+    let known =
+        KEYWORD_CALLS.contains(&name) || builtins.contains(name) || name.starts_with("anon$");
     if !known {
         let candidates = own.iter().copied().chain(
             builtins
@@ -91,8 +103,10 @@ fn check_call(
                 .map(String::as_str)
                 .filter(|b| !CONTEXT_FUNCTIONS.contains(b)),
         );
-        return Err(ScriptError::at(position, format!("unknown function `{name}`"))
-            .with_hint(did_you_mean(name, candidates)));
+        return Err(
+            ScriptError::at(position, format!("unknown function `{name}`"))
+                .with_hint(did_you_mean(name, candidates)),
+        );
     }
     match name {
         "mentions" => check_windows(call, &[0]),
@@ -124,9 +138,8 @@ fn check_windows(call: &FnCallExpr, indexes: &[usize]) -> Result<(), ScriptError
 fn check_sentiment(call: &FnCallExpr) -> Result<(), ScriptError> {
     match literal(call, 0) {
         Some((text, pos)) if Sentiment::parse(text).is_none() => {
-            let hint = did_you_mean(text, Sentiment::NAMES).unwrap_or_else(|| {
-                "one of `total`, `negative`, `positive`, `neutral`".to_string()
-            });
+            let hint = did_you_mean(text, Sentiment::NAMES)
+                .unwrap_or_else(|| "one of `total`, `negative`, `positive`, `neutral`".to_string());
             Err(ScriptError::at(pos, format!("unknown sentiment `{text}`")).with_hint(Some(hint)))
         }
         _ => Ok(()),

@@ -73,9 +73,16 @@ impl ScriptEngine {
     /// Compiles `source` for `context`: syntax, variables (exactly the context's), functions
     /// (rhai built-ins and the context's own), literal windows and sentiments, and a result
     /// that is not obviously a non-bool.
-    pub fn compile(&self, source: &str, context: ConditionContext) -> Result<Condition, ScriptError> {
+    pub fn compile(
+        &self,
+        source: &str,
+        context: ConditionContext,
+    ) -> Result<Condition, ScriptError> {
         if source.trim().is_empty() {
-            return Err(ScriptError::at(rhai::Position::new(1, 1), "condition is empty"));
+            return Err(ScriptError::at(
+                rhai::Position::new(1, 1),
+                "condition is empty",
+            ));
         }
         let mut scope = Scope::new();
         for name in context.variables() {
@@ -95,7 +102,11 @@ impl ScriptEngine {
     }
 
     /// Evaluates a compiled condition against `input`; errors and limit hits are `ScriptError`s.
-    pub fn evaluate(&self, condition: &Condition, input: &ConditionInput) -> Result<bool, ScriptError> {
+    pub fn evaluate(
+        &self,
+        condition: &Condition,
+        input: &ConditionInput,
+    ) -> Result<bool, ScriptError> {
         let _installed = functions::install(&input.metrics, &input.signals);
         let _metered = limits::start();
         let result = scope::with_scope(input, |scope| {

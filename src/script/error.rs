@@ -41,7 +41,8 @@ impl ScriptError {
             ParseErrorType::VariableUndefined(name) => {
                 let hint = did_you_mean(name, context.variables().iter().copied())
                     .unwrap_or_else(|| available(context.variables()));
-                ScriptError::at(position, format!("unknown variable `{name}`")).with_hint(Some(hint))
+                ScriptError::at(position, format!("unknown variable `{name}`"))
+                    .with_hint(Some(hint))
             }
             other => match disabled_name(other) {
                 Some(name) => {
@@ -60,7 +61,9 @@ impl ScriptError {
             EvalAltResult::ErrorTooManyOperations(_) => {
                 "condition exceeded the operation limit".to_string()
             }
-            EvalAltResult::ErrorStackOverflow(_) => "condition exceeded the call depth limit".into(),
+            EvalAltResult::ErrorStackOverflow(_) => {
+                "condition exceeded the call depth limit".into()
+            }
             EvalAltResult::ErrorTerminated(reason, _) => {
                 if reason.to_string() == super::limits::STOPPED_OPERATIONS {
                     "condition exceeded the operation limit".into()
@@ -69,7 +72,10 @@ impl ScriptError {
                 }
             }
             EvalAltResult::ErrorDataTooLarge(what, _) => {
-                format!("condition exceeded the size limit ({})", what.to_lowercase())
+                format!(
+                    "condition exceeded the size limit ({})",
+                    what.to_lowercase()
+                )
             }
             EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
             EvalAltResult::ErrorPropertyNotFound(name, _) => format!("unknown field `{name}`"),
@@ -77,10 +83,17 @@ impl ScriptError {
                 format!("variable `{name}` has no value")
             }
             EvalAltResult::ErrorFunctionNotFound(signature, _) => {
-                format!("no function `{}` for these argument types", readable(&signature))
+                format!(
+                    "no function `{}` for these argument types",
+                    readable(&signature)
+                )
             }
             EvalAltResult::ErrorMismatchDataType(expected, actual, _) if !expected.is_empty() => {
-                format!("expected `{}`, got `{}`", readable(&expected), readable(&actual))
+                format!(
+                    "expected `{}`, got `{}`",
+                    readable(&expected),
+                    readable(&actual)
+                )
             }
             mut other => {
                 let _ = other.take_position();
@@ -93,8 +106,11 @@ impl ScriptError {
 
 /// "condition must return true or false, got ..." for a value's type.
 pub(crate) fn not_bool(position: Position, got: &str) -> ScriptError {
-    ScriptError::at(position, format!("condition must return true or false, got {got}"))
-        .with_hint(Some("compare values, e.g. `post.text.len() > 0`".into()))
+    ScriptError::at(
+        position,
+        format!("condition must return true or false, got {got}"),
+    )
+    .with_hint(Some("compare values, e.g. `post.text.len() > 0`".into()))
 }
 
 /// How a non-bool value reads in a message: "the number 42", "a string".

@@ -25,7 +25,10 @@ thread_local! {
 /// Makes `sources` the ones functions see until dropped; restores the previous ones.
 pub(super) struct Installed(Option<Sources>);
 
-pub(super) fn install(metrics: &Arc<dyn MetricsSource>, signals: &Arc<dyn SignalSource>) -> Installed {
+pub(super) fn install(
+    metrics: &Arc<dyn MetricsSource>,
+    signals: &Arc<dyn SignalSource>,
+) -> Installed {
     let sources = (Arc::clone(metrics), Arc::clone(signals));
     Installed(CURRENT.with(|slot| slot.borrow_mut().replace(sources)))
 }
@@ -63,7 +66,9 @@ fn int_map(entries: [(&str, i64); 5]) -> Map {
 
 /// Registers every crier function; `check` limits each context to its own.
 pub(super) fn register(engine: &mut Engine) {
-    engine.register_fn("graphemes", |text: &str| text.graphemes(true).count() as i64);
+    engine.register_fn("graphemes", |text: &str| {
+        text.graphemes(true).count() as i64
+    });
     engine.register_fn("metrics", |account: &str| {
         let m = with_sources(|(metrics, _)| metrics.metrics(account)).unwrap_or_default();
         int_map([

@@ -12,8 +12,13 @@ use crate::diagnostic::did_you_mean;
 
 /// Checks `source`; the first fault found is returned.
 pub(super) fn check(source: &str, known_variables: &[&str]) -> Result<(), TextError> {
-    let tree = parse(source, "text", SyntaxConfig::default(), WhitespaceConfig::default())
-        .map_err(|error| TextError::from_minijinja(&error, source))?;
+    let tree = parse(
+        source,
+        "text",
+        SyntaxConfig::default(),
+        WhitespaceConfig::default(),
+    )
+    .map_err(|error| TextError::from_minijinja(&error, source))?;
     let mut walker = Walker {
         source,
         known: known_variables,
@@ -71,7 +76,11 @@ impl<'s> Walker<'_, 's> {
 
     fn variable(&mut self, var: &ast::Spanned<ast::Var<'s>>) {
         let id = var.id;
-        if self.is_assigned(id) || self.known.contains(&id) || FUNCTIONS.contains(&id) || id == "loop" && self.scopes.len() > 1 {
+        if self.is_assigned(id)
+            || self.known.contains(&id)
+            || FUNCTIONS.contains(&id)
+            || id == "loop" && self.scopes.len() > 1
+        {
             return;
         }
         let assigned: Vec<&str> = self.scopes.iter().flatten().copied().collect();
@@ -187,9 +196,7 @@ impl<'s> Walker<'_, 's> {
 
     fn call(&mut self, call: &ast::Call<'s>) {
         match &call.expr {
-            ast::Expr::Var(var)
-                if !self.is_assigned(var.id) && !self.known.contains(&var.id) =>
-            {
+            ast::Expr::Var(var) if !self.is_assigned(var.id) && !self.known.contains(&var.id) => {
                 if !FUNCTIONS.contains(&var.id) {
                     let hint = did_you_mean(var.id, FUNCTIONS.iter().copied());
                     let message = format!("unknown function `{}`", var.id);
@@ -236,7 +243,12 @@ impl<'s> Walker<'_, 's> {
                 }
                 if !filters().any(|known| known == f.name) {
                     let hint = did_you_mean(f.name, filters());
-                    self.fail(f.span(), f.name, format!("unknown filter `{}`", f.name), hint);
+                    self.fail(
+                        f.span(),
+                        f.name,
+                        format!("unknown filter `{}`", f.name),
+                        hint,
+                    );
                 }
                 self.args(&f.args);
             }

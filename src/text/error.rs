@@ -52,7 +52,9 @@ impl TextError {
     pub(crate) fn from_minijinja(error: &minijinja::Error, source: &str) -> Self {
         use minijinja::ErrorKind;
         let detail = error.detail().unwrap_or_default();
-        let spanned = error.range().map(|r| &source[floor_char(source, r.start)..floor_char(source, r.end)]);
+        let spanned = error
+            .range()
+            .map(|r| &source[floor_char(source, r.start)..floor_char(source, r.end)]);
         let message = match error.kind() {
             ErrorKind::SyntaxError => format!("syntax error: {}", lowercase_first(detail)),
             ErrorKind::UndefinedError => match spanned {
@@ -61,7 +63,11 @@ impl TextError {
             },
             kind => {
                 let kind = lowercase_first(&kind.to_string());
-                if detail.is_empty() { kind } else { format!("{kind}: {detail}") }
+                if detail.is_empty() {
+                    kind
+                } else {
+                    format!("{kind}: {detail}")
+                }
             }
         };
         let error_out = TextError::new(message);

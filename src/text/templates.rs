@@ -82,7 +82,9 @@ mod tests {
         let texts = TextTemplates::new();
         let exists = |kind: &str, name: &str| {
             let source = format!("{{{{ name is {kind} }}}}");
-            texts.render(&source, &serde_json::json!({ "name": name })).unwrap()
+            texts
+                .render(&source, &serde_json::json!({ "name": name }))
+                .unwrap()
         };
         for name in BUILTIN_FILTERS.iter().chain(CRIER_FILTERS) {
             assert_eq!(exists("filter", name), "True", "filter {name}");

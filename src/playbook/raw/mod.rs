@@ -11,7 +11,9 @@ mod template;
 
 pub use campaign::{Campaign, Missed, PostItem, Window};
 pub use config::{AccountConfig, ConfigFile, Network, Person};
-pub use contest::{Announce, Commitment, Contest, Draw, EntrySource, Entries, OnePer, WinnerMessages};
+pub use contest::{
+    Announce, Commitment, Contest, Draw, Entries, EntrySource, OnePer, WinnerMessages,
+};
 pub use crisis::{Approve, Crisis, Level, OnTimeout, PostStep, Resolve, Sentiment, Step, Watch};
 pub use rules::{Content, Limit, LimitScope, QuietHours, Rules, Then};
 pub use template::{Param, ParamType, Template};

@@ -104,4 +104,3 @@ pub struct Content {
     #[serde(default)]
     pub utm: BTreeMap<String, Spanned<String>>,
 }
-

@@ -10,7 +10,7 @@ use super::{Validator, known_variables, spanned_scalar};
 use crate::diagnostic::{Diagnostic, Position};
 use crate::playbook::plan::{CampaignPlan, PostPlan, Trigger};
 use crate::playbook::raw::{Campaign, Missed, PostItem};
-use crate::playbook::yaml::{Node, NodeKind, Spanned, from_node};
+use crate::playbook::yaml::{Node, NodeKind, Spanned};
 use crate::schedule::{self, CronSchedule, TimeWindow, read_calendar, resolve_local};
 use crate::script::ConditionContext;
 
@@ -25,26 +25,30 @@ impl Validator<'_> {
         let expanded;
         let node = match node.get("uses") {
             Some(uses) => {
-                let expansion = self.expand(templates, uses, node.get("with"), tz, &mut Vec::new())?;
+                let expansion =
+                    self.expand(templates, uses, node.get("with"), tz, &mut Vec::new())?;
                 extra_vars = expansion.vars;
                 expanded = with_posts(node, expansion.posts);
                 &expanded
             }
             None => node,
         };
-        let campaign: Campaign = match from_node(node) {
-            Ok(campaign) => campaign,
-            Err(errors) => {
-                self.structural(errors);
-                return None;
-            }
+        let Some(campaign) = self.read::<Campaign>(node) else {
+            return None;
         };
         let file = self.path(campaign.name.mark.file);
-        let window = campaign.window.as_ref().and_then(|w| self.window(w.from.as_ref(), w.until.as_ref(), tz));
+        let window = campaign
+            .window
+            .as_ref()
+            .and_then(|w| self.window(w.from.as_ref(), w.until.as_ref(), tz));
         let mut vars = extra_vars;
         vars.extend(campaign.vars.clone());
         if campaign.posts.is_empty() {
-            self.error(&campaign.name, format!("campaign `{}` has no posts", campaign.name.value), Some("add posts under `posts:`, or use a template with `uses:`".into()));
+            self.error(
+                &campaign.name,
+                format!("campaign `{}` has no posts", campaign.name.value),
+                Some("add posts under `posts:`, or use a template with `uses:`".into()),
+            );
         }
         let known = known_variables(&vars, &CAMPAIGN_TEXT_VARIABLES);
         let mut posts = Vec::new();
@@ -57,7 +61,11 @@ impl Validator<'_> {
             if let Some(post) = self.post(item, tz, &known) {
                 if !ids.insert(post.id.clone()) {
                     let id = item.id.as_ref().expect("a post has an id");
-                    self.error(id, format!("duplicate post id `{}`", id.value), Some("ids are unique within a campaign".into()));
+                    self.error(
+                        id,
+                        format!("duplicate post id `{}`", id.value),
+                        Some("ids are unique within a campaign".into()),
+                    );
                 }
                 posts.push(post);
             }
@@ -66,7 +74,8 @@ impl Validator<'_> {
             if let (Some(reply_to), Some(_)) = (&item.reply_to, &post.reply_to)
                 && !ids.contains(reply_to.as_str())
             {
-                let hint = crate::diagnostic::did_you_mean(reply_to, ids.iter().map(String::as_str));
+                let hint =
+                    crate::diagnostic::did_you_mean(reply_to, ids.iter().map(String::as_str));
                 self.error(reply_to, format!("unknown post `{}`", reply_to.value), hint);
             }
         }
@@ -88,10 +97,18 @@ impl Validator<'_> {
         tz: Tz,
     ) -> Option<TimeWindow> {
         let bound = |v: &mut Self, at: Option<&Spanned<String>>, end_of_day: bool| match at {
-            None => Some(if end_of_day { tz.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single() } else { tz.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single() }),
+            None => Some(if end_of_day {
+                tz.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single()
+            } else {
+                tz.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single()
+            }),
             Some(at) => match schedule::parse_date(at.trim()) {
                 Ok(date) => {
-                    let day = if end_of_day { date.succ_opt().unwrap_or(date) } else { date };
+                    let day = if end_of_day {
+                        date.succ_opt().unwrap_or(date)
+                    } else {
+                        date
+                    };
                     Some(Some(resolve_local(day.and_time(NaiveTime::MIN), tz)))
                 }
                 Err(_) => v.datetime(at, tz).map(Some),
@@ -101,23 +118,49 @@ impl Validator<'_> {
         let end = bound(self, until, true)??;
         if end <= start {
             if let Some(until) = until {
-                self.error(until, "the window ends before it starts", Some("`until` must be after `from`".into()));
+                self.error(
+                    until,
+                    "the window ends before it starts",
+                    Some("`until` must be after `from`".into()),
+                );
             }
             return None;
         }
-        Some(TimeWindow { from: start, until: end })
+        Some(TimeWindow {
+            from: start,
+            until: end,
+        })
     }
 
     fn post(&mut self, item: &PostItem, tz: Tz, known: &[&str]) -> Option<PostPlan> {
-        let triggers = [item.at.as_ref(), item.cron.as_ref()].into_iter().flatten().count();
+        let triggers = [item.at.as_ref(), item.cron.as_ref()]
+            .into_iter()
+            .flatten()
+            .count();
         let id = match &item.id {
             Some(id) => id,
             None => {
-                let at = item.at.as_ref().or(item.cron.as_ref()).or(item.text.as_ref());
+                let at = item
+                    .at
+                    .as_ref()
+                    .or(item.cron.as_ref())
+                    .or(item.text.as_ref());
                 let message = "post has no `id`";
                 match at {
-                    Some(at) => self.error(at, message, Some("give every post an `id:` unique in its campaign".into())),
-                    None => self.error(&item.to.first().cloned().unwrap_or_else(|| Spanned::unplaced(String::new())), message, None),
+                    Some(at) => self.error(
+                        at,
+                        message,
+                        Some("give every post an `id:` unique in its campaign".into()),
+                    ),
+                    None => self.error(
+                        &item
+                            .to
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| Spanned::unplaced(String::new())),
+                        message,
+                        None,
+                    ),
                 }
                 return None;
             }
@@ -140,7 +183,12 @@ impl Validator<'_> {
                 Err(error) => {
                     let diagnostic = self
                         .sources
-                        .error_at_offset(cron, error.offset + leading_spaces(cron), error.len.max(1), error.message)
+                        .error_at_offset(
+                            cron,
+                            error.offset + leading_spaces(cron),
+                            error.len.max(1),
+                            error.message,
+                        )
                         .with_optional_hint(error.hint);
                     self.push(diagnostic);
                     return None;
@@ -148,7 +196,11 @@ impl Validator<'_> {
             }
         };
         if item.to.is_empty() {
-            self.error(id, format!("post `{}` has no accounts", id.value), Some("add `to: [account, ...]` with accounts from `crier.yaml`".into()));
+            self.error(
+                id,
+                format!("post `{}` has no accounts", id.value),
+                Some("add `to: [account, ...]` with accounts from `crier.yaml`".into()),
+            );
         }
         let to = self.accounts(&item.to);
         let text = match &item.text {
@@ -161,12 +213,19 @@ impl Validator<'_> {
                 String::new()
             }
         };
-        let when = item.when.as_ref().and_then(|w| self.condition(w, ConditionContext::CampaignWhen));
+        let when = item
+            .when
+            .as_ref()
+            .and_then(|w| self.condition(w, ConditionContext::CampaignWhen));
         let max_late = item.max_late.as_ref().and_then(|m| self.duration(m));
-        let missed = item.missed.as_ref().map(|m| m.value).unwrap_or(match trigger {
-            Trigger::At(_) => Missed::Once,
-            Trigger::Cron(_) => Missed::Skip,
-        });
+        let missed = item
+            .missed
+            .as_ref()
+            .map(|m| m.value)
+            .unwrap_or(match trigger {
+                Trigger::At(_) => Missed::Once,
+                Trigger::Cron(_) => Missed::Skip,
+            });
         Some(PostPlan {
             id: id.value.clone(),
             trigger,
@@ -181,16 +240,40 @@ impl Validator<'_> {
     }
 
     /// Every row of a CSV calendar becomes a one-off post.
-    fn calendar(&mut self, item: &PostItem, calendar: &Spanned<String>, tz: Tz, known: &[&str]) -> Vec<PostPlan> {
+    fn calendar(
+        &mut self,
+        item: &PostItem,
+        calendar: &Spanned<String>,
+        tz: Tz,
+        known: &[&str],
+    ) -> Vec<PostPlan> {
         if item.at.is_some() || item.cron.is_some() || item.text.is_some() || !item.to.is_empty() {
-            self.error(calendar, "a `calendar:` item takes its times, accounts and texts from the file", Some("keep only `calendar:` (and `when`, `missed`, `max_late`) on this item".into()));
+            self.error(
+                calendar,
+                "a `calendar:` item takes its times, accounts and texts from the file",
+                Some(
+                    "keep only `calendar:` (and `when`, `missed`, `max_late`) on this item".into(),
+                ),
+            );
         }
-        let base = self.sources.path(calendar.mark.file).parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let base = self
+            .sources
+            .path(calendar.mark.file)
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
         let path = base.join(calendar.trim());
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(error) => {
-                self.error(calendar, format!("cannot read calendar `{}`: {error}", calendar.value), Some(format!("the path is relative to this playbook's folder: {}", path.display())));
+                self.error(
+                    calendar,
+                    format!("cannot read calendar `{}`: {error}", calendar.value),
+                    Some(format!(
+                        "the path is relative to this playbook's folder: {}",
+                        path.display()
+                    )),
+                );
                 return Vec::new();
             }
         };
@@ -208,11 +291,23 @@ impl Validator<'_> {
                 return Vec::new();
             }
         };
-        let when = item.when.as_ref().and_then(|w| self.condition(w, ConditionContext::CampaignWhen));
+        let when = item
+            .when
+            .as_ref()
+            .and_then(|w| self.condition(w, ConditionContext::CampaignWhen));
         let max_late = item.max_late.as_ref().and_then(|m| self.duration(m));
-        let file_name = calendar.trim().rsplit('/').next().unwrap_or_default().to_string();
+        let file_name = calendar
+            .trim()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let at_cell = |cell: &crate::schedule::Located<String>, message: String| {
-            Diagnostic::error(&source, Position::new(cell.line, cell.column, cell.value.chars().count().max(1)), message)
+            Diagnostic::error(
+                &source,
+                Position::new(cell.line, cell.column, cell.value.chars().count().max(1)),
+                message,
+            )
         };
         let mut posts = Vec::new();
         let account_names: Vec<String> = self.accounts.keys().cloned().collect();
@@ -229,14 +324,31 @@ impl Validator<'_> {
                 if self.references_unreliable || self.accounts.contains_key(&account.value) {
                     to.push(account.value.clone());
                 } else {
-                    let hint = crate::diagnostic::did_you_mean(&account.value, account_names.iter().map(String::as_str));
-                    self.push(at_cell(account, format!("unknown account `{}`", account.value)).with_optional_hint(hint));
+                    let hint = crate::diagnostic::did_you_mean(
+                        &account.value,
+                        account_names.iter().map(String::as_str),
+                    );
+                    self.push(
+                        at_cell(account, format!("unknown account `{}`", account.value))
+                            .with_optional_hint(hint),
+                    );
                 }
             }
             if let Err(error) = self.texts.check(&row.text.value, known) {
                 let line = row.text.line + error.line.saturating_sub(1);
-                let column = if error.line <= 1 { row.text.column + error.column.saturating_sub(1) } else { error.column };
-                self.push(Diagnostic::error(&source, Position::new(line, column, error.len.max(1)), error.message).with_optional_hint(error.hint));
+                let column = if error.line <= 1 {
+                    row.text.column + error.column.saturating_sub(1)
+                } else {
+                    error.column
+                };
+                self.push(
+                    Diagnostic::error(
+                        &source,
+                        Position::new(line, column, error.len.max(1)),
+                        error.message,
+                    )
+                    .with_optional_hint(error.hint),
+                );
             }
             if let Some(at) = at {
                 posts.push(PostPlan {
@@ -266,8 +378,17 @@ fn with_posts(node: &Node, extra: Vec<Node>) -> Node {
         return node.clone();
     };
     let mut entries = entries.clone();
-    match entries.iter_mut().find(|(k, _)| k.as_str() == Some("posts")) {
-        Some((_, Node { kind: NodeKind::Sequence(items), .. })) => {
+    match entries
+        .iter_mut()
+        .find(|(k, _)| k.as_str() == Some("posts"))
+    {
+        Some((
+            _,
+            Node {
+                kind: NodeKind::Sequence(items),
+                ..
+            },
+        )) => {
             let own = std::mem::take(items);
             items.extend(extra);
             items.extend(own);
@@ -291,4 +412,3 @@ fn with_posts(node: &Node, extra: Vec<Node>) -> Node {
         ..node.clone()
     }
 }
-

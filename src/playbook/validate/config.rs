@@ -5,7 +5,7 @@ use super::Validator;
 use crate::diagnostic::did_you_mean;
 use crate::playbook::plan::{Account, PersonPlan};
 use crate::playbook::raw::{AccountConfig, ConfigFile, Network};
-use crate::playbook::yaml::{Node, Spanned, from_node};
+use crate::playbook::yaml::{Node, Spanned};
 
 /// The fields each network needs, and the ones it may have besides.
 fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static str]) {
@@ -56,10 +56,14 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
 pub fn is_secret_reference(value: &str) -> bool {
     if let Some(name) = value.strip_prefix("env:") {
         let mut chars = name.chars();
-        return chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        return chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     }
-    value.strip_prefix("file:").is_some_and(|path| !path.trim().is_empty())
+    value
+        .strip_prefix("file:")
+        .is_some_and(|path| !path.trim().is_empty())
 }
 
 impl Validator<'_> {
@@ -69,13 +73,9 @@ impl Validator<'_> {
         let Some(node) = node else {
             return DEFAULT_STORE.into();
         };
-        let config: ConfigFile = match from_node(node) {
-            Ok(config) => config,
-            Err(errors) => {
-                self.structural(errors);
-                self.references_unreliable = true;
-                return DEFAULT_STORE.into();
-            }
+        let Some(config) = self.read::<ConfigFile>(node) else {
+            self.references_unreliable = true;
+            return DEFAULT_STORE.into();
         };
         self.timezone = self.zone(config.timezone.as_ref());
         let store = match &config.store {
@@ -98,7 +98,11 @@ impl Validator<'_> {
         for (name, person) in &config.people {
             let notify = self.accounts(&person.notify);
             if person.notify.is_empty() {
-                self.error(person, format!("person `{name}` has no `notify` account"), None);
+                self.error(
+                    person,
+                    format!("person `{name}` has no `notify` account"),
+                    None,
+                );
             }
             self.people.insert(
                 name.clone(),
@@ -125,11 +129,19 @@ impl Validator<'_> {
                     format!(
                         "a `{}` account takes {}",
                         network.name(),
-                        allowed.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                        allowed
+                            .iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 };
                 let hint = did_you_mean(field, allowed.iter().copied()).unwrap_or(hint);
-                self.error(value, format!("`{field}` does not apply to a `{}` account", network.name()), Some(hint));
+                self.error(
+                    value,
+                    format!("`{field}` does not apply to a `{}` account", network.name()),
+                    Some(hint),
+                );
             }
             if SECRET_FIELDS.contains(field) && !is_secret_reference(value) {
                 let variable = format!("{}_{}", name.to_uppercase(), field.to_uppercase());
@@ -147,7 +159,9 @@ impl Validator<'_> {
                 }
                 self.push(diagnostic);
             }
-            if URL_FIELDS.contains(field) && !(value.starts_with("https://") || value.starts_with("http://")) {
+            if URL_FIELDS.contains(field)
+                && !(value.starts_with("https://") || value.starts_with("http://"))
+            {
                 self.error(
                     value,
                     format!("`{field}` must be a URL, found `{}`", value.value),

@@ -3,7 +3,7 @@
 use super::{Validator, known_variables};
 use crate::playbook::plan::ContestPlan;
 use crate::playbook::raw::{Commitment, Contest, EntrySource, OnePer};
-use crate::playbook::yaml::{Node, from_node};
+use crate::playbook::yaml::Node;
 use crate::script::ConditionContext;
 
 /// Variables contest texts see besides `vars`.
@@ -11,12 +11,8 @@ pub const CONTEST_TEXT_VARIABLES: [&str; 5] = ["contest", "closes", "draw_at", "
 
 impl Validator<'_> {
     pub(super) fn contest(&mut self, node: &Node) -> Option<ContestPlan> {
-        let contest: Contest = match from_node(node) {
-            Ok(contest) => contest,
-            Err(errors) => {
-                self.structural(errors);
-                return None;
-            }
+        let Some(contest) = self.read::<Contest>(node) else {
+            return None;
         };
         let tz = self.zone(contest.timezone.as_ref());
         self.account(&contest.account);
@@ -31,21 +27,39 @@ impl Validator<'_> {
         if let (Some(announce), Some(closes)) = (announce_at, closes)
             && closes <= announce
         {
-            self.error(&contest.entries.closes, "entries close before the contest is announced", Some("`entries.closes` must be after `announce.at`".into()));
+            self.error(
+                &contest.entries.closes,
+                "entries close before the contest is announced",
+                Some("`entries.closes` must be after `announce.at`".into()),
+            );
         }
         if let (Some(closes), Some(draw)) = (closes, draw_at)
             && draw < closes
         {
-            self.error(&contest.draw.at, "the draw is before entries close", Some("`draw.at` must be at or after `entries.closes`".into()));
+            self.error(
+                &contest.draw.at,
+                "the draw is before entries close",
+                Some("`draw.at` must be at or after `entries.closes`".into()),
+            );
         }
         let entries = &contest.entries;
         if entries.from.value == EntrySource::Hashtag && entries.hashtag.is_none() {
-            self.error(&entries.from, "entries `from: hashtag` need a `hashtag:`", None);
+            self.error(
+                &entries.from,
+                "entries `from: hashtag` need a `hashtag:`",
+                None,
+            );
         }
         if let Some(hashtag) = &entries.hashtag
-            && (!hashtag.starts_with('#') || hashtag.len() < 2 || hashtag.contains(char::is_whitespace))
+            && (!hashtag.starts_with('#')
+                || hashtag.len() < 2
+                || hashtag.contains(char::is_whitespace))
         {
-            self.error(hashtag, format!("`{}` is not a hashtag", hashtag.value), Some("write it with `#` and no spaces: `#warmwinter`".into()));
+            self.error(
+                hashtag,
+                format!("`{}` is not a hashtag", hashtag.value),
+                Some("write it with `#` and no spaces: `#warmwinter`".into()),
+            );
         }
         let mut eligible = Vec::new();
         for (name, rule) in &entries.eligible {
@@ -54,15 +68,27 @@ impl Validator<'_> {
             }
         }
         if contest.draw.winners.value == 0 {
-            self.error(&contest.draw.winners, "a draw needs at least one winner", None);
+            self.error(
+                &contest.draw.winners,
+                "a draw needs at least one winner",
+                None,
+            );
         }
         if let Some(proof) = &contest.draw.proof
             && proof.as_str() != "commit-reveal"
         {
-            self.error(proof, format!("unknown proof `{}`", proof.value), Some("the proof crier publishes is `commit-reveal`".into()));
+            self.error(
+                proof,
+                format!("unknown proof `{}`", proof.value),
+                Some("the proof crier publishes is `commit-reveal`".into()),
+            );
         }
         let winners = contest.winners.as_ref();
-        for text in winners.iter().flat_map(|w| [w.reply.as_ref(), w.dm.as_ref()]).flatten() {
+        for text in winners
+            .iter()
+            .flat_map(|w| [w.reply.as_ref(), w.dm.as_ref()])
+            .flatten()
+        {
             self.text(text, &known);
         }
         Some(ContestPlan {
@@ -74,7 +100,12 @@ impl Validator<'_> {
             vars: contest.vars.clone().into_iter().collect(),
             announce_at: announce_at?,
             announce_text: contest.announce.text.value.clone(),
-            announce_media: contest.announce.media.iter().map(|m| m.value.clone()).collect(),
+            announce_media: contest
+                .announce
+                .media
+                .iter()
+                .map(|m| m.value.clone())
+                .collect(),
             source: entries.from.value,
             hashtag: entries.hashtag.as_ref().map(|h| h.value.clone()),
             closes: closes?,
@@ -87,7 +118,9 @@ impl Validator<'_> {
             winners: contest.draw.winners.value,
             reserves: contest.draw.reserves,
             post_commitment: contest.draw.commitment != Some(Commitment::Record),
-            winners_reply: winners.and_then(|w| w.reply.as_ref()).map(|t| t.value.clone()),
+            winners_reply: winners
+                .and_then(|w| w.reply.as_ref())
+                .map(|t| t.value.clone()),
             winners_dm: winners.and_then(|w| w.dm.as_ref()).map(|t| t.value.clone()),
         })
     }

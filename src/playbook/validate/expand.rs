@@ -90,16 +90,29 @@ impl Validator<'_> {
         let Some((template_node, template)) = templates.by_name.get(name) else {
             let hint = did_you_mean(name, templates.by_name.keys().map(String::as_str))
                 .or_else(|| Some("templates are playbooks with `kind: template`".into()));
-            let diagnostic = self.sources.error_node(uses, format!("unknown template `{name}`")).with_optional_hint(hint);
+            let diagnostic = self
+                .sources
+                .error_node(uses, format!("unknown template `{name}`"))
+                .with_optional_hint(hint);
             self.push(diagnostic);
             return None;
         };
         if chain.iter().any(|n| n == name) {
-            let cycle = chain.iter().chain(std::iter::once(&name.to_string())).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" -> ");
+            let cycle = chain
+                .iter()
+                .chain(std::iter::once(&name.to_string()))
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" -> ");
             let diagnostic = self
                 .sources
-                .error_node(uses, format!("templates use each other in a cycle: {cycle}"))
-                .with_hint("a template may use another, but never itself, directly or through others");
+                .error_node(
+                    uses,
+                    format!("templates use each other in a cycle: {cycle}"),
+                )
+                .with_hint(
+                    "a template may use another, but never itself, directly or through others",
+                );
             self.push(diagnostic);
             return None;
         }
@@ -109,7 +122,9 @@ impl Validator<'_> {
         let mut posts = Vec::new();
         let mut vars = serde_json::Map::new();
         if let Some(inner_uses) = template_node.get("uses") {
-            let inner_with = template_node.get("with").map(|w| self.substitute(w, &params, tz));
+            let inner_with = template_node
+                .get("with")
+                .map(|w| self.substitute(w, &params, tz));
             let inner = self.expand(templates, inner_uses, inner_with.as_ref(), tz, chain)?;
             posts.extend(inner.posts);
             vars.extend(inner.vars);
@@ -140,16 +155,28 @@ impl Validator<'_> {
             for (key, _) in entries {
                 let given = key.as_str().unwrap_or_default();
                 if !template.params.contains_key(given) {
-                    let hint = did_you_mean(given, template.params.keys().map(String::as_str)).unwrap_or_else(|| {
-                        format!(
-                            "template `{}` takes {}",
-                            template.name.value,
-                            template.params.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                        )
-                    });
+                    let hint = did_you_mean(given, template.params.keys().map(String::as_str))
+                        .unwrap_or_else(|| {
+                            format!(
+                                "template `{}` takes {}",
+                                template.name.value,
+                                template
+                                    .params
+                                    .keys()
+                                    .map(|k| format!("`{k}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        });
                     let diagnostic = self
                         .sources
-                        .error_node(key, format!("unknown parameter `{given}` for template `{}`", template.name.value))
+                        .error_node(
+                            key,
+                            format!(
+                                "unknown parameter `{given}` for template `{}`",
+                                template.name.value
+                            ),
+                        )
                         .with_hint(hint);
                     self.push(diagnostic);
                     ok = false;
@@ -167,8 +194,17 @@ impl Validator<'_> {
                 let at = with.unwrap_or(uses);
                 let diagnostic = self
                     .sources
-                    .error_node(at, format!("missing parameter `{name}` for template `{}`", template.name.value))
-                    .with_hint(format!("add `{name}:` (a {}) under `with:`", param.kind.name()));
+                    .error_node(
+                        at,
+                        format!(
+                            "missing parameter `{name}` for template `{}`",
+                            template.name.value
+                        ),
+                    )
+                    .with_hint(format!(
+                        "add `{name}:` (a {}) under `with:`",
+                        param.kind.name()
+                    ));
                 self.push(diagnostic);
                 ok = false;
                 continue;
@@ -202,7 +238,11 @@ impl Validator<'_> {
         let mistyped = |v: &mut Self| {
             let diagnostic = v.sources.error_node(
                 value,
-                format!("parameter `{name}` must be {}, found {}", article(kind), value.describe()),
+                format!(
+                    "parameter `{name}` must be {}, found {}",
+                    article(kind),
+                    value.describe()
+                ),
             );
             v.push(diagnostic);
             None
@@ -216,12 +256,18 @@ impl Validator<'_> {
             ParamType::Int => match text.and_then(|t| t.parse::<i64>().ok()) {
                 Some(number) => {
                     if let Some(min) = min.filter(|min| number < *min) {
-                        let diagnostic = self.sources.error_node(value, format!("parameter `{name}` is {number}, below its minimum {min}"));
+                        let diagnostic = self.sources.error_node(
+                            value,
+                            format!("parameter `{name}` is {number}, below its minimum {min}"),
+                        );
                         self.push(diagnostic);
                         return None;
                     }
                     if let Some(max) = max.filter(|max| number > *max) {
-                        let diagnostic = self.sources.error_node(value, format!("parameter `{name}` is {number}, above its maximum {max}"));
+                        let diagnostic = self.sources.error_node(
+                            value,
+                            format!("parameter `{name}` is {number}, above its maximum {max}"),
+                        );
                         self.push(diagnostic);
                         return None;
                     }
@@ -271,7 +317,9 @@ impl Validator<'_> {
                 all_known.then_some(list.into())
             }
             ParamType::List => match &value.kind {
-                NodeKind::Sequence(items) => Some(items.iter().map(node_to_json).collect::<Vec<_>>().into()),
+                NodeKind::Sequence(items) => {
+                    Some(items.iter().map(node_to_json).collect::<Vec<_>>().into())
+                }
                 _ => mistyped(self),
             },
         }
@@ -289,11 +337,18 @@ impl Validator<'_> {
                 };
                 match shift {
                     None => param.node.clone(),
-                    Some((sign, amount)) => self.shifted(node, name, param, sign, amount, tz).unwrap_or_else(|| node.clone()),
+                    Some((sign, amount)) => self
+                        .shifted(node, name, param, sign, amount, tz)
+                        .unwrap_or_else(|| node.clone()),
                 }
             }
             NodeKind::Sequence(items) => Node {
-                kind: NodeKind::Sequence(items.iter().map(|i| self.substitute(i, params, tz)).collect()),
+                kind: NodeKind::Sequence(
+                    items
+                        .iter()
+                        .map(|i| self.substitute(i, params, tz))
+                        .collect(),
+                ),
                 ..node.clone()
             },
             NodeKind::Mapping(entries) => Node {
@@ -309,7 +364,15 @@ impl Validator<'_> {
     }
 
     /// `{{ launch - 3d }}`: wall-clock arithmetic, so "3 days before 10:00" is 10:00.
-    fn shifted(&mut self, at: &Node, name: &str, param: &Resolved, sign: i32, amount: &str, tz: Tz) -> Option<Node> {
+    fn shifted(
+        &mut self,
+        at: &Node,
+        name: &str,
+        param: &Resolved,
+        sign: i32,
+        amount: &str,
+        tz: Tz,
+    ) -> Option<Node> {
         let Ok(delta) = schedule::parse_duration(amount) else {
             let diagnostic = self
                 .sources
@@ -331,7 +394,10 @@ impl Validator<'_> {
             _ => {
                 let diagnostic = self.sources.error_node(
                     at,
-                    format!("parameter `{name}` is {}; only a date or datetime can be shifted", article(param.kind)),
+                    format!(
+                        "parameter `{name}` is {}; only a date or datetime can be shifted",
+                        article(param.kind)
+                    ),
                 );
                 self.push(diagnostic);
                 return None;

@@ -18,9 +18,9 @@ use chrono::{DateTime, TimeDelta};
 use chrono_tz::Tz;
 
 use super::load::{Kind, Loaded};
-use super::plan::{Account, Plan, PersonPlan};
+use super::plan::{Account, PersonPlan, Plan};
 use super::sources::Sources;
-use super::yaml::{DeError, Node, Spanned};
+use super::yaml::{DeError, Node, Spanned, read_node};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::schedule::{self, TimeError};
 use crate::script::{Condition, ConditionContext, ScriptEngine};
@@ -54,7 +54,6 @@ pub fn validate(loaded: Loaded, scripts: &ScriptEngine, texts: &TextTemplates) -
         diagnostics,
         scripts,
         texts,
-        root: root.clone(),
         timezone: Tz::UTC,
         accounts: BTreeMap::new(),
         people: BTreeMap::new(),
@@ -118,7 +117,6 @@ pub(crate) struct Validator<'a> {
     diagnostics: Vec<Diagnostic>,
     scripts: &'a ScriptEngine,
     texts: &'a TextTemplates,
-    root: PathBuf,
     timezone: Tz,
     accounts: BTreeMap<String, Account>,
     people: BTreeMap<String, PersonPlan>,
@@ -136,7 +134,15 @@ impl Validator<'_> {
         self.push(diagnostic);
     }
 
-    /// Reports structural errors; true when there were none.
+    /// Reads a document into `T`, reporting structural errors; the value is there when
+    /// it is worth validating further.
+    fn read<'n, T: serde::Deserialize<'n>>(&mut self, node: &'n Node) -> Option<T> {
+        let (value, errors) = read_node(node);
+        self.structural(errors);
+        value
+    }
+
+    /// Reports structural errors.
     fn structural(&mut self, errors: Vec<DeError>) {
         for error in errors {
             let source = self.sources.get(error.file);
@@ -190,7 +196,10 @@ impl Validator<'_> {
             Some(if self.accounts.is_empty() {
                 "declare accounts under `accounts:` in `crier.yaml`".into()
             } else {
-                format!("accounts are declared in `crier.yaml`: {}", quoted_list(self.accounts.keys()))
+                format!(
+                    "accounts are declared in `crier.yaml`: {}",
+                    quoted_list(self.accounts.keys())
+                )
             })
         });
         self.error(name, format!("unknown account `{}`", name.value), hint);
@@ -216,7 +225,11 @@ impl Validator<'_> {
         false
     }
 
-    fn condition(&mut self, source: &Spanned<String>, context: ConditionContext) -> Option<Arc<Condition>> {
+    fn condition(
+        &mut self,
+        source: &Spanned<String>,
+        context: ConditionContext,
+    ) -> Option<Arc<Condition>> {
         match self.scripts.compile(source, context) {
             Ok(condition) => Some(Arc::new(condition)),
             Err(error) => {
@@ -235,7 +248,13 @@ impl Validator<'_> {
         if let Err(error) = self.texts.check(source, known) {
             let diagnostic = self
                 .sources
-                .error_inside(source, error.line, error.column, error.len.max(1), error.message)
+                .error_inside(
+                    source,
+                    error.line,
+                    error.column,
+                    error.len.max(1),
+                    error.message,
+                )
                 .with_optional_hint(error.hint);
             self.push(diagnostic);
         }
@@ -257,7 +276,10 @@ fn spanned_scalar(node: &Node) -> Option<Spanned<String>> {
 }
 
 fn quoted_list<'a>(names: impl Iterator<Item = &'a String>) -> String {
-    names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The variables a text template sees: the playbook's `vars`, plus what the field adds.

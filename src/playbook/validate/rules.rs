@@ -7,7 +7,7 @@ use super::Validator;
 use crate::diagnostic::did_you_mean;
 use crate::playbook::plan::{LimitPlan, QuietHoursPlan, RulesPlan};
 use crate::playbook::raw::{LimitScope, Rules, Then};
-use crate::playbook::yaml::{Node, from_node};
+use crate::playbook::yaml::Node;
 use crate::schedule::{self, parse_window};
 use crate::script::ConditionContext;
 
@@ -16,12 +16,8 @@ const UTM_VARIABLES: [&str; 3] = ["network", "account", "campaign"];
 
 impl Validator<'_> {
     pub(super) fn rules(&mut self, node: &Node) -> Option<RulesPlan> {
-        let rules: Rules = match from_node(node) {
-            Ok(rules) => rules,
-            Err(errors) => {
-                self.structural(errors);
-                return None;
-            }
+        let Some(rules) = self.read::<Rules>(node) else {
+            return None;
         };
         let tz = self.zone(rules.timezone.as_ref());
         let applies_to: Vec<String> = if rules.applies_to.iter().any(|a| a.as_str() == "all") {
@@ -38,7 +34,11 @@ impl Validator<'_> {
                         self.error(max, "a limit of 0 posts blocks every post", Some("to stop posting, use `crier pause`; a limit needs `max` of 1 or more".into()));
                     }
                     if let Some(per) = self.duration(per) {
-                        limits.push(LimitPlan::Rate { max: max.value, per, each });
+                        limits.push(LimitPlan::Rate {
+                            max: max.value,
+                            per,
+                            each,
+                        });
                     }
                 }
                 (None, None, Some(gap)) => {
@@ -46,17 +46,33 @@ impl Validator<'_> {
                         limits.push(LimitPlan::MinGap { gap, each });
                     }
                 }
-                _ => self.error(limit, "a limit is either `max` with `per`, or `min_gap`", Some("`{ max: 4, per: 1h }` or `{ min_gap: 20m }`".into())),
+                _ => self.error(
+                    limit,
+                    "a limit is either `max` with `per`, or `min_gap`",
+                    Some("`{ max: 4, per: 1h }` or `{ min_gap: 20m }`".into()),
+                ),
             }
         }
         let quiet_hours = rules.quiet_hours.as_ref().and_then(|quiet| {
-            let from = schedule::parse_time_of_day(quiet.from.trim()).map_err(|e| self.time_error(&quiet.from, e)).ok();
-            let to = schedule::parse_time_of_day(quiet.to.trim()).map_err(|e| self.time_error(&quiet.to, e)).ok();
+            let from = schedule::parse_time_of_day(quiet.from.trim())
+                .map_err(|e| self.time_error(&quiet.from, e))
+                .ok();
+            let to = schedule::parse_time_of_day(quiet.to.trim())
+                .map_err(|e| self.time_error(&quiet.to, e))
+                .ok();
             let (from, to) = (from?, to?);
             if from == to {
-                self.error(&quiet.to, "quiet hours cover the whole day", Some("`from` and `to` are equal, so no post could ever go out".into()));
+                self.error(
+                    &quiet.to,
+                    "quiet hours cover the whole day",
+                    Some("`from` and `to` are equal, so no post could ever go out".into()),
+                );
             }
-            Some(QuietHoursPlan { from, to, then: quiet.then.unwrap_or(Then::Delay) })
+            Some(QuietHoursPlan {
+                from,
+                to,
+                then: quiet.then.unwrap_or(Then::Delay),
+            })
         });
         let mut blackouts = Vec::new();
         for blackout in &rules.blackout {
@@ -85,7 +101,9 @@ impl Validator<'_> {
             append = content.append.as_ref().map(|a| a.value.clone());
             for (key, value) in &content.utm {
                 if !UTM_KEYS.contains(&key.as_str()) {
-                    let hint = did_you_mean(key, UTM_KEYS).unwrap_or_else(|| "UTM keys are `source`, `medium`, `campaign`, `term` and `content`".into());
+                    let hint = did_you_mean(key, UTM_KEYS).unwrap_or_else(|| {
+                        "UTM keys are `source`, `medium`, `campaign`, `term` and `content`".into()
+                    });
                     self.error(value, format!("unknown UTM parameter `{key}`"), Some(hint));
                 }
                 self.text(value, &UTM_VARIABLES);

@@ -249,7 +249,9 @@ impl Builder<'_> {
                 Position::new(mark.line, mark.column, 1),
                 format!("document expands to more than {MAX_NODES} values"),
             )
-            .with_hint("YAML aliases (`*name`) that repeat each other multiply; expand them by hand"));
+            .with_hint(
+                "YAML aliases (`*name`) that repeat each other multiply; expand them by hand",
+            ));
         }
         Ok(())
     }

@@ -22,6 +22,9 @@ pub struct DeError {
     /// The loaded file the error is in (see `Mark::file`) and the place in it.
     pub file: usize,
     pub position: Option<Position>,
+    /// Reading went on without harm (an unknown field was left out), so the value read is
+    /// still worth validating further.
+    pub recoverable: bool,
 }
 
 impl DeError {
@@ -31,6 +34,7 @@ impl DeError {
             hint: None,
             file: node.mark.file,
             position: Some(node.position()),
+            recoverable: false,
         }
     }
 
@@ -65,6 +69,7 @@ impl de::Error for DeError {
             hint: None,
             file: 0,
             position: None,
+            recoverable: false,
         }
     }
 
@@ -77,22 +82,35 @@ impl de::Error for DeError {
     }
 }
 
-/// Reads a `T` from a tree, returning every structural error found, in document order.
-pub fn from_node<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, Vec<DeError>> {
+/// Reads a `T` from a tree, with every structural error found, in document order. The
+/// value is there when reading succeeded and every error was recoverable (unknown fields),
+/// so that validation can go on and report more.
+pub fn read_node<'de, T: de::Deserialize<'de>>(node: &'de Node) -> (Option<T>, Vec<DeError>) {
     let collector = Collector::default();
     let result = T::deserialize(NodeDeserializer {
         node,
         collector: &collector,
     });
     let mut errors = collector.errors.into_inner();
-    match result {
-        Ok(value) if errors.is_empty() => return Ok(value),
-        Ok(_) => {}
-        Err(error) => errors.push(error.at(node)),
-    }
+    let value = match result {
+        Ok(value) if errors.iter().all(|e| e.recoverable) => Some(value),
+        Ok(_) => None,
+        Err(error) => {
+            errors.push(error.at(node));
+            None
+        }
+    };
     errors.sort_by_key(|e| (e.file, e.position));
     errors.dedup();
-    Err(errors)
+    (value, errors)
+}
+
+/// Reads a `T` from a tree; any structural error at all is an `Err` with all of them.
+pub fn from_node<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, Vec<DeError>> {
+    match read_node(node) {
+        (Some(value), errors) if errors.is_empty() => Ok(value),
+        (_, errors) => Err(errors),
+    }
 }
 
 #[derive(Default)]
@@ -163,7 +181,10 @@ impl<'de, 'c> NodeDeserializer<'de, 'c> {
                 }
             },
             None => {
-                self.record(format!("expected {what}, found {}", self.node.describe()), None);
+                self.record(
+                    format!("expected {what}, found {}", self.node.describe()),
+                    None,
+                );
                 T::default()
             }
         }
@@ -256,7 +277,10 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'de, '_> {
         match self.scalar() {
             Some(text) => visitor.visit_borrowed_str(text),
             None => {
-                self.record(format!("expected text, found {}", self.node.describe()), None);
+                self.record(
+                    format!("expected text, found {}", self.node.describe()),
+                    None,
+                );
                 visitor.visit_borrowed_str("")
             }
         }
@@ -330,7 +354,11 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'de, '_> {
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
@@ -353,7 +381,10 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'de, '_> {
             _ => {
                 if !self.node.is_null() {
                     self.record(
-                        format!("expected a map of `key: value`, found {}", self.node.describe()),
+                        format!(
+                            "expected a map of `key: value`, found {}",
+                            self.node.describe()
+                        ),
                         None,
                     );
                 }
@@ -378,7 +409,10 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'de, '_> {
         let NodeKind::Mapping(entries) = &self.node.kind else {
             if !self.node.is_null() {
                 self.record(
-                    format!("expected a map of `key: value`, found {}", self.node.describe()),
+                    format!(
+                        "expected a map of `key: value`, found {}",
+                        self.node.describe()
+                    ),
                     Some(format!("the fields here are {}", one_of(fields))),
                 );
             }
@@ -398,9 +432,10 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'de, '_> {
             } else {
                 let hint = did_you_mean(key, fields.iter().copied())
                     .unwrap_or_else(|| format!("the fields here are {}", one_of(fields)));
-                self.collector.record(
-                    DeError::new(format!("unknown field `{key}`"), &entry.0).with_hint(Some(hint)),
-                );
+                let mut error =
+                    DeError::new(format!("unknown field `{key}`"), &entry.0).with_hint(Some(hint));
+                error.recoverable = true;
+                self.collector.record(error);
             }
         }
         visitor
@@ -423,12 +458,19 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'de, '_> {
             found => {
                 let message = match found {
                     Some(value) => format!("unknown value `{value}`"),
-                    None => format!("expected one of {}, found {}", one_of(variants), self.node.describe()),
+                    None => format!(
+                        "expected one of {}, found {}",
+                        one_of(variants),
+                        self.node.describe()
+                    ),
                 };
                 let hint = found
                     .and_then(|value| did_you_mean(value, variants.iter().copied()))
                     .unwrap_or_else(|| format!("expected {}", one_of(variants)));
-                self.record(message, Some(hint));
+                let mut error = DeError::new(message, self.node).with_hint(Some(hint));
+                // The first choice stands in, so validation can go on and report more.
+                error.recoverable = found.is_some();
+                self.collector.record(error);
                 variants.first().copied().unwrap_or_default()
             }
         };
@@ -452,7 +494,10 @@ struct SeqAccess<'de, 'c> {
 impl<'de> de::SeqAccess<'de> for SeqAccess<'de, '_> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
             Some(item) => seed
                 .deserialize(self.de.child(item))
@@ -476,11 +521,16 @@ struct MapAccess<'de, 'c> {
 impl<'de> de::MapAccess<'de> for MapAccess<'de, '_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some((key, value)) => {
                 self.value = Some(value);
-                seed.deserialize(self.de.child(key)).map(Some).map_err(|e| e.at(key))
+                seed.deserialize(self.de.child(key))
+                    .map(Some)
+                    .map_err(|e| e.at(key))
             }
             None => Ok(None),
         }
@@ -491,7 +541,8 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de, '_> {
             .value
             .take()
             .expect("serde asks for a value only after its key");
-        seed.deserialize(self.de.child(value)).map_err(|e| e.at(value))
+        seed.deserialize(self.de.child(value))
+            .map_err(|e| e.at(value))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -508,7 +559,10 @@ struct SpannedAccess<'de, 'c> {
 impl<'de> de::MapAccess<'de> for SpannedAccess<'de, '_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match spanned::FIELDS.get(self.field) {
             Some(name) => seed.deserialize(name.into_deserializer()).map(Some),
             None => Ok(None),

@@ -9,7 +9,7 @@ mod node;
 mod spanned;
 
 pub use builder::{MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, parse_documents};
-pub use de::{DeError, from_node};
+pub use de::{DeError, from_node, read_node};
 pub use locate::position_inside;
 pub use node::{Mark, Node, NodeKind, ScalarStyle};
 pub use spanned::Spanned;

@@ -102,7 +102,11 @@ impl Node {
             }
             NodeKind::Scalar { value, .. } => {
                 let shown: String = value.chars().take(40).collect();
-                let more = if value.chars().count() > 40 { "…" } else { "" };
+                let more = if value.chars().count() > 40 {
+                    "…"
+                } else {
+                    ""
+                };
                 format!("`{shown}{more}`")
             }
             NodeKind::Sequence(_) => "a list".into(),

@@ -15,7 +15,13 @@ use crate::diagnostic::Position;
 /// The struct name and fields through which the YAML deserializer hands over a position.
 pub(super) const NAME: &str = "$__crier_spanned";
 pub(super) const FIELDS: &[&str] = &[
-    "$__file", "$__line", "$__column", "$__offset", "$__width", "$__style", "$__value",
+    "$__file",
+    "$__line",
+    "$__column",
+    "$__offset",
+    "$__width",
+    "$__style",
+    "$__value",
 ];
 
 #[derive(Debug, Clone, PartialEq)]

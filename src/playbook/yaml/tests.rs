@@ -15,9 +15,14 @@ fn marks_are_one_based_lines_and_columns() {
     let a = root.entry("a").unwrap();
     assert_eq!((a.0.mark.line, a.0.mark.column), (1, 1));
     assert_eq!((a.1.mark.line, a.1.mark.column), (1, 4));
-    let NodeKind::Sequence(items) = &root.get("b").unwrap().kind else { panic!() };
+    let NodeKind::Sequence(items) = &root.get("b").unwrap().kind else {
+        panic!()
+    };
     assert_eq!((items[0].mark.line, items[0].mark.column), (3, 5));
-    assert_eq!((items[1].mark.line, items[1].mark.column, items[1].width), (4, 5, 3));
+    assert_eq!(
+        (items[1].mark.line, items[1].mark.column, items[1].width),
+        (4, 5, 3)
+    );
     let c = root.get("c").unwrap();
     assert_eq!((c.mark.line, c.mark.column), (6, 3));
     assert_eq!(c.as_str(), Some("line one\nline two\n"));
@@ -35,11 +40,17 @@ fn duplicate_keys_alias_bombs_and_depth_are_rejected() {
         bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
     }
     let (_, errors) = parse(&bomb);
-    assert!(errors[0].message.contains("expands to more than"), "{errors:?}");
+    assert!(
+        errors[0].message.contains("expands to more than"),
+        "{errors:?}"
+    );
 
     let deep = format!("a: {}{}", "[".repeat(10_000), "]".repeat(10_000));
     let (_, errors) = parse(&deep);
-    assert!(errors[0].message.contains("nesting is deeper"), "{errors:?}");
+    assert!(
+        errors[0].message.contains("nesting is deeper"),
+        "{errors:?}"
+    );
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -68,7 +79,10 @@ fn deserializes_with_positions() {
     let (docs, _) = parse("id: a\ntext: \"hello\"\nto: [x, y]\nmissed: once\n");
     let post: Post = from_node(&docs[0]).unwrap();
     assert_eq!(post.text.value, "hello");
-    assert_eq!((post.text.mark.line, post.text.mark.column, post.text.width), (2, 7, 7));
+    assert_eq!(
+        (post.text.mark.line, post.text.mark.column, post.text.width),
+        (2, 7, 7)
+    );
     assert_eq!(post.to[1].value, "y");
     assert_eq!((post.to[1].mark.line, post.to[1].mark.column), (3, 9));
     assert_eq!(post.missed, Some(Missed::Once));
@@ -76,11 +90,20 @@ fn deserializes_with_positions() {
 
 #[test]
 fn reports_every_structural_error() {
-    let (docs, _) = parse("id: a\ntex: hi\ntext: x\nto: {a: 1}\nmissed: onse\ncount: many\nextra: 1\n");
+    let (docs, _) =
+        parse("id: a\ntex: hi\ntext: x\nto: {a: 1}\nmissed: onse\ncount: many\nextra: 1\n");
     let errors = from_node::<Post>(&docs[0]).unwrap_err();
     let shown: Vec<String> = errors
         .iter()
-        .map(|e| format!("{}:{} {} / {}", e.position.unwrap().line, e.position.unwrap().column, e.message, e.hint.clone().unwrap_or_default()))
+        .map(|e| {
+            format!(
+                "{}:{} {} / {}",
+                e.position.unwrap().line,
+                e.position.unwrap().column,
+                e.message,
+                e.hint.clone().unwrap_or_default()
+            )
+        })
         .collect();
     assert_eq!(
         shown,
@@ -129,4 +152,3 @@ fn positions_inside_block_scalars() {
     let pos = position_inside(&source, node.mark, node.style().unwrap(), 1, 6, 1);
     assert_eq!((pos.line, pos.column), (1, 13));
 }
-
