@@ -1,3 +1,5 @@
 //! The one integration test binary: each module tests one area of crier.
+mod cli;
+mod diagnostics;
 mod schedule;
 mod script;

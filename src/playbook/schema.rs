@@ -70,3 +70,22 @@ fn add<T: JsonSchema>(generator: &mut schemars::SchemaGenerator) -> String {
         .map(str::to_owned)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The schemas the repository's playbooks point at are the ones `crier schema` prints.
+    #[test]
+    fn committed_schemas_are_current() {
+        let pretty = |v| serde_json::to_string_pretty(&v).unwrap() + "\n";
+        assert_eq!(
+            include_str!("../../schema/playbook.schema.json"),
+            pretty(super::playbook_schema()),
+            "run: cargo run -- schema playbook > schema/playbook.schema.json"
+        );
+        assert_eq!(
+            include_str!("../../schema/config.schema.json"),
+            pretty(super::config_schema()),
+            "run: cargo run -- schema config > schema/config.schema.json"
+        );
+    }
+}

@@ -71,15 +71,26 @@ fn campaign_posts(
         return;
     }
     for post in &campaign.posts {
+        // Only `now` differs between fires of one post; without it, render once.
+        let fixed_text = (!post.text.contains("now")).then(|| {
+            render(
+                texts,
+                &post.text,
+                &campaign_context(campaign, &post.id, start.with_timezone(&campaign.timezone)),
+            )
+        });
         let mut emit = |at: DateTime<Tz>| {
-            let context = campaign_context(campaign, &post.id, at);
+            let text = match &fixed_text {
+                Some(text) => text.clone(),
+                None => render(texts, &post.text, &campaign_context(campaign, &post.id, at)),
+            };
             out.push(Planned {
                 at,
                 playbook: campaign.name.clone(),
                 item: post.id.clone(),
                 kind: PlannedKind::Post,
                 to: post.to.clone(),
-                text: render(texts, &post.text, &context),
+                text,
             });
         };
         match &post.trigger {

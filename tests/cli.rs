@@ -1,0 +1,398 @@
+//! The command line end to end: every shipped example validates cleanly, `plan` in each
+//! format, the JSON Schemas against the shipped playbooks, and daylight saving through `plan`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{DateTime, Datelike, Weekday};
+use crier::diagnostic::SourceFile;
+use crier::playbook::yaml::{Node, NodeKind, ScalarStyle, parse_documents};
+use serde_json::Value;
+
+use crate::diagnostics::Fixture;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn quickstart() -> PathBuf {
+    root().join("examples/quickstart")
+}
+
+/// Runs crier with `args`; panics unless it exits 0. Returns stdout.
+fn crier(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(args)
+        .output()
+        .expect("run crier");
+    assert!(
+        out.status.success(),
+        "crier {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+fn plan_quickstart(format: &str) -> String {
+    let path = quickstart();
+    crier(&[
+        "plan",
+        path.to_str().unwrap(),
+        "--from",
+        "2026-12-01 00:00",
+        "--until",
+        "2026-12-08 00:00",
+        "--format",
+        format,
+    ])
+}
+
+fn plan_json(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
+        .collect()
+}
+
+/// Folders below `dir` (and `dir` itself) that hold a crier.yaml.
+fn project_folders(dir: &Path, found: &mut Vec<PathBuf>) {
+    if dir.join("crier.yaml").is_file() {
+        found.push(dir.to_path_buf());
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            project_folders(&entry.path(), found);
+        }
+    }
+}
+
+// ---- shipped playbooks -----------------------------------------------------------------
+
+#[test]
+fn shipped_playbooks_validate_without_any_diagnostic() {
+    let mut folders = Vec::new();
+    project_folders(&root().join("playbooks"), &mut folders);
+    project_folders(&root().join("examples"), &mut folders);
+    assert!(
+        folders.iter().any(|f| f.ends_with("playbooks")) && folders.contains(&quickstart()),
+        "{folders:?}"
+    );
+    for folder in folders {
+        let validated = crier::cli::load_and_validate(&folder).expect("the folder loads");
+        let rendered: String = validated
+            .diagnostics
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            validated.diagnostics.is_empty(),
+            "{}:\n{rendered}",
+            folder.display()
+        );
+        assert!(validated.plan.is_some(), "{}", folder.display());
+    }
+}
+
+// ---- plan ------------------------------------------------------------------------------
+
+#[test]
+fn plan_json_quickstart_week() {
+    let items = plan_json(&plan_quickstart("json"));
+    assert!(!items.is_empty());
+    let times: Vec<DateTime<chrono::FixedOffset>> = items
+        .iter()
+        .map(|item| {
+            let at = item["at"].as_str().expect("`at` is a string");
+            assert!(at.ends_with("+02:00"), "{at}");
+            DateTime::parse_from_rfc3339(at).expect("`at` is RFC 3339")
+        })
+        .collect();
+    assert!(times.is_sorted(), "{times:?}");
+    for item in &items {
+        for key in ["playbook", "item", "kind", "text"] {
+            assert!(item[key].is_string(), "{key} in {item}");
+        }
+        assert!(item["to"].is_array(), "{item}");
+    }
+
+    let teaser = items
+        .iter()
+        .find(|i| i["playbook"] == "winter-sale" && i["item"] == "teaser")
+        .expect("the teaser");
+    assert_eq!(
+        *teaser,
+        serde_json::json!({
+            "at": "2026-12-01T10:00:00+02:00",
+            "item": "teaser",
+            "kind": "post",
+            "playbook": "winter-sale",
+            "text": "Something warm is coming... Winter Jacket #warmwinter",
+            "to": ["brand_mastodon", "brand_telegram"],
+        })
+    );
+
+    let contest: Vec<(&str, &str)> = items
+        .iter()
+        .filter(|i| i["playbook"] == "december-giveaway")
+        .map(|i| (i["kind"].as_str().unwrap(), i["at"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        contest,
+        [
+            ("contest-announce", "2026-12-01T10:00:00+02:00"),
+            ("entries-close", "2026-12-07T20:00:00+02:00"),
+            ("draw", "2026-12-07T21:00:00+02:00"),
+        ]
+    );
+
+    let calendar: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["item"].as_str().unwrap().starts_with("winter-sale.csv:"))
+        .collect();
+    assert_eq!(calendar.len(), 1, "{calendar:?}");
+    assert_eq!(calendar[0]["at"], "2026-12-05T11:00:00+02:00");
+    assert_eq!(calendar[0]["item"], "winter-sale.csv:2");
+    assert_eq!(
+        calendar[0]["text"],
+        "Weekend tip: layer up, then zip up. Winter Jacket -30% #warmwinter"
+    );
+
+    let deals: Vec<DateTime<chrono::FixedOffset>> = items
+        .iter()
+        .filter(|i| i["item"] == "daily-deal")
+        .map(|i| DateTime::parse_from_rfc3339(i["at"].as_str().unwrap()).unwrap())
+        .collect();
+    let days: Vec<u32> = deals.iter().map(|d| d.day()).collect();
+    // 2026-12-01 is a Tuesday: the 5th and 6th are the weekend.
+    assert_eq!(days, [1, 2, 3, 4, 7]);
+    for deal in &deals {
+        assert!(!matches!(deal.weekday(), Weekday::Sat | Weekday::Sun));
+        assert_eq!(deal.format("%H:%M").to_string(), "12:00");
+    }
+}
+
+#[test]
+fn plan_ics_quickstart_week() {
+    let ics = plan_quickstart("ics");
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"), "{ics}");
+    assert!(ics.ends_with("END:VCALENDAR\r\n"), "{ics}");
+    for line in ics.split_inclusive('\n') {
+        assert!(line.ends_with("\r\n"), "no CRLF: {line:?}");
+        let content = line.strip_suffix("\r\n").unwrap();
+        assert!(!content.contains('\r'), "{line:?}");
+        assert!(content.len() <= 75, "{} octets: {content:?}", content.len());
+    }
+    let events = ics.matches("BEGIN:VEVENT\r\n").count();
+    assert_eq!(events, ics.matches("END:VEVENT\r\n").count());
+    assert_eq!(events, plan_json(&plan_quickstart("json")).len());
+
+    let uids: Vec<&str> = ics.lines().filter(|l| l.starts_with("UID:")).collect();
+    assert_eq!(uids.len(), events);
+    assert_eq!(uids.iter().collect::<HashSet<_>>().len(), events, "{uids:?}");
+    let again = plan_quickstart("ics");
+    let uids_again: Vec<&str> = again.lines().filter(|l| l.starts_with("UID:")).collect();
+    assert_eq!(uids, uids_again);
+}
+
+#[test]
+fn plan_csv_quickstart_week() {
+    let text = plan_quickstart("csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["at", "playbook", "item", "kind", "to", "text"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    let json = plan_json(&plan_quickstart("json"));
+    assert_eq!(rows.len(), json.len());
+    for (row, item) in rows.iter().zip(&json) {
+        assert_eq!(&row[0], item["at"].as_str().unwrap());
+        assert_eq!(&row[1], item["playbook"].as_str().unwrap());
+        assert_eq!(&row[2], item["item"].as_str().unwrap());
+        assert_eq!(&row[3], item["kind"].as_str().unwrap());
+        let to: Vec<&str> = item["to"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(&row[4], to.join(";"));
+        assert_eq!(&row[5], item["text"].as_str().unwrap());
+    }
+}
+
+// ---- schema ----------------------------------------------------------------------------
+
+/// A YAML node as JSON, resolving plain scalars the way YAML's core schema does.
+fn to_json(node: &Node) -> Value {
+    match &node.kind {
+        NodeKind::Scalar { value, style } => {
+            if *style != ScalarStyle::Plain {
+                return Value::String(value.clone());
+            }
+            match value.as_str() {
+                "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+                "true" | "True" | "TRUE" => Value::Bool(true),
+                "false" | "False" | "FALSE" => Value::Bool(false),
+                _ => {
+                    if let Ok(int) = value.parse::<i64>() {
+                        Value::from(int)
+                    } else {
+                        match value.parse::<f64>() {
+                            Ok(float) if float.is_finite() => Value::from(float),
+                            _ => Value::String(value.clone()),
+                        }
+                    }
+                }
+            }
+        }
+        NodeKind::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
+        NodeKind::Mapping(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.as_str().expect("string keys").to_owned(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn yaml_file_as_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    yaml_as_json(path, &text)
+}
+
+fn yaml_as_json(path: &Path, text: &str) -> Value {
+    let (documents, diagnostics) = parse_documents(&SourceFile::new(path, text), 0);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(documents.len(), 1, "{}", path.display());
+    to_json(&documents[0])
+}
+
+fn schema(which: &str) -> jsonschema::Validator {
+    let text = crier(&["schema", which]);
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+}
+
+fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+#[test]
+fn schema_default_is_playbook() {
+    assert_eq!(crier(&["schema"]), crier(&["schema", "playbook"]));
+}
+
+#[test]
+fn schemas_accept_quickstart() {
+    let config = schema("config");
+    let file = quickstart().join("crier.yaml");
+    let instance = yaml_file_as_json(&file);
+    assert_eq!(errors(&config, &instance), Vec::<String>::new());
+
+    let playbook = schema("playbook");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [quickstart(), quickstart().join("templates")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") && !path.ends_with("crier.yaml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 5, "{files:?}");
+    for file in files {
+        let instance = yaml_file_as_json(&file);
+        assert_eq!(
+            errors(&playbook, &instance),
+            Vec::<String>::new(),
+            "{}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn schemas_reject_unknown_fields() {
+    let playbook = schema("playbook");
+    let path = Path::new("sale.yaml");
+    let good = "\
+kind: campaign
+name: sale
+posts:
+  - id: teaser
+    at: 2026-12-01 10:00
+    to: [brand_mastodon]
+    text: hello
+";
+    assert!(playbook.is_valid(&yaml_as_json(path, good)));
+    let bad = good.replace("text: hello", "tex: hello");
+    assert!(!playbook.is_valid(&yaml_as_json(path, &bad)));
+    let bad = format!("{good}colour: red\n");
+    assert!(!playbook.is_valid(&yaml_as_json(path, &bad)));
+
+    let config = schema("config");
+    let bad = "timezone: Europe/Kyiv\naccounts:\n  demo: { network: console, colour: red }\n";
+    assert!(!config.is_valid(&yaml_as_json(Path::new("crier.yaml"), bad)));
+}
+
+// ---- daylight saving through `plan` ----------------------------------------------------
+
+fn nightly_fires(from: &str, until: &str) -> Vec<String> {
+    let fx = Fixture::new().file(
+        "nightly.yaml",
+        "\
+kind: campaign
+name: nightly
+timezone: Europe/Berlin
+posts:
+  - id: nightly
+    cron: \"0 2 * * *\"
+    to: [demo]
+    text: good night
+",
+    );
+    let out = fx.run(&["plan", "--from", from, "--until", until, "--format", "json"]);
+    // `run` appends the folder after the arguments; clap takes it as PATH.
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    plan_json(&String::from_utf8(out.stdout).unwrap())
+        .iter()
+        .map(|item| item["at"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn cron_across_spring_forward() {
+    // 2025-03-30 02:00 does not exist in Berlin: the 02:00 job runs at 03:00 CEST, once.
+    assert_eq!(
+        nightly_fires("2025-03-29", "2025-04-01"),
+        [
+            "2025-03-29T02:00:00+01:00",
+            "2025-03-30T03:00:00+02:00",
+            "2025-03-31T02:00:00+02:00",
+        ]
+    );
+}
+
+#[test]
+fn cron_across_fall_back() {
+    // 2025-10-26 02:00 happens twice in Berlin: the job runs at the first, 02:00 CEST, only.
+    assert_eq!(
+        nightly_fires("2025-10-25", "2025-10-28"),
+        [
+            "2025-10-25T02:00:00+02:00",
+            "2025-10-26T02:00:00+02:00",
+            "2025-10-27T02:00:00+01:00",
+        ]
+    );
+}
