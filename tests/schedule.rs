@@ -404,3 +404,159 @@ fn a_year_of_a_thousand_daily_jobs_is_quick() {
     assert_eq!(count, 365_000);
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
 }
+
+// ---- durations, dates, times, zones, windows ---------------------------------------------
+
+#[test]
+fn durations_parse_and_format() {
+    let cases = [
+        ("90s", 90),
+        ("15m", 900),
+        ("2h", 7200),
+        ("7d", 604_800),
+        ("1w", 604_800),
+        ("1h30m", 5400),
+        ("1w2d3h4m5s", 788_645),
+        ("0s", 0),
+    ];
+    for (text, seconds) in cases {
+        let d = parse_duration(text).unwrap();
+        assert_eq!(d, TimeDelta::seconds(seconds), "`{text}`");
+        assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+    }
+    assert_eq!(format_duration(TimeDelta::seconds(5400)), "1h30m");
+    assert_eq!(format_duration(TimeDelta::seconds(90)), "1m30s");
+    assert_eq!(format_duration(TimeDelta::days(7)), "1w");
+    assert_eq!(format_duration(TimeDelta::zero()), "0s");
+}
+
+#[test]
+fn bad_durations_say_why() {
+    let hint = Some("durations are a number and a unit: `90s`, `15m`, `2h`, `7d`, `1w`");
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, Option<&str>, usize, usize)] = &[
+        ("", "duration is empty", hint, 0, 1),
+        ("0", "duration `0` has no unit after `0`", hint, 0, 1),
+        ("5", "duration `5` has no unit after `5`", hint, 0, 1),
+        ("5 m", "duration `5 m` contains a space", hint, 1, 1),
+        ("-3d", "duration `-3d` is negative", hint, 0, 1),
+        ("1y", "unknown duration unit `y` in `1y`",
+            Some("years and months vary in length; use days (`365d`) or a date"), 1, 1),
+        ("1h30", "duration `1h30` has no unit after `30`", hint, 2, 2),
+        ("30m1h", "units in duration `30m1h` must go from largest to smallest, each once", hint, 3, 2),
+        ("h", "expected a number in duration `h`", hint, 0, 1),
+        ("99999999999999w", "duration `99999999999999w` is too long", hint, 0, 15),
+    ];
+    for (text, message, hint, offset, len) in cases {
+        let e = parse_duration(text).unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.hint.as_deref(), e.offset, e.len),
+            (*message, *hint, *offset, *len),
+            "`{text}`"
+        );
+    }
+}
+
+#[test]
+fn dates_and_times_of_day() {
+    assert_eq!(parse_date("2026-12-01").unwrap(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+    assert_eq!(parse_time_of_day("08:30").unwrap().to_string(), "08:30:00");
+    assert_eq!(parse_time_of_day("23:00:15").unwrap().to_string(), "23:00:15");
+    let e = parse_date("2026-02-30").unwrap_err();
+    assert_eq!((e.message.as_str(), e.offset, e.len), ("`2026-02-30` is not a day of the calendar", 8, 2));
+    assert_eq!(e.hint.as_deref(), Some("that month has 28 days"));
+    let e = parse_date("2026-13-01").unwrap_err();
+    assert_eq!((e.message.as_str(), e.offset), ("month `13` is out of range 01-12", 5));
+    let e = parse_date("1/12/2026").unwrap_err();
+    assert_eq!(e.message, "expected a date, found `1/12/2026`");
+    assert_eq!(e.hint.as_deref(), Some("dates are written `YYYY-MM-DD`, like `2026-12-01`"));
+    let e = parse_time_of_day("24:00").unwrap_err();
+    assert_eq!((e.message.as_str(), e.offset, e.len), ("hour `24` is out of range 00-23", 0, 2));
+    let e = parse_time_of_day("8:30").unwrap_err();
+    assert_eq!(e.message, "expected a time of day, found `8:30`");
+    let e = parse_time_of_day("08:61").unwrap_err();
+    assert_eq!((e.message.as_str(), e.offset), ("minute `61` is out of range 00-59", 3));
+}
+
+#[test]
+fn local_datetimes_follow_the_dst_rule() {
+    let berlin = tz("Europe/Berlin");
+    let at = |s: &str| parse_local_datetime(s, berlin).unwrap().to_rfc3339();
+    assert_eq!(at("2026-12-01 08:30"), "2026-12-01T08:30:00+01:00");
+    assert_eq!(at("2026-12-01T08:30:15"), "2026-12-01T08:30:15+01:00");
+    assert_eq!(at("2026-07-01 08:30:00"), "2026-07-01T08:30:00+02:00");
+    // In the spring-forward gap: the first instant after it.
+    assert_eq!(at("2025-03-30 02:30"), "2025-03-30T03:00:00+02:00");
+    // In the repeated hour: the first occurrence.
+    assert_eq!(at("2025-10-26 02:30"), "2025-10-26T02:30:00+02:00");
+    // RFC 3339 with an offset is an instant, shown in the zone.
+    assert_eq!(at("2026-12-01T08:30:00Z"), "2026-12-01T09:30:00+01:00");
+    assert_eq!(at("2026-12-01T08:30:00-05:00"), "2026-12-01T14:30:00+01:00");
+    let e = parse_local_datetime("2026-12-01 25:00", berlin).unwrap_err();
+    assert_eq!((e.message.as_str(), e.offset, e.len), ("hour `25` is out of range 00-23", 11, 2));
+    let e = parse_local_datetime("tomorrow", berlin).unwrap_err();
+    assert_eq!(e.message, "expected a date and time, found `tomorrow`");
+    let e = parse_local_datetime("2026-12-01T08:30+25:00", berlin).unwrap_err();
+    assert_eq!(e.message, "`08:30+25:00` is not a valid time with a UTC offset");
+}
+
+#[test]
+fn resolve_local_in_half_hour_and_midnight_gaps() {
+    let naive = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    let lord_howe = resolve_local(naive("2025-10-05 02:10"), tz("Australia/Lord_Howe"));
+    assert_eq!(lord_howe.to_rfc3339(), "2025-10-05T02:30:00+11:00");
+    let santiago = resolve_local(naive("2025-09-07 00:00"), tz("America/Santiago"));
+    assert_eq!(santiago.to_rfc3339(), "2025-09-07T01:00:00-03:00");
+    let santiago = resolve_local(naive("2025-04-05 23:30"), tz("America/Santiago"));
+    assert_eq!(santiago.to_rfc3339(), "2025-04-05T23:30:00-03:00");
+}
+
+#[test]
+fn time_zones_by_name() {
+    assert_eq!(parse_timezone("Europe/Berlin").unwrap(), Tz::Europe__Berlin);
+    assert_eq!(parse_timezone("Europe/Kiev").unwrap().name(), "Europe/Kiev");
+    assert_eq!(parse_timezone("UTC").unwrap(), Tz::UTC);
+    let e = parse_timezone("Europe/Berln").unwrap_err();
+    assert_eq!(e.message, "unknown time zone `Europe/Berln`");
+    assert_eq!(e.hint.as_deref(), Some("did you mean `Europe/Berlin`?"));
+    let e = parse_timezone("europe/paris").unwrap_err();
+    assert_eq!(e.hint.as_deref(), Some("did you mean `Europe/Paris`?"));
+    let e = parse_timezone("Mars/Olympus").unwrap_err();
+    assert_eq!(e.hint.as_deref(), Some("time zones are IANA names, like `Europe/Berlin` or `UTC`"));
+}
+
+#[test]
+fn windows() {
+    let berlin = tz("Europe/Berlin");
+    let window = |s: &str| {
+        let TimeWindow { from, until } = parse_window(s, berlin).unwrap();
+        (from.to_rfc3339(), until.to_rfc3339())
+    };
+    assert_eq!(
+        window("2026-12-31 18:00 .. 2027-01-01 12:00"),
+        ("2026-12-31T18:00:00+01:00".into(), "2027-01-01T12:00:00+01:00".into())
+    );
+    assert_eq!(
+        window("2026-12-24..2026-12-26"),
+        ("2026-12-24T00:00:00+01:00".into(), "2026-12-27T00:00:00+01:00".into())
+    );
+    assert_eq!(
+        window("2026-12-25"),
+        ("2026-12-25T00:00:00+01:00".into(), "2026-12-26T00:00:00+01:00".into())
+    );
+    assert_eq!(
+        window("2026-12-24 .. 2026-12-24 12:00"),
+        ("2026-12-24T00:00:00+01:00".into(), "2026-12-24T12:00:00+01:00".into())
+    );
+    let e = parse_window("2027-01-01 12:00 .. 2026-12-31 18:00", berlin).unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        ("window ends before it starts: `2026-12-31 18:00` is not after `2027-01-01 12:00`", 20, 16)
+    );
+    let e = parse_window("2026-12-31 18:00 .. 2027-01-32", berlin).unwrap_err();
+    assert_eq!((e.message.as_str(), e.offset, e.len), ("`2027-01-32` is not a day of the calendar", 28, 2));
+    let e = parse_window("2026-12-31 18:00", berlin).unwrap_err();
+    assert_eq!(e.message, "expected a window, found `2026-12-31 18:00`");
+    let e = parse_window("2026-12-31 18:00 ..", berlin).unwrap_err();
+    assert_eq!((e.message.as_str(), e.offset), ("window is missing a time", 19));
+}
