@@ -560,3 +560,98 @@ fn windows() {
     let e = parse_window("2026-12-31 18:00 ..", berlin).unwrap_err();
     assert_eq!((e.message.as_str(), e.offset), ("window is missing a time", 19));
 }
+
+// ---- calendars ---------------------------------------------------------------------------
+
+fn calendar(text: &str) -> SourceFile {
+    SourceFile::new("posts.csv", text)
+}
+
+fn located(value: &crier::schedule::Located<String>) -> (&str, usize, usize) {
+    (value.value.as_str(), value.line, value.column)
+}
+
+#[test]
+fn reads_a_calendar_with_positions() {
+    let text = "\u{feff}text,at,to,media\n\
+                \"Line one,\nline \"\"two\"\"\",2026-12-01 09:00, brand_x ; brand_y;,a.png\n\
+                Héllo,2026-12-02 09:00,brand_x,\n";
+    let rows = read_calendar(&calendar(text)).unwrap();
+    assert_eq!(rows.len(), 2);
+    let first = &rows[0];
+    assert_eq!(first.line, 2);
+    assert_eq!(located(&first.text), ("Line one,\nline \"two\"", 2, 2));
+    assert_eq!(located(&first.at), ("2026-12-01 09:00", 3, 15));
+    let to: Vec<_> = first.to.iter().map(located).collect();
+    assert_eq!(to, [("brand_x", 3, 33), ("brand_y", 3, 43)]);
+    let media: Vec<_> = first.media.iter().map(located).collect();
+    assert_eq!(media, [("a.png", 3, 52)]);
+    let second = &rows[1];
+    assert_eq!(second.line, 4);
+    assert_eq!(located(&second.at), ("2026-12-02 09:00", 4, 7));
+    assert_eq!(located(&second.to[0]), ("brand_x", 4, 24));
+    assert!(second.media.is_empty());
+}
+
+#[test]
+fn media_column_is_optional() {
+    let rows = read_calendar(&calendar("at,to,text\n2026-12-01 09:00,a,hi\n")).unwrap();
+    assert_eq!(rows[0].text.value, "hi");
+    assert!(rows[0].media.is_empty());
+}
+
+#[test]
+fn reports_every_bad_cell() {
+    let text = "at,to,text\n\
+                ,brand_x,hello\n\
+                2026-12-01 09:00, ; ,\"\"\n\
+                2026-12-01 09:00,brand_x\n\
+                \"multi\nline\",brand_x,hi,extra\n";
+    let errors = read_calendar(&calendar(text)).unwrap_err();
+    let rendered: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        rendered,
+        [
+            "error: empty `at` cell\n  ——▶ posts.csv:2:1\n  |\n2 | ,brand_x,hello\n  | ^\n  = hint: write when to post, like `2026-12-01 09:00`\n",
+            "error: empty `to` cell\n  ——▶ posts.csv:3:18\n  |\n3 | 2026-12-01 09:00, ; ,\"\"\n  |                  ^^^\n  = hint: name one or more accounts, separated by `;`\n",
+            "error: empty `text` cell\n  ——▶ posts.csv:3:22\n  |\n3 | 2026-12-01 09:00, ; ,\"\"\n  |                      ^^\n  = hint: write the text of the post\n",
+            "error: row has 2 fields, the header has 3\n  ——▶ posts.csv:4:25\n  |\n4 | 2026-12-01 09:00,brand_x\n  |                         ^\n  = hint: put text with commas in double quotes: `\"Hello, world\"`\n",
+            "error: row has 4 fields, the header has 3\n  ——▶ posts.csv:6:18\n  |\n6 | line\",brand_x,hi,extra\n  |                  ^^^^^\n  = hint: put text with commas in double quotes: `\"Hello, world\"`\n",
+        ]
+    );
+}
+
+#[test]
+fn header_problems_with_suggestions() {
+    let errors = read_calendar(&calendar("at,too,txt,media,media\n")).unwrap_err();
+    let summary: Vec<_> = errors
+        .iter()
+        .map(|e| {
+            let p = e.position.unwrap();
+            (e.message.as_str(), e.hint.as_deref(), p.line, p.column)
+        })
+        .collect();
+    let header_hint = Some("the first row names the columns: `at,to,text,media` (`media` is optional)");
+    assert_eq!(
+        summary,
+        [
+            ("unknown column `too`", Some("did you mean `to`?"), 1, 4),
+            ("unknown column `txt`", Some("did you mean `text`?"), 1, 8),
+            ("column `media` appears twice", None, 1, 18),
+            ("missing column `to`", header_hint, 1, 1),
+            ("missing column `text`", header_hint, 1, 1),
+        ]
+    );
+    let errors = read_calendar(&calendar("")).unwrap_err();
+    assert_eq!(errors[0].message, "calendar is empty");
+}
+
+#[test]
+fn invalid_utf8_is_a_diagnostic() {
+    let bytes = b"at,to,text\n2026-12-01 09:00,brand_x,caf\xe9\n";
+    let error = crier::schedule::calendar::calendar_source("posts.csv", bytes).unwrap_err();
+    assert_eq!(error.message, "calendar is not valid UTF-8");
+    assert_eq!(error.position.map(|p| (p.line, p.column)), Some((2, 29)));
+    let ok = crier::schedule::calendar::calendar_source("posts.csv", b"at,to,text\n").unwrap();
+    assert!(read_calendar(&ok).unwrap().is_empty());
+}
