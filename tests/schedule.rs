@@ -106,10 +106,22 @@ fn day_fields_are_ored_when_both_restricted() {
     let got = fires("0 12 13 * FRI", "UTC", "2025-06-01T00:00:00Z", 4);
     assert_eq!(
         got,
-        ["2025-06-06T12:00Z", "2025-06-13T12:00Z", "2025-06-20T12:00Z", "2025-06-27T12:00Z"]
+        [
+            "2025-06-06T12:00Z",
+            "2025-06-13T12:00Z",
+            "2025-06-20T12:00Z",
+            "2025-06-27T12:00Z"
+        ]
     );
     let got = fires("0 12 1 * MON", "UTC", "2025-06-01T00:00:00Z", 3);
-    assert_eq!(got, ["2025-06-01T12:00Z", "2025-06-02T12:00Z", "2025-06-09T12:00Z"]);
+    assert_eq!(
+        got,
+        [
+            "2025-06-01T12:00Z",
+            "2025-06-02T12:00Z",
+            "2025-06-09T12:00Z"
+        ]
+    );
     // A day field starting with `*` is unrestricted: then both must match.
     let got = fires("0 12 */2 * MON", "UTC", "2025-06-01T00:00:00Z", 2);
     assert_eq!(got, ["2025-06-09T12:00Z", "2025-06-23T12:00Z"]);
@@ -118,11 +130,50 @@ fn day_fields_are_ored_when_both_restricted() {
 #[test]
 fn steps_ranges_names_and_macros() {
     let cases: &[(&str, &str, &[&str])] = &[
-        ("5/20 * * * *", "2025-01-01T00:00:00Z", &["2025-01-01T00:05Z", "2025-01-01T00:25Z", "2025-01-01T00:45Z", "2025-01-01T01:05Z"]),
-        ("0 9-17/4 * * *", "2025-01-01T00:00:00Z", &["2025-01-01T09:00Z", "2025-01-01T13:00Z", "2025-01-01T17:00Z", "2025-01-02T09:00Z"]),
-        ("0 0 1 jan,Jul *", "2025-01-01T00:00:00Z", &["2025-07-01T00:00Z", "2026-01-01T00:00Z"]),
-        ("0 0 * * sat-sun", "2025-01-01T00:00:00Z", &["2025-01-04T00:00Z", "2025-01-05T00:00Z", "2025-01-11T00:00Z"]),
-        ("0 0 * * 5-7", "2025-01-01T00:00:00Z", &["2025-01-03T00:00Z", "2025-01-04T00:00Z", "2025-01-05T00:00Z", "2025-01-10T00:00Z"]),
+        (
+            "5/20 * * * *",
+            "2025-01-01T00:00:00Z",
+            &[
+                "2025-01-01T00:05Z",
+                "2025-01-01T00:25Z",
+                "2025-01-01T00:45Z",
+                "2025-01-01T01:05Z",
+            ],
+        ),
+        (
+            "0 9-17/4 * * *",
+            "2025-01-01T00:00:00Z",
+            &[
+                "2025-01-01T09:00Z",
+                "2025-01-01T13:00Z",
+                "2025-01-01T17:00Z",
+                "2025-01-02T09:00Z",
+            ],
+        ),
+        (
+            "0 0 1 jan,Jul *",
+            "2025-01-01T00:00:00Z",
+            &["2025-07-01T00:00Z", "2026-01-01T00:00Z"],
+        ),
+        (
+            "0 0 * * sat-sun",
+            "2025-01-01T00:00:00Z",
+            &[
+                "2025-01-04T00:00Z",
+                "2025-01-05T00:00Z",
+                "2025-01-11T00:00Z",
+            ],
+        ),
+        (
+            "0 0 * * 5-7",
+            "2025-01-01T00:00:00Z",
+            &[
+                "2025-01-03T00:00Z",
+                "2025-01-04T00:00Z",
+                "2025-01-05T00:00Z",
+                "2025-01-10T00:00Z",
+            ],
+        ),
         ("@yearly", "2025-01-01T00:00:00Z", &["2026-01-01T00:00Z"]),
         ("@annually", "2025-01-01T00:00:00Z", &["2026-01-01T00:00Z"]),
         ("@monthly", "2025-01-01T00:00:00Z", &["2025-02-01T00:00Z"]),
@@ -133,7 +184,11 @@ fn steps_ranges_names_and_macros() {
         ("0 0 29 2 *", "2025-01-01T00:00:00Z", &["2028-02-29T00:00Z"]),
     ];
     for (expr, after, expected) in cases {
-        assert_eq!(fires(expr, "UTC", after, expected.len()), *expected, "`{expr}`");
+        assert_eq!(
+            fires(expr, "UTC", after, expected.len()),
+            *expected,
+            "`{expr}`"
+        );
     }
 }
 
@@ -177,6 +232,8 @@ fn parse_errors_are_precise() {
         ("1,,2 * * * *", "minute field `1,,2` has an empty list item", Some("list items are separated by single commas: `1,15,30`"), 0, 4),
         ("0 0 L * *", "day-of-month `L` is not a number", Some("day-of-month values are 1-31"), 4, 1),
         ("0 0 ? * *", "day-of-month `?` is not a number", Some("day-of-month values are 1-31"), 4, 1),
+        ("0 0 * * 1-", "a day-of-week value is missing", Some("day-of-week values are 0-7 or `SUN`..`SAT`"), 10, 1),
+        ("0 0 * 1.5 *", "month `1.5` is not a number", Some("month values are 1-12 or `JAN`..`DEC`"), 6, 3),
         ("0 0 30 2 *", "day-of-month `30` never occurs in the months `2`", Some("those months have at most 29 days"), 4, 2),
     ];
     for (expr, message, hint, offset, len) in cases {
@@ -229,7 +286,13 @@ fn field(min: u32, max: u32) -> impl proptest::strategy::Strategy<Value = String
 
 fn expression() -> impl proptest::strategy::Strategy<Value = String> {
     use proptest::prelude::*;
-    (field(0, 59), field(0, 23), field(1, 31), field(1, 12), field(0, 7))
+    (
+        field(0, 59),
+        field(0, 23),
+        field(1, 31),
+        field(1, 12),
+        field(0, 7),
+    )
         .prop_map(|(m, h, dom, mon, dow)| format!("{m} {h} {dom} {mon} {dow}"))
 }
 
@@ -271,7 +334,8 @@ fn fire_times_increase_and_match_their_expression() {
                 let local = fire.with_timezone(&zone).naive_local();
                 if !schedule.matches(local) {
                     // The documented gap case: a fixed-hour job fires as the clocks spring forward.
-                    let sprang = offset_at(zone, fire - TimeDelta::seconds(1)) < offset_at(zone, fire);
+                    let sprang =
+                        offset_at(zone, fire - TimeDelta::seconds(1)) < offset_at(zone, fire);
                     prop_assert!(
                         schedule.has_fixed_hour() && sprang,
                         "`{expr}` in {zone} fired at {local} ({fire})"
@@ -333,7 +397,12 @@ const CROSS_CHECKED: [&str; 22] = [
     "45 23 * 2 0,6",
 ];
 
-fn croner_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+fn croner_fires(
+    expr: &str,
+    zone: Tz,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
     let cron = croner::Cron::new(expr).parse().unwrap();
     let mut out = Vec::new();
     let mut t = after.with_timezone(&zone);
@@ -347,7 +416,12 @@ fn croner_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>
     out
 }
 
-fn crier_fires(expr: &str, zone: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+fn crier_fires(
+    expr: &str,
+    zone: Tz,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
     CronSchedule::parse(expr)
         .unwrap()
         .fire_times_after(zone, after)
@@ -370,17 +444,41 @@ fn agrees_with_croner_over_a_year_in_utc() {
 fn agrees_with_croner_in_zones_between_changes() {
     // Stretches without a daylight-saving change, where croner and crier must agree.
     let stretches = [
-        ("Europe/Berlin", "2025-04-01T00:00:00Z", "2025-10-25T00:00:00Z"),
-        ("America/New_York", "2025-03-10T12:00:00Z", "2025-11-01T00:00:00Z"),
-        ("America/Santiago", "2025-04-07T12:00:00Z", "2025-09-06T00:00:00Z"),
-        ("Australia/Lord_Howe", "2025-04-07T12:00:00Z", "2025-10-04T00:00:00Z"),
-        ("Asia/Kolkata", "2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+        (
+            "Europe/Berlin",
+            "2025-04-01T00:00:00Z",
+            "2025-10-25T00:00:00Z",
+        ),
+        (
+            "America/New_York",
+            "2025-03-10T12:00:00Z",
+            "2025-11-01T00:00:00Z",
+        ),
+        (
+            "America/Santiago",
+            "2025-04-07T12:00:00Z",
+            "2025-09-06T00:00:00Z",
+        ),
+        (
+            "Australia/Lord_Howe",
+            "2025-04-07T12:00:00Z",
+            "2025-10-04T00:00:00Z",
+        ),
+        (
+            "Asia/Kolkata",
+            "2025-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+        ),
     ];
     for (zone, after, until) in stretches {
         let (zone, after, until) = (tz(zone), utc(after), utc(until));
         for expr in CROSS_CHECKED {
             let ours = crier_fires(expr, zone, after, until);
-            assert_eq!(ours, croner_fires(expr, zone, after, until), "`{expr}` in {zone}");
+            assert_eq!(
+                ours,
+                croner_fires(expr, zone, after, until),
+                "`{expr}` in {zone}"
+            );
         }
     }
 }
@@ -402,7 +500,11 @@ fn a_year_of_a_thousand_daily_jobs_is_quick() {
             .count();
     }
     assert_eq!(count, 365_000);
-    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 // ---- durations, dates, times, zones, windows ---------------------------------------------
@@ -459,23 +561,44 @@ fn bad_durations_say_why() {
 
 #[test]
 fn dates_and_times_of_day() {
-    assert_eq!(parse_date("2026-12-01").unwrap(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+    assert_eq!(
+        parse_date("2026-12-01").unwrap(),
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+    );
     assert_eq!(parse_time_of_day("08:30").unwrap().to_string(), "08:30:00");
-    assert_eq!(parse_time_of_day("23:00:15").unwrap().to_string(), "23:00:15");
+    assert_eq!(
+        parse_time_of_day("23:00:15").unwrap().to_string(),
+        "23:00:15"
+    );
     let e = parse_date("2026-02-30").unwrap_err();
-    assert_eq!((e.message.as_str(), e.offset, e.len), ("`2026-02-30` is not a day of the calendar", 8, 2));
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        ("`2026-02-30` is not a day of the calendar", 8, 2)
+    );
     assert_eq!(e.hint.as_deref(), Some("that month has 28 days"));
     let e = parse_date("2026-13-01").unwrap_err();
-    assert_eq!((e.message.as_str(), e.offset), ("month `13` is out of range 01-12", 5));
+    assert_eq!(
+        (e.message.as_str(), e.offset),
+        ("month `13` is out of range 01-12", 5)
+    );
     let e = parse_date("1/12/2026").unwrap_err();
     assert_eq!(e.message, "expected a date, found `1/12/2026`");
-    assert_eq!(e.hint.as_deref(), Some("dates are written `YYYY-MM-DD`, like `2026-12-01`"));
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("dates are written `YYYY-MM-DD`, like `2026-12-01`")
+    );
     let e = parse_time_of_day("24:00").unwrap_err();
-    assert_eq!((e.message.as_str(), e.offset, e.len), ("hour `24` is out of range 00-23", 0, 2));
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        ("hour `24` is out of range 00-23", 0, 2)
+    );
     let e = parse_time_of_day("8:30").unwrap_err();
     assert_eq!(e.message, "expected a time of day, found `8:30`");
     let e = parse_time_of_day("08:61").unwrap_err();
-    assert_eq!((e.message.as_str(), e.offset), ("minute `61` is out of range 00-59", 3));
+    assert_eq!(
+        (e.message.as_str(), e.offset),
+        ("minute `61` is out of range 00-59", 3)
+    );
 }
 
 #[test]
@@ -493,11 +616,17 @@ fn local_datetimes_follow_the_dst_rule() {
     assert_eq!(at("2026-12-01T08:30:00Z"), "2026-12-01T09:30:00+01:00");
     assert_eq!(at("2026-12-01T08:30:00-05:00"), "2026-12-01T14:30:00+01:00");
     let e = parse_local_datetime("2026-12-01 25:00", berlin).unwrap_err();
-    assert_eq!((e.message.as_str(), e.offset, e.len), ("hour `25` is out of range 00-23", 11, 2));
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        ("hour `25` is out of range 00-23", 11, 2)
+    );
     let e = parse_local_datetime("tomorrow", berlin).unwrap_err();
     assert_eq!(e.message, "expected a date and time, found `tomorrow`");
     let e = parse_local_datetime("2026-12-01T08:30+25:00", berlin).unwrap_err();
-    assert_eq!(e.message, "`08:30+25:00` is not a valid time with a UTC offset");
+    assert_eq!(
+        e.message,
+        "`08:30+25:00` is not a valid time with a UTC offset"
+    );
 }
 
 #[test]
@@ -522,7 +651,10 @@ fn time_zones_by_name() {
     let e = parse_timezone("europe/paris").unwrap_err();
     assert_eq!(e.hint.as_deref(), Some("did you mean `Europe/Paris`?"));
     let e = parse_timezone("Mars/Olympus").unwrap_err();
-    assert_eq!(e.hint.as_deref(), Some("time zones are IANA names, like `Europe/Berlin` or `UTC`"));
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("time zones are IANA names, like `Europe/Berlin` or `UTC`")
+    );
 }
 
 #[test]
@@ -534,31 +666,53 @@ fn windows() {
     };
     assert_eq!(
         window("2026-12-31 18:00 .. 2027-01-01 12:00"),
-        ("2026-12-31T18:00:00+01:00".into(), "2027-01-01T12:00:00+01:00".into())
+        (
+            "2026-12-31T18:00:00+01:00".into(),
+            "2027-01-01T12:00:00+01:00".into()
+        )
     );
     assert_eq!(
         window("2026-12-24..2026-12-26"),
-        ("2026-12-24T00:00:00+01:00".into(), "2026-12-27T00:00:00+01:00".into())
+        (
+            "2026-12-24T00:00:00+01:00".into(),
+            "2026-12-27T00:00:00+01:00".into()
+        )
     );
     assert_eq!(
         window("2026-12-25"),
-        ("2026-12-25T00:00:00+01:00".into(), "2026-12-26T00:00:00+01:00".into())
+        (
+            "2026-12-25T00:00:00+01:00".into(),
+            "2026-12-26T00:00:00+01:00".into()
+        )
     );
     assert_eq!(
         window("2026-12-24 .. 2026-12-24 12:00"),
-        ("2026-12-24T00:00:00+01:00".into(), "2026-12-24T12:00:00+01:00".into())
+        (
+            "2026-12-24T00:00:00+01:00".into(),
+            "2026-12-24T12:00:00+01:00".into()
+        )
     );
     let e = parse_window("2027-01-01 12:00 .. 2026-12-31 18:00", berlin).unwrap_err();
     assert_eq!(
         (e.message.as_str(), e.offset, e.len),
-        ("window ends before it starts: `2026-12-31 18:00` is not after `2027-01-01 12:00`", 20, 16)
+        (
+            "window ends before it starts: `2026-12-31 18:00` is not after `2027-01-01 12:00`",
+            20,
+            16
+        )
     );
     let e = parse_window("2026-12-31 18:00 .. 2027-01-32", berlin).unwrap_err();
-    assert_eq!((e.message.as_str(), e.offset, e.len), ("`2027-01-32` is not a day of the calendar", 28, 2));
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        ("`2027-01-32` is not a day of the calendar", 28, 2)
+    );
     let e = parse_window("2026-12-31 18:00", berlin).unwrap_err();
     assert_eq!(e.message, "expected a window, found `2026-12-31 18:00`");
     let e = parse_window("2026-12-31 18:00 ..", berlin).unwrap_err();
-    assert_eq!((e.message.as_str(), e.offset), ("window is missing a time", 19));
+    assert_eq!(
+        (e.message.as_str(), e.offset),
+        ("window is missing a time", 19)
+    );
 }
 
 // ---- calendars ---------------------------------------------------------------------------
@@ -631,7 +785,8 @@ fn header_problems_with_suggestions() {
             (e.message.as_str(), e.hint.as_deref(), p.line, p.column)
         })
         .collect();
-    let header_hint = Some("the first row names the columns: `at,to,text,media` (`media` is optional)");
+    let header_hint =
+        Some("the first row names the columns: `at,to,text,media` (`media` is optional)");
     assert_eq!(
         summary,
         [
@@ -649,9 +804,10 @@ fn header_problems_with_suggestions() {
 #[test]
 fn invalid_utf8_is_a_diagnostic() {
     let bytes = b"at,to,text\n2026-12-01 09:00,brand_x,caf\xe9\n";
-    let error = crier::schedule::calendar::calendar_source("posts.csv", bytes).unwrap_err();
+    let errors = crier::schedule::calendar_source("posts.csv", bytes).unwrap_err();
+    let error = &errors[0];
     assert_eq!(error.message, "calendar is not valid UTF-8");
     assert_eq!(error.position.map(|p| (p.line, p.column)), Some((2, 29)));
-    let ok = crier::schedule::calendar::calendar_source("posts.csv", b"at,to,text\n").unwrap();
+    let ok = crier::schedule::calendar_source("posts.csv", b"at,to,text\n").unwrap();
     assert!(read_calendar(&ok).unwrap().is_empty());
 }

@@ -9,7 +9,8 @@ use crate::diagnostic::{Diagnostic, Position, SourceFile, did_you_mean};
 use super::calendar_cells::{LineIndex, RawCell, cells_of_record};
 
 const COLUMNS: [&str; 4] = ["at", "to", "text", "media"];
-const HEADER_HINT: &str = "the first row names the columns: `at,to,text,media` (`media` is optional)";
+const HEADER_HINT: &str =
+    "the first row names the columns: `at,to,text,media` (`media` is optional)";
 
 /// A value and where it was written: 1-based line and column (in characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +30,12 @@ pub struct CalendarRow {
     pub media: Vec<Located<String>>,
 }
 
-/// A calendar file's bytes as a source file, or a diagnostic where they stop being UTF-8.
+/// A calendar file's bytes as a source file, or a diagnostic where they stop being UTF-8
+/// (as a list, like [`read_calendar`]'s errors).
 pub fn calendar_source(
     path: impl Into<std::path::PathBuf>,
     bytes: &[u8],
-) -> Result<SourceFile, Diagnostic> {
+) -> Result<SourceFile, Vec<Diagnostic>> {
     let path = path.into();
     match std::str::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile::new(path, text)),
@@ -42,10 +44,10 @@ pub fn calendar_source(
             let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
             let (line, column) = LineIndex::new(good).locate(good.len());
             let source = SourceFile::new(path, lossy.as_ref());
-            Err(
-                Diagnostic::error(&source, Position::new(line, column, 1), "calendar is not valid UTF-8")
-                    .with_hint("save the spreadsheet as \"CSV UTF-8\""),
-            )
+            let position = Position::new(line, column, 1);
+            let error = Diagnostic::error(&source, position, "calendar is not valid UTF-8")
+                .with_hint("save the spreadsheet as \"CSV UTF-8\"");
+            Err(vec![error])
         }
     }
 }
@@ -83,7 +85,11 @@ impl<'a> Reader<'a> {
     }
 
     fn read(mut self) -> Result<Vec<CalendarRow>, Vec<Diagnostic>> {
-        let bom = if self.text.starts_with('\u{feff}') { 3 } else { 0 };
+        let bom = if self.text.starts_with('\u{feff}') {
+            3
+        } else {
+            0
+        };
         let body = &self.text[bom..];
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -115,9 +121,18 @@ impl<'a> Reader<'a> {
             }
         }
         if layout.is_none() {
-            self.error_at(bom, 1, "calendar is empty".to_owned(), Some(HEADER_HINT.to_owned()));
+            self.error_at(
+                bom,
+                1,
+                "calendar is empty".to_owned(),
+                Some(HEADER_HINT.to_owned()),
+            );
         }
-        if self.errors.is_empty() { Ok(rows) } else { Err(self.errors) }
+        if self.errors.is_empty() {
+            Ok(rows)
+        } else {
+            Err(self.errors)
+        }
     }
 
     /// Reads the header row; `None` when a required column is missing.
@@ -125,15 +140,29 @@ impl<'a> Reader<'a> {
         let mut layout: Layout = [None; 4];
         for (i, (name, cell)) in record.iter().zip(cells).enumerate() {
             let name = name.trim();
-            let len = self.lines.rest_of_line(cell.start).min(name.chars().count().max(1));
+            let len = self
+                .lines
+                .rest_of_line(cell.start)
+                .min(name.chars().count().max(1));
             match COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
                 Some(known) if layout[known].is_some() => {
-                    self.error_at(cell.start, len, format!("column `{name}` appears twice"), None);
+                    self.error_at(
+                        cell.start,
+                        len,
+                        format!("column `{name}` appears twice"),
+                        None,
+                    );
                 }
                 Some(known) => layout[known] = Some(i),
                 None => {
-                    let hint = did_you_mean(name, COLUMNS).unwrap_or_else(|| HEADER_HINT.to_owned());
-                    self.error_at(cell.start, len, format!("unknown column `{name}`"), Some(hint));
+                    let hint =
+                        did_you_mean(name, COLUMNS).unwrap_or_else(|| HEADER_HINT.to_owned());
+                    self.error_at(
+                        cell.start,
+                        len,
+                        format!("unknown column `{name}`"),
+                        Some(hint),
+                    );
                 }
             }
         }
@@ -178,18 +207,41 @@ impl<'a> Reader<'a> {
         let text = self.trimmed(text_value, text_cell);
         let media = cell(3).map_or_else(Vec::new, |(v, c)| self.list(v, c));
         let checks = [
-            (at.value.is_empty(), at_cell, "at", "write when to post, like `2026-12-01 09:00`"),
-            (to.is_empty(), to_cell, "to", "name one or more accounts, separated by `;`"),
-            (text.value.is_empty(), text_cell, "text", "write the text of the post"),
+            (
+                at.value.is_empty(),
+                at_cell,
+                "at",
+                "write when to post, like `2026-12-01 09:00`",
+            ),
+            (
+                to.is_empty(),
+                to_cell,
+                "to",
+                "name one or more accounts, separated by `;`",
+            ),
+            (
+                text.value.is_empty(),
+                text_cell,
+                "text",
+                "write the text of the post",
+            ),
         ];
         let before = self.errors.len();
         for (empty, raw, name, hint) in checks {
             if empty {
-                let len = self.lines.rest_of_line(raw.start).min((raw.end - raw.start).max(1));
-                self.error_at(raw.start, len, format!("empty `{name}` cell"), Some(hint.to_owned()));
+                let len = self
+                    .lines
+                    .rest_of_line(raw.start)
+                    .min((raw.end - raw.start).max(1));
+                self.error_at(
+                    raw.start,
+                    len,
+                    format!("empty `{name}` cell"),
+                    Some(hint.to_owned()),
+                );
             }
         }
-        (self.errors.len() == before).then(|| CalendarRow {
+        (self.errors.len() == before).then_some(CalendarRow {
             line,
             at,
             to,

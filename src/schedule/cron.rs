@@ -83,10 +83,16 @@ impl CronSchedule {
     }
 }
 
-fn parse_macro(tokens: &[(usize, &str)], offset: usize, word: &str) -> Result<CronFields, CronError> {
+fn parse_macro(
+    tokens: &[(usize, &str)],
+    offset: usize,
+    word: &str,
+) -> Result<CronFields, CronError> {
     if word.eq_ignore_ascii_case("@reboot") {
-        return Err(CronError::new("`@reboot` is not supported", offset, word.len())
-            .with_hint("crier schedules by the clock; use a trigger to act when crier starts"));
+        return Err(
+            CronError::new("`@reboot` is not supported", offset, word.len())
+                .with_hint("crier schedules by the clock; use a trigger to act when crier starts"),
+        );
     }
     let Some((_, expansion)) = MACROS.iter().find(|(m, _)| m.eq_ignore_ascii_case(word)) else {
         let message = format!("unknown macro `{word}`");
@@ -101,12 +107,11 @@ fn parse_macro(tokens: &[(usize, &str)], offset: usize, word: &str) -> Result<Cr
             extra,
             text.len(),
         )
-        .with_hint(format!("`{word}` stands for a whole expression (`{expansion}`)")));
+        .with_hint(format!(
+            "`{word}` stands for a whole expression (`{expansion}`)"
+        )));
     }
-    let expanded: Vec<(usize, &str)> = expansion
-        .split(' ')
-        .map(|t| (offset, t))
-        .collect();
+    let expanded: Vec<(usize, &str)> = expansion.split(' ').map(|t| (offset, t)).collect();
     CronFields::parse(&expanded)
 }
 

@@ -23,11 +23,41 @@ struct Field {
 }
 
 const FIELDS: [Field; 5] = [
-    Field { name: "minute", min: 0, max: 59, names: &[], noun: "minute" },
-    Field { name: "hour", min: 0, max: 23, names: &[], noun: "hour" },
-    Field { name: "day-of-month", min: 1, max: 31, names: &[], noun: "day of month" },
-    Field { name: "month", min: 1, max: 12, names: &MONTHS, noun: "month" },
-    Field { name: "day-of-week", min: 0, max: 7, names: &DAYS, noun: "day" },
+    Field {
+        name: "minute",
+        min: 0,
+        max: 59,
+        names: &[],
+        noun: "minute",
+    },
+    Field {
+        name: "hour",
+        min: 0,
+        max: 23,
+        names: &[],
+        noun: "hour",
+    },
+    Field {
+        name: "day-of-month",
+        min: 1,
+        max: 31,
+        names: &[],
+        noun: "day of month",
+    },
+    Field {
+        name: "month",
+        min: 1,
+        max: 12,
+        names: &MONTHS,
+        noun: "month",
+    },
+    Field {
+        name: "day-of-week",
+        min: 0,
+        max: 7,
+        names: &DAYS,
+        noun: "day",
+    },
 ];
 
 /// The parsed fields: bit `n` of a set means value `n` is selected.
@@ -83,7 +113,10 @@ impl CronFields {
         if first_day > longest {
             let (offset, text) = tokens[2];
             return Err(CronError::new(
-                format!("day-of-month `{text}` never occurs in the months `{}`", tokens[3].1),
+                format!(
+                    "day-of-month `{text}` never occurs in the months `{}`",
+                    tokens[3].1
+                ),
                 offset,
                 text.len(),
             )
@@ -170,14 +203,19 @@ fn parse_item(field: Field, item: &str, at: usize) -> Result<u64, CronError> {
         None => 1,
         Some((step, step_at)) => parse_step(field, step, step_at)?,
     };
-    Ok((lo..=hi).step_by(step as usize).fold(0, |set, v| set | (1 << v)))
+    Ok((lo..=hi)
+        .step_by(step as usize)
+        .fold(0, |set, v| set | (1 << v)))
 }
 
 fn parse_step(field: Field, step: &str, at: usize) -> Result<u32, CronError> {
     match step.parse::<u32>() {
         Ok(n) if n >= 1 && step.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
         Ok(_) => Err(CronError::new(
-            format!("step `{step}` in the {} field must be at least 1", field.name),
+            format!(
+                "step `{step}` in the {} field must be at least 1",
+                field.name
+            ),
             at,
             step.len(),
         )),
@@ -206,7 +244,10 @@ fn parse_value(field: Field, token: &str, at: usize) -> Result<u32, CronError> {
             )),
         };
     }
-    if !field.names.is_empty() && token.bytes().all(|b| b.is_ascii_alphabetic()) {
+    if !field.names.is_empty()
+        && !token.is_empty()
+        && token.bytes().all(|b| b.is_ascii_alphabetic())
+    {
         let upper = token.to_ascii_uppercase();
         if let Some(i) = field.names.iter().position(|n| *n == upper) {
             return Ok(i as u32 + field.min);
@@ -224,17 +265,18 @@ fn parse_value(field: Field, token: &str, at: usize) -> Result<u32, CronError> {
             field.names[field.names.len() - 1]
         )));
     }
-    let what = if token.is_empty() { "a value is missing" } else { "is not a number" };
     let message = if token.is_empty() {
-        format!("{} field: {what}", field.name)
+        format!("a {} value is missing", field.name)
     } else {
-        format!("{} `{token}` {what}", field.name)
+        format!("{} `{token}` is not a number", field.name)
     };
-    Err(CronError::new(message, at, len).with_hint(format!(
-        "{} values are {}-{}{}",
-        field.name,
-        field.min,
-        field.max,
-        if field.names.is_empty() { "" } else { " or names like `MON`/`JAN`" }
-    )))
+    let names = match field.names {
+        [] => String::new(),
+        names => format!(" or `{}`..`{}`", names[0], names[names.len() - 1]),
+    };
+    let hint = format!(
+        "{} values are {}-{}{names}",
+        field.name, field.min, field.max
+    );
+    Err(CronError::new(message, at, len).with_hint(hint))
 }

@@ -75,7 +75,13 @@ impl<'a> FireTimes<'a> {
             (local - TimeDelta::days(1), None)
         } else {
             let offset = offset_seconds(tz, after);
-            (local, Some(Stretch { offset, checked: after }))
+            (
+                local,
+                Some(Stretch {
+                    offset,
+                    checked: after,
+                }),
+            )
         };
         FireTimes {
             schedule,

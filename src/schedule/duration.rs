@@ -8,7 +8,13 @@ use super::time_error::TimeError;
 const HINT: &str = "durations are a number and a unit: `90s`, `15m`, `2h`, `7d`, `1w`";
 
 /// Units from largest to smallest, with their length in seconds.
-const UNITS: [(&str, i64); 5] = [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
+const UNITS: [(&str, i64); 5] = [
+    ("w", 604_800),
+    ("d", 86_400),
+    ("h", 3_600),
+    ("m", 60),
+    ("s", 1),
+];
 
 pub fn parse_duration(s: &str) -> Result<TimeDelta, TimeError> {
     let fail = |message: String, offset: usize, len: usize| {
@@ -31,11 +37,9 @@ pub fn parse_duration(s: &str) -> Result<TimeDelta, TimeError> {
         }
         if i == digits_start {
             return match s[i..].chars().next() {
-                Some(c) if c.is_whitespace() => fail(
-                    format!("duration `{s}` contains a space"),
-                    i,
-                    c.len_utf8(),
-                ),
+                Some(c) if c.is_whitespace() => {
+                    fail(format!("duration `{s}` contains a space"), i, c.len_utf8())
+                }
                 _ => fail(format!("expected a number in duration `{s}`"), i, 1),
             };
         }
@@ -47,11 +51,9 @@ pub fn parse_duration(s: &str) -> Result<TimeDelta, TimeError> {
         let unit = &s[unit_start..i];
         if unit.is_empty() {
             return match s[i..].chars().next() {
-                Some(c) if c.is_whitespace() => fail(
-                    format!("duration `{s}` contains a space"),
-                    i,
-                    c.len_utf8(),
-                ),
+                Some(c) if c.is_whitespace() => {
+                    fail(format!("duration `{s}` contains a space"), i, c.len_utf8())
+                }
                 _ => fail(
                     format!("duration `{s}` has no unit after `{number}`"),
                     digits_start,

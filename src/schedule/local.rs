@@ -43,7 +43,11 @@ fn gap_end(naive: NaiveDateTime, tz: Tz) -> DateTime<Tz> {
             lo = mid;
         }
     }
-    tz.from_utc_datetime(&DateTime::from_timestamp(hi, 0).unwrap_or_default().naive_utc())
+    tz.from_utc_datetime(
+        &DateTime::from_timestamp(hi, 0)
+            .unwrap_or_default()
+            .naive_utc(),
+    )
 }
 
 /// The first instant in `(from, to]` where the offset of `tz` differs from `offset`, if any.

@@ -2,8 +2,8 @@
 //! datetimes in a time zone, and spreadsheet (CSV) calendars.
 
 pub mod calendar;
-pub mod cron;
 mod calendar_cells;
+pub mod cron;
 mod cron_error;
 mod cron_fields;
 mod cron_fires;
@@ -13,8 +13,8 @@ pub mod time;
 mod time_error;
 mod window;
 
-pub use calendar::{CalendarRow, Located, read_calendar};
 pub use self::cron::{CronError, CronSchedule};
+pub use calendar::{CalendarRow, Located, calendar_source, read_calendar};
 pub use local::resolve_local;
 pub use time::{
     TimeError, TimeWindow, format_duration, parse_date, parse_duration, parse_local_datetime,

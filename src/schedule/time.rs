@@ -30,14 +30,18 @@ fn has_shape(s: &str, shape: &str) -> bool {
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, TimeError> {
     if !has_shape(s, "9999-99-99") {
-        return Err(TimeError::new(format!("expected a date, found `{s}`"), 0, s.len().max(1))
-            .with_hint(DATE_HINT));
+        return Err(
+            TimeError::new(format!("expected a date, found `{s}`"), 0, s.len().max(1))
+                .with_hint(DATE_HINT),
+        );
     }
     let number = |range: std::ops::Range<usize>| s[range].parse::<u32>().unwrap_or_default();
     let (year, month, day) = (number(0..4), number(5..7), number(8..10));
     if !(1..=12).contains(&month) {
-        return Err(TimeError::new(format!("month `{month:02}` is out of range 01-12"), 5, 2)
-            .with_hint(DATE_HINT));
+        return Err(
+            TimeError::new(format!("month `{month:02}` is out of range 01-12"), 5, 2)
+                .with_hint(DATE_HINT),
+        );
     }
     NaiveDate::from_ymd_opt(year as i32, month, day).ok_or_else(|| {
         TimeError::new(format!("`{s}` is not a day of the calendar"), 8, 2).with_hint(format!(
@@ -57,12 +61,17 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 /// `HH:MM`, or `HH:MM:SS`, on a 24-hour clock.
 pub fn parse_time_of_day(s: &str) -> Result<NaiveTime, TimeError> {
     if !has_shape(s, "99:99") && !has_shape(s, "99:99:99") {
-        return Err(
-            TimeError::new(format!("expected a time of day, found `{s}`"), 0, s.len().max(1))
-                .with_hint(TIME_HINT),
-        );
+        return Err(TimeError::new(
+            format!("expected a time of day, found `{s}`"),
+            0,
+            s.len().max(1),
+        )
+        .with_hint(TIME_HINT));
     }
-    let parts: Vec<u32> = s.split(':').map(|p| p.parse().unwrap_or_default()).collect();
+    let parts: Vec<u32> = s
+        .split(':')
+        .map(|p| p.parse().unwrap_or_default())
+        .collect();
     let limits = [("hour", 23), ("minute", 59), ("second", 59)];
     for (i, (value, (name, max))) in parts.iter().zip(limits).enumerate() {
         if *value > max {
@@ -74,16 +83,22 @@ pub fn parse_time_of_day(s: &str) -> Result<NaiveTime, TimeError> {
             .with_hint(TIME_HINT));
         }
     }
-    Ok(NaiveTime::from_hms_opt(parts[0], parts[1], parts.get(2).copied().unwrap_or(0))
-        .expect("fields are in range"))
+    Ok(
+        NaiveTime::from_hms_opt(parts[0], parts[1], parts.get(2).copied().unwrap_or(0))
+            .expect("fields are in range"),
+    )
 }
 
 /// A date and time in `tz` (`2026-12-01 08:30`, `2026-12-01T08:30:00`), under the
 /// daylight-saving rule of [`resolve_local`]; or RFC 3339 with an offset, converted to `tz`.
 pub fn parse_local_datetime(s: &str, tz: Tz) -> Result<DateTime<Tz>, TimeError> {
     let shape_error = || {
-        TimeError::new(format!("expected a date and time, found `{s}`"), 0, s.len().max(1))
-            .with_hint(DATETIME_HINT)
+        TimeError::new(
+            format!("expected a date and time, found `{s}`"),
+            0,
+            s.len().max(1),
+        )
+        .with_hint(DATETIME_HINT)
     };
     if s.len() < 16 || !s.is_char_boundary(10) || !s.is_char_boundary(11) {
         return Err(shape_error());

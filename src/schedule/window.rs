@@ -34,7 +34,10 @@ pub fn parse_window(s: &str, tz: Tz) -> Result<TimeWindow, TimeError> {
     let until = parse_bound(until_text, until_at, tz, Bound::End)?;
     if until.0 <= from.0 {
         return Err(TimeError::new(
-            format!("window ends before it starts: `{}` is not after `{}`", until.1, from.1),
+            format!(
+                "window ends before it starts: `{}` is not after `{}`",
+                until.1, from.1
+            ),
             until.2,
             until.1.len().max(1),
         )
