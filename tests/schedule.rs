@@ -811,3 +811,19 @@ fn invalid_utf8_is_a_diagnostic() {
     let ok = crier::schedule::calendar_source("posts.csv", b"at,to,text\n").unwrap();
     assert!(read_calendar(&ok).unwrap().is_empty());
 }
+
+#[test]
+fn crlf_blank_lines_and_a_lone_cell() {
+    let text = "at,to,text\r\n\r\n2026-12-01 09:00,brand_x,\"a\r\nb\"\r\n2026-12-02 09:00,brand_y,c\r\noops\r\n";
+    let errors = read_calendar(&calendar(text)).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].message, "row has 1 field, the header has 3");
+    assert_eq!(errors[0].position.map(|p| (p.line, p.column)), Some((6, 5)));
+    let rows = read_calendar(&calendar(&text.replace("oops\r\n", ""))).unwrap();
+    let lines: Vec<_> = rows
+        .iter()
+        .map(|r| (r.line, r.to[0].line, r.to[0].column))
+        .collect();
+    assert_eq!(lines, [(3, 3, 18), (5, 5, 18)]);
+    assert_eq!(rows[0].text.value, "a\r\nb");
+}

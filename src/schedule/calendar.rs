@@ -107,7 +107,7 @@ impl<'a> Reader<'a> {
                 }
             };
             let start = record.position().map_or(0, |p| p.byte() as usize) + bom;
-            let cells = cells_of_record(self.text, start);
+            let cells = cells_of_record(self.text, start, record.len());
             match layout {
                 None => match self.header(&record, &cells) {
                     Some(found) => layout = Some((found, record.len())),
@@ -193,7 +193,11 @@ impl<'a> Reader<'a> {
                 Some(extra) => (extra.start, self.lines.rest_of_line(extra.start)),
                 None => (cells.last().map_or(start, |c| c.end), 1),
             };
-            let message = format!("row has {} fields, the header has {width}", record.len());
+            let found = match record.len() {
+                1 => "1 field".to_owned(),
+                n => format!("{n} fields"),
+            };
+            let message = format!("row has {found}, the header has {width}");
             let hint = "put text with commas in double quotes: `\"Hello, world\"`".to_owned();
             self.error_at(offset, len, message, Some(hint));
             return None;
