@@ -827,3 +827,33 @@ fn crlf_blank_lines_and_a_lone_cell() {
     assert_eq!(lines, [(3, 3, 18), (5, 5, 18)]);
     assert_eq!(rows[0].text.value, "a\r\nb");
 }
+
+#[test]
+fn fixed_hour_jobs_agree_with_croner_across_changes() {
+    // croner moves a time in a gap to the first valid instant and takes the first of a
+    // repeated time, as crier does for fixed-hour jobs: so they agree all year round.
+    let fixed = [
+        "0 2 * * *",
+        "30 2 * * *",
+        "0,30 2 * * *",
+        "*/10 2 * * *",
+        "15 1,2,3 * * *",
+        "45 1 * * *",
+        "0 0 * * *",
+        "30 23 * * *",
+        "0 9 * * SUN",
+        "0 2 1-10 * SAT",
+    ];
+    let (after, until) = (utc("2024-12-31T12:00:00Z"), utc("2026-01-01T00:00:00Z"));
+    for zone in ZONES {
+        let zone = tz(zone);
+        for expr in fixed {
+            let ours = crier_fires(expr, zone, after, until);
+            assert_eq!(
+                ours,
+                croner_fires(expr, zone, after, until),
+                "`{expr}` in {zone}"
+            );
+        }
+    }
+}
