@@ -3,10 +3,13 @@
 
 pub mod calendar;
 mod calendar_cells;
+mod calendar_reader;
 pub mod cron;
+mod cron_candidates;
 mod cron_error;
 mod cron_fields;
 mod cron_fires;
+mod cron_syntax;
 mod duration;
 mod local;
 pub mod time;
