@@ -3,7 +3,7 @@
 //!
 //! Parsing and validation are ours, so errors point at the faulty token and the numbering
 //! is crontab's; the `cron` crate then enumerates wall-clock candidates, and
-//! [`super::cron_fires`] applies crier's daylight-saving rule to them.
+//! `cron_fires` applies crier's daylight-saving rule to them.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;

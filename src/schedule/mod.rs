@@ -1,5 +1,15 @@
 //! Time: 5-field cron expressions with a tested daylight-saving rule, durations, dates and
 //! datetimes in a time zone, and spreadsheet (CSV) calendars.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `cron`, `cron_error` | [`CronSchedule`]: parsing an expression, listing fire times |
+//! | `cron_syntax`, `cron_fields` | one field's syntax; the five fields and Vixie cron's day rule |
+//! | `cron_candidates` | wall-clock candidates from the `cron` crate |
+//! | `cron_fires` | the daylight-saving rule applied to candidates |
+//! | `local` | [`resolve_local`]: a local time to an instant; where offsets change |
+//! | `time`, `time_error`, `duration`, `window` | dates, times, zones, durations, windows |
+//! | `calendar`, `calendar_reader`, `calendar_cells` | CSV calendars with cell positions |
 
 pub mod calendar;
 mod calendar_cells;
