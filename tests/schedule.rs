@@ -232,6 +232,8 @@ fn parse_errors_are_precise() {
         ("1,,2 * * * *", "minute field `1,,2` has an empty list item", Some("list items are separated by single commas: `1,15,30`"), 0, 4),
         ("0 0 L * *", "day-of-month `L` is not a number", Some("day-of-month values are 1-31"), 4, 1),
         ("0 0 ? * *", "day-of-month `?` is not a number", Some("day-of-month values are 1-31"), 4, 1),
+        ("0 0 * * 1-", "a day-of-week value is missing", Some("day-of-week values are 0-7 or `SUN`..`SAT`"), 10, 1),
+        ("0 0 * 1.5 *", "month `1.5` is not a number", Some("month values are 1-12 or `JAN`..`DEC`"), 6, 3),
         ("0 0 30 2 *", "day-of-month `30` never occurs in the months `2`", Some("those months have at most 29 days"), 4, 2),
     ];
     for (expr, message, hint, offset, len) in cases {
@@ -503,4 +505,355 @@ fn a_year_of_a_thousand_daily_jobs_is_quick() {
         "{:?}",
         started.elapsed()
     );
+}
+
+// ---- durations, dates, times, zones, windows ---------------------------------------------
+
+#[test]
+fn durations_parse_and_format() {
+    let cases = [
+        ("90s", 90),
+        ("15m", 900),
+        ("2h", 7200),
+        ("7d", 604_800),
+        ("1w", 604_800),
+        ("1h30m", 5400),
+        ("1w2d3h4m5s", 788_645),
+        ("0s", 0),
+    ];
+    for (text, seconds) in cases {
+        let d = parse_duration(text).unwrap();
+        assert_eq!(d, TimeDelta::seconds(seconds), "`{text}`");
+        assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+    }
+    assert_eq!(format_duration(TimeDelta::seconds(5400)), "1h30m");
+    assert_eq!(format_duration(TimeDelta::seconds(90)), "1m30s");
+    assert_eq!(format_duration(TimeDelta::days(7)), "1w");
+    assert_eq!(format_duration(TimeDelta::zero()), "0s");
+}
+
+#[test]
+fn bad_durations_say_why() {
+    let hint = Some("durations are a number and a unit: `90s`, `15m`, `2h`, `7d`, `1w`");
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, Option<&str>, usize, usize)] = &[
+        ("", "duration is empty", hint, 0, 1),
+        ("0", "duration `0` has no unit after `0`", hint, 0, 1),
+        ("5", "duration `5` has no unit after `5`", hint, 0, 1),
+        ("5 m", "duration `5 m` contains a space", hint, 1, 1),
+        ("-3d", "duration `-3d` is negative", hint, 0, 1),
+        ("1y", "unknown duration unit `y` in `1y`",
+            Some("years and months vary in length; use days (`365d`) or a date"), 1, 1),
+        ("1h30", "duration `1h30` has no unit after `30`", hint, 2, 2),
+        ("30m1h", "units in duration `30m1h` must go from largest to smallest, each once", hint, 3, 2),
+        ("h", "expected a number in duration `h`", hint, 0, 1),
+        ("99999999999999w", "duration `99999999999999w` is too long", hint, 0, 15),
+    ];
+    for (text, message, hint, offset, len) in cases {
+        let e = parse_duration(text).unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.hint.as_deref(), e.offset, e.len),
+            (*message, *hint, *offset, *len),
+            "`{text}`"
+        );
+    }
+}
+
+#[test]
+fn dates_and_times_of_day() {
+    assert_eq!(
+        parse_date("2026-12-01").unwrap(),
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+    );
+    assert_eq!(parse_time_of_day("08:30").unwrap().to_string(), "08:30:00");
+    assert_eq!(
+        parse_time_of_day("23:00:15").unwrap().to_string(),
+        "23:00:15"
+    );
+    let e = parse_date("2026-02-30").unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        ("`2026-02-30` is not a day of the calendar", 8, 2)
+    );
+    assert_eq!(e.hint.as_deref(), Some("that month has 28 days"));
+    let e = parse_date("2026-13-01").unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset),
+        ("month `13` is out of range 01-12", 5)
+    );
+    let e = parse_date("1/12/2026").unwrap_err();
+    assert_eq!(e.message, "expected a date, found `1/12/2026`");
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("dates are written `YYYY-MM-DD`, like `2026-12-01`")
+    );
+    let e = parse_time_of_day("24:00").unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        ("hour `24` is out of range 00-23", 0, 2)
+    );
+    let e = parse_time_of_day("8:30").unwrap_err();
+    assert_eq!(e.message, "expected a time of day, found `8:30`");
+    let e = parse_time_of_day("08:61").unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset),
+        ("minute `61` is out of range 00-59", 3)
+    );
+}
+
+#[test]
+fn local_datetimes_follow_the_dst_rule() {
+    let berlin = tz("Europe/Berlin");
+    let at = |s: &str| parse_local_datetime(s, berlin).unwrap().to_rfc3339();
+    assert_eq!(at("2026-12-01 08:30"), "2026-12-01T08:30:00+01:00");
+    assert_eq!(at("2026-12-01T08:30:15"), "2026-12-01T08:30:15+01:00");
+    assert_eq!(at("2026-07-01 08:30:00"), "2026-07-01T08:30:00+02:00");
+    // In the spring-forward gap: the first instant after it.
+    assert_eq!(at("2025-03-30 02:30"), "2025-03-30T03:00:00+02:00");
+    // In the repeated hour: the first occurrence.
+    assert_eq!(at("2025-10-26 02:30"), "2025-10-26T02:30:00+02:00");
+    // RFC 3339 with an offset is an instant, shown in the zone.
+    assert_eq!(at("2026-12-01T08:30:00Z"), "2026-12-01T09:30:00+01:00");
+    assert_eq!(at("2026-12-01T08:30:00-05:00"), "2026-12-01T14:30:00+01:00");
+    let e = parse_local_datetime("2026-12-01 25:00", berlin).unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        ("hour `25` is out of range 00-23", 11, 2)
+    );
+    let e = parse_local_datetime("tomorrow", berlin).unwrap_err();
+    assert_eq!(e.message, "expected a date and time, found `tomorrow`");
+    let e = parse_local_datetime("2026-12-01T08:30+25:00", berlin).unwrap_err();
+    assert_eq!(
+        e.message,
+        "`08:30+25:00` is not a valid time with a UTC offset"
+    );
+}
+
+#[test]
+fn resolve_local_in_half_hour_and_midnight_gaps() {
+    let naive = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    let lord_howe = resolve_local(naive("2025-10-05 02:10"), tz("Australia/Lord_Howe"));
+    assert_eq!(lord_howe.to_rfc3339(), "2025-10-05T02:30:00+11:00");
+    let santiago = resolve_local(naive("2025-09-07 00:00"), tz("America/Santiago"));
+    assert_eq!(santiago.to_rfc3339(), "2025-09-07T01:00:00-03:00");
+    let santiago = resolve_local(naive("2025-04-05 23:30"), tz("America/Santiago"));
+    assert_eq!(santiago.to_rfc3339(), "2025-04-05T23:30:00-03:00");
+}
+
+#[test]
+fn time_zones_by_name() {
+    assert_eq!(parse_timezone("Europe/Berlin").unwrap(), Tz::Europe__Berlin);
+    assert_eq!(parse_timezone("Europe/Kiev").unwrap().name(), "Europe/Kiev");
+    assert_eq!(parse_timezone("UTC").unwrap(), Tz::UTC);
+    let e = parse_timezone("Europe/Berln").unwrap_err();
+    assert_eq!(e.message, "unknown time zone `Europe/Berln`");
+    assert_eq!(e.hint.as_deref(), Some("did you mean `Europe/Berlin`?"));
+    let e = parse_timezone("europe/paris").unwrap_err();
+    assert_eq!(e.hint.as_deref(), Some("did you mean `Europe/Paris`?"));
+    let e = parse_timezone("Mars/Olympus").unwrap_err();
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("time zones are IANA names, like `Europe/Berlin` or `UTC`")
+    );
+}
+
+#[test]
+fn windows() {
+    let berlin = tz("Europe/Berlin");
+    let window = |s: &str| {
+        let TimeWindow { from, until } = parse_window(s, berlin).unwrap();
+        (from.to_rfc3339(), until.to_rfc3339())
+    };
+    assert_eq!(
+        window("2026-12-31 18:00 .. 2027-01-01 12:00"),
+        (
+            "2026-12-31T18:00:00+01:00".into(),
+            "2027-01-01T12:00:00+01:00".into()
+        )
+    );
+    assert_eq!(
+        window("2026-12-24..2026-12-26"),
+        (
+            "2026-12-24T00:00:00+01:00".into(),
+            "2026-12-27T00:00:00+01:00".into()
+        )
+    );
+    assert_eq!(
+        window("2026-12-25"),
+        (
+            "2026-12-25T00:00:00+01:00".into(),
+            "2026-12-26T00:00:00+01:00".into()
+        )
+    );
+    assert_eq!(
+        window("2026-12-24 .. 2026-12-24 12:00"),
+        (
+            "2026-12-24T00:00:00+01:00".into(),
+            "2026-12-24T12:00:00+01:00".into()
+        )
+    );
+    let e = parse_window("2027-01-01 12:00 .. 2026-12-31 18:00", berlin).unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        (
+            "window ends before it starts: `2026-12-31 18:00` is not after `2027-01-01 12:00`",
+            20,
+            16
+        )
+    );
+    let e = parse_window("2026-12-31 18:00 .. 2027-01-32", berlin).unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        ("`2027-01-32` is not a day of the calendar", 28, 2)
+    );
+    let e = parse_window("2026-12-31 18:00", berlin).unwrap_err();
+    assert_eq!(e.message, "expected a window, found `2026-12-31 18:00`");
+    let e = parse_window("2026-12-31 18:00 ..", berlin).unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset),
+        ("window is missing a time", 19)
+    );
+}
+
+// ---- calendars ---------------------------------------------------------------------------
+
+fn calendar(text: &str) -> SourceFile {
+    SourceFile::new("posts.csv", text)
+}
+
+fn located(value: &crier::schedule::Located<String>) -> (&str, usize, usize) {
+    (value.value.as_str(), value.line, value.column)
+}
+
+#[test]
+fn reads_a_calendar_with_positions() {
+    let text = "\u{feff}text,at,to,media\n\
+                \"Line one,\nline \"\"two\"\"\",2026-12-01 09:00, brand_x ; brand_y;,a.png\n\
+                Héllo,2026-12-02 09:00,brand_x,\n";
+    let rows = read_calendar(&calendar(text)).unwrap();
+    assert_eq!(rows.len(), 2);
+    let first = &rows[0];
+    assert_eq!(first.line, 2);
+    assert_eq!(located(&first.text), ("Line one,\nline \"two\"", 2, 2));
+    assert_eq!(located(&first.at), ("2026-12-01 09:00", 3, 15));
+    let to: Vec<_> = first.to.iter().map(located).collect();
+    assert_eq!(to, [("brand_x", 3, 33), ("brand_y", 3, 43)]);
+    let media: Vec<_> = first.media.iter().map(located).collect();
+    assert_eq!(media, [("a.png", 3, 52)]);
+    let second = &rows[1];
+    assert_eq!(second.line, 4);
+    assert_eq!(located(&second.at), ("2026-12-02 09:00", 4, 7));
+    assert_eq!(located(&second.to[0]), ("brand_x", 4, 24));
+    assert!(second.media.is_empty());
+}
+
+#[test]
+fn media_column_is_optional() {
+    let rows = read_calendar(&calendar("at,to,text\n2026-12-01 09:00,a,hi\n")).unwrap();
+    assert_eq!(rows[0].text.value, "hi");
+    assert!(rows[0].media.is_empty());
+}
+
+#[test]
+fn reports_every_bad_cell() {
+    let text = "at,to,text\n\
+                ,brand_x,hello\n\
+                2026-12-01 09:00, ; ,\"\"\n\
+                2026-12-01 09:00,brand_x\n\
+                \"multi\nline\",brand_x,hi,extra\n";
+    let errors = read_calendar(&calendar(text)).unwrap_err();
+    let rendered: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        rendered,
+        [
+            "error: empty `at` cell\n  ——▶ posts.csv:2:1\n  |\n2 | ,brand_x,hello\n  | ^\n  = hint: write when to post, like `2026-12-01 09:00`\n",
+            "error: empty `to` cell\n  ——▶ posts.csv:3:18\n  |\n3 | 2026-12-01 09:00, ; ,\"\"\n  |                  ^^^\n  = hint: name one or more accounts, separated by `;`\n",
+            "error: empty `text` cell\n  ——▶ posts.csv:3:22\n  |\n3 | 2026-12-01 09:00, ; ,\"\"\n  |                      ^^\n  = hint: write the text of the post\n",
+            "error: row has 2 fields, the header has 3\n  ——▶ posts.csv:4:25\n  |\n4 | 2026-12-01 09:00,brand_x\n  |                         ^\n  = hint: put text with commas in double quotes: `\"Hello, world\"`\n",
+            "error: row has 4 fields, the header has 3\n  ——▶ posts.csv:6:18\n  |\n6 | line\",brand_x,hi,extra\n  |                  ^^^^^\n  = hint: put text with commas in double quotes: `\"Hello, world\"`\n",
+        ]
+    );
+}
+
+#[test]
+fn header_problems_with_suggestions() {
+    let errors = read_calendar(&calendar("at,too,txt,media,media\n")).unwrap_err();
+    let summary: Vec<_> = errors
+        .iter()
+        .map(|e| {
+            let p = e.position.unwrap();
+            (e.message.as_str(), e.hint.as_deref(), p.line, p.column)
+        })
+        .collect();
+    let header_hint =
+        Some("the first row names the columns: `at,to,text,media` (`media` is optional)");
+    assert_eq!(
+        summary,
+        [
+            ("unknown column `too`", Some("did you mean `to`?"), 1, 4),
+            ("unknown column `txt`", Some("did you mean `text`?"), 1, 8),
+            ("column `media` appears twice", None, 1, 18),
+            ("missing column `to`", header_hint, 1, 1),
+            ("missing column `text`", header_hint, 1, 1),
+        ]
+    );
+    let errors = read_calendar(&calendar("")).unwrap_err();
+    assert_eq!(errors[0].message, "calendar is empty");
+}
+
+#[test]
+fn invalid_utf8_is_a_diagnostic() {
+    let bytes = b"at,to,text\n2026-12-01 09:00,brand_x,caf\xe9\n";
+    let errors = crier::schedule::calendar_source("posts.csv", bytes).unwrap_err();
+    let error = &errors[0];
+    assert_eq!(error.message, "calendar is not valid UTF-8");
+    assert_eq!(error.position.map(|p| (p.line, p.column)), Some((2, 29)));
+    let ok = crier::schedule::calendar_source("posts.csv", b"at,to,text\n").unwrap();
+    assert!(read_calendar(&ok).unwrap().is_empty());
+}
+
+#[test]
+fn crlf_blank_lines_and_a_lone_cell() {
+    let text = "at,to,text\r\n\r\n2026-12-01 09:00,brand_x,\"a\r\nb\"\r\n2026-12-02 09:00,brand_y,c\r\noops\r\n";
+    let errors = read_calendar(&calendar(text)).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].message, "row has 1 field, the header has 3");
+    assert_eq!(errors[0].position.map(|p| (p.line, p.column)), Some((6, 5)));
+    let rows = read_calendar(&calendar(&text.replace("oops\r\n", ""))).unwrap();
+    let lines: Vec<_> = rows
+        .iter()
+        .map(|r| (r.line, r.to[0].line, r.to[0].column))
+        .collect();
+    assert_eq!(lines, [(3, 3, 18), (5, 5, 18)]);
+    assert_eq!(rows[0].text.value, "a\r\nb");
+}
+
+#[test]
+fn fixed_hour_jobs_agree_with_croner_across_changes() {
+    // croner moves a time in a gap to the first valid instant and takes the first of a
+    // repeated time, as crier does for fixed-hour jobs: so they agree all year round.
+    let fixed = [
+        "0 2 * * *",
+        "30 2 * * *",
+        "0,30 2 * * *",
+        "*/10 2 * * *",
+        "15 1,2,3 * * *",
+        "45 1 * * *",
+        "0 0 * * *",
+        "30 23 * * *",
+        "0 9 * * SUN",
+        "0 2 1-10 * SAT",
+    ];
+    let (after, until) = (utc("2024-12-31T12:00:00Z"), utc("2026-01-01T00:00:00Z"));
+    for zone in ZONES {
+        let zone = tz(zone);
+        for expr in fixed {
+            let ours = crier_fires(expr, zone, after, until);
+            assert_eq!(
+                ours,
+                croner_fires(expr, zone, after, until),
+                "`{expr}` in {zone}"
+            );
+        }
+    }
 }

@@ -4,13 +4,10 @@
 //! This module reads the rows and reports every malformed cell at its `file:line:column`;
 //! it does not parse `at` or check account names (the caller does, with the positions).
 
-use crate::diagnostic::{Diagnostic, Position, SourceFile, did_you_mean};
+use crate::diagnostic::{Diagnostic, Position, SourceFile};
 
-use super::calendar_cells::{LineIndex, RawCell, cells_of_record};
-
-const COLUMNS: [&str; 4] = ["at", "to", "text", "media"];
-const HEADER_HINT: &str =
-    "the first row names the columns: `at,to,text,media` (`media` is optional)";
+use super::calendar_cells::LineIndex;
+use super::calendar_reader::Reader;
 
 /// A value and where it was written: 1-based line and column (in characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,11 +27,12 @@ pub struct CalendarRow {
     pub media: Vec<Located<String>>,
 }
 
-/// A calendar file's bytes as a source file, or a diagnostic where they stop being UTF-8.
+/// A calendar file's bytes as a source file, or a diagnostic where they stop being UTF-8
+/// (as a list, like [`read_calendar`]'s errors).
 pub fn calendar_source(
     path: impl Into<std::path::PathBuf>,
     bytes: &[u8],
-) -> Result<SourceFile, Diagnostic> {
+) -> Result<SourceFile, Vec<Diagnostic>> {
     let path = path.into();
     match std::str::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile::new(path, text)),
@@ -43,240 +41,15 @@ pub fn calendar_source(
             let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
             let (line, column) = LineIndex::new(good).locate(good.len());
             let source = SourceFile::new(path, lossy.as_ref());
-            Err(Diagnostic::error(
-                &source,
-                Position::new(line, column, 1),
-                "calendar is not valid UTF-8",
-            )
-            .with_hint("save the spreadsheet as \"CSV UTF-8\""))
+            let position = Position::new(line, column, 1);
+            let error = Diagnostic::error(&source, position, "calendar is not valid UTF-8")
+                .with_hint("save the spreadsheet as \"CSV UTF-8\"");
+            Err(vec![error])
         }
     }
 }
 
+/// The rows of a calendar, or every problem found in it.
 pub fn read_calendar(source: &SourceFile) -> Result<Vec<CalendarRow>, Vec<Diagnostic>> {
     Reader::new(source).read()
-}
-
-struct Reader<'a> {
-    source: &'a SourceFile,
-    text: &'a str,
-    lines: LineIndex<'a>,
-    errors: Vec<Diagnostic>,
-}
-
-/// Which column of the file holds each known column, in `COLUMNS` order.
-type Layout = [Option<usize>; 4];
-
-impl<'a> Reader<'a> {
-    fn new(source: &'a SourceFile) -> Self {
-        let text: &str = &source.text;
-        Reader {
-            source,
-            text,
-            lines: LineIndex::new(text),
-            errors: Vec::new(),
-        }
-    }
-
-    fn error_at(&mut self, offset: usize, len: usize, message: String, hint: Option<String>) {
-        let (line, column) = self.lines.locate(offset);
-        let position = Position::new(line, column, len);
-        self.errors
-            .push(Diagnostic::error(self.source, position, message).with_optional_hint(hint));
-    }
-
-    fn read(mut self) -> Result<Vec<CalendarRow>, Vec<Diagnostic>> {
-        let bom = if self.text.starts_with('\u{feff}') {
-            3
-        } else {
-            0
-        };
-        let body = &self.text[bom..];
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(body.as_bytes());
-        let mut layout: Option<(Layout, usize)> = None;
-        let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = match record {
-                Ok(record) => record,
-                Err(e) => {
-                    let offset = e.position().map_or(0, |p| p.byte() as usize) + bom;
-                    self.error_at(offset, 1, format!("cannot read the calendar: {e}"), None);
-                    return Err(self.errors);
-                }
-            };
-            let start = record.position().map_or(0, |p| p.byte() as usize) + bom;
-            let cells = cells_of_record(self.text, start);
-            match layout {
-                None => match self.header(&record, &cells) {
-                    Some(found) => layout = Some((found, record.len())),
-                    None => return Err(self.errors),
-                },
-                Some((columns, width)) => {
-                    if let Some(row) = self.row(&record, &cells, columns, width) {
-                        rows.push(row);
-                    }
-                }
-            }
-        }
-        if layout.is_none() {
-            self.error_at(
-                bom,
-                1,
-                "calendar is empty".to_owned(),
-                Some(HEADER_HINT.to_owned()),
-            );
-        }
-        if self.errors.is_empty() {
-            Ok(rows)
-        } else {
-            Err(self.errors)
-        }
-    }
-
-    /// Reads the header row; `None` when a required column is missing.
-    fn header(&mut self, record: &csv::StringRecord, cells: &[RawCell]) -> Option<Layout> {
-        let mut layout: Layout = [None; 4];
-        for (i, (name, cell)) in record.iter().zip(cells).enumerate() {
-            let name = name.trim();
-            let len = self
-                .lines
-                .rest_of_line(cell.start)
-                .min(name.chars().count().max(1));
-            match COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
-                Some(known) if layout[known].is_some() => {
-                    self.error_at(
-                        cell.start,
-                        len,
-                        format!("column `{name}` appears twice"),
-                        None,
-                    );
-                }
-                Some(known) => layout[known] = Some(i),
-                None => {
-                    let hint =
-                        did_you_mean(name, COLUMNS).unwrap_or_else(|| HEADER_HINT.to_owned());
-                    self.error_at(
-                        cell.start,
-                        len,
-                        format!("unknown column `{name}`"),
-                        Some(hint),
-                    );
-                }
-            }
-        }
-        let start = cells.first().map_or(0, |c| c.start);
-        let width = self.lines.rest_of_line(start);
-        let mut complete = true;
-        for (known, name) in COLUMNS.iter().enumerate().take(3) {
-            if layout[known].is_none() {
-                complete = false;
-                let message = format!("missing column `{name}`");
-                self.error_at(start, width, message, Some(HEADER_HINT.to_owned()));
-            }
-        }
-        complete.then_some(layout)
-    }
-
-    fn row(
-        &mut self,
-        record: &csv::StringRecord,
-        cells: &[RawCell],
-        columns: Layout,
-        width: usize,
-    ) -> Option<CalendarRow> {
-        let start = cells.first().map_or(0, |c| c.start);
-        let line = self.lines.locate(start).0;
-        if record.len() != width {
-            let (offset, len) = match cells.get(width) {
-                Some(extra) => (extra.start, self.lines.rest_of_line(extra.start)),
-                None => (cells.last().map_or(start, |c| c.end), 1),
-            };
-            let message = format!("row has {} fields, the header has {width}", record.len());
-            let hint = "put text with commas in double quotes: `\"Hello, world\"`".to_owned();
-            self.error_at(offset, len, message, Some(hint));
-            return None;
-        }
-        let cell = |known: usize| columns[known].map(|i| (&record[i], cells[i]));
-        let (at_value, at_cell) = cell(0)?;
-        let (to_value, to_cell) = cell(1)?;
-        let (text_value, text_cell) = cell(2)?;
-        let at = self.trimmed(at_value, at_cell);
-        let to = self.list(to_value, to_cell);
-        let text = self.trimmed(text_value, text_cell);
-        let media = cell(3).map_or_else(Vec::new, |(v, c)| self.list(v, c));
-        let checks = [
-            (
-                at.value.is_empty(),
-                at_cell,
-                "at",
-                "write when to post, like `2026-12-01 09:00`",
-            ),
-            (
-                to.is_empty(),
-                to_cell,
-                "to",
-                "name one or more accounts, separated by `;`",
-            ),
-            (
-                text.value.is_empty(),
-                text_cell,
-                "text",
-                "write the text of the post",
-            ),
-        ];
-        let before = self.errors.len();
-        for (empty, raw, name, hint) in checks {
-            if empty {
-                let len = self
-                    .lines
-                    .rest_of_line(raw.start)
-                    .min((raw.end - raw.start).max(1));
-                self.error_at(
-                    raw.start,
-                    len,
-                    format!("empty `{name}` cell"),
-                    Some(hint.to_owned()),
-                );
-            }
-        }
-        (self.errors.len() == before).then(|| CalendarRow {
-            line,
-            at,
-            to,
-            text,
-            media,
-        })
-    }
-
-    /// The cell's value without surrounding spaces, located at its first character.
-    fn trimmed(&self, value: &str, cell: RawCell) -> Located<String> {
-        let lead = value.len() - value.trim_start().len();
-        self.located(value.trim(), cell, lead)
-    }
-
-    /// The `;`-separated items of a cell, trimmed, empty ones skipped.
-    fn list(&self, value: &str, cell: RawCell) -> Vec<Located<String>> {
-        let mut items = Vec::new();
-        let mut offset = 0;
-        for item in value.split(';') {
-            let lead = item.len() - item.trim_start().len();
-            if !item.trim().is_empty() {
-                items.push(self.located(item.trim(), cell, offset + lead));
-            }
-            offset += item.len() + 1;
-        }
-        items
-    }
-
-    fn located(&self, value: &str, cell: RawCell, value_offset: usize) -> Located<String> {
-        let (line, column) = self.lines.locate(cell.offset_of(self.text, value_offset));
-        Located {
-            value: value.to_owned(),
-            line,
-            column,
-        }
-    }
 }

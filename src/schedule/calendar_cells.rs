@@ -23,6 +23,7 @@ impl<'a> LineIndex<'a> {
     pub fn locate(&self, offset: usize) -> (usize, usize) {
         let line = self.starts.partition_point(|s| *s <= offset);
         let start = self.starts[line - 1].max(if line == 1 { self.bom } else { 0 });
+        let start = start.min(offset);
         (line, self.text[start..offset].chars().count() + 1)
     }
 
@@ -59,12 +60,16 @@ impl RawCell {
     }
 }
 
-/// The cells of the record starting at byte `start`, scanned like `csv` does with its
-/// default settings (comma-separated, `"` quotes, `""` escapes).
-pub(crate) fn cells_of_record(text: &str, start: usize) -> Vec<RawCell> {
+/// The `count` cells of the record starting at byte `start`, scanned like `csv` does with
+/// its default settings (comma-separated, `"` quotes, `""` escapes). Blank lines before the
+/// record (which `csv` skips, and may count as the record's start) are skipped.
+pub(crate) fn cells_of_record(text: &str, start: usize, count: usize) -> Vec<RawCell> {
     let bytes = text.as_bytes();
     let mut cells = Vec::new();
     let mut pos = start;
+    while matches!(bytes.get(pos), Some(b'\r' | b'\n')) {
+        pos += 1;
+    }
     loop {
         let cell_start = pos;
         let quoted = bytes.get(pos) == Some(&b'"');
@@ -90,7 +95,15 @@ pub(crate) fn cells_of_record(text: &str, start: usize) -> Vec<RawCell> {
             end: pos,
             quoted,
         });
-        if bytes.get(pos) != Some(&b',') {
+        if bytes.get(pos) != Some(&b',') || cells.len() == count {
+            // Never fewer cells than `csv` found, should the scans ever disagree.
+            let end = cells[cells.len() - 1].end;
+            let missing = RawCell {
+                start: end,
+                end,
+                quoted: false,
+            };
+            cells.resize(count.max(cells.len()), missing);
             return cells;
         }
         pos += 1;

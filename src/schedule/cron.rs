@@ -3,13 +3,14 @@
 //!
 //! Parsing and validation are ours, so errors point at the faulty token and the numbering
 //! is crontab's; the `cron` crate then enumerates wall-clock candidates, and
-//! [`super::cron_fires`] applies crier's daylight-saving rule to them.
+//! `cron_fires` applies crier's daylight-saving rule to them.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
+use super::cron_candidates::wall_clock_schedules;
 pub use super::cron_error::CronError;
-use super::cron_fields::{CronFields, DAYS};
+use super::cron_fields::CronFields;
 use super::cron_fires::FireTimes;
 use crate::diagnostic::did_you_mean;
 
@@ -129,50 +130,5 @@ fn field_count_error(tokens: &[(usize, &str)]) -> CronError {
         ),
         _ => CronError::new(message, first, last + last_text.len() - first)
             .with_hint("for example `0 9 * * MON` is 09:00 every Monday"),
-    }
-}
-
-/// The `cron` crate schedules whose union is every wall-clock time the fields select.
-///
-/// They are written with explicit lists so the crate's conventions do not matter: seconds
-/// `0` first (it requires a seconds field), days of the week as names (its numbers run 1-7
-/// from Sunday, crontab's 0-7). The crate always ANDs the two day fields, so when crontab
-/// ORs them (both restricted) we build one schedule per day field and merge them.
-fn wall_clock_schedules(f: &CronFields) -> Vec<cron::Schedule> {
-    let minutes = list(f.minutes, 0, 59);
-    let hours = list(f.hours, 0, 23);
-    let dom = list(f.days_of_month, 1, 31);
-    let months = list(f.months, 1, 12);
-    let dow = if f.days_of_week == 0x7f {
-        "*".to_owned()
-    } else {
-        (0..7)
-            .filter(|d| f.days_of_week & (1 << d) != 0)
-            .map(|d| DAYS[d])
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let build = |dom: &str, dow: &str| {
-        format!("0 {minutes} {hours} {dom} {months} {dow}")
-            .parse::<cron::Schedule>()
-            .expect("an expression built from validated fields parses")
-    };
-    if f.dom_star || f.dow_star {
-        vec![build(&dom, &dow)]
-    } else {
-        vec![build(&dom, "*"), build("*", &dow)]
-    }
-}
-
-/// A set as a `cron` list: `*` when full, else the values joined by commas.
-fn list(set: u64, min: u32, max: u32) -> String {
-    let values: Vec<String> = (min..=max)
-        .filter(|v| set & (1 << v) != 0)
-        .map(|v| v.to_string())
-        .collect();
-    if values.len() == (max - min + 1) as usize {
-        "*".to_owned()
-    } else {
-        values.join(",")
     }
 }

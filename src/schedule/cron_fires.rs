@@ -10,45 +10,12 @@
 //! times and yields both occurrences of a repeated time, whatever the hour field), so it is
 //! only asked for wall-clock candidates, by iterating it on `Utc` with local times.
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::cron::CronSchedule;
+use super::cron_candidates::Candidates;
 use super::local::{next_offset_change, offset_seconds, resolve_local};
-
-/// Wall-clock candidates strictly after a local time: the merged, de-duplicated output of
-/// the schedule's `cron` crate schedules.
-struct Candidates<'a> {
-    heads: Vec<(Option<NaiveDateTime>, cron::ScheduleIterator<'a, Utc>)>,
-}
-
-impl<'a> Candidates<'a> {
-    fn after(schedule: &'a CronSchedule, local: NaiveDateTime) -> Self {
-        let heads = schedule
-            .wall_clock
-            .iter()
-            .map(|s| {
-                let mut it = s.after(&local.and_utc());
-                (it.next().map(|t| t.naive_utc()), it)
-            })
-            .collect();
-        Candidates { heads }
-    }
-}
-
-impl Iterator for Candidates<'_> {
-    type Item = NaiveDateTime;
-
-    fn next(&mut self) -> Option<NaiveDateTime> {
-        let least = self.heads.iter().filter_map(|(head, _)| *head).min()?;
-        for (head, it) in &mut self.heads {
-            if *head == Some(least) {
-                *head = it.next().map(|t| t.naive_utc());
-            }
-        }
-        Some(least)
-    }
-}
 
 /// Where the iteration of a job that follows real instants stands: the current stretch of
 /// constant UTC offset, and how far it has been checked to extend.
