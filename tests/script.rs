@@ -504,20 +504,58 @@ mod evaluation {
 #[ignore = "timing, run with --release"]
 fn perf_simple_condition() {
     let engine = engine();
-    let condition = engine
-        .compile(r#"metrics("brand").followers > 100 && vars.discount >= 10"#, CampaignWhen)
-        .unwrap();
     let input = now()
         .with_json("vars", &json!({ "product": "Winter Jacket", "discount": 30 }))
         .with_json("post", &json!({ "id": "daily-deal", "text": "-30% today", "to": ["brand"] }))
         .with_metrics(Arc::new(Brand));
-    let n = 1_000_000;
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        assert_eq!(engine.evaluate(&condition, &input), Ok(true));
+    for source in [
+        r#"metrics("brand").followers > 100 && vars.discount >= 10"#,
+        "true",
+        "vars.discount >= 10",
+        r#"metrics("brand").followers > 100"#,
+        r#"metrics("brand") != ()"#,
+        r#""abc".graphemes() > 0"#,
+        r#"now.hour > 0"#,
+        r#"post.id == "daily-deal""#,
+    ] {
+        let condition = engine.compile(source, CampaignWhen).unwrap();
+        let n = 1_000_000;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            assert_eq!(engine.evaluate(&condition, &input), Ok(true));
+        }
+        let elapsed = started.elapsed();
+        println!("{:>10.0} evaluations/s  {source}", n as f64 / elapsed.as_secs_f64());
     }
-    let elapsed = started.elapsed();
-    println!("{:.0} evaluations/s", n as f64 / elapsed.as_secs_f64());
+    let mut raw = rhai::Engine::new();
+    raw.register_fn("f", |_: &str| 1_i64);
+    raw.register_fn("g", |_: &str| { let mut m = rhai::Map::new(); m.insert("followers".into(), rhai::Dynamic::from_int(150)); m });
+    let mut raw_raw = rhai::Engine::new_raw();
+    raw_raw.register_fn("f", |_: &str| 1_i64);
+    for source in ["f(\"a\") > 0"] {
+        let ast = raw_raw.compile_expression(source).unwrap();
+        let n = 1_000_000;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            assert!(raw_raw.eval_ast::<bool>(&ast).unwrap());
+        }
+        println!("{:>10.0} raw_raw evaluations/s  {source}", n as f64 / started.elapsed().as_secs_f64());
+    }
+    for source in ["true", "m.followers > 100", "m2.followers > 100", "f(\"a\") > 0", "g(\"a\").followers > 0", "\"abc\".len() > 0"] {
+        let ast = raw.compile_expression(source).unwrap();
+        let mut scope = rhai::Scope::new();
+        let mut m = rhai::Map::new();
+        m.insert("followers".into(), rhai::Dynamic::from_int(150));
+        scope.push_constant("m", m.clone());
+        scope.push_constant_dynamic("m2", rhai::Dynamic::from_map(m).into_shared());
+        let n = 1_000_000;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            assert!(raw.eval_ast_with_scope::<bool>(&mut scope, &ast).unwrap());
+        }
+        let elapsed = started.elapsed();
+        println!("{:>10.0} raw evaluations/s  {source}", n as f64 / elapsed.as_secs_f64());
+    }
 }
 
 mod texts {
