@@ -10,8 +10,6 @@ use crier::diagnostic::SourceFile;
 use crier::playbook::yaml::{Node, NodeKind, ScalarStyle, parse_documents};
 use serde_json::Value;
 
-use crate::diagnostics::Fixture;
-
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -191,7 +189,11 @@ fn plan_ics_quickstart_week() {
 
     let uids: Vec<&str> = ics.lines().filter(|l| l.starts_with("UID:")).collect();
     assert_eq!(uids.len(), events);
-    assert_eq!(uids.iter().collect::<HashSet<_>>().len(), events, "{uids:?}");
+    assert_eq!(
+        uids.iter().collect::<HashSet<_>>().len(),
+        events,
+        "{uids:?}"
+    );
     let again = plan_quickstart("ics");
     let uids_again: Vec<&str> = again.lines().filter(|l| l.starts_with("UID:")).collect();
     assert_eq!(uids, uids_again);
@@ -345,8 +347,15 @@ posts:
 // ---- daylight saving through `plan` ----------------------------------------------------
 
 fn nightly_fires(from: &str, until: &str) -> Vec<String> {
-    let fx = Fixture::new().file(
-        "nightly.yaml",
+    // This file is also built as its own test target, so it keeps its own fixture folder.
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: Europe/Kyiv\naccounts:\n  demo: { network: console }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("nightly.yaml"),
         "\
 kind: campaign
 name: nightly
@@ -357,15 +366,13 @@ posts:
     to: [demo]
     text: good night
 ",
-    );
-    let out = fx.run(&["plan", "--from", from, "--until", until, "--format", "json"]);
-    // `run` appends the folder after the arguments; clap takes it as PATH.
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    plan_json(&String::from_utf8(out.stdout).unwrap())
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let out = crier(&[
+        "plan", path, "--from", from, "--until", until, "--format", "json",
+    ]);
+    plan_json(&out)
         .iter()
         .map(|item| item["at"].as_str().unwrap().to_owned())
         .collect()

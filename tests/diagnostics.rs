@@ -199,13 +199,17 @@ fn unknown_person() {
         "outage.yaml",
         format!("{CRISIS_HEAD}      - notify: pr_laed\n"),
     );
-    expect("unknown_person", &fx, r#"error: unknown person `pr_laed`
+    expect(
+        "unknown_person",
+        &fx,
+        r#"error: unknown person `pr_laed`
   ——▶ DIR/outage.yaml:9:17
   |
 9 |       - notify: pr_laed
   |                 ^^^^^^^
   = hint: did you mean `pr_lead`?
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -216,25 +220,33 @@ fn unknown_template() {
             "boots.yaml",
             "kind: campaign\nname: boots\nuses: product-lanch\n",
         );
-    expect("unknown_template", &fx, r#"error: unknown template `product-lanch`
+    expect(
+        "unknown_template",
+        &fx,
+        r#"error: unknown template `product-lanch`
   ——▶ DIR/boots.yaml:3:7
   |
 3 | uses: product-lanch
   |       ^^^^^^^^^^^^^
   = hint: did you mean `product-launch`?
-"#);
+"#,
+    );
 }
 
 #[test]
 fn template_parameter_missing() {
     let fx = with_template("{ launch: \"2027-03-01 10:00\", to: [brand_mastodon] }");
-    expect("param_missing", &fx, r#"error: missing parameter `product` for template `product-launch`
+    expect(
+        "param_missing",
+        &fx,
+        r#"error: missing parameter `product` for template `product-launch`
   ——▶ DIR/boots.yaml:4:7
   |
 4 | with: { launch: "2027-03-01 10:00", to: [brand_mastodon] }
   |       ^
   = hint: add `product:` (a string) under `with:`
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -242,13 +254,17 @@ fn template_parameter_unknown() {
     let fx = with_template(
         "{ prodcut: Boots, product: Boots, launch: \"2027-03-01 10:00\", to: [brand_mastodon] }",
     );
-    expect("param_unknown", &fx, r#"error: unknown parameter `prodcut` for template `product-launch`
+    expect(
+        "param_unknown",
+        &fx,
+        r#"error: unknown parameter `prodcut` for template `product-launch`
   ——▶ DIR/boots.yaml:4:9
   |
 4 | with: { prodcut: Boots, product: Boots, launch: "2027-03-01 10:00", to: [brand_mastodon] }
   |         ^^^^^^^
   = hint: did you mean `product`?
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -256,12 +272,16 @@ fn template_parameter_mistyped() {
     let fx = with_template(
         "{ product: Boots, launch: \"2027-03-01 10:00\", discount: lots, to: [brand_mastodon] }",
     );
-    expect("param_mistyped", &fx, r#"error: parameter `discount` must be an int, found `lots`
+    expect(
+        "param_mistyped",
+        &fx,
+        r#"error: parameter `discount` must be an int, found `lots`
   ——▶ DIR/boots.yaml:4:63
   |
 4 | with: { product: Boots, launch: "2027-03-01 10:00", discount: lots, to: [brand_mastodon] }
   |                                                               ^^^^
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -269,12 +289,16 @@ fn template_parameter_out_of_bounds() {
     let fx = with_template(
         "{ product: Boots, launch: \"2027-03-01 10:00\", discount: 95, to: [brand_mastodon] }",
     );
-    expect("param_bounds", &fx, r#"error: parameter `discount` is 95, above its maximum 90
+    expect(
+        "param_bounds",
+        &fx,
+        r#"error: parameter `discount` is 95, above its maximum 90
   ——▶ DIR/boots.yaml:4:63
   |
 4 | with: { product: Boots, launch: "2027-03-01 10:00", discount: 95, to: [brand_mastodon] }
   |                                                               ^^
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -283,13 +307,17 @@ fn template_cycle() {
         .file("a.yaml", "kind: template\nname: a\nuses: b\n")
         .file("b.yaml", "kind: template\nname: b\nuses: a\n")
         .file("c.yaml", "kind: campaign\nname: c\nuses: a\n");
-    expect("cycle", &fx, r#"error: templates use each other in a cycle: `a` -> `b` -> `a`
+    expect(
+        "cycle",
+        &fx,
+        r#"error: templates use each other in a cycle: `a` -> `b` -> `a`
   ——▶ DIR/b.yaml:3:7
   |
 3 | uses: a
   |       ^
   = hint: a template may use another, but never itself, directly or through others
-"#);
+"#,
+    );
 }
 
 const SALE: &str = "\
@@ -305,19 +333,22 @@ posts:
 #[test]
 fn duplicate_playbook_name() {
     let fx = Fixture::new().file("a.yaml", SALE).file("b.yaml", SALE);
-    expect("dup_name", &fx, r#"error: duplicate name `sale`
+    expect(
+        "dup_name",
+        &fx,
+        r#"error: duplicate name `sale`
   ——▶ DIR/b.yaml:2:7
   |
 2 | name: sale
   |       ^^^^
   = hint: `sale` is already the name of a playbook at DIR/a.yaml:2:7; names are unique across all playbooks
-"#);
+"#,
+    );
 }
 
 /// Only the second `text:` is at fault; a "duplicate field" pointing at the start of the
 /// post (line 4, no hint) is reported as well today.
 #[test]
-#[ignore = "bug: a duplicate key is reported twice, once as `duplicate field` at the start of its map"]
 fn duplicate_key() {
     expect(
         "dup_key",
@@ -345,13 +376,17 @@ posts:
 
 #[test]
 fn unknown_kind() {
-    expect("unknown_kind", &campaign("kind: campain\nname: sale\n"), r#"error: unknown kind `campain`
+    expect(
+        "unknown_kind",
+        &campaign("kind: campain\nname: sale\n"),
+        r#"error: unknown kind `campain`
   ——▶ DIR/sale.yaml:1:7
   |
 1 | kind: campain
   |       ^^^^^^^
   = hint: did you mean `campaign`?
-"#);
+"#,
+    );
 }
 
 fn cron_post(cron: &str) -> Fixture {
@@ -370,23 +405,31 @@ posts:
 
 #[test]
 fn cron_hour_out_of_range() {
-    expect("cron_hour", &cron_post("0 25 * * *"), r#"error: hour `25` is out of range 0-23
+    expect(
+        "cron_hour",
+        &cron_post("0 25 * * *"),
+        r#"error: hour `25` is out of range 0-23
   ——▶ DIR/sale.yaml:5:14
   |
 5 |     cron: "0 25 * * *"
   |              ^^
-"#);
+"#,
+    );
 }
 
 #[test]
 fn cron_six_fields() {
-    expect("cron_six", &cron_post("0 0 12 * * MON"), r#"error: expected 5 fields (minute hour day-of-month month day-of-week), found 6
+    expect(
+        "cron_six",
+        &cron_post("0 0 12 * * MON"),
+        r#"error: expected 5 fields (minute hour day-of-month month day-of-week), found 6
   ——▶ DIR/sale.yaml:5:12
   |
 5 |     cron: "0 0 12 * * MON"
   |            ^
   = hint: crier uses the standard 5-field crontab; remove the seconds field
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -571,7 +614,6 @@ posts:
 /// The secret is masked as `********`, but the caret keeps the secret's own width and runs
 /// past the mask onto ` }`.
 #[test]
-#[ignore = "bug: the carets under a masked secret run past the `********` mask"]
 fn literal_secret() {
     let fx = Fixture::new()
         .config(
@@ -585,13 +627,17 @@ accounts:
         .file("sale.yaml", SALE);
     let out = fx.render();
     assert!(!out.contains("s3cr3t-T0KEN-value"), "secret leaked:\n{out}");
-    expect("secret", &fx, r#"error: `token` of account `brand_mastodon` holds a secret in the file
+    expect(
+        "secret",
+        &fx,
+        r#"error: `token` of account `brand_mastodon` holds a secret in the file
   ——▶ DIR/crier.yaml:3:80
   |
 3 |   brand_mastodon: { network: mastodon, server: https://mastodon.social, token: ******** }
   |                                                                                ^^^^^^^^
   = hint: secrets are references: write `token: env:BRAND_MASTODON_TOKEN` and set the variable, or `token: file:/run/secrets/brand_mastodon`
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -613,7 +659,10 @@ at,to,text,media
 2026-12-32 11:00,brand_mastodon,bad date,
 ",
     );
-    expect("calendar", &fx, r#"error: unknown account `brand_mastadon`
+    expect(
+        "calendar",
+        &fx,
+        r#"error: unknown account `brand_mastadon`
   ——▶ DIR/sale.csv:3:18
   |
 3 | 2026-12-06 11:00,brand_mastadon,bad account,
@@ -625,21 +674,25 @@ error: `2026-12-32` is not a day of the calendar
 4 | 2026-12-32 11:00,brand_mastodon,bad date,
   | ^^^^^^^^^^^^^^^^
   = hint: that month has 31 days
-"#);
+"#,
+    );
 }
 
 /// A file of 1 MiB and some bytes is said to be "1024 KiB, larger than the 1024 KiB" allowed.
 #[test]
-#[ignore = "bug: the size of a file just over 1 MiB is rounded down, so the message contradicts itself"]
 fn file_too_large() {
     let mut big = String::from(SALE);
     big.push_str("description: \"");
     big.push_str(&"x".repeat(1024 * 1024));
     big.push_str("\"\n");
-    expect("too_large", &campaign(&big), r#"error: file is 1025 KiB, larger than the 1024 KiB a playbook may be
+    expect(
+        "too_large",
+        &campaign(&big),
+        r#"error: file is 1025 KiB, larger than the 1024 KiB a playbook may be
   ——▶ DIR/sale.yaml
   = hint: split it into several files, or move bulk rows into a CSV calendar
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -653,13 +706,17 @@ fn alias_bomb() {
             "  a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
         ));
     }
-    expect("alias_bomb", &campaign(&bomb), r#"error: document expands to more than 100000 values
+    expect(
+        "alias_bomb",
+        &campaign(&bomb),
+        r#"error: document expands to more than 100000 values
   ——▶ DIR/sale.yaml:8:47
   |
 8 |   a4: &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3]
   |                                               ^
   = hint: YAML aliases (`*name`) that repeat each other multiply; expand them by hand
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -681,13 +738,17 @@ draw:
   winners: 3
 ",
     );
-    expect("contest_draw", &fx, r#"error: the draw is before entries close
+    expect(
+        "contest_draw",
+        &fx,
+        r#"error: the draw is before entries close
    ——▶ DIR/giveaway.yaml:11:7
    |
 11 |   at: 2026-12-07 19:00
    |       ^^^^^^^^^^^^^^^^
    = hint: `draw.at` must be at or after `entries.closes`
-"#);
+"#,
+    );
 }
 
 #[test]
@@ -696,19 +757,24 @@ fn crisis_step_two_actions() {
         "outage.yaml",
         format!("{CRISIS_HEAD}      - notify: pr_lead\n        pause: campaigns\n"),
     );
-    expect("crisis_step", &fx, r#"error: step does more than one thing
+    expect(
+        "crisis_step",
+        &fx,
+        r#"error: step does more than one thing
   ——▶ DIR/outage.yaml:9:9
   |
 9 |       - notify: pr_lead
   |         ^
   = hint: a step is one of `notify`, `pause`, `resume`, `approve`, `post`, `wait` or `escalate`; write each as its own `- ` item
-"#);
+"#,
+    );
 }
 
 /// Mistakes in different posts and fields of one file are all reported in one run.
 #[test]
 fn several_mistakes_at_once() {
-    let fx = campaign("\
+    let fx = campaign(
+        "\
 kind: campaign
 name: sale
 timezone: Europe/Kyev
@@ -730,7 +796,8 @@ posts:
     cron: \"0 9 * * MON\"
     to: [demo]
     tex: hello
-");
+",
+    );
     let diagnostics = fx.diagnostics();
     let messages: Vec<&str> = diagnostics
         .iter()
@@ -760,7 +827,8 @@ posts:
 #[test]
 #[ignore = "bug: a bad `cron:` hides every other mistake in the same post"]
 fn bad_cron_does_not_hide_other_mistakes_in_its_post() {
-    let fx = campaign("\
+    let fx = campaign(
+        "\
 kind: campaign
 name: sale
 posts:
@@ -769,7 +837,8 @@ posts:
     to: [brand_mastodon]
     text: \"{{ prodct }}\"
     max_late: 2hours
-");
+",
+    );
     let messages: Vec<String> = fx
         .diagnostics()
         .iter()
@@ -791,14 +860,20 @@ fn literal_secret_is_never_printed() {
     const SECRET: &str = "s3cr3t-T0KEN-value";
     let fx = Fixture::new().config(&CONFIG.replace("env:MASTODON_TOKEN", SECRET));
     let rendered = fx.render();
-    assert!(rendered.contains("holds a secret in the file"), "{rendered}");
+    assert!(
+        rendered.contains("holds a secret in the file"),
+        "{rendered}"
+    );
     assert!(!rendered.contains(SECRET), "{rendered}");
     for format in ["text", "json"] {
         let out = fx.run(&["validate", "--format", format]);
         assert_eq!(out.status.code(), Some(1));
         let all = [out.stdout, out.stderr].concat();
         let all = String::from_utf8_lossy(&all);
-        assert!(!all.contains(SECRET), "--format {format} printed the secret:\n{all}");
+        assert!(
+            !all.contains(SECRET),
+            "--format {format} printed the secret:\n{all}"
+        );
     }
 }
 
@@ -817,7 +892,11 @@ posts:
     );
     let out = fx.run(&["validate", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let objects: Vec<serde_json::Value> = stdout
         .lines()
@@ -848,7 +927,12 @@ posts:
 fn exit_codes() {
     let valid = campaign(SALE);
     let out = valid.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stderr.is_empty());
     assert!(String::from_utf8(out.stdout).unwrap().starts_with("ok: "));
     let out = valid.run(&["validate", "--format", "json"]);

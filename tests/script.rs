@@ -33,7 +33,11 @@ fn error(message: &str, hint: Option<&str>, line: usize, column: usize) -> Scrip
     }
 }
 
-fn eval(source: &str, context: ConditionContext, input: &ConditionInput) -> Result<bool, ScriptError> {
+fn eval(
+    source: &str,
+    context: ConditionContext,
+    input: &ConditionInput,
+) -> Result<bool, ScriptError> {
     let engine = engine();
     let condition = engine.compile(source, context).expect("condition compiles");
     engine.evaluate(&condition, input)
@@ -78,11 +82,19 @@ impl SignalSource for Outage {
 
     fn spike(&self, sentiment: Sentiment, window: Duration, baseline: Duration) -> f64 {
         assert_eq!((window.as_secs(), baseline.as_secs()), (1800, 7 * 86_400));
-        if sentiment == Sentiment::Negative { 4.5 } else { 1.0 }
+        if sentiment == Sentiment::Negative {
+            4.5
+        } else {
+            1.0
+        }
     }
 
     fn zscore(&self, sentiment: Sentiment, _: Duration, _: Duration) -> f64 {
-        if sentiment == Sentiment::Negative { 3.2 } else { 0.1 }
+        if sentiment == Sentiment::Negative {
+            3.2
+        } else {
+            0.1
+        }
     }
 
     fn rate(&self, sentiment: Sentiment, window: Duration) -> f64 {
@@ -114,26 +126,47 @@ mod contexts {
     #[test]
     fn campaign_when_sees_vars_post_and_metrics() {
         let input = now()
-            .with_json("vars", &json!({ "product": "Winter Jacket", "discount": 30 }))
-            .with_json("post", &json!({ "id": "daily-deal", "text": "-30% today", "to": ["brand", "demo"] }))
+            .with_json(
+                "vars",
+                &json!({ "product": "Winter Jacket", "discount": 30 }),
+            )
+            .with_json(
+                "post",
+                &json!({ "id": "daily-deal", "text": "-30% today", "to": ["brand", "demo"] }),
+            )
             .with_metrics(Arc::new(Brand));
         let ok = |source| eval(source, CampaignWhen, &input);
-        assert_eq!(ok(r#"metrics("brand").followers > 100 && vars.discount >= 10"#), Ok(true));
         assert_eq!(
-            ok(r#"metrics("brand").posts == 12 && metrics("brand").likes == 40 && metrics("brand").reposts == 3 && metrics("brand").replies == 7"#),
+            ok(r#"metrics("brand").followers > 100 && vars.discount >= 10"#),
             Ok(true)
         );
-        assert_eq!(ok(r#"metrics("nobody").followers == 0 && metrics("nobody").likes == 0"#), Ok(true));
         assert_eq!(
-            ok(r#"post.id == "daily-deal" && "demo" in post.to && post.text.contains("30%") && vars.product.starts_with("Winter")"#),
+            ok(
+                r#"metrics("brand").posts == 12 && metrics("brand").likes == 40 && metrics("brand").reposts == 3 && metrics("brand").replies == 7"#
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            ok(r#"metrics("nobody").followers == 0 && metrics("nobody").likes == 0"#),
+            Ok(true)
+        );
+        assert_eq!(
+            ok(
+                r#"post.id == "daily-deal" && "demo" in post.to && post.text.contains("30%") && vars.product.starts_with("Winter")"#
+            ),
             Ok(true)
         );
     }
 
     #[test]
     fn metrics_without_a_source_are_zero() {
-        let input = now().with_json("vars", &json!({})).with_json("post", &json!({}));
-        assert_eq!(eval(r#"metrics("brand").followers == 0"#, CampaignWhen, &input), Ok(true));
+        let input = now()
+            .with_json("vars", &json!({}))
+            .with_json("post", &json!({}));
+        assert_eq!(
+            eval(r#"metrics("brand").followers == 0"#, CampaignWhen, &input),
+            Ok(true)
+        );
     }
 
     #[test]
@@ -154,9 +187,11 @@ mod contexts {
         assert_eq!(ok("entry.author.age_days >= 30"), Ok(true));
         assert_eq!(ok(r#"!entry.text.contains("http")"#), Ok(true));
         assert_eq!(
-            ok(r#"entry.id == "e1" && entry.network == "mastodon" && entry.at.starts_with("2026-12-03")
+            ok(
+                r#"entry.id == "e1" && entry.network == "mastodon" && entry.at.starts_with("2026-12-03")
                 && entry.author.handle.ends_with(".org") && entry.author.followers < 100
-                && entry.author.mentions.some(|m| m == "@brand") && contest.name == "december-giveaway""#),
+                && entry.author.mentions.some(|m| m == "@brand") && contest.name == "december-giveaway""#
+            ),
             Ok(true)
         );
     }
@@ -197,11 +232,19 @@ mod contexts {
         );
         assert_eq!(ok(r#"mentions("60m").negative < 3"#), Ok(false));
         assert_eq!(
-            ok(r#"mentions("30m").total == 30 && mentions("30m").positive == 3 && mentions("30m").neutral == 5 && mentions("30m").authors == 17"#),
+            ok(
+                r#"mentions("30m").total == 30 && mentions("30m").positive == 3 && mentions("30m").neutral == 5 && mentions("30m").authors == 17"#
+            ),
             Ok(true)
         );
-        assert_eq!(ok(r#"zscore("negative", "30m", "7d") > 3.0 && zscore("total", "1h", "1w") < 1.0"#), Ok(true));
-        assert_eq!(ok(r#"rate("negative", "30m") > 0.7 && rate("negative", "30m") < 0.8"#), Ok(true));
+        assert_eq!(
+            ok(r#"zscore("negative", "30m", "7d") > 3.0 && zscore("total", "1h", "1w") < 1.0"#),
+            Ok(true)
+        );
+        assert_eq!(
+            ok(r#"rate("negative", "30m") > 0.7 && rate("negative", "30m") < 0.8"#),
+            Ok(true)
+        );
         assert_eq!(ok("signal.negative == 22"), Ok(true));
     }
 
@@ -245,11 +288,21 @@ mod compile_errors {
     fn unknown_variable_with_hint_and_position() {
         assert_eq!(
             compile_error("entry.author.follows_us && folows_us", ContestEligible),
-            error("unknown variable `folows_us`", Some("variables available here: `now`, `entry`, `contest`"), 1, 28)
+            error(
+                "unknown variable `folows_us`",
+                Some("variables available here: `now`, `entry`, `contest`"),
+                1,
+                28
+            )
         );
         assert_eq!(
             compile_error("vars.discount > 10 && varz.product == \"x\"", CampaignWhen),
-            error("unknown variable `varz`", Some("did you mean `vars`?"), 1, 23)
+            error(
+                "unknown variable `varz`",
+                Some("did you mean `vars`?"),
+                1,
+                23
+            )
         );
     }
 
@@ -257,9 +310,17 @@ mod compile_errors {
     fn variables_of_other_contexts_are_unknown() {
         assert_eq!(
             compile_error("entry.text.len() > 3", RulesRequire),
-            error("unknown variable `entry`", Some("variables available here: `now`, `post`"), 1, 1)
+            error(
+                "unknown variable `entry`",
+                Some("variables available here: `now`, `post`"),
+                1,
+                1
+            )
         );
-        assert_eq!(compile_error("vars.x == 1", CrisisWhen).message, "unknown variable `vars`");
+        assert_eq!(
+            compile_error("vars.x == 1", CrisisWhen).message,
+            "unknown variable `vars`"
+        );
     }
 
     #[test]
@@ -267,7 +328,12 @@ mod compile_errors {
         let source = "post.text.graphemes() <= post.network.max_chars\n  && post.text.contains(\"#\")\n  && posst.account == \"brand\"";
         assert_eq!(
             compile_error(source, RulesRequire),
-            error("unknown variable `posst`", Some("did you mean `post`?"), 3, 6)
+            error(
+                "unknown variable `posst`",
+                Some("did you mean `post`?"),
+                3,
+                6
+            )
         );
     }
 
@@ -275,11 +341,24 @@ mod compile_errors {
     fn unknown_function_with_hint_and_position() {
         assert_eq!(
             compile_error("mention(\"30m\").negative >= 5", CrisisWhen),
-            error("unknown function `mention`", Some("did you mean `mentions`?"), 1, 1)
+            error(
+                "unknown function `mention`",
+                Some("did you mean `mentions`?"),
+                1,
+                1
+            )
         );
         assert_eq!(
-            compile_error("signal.total > 1 &&\n  mentons(\"30m\").total > 3", CrisisWhen),
-            error("unknown function `mentons`", Some("did you mean `mentions`?"), 2, 3)
+            compile_error(
+                "signal.total > 1 &&\n  mentons(\"30m\").total > 3",
+                CrisisWhen
+            ),
+            error(
+                "unknown function `mentons`",
+                Some("did you mean `mentions`?"),
+                2,
+                3
+            )
         );
     }
 
@@ -287,11 +366,21 @@ mod compile_errors {
     fn unknown_method_with_hint_and_position() {
         assert_eq!(
             compile_error("post.text.contans(\"#\")", RulesRequire),
-            error("unknown function `contans`", Some("did you mean `contains`?"), 1, 11)
+            error(
+                "unknown function `contans`",
+                Some("did you mean `contains`?"),
+                1,
+                11
+            )
         );
         assert_eq!(
             compile_error("post.text.grapheme() < 5", RulesRequire),
-            error("unknown function `grapheme`", Some("did you mean `graphemes`?"), 1, 11)
+            error(
+                "unknown function `grapheme`",
+                Some("did you mean `graphemes`?"),
+                1,
+                11
+            )
         );
     }
 
@@ -307,7 +396,11 @@ mod compile_errors {
             )
         );
         assert_eq!(
-            compile_error("post.text.len() > 1 && mentions(\"1h\").total > 1", CampaignWhen).message,
+            compile_error(
+                "post.text.len() > 1 && mentions(\"1h\").total > 1",
+                CampaignWhen
+            )
+            .message,
             "unknown function `mentions`"
         );
     }
@@ -334,7 +427,12 @@ mod compile_errors {
         );
         assert_eq!(
             compile_error("spike(\"negtive\", \"30m\", \"7d\") > 3.0", CrisisWhen),
-            error("unknown sentiment `negtive`", Some("did you mean `negative`?"), 1, 7)
+            error(
+                "unknown sentiment `negtive`",
+                Some("did you mean `negative`?"),
+                1,
+                7
+            )
         );
         assert_eq!(
             compile_error("rate(\"angry\", \"5m\") > 1.0", CrisisWhen),
@@ -374,7 +472,10 @@ mod compile_errors {
 
     #[test]
     fn statements_are_not_conditions() {
-        assert_eq!(compile_error("let x = 1; x", RulesRequire).message, "unexpected `let`");
+        assert_eq!(
+            compile_error("let x = 1; x", RulesRequire).message,
+            "unexpected `let`"
+        );
     }
 
     #[test]
@@ -401,11 +502,21 @@ mod compile_errors {
         let hint = Some("compare values, e.g. `post.text.len() > 0`");
         assert_eq!(
             compile_error("\"yes\"", RulesRequire),
-            error("condition must return true or false, got the text \"yes\"", hint, 1, 1)
+            error(
+                "condition must return true or false, got the text \"yes\"",
+                hint,
+                1,
+                1
+            )
         );
         assert_eq!(
             compile_error("42", RulesRequire),
-            error("condition must return true or false, got the number 42", hint, 1, 1)
+            error(
+                "condition must return true or false, got the number 42",
+                hint,
+                1,
+                1
+            )
         );
         assert_eq!(
             compile_error("40 + 2", RulesRequire).message,
@@ -413,7 +524,12 @@ mod compile_errors {
         );
         assert_eq!(
             compile_error("post", RulesRequire),
-            error("condition must return true or false, got the map `post`", hint, 1, 1)
+            error(
+                "condition must return true or false, got the map `post`",
+                hint,
+                1,
+                1
+            )
         );
         assert_eq!(
             compile_error("[true]", RulesRequire).message,
@@ -426,7 +542,10 @@ mod evaluation {
     use super::*;
 
     fn post(text: &str) -> ConditionInput {
-        now().with_json("post", &json!({ "text": text, "network": { "max_chars": 500 } }))
+        now().with_json(
+            "post",
+            &json!({ "text": text, "network": { "max_chars": 500 } }),
+        )
     }
 
     #[test]
@@ -434,11 +553,21 @@ mod evaluation {
         let hint = Some("compare values, e.g. `post.text.len() > 0`");
         assert_eq!(
             eval("post.text.len()", RulesRequire, &post("abc")),
-            Err(error("condition must return true or false, got the number 3", hint, 0, 0))
+            Err(error(
+                "condition must return true or false, got the number 3",
+                hint,
+                0,
+                0
+            ))
         );
         assert_eq!(
             eval("post.text", RulesRequire, &post("abc")),
-            Err(error("condition must return true or false, got the text \"abc\"", hint, 0, 0))
+            Err(error(
+                "condition must return true or false, got the text \"abc\"",
+                hint,
+                0,
+                0
+            ))
         );
     }
 
@@ -453,7 +582,11 @@ mod evaluation {
     #[test]
     fn type_errors_are_errors() {
         assert_eq!(
-            eval("post.text.len() > 1 && post.text", RulesRequire, &post("abc")),
+            eval(
+                "post.text.len() > 1 && post.text",
+                RulesRequire,
+                &post("abc")
+            ),
             Err(error("expected `bool`, got `string`", None, 1, 28))
         );
         assert_eq!(
@@ -468,7 +601,10 @@ mod evaluation {
         let source = format!("post.text.to_chars(){}.len() > 0", ".map(|c| c)".repeat(14));
         let started = std::time::Instant::now();
         let result = eval(&source, RulesRequire, &post(&"x".repeat(9_000)));
-        assert_eq!(result.unwrap_err().message, "condition exceeded the operation limit");
+        assert_eq!(
+            result.unwrap_err().message,
+            "condition exceeded the operation limit"
+        );
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
@@ -482,8 +618,17 @@ mod evaluation {
     #[test]
     fn string_size_limit_is_an_error() {
         assert_eq!(
-            eval("post.text + post.text == \"\"", RulesRequire, &post(&"x".repeat(40_000))),
-            Err(error("condition exceeded the size limit (length of string)", None, 1, 11))
+            eval(
+                "post.text + post.text == \"\"",
+                RulesRequire,
+                &post(&"x".repeat(40_000))
+            ),
+            Err(error(
+                "condition exceeded the size limit (length of string)",
+                None,
+                1,
+                11
+            ))
         );
     }
 
@@ -505,8 +650,14 @@ mod evaluation {
 fn perf_simple_condition() {
     let engine = engine();
     let input = now()
-        .with_json("vars", &json!({ "product": "Winter Jacket", "discount": 30 }))
-        .with_json("post", &json!({ "id": "daily-deal", "text": "-30% today", "to": ["brand"] }))
+        .with_json(
+            "vars",
+            &json!({ "product": "Winter Jacket", "discount": 30 }),
+        )
+        .with_json(
+            "post",
+            &json!({ "id": "daily-deal", "text": "-30% today", "to": ["brand"] }),
+        )
         .with_metrics(Arc::new(Brand));
     for source in [
         r#"metrics("brand").followers > 100 && vars.discount >= 10"#,
@@ -525,11 +676,18 @@ fn perf_simple_condition() {
             assert_eq!(engine.evaluate(&condition, &input), Ok(true));
         }
         let elapsed = started.elapsed();
-        println!("{:>10.0} evaluations/s  {source}", n as f64 / elapsed.as_secs_f64());
+        println!(
+            "{:>10.0} evaluations/s  {source}",
+            n as f64 / elapsed.as_secs_f64()
+        );
     }
     let mut raw = rhai::Engine::new();
     raw.register_fn("f", |_: &str| 1_i64);
-    raw.register_fn("g", |_: &str| { let mut m = rhai::Map::new(); m.insert("followers".into(), rhai::Dynamic::from_int(150)); m });
+    raw.register_fn("g", |_: &str| {
+        let mut m = rhai::Map::new();
+        m.insert("followers".into(), rhai::Dynamic::from_int(150));
+        m
+    });
     let mut raw_raw = rhai::Engine::new_raw();
     raw_raw.register_fn("f", |_: &str| 1_i64);
     for source in ["f(\"a\") > 0"] {
@@ -539,9 +697,19 @@ fn perf_simple_condition() {
         for _ in 0..n {
             assert!(raw_raw.eval_ast::<bool>(&ast).unwrap());
         }
-        println!("{:>10.0} raw_raw evaluations/s  {source}", n as f64 / started.elapsed().as_secs_f64());
+        println!(
+            "{:>10.0} raw_raw evaluations/s  {source}",
+            n as f64 / started.elapsed().as_secs_f64()
+        );
     }
-    for source in ["true", "m.followers > 100", "m2.followers > 100", "f(\"a\") > 0", "g(\"a\").followers > 0", "\"abc\".len() > 0"] {
+    for source in [
+        "true",
+        "m.followers > 100",
+        "m2.followers > 100",
+        "f(\"a\") > 0",
+        "g(\"a\").followers > 0",
+        "\"abc\".len() > 0",
+    ] {
         let ast = raw.compile_expression(source).unwrap();
         let mut scope = rhai::Scope::new();
         let mut m = rhai::Map::new();
@@ -554,7 +722,10 @@ fn perf_simple_condition() {
             assert!(raw.eval_ast_with_scope::<bool>(&mut scope, &ast).unwrap());
         }
         let elapsed = started.elapsed();
-        println!("{:>10.0} raw evaluations/s  {source}", n as f64 / elapsed.as_secs_f64());
+        println!(
+            "{:>10.0} raw evaluations/s  {source}",
+            n as f64 / elapsed.as_secs_f64()
+        );
     }
 }
 
@@ -562,7 +733,13 @@ mod texts {
     use crier::text::{TextError, TextTemplates};
     use serde_json::json;
 
-    fn error(message: &str, hint: Option<&str>, line: usize, column: usize, len: usize) -> TextError {
+    fn error(
+        message: &str,
+        hint: Option<&str>,
+        line: usize,
+        column: usize,
+        len: usize,
+    ) -> TextError {
         TextError {
             message: message.into(),
             hint: hint.map(str::to_owned),
@@ -583,7 +760,10 @@ mod texts {
     #[test]
     fn renders_variables() {
         assert_eq!(
-            render("{{ product }}: -{{ discount }}% today only", json!({ "product": "Winter Jacket", "discount": 30 })),
+            render(
+                "{{ product }}: -{{ discount }}% today only",
+                json!({ "product": "Winter Jacket", "discount": 30 })
+            ),
             Ok("Winter Jacket: -30% today only".into())
         );
     }
@@ -592,14 +772,20 @@ mod texts {
     fn renders_the_same_source_many_times_with_different_contexts() {
         let texts = TextTemplates::new();
         for n in 0..100 {
-            assert_eq!(texts.render("#{{ n }}", &json!({ "n": n })), Ok(format!("#{n}")));
+            assert_eq!(
+                texts.render("#{{ n }}", &json!({ "n": n })),
+                Ok(format!("#{n}"))
+            );
         }
     }
 
     #[test]
     fn texts_are_never_html_escaped() {
         assert_eq!(
-            render("<b>{{ t }}</b> see index.html", json!({ "t": "Tom & Jerry's" })),
+            render(
+                "<b>{{ t }}</b> see index.html",
+                json!({ "t": "Tom & Jerry's" })
+            ),
             Ok("<b>Tom & Jerry's</b> see index.html".into())
         );
     }
@@ -608,35 +794,64 @@ mod texts {
     fn mentions_filter() {
         let text = "Congratulations {{ winners | mentions }}!";
         assert_eq!(
-            render(text, json!({ "winners": ["ann", "@bo@fosstodon.org", "cy"] })),
+            render(
+                text,
+                json!({ "winners": ["ann", "@bo@fosstodon.org", "cy"] })
+            ),
             Ok("Congratulations @ann, @bo@fosstodon.org and @cy!".into())
         );
         assert_eq!(
-            render(text, json!({ "winners": [{ "handle": "ann" }, { "author": { "handle": "@bo" } }] })),
+            render(
+                text,
+                json!({ "winners": [{ "handle": "ann" }, { "author": { "handle": "@bo" } }] })
+            ),
             Ok("Congratulations @ann and @bo!".into())
         );
-        assert_eq!(render(text, json!({ "winners": ["ann"] })), Ok("Congratulations @ann!".into()));
-        assert_eq!(render(text, json!({ "winners": [] })), Ok("Congratulations !".into()));
         assert_eq!(
-            render(text, json!({ "winners": [42] })).unwrap_err().message,
+            render(text, json!({ "winners": ["ann"] })),
+            Ok("Congratulations @ann!".into())
+        );
+        assert_eq!(
+            render(text, json!({ "winners": [] })),
+            Ok("Congratulations !".into())
+        );
+        assert_eq!(
+            render(text, json!({ "winners": [42] }))
+                .unwrap_err()
+                .message,
             "invalid operation: `mentions` needs handles or maps with `handle`, got 42"
         );
     }
 
     #[test]
     fn hashtag_filter() {
-        assert_eq!(render("{{ 'Winter Sale' | hashtag }}", json!({})), Ok("#WinterSale".into()));
         assert_eq!(
-            render("{{ name | hashtag }}", json!({ "name": "black friday: 2026!" })),
+            render("{{ 'Winter Sale' | hashtag }}", json!({})),
+            Ok("#WinterSale".into())
+        );
+        assert_eq!(
+            render(
+                "{{ name | hashtag }}",
+                json!({ "name": "black friday: 2026!" })
+            ),
             Ok("#BlackFriday2026".into())
         );
-        assert_eq!(render("{{ 'зимовий розпродаж' | hashtag }}", json!({})), Ok("#ЗимовийРозпродаж".into()));
+        assert_eq!(
+            render("{{ 'зимовий розпродаж' | hashtag }}", json!({})),
+            Ok("#ЗимовийРозпродаж".into())
+        );
     }
 
     #[test]
     fn duration_filter() {
-        assert_eq!(render("{{ 5400 | duration }}", json!({})), Ok("1h30m".into()));
-        assert_eq!(render("{{ s | duration }}", json!({ "s": 90061 })), Ok("1d1h1m1s".into()));
+        assert_eq!(
+            render("{{ 5400 | duration }}", json!({})),
+            Ok("1h30m".into())
+        );
+        assert_eq!(
+            render("{{ s | duration }}", json!({ "s": 90061 })),
+            Ok("1d1h1m1s".into())
+        );
         assert_eq!(render("{{ 0 | duration }}", json!({})), Ok("0s".into()));
         assert_eq!(render("{{ 45 | duration }}", json!({})), Ok("45s".into()));
     }
@@ -644,7 +859,10 @@ mod texts {
     #[test]
     fn built_in_filters_still_work() {
         assert_eq!(
-            render("{{ product | upper }} {{ tags | join(' ') }}", json!({ "product": "jacket", "tags": ["#a", "#b"] })),
+            render(
+                "{{ product | upper }} {{ tags | join(' ') }}",
+                json!({ "product": "jacket", "tags": ["#a", "#b"] })
+            ),
             Ok("JACKET #a #b".into())
         );
     }
@@ -666,21 +884,48 @@ mod texts {
     #[test]
     fn check_finds_unknown_variables() {
         assert_eq!(
-            check("{{ product }}: -{{ discount }}%\n{{ prodcut }}", &["product", "discount"]),
-            Err(error("unknown variable `prodcut`", Some("did you mean `product`?"), 2, 4, 7))
+            check(
+                "{{ product }}: -{{ discount }}%\n{{ prodcut }}",
+                &["product", "discount"]
+            ),
+            Err(error(
+                "unknown variable `prodcut`",
+                Some("did you mean `product`?"),
+                2,
+                4,
+                7
+            ))
         );
         assert_eq!(
             check("Hello {{ nobody }}", &["product"]),
-            Err(error("unknown variable `nobody`", Some("variables available here: `product`"), 1, 10, 6))
+            Err(error(
+                "unknown variable `nobody`",
+                Some("variables available here: `product`"),
+                1,
+                10,
+                6
+            ))
         );
     }
 
     #[test]
     fn loop_variables_are_only_known_inside_the_loop() {
-        assert_eq!(check("{% for w in winners %}{{ w }}{% endfor %}", &["winners"]), Ok(()));
         assert_eq!(
-            check("{% for w in winners %}{{ w }}{% endfor %}{{ w }}", &["winners"]),
-            Err(error("unknown variable `w`", Some("variables available here: `winners`"), 1, 45, 1))
+            check("{% for w in winners %}{{ w }}{% endfor %}", &["winners"]),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                "{% for w in winners %}{{ w }}{% endfor %}{{ w }}",
+                &["winners"]
+            ),
+            Err(error(
+                "unknown variable `w`",
+                Some("variables available here: `winners`"),
+                1,
+                45,
+                1
+            ))
         );
         assert_eq!(
             check("{{ loop.index }}", &["winners"]).unwrap_err().message,
@@ -692,11 +937,23 @@ mod texts {
     fn check_finds_unknown_filters() {
         assert_eq!(
             check("Congratulations {{ winners | mention }}!", &["winners"]),
-            Err(error("unknown filter `mention`", Some("did you mean `mentions`?"), 1, 30, 7))
+            Err(error(
+                "unknown filter `mention`",
+                Some("did you mean `mentions`?"),
+                1,
+                30,
+                7
+            ))
         );
         assert_eq!(
             check("{{ a }}\n  {{ a | upper | hashtg }}", &["a"]),
-            Err(error("unknown filter `hashtg`", Some("did you mean `hashtag`?"), 2, 18, 6))
+            Err(error(
+                "unknown filter `hashtg`",
+                Some("did you mean `hashtag`?"),
+                2,
+                18,
+                6
+            ))
         );
     }
 
@@ -704,11 +961,23 @@ mod texts {
     fn check_finds_unknown_tests_and_functions() {
         assert_eq!(
             check("{% if n is evn %}x{% endif %}", &["n"]),
-            Err(error("unknown test `evn`", Some("did you mean `even`?"), 1, 12, 3))
+            Err(error(
+                "unknown test `evn`",
+                Some("did you mean `even`?"),
+                1,
+                12,
+                3
+            ))
         );
         assert_eq!(
             check("{% for i in rang(3) %}{{ i }}{% endfor %}", &[]),
-            Err(error("unknown function `rang`", Some("did you mean `range`?"), 1, 13, 4))
+            Err(error(
+                "unknown function `rang`",
+                Some("did you mean `range`?"),
+                1,
+                13,
+                4
+            ))
         );
         assert_eq!(
             check("{{ debug() }}", &[]).unwrap_err().message,
@@ -720,9 +989,17 @@ mod texts {
     fn syntax_errors_have_positions() {
         let fault = check("Hello\n{{ product }", &["product"]).unwrap_err();
         assert_eq!((fault.line, fault.column), (2, 12), "{fault:?}");
-        assert!(fault.message.starts_with("syntax error: "), "{}", fault.message);
+        assert!(
+            fault.message.starts_with("syntax error: "),
+            "{}",
+            fault.message
+        );
         let fault = render("{% if x %}never closed", json!({ "x": true })).unwrap_err();
-        assert!(fault.message.starts_with("syntax error: "), "{}", fault.message);
+        assert!(
+            fault.message.starts_with("syntax error: "),
+            "{}",
+            fault.message
+        );
         assert_eq!(fault.line, 1);
     }
 }

@@ -129,7 +129,7 @@ fn read_file(loaded: &mut Loaded, path: &Path, is_config: bool) {
                 path,
                 format!(
                     "file is {} KiB, larger than the 1024 KiB a playbook may be",
-                    size / 1024
+                    size.div_ceil(1024)
                 ),
             )
             .with_hint("split it into several files, or move bulk rows into a CSV calendar"),

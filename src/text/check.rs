@@ -12,13 +12,8 @@ use crate::diagnostic::did_you_mean;
 
 /// Checks `source`; the first fault found is returned.
 pub(super) fn check(source: &str, known_variables: &[&str]) -> Result<(), TextError> {
-    let tree = parse(
-        source,
-        "text",
-        SyntaxConfig::default(),
-        WhitespaceConfig::default(),
-    )
-    .map_err(|error| TextError::from_minijinja(&error, source))?;
+    let tree = parse(source, "text", SyntaxConfig, WhitespaceConfig::default())
+        .map_err(|error| TextError::from_minijinja(&error, source))?;
     let mut walker = Walker {
         source,
         known: known_variables,
@@ -160,12 +155,12 @@ impl<'s> Walker<'_, 's> {
             ast::Stmt::Import(_)
             | ast::Stmt::FromImport(_)
             | ast::Stmt::Extends(_)
-            | ast::Stmt::Include(_) => {
-                if self.fault.is_none() {
-                    let error = TextError::new("texts cannot use other templates")
-                        .with_hint(Some("remove `include`, `import` and `extends`".into()));
-                    self.fault = Some(error);
-                }
+            | ast::Stmt::Include(_)
+                if self.fault.is_none() =>
+            {
+                let error = TextError::new("texts cannot use other templates")
+                    .with_hint(Some("remove `include`, `import` and `extends`".into()));
+                self.fault = Some(error);
             }
             #[allow(unreachable_patterns)]
             _ => {}

@@ -33,9 +33,7 @@ impl Validator<'_> {
             }
             None => node,
         };
-        let Some(campaign) = self.read::<Campaign>(node) else {
-            return None;
-        };
+        let campaign = self.read::<Campaign>(node)?;
         let file = self.path(campaign.name.mark.file);
         let window = campaign
             .window
@@ -279,8 +277,8 @@ impl Validator<'_> {
         };
         let source = match schedule::calendar::calendar_source(&path, &bytes) {
             Ok(source) => source,
-            Err(diagnostic) => {
-                self.push(diagnostic);
+            Err(diagnostics) => {
+                self.diagnostics.extend(diagnostics);
                 return Vec::new();
             }
         };

@@ -155,7 +155,10 @@ impl Validator<'_> {
                 if let Some(line) = &mut diagnostic.source_line
                     && !value.is_empty()
                 {
-                    *line = line.replace(value.as_str(), &"*".repeat(value.chars().count().min(8)));
+                    *line = line.replace(value.as_str(), "********");
+                    if let Some(position) = &mut diagnostic.position {
+                        position.len = 8 + value.width.saturating_sub(value.chars().count());
+                    }
                 }
                 self.push(diagnostic);
             }

@@ -11,9 +11,7 @@ pub const CONTEST_TEXT_VARIABLES: [&str; 5] = ["contest", "closes", "draw_at", "
 
 impl Validator<'_> {
     pub(super) fn contest(&mut self, node: &Node) -> Option<ContestPlan> {
-        let Some(contest) = self.read::<Contest>(node) else {
-            return None;
-        };
+        let contest = self.read::<Contest>(node)?;
         let tz = self.zone(contest.timezone.as_ref());
         self.account(&contest.account);
         if let Some(owner) = &contest.owner {

@@ -14,9 +14,7 @@ pub const CRISIS_TEXT_VARIABLES: [&str; 4] = ["signal", "incident", "level", "pl
 
 impl Validator<'_> {
     pub(super) fn crisis(&mut self, node: &Node) -> Option<CrisisPlan> {
-        let Some(crisis) = self.read::<Crisis>(node) else {
-            return None;
-        };
+        let crisis = self.read::<Crisis>(node)?;
         let tz = self.zone(crisis.timezone.as_ref());
         let watch = self.accounts(&crisis.watch.accounts);
         let every = crisis

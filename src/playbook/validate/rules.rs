@@ -16,9 +16,7 @@ const UTM_VARIABLES: [&str; 3] = ["network", "account", "campaign"];
 
 impl Validator<'_> {
     pub(super) fn rules(&mut self, node: &Node) -> Option<RulesPlan> {
-        let Some(rules) = self.read::<Rules>(node) else {
-            return None;
-        };
+        let rules = self.read::<Rules>(node)?;
         let tz = self.zone(rules.timezone.as_ref());
         let applies_to: Vec<String> = if rules.applies_to.iter().any(|a| a.as_str() == "all") {
             Vec::new()

@@ -41,7 +41,7 @@ pub fn parse_documents(source: &SourceFile, file: usize) -> (Vec<Node>, Vec<Diag
             &source.path,
             format!(
                 "file is {} KiB, larger than the 1024 KiB a playbook may be",
-                text.len() / 1024
+                text.len().div_ceil(1024)
             ),
         )
         .with_hint("split it into several files, or move bulk rows into a CSV calendar");
@@ -189,7 +189,7 @@ impl Builder<'_> {
                         entries,
                         ..
                     }) => {
-                        self.check_duplicate_keys(&entries);
+                        let entries = self.check_duplicate_keys(entries);
                         // A block mapping is best pointed at by its first key.
                         let mark = entries.first().map_or(mark, |(key, _)| key.mark.min(mark));
                         (
@@ -273,11 +273,17 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn check_duplicate_keys(&mut self, entries: &[(Node, Node)]) {
-        let mut seen: HashMap<&str, &Node> = HashMap::new();
-        for (key, _) in entries {
-            let Some(name) = key.as_str() else { continue };
-            if let Some(first) = seen.get(name) {
+    /// Reports every repeated key and keeps only its first entry, so that nothing later
+    /// reports the same mistake again.
+    fn check_duplicate_keys(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+        let mut seen: HashMap<String, Mark> = HashMap::new();
+        let mut kept = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let Some(name) = key.as_str().map(str::to_owned) else {
+                kept.push((key, value));
+                continue;
+            };
+            if let Some(first) = seen.get(&name) {
                 let diagnostic = Diagnostic::error(
                     self.source,
                     key.position(),
@@ -285,12 +291,14 @@ impl Builder<'_> {
                 )
                 .with_hint(format!(
                     "`{name}` is already set on line {}; keep one of them",
-                    first.mark.line
+                    first.line
                 ));
                 self.diagnostics.push(diagnostic);
             } else {
-                seen.insert(name, key);
+                seen.insert(name, key.mark);
+                kept.push((key, value));
             }
         }
+        kept
     }
 }
