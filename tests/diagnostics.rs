@@ -971,3 +971,36 @@ fn exit_codes() {
     let out = valid.run(&["validate", "--format", "yaml"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Regression: `reply_to` was checked by pairing items with posts, which calendar rows
+/// (several posts from one item) put out of step, so an unknown target went unreported.
+#[test]
+fn reply_to_unknown_post_after_a_calendar() {
+    let fx = campaign(
+        "\
+kind: campaign
+name: sale
+posts:
+  - calendar: sale.csv
+  - id: follow-up
+    at: 2026-12-08 10:00
+    to: demo
+    text: more
+    reply_to: teaser
+",
+    )
+    .file(
+        "sale.csv",
+        "at,to,text\n2026-12-05 11:00,demo,one\n2026-12-06 11:00,demo,two\n",
+    );
+    expect(
+        "reply_to_after_calendar",
+        &fx,
+        "error: unknown post `teaser`
+  ——▶ DIR/sale.yaml:9:15
+  |
+9 |     reply_to: teaser
+  |               ^^^^^^
+",
+    );
+}

@@ -68,10 +68,14 @@ impl Validator<'_> {
                 posts.push(post);
             }
         }
-        for (item, post) in campaign.posts.iter().zip(&posts) {
-            if let (Some(reply_to), Some(_)) = (&item.reply_to, &post.reply_to)
-                && !ids.contains(reply_to.as_str())
-            {
+        // Checked against the items themselves: calendar rows and invalid posts make the
+        // list of posts differ from the list of items.
+        for reply_to in campaign
+            .posts
+            .iter()
+            .filter_map(|item| item.reply_to.as_ref())
+        {
+            if !ids.contains(reply_to.as_str()) {
                 let hint =
                     crate::diagnostic::did_you_mean(reply_to, ids.iter().map(String::as_str));
                 self.error(reply_to, format!("unknown post `{}`", reply_to.value), hint);
