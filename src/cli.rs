@@ -117,12 +117,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             days,
             format,
         } => {
-            let validated = load_and_validate(&path)?;
+            // One template environment for checking and rendering, so its cache serves both.
+            let texts = TextTemplates::new();
+            let validated = load_and_validate_with(&path, &ScriptEngine::new(), &texts)?;
+            print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
             let Some(plan) = validated.plan else {
-                print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
                 return Ok(ExitCode::from(INVALID));
             };
-            print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
             let from = match from {
                 Some(text) => parse_instant(&text, plan.timezone, "--from")?,
                 None => Utc::now(),
@@ -134,7 +135,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if until <= from {
                 return Err("--until must be after --from".into());
             }
-            let planned = preview::preview(&plan, &TextTemplates::new(), from, until);
+            let planned = preview::preview(&plan, &texts, from, until);
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             preview::write(format, &planned, &mut out).map_err(|e| e.to_string())?;
@@ -163,13 +164,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
+/// Loads and validates a folder or file; `Err` is a usage error (a path that cannot be read).
 pub fn load_and_validate(path: &Path) -> Result<Validated, String> {
+    load_and_validate_with(path, &ScriptEngine::new(), &TextTemplates::new())
+}
+
+/// The same, with engines the caller goes on using (to render or evaluate afterwards).
+pub fn load_and_validate_with(
+    path: &Path,
+    scripts: &ScriptEngine,
+    texts: &TextTemplates,
+) -> Result<Validated, String> {
     let loaded = load_path(path).map_err(|e| e.to_string())?;
-    Ok(validate(
-        loaded,
-        &ScriptEngine::new(),
-        &TextTemplates::new(),
-    ))
+    Ok(validate(loaded, scripts, texts))
 }
 
 fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFormat) {
