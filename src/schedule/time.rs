@@ -126,9 +126,33 @@ pub fn parse_local_datetime(s: &str, tz: Tz) -> Result<DateTime<Tz>, TimeError> 
 }
 
 /// An IANA time zone name (`Europe/Berlin`, `UTC`; older aliases like `Europe/Kiev` too).
+/// Old names IANA keeps as links to renamed zones. They are still accepted, but never
+/// suggested, so a typo of `Europe/Kyiv` is not steered to `Europe/Kiev`.
+const RENAMED_ZONES: &[&str] = &[
+    "America/Godthab",
+    "Asia/Calcutta",
+    "Asia/Dacca",
+    "Asia/Katmandu",
+    "Asia/Macao",
+    "Asia/Rangoon",
+    "Asia/Saigon",
+    "Asia/Thimbu",
+    "Asia/Ujung_Pandang",
+    "Asia/Ulan_Bator",
+    "Atlantic/Faeroe",
+    "Europe/Kiev",
+    "Europe/Uzhgorod",
+    "Europe/Zaporozhye",
+    "Pacific/Ponape",
+    "Pacific/Truk",
+];
+
 pub fn parse_timezone(s: &str) -> Result<Tz, TimeError> {
     Tz::from_str(s).map_err(|_| {
-        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+        let names = chrono_tz::TZ_VARIANTS
+            .iter()
+            .map(|tz| tz.name())
+            .filter(|name| !RENAMED_ZONES.contains(name));
         TimeError::new(format!("unknown time zone `{s}`"), 0, s.len().max(1)).with_optional_hint(
             did_you_mean(s, names).or_else(|| {
                 Some("time zones are IANA names, like `Europe/Berlin` or `UTC`".to_owned())

@@ -176,12 +176,13 @@ impl Validator<'_> {
             self.error(id, message, Some("give each post exactly one of `at:` (once), `cron:` (recurring) or `calendar:` (a CSV file)".into()));
             return None;
         }
+        // A bad time is reported, and the rest of the post is still checked.
         let trigger = if let Some(at) = &item.at {
-            Trigger::At(self.datetime(at, tz)?)
+            self.datetime(at, tz).map(Trigger::At)
         } else {
             let cron = item.cron.as_ref().expect("one trigger");
             match CronSchedule::parse(cron.trim()) {
-                Ok(schedule) => Trigger::Cron(schedule),
+                Ok(schedule) => Some(Trigger::Cron(schedule)),
                 Err(error) => {
                     let diagnostic = self
                         .sources
@@ -193,7 +194,7 @@ impl Validator<'_> {
                         )
                         .with_optional_hint(error.hint);
                     self.push(diagnostic);
-                    return None;
+                    None
                 }
             }
         };
@@ -220,6 +221,7 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|w| self.condition(w, ConditionContext::CampaignWhen));
         let max_late = item.max_late.as_ref().and_then(|m| self.duration(m));
+        let trigger = trigger?;
         let missed = item
             .missed
             .as_ref()
