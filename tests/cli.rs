@@ -403,3 +403,115 @@ fn cron_across_fall_back() {
         ]
     );
 }
+
+/// `crier init` writes a folder that validates and plans out of the box, with schemas
+/// its files point at, and refuses to overwrite an existing setup.
+#[test]
+fn init_creates_a_working_starting_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("brand");
+    let target_str = target.to_str().unwrap();
+    crier(&["init", target_str]);
+    crier(&["validate", target_str]);
+    let plan = crier(&[
+        "plan",
+        target_str,
+        "--from",
+        "2026-12-01",
+        "--days",
+        "7",
+        "--format",
+        "json",
+    ]);
+    let kinds: HashSet<String> = plan_json(&plan)
+        .iter()
+        .map(|line| line["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kinds.contains("post") && kinds.contains("contest-announce"),
+        "{kinds:?}"
+    );
+    for (name, _) in crier::init::FILES
+        .iter()
+        .filter(|(n, _)| n.ends_with(".yaml"))
+    {
+        assert_schema_line_resolves(&target.join(name));
+    }
+    let again = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["init", target_str])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+}
+
+/// The first line of a playbook names a schema file that exists.
+fn assert_schema_line_resolves(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let first = text.lines().next().unwrap_or_default();
+    let schema = first
+        .strip_prefix("# yaml-language-server: $schema=")
+        .unwrap_or_else(|| panic!("{} does not start with a $schema line", path.display()));
+    let resolved = path.parent().unwrap().join(schema);
+    assert!(
+        resolved.is_file(),
+        "{}: {} does not exist",
+        path.display(),
+        resolved.display()
+    );
+}
+
+#[test]
+fn every_shipped_yaml_file_points_at_an_existing_schema() {
+    let mut files = Vec::new();
+    for folder in ["playbooks", "examples"] {
+        yaml_files(&root().join(folder), &mut files);
+    }
+    assert!(files.len() > 10);
+    for file in files {
+        assert_schema_line_resolves(&file);
+    }
+}
+
+fn yaml_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            yaml_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            found.push(path);
+        }
+    }
+}
+
+/// Every property in both schemas carries a description, for editors' hover help.
+#[test]
+fn every_schema_field_has_a_description() {
+    fn walk(value: &Value, path: &str, missing: &mut Vec<String>) {
+        if let Some(properties) = value.get("properties").and_then(Value::as_object) {
+            for (name, property) in properties {
+                if property.get("description").is_none() {
+                    missing.push(format!("{path}.{name}"));
+                }
+            }
+        }
+        match value {
+            Value::Object(map) => {
+                // An `if` only tells the kinds apart; it declares no field.
+                for (key, child) in map.iter().filter(|(key, _)| *key != "if") {
+                    walk(child, &format!("{path}/{key}"), missing);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, path, missing)),
+            _ => {}
+        }
+    }
+    for which in ["playbook", "config"] {
+        let schema: Value = serde_json::from_str(&crier(&["schema", which])).unwrap();
+        let mut missing = Vec::new();
+        walk(&schema, which, &mut missing);
+        assert!(
+            missing.is_empty(),
+            "fields without a description: {missing:?}"
+        );
+    }
+}

@@ -1002,3 +1002,33 @@ posts:
 ",
     );
 }
+
+/// A template's texts are checked even when no campaign uses it yet.
+#[test]
+fn unused_template_text() {
+    let fx = Fixture::new().file(
+        "launch.yaml",
+        "\
+kind: template
+name: launch
+params:
+  product: { type: string }
+posts:
+  - id: teaser
+    at: 2027-01-01 10:00
+    to: demo
+    text: \"Soon: {{ produkt }}\"
+",
+    );
+    expect(
+        "unused_template_text",
+        &fx,
+        "error: unknown variable `produkt`
+  ——▶ DIR/launch.yaml:9:21
+  |
+9 |     text: \"Soon: {{ produkt }}\"
+  |                     ^^^^^^^
+  = hint: did you mean `product`?
+",
+    );
+}

@@ -9,12 +9,14 @@ use std::collections::HashMap;
 use chrono::TimeDelta;
 use chrono_tz::Tz;
 
+use super::campaign::CAMPAIGN_TEXT_VARIABLES;
 use super::{Validator, spanned_scalar};
 use crate::diagnostic::did_you_mean;
 use crate::playbook::load::{Document, Kind};
 use crate::playbook::raw::{ParamType, Template};
 use crate::playbook::yaml::{Node, NodeKind, from_node};
 use crate::schedule::{self, resolve_local};
+use crate::script::ConditionContext;
 
 pub(crate) struct Templates<'d> {
     by_name: HashMap<String, (&'d Node, Template)>,
@@ -37,7 +39,46 @@ impl<'d> Templates<'d> {
                 Err(errors) => v.structural(errors),
             }
         }
-        Templates { by_name }
+        let templates = Templates { by_name };
+        templates.check_alone(v);
+        templates
+    }
+
+    /// Checks each template's own texts and conditions, so a mistake in a template is found
+    /// even before a campaign uses it. Texts see the parameters and `vars` of the template
+    /// and of those it uses, besides what every campaign text sees.
+    fn check_alone(&self, v: &mut Validator) {
+        let mut names: Vec<&String> = self.by_name.keys().collect();
+        names.sort();
+        for name in names {
+            let (_, template) = &self.by_name[name];
+            let mut variables: Vec<&str> = CAMPAIGN_TEXT_VARIABLES.to_vec();
+            let mut next = Some(template);
+            let mut seen = Vec::new();
+            while let Some(current) = next.filter(|t| !seen.contains(&t.name.as_str())) {
+                seen.push(current.name.as_str());
+                variables.extend(
+                    current
+                        .params
+                        .keys()
+                        .chain(current.vars.keys())
+                        .map(String::as_str),
+                );
+                next = current
+                    .uses
+                    .as_ref()
+                    .and_then(|uses| self.by_name.get(uses.as_str()))
+                    .map(|(_, t)| t);
+            }
+            for post in &template.posts {
+                if let Some(text) = &post.text {
+                    v.text(text, &variables);
+                }
+                if let Some(when) = &post.when {
+                    v.condition(when, ConditionContext::CampaignWhen);
+                }
+            }
+        }
     }
 
     pub(super) fn names(&self) -> Vec<String> {
