@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cli;
+pub mod connectors;
 pub mod diagnostic;
 pub mod init;
 pub mod playbook;
