@@ -8,9 +8,11 @@
 pub mod cli;
 pub mod connectors;
 pub mod diagnostic;
+pub mod engine;
 pub mod init;
 pub mod playbook;
 pub mod preview;
 pub mod schedule;
 pub mod script;
+pub mod store;
 pub mod text;

@@ -1,5 +1,6 @@
 //! The one integration test binary: each module tests one area of crier.
 mod cli;
 mod diagnostics;
+mod engine;
 mod schedule;
 mod script;

@@ -17,6 +17,10 @@ impl Sources {
         self.files.len() - 1
     }
 
+    pub fn try_get(&self, file: usize) -> Option<&SourceFile> {
+        self.files.get(file)
+    }
+
     pub fn get(&self, file: usize) -> &SourceFile {
         &self.files[file]
     }

@@ -1,4 +1,5 @@
-//! The command line: `validate`, `plan`, `init`, `schema`. Exit codes: 0 success, 1 an
+//! The command line: `validate`, `plan`, `init`, `schema`, and the engine's `run`,
+//! `status`, `history`, `rehearse`, `trigger` (in `engine_commands`). Exit codes: 0 success, 1 an
 //! invalid playbook, 2 a usage error (bad arguments, a path that does not exist).
 
 use std::io::Write;
@@ -18,6 +19,8 @@ use crate::preview::{self, Format};
 use crate::schedule;
 use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
+
+mod engine_commands;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +65,61 @@ enum Command {
         /// The folder to create (it may exist, but must not hold a crier.yaml).
         dir: PathBuf,
     },
+    /// Run the playbooks as a service: schedule, evaluate, send. SIGINT/SIGTERM stop it
+    /// gracefully (a second signal at once); SIGHUP or an edited file reloads the playbooks.
+    Run {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// `text` for people, `json` (one object per line) for log collectors.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// What is scheduled next, what is running or waiting, and what the store holds.
+    Status {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
+    /// Every run and step with its outcome, newest first; failures say why.
+    History {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Only this playbook's runs.
+        #[arg(long)]
+        playbook: Option<String>,
+        /// Only runs fired at or after this time (same forms as `plan --from`).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many runs.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// Run the playbooks on a virtual clock with recording connectors: what would happen,
+    /// in time order. Nothing is sent and no store file is touched.
+    Rehearse {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Input events (JSON Lines: mentions, replies, approvals).
+        #[arg(long)]
+        events: Option<PathBuf>,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        until: String,
+        #[arg(long, value_enum, default_value_t = RehearsalFormat::Text)]
+        format: RehearsalFormat,
+    },
+    /// Fire one campaign post now, whatever its schedule, and send it.
+    Trigger {
+        /// The campaign's name.
+        playbook: String,
+        /// The post's id.
+        item: String,
+        /// The folder holding crier.yaml.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
     /// Print the JSON Schema of playbooks or of crier.yaml.
     Schema {
         #[arg(value_enum, default_value_t = SchemaKind::Playbook)]
@@ -70,7 +128,25 @@ enum Command {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum DiagnosticFormat {
+pub(crate) enum DiagnosticFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TableFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RehearsalFormat {
     Text,
     Json,
 }
@@ -81,8 +157,8 @@ enum SchemaKind {
     Config,
 }
 
-const INVALID: u8 = 1;
-const USAGE: u8 = 2;
+pub(crate) const INVALID: u8 = 1;
+pub(crate) const USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -150,6 +226,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run { path, log_format } => engine_commands::run(path, log_format),
+        Command::Status { path } => engine_commands::status(&path),
+        Command::History {
+            path,
+            playbook,
+            since,
+            limit,
+            format,
+        } => engine_commands::history(&path, playbook, since, limit, format),
+        Command::Rehearse {
+            path,
+            events,
+            from,
+            until,
+            format,
+        } => engine_commands::rehearse(&path, events.as_deref(), &from, &until, format),
+        Command::Trigger { playbook, item, path } => engine_commands::trigger(&path, &playbook, &item),
         Command::Schema { which } => {
             let schema = match which {
                 SchemaKind::Playbook => playbook_schema(),
@@ -179,7 +272,7 @@ pub fn load_and_validate_with(
     Ok(validate(loaded, scripts, texts))
 }
 
-fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFormat) {
+pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFormat) {
     match format {
         DiagnosticFormat::Text => {
             for diagnostic in diagnostics {
@@ -213,7 +306,7 @@ fn summary(plan: &Plan) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM` (in `tz`), `YYYY-MM-DD` (its midnight), or RFC 3339.
-fn parse_instant(text: &str, tz: Tz, flag: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_instant(text: &str, tz: Tz, flag: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(date) = schedule::parse_date(text.trim()) {
         return Ok(
             schedule::resolve_local(date.and_time(chrono::NaiveTime::MIN), tz).with_timezone(&Utc),

@@ -1,0 +1,452 @@
+//! The engine: turns due fires into durable runs, catches up after downtime by each item's
+//! `missed:` policy, and moves runs through their steps (`post`, `notify`, `wait`,
+//! `approve`). It never sends anything itself: a post step becomes outbox rows, committed
+//! with the run, that the dispatcher sends. The same engine runs under `crier run` (system
+//! clock) and `crier rehearse` (virtual clock).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
+
+use super::clock::{from_millis, to_millis};
+use super::timeline::{ItemRef, Queue, fires_between, items, next_fire};
+use crate::connectors::OutgoingPost;
+use crate::playbook::plan::Plan;
+use crate::playbook::raw::Missed;
+use crate::preview::campaign_context;
+use crate::script::{ConditionInput, MetricsSource, NoData, ScriptEngine};
+use crate::store::{
+    Batch, ItemKey, Millis, NewOutbox, NewRun, RunAdvance, RunId, RunState, StepSpec, StepState, Store,
+    StoreResult, WaitingStep,
+};
+use crate::text::TextTemplates;
+
+/// A fire later than this after its time is treated as missed (laptop asleep, process
+/// paused), so that waking up never causes a burst beyond the item's policy.
+pub const LATE_GRACE: TimeDelta = TimeDelta::seconds(60);
+/// Missed fires examined per item after downtime, at most.
+const MAX_CATCH_UP: usize = 10_000;
+
+/// What the engine needs besides the plan.
+#[derive(Clone)]
+pub struct EngineParts {
+    pub store: Arc<dyn Store>,
+    pub scripts: Arc<ScriptEngine>,
+    pub texts: Arc<TextTemplates>,
+    pub metrics: Arc<dyn MetricsSource>,
+}
+
+impl EngineParts {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        EngineParts {
+            store,
+            scripts: Arc::new(ScriptEngine::new()),
+            texts: Arc::new(TextTemplates::new()),
+            metrics: Arc::new(NoData),
+        }
+    }
+}
+
+pub struct Engine {
+    plan: Arc<Plan>,
+    revision: i64,
+    parts: EngineParts,
+    queue: Queue,
+    /// The last fire handled per item, as the store has it.
+    cursors: HashMap<ItemKey, DateTime<Utc>>,
+}
+
+impl Engine {
+    /// An engine for `plan`, whose content digest identifies the revision runs are pinned to.
+    pub fn new(plan: Arc<Plan>, digest: &str, parts: EngineParts, now: DateTime<Utc>) -> StoreResult<Engine> {
+        let revision = parts.store.record_revision(digest, to_millis(now))?;
+        let cursors = parts
+            .store
+            .cursors()?
+            .into_iter()
+            .map(|(key, at)| (key, from_millis(at)))
+            .collect();
+        Ok(Engine {
+            plan,
+            revision,
+            parts,
+            queue: Queue::default(),
+            cursors,
+        })
+    }
+
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.parts.store
+    }
+
+    /// Takes a new revision of the playbooks: future fires follow it (a deleted post never
+    /// goes out); runs already created keep the steps they were created with.
+    pub fn replace_plan(&mut self, plan: Arc<Plan>, digest: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        // Fires already due belong to the old revision; without this, a reload at the very
+        // moment of a fire would count it as missed.
+        self.fire_due(now)?;
+        self.revision = self.parts.store.record_revision(digest, to_millis(now))?;
+        self.plan = plan;
+        self.start(now)
+    }
+
+    /// Fills the timer queue. Items seen before catch up on what they missed, by policy;
+    /// items never seen start from `now`.
+    pub fn start(&mut self, now: DateTime<Utc>) -> StoreResult<()> {
+        self.queue.clear();
+        let mut batch = Batch {
+            now: to_millis(now),
+            ..Batch::default()
+        };
+        for item in items(&self.plan) {
+            let key = item.key(&self.plan);
+            let cursor = match self.cursors.get(&key) {
+                Some(cursor) => *cursor,
+                None => {
+                    batch.cursors.push((key.clone(), to_millis(now)));
+                    self.cursors.insert(key, now);
+                    now
+                }
+            };
+            self.catch_up(item, cursor, now, &mut batch);
+        }
+        self.commit(batch)
+    }
+
+    /// When the next fire is due.
+    pub fn next_fire(&self) -> Option<DateTime<Utc>> {
+        self.queue.peek()
+    }
+
+    pub fn scheduled_items(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Turns every fire due at `now` into runs, committed together.
+    pub fn fire_due(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let mut batch = Batch {
+            now: to_millis(now),
+            ..Batch::default()
+        };
+        while let Some((at, item)) = self.queue.pop_due(now) {
+            if now - at > LATE_GRACE {
+                // Woken long after the fire (the machine slept): the missed policy decides.
+                let cursor = self.cursors.get(&item.key(&self.plan)).copied().unwrap_or(at - TimeDelta::milliseconds(1));
+                self.catch_up(item, cursor, now, &mut batch);
+                continue;
+            }
+            batch.runs.push(self.new_run(item, at, now, None));
+            self.advance_cursor(item, at, &mut batch);
+            if let Some(next) = next_fire(&self.plan, item, at) {
+                self.queue.push(next, item);
+            }
+        }
+        let fired = batch.runs.len();
+        self.commit(batch)?;
+        Ok(fired)
+    }
+
+    /// Fires one item now, whatever its schedule (`crier trigger`).
+    pub fn trigger(&mut self, playbook: &str, item: &str, now: DateTime<Utc>) -> Result<RunId, TriggerError> {
+        let found = items(&self.plan)
+            .into_iter()
+            .find(|i| i.campaign(&self.plan).name == playbook && i.post(&self.plan).id == item);
+        let Some(item_ref) = found else {
+            let known: Vec<String> = items(&self.plan).iter().map(|i| i.key(&self.plan).to_string()).collect();
+            let wanted = format!("{playbook}/{item}");
+            let hint = crate::diagnostic::did_you_mean(&wanted, known.iter().map(String::as_str));
+            return Err(TriggerError::UnknownItem { item: wanted, hint });
+        };
+        let run = self.new_run(item_ref, now, now, Some("triggered by hand".into()));
+        let ids = self.parts.store.commit(&Batch {
+            now: to_millis(now),
+            runs: vec![run],
+            cursors: Vec::new(),
+        })?;
+        ids.first().copied().ok_or(TriggerError::AlreadyFired)
+    }
+
+    /// Moves on every run whose waiting step's time has come.
+    pub fn resume_waiting(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let due = self.parts.store.waiting_steps_due(to_millis(now))?;
+        for waiting in &due {
+            let advance = self.wake(waiting, now);
+            self.parts.store.advance_run(&advance, to_millis(now))?;
+        }
+        Ok(due.len())
+    }
+
+    /// Applies the item's `missed:` policy to the fires in `(cursor, now]`, and queues the
+    /// next future fire.
+    fn catch_up(&mut self, item: ItemRef, cursor: DateTime<Utc>, now: DateTime<Utc>, batch: &mut Batch) {
+        let missed = fires_between(&self.plan, item, cursor, now, MAX_CATCH_UP);
+        if let Some(last) = missed.last().copied() {
+            let post = item.post(&self.plan);
+            let within = |at: DateTime<Utc>| post.max_late.is_none_or(|late| now - at <= late);
+            let policy = post.missed;
+            for (index, at) in missed.iter().copied().enumerate() {
+                let is_last = index + 1 == missed.len();
+                let send = match policy {
+                    Missed::Skip => false,
+                    Missed::Once => is_last && within(at),
+                    Missed::All => within(at),
+                };
+                let run = if send {
+                    let late = format!("sent late: crier was not running at its time (missed: {})", policy_name(policy));
+                    self.new_run(item, at, now, Some(late))
+                } else {
+                    let reason = match policy {
+                        Missed::Skip => "crier was not running at its time; `missed: skip`".to_string(),
+                        Missed::Once if !is_last => "crier was not running at its time; `missed: once` sends only the latest".to_string(),
+                        _ => format!(
+                            "crier was not running at its time, and it is more than `max_late` ({}) late",
+                            post.max_late.map(crate::schedule::format_duration).unwrap_or_default()
+                        ),
+                    };
+                    self.missed_run(item, at, reason)
+                };
+                batch.runs.push(run);
+            }
+            self.advance_cursor(item, last, batch);
+        }
+        if let Some(next) = next_fire(&self.plan, item, now.max(cursor)) {
+            self.queue.push(next, item);
+        }
+    }
+
+    fn advance_cursor(&mut self, item: ItemRef, at: DateTime<Utc>, batch: &mut Batch) {
+        let key = item.key(&self.plan);
+        self.cursors.insert(key.clone(), at);
+        batch.cursors.push((key, to_millis(at)));
+    }
+
+    fn commit(&self, batch: Batch) -> StoreResult<()> {
+        self.parts.store.commit(&batch).map(|_| ())
+    }
+
+    fn missed_run(&self, item: ItemRef, at: DateTime<Utc>, reason: String) -> NewRun {
+        let post = item.post(&self.plan);
+        NewRun {
+            key: item.key(&self.plan),
+            fire_at: to_millis(at),
+            revision: self.revision,
+            state: RunState::Missed,
+            reason: Some(reason),
+            steps: vec![StepSpec::Post {
+                to: post.to.clone(),
+                text: post.text.clone(),
+                media: post.media.clone(),
+                reply_to: post.reply_to.clone(),
+            }],
+            current_step: 0,
+            wake_at: None,
+            outbox: Vec::new(),
+        }
+    }
+
+    /// A run for one fire: the condition evaluated, the text rendered, the steps pinned.
+    fn new_run(&self, item: ItemRef, at: DateTime<Utc>, now: DateTime<Utc>, note: Option<String>) -> NewRun {
+        let campaign = item.campaign(&self.plan);
+        let post = item.post(&self.plan);
+        let key = item.key(&self.plan);
+        let local = at.with_timezone(&campaign.timezone);
+        let mut run = NewRun {
+            key: key.clone(),
+            fire_at: to_millis(at),
+            revision: self.revision,
+            state: RunState::Running,
+            reason: note,
+            steps: Vec::new(),
+            current_step: 0,
+            wake_at: None,
+            outbox: Vec::new(),
+        };
+        if let Some(condition) = &post.when {
+            let input = ConditionInput::new()
+                .with_now(&local)
+                .with_json("vars", &serde_json::Value::Object(campaign.vars.clone()))
+                .with_json("post", &serde_json::json!({ "id": post.id, "text": post.text, "to": post.to }))
+                .with_metrics(self.parts.metrics.clone());
+            let skip = match self.parts.scripts.evaluate(condition, &input) {
+                Ok(true) => None,
+                Ok(false) => Some(format!("`when` was false: {}", condition.source().trim())),
+                Err(error) => Some(format!("`when` could not be evaluated: {}", error.message)),
+            };
+            if let Some(reason) = skip {
+                run.state = RunState::Skipped;
+                run.reason = Some(reason);
+                return run;
+            }
+        }
+        let context = campaign_context(campaign, &post.id, local);
+        let text = match self.parts.texts.render(&post.text, &context) {
+            Ok(text) => text,
+            Err(error) => {
+                run.state = RunState::Failed;
+                run.reason = Some(format!("the text could not be rendered: {}", error.message));
+                return run;
+            }
+        };
+        run.steps = vec![StepSpec::Post {
+            to: post.to.clone(),
+            text,
+            media: post.media.clone(),
+            reply_to: post.reply_to.clone(),
+        }];
+        let progress = self.execute(&key, run.fire_at, &run.steps, 0, now);
+        run.current_step = progress.current_step;
+        run.wake_at = progress.wake_at;
+        run.outbox = progress.outbox;
+        if run.wake_at.is_some() {
+            run.state = RunState::Waiting;
+        }
+        run
+    }
+
+    /// Runs steps from `start` until one waits or none is left. Post and notify steps
+    /// become outbox rows and are done at once; wait and approve set a wake time.
+    fn execute(&self, key: &ItemKey, fire_at: Millis, steps: &[StepSpec], start: usize, now: DateTime<Utc>) -> Progress {
+        let mut progress = Progress {
+            current_step: steps.len(),
+            passed: Vec::new(),
+            wake_at: None,
+            outbox: Vec::new(),
+        };
+        for (index, step) in steps.iter().enumerate().skip(start) {
+            match step {
+                StepSpec::Post { to, text, media, reply_to } => {
+                    for account in to {
+                        let reply_to = reply_to.as_ref().and_then(|item| {
+                            self.parts
+                                .store
+                                .latest_remote_id(&ItemKey::new(&key.playbook, item), account)
+                                .ok()
+                                .flatten()
+                        });
+                        progress.outbox.push(self.outbox_row(key, fire_at, index, account, text, media, reply_to, now));
+                    }
+                }
+                StepSpec::Notify { accounts, text } => {
+                    for account in accounts {
+                        progress.outbox.push(self.outbox_row(key, fire_at, index, account, text, &[], None, now));
+                    }
+                }
+                StepSpec::Wait { seconds } => {
+                    progress.current_step = index;
+                    progress.wake_at = Some(to_millis(now + TimeDelta::seconds(*seconds)));
+                    return progress;
+                }
+                StepSpec::Approve { timeout_seconds, .. } => {
+                    progress.current_step = index;
+                    // Without a timeout the approval waits until decided; wake far ahead.
+                    let timeout = TimeDelta::seconds(timeout_seconds.unwrap_or(100 * 365 * 24 * 3600));
+                    progress.wake_at = Some(to_millis(now + timeout));
+                    return progress;
+                }
+            }
+            progress.passed.push((index, StepState::Done));
+        }
+        progress
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn outbox_row(
+        &self,
+        key: &ItemKey,
+        fire_at: Millis,
+        step: usize,
+        account: &str,
+        text: &str,
+        media: &[String],
+        reply_to: Option<String>,
+        now: DateTime<Utc>,
+    ) -> NewOutbox {
+        NewOutbox {
+            step,
+            account: account.to_string(),
+            post: OutgoingPost {
+                idempotency_key: idempotency_key(key, fire_at, step, account),
+                text: text.to_string(),
+                media: media.iter().map(|m| self.plan.root.join(m)).collect(),
+                reply_to,
+                playbook: key.playbook.clone(),
+                item: key.item.clone(),
+            },
+            due: to_millis(now),
+        }
+    }
+
+    /// A waiting step whose time has come: a wait is over; an approval timed out.
+    fn wake(&self, waiting: &WaitingStep, now: DateTime<Utc>) -> RunAdvance {
+        let step = &waiting.steps[waiting.step];
+        let (outcome, reason, proceed) = match step {
+            StepSpec::Approve { on_timeout, .. } if on_timeout == "proceed" => {
+                (StepState::Done, Some("no decision before the timeout; proceeding".to_string()), true)
+            }
+            StepSpec::Approve { on_timeout, .. } => (
+                StepState::Failed,
+                Some(format!("no decision before the timeout (on_timeout: {on_timeout})")),
+                false,
+            ),
+            _ => (StepState::Done, None, true),
+        };
+        let mut advance = RunAdvance {
+            run_id: waiting.run_id,
+            step: waiting.step,
+            outcome,
+            reason: reason.clone(),
+            current_step: waiting.steps.len(),
+            passed: Vec::new(),
+            wake_at: None,
+            outbox: Vec::new(),
+            finish: None,
+        };
+        if proceed {
+            let progress = self.execute(&waiting.key, waiting.fire_at, &waiting.steps, waiting.step + 1, now);
+            advance.current_step = progress.current_step;
+            advance.passed = progress.passed;
+            advance.wake_at = progress.wake_at;
+            advance.outbox = progress.outbox;
+        } else {
+            advance.finish = Some((RunState::Skipped, reason.unwrap_or_default()));
+        }
+        advance
+    }
+}
+
+struct Progress {
+    current_step: usize,
+    passed: Vec<(usize, StepState)>,
+    wake_at: Option<Millis>,
+    outbox: Vec<NewOutbox>,
+}
+
+fn policy_name(policy: Missed) -> &'static str {
+    match policy {
+        Missed::Skip => "skip",
+        Missed::Once => "once",
+        Missed::All => "all",
+    }
+}
+
+/// Stable for (run, step, account): a run is one (playbook, item, fire time).
+pub fn idempotency_key(key: &ItemKey, fire_at: Millis, step: usize, account: &str) -> String {
+    let digest = Sha256::digest(format!("{}\u{1f}{}\u{1f}{fire_at}\u{1f}{step}\u{1f}{account}", key.playbook, key.item));
+    format!("crier-{}", hex::encode(&digest[..16]))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("unknown item `{item}`")]
+    UnknownItem { item: String, hint: Option<String> },
+    #[error("this item was already fired at this very millisecond")]
+    AlreadyFired,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}

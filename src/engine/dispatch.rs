@@ -1,0 +1,159 @@
+//! The dispatcher: claims due outbox rows, sends them through their account's connector,
+//! and records each result, retrying by error class. A row whose earlier attempt has an
+//! unknown outcome is looked up on the network before it is sent again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::Rng;
+use tokio::task::JoinSet;
+
+use super::clock::to_millis;
+use crate::connectors::{Connector, Lookup, SendError};
+use crate::connectors::registry::Connectors;
+use crate::store::{Millis, OutboxOutcome, OutboxRow, RunId, Store, StoreResult};
+
+/// How failed sends are retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts before a transient failure becomes permanent.
+    pub max_attempts: u32,
+    /// The first backoff; each further attempt doubles it, up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Backoff is scattered by up to this fraction either way, so many failed sends do not
+    /// come back at the same instant.
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(20);
+        let base = self.base_backoff.saturating_mul(1 << exponent).min(self.max_backoff);
+        let scatter = rand::thread_rng().gen_range(-self.jitter..=self.jitter);
+        base.mul_f64(1.0 + scatter)
+    }
+
+    /// What to do after a failed attempt (the `attempts`-th).
+    pub fn outcome(&self, error: &SendError, attempts: u32, now: DateTime<Utc>) -> OutboxOutcome {
+        let exhausted = attempts >= self.max_attempts;
+        let at = |wait: Duration| to_millis(now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX));
+        match error {
+            SendError::Permanent { reason } => OutboxOutcome::Failed { error: reason.clone() },
+            _ if exhausted => OutboxOutcome::Failed {
+                error: format!("gave up after {attempts} attempts; the last: {error}"),
+            },
+            // Never earlier than the network asked.
+            SendError::RetryAfter { after, .. } => OutboxOutcome::Retry {
+                at: at(*after),
+                error: error.to_string(),
+                check_first: false,
+            },
+            SendError::Transient { .. } => OutboxOutcome::Retry {
+                at: at(self.backoff(attempts)),
+                error: error.to_string(),
+                check_first: false,
+            },
+            SendError::OutcomeUnknown { .. } => OutboxOutcome::Retry {
+                at: at(self.backoff(attempts)),
+                error: error.to_string(),
+                check_first: true,
+            },
+        }
+    }
+}
+
+/// Sends due rows in batches; one batch's sends go out concurrently.
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    connectors: Arc<Connectors>,
+    policy: RetryPolicy,
+    batch: usize,
+}
+
+impl Dispatcher {
+    pub fn new(store: Arc<dyn Store>, connectors: Arc<Connectors>, policy: RetryPolicy) -> Self {
+        Dispatcher {
+            store,
+            connectors,
+            policy,
+            batch: 256,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// When the next pending row is due.
+    pub fn next_due(&self) -> StoreResult<Option<Millis>> {
+        self.store.next_outbox_due()
+    }
+
+    /// Sends every row due at `now()` (of one run, if given) and records the results;
+    /// returns how many attempts were made.
+    pub async fn dispatch_due(&self, now: impl Fn() -> DateTime<Utc>, run: Option<RunId>) -> StoreResult<usize> {
+        let mut attempts = 0;
+        loop {
+            let rows = self.store.claim_outbox(to_millis(now()), self.batch, run)?;
+            if rows.is_empty() {
+                return Ok(attempts);
+            }
+            attempts += rows.len();
+            let mut sends = JoinSet::new();
+            for row in rows {
+                let connector = self.connectors.get(&row.account);
+                sends.spawn(async move {
+                    let result = match connector {
+                        Some(connector) => send(connector.as_ref(), &row).await,
+                        None => Err(SendError::Permanent {
+                            reason: format!("no connector for account `{}`", row.account),
+                        }),
+                    };
+                    (row, result)
+                });
+            }
+            let mut outcomes = Vec::new();
+            while let Some(joined) = sends.join_next().await {
+                let Ok((row, result)) = joined else { continue };
+                let outcome = match result {
+                    Ok(remote_id) => {
+                        tracing::info!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, remote_id = %remote_id, "sent");
+                        OutboxOutcome::Sent { remote_id }
+                    }
+                    Err(error) => {
+                        let outcome = self.policy.outcome(&error, row.attempts, now());
+                        tracing::warn!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, attempt = row.attempts, "{error}");
+                        outcome
+                    }
+                };
+                outcomes.push((row.id, outcome));
+            }
+            // A send whose task panicked stays `sending`, to be checked after a restart.
+            self.store.finish_outbox(&outcomes, to_millis(now()))?;
+        }
+    }
+}
+
+/// One attempt: look the post up first when an earlier attempt may have gone through.
+async fn send(connector: &dyn Connector, row: &OutboxRow) -> Result<String, SendError> {
+    if row.check_first {
+        match connector.lookup(&row.post).await? {
+            Lookup::Found(delivered) => return Ok(delivered.remote_id),
+            Lookup::NotFound | Lookup::Unsupported => {}
+        }
+    }
+    connector.post(&row.post).await.map(|delivered| delivered.remote_id)
+}

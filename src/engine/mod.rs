@@ -1,0 +1,14 @@
+//! The engine: one engine, two clocks. `core` turns fires into durable runs and moves them
+//! through their steps; `dispatch` sends what they commit, exactly once; `service` drives
+//! them on the system clock (`crier run`), `rehearse` on a virtual one.
+
+pub mod clock;
+pub mod core;
+pub mod dispatch;
+pub mod rehearse;
+pub mod service;
+pub mod timeline;
+
+pub use self::core::{Engine, EngineParts, TriggerError, idempotency_key};
+pub use clock::{Clock, SystemClock, VirtualClock};
+pub use dispatch::{Dispatcher, RetryPolicy};

@@ -1,0 +1,225 @@
+//! `crier rehearse`: the very same engine on a virtual clock, with an in-memory store and
+//! recording connectors. Nothing is sent and no file is written; the same input gives
+//! byte-identical output.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::clock::{Clock, VirtualClock, from_millis, to_millis};
+use super::core::{Engine, EngineParts};
+use super::dispatch::{Dispatcher, RetryPolicy};
+use crate::connectors::registry::Connectors;
+use crate::playbook::plan::Plan;
+use crate::store::{HistoryFilter, OutboxState, RunState, SqliteStore, Store, StoreError};
+
+/// One line of a rehearsal events file (JSON Lines), as PLAYBOOKS.md shows them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RehearsalEvent {
+    pub at: DateTime<chrono::FixedOffset>,
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    #[serde(default)]
+    pub incident: Option<String>,
+    #[serde(default)]
+    pub by: Option<String>,
+    #[serde(default)]
+    pub decision: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Mention,
+    Reply,
+    Approval,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RehearsalError {
+    #[error("cannot read `{path}`: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path}:{line}: {reason}")]
+    Event { path: String, line: usize, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Connectors(String),
+}
+
+/// Reads an events file; every bad line is an error naming its line.
+pub fn read_events(path: &Path) -> Result<Vec<RehearsalEvent>, RehearsalError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RehearsalError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut events = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = serde_json::from_str(line).map_err(|e| RehearsalError::Event {
+            path: path.display().to_string(),
+            line: index + 1,
+            reason: e.to_string(),
+        })?;
+        events.push(event);
+    }
+    Ok(events)
+}
+
+/// One thing the rehearsal saw or did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RehearsalLine {
+    pub at: DateTime<Tz>,
+    /// `post`, `skipped`, `missed`, `failed`, or the type of an input event.
+    pub kind: String,
+    pub playbook: Option<String>,
+    pub item: Option<String>,
+    pub account: Option<String>,
+    pub text: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Runs the plan from `from` to `until` (exclusive) and returns what happened, in order.
+pub async fn rehearse(
+    plan: Arc<Plan>,
+    events: &[RehearsalEvent],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<RehearsalLine>, RehearsalError> {
+    let start = from - TimeDelta::milliseconds(1);
+    let clock = Arc::new(VirtualClock::new(start));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory()?);
+    let connectors = Arc::new(Connectors::build_rehearsal(&plan.accounts));
+    let mut engine = Engine::new(plan.clone(), "rehearsal", EngineParts::new(store.clone()), start)?;
+    engine.start(start)?;
+    let dispatcher = Dispatcher::new(store.clone(), connectors, RetryPolicy::default());
+    let until_ms = to_millis(until);
+    loop {
+        let next = [
+            engine.next_fire().map(to_millis),
+            store.next_outbox_due()?,
+            store.next_wake()?,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(next) = next.filter(|next| *next < until_ms) else { break };
+        clock.advance_to(from_millis(next));
+        let now = clock.now();
+        engine.fire_due(now)?;
+        engine.resume_waiting(now)?;
+        dispatcher.dispatch_due(|| clock.now(), None).await?;
+    }
+    Ok(lines(&plan, store.as_ref(), events)?)
+}
+
+fn lines(plan: &Plan, store: &dyn Store, events: &[RehearsalEvent]) -> Result<Vec<RehearsalLine>, StoreError> {
+    let tz = plan.timezone;
+    let mut lines = Vec::new();
+    for event in events {
+        let kind = match event.kind {
+            EventKind::Mention => "mention",
+            EventKind::Reply => "reply",
+            EventKind::Approval => "approval",
+        };
+        lines.push(RehearsalLine {
+            at: event.at.with_timezone(&tz),
+            kind: kind.into(),
+            playbook: event.incident.clone(),
+            item: event.in_reply_to.clone(),
+            account: event.account.clone().or_else(|| event.by.clone()),
+            text: event.text.clone().or_else(|| event.decision.clone()),
+            reason: event.author.clone(),
+        });
+    }
+    let mut runs = store.history(&HistoryFilter::default())?;
+    runs.reverse();
+    for run in runs {
+        let at = from_millis(run.fire_at).with_timezone(&tz);
+        let base = |kind: &str| RehearsalLine {
+            at,
+            kind: kind.into(),
+            playbook: Some(run.playbook.clone()),
+            item: Some(run.item.clone()),
+            account: None,
+            text: None,
+            reason: run.reason.clone(),
+        };
+        match run.state {
+            RunState::Skipped | RunState::Missed | RunState::Failed if run.outbox.is_empty() => {
+                lines.push(base(run.state.as_str()));
+            }
+            _ => {
+                for send in &run.outbox {
+                    let kind = match send.state {
+                        OutboxState::Sent => "post",
+                        OutboxState::Failed => "failed",
+                        _ => "pending",
+                    };
+                    lines.push(RehearsalLine {
+                        account: Some(send.account.clone()),
+                        text: Some(send.text.clone()),
+                        reason: send.error.clone().or_else(|| run.reason.clone()),
+                        ..base(kind)
+                    });
+                }
+            }
+        }
+    }
+    // Stable order: time, then what kind of line, then names.
+    lines.sort_by(|a, b| {
+        (a.at, &a.kind, &a.playbook, &a.item, &a.account).cmp(&(b.at, &b.kind, &b.playbook, &b.item, &b.account))
+    });
+    Ok(lines)
+}
+
+/// The text form: one line per entry.
+pub fn render_text(lines: &[RehearsalLine]) -> String {
+    let mut out = String::new();
+    for line in lines {
+        let at = line.at.format("%Y-%m-%d %H:%M %:z");
+        let what = match (&line.playbook, &line.item) {
+            (Some(playbook), Some(item)) => format!("{playbook}/{item}"),
+            (Some(playbook), None) => playbook.clone(),
+            (None, Some(item)) => item.clone(),
+            (None, None) => String::new(),
+        };
+        let account = line.account.as_deref().map(|a| format!(" → {a}")).unwrap_or_default();
+        let text = line.text.as_deref().map(|t| format!(": {}", t.replace('\n', " ⏎ "))).unwrap_or_default();
+        let reason = match line.kind.as_str() {
+            "mention" | "reply" => line.reason.as_deref().map(|a| format!(" (from {a})")).unwrap_or_default(),
+            _ => line.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+        };
+        out.push_str(&format!("{at}  {:<8} {what}{account}{text}{reason}\n", line.kind));
+    }
+    out.push_str(&summary(lines));
+    out
+}
+
+fn summary(lines: &[RehearsalLine]) -> String {
+    let count = |kind: &str| lines.iter().filter(|l| l.kind == kind).count();
+    format!(
+        "\n{} post(s) would go out, {} skipped, {} missed, {} failed; {} input event(s). Nothing was sent.\n",
+        count("post"),
+        count("skipped"),
+        count("missed"),
+        count("failed"),
+        lines.iter().filter(|l| matches!(l.kind.as_str(), "mention" | "reply" | "approval")).count()
+    )
+}

@@ -1,0 +1,228 @@
+//! `crier run`: the engine on the system clock as a long-running service. The engine loop
+//! fires due items and wakes waiting steps; a dispatcher task sends what they commit. The
+//! first SIGINT/SIGTERM stops both gracefully (in-flight sends finish and are recorded); a
+//! second one stops at once. Nothing is lost either way: every intent is in the store, and
+//! sends left in doubt are looked up after the restart. SIGHUP, or a change to the
+//! playbook files, reloads them; an invalid edit keeps the running revision.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Notify, watch};
+
+use super::clock::{from_millis, to_millis};
+use super::core::{Engine, EngineParts};
+use super::dispatch::{Dispatcher, RetryPolicy};
+use crate::connectors::http;
+use crate::connectors::registry::Connectors;
+use crate::playbook::plan::Plan;
+use crate::playbook::validate::Validated;
+use crate::store::{self, Store};
+
+/// The longest the engine sleeps without looking at the store again (a `crier trigger` from
+/// another process, or a send due after a retry, is noticed within this).
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// How often the playbook files are checked for changes.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+/// How long a graceful stop waits for in-flight sends.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("the playbooks are invalid; fix them and start again")]
+    Invalid,
+    #[error("{0}")]
+    Load(String),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Connectors(String),
+    #[error("cannot listen for signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// A validated plan with the digest of the files it came from.
+pub struct Loaded {
+    pub plan: Arc<Plan>,
+    pub digest: String,
+}
+
+/// Loads and validates `path`; prints diagnostics through `report`.
+pub fn load(path: &Path, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceError> {
+    let validated = crate::cli::load_and_validate(path).map_err(ServiceError::Load)?;
+    report(&validated);
+    let mut hasher = Sha256::new();
+    for file in 0.. {
+        let Some(source) = validated.sources.try_get(file) else { break };
+        hasher.update(source.path.display().to_string().as_bytes());
+        hasher.update([0]);
+        hasher.update(source.text.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hex::encode(hasher.finalize());
+    let plan = validated.plan.ok_or(ServiceError::Invalid)?;
+    Ok(Loaded {
+        plan: Arc::new(plan),
+        digest,
+    })
+}
+
+/// Runs until a signal stops it.
+pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), ServiceError> {
+    let loaded = load(&path, report)?;
+    let plan = loaded.plan.clone();
+    let store = store::open(&plan.store, &plan.root)?;
+    let client = http::client(http::ClientOptions::default());
+    let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
+        ServiceError::Connectors(
+            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"),
+        )
+    })?;
+    let now = Utc::now();
+    let in_doubt = store.recover_in_doubt(to_millis(now))?;
+    if in_doubt > 0 {
+        tracing::warn!(sends = in_doubt, "sends were in flight when crier last stopped; each is checked on its network before it is sent again");
+    }
+    let mut engine = Engine::new(plan.clone(), &loaded.digest, EngineParts::new(store.clone()), now)?;
+    engine.start(now)?;
+    tracing::info!(
+        store = %plan.store,
+        items = engine.scheduled_items(),
+        next = %engine.next_fire().map(|t| t.to_rfc3339()).unwrap_or_else(|| "nothing".into()),
+        "crier is running"
+    );
+
+    let dispatcher = Arc::new(Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default()));
+    let wake = Arc::new(Notify::new());
+    let (stop_sender, stop) = watch::channel(false);
+    let dispatching = tokio::spawn(dispatch_loop(dispatcher, wake.clone(), stop.clone()));
+
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServiceError::Signals)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(ServiceError::Signals)?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(ServiceError::Signals)?;
+    let mut watch_files = tokio::time::interval(WATCH_EVERY);
+    let mut fingerprint = files_fingerprint(&path);
+    let mut digest = loaded.digest;
+
+    loop {
+        let now = Utc::now();
+        let fired = engine.fire_due(now)?;
+        let woke = engine.resume_waiting(now)?;
+        if fired + woke > 0 {
+            wake.notify_one();
+        }
+        let sleep = sleep_until(&engine, store.as_ref(), now)?;
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading the playbooks");
+                reload(&path, &mut engine, &mut digest, report);
+            }
+            _ = watch_files.tick() => {
+                let current = files_fingerprint(&path);
+                if current != fingerprint {
+                    fingerprint = current;
+                    tracing::info!("playbook files changed: reloading");
+                    reload(&path, &mut engine, &mut digest, report);
+                }
+            }
+        }
+    }
+
+    tracing::info!("stopping: letting in-flight sends finish (signal again to stop at once)");
+    tokio::spawn(async move {
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = async { if let Some(s) = interrupt.as_mut() { s.recv().await; } } => {}
+            _ = async { if let Some(s) = terminate.as_mut() { s.recv().await; } } => {}
+        }
+        tracing::warn!("stopping at once; sends in flight are checked after the next start");
+        std::process::exit(130);
+    });
+    let _ = stop_sender.send(true);
+    wake.notify_one();
+    if tokio::time::timeout(DRAIN_TIMEOUT, dispatching).await.is_err() {
+        tracing::warn!("sends still in flight after {}s; they are checked after the next start", DRAIN_TIMEOUT.as_secs());
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// How long the engine may sleep: until its next fire, the next waiting step, or at most
+/// `MAX_SLEEP`.
+fn sleep_until(engine: &Engine, store: &dyn Store, now: DateTime<Utc>) -> Result<Duration, ServiceError> {
+    let next = [engine.next_fire(), store.next_wake()?.map(from_millis)]
+        .into_iter()
+        .flatten()
+        .min();
+    let wait = next.map_or(MAX_SLEEP, |next| (next - now).to_std().unwrap_or_default());
+    Ok(wait.min(MAX_SLEEP))
+}
+
+async fn dispatch_loop(dispatcher: Arc<Dispatcher>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(error) = dispatcher.dispatch_due(Utc::now, None).await {
+            tracing::error!("{error}");
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let now = Utc::now();
+        let wait = match dispatcher.next_due() {
+            Ok(Some(due)) => (from_millis(due) - now).to_std().unwrap_or_default().min(MAX_SLEEP),
+            _ => MAX_SLEEP,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wake.notified() => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+fn reload(path: &Path, engine: &mut Engine, digest: &mut String, report: &dyn Fn(&Validated)) {
+    match load(path, report) {
+        Ok(loaded) if loaded.digest == *digest => tracing::info!("no change to the playbooks"),
+        Ok(loaded) => match engine.replace_plan(loaded.plan, &loaded.digest, Utc::now()) {
+            Ok(()) => {
+                *digest = loaded.digest;
+                tracing::info!(items = engine.scheduled_items(), "reloaded the playbooks");
+            }
+            Err(error) => tracing::error!("reload failed, keeping the running revision: {error}"),
+        },
+        Err(error) => tracing::error!("{error}: keeping the running revision"),
+    }
+}
+
+/// Paths, sizes and modification times of the files a reload would read.
+fn files_fingerprint(path: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    let mut found = Vec::new();
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        let Ok(metadata) = std::fs::metadata(&next) else { continue };
+        if metadata.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&next) {
+                for entry in entries.flatten() {
+                    let name = entry.file_name();
+                    if !name.to_string_lossy().starts_with('.') && name != "target" {
+                        pending.push(entry.path());
+                    }
+                }
+            }
+        } else if next
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "csv")
+        {
+            found.push((next, metadata.len(), metadata.modified().ok()));
+        }
+    }
+    found.sort();
+    found
+}

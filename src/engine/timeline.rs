@@ -1,0 +1,114 @@
+//! Which campaign posts fire when: the next fire of an item after an instant, within its
+//! campaign's window, and the timer queue (a min-heap) the engine sleeps on. No per-tick
+//! scan over all items: only the earliest entry is ever looked at.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::playbook::plan::{CampaignPlan, Plan, PostPlan, Trigger};
+use crate::store::ItemKey;
+
+/// Where an item lives in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ItemRef {
+    pub campaign: usize,
+    pub post: usize,
+}
+
+impl ItemRef {
+    pub fn campaign<'p>(&self, plan: &'p Plan) -> &'p CampaignPlan {
+        &plan.campaigns[self.campaign]
+    }
+
+    pub fn post<'p>(&self, plan: &'p Plan) -> &'p PostPlan {
+        &plan.campaigns[self.campaign].posts[self.post]
+    }
+
+    pub fn key(&self, plan: &Plan) -> ItemKey {
+        ItemKey::new(&self.campaign(plan).name, &self.post(plan).id)
+    }
+}
+
+/// Every schedulable item of a plan.
+pub fn items(plan: &Plan) -> Vec<ItemRef> {
+    plan.campaigns
+        .iter()
+        .enumerate()
+        .flat_map(|(c, campaign)| (0..campaign.posts.len()).map(move |p| ItemRef { campaign: c, post: p }))
+        .collect()
+}
+
+/// The first fire of `item` strictly after `after`, inside its campaign's window.
+pub fn next_fire(plan: &Plan, item: ItemRef, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let campaign = item.campaign(plan);
+    let (from, until) = match &campaign.window {
+        Some(window) => (window.from.with_timezone(&Utc), Some(window.until.with_timezone(&Utc))),
+        None => (DateTime::<Utc>::MIN_UTC, None),
+    };
+    let after = after.max(from - TimeDelta::nanoseconds(1));
+    let fire = match &item.post(plan).trigger {
+        Trigger::At(at) => Some(at.with_timezone(&Utc)).filter(|at| *at > after),
+        Trigger::Cron(schedule) => schedule
+            .fire_times_after(campaign.timezone, after)
+            .next()
+            .map(|at| at.with_timezone(&Utc)),
+    }?;
+    match until {
+        Some(until) if fire >= until => None,
+        _ => Some(fire),
+    }
+}
+
+/// Every fire of `item` in `(after, until]`, at most `limit` of them (oldest first).
+pub fn fires_between(plan: &Plan, item: ItemRef, after: DateTime<Utc>, until: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
+    let mut fires = Vec::new();
+    let mut cursor = after;
+    while fires.len() < limit {
+        match next_fire(plan, item, cursor) {
+            Some(at) if at <= until => {
+                fires.push(at);
+                cursor = at;
+            }
+            _ => break,
+        }
+    }
+    fires
+}
+
+/// The timer queue: (fire time, item), earliest first.
+#[derive(Debug, Default)]
+pub struct Queue {
+    heap: BinaryHeap<Reverse<(DateTime<Utc>, ItemRef)>>,
+}
+
+impl Queue {
+    pub fn clear(&mut self) {
+        self.heap.clear();
+    }
+
+    pub fn push(&mut self, at: DateTime<Utc>, item: ItemRef) {
+        self.heap.push(Reverse((at, item)));
+    }
+
+    pub fn peek(&self) -> Option<DateTime<Utc>> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// The earliest entry, if it is due at `now`.
+    pub fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, ItemRef)> {
+        match self.heap.peek() {
+            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(entry)| entry),
+            _ => None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}

@@ -1,0 +1,75 @@
+//! The store: runs, steps, the outbox, schedule cursors and the audit log. Everything the
+//! engine must not forget goes here *before* anything visible happens ("durable before
+//! visible"). The embedded default is SQLite (`sqlite/`); the trait is what a PostgreSQL
+//! store implements next, so the claiming SQL stays compatible with `FOR UPDATE SKIP LOCKED`.
+
+mod model;
+pub mod sqlite;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+/// What went wrong talking to the store. Its message is shown to people as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store `{location}`: {reason}")]
+    Open { location: String, reason: String },
+    #[error("the store failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("the store holds a value crier cannot read: {0}")]
+    Corrupt(String),
+    #[error("unsupported store `{0}`: use `sqlite://PATH` (PostgreSQL comes with the cluster issue)")]
+    Unsupported(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The engine's view of durable state. Every method is one transaction.
+pub trait Store: Send + Sync {
+    /// Records a playbook revision (by content digest) and returns its id.
+    fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64>;
+    /// The last fire handled for every item the store has seen.
+    fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>>;
+    /// Commits new runs (with steps and outbox rows), advanced cursors and log events
+    /// together. A run whose (playbook, item, fire time) exists already is left alone.
+    fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>>;
+    /// Outbox rows left `sending` by a process that stopped: their outcome is unknown, so
+    /// they go back to `pending` with `check_first` set. Returns how many.
+    fn recover_in_doubt(&self, now: Millis) -> StoreResult<usize>;
+    /// Claims up to `limit` outbox rows due at `now` (`pending` → `sending`, one attempt
+    /// more), optionally only those of one run.
+    fn claim_outbox(&self, now: Millis, limit: usize, run: Option<RunId>) -> StoreResult<Vec<OutboxRow>>;
+    /// Records what happened to claimed rows and settles the runs they finish.
+    fn finish_outbox(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<()>;
+    /// The network's id of the latest post an item sent with an account (for replies).
+    fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>>;
+    /// When the next pending outbox row is due.
+    fn next_outbox_due(&self) -> StoreResult<Option<Millis>>;
+    /// Steps waiting (`wait`, `approve`) whose time has come.
+    fn waiting_steps_due(&self, now: Millis) -> StoreResult<Vec<WaitingStep>>;
+    /// When the next waiting step wakes.
+    fn next_wake(&self) -> StoreResult<Option<Millis>>;
+    /// Moves a run on: closes its current step with `outcome`, then appends the outbox rows
+    /// and the next waiting step (if any) the engine computed.
+    fn advance_run(&self, advance: &RunAdvance, now: Millis) -> StoreResult<()>;
+    /// Every run matching the filter, newest first, with steps and outbox rows.
+    fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>>;
+    /// Counts and the rows still in flight, for `crier status`.
+    fn status(&self) -> StoreResult<StatusView>;
+}
+
+/// Opens the store a `store:` URL names: `sqlite://PATH` (relative to `base`), or
+/// `sqlite::memory:` for rehearsals.
+pub fn open(url: &str, base: &std::path::Path) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if url == "sqlite::memory:" {
+        return Ok(std::sync::Arc::new(SqliteStore::in_memory()?));
+    }
+    match url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let path = std::path::Path::new(path);
+            let path = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+            Ok(std::sync::Arc::new(SqliteStore::open(&path)?))
+        }
+        None => Err(StoreError::Unsupported(url.to_string())),
+    }
+}

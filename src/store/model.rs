@@ -1,0 +1,266 @@
+//! The records the store keeps and the engine exchanges with it. Times are milliseconds
+//! since the Unix epoch (UTC), which sort and compare the same in every backend.
+
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::OutgoingPost;
+
+pub type Millis = i64;
+pub type RunId = i64;
+pub type OutboxId = i64;
+
+/// A schedulable item: a campaign post (`winter-sale`, `daily-deal`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ItemKey {
+    pub playbook: String,
+    pub item: String,
+}
+
+impl ItemKey {
+    pub fn new(playbook: impl Into<String>, item: impl Into<String>) -> Self {
+        ItemKey {
+            playbook: playbook.into(),
+            item: item.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.playbook, self.item)
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Where a run stands.
+    RunState {
+        Running => "running",
+        Waiting => "waiting",
+        Succeeded => "succeeded",
+        Failed => "failed",
+        Skipped => "skipped",
+        Missed => "missed",
+    }
+}
+
+string_enum! {
+    /// Where a step stands.
+    StepState {
+        Pending => "pending",
+        Waiting => "waiting",
+        Done => "done",
+        Failed => "failed",
+        Skipped => "skipped",
+    }
+}
+
+string_enum! {
+    /// Where one send stands. `sending` left behind by a stopped process means "outcome
+    /// unknown".
+    OutboxState {
+        Pending => "pending",
+        Sending => "sending",
+        Sent => "sent",
+        Failed => "failed",
+    }
+}
+
+/// A step as stored with its run: pinned, so editing a playbook never changes a run in
+/// flight. Texts are rendered when the run is created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum StepSpec {
+    /// Publish `text` with each account.
+    Post {
+        to: Vec<String>,
+        text: String,
+        #[serde(default)]
+        media: Vec<String>,
+        #[serde(default)]
+        reply_to: Option<String>,
+    },
+    /// Tell people, through their notify accounts.
+    Notify { accounts: Vec<String>, text: String },
+    /// Wait this long; survives restarts.
+    Wait { seconds: i64 },
+    /// Wait for a person's decision, until `timeout_seconds`; then `on_timeout`
+    /// (`proceed` or `abort`).
+    Approve {
+        by: Vec<String>,
+        #[serde(default)]
+        timeout_seconds: Option<i64>,
+        on_timeout: String,
+    },
+}
+
+impl StepSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StepSpec::Post { .. } => "post",
+            StepSpec::Notify { .. } => "notify",
+            StepSpec::Wait { .. } => "wait",
+            StepSpec::Approve { .. } => "approve",
+        }
+    }
+}
+
+/// One send to create with a run (or when a run moves on).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutbox {
+    pub step: usize,
+    pub account: String,
+    pub post: OutgoingPost,
+    pub due: Millis,
+}
+
+/// A run to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub key: ItemKey,
+    pub fire_at: Millis,
+    pub revision: i64,
+    pub state: RunState,
+    pub reason: Option<String>,
+    pub steps: Vec<StepSpec>,
+    /// The step the run stands at (== steps.len() when every step has run).
+    pub current_step: usize,
+    /// Set when the current step waits.
+    pub wake_at: Option<Millis>,
+    pub outbox: Vec<NewOutbox>,
+}
+
+/// What one `Store::commit` writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    /// When the batch is written (for `created_at`).
+    pub now: Millis,
+    pub runs: Vec<NewRun>,
+    pub cursors: Vec<(ItemKey, Millis)>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.cursors.is_empty()
+    }
+}
+
+/// A claimed send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: OutboxId,
+    pub run_id: RunId,
+    pub step: usize,
+    pub account: String,
+    pub post: OutgoingPost,
+    /// Attempts including this one.
+    pub attempts: u32,
+    /// An earlier attempt's outcome is unknown: look the post up before sending again.
+    pub check_first: bool,
+}
+
+/// What happened to a claimed send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboxOutcome {
+    Sent { remote_id: String },
+    Retry { at: Millis, error: String, check_first: bool },
+    Failed { error: String },
+}
+
+/// A step whose wake time has come.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitingStep {
+    pub run_id: RunId,
+    pub key: ItemKey,
+    pub fire_at: Millis,
+    pub step: usize,
+    pub steps: Vec<StepSpec>,
+}
+
+/// How a run moves on past its current step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunAdvance {
+    pub run_id: RunId,
+    /// The step being closed, and how it ended.
+    pub step: usize,
+    pub outcome: StepState,
+    pub reason: Option<String>,
+    /// The step the run now stands at (== number of steps when none is left).
+    pub current_step: usize,
+    /// States for the steps passed on the way (done or skipped), by index.
+    pub passed: Vec<(usize, StepState)>,
+    /// Set when the new current step waits.
+    pub wake_at: Option<Millis>,
+    pub outbox: Vec<NewOutbox>,
+    /// A final state that does not wait for sends (aborted, failed).
+    pub finish: Option<(RunState, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub playbook: Option<String>,
+    pub since: Option<Millis>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepView {
+    pub index: usize,
+    pub kind: String,
+    pub state: StepState,
+    pub wake_at: Option<Millis>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxView {
+    pub step: usize,
+    pub account: String,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub next_attempt_at: Millis,
+    pub remote_id: Option<String>,
+    pub error: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunView {
+    pub id: RunId,
+    pub playbook: String,
+    pub item: String,
+    pub fire_at: Millis,
+    pub revision: i64,
+    pub state: RunState,
+    pub reason: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub steps: Vec<StepView>,
+    pub outbox: Vec<OutboxView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatusView {
+    pub runs: Vec<(String, i64)>,
+    pub outbox: Vec<(String, i64)>,
+    /// Runs running or waiting, oldest first.
+    pub in_flight: Vec<RunView>,
+}

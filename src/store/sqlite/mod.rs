@@ -1,0 +1,474 @@
+//! The embedded default store: one SQLite file in WAL mode, migrations by `user_version`,
+//! SQL beside the code that runs it. One connection behind a mutex: every call is one short
+//! transaction, and batching (claiming many sends at once) keeps it fast.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, Transaction, params};
+
+use super::model::*;
+use super::{Store, StoreError, StoreResult};
+use crate::connectors::OutgoingPost;
+
+const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+const CLAIM_OUTBOX: &str = include_str!("claim_outbox.sql");
+const SETTLE_RUN: &str = include_str!("settle_run.sql");
+
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) a store file and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let open_error = |reason: String| StoreError::Open {
+            location: path.display().to_string(),
+            reason,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| open_error(e.to_string()))?;
+        }
+        let connection = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open_error(e.to_string()))?;
+        // FULL: a committed intent survives power loss, not only a crash of crier.
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        Self::prepare(connection)
+    }
+
+    /// A store that lives in memory only: rehearsals touch no file.
+    pub fn in_memory() -> StoreResult<SqliteStore> {
+        Self::prepare(Connection::open_in_memory()?)
+    }
+
+    fn prepare(connection: Connection) -> StoreResult<SqliteStore> {
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        let store = SqliteStore {
+            connection: Mutex::new(connection),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> StoreResult<()> {
+        let mut connection = self.lock();
+        let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::Corrupt(format!(
+                "the store's schema is version {version}, newer than this crier knows ({}); upgrade crier",
+                MIGRATIONS.len()
+            )));
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = connection.transaction()?;
+            tx.execute_batch(migration)?;
+            tx.pragma_update(None, "user_version", index + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no transaction open (rusqlite rolls back on
+        // drop), so the connection is still good.
+        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn transaction<T>(&self, work: impl FnOnce(&Transaction) -> StoreResult<T>) -> StoreResult<T> {
+        let mut connection = self.lock();
+        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let value = work(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("store records serialise")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn insert_outbox(tx: &Transaction, run_id: RunId, rows: &[NewOutbox], now: Millis) -> StoreResult<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO outbox (run_id, step, account, idempotency_key, payload, state, next_attempt_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )?;
+    for row in rows {
+        insert.execute(params![
+            run_id,
+            row.step as i64,
+            row.account,
+            row.post.idempotency_key,
+            to_json(&row.post),
+            row.due,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+fn settle(tx: &Transaction, run_id: RunId, now: Millis) -> StoreResult<()> {
+    tx.prepare_cached(SETTLE_RUN)?.execute(params![run_id, now])?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO revisions (digest, loaded_at) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING",
+                params![digest, now],
+            )?;
+            Ok(tx.query_row("SELECT id FROM revisions WHERE digest = ?1", [digest], |row| row.get(0))?)
+        })
+    }
+
+    fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
+        let connection = self.lock();
+        let mut query = connection.prepare("SELECT playbook, item, last_fire FROM cursors")?;
+        let rows = query.query_map([], |row| Ok((ItemKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?), row.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = batch.now;
+        self.transaction(|tx| {
+            let mut ids = Vec::with_capacity(batch.runs.len());
+            {
+                let mut insert_run = tx.prepare_cached(
+                    "INSERT INTO runs (playbook, item, fire_at, revision, state, reason, steps, current_step, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                     ON CONFLICT (playbook, item, fire_at) DO NOTHING",
+                )?;
+                let mut insert_step = tx.prepare_cached(
+                    "INSERT INTO steps (run_id, idx, kind, state, wake_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for run in &batch.runs {
+                    let inserted = insert_run.execute(params![
+                        run.key.playbook,
+                        run.key.item,
+                        run.fire_at,
+                        run.revision,
+                        run.state.as_str(),
+                        run.reason,
+                        to_json(&run.steps),
+                        run.current_step as i64,
+                        now,
+                    ])?;
+                    if inserted == 0 {
+                        continue; // this fire was recorded before (a restart raced it)
+                    }
+                    let id = tx.last_insert_rowid();
+                    for (index, step) in run.steps.iter().enumerate() {
+                        let (state, wake_at) = if index < run.current_step {
+                            (StepState::Done, None)
+                        } else if index == run.current_step && run.wake_at.is_some() {
+                            (StepState::Waiting, run.wake_at)
+                        } else if matches!(run.state, RunState::Skipped | RunState::Missed) {
+                            (StepState::Skipped, None)
+                        } else {
+                            (StepState::Pending, None)
+                        };
+                        insert_step.execute(params![id, index as i64, step.kind(), state.as_str(), wake_at, now])?;
+                    }
+                    insert_outbox(tx, id, &run.outbox, now)?;
+                    settle(tx, id, now)?;
+                    ids.push(id);
+                }
+            }
+            let mut cursor = tx.prepare_cached(
+                "INSERT INTO cursors (playbook, item, last_fire) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (playbook, item) DO UPDATE SET last_fire = max(last_fire, excluded.last_fire)",
+            )?;
+            for (key, at) in &batch.cursors {
+                cursor.execute(params![key.playbook, key.item, at])?;
+            }
+            Ok(ids)
+        })
+    }
+
+    fn recover_in_doubt(&self, now: Millis) -> StoreResult<usize> {
+        self.transaction(|tx| {
+            Ok(tx.execute(
+                "UPDATE outbox SET state = 'pending', check_first = 1, next_attempt_at = ?1, updated_at = ?1
+                  WHERE state = 'sending'",
+                [now],
+            )?)
+        })
+    }
+
+    fn claim_outbox(&self, now: Millis, limit: usize, run: Option<RunId>) -> StoreResult<Vec<OutboxRow>> {
+        self.transaction(|tx| {
+            let mut claim = tx.prepare_cached(CLAIM_OUTBOX)?;
+            let rows = claim.query_map(params![now, limit as i64, run], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, i64>(5)?,
+                    row.get::<_, bool>(6)?,
+                ))
+            })?;
+            let mut claimed = Vec::new();
+            for row in rows {
+                let (id, run_id, step, account, payload, attempts, check_first) = row?;
+                claimed.push(OutboxRow {
+                    id,
+                    run_id,
+                    step: step as usize,
+                    account,
+                    post: from_json::<OutgoingPost>(&payload)?,
+                    attempts: attempts as u32,
+                    check_first,
+                });
+            }
+            claimed.sort_by_key(|row| row.id);
+            Ok(claimed)
+        })
+    }
+
+    fn finish_outbox(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.transaction(|tx| {
+            let mut runs = Vec::new();
+            {
+                let mut sent = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'sent', remote_id = ?2, error = NULL, check_first = 0, updated_at = ?3 WHERE id = ?1 RETURNING run_id",
+                )?;
+                let mut retry = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, error = ?3, check_first = ?4, updated_at = ?5 WHERE id = ?1 RETURNING run_id",
+                )?;
+                let mut failed = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1 RETURNING run_id",
+                )?;
+                let mut attempt = tx.prepare_cached(
+                    "INSERT INTO attempts (outbox_id, at, outcome, detail) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (id, outcome) in outcomes {
+                    let run_id: i64 = match outcome {
+                        OutboxOutcome::Sent { remote_id } => {
+                            attempt.execute(params![id, now, "sent", remote_id])?;
+                            sent.query_row(params![id, remote_id, now], |row| row.get(0))?
+                        }
+                        OutboxOutcome::Retry { at, error, check_first } => {
+                            attempt.execute(params![id, now, "retry", error])?;
+                            retry.query_row(params![id, at, error, check_first, now], |row| row.get(0))?
+                        }
+                        OutboxOutcome::Failed { error } => {
+                            attempt.execute(params![id, now, "failed", error])?;
+                            failed.query_row(params![id, error, now], |row| row.get(0))?
+                        }
+                    };
+                    runs.push(run_id);
+                }
+            }
+            runs.sort_unstable();
+            runs.dedup();
+            for run_id in runs {
+                settle(tx, run_id, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(
+            "SELECT o.remote_id FROM outbox o JOIN runs r ON r.id = o.run_id
+              WHERE r.playbook = ?1 AND r.item = ?2 AND o.account = ?3 AND o.state = 'sent'
+              ORDER BY r.fire_at DESC LIMIT 1",
+        )?;
+        let mut rows = query.query(params![key.playbook, key.item, account])?;
+        Ok(match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => None,
+        })
+    }
+
+    fn next_outbox_due(&self) -> StoreResult<Option<Millis>> {
+        let connection = self.lock();
+        Ok(connection.query_row(
+            "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn waiting_steps_due(&self, now: Millis) -> StoreResult<Vec<WaitingStep>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(
+            "SELECT r.id, r.playbook, r.item, r.fire_at, s.idx, r.steps
+               FROM steps s JOIN runs r ON r.id = s.run_id
+              WHERE s.state = 'waiting' AND s.wake_at <= ?1
+              ORDER BY s.wake_at, r.id",
+        )?;
+        let rows = query.query_map([now], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, i64>(3)?, row.get::<_, i64>(4)?, row.get::<_, String>(5)?))
+        })?;
+        let mut waiting = Vec::new();
+        for row in rows {
+            let (run_id, playbook, item, fire_at, step, steps) = row?;
+            waiting.push(WaitingStep {
+                run_id,
+                key: ItemKey::new(playbook, item),
+                fire_at,
+                step: step as usize,
+                steps: from_json(&steps)?,
+            });
+        }
+        Ok(waiting)
+    }
+
+    fn next_wake(&self) -> StoreResult<Option<Millis>> {
+        let connection = self.lock();
+        Ok(connection.query_row("SELECT min(wake_at) FROM steps WHERE state = 'waiting'", [], |row| row.get(0))?)
+    }
+
+    fn advance_run(&self, advance: &RunAdvance, now: Millis) -> StoreResult<()> {
+        self.transaction(|tx| {
+            let mut set_step = tx.prepare_cached(
+                "UPDATE steps SET state = ?3, reason = ?4, wake_at = ?5, updated_at = ?6 WHERE run_id = ?1 AND idx = ?2",
+            )?;
+            let changed = tx.execute(
+                "UPDATE steps SET state = ?3, reason = ?4, wake_at = NULL, updated_at = ?5
+                  WHERE run_id = ?1 AND idx = ?2 AND state IN ('waiting', 'pending')",
+                params![advance.run_id, advance.step as i64, advance.outcome.as_str(), advance.reason, now],
+            )?;
+            if changed == 0 {
+                return Ok(()); // already moved on (a decision and a timeout raced)
+            }
+            for (index, state) in &advance.passed {
+                set_step.execute(params![advance.run_id, *index as i64, state.as_str(), Option::<String>::None, Option::<i64>::None, now])?;
+            }
+            if let Some(wake_at) = advance.wake_at {
+                set_step.execute(params![advance.run_id, advance.current_step as i64, StepState::Waiting.as_str(), Option::<String>::None, wake_at, now])?;
+            }
+            let (state, reason) = match (&advance.finish, advance.wake_at) {
+                (Some((state, reason)), _) => (*state, Some(reason.clone())),
+                (None, Some(_)) => (RunState::Waiting, None),
+                (None, None) => (RunState::Running, None),
+            };
+            tx.execute(
+                "UPDATE runs SET current_step = ?2, state = ?3, reason = coalesce(?4, reason), updated_at = ?5 WHERE id = ?1",
+                params![advance.run_id, advance.current_step as i64, state.as_str(), reason, now],
+            )?;
+            insert_outbox(tx, advance.run_id, &advance.outbox, now)?;
+            settle(tx, advance.run_id, now)?;
+            Ok(())
+        })
+    }
+
+    fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>> {
+        let connection = self.lock();
+        let limit = filter.limit.map_or(-1, |l| l as i64);
+        let mut query = connection.prepare_cached(
+            "SELECT id, playbook, item, fire_at, revision, state, reason, created_at, updated_at FROM runs
+              WHERE (?1 IS NULL OR playbook = ?1) AND (?2 IS NULL OR fire_at >= ?2)
+              ORDER BY fire_at DESC, id DESC LIMIT ?3",
+        )?;
+        let runs = query
+            .query_map(params![filter.playbook, filter.since, limit], run_view)?
+            .collect::<Result<Vec<_>, _>>()?;
+        runs.into_iter().map(|run| with_details(&connection, run)).collect()
+    }
+
+    fn status(&self) -> StoreResult<StatusView> {
+        let connection = self.lock();
+        let counts = |sql: &str| -> StoreResult<Vec<(String, i64)>> {
+            let mut query = connection.prepare(sql)?;
+            let rows = query.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        let runs = counts("SELECT state, count(*) FROM runs GROUP BY state ORDER BY state")?;
+        let outbox = counts("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state")?;
+        let mut query = connection.prepare(
+            "SELECT id, playbook, item, fire_at, revision, state, reason, created_at, updated_at FROM runs
+              WHERE state IN ('running', 'waiting') ORDER BY fire_at, id LIMIT 100",
+        )?;
+        let in_flight = query.query_map([], run_view)?.collect::<Result<Vec<_>, _>>()?;
+        drop(query);
+        let in_flight = in_flight
+            .into_iter()
+            .map(|run| with_details(&connection, run))
+            .collect::<StoreResult<_>>()?;
+        Ok(StatusView { runs, outbox, in_flight })
+    }
+}
+
+fn run_view(row: &rusqlite::Row) -> rusqlite::Result<RunView> {
+    let state: String = row.get(5)?;
+    Ok(RunView {
+        id: row.get(0)?,
+        playbook: row.get(1)?,
+        item: row.get(2)?,
+        fire_at: row.get(3)?,
+        revision: row.get(4)?,
+        state: RunState::parse(&state).unwrap_or(RunState::Failed),
+        reason: row.get(6)?,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+        steps: Vec::new(),
+        outbox: Vec::new(),
+    })
+}
+
+fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunView> {
+    let mut steps = connection.prepare_cached(
+        "SELECT idx, kind, state, wake_at, reason FROM steps WHERE run_id = ?1 ORDER BY idx",
+    )?;
+    run.steps = steps
+        .query_map([run.id], |row| {
+            let state: String = row.get(2)?;
+            Ok(StepView {
+                index: row.get::<_, i64>(0)? as usize,
+                kind: row.get(1)?,
+                state: StepState::parse(&state).unwrap_or(StepState::Failed),
+                wake_at: row.get(3)?,
+                reason: row.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut outbox = connection.prepare_cached(
+        "SELECT step, account, state, attempts, next_attempt_at, remote_id, error, payload FROM outbox WHERE run_id = ?1 ORDER BY step, id",
+    )?;
+    let rows = outbox
+        .query_map([run.id], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, i64>(3)?, row.get::<_, i64>(4)?, row.get::<_, Option<String>>(5)?, row.get::<_, Option<String>>(6)?, row.get::<_, String>(7)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (step, account, state, attempts, next_attempt_at, remote_id, error, payload) in rows {
+        let post: OutgoingPost = from_json(&payload)?;
+        run.outbox.push(OutboxView {
+            step: step as usize,
+            account,
+            state: OutboxState::parse(&state).unwrap_or(OutboxState::Failed),
+            attempts: attempts as u32,
+            next_attempt_at,
+            remote_id,
+            error,
+            text: post.text,
+        });
+    }
+    Ok(run)
+}
+

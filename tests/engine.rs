@@ -1,0 +1,247 @@
+//! The engine on a virtual clock: missed-run policies, late wake-ups, steps that wait
+//! across a restart, reloads, and manual triggers. Sends are not dispatched here; the
+//! store's runs and outbox rows are what the engine decided.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use crier::engine::{Engine, EngineParts};
+use crier::playbook::plan::Plan;
+use crier::store::{
+    Batch, HistoryFilter, ItemKey, NewRun, OutboxState, RunState, SqliteStore, StepSpec, StepState, Store,
+};
+use tempfile::TempDir;
+
+const CONFIG: &str = "timezone: UTC\naccounts:\n  demo: { network: console }\n  other: { network: console }\n";
+
+fn plan_from(files: &[(&str, &str)]) -> (TempDir, Arc<Plan>) {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    for d in &validated.diagnostics {
+        eprintln!("{d}");
+    }
+    let plan = validated.plan.expect("a valid plan");
+    (dir, Arc::new(plan))
+}
+
+fn hourly(missed: &str) -> String {
+    format!(
+        "kind: campaign\nname: news\nposts:\n  - id: hourly\n    cron: \"0 * * * *\"\n    to: demo\n    text: \"news at {{{{ now }}}}\"\n    {missed}\n"
+    )
+}
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0).unwrap()
+}
+
+fn engine(plan: &Arc<Plan>, store: &Arc<dyn Store>, now: DateTime<Utc>) -> Engine {
+    let mut engine = Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), now).unwrap();
+    engine.start(now).unwrap();
+    engine
+}
+
+/// (fire hour:minute, state) of every run, oldest first.
+fn runs(store: &Arc<dyn Store>) -> Vec<(String, RunState)> {
+    let mut runs = store.history(&HistoryFilter::default()).unwrap();
+    runs.reverse();
+    runs.iter()
+        .map(|r| {
+            let fired = DateTime::from_timestamp_millis(r.fire_at).unwrap();
+            (fired.format("%H:%M").to_string(), r.state)
+        })
+        .collect()
+}
+
+/// Fires at 10:00 and 11:00, then crier is down until 15:30.
+fn downtime(missed: &str) -> Vec<(String, RunState)> {
+    let (_dir, plan) = plan_from(&[("news.yaml", &hourly(missed))]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut first = engine(&plan, &store, at(9, 30));
+    assert_eq!(first.fire_due(at(10, 0)).unwrap(), 1);
+    assert_eq!(first.fire_due(at(11, 0)).unwrap(), 1);
+    drop(first);
+    let _second = engine(&plan, &store, at(15, 30));
+    runs(&store)
+}
+
+use RunState::{Missed, Running};
+
+#[test]
+fn missed_skip_records_every_missed_fire_and_sends_none() {
+    assert_eq!(
+        downtime("missed: skip"),
+        [("10:00", Running), ("11:00", Running), ("12:00", Missed), ("13:00", Missed), ("14:00", Missed), ("15:00", Missed)]
+            .map(|(t, s)| (t.to_string(), s))
+    );
+}
+
+#[test]
+fn missed_once_sends_only_the_latest_within_max_late() {
+    assert_eq!(
+        downtime("missed: once\n    max_late: 2h"),
+        [("10:00", Running), ("11:00", Running), ("12:00", Missed), ("13:00", Missed), ("14:00", Missed), ("15:00", Running)]
+            .map(|(t, s)| (t.to_string(), s))
+    );
+}
+
+#[test]
+fn missed_once_sends_nothing_past_max_late() {
+    let states: Vec<RunState> = downtime("missed: once\n    max_late: 20m").into_iter().map(|(_, s)| s).collect();
+    assert_eq!(states, [Running, Running, Missed, Missed, Missed, Missed]);
+}
+
+#[test]
+fn missed_all_sends_each_within_max_late_in_order() {
+    assert_eq!(
+        downtime("missed: all\n    max_late: 2h"),
+        [("10:00", Running), ("11:00", Running), ("12:00", Missed), ("13:00", Missed), ("14:00", Running), ("15:00", Running)]
+            .map(|(t, s)| (t.to_string(), s))
+    );
+}
+
+#[test]
+fn missed_fires_say_why() {
+    let (_dir, plan) = plan_from(&[("news.yaml", &hourly("missed: skip"))]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    drop(engine(&plan, &store, at(9, 30)));
+    drop(engine(&plan, &store, at(10, 30)));
+    let history = store.history(&HistoryFilter::default()).unwrap();
+    assert_eq!(history[0].reason.as_deref(), Some("crier was not running at its time; `missed: skip`"));
+}
+
+/// Waking long after a fire (the machine slept) is downtime too: no burst beyond the policy.
+#[test]
+fn a_late_wake_up_follows_the_missed_policy() {
+    let (_dir, plan) = plan_from(&[("news.yaml", &hourly("missed: once\n    max_late: 2h"))]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut engine = engine(&plan, &store, at(9, 30));
+    engine.fire_due(at(10, 0)).unwrap();
+    engine.fire_due(at(15, 30)).unwrap();
+    let states: Vec<RunState> = runs(&store).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(states, [Running, Missed, Missed, Missed, Missed, Running]);
+    assert_eq!(engine.next_fire(), Some(at(16, 0)));
+}
+
+/// A fire recorded once is never recorded again, whatever restarts in between.
+#[test]
+fn restarting_never_repeats_a_fire() {
+    let (_dir, plan) = plan_from(&[("news.yaml", &hourly("missed: all"))]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut first = engine(&plan, &store, at(9, 30));
+    first.fire_due(at(10, 0)).unwrap();
+    for _ in 0..3 {
+        let mut again = engine(&plan, &store, at(10, 0));
+        again.fire_due(at(10, 0)).unwrap();
+    }
+    assert_eq!(runs(&store).len(), 1);
+}
+
+#[test]
+fn when_false_skips_with_the_reason() {
+    let (_dir, plan) = plan_from(&[(
+        "news.yaml",
+        "kind: campaign\nname: news\nposts:\n  - id: weekend\n    cron: \"0 10 * * *\"\n    to: demo\n    text: hi\n    when: 'now.weekday == \"SAT\"'\n",
+    )]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut engine = engine(&plan, &store, at(9, 0));
+    engine.fire_due(at(10, 0)).unwrap(); // 2026-12-01 is a Tuesday
+    let history = store.history(&HistoryFilter::default()).unwrap();
+    assert_eq!(history[0].state, RunState::Skipped);
+    assert_eq!(history[0].reason.as_deref(), Some("`when` was false: now.weekday == \"SAT\""));
+    assert!(history[0].outbox.is_empty());
+}
+
+#[test]
+fn a_post_becomes_one_send_per_account_with_the_rendered_text() {
+    let (_dir, plan) = plan_from(&[(
+        "sale.yaml",
+        "kind: campaign\nname: sale\nvars: { product: Jacket }\nposts:\n  - id: teaser\n    at: 2026-12-01 10:00\n    to: [demo, other]\n    text: \"{{ product }} soon\"\n",
+    )]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut engine = engine(&plan, &store, at(9, 0));
+    assert_eq!(engine.next_fire(), Some(at(10, 0)));
+    engine.fire_due(at(10, 0)).unwrap();
+    let run = &store.history(&HistoryFilter::default()).unwrap()[0];
+    let sends: Vec<(&str, &str, OutboxState)> = run.outbox.iter().map(|o| (o.account.as_str(), o.text.as_str(), o.state)).collect();
+    assert_eq!(sends, [("demo", "Jacket soon", OutboxState::Pending), ("other", "Jacket soon", OutboxState::Pending)]);
+    assert_eq!(engine.next_fire(), None);
+}
+
+/// A reload follows the new revision: a deleted post never goes out; runs already made
+/// keep their pinned text.
+#[test]
+fn a_deleted_post_never_goes_out_after_a_reload() {
+    let two = "kind: campaign\nname: sale\nposts:\n  - id: a\n    at: 2026-12-01 10:00\n    to: demo\n    text: first\n  - id: b\n    at: 2026-12-01 11:00\n    to: demo\n    text: second\n";
+    let one = "kind: campaign\nname: sale\nposts:\n  - id: a\n    at: 2026-12-01 10:00\n    to: demo\n    text: edited\n";
+    let (_dir, plan) = plan_from(&[("sale.yaml", two)]);
+    let (_dir2, edited) = plan_from(&[("sale.yaml", one)]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut engine = engine(&plan, &store, at(9, 0));
+    engine.fire_due(at(10, 0)).unwrap();
+    engine.replace_plan(edited, "rev2", at(10, 30)).unwrap();
+    assert_eq!(engine.next_fire(), None);
+    engine.fire_due(at(12, 0)).unwrap();
+    let history = store.history(&HistoryFilter::default()).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].outbox[0].text, "first");
+}
+
+/// A step that waits survives a restart and moves on when its time comes.
+#[test]
+fn a_waiting_step_survives_a_restart() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("crier.db");
+    let (_plans, plan) = plan_from(&[("news.yaml", &hourly("missed: skip"))]);
+    {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+        let revision = store.record_revision("rev", 0).unwrap();
+        let steps = vec![
+            StepSpec::Wait { seconds: 3600 },
+            StepSpec::Post { to: vec!["demo".into()], text: "after the wait".into(), media: vec![], reply_to: None },
+        ];
+        store
+            .commit(&Batch {
+                now: at(9, 0).timestamp_millis(),
+                runs: vec![NewRun {
+                    key: ItemKey::new("drill", "wait"),
+                    fire_at: at(9, 0).timestamp_millis(),
+                    revision,
+                    state: RunState::Waiting,
+                    reason: None,
+                    steps,
+                    current_step: 0,
+                    wake_at: Some(at(10, 0).timestamp_millis()),
+                    outbox: vec![],
+                }],
+                cursors: vec![],
+            })
+            .unwrap();
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+    let mut engine = engine(&plan, &store, at(9, 30));
+    assert_eq!(engine.resume_waiting(at(9, 59)).unwrap(), 0);
+    assert_eq!(engine.resume_waiting(at(10, 0)).unwrap(), 1);
+    let run = store
+        .history(&HistoryFilter { playbook: Some("drill".into()), ..Default::default() })
+        .unwrap()
+        .remove(0);
+    assert_eq!(run.state, RunState::Running);
+    assert_eq!(run.steps.iter().map(|s| s.state).collect::<Vec<_>>(), [StepState::Done, StepState::Done]);
+    assert_eq!(run.outbox[0].text, "after the wait");
+}
+
+#[test]
+fn trigger_fires_an_item_now_and_names_unknown_ones() {
+    let (_dir, plan) = plan_from(&[("news.yaml", &hourly("missed: skip"))]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut engine = engine(&plan, &store, at(9, 0));
+    let id = engine.trigger("news", "hourly", at(9, 17)).unwrap();
+    let run = &store.history(&HistoryFilter::default()).unwrap()[0];
+    assert_eq!((run.id, run.reason.as_deref()), (id, Some("triggered by hand")));
+    let error = engine.trigger("news", "hourli", at(9, 18)).unwrap_err();
+    assert_eq!(error.to_string(), "unknown item `news/hourli`");
+}
