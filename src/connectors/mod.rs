@@ -114,3 +114,13 @@ pub trait Connector: Send + Sync + fmt::Debug {
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError>;
     async fn health(&self) -> Result<(), SendError>;
 }
+
+pub mod console;
+pub mod http;
+pub mod recording;
+pub mod registry;
+pub mod secret;
+pub mod webhook;
+
+pub use registry::{ConnectorError, Connectors};
+pub use secret::{Secret, SecretError};

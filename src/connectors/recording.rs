@@ -1,0 +1,117 @@
+//! The connector of rehearsals: it records every post in memory and sends nothing. It
+//! stands in for an account on any network, so a rehearsal runs the very same engine.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::{Capabilities, Connector, Delivered, Lookup, OutgoingPost, SendError};
+use crate::playbook::raw::Network;
+
+/// One recorded post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub account: String,
+    pub network: Network,
+    pub post: OutgoingPost,
+    pub delivered: Delivered,
+}
+
+/// The posts a rehearsal made, in order; shared by every `RecordingConnector` built for it.
+pub type Recording = Arc<Mutex<Vec<Recorded>>>;
+
+#[derive(Debug, Clone)]
+pub struct RecordingConnector {
+    account: String,
+    network: Network,
+    recording: Recording,
+    capabilities: Capabilities,
+}
+
+impl RecordingConnector {
+    /// Records into `recording`. Remote ids are `rehearsal-<n>`, `n` counting from 1 across
+    /// the whole recording, so the same rehearsal always yields the same ids.
+    pub fn new(account: impl Into<String>, network: Network, recording: Recording) -> Self {
+        RecordingConnector {
+            account: account.into(),
+            network,
+            recording,
+            capabilities: Capabilities {
+                post: true,
+                reply: true,
+                media: true,
+                direct_message: true,
+                delete: true,
+                read_mentions: false,
+                metrics: false,
+                lookup: true,
+                idempotency_key: true,
+            },
+        }
+    }
+
+    /// Claims other capabilities (to rehearse what a real network's connector allows).
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    pub fn recording(&self) -> &Recording {
+        &self.recording
+    }
+
+    fn find(records: &[Recorded], account: &str, key: &str) -> Option<Delivered> {
+        records
+            .iter()
+            .find(|r| r.account == account && r.post.idempotency_key == key)
+            .map(|r| r.delivered.clone())
+    }
+}
+
+#[async_trait]
+impl Connector for RecordingConnector {
+    fn network(&self) -> Network {
+        self.network
+    }
+
+    fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// Always succeeds; a repeated idempotency key returns the first post's answer.
+    async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
+        let mut records = self.recording.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(delivered) = Self::find(&records, &self.account, &post.idempotency_key) {
+            return Ok(delivered);
+        }
+        let delivered = Delivered {
+            remote_id: format!("rehearsal-{}", records.len() + 1),
+            url: None,
+        };
+        records.push(Recorded {
+            account: self.account.clone(),
+            network: self.network,
+            post: post.clone(),
+            delivered: delivered.clone(),
+        });
+        Ok(delivered)
+    }
+
+    async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError> {
+        let records = self.recording.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(
+            match Self::find(&records, &self.account, &post.idempotency_key) {
+                Some(delivered) => Lookup::Found(delivered),
+                None => Lookup::NotFound,
+            },
+        )
+    }
+
+    async fn health(&self) -> Result<(), SendError> {
+        Ok(())
+    }
+}

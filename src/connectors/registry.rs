@@ -1,0 +1,196 @@
+//! The connectors of a plan's accounts, built once after validation: every secret resolved
+//! up front, every problem reported together.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use reqwest::Url;
+
+use super::Connector;
+use super::console::ConsoleConnector;
+use super::recording::{Recording, RecordingConnector};
+use super::secret::{self, Secret, SecretError};
+use super::webhook::WebhookConnector;
+use crate::playbook::plan::Account;
+use crate::playbook::raw::{AccountConfig, Network};
+use crate::playbook::yaml::Spanned;
+
+/// Why an account's connector could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("account `{account}`: the `{network}` connector is not available yet")]
+    NotAvailable {
+        account: String,
+        network: &'static str,
+    },
+    #[error("account `{account}`: a `{network}` account needs `{field}`")]
+    MissingField {
+        account: String,
+        network: &'static str,
+        field: &'static str,
+    },
+    #[error("account `{account}`: `{field}` is not an http(s) URL: {reason}")]
+    InvalidUrl {
+        account: String,
+        field: &'static str,
+        reason: String,
+    },
+}
+
+/// Account name → its connector.
+#[derive(Debug, Clone, Default)]
+pub struct Connectors {
+    by_account: BTreeMap<String, Arc<dyn Connector>>,
+}
+
+impl Connectors {
+    /// An empty set, to fill with `insert` (tests, fakes).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The real connectors of `accounts`, all sharing `client`. Every secret of every account
+    /// is resolved; all problems come back at once, in account order.
+    pub fn build(
+        accounts: &BTreeMap<String, Account>,
+        client: &reqwest::Client,
+    ) -> Result<Connectors, Vec<ConnectorError>> {
+        let mut connectors = Connectors::new();
+        let mut errors = Vec::new();
+        for (name, account) in accounts {
+            match build_one(name, account, client) {
+                Ok(connector) => {
+                    connectors.insert(name.clone(), connector);
+                }
+                Err(mut found) => errors.append(&mut found),
+            }
+        }
+        if errors.is_empty() {
+            Ok(connectors)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// A `RecordingConnector` for every account whatever its network: rehearsals never
+    /// send and need no secrets. Returns the recording they all write to.
+    pub fn build_rehearsal(accounts: &BTreeMap<String, Account>) -> (Connectors, Recording) {
+        let recording: Recording = Arc::new(Mutex::new(Vec::new()));
+        let mut connectors = Connectors::new();
+        for (name, account) in accounts {
+            let connector = RecordingConnector::new(name.clone(), account.network, recording.clone());
+            connectors.insert(name.clone(), Arc::new(connector));
+        }
+        (connectors, recording)
+    }
+
+    /// Adds or replaces the connector of `account`.
+    pub fn insert(&mut self, account: impl Into<String>, connector: Arc<dyn Connector>) {
+        self.by_account.insert(account.into(), connector);
+    }
+
+    pub fn get(&self, account: &str) -> Option<Arc<dyn Connector>> {
+        self.by_account.get(account).cloned()
+    }
+
+    /// Account names and connectors, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<dyn Connector>)> {
+        self.by_account.iter().map(|(name, c)| (name.as_str(), c))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_account.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_account.is_empty()
+    }
+}
+
+/// The secret fields of an account, by name.
+fn secret_fields(config: &AccountConfig) -> [(&'static str, Option<&str>); 5] {
+    fn field(value: &Option<Spanned<String>>) -> Option<&str> {
+        value.as_ref().map(|v| v.value.as_str())
+    }
+    [
+        ("token", field(&config.token)),
+        ("app_password", field(&config.app_password)),
+        ("webhook", field(&config.webhook)),
+        ("secret", field(&config.secret)),
+        ("password", field(&config.password)),
+    ]
+}
+
+fn build_one(
+    name: &str,
+    account: &Account,
+    client: &reqwest::Client,
+) -> Result<Arc<dyn Connector>, Vec<ConnectorError>> {
+    let mut errors = Vec::new();
+    let mut secrets: BTreeMap<&'static str, Secret> = BTreeMap::new();
+    for (field, reference) in secret_fields(&account.config) {
+        if let Some(reference) = reference {
+            match secret::resolve(name, field, reference) {
+                Ok(value) => {
+                    secrets.insert(field, value);
+                }
+                Err(err) => errors.push(err.into()),
+            }
+        }
+    }
+    let network = account.network;
+    let connector: Option<Arc<dyn Connector>> = match network {
+        Network::Console => Some(Arc::new(ConsoleConnector::new(name))),
+        Network::Webhook => match webhook_url(name, &account.config) {
+            Ok(url) => Some(Arc::new(WebhookConnector::new(
+                name,
+                url,
+                secrets.remove("secret"),
+                client.clone(),
+            ))),
+            Err(err) => {
+                errors.push(err);
+                None
+            }
+        },
+        Network::Mastodon
+        | Network::Bluesky
+        | Network::Telegram
+        | Network::Matrix
+        | Network::Discord
+        | Network::Slack
+        | Network::Email => {
+            errors.push(ConnectorError::NotAvailable {
+                account: name.into(),
+                network: network.name(),
+            });
+            None
+        }
+    };
+    match connector {
+        Some(connector) if errors.is_empty() => Ok(connector),
+        _ => Err(errors),
+    }
+}
+
+fn webhook_url(name: &str, config: &AccountConfig) -> Result<Url, ConnectorError> {
+    let Some(url) = &config.url else {
+        return Err(ConnectorError::MissingField {
+            account: name.into(),
+            network: Network::Webhook.name(),
+            field: "url",
+        });
+    };
+    let invalid = |reason: String| ConnectorError::InvalidUrl {
+        account: name.into(),
+        field: "url",
+        reason,
+    };
+    let parsed = Url::parse(url.value.trim()).map_err(|err| invalid(err.to_string()))?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(parsed),
+        other => Err(invalid(format!("the scheme is `{other}`"))),
+    }
+}
