@@ -8,11 +8,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use crier::engine::{Engine, EngineParts};
 use crier::playbook::plan::Plan;
 use crier::store::{
-    Batch, HistoryFilter, ItemKey, NewRun, OutboxState, RunState, SqliteStore, StepSpec, StepState, Store,
+    Batch, HistoryFilter, ItemKey, NewRun, OutboxState, RunState, SqliteStore, StepSpec, StepState,
+    Store,
 };
 use tempfile::TempDir;
 
-const CONFIG: &str = "timezone: UTC\naccounts:\n  demo: { network: console }\n  other: { network: console }\n";
+const CONFIG: &str =
+    "timezone: UTC\naccounts:\n  demo: { network: console }\n  other: { network: console }\n";
 
 fn plan_from(files: &[(&str, &str)]) -> (TempDir, Arc<Plan>) {
     let dir = TempDir::new().unwrap();
@@ -39,7 +41,8 @@ fn at(h: u32, m: u32) -> DateTime<Utc> {
 }
 
 fn engine(plan: &Arc<Plan>, store: &Arc<dyn Store>, now: DateTime<Utc>) -> Engine {
-    let mut engine = Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), now).unwrap();
+    let mut engine =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), now).unwrap();
     engine.start(now).unwrap();
     engine
 }
@@ -74,8 +77,15 @@ use RunState::{Missed, Running};
 fn missed_skip_records_every_missed_fire_and_sends_none() {
     assert_eq!(
         downtime("missed: skip"),
-        [("10:00", Running), ("11:00", Running), ("12:00", Missed), ("13:00", Missed), ("14:00", Missed), ("15:00", Missed)]
-            .map(|(t, s)| (t.to_string(), s))
+        [
+            ("10:00", Running),
+            ("11:00", Running),
+            ("12:00", Missed),
+            ("13:00", Missed),
+            ("14:00", Missed),
+            ("15:00", Missed)
+        ]
+        .map(|(t, s)| (t.to_string(), s))
     );
 }
 
@@ -83,14 +93,24 @@ fn missed_skip_records_every_missed_fire_and_sends_none() {
 fn missed_once_sends_only_the_latest_within_max_late() {
     assert_eq!(
         downtime("missed: once\n    max_late: 2h"),
-        [("10:00", Running), ("11:00", Running), ("12:00", Missed), ("13:00", Missed), ("14:00", Missed), ("15:00", Running)]
-            .map(|(t, s)| (t.to_string(), s))
+        [
+            ("10:00", Running),
+            ("11:00", Running),
+            ("12:00", Missed),
+            ("13:00", Missed),
+            ("14:00", Missed),
+            ("15:00", Running)
+        ]
+        .map(|(t, s)| (t.to_string(), s))
     );
 }
 
 #[test]
 fn missed_once_sends_nothing_past_max_late() {
-    let states: Vec<RunState> = downtime("missed: once\n    max_late: 20m").into_iter().map(|(_, s)| s).collect();
+    let states: Vec<RunState> = downtime("missed: once\n    max_late: 20m")
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     assert_eq!(states, [Running, Running, Missed, Missed, Missed, Missed]);
 }
 
@@ -98,8 +118,15 @@ fn missed_once_sends_nothing_past_max_late() {
 fn missed_all_sends_each_within_max_late_in_order() {
     assert_eq!(
         downtime("missed: all\n    max_late: 2h"),
-        [("10:00", Running), ("11:00", Running), ("12:00", Missed), ("13:00", Missed), ("14:00", Running), ("15:00", Running)]
-            .map(|(t, s)| (t.to_string(), s))
+        [
+            ("10:00", Running),
+            ("11:00", Running),
+            ("12:00", Missed),
+            ("13:00", Missed),
+            ("14:00", Running),
+            ("15:00", Running)
+        ]
+        .map(|(t, s)| (t.to_string(), s))
     );
 }
 
@@ -110,7 +137,10 @@ fn missed_fires_say_why() {
     drop(engine(&plan, &store, at(9, 30)));
     drop(engine(&plan, &store, at(10, 30)));
     let history = store.history(&HistoryFilter::default()).unwrap();
-    assert_eq!(history[0].reason.as_deref(), Some("crier was not running at its time; `missed: skip`"));
+    assert_eq!(
+        history[0].reason.as_deref(),
+        Some("crier was not running at its time; `missed: skip`")
+    );
 }
 
 /// Waking long after a fire (the machine slept) is downtime too: no burst beyond the policy.
@@ -151,7 +181,10 @@ fn when_false_skips_with_the_reason() {
     engine.fire_due(at(10, 0)).unwrap(); // 2026-12-01 is a Tuesday
     let history = store.history(&HistoryFilter::default()).unwrap();
     assert_eq!(history[0].state, RunState::Skipped);
-    assert_eq!(history[0].reason.as_deref(), Some("`when` was false: now.weekday == \"SAT\""));
+    assert_eq!(
+        history[0].reason.as_deref(),
+        Some("`when` was false: now.weekday == \"SAT\"")
+    );
     assert!(history[0].outbox.is_empty());
 }
 
@@ -166,8 +199,18 @@ fn a_post_becomes_one_send_per_account_with_the_rendered_text() {
     assert_eq!(engine.next_fire(), Some(at(10, 0)));
     engine.fire_due(at(10, 0)).unwrap();
     let run = &store.history(&HistoryFilter::default()).unwrap()[0];
-    let sends: Vec<(&str, &str, OutboxState)> = run.outbox.iter().map(|o| (o.account.as_str(), o.text.as_str(), o.state)).collect();
-    assert_eq!(sends, [("demo", "Jacket soon", OutboxState::Pending), ("other", "Jacket soon", OutboxState::Pending)]);
+    let sends: Vec<(&str, &str, OutboxState)> = run
+        .outbox
+        .iter()
+        .map(|o| (o.account.as_str(), o.text.as_str(), o.state))
+        .collect();
+    assert_eq!(
+        sends,
+        [
+            ("demo", "Jacket soon", OutboxState::Pending),
+            ("other", "Jacket soon", OutboxState::Pending)
+        ]
+    );
     assert_eq!(engine.next_fire(), None);
 }
 
@@ -201,7 +244,12 @@ fn a_waiting_step_survives_a_restart() {
         let revision = store.record_revision("rev", 0).unwrap();
         let steps = vec![
             StepSpec::Wait { seconds: 3600 },
-            StepSpec::Post { to: vec!["demo".into()], text: "after the wait".into(), media: vec![], reply_to: None },
+            StepSpec::Post {
+                to: vec!["demo".into()],
+                text: "after the wait".into(),
+                media: vec![],
+                reply_to: None,
+            },
         ];
         store
             .commit(&Batch {
@@ -226,11 +274,17 @@ fn a_waiting_step_survives_a_restart() {
     assert_eq!(engine.resume_waiting(at(9, 59)).unwrap(), 0);
     assert_eq!(engine.resume_waiting(at(10, 0)).unwrap(), 1);
     let run = store
-        .history(&HistoryFilter { playbook: Some("drill".into()), ..Default::default() })
+        .history(&HistoryFilter {
+            playbook: Some("drill".into()),
+            ..Default::default()
+        })
         .unwrap()
         .remove(0);
     assert_eq!(run.state, RunState::Running);
-    assert_eq!(run.steps.iter().map(|s| s.state).collect::<Vec<_>>(), [StepState::Done, StepState::Done]);
+    assert_eq!(
+        run.steps.iter().map(|s| s.state).collect::<Vec<_>>(),
+        [StepState::Done, StepState::Done]
+    );
     assert_eq!(run.outbox[0].text, "after the wait");
 }
 
@@ -241,7 +295,10 @@ fn trigger_fires_an_item_now_and_names_unknown_ones() {
     let mut engine = engine(&plan, &store, at(9, 0));
     let id = engine.trigger("news", "hourly", at(9, 17)).unwrap();
     let run = &store.history(&HistoryFilter::default()).unwrap()[0];
-    assert_eq!((run.id, run.reason.as_deref()), (id, Some("triggered by hand")));
+    assert_eq!(
+        (run.id, run.reason.as_deref()),
+        (id, Some("triggered by hand"))
+    );
     let error = engine.trigger("news", "hourli", at(9, 18)).unwrap_err();
     assert_eq!(error.to_string(), "unknown item `news/hourli`");
 }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::{DiagnosticFormat, INVALID, LogFormat, RehearsalFormat, TableFormat, USAGE, parse_instant, print_diagnostics};
+use super::{
+    DiagnosticFormat, INVALID, LogFormat, RehearsalFormat, TableFormat, USAGE, parse_instant,
+    print_diagnostics,
+};
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
 use crate::engine::clock::{from_millis, to_millis};
@@ -35,7 +38,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRIER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -57,7 +62,9 @@ fn existing_store(plan: &Plan) -> Result<Option<Arc<dyn Store>>, String> {
             return Ok(None);
         }
     }
-    store::open(&plan.store, &plan.root).map(Some).map_err(|e| e.to_string())
+    store::open(&plan.store, &plan.root)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 pub(super) fn run(path: PathBuf, log_format: LogFormat) -> CommandResult {
@@ -81,16 +88,33 @@ pub(super) fn status(path: &Path) -> CommandResult {
     let now = Utc::now();
     let store = existing_store(&plan)?;
     let cursors: std::collections::HashMap<_, _> = match &store {
-        Some(store) => store.cursors().map_err(|e| e.to_string())?.into_iter().collect(),
+        Some(store) => store
+            .cursors()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .collect(),
         None => Default::default(),
     };
-    println!("store: {}{}", plan.store, if store.is_none() { " (not created yet: crier has not run here)" } else { "" });
+    println!(
+        "store: {}{}",
+        plan.store,
+        if store.is_none() {
+            " (not created yet: crier has not run here)"
+        } else {
+            ""
+        }
+    );
     let mut next: Vec<(DateTime<Utc>, String, Vec<String>)> = items(&plan)
         .into_iter()
         .filter_map(|item| {
             let key = item.key(&plan);
-            let after = cursors.get(&key).map(|c| from_millis(*c)).unwrap_or(now).max(now);
-            next_fire(&plan, item, after).map(|at| (at, key.to_string(), item.post(&plan).to.clone()))
+            let after = cursors
+                .get(&key)
+                .map(|c| from_millis(*c))
+                .unwrap_or(now)
+                .max(now);
+            next_fire(&plan, item, after)
+                .map(|at| (at, key.to_string(), item.post(&plan).to.clone()))
         })
         .collect();
     next.sort();
@@ -112,7 +136,11 @@ pub(super) fn status(path: &Path) -> CommandResult {
         if pairs.is_empty() {
             "none".to_string()
         } else {
-            pairs.iter().map(|(state, n)| format!("{n} {state}")).collect::<Vec<_>>().join(", ")
+            pairs
+                .iter()
+                .map(|(state, n)| format!("{n} {state}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     println!("\nruns: {}", counts(&status.runs));
@@ -130,7 +158,13 @@ pub(super) fn status(path: &Path) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn history(path: &Path, playbook: Option<String>, since: Option<String>, limit: usize, format: TableFormat) -> CommandResult {
+pub(super) fn history(
+    path: &Path,
+    playbook: Option<String>,
+    since: Option<String>,
+    limit: usize,
+    format: TableFormat,
+) -> CommandResult {
     let plan = match valid_plan(path)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
@@ -144,7 +178,11 @@ pub(super) fn history(path: &Path, playbook: Option<String>, since: Option<Strin
         return Ok(ExitCode::SUCCESS);
     };
     let runs = store
-        .history(&HistoryFilter { playbook, since, limit: Some(limit) })
+        .history(&HistoryFilter {
+            playbook,
+            since,
+            limit: Some(limit),
+        })
         .map_err(|e| e.to_string())?;
     match format {
         TableFormat::Json => {
@@ -167,7 +205,13 @@ pub(super) fn history(path: &Path, playbook: Option<String>, since: Option<Strin
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn rehearse(path: &Path, events: Option<&Path>, from: &str, until: &str, format: RehearsalFormat) -> CommandResult {
+pub(super) fn rehearse(
+    path: &Path,
+    events: Option<&Path>,
+    from: &str,
+    until: &str,
+    format: RehearsalFormat,
+) -> CommandResult {
     let plan = match valid_plan(path)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
@@ -193,9 +237,7 @@ pub(super) fn rehearse(path: &Path, events: Option<&Path>, from: &str, until: &s
         RehearsalFormat::Text => print!("{}", render_text(&lines)),
         RehearsalFormat::Json => {
             for line in &lines {
-                let mut value = serde_json::to_value(line).expect("lines serialise");
-                value["at"] = serde_json::json!(line.at.to_rfc3339());
-                println!("{value}");
+                println!("{}", serde_json::to_string(line).expect("lines serialise"));
             }
         }
     }
@@ -211,24 +253,42 @@ pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult 
     let runtime = runtime()?;
     runtime.block_on(async {
         let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-        let client = http::client(http::ClientOptions::default());
-        let connectors = Connectors::build(&plan.accounts, &client)
-            .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
+        let client = http::client(&http::HttpOptions::default())
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
         let now = Utc::now();
         let digest = format!("trigger-{}", to_millis(now));
-        let mut engine = Engine::new(plan.clone(), &digest, EngineParts::new(store.clone()), now).map_err(|e| e.to_string())?;
+        let mut engine = Engine::new(plan.clone(), &digest, EngineParts::new(store.clone()), now)
+            .map_err(|e| e.to_string())?;
         let run_id = match engine.trigger(playbook, item, now) {
             Ok(id) => id,
             Err(TriggerError::UnknownItem { item, hint }) => {
-                eprintln!("error: unknown item `{item}`{}", hint.map(|h| format!("; {h}")).unwrap_or_default());
+                eprintln!(
+                    "error: unknown item `{item}`{}",
+                    hint.map(|h| format!("; {h}")).unwrap_or_default()
+                );
                 return Ok(ExitCode::from(USAGE));
             }
             Err(error) => return Err(error.to_string()),
         };
-        let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
-        dispatcher.dispatch_due(Utc::now, Some(run_id)).await.map_err(|e| e.to_string())?;
+        let dispatcher =
+            Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+        dispatcher
+            .dispatch_due(Utc::now, Some(run_id))
+            .await
+            .map_err(|e| e.to_string())?;
         let run = store
-            .history(&HistoryFilter { playbook: Some(playbook.to_string()), since: Some(to_millis(now)), limit: None })
+            .history(&HistoryFilter {
+                playbook: Some(playbook.to_string()),
+                since: Some(to_millis(now)),
+                limit: None,
+            })
             .map_err(|e| e.to_string())?
             .into_iter()
             .find(|r| r.id == run_id);
@@ -247,11 +307,17 @@ pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult 
 }
 
 fn local(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %:z").to_string()
+    at.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %:z")
+        .to_string()
 }
 
 fn run_line(run: &RunView, tz: Tz) -> String {
-    let reason = run.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
+    let reason = run
+        .reason
+        .as_deref()
+        .map(|r| format!(" — {r}"))
+        .unwrap_or_default();
     format!(
         "#{} {}/{} fired {} {}{reason}",
         run.id,
@@ -266,16 +332,38 @@ fn run_line(run: &RunView, tz: Tz) -> String {
 fn detail_lines(run: &RunView, tz: Tz) -> Vec<String> {
     let mut lines = Vec::new();
     for step in &run.steps {
-        if let Some(wake) = step.wake_at.filter(|_| step.state == crate::store::StepState::Waiting) {
-            lines.push(format!("step {} ({}) waits until {}", step.index + 1, step.kind, local(from_millis(wake), tz)));
+        if let Some(wake) = step
+            .wake_at
+            .filter(|_| step.state == crate::store::StepState::Waiting)
+        {
+            lines.push(format!(
+                "step {} ({}) waits until {}",
+                step.index + 1,
+                step.kind,
+                local(from_millis(wake), tz)
+            ));
         } else if let Some(reason) = &step.reason {
-            lines.push(format!("step {} ({}) {}: {reason}", step.index + 1, step.kind, step.state.as_str()));
+            lines.push(format!(
+                "step {} ({}) {}: {reason}",
+                step.index + 1,
+                step.kind,
+                step.state.as_str()
+            ));
         }
     }
     for send in &run.outbox {
         let line = match send.state {
-            OutboxState::Sent => format!("{}: sent (id {})", send.account, send.remote_id.as_deref().unwrap_or("?")),
-            OutboxState::Failed => format!("{}: failed after {} attempt(s): {}", send.account, send.attempts, send.error.as_deref().unwrap_or("unknown error")),
+            OutboxState::Sent => format!(
+                "{}: sent (id {})",
+                send.account,
+                send.remote_id.as_deref().unwrap_or("?")
+            ),
+            OutboxState::Failed => format!(
+                "{}: failed after {} attempt(s): {}",
+                send.account,
+                send.attempts,
+                send.error.as_deref().unwrap_or("unknown error")
+            ),
             OutboxState::Pending if send.attempts > 0 => format!(
                 "{}: will retry at {} (attempt {} failed: {})",
                 send.account,

@@ -242,7 +242,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             until,
             format,
         } => engine_commands::rehearse(&path, events.as_deref(), &from, &until, format),
-        Command::Trigger { playbook, item, path } => engine_commands::trigger(&path, &playbook, &item),
+        Command::Trigger {
+            playbook,
+            item,
+            path,
+        } => engine_commands::trigger(&path, &playbook, &item),
         Command::Schema { which } => {
             let schema = match which {
                 SchemaKind::Playbook => playbook_schema(),

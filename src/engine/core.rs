@@ -18,8 +18,8 @@ use crate::playbook::raw::Missed;
 use crate::preview::campaign_context;
 use crate::script::{ConditionInput, MetricsSource, NoData, ScriptEngine};
 use crate::store::{
-    Batch, ItemKey, Millis, NewOutbox, NewRun, RunAdvance, RunId, RunState, StepSpec, StepState, Store,
-    StoreResult, WaitingStep,
+    Batch, ItemKey, Millis, NewOutbox, NewRun, RunAdvance, RunId, RunState, StepSpec, StepState,
+    Store, StoreResult, WaitingStep,
 };
 use crate::text::TextTemplates;
 
@@ -60,7 +60,12 @@ pub struct Engine {
 
 impl Engine {
     /// An engine for `plan`, whose content digest identifies the revision runs are pinned to.
-    pub fn new(plan: Arc<Plan>, digest: &str, parts: EngineParts, now: DateTime<Utc>) -> StoreResult<Engine> {
+    pub fn new(
+        plan: Arc<Plan>,
+        digest: &str,
+        parts: EngineParts,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Engine> {
         let revision = parts.store.record_revision(digest, to_millis(now))?;
         let cursors = parts
             .store
@@ -87,7 +92,12 @@ impl Engine {
 
     /// Takes a new revision of the playbooks: future fires follow it (a deleted post never
     /// goes out); runs already created keep the steps they were created with.
-    pub fn replace_plan(&mut self, plan: Arc<Plan>, digest: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    pub fn replace_plan(
+        &mut self,
+        plan: Arc<Plan>,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         // Fires already due belong to the old revision; without this, a reload at the very
         // moment of a fire would count it as missed.
         self.fire_due(now)?;
@@ -137,7 +147,11 @@ impl Engine {
         while let Some((at, item)) = self.queue.pop_due(now) {
             if now - at > LATE_GRACE {
                 // Woken long after the fire (the machine slept): the missed policy decides.
-                let cursor = self.cursors.get(&item.key(&self.plan)).copied().unwrap_or(at - TimeDelta::milliseconds(1));
+                let cursor = self
+                    .cursors
+                    .get(&item.key(&self.plan))
+                    .copied()
+                    .unwrap_or(at - TimeDelta::milliseconds(1));
                 self.catch_up(item, cursor, now, &mut batch);
                 continue;
             }
@@ -153,12 +167,20 @@ impl Engine {
     }
 
     /// Fires one item now, whatever its schedule (`crier trigger`).
-    pub fn trigger(&mut self, playbook: &str, item: &str, now: DateTime<Utc>) -> Result<RunId, TriggerError> {
+    pub fn trigger(
+        &mut self,
+        playbook: &str,
+        item: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RunId, TriggerError> {
         let found = items(&self.plan)
             .into_iter()
             .find(|i| i.campaign(&self.plan).name == playbook && i.post(&self.plan).id == item);
         let Some(item_ref) = found else {
-            let known: Vec<String> = items(&self.plan).iter().map(|i| i.key(&self.plan).to_string()).collect();
+            let known: Vec<String> = items(&self.plan)
+                .iter()
+                .map(|i| i.key(&self.plan).to_string())
+                .collect();
             let wanted = format!("{playbook}/{item}");
             let hint = crate::diagnostic::did_you_mean(&wanted, known.iter().map(String::as_str));
             return Err(TriggerError::UnknownItem { item: wanted, hint });
@@ -184,7 +206,13 @@ impl Engine {
 
     /// Applies the item's `missed:` policy to the fires in `(cursor, now]`, and queues the
     /// next future fire.
-    fn catch_up(&mut self, item: ItemRef, cursor: DateTime<Utc>, now: DateTime<Utc>, batch: &mut Batch) {
+    fn catch_up(
+        &mut self,
+        item: ItemRef,
+        cursor: DateTime<Utc>,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) {
         let missed = fires_between(&self.plan, item, cursor, now, MAX_CATCH_UP);
         if let Some(last) = missed.last().copied() {
             let post = item.post(&self.plan);
@@ -198,7 +226,10 @@ impl Engine {
                     Missed::All => within(at),
                 };
                 let run = if send {
-                    let late = format!("sent late: crier was not running at its time (missed: {})", policy_name(policy));
+                    let late = format!(
+                        "sent late: crier was not running at its time (missed: {})",
+                        policy_name(policy)
+                    );
                     self.new_run(item, at, now, Some(late))
                 } else {
                     let reason = match policy {
@@ -251,7 +282,13 @@ impl Engine {
     }
 
     /// A run for one fire: the condition evaluated, the text rendered, the steps pinned.
-    fn new_run(&self, item: ItemRef, at: DateTime<Utc>, now: DateTime<Utc>, note: Option<String>) -> NewRun {
+    fn new_run(
+        &self,
+        item: ItemRef,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        note: Option<String>,
+    ) -> NewRun {
         let campaign = item.campaign(&self.plan);
         let post = item.post(&self.plan);
         let key = item.key(&self.plan);
@@ -271,7 +308,10 @@ impl Engine {
             let input = ConditionInput::new()
                 .with_now(&local)
                 .with_json("vars", &serde_json::Value::Object(campaign.vars.clone()))
-                .with_json("post", &serde_json::json!({ "id": post.id, "text": post.text, "to": post.to }))
+                .with_json(
+                    "post",
+                    &serde_json::json!({ "id": post.id, "text": post.text, "to": post.to }),
+                )
                 .with_metrics(self.parts.metrics.clone());
             let skip = match self.parts.scripts.evaluate(condition, &input) {
                 Ok(true) => None,
@@ -311,7 +351,14 @@ impl Engine {
 
     /// Runs steps from `start` until one waits or none is left. Post and notify steps
     /// become outbox rows and are done at once; wait and approve set a wake time.
-    fn execute(&self, key: &ItemKey, fire_at: Millis, steps: &[StepSpec], start: usize, now: DateTime<Utc>) -> Progress {
+    fn execute(
+        &self,
+        key: &ItemKey,
+        fire_at: Millis,
+        steps: &[StepSpec],
+        start: usize,
+        now: DateTime<Utc>,
+    ) -> Progress {
         let mut progress = Progress {
             current_step: steps.len(),
             passed: Vec::new(),
@@ -320,7 +367,12 @@ impl Engine {
         };
         for (index, step) in steps.iter().enumerate().skip(start) {
             match step {
-                StepSpec::Post { to, text, media, reply_to } => {
+                StepSpec::Post {
+                    to,
+                    text,
+                    media,
+                    reply_to,
+                } => {
                     for account in to {
                         let reply_to = reply_to.as_ref().and_then(|item| {
                             self.parts
@@ -329,12 +381,25 @@ impl Engine {
                                 .ok()
                                 .flatten()
                         });
-                        progress.outbox.push(self.outbox_row(key, fire_at, index, account, text, media, reply_to, now));
+                        progress.outbox.push(
+                            self.outbox_row(
+                                key, fire_at, index, account, text, media, reply_to, now,
+                            ),
+                        );
                     }
                 }
                 StepSpec::Notify { accounts, text } => {
                     for account in accounts {
-                        progress.outbox.push(self.outbox_row(key, fire_at, index, account, text, &[], None, now));
+                        progress.outbox.push(self.outbox_row(
+                            key,
+                            fire_at,
+                            index,
+                            account,
+                            text,
+                            &[],
+                            None,
+                            now,
+                        ));
                     }
                 }
                 StepSpec::Wait { seconds } => {
@@ -342,10 +407,13 @@ impl Engine {
                     progress.wake_at = Some(to_millis(now + TimeDelta::seconds(*seconds)));
                     return progress;
                 }
-                StepSpec::Approve { timeout_seconds, .. } => {
+                StepSpec::Approve {
+                    timeout_seconds, ..
+                } => {
                     progress.current_step = index;
                     // Without a timeout the approval waits until decided; wake far ahead.
-                    let timeout = TimeDelta::seconds(timeout_seconds.unwrap_or(100 * 365 * 24 * 3600));
+                    let timeout =
+                        TimeDelta::seconds(timeout_seconds.unwrap_or(100 * 365 * 24 * 3600));
                     progress.wake_at = Some(to_millis(now + timeout));
                     return progress;
                 }
@@ -386,12 +454,16 @@ impl Engine {
     fn wake(&self, waiting: &WaitingStep, now: DateTime<Utc>) -> RunAdvance {
         let step = &waiting.steps[waiting.step];
         let (outcome, reason, proceed) = match step {
-            StepSpec::Approve { on_timeout, .. } if on_timeout == "proceed" => {
-                (StepState::Done, Some("no decision before the timeout; proceeding".to_string()), true)
-            }
+            StepSpec::Approve { on_timeout, .. } if on_timeout == "proceed" => (
+                StepState::Done,
+                Some("no decision before the timeout; proceeding".to_string()),
+                true,
+            ),
             StepSpec::Approve { on_timeout, .. } => (
                 StepState::Failed,
-                Some(format!("no decision before the timeout (on_timeout: {on_timeout})")),
+                Some(format!(
+                    "no decision before the timeout (on_timeout: {on_timeout})"
+                )),
                 false,
             ),
             _ => (StepState::Done, None, true),
@@ -408,7 +480,13 @@ impl Engine {
             finish: None,
         };
         if proceed {
-            let progress = self.execute(&waiting.key, waiting.fire_at, &waiting.steps, waiting.step + 1, now);
+            let progress = self.execute(
+                &waiting.key,
+                waiting.fire_at,
+                &waiting.steps,
+                waiting.step + 1,
+                now,
+            );
             advance.current_step = progress.current_step;
             advance.passed = progress.passed;
             advance.wake_at = progress.wake_at;
@@ -437,7 +515,10 @@ fn policy_name(policy: Missed) -> &'static str {
 
 /// Stable for (run, step, account): a run is one (playbook, item, fire time).
 pub fn idempotency_key(key: &ItemKey, fire_at: Millis, step: usize, account: &str) -> String {
-    let digest = Sha256::digest(format!("{}\u{1f}{}\u{1f}{fire_at}\u{1f}{step}\u{1f}{account}", key.playbook, key.item));
+    let digest = Sha256::digest(format!(
+        "{}\u{1f}{}\u{1f}{fire_at}\u{1f}{step}\u{1f}{account}",
+        key.playbook, key.item
+    ));
     format!("crier-{}", hex::encode(&digest[..16]))
 }
 

@@ -10,8 +10,8 @@ use rand::Rng;
 use tokio::task::JoinSet;
 
 use super::clock::to_millis;
-use crate::connectors::{Connector, Lookup, SendError};
 use crate::connectors::registry::Connectors;
+use crate::connectors::{Connector, Lookup, SendError};
 use crate::store::{Millis, OutboxOutcome, OutboxRow, RunId, Store, StoreResult};
 
 /// How failed sends are retried.
@@ -41,7 +41,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     pub fn backoff(&self, attempts: u32) -> Duration {
         let exponent = attempts.saturating_sub(1).min(20);
-        let base = self.base_backoff.saturating_mul(1 << exponent).min(self.max_backoff);
+        let base = self
+            .base_backoff
+            .saturating_mul(1 << exponent)
+            .min(self.max_backoff);
         let scatter = rand::thread_rng().gen_range(-self.jitter..=self.jitter);
         base.mul_f64(1.0 + scatter)
     }
@@ -49,9 +52,12 @@ impl RetryPolicy {
     /// What to do after a failed attempt (the `attempts`-th).
     pub fn outcome(&self, error: &SendError, attempts: u32, now: DateTime<Utc>) -> OutboxOutcome {
         let exhausted = attempts >= self.max_attempts;
-        let at = |wait: Duration| to_millis(now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX));
+        let at =
+            |wait: Duration| to_millis(now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX));
         match error {
-            SendError::Permanent { reason } => OutboxOutcome::Failed { error: reason.clone() },
+            SendError::Permanent { reason } => OutboxOutcome::Failed {
+                error: reason.clone(),
+            },
             _ if exhausted => OutboxOutcome::Failed {
                 error: format!("gave up after {attempts} attempts; the last: {error}"),
             },
@@ -104,7 +110,11 @@ impl Dispatcher {
 
     /// Sends every row due at `now()` (of one run, if given) and records the results;
     /// returns how many attempts were made.
-    pub async fn dispatch_due(&self, now: impl Fn() -> DateTime<Utc>, run: Option<RunId>) -> StoreResult<usize> {
+    pub async fn dispatch_due(
+        &self,
+        now: impl Fn() -> DateTime<Utc>,
+        run: Option<RunId>,
+    ) -> StoreResult<usize> {
         let mut attempts = 0;
         loop {
             let rows = self.store.claim_outbox(to_millis(now()), self.batch, run)?;
@@ -155,5 +165,8 @@ async fn send(connector: &dyn Connector, row: &OutboxRow) -> Result<String, Send
             Lookup::NotFound | Lookup::Unsupported => {}
         }
     }
-    connector.post(&row.post).await.map(|delivered| delivered.remote_id)
+    connector
+        .post(&row.post)
+        .await
+        .map(|delivered| delivered.remote_id)
 }

@@ -54,7 +54,11 @@ pub enum RehearsalError {
     #[error("cannot read `{path}`: {reason}")]
     Read { path: String, reason: String },
     #[error("{path}:{line}: {reason}")]
-    Event { path: String, line: usize, reason: String },
+    Event {
+        path: String,
+        line: usize,
+        reason: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -85,6 +89,7 @@ pub fn read_events(path: &Path) -> Result<Vec<RehearsalEvent>, RehearsalError> {
 /// One thing the rehearsal saw or did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RehearsalLine {
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Tz>,
     /// `post`, `skipped`, `missed`, `failed`, or the type of an input event.
     pub kind: String,
@@ -105,8 +110,14 @@ pub async fn rehearse(
     let start = from - TimeDelta::milliseconds(1);
     let clock = Arc::new(VirtualClock::new(start));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory()?);
-    let connectors = Arc::new(Connectors::build_rehearsal(&plan.accounts));
-    let mut engine = Engine::new(plan.clone(), "rehearsal", EngineParts::new(store.clone()), start)?;
+    let (connectors, _recording) = Connectors::build_rehearsal(&plan.accounts);
+    let connectors = Arc::new(connectors);
+    let mut engine = Engine::new(
+        plan.clone(),
+        "rehearsal",
+        EngineParts::new(store.clone()),
+        start,
+    )?;
     engine.start(start)?;
     let dispatcher = Dispatcher::new(store.clone(), connectors, RetryPolicy::default());
     let until_ms = to_millis(until);
@@ -119,7 +130,9 @@ pub async fn rehearse(
         .into_iter()
         .flatten()
         .min();
-        let Some(next) = next.filter(|next| *next < until_ms) else { break };
+        let Some(next) = next.filter(|next| *next < until_ms) else {
+            break;
+        };
         clock.advance_to(from_millis(next));
         let now = clock.now();
         engine.fire_due(now)?;
@@ -129,7 +142,11 @@ pub async fn rehearse(
     Ok(lines(&plan, store.as_ref(), events)?)
 }
 
-fn lines(plan: &Plan, store: &dyn Store, events: &[RehearsalEvent]) -> Result<Vec<RehearsalLine>, StoreError> {
+fn lines(
+    plan: &Plan,
+    store: &dyn Store,
+    events: &[RehearsalEvent],
+) -> Result<Vec<RehearsalLine>, StoreError> {
     let tz = plan.timezone;
     let mut lines = Vec::new();
     for event in events {
@@ -184,9 +201,19 @@ fn lines(plan: &Plan, store: &dyn Store, events: &[RehearsalEvent]) -> Result<Ve
     }
     // Stable order: time, then what kind of line, then names.
     lines.sort_by(|a, b| {
-        (a.at, &a.kind, &a.playbook, &a.item, &a.account).cmp(&(b.at, &b.kind, &b.playbook, &b.item, &b.account))
+        (a.at, &a.kind, &a.playbook, &a.item, &a.account).cmp(&(
+            b.at,
+            &b.kind,
+            &b.playbook,
+            &b.item,
+            &b.account,
+        ))
     });
     Ok(lines)
+}
+
+fn rfc3339<S: serde::Serializer>(at: &DateTime<Tz>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339())
 }
 
 /// The text form: one line per entry.
@@ -200,13 +227,32 @@ pub fn render_text(lines: &[RehearsalLine]) -> String {
             (None, Some(item)) => item.clone(),
             (None, None) => String::new(),
         };
-        let account = line.account.as_deref().map(|a| format!(" → {a}")).unwrap_or_default();
-        let text = line.text.as_deref().map(|t| format!(": {}", t.replace('\n', " ⏎ "))).unwrap_or_default();
+        let account = line
+            .account
+            .as_deref()
+            .map(|a| format!(" → {a}"))
+            .unwrap_or_default();
+        let text = line
+            .text
+            .as_deref()
+            .map(|t| format!(": {}", t.replace('\n', " ⏎ ")))
+            .unwrap_or_default();
         let reason = match line.kind.as_str() {
-            "mention" | "reply" => line.reason.as_deref().map(|a| format!(" (from {a})")).unwrap_or_default(),
-            _ => line.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+            "mention" | "reply" => line
+                .reason
+                .as_deref()
+                .map(|a| format!(" (from {a})"))
+                .unwrap_or_default(),
+            _ => line
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
         };
-        out.push_str(&format!("{at}  {:<8} {what}{account}{text}{reason}\n", line.kind));
+        out.push_str(&format!(
+            "{at}  {:<8} {what}{account}{text}{reason}\n",
+            line.kind
+        ));
     }
     out.push_str(&summary(lines));
     out
@@ -220,6 +266,9 @@ fn summary(lines: &[RehearsalLine]) -> String {
         count("skipped"),
         count("missed"),
         count("failed"),
-        lines.iter().filter(|l| matches!(l.kind.as_str(), "mention" | "reply" | "approval")).count()
+        lines
+            .iter()
+            .filter(|l| matches!(l.kind.as_str(), "mention" | "reply" | "approval"))
+            .count()
     )
 }

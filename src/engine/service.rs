@@ -57,7 +57,9 @@ pub fn load(path: &Path, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceE
     report(&validated);
     let mut hasher = Sha256::new();
     for file in 0.. {
-        let Some(source) = validated.sources.try_get(file) else { break };
+        let Some(source) = validated.sources.try_get(file) else {
+            break;
+        };
         hasher.update(source.path.display().to_string().as_bytes());
         hasher.update([0]);
         hasher.update(source.text.as_bytes());
@@ -76,18 +78,31 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     let loaded = load(&path, report)?;
     let plan = loaded.plan.clone();
     let store = store::open(&plan.store, &plan.root)?;
-    let client = http::client(http::ClientOptions::default());
+    let client = http::client(&http::HttpOptions::default())
+        .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
     let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
         ServiceError::Connectors(
-            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"),
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
         )
     })?;
     let now = Utc::now();
     let in_doubt = store.recover_in_doubt(to_millis(now))?;
     if in_doubt > 0 {
-        tracing::warn!(sends = in_doubt, "sends were in flight when crier last stopped; each is checked on its network before it is sent again");
+        tracing::warn!(
+            sends = in_doubt,
+            "sends were in flight when crier last stopped; each is checked on its network before it is sent again"
+        );
     }
-    let mut engine = Engine::new(plan.clone(), &loaded.digest, EngineParts::new(store.clone()), now)?;
+    let mut engine = Engine::new(
+        plan.clone(),
+        &loaded.digest,
+        EngineParts::new(store.clone()),
+        now,
+    )?;
     engine.start(now)?;
     tracing::info!(
         store = %plan.store,
@@ -96,7 +111,11 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
         "crier is running"
     );
 
-    let dispatcher = Arc::new(Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default()));
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        Arc::new(connectors),
+        RetryPolicy::default(),
+    ));
     let wake = Arc::new(Notify::new());
     let (stop_sender, stop) = watch::channel(false);
     let dispatching = tokio::spawn(dispatch_loop(dispatcher, wake.clone(), stop.clone()));
@@ -148,8 +167,14 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     });
     let _ = stop_sender.send(true);
     wake.notify_one();
-    if tokio::time::timeout(DRAIN_TIMEOUT, dispatching).await.is_err() {
-        tracing::warn!("sends still in flight after {}s; they are checked after the next start", DRAIN_TIMEOUT.as_secs());
+    if tokio::time::timeout(DRAIN_TIMEOUT, dispatching)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "sends still in flight after {}s; they are checked after the next start",
+            DRAIN_TIMEOUT.as_secs()
+        );
     }
     tracing::info!("stopped");
     Ok(())
@@ -157,7 +182,11 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
 
 /// How long the engine may sleep: until its next fire, the next waiting step, or at most
 /// `MAX_SLEEP`.
-fn sleep_until(engine: &Engine, store: &dyn Store, now: DateTime<Utc>) -> Result<Duration, ServiceError> {
+fn sleep_until(
+    engine: &Engine,
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<Duration, ServiceError> {
     let next = [engine.next_fire(), store.next_wake()?.map(from_millis)]
         .into_iter()
         .flatten()
@@ -166,7 +195,11 @@ fn sleep_until(engine: &Engine, store: &dyn Store, now: DateTime<Utc>) -> Result
     Ok(wait.min(MAX_SLEEP))
 }
 
-async fn dispatch_loop(dispatcher: Arc<Dispatcher>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+async fn dispatch_loop(
+    dispatcher: Arc<Dispatcher>,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         if let Err(error) = dispatcher.dispatch_due(Utc::now, None).await {
             tracing::error!("{error}");
@@ -176,7 +209,10 @@ async fn dispatch_loop(dispatcher: Arc<Dispatcher>, wake: Arc<Notify>, mut stop:
         }
         let now = Utc::now();
         let wait = match dispatcher.next_due() {
-            Ok(Some(due)) => (from_millis(due) - now).to_std().unwrap_or_default().min(MAX_SLEEP),
+            Ok(Some(due)) => (from_millis(due) - now)
+                .to_std()
+                .unwrap_or_default()
+                .min(MAX_SLEEP),
             _ => MAX_SLEEP,
         };
         tokio::select! {
@@ -206,7 +242,9 @@ fn files_fingerprint(path: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     let mut found = Vec::new();
     let mut pending = vec![path.to_path_buf()];
     while let Some(next) = pending.pop() {
-        let Ok(metadata) = std::fs::metadata(&next) else { continue };
+        let Ok(metadata) = std::fs::metadata(&next) else {
+            continue;
+        };
         if metadata.is_dir() {
             if let Ok(entries) = std::fs::read_dir(&next) {
                 for entry in entries.flatten() {

@@ -36,18 +36,26 @@ pub fn items(plan: &Plan) -> Vec<ItemRef> {
     plan.campaigns
         .iter()
         .enumerate()
-        .flat_map(|(c, campaign)| (0..campaign.posts.len()).map(move |p| ItemRef { campaign: c, post: p }))
+        .flat_map(|(c, campaign)| {
+            (0..campaign.posts.len()).map(move |p| ItemRef {
+                campaign: c,
+                post: p,
+            })
+        })
         .collect()
 }
 
 /// The first fire of `item` strictly after `after`, inside its campaign's window.
 pub fn next_fire(plan: &Plan, item: ItemRef, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let campaign = item.campaign(plan);
-    let (from, until) = match &campaign.window {
-        Some(window) => (window.from.with_timezone(&Utc), Some(window.until.with_timezone(&Utc))),
-        None => (DateTime::<Utc>::MIN_UTC, None),
+    let after = match &campaign.window {
+        Some(window) => after.max(window.from.with_timezone(&Utc) - TimeDelta::nanoseconds(1)),
+        None => after,
     };
-    let after = after.max(from - TimeDelta::nanoseconds(1));
+    let until = campaign
+        .window
+        .as_ref()
+        .map(|w| w.until.with_timezone(&Utc));
     let fire = match &item.post(plan).trigger {
         Trigger::At(at) => Some(at.with_timezone(&Utc)).filter(|at| *at > after),
         Trigger::Cron(schedule) => schedule
@@ -62,7 +70,13 @@ pub fn next_fire(plan: &Plan, item: ItemRef, after: DateTime<Utc>) -> Option<Dat
 }
 
 /// Every fire of `item` in `(after, until]`, at most `limit` of them (oldest first).
-pub fn fires_between(plan: &Plan, item: ItemRef, after: DateTime<Utc>, until: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
+pub fn fires_between(
+    plan: &Plan,
+    item: ItemRef,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: usize,
+) -> Vec<DateTime<Utc>> {
     let mut fires = Vec::new();
     let mut cursor = after;
     while fires.len() < limit {

@@ -18,7 +18,9 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("the store holds a value crier cannot read: {0}")]
     Corrupt(String),
-    #[error("unsupported store `{0}`: use `sqlite://PATH` (PostgreSQL comes with the cluster issue)")]
+    #[error(
+        "unsupported store `{0}`: use `sqlite://PATH` (PostgreSQL comes with the cluster issue)"
+    )]
     Unsupported(String),
 }
 
@@ -38,9 +40,15 @@ pub trait Store: Send + Sync {
     fn recover_in_doubt(&self, now: Millis) -> StoreResult<usize>;
     /// Claims up to `limit` outbox rows due at `now` (`pending` → `sending`, one attempt
     /// more), optionally only those of one run.
-    fn claim_outbox(&self, now: Millis, limit: usize, run: Option<RunId>) -> StoreResult<Vec<OutboxRow>>;
+    fn claim_outbox(
+        &self,
+        now: Millis,
+        limit: usize,
+        run: Option<RunId>,
+    ) -> StoreResult<Vec<OutboxRow>>;
     /// Records what happened to claimed rows and settles the runs they finish.
-    fn finish_outbox(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<()>;
+    fn finish_outbox(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis)
+    -> StoreResult<()>;
     /// The network's id of the latest post an item sent with an account (for replies).
     fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>>;
     /// When the next pending outbox row is due.
@@ -67,7 +75,11 @@ pub fn open(url: &str, base: &std::path::Path) -> StoreResult<std::sync::Arc<dyn
     match url.strip_prefix("sqlite://") {
         Some(path) => {
             let path = std::path::Path::new(path);
-            let path = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+            let path = if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                base.join(path)
+            };
             Ok(std::sync::Arc::new(SqliteStore::open(&path)?))
         }
         None => Err(StoreError::Unsupported(url.to_string())),

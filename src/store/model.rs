@@ -180,9 +180,17 @@ pub struct OutboxRow {
 /// What happened to a claimed send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutboxOutcome {
-    Sent { remote_id: String },
-    Retry { at: Millis, error: String, check_first: bool },
-    Failed { error: String },
+    Sent {
+        remote_id: String,
+    },
+    Retry {
+        at: Millis,
+        error: String,
+        check_first: bool,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 /// A step whose wake time has come.

@@ -61,7 +61,8 @@ impl SqliteStore {
 
     fn migrate(&self) -> StoreResult<()> {
         let mut connection = self.lock();
-        let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let version: usize =
+            connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
         if version > MIGRATIONS.len() {
             return Err(StoreError::Corrupt(format!(
                 "the store's schema is version {version}, newer than this crier knows ({}); upgrade crier",
@@ -80,7 +81,9 @@ impl SqliteStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no transaction open (rusqlite rolls back on
         // drop), so the connection is still good.
-        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn transaction<T>(&self, work: impl FnOnce(&Transaction) -> StoreResult<T>) -> StoreResult<T> {
@@ -100,7 +103,12 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn insert_outbox(tx: &Transaction, run_id: RunId, rows: &[NewOutbox], now: Millis) -> StoreResult<()> {
+fn insert_outbox(
+    tx: &Transaction,
+    run_id: RunId,
+    rows: &[NewOutbox],
+    now: Millis,
+) -> StoreResult<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO outbox (run_id, step, account, idempotency_key, payload, state, next_attempt_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)
@@ -121,7 +129,8 @@ fn insert_outbox(tx: &Transaction, run_id: RunId, rows: &[NewOutbox], now: Milli
 }
 
 fn settle(tx: &Transaction, run_id: RunId, now: Millis) -> StoreResult<()> {
-    tx.prepare_cached(SETTLE_RUN)?.execute(params![run_id, now])?;
+    tx.prepare_cached(SETTLE_RUN)?
+        .execute(params![run_id, now])?;
     Ok(())
 }
 
@@ -139,7 +148,12 @@ impl Store for SqliteStore {
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
         let connection = self.lock();
         let mut query = connection.prepare("SELECT playbook, item, last_fire FROM cursors")?;
-        let rows = query.query_map([], |row| Ok((ItemKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?), row.get(2)?)))?;
+        let rows = query.query_map([], |row| {
+            Ok((
+                ItemKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                row.get(2)?,
+            ))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -213,7 +227,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn claim_outbox(&self, now: Millis, limit: usize, run: Option<RunId>) -> StoreResult<Vec<OutboxRow>> {
+    fn claim_outbox(
+        &self,
+        now: Millis,
+        limit: usize,
+        run: Option<RunId>,
+    ) -> StoreResult<Vec<OutboxRow>> {
         self.transaction(|tx| {
             let mut claim = tx.prepare_cached(CLAIM_OUTBOX)?;
             let rows = claim.query_map(params![now, limit as i64, run], |row| {
@@ -245,7 +264,11 @@ impl Store for SqliteStore {
         })
     }
 
-    fn finish_outbox(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<()> {
+    fn finish_outbox(
+        &self,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        now: Millis,
+    ) -> StoreResult<()> {
         if outcomes.is_empty() {
             return Ok(());
         }
@@ -323,7 +346,14 @@ impl Store for SqliteStore {
               ORDER BY s.wake_at, r.id",
         )?;
         let rows = query.query_map([now], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, i64>(3)?, row.get::<_, i64>(4)?, row.get::<_, String>(5)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, String>(5)?,
+            ))
         })?;
         let mut waiting = Vec::new();
         for row in rows {
@@ -341,7 +371,11 @@ impl Store for SqliteStore {
 
     fn next_wake(&self) -> StoreResult<Option<Millis>> {
         let connection = self.lock();
-        Ok(connection.query_row("SELECT min(wake_at) FROM steps WHERE state = 'waiting'", [], |row| row.get(0))?)
+        Ok(connection.query_row(
+            "SELECT min(wake_at) FROM steps WHERE state = 'waiting'",
+            [],
+            |row| row.get(0),
+        )?)
     }
 
     fn advance_run(&self, advance: &RunAdvance, now: Millis) -> StoreResult<()> {
@@ -389,7 +423,9 @@ impl Store for SqliteStore {
         let runs = query
             .query_map(params![filter.playbook, filter.since, limit], run_view)?
             .collect::<Result<Vec<_>, _>>()?;
-        runs.into_iter().map(|run| with_details(&connection, run)).collect()
+        runs.into_iter()
+            .map(|run| with_details(&connection, run))
+            .collect()
     }
 
     fn status(&self) -> StoreResult<StatusView> {
@@ -405,13 +441,19 @@ impl Store for SqliteStore {
             "SELECT id, playbook, item, fire_at, revision, state, reason, created_at, updated_at FROM runs
               WHERE state IN ('running', 'waiting') ORDER BY fire_at, id LIMIT 100",
         )?;
-        let in_flight = query.query_map([], run_view)?.collect::<Result<Vec<_>, _>>()?;
+        let in_flight = query
+            .query_map([], run_view)?
+            .collect::<Result<Vec<_>, _>>()?;
         drop(query);
         let in_flight = in_flight
             .into_iter()
             .map(|run| with_details(&connection, run))
             .collect::<StoreResult<_>>()?;
-        Ok(StatusView { runs, outbox, in_flight })
+        Ok(StatusView {
+            runs,
+            outbox,
+            in_flight,
+        })
     }
 }
 
@@ -453,7 +495,16 @@ fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunVie
     )?;
     let rows = outbox
         .query_map([run.id], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, i64>(3)?, row.get::<_, i64>(4)?, row.get::<_, Option<String>>(5)?, row.get::<_, Option<String>>(6)?, row.get::<_, String>(7)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, Option<String>>(5)?,
+                row.get::<_, Option<String>>(6)?,
+                row.get::<_, String>(7)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     for (step, account, state, attempts, next_attempt_at, remote_id, error, payload) in rows {
@@ -471,4 +522,3 @@ fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunVie
     }
     Ok(run)
 }
-
