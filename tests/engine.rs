@@ -302,3 +302,24 @@ fn trigger_fires_an_item_now_and_names_unknown_ones() {
     let error = engine.trigger("news", "hourli", at(9, 18)).unwrap_err();
     assert_eq!(error.to_string(), "unknown item `news/hourli`");
 }
+
+/// The same input gives byte-identical output, and a rehearsal writes no store file.
+#[test]
+fn rehearsal_is_deterministic_and_touches_no_file() {
+    let quickstart = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart");
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["rehearse", quickstart, "--events", &format!("{quickstart}/events.jsonl")])
+            .args(["--from", "2026-12-01 00:00", "--until", "2026-12-10 00:00", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let first = run();
+    assert_eq!(first, run());
+    let text = String::from_utf8(first).unwrap();
+    assert!(text.contains(r#""kind":"post","playbook":"winter-sale","item":"teaser","account":"brand_mastodon""#), "{text}");
+    assert!(text.contains(r#""kind":"mention""#));
+    assert!(!std::path::Path::new(quickstart).join("crier.db").exists());
+}
