@@ -1,5 +1,7 @@
 //! The one integration test binary: each module tests one area of crier.
 mod cli;
+mod connectors;
 mod diagnostics;
 mod schedule;
 mod script;
+mod support;

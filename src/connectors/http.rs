@@ -110,9 +110,8 @@ pub fn classify_status(
             });
         }
     }
-    if status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status.as_u16() == 425 // Too Early
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT || status.as_u16() == 425
+    // Too Early
     {
         return Err(SendError::Transient {
             reason: format!("the network failed ({code})"),
@@ -149,7 +148,10 @@ pub fn classify_error(err: reqwest::Error) -> SendError {
         };
     }
     SendError::OutcomeUnknown {
-        reason: format!("the connection failed after the post was sent: {}", error_text(err)),
+        reason: format!(
+            "the connection failed after the post was sent: {}",
+            error_text(err)
+        ),
     }
 }
 
@@ -180,7 +182,9 @@ pub fn parse_reset(value: &str, now: DateTime<Utc>) -> Option<Duration> {
             return None;
         }
         if number < 1e9 {
-            return Some(Duration::from_secs_f64(number.min(MAX_RETRY_AFTER.as_secs_f64())));
+            return Some(Duration::from_secs_f64(
+                number.min(MAX_RETRY_AFTER.as_secs_f64()),
+            ));
         }
         let at = DateTime::from_timestamp_millis((number * 1000.0) as i64)?;
         return Some(until(at, now));
@@ -242,9 +246,16 @@ fn json_message(json: &serde_json::Value) -> Option<String> {
     use serde_json::Value;
     match json {
         Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
-        Value::Object(map) => ["error_description", "message", "error", "detail", "errors", "description"]
-            .iter()
-            .find_map(|key| map.get(*key).and_then(json_message)),
+        Value::Object(map) => [
+            "error_description",
+            "message",
+            "error",
+            "detail",
+            "errors",
+            "description",
+        ]
+        .iter()
+        .find_map(|key| map.get(*key).and_then(json_message)),
         Value::Array(items) => items.first().and_then(json_message),
         _ => None,
     }
@@ -301,7 +312,10 @@ mod tests {
 
     #[test]
     fn retry_after_seconds_and_dates() {
-        assert_eq!(parse_retry_after("30", now()), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after("30", now()),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(
             parse_retry_after("Sun, 01 Mar 2026 12:01:30 GMT", now()),
             Some(Duration::from_secs(90))
@@ -341,7 +355,10 @@ mod tests {
             parse_reset("2026-03-01T14:05:00+02:00", now()),
             Some(Duration::from_secs(300))
         );
-        assert_eq!(parse_reset("2026-03-01T12:00:20", now()), Some(Duration::from_secs(20)));
+        assert_eq!(
+            parse_reset("2026-03-01T12:00:20", now()),
+            Some(Duration::from_secs(20))
+        );
         assert_eq!(parse_reset("17", now()), Some(Duration::from_secs(17)));
         assert_eq!(parse_reset("next tuesday", now()), None);
     }
@@ -398,7 +415,10 @@ mod tests {
             body_message(r#"{"errors": [{"message": "chat not found"}]}"#).as_deref(),
             Some("chat not found")
         );
-        assert_eq!(body_message("  bad\n\n request ").as_deref(), Some("bad request"));
+        assert_eq!(
+            body_message("  bad\n\n request ").as_deref(),
+            Some("bad request")
+        );
         assert_eq!(body_message(""), None);
         let long = body_message(&"é".repeat(1000)).unwrap();
         assert_eq!(long.chars().count(), MAX_MESSAGE_CHARS + 1);

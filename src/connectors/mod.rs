@@ -75,11 +75,18 @@ impl fmt::Display for SendError {
         match self {
             SendError::Permanent { reason } => write!(f, "rejected: {reason}"),
             SendError::RetryAfter { after, reason } => {
-                write!(f, "{reason} (the network asked to wait {}s)", after.as_secs_f64())
+                write!(
+                    f,
+                    "{reason} (the network asked to wait {}s)",
+                    after.as_secs_f64()
+                )
             }
             SendError::Transient { reason } => write!(f, "{reason} (will retry)"),
             SendError::OutcomeUnknown { reason } => {
-                write!(f, "{reason} (the post may have gone out; checking before retrying)")
+                write!(
+                    f,
+                    "{reason} (the post may have gone out; checking before retrying)"
+                )
             }
         }
     }

@@ -80,7 +80,8 @@ impl Connectors {
         let recording: Recording = Arc::new(Mutex::new(Vec::new()));
         let mut connectors = Connectors::new();
         for (name, account) in accounts {
-            let connector = RecordingConnector::new(name.clone(), account.network, recording.clone());
+            let connector =
+                RecordingConnector::new(name.clone(), account.network, recording.clone());
             connectors.insert(name.clone(), Arc::new(connector));
         }
         (connectors, recording)

@@ -50,7 +50,10 @@ impl fmt::Debug for ConsoleConnector {
 /// target and media.
 pub fn format_line(account: &str, post: &OutgoingPost) -> String {
     let text = post.text.replace("\r\n", "\n").replace(['\n', '\r'], " ⏎ ");
-    let mut line = format!("[console] {account} ← {}/{}: {text}", post.playbook, post.item);
+    let mut line = format!(
+        "[console] {account} ← {}/{}: {text}",
+        post.playbook, post.item
+    );
     if let Some(reply_to) = &post.reply_to {
         line.push_str(&format!(" (reply to {reply_to})"));
     }

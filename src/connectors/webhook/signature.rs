@@ -48,12 +48,42 @@ mod tests {
         let header = sign(b"key", "1700000000", b"{\"a\":1}");
         assert!(header.starts_with("sha256="));
         assert_eq!(header.len(), "sha256=".len() + 64);
-        assert!(verify_signature(b"key", "1700000000", b"{\"a\":1}", &header));
-        assert!(!verify_signature(b"other", "1700000000", b"{\"a\":1}", &header));
-        assert!(!verify_signature(b"key", "1700000001", b"{\"a\":1}", &header));
-        assert!(!verify_signature(b"key", "1700000000", b"{\"a\":2}", &header));
-        assert!(!verify_signature(b"key", "1700000000", b"{\"a\":1}", "sha256=zz"));
-        assert!(!verify_signature(b"key", "1700000000", b"{\"a\":1}", &header[7..]));
+        assert!(verify_signature(
+            b"key",
+            "1700000000",
+            b"{\"a\":1}",
+            &header
+        ));
+        assert!(!verify_signature(
+            b"other",
+            "1700000000",
+            b"{\"a\":1}",
+            &header
+        ));
+        assert!(!verify_signature(
+            b"key",
+            "1700000001",
+            b"{\"a\":1}",
+            &header
+        ));
+        assert!(!verify_signature(
+            b"key",
+            "1700000000",
+            b"{\"a\":2}",
+            &header
+        ));
+        assert!(!verify_signature(
+            b"key",
+            "1700000000",
+            b"{\"a\":1}",
+            "sha256=zz"
+        ));
+        assert!(!verify_signature(
+            b"key",
+            "1700000000",
+            b"{\"a\":1}",
+            &header[7..]
+        ));
     }
 
     /// Pins the format against an independent computation:
