@@ -1,6 +1,8 @@
 //! The one integration test binary: each module tests one area of crier.
 mod cli;
+mod connectors;
 mod diagnostics;
 mod engine;
 mod schedule;
 mod script;
+mod support;
