@@ -309,17 +309,38 @@ fn rehearsal_is_deterministic_and_touches_no_file() {
     let quickstart = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart");
     let run = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
-            .args(["rehearse", quickstart, "--events", &format!("{quickstart}/events.jsonl")])
-            .args(["--from", "2026-12-01 00:00", "--until", "2026-12-10 00:00", "--format", "json"])
+            .args([
+                "rehearse",
+                quickstart,
+                "--events",
+                &format!("{quickstart}/events.jsonl"),
+            ])
+            .args([
+                "--from",
+                "2026-12-01 00:00",
+                "--until",
+                "2026-12-10 00:00",
+                "--format",
+                "json",
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     };
     let first = run();
     assert_eq!(first, run());
     let text = String::from_utf8(first).unwrap();
-    assert!(text.contains(r#""kind":"post","playbook":"winter-sale","item":"teaser","account":"brand_mastodon""#), "{text}");
+    assert!(
+        text.contains(
+            r#""kind":"post","playbook":"winter-sale","item":"teaser","account":"brand_mastodon""#
+        ),
+        "{text}"
+    );
     assert!(text.contains(r#""kind":"mention""#));
     assert!(!std::path::Path::new(quickstart).join("crier.db").exists());
 }

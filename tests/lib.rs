@@ -2,6 +2,7 @@
 mod cli;
 mod connectors;
 mod diagnostics;
+mod dispatch;
 mod engine;
 mod schedule;
 mod script;

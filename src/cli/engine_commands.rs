@@ -253,8 +253,8 @@ pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult 
     let runtime = runtime()?;
     runtime.block_on(async {
         let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-        let client = http::client(&http::HttpOptions::default())
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client =
+            http::client(&plan.http).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
             errors
                 .iter()

@@ -78,7 +78,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     let loaded = load(&path, report)?;
     let plan = loaded.plan.clone();
     let store = store::open(&plan.store, &plan.root)?;
-    let client = http::client(&http::HttpOptions::default())
+    let client = http::client(&plan.http)
         .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
     let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
         ServiceError::Connectors(

@@ -21,6 +21,8 @@ pub struct Plan {
     pub timezone: Tz,
     /// `crier.yaml`'s `store:`, `sqlite://crier.db` if absent.
     pub store: String,
+    /// HTTP timeouts for every connector.
+    pub http: crate::connectors::http::HttpOptions,
     pub accounts: BTreeMap<String, Account>,
     pub people: BTreeMap<String, PersonPlan>,
     pub campaigns: Vec<CampaignPlan>,

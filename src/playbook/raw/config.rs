@@ -27,6 +27,21 @@ pub struct ConfigFile {
     /// The people playbooks notify and ask for approval, by name.
     #[serde(default)]
     pub people: BTreeMap<String, Spanned<Person>>,
+    /// How crier talks to networks over HTTP.
+    #[serde(default)]
+    pub http: Option<HttpConfig>,
+}
+
+/// HTTP settings shared by every connector.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// How long one request may take before its outcome counts as unknown, e.g. `15s`.
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    /// How long connecting may take before the attempt counts as failed, e.g. `5s`.
+    #[serde(default)]
+    pub connect_timeout: Option<Spanned<String>>,
 }
 
 /// The networks crier speaks to.

@@ -10,7 +10,7 @@ mod rules;
 mod template;
 
 pub use campaign::{Campaign, Missed, PostItem, Window};
-pub use config::{AccountConfig, ConfigFile, Network, Person};
+pub use config::{AccountConfig, ConfigFile, HttpConfig, Network, Person};
 pub use contest::{
     Announce, Commitment, Contest, Draw, Entries, EntrySource, OnePer, WinnerMessages,
 };

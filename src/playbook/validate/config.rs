@@ -92,6 +92,15 @@ impl Validator<'_> {
                 store.value.clone()
             }
         };
+        if let Some(http) = &config.http {
+            let to_std = |d: chrono::TimeDelta| d.to_std().unwrap_or_default();
+            if let Some(timeout) = http.timeout.as_ref().and_then(|t| self.duration(t)) {
+                self.http.request_timeout = to_std(timeout);
+            }
+            if let Some(timeout) = http.connect_timeout.as_ref().and_then(|t| self.duration(t)) {
+                self.http.connect_timeout = to_std(timeout);
+            }
+        }
         for (name, account) in &config.accounts {
             self.account_config(name, account);
         }

@@ -58,6 +58,7 @@ pub fn validate(loaded: Loaded, scripts: &ScriptEngine, texts: &TextTemplates) -
         accounts: BTreeMap::new(),
         people: BTreeMap::new(),
         references_unreliable: false,
+        http: Default::default(),
     };
     let store = v.config(config.as_ref());
     v.unique_names(&documents);
@@ -66,6 +67,7 @@ pub fn validate(loaded: Loaded, scripts: &ScriptEngine, texts: &TextTemplates) -
         root,
         timezone: v.timezone,
         store,
+        http: v.http,
         accounts: BTreeMap::new(),
         people: BTreeMap::new(),
         campaigns: Vec::new(),
@@ -122,6 +124,7 @@ pub(crate) struct Validator<'a> {
     people: BTreeMap<String, PersonPlan>,
     /// `crier.yaml` could not be read, so account and person names cannot be checked.
     references_unreliable: bool,
+    http: crate::connectors::http::HttpOptions,
 }
 
 impl Validator<'_> {
