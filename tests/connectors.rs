@@ -93,9 +93,9 @@ async fn console_prints_one_line_per_post_and_looks_up_by_key() {
     let out = Captured::default();
     let console = ConsoleConnector::with_writer("local", out.clone());
     let first = console.post(&post("k1", "Hello\nworld")).await.unwrap();
-    assert_eq!(first.remote_id, "console-1");
+    assert_eq!(first.remote_id, "console-k1");
     let mut reply = post("k2", "Thanks!");
-    reply.reply_to = Some("console-1".into());
+    reply.reply_to = Some("console-k1".into());
     console.post(&reply).await.unwrap();
     // A repeated key is not printed twice.
     assert_eq!(
@@ -105,7 +105,7 @@ async fn console_prints_one_line_per_post_and_looks_up_by_key() {
     assert_eq!(
         out.text(),
         "[console] local ← launch/teaser: Hello ⏎ world\n\
-         [console] local ← launch/teaser: Thanks! (reply to console-1)\n"
+         [console] local ← launch/teaser: Thanks! (reply to console-k1)\n"
     );
     assert_eq!(
         console.lookup(&post("k1", "")).await.unwrap(),

@@ -1,6 +1,8 @@
 //! The connector of rehearsals: it records every post in memory and sends nothing. It
 //! stands in for an account on any network, so a rehearsal runs the very same engine.
 
+use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -17,8 +19,31 @@ pub struct Recorded {
     pub delivered: Delivered,
 }
 
-/// The posts a rehearsal made, in order; shared by every `RecordingConnector` built for it.
-pub type Recording = Arc<Mutex<Vec<Recorded>>>;
+/// The posts a rehearsal made, in order, indexed by (account, idempotency key) so a
+/// year-long rehearsal stays linear.
+#[derive(Debug, Default)]
+pub struct RecordingLog {
+    records: Vec<Recorded>,
+    by_key: HashMap<(String, String), usize>,
+}
+
+impl RecordingLog {
+    fn find(&self, account: &str, key: &str) -> Option<Delivered> {
+        self.by_key
+            .get(&(account.to_string(), key.to_string()))
+            .map(|index| self.records[*index].delivered.clone())
+    }
+}
+
+impl Deref for RecordingLog {
+    type Target = [Recorded];
+    fn deref(&self) -> &[Recorded] {
+        &self.records
+    }
+}
+
+/// Shared by every `RecordingConnector` built for one rehearsal.
+pub type Recording = Arc<Mutex<RecordingLog>>;
 
 #[derive(Debug, Clone)]
 pub struct RecordingConnector {
@@ -60,12 +85,6 @@ impl RecordingConnector {
         &self.recording
     }
 
-    fn find(records: &[Recorded], account: &str, key: &str) -> Option<Delivered> {
-        records
-            .iter()
-            .find(|r| r.account == account && r.post.idempotency_key == key)
-            .map(|r| r.delivered.clone())
-    }
 }
 
 #[async_trait]
@@ -85,14 +104,18 @@ impl Connector for RecordingConnector {
     /// Always succeeds; a repeated idempotency key returns the first post's answer.
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
         let mut records = self.recording.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(delivered) = Self::find(&records, &self.account, &post.idempotency_key) {
+        if let Some(delivered) = records.find(&self.account, &post.idempotency_key) {
             return Ok(delivered);
         }
         let delivered = Delivered {
             remote_id: format!("rehearsal-{}", records.len() + 1),
             url: None,
         };
-        records.push(Recorded {
+        let index = records.records.len();
+        records
+            .by_key
+            .insert((self.account.clone(), post.idempotency_key.clone()), index);
+        records.records.push(Recorded {
             account: self.account.clone(),
             network: self.network,
             post: post.clone(),
@@ -104,7 +127,7 @@ impl Connector for RecordingConnector {
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError> {
         let records = self.recording.lock().unwrap_or_else(|e| e.into_inner());
         Ok(
-            match Self::find(&records, &self.account, &post.idempotency_key) {
+            match records.find(&self.account, &post.idempotency_key) {
                 Some(delivered) => Lookup::Found(delivered),
                 None => Lookup::NotFound,
             },

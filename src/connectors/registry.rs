@@ -8,7 +8,7 @@ use reqwest::Url;
 
 use super::Connector;
 use super::console::ConsoleConnector;
-use super::recording::{Recording, RecordingConnector};
+use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
 use super::webhook::WebhookConnector;
 use crate::playbook::plan::Account;
@@ -77,7 +77,7 @@ impl Connectors {
     /// A `RecordingConnector` for every account whatever its network: rehearsals never
     /// send and need no secrets. Returns the recording they all write to.
     pub fn build_rehearsal(accounts: &BTreeMap<String, Account>) -> (Connectors, Recording) {
-        let recording: Recording = Arc::new(Mutex::new(Vec::new()));
+        let recording: Recording = Arc::new(Mutex::new(RecordingLog::default()));
         let mut connectors = Connectors::new();
         for (name, account) in accounts {
             let connector =

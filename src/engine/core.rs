@@ -166,6 +166,26 @@ impl Engine {
         Ok(fired)
     }
 
+    /// Rehearsals: fires everything due up to `horizon` in one commit, each run as if
+    /// created at its own fire time. Only valid on a virtual clock, where nothing happens
+    /// between two fires but what the engine itself does.
+    pub fn fire_until(&mut self, horizon: DateTime<Utc>) -> StoreResult<usize> {
+        let mut batch = Batch {
+            now: to_millis(horizon),
+            ..Batch::default()
+        };
+        while let Some((at, item)) = self.queue.pop_due(horizon) {
+            batch.runs.push(self.new_run(item, at, at, None));
+            self.advance_cursor(item, at, &mut batch);
+            if let Some(next) = next_fire(&self.plan, item, at) {
+                self.queue.push(next, item);
+            }
+        }
+        let fired = batch.runs.len();
+        self.commit(batch)?;
+        Ok(fired)
+    }
+
     /// Fires one item now, whatever its schedule (`crier trigger`).
     pub fn trigger(
         &mut self,

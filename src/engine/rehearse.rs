@@ -14,7 +14,7 @@ use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
 use crate::connectors::registry::Connectors;
 use crate::playbook::plan::Plan;
-use crate::store::{HistoryFilter, OutboxState, RunState, SqliteStore, Store, StoreError};
+use crate::store::{OutboxState, SqliteStore, Store, StoreError};
 
 /// One line of a rehearsal events file (JSON Lines), as PLAYBOOKS.md shows them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -121,22 +121,19 @@ pub async fn rehearse(
     engine.start(start)?;
     let dispatcher = Dispatcher::new(store.clone(), connectors, RetryPolicy::default());
     let until_ms = to_millis(until);
+    // Fires are taken a day at a time, and never past a step waking or a send due again:
+    // with recording connectors nothing else can happen in between.
+    const STRIDE: i64 = 24 * 3600 * 1000;
     loop {
-        let next = [
-            engine.next_fire().map(to_millis),
-            store.next_outbox_due()?,
-            store.next_wake()?,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let Some(next) = next.filter(|next| *next < until_ms) else {
+        let next_fire = engine.next_fire().map(to_millis);
+        let others = [store.next_outbox_due()?, store.next_wake()?].into_iter().flatten().min();
+        let Some(next) = [next_fire, others].into_iter().flatten().min().filter(|n| *n < until_ms) else {
             break;
         };
-        clock.advance_to(from_millis(next));
-        let now = clock.now();
-        engine.fire_due(now)?;
-        engine.resume_waiting(now)?;
+        let horizon = (next + STRIDE).min(others.unwrap_or(i64::MAX)).min(until_ms - 1).max(next);
+        clock.advance_to(from_millis(horizon));
+        engine.fire_until(from_millis(horizon))?;
+        engine.resume_waiting(clock.now())?;
         dispatcher.dispatch_due(|| clock.now(), None).await?;
     }
     Ok(lines(&plan, store.as_ref(), events)?)
@@ -165,39 +162,31 @@ fn lines(
             reason: event.author.clone(),
         });
     }
-    let mut runs = store.history(&HistoryFilter::default())?;
-    runs.reverse();
-    for run in runs {
-        let at = from_millis(run.fire_at).with_timezone(&tz);
-        let base = |kind: &str| RehearsalLine {
-            at,
-            kind: kind.into(),
-            playbook: Some(run.playbook.clone()),
-            item: Some(run.item.clone()),
+    for row in store.timeline()? {
+        let line = RehearsalLine {
+            at: from_millis(row.fire_at).with_timezone(&tz),
+            kind: row.state.as_str().into(),
+            playbook: Some(row.playbook),
+            item: Some(row.item),
             account: None,
             text: None,
-            reason: run.reason.clone(),
+            reason: row.reason,
         };
-        match run.state {
-            RunState::Skipped | RunState::Missed | RunState::Failed if run.outbox.is_empty() => {
-                lines.push(base(run.state.as_str()));
-            }
-            _ => {
-                for send in &run.outbox {
-                    let kind = match send.state {
-                        OutboxState::Sent => "post",
-                        OutboxState::Failed => "failed",
-                        _ => "pending",
-                    };
-                    lines.push(RehearsalLine {
-                        account: Some(send.account.clone()),
-                        text: Some(send.text.clone()),
-                        reason: send.error.clone().or_else(|| run.reason.clone()),
-                        ..base(kind)
-                    });
+        lines.push(match row.send {
+            None => line,
+            Some(send) => RehearsalLine {
+                kind: match send.state {
+                    OutboxState::Sent => "post",
+                    OutboxState::Failed => "failed",
+                    _ => "pending",
                 }
-            }
-        }
+                .into(),
+                account: Some(send.account),
+                text: Some(send.text),
+                reason: send.error.or(line.reason.clone()),
+                ..line
+            },
+        });
     }
     // Stable order: time, then what kind of line, then names.
     lines.sort_by(|a, b| {

@@ -62,6 +62,8 @@ pub trait Store: Send + Sync {
     fn advance_run(&self, advance: &RunAdvance, now: Millis) -> StoreResult<()>;
     /// Every run matching the filter, newest first, with steps and outbox rows.
     fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>>;
+    /// Every run with each of its sends, oldest first, in one pass (for rehearsal reports).
+    fn timeline(&self) -> StoreResult<Vec<TimelineRow>>;
     /// Counts and the rows still in flight, for `crier status`.
     fn status(&self) -> StoreResult<StatusView>;
 }

@@ -272,3 +272,22 @@ pub struct StatusView {
     /// Runs running or waiting, oldest first.
     pub in_flight: Vec<RunView>,
 }
+
+/// One line of a flat timeline: a run, and one of its sends if it has any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineRow {
+    pub fire_at: Millis,
+    pub playbook: String,
+    pub item: String,
+    pub state: RunState,
+    pub reason: Option<String>,
+    pub send: Option<TimelineSend>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineSend {
+    pub account: String,
+    pub state: OutboxState,
+    pub text: String,
+    pub error: Option<String>,
+}

@@ -14,7 +14,7 @@ use crate::playbook::raw::Network;
 pub struct ConsoleConnector {
     account: String,
     out: Mutex<Box<dyn Write + Send>>,
-    sent: Mutex<Vec<(OutgoingPost, Delivered)>>,
+    sent: Mutex<Sent>,
 }
 
 impl ConsoleConnector {
@@ -28,13 +28,13 @@ impl ConsoleConnector {
         ConsoleConnector {
             account: account.into(),
             out: Mutex::new(Box::new(out)),
-            sent: Mutex::new(Vec::new()),
+            sent: Mutex::new(Sent::default()),
         }
     }
 
     /// The posts printed so far, in order.
     pub fn sent(&self) -> Vec<(OutgoingPost, Delivered)> {
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).posts.clone()
     }
 }
 
@@ -64,6 +64,13 @@ pub fn format_line(account: &str, post: &OutgoingPost) -> String {
     line
 }
 
+/// What a console printed, and an index by idempotency key for lookups.
+#[derive(Debug, Default)]
+struct Sent {
+    posts: Vec<(OutgoingPost, Delivered)>,
+    by_key: std::collections::HashMap<String, Delivered>,
+}
+
 #[async_trait]
 impl Connector for ConsoleConnector {
     fn network(&self) -> Network {
@@ -90,10 +97,7 @@ impl Connector for ConsoleConnector {
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, delivered)) = sent
-            .iter()
-            .find(|(earlier, _)| earlier.idempotency_key == post.idempotency_key)
-        {
+        if let Some(delivered) = sent.by_key.get(&post.idempotency_key) {
             return Ok(delivered.clone());
         }
         let line = format_line(&self.account, post);
@@ -103,22 +107,22 @@ impl Connector for ConsoleConnector {
             .map_err(|err| SendError::Transient {
                 reason: format!("could not print the post: {err}"),
             })?;
+        // Named after the idempotency key: unique across restarts, as a network's ids are.
         let delivered = Delivered {
-            remote_id: format!("console-{}", sent.len() + 1),
+            remote_id: format!("console-{}", post.idempotency_key),
             url: None,
         };
-        sent.push((post.clone(), delivered.clone()));
+        sent.by_key.insert(post.idempotency_key.clone(), delivered.clone());
+        sent.posts.push((post.clone(), delivered.clone()));
         Ok(delivered)
     }
 
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError> {
         let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         Ok(sent
-            .iter()
-            .find(|(earlier, _)| earlier.idempotency_key == post.idempotency_key)
-            .map_or(Lookup::NotFound, |(_, delivered)| {
-                Lookup::Found(delivered.clone())
-            }))
+            .by_key
+            .get(&post.idempotency_key)
+            .map_or(Lookup::NotFound, |delivered| Lookup::Found(delivered.clone())))
     }
 
     async fn health(&self) -> Result<(), SendError> {

@@ -46,7 +46,10 @@ impl SqliteStore {
 
     /// A store that lives in memory only: rehearsals touch no file.
     pub fn in_memory() -> StoreResult<SqliteStore> {
-        Self::prepare(Connection::open_in_memory()?)
+        let connection = Connection::open_in_memory()?;
+        // Nothing to recover after a crash of a rehearsal: no rollback journal needed.
+        connection.pragma_update(None, "journal_mode", "OFF")?;
+        Self::prepare(connection)
     }
 
     fn prepare(connection: Connection) -> StoreResult<SqliteStore> {
@@ -202,7 +205,9 @@ impl Store for SqliteStore {
                         insert_step.execute(params![id, index as i64, step.kind(), state.as_str(), wake_at, now])?;
                     }
                     insert_outbox(tx, id, &run.outbox, now)?;
-                    settle(tx, id, now)?;
+                    if run.outbox.is_empty() {
+                        settle(tx, id, now)?;
+                    }
                     ids.push(id);
                 }
             }
@@ -330,11 +335,8 @@ impl Store for SqliteStore {
 
     fn next_outbox_due(&self) -> StoreResult<Option<Millis>> {
         let connection = self.lock();
-        Ok(connection.query_row(
-            "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'",
-            [],
-            |row| row.get(0),
-        )?)
+        let mut query = connection.prepare_cached("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'")?;
+        Ok(query.query_row([], |row| row.get(0))?)
     }
 
     fn waiting_steps_due(&self, now: Millis) -> StoreResult<Vec<WaitingStep>> {
@@ -426,6 +428,50 @@ impl Store for SqliteStore {
         runs.into_iter()
             .map(|run| with_details(&connection, run))
             .collect()
+    }
+
+    fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
+        let connection = self.lock();
+        let mut query = connection.prepare(
+            "SELECT r.fire_at, r.playbook, r.item, r.state, r.reason, o.account, o.state, o.payload, o.error
+               FROM runs r LEFT JOIN outbox o ON o.run_id = r.id
+              ORDER BY r.fire_at, r.id, o.step, o.id",
+        )?;
+        let rows = query.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, Option<String>>(4)?,
+                row.get::<_, Option<String>>(5)?,
+                row.get::<_, Option<String>>(6)?,
+                row.get::<_, Option<String>>(7)?,
+                row.get::<_, Option<String>>(8)?,
+            ))
+        })?;
+        let mut timeline = Vec::new();
+        for row in rows {
+            let (fire_at, playbook, item, state, reason, account, send_state, payload, error) = row?;
+            let send = match (account, send_state, payload) {
+                (Some(account), Some(send_state), Some(payload)) => Some(TimelineSend {
+                    account,
+                    state: OutboxState::parse(&send_state).unwrap_or(OutboxState::Failed),
+                    text: from_json::<OutgoingPost>(&payload)?.text,
+                    error,
+                }),
+                _ => None,
+            };
+            timeline.push(TimelineRow {
+                fire_at,
+                playbook,
+                item,
+                state: RunState::parse(&state).unwrap_or(RunState::Failed),
+                reason,
+                send,
+            });
+        }
+        Ok(timeline)
     }
 
     fn status(&self) -> StoreResult<StatusView> {
