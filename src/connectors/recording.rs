@@ -84,7 +84,6 @@ impl RecordingConnector {
     pub fn recording(&self) -> &Recording {
         &self.recording
     }
-
 }
 
 #[async_trait]
@@ -126,12 +125,10 @@ impl Connector for RecordingConnector {
 
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError> {
         let records = self.recording.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(
-            match records.find(&self.account, &post.idempotency_key) {
-                Some(delivered) => Lookup::Found(delivered),
-                None => Lookup::NotFound,
-            },
-        )
+        Ok(match records.find(&self.account, &post.idempotency_key) {
+            Some(delivered) => Lookup::Found(delivered),
+            None => Lookup::NotFound,
+        })
     }
 
     async fn health(&self) -> Result<(), SendError> {

@@ -126,11 +126,22 @@ pub async fn rehearse(
     const STRIDE: i64 = 24 * 3600 * 1000;
     loop {
         let next_fire = engine.next_fire().map(to_millis);
-        let others = [store.next_outbox_due()?, store.next_wake()?].into_iter().flatten().min();
-        let Some(next) = [next_fire, others].into_iter().flatten().min().filter(|n| *n < until_ms) else {
+        let others = [store.next_outbox_due()?, store.next_wake()?]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(next) = [next_fire, others]
+            .into_iter()
+            .flatten()
+            .min()
+            .filter(|n| *n < until_ms)
+        else {
             break;
         };
-        let horizon = (next + STRIDE).min(others.unwrap_or(i64::MAX)).min(until_ms - 1).max(next);
+        let horizon = (next + STRIDE)
+            .min(others.unwrap_or(i64::MAX))
+            .min(until_ms - 1)
+            .max(next);
         clock.advance_to(from_millis(horizon));
         engine.fire_until(from_millis(horizon))?;
         engine.resume_waiting(clock.now())?;

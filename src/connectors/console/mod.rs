@@ -34,7 +34,11 @@ impl ConsoleConnector {
 
     /// The posts printed so far, in order.
     pub fn sent(&self) -> Vec<(OutgoingPost, Delivered)> {
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).posts.clone()
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .posts
+            .clone()
     }
 }
 
@@ -112,7 +116,8 @@ impl Connector for ConsoleConnector {
             remote_id: format!("console-{}", post.idempotency_key),
             url: None,
         };
-        sent.by_key.insert(post.idempotency_key.clone(), delivered.clone());
+        sent.by_key
+            .insert(post.idempotency_key.clone(), delivered.clone());
         sent.posts.push((post.clone(), delivered.clone()));
         Ok(delivered)
     }
@@ -122,7 +127,9 @@ impl Connector for ConsoleConnector {
         Ok(sent
             .by_key
             .get(&post.idempotency_key)
-            .map_or(Lookup::NotFound, |delivered| Lookup::Found(delivered.clone())))
+            .map_or(Lookup::NotFound, |delivered| {
+                Lookup::Found(delivered.clone())
+            }))
     }
 
     async fn health(&self) -> Result<(), SendError> {

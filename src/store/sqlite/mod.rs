@@ -335,7 +335,8 @@ impl Store for SqliteStore {
 
     fn next_outbox_due(&self) -> StoreResult<Option<Millis>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'")?;
+        let mut query = connection
+            .prepare_cached("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'")?;
         Ok(query.query_row([], |row| row.get(0))?)
     }
 
@@ -452,7 +453,8 @@ impl Store for SqliteStore {
         })?;
         let mut timeline = Vec::new();
         for row in rows {
-            let (fire_at, playbook, item, state, reason, account, send_state, payload, error) = row?;
+            let (fire_at, playbook, item, state, reason, account, send_state, payload, error) =
+                row?;
             let send = match (account, send_state, payload) {
                 (Some(account), Some(send_state), Some(payload)) => Some(TimelineSend {
                     account,
