@@ -170,3 +170,107 @@ fn every_fault_ends_in_exactly_one_post_and_no_retry_is_early() {
         "the faults were exercised"
     );
 }
+
+fn write_campaign(dir: &Path, at: &str, items: &[&str]) {
+    let mut text = String::from("kind: campaign\nname: launch\nposts:\n");
+    for item in items {
+        text.push_str(&format!(
+            "  - id: {item}\n    at: \"{at}\"\n    to: hook\n    text: \"{item}\"\n"
+        ));
+    }
+    std::fs::write(dir.join("launch.yaml"), text).unwrap();
+}
+
+/// Reloading on file changes: an invalid edit keeps the running revision, and a post
+/// deleted before its time never goes out.
+#[test]
+fn edits_reload_and_a_deleted_post_never_goes_out() {
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+            network.url()
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(9))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    write_campaign(dir.path(), &at, &["kept", "deleted"]);
+    let child = start(dir.path());
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::write(
+        dir.path().join("launch.yaml"),
+        "kind: campaign\nname: launch\nposts: [oops\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    write_campaign(dir.path(), &at, &["kept"]);
+    wait_for(&network, 1, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(1500));
+    stop(child);
+    let texts: Vec<String> = network
+        .posts_by_key()
+        .values()
+        .map(|p| p.body["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(texts, ["kept"]);
+}
+
+/// `trigger` sends now; `history` and `status` show it.
+#[test]
+fn trigger_then_history_and_status() {
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+            network.url()
+        ),
+    )
+    .unwrap();
+    write_campaign(dir.path(), "2030-01-01 10:00", &["hello"]);
+    let crier = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let path = dir.path().to_str().unwrap();
+    let triggered = crier(&["trigger", "launch", "hello", "--path", path]);
+    assert!(
+        triggered.contains("launch/hello") && triggered.contains("succeeded"),
+        "{triggered}"
+    );
+    assert!(triggered.contains("hook: sent"), "{triggered}");
+    assert_eq!(network.created_count(), 1);
+
+    let history = crier(&["history", path, "--format", "json"]);
+    let run: serde_json::Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
+    assert_eq!(run["state"], "succeeded");
+    assert_eq!(run["outbox"][0]["state"], "sent");
+    assert_eq!(run["reason"], "triggered by hand");
+
+    let status = crier(&["status", path]);
+    assert!(
+        status.contains("2030-01-01 10:00:00 +00:00  launch/hello → hook"),
+        "{status}"
+    );
+    assert!(status.contains("runs: 1 succeeded"), "{status}");
+
+    let unknown = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["trigger", "launch", "helo", "--path", path])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean `launch/hello`?"));
+}

@@ -51,9 +51,15 @@ pub struct Loaded {
     pub digest: String,
 }
 
-/// Loads and validates `path`; prints diagnostics through `report`.
-pub fn load(path: &Path, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceError> {
-    let validated = crate::cli::load_and_validate(path).map_err(ServiceError::Load)?;
+/// Loads and validates `path` with the engine's own script and template engines (so the
+/// conditions it compiles are the ones it evaluates); prints diagnostics through `report`.
+pub fn load(
+    path: &Path,
+    parts: &EngineParts,
+    report: &dyn Fn(&Validated),
+) -> Result<Loaded, ServiceError> {
+    let validated = crate::cli::load_and_validate_with(path, &parts.scripts, &parts.texts)
+        .map_err(ServiceError::Load)?;
     report(&validated);
     let mut hasher = Sha256::new();
     for file in 0.. {
@@ -75,9 +81,13 @@ pub fn load(path: &Path, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceE
 
 /// Runs until a signal stops it.
 pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), ServiceError> {
-    let loaded = load(&path, report)?;
+    // The store is named by the playbooks, so they are read first, with an engine's parts
+    // whose store is replaced once it is known.
+    let mut parts = EngineParts::new(Arc::new(store::SqliteStore::in_memory()?));
+    let loaded = load(&path, &parts, report)?;
     let plan = loaded.plan.clone();
     let store = store::open(&plan.store, &plan.root)?;
+    parts.store = store.clone();
     let client = http::client(&plan.http)
         .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
     let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
@@ -97,12 +107,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
             "sends were in flight when crier last stopped; each is checked on its network before it is sent again"
         );
     }
-    let mut engine = Engine::new(
-        plan.clone(),
-        &loaded.digest,
-        EngineParts::new(store.clone()),
-        now,
-    )?;
+    let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
     engine.start(now)?;
     tracing::info!(
         store = %plan.store,
@@ -141,14 +146,14 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
             _ = terminate.recv() => break,
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading the playbooks");
-                reload(&path, &mut engine, &mut digest, report);
+                reload(&path, &parts, &mut engine, &mut digest, report);
             }
             _ = watch_files.tick() => {
                 let current = files_fingerprint(&path);
                 if current != fingerprint {
                     fingerprint = current;
                     tracing::info!("playbook files changed: reloading");
-                    reload(&path, &mut engine, &mut digest, report);
+                    reload(&path, &parts, &mut engine, &mut digest, report);
                 }
             }
         }
@@ -223,8 +228,14 @@ async fn dispatch_loop(
     }
 }
 
-fn reload(path: &Path, engine: &mut Engine, digest: &mut String, report: &dyn Fn(&Validated)) {
-    match load(path, report) {
+fn reload(
+    path: &Path,
+    parts: &EngineParts,
+    engine: &mut Engine,
+    digest: &mut String,
+    report: &dyn Fn(&Validated),
+) {
+    match load(path, parts, report) {
         Ok(loaded) if loaded.digest == *digest => tracing::info!("no change to the playbooks"),
         Ok(loaded) => match engine.replace_plan(loaded.plan, &loaded.digest, Utc::now()) {
             Ok(()) => {

@@ -1,9 +1,10 @@
 -- A running run whose steps have all run and whose sends are all settled is finished:
--- failed if any send failed, succeeded otherwise.
+-- failed if any send failed (the first failure becomes the run's reason), succeeded
+-- otherwise (keeping a note such as "triggered by hand").
 UPDATE runs
    SET state = CASE WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.run_id = runs.id AND o.state = 'failed')
                     THEN 'failed' ELSE 'succeeded' END,
-       reason = (SELECT o.error FROM outbox o WHERE o.run_id = runs.id AND o.state = 'failed' LIMIT 1),
+       reason = coalesce((SELECT o.account || ': ' || o.error FROM outbox o WHERE o.run_id = runs.id AND o.state = 'failed' LIMIT 1), reason),
        updated_at = ?2
  WHERE id = ?1
    AND state = 'running'
