@@ -344,3 +344,31 @@ fn rehearsal_is_deterministic_and_touches_no_file() {
     assert!(text.contains(r#""kind":"mention""#));
     assert!(!std::path::Path::new(quickstart).join("crier.db").exists());
 }
+
+/// A post added while crier was down, timed inside the downtime, is treated like a missed
+/// one (here `once`: sent late); on the very first start, past posts are simply not sent.
+#[test]
+fn a_post_added_during_downtime_follows_its_missed_policy() {
+    let later = "kind: campaign\nname: sale\nposts:\n  - id: added\n    at: 2026-12-01 09:30\n    to: demo\n    text: hi\n    missed: once\n";
+    let (_dir, empty) = plan_from(&[]);
+    let (_dir2, plan) = plan_from(&[("sale.yaml", later)]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    drop(engine(&empty, &store, at(9, 0)));
+    drop(engine(&plan, &store, at(10, 0)));
+    let history = store.history(&HistoryFilter::default()).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].state, RunState::Running);
+    assert!(
+        history[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("sent late"),
+        "{:?}",
+        history[0].reason
+    );
+
+    let fresh: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    drop(engine(&plan, &fresh, at(10, 0)));
+    assert!(fresh.history(&HistoryFilter::default()).unwrap().is_empty());
+}

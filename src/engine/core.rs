@@ -106,24 +106,29 @@ impl Engine {
         self.start(now)
     }
 
-    /// Fills the timer queue. Items seen before catch up on what they missed, by policy;
-    /// items never seen start from `now`.
+    /// Fills the timer queue. Every item catches up, by its policy, on the fires it missed
+    /// since its last fire, or, for an item that never fired, since the engine was last
+    /// alive (so a post added while crier was down is treated like one it missed). On the
+    /// very first start there is nothing to catch up.
     pub fn start(&mut self, now: DateTime<Utc>) -> StoreResult<()> {
         self.queue.clear();
+        let alive = self
+            .parts
+            .store
+            .last_alive()?
+            .map(from_millis)
+            .unwrap_or(now)
+            .min(now);
         let mut batch = Batch {
             now: to_millis(now),
             ..Batch::default()
         };
         for item in items(&self.plan) {
-            let key = item.key(&self.plan);
-            let cursor = match self.cursors.get(&key) {
-                Some(cursor) => *cursor,
-                None => {
-                    batch.cursors.push((key.clone(), to_millis(now)));
-                    self.cursors.insert(key, now);
-                    now
-                }
-            };
+            let cursor = self
+                .cursors
+                .get(&item.key(&self.plan))
+                .copied()
+                .unwrap_or(alive);
             self.catch_up(item, cursor, now, &mut batch);
         }
         self.commit(batch)
@@ -138,7 +143,8 @@ impl Engine {
         self.queue.len()
     }
 
-    /// Turns every fire due at `now` into runs, committed together.
+    /// Turns every fire due at `now` into runs, committed together (with the record that
+    /// the engine was alive at `now`, even when nothing fired).
     pub fn fire_due(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
         let mut batch = Batch {
             now: to_millis(now),

@@ -10,10 +10,12 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use rhai::{Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Engine, EvalAltResult};
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::sources::{MetricsSource, NoData, Sentiment, SignalSource};
+use super::sources::{
+    AccountMetrics, MentionCounts, MetricsSource, NoData, Sentiment, SignalSource,
+};
 use super::window::parse_window;
 
 type Sources = (Arc<dyn MetricsSource>, Arc<dyn SignalSource>);
@@ -57,38 +59,33 @@ fn sentiment(text: &str) -> Result<Sentiment> {
     Sentiment::parse(text).ok_or_else(|| format!("unknown sentiment `{text}`").into())
 }
 
-fn int_map(entries: [(&str, i64); 5]) -> Map {
-    entries
-        .into_iter()
-        .map(|(key, value)| (key.into(), Dynamic::from_int(value)))
-        .collect()
-}
-
 /// Registers every crier function; `check` limits each context to its own.
 pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("graphemes", |text: &str| {
         text.graphemes(true).count() as i64
     });
+    // Results are small Rust values with getters, not maps: building a map on every
+    // evaluation cost more than the rest of a typical condition.
+    engine
+        .register_type_with_name::<AccountMetrics>("metrics")
+        .register_get("followers", |m: &mut AccountMetrics| m.followers)
+        .register_get("posts", |m: &mut AccountMetrics| m.posts)
+        .register_get("likes", |m: &mut AccountMetrics| m.likes)
+        .register_get("reposts", |m: &mut AccountMetrics| m.reposts)
+        .register_get("replies", |m: &mut AccountMetrics| m.replies);
     engine.register_fn("metrics", |account: &str| {
-        let m = with_sources(|(metrics, _)| metrics.metrics(account)).unwrap_or_default();
-        int_map([
-            ("followers", m.followers),
-            ("posts", m.posts),
-            ("likes", m.likes),
-            ("reposts", m.reposts),
-            ("replies", m.replies),
-        ])
+        with_sources(|(metrics, _)| metrics.metrics(account)).unwrap_or_default()
     });
-    engine.register_fn("mentions", |w: &str| -> Result<Map> {
+    engine
+        .register_type_with_name::<MentionCounts>("mentions")
+        .register_get("total", |c: &mut MentionCounts| c.total)
+        .register_get("negative", |c: &mut MentionCounts| c.negative)
+        .register_get("positive", |c: &mut MentionCounts| c.positive)
+        .register_get("neutral", |c: &mut MentionCounts| c.neutral)
+        .register_get("authors", |c: &mut MentionCounts| c.authors);
+    engine.register_fn("mentions", |w: &str| -> Result<MentionCounts> {
         let window = window(w)?;
-        let c = with_sources(|(_, signals)| signals.mentions(window));
-        Ok(int_map([
-            ("total", c.total),
-            ("negative", c.negative),
-            ("positive", c.positive),
-            ("neutral", c.neutral),
-            ("authors", c.authors),
-        ]))
+        Ok(with_sources(|(_, signals)| signals.mentions(window)))
     });
     engine.register_fn("spike", |s: &str, w: &str, b: &str| -> Result<f64> {
         let (s, w, b) = (sentiment(s)?, window(w)?, window(b)?);

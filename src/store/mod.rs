@@ -30,10 +30,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync {
     /// Records a playbook revision (by content digest) and returns its id.
     fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64>;
-    /// The last fire handled for every item the store has seen.
+    /// When the engine was last known to be running (every commit records it).
+    fn last_alive(&self) -> StoreResult<Option<Millis>>;
+    /// The last fire handled for every item that has fired.
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>>;
-    /// Commits new runs (with steps and outbox rows), advanced cursors and log events
-    /// together. A run whose (playbook, item, fire time) exists already is left alone.
+    /// Commits new runs (with steps and outbox rows) and advanced cursors together, and
+    /// records that the engine was alive at `batch.now`. A run whose (playbook, item, fire time) exists already is left alone.
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>>;
     /// Outbox rows left `sending` by a process that stopped: their outcome is unknown, so
     /// they go back to `pending` with `check_first` set. Returns how many.

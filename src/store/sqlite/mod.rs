@@ -11,7 +11,10 @@ use super::model::*;
 use super::{Store, StoreError, StoreResult};
 use crate::connectors::OutgoingPost;
 
-const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_init.sql"),
+    include_str!("0002_alive.sql"),
+];
 const CLAIM_OUTBOX: &str = include_str!("claim_outbox.sql");
 const SETTLE_RUN: &str = include_str!("settle_run.sql");
 
@@ -148,6 +151,16 @@ impl Store for SqliteStore {
         })
     }
 
+    fn last_alive(&self) -> StoreResult<Option<Millis>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached("SELECT at FROM alive WHERE id = 1")?;
+        let mut rows = query.query([])?;
+        Ok(match rows.next()? {
+            Some(row) => Some(row.get(0)?),
+            None => None,
+        })
+    }
+
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
         let connection = self.lock();
         let mut query = connection.prepare("SELECT playbook, item, last_fire FROM cursors")?;
@@ -161,9 +174,6 @@ impl Store for SqliteStore {
     }
 
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
         let now = batch.now;
         self.transaction(|tx| {
             let mut ids = Vec::with_capacity(batch.runs.len());
@@ -211,6 +221,10 @@ impl Store for SqliteStore {
                     ids.push(id);
                 }
             }
+            tx.prepare_cached(
+                "INSERT INTO alive (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = max(at, excluded.at)",
+            )?
+            .execute([now])?;
             let mut cursor = tx.prepare_cached(
                 "INSERT INTO cursors (playbook, item, last_fire) VALUES (?1, ?2, ?3)
                  ON CONFLICT (playbook, item) DO UPDATE SET last_fire = max(last_fire, excluded.last_fire)",
