@@ -62,6 +62,7 @@ fn main() {
     let validated = crier::cli::load_and_validate(dir.path()).unwrap();
     let plan = Arc::new(validated.plan.expect("valid"));
     let loaded = started.elapsed();
+    let after_load = memory("VmHWM");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("crier.db")).unwrap());
     let now = Utc::now();
     let mut engine =
@@ -73,24 +74,29 @@ fn main() {
     let mut engine = Engine::new(plan, "bench", EngineParts::new(store), now).unwrap();
     engine.start(now).unwrap();
     let restarted = restart.elapsed();
-    let peak = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .map(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .unwrap_or("0")
-                .parse::<u64>()
-                .unwrap_or(0)
-                / 1024
-        })
-        .unwrap_or(0);
+    let peak = memory("VmHWM");
+    let resident = memory("VmRSS");
     println!(
-        "{} items: load and validate {:.2} s; first start {:.2} s in all; restart (engine only) {:.2} s; peak memory {peak} MB",
+        "{} items: load and validate {:.2} s (peak so far {after_load} MB); first start {:.2} s in all; \
+         restart (engine only) {:.2} s; peak memory {peak} MB, resident after start {resident} MB",
         engine.scheduled_items(),
         loaded.as_secs_f64(),
         first_start.as_secs_f64(),
         restarted.as_secs_f64()
     );
+}
+
+/// A `/proc/self/status` figure in MB (Linux).
+fn memory(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        / 1024
 }

@@ -60,7 +60,8 @@ pub struct CampaignPlan {
 #[derive(Debug, Clone)]
 pub enum Trigger {
     At(DateTime<Tz>),
-    Cron(CronSchedule),
+    /// Boxed: most items of a large plan are one-off rows, which should not pay for it.
+    Cron(Box<CronSchedule>),
 }
 
 #[derive(Debug, Clone)]

@@ -182,7 +182,7 @@ impl Validator<'_> {
         } else {
             let cron = item.cron.as_ref().expect("one trigger");
             match CronSchedule::parse(cron.trim()) {
-                Ok(schedule) => Some(Trigger::Cron(schedule)),
+                Ok(schedule) => Some(Trigger::Cron(Box::new(schedule))),
                 Err(error) => {
                     let diagnostic = self
                         .sources
