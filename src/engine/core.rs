@@ -161,11 +161,7 @@ impl Engine {
                 self.catch_up(item, cursor, now, &mut batch);
                 continue;
             }
-            batch.runs.push(self.new_run(item, at, now, None));
-            self.advance_cursor(item, at, &mut batch);
-            if let Some(next) = next_fire(&self.plan, item, at) {
-                self.queue.push(next, item);
-            }
+            self.fire(item, at, now, &mut batch);
         }
         let fired = batch.runs.len();
         self.commit(batch)?;
@@ -181,11 +177,7 @@ impl Engine {
             ..Batch::default()
         };
         while let Some((at, item)) = self.queue.pop_due(horizon) {
-            batch.runs.push(self.new_run(item, at, at, None));
-            self.advance_cursor(item, at, &mut batch);
-            if let Some(next) = next_fire(&self.plan, item, at) {
-                self.queue.push(next, item);
-            }
+            self.fire(item, at, at, &mut batch);
         }
         let fired = batch.runs.len();
         self.commit(batch)?;
@@ -228,6 +220,15 @@ impl Engine {
             self.parts.store.advance_run(&advance, to_millis(now))?;
         }
         Ok(due.len())
+    }
+
+    /// One fire at its time: the run, the cursor moved on, the item's next fire queued.
+    fn fire(&mut self, item: ItemRef, at: DateTime<Utc>, now: DateTime<Utc>, batch: &mut Batch) {
+        batch.runs.push(self.new_run(item, at, now, None));
+        self.advance_cursor(item, at, batch);
+        if let Some(next) = next_fire(&self.plan, item, at) {
+            self.queue.push(next, item);
+        }
     }
 
     /// Applies the item's `missed:` policy to the fires in `(cursor, now]`, and queues the
