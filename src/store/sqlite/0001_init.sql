@@ -61,7 +61,7 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX outbox_by_run ON outbox (run_id);
 
--- Every attempt and its outcome, for `crier history`.
+-- Every failed attempt and why (a success is recorded on its outbox row).
 CREATE TABLE attempts (
     id        INTEGER PRIMARY KEY,
     outbox_id INTEGER NOT NULL REFERENCES outbox (id),

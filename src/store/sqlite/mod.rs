@@ -309,7 +309,8 @@ impl Store for SqliteStore {
                 for (id, outcome) in outcomes {
                     let run_id: i64 = match outcome {
                         OutboxOutcome::Sent { remote_id } => {
-                            attempt.execute(params![id, now, "sent", remote_id])?;
+                            // A success is on the outbox row itself (state, remote id,
+                            // attempts); the log keeps what went wrong.
                             sent.query_row(params![id, remote_id, now], |row| row.get(0))?
                         }
                         OutboxOutcome::Retry { at, error, check_first } => {
@@ -448,7 +449,7 @@ impl Store for SqliteStore {
     fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
         let connection = self.lock();
         let mut query = connection.prepare(
-            "SELECT r.fire_at, r.playbook, r.item, r.state, r.reason, o.account, o.state, o.payload, o.error
+            "SELECT r.fire_at, r.playbook, r.item, r.state, r.reason, o.account, o.state, json_extract(o.payload, '$.text'), o.error
                FROM runs r LEFT JOIN outbox o ON o.run_id = r.id
               ORDER BY r.fire_at, r.id, o.step, o.id",
         )?;
@@ -467,13 +468,12 @@ impl Store for SqliteStore {
         })?;
         let mut timeline = Vec::new();
         for row in rows {
-            let (fire_at, playbook, item, state, reason, account, send_state, payload, error) =
-                row?;
-            let send = match (account, send_state, payload) {
-                (Some(account), Some(send_state), Some(payload)) => Some(TimelineSend {
+            let (fire_at, playbook, item, state, reason, account, send_state, text, error) = row?;
+            let send = match (account, send_state, text) {
+                (Some(account), Some(send_state), Some(text)) => Some(TimelineSend {
                     account,
                     state: OutboxState::parse(&send_state).unwrap_or(OutboxState::Failed),
-                    text: from_json::<OutgoingPost>(&payload)?.text,
+                    text,
                     error,
                 }),
                 _ => None,
