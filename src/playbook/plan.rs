@@ -60,8 +60,9 @@ pub struct CampaignPlan {
 #[derive(Debug, Clone)]
 pub enum Trigger {
     At(DateTime<Tz>),
-    /// Boxed: most items of a large plan are one-off rows, which should not pay for it.
-    Cron(Box<CronSchedule>),
+    /// Shared: items written with the same rule share one parsed schedule, and one-off
+    /// rows (most items of a large plan) do not pay for its size.
+    Cron(Arc<CronSchedule>),
 }
 
 #[derive(Debug, Clone)]

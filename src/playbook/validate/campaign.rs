@@ -181,8 +181,8 @@ impl Validator<'_> {
             self.datetime(at, tz).map(Trigger::At)
         } else {
             let cron = item.cron.as_ref().expect("one trigger");
-            match CronSchedule::parse(cron.trim()) {
-                Ok(schedule) => Some(Trigger::Cron(Box::new(schedule))),
+            match self.cron_rule(cron.trim()) {
+                Ok(schedule) => Some(Trigger::Cron(schedule)),
                 Err(error) => {
                     let diagnostic = self
                         .sources
@@ -369,6 +369,21 @@ impl Validator<'_> {
             }
         }
         posts
+    }
+}
+
+impl Validator<'_> {
+    /// A parsed cron rule, shared with every other item written the same way.
+    fn cron_rule(
+        &mut self,
+        source: &str,
+    ) -> Result<std::sync::Arc<CronSchedule>, crate::schedule::CronError> {
+        if let Some(rule) = self.cron_rules.get(source) {
+            return Ok(rule.clone());
+        }
+        let rule = std::sync::Arc::new(CronSchedule::parse(source)?);
+        self.cron_rules.insert(source.to_string(), rule.clone());
+        Ok(rule)
     }
 }
 

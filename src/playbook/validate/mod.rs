@@ -59,6 +59,7 @@ pub fn validate(loaded: Loaded, scripts: &ScriptEngine, texts: &TextTemplates) -
         people: BTreeMap::new(),
         references_unreliable: false,
         http: Default::default(),
+        cron_rules: Default::default(),
     };
     let store = v.config(config.as_ref());
     v.unique_names(&documents);
@@ -125,6 +126,8 @@ pub(crate) struct Validator<'a> {
     /// `crier.yaml` could not be read, so account and person names cannot be checked.
     references_unreliable: bool,
     http: crate::connectors::http::HttpOptions,
+    /// Parsed cron rules by source: many items share a rule, and a parsed one is large.
+    cron_rules: std::collections::HashMap<String, Arc<crate::schedule::CronSchedule>>,
 }
 
 impl Validator<'_> {
