@@ -249,13 +249,20 @@ pub(super) fn rehearse(
 
 pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult {
     init_logs(LogFormat::Text);
-    let plan = match valid_plan(path)? {
-        Ok(plan) => Arc::new(plan),
-        Err(code) => return Ok(code),
+    // Loaded as `crier run` loads, so the run is pinned to the same revision digest.
+    let mut parts = EngineParts::new(Arc::new(
+        store::SqliteStore::in_memory().map_err(|e| e.to_string())?,
+    ));
+    let loaded = match service::load(path, &parts, &report) {
+        Ok(loaded) => loaded,
+        Err(ServiceError::Invalid) => return Ok(ExitCode::from(INVALID)),
+        Err(error) => return Err(error.to_string()),
     };
+    let plan = loaded.plan;
     let runtime = runtime()?;
     runtime.block_on(async {
         let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
+        parts.store = store.clone();
         let client =
             http::client(&plan.http).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
@@ -266,9 +273,8 @@ pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult 
                 .join("\n")
         })?;
         let now = Utc::now();
-        let digest = format!("trigger-{}", to_millis(now));
-        let mut engine = Engine::new(plan.clone(), &digest, EngineParts::new(store.clone()), now)
-            .map_err(|e| e.to_string())?;
+        let mut engine =
+            Engine::new(plan.clone(), &loaded.digest, parts, now).map_err(|e| e.to_string())?;
         let run_id = match engine.trigger(playbook, item, now) {
             Ok(id) => id,
             Err(TriggerError::UnknownItem { item, hint }) => {
