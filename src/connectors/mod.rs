@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::playbook::raw::Network;
 
@@ -110,6 +111,82 @@ pub struct Capabilities {
     pub idempotency_key: bool,
 }
 
+/// Someone who wrote a mention, with the facts the network gives about them (contests'
+/// eligibility rules read these; `None` where the network does not say).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Author {
+    /// The network's stable id of the account (a Mastodon account id, a Bluesky DID, a
+    /// Matrix user id, a Telegram user id).
+    pub id: String,
+    /// How people address them: `@name@server`, `name.bsky.social`, `@user:server`.
+    pub handle: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub followers: Option<u64>,
+    /// When their account was created.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Whether they follow the account crier posts as.
+    #[serde(default)]
+    pub follows_account: Option<bool>,
+    #[serde(default)]
+    pub bot: Option<bool>,
+}
+
+/// A post that mentions or replies to the account.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mention {
+    /// The network's id of the mentioning post (unique per network).
+    pub id: String,
+    pub author: Author,
+    /// Plain text (HTML removed where the network sends HTML).
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    /// The network's id of the post it replies to, if it is a reply.
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Mentions since a cursor, oldest first, and the cursor to ask from next time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MentionPage {
+    pub mentions: Vec<Mention>,
+    /// Opaque to crier; stored and passed back as is. `None` keeps the previous cursor.
+    pub cursor: Option<String>,
+}
+
+/// The counts of one of the account's own posts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct PostMetrics {
+    pub remote_id: String,
+    pub likes: u64,
+    pub reposts: u64,
+    pub replies: u64,
+}
+
+/// A snapshot of the account: its followers and the counts of the posts asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct MetricsSnapshot {
+    #[serde(default)]
+    pub followers: Option<u64>,
+    #[serde(default)]
+    pub posts: Vec<PostMetrics>,
+}
+
+/// The error of an operation the network does not offer. Validation refuses playbooks
+/// that need one (see `Capabilities`), so reaching this is a bug or a direct API call.
+pub fn unsupported(network: Network, what: &str) -> SendError {
+    SendError::Permanent {
+        reason: format!("the `{}` network cannot {what}", network.name()),
+    }
+}
+
+/// How crier speaks to one account on one network. Only `post`, `lookup` and `health` are
+/// required; the other operations answer `unsupported` unless the network offers them, in
+/// which case `capabilities` says so.
 #[async_trait]
 pub trait Connector: Send + Sync + fmt::Debug {
     fn network(&self) -> Network;
@@ -119,7 +196,38 @@ pub trait Connector: Send + Sync + fmt::Debug {
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError>;
     /// Whether a post with this idempotency key (or content) already exists.
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError>;
+    /// Checks the account can be used (token valid, chat or room reachable) without posting.
     async fn health(&self) -> Result<(), SendError>;
+
+    /// Deletes one of the account's posts by the id the network gave it. Deleting a post that
+    /// is already gone succeeds.
+    async fn delete(&self, remote_id: &str) -> Result<(), SendError> {
+        let _ = remote_id;
+        Err(unsupported(self.network(), "delete posts"))
+    }
+
+    /// Sends `message` privately to `recipient` (a handle or user id on this network).
+    async fn direct_message(
+        &self,
+        recipient: &str,
+        message: &OutgoingPost,
+    ) -> Result<Delivered, SendError> {
+        let _ = (recipient, message);
+        Err(unsupported(self.network(), "send direct messages"))
+    }
+
+    /// Mentions of and replies to the account after `cursor` (from the most recent page
+    /// when `None`), oldest first.
+    async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
+        let _ = cursor;
+        Err(unsupported(self.network(), "read mentions"))
+    }
+
+    /// The account's followers and the counts of `posts` (remote ids of its own posts).
+    async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
+        let _ = posts;
+        Err(unsupported(self.network(), "report metrics"))
+    }
 }
 
 pub mod console;

@@ -124,6 +124,60 @@ fn secret_fields(config: &AccountConfig) -> [(&'static str, Option<&str>); 5] {
     ]
 }
 
+/// What building one account's connector starts from: its name and fields, its secrets
+/// (already resolved), and the shared HTTP client. Each network's `from_config` takes what
+/// it needs from here.
+pub struct AccountSetup<'a> {
+    pub name: &'a str,
+    pub config: &'a AccountConfig,
+    pub client: &'a reqwest::Client,
+    secrets: BTreeMap<&'static str, Secret>,
+}
+
+impl AccountSetup<'_> {
+    /// The resolved secret of `field`, if the account has one.
+    pub fn secret(&mut self, field: &'static str) -> Option<Secret> {
+        self.secrets.remove(field)
+    }
+
+    /// The resolved secret of `field`, which `network` needs.
+    pub fn required_secret(
+        &mut self,
+        network: Network,
+        field: &'static str,
+    ) -> Result<Secret, ConnectorError> {
+        self.secret(field)
+            .ok_or_else(|| self.missing(network, field))
+    }
+
+    /// The (trimmed) value of a plain field, which `network` needs.
+    pub fn required<'v>(
+        &self,
+        network: Network,
+        field: &'static str,
+        value: &'v Option<Spanned<String>>,
+    ) -> Result<&'v str, ConnectorError> {
+        match value {
+            Some(value) if !value.value.trim().is_empty() => Ok(value.value.trim()),
+            _ => Err(self.missing(network, field)),
+        }
+    }
+
+    /// `value` of `field` as an http(s) URL.
+    pub fn http_url(&self, field: &'static str, value: &str) -> Result<Url, ConnectorError> {
+        parse_http_url(self.name, field, value)
+    }
+
+    /// A `MissingField` error for this account.
+    pub fn missing(&self, network: Network, field: &'static str) -> ConnectorError {
+        ConnectorError::MissingField {
+            account: self.name.into(),
+            network: network.name(),
+            field,
+        }
+    }
+}
+
 fn build_one(
     name: &str,
     account: &Account,
@@ -141,55 +195,49 @@ fn build_one(
             }
         }
     }
-    let network = account.network;
-    let connector: Option<Arc<dyn Connector>> = match network {
-        Network::Console => Some(Arc::new(ConsoleConnector::new(name))),
-        Network::Webhook => match webhook_url(name, &account.config) {
-            Ok(url) => Some(Arc::new(WebhookConnector::new(
-                name,
-                url,
-                secrets.remove("secret"),
-                client.clone(),
-            ))),
-            Err(err) => {
-                errors.push(err);
-                None
-            }
-        },
-        Network::Mastodon
-        | Network::Bluesky
-        | Network::Telegram
-        | Network::Matrix
-        | Network::Discord
-        | Network::Slack
-        | Network::Email => {
-            errors.push(ConnectorError::NotAvailable {
-                account: name.into(),
-                network: network.name(),
-            });
-            None
-        }
-    };
-    match connector {
-        Some(connector) if errors.is_empty() => Ok(connector),
-        _ => Err(errors),
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    let mut setup = AccountSetup {
+        name,
+        config: &account.config,
+        client,
+        secrets,
+    };
+    let network = account.network;
+    let built: Result<Arc<dyn Connector>, ConnectorError> = match network {
+        Network::Console => Ok(Arc::new(ConsoleConnector::new(name))),
+        Network::Webhook => WebhookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Mastodon => not_available(name, network),
+        Network::Bluesky => not_available(name, network),
+        Network::Telegram => not_available(name, network),
+        Network::Matrix => not_available(name, network),
+        Network::Discord => not_available(name, network),
+        Network::Slack => not_available(name, network),
+        Network::Email => not_available(name, network),
+    };
+    built.map_err(|err| vec![err])
 }
 
-fn webhook_url(name: &str, config: &AccountConfig) -> Result<Url, ConnectorError> {
-    let Some(url) = &config.url else {
-        return Err(ConnectorError::MissingField {
-            account: name.into(),
-            network: Network::Webhook.name(),
-            field: "url",
-        });
-    };
-    let invalid = |reason: String| ConnectorError::InvalidUrl {
+fn not_available(name: &str, network: Network) -> Result<Arc<dyn Connector>, ConnectorError> {
+    Err(ConnectorError::NotAvailable {
         account: name.into(),
-        field: "url",
+        network: network.name(),
+    })
+}
+
+/// Parses `value` (of `field` of `account`) as an http(s) URL.
+pub fn parse_http_url(
+    account: &str,
+    field: &'static str,
+    value: &str,
+) -> Result<Url, ConnectorError> {
+    let invalid = |reason: String| ConnectorError::InvalidUrl {
+        account: account.into(),
+        field,
         reason,
     };
-    let parsed = Url::parse(url.value.trim()).map_err(|err| invalid(err.to_string()))?;
+    let parsed = Url::parse(value.trim()).map_err(|err| invalid(err.to_string()))?;
     match parsed.scheme() {
         "http" | "https" => Ok(parsed),
         other => Err(invalid(format!("the scheme is `{other}`"))),

@@ -23,6 +23,7 @@ use chrono::{SecondsFormat, Utc};
 use reqwest::Url;
 
 use super::http;
+use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{Capabilities, Connector, Delivered, Lookup, OutgoingPost, SendError};
 use crate::playbook::raw::Network;
@@ -70,6 +71,19 @@ impl WebhookConnector {
             secret,
             client,
         }
+    }
+
+    /// The connector of a `webhook` account: `url`, and `secret` to sign with.
+    pub fn from_config(setup: &mut AccountSetup<'_>) -> Result<Self, ConnectorError> {
+        let url = setup.required(Network::Webhook, "url", &setup.config.url)?;
+        let url = setup.http_url("url", url)?;
+        let secret = setup.secret("secret");
+        Ok(WebhookConnector::new(
+            setup.name,
+            url,
+            secret,
+            setup.client.clone(),
+        ))
     }
 }
 
