@@ -367,7 +367,6 @@ fn missing_secrets_are_all_reported_by_account_and_name() {
         [
             "account `crm_hook`: environment variable `CRIER_TEST_UNSET_CRM_SECRET` is not set",
             "account `masto`: cannot read secret file `/nonexistent/crier/masto-token`: No such file or directory (os error 2)",
-            "account `masto`: the `mastodon` connector is not available yet",
         ]
     );
     assert!(matches!(errors[2], ConnectorError::NotAvailable { .. }));
