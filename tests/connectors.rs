@@ -115,7 +115,30 @@ async fn console_prints_one_line_per_post_and_looks_up_by_key() {
     );
     let caps = console.capabilities();
     assert!(caps.post && caps.reply && caps.lookup && caps.idempotency_key);
-    assert!(!caps.metrics && !caps.read_mentions);
+    assert!(!caps.metrics);
+    // Direct messages print with their recipient and deduplicate like posts; deletes print.
+    let dm = console
+        .direct_message("@winner", &post("k4", "You won"))
+        .await
+        .unwrap();
+    assert_eq!(dm.remote_id, "console-k4");
+    console
+        .direct_message("@winner", &post("k4", "You won"))
+        .await
+        .unwrap();
+    console.delete("console-k2").await.unwrap();
+    let lines: Vec<String> = out.text().lines().skip(2).map(str::to_owned).collect();
+    assert_eq!(
+        lines,
+        [
+            "[console] local → @winner (direct) ← launch/teaser: You won",
+            "[console] local ✗ deleted console-k2",
+        ]
+    );
+    // Nobody mentions a console.
+    let page = console.mentions(Some("c1")).await.unwrap();
+    assert!(page.mentions.is_empty());
+    assert_eq!(page.cursor.as_deref(), Some("c1"));
 }
 
 #[tokio::test]

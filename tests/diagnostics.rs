@@ -1032,3 +1032,78 @@ posts:
 ",
     );
 }
+
+/// A playbook that asks a network for what it cannot do fails validation, not at send time.
+#[test]
+fn network_cannot_do_what_is_asked() {
+    let fx = Fixture::new()
+        .config(
+            "\
+timezone: Europe/Kyiv
+accounts:
+  team_slack: { network: slack, webhook: env:SLACK_WEBHOOK }
+  brand_bluesky: { network: bluesky, handle: brand.bsky.social, app_password: env:BSKY }
+  demo: { network: console }
+",
+        )
+        .file(
+            "sale.yaml",
+            "\
+kind: campaign
+name: sale
+posts:
+  - id: teaser
+    at: 2026-12-01 10:00
+    to: [demo, team_slack]
+    text: Soon
+    media: [teaser.png]
+  - id: follow-up
+    at: 2026-12-01 12:00
+    to: team_slack
+    text: More
+    reply_to: teaser
+",
+        )
+        .file(
+            "giveaway.yaml",
+            "\
+kind: contest
+name: giveaway
+account: brand_bluesky
+announce:
+  at: 2026-12-01 10:00
+  text: Reply to win
+entries:
+  from: replies
+  closes: 2026-12-07 20:00
+draw:
+  at: 2026-12-07 21:00
+  winners: 1
+winners:
+  dm: You won!
+",
+        );
+    expect(
+        "capabilities",
+        &fx,
+        r#"error: account `brand_bluesky` is on bluesky, which cannot send direct messages
+   ——▶ DIR/giveaway.yaml:14:7
+   |
+14 |   dm: You won!
+   |       ^^^^^^^^
+   = hint: `winners.dm:` needs an account that can send direct messages (mastodon, telegram, matrix, email, console)
+error: account `team_slack` is on slack, which cannot attach images
+  ——▶ DIR/sale.yaml:6:16
+  |
+6 |     to: [demo, team_slack]
+  |                ^^^^^^^^^^
+  = hint: `media:` needs an account that can attach images (mastodon, bluesky, telegram, matrix, discord, email, console)
+error: account `team_slack` is on slack, which cannot post replies
+   ——▶ DIR/sale.yaml:11:9
+   |
+11 |     to: team_slack
+   |         ^^^^^^^^^^
+   = hint: `reply_to:` needs an account that can post replies (mastodon, bluesky, telegram, matrix, email, console)
+"#,
+    );
+}

@@ -187,12 +187,106 @@ pub fn unsupported(network: Network, what: &str) -> SendError {
 /// How crier speaks to one account on one network. Only `post`, `lookup` and `health` are
 /// required; the other operations answer `unsupported` unless the network offers them, in
 /// which case `capabilities` says so.
+impl Capabilities {
+    /// What crier's connector for `network` can do. Validation reads this table, so a
+    /// playbook that asks a network for what it cannot do fails before anything runs.
+    pub const fn of(network: Network) -> Capabilities {
+        const fn caps(
+            [post, reply, media, direct_message, delete]: [bool; 5],
+            [read_mentions, metrics, lookup, idempotency_key]: [bool; 4],
+        ) -> Capabilities {
+            Capabilities {
+                post,
+                reply,
+                media,
+                direct_message,
+                delete,
+                read_mentions,
+                metrics,
+                lookup,
+                idempotency_key,
+            }
+        }
+        const Y: bool = true;
+        const N: bool = false;
+        match network {
+            //                            post reply media DM  delete   mentions metrics lookup key
+            Network::Mastodon => caps([Y, Y, Y, Y, Y], [Y, Y, Y, Y]),
+            Network::Bluesky => caps([Y, Y, Y, N, Y], [Y, Y, Y, N]),
+            Network::Telegram => caps([Y, Y, Y, Y, Y], [Y, N, N, N]),
+            Network::Matrix => caps([Y, Y, Y, Y, Y], [Y, Y, Y, Y]),
+            Network::Discord => caps([Y, N, Y, N, Y], [N, N, N, N]),
+            Network::Slack => caps([Y, N, N, N, N], [N, N, N, N]),
+            Network::Webhook => caps([Y, N, N, N, N], [N, N, N, Y]),
+            Network::Email => caps([Y, Y, Y, Y, N], [N, N, N, N]),
+            Network::Console => caps([Y, Y, Y, Y, Y], [Y, N, Y, Y]),
+        }
+    }
+
+    const NONE: Capabilities = Capabilities {
+        post: false,
+        reply: false,
+        media: false,
+        direct_message: false,
+        delete: false,
+        read_mentions: false,
+        metrics: false,
+        lookup: false,
+        idempotency_key: false,
+    };
+    pub const POST: Capabilities = Capabilities {
+        post: true,
+        ..Self::NONE
+    };
+    pub const REPLY: Capabilities = Capabilities {
+        reply: true,
+        ..Self::NONE
+    };
+    pub const MEDIA: Capabilities = Capabilities {
+        media: true,
+        ..Self::NONE
+    };
+    pub const DIRECT_MESSAGE: Capabilities = Capabilities {
+        direct_message: true,
+        ..Self::NONE
+    };
+    pub const READ_MENTIONS: Capabilities = Capabilities {
+        read_mentions: true,
+        ..Self::NONE
+    };
+
+    /// Each operation this cannot do that `needed` asks for, in words ("attach images").
+    pub fn missing(self, needed: Capabilities) -> Vec<&'static str> {
+        [
+            (needed.post && !self.post, "post"),
+            (needed.reply && !self.reply, "post replies"),
+            (needed.media && !self.media, "attach images"),
+            (
+                needed.direct_message && !self.direct_message,
+                "send direct messages",
+            ),
+            (needed.delete && !self.delete, "delete posts"),
+            (
+                needed.read_mentions && !self.read_mentions,
+                "read mentions and replies",
+            ),
+            (needed.metrics && !self.metrics, "report metrics"),
+        ]
+        .into_iter()
+        .filter_map(|(lacking, what)| lacking.then_some(what))
+        .collect()
+    }
+}
+
 #[async_trait]
 pub trait Connector: Send + Sync + fmt::Debug {
     fn network(&self) -> Network;
     /// The account name from `crier.yaml`.
     fn account(&self) -> &str;
-    fn capabilities(&self) -> Capabilities;
+    /// What this connector can do: its network's, unless it says otherwise (test doubles).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::of(self.network())
+    }
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError>;
     /// Whether a post with this idempotency key (or content) already exists.
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError>;

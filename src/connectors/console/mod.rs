@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Capabilities, Connector, Delivered, Lookup, OutgoingPost, SendError};
+use super::{Connector, Delivered, Lookup, MentionPage, OutgoingPost, SendError};
 use crate::playbook::raw::Network;
 
 pub struct ConsoleConnector {
@@ -30,6 +30,15 @@ impl ConsoleConnector {
             out: Mutex::new(Box::new(out)),
             sent: Mutex::new(Sent::default()),
         }
+    }
+
+    fn print(&self, line: &str) -> Result<(), SendError> {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        writeln!(out, "{line}")
+            .and_then(|()| out.flush())
+            .map_err(|err| SendError::Transient {
+                reason: format!("could not print: {err}"),
+            })
     }
 
     /// The posts printed so far, in order.
@@ -85,32 +94,12 @@ impl Connector for ConsoleConnector {
         &self.account
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            reply: true,
-            media: true,
-            direct_message: true,
-            delete: true,
-            read_mentions: false,
-            metrics: false,
-            lookup: true,
-            idempotency_key: true,
-        }
-    }
-
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(delivered) = sent.by_key.get(&post.idempotency_key) {
             return Ok(delivered.clone());
         }
-        let line = format_line(&self.account, post);
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        writeln!(out, "{line}")
-            .and_then(|()| out.flush())
-            .map_err(|err| SendError::Transient {
-                reason: format!("could not print the post: {err}"),
-            })?;
+        self.print(&format_line(&self.account, post))?;
         // Named after the idempotency key: unique across restarts, as a network's ids are.
         let delivered = Delivered {
             remote_id: format!("console-{}", post.idempotency_key),
@@ -134,5 +123,44 @@ impl Connector for ConsoleConnector {
 
     async fn health(&self) -> Result<(), SendError> {
         Ok(())
+    }
+
+    /// A console has no audience, so nobody mentions it: every page is empty. (Rehearsals
+    /// feed mentions from their events file instead.)
+    async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
+        Ok(MentionPage {
+            mentions: Vec::new(),
+            cursor: cursor.map(str::to_owned),
+        })
+    }
+
+    async fn delete(&self, remote_id: &str) -> Result<(), SendError> {
+        self.print(&format!("[console] {} ✗ deleted {remote_id}", self.account))
+    }
+
+    /// Printed as a post to `recipient`; deduplicated by idempotency key like posts.
+    async fn direct_message(
+        &self,
+        recipient: &str,
+        message: &OutgoingPost,
+    ) -> Result<Delivered, SendError> {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(delivered) = sent.by_key.get(&message.idempotency_key) {
+            return Ok(delivered.clone());
+        }
+        let line = format_line(&self.account, message).replacen(
+            " ← ",
+            &format!(" → {recipient} (direct) ← "),
+            1,
+        );
+        self.print(&line)?;
+        let delivered = Delivered {
+            remote_id: format!("console-{}", message.idempotency_key),
+            url: None,
+        };
+        sent.by_key
+            .insert(message.idempotency_key.clone(), delivered.clone());
+        sent.posts.push((message.clone(), delivered.clone()));
+        Ok(delivered)
     }
 }

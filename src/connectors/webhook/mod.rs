@@ -25,7 +25,7 @@ use reqwest::Url;
 use super::http;
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
-use super::{Capabilities, Connector, Delivered, Lookup, OutgoingPost, SendError};
+use super::{Connector, Delivered, Lookup, OutgoingPost, SendError};
 use crate::playbook::raw::Network;
 
 pub use signature::{sign, verify_signature};
@@ -95,14 +95,6 @@ impl Connector for WebhookConnector {
 
     fn account(&self) -> &str {
         &self.account
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            idempotency_key: true,
-            ..Capabilities::default()
-        }
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {

@@ -60,6 +60,19 @@ pub enum Network {
 }
 
 impl Network {
+    /// Every network, in the order the docs list them.
+    pub const ALL: [Network; 9] = [
+        Network::Mastodon,
+        Network::Bluesky,
+        Network::Telegram,
+        Network::Matrix,
+        Network::Discord,
+        Network::Slack,
+        Network::Webhook,
+        Network::Email,
+        Network::Console,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Network::Mastodon => "mastodon",

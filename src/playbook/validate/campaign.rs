@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 
 use super::expand::Templates;
 use super::{Validator, known_variables, spanned_scalar};
+use crate::connectors::Capabilities;
 use crate::diagnostic::{Diagnostic, Position};
 use crate::playbook::plan::{CampaignPlan, PostPlan, Trigger};
 use crate::playbook::raw::{Campaign, Missed, PostItem};
@@ -206,6 +207,15 @@ impl Validator<'_> {
             );
         }
         let to = self.accounts(&item.to);
+        for account in item.to.iter() {
+            self.account_can(account, Capabilities::POST, "a post");
+            if item.reply_to.is_some() {
+                self.account_can(account, Capabilities::REPLY, "`reply_to:`");
+            }
+            if !item.media.is_empty() {
+                self.account_can(account, Capabilities::MEDIA, "`media:`");
+            }
+        }
         let text = match &item.text {
             Some(text) => {
                 self.text(text, known);
@@ -336,6 +346,18 @@ impl Validator<'_> {
                         at_cell(account, format!("unknown account `{}`", account.value))
                             .with_optional_hint(hint),
                     );
+                }
+            }
+            if !row.media.is_empty() {
+                for account in &row.to {
+                    if let Some(diagnostic) = self.capability_error(
+                        &account.value,
+                        Capabilities::MEDIA,
+                        "a row with media",
+                        |message| at_cell(account, message),
+                    ) {
+                        self.push(diagnostic);
+                    }
                 }
             }
             if let Err(error) = self.texts.check(&row.text.value, known) {

@@ -1,6 +1,7 @@
 //! `kind: contest`: times in order, the account, eligibility rules, winner messages.
 
 use super::{Validator, known_variables};
+use crate::connectors::Capabilities;
 use crate::playbook::plan::ContestPlan;
 use crate::playbook::raw::{Commitment, Contest, EntrySource, OnePer};
 use crate::playbook::yaml::Node;
@@ -13,7 +14,24 @@ impl Validator<'_> {
     pub(super) fn contest(&mut self, node: &Node) -> Option<ContestPlan> {
         let contest = self.read::<Contest>(node)?;
         let tz = self.zone(contest.timezone.as_ref());
-        self.account(&contest.account);
+        if self.account(&contest.account) {
+            self.account_can(
+                &contest.account,
+                Capabilities::READ_MENTIONS,
+                "collecting a contest's entries",
+            );
+            let dm = contest.winners.as_ref().and_then(|w| w.dm.as_ref());
+            if let Some(dm) = dm {
+                if let Some(diagnostic) = self.capability_error(
+                    &contest.account.value,
+                    Capabilities::DIRECT_MESSAGE,
+                    "`winners.dm:`",
+                    |message| self.sources.error(dm, message),
+                ) {
+                    self.push(diagnostic);
+                }
+            }
+        }
         if let Some(owner) = &contest.owner {
             self.person(owner);
         }

@@ -3,6 +3,7 @@
 use chrono::TimeDelta;
 
 use super::{Validator, known_variables};
+use crate::connectors::Capabilities;
 use crate::diagnostic::did_you_mean;
 use crate::playbook::plan::{CrisisPlan, LevelPlan, ResolvePlan, StepPlan};
 use crate::playbook::raw::{Crisis, OnTimeout, Step};
@@ -17,6 +18,9 @@ impl Validator<'_> {
         let crisis = self.read::<Crisis>(node)?;
         let tz = self.zone(crisis.timezone.as_ref());
         let watch = self.accounts(&crisis.watch.accounts);
+        for account in crisis.watch.accounts.iter() {
+            self.account_can(account, Capabilities::READ_MENTIONS, "`watch:`");
+        }
         let every = crisis
             .watch
             .every
@@ -185,6 +189,11 @@ impl Validator<'_> {
         }
         if let Some(post) = &step.post {
             let to = self.accounts(&post.to);
+            if !post.media.is_empty() {
+                for account in post.to.iter() {
+                    self.account_can(account, Capabilities::MEDIA, "`media:`");
+                }
+            }
             self.text(&post.text, known);
             return Some(StepPlan::Post {
                 to,

@@ -21,7 +21,9 @@ use super::load::{Kind, Loaded};
 use super::plan::{Account, PersonPlan, Plan};
 use super::sources::Sources;
 use super::yaml::{DeError, Node, Spanned, read_node};
+use crate::connectors::Capabilities;
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::playbook::raw::Network;
 use crate::schedule::{self, TimeError};
 use crate::script::{Condition, ConditionContext, ScriptEngine};
 use crate::text::TextTemplates;
@@ -210,6 +212,48 @@ impl Validator<'_> {
         });
         self.error(name, format!("unknown account `{}`", name.value), hint);
         false
+    }
+
+    /// Checks that account `name`, if known, is on a network that can do what `needed` asks;
+    /// `asked_by` names the playbook field that asks ("`media:`").
+    fn account_can(&mut self, name: &Spanned<String>, needed: Capabilities, asked_by: &str) {
+        if let Some(diagnostic) = self.capability_error(&name.value, needed, asked_by, |message| {
+            self.sources.error(name, message)
+        }) {
+            self.push(diagnostic);
+        }
+    }
+
+    /// The error for an account whose network lacks what `needed` asks, built by `at`.
+    fn capability_error(
+        &self,
+        account: &str,
+        needed: Capabilities,
+        asked_by: &str,
+        at: impl FnOnce(String) -> Diagnostic,
+    ) -> Option<Diagnostic> {
+        let network = self.accounts.get(account)?.network;
+        let missing = Capabilities::of(network).missing(needed);
+        let first = *missing.first()?;
+        let able: Vec<&str> = Network::ALL
+            .iter()
+            .filter(|n| Capabilities::of(**n).missing(needed).is_empty())
+            .map(|n| n.name())
+            .collect();
+        let message = format!(
+            "account `{account}` is on {}, which cannot {}",
+            network.name(),
+            missing.join(" or ")
+        );
+        let hint = format!(
+            "{asked_by} needs an account that can {first}{}",
+            if able.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", able.join(", "))
+            }
+        );
+        Some(at(message).with_hint(hint))
     }
 
     fn accounts(&mut self, names: &[Spanned<String>]) -> Vec<String> {
