@@ -1,4 +1,5 @@
 //! The one integration test binary: each module tests one area of crier.
+mod accounts;
 mod cli;
 mod connectors;
 mod diagnostics;

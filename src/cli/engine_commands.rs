@@ -28,7 +28,7 @@ fn report(validated: &Validated) {
     print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,7 +51,7 @@ fn init_logs(format: LogFormat) {
 }
 
 /// A valid plan, or the exit code of an invalid one (diagnostics printed).
-fn valid_plan(path: &Path) -> Result<Result<Plan, ExitCode>, String> {
+pub(super) fn valid_plan(path: &Path) -> Result<Result<Plan, ExitCode>, String> {
     let validated = super::load_and_validate(path)?;
     report(&validated);
     Ok(validated.plan.ok_or(ExitCode::from(INVALID)))

@@ -20,6 +20,7 @@ use crate::schedule;
 use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
 
+mod accounts;
 mod engine_commands;
 
 #[derive(Debug, Parser)]
@@ -120,10 +121,28 @@ enum Command {
         #[arg(long, default_value = ".")]
         path: PathBuf,
     },
+    /// The accounts of crier.yaml: `crier accounts check` tests each one's secrets and
+    /// connection without posting.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
     /// Print the JSON Schema of playbooks or of crier.yaml.
     Schema {
         #[arg(value_enum, default_value_t = SchemaKind::Playbook)]
         which: SchemaKind,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCommand {
+    /// Resolve every account's secrets and run its network's health check (nothing is
+    /// posted); exits 1 if any account is not ready.
+    Check {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
     },
 }
 
@@ -247,6 +266,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             item,
             path,
         } => engine_commands::trigger(&path, &playbook, &item),
+        Command::Accounts {
+            command: AccountsCommand::Check { path, format },
+        } => accounts::check(&path, format),
         Command::Schema { which } => {
             let schema = match which {
                 SchemaKind::Playbook => playbook_schema(),

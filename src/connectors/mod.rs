@@ -293,6 +293,12 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// Checks the account can be used (token valid, chat or room reachable) without posting.
     async fn health(&self) -> Result<(), SendError>;
 
+    /// What `health` cannot check on this network, said beside a passing check ("a Slack
+    /// webhook cannot be checked without posting"); `None` when it checks everything.
+    fn health_limits(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Deletes one of the account's posts by the id the network gave it. Deleting a post that
     /// is already gone succeeds.
     async fn delete(&self, remote_id: &str) -> Result<(), SendError> {

@@ -15,7 +15,7 @@ use crate::playbook::plan::Account;
 use crate::playbook::raw::{AccountConfig, Network};
 use crate::playbook::yaml::Spanned;
 
-/// Why an account's connector could not be built.
+/// Why an account's connector could not be built. Each message starts with the account.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectorError {
     #[error(transparent)]
@@ -59,10 +59,10 @@ impl Connectors {
     ) -> Result<Connectors, Vec<ConnectorError>> {
         let mut connectors = Connectors::new();
         let mut errors = Vec::new();
-        for (name, account) in accounts {
-            match build_one(name, account, client) {
+        for (name, built) in Self::build_each(accounts, client) {
+            match built {
                 Ok(connector) => {
-                    connectors.insert(name.clone(), connector);
+                    connectors.insert(name, connector);
                 }
                 Err(mut found) => errors.append(&mut found),
             }
@@ -72,6 +72,18 @@ impl Connectors {
         } else {
             Err(errors)
         }
+    }
+
+    /// Each account's connector, or every reason it could not be built, in account order
+    /// (`crier accounts check` reports them one by one).
+    pub fn build_each(
+        accounts: &BTreeMap<String, Account>,
+        client: &reqwest::Client,
+    ) -> Vec<(String, Result<Arc<dyn Connector>, Vec<ConnectorError>>)> {
+        accounts
+            .iter()
+            .map(|(name, account)| (name.clone(), build_one(name, account, client)))
+            .collect()
     }
 
     /// A `RecordingConnector` for every account whatever its network: rehearsals never

@@ -145,4 +145,8 @@ impl Connector for WebhookConnector {
     async fn health(&self) -> Result<(), SendError> {
         Ok(())
     }
+
+    fn health_limits(&self) -> Option<&'static str> {
+        Some("a generic webhook cannot be checked without posting; its URL and secret were read")
+    }
 }
