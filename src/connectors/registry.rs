@@ -39,6 +39,9 @@ pub enum ConnectorError {
     },
 }
 
+/// One account's connector, or every reason it could not be built.
+pub type Built = Result<Arc<dyn Connector>, Vec<ConnectorError>>;
+
 /// Account name → its connector.
 #[derive(Debug, Clone, Default)]
 pub struct Connectors {
@@ -79,7 +82,7 @@ impl Connectors {
     pub fn build_each(
         accounts: &BTreeMap<String, Account>,
         client: &reqwest::Client,
-    ) -> Vec<(String, Result<Arc<dyn Connector>, Vec<ConnectorError>>)> {
+    ) -> Vec<(String, Built)> {
         accounts
             .iter()
             .map(|(name, account)| (name.clone(), build_one(name, account, client)))
@@ -194,7 +197,7 @@ fn build_one(
     name: &str,
     account: &Account,
     client: &reqwest::Client,
-) -> Result<Arc<dyn Connector>, Vec<ConnectorError>> {
+) -> Built {
     let mut errors = Vec::new();
     let mut secrets: BTreeMap<&'static str, Secret> = BTreeMap::new();
     for (field, reference) in secret_fields(&account.config) {
