@@ -84,3 +84,41 @@ fn accounts_check_all_ready_exits_zero() {
             .ends_with("1 account ready\n")
     );
 }
+
+/// `crier run` names a missing secret at start-up, not at the first send.
+#[test]
+fn run_reports_a_missing_secret_at_start_up() {
+    let dir = folder(
+        "\
+accounts:
+  crm: { network: webhook, url: 'http://127.0.0.1:9/hook', secret: env:CRIER_TEST_UNSET_RUN_SECRET }
+",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .arg("run")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("crier run did not stop on a missing secret");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "account `crm`: environment variable `CRIER_TEST_UNSET_RUN_SECRET` is not set"
+        ),
+        "{stderr}"
+    );
+}

@@ -193,11 +193,7 @@ impl AccountSetup<'_> {
     }
 }
 
-fn build_one(
-    name: &str,
-    account: &Account,
-    client: &reqwest::Client,
-) -> Built {
+fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
     let mut errors = Vec::new();
     let mut secrets: BTreeMap<&'static str, Secret> = BTreeMap::new();
     for (field, reference) in secret_fields(&account.config) {
