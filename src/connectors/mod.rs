@@ -332,6 +332,7 @@ pub trait Connector: Send + Sync + fmt::Debug {
 
 pub mod console;
 pub mod http;
+pub mod mastodon;
 pub mod recording;
 pub mod registry;
 pub mod secret;

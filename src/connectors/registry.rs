@@ -8,6 +8,7 @@ use reqwest::Url;
 
 use super::Connector;
 use super::console::ConsoleConnector;
+use super::mastodon::MastodonConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
 use super::webhook::WebhookConnector;
@@ -219,7 +220,7 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
     let built: Result<Arc<dyn Connector>, ConnectorError> = match network {
         Network::Console => Ok(Arc::new(ConsoleConnector::new(name))),
         Network::Webhook => WebhookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
-        Network::Mastodon => not_available(name, network),
+        Network::Mastodon => MastodonConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Bluesky => not_available(name, network),
         Network::Telegram => not_available(name, network),
         Network::Matrix => not_available(name, network),

@@ -1,0 +1,127 @@
+//! The parts of Mastodon's JSON entities crier reads (Status, Account, Notification,
+//! MediaAttachment, Instance, Relationship). Unknown fields are ignored; ids are strings.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    pub id: String,
+    /// `user` for an account on the same server, `user@domain` for a remote one.
+    pub acct: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub followers_count: Option<u64>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub bot: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Status {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub in_reply_to_id: Option<String>,
+    /// HTML.
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub visibility: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub uri: Option<String>,
+    pub account: Account,
+    #[serde(default)]
+    pub favourites_count: u64,
+    #[serde(default)]
+    pub reblogs_count: u64,
+    #[serde(default)]
+    pub replies_count: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Absent when the status was deleted.
+    #[serde(default)]
+    pub status: Option<Status>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MediaAttachment {
+    pub id: String,
+    /// `null` while the full-size file is still being processed.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Relationship {
+    pub id: String,
+    #[serde(default)]
+    pub followed_by: Option<bool>,
+}
+
+/// `GET /api/v2/instance`, only what limits a status.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Instance {
+    #[serde(default)]
+    pub configuration: Option<Configuration>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Configuration {
+    #[serde(default)]
+    pub statuses: Option<StatusLimits>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StatusLimits {
+    #[serde(default)]
+    pub max_characters: Option<usize>,
+    #[serde(default)]
+    pub max_media_attachments: Option<usize>,
+    #[serde(default)]
+    pub characters_reserved_per_url: Option<usize>,
+}
+
+/// The id of the `rel="prev"` (newer) page in a `Link` header, read from its `min_id`.
+pub fn link_min_id(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        if !params
+            .split(';')
+            .any(|param| param.trim().replace(' ', "") == "rel=\"prev\"")
+        {
+            return None;
+        }
+        let target = target.trim().trim_start_matches('<').trim_end_matches('>');
+        let query = target.split_once('?')?.1;
+        query.split('&').find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            (name == "min_id" || name == "since_id").then(|| value.to_owned())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prev_link_gives_the_min_id() {
+        let link = "<https://m.example/api/v1/notifications?max_id=7>; rel=\"next\", \
+                    <https://m.example/api/v1/notifications?min_id=12>; rel=\"prev\"";
+        assert_eq!(link_min_id(link).as_deref(), Some("12"));
+        assert_eq!(
+            link_min_id("<https://m.example/x?max_id=7>; rel=\"next\""),
+            None
+        );
+    }
+}
