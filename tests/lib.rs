@@ -5,6 +5,7 @@ mod connectors;
 mod diagnostics;
 mod dispatch;
 mod engine;
+mod mastodon;
 mod schedule;
 mod script;
 mod support;

@@ -753,6 +753,10 @@ fn reworded(class: SendError, status: StatusCode, body: &str, what: &str) -> Sen
         Some(message) => format!("{prefix}: {message}"),
         None => prefix,
     };
+    let detailed = |code: &str| match &message {
+        Some(message) => format!("{code}: {message}"),
+        None => code.to_owned(),
+    };
     match class {
         SendError::RetryAfter { after, .. } if status == StatusCode::TOO_MANY_REQUESTS => {
             SendError::RetryAfter {
@@ -770,14 +774,15 @@ fn reworded(class: SendError, status: StatusCode, body: &str, what: &str) -> Sen
         SendError::OutcomeUnknown { reason } => SendError::OutcomeUnknown { reason },
         SendError::Permanent { .. } => {
             let reason = match status {
-                StatusCode::UNAUTHORIZED => with_message(format!(
-                    "Mastodon refused the account's access token ({code}); check `token` in \
-                     crier.yaml"
-                )),
-                StatusCode::FORBIDDEN => with_message(format!(
-                    "Mastodon did not allow {what} ({code}); the token may lack the `read` or \
-                     `write` scope"
-                )),
+                StatusCode::UNAUTHORIZED => format!(
+                    "Mastodon refused the access token ({}); check the account's `token`",
+                    detailed(&code)
+                ),
+                StatusCode::FORBIDDEN => format!(
+                    "Mastodon did not allow {what} ({}); the token may lack the `read` or \
+                     `write` scope",
+                    detailed(&code)
+                ),
                 StatusCode::UNPROCESSABLE_ENTITY => {
                     let message = message
                         .as_deref()
