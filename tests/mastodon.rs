@@ -241,7 +241,7 @@ async fn more_images_than_the_server_takes_are_refused_before_uploading() {
     assert_eq!(
         err,
         SendError::Permanent {
-            reason: "Mastodon would refuse the post has 5 images, over the limit of 4 per post"
+            reason: "the post has too many images for Mastodon: 5, and the limit is 4 per post"
                 .into()
         }
     );
@@ -272,7 +272,7 @@ async fn text_over_the_servers_limit_is_refused_before_sending() {
     assert_eq!(
         err,
         SendError::Permanent {
-            reason: "Mastodon would refuse the post has 101 characters (links count as 23), over the limit of 100".into()
+            reason: "the post is too long for Mastodon: 101 characters (a link counts as 23), and the limit is 100".into()
         }
     );
     assert!(fake.requests_to(Endpoint::PostStatus).is_empty());
@@ -297,7 +297,7 @@ async fn a_server_that_does_not_say_its_limit_gets_500() {
         let masto = connector(&fake);
         let err = masto.post(&post("k", &"a".repeat(501))).await.unwrap_err();
         assert!(
-            matches!(&err, SendError::Permanent { reason } if reason.ends_with("over the limit of 500")),
+            matches!(&err, SendError::Permanent { reason } if reason.ends_with("and the limit is 500")),
             "{mode:?}: {err:?}"
         );
         masto.post(&post("k", &"a".repeat(500))).await.unwrap();
@@ -314,7 +314,13 @@ async fn limits_not_read_refuse_only_for_now_and_are_asked_again() {
     // Over the usual 500 but maybe not over this server's limit: try again later.
     let err = masto.post(&post("k", &"a".repeat(600))).await.unwrap_err();
     assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
-    assert!(err.reason().contains("could not be read"), "{err}");
+    assert!(
+        err.reason().starts_with(
+            "the post is too long for Mastodon: 600 characters (a link counts as 23), \
+             and usually the limit is 500; the server's own limit could not be read: "
+        ),
+        "{err}"
+    );
     // Under the usual 500 goes out even so.
     masto.post(&post("k2", "short")).await.unwrap();
     // The server answers now: its own limit applies.
@@ -894,4 +900,36 @@ async fn a_known_token_never_shows_in_debug_display_or_errors() {
         );
     }
     assert!(texts[1].contains("Secret(***)"), "{}", texts[1]);
+}
+
+#[tokio::test]
+async fn a_lost_upload_answer_is_only_transient() {
+    let fake = FakeMastodon::start();
+    fake.push_fault(Endpoint::UploadMedia, Fault::AcceptThenDrop);
+    let dir = tempfile::tempdir().unwrap();
+    let mut outgoing = post("k", "Look");
+    outgoing.media = images(&dir, 1);
+    let masto = connector(&fake);
+    // An upload cannot create a post: no lookup is needed before retrying.
+    let err = masto.post(&outgoing).await.unwrap_err();
+    assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+    assert!(fake.requests_to(Endpoint::PostStatus).is_empty());
+    masto.post(&outgoing).await.unwrap();
+    assert_eq!(fake.statuses().len(), 1);
+}
+
+#[tokio::test]
+async fn mentions_when_followers_cannot_be_read_leave_it_unknown() {
+    let fake = FakeMastodon::start();
+    fake.add_mention(&ann(), "@brand hi", None);
+    fake.push_fault(
+        Endpoint::Relationships,
+        Fault::Unprocessable {
+            message: "This action is outside the authorized scopes".into(),
+        },
+    );
+    let page = connector(&fake).mentions(None).await.unwrap();
+    assert_eq!(page.mentions.len(), 1);
+    assert_eq!(page.mentions[0].author.follows_account, None);
+    assert_eq!(page.mentions[0].author.followers, Some(42));
 }

@@ -26,14 +26,21 @@
 //! - `GET /api/v2/instance` for the server's text limit, images per post and link weight.
 //!
 //! Texts are counted the way Mastodon counts them (see [`text`]) and refused before sending
-//! when over the server's limit. Rate limits (`429`, `X-RateLimit-Reset` as ISO 8601 or
-//! epoch) are read by [`super::http`].
+//! when over the server's limit; if the server cannot be asked its limit, a text over the
+//! usual 500 waits (transient) rather than being refused for good. Rate limits (`429`,
+//! `X-RateLimit-Reset` as ISO 8601 or epoch) are read by [`super::http`]. Only the request
+//! that creates a status can end `OutcomeUnknown`; a lost answer elsewhere is transient.
+//!
+//! After an unknown outcome, `lookup` scans the account's 40 most recent statuses for the
+//! same text (compared after Mastodon's formatting) and reply target, made since this
+//! process first sent the key (or in the last 6 hours), so a text repeated daily is not
+//! mistaken for today's.
 //!
 //! What it cannot do: image descriptions (alt text), polls, content warnings, scheduled
 //! statuses or choosing a post's visibility (posts take the account's default; direct
 //! messages are `direct`). A direct message is a status only its mentioned recipients see,
-//! not an end-to-end encrypted message. `lookup` scans only the account's 40 most recent
-//! statuses.
+//! not an end-to-end encrypted message. Whether a mention's author follows the account is
+//! left unknown when the token may not read relationships.
 
 pub mod api;
 pub mod media;
@@ -195,6 +202,21 @@ impl MastodonConnector {
     /// Sends `request` with the token and reads the answer, whatever its status; only a
     /// failure to get one is an error.
     async fn send(&self, request: RequestBuilder, what: &str) -> Result<http::Reply, SendError> {
+        self.send_inner(request, what)
+            .await
+            .map_err(|err| match err {
+                // Only creating a status can leave a post behind.
+                SendError::OutcomeUnknown { reason } => SendError::Transient { reason },
+                other => other,
+            })
+    }
+
+    /// `send` for the request that creates a status: a lost answer is `OutcomeUnknown`.
+    async fn send_inner(
+        &self,
+        request: RequestBuilder,
+        what: &str,
+    ) -> Result<http::Reply, SendError> {
         let request = request.bearer_auth(self.token.expose());
         let response = request
             .send()
@@ -299,12 +321,24 @@ impl MastodonConnector {
         let count = text::count_characters(text, limits.characters_per_url);
         let over = if count > limits.max_characters {
             Some(format!(
-                "{what} has {count} characters (links count as {}), over the limit of {}",
-                limits.characters_per_url, limits.max_characters
+                "{what} is too long for Mastodon: {count} characters (a link counts as {}), \
+                 {} the limit is {}",
+                limits.characters_per_url,
+                if unknown_because.is_some() {
+                    "and usually"
+                } else {
+                    "and"
+                },
+                limits.max_characters
             ))
         } else if images > limits.max_images {
             Some(format!(
-                "{what} has {images} images, over the limit of {} per post",
+                "{what} has too many images for Mastodon: {images}, {} the limit is {} per post",
+                if unknown_because.is_some() {
+                    "and usually"
+                } else {
+                    "and"
+                },
                 limits.max_images
             ))
         } else {
@@ -312,15 +346,18 @@ impl MastodonConnector {
         };
         match (over, unknown_because) {
             (None, _) => Ok(()),
-            (Some(over), None) => Err(SendError::Permanent {
-                reason: format!("Mastodon would refuse {over}"),
-            }),
-            // The defaults may be lower than this server's limits: try again later rather
-            // than refuse for good.
+            (Some(reason), None) => Err(SendError::Permanent { reason }),
+            // This server's limits may be higher than the usual ones: wait rather than
+            // refuse for good.
+            (Some(over), Some(SendError::RetryAfter { after, reason })) => {
+                Err(SendError::RetryAfter {
+                    after,
+                    reason: format!("{over}; the server's own limit could not be read: {reason}"),
+                })
+            }
             (Some(over), Some(err)) => Err(SendError::Transient {
                 reason: format!(
-                    "{over} Mastodon usually takes, and the server's own limits could not \
-                     be read ({})",
+                    "{over}; the server's own limit could not be read: {}",
                     err.reason()
                 ),
             }),
@@ -414,7 +451,9 @@ impl MastodonConnector {
             .post(self.endpoint("/api/v1/statuses"))
             .header("idempotency-key", &post.idempotency_key)
             .json(&body);
-        let reply = self.call(request, what).await?;
+        let reply = self.send_inner(request, what).await?;
+        http::classify_status(reply.status, &reply.headers, &reply.body, Utc::now())
+            .map_err(|class| reworded(class, reply.status, &reply.body, what))?;
         // The status exists even if its answer cannot be read.
         let status: Status = parse(&reply.body, what).map_err(|err| SendError::OutcomeUnknown {
             reason: err.reason().to_owned(),
@@ -471,9 +510,15 @@ impl MastodonConnector {
         }
         let query: Vec<(&str, &str)> = ids.iter().map(|id| ("id[]", id.as_str())).collect();
         let request = self.get("/api/v1/accounts/relationships").query(&query);
-        let (relationships, _): (Vec<Relationship>, _) = self
+        let relationships: Vec<Relationship> = match self
             .call_json(request, "the request for who follows the account")
-            .await?;
+            .await
+        {
+            Ok((relationships, _)) => relationships,
+            // A token without `read:follows` still reads mentions; who follows stays unknown.
+            Err(SendError::Permanent { .. }) => return Ok(HashMap::new()),
+            Err(err) => return Err(err),
+        };
         Ok(relationships
             .into_iter()
             .filter_map(|r| r.followed_by.map(|follows| (r.id, follows)))
