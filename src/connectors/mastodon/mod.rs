@@ -59,8 +59,8 @@ use super::http;
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{
-    Author, Capabilities, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot,
-    OutgoingPost, PostMetrics, SendError,
+    Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
+    PostMetrics, SendError,
 };
 use crate::playbook::raw::Network;
 use api::{Account, Instance, MediaAttachment, Notification, Relationship, Status};
@@ -560,20 +560,6 @@ impl Connector for MastodonConnector {
 
     fn account(&self) -> &str {
         &self.account
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            reply: true,
-            media: true,
-            direct_message: true,
-            delete: true,
-            read_mentions: true,
-            metrics: true,
-            lookup: true,
-            idempotency_key: true,
-        }
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
