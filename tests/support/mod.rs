@@ -2,4 +2,5 @@
 // Each test module uses a part of the support code.
 #![allow(dead_code)]
 
+pub mod fake_bluesky;
 pub mod fake_network;
