@@ -38,9 +38,13 @@
 //! (`https://bsky.app/profile/ann.bsky.social/post/3k…`). Metrics leave out posts that no
 //! longer exist.
 //!
-//! What it cannot do: direct messages (Bluesky chat is a separate service behind a proxy that
-//! app passwords without DM access cannot use), post languages (`langs` is not sent), quote
-//! posts, link cards and video.
+//! Mentions are the `mention` and `reply` notifications, read newest first a page at a time
+//! until the previous check; crier's cursor is the `indexedAt` time of the newest notification
+//! seen (at most 1000 notifications are read in one check).
+//!
+//! What it cannot do: direct messages (Bluesky chat is a separate service, reached through a
+//! proxy header and only with an app password allowed to use chats), post languages (`langs`
+//! is not sent), quote posts, link cards and video.
 
 pub mod facets;
 pub mod rkey;
@@ -53,7 +57,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use reqwest::{Method, Url};
+use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use unicode_segmentation::UnicodeSegmentation;
@@ -61,7 +65,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use self::facets::Feature;
 use self::rkey::{AtUri, POST_COLLECTION, record_key};
 use self::session::{Session, Sessions};
-use self::xrpc::{Call, Failure, Payload, Xrpc};
+use self::xrpc::{Call, Failure, Xrpc};
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{
@@ -196,12 +200,13 @@ impl BlueskyConnector {
             .param("handle", handle);
         match self.xrpc.send::<ResolveAnswer>(&call, None).await {
             Ok(answer) => Ok(Some(answer.did)),
-            Err(failure) if failure.status.is_some_and(|s| s.is_client_error()) => {
-                if failure.status.is_some_and(|s| s.as_u16() == 429) {
-                    Err(failure.error)
-                } else {
-                    Ok(None)
-                }
+            // The PDS answers 400 "Unable to resolve handle"; only a rate limit is not a "no".
+            Err(failure)
+                if failure
+                    .status
+                    .is_some_and(|s| s.is_client_error() && s.as_u16() != 429) =>
+            {
+                Ok(None)
             }
             Err(failure) => Err(failure.error),
         }
@@ -283,16 +288,12 @@ impl BlueskyConnector {
     }
 
     async fn upload(&self, image: Image) -> Result<Value, SendError> {
-        let call = Call {
-            method: Method::POST,
-            nsid: "com.atproto.repo.uploadBlob",
-            query: Vec::new(),
-            payload: Payload::Bytes {
-                bytes: image.bytes,
-                mime: image.mime,
-            },
-            what: "the image upload",
-        };
+        let call = Call::upload(
+            "com.atproto.repo.uploadBlob",
+            "the image upload",
+            image.bytes,
+            image.mime,
+        );
         let answer: BlobAnswer = self.call(&call).await?;
         Ok(json!({ "alt": image.alt, "image": answer.blob }))
     }
@@ -589,16 +590,6 @@ impl Connector for BlueskyConnector {
             followers: profile.followers_count,
             posts,
         })
-    }
-}
-
-impl Failure {
-    fn from_error(error: SendError) -> Failure {
-        Failure {
-            error,
-            code: None,
-            status: None,
-        }
     }
 }
 

@@ -131,14 +131,7 @@ impl Sessions {
         previous: Option<Session>,
     ) -> Result<Session, SendError> {
         if let Some(previous) = previous {
-            let call = Call {
-                payload: super::xrpc::Payload::None,
-                ..Call::post(
-                    "com.atproto.server.refreshSession",
-                    "the session refresh",
-                    serde_json::Value::Null,
-                )
-            };
+            let call = Call::post_empty("com.atproto.server.refreshSession", "the session refresh");
             match xrpc
                 .send::<SessionAnswer>(&call, Some(previous.refresh.expose()))
                 .await

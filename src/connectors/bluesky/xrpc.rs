@@ -56,6 +56,27 @@ impl Call {
         }
     }
 
+    /// A procedure without input (`refreshSession`).
+    pub fn post_empty(nsid: &'static str, what: &'static str) -> Call {
+        Call {
+            payload: Payload::None,
+            ..Call::post(nsid, what, serde_json::Value::Null)
+        }
+    }
+
+    /// A procedure whose input is raw bytes of type `mime` (`uploadBlob`).
+    pub fn upload(
+        nsid: &'static str,
+        what: &'static str,
+        bytes: Vec<u8>,
+        mime: &'static str,
+    ) -> Call {
+        Call {
+            payload: Payload::Bytes { bytes, mime },
+            ..Call::post(nsid, what, serde_json::Value::Null)
+        }
+    }
+
     pub fn param(mut self, name: &'static str, value: impl Into<String>) -> Call {
         self.query.push((name, value.into()));
         self
@@ -82,6 +103,17 @@ impl Failure {
 
     pub fn is_code(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
+    }
+}
+
+impl Failure {
+    /// A failure that did not come from an XRPC answer (signing in, reading a file).
+    pub fn from_error(error: SendError) -> Failure {
+        Failure {
+            error,
+            code: None,
+            status: None,
+        }
     }
 }
 
