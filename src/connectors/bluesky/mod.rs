@@ -69,8 +69,8 @@ use self::xrpc::{Call, Failure, Xrpc};
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{
-    Author, Capabilities, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot,
-    OutgoingPost, PostMetrics, SendError,
+    Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
+    PostMetrics, SendError,
 };
 use crate::playbook::raw::Network;
 
@@ -449,21 +449,6 @@ impl Connector for BlueskyConnector {
 
     fn account(&self) -> &str {
         &self.account
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            reply: true,
-            media: true,
-            direct_message: false,
-            delete: true,
-            read_mentions: true,
-            metrics: true,
-            lookup: true,
-            // The record key comes from the idempotency key: a repeat cannot create a second post.
-            idempotency_key: true,
-        }
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
