@@ -156,13 +156,14 @@ pub fn classify_error(err: reqwest::Error) -> SendError {
 }
 
 /// How long the network asks to wait: `Retry-After` (seconds or an HTTP date), then
-/// `RateLimit-Reset` (seconds), then `X-RateLimit-Reset` (epoch seconds or ISO 8601).
+/// `RateLimit-Reset` (seconds as in the IETF draft, or epoch seconds as Bluesky sends), then
+/// `X-RateLimit-Reset` (epoch seconds or ISO 8601).
 /// Capped at `MAX_RETRY_AFTER`; `None` when no header gives a usable hint.
 pub fn retry_hint(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     header("retry-after")
         .and_then(|value| parse_retry_after(value, now))
-        .or_else(|| header("ratelimit-reset").and_then(parse_seconds))
+        .or_else(|| header("ratelimit-reset").and_then(|value| parse_reset(value, now)))
         .or_else(|| header("x-ratelimit-reset").and_then(|value| parse_reset(value, now)))
         .map(|after| after.min(MAX_RETRY_AFTER))
 }
@@ -369,6 +370,9 @@ mod tests {
         assert_eq!(retry_hint(&both, now()), Some(Duration::from_secs(7)));
         let draft = headers(&[("ratelimit-reset", "12")]);
         assert_eq!(retry_hint(&draft, now()), Some(Duration::from_secs(12)));
+        let epoch = (now().timestamp() + 25).to_string();
+        let bluesky = headers(&[("ratelimit-reset", &epoch)]);
+        assert_eq!(retry_hint(&bluesky, now()), Some(Duration::from_secs(25)));
         let far = headers(&[("retry-after", "86400")]);
         assert_eq!(retry_hint(&far, now()), Some(MAX_RETRY_AFTER));
         let unusable = headers(&[("retry-after", "later")]);

@@ -330,6 +330,7 @@ pub trait Connector: Send + Sync + fmt::Debug {
     }
 }
 
+pub mod bluesky;
 pub mod console;
 pub mod http;
 pub mod mastodon;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use reqwest::Url;
 
 use super::Connector;
+use super::bluesky::BlueskyConnector;
 use super::console::ConsoleConnector;
 use super::mastodon::MastodonConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
@@ -221,7 +222,7 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Console => Ok(Arc::new(ConsoleConnector::new(name))),
         Network::Webhook => WebhookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Mastodon => MastodonConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
-        Network::Bluesky => not_available(name, network),
+        Network::Bluesky => BlueskyConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Telegram => not_available(name, network),
         Network::Matrix => not_available(name, network),
         Network::Discord => not_available(name, network),

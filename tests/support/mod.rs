@@ -2,5 +2,6 @@
 // Each test module uses a part of the support code.
 #![allow(dead_code)]
 
+pub mod fake_bluesky;
 pub mod fake_mastodon;
 pub mod fake_network;
