@@ -4,6 +4,7 @@ mod connectors;
 mod diagnostics;
 mod dispatch;
 mod engine;
+mod matrix;
 mod schedule;
 mod script;
 mod support;

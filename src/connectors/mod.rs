@@ -232,6 +232,7 @@ pub trait Connector: Send + Sync + fmt::Debug {
 
 pub mod console;
 pub mod http;
+pub mod matrix;
 pub mod recording;
 pub mod registry;
 pub mod secret;

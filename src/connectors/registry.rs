@@ -8,6 +8,7 @@ use reqwest::Url;
 
 use super::Connector;
 use super::console::ConsoleConnector;
+use super::matrix::MatrixConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
 use super::webhook::WebhookConnector;
@@ -211,7 +212,7 @@ fn build_one(
         Network::Mastodon => not_available(name, network),
         Network::Bluesky => not_available(name, network),
         Network::Telegram => not_available(name, network),
-        Network::Matrix => not_available(name, network),
+        Network::Matrix => MatrixConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Discord => not_available(name, network),
         Network::Slack => not_available(name, network),
         Network::Email => not_available(name, network),
