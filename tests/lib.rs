@@ -7,6 +7,7 @@ mod diagnostics;
 mod dispatch;
 mod engine;
 mod mastodon;
+mod matrix;
 mod schedule;
 mod script;
 mod support;

@@ -334,6 +334,7 @@ pub mod bluesky;
 pub mod console;
 pub mod http;
 pub mod mastodon;
+pub mod matrix;
 pub mod recording;
 pub mod registry;
 pub mod secret;

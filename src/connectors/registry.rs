@@ -10,6 +10,7 @@ use super::Connector;
 use super::bluesky::BlueskyConnector;
 use super::console::ConsoleConnector;
 use super::mastodon::MastodonConnector;
+use super::matrix::MatrixConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
 use super::webhook::WebhookConnector;
@@ -224,7 +225,7 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Mastodon => MastodonConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Bluesky => BlueskyConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Telegram => not_available(name, network),
-        Network::Matrix => not_available(name, network),
+        Network::Matrix => MatrixConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Discord => not_available(name, network),
         Network::Slack => not_available(name, network),
         Network::Email => not_available(name, network),

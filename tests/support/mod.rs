@@ -4,4 +4,6 @@
 
 pub mod fake_bluesky;
 pub mod fake_mastodon;
+pub mod fake_matrix;
 pub mod fake_network;
+pub mod synapse;
