@@ -7,3 +7,4 @@ mod engine;
 mod schedule;
 mod script;
 mod support;
+mod telegram;

@@ -235,6 +235,7 @@ pub mod http;
 pub mod recording;
 pub mod registry;
 pub mod secret;
+pub mod telegram;
 pub mod webhook;
 
 pub use registry::{ConnectorError, Connectors};

@@ -10,6 +10,7 @@ use super::Connector;
 use super::console::ConsoleConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
+use super::telegram::TelegramConnector;
 use super::webhook::WebhookConnector;
 use crate::playbook::plan::Account;
 use crate::playbook::raw::{AccountConfig, Network};
@@ -210,7 +211,7 @@ fn build_one(
         Network::Webhook => WebhookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Mastodon => not_available(name, network),
         Network::Bluesky => not_available(name, network),
-        Network::Telegram => not_available(name, network),
+        Network::Telegram => TelegramConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Matrix => not_available(name, network),
         Network::Discord => not_available(name, network),
         Network::Slack => not_available(name, network),

@@ -2,4 +2,6 @@
 // Each test module uses a part of the support code.
 #![allow(dead_code)]
 
+pub mod chat_server;
 pub mod fake_network;
+pub mod fake_telegram;
