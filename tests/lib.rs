@@ -2,6 +2,7 @@
 mod cli;
 mod connectors;
 mod diagnostics;
+mod discord;
 mod dispatch;
 mod engine;
 mod schedule;

@@ -717,9 +717,9 @@ async fn the_token_never_shows_in_errors_or_debug() {
         .unwrap_err();
     texts.extend([format!("{err}"), format!("{err:?}")]);
     drop(fake);
-    // The server is gone: reqwest's connect error would carry the URL, token and all.
+    // The server is gone: reqwest's errors (a stale pooled connection, a refused connect)
+    // would carry the URL, token and all.
     let err = connector.health().await.unwrap_err();
-    assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
     texts.extend([format!("{err}"), format!("{err:?}")]);
     for text in &texts {
         assert!(!text.contains(TOKEN), "the token leaked into: {text}");

@@ -8,6 +8,7 @@ use reqwest::Url;
 
 use super::Connector;
 use super::console::ConsoleConnector;
+use super::discord::DiscordConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
 use super::telegram::TelegramConnector;
@@ -213,7 +214,7 @@ fn build_one(
         Network::Bluesky => not_available(name, network),
         Network::Telegram => TelegramConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Matrix => not_available(name, network),
-        Network::Discord => not_available(name, network),
+        Network::Discord => DiscordConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Slack => not_available(name, network),
         Network::Email => not_available(name, network),
     };

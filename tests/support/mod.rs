@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod chat_server;
+pub mod fake_discord;
 pub mod fake_network;
 pub mod fake_telegram;
