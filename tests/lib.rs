@@ -7,5 +7,6 @@ mod dispatch;
 mod engine;
 mod schedule;
 mod script;
+mod slack;
 mod support;
 mod telegram;

@@ -236,6 +236,7 @@ pub mod http;
 pub mod recording;
 pub mod registry;
 pub mod secret;
+pub mod slack;
 pub mod telegram;
 pub mod webhook;
 

@@ -11,6 +11,7 @@ use super::console::ConsoleConnector;
 use super::discord::DiscordConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
+use super::slack::SlackConnector;
 use super::telegram::TelegramConnector;
 use super::webhook::WebhookConnector;
 use crate::playbook::plan::Account;
@@ -215,7 +216,7 @@ fn build_one(
         Network::Telegram => TelegramConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Matrix => not_available(name, network),
         Network::Discord => DiscordConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
-        Network::Slack => not_available(name, network),
+        Network::Slack => SlackConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Email => not_available(name, network),
     };
     built.map_err(|err| vec![err])

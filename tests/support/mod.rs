@@ -5,4 +5,5 @@
 pub mod chat_server;
 pub mod fake_discord;
 pub mod fake_network;
+pub mod fake_slack;
 pub mod fake_telegram;
