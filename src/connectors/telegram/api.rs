@@ -199,7 +199,11 @@ fn refusal(reply: &Reply, context: Context<'_>) -> SendError {
     let code = failure.error_code;
     let description = failure
         .description
-        .or_else(|| http::body_message(&reply.body).filter(|_| code.is_none()))
+        // A proxy's error page says nothing a person can use; a plain 4xx text might.
+        .or_else(|| {
+            http::body_message(&reply.body)
+                .filter(|_| code.is_none() && reply.status.is_client_error())
+        })
         .unwrap_or_default();
     let parameters = failure.parameters.unwrap_or_default();
     let status = code
@@ -283,4 +287,60 @@ fn refusal(reply: &Reply, context: Context<'_>) -> SendError {
         _ => format!("Telegram refused {action}: {said}"),
     };
     http::reworded(classified, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderMap;
+    use serde_json::Value;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: body.into(),
+        }
+    }
+
+    const POST: Context<'static> = Context {
+        action: "the post",
+        chat: Some("@brand_channel"),
+    };
+
+    #[test]
+    fn a_proxy_error_page_is_transient_without_its_html() {
+        let err = result::<Value>(
+            &reply(502, "<html><body>502 Bad Gateway</body></html>"),
+            POST,
+        );
+        assert_eq!(
+            err,
+            Err(SendError::Transient {
+                reason: "Telegram failed (HTTP 502 Bad Gateway)".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_success_without_a_readable_result_is_outcome_unknown() {
+        let err = result::<Message>(&reply(200, r#"{"ok": true, "result": 5}"#), POST);
+        assert!(
+            matches!(err, Err(SendError::OutcomeUnknown { .. })),
+            "{err:?}"
+        );
+        let err = result::<Value>(
+            &reply(
+                200,
+                r#"{"ok": false, "error_code": 400, "description": "Bad Request: x"}"#,
+            ),
+            POST,
+        );
+        assert_eq!(
+            err,
+            Err(SendError::Permanent {
+                reason: "Telegram refused the post: Bad Request: x".into()
+            })
+        );
+    }
 }
