@@ -49,7 +49,7 @@ pub fn client(options: &HttpOptions) -> Result<reqwest::Client, reqwest::Error> 
         .build()
 }
 
-/// A 2xx response, read in full.
+/// A response, read in full (`execute` gives only 2xx ones; `fetch` any).
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,
@@ -59,6 +59,14 @@ pub struct Reply {
 
 /// Sends `request` and reads the reply; anything but a 2xx comes back classified.
 pub async fn execute(request: reqwest::RequestBuilder) -> Result<Reply, SendError> {
+    let reply = fetch(request).await?;
+    classify_status(reply.status, &reply.headers, &reply.body, Utc::now())?;
+    Ok(reply)
+}
+
+/// Sends `request` and reads the reply whatever its status, for connectors that read a
+/// network's own error bodies before classifying; only transport failures come back as errors.
+pub async fn fetch(request: reqwest::RequestBuilder) -> Result<Reply, SendError> {
     let response = request.send().await.map_err(classify_error)?;
     let status = response.status();
     let headers = response.headers().clone();
@@ -76,7 +84,6 @@ pub async fn execute(request: reqwest::RequestBuilder) -> Result<Reply, SendErro
         }
         Err(_) => String::new(),
     };
-    classify_status(status, &headers, &body, Utc::now())?;
     Ok(Reply {
         status,
         headers,
@@ -128,6 +135,17 @@ pub fn classify_status(
     Err(SendError::Permanent {
         reason: format!("unexpected answer from the network ({code})"),
     })
+}
+
+/// `err` with `reason` in place of its own, keeping its class (and wait): how a connector
+/// says in its network's words what `classify_status` classified.
+pub fn reworded(err: SendError, reason: String) -> SendError {
+    match err {
+        SendError::Permanent { .. } => SendError::Permanent { reason },
+        SendError::RetryAfter { after, .. } => SendError::RetryAfter { after, reason },
+        SendError::Transient { .. } => SendError::Transient { reason },
+        SendError::OutcomeUnknown { .. } => SendError::OutcomeUnknown { reason },
+    }
 }
 
 /// Classifies a failure to get any response.
@@ -269,7 +287,8 @@ fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
-fn status_text(status: StatusCode) -> String {
+/// `HTTP 404 Not Found`: a status as errors quote it.
+pub fn status_text(status: StatusCode) -> String {
     match status.canonical_reason() {
         Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
         None => format!("HTTP {}", status.as_u16()),

@@ -332,12 +332,15 @@ pub trait Connector: Send + Sync + fmt::Debug {
 
 pub mod bluesky;
 pub mod console;
+pub mod discord;
 pub mod http;
 pub mod mastodon;
 pub mod matrix;
 pub mod recording;
 pub mod registry;
 pub mod secret;
+pub mod slack;
+pub mod telegram;
 pub mod webhook;
 
 pub use registry::{ConnectorError, Connectors};

@@ -9,10 +9,13 @@ use reqwest::Url;
 use super::Connector;
 use super::bluesky::BlueskyConnector;
 use super::console::ConsoleConnector;
+use super::discord::DiscordConnector;
 use super::mastodon::MastodonConnector;
 use super::matrix::MatrixConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
+use super::slack::SlackConnector;
+use super::telegram::TelegramConnector;
 use super::webhook::WebhookConnector;
 use crate::playbook::plan::Account;
 use crate::playbook::raw::{AccountConfig, Network};
@@ -224,10 +227,10 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Webhook => WebhookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Mastodon => MastodonConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Bluesky => BlueskyConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
-        Network::Telegram => not_available(name, network),
+        Network::Telegram => TelegramConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Matrix => MatrixConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
-        Network::Discord => not_available(name, network),
-        Network::Slack => not_available(name, network),
+        Network::Discord => DiscordConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Slack => SlackConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Email => not_available(name, network),
     };
     built.map_err(|err| vec![err])

@@ -2,8 +2,12 @@
 // Each test module uses a part of the support code.
 #![allow(dead_code)]
 
+pub mod chat_server;
 pub mod fake_bluesky;
+pub mod fake_discord;
 pub mod fake_mastodon;
 pub mod fake_matrix;
 pub mod fake_network;
+pub mod fake_slack;
+pub mod fake_telegram;
 pub mod synapse;
