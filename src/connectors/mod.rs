@@ -231,6 +231,7 @@ pub trait Connector: Send + Sync + fmt::Debug {
 }
 
 pub mod console;
+pub mod email;
 pub mod http;
 pub mod recording;
 pub mod registry;

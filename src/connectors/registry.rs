@@ -8,6 +8,7 @@ use reqwest::Url;
 
 use super::Connector;
 use super::console::ConsoleConnector;
+use super::email::EmailConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
 use super::webhook::WebhookConnector;
@@ -30,6 +31,12 @@ pub enum ConnectorError {
         account: String,
         network: &'static str,
         field: &'static str,
+    },
+    #[error("account `{account}`: `{field}` is not valid: {reason}")]
+    InvalidField {
+        account: String,
+        field: &'static str,
+        reason: String,
     },
     #[error("account `{account}`: `{field}` is not an http(s) URL: {reason}")]
     InvalidUrl {
@@ -214,7 +221,7 @@ fn build_one(
         Network::Matrix => not_available(name, network),
         Network::Discord => not_available(name, network),
         Network::Slack => not_available(name, network),
-        Network::Email => not_available(name, network),
+        Network::Email => EmailConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
     };
     built.map_err(|err| vec![err])
 }
