@@ -3,6 +3,7 @@ mod cli;
 mod connectors;
 mod diagnostics;
 mod dispatch;
+mod email;
 mod engine;
 mod schedule;
 mod script;

@@ -174,16 +174,21 @@ impl EmailConnector {
 pub fn parse_mailbox(value: &str) -> Result<Mailbox, String> {
     use lettre::address::AddressError;
     let value = value.trim();
-    value.parse::<Mailbox>().map_err(|err| {
-        let why = match err {
-            AddressError::MissingParts => "it needs a name, an @ and a domain",
-            AddressError::Unbalanced => "an angle bracket is not closed",
-            AddressError::InvalidUser => "the part before the @ is not valid",
-            AddressError::InvalidDomain => "the domain is not valid",
-            _ => "it has characters an address cannot have",
-        };
-        format!("`{value}` is not an email address: {why}")
-    })
+    let err = match value.parse::<Mailbox>() {
+        Ok(mailbox) => return Ok(mailbox),
+        Err(_) if value.contains('<') && !value.ends_with('>') => AddressError::Unbalanced,
+        Err(err) if value.contains('<') => err,
+        // A bare address says more precisely what is wrong with it.
+        Err(err) => value.parse::<Address>().err().unwrap_or(err),
+    };
+    let why = match err {
+        AddressError::MissingParts => "it needs a name, an @ and a domain",
+        AddressError::Unbalanced => "an angle bracket is not closed",
+        AddressError::InvalidUser => "the part before the @ is not valid",
+        AddressError::InvalidDomain => "the part after the @ is not a valid domain",
+        _ => "write it as `name@example.com` or `Name <name@example.com>`",
+    };
+    Err(format!("`{value}` is not an email address: {why}"))
 }
 
 #[async_trait]
