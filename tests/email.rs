@@ -473,6 +473,51 @@ async fn a_silent_server_after_data_is_outcome_unknown_and_bounded() {
 }
 
 #[tokio::test]
+async fn tls_to_a_server_that_does_not_speak_it_is_permanent() {
+    let fake = FakeSmtp::start();
+    let email = connector(&format!("smtps://{}", fake.addr()), Some(("crier", "pw")));
+    let err = email.post(&post("k", "hi")).await.unwrap_err();
+    assert!(
+        matches!(&err, SendError::Permanent { reason }
+            if reason.starts_with(&format!("TLS with the SMTP server at {} failed", fake.addr()))
+                && reason.ends_with("if the server expects STARTTLS, use `smtp://` (port 587)")),
+        "{err:?}"
+    );
+    // The password never left: the handshake failed first.
+    assert!(fake.sessions().iter().all(|s| s.sign_ins.is_empty()));
+    assert!(fake.mails().is_empty());
+}
+
+#[tokio::test]
+async fn an_address_beyond_ascii_asks_for_smtputf8() {
+    let fake = FakeSmtp::start();
+    let email = connector(&fake.url(), None);
+    email
+        .direct_message("олена@приклад.укр", &post("dm-utf8", "Привіт"))
+        .await
+        .unwrap();
+    let mails = fake.mails();
+    assert_eq!(mails[0].rcpt_to, ["олена@приклад.укр"]);
+    assert!(
+        mails[0].mail_parameters.contains("SMTPUTF8"),
+        "{:?}",
+        mails[0]
+    );
+}
+
+#[tokio::test]
+async fn long_server_replies_are_cut() {
+    let (err, _fake) = send_with(Fault::RejectMessage {
+        code: 554,
+        text: "x".repeat(480),
+    })
+    .await;
+    let reason = err.reason();
+    assert!(reason.ends_with('…'), "{reason}");
+    assert!(reason.chars().count() < 400, "{reason}");
+}
+
+#[tokio::test]
 async fn signs_in_with_plain_or_login() {
     for mechanism in ["PLAIN", "LOGIN"] {
         let fake = FakeSmtp::with_auth("crier@example.com", "pä55 word", &[mechanism]);

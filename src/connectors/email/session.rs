@@ -22,6 +22,9 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use super::server::{Security, SmtpServer};
 use crate::connectors::SendError;
 
+/// The longest part of a server's reply quoted in an error.
+const MAX_REPLY_CHARS: usize = 300;
+
 /// How long to wait for the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SmtpTimeouts {
@@ -300,10 +303,17 @@ fn classify(err: &SmtpError, step: Step<'_>, server: &SmtpServer) -> SendError {
             }
         };
     }
-    if err.is_tls() {
+    let handshake =
+        matches!(step, Step::Connect | Step::StartTls) && server.security != Security::Plain;
+    if err.is_tls() || (handshake && io_kind(err) == Some(io::ErrorKind::InvalidData)) {
+        let hint = if server.security == Security::ImplicitTls {
+            "; if the server expects STARTTLS, use `smtp://` (port 587)"
+        } else {
+            ""
+        };
         let reason = format!(
-            "TLS with the SMTP server at {server} failed: {}",
-            error_chain(err)
+            "TLS with the SMTP server at {server} failed: {}{hint}",
+            root_cause(err)
         );
         // A certificate or protocol problem will not go away by itself; a broken
         // connection during the handshake may.
@@ -347,7 +357,10 @@ fn reply_text(err: &SmtpError) -> Option<String> {
     use std::error::Error as _;
     let text = err.source()?.to_string();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!text.is_empty()).then_some(text)
+    match text.char_indices().nth(MAX_REPLY_CHARS) {
+        Some((end, _)) => Some(format!("{}…", &text[..end])),
+        None => (!text.is_empty()).then_some(text),
+    }
 }
 
 fn io_kind(err: &SmtpError) -> Option<io::ErrorKind> {
@@ -360,6 +373,15 @@ fn io_kind(err: &SmtpError) -> Option<io::ErrorKind> {
         source = cause.source();
     }
     None
+}
+
+/// The innermost cause: for TLS, the one that says what was wrong.
+fn root_cause(err: &SmtpError) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// The causes of an error without lettre's kind prefix ("network error: …").
