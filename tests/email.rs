@@ -459,8 +459,9 @@ async fn a_drop_after_data_is_outcome_unknown_and_a_resend_carries_the_same_mess
 async fn a_silent_server_after_data_is_outcome_unknown_and_bounded() {
     let started = Instant::now();
     let (err, fake) = send_with(Fault::SlowAfterData(Duration::from_secs(10))).await;
+    // One reply timeout (700 ms), and no QUIT waiting on a silent server afterwards.
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_millis(1300),
         "{:?}",
         started.elapsed()
     );

@@ -213,8 +213,10 @@ struct Connection {
 
 impl Connection {
     async fn reply(&mut self, reply: &str) -> std::io::Result<()> {
-        self.writer.write_all(reply.as_bytes()).await?;
-        self.writer.write_all(b"\r\n").await?;
+        // One write per reply: two small ones would wait on Nagle and delayed ACKs.
+        self.writer
+            .write_all(format!("{reply}\r\n").as_bytes())
+            .await?;
         self.writer.flush().await
     }
 
@@ -246,6 +248,7 @@ async fn serve(stream: TcpStream, state: Shared, config: Config, fault: Option<F
         });
         inner.sessions.len() - 1
     };
+    let _ = stream.set_nodelay(true);
     let (read, writer) = stream.into_split();
     let mut conn = Connection {
         reader: BufReader::new(read),

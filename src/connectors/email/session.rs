@@ -74,6 +74,21 @@ impl Step<'_> {
     }
 }
 
+/// A failed step, and whether the server had gone silent.
+struct Failed {
+    error: SendError,
+    silent: bool,
+}
+
+impl From<SendError> for Failed {
+    fn from(error: SendError) -> Self {
+        Failed {
+            error,
+            silent: false,
+        }
+    }
+}
+
 /// Where and how to connect, and who to sign in as.
 pub struct Session<'a> {
     pub server: &'a SmtpServer,
@@ -96,10 +111,7 @@ impl Session<'_> {
                 let _ = tokio::time::timeout(self.timeouts.reply, conn.command(Quit)).await;
                 Ok(())
             }
-            Err(err) => {
-                self.close(conn).await;
-                Err(err)
-            }
+            Err(failed) => Err(self.give_up(conn, failed).await),
         }
     }
 
@@ -112,10 +124,7 @@ impl Session<'_> {
                 let _ = tokio::time::timeout(self.timeouts.reply, conn.command(Quit)).await;
                 Ok(())
             }
-            Err(err) => {
-                self.close(conn).await;
-                Err(err)
-            }
+            Err(failed) => Err(self.give_up(conn, failed).await),
         }
     }
 
@@ -157,12 +166,11 @@ impl Session<'_> {
                 });
             }
             let parameters = self.tls_parameters()?;
-            if let Err(err) = self
+            if let Err(failed) = self
                 .step(Step::StartTls, conn.starttls(parameters, &hello))
                 .await
             {
-                self.close(conn).await;
-                return Err(err);
+                return Err(self.give_up(conn, failed).await);
             }
         }
         if let Some(credentials) = &self.credentials {
@@ -181,12 +189,11 @@ impl Session<'_> {
                     ),
                 });
             }
-            if let Err(err) = self
+            if let Err(failed) = self
                 .step(Step::SignIn, conn.auth(&mechanisms, credentials))
                 .await
             {
-                self.close(conn).await;
-                return Err(err);
+                return Err(self.give_up(conn, failed).await);
             }
         }
         Ok(conn)
@@ -198,7 +205,7 @@ impl Session<'_> {
         from: Option<&Address>,
         to: &[Address],
         email: &[u8],
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Failed> {
         let mut parameters = Vec::new();
         let international = from
             .into_iter()
@@ -206,19 +213,19 @@ impl Session<'_> {
             .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
         if international {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-                return Err(SendError::Permanent {
+                return Err(Failed::from(SendError::Permanent {
                     reason: "the SMTP server cannot send to or from addresses with non-ASCII \
                              characters (no SMTPUTF8)"
                         .into(),
-                });
+                }));
             }
             parameters.push(MailParameter::SmtpUtfEight);
         }
         if !email.is_ascii() {
             if !conn.server_info().supports_feature(Extension::EightBitMime) {
-                return Err(SendError::Permanent {
+                return Err(Failed::from(SendError::Permanent {
                     reason: "the SMTP server cannot take 8-bit text (no 8BITMIME)".into(),
-                });
+                }));
             }
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
@@ -244,20 +251,31 @@ impl Session<'_> {
         &self,
         step: Step<'_>,
         action: impl Future<Output = Result<T, SmtpError>>,
-    ) -> Result<T, SendError> {
-        match tokio::time::timeout(self.timeouts.reply, action).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(classify(&err, step, self.server)),
-            Err(_) if step == Step::Message => Err(SendError::OutcomeUnknown {
-                reason: format!(
-                    "the SMTP server at {} did not confirm the email in time",
-                    self.server
-                ),
-            }),
-            Err(_) => Err(SendError::Transient {
-                reason: format!("the SMTP server at {} did not answer in time", self.server),
-            }),
+    ) -> Result<T, Failed> {
+        let server = self.server;
+        let error = match tokio::time::timeout(self.timeouts.reply, action).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(err)) => return Err(classify(&err, step, server).into()),
+            Err(_) if step == Step::Message => SendError::OutcomeUnknown {
+                reason: format!("the SMTP server at {server} did not confirm the email in time"),
+            },
+            Err(_) => SendError::Transient {
+                reason: format!("the SMTP server at {server} did not answer in time"),
+            },
+        };
+        Err(Failed {
+            error,
+            silent: true,
+        })
+    }
+
+    /// Ends the conversation after `failed`: QUIT unless the server went silent (that would
+    /// only wait again), then drop the connection.
+    async fn give_up(&self, conn: AsyncSmtpConnection, failed: Failed) -> SendError {
+        if !failed.silent {
+            self.close(conn).await;
         }
+        failed.error
     }
 
     /// Says QUIT if the server still listens, then drops the connection; bounded.
