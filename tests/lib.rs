@@ -6,6 +6,7 @@ mod connectors;
 mod diagnostics;
 mod discord;
 mod dispatch;
+mod email;
 mod engine;
 mod mastodon;
 mod matrix;

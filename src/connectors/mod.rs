@@ -333,6 +333,7 @@ pub trait Connector: Send + Sync + fmt::Debug {
 pub mod bluesky;
 pub mod console;
 pub mod discord;
+pub mod email;
 pub mod http;
 pub mod mastodon;
 pub mod matrix;

@@ -10,6 +10,7 @@ use super::Connector;
 use super::bluesky::BlueskyConnector;
 use super::console::ConsoleConnector;
 use super::discord::DiscordConnector;
+use super::email::EmailConnector;
 use super::mastodon::MastodonConnector;
 use super::matrix::MatrixConnector;
 use super::recording::{Recording, RecordingConnector, RecordingLog};
@@ -26,16 +27,17 @@ use crate::playbook::yaml::Spanned;
 pub enum ConnectorError {
     #[error(transparent)]
     Secret(#[from] SecretError),
-    #[error("account `{account}`: the `{network}` connector is not available yet")]
-    NotAvailable {
-        account: String,
-        network: &'static str,
-    },
     #[error("account `{account}`: a `{network}` account needs `{field}`")]
     MissingField {
         account: String,
         network: &'static str,
         field: &'static str,
+    },
+    #[error("account `{account}`: `{field}` is not valid: {reason}")]
+    InvalidField {
+        account: String,
+        field: &'static str,
+        reason: String,
     },
     #[error("account `{account}`: `{field}` is not an http(s) URL: {reason}")]
     InvalidUrl {
@@ -231,16 +233,9 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Matrix => MatrixConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Discord => DiscordConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Slack => SlackConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
-        Network::Email => not_available(name, network),
+        Network::Email => EmailConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
     };
     built.map_err(|err| vec![err])
-}
-
-fn not_available(name: &str, network: Network) -> Result<Arc<dyn Connector>, ConnectorError> {
-    Err(ConnectorError::NotAvailable {
-        account: name.into(),
-        network: network.name(),
-    })
 }
 
 /// Parses `value` (of `field` of `account`) as an http(s) URL.

@@ -9,5 +9,6 @@ pub mod fake_mastodon;
 pub mod fake_matrix;
 pub mod fake_network;
 pub mod fake_slack;
+pub mod fake_smtp;
 pub mod fake_telegram;
 pub mod synapse;
