@@ -274,3 +274,42 @@ fn trigger_then_history_and_status() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean `launch/hello`?"));
 }
+
+/// On a network that cannot be asked whether a post went out (Slack here), a send whose
+/// outcome is unknown is recorded as unconfirmed and never resent: it cannot appear twice.
+#[test]
+fn an_unconfirmable_send_is_never_resent() {
+    use crate::support::fake_slack::{FakeSlack, Fault as SlackFault};
+    let slack = FakeSlack::start("hook-secret");
+    slack.push_fault(SlackFault::AcceptThenDrop);
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: UTC\naccounts:\n  team: { network: slack, webhook: env:CRIER_TEST_SLACK_HOOK }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("launch.yaml"),
+        "kind: campaign\nname: launch\nposts:\n  - id: hello\n    at: 2030-01-01 10:00\n    to: team\n    text: Hello\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let crier = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(args)
+            .env("CRIER_TEST_SLACK_HOOK", slack.url_with("hook-secret"))
+            .output()
+            .unwrap()
+    };
+    crier(&["trigger", "launch", "hello", "--path", path]);
+    let history = String::from_utf8(crier(&["history", path, "--format", "json"]).stdout).unwrap();
+    let run: serde_json::Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
+    assert_eq!(run["outbox"][0]["state"], "failed", "{run}");
+    let error = run["outbox"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("unconfirmed: ") && error.contains("did not resend"),
+        "{error}"
+    );
+    // The post did reach Slack, once.
+    assert_eq!(slack.messages(), ["Hello"]);
+}

@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use super::clock::to_millis;
 use crate::connectors::registry::Connectors;
-use crate::connectors::{Connector, Lookup, SendError};
+use crate::connectors::{Capabilities, Connector, Lookup, SendError};
 use crate::store::{Millis, OutboxOutcome, OutboxRow, RunId, Store, StoreResult};
 
 /// How failed sends are retried.
@@ -135,6 +135,11 @@ impl Dispatcher {
                     (row, result)
                 });
             }
+            let blind = |account: &str| {
+                self.connectors
+                    .get(account)
+                    .is_some_and(|c| cannot_confirm(c.capabilities()))
+            };
             let mut outcomes = Vec::new();
             while let Some(joined) = sends.join_next().await {
                 let Ok((row, result)) = joined else { continue };
@@ -142,6 +147,14 @@ impl Dispatcher {
                     Ok(remote_id) => {
                         tracing::info!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, remote_id = %remote_id, "sent");
                         OutboxOutcome::Sent { remote_id }
+                    }
+                    // Resending could post twice, and the network cannot say whether the
+                    // first went out: record it as unconfirmed and never resend.
+                    Err(SendError::OutcomeUnknown { reason }) if blind(&row.account) => {
+                        tracing::warn!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, "{reason}; not resent");
+                        OutboxOutcome::Failed {
+                            error: unconfirmed(&reason),
+                        }
                     }
                     Err(error) => {
                         let outcome = self.policy.outcome(&error, row.attempts, now());
@@ -157,12 +170,31 @@ impl Dispatcher {
     }
 }
 
+/// A network that neither deduplicates by key nor answers lookups (Telegram, Discord,
+/// Slack, email): after an outcome-unknown failure nothing can make a resend safe.
+fn cannot_confirm(capabilities: Capabilities) -> bool {
+    !capabilities.lookup && !capabilities.idempotency_key
+}
+
+fn unconfirmed(reason: &str) -> String {
+    format!(
+        "unconfirmed: {reason}; the network cannot be asked whether the post went out, so crier \
+         did not resend it (it could appear twice). Check the channel; `crier trigger` sends it again"
+    )
+}
+
 /// One attempt: look the post up first when an earlier attempt may have gone through.
 async fn send(connector: &dyn Connector, row: &OutboxRow) -> Result<String, SendError> {
     if row.check_first {
         match connector.lookup(&row.post).await? {
             Lookup::Found(delivered) => return Ok(delivered.remote_id),
-            Lookup::NotFound | Lookup::Unsupported => {}
+            Lookup::NotFound => {}
+            Lookup::Unsupported if cannot_confirm(connector.capabilities()) => {
+                return Err(SendError::Permanent {
+                    reason: unconfirmed("an earlier attempt may have gone out"),
+                });
+            }
+            Lookup::Unsupported => {}
         }
     }
     connector
