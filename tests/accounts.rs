@@ -122,3 +122,73 @@ accounts:
         "{stderr}"
     );
 }
+
+/// Failing sends with known tokens (Telegram puts its token in the URL path; Mastodon in a
+/// header), at the most verbose log level: the tokens appear nowhere crier writes, not in
+/// its output, its logs, its history, nor its store file.
+#[test]
+fn known_tokens_never_appear_in_any_output_or_the_store() {
+    use crate::support::fake_mastodon::FakeMastodon;
+    use crate::support::fake_telegram::FakeTelegram;
+    const TELEGRAM_TOKEN: &str = "123456:KNOWN-telegram-token-e5f4";
+    const MASTODON_TOKEN: &str = "KNOWN-mastodon-token-a1b2";
+    // Both servers expect other tokens, so every call is refused.
+    let telegram = FakeTelegram::start("999:the-right-one");
+    let mastodon = FakeMastodon::start();
+    let dir = folder(&format!(
+        "\
+timezone: UTC
+accounts:
+  tg: {{ network: telegram, token: env:CRIER_TEST_TG_TOKEN, chat: '@brand_channel', server: '{}' }}
+  masto: {{ network: mastodon, server: '{}', token: env:CRIER_TEST_MASTO_TOKEN }}
+",
+        telegram.url(),
+        mastodon.url()
+    ));
+    std::fs::write(
+        dir.path().join("launch.yaml"),
+        "kind: campaign\nname: launch\nposts:\n  - id: hello\n    at: 2030-01-01 10:00\n    to: [tg, masto]\n    text: Hello\n",
+    )
+    .unwrap();
+    let envs = [
+        ("CRIER_TEST_TG_TOKEN", TELEGRAM_TOKEN),
+        ("CRIER_TEST_MASTO_TOKEN", MASTODON_TOKEN),
+        ("CRIER_LOG", "trace"),
+    ];
+    let path = dir.path().to_str().unwrap().to_owned();
+    let mut everything = String::new();
+    for args in [
+        vec!["trigger", "launch", "hello", "--path", &path],
+        vec!["accounts", "check", &path],
+        vec!["history", &path, "--format", "json"],
+        vec!["history", &path],
+        vec!["status", &path],
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crier"));
+        command.args(&args);
+        for (name, value) in envs {
+            command.env(name, value);
+        }
+        let out = command.output().unwrap();
+        everything.push_str(&String::from_utf8_lossy(&out.stdout));
+        everything.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    // The sends really failed, and said why.
+    assert!(everything.contains("FAILED"), "{everything}");
+    assert!(everything.contains("token"), "{everything}");
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        everything.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+    }
+    for token in [
+        TELEGRAM_TOKEN,
+        MASTODON_TOKEN,
+        "KNOWN-telegram",
+        "KNOWN-mastodon",
+    ] {
+        assert!(
+            !everything.contains(token),
+            "`{token}` appeared in crier's output or store"
+        );
+    }
+}
