@@ -313,3 +313,55 @@ fn an_unconfirmable_send_is_never_resent() {
     // The post did reach Slack, once.
     assert_eq!(slack.messages(), ["Hello"]);
 }
+
+/// Reloading rebuilds the accounts' connectors: an account moved to another receiver posts
+/// there; an edit whose secret is missing keeps the running revision and its connectors.
+#[test]
+fn a_reload_rebuilds_the_accounts() {
+    let first = FakeNetwork::start();
+    let second = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    let config = |url: String, secret: &str| {
+        format!(
+            "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{url}\"{secret} }}\n"
+        )
+    };
+    std::fs::write(dir.path().join("crier.yaml"), config(first.url(), "")).unwrap();
+    let at = |seconds| {
+        (Utc::now() + chrono::TimeDelta::seconds(seconds))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    std::fs::write(
+        dir.path().join("launch.yaml"),
+        format!(
+            "kind: campaign\nname: launch\nposts:\n  - {{ id: early, at: \"{}\", to: hook, text: early }}\n  - {{ id: late, at: \"{}\", to: hook, text: late }}\n",
+            at(6),
+            at(14)
+        ),
+    )
+    .unwrap();
+    let child = start(dir.path());
+    std::thread::sleep(Duration::from_millis(1500));
+    // Invalid: the secret is not set. The running revision (the first receiver) stays...
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        config(second.url(), ", secret: env:CRIER_TEST_NEVER_SET"),
+    )
+    .unwrap();
+    wait_for(&first, 1, Duration::from_secs(15));
+    // ...until a valid edit moves the account.
+    std::fs::write(dir.path().join("crier.yaml"), config(second.url(), "")).unwrap();
+    wait_for(&second, 1, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    stop(child);
+    let texts = |network: &FakeNetwork| -> Vec<String> {
+        network
+            .posts_by_key()
+            .values()
+            .map(|p| p.body["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(texts(&first), ["early"]);
+    assert_eq!(texts(&second), ["late"]);
+}

@@ -2,7 +2,7 @@
 //! and records each result, retrying by error class. A row whose earlier attempt has an
 //! unknown outcome is looked up on the network before it is sent again.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -84,7 +84,8 @@ impl RetryPolicy {
 /// Sends due rows in batches; one batch's sends go out concurrently.
 pub struct Dispatcher {
     store: Arc<dyn Store>,
-    connectors: Arc<Connectors>,
+    /// Replaced when a reload changes the accounts; each batch sends with one set.
+    connectors: RwLock<Arc<Connectors>>,
     policy: RetryPolicy,
     batch: usize,
 }
@@ -93,7 +94,7 @@ impl Dispatcher {
     pub fn new(store: Arc<dyn Store>, connectors: Arc<Connectors>, policy: RetryPolicy) -> Self {
         Dispatcher {
             store,
-            connectors,
+            connectors: RwLock::new(connectors),
             policy,
             batch: 256,
         }
@@ -101,6 +102,18 @@ impl Dispatcher {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Sends with `connectors` from the next batch on (a reload changed the accounts).
+    pub fn set_connectors(&self, connectors: Arc<Connectors>) {
+        *self.connectors.write().unwrap_or_else(|e| e.into_inner()) = connectors;
+    }
+
+    fn connectors(&self) -> Arc<Connectors> {
+        self.connectors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// When the next pending row is due.
@@ -122,9 +135,10 @@ impl Dispatcher {
                 return Ok(attempts);
             }
             attempts += rows.len();
+            let connectors = self.connectors();
             let mut sends = JoinSet::new();
             for row in rows {
-                let connector = self.connectors.get(&row.account);
+                let connector = connectors.get(&row.account);
                 sends.spawn(async move {
                     let result = match connector {
                         Some(connector) => send(connector.as_ref(), &row).await,
@@ -136,7 +150,7 @@ impl Dispatcher {
                 });
             }
             let blind = |account: &str| {
-                self.connectors
+                connectors
                     .get(account)
                     .is_some_and(|c| cannot_confirm(c.capabilities()))
             };

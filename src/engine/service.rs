@@ -90,15 +90,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     parts.store = store.clone();
     let client = http::client(&plan.http)
         .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
-    let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
-        ServiceError::Connectors(
-            errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    let connectors = build_connectors(&plan, &client)?;
     let now = Utc::now();
     let in_doubt = store.recover_in_doubt(to_millis(now))?;
     if in_doubt > 0 {
@@ -123,7 +115,12 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     ));
     let wake = Arc::new(Notify::new());
     let (stop_sender, stop) = watch::channel(false);
-    let dispatching = tokio::spawn(dispatch_loop(dispatcher, wake.clone(), stop.clone()));
+    let dispatching = tokio::spawn(dispatch_loop(
+        dispatcher.clone(),
+        wake.clone(),
+        stop.clone(),
+    ));
+    let accounts = AccountsReload { client, dispatcher };
 
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServiceError::Signals)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(ServiceError::Signals)?;
@@ -146,14 +143,14 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
             _ = terminate.recv() => break,
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading the playbooks");
-                reload(&path, &parts, &mut engine, &mut digest, report);
+                reload(&path, &parts, &mut engine, &mut digest, &accounts, report);
             }
             _ = watch_files.tick() => {
                 let current = files_fingerprint(&path);
                 if current != fingerprint {
                     fingerprint = current;
                     tracing::info!("playbook files changed: reloading");
-                    reload(&path, &parts, &mut engine, &mut digest, report);
+                    reload(&path, &parts, &mut engine, &mut digest, &accounts, report);
                 }
             }
         }
@@ -228,23 +225,53 @@ async fn dispatch_loop(
     }
 }
 
+/// Every account's connector, or every reason some could not be built.
+fn build_connectors(plan: &Plan, client: &reqwest::Client) -> Result<Connectors, ServiceError> {
+    Connectors::build(&plan.accounts, client).map_err(|errors| {
+        ServiceError::Connectors(
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}
+
+/// What a reload needs to rebuild the accounts' connectors.
+struct AccountsReload {
+    client: reqwest::Client,
+    dispatcher: Arc<Dispatcher>,
+}
+
+/// Loads the playbooks again. The accounts' connectors are rebuilt too (secrets read again,
+/// so a rotated token file is picked up); any problem keeps the whole running revision.
 fn reload(
     path: &Path,
     parts: &EngineParts,
     engine: &mut Engine,
     digest: &mut String,
+    accounts: &AccountsReload,
     report: &dyn Fn(&Validated),
 ) {
-    match load(path, parts, report) {
-        Ok(loaded) if loaded.digest == *digest => tracing::info!("no change to the playbooks"),
-        Ok(loaded) => match engine.replace_plan(loaded.plan, &loaded.digest, Utc::now()) {
-            Ok(()) => {
-                *digest = loaded.digest;
-                tracing::info!(items = engine.scheduled_items(), "reloaded the playbooks");
-            }
-            Err(error) => tracing::error!("reload failed, keeping the running revision: {error}"),
-        },
-        Err(error) => tracing::error!("{error}: keeping the running revision"),
+    let loaded = match load(path, parts, report) {
+        Ok(loaded) if loaded.digest == *digest => {
+            return tracing::info!("no change to the playbooks");
+        }
+        Ok(loaded) => loaded,
+        Err(error) => return tracing::error!("{error}: keeping the running revision"),
+    };
+    let connectors = match build_connectors(&loaded.plan, &accounts.client) {
+        Ok(connectors) => connectors,
+        Err(error) => return tracing::error!("{error}: keeping the running revision"),
+    };
+    match engine.replace_plan(loaded.plan, &loaded.digest, Utc::now()) {
+        Ok(()) => {
+            accounts.dispatcher.set_connectors(Arc::new(connectors));
+            *digest = loaded.digest;
+            tracing::info!(items = engine.scheduled_items(), "reloaded the playbooks");
+        }
+        Err(error) => tracing::error!("reload failed, keeping the running revision: {error}"),
     }
 }
 
