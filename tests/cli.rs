@@ -75,7 +75,9 @@ fn shipped_playbooks_validate_without_any_diagnostic() {
     project_folders(&root().join("playbooks"), &mut folders);
     project_folders(&root().join("examples"), &mut folders);
     assert!(
-        folders.iter().any(|f| f.ends_with("playbooks")) && folders.contains(&quickstart()),
+        folders.iter().any(|f| f.ends_with("playbooks"))
+            && folders.contains(&quickstart())
+            && folders.contains(&root().join("examples").join("local-networks")),
         "{folders:?}"
     );
     for folder in folders {

@@ -8,6 +8,7 @@ mod discord;
 mod dispatch;
 mod email;
 mod engine;
+mod examples;
 mod mastodon;
 mod matrix;
 mod schedule;

@@ -230,11 +230,14 @@ pub struct FakeMastodon {
 impl FakeMastodon {
     /// Listens on `127.0.0.1:0` before returning. The token's account is `brand` (id `1`).
     pub fn start() -> FakeMastodon {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let addr = listener.local_addr().expect("local address");
+        FakeMastodon::start_on("127.0.0.1:0").expect("bind 127.0.0.1:0")
+    }
+
+    /// Like [`FakeMastodon::start`], on a given address (`127.0.0.1:8181`).
+    pub fn start_on(addr: &str) -> io::Result<FakeMastodon> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
         let mut own = FakeAccount::new("1", "brand");
         own.display_name = "Brand".into();
         own.followers_count = 1200;
@@ -276,12 +279,12 @@ impl FakeMastodon {
                 });
             })
             .expect("fake mastodon thread");
-        FakeMastodon {
+        Ok(FakeMastodon {
             addr,
             inner,
             shutdown: Some(shutdown),
             thread: Some(thread),
-        }
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
