@@ -1003,3 +1003,30 @@ mod texts {
         assert_eq!(fault.line, 1);
     }
 }
+
+/// Only the variables a condition reads are put in its scope; one read only inside a
+/// closure (captured from outside) must still be there.
+#[test]
+fn variables_read_inside_closures_are_in_scope() {
+    let engine = engine();
+    let input = now()
+        .with_json("vars", &json!({ "account": "brand" }))
+        .with_json(
+            "post",
+            &json!({ "id": "p", "text": "t", "to": ["brand", "other"] }),
+        );
+    let condition = engine
+        .compile(
+            "post.to.filter(|a| a == vars.account).len() == 1",
+            ConditionContext::CampaignWhen,
+        )
+        .unwrap();
+    assert_eq!(engine.evaluate(&condition, &input), Ok(true));
+    let condition = engine
+        .compile(
+            "now.hour >= 0 && post.id == \"p\"",
+            ConditionContext::CampaignWhen,
+        )
+        .unwrap();
+    assert_eq!(engine.evaluate(&condition, &input), Ok(true));
+}

@@ -49,6 +49,22 @@ pub(super) fn check(
     failure.map_or(Ok(()), Err)
 }
 
+/// The names of the variables `ast` reads, each once, so an evaluation can put only those
+/// in its scope.
+pub(super) fn used_variables(ast: &AST) -> Vec<String> {
+    let mut used: Vec<String> = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Expr(Expr::Variable(var, ..))) = path.last() {
+            let name = var.1.as_str();
+            if !used.iter().any(|known| known == name) {
+                used.push(name.to_owned());
+            }
+        }
+        true
+    });
+    used
+}
+
 /// A constant or a bare map variable as the whole condition is never a bool.
 fn check_result(ast: &AST) -> Result<(), ScriptError> {
     let Some(first) = ast.statements().first() else {

@@ -22,6 +22,8 @@ pub struct ScriptEngine {
 #[derive(Debug, Clone)]
 pub struct Condition {
     ast: Arc<AST>,
+    /// The variables it reads: only these are put in its scope.
+    used: Arc<[String]>,
     context: ConditionContext,
     source: Arc<str>,
 }
@@ -95,6 +97,7 @@ impl ScriptEngine {
             .map_err(|error| ScriptError::from_parse(&error, context))?;
         check::check(&ast, context, &self.functions)?;
         Ok(Condition {
+            used: check::used_variables(&ast).into(),
             ast: Arc::new(ast),
             context,
             source: source.into(),
@@ -109,7 +112,7 @@ impl ScriptEngine {
     ) -> Result<bool, ScriptError> {
         let _installed = functions::install(&input.metrics, &input.signals);
         let _metered = limits::start();
-        let result = scope::with_scope(input, |scope| {
+        let result = scope::with_scope(input, &condition.used, |scope| {
             self.engine
                 .eval_ast_with_scope::<Dynamic>(scope, &condition.ast)
         });

@@ -10,11 +10,15 @@ thread_local! {
     static SCRATCH: RefCell<Scope<'static>> = RefCell::new(Scope::new());
 }
 
-/// Runs `f` with a scope holding `input`'s variables as constants.
-pub(super) fn with_scope<R>(input: &ConditionInput, f: impl FnOnce(&mut Scope<'static>) -> R) -> R {
+/// Runs `f` with a scope holding, as constants, those of `input`'s variables in `used`.
+pub(super) fn with_scope<R>(
+    input: &ConditionInput,
+    used: &[String],
+    f: impl FnOnce(&mut Scope<'static>) -> R,
+) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut scope) => {
-            fill(&mut scope, input);
+            fill(&mut scope, input, used);
             let result = f(&mut scope);
             scope.clear();
             result
@@ -22,15 +26,17 @@ pub(super) fn with_scope<R>(input: &ConditionInput, f: impl FnOnce(&mut Scope<'s
         // A condition evaluated from inside another one's source: use a fresh scope.
         Err(_) => {
             let mut scope = Scope::new();
-            fill(&mut scope, input);
+            fill(&mut scope, input, used);
             f(&mut scope)
         }
     })
 }
 
-fn fill(scope: &mut Scope<'static>, input: &ConditionInput) {
+fn fill(scope: &mut Scope<'static>, input: &ConditionInput, used: &[String]) {
     scope.clear();
     for (name, value) in &input.variables {
-        scope.push_constant_dynamic(name.clone(), value.clone());
+        if used.iter().any(|u| u == name.as_str()) {
+            scope.push_constant_dynamic(name.clone(), value.clone());
+        }
     }
 }
