@@ -117,7 +117,7 @@ pub(super) fn status(path: &Path) -> CommandResult {
                 .unwrap_or(now)
                 .max(now);
             next_fire(&plan, item, after)
-                .map(|at| (at, key.to_string(), item.post(&plan).to.clone()))
+                .map(|at| (at, key.to_string(), item.post(&plan).to.to_vec()))
         })
         .collect();
     next.sort();

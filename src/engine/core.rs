@@ -123,7 +123,9 @@ impl Engine {
             now: to_millis(now),
             ..Batch::default()
         };
-        for item in items(&self.plan) {
+        let items = items(&self.plan);
+        self.queue.reserve(items.len());
+        for item in items {
             let cursor = self
                 .cursors
                 .get(&item.key(&self.plan))
@@ -297,7 +299,7 @@ impl Engine {
             state: RunState::Missed,
             reason: Some(reason),
             steps: vec![StepSpec::Post {
-                to: post.to.clone(),
+                to: post.to.to_vec(),
                 text: post.text.clone(),
                 media: post.media.clone(),
                 reply_to: post.reply_to.clone(),
@@ -337,7 +339,7 @@ impl Engine {
                 .with_json("vars", &serde_json::Value::Object(campaign.vars.clone()))
                 .with_json(
                     "post",
-                    &serde_json::json!({ "id": post.id, "text": post.text, "to": post.to }),
+                    &serde_json::json!({ "id": post.id, "text": post.text, "to": &post.to[..] }),
                 )
                 .with_metrics(self.parts.metrics.clone());
             let skip = match self.parts.scripts.evaluate(condition, &input) {
@@ -361,7 +363,7 @@ impl Engine {
             }
         };
         run.steps = vec![StepSpec::Post {
-            to: post.to.clone(),
+            to: post.to.to_vec(),
             text,
             media: post.media.clone(),
             reply_to: post.reply_to.clone(),

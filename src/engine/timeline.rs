@@ -12,18 +12,19 @@ use crate::store::ItemKey;
 
 /// Where an item lives in the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Indexes are `u32` to keep the timer queue small with a million items.
 pub struct ItemRef {
-    pub campaign: usize,
-    pub post: usize,
+    pub campaign: u32,
+    pub post: u32,
 }
 
 impl ItemRef {
     pub fn campaign<'p>(&self, plan: &'p Plan) -> &'p CampaignPlan {
-        &plan.campaigns[self.campaign]
+        &plan.campaigns[self.campaign as usize]
     }
 
     pub fn post<'p>(&self, plan: &'p Plan) -> &'p PostPlan {
-        &plan.campaigns[self.campaign].posts[self.post]
+        &plan.campaigns[self.campaign as usize].posts[self.post as usize]
     }
 
     pub fn key(&self, plan: &Plan) -> ItemKey {
@@ -38,8 +39,8 @@ pub fn items(plan: &Plan) -> Vec<ItemRef> {
         .enumerate()
         .flat_map(|(c, campaign)| {
             (0..campaign.posts.len()).map(move |p| ItemRef {
-                campaign: c,
-                post: p,
+                campaign: u32::try_from(c).expect("fewer than 2^32 campaigns"),
+                post: u32::try_from(p).expect("fewer than 2^32 posts in a campaign"),
             })
         })
         .collect()
@@ -100,6 +101,11 @@ pub struct Queue {
 impl Queue {
     pub fn clear(&mut self) {
         self.heap.clear();
+    }
+
+    /// Makes room for `additional` more entries at once (no doubling past what is needed).
+    pub fn reserve(&mut self, additional: usize) {
+        self.heap.reserve_exact(additional);
     }
 
     pub fn push(&mut self, at: DateTime<Utc>, item: ItemRef) {

@@ -70,7 +70,7 @@ pub struct PostPlan {
     /// The item id; calendar rows are `FILE.csv:LINE`.
     pub id: String,
     pub trigger: Trigger,
-    pub to: Vec<String>,
+    pub to: Accounts,
     /// The text template.
     pub text: String,
     pub media: Vec<String>,
@@ -203,3 +203,7 @@ pub struct QuietHoursPlan {
     pub to: chrono::NaiveTime,
     pub then: Then,
 }
+
+/// The accounts a post goes to. Shared: the rows of a calendar that name the same accounts
+/// hold one list between them.
+pub type Accounts = Arc<[String]>;

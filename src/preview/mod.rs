@@ -89,7 +89,7 @@ fn campaign_posts(
                 playbook: campaign.name.clone(),
                 item: post.id.clone(),
                 kind: PlannedKind::Post,
-                to: post.to.clone(),
+                to: post.to.to_vec(),
                 text,
             });
         };

@@ -1,6 +1,6 @@
 //! `kind: campaign`: times, cron rules, calendars, accounts, texts and conditions.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveTime, TimeZone};
 use chrono_tz::Tz;
@@ -9,7 +9,7 @@ use super::expand::Templates;
 use super::{Validator, known_variables, spanned_scalar};
 use crate::connectors::Capabilities;
 use crate::diagnostic::{Diagnostic, Position};
-use crate::playbook::plan::{CampaignPlan, PostPlan, Trigger};
+use crate::playbook::plan::{Accounts, CampaignPlan, PostPlan, Trigger};
 use crate::playbook::raw::{Campaign, Missed, PostItem};
 use crate::playbook::yaml::{Node, NodeKind, Spanned};
 use crate::schedule::{self, CronSchedule, TimeWindow, read_calendar, resolve_local};
@@ -243,7 +243,7 @@ impl Validator<'_> {
         Some(PostPlan {
             id: id.value.clone(),
             trigger,
-            to,
+            to: to.into(),
             text,
             media: item.media.iter().map(|m| m.value.clone()).collect(),
             when,
@@ -325,6 +325,9 @@ impl Validator<'_> {
         };
         let mut posts = Vec::new();
         let account_names: Vec<String> = self.accounts.keys().cloned().collect();
+        // Rows naming the same accounts share one list (a calendar has thousands of rows
+        // and a handful of distinct lists).
+        let mut shared_lists: HashMap<Vec<String>, Accounts> = HashMap::new();
         for row in rows {
             let at = match schedule::parse_local_datetime(row.at.value.trim(), tz) {
                 Ok(at) => Some(at),
@@ -377,6 +380,14 @@ impl Validator<'_> {
                 );
             }
             if let Some(at) = at {
+                let to = match shared_lists.get(&to) {
+                    Some(shared) => shared.clone(),
+                    None => {
+                        let shared: Accounts = to.clone().into();
+                        shared_lists.insert(to, shared.clone());
+                        shared
+                    }
+                };
                 posts.push(PostPlan {
                     id: format!("{file_name}:{}", row.line),
                     trigger: Trigger::At(at),
