@@ -7,4 +7,5 @@ mod dispatch;
 mod engine;
 mod schedule;
 mod script;
+mod store;
 mod support;
