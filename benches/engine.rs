@@ -1,14 +1,17 @@
 //! Benchmarks for the engine issue's speed goals (measured, never asserted in tests):
 //! - condition evaluation with compiled ASTs (goal: at least 1,000,000 per second per core);
 //! - durable dispatch to a local HTTP sink: 5,000 posts committed to a SQLite file, then
-//!   claimed, sent through the webhook connector and recorded (goal: at least 5,000/s).
+//!   claimed, sent through the webhook connector and recorded (goal: at least 5,000/s);
+//! - rehearsing a year of 1,000 cron posts (about 250,000 fires; goal: "in seconds").
 //!
-//! Run: `cargo bench --bench engine`.
+//! Run: `cargo bench --bench engine` (one group: `cargo bench --bench engine -- rehearse`).
 
+use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use crier::connectors::Connectors;
 use crier::connectors::webhook::WebhookConnector;
 use crier::engine::{Dispatcher, RetryPolicy, idempotency_key};
@@ -157,5 +160,64 @@ fn dispatch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(engine_benches, conditions, dispatch);
+/// The `plan` benchmark's fixture (`benches/playbooks.rs`): one campaign with 1,000 cron
+/// items at different minutes, hours and days.
+fn thousand_cron_items(dir: &Path) {
+    std::fs::write(
+        dir.join("crier.yaml"),
+        "timezone: Europe/Kyiv\naccounts:\n  brand_mastodon: { network: console }\n  brand_bluesky: { network: console }\n",
+    )
+    .unwrap();
+    let mut text = String::from("kind: campaign\nname: year\nvars: { product: Jacket }\nposts:\n");
+    let days = ["MON-FRI", "SAT,SUN", "*", "MON", "1-5"];
+    for i in 0..1000 {
+        let _ = write!(
+            text,
+            "  - id: item-{i}\n    cron: \"{} {} * * {}\"\n    to: brand_mastodon\n    text: \"{{{{ product }}}} #{i}\"\n",
+            i % 60,
+            i % 24,
+            days[i % days.len()]
+        );
+    }
+    std::fs::write(dir.join("year.yaml"), text).unwrap();
+}
+
+/// `crier rehearse` over a year of the fixture, from the validated plan to the lines it
+/// prints (the engine on a virtual clock, the in-memory store, recording connectors).
+fn rehearse(c: &mut Criterion) {
+    let year = tempfile::tempdir().unwrap();
+    thousand_cron_items(year.path());
+    let plan = Arc::new(
+        crier::cli::load_and_validate(year.path())
+            .unwrap()
+            .plan
+            .unwrap(),
+    );
+    let from = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+    let until = Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("rehearse");
+    group.sample_size(10);
+    group.bench_function("rehearse a year of 1,000 cron items", |b| {
+        b.iter(|| {
+            let lines = runtime
+                .block_on(crier::engine::rehearse::rehearse(
+                    plan.clone(),
+                    &[],
+                    from,
+                    until,
+                ))
+                .unwrap();
+            let text = crier::engine::rehearse::render_text(&lines);
+            assert!(lines.len() > 200_000, "{}", lines.len());
+            text.len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(engine_benches, conditions, dispatch, rehearse);
 criterion_main!(engine_benches);

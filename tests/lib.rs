@@ -14,5 +14,6 @@ mod matrix;
 mod schedule;
 mod script;
 mod slack;
+mod store;
 mod support;
 mod telegram;

@@ -1,4 +1,5 @@
-//! `crier rehearse`: the very same engine on a virtual clock, with an in-memory store and
+//! `crier rehearse`: the very same engine on a virtual clock, with an in-memory store
+//! (`MemoryStore`, which behaves exactly like SQLite without its cost per fire) and
 //! recording connectors. Nothing is sent and no file is written; the same input gives
 //! byte-identical output.
 
@@ -14,7 +15,7 @@ use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
 use crate::connectors::registry::Connectors;
 use crate::playbook::plan::Plan;
-use crate::store::{OutboxState, SqliteStore, Store, StoreError};
+use crate::store::{MemoryStore, OutboxState, Store, StoreError};
 
 /// One line of a rehearsal events file (JSON Lines), as PLAYBOOKS.md shows them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -109,7 +110,7 @@ pub async fn rehearse(
 ) -> Result<Vec<RehearsalLine>, RehearsalError> {
     let start = from - TimeDelta::milliseconds(1);
     let clock = Arc::new(VirtualClock::new(start));
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory()?);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let (connectors, _recording) = Connectors::build_rehearsal(&plan.accounts);
     let connectors = Arc::new(connectors);
     let mut engine = Engine::new(

@@ -2,10 +2,14 @@
 //! engine must not forget goes here *before* anything visible happens ("durable before
 //! visible"). The embedded default is SQLite (`sqlite/`); the trait is what a PostgreSQL
 //! store implements next, so the claiming SQL stays compatible with `FOR UPDATE SKIP LOCKED`.
+//! `memory` is the same store in plain collections, for rehearsals and tests: it behaves
+//! exactly like SQLite (`tests/store.rs` holds both to one suite) and keeps nothing.
 
+pub mod memory;
 mod model;
 pub mod sqlite;
 
+pub use memory::MemoryStore;
 pub use model::*;
 pub use sqlite::SqliteStore;
 

@@ -47,11 +47,11 @@ impl SqliteStore {
         Self::prepare(connection)
     }
 
-    /// A store that lives in memory only: rehearsals touch no file.
+    /// A store that lives in memory only (tests; a service's throwaway engine): no file.
     pub fn in_memory() -> StoreResult<SqliteStore> {
         let connection = Connection::open_in_memory()?;
-        // Nothing to recover after a crash of a rehearsal: no rollback journal needed.
-        connection.pragma_update(None, "journal_mode", "OFF")?;
+        // The journal stays (in memory, SQLite's default here): with `journal_mode=OFF` a
+        // call that fails half-way could not be rolled back and left half its writes.
         Self::prepare(connection)
     }
 
@@ -163,7 +163,9 @@ impl Store for SqliteStore {
 
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
         let connection = self.lock();
-        let mut query = connection.prepare("SELECT playbook, item, last_fire FROM cursors")?;
+        let mut query = connection.prepare_cached(
+            "SELECT playbook, item, last_fire FROM cursors ORDER BY playbook, item",
+        )?;
         let rows = query.query_map([], |row| {
             Ok((
                 ItemKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
@@ -339,7 +341,7 @@ impl Store for SqliteStore {
         let mut query = connection.prepare_cached(
             "SELECT o.remote_id FROM outbox o JOIN runs r ON r.id = o.run_id
               WHERE r.playbook = ?1 AND r.item = ?2 AND o.account = ?3 AND o.state = 'sent'
-              ORDER BY r.fire_at DESC LIMIT 1",
+              ORDER BY r.fire_at DESC, o.id LIMIT 1",
         )?;
         let mut rows = query.query(params![key.playbook, key.item, account])?;
         Ok(match rows.next()? {
@@ -361,7 +363,7 @@ impl Store for SqliteStore {
             "SELECT r.id, r.playbook, r.item, r.fire_at, s.idx, r.steps
                FROM steps s JOIN runs r ON r.id = s.run_id
               WHERE s.state = 'waiting' AND s.wake_at <= ?1
-              ORDER BY s.wake_at, r.id",
+              ORDER BY s.wake_at, r.id, s.idx",
         )?;
         let rows = query.query_map([now], |row| {
             Ok((
@@ -389,11 +391,9 @@ impl Store for SqliteStore {
 
     fn next_wake(&self) -> StoreResult<Option<Millis>> {
         let connection = self.lock();
-        Ok(connection.query_row(
-            "SELECT min(wake_at) FROM steps WHERE state = 'waiting'",
-            [],
-            |row| row.get(0),
-        )?)
+        let mut query =
+            connection.prepare_cached("SELECT min(wake_at) FROM steps WHERE state = 'waiting'")?;
+        Ok(query.query_row([], |row| row.get(0))?)
     }
 
     fn advance_run(&self, advance: &RunAdvance, now: Millis) -> StoreResult<()> {
@@ -401,10 +401,10 @@ impl Store for SqliteStore {
             let mut set_step = tx.prepare_cached(
                 "UPDATE steps SET state = ?3, reason = ?4, wake_at = ?5, updated_at = ?6 WHERE run_id = ?1 AND idx = ?2",
             )?;
-            let changed = tx.execute(
+            let changed = tx.prepare_cached(
                 "UPDATE steps SET state = ?3, reason = ?4, wake_at = NULL, updated_at = ?5
                   WHERE run_id = ?1 AND idx = ?2 AND state IN ('waiting', 'pending')",
-                params![advance.run_id, advance.step as i64, advance.outcome.as_str(), advance.reason, now],
+            )?.execute(params![advance.run_id, advance.step as i64, advance.outcome.as_str(), advance.reason, now],
             )?;
             if changed == 0 {
                 return Ok(()); // already moved on (a decision and a timeout raced)
@@ -420,9 +420,9 @@ impl Store for SqliteStore {
                 (None, Some(_)) => (RunState::Waiting, None),
                 (None, None) => (RunState::Running, None),
             };
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE runs SET current_step = ?2, state = ?3, reason = coalesce(?4, reason), updated_at = ?5 WHERE id = ?1",
-                params![advance.run_id, advance.current_step as i64, state.as_str(), reason, now],
+            )?.execute(params![advance.run_id, advance.current_step as i64, state.as_str(), reason, now],
             )?;
             insert_outbox(tx, advance.run_id, &advance.outbox, now)?;
             settle(tx, advance.run_id, now)?;

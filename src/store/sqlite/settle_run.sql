@@ -4,7 +4,7 @@
 UPDATE runs
    SET state = CASE WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.run_id = runs.id AND o.state = 'failed')
                     THEN 'failed' ELSE 'succeeded' END,
-       reason = coalesce((SELECT o.account || ': ' || o.error FROM outbox o WHERE o.run_id = runs.id AND o.state = 'failed' LIMIT 1), reason),
+       reason = coalesce((SELECT o.account || ': ' || o.error FROM outbox o WHERE o.run_id = runs.id AND o.state = 'failed' ORDER BY o.id LIMIT 1), reason),
        updated_at = ?2
  WHERE id = ?1
    AND state = 'running'

@@ -1,0 +1,801 @@
+//! A store that keeps everything in plain Rust collections behind one mutex, for
+//! rehearsals (`crier rehearse`, where a year of fires must take seconds) and tests. It
+//! keeps nothing after the process ends: never use it where a run must survive a restart.
+//!
+//! It behaves exactly like [`SqliteStore`](super::SqliteStore), which is the reference:
+//! ids are assigned the same way (1, 2, 3… per table; a run or send ignored as a duplicate
+//! takes no id), rows come back in the same order, claims follow the same rules, a call
+//! that fails changes nothing, and the `history`, `timeline` and `status` views are the
+//! same. `tests/store.rs` runs one suite of behaviours against both. Where SQLite would
+//! refuse a write (an unknown revision, an unknown send), this store refuses it with the
+//! same error.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::model::*;
+use super::{Store, StoreError, StoreResult};
+use crate::connectors::OutgoingPost;
+
+/// The in-memory store. `MemoryStore::new()` starts empty.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every method validates before it writes, so a panic leaves no half-done change.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The tables, and the indexes the queries need. A rehearsal holds a year of runs here, so
+/// the records avoid small allocations: item keys, accounts and idempotency keys are
+/// shared, a run's steps are one vector and its sends a chain through the outbox.
+#[derive(Default)]
+struct Inner {
+    /// digest → id; ids are 1..=len.
+    revisions: HashMap<String, i64>,
+    alive: Option<Millis>,
+    cursors: BTreeMap<ItemKey, Millis>,
+    /// Every (playbook, item) that has a run, numbered in `item_ids`.
+    items: Vec<ItemKey>,
+    item_ids: HashMap<ItemKey, usize>,
+    /// By item number: fire time → run (the unique key, and an item's runs by time).
+    by_item: Vec<BTreeMap<Millis, RunId>>,
+    /// Run `id` is `runs[id - 1]`.
+    runs: Vec<Run>,
+    /// (fire time, run) of every run.
+    by_fire: BTreeSet<(Millis, RunId)>,
+    /// Send `id` is `outbox[id - 1]`.
+    outbox: Vec<Outbox>,
+    idempotency_keys: HashSet<Arc<str>>,
+    accounts: HashSet<Arc<str>>,
+    /// (next attempt, id) of every pending send.
+    pending: BTreeSet<(Millis, OutboxId)>,
+    /// (wake time, run, step) of every waiting step that has a wake time.
+    waking: BTreeSet<(Millis, RunId, usize)>,
+    /// Every failed attempt and why (as SQLite's `attempts` table).
+    attempts: Vec<Attempt>,
+}
+
+struct Run {
+    /// Its number in `Inner::items`.
+    item: usize,
+    fire_at: Millis,
+    revision: i64,
+    state: RunState,
+    reason: Option<String>,
+    current_step: usize,
+    created_at: Millis,
+    updated_at: Millis,
+    /// The pinned specs, each with its row, by index.
+    steps: Vec<Step>,
+    /// This run's first and last send; the others follow `Outbox::next_in_run`.
+    first_send: Option<OutboxId>,
+    last_send: Option<OutboxId>,
+}
+
+struct Step {
+    spec: StepSpec,
+    state: StepState,
+    wake_at: Option<Millis>,
+    reason: Option<String>,
+    #[allow(dead_code)] // kept like SQLite's column; no view shows it yet
+    updated_at: Millis,
+}
+
+struct Outbox {
+    run_id: RunId,
+    /// The run's next send, by id.
+    next_in_run: Option<OutboxId>,
+    step: usize,
+    account: Arc<str>,
+    /// The `OutgoingPost`, kept in parts: its playbook and item are the run's unless
+    /// `origin` says otherwise.
+    idempotency_key: Arc<str>,
+    text: String,
+    media: Vec<PathBuf>,
+    reply_to: Option<String>,
+    origin: Option<Box<ItemKey>>,
+    state: OutboxState,
+    attempts: u32,
+    check_first: bool,
+    next_attempt_at: Millis,
+    remote_id: Option<String>,
+    error: Option<String>,
+    #[allow(dead_code)] // kept like SQLite's column; no view shows it yet
+    updated_at: Millis,
+}
+
+#[allow(dead_code)] // the audit log: written like SQLite's, read by no view yet
+struct Attempt {
+    outbox_id: OutboxId,
+    at: Millis,
+    outcome: &'static str,
+    detail: String,
+}
+
+/// The error SQLite gives when a row names a parent that does not exist.
+fn foreign_key_failed() -> StoreError {
+    StoreError::Sql(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+        Some("FOREIGN KEY constraint failed".into()),
+    ))
+}
+
+/// SQLite's `LIMIT ?` with a usize bound as i64: a value past i64::MAX is negative, which
+/// SQLite reads as "no limit".
+fn sql_limit(limit: usize) -> usize {
+    if (limit as i64) < 0 {
+        usize::MAX
+    } else {
+        limit
+    }
+}
+
+impl Inner {
+    fn run(&self, id: RunId) -> Option<&Run> {
+        usize::try_from(id - 1).ok().and_then(|i| self.runs.get(i))
+    }
+
+    fn run_mut(&mut self, id: RunId) -> Option<&mut Run> {
+        usize::try_from(id - 1)
+            .ok()
+            .and_then(|i| self.runs.get_mut(i))
+    }
+
+    fn send(&self, id: OutboxId) -> &Outbox {
+        &self.outbox[(id - 1) as usize]
+    }
+
+    fn send_mut(&mut self, id: OutboxId) -> &mut Outbox {
+        &mut self.outbox[(id - 1) as usize]
+    }
+
+    fn knows_send(&self, id: OutboxId) -> bool {
+        (1..=self.outbox.len() as OutboxId).contains(&id)
+    }
+
+    fn key(&self, run: &Run) -> &ItemKey {
+        &self.items[run.item]
+    }
+
+    /// A run's sends in id order.
+    fn sends<'a>(&'a self, run: &Run) -> impl Iterator<Item = (OutboxId, &'a Outbox)> + 'a {
+        std::iter::successors(run.first_send, |id| self.send(*id).next_in_run)
+            .map(|id| (id, self.send(id)))
+    }
+
+    /// A run's sends ordered by (step, id), as every view lists them.
+    fn sends_in_order<'a>(&'a self, run: &Run) -> Vec<&'a Outbox> {
+        let mut sends: Vec<(OutboxId, &Outbox)> = self.sends(run).collect();
+        if !sends.is_sorted_by_key(|(id, send)| (send.step, *id)) {
+            sends.sort_by_key(|(id, send)| (send.step, *id));
+        }
+        sends.into_iter().map(|(_, send)| send).collect()
+    }
+
+    fn post(&self, send: &Outbox) -> OutgoingPost {
+        let key = match &send.origin {
+            Some(origin) => origin,
+            None => &self.items[self.runs[(send.run_id - 1) as usize].item],
+        };
+        OutgoingPost {
+            idempotency_key: send.idempotency_key.to_string(),
+            text: send.text.clone(),
+            media: send.media.clone(),
+            reply_to: send.reply_to.clone(),
+            playbook: key.playbook.clone(),
+            item: key.item.clone(),
+        }
+    }
+
+    fn item_id(&self, key: &ItemKey) -> Option<usize> {
+        self.item_ids.get(key).copied()
+    }
+
+    fn shared_account(&mut self, account: &str) -> Arc<str> {
+        if let Some(shared) = self.accounts.get(account) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(account);
+        self.accounts.insert(shared.clone());
+        shared
+    }
+
+    /// Sets a send's state, keeping the index of pending sends in step.
+    fn set_send_state(&mut self, id: OutboxId, state: OutboxState, next_attempt_at: Millis) {
+        let send = &mut self.outbox[(id - 1) as usize];
+        if send.state == OutboxState::Pending {
+            self.pending.remove(&(send.next_attempt_at, id));
+        }
+        send.state = state;
+        send.next_attempt_at = next_attempt_at;
+        if state == OutboxState::Pending {
+            self.pending.insert((next_attempt_at, id));
+        }
+    }
+
+    /// Sets a step's state and wake time, keeping the index of waiting steps in step.
+    /// A step that does not exist is left alone (an `UPDATE` that matches no row).
+    fn set_step(
+        &mut self,
+        run_id: RunId,
+        index: usize,
+        state: StepState,
+        reason: Option<String>,
+        wake_at: Option<Millis>,
+        now: Millis,
+    ) {
+        let Some(step) = self
+            .run_mut(run_id)
+            .and_then(|run| run.steps.get_mut(index))
+        else {
+            return;
+        };
+        let old = (step.state == StepState::Waiting)
+            .then_some(step.wake_at)
+            .flatten();
+        step.state = state;
+        step.reason = reason;
+        step.wake_at = wake_at;
+        step.updated_at = now;
+        if let Some(old) = old {
+            self.waking.remove(&(old, run_id, index));
+        }
+        if let (StepState::Waiting, Some(at)) = (state, wake_at) {
+            self.waking.insert((at, run_id, index));
+        }
+    }
+
+    /// Appends sends to a run; a send whose idempotency key exists already is ignored.
+    fn insert_outbox(&mut self, run_id: RunId, rows: &[NewOutbox], now: Millis) {
+        for row in rows {
+            if self
+                .idempotency_keys
+                .contains(row.post.idempotency_key.as_str())
+            {
+                continue;
+            }
+            let idempotency_key: Arc<str> = Arc::from(row.post.idempotency_key.as_str());
+            self.idempotency_keys.insert(idempotency_key.clone());
+            let id = self.outbox.len() as OutboxId + 1;
+            let run = &self.runs[(run_id - 1) as usize];
+            let key = &self.items[run.item];
+            let origin = (row.post.playbook != key.playbook || row.post.item != key.item)
+                .then(|| Box::new(ItemKey::new(&row.post.playbook, &row.post.item)));
+            let previous = run.last_send;
+            let account = self.shared_account(&row.account);
+            self.outbox.push(Outbox {
+                run_id,
+                next_in_run: None,
+                step: row.step,
+                account,
+                idempotency_key,
+                text: row.post.text.clone(),
+                media: row.post.media.clone(),
+                reply_to: row.post.reply_to.clone(),
+                origin,
+                state: OutboxState::Pending,
+                attempts: 0,
+                check_first: false,
+                next_attempt_at: row.due,
+                remote_id: None,
+                error: None,
+                updated_at: now,
+            });
+            self.pending.insert((row.due, id));
+            match previous {
+                Some(previous) => self.send_mut(previous).next_in_run = Some(id),
+                None => self.runs[(run_id - 1) as usize].first_send = Some(id),
+            }
+            self.runs[(run_id - 1) as usize].last_send = Some(id);
+        }
+    }
+
+    /// `settle_run.sql`: a running run whose steps have all run and whose sends are all
+    /// settled is finished, failed if any send failed (the first failure, by id, becomes
+    /// its reason), succeeded otherwise.
+    fn settle(&mut self, run_id: RunId, now: Millis) {
+        let Some(run) = self.run(run_id) else { return };
+        if run.state != RunState::Running || run.current_step < run.steps.len() {
+            return;
+        }
+        let mut failed = None;
+        for (_, send) in self.sends(run) {
+            match send.state {
+                OutboxState::Pending | OutboxState::Sending => return,
+                OutboxState::Failed if failed.is_none() => failed = Some(send),
+                _ => {}
+            }
+        }
+        let (state, reason) = match failed {
+            // `account || ': ' || error` is NULL when the error is.
+            Some(send) => (
+                RunState::Failed,
+                send.error
+                    .as_ref()
+                    .map(|error| format!("{}: {error}", send.account)),
+            ),
+            None => (RunState::Succeeded, None),
+        };
+        let run = &mut self.runs[(run_id - 1) as usize];
+        run.state = state;
+        if reason.is_some() {
+            run.reason = reason;
+        }
+        run.updated_at = now;
+    }
+
+    fn view(&self, id: RunId) -> RunView {
+        let run = self.run(id).expect("indexed runs exist");
+        let key = self.key(run);
+        RunView {
+            id,
+            playbook: key.playbook.clone(),
+            item: key.item.clone(),
+            fire_at: run.fire_at,
+            revision: run.revision,
+            state: run.state,
+            reason: run.reason.clone(),
+            created_at: run.created_at,
+            updated_at: run.updated_at,
+            steps: run
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(index, step)| StepView {
+                    index,
+                    kind: step.spec.kind().to_string(),
+                    state: step.state,
+                    wake_at: step.wake_at,
+                    reason: step.reason.clone(),
+                })
+                .collect(),
+            outbox: self
+                .sends_in_order(run)
+                .into_iter()
+                .map(|send| OutboxView {
+                    step: send.step,
+                    account: send.account.to_string(),
+                    state: send.state,
+                    attempts: send.attempts,
+                    next_attempt_at: send.next_attempt_at,
+                    remote_id: send.remote_id.clone(),
+                    error: send.error.clone(),
+                    text: send.text.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn record_revision(&self, digest: &str, _now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        if let Some(id) = inner.revisions.get(digest) {
+            return Ok(*id);
+        }
+        let id = inner.revisions.len() as i64 + 1;
+        inner.revisions.insert(digest.to_string(), id);
+        Ok(id)
+    }
+
+    fn last_alive(&self) -> StoreResult<Option<Millis>> {
+        Ok(self.lock().alive)
+    }
+
+    fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
+        Ok(self
+            .lock()
+            .cursors
+            .iter()
+            .map(|(key, at)| (key.clone(), *at))
+            .collect())
+    }
+
+    fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
+        let now = batch.now;
+        let mut inner = self.lock();
+        // First which runs are new (the first of several with one key wins), and refuse the
+        // whole batch, as SQLite's rollback does, if a new one names an unknown revision.
+        let mut seen = HashSet::new();
+        let mut new = Vec::with_capacity(batch.runs.len());
+        for run in &batch.runs {
+            let exists = inner
+                .item_id(&run.key)
+                .is_some_and(|item| inner.by_item[item].contains_key(&run.fire_at));
+            let is_new = !exists && seen.insert((&run.key, run.fire_at));
+            if is_new && !(1..=inner.revisions.len() as i64).contains(&run.revision) {
+                return Err(foreign_key_failed());
+            }
+            new.push(is_new);
+        }
+        let mut ids = Vec::with_capacity(batch.runs.len());
+        for (run, _) in batch.runs.iter().zip(new).filter(|(_, new)| *new) {
+            let id = inner.runs.len() as RunId + 1;
+            let item = match inner.item_id(&run.key) {
+                Some(item) => item,
+                None => {
+                    let item = inner.items.len();
+                    inner.items.push(run.key.clone());
+                    inner.item_ids.insert(run.key.clone(), item);
+                    inner.by_item.push(BTreeMap::new());
+                    item
+                }
+            };
+            let steps = run
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(index, spec)| {
+                    let (state, wake_at) = if index < run.current_step {
+                        (StepState::Done, None)
+                    } else if index == run.current_step && run.wake_at.is_some() {
+                        (StepState::Waiting, run.wake_at)
+                    } else if matches!(run.state, RunState::Skipped | RunState::Missed) {
+                        (StepState::Skipped, None)
+                    } else {
+                        (StepState::Pending, None)
+                    };
+                    if let (StepState::Waiting, Some(at)) = (state, wake_at) {
+                        inner.waking.insert((at, id, index));
+                    }
+                    Step {
+                        spec: spec.clone(),
+                        state,
+                        wake_at,
+                        reason: None,
+                        updated_at: now,
+                    }
+                })
+                .collect();
+            inner.runs.push(Run {
+                item,
+                fire_at: run.fire_at,
+                revision: run.revision,
+                state: run.state,
+                reason: run.reason.clone(),
+                current_step: run.current_step,
+                created_at: now,
+                updated_at: now,
+                steps,
+                first_send: None,
+                last_send: None,
+            });
+            inner.by_item[item].insert(run.fire_at, id);
+            inner.by_fire.insert((run.fire_at, id));
+            inner.insert_outbox(id, &run.outbox, now);
+            if run.outbox.is_empty() {
+                inner.settle(id, now);
+            }
+            ids.push(id);
+        }
+        inner.alive = Some(inner.alive.map_or(now, |at| at.max(now)));
+        for (key, at) in &batch.cursors {
+            match inner.cursors.get_mut(key) {
+                Some(cursor) => *cursor = (*cursor).max(*at),
+                None => {
+                    inner.cursors.insert(key.clone(), *at);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    fn recover_in_doubt(&self, now: Millis) -> StoreResult<usize> {
+        let mut inner = self.lock();
+        let mut recovered = 0;
+        for id in 1..=inner.outbox.len() as OutboxId {
+            if inner.send(id).state != OutboxState::Sending {
+                continue;
+            }
+            inner.set_send_state(id, OutboxState::Pending, now);
+            let send = inner.send_mut(id);
+            send.check_first = true;
+            send.updated_at = now;
+            recovered += 1;
+        }
+        Ok(recovered)
+    }
+
+    fn claim_outbox(
+        &self,
+        now: Millis,
+        limit: usize,
+        run: Option<RunId>,
+    ) -> StoreResult<Vec<OutboxRow>> {
+        let mut inner = self.lock();
+        let mut due: Vec<OutboxId> = inner
+            .pending
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| *id)
+            .filter(|id| run.is_none_or(|run| inner.send(*id).run_id == run))
+            .take(sql_limit(limit))
+            .collect();
+        due.sort_unstable();
+        let mut claimed = Vec::with_capacity(due.len());
+        for id in due {
+            let at = inner.send(id).next_attempt_at;
+            inner.set_send_state(id, OutboxState::Sending, at);
+            let send = inner.send_mut(id);
+            send.attempts += 1;
+            send.updated_at = now;
+            let send = inner.send(id);
+            claimed.push(OutboxRow {
+                id,
+                run_id: send.run_id,
+                step: send.step,
+                account: send.account.to_string(),
+                post: inner.post(send),
+                attempts: send.attempts,
+                check_first: send.check_first,
+            });
+        }
+        Ok(claimed)
+    }
+
+    fn finish_outbox(
+        &self,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        now: Millis,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        // SQLite rolls the whole call back at the first unknown send: check them all first.
+        if let Some((_, outcome)) = outcomes.iter().find(|(id, _)| !inner.knows_send(*id)) {
+            return Err(match outcome {
+                // `UPDATE … RETURNING run_id` found nothing.
+                OutboxOutcome::Sent { .. } => StoreError::Sql(rusqlite::Error::QueryReturnedNoRows),
+                // The attempt is logged first, naming a send that does not exist.
+                _ => foreign_key_failed(),
+            });
+        }
+        let mut runs = Vec::with_capacity(outcomes.len());
+        for (id, outcome) in outcomes {
+            let id = *id;
+            match outcome {
+                OutboxOutcome::Sent { remote_id } => {
+                    let at = inner.send(id).next_attempt_at;
+                    inner.set_send_state(id, OutboxState::Sent, at);
+                    let send = inner.send_mut(id);
+                    send.remote_id = Some(remote_id.clone());
+                    send.error = None;
+                    send.check_first = false;
+                    send.updated_at = now;
+                }
+                OutboxOutcome::Retry {
+                    at,
+                    error,
+                    check_first,
+                } => {
+                    inner.attempts.push(Attempt {
+                        outbox_id: id,
+                        at: now,
+                        outcome: "retry",
+                        detail: error.clone(),
+                    });
+                    inner.set_send_state(id, OutboxState::Pending, *at);
+                    let send = inner.send_mut(id);
+                    send.error = Some(error.clone());
+                    send.check_first = *check_first;
+                    send.updated_at = now;
+                }
+                OutboxOutcome::Failed { error } => {
+                    inner.attempts.push(Attempt {
+                        outbox_id: id,
+                        at: now,
+                        outcome: "failed",
+                        detail: error.clone(),
+                    });
+                    let at = inner.send(id).next_attempt_at;
+                    inner.set_send_state(id, OutboxState::Failed, at);
+                    let send = inner.send_mut(id);
+                    send.error = Some(error.clone());
+                    send.updated_at = now;
+                }
+            }
+            runs.push(inner.send(id).run_id);
+        }
+        runs.sort_unstable();
+        runs.dedup();
+        for run_id in runs {
+            inner.settle(run_id, now);
+        }
+        Ok(())
+    }
+
+    fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>> {
+        let inner = self.lock();
+        let Some(item) = inner.item_id(key) else {
+            return Ok(None);
+        };
+        // The latest run that sent with the account; within it, the first such send by id.
+        for run_id in inner.by_item[item].values().rev() {
+            let run = inner.run(*run_id).expect("indexed runs exist");
+            let sent = inner
+                .sends(run)
+                .map(|(_, send)| send)
+                .find(|send| &*send.account == account && send.state == OutboxState::Sent);
+            if let Some(send) = sent {
+                return Ok(send.remote_id.clone());
+            }
+        }
+        Ok(None)
+    }
+
+    fn next_outbox_due(&self) -> StoreResult<Option<Millis>> {
+        Ok(self.lock().pending.first().map(|(at, _)| *at))
+    }
+
+    fn waiting_steps_due(&self, now: Millis) -> StoreResult<Vec<WaitingStep>> {
+        let inner = self.lock();
+        Ok(inner
+            .waking
+            .iter()
+            .take_while(|(at, _, _)| *at <= now)
+            .map(|(_, run_id, step)| {
+                let run = inner.run(*run_id).expect("indexed runs exist");
+                WaitingStep {
+                    run_id: *run_id,
+                    key: inner.key(run).clone(),
+                    fire_at: run.fire_at,
+                    step: *step,
+                    steps: run.steps.iter().map(|step| step.spec.clone()).collect(),
+                }
+            })
+            .collect())
+    }
+
+    fn next_wake(&self) -> StoreResult<Option<Millis>> {
+        Ok(self.lock().waking.first().map(|(at, _, _)| *at))
+    }
+
+    fn advance_run(&self, advance: &RunAdvance, now: Millis) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let run_id = advance.run_id;
+        let open = inner
+            .run(run_id)
+            .and_then(|run| run.steps.get(advance.step))
+            .is_some_and(|step| matches!(step.state, StepState::Waiting | StepState::Pending));
+        if !open {
+            return Ok(()); // already moved on (a decision and a timeout raced)
+        }
+        inner.set_step(
+            run_id,
+            advance.step,
+            advance.outcome,
+            advance.reason.clone(),
+            None,
+            now,
+        );
+        for (index, state) in &advance.passed {
+            inner.set_step(run_id, *index, *state, None, None, now);
+        }
+        if let Some(wake_at) = advance.wake_at {
+            inner.set_step(
+                run_id,
+                advance.current_step,
+                StepState::Waiting,
+                None,
+                Some(wake_at),
+                now,
+            );
+        }
+        let (state, reason) = match (&advance.finish, advance.wake_at) {
+            (Some((state, reason)), _) => (*state, Some(reason.clone())),
+            (None, Some(_)) => (RunState::Waiting, None),
+            (None, None) => (RunState::Running, None),
+        };
+        let run = inner.run_mut(run_id).expect("checked above");
+        run.current_step = advance.current_step;
+        run.state = state;
+        if reason.is_some() {
+            run.reason = reason;
+        }
+        run.updated_at = now;
+        inner.insert_outbox(run_id, &advance.outbox, now);
+        inner.settle(run_id, now);
+        Ok(())
+    }
+
+    fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>> {
+        let inner = self.lock();
+        let limit = filter.limit.map_or(usize::MAX, sql_limit);
+        Ok(inner
+            .by_fire
+            .iter()
+            .rev()
+            .take_while(|(fire_at, _)| filter.since.is_none_or(|since| *fire_at >= since))
+            .map(|(_, id)| *id)
+            .filter(|id| {
+                filter.playbook.as_ref().is_none_or(|playbook| {
+                    inner.key(&inner.runs[(*id - 1) as usize]).playbook == *playbook
+                })
+            })
+            .take(limit)
+            .map(|id| inner.view(id))
+            .collect())
+    }
+
+    fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
+        let inner = self.lock();
+        let mut timeline = Vec::with_capacity(inner.runs.len().max(inner.outbox.len()));
+        for (_, id) in &inner.by_fire {
+            let run = inner.run(*id).expect("indexed runs exist");
+            let key = inner.key(run);
+            let row = |send| TimelineRow {
+                fire_at: run.fire_at,
+                playbook: key.playbook.clone(),
+                item: key.item.clone(),
+                state: run.state,
+                reason: run.reason.clone(),
+                send,
+            };
+            if run.first_send.is_none() {
+                timeline.push(row(None));
+                continue;
+            }
+            for send in inner.sends_in_order(run) {
+                timeline.push(row(Some(TimelineSend {
+                    account: send.account.to_string(),
+                    state: send.state,
+                    text: send.text.clone(),
+                    error: send.error.clone(),
+                })));
+            }
+        }
+        Ok(timeline)
+    }
+
+    fn status(&self) -> StoreResult<StatusView> {
+        let inner = self.lock();
+        // GROUP BY state ORDER BY state: the states present, by name.
+        let mut runs: BTreeMap<&'static str, i64> = BTreeMap::new();
+        for run in &inner.runs {
+            *runs.entry(run.state.as_str()).or_default() += 1;
+        }
+        let mut outbox: BTreeMap<&'static str, i64> = BTreeMap::new();
+        for send in &inner.outbox {
+            *outbox.entry(send.state.as_str()).or_default() += 1;
+        }
+        let in_flight = inner
+            .by_fire
+            .iter()
+            .map(|(_, id)| *id)
+            .filter(|id| {
+                matches!(
+                    inner.runs[(*id - 1) as usize].state,
+                    RunState::Running | RunState::Waiting
+                )
+            })
+            .take(100)
+            .map(|id| inner.view(id))
+            .collect();
+        let counts = |map: BTreeMap<&str, i64>| {
+            map.into_iter()
+                .map(|(state, count)| (state.to_string(), count))
+                .collect()
+        };
+        Ok(StatusView {
+            runs: counts(runs),
+            outbox: counts(outbox),
+            in_flight,
+        })
+    }
+}

@@ -1,0 +1,1321 @@
+//! One suite of store behaviours, written once over `&dyn Store` and run against both
+//! stores: `SqliteStore` (the reference) and `MemoryStore` (rehearsals, tests). A last test
+//! drives both with the same long seeded sequence of calls and requires every answer to be
+//! the same.
+
+use crier::connectors::OutgoingPost;
+use crier::store::{
+    Batch, HistoryFilter, ItemKey, MemoryStore, Millis, NewOutbox, NewRun, OutboxOutcome,
+    OutboxState, RunAdvance, RunState, SqliteStore, StepSpec, StepState, Store,
+};
+
+/// Runs each case against both stores, as `store::sqlite::<case>` and `store::memory::<case>`.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $case() {
+                super::$case(&crier::store::SqliteStore::in_memory().unwrap());
+            })*
+        }
+        mod memory {
+            $(#[test]
+            fn $case() {
+                super::$case(&crier::store::MemoryStore::new());
+            })*
+        }
+    };
+}
+
+contract!(
+    revisions_are_numbered_once_per_digest,
+    last_alive_is_the_latest_commit,
+    a_batch_commits_runs_steps_and_sends,
+    a_fire_is_recorded_once,
+    cursors_only_move_forward,
+    a_sent_send_settles_its_run,
+    a_retry_comes_back_when_due_with_one_attempt_more,
+    a_failed_send_fails_its_run_with_the_first_failure,
+    claims_are_due_ordered_limited_and_never_twice,
+    claims_can_be_limited_to_one_run,
+    sends_left_sending_are_recovered_in_doubt,
+    a_repeated_idempotency_key_is_ignored,
+    the_latest_remote_id_is_the_latest_fire_that_sent,
+    waiting_steps_wake_and_runs_advance,
+    an_advance_that_lost_a_race_changes_nothing,
+    an_aborted_run_ends_with_its_reason,
+    history_is_newest_first_and_filters,
+    status_counts_and_lists_runs_in_flight,
+    timeline_lists_every_run_and_send_oldest_first,
+    a_refused_commit_writes_nothing,
+    finishing_an_unknown_send_changes_nothing,
+);
+
+const T: Millis = 1_800_000_000_000;
+const MINUTE: Millis = 60_000;
+
+fn post(key: &ItemKey, fire_at: Millis, step: usize, account: &str, text: &str) -> OutgoingPost {
+    OutgoingPost {
+        idempotency_key: crier::engine::idempotency_key(key, fire_at, step, account),
+        text: text.into(),
+        media: vec![],
+        reply_to: None,
+        playbook: key.playbook.clone(),
+        item: key.item.clone(),
+    }
+}
+
+/// A run of one post step to `accounts`, sends due at the fire time.
+fn posting(
+    revision: i64,
+    playbook: &str,
+    item: &str,
+    fire_at: Millis,
+    accounts: &[&str],
+) -> NewRun {
+    let key = ItemKey::new(playbook, item);
+    let text = format!("{item} at {fire_at}");
+    NewRun {
+        outbox: accounts
+            .iter()
+            .map(|account| NewOutbox {
+                step: 0,
+                account: account.to_string(),
+                post: post(&key, fire_at, 0, account, &text),
+                due: fire_at,
+            })
+            .collect(),
+        key,
+        fire_at,
+        revision,
+        state: RunState::Running,
+        reason: None,
+        steps: vec![StepSpec::Post {
+            to: accounts.iter().map(|a| a.to_string()).collect(),
+            text,
+            media: vec![],
+            reply_to: None,
+        }],
+        current_step: 1,
+        wake_at: None,
+    }
+}
+
+/// A run that waits `wait` before posting to `demo`.
+fn waiting(revision: i64, item: &str, fire_at: Millis, wait: Millis) -> NewRun {
+    NewRun {
+        key: ItemKey::new("drill", item),
+        fire_at,
+        revision,
+        state: RunState::Waiting,
+        reason: None,
+        steps: vec![
+            StepSpec::Wait {
+                seconds: wait / 1000,
+            },
+            StepSpec::Post {
+                to: vec!["demo".into()],
+                text: format!("{item} after the wait"),
+                media: vec![],
+                reply_to: None,
+            },
+        ],
+        current_step: 0,
+        wake_at: Some(fire_at + wait),
+        outbox: vec![],
+    }
+}
+
+fn missed(revision: i64, item: &str, fire_at: Millis) -> NewRun {
+    NewRun {
+        state: RunState::Missed,
+        reason: Some("crier was not running at its time; `missed: skip`".into()),
+        current_step: 0,
+        outbox: vec![],
+        ..posting(revision, "news", item, fire_at, &["demo"])
+    }
+}
+
+fn commit(store: &dyn Store, now: Millis, runs: Vec<NewRun>) -> Vec<i64> {
+    store
+        .commit(&Batch {
+            now,
+            runs,
+            cursors: vec![],
+        })
+        .unwrap()
+}
+
+fn revision(store: &dyn Store) -> i64 {
+    store.record_revision("rev", T - MINUTE).unwrap()
+}
+
+fn all(store: &dyn Store) -> Vec<crier::store::RunView> {
+    store.history(&HistoryFilter::default()).unwrap()
+}
+
+fn sent(remote_id: &str) -> OutboxOutcome {
+    OutboxOutcome::Sent {
+        remote_id: remote_id.into(),
+    }
+}
+
+fn revisions_are_numbered_once_per_digest(store: &dyn Store) {
+    assert_eq!(store.record_revision("a", T).unwrap(), 1);
+    assert_eq!(store.record_revision("b", T).unwrap(), 2);
+    assert_eq!(store.record_revision("a", T + 1).unwrap(), 1);
+    assert_eq!(store.record_revision("c", T).unwrap(), 3);
+}
+
+fn last_alive_is_the_latest_commit(store: &dyn Store) {
+    assert_eq!(store.last_alive().unwrap(), None);
+    store
+        .commit(&Batch {
+            now: T,
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(store.last_alive().unwrap(), Some(T));
+    store
+        .commit(&Batch {
+            now: T + 5,
+            ..Batch::default()
+        })
+        .unwrap();
+    // An older commit (a rehearsal batch, a slow clock) never moves it back.
+    store
+        .commit(&Batch {
+            now: T - 5,
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(store.last_alive().unwrap(), Some(T + 5));
+}
+
+fn a_batch_commits_runs_steps_and_sends(store: &dyn Store) {
+    let rev = revision(store);
+    let ids = commit(
+        store,
+        T,
+        vec![
+            posting(rev, "sale", "teaser", T, &["demo", "other"]),
+            missed(rev, "hourly", T - 60 * MINUTE),
+            NewRun {
+                state: RunState::Skipped,
+                reason: Some("`when` was false".into()),
+                steps: vec![],
+                current_step: 0,
+                outbox: vec![],
+                ..posting(rev, "sale", "weekend", T, &[])
+            },
+            waiting(rev, "wait", T, 10 * MINUTE),
+        ],
+    );
+    assert_eq!(ids, [1, 2, 3, 4]);
+    let history = all(store);
+    let brief: Vec<_> = history
+        .iter()
+        .map(|r| {
+            (
+                r.id,
+                r.item.as_str(),
+                r.state,
+                r.created_at,
+                r.updated_at,
+                r.revision,
+            )
+        })
+        .collect();
+    assert_eq!(
+        brief,
+        [
+            (4, "wait", RunState::Waiting, T, T, rev),
+            (3, "weekend", RunState::Skipped, T, T, rev),
+            (1, "teaser", RunState::Running, T, T, rev),
+            (2, "hourly", RunState::Missed, T, T, rev),
+        ]
+    );
+    let steps = |id: i64| {
+        history
+            .iter()
+            .find(|r| r.id == id)
+            .unwrap()
+            .steps
+            .iter()
+            .map(|s| (s.index, s.kind.clone(), s.state, s.wake_at))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(steps(1), [(0, "post".to_string(), StepState::Done, None)]);
+    assert_eq!(
+        steps(2),
+        [(0, "post".to_string(), StepState::Skipped, None)]
+    );
+    assert_eq!(steps(3), []);
+    assert_eq!(
+        steps(4),
+        [
+            (
+                0,
+                "wait".to_string(),
+                StepState::Waiting,
+                Some(T + 10 * MINUTE)
+            ),
+            (1, "post".to_string(), StepState::Pending, None)
+        ]
+    );
+    let teaser = history.iter().find(|r| r.id == 1).unwrap();
+    let sends: Vec<_> = teaser
+        .outbox
+        .iter()
+        .map(|o| {
+            (
+                o.step,
+                o.account.as_str(),
+                o.state,
+                o.attempts,
+                o.next_attempt_at,
+                o.text.as_str(),
+            )
+        })
+        .collect();
+    let text = format!("teaser at {T}");
+    assert_eq!(
+        sends,
+        [
+            (0, "demo", OutboxState::Pending, 0, T, text.as_str()),
+            (0, "other", OutboxState::Pending, 0, T, text.as_str())
+        ]
+    );
+    assert_eq!(store.next_outbox_due().unwrap(), Some(T));
+    assert_eq!(store.next_wake().unwrap(), Some(T + 10 * MINUTE));
+    assert_eq!(store.last_alive().unwrap(), Some(T));
+}
+
+fn a_fire_is_recorded_once(store: &dyn Store) {
+    let rev = revision(store);
+    let first = commit(store, T, vec![posting(rev, "news", "hourly", T, &["demo"])]);
+    assert_eq!(first, [1]);
+    // The same fire again (a restart raced it), twice in one batch, and a new one.
+    let again = commit(
+        store,
+        T + 1,
+        vec![
+            posting(rev, "news", "hourly", T, &["demo"]),
+            posting(rev, "news", "hourly", T + 60 * MINUTE, &["demo"]),
+            posting(rev, "news", "hourly", T + 60 * MINUTE, &["other"]),
+            posting(rev, "news", "daily", T, &["demo"]),
+        ],
+    );
+    assert_eq!(again, [2, 3]);
+    let history = all(store);
+    assert_eq!(history.len(), 3);
+    let later = history.iter().find(|r| r.id == 2).unwrap();
+    assert_eq!(later.outbox.len(), 1);
+    assert_eq!(later.outbox[0].account, "demo");
+    assert_eq!(history.iter().find(|r| r.id == 1).unwrap().created_at, T);
+}
+
+fn cursors_only_move_forward(store: &dyn Store) {
+    assert_eq!(store.cursors().unwrap(), []);
+    let a = ItemKey::new("news", "hourly");
+    let b = ItemKey::new("alpha", "daily");
+    store
+        .commit(&Batch {
+            now: T,
+            runs: vec![],
+            cursors: vec![(a.clone(), T), (b.clone(), T - 5)],
+        })
+        .unwrap();
+    store
+        .commit(&Batch {
+            now: T,
+            runs: vec![],
+            cursors: vec![(a.clone(), T - 100), (b.clone(), T + 5)],
+        })
+        .unwrap();
+    assert_eq!(store.cursors().unwrap(), [(b, T + 5), (a, T)]);
+}
+
+fn a_sent_send_settles_its_run(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![posting(rev, "sale", "teaser", T, &["demo", "other"])],
+    );
+    let claimed = store.claim_outbox(T, 10, None).unwrap();
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|r| (
+                r.id,
+                r.run_id,
+                r.step,
+                r.account.as_str(),
+                r.attempts,
+                r.check_first
+            ))
+            .collect::<Vec<_>>(),
+        [(1, 1, 0, "demo", 1, false), (2, 1, 0, "other", 1, false)]
+    );
+    assert_eq!(
+        claimed[0].post,
+        post(
+            &ItemKey::new("sale", "teaser"),
+            T,
+            0,
+            "demo",
+            &format!("teaser at {T}")
+        )
+    );
+    store.finish_outbox(&[(1, sent("r-1"))], T + 1).unwrap();
+    let run = &all(store)[0];
+    assert_eq!(run.state, RunState::Running, "one send still in flight");
+    assert_eq!(run.outbox[1].state, OutboxState::Sending);
+    store.finish_outbox(&[(2, sent("r-2"))], T + 2).unwrap();
+    let run = &all(store)[0];
+    assert_eq!(
+        (run.state, run.reason.as_deref(), run.updated_at),
+        (RunState::Succeeded, None, T + 2)
+    );
+    assert_eq!(
+        run.outbox
+            .iter()
+            .map(|o| (o.state, o.remote_id.as_deref(), o.attempts))
+            .collect::<Vec<_>>(),
+        [
+            (OutboxState::Sent, Some("r-1"), 1),
+            (OutboxState::Sent, Some("r-2"), 1)
+        ]
+    );
+    assert_eq!(store.next_outbox_due().unwrap(), None);
+    // A note such as "triggered by hand" stays on a run that succeeds.
+    commit(
+        store,
+        T,
+        vec![NewRun {
+            reason: Some("triggered by hand".into()),
+            ..posting(rev, "sale", "launch", T, &["demo"])
+        }],
+    );
+    let id = store.claim_outbox(T, 10, None).unwrap()[0].id;
+    store.finish_outbox(&[(id, sent("r-3"))], T + 3).unwrap();
+    let launch = all(store).into_iter().find(|r| r.item == "launch").unwrap();
+    assert_eq!(
+        (launch.state, launch.reason.as_deref()),
+        (RunState::Succeeded, Some("triggered by hand"))
+    );
+}
+
+fn a_retry_comes_back_when_due_with_one_attempt_more(store: &dyn Store) {
+    let rev = revision(store);
+    commit(store, T, vec![posting(rev, "sale", "teaser", T, &["demo"])]);
+    let id = store.claim_outbox(T, 10, None).unwrap()[0].id;
+    let retry = OutboxOutcome::Retry {
+        at: T + 30_000,
+        error: "503: try later".into(),
+        check_first: true,
+    };
+    store.finish_outbox(&[(id, retry)], T + 1).unwrap();
+    let run = &all(store)[0];
+    assert_eq!(run.state, RunState::Running);
+    let send = &run.outbox[0];
+    assert_eq!(
+        (
+            send.state,
+            send.attempts,
+            send.next_attempt_at,
+            send.error.as_deref()
+        ),
+        (OutboxState::Pending, 1, T + 30_000, Some("503: try later"))
+    );
+    assert_eq!(store.next_outbox_due().unwrap(), Some(T + 30_000));
+    assert!(store.claim_outbox(T + 29_999, 10, None).unwrap().is_empty());
+    let again = store.claim_outbox(T + 30_000, 10, None).unwrap();
+    assert_eq!(
+        (again[0].id, again[0].attempts, again[0].check_first),
+        (id, 2, true)
+    );
+    store
+        .finish_outbox(&[(id, sent("r-1"))], T + 30_001)
+        .unwrap();
+    let run = &all(store)[0];
+    // A success clears the error and the check; the attempts stay counted.
+    assert_eq!(run.state, RunState::Succeeded);
+    assert_eq!(
+        (run.outbox[0].attempts, run.outbox[0].error.as_deref()),
+        (2, None)
+    );
+}
+
+fn a_failed_send_fails_its_run_with_the_first_failure(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![posting(rev, "sale", "teaser", T, &["a", "b", "c"])],
+    );
+    let claimed = store.claim_outbox(T, 10, None).unwrap();
+    let failed = |error: &str| OutboxOutcome::Failed {
+        error: error.into(),
+    };
+    // Finished in another order than their ids: the first failure by id is the reason.
+    store
+        .finish_outbox(
+            &[
+                (claimed[2].id, failed("401: bad token")),
+                (claimed[0].id, sent("r-a")),
+                (claimed[1].id, failed("422: too long")),
+            ],
+            T + 1,
+        )
+        .unwrap();
+    let run = &all(store)[0];
+    assert_eq!(
+        (run.state, run.reason.as_deref()),
+        (RunState::Failed, Some("b: 422: too long"))
+    );
+    assert_eq!(
+        run.outbox.iter().map(|o| o.state).collect::<Vec<_>>(),
+        [OutboxState::Sent, OutboxState::Failed, OutboxState::Failed]
+    );
+}
+
+fn claims_are_due_ordered_limited_and_never_twice(store: &dyn Store) {
+    let rev = revision(store);
+    // Ids 1..=4 with due times out of id order.
+    let mut late = posting(rev, "news", "a", T, &["demo"]);
+    late.outbox[0].due = T + 2;
+    let mut early = posting(rev, "news", "b", T, &["demo"]);
+    early.outbox[0].due = T - 2;
+    let mut later = posting(rev, "news", "d", T, &["demo"]);
+    later.outbox[0].due = T + 10;
+    commit(
+        store,
+        T,
+        vec![late, early, posting(rev, "news", "c", T, &["demo"]), later],
+    );
+    let first: Vec<i64> = store
+        .claim_outbox(T + 5, 2, None)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(first, [2, 3], "the two due soonest, returned by id");
+    let second: Vec<i64> = store
+        .claim_outbox(T + 5, 10, None)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        second,
+        [1],
+        "never a row claimed already, never one not yet due"
+    );
+    assert!(store.claim_outbox(T + 5, 10, None).unwrap().is_empty());
+    assert!(store.claim_outbox(T + 10, 0, None).unwrap().is_empty());
+    assert_eq!(store.next_outbox_due().unwrap(), Some(T + 10));
+    let status = store.status().unwrap();
+    assert_eq!(
+        status.outbox,
+        [("pending".to_string(), 1), ("sending".to_string(), 3)]
+    );
+}
+
+fn claims_can_be_limited_to_one_run(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![
+            posting(rev, "news", "a", T, &["x", "y"]),
+            posting(rev, "news", "b", T, &["x", "y"]),
+        ],
+    );
+    let ids: Vec<i64> = store
+        .claim_outbox(T, 10, Some(2))
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [3, 4]);
+    assert!(store.claim_outbox(T, 10, Some(2)).unwrap().is_empty());
+    assert!(store.claim_outbox(T, 10, Some(99)).unwrap().is_empty());
+    assert_eq!(store.claim_outbox(T, 10, None).unwrap().len(), 2);
+}
+
+fn sends_left_sending_are_recovered_in_doubt(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![posting(rev, "news", "a", T, &["x", "y", "z"])],
+    );
+    store.claim_outbox(T, 2, None).unwrap();
+    // The process stops here; the next one finds two sends whose outcome is unknown.
+    assert_eq!(store.recover_in_doubt(T + 100).unwrap(), 2);
+    assert_eq!(store.recover_in_doubt(T + 100).unwrap(), 0);
+    let run = &all(store)[0];
+    assert_eq!(
+        run.outbox
+            .iter()
+            .map(|o| (o.state, o.attempts, o.next_attempt_at))
+            .collect::<Vec<_>>(),
+        [
+            (OutboxState::Pending, 1, T + 100),
+            (OutboxState::Pending, 1, T + 100),
+            (OutboxState::Pending, 0, T)
+        ]
+    );
+    let claimed = store.claim_outbox(T + 100, 10, None).unwrap();
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|r| (r.id, r.attempts, r.check_first))
+            .collect::<Vec<_>>(),
+        [(1, 2, true), (2, 2, true), (3, 1, false)]
+    );
+}
+
+fn a_repeated_idempotency_key_is_ignored(store: &dyn Store) {
+    let rev = revision(store);
+    let mut run = posting(rev, "news", "a", T, &["x"]);
+    let twice = run.outbox[0].clone();
+    run.outbox.push(twice);
+    commit(store, T, vec![run]);
+    let other = posting(rev, "news", "b", T, &["y"]);
+    commit(store, T, vec![other]);
+    let history = all(store);
+    assert_eq!(
+        history.iter().map(|r| r.outbox.len()).collect::<Vec<_>>(),
+        [1, 1]
+    );
+    // The ignored row took no id.
+    assert_eq!(
+        store
+            .claim_outbox(T, 10, None)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
+
+fn the_latest_remote_id_is_the_latest_fire_that_sent(store: &dyn Store) {
+    let rev = revision(store);
+    let key = ItemKey::new("news", "a");
+    assert_eq!(store.latest_remote_id(&key, "x").unwrap(), None);
+    commit(
+        store,
+        T,
+        vec![
+            posting(rev, "news", "a", T + 60 * MINUTE, &["x", "y"]),
+            posting(rev, "news", "a", T, &["x"]),
+            posting(rev, "news", "a", T + 120 * MINUTE, &["x"]),
+            posting(rev, "news", "b", T + 180 * MINUTE, &["x"]),
+        ],
+    );
+    let claimed = store.claim_outbox(T + 60 * MINUTE, 10, None).unwrap();
+    assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 2, 3]);
+    store
+        .finish_outbox(
+            &[(3, sent("early")), (1, sent("hour-x")), (2, sent("hour-y"))],
+            T + 60 * MINUTE,
+        )
+        .unwrap();
+    // The 12:00 fire is still pending: the latest that sent is 11:00.
+    assert_eq!(
+        store.latest_remote_id(&key, "x").unwrap().as_deref(),
+        Some("hour-x")
+    );
+    assert_eq!(
+        store.latest_remote_id(&key, "y").unwrap().as_deref(),
+        Some("hour-y")
+    );
+    assert_eq!(store.latest_remote_id(&key, "z").unwrap(), None);
+    assert_eq!(
+        store
+            .latest_remote_id(&ItemKey::new("news", "b"), "x")
+            .unwrap(),
+        None
+    );
+    let claimed = store.claim_outbox(T + 180 * MINUTE, 10, None).unwrap();
+    store
+        .finish_outbox(
+            &[(claimed[0].id, sent("noon")), (claimed[1].id, sent("b"))],
+            T + 180 * MINUTE,
+        )
+        .unwrap();
+    assert_eq!(
+        store.latest_remote_id(&key, "x").unwrap().as_deref(),
+        Some("noon")
+    );
+}
+
+fn waiting_steps_wake_and_runs_advance(store: &dyn Store) {
+    let rev = revision(store);
+    let ids = commit(
+        store,
+        T,
+        vec![
+            waiting(rev, "later", T, 20 * MINUTE),
+            waiting(rev, "sooner", T, 10 * MINUTE),
+        ],
+    );
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(store.next_wake().unwrap(), Some(T + 10 * MINUTE));
+    assert!(
+        store
+            .waiting_steps_due(T + 10 * MINUTE - 1)
+            .unwrap()
+            .is_empty()
+    );
+    let due = store.waiting_steps_due(T + 20 * MINUTE).unwrap();
+    assert_eq!(
+        due.iter().map(|w| (w.run_id, w.step)).collect::<Vec<_>>(),
+        [(2, 0), (1, 0)]
+    );
+    assert_eq!(due[0].key, ItemKey::new("drill", "sooner"));
+    assert_eq!((due[0].fire_at, due[0].steps.len()), (T, 2));
+    let now = T + 10 * MINUTE;
+    let key = ItemKey::new("drill", "sooner");
+    store
+        .advance_run(
+            &RunAdvance {
+                run_id: 2,
+                step: 0,
+                outcome: StepState::Done,
+                reason: None,
+                current_step: 2,
+                passed: vec![(1, StepState::Done)],
+                wake_at: None,
+                outbox: vec![NewOutbox {
+                    step: 1,
+                    account: "demo".into(),
+                    post: post(&key, T, 1, "demo", "sooner after the wait"),
+                    due: now,
+                }],
+                finish: None,
+            },
+            now,
+        )
+        .unwrap();
+    assert_eq!(store.next_wake().unwrap(), Some(T + 20 * MINUTE));
+    let run = all(store).into_iter().find(|r| r.id == 2).unwrap();
+    assert_eq!((run.state, run.updated_at), (RunState::Running, now));
+    assert_eq!(
+        run.steps
+            .iter()
+            .map(|s| (s.state, s.wake_at))
+            .collect::<Vec<_>>(),
+        [(StepState::Done, None), (StepState::Done, None)]
+    );
+    assert_eq!(
+        (run.outbox[0].text.as_str(), run.outbox[0].next_attempt_at),
+        ("sooner after the wait", now)
+    );
+    let claimed = store.claim_outbox(now, 10, None).unwrap();
+    store
+        .finish_outbox(&[(claimed[0].id, sent("r"))], now)
+        .unwrap();
+    assert_eq!(
+        all(store).into_iter().find(|r| r.id == 2).unwrap().state,
+        RunState::Succeeded
+    );
+    // A run that moves on to another wait, and one that ends with nothing to send.
+    store
+        .advance_run(
+            &RunAdvance {
+                run_id: 1,
+                step: 0,
+                outcome: StepState::Done,
+                reason: None,
+                current_step: 1,
+                passed: vec![],
+                wake_at: Some(T + 90 * MINUTE),
+                outbox: vec![],
+                finish: None,
+            },
+            T + 20 * MINUTE,
+        )
+        .unwrap();
+    let run = all(store).into_iter().find(|r| r.id == 1).unwrap();
+    assert_eq!(run.state, RunState::Waiting);
+    assert_eq!(
+        run.steps
+            .iter()
+            .map(|s| (s.state, s.wake_at))
+            .collect::<Vec<_>>(),
+        [
+            (StepState::Done, None),
+            (StepState::Waiting, Some(T + 90 * MINUTE))
+        ]
+    );
+    assert_eq!(store.next_wake().unwrap(), Some(T + 90 * MINUTE));
+    store
+        .advance_run(
+            &RunAdvance {
+                run_id: 1,
+                step: 1,
+                outcome: StepState::Done,
+                reason: Some("no decision before the timeout; proceeding".into()),
+                current_step: 2,
+                passed: vec![],
+                wake_at: None,
+                outbox: vec![],
+                finish: None,
+            },
+            T + 90 * MINUTE,
+        )
+        .unwrap();
+    let run = all(store).into_iter().find(|r| r.id == 1).unwrap();
+    assert_eq!(run.state, RunState::Succeeded);
+    assert_eq!(
+        run.steps[1].reason.as_deref(),
+        Some("no decision before the timeout; proceeding")
+    );
+    assert_eq!(store.next_wake().unwrap(), None);
+}
+
+fn an_advance_that_lost_a_race_changes_nothing(store: &dyn Store) {
+    let rev = revision(store);
+    commit(store, T, vec![waiting(rev, "w", T, MINUTE)]);
+    let advance = RunAdvance {
+        run_id: 1,
+        step: 0,
+        outcome: StepState::Done,
+        reason: None,
+        current_step: 2,
+        passed: vec![(1, StepState::Done)],
+        wake_at: None,
+        outbox: vec![],
+        finish: None,
+    };
+    store.advance_run(&advance, T + MINUTE).unwrap();
+    let before = all(store);
+    let late = RunAdvance {
+        outcome: StepState::Failed,
+        finish: Some((RunState::Skipped, "too late".into())),
+        ..advance.clone()
+    };
+    store.advance_run(&late, T + 2 * MINUTE).unwrap();
+    store
+        .advance_run(
+            &RunAdvance {
+                run_id: 99,
+                ..advance
+            },
+            T,
+        )
+        .unwrap();
+    assert_eq!(all(store), before);
+}
+
+fn an_aborted_run_ends_with_its_reason(store: &dyn Store) {
+    let rev = revision(store);
+    commit(store, T, vec![waiting(rev, "approve", T, MINUTE)]);
+    let reason = "no decision before the timeout (on_timeout: abort)".to_string();
+    store
+        .advance_run(
+            &RunAdvance {
+                run_id: 1,
+                step: 0,
+                outcome: StepState::Failed,
+                reason: Some(reason.clone()),
+                current_step: 2,
+                passed: vec![],
+                wake_at: None,
+                outbox: vec![],
+                finish: Some((RunState::Skipped, reason.clone())),
+            },
+            T + MINUTE,
+        )
+        .unwrap();
+    let run = &all(store)[0];
+    assert_eq!(
+        (run.state, run.reason.as_deref()),
+        (RunState::Skipped, Some(reason.as_str()))
+    );
+    assert_eq!(
+        run.steps
+            .iter()
+            .map(|s| (s.state, s.reason.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (StepState::Failed, Some(reason.clone())),
+            (StepState::Pending, None)
+        ]
+    );
+    assert!(
+        store
+            .waiting_steps_due(T + 100 * MINUTE)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn history_is_newest_first_and_filters(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![
+            posting(rev, "news", "a", T, &["x"]),
+            posting(rev, "sale", "b", T + MINUTE, &["x"]),
+            posting(rev, "news", "c", T, &["x"]),
+            posting(rev, "news", "d", T - MINUTE, &["x"]),
+        ],
+    );
+    let ids = |filter: HistoryFilter| -> Vec<i64> {
+        store
+            .history(&filter)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect()
+    };
+    assert_eq!(ids(HistoryFilter::default()), [2, 3, 1, 4]);
+    assert_eq!(
+        ids(HistoryFilter {
+            playbook: Some("news".into()),
+            ..Default::default()
+        }),
+        [3, 1, 4]
+    );
+    assert_eq!(
+        ids(HistoryFilter {
+            since: Some(T),
+            ..Default::default()
+        }),
+        [2, 3, 1]
+    );
+    assert_eq!(
+        ids(HistoryFilter {
+            limit: Some(2),
+            ..Default::default()
+        }),
+        [2, 3]
+    );
+    assert!(
+        ids(HistoryFilter {
+            limit: Some(0),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        ids(HistoryFilter {
+            playbook: Some("news".into()),
+            since: Some(T),
+            limit: Some(1)
+        }),
+        [3]
+    );
+    assert!(
+        ids(HistoryFilter {
+            playbook: Some("none".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+}
+
+fn status_counts_and_lists_runs_in_flight(store: &dyn Store) {
+    let rev = revision(store);
+    assert_eq!(store.status().unwrap(), Default::default());
+    commit(
+        store,
+        T,
+        vec![
+            posting(rev, "news", "a", T + MINUTE, &["x"]),
+            missed(rev, "b", T - MINUTE),
+            posting(rev, "news", "c", T, &["x", "y"]),
+            waiting(rev, "d", T + 2 * MINUTE, MINUTE),
+            posting(rev, "news", "e", T, &[]),
+        ],
+    );
+    let claimed = store.claim_outbox(T, 1, None).unwrap();
+    store
+        .finish_outbox(&[(claimed[0].id, sent("r"))], T)
+        .unwrap();
+    let status = store.status().unwrap();
+    let pairs = |v: &[(&str, i64)]| {
+        v.iter()
+            .map(|(s, n)| (s.to_string(), *n))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        status.runs,
+        pairs(&[
+            ("missed", 1),
+            ("running", 2),
+            ("succeeded", 1),
+            ("waiting", 1)
+        ])
+    );
+    assert_eq!(status.outbox, pairs(&[("pending", 2), ("sent", 1)]));
+    assert_eq!(
+        status.in_flight.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [3, 1, 4]
+    );
+    assert_eq!(status.in_flight[0].outbox.len(), 2);
+    assert_eq!(status.in_flight[2].steps.len(), 2);
+}
+
+fn timeline_lists_every_run_and_send_oldest_first(store: &dyn Store) {
+    let rev = revision(store);
+    assert!(store.timeline().unwrap().is_empty());
+    let mut two_steps = posting(rev, "news", "c", T, &["y", "x"]);
+    // A notify step before the post step, committed after it: steps order the sends.
+    let key = two_steps.key.clone();
+    two_steps.steps.insert(
+        0,
+        StepSpec::Notify {
+            accounts: vec!["ops".into()],
+            text: "heads up".into(),
+        },
+    );
+    for send in &mut two_steps.outbox {
+        send.step = 1;
+    }
+    two_steps.current_step = 2;
+    two_steps.outbox.push(NewOutbox {
+        step: 0,
+        account: "ops".into(),
+        post: post(&key, T, 0, "ops", "heads up"),
+        due: T,
+    });
+    commit(
+        store,
+        T,
+        vec![
+            posting(rev, "news", "a", T + MINUTE, &["x"]),
+            missed(rev, "b", T - MINUTE),
+            two_steps,
+        ],
+    );
+    // Run 1 (`a`, due later) has send 1; run 3 (`c`) has sends 2 (y), 3 (x) and 4 (ops).
+    let claimed = store.claim_outbox(T, 10, None).unwrap();
+    assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 3, 4]);
+    let failed = OutboxOutcome::Failed {
+        error: "401: bad token".into(),
+    };
+    store
+        .finish_outbox(&[(4, sent("r-ops")), (2, failed), (3, sent("r-x"))], T)
+        .unwrap();
+    let rows: Vec<_> = store
+        .timeline()
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.fire_at,
+                r.item,
+                r.state,
+                r.reason,
+                r.send.map(|s| (s.account, s.state, s.text, s.error)),
+            )
+        })
+        .collect();
+    let skip = Some("crier was not running at its time; `missed: skip`".to_string());
+    let c_text = format!("c at {T}");
+    let c_reason = Some("y: 401: bad token".to_string());
+    assert_eq!(
+        rows,
+        [
+            (T - MINUTE, "b".to_string(), RunState::Missed, skip, None),
+            (
+                T,
+                "c".into(),
+                RunState::Failed,
+                c_reason.clone(),
+                Some((
+                    "ops".to_string(),
+                    OutboxState::Sent,
+                    "heads up".to_string(),
+                    None
+                ))
+            ),
+            (
+                T,
+                "c".into(),
+                RunState::Failed,
+                c_reason.clone(),
+                Some((
+                    "y".to_string(),
+                    OutboxState::Failed,
+                    c_text.clone(),
+                    Some("401: bad token".to_string())
+                ))
+            ),
+            (
+                T,
+                "c".into(),
+                RunState::Failed,
+                c_reason,
+                Some(("x".to_string(), OutboxState::Sent, c_text, None))
+            ),
+            (
+                T + MINUTE,
+                "a".into(),
+                RunState::Running,
+                None,
+                Some((
+                    "x".to_string(),
+                    OutboxState::Pending,
+                    format!("a at {}", T + MINUTE),
+                    None
+                ))
+            ),
+        ]
+    );
+}
+
+fn a_refused_commit_writes_nothing(store: &dyn Store) {
+    let rev = revision(store);
+    let error = store
+        .commit(&Batch {
+            now: T,
+            runs: vec![
+                posting(rev, "news", "a", T, &["x"]),
+                posting(rev + 1, "news", "b", T, &["x"]),
+            ],
+            cursors: vec![(ItemKey::new("news", "a"), T)],
+        })
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the store failed: FOREIGN KEY constraint failed"
+    );
+    assert!(all(store).is_empty());
+    assert_eq!(store.cursors().unwrap(), []);
+    assert_eq!(store.last_alive().unwrap(), None);
+    assert_eq!(store.next_outbox_due().unwrap(), None);
+    // Ids are not used up by the refused batch.
+    assert_eq!(
+        commit(store, T, vec![posting(rev, "news", "c", T, &["x"])]),
+        [1]
+    );
+    assert_eq!(store.claim_outbox(T, 10, None).unwrap()[0].id, 1);
+}
+
+fn finishing_an_unknown_send_changes_nothing(store: &dyn Store) {
+    let rev = revision(store);
+    commit(store, T, vec![posting(rev, "news", "a", T, &["x"])]);
+    store.claim_outbox(T, 10, None).unwrap();
+    let before = all(store);
+    let error = store
+        .finish_outbox(&[(1, sent("r")), (7, sent("r"))], T + 1)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the store failed: Query returned no rows"
+    );
+    let failed = OutboxOutcome::Failed { error: "x".into() };
+    let error = store
+        .finish_outbox(&[(1, sent("r")), (7, failed)], T + 1)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the store failed: FOREIGN KEY constraint failed"
+    );
+    assert_eq!(all(store), before);
+    store.finish_outbox(&[], T + 1).unwrap();
+}
+
+/// Both stores driven by one long seeded sequence of calls, as an engine and a dispatcher
+/// would make them (and some they would not): every answer, and every view after each call,
+/// must be the same.
+#[test]
+fn both_stores_answer_every_call_alike() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    for seed in 0..5 {
+        let sqlite = SqliteStore::in_memory().unwrap();
+        let memory = MemoryStore::new();
+        let stores: [&dyn Store; 2] = [&sqlite, &memory];
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut now = T;
+        let accounts = ["x", "y", "z"];
+        let items = ["a", "b", "c", "d"];
+        for step in 0..300 {
+            now += rng.gen_range(0..5 * MINUTE);
+            let call = rng.gen_range(0..100);
+            let answers: Vec<String> = stores
+                .iter()
+                .map(|store| {
+                    let mut rng = StdRng::seed_from_u64(seed * 1_000_000 + step);
+                    let answer = match call {
+                        0..=24 => {
+                            let revision = store
+                                .record_revision(["r1", "r2"][rng.gen_range(0..2)], now)
+                                .unwrap();
+                            let runs = (0..rng.gen_range(0..4))
+                                .map(|_| {
+                                    let item = items[rng.gen_range(0..items.len())];
+                                    // Few distinct fire times, so some fires repeat.
+                                    let fire_at = now - rng.gen_range(0..4) * MINUTE;
+                                    let to: Vec<&str> = accounts[..rng.gen_range(0..=3)].to_vec();
+                                    let revision = if rng.gen_bool(0.03) { 99 } else { revision };
+                                    match rng.gen_range(0..4) {
+                                        0 => missed(revision, item, fire_at),
+                                        1 => waiting(
+                                            revision,
+                                            item,
+                                            fire_at,
+                                            rng.gen_range(0..30) * MINUTE,
+                                        ),
+                                        _ => {
+                                            let mut run =
+                                                posting(revision, "news", item, fire_at, &to);
+                                            for send in &mut run.outbox {
+                                                send.due += rng.gen_range(-2..3) * MINUTE;
+                                            }
+                                            run
+                                        }
+                                    }
+                                })
+                                .collect();
+                            let cursors = (0..rng.gen_range(0..3))
+                                .map(|_| {
+                                    (
+                                        ItemKey::new("news", items[rng.gen_range(0..items.len())]),
+                                        now - rng.gen_range(0..10) * MINUTE,
+                                    )
+                                })
+                                .collect();
+                            format!(
+                                "{:?}",
+                                store
+                                    .commit(&Batch { now, runs, cursors })
+                                    .map_err(|e| e.to_string())
+                            )
+                        }
+                        25..=44 => {
+                            let run = rng.gen_bool(0.2).then(|| rng.gen_range(1..20));
+                            format!(
+                                "{:?}",
+                                store.claim_outbox(now, rng.gen_range(0..6), run).unwrap()
+                            )
+                        }
+                        45..=69 => {
+                            let outcomes: Vec<_> = (0..rng.gen_range(0..5))
+                                .map(|_| {
+                                    let id = rng.gen_range(1..40);
+                                    let outcome = match rng.gen_range(0..3) {
+                                        0 => sent(&format!("r-{id}-{now}")),
+                                        1 => OutboxOutcome::Retry {
+                                            at: now + rng.gen_range(0..10) * MINUTE,
+                                            error: "503".into(),
+                                            check_first: rng.gen_bool(0.5),
+                                        },
+                                        _ => OutboxOutcome::Failed {
+                                            error: format!("401 on {id}"),
+                                        },
+                                    };
+                                    (id, outcome)
+                                })
+                                .collect();
+                            format!(
+                                "{:?}",
+                                store
+                                    .finish_outbox(&outcomes, now)
+                                    .map_err(|e| e.to_string())
+                            )
+                        }
+                        70..=74 => format!("{:?}", store.recover_in_doubt(now).unwrap()),
+                        75..=89 => {
+                            let due = store.waiting_steps_due(now).unwrap();
+                            let answer = format!("{due:?}");
+                            for waiting in due {
+                                let proceed = rng.gen_bool(0.7);
+                                let rewait = rng.gen_bool(0.3);
+                                let advance = RunAdvance {
+                                    run_id: waiting.run_id,
+                                    step: waiting.step,
+                                    outcome: if proceed {
+                                        StepState::Done
+                                    } else {
+                                        StepState::Failed
+                                    },
+                                    reason: (!proceed).then(|| "timed out".to_string()),
+                                    current_step: if proceed && rewait {
+                                        waiting.step + 1
+                                    } else {
+                                        waiting.steps.len()
+                                    },
+                                    passed: if proceed && !rewait {
+                                        vec![(waiting.step + 1, StepState::Done)]
+                                    } else {
+                                        vec![]
+                                    },
+                                    wake_at: (proceed && rewait)
+                                        .then(|| now + rng.gen_range(0..10) * MINUTE),
+                                    outbox: if proceed && !rewait {
+                                        vec![NewOutbox {
+                                            step: waiting.step + 1,
+                                            account: "x".into(),
+                                            post: post(
+                                                &waiting.key,
+                                                waiting.fire_at,
+                                                waiting.step + 1,
+                                                "x",
+                                                "after",
+                                            ),
+                                            due: now,
+                                        }]
+                                    } else {
+                                        vec![]
+                                    },
+                                    finish: (!proceed)
+                                        .then(|| (RunState::Skipped, "timed out".to_string())),
+                                };
+                                store.advance_run(&advance, now).unwrap();
+                            }
+                            answer
+                        }
+                        90..=94 => {
+                            let key = ItemKey::new("news", items[rng.gen_range(0..items.len())]);
+                            format!(
+                                "{:?}",
+                                store
+                                    .latest_remote_id(&key, accounts[rng.gen_range(0..3)])
+                                    .unwrap()
+                            )
+                        }
+                        _ => {
+                            let filter = HistoryFilter {
+                                playbook: rng
+                                    .gen_bool(0.5)
+                                    .then(|| ["news", "drill"][rng.gen_range(0..2)].to_string()),
+                                since: rng
+                                    .gen_bool(0.5)
+                                    .then(|| now - rng.gen_range(0..60) * MINUTE),
+                                limit: rng.gen_bool(0.5).then(|| rng.gen_range(0..10)),
+                            };
+                            format!("{:?}", store.history(&filter).unwrap())
+                        }
+                    };
+                    let views = format!(
+                        "{answer}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+                        store.timeline().unwrap(),
+                        store.status().unwrap(),
+                        store.cursors().unwrap(),
+                        store.last_alive().unwrap(),
+                        store.next_outbox_due().unwrap(),
+                        store.next_wake().unwrap(),
+                        store.history(&HistoryFilter::default()).unwrap(),
+                    );
+                    views
+                })
+                .collect();
+            assert_eq!(
+                answers[0], answers[1],
+                "seed {seed}, call {step} ({call}): SQLite (left) and memory (right) differ"
+            );
+        }
+    }
+}
