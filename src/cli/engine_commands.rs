@@ -250,9 +250,7 @@ pub(super) fn rehearse(
 pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult {
     init_logs(LogFormat::Text);
     // Loaded as `crier run` loads, so the run is pinned to the same revision digest.
-    let mut parts = EngineParts::new(Arc::new(
-        store::SqliteStore::in_memory().map_err(|e| e.to_string())?,
-    ));
+    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
     let loaded = match service::load(path, &parts, &report) {
         Ok(loaded) => loaded,
         Err(ServiceError::Invalid) => return Ok(ExitCode::from(INVALID)),

@@ -83,7 +83,7 @@ pub fn load(
 pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), ServiceError> {
     // The store is named by the playbooks, so they are read first, with an engine's parts
     // whose store is replaced once it is known.
-    let mut parts = EngineParts::new(Arc::new(store::SqliteStore::in_memory()?));
+    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
     let loaded = load(&path, &parts, report)?;
     let plan = loaded.plan.clone();
     let store = store::open(&plan.store, &plan.root)?;
