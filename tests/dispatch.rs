@@ -365,3 +365,63 @@ fn a_reload_rebuilds_the_accounts() {
     assert_eq!(texts(&first), ["early"]);
     assert_eq!(texts(&second), ["late"]);
 }
+
+/// One service per store: a second `crier run` on the same store refuses to start and
+/// names the first one's pid; the lock goes with the first service, even when it is killed.
+#[test]
+fn a_second_service_on_the_same_store_refuses_to_start() {
+    let network = FakeNetwork::start();
+    let dir = burst(&network, 1, "5s");
+    let second_attempt = |dir: &Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["run", dir.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the second service did not refuse to start");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    };
+    let mut first = start(dir.path());
+    // Wait (bounded) until the first service holds the lock.
+    let lock = dir.path().join("crier.db.lock");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != first.id().to_string() {
+        assert!(
+            Instant::now() < deadline,
+            "the first service never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let refused = second_attempt(dir.path());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "another `crier run` is using the store `{}` (pid {})",
+            dir.path().join("crier.db").display(),
+            first.id()
+        )),
+        "{stderr}"
+    );
+    // Killed outright, the first service leaves no stale lock.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let again = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != again.id().to_string() {
+        assert!(
+            Instant::now() < deadline,
+            "a new service could not take the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop(again);
+}

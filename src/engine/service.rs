@@ -86,6 +86,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
     let loaded = load(&path, &parts, report)?;
     let plan = loaded.plan.clone();
+    let _service_lock = store::lock_service(&plan.store, &plan.root)?;
     let store = store::open(&plan.store, &plan.root)?;
     parts.store = store.clone();
     let client = http::client(&plan.http)

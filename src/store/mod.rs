@@ -26,6 +26,60 @@ pub enum StoreError {
         "unsupported store `{0}`: use `sqlite://PATH` (PostgreSQL comes with the cluster issue)"
     )]
     Unsupported(String),
+    #[error(
+        "another `crier run` is using the store `{location}` (pid {pid}); run one service per store"
+    )]
+    InUse { location: String, pid: String },
+}
+
+/// Held by `crier run` for as long as it runs: an exclusive lock on `<store file>.lock`, so
+/// a second service on the same store refuses to start (it would take the first one's
+/// in-flight sends for ones left in doubt). The operating system releases the lock when the
+/// process ends, however it ends, so a crash never leaves a stale lock behind.
+#[derive(Debug)]
+pub struct ServiceLock {
+    _file: std::fs::File,
+}
+
+/// Takes the service lock of the store `url` names (none for in-memory stores).
+pub fn lock_service(url: &str, base: &std::path::Path) -> StoreResult<Option<ServiceLock>> {
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return Ok(None);
+    };
+    let path = base.join(path);
+    let lock_path = path.with_extension(match path.extension() {
+        Some(ext) => format!("{}.lock", ext.to_string_lossy()),
+        None => "lock".into(),
+    });
+    let open_error = |err: std::io::Error| StoreError::Open {
+        location: lock_path.display().to_string(),
+        reason: err.to_string(),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(open_error)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&lock_path).unwrap_or_default();
+            return Err(StoreError::InUse {
+                location: path.display().to_string(),
+                pid: match pid.trim() {
+                    "" => "unknown".into(),
+                    pid => pid.to_owned(),
+                },
+            });
+        }
+        Err(std::fs::TryLockError::Error(err)) => return Err(open_error(err)),
+    }
+    use std::io::Write as _;
+    file.set_len(0).map_err(open_error)?;
+    write!(file, "{}", std::process::id()).map_err(open_error)?;
+    Ok(Some(ServiceLock { _file: file }))
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
