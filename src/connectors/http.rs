@@ -109,13 +109,13 @@ pub fn classify_status(
             reason: format!("the network is rate limiting ({code})"),
         });
     }
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        if let Some(after) = retry_hint(headers, now) {
-            return Err(SendError::RetryAfter {
-                after,
-                reason: format!("the network is unavailable ({code})"),
-            });
-        }
+    if status == StatusCode::SERVICE_UNAVAILABLE
+        && let Some(after) = retry_hint(headers, now)
+    {
+        return Err(SendError::RetryAfter {
+            after,
+            reason: format!("the network is unavailable ({code})"),
+        });
     }
     if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT || status.as_u16() == 425
     // Too Early

@@ -74,10 +74,10 @@ fn check_result(ast: &AST) -> Result<(), ScriptError> {
         return Ok(());
     };
     let position = expr.start_position();
-    if let Some(value) = expr.get_literal_value(None) {
-        if !value.is_bool() {
-            return Err(not_bool(position, &describe(&value)));
-        }
+    if let Some(value) = expr.get_literal_value(None)
+        && !value.is_bool()
+    {
+        return Err(not_bool(position, &describe(&value)));
     }
     match &**expr {
         Expr::InterpolatedString(..) => Err(not_bool(position, "a string")),
@@ -141,11 +141,11 @@ fn literal(call: &FnCallExpr, index: usize) -> Option<(&str, Position)> {
 
 fn check_windows(call: &FnCallExpr, indexes: &[usize]) -> Result<(), ScriptError> {
     for &index in indexes {
-        if let Some((text, pos)) = literal(call, index) {
-            if parse_window(text).is_none() {
-                return Err(ScriptError::at(pos, format!("invalid window `{text}`"))
-                    .with_hint(Some(WINDOW_HINT.into())));
-            }
+        if let Some((text, pos)) = literal(call, index)
+            && parse_window(text).is_none()
+        {
+            return Err(ScriptError::at(pos, format!("invalid window `{text}`"))
+                .with_hint(Some(WINDOW_HINT.into())));
         }
     }
     Ok(())

@@ -60,7 +60,7 @@ pub(super) fn apply(engine: &mut Engine) {
         if operations > MAX_OPERATIONS {
             return Some(STOPPED_OPERATIONS.into());
         }
-        if operations % CLOCK_EVERY != 0 {
+        if !operations.is_multiple_of(CLOCK_EVERY) {
             return None;
         }
         // Short evaluations never read the clock: the first reading starts it.

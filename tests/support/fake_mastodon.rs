@@ -592,10 +592,10 @@ impl Inner {
         idempotency_key: Option<String>,
     ) -> String {
         let id = self.new_id().to_string();
-        if let Some(parent) = &in_reply_to_id {
-            if let Some(parent) = self.statuses.iter_mut().find(|s| &s.id == parent) {
-                parent.replies_count += 1;
-            }
+        if let Some(parent) = &in_reply_to_id
+            && let Some(parent) = self.statuses.iter_mut().find(|s| &s.id == parent)
+        {
+            parent.replies_count += 1;
         }
         self.statuses.push(FakeStatus {
             id: id.clone(),
@@ -780,13 +780,13 @@ impl Inner {
                 Some(_) => {}
             }
         }
-        if let Some(parent) = &in_reply_to_id {
-            if self.live(parent).is_none() {
-                return Answer::error(
-                    StatusCode::NOT_FOUND,
-                    "The post you are trying to reply to does not appear to exist.",
-                );
-            }
+        if let Some(parent) = &in_reply_to_id
+            && self.live(parent).is_none()
+        {
+            return Answer::error(
+                StatusCode::NOT_FOUND,
+                "The post you are trying to reply to does not appear to exist.",
+            );
         }
         let visibility = visibility.unwrap_or_else(|| "public".into());
         let own = self.own.id.clone();

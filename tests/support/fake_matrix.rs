@@ -244,12 +244,13 @@ fn decode(segment: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;
     while at < bytes.len() {
-        if bytes[at] == b'%' && at + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&segment[at + 1..at + 3], 16) {
-                out.push(byte);
-                at += 3;
-                continue;
-            }
+        if bytes[at] == b'%'
+            && at + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&segment[at + 1..at + 3], 16)
+        {
+            out.push(byte);
+            at += 3;
+            continue;
         }
         out.push(bytes[at]);
         at += 1;

@@ -356,10 +356,8 @@ impl BlueskyConnector {
                         .reason()
                         .to_lowercase()
                         .contains("already exist");
-                if maybe_repeat {
-                    if let Ok(Some(existing)) = self.find(&session, &rkey).await {
-                        return Ok(existing);
-                    }
+                if maybe_repeat && let Ok(Some(existing)) = self.find(&session, &rkey).await {
+                    return Ok(existing);
                 }
                 Err(failure.error)
             }

@@ -100,10 +100,10 @@ impl Sessions {
     /// refreshed one, or a new sign-in.
     pub async fn current(&self, xrpc: &Xrpc) -> Result<Session, SendError> {
         let mut current = self.current.lock().await;
-        if let Some(session) = current.as_ref() {
-            if session.fresh_at(Utc::now()) {
-                return Ok(session.clone());
-            }
+        if let Some(session) = current.as_ref()
+            && session.fresh_at(Utc::now())
+        {
+            return Ok(session.clone());
         }
         let session = self.renew_locked(xrpc, current.take()).await?;
         *current = Some(session.clone());
@@ -114,10 +114,10 @@ impl Sessions {
     /// already replaced it.
     pub async fn renew(&self, xrpc: &Xrpc, stale: &Session) -> Result<Session, SendError> {
         let mut current = self.current.lock().await;
-        if let Some(session) = current.as_ref() {
-            if session.access != stale.access {
-                return Ok(session.clone());
-            }
+        if let Some(session) = current.as_ref()
+            && session.access != stale.access
+        {
+            return Ok(session.clone());
         }
         let session = self.renew_locked(xrpc, current.take()).await?;
         *current = Some(session.clone());

@@ -54,13 +54,13 @@ pub fn room_sync(sync: &Value, room_id: &str) -> RoomSync {
     let mut display_names = BTreeMap::new();
     let members = room["state"]["events"].as_array().into_iter().flatten();
     for event in members.chain(events.iter()) {
-        if event["type"] == "m.room.member" {
-            if let (Some(user), Some(name)) = (
+        if event["type"] == "m.room.member"
+            && let (Some(user), Some(name)) = (
                 event["state_key"].as_str(),
                 event["content"]["displayname"].as_str(),
-            ) {
-                display_names.insert(user.to_owned(), name.to_owned());
-            }
+            )
+        {
+            display_names.insert(user.to_owned(), name.to_owned());
         }
     }
     RoomSync {

@@ -86,15 +86,14 @@ impl Audience {
         if self.is_bot(message.from.as_ref()) {
             return false;
         }
-        if let Some(replied) = &message.reply_to_message {
-            if self.is_bot(replied.from.as_ref())
+        if let Some(replied) = &message.reply_to_message
+            && (self.is_bot(replied.from.as_ref())
                 || replied
                     .sender_chat
                     .as_ref()
-                    .is_some_and(|chat| self.is_account_chat(chat))
-            {
-                return true;
-            }
+                    .is_some_and(|chat| self.is_account_chat(chat)))
+        {
+            return true;
         }
         let handle = self.bot.username.as_deref().map(|u| format!("@{u}"));
         message

@@ -21,15 +21,15 @@ impl Validator<'_> {
                 "collecting a contest's entries",
             );
             let dm = contest.winners.as_ref().and_then(|w| w.dm.as_ref());
-            if let Some(dm) = dm {
-                if let Some(diagnostic) = self.capability_error(
+            if let Some(dm) = dm
+                && let Some(diagnostic) = self.capability_error(
                     &contest.account.value,
                     Capabilities::DIRECT_MESSAGE,
                     "`winners.dm:`",
                     |message| self.sources.error(dm, message),
-                ) {
-                    self.push(diagnostic);
-                }
+                )
+            {
+                self.push(diagnostic);
             }
         }
         if let Some(owner) = &contest.owner {
