@@ -425,3 +425,59 @@ fn a_second_service_on_the_same_store_refuses_to_start() {
     }
     stop(again);
 }
+
+/// `metrics(account)` in a `when:` reads the latest snapshot `crier run` took from the
+/// network (here a fake Mastodon reporting 1,234 followers), not zeros.
+#[test]
+fn conditions_see_the_metrics_the_network_reported() {
+    use crate::support::fake_mastodon::{FakeMastodon, TOKEN};
+    let mastodon = FakeMastodon::start();
+    mastodon.set_followers(1234);
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  masto: {{ network: mastodon, server: '{}', token: env:CRIER_TEST_MASTO }}\n",
+            mastodon.url()
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(6)).format("%Y-%m-%d %H:%M:%S");
+    std::fs::write(
+        dir.path().join("launch.yaml"),
+        format!(
+            "kind: campaign\nname: launch\nposts:\n  - {{ id: big, at: \"{at}\", to: masto, text: over a thousand, when: 'metrics(\"masto\").followers > 1000' }}\n  - {{ id: huge, at: \"{at}\", to: masto, text: over five thousand, when: 'metrics(\"masto\").followers > 5000' }}\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap()])
+        .env("CRIER_TEST_MASTO", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while mastodon.statuses().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Both fired at the same instant; give the skipped one's record a moment.
+    std::thread::sleep(Duration::from_millis(1000));
+    stop(child);
+    let texts: Vec<String> = mastodon.statuses().iter().map(|s| s.text.clone()).collect();
+    assert_eq!(texts, ["over a thousand"]);
+    let history = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["history", dir.path().to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let runs: Vec<serde_json::Value> = String::from_utf8(history.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let huge = runs
+        .iter()
+        .find(|r| r["item"] == "huge")
+        .expect("a run for `huge`");
+    assert_eq!(huge["state"], "skipped", "{huge}");
+}

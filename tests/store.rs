@@ -49,6 +49,7 @@ contract!(
     timeline_lists_every_run_and_send_oldest_first,
     a_refused_commit_writes_nothing,
     finishing_an_unknown_send_changes_nothing,
+    metrics_snapshots_and_recent_posts,
 );
 
 const T: Millis = 1_800_000_000_000;
@@ -1318,4 +1319,77 @@ fn both_stores_answer_every_call_alike() {
             );
         }
     }
+}
+
+fn metrics_snapshots_and_recent_posts(store: &dyn Store) {
+    use crier::store::AccountMetrics;
+    assert_eq!(store.latest_metrics("x").unwrap(), None);
+    let snapshot = |followers| AccountMetrics {
+        followers,
+        posts: 2,
+        likes: 5,
+        reposts: 1,
+        replies: 3,
+    };
+    store.record_metrics("x", &snapshot(100), T).unwrap();
+    store
+        .record_metrics("x", &snapshot(120), T + MINUTE)
+        .unwrap();
+    store
+        .record_metrics("y", &snapshot(7), T + 2 * MINUTE)
+        .unwrap();
+    // The same instant again replaces that snapshot.
+    store
+        .record_metrics("x", &snapshot(121), T + MINUTE)
+        .unwrap();
+    assert_eq!(
+        store.latest_metrics("x").unwrap(),
+        Some((T + MINUTE, snapshot(121)))
+    );
+    assert_eq!(
+        store.latest_metrics("y").unwrap(),
+        Some((T + 2 * MINUTE, snapshot(7)))
+    );
+
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![
+            posting(rev, "news", "a", T, &["x", "y"]),
+            posting(rev, "news", "b", T + MINUTE, &["x"]),
+            posting(rev, "news", "c", T + 2 * MINUTE, &["x"]),
+        ],
+    );
+    let claimed = store.claim_outbox(T + 2 * MINUTE, 10, None).unwrap();
+    assert_eq!(claimed.len(), 4);
+    store
+        .finish_outbox(&[(1, sent("old-x")), (2, sent("old-y"))], T)
+        .unwrap();
+    store
+        .finish_outbox(
+            &[
+                (3, sent("new-x")),
+                (
+                    4,
+                    OutboxOutcome::Failed {
+                        error: "refused".into(),
+                    },
+                ),
+            ],
+            T + 5 * MINUTE,
+        )
+        .unwrap();
+    // Sent ones only, newest first, since the given time, at most the limit.
+    assert_eq!(
+        store.recent_remote_ids("x", T, 10).unwrap(),
+        ["new-x", "old-x"]
+    );
+    assert_eq!(store.recent_remote_ids("x", T, 1).unwrap(), ["new-x"]);
+    assert_eq!(
+        store.recent_remote_ids("x", T + MINUTE, 10).unwrap(),
+        ["new-x"]
+    );
+    assert_eq!(store.recent_remote_ids("y", T, 10).unwrap(), ["old-y"]);
+    assert!(store.recent_remote_ids("z", T, 10).unwrap().is_empty());
 }

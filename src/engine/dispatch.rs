@@ -109,7 +109,8 @@ impl Dispatcher {
         *self.connectors.write().unwrap_or_else(|e| e.into_inner()) = connectors;
     }
 
-    fn connectors(&self) -> Arc<Connectors> {
+    /// The connectors sends go through now.
+    pub fn connectors(&self) -> Arc<Connectors> {
         self.connectors
             .read()
             .unwrap_or_else(|e| e.into_inner())

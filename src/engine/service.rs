@@ -17,6 +17,7 @@ use tokio::sync::{Notify, watch};
 use super::clock::{from_millis, to_millis};
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
+use super::metrics::{self, StoredMetrics};
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
 use crate::playbook::plan::Plan;
@@ -89,6 +90,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     let _service_lock = store::lock_service(&plan.store, &plan.root)?;
     let store = store::open(&plan.store, &plan.root)?;
     parts.store = store.clone();
+    parts.metrics = Arc::new(StoredMetrics::new(store.clone()));
     let client = http::client(&plan.http)
         .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
     let connectors = build_connectors(&plan, &client)?;
@@ -119,6 +121,11 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     let dispatching = tokio::spawn(dispatch_loop(
         dispatcher.clone(),
         wake.clone(),
+        stop.clone(),
+    ));
+    let collecting = tokio::spawn(collect_loop(
+        store.clone(),
+        dispatcher.clone(),
         stop.clone(),
     ));
     let accounts = AccountsReload { client, dispatcher };
@@ -170,6 +177,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     });
     let _ = stop_sender.send(true);
     wake.notify_one();
+    collecting.abort();
     if tokio::time::timeout(DRAIN_TIMEOUT, dispatching)
         .await
         .is_err()
@@ -247,6 +255,22 @@ struct AccountsReload {
 
 /// Loads the playbooks again. The accounts' connectors are rebuilt too (secrets read again,
 /// so a rotated token file is picked up); any problem keeps the whole running revision.
+/// Takes metrics snapshots at start and every `COLLECT_EVERY` until stopped.
+async fn collect_loop(
+    store: Arc<dyn Store>,
+    dispatcher: Arc<Dispatcher>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let connectors = dispatcher.connectors();
+        metrics::collect(store.as_ref(), &connectors, Utc::now()).await;
+        tokio::select! {
+            _ = tokio::time::sleep(metrics::COLLECT_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 fn reload(
     path: &Path,
     parts: &EngineParts,

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::model::*;
-use super::{Store, StoreError, StoreResult};
+use super::{AccountMetrics, Store, StoreError, StoreResult};
 use crate::connectors::OutgoingPost;
 
 /// The in-memory store. `MemoryStore::new()` starts empty.
@@ -71,6 +71,8 @@ struct Inner {
     waking: BTreeSet<(Millis, RunId, usize)>,
     /// Every failed attempt and why (as SQLite's `attempts` table).
     attempts: Vec<Attempt>,
+    /// account → taken at → snapshot.
+    metrics: HashMap<String, BTreeMap<Millis, AccountMetrics>>,
 }
 
 struct Run {
@@ -95,7 +97,6 @@ struct Step {
     state: StepState,
     wake_at: Option<Millis>,
     reason: Option<String>,
-    #[allow(dead_code)] // kept like SQLite's column; no view shows it yet
     updated_at: Millis,
 }
 
@@ -618,6 +619,60 @@ impl Store for MemoryStore {
             inner.settle(run_id, now);
         }
         Ok(())
+    }
+
+    fn record_metrics(
+        &self,
+        account: &str,
+        metrics: &AccountMetrics,
+        at: Millis,
+    ) -> StoreResult<()> {
+        self.lock()
+            .metrics
+            .entry(account.to_owned())
+            .or_default()
+            .insert(at, *metrics);
+        Ok(())
+    }
+
+    fn latest_metrics(&self, account: &str) -> StoreResult<Option<(Millis, AccountMetrics)>> {
+        Ok(self
+            .lock()
+            .metrics
+            .get(account)
+            .and_then(|snapshots| snapshots.last_key_value())
+            .map(|(at, metrics)| (*at, *metrics)))
+    }
+
+    fn recent_remote_ids(
+        &self,
+        account: &str,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let inner = self.lock();
+        let mut sent: Vec<(Millis, usize, &str)> = inner
+            .outbox
+            .iter()
+            .enumerate()
+            .filter(|(_, send)| {
+                &*send.account == account
+                    && send.state == OutboxState::Sent
+                    && send.updated_at >= since
+            })
+            .filter_map(|(index, send)| {
+                send.remote_id
+                    .as_deref()
+                    .map(|remote_id| (send.updated_at, index, remote_id))
+            })
+            .collect();
+        // As SQLite orders them: newest first, then by id, descending.
+        sent.sort_by_key(|&(at, index, _)| std::cmp::Reverse((at, index)));
+        Ok(sent
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, remote_id)| remote_id.to_owned())
+            .collect())
     }
 
     fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>> {

@@ -84,6 +84,8 @@ pub fn lock_service(url: &str, base: &std::path::Path) -> StoreResult<Option<Ser
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+pub use crate::script::AccountMetrics;
+
 /// The engine's view of durable state. Every method is one transaction.
 pub trait Store: Send + Sync {
     /// Records a playbook revision (by content digest) and returns its id.
@@ -126,6 +128,24 @@ pub trait Store: Send + Sync {
     fn timeline(&self) -> StoreResult<Vec<TimelineRow>>;
     /// Counts and the rows still in flight, for `crier status`.
     fn status(&self) -> StoreResult<StatusView>;
+    /// Records a snapshot of `account`'s metrics taken at `at` (a second one at the same
+    /// instant replaces the first).
+    fn record_metrics(
+        &self,
+        account: &str,
+        metrics: &AccountMetrics,
+        at: Millis,
+    ) -> StoreResult<()>;
+    /// The latest snapshot of `account`, and when it was taken.
+    fn latest_metrics(&self, account: &str) -> StoreResult<Option<(Millis, AccountMetrics)>>;
+    /// The network ids of `account`'s posts sent at or after `since`, newest first, at most
+    /// `limit` (what a metrics snapshot counts likes and replies of).
+    fn recent_remote_ids(
+        &self,
+        account: &str,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<String>>;
 }
 
 /// Opens the store a `store:` URL names: `sqlite://PATH` (relative to `base`), or
