@@ -551,7 +551,7 @@ posts:
   |
 9 |         folowers < 5
   |         ^
-  = hint: variables available here: `now`, `vars`, `post`
+  = hint: variables available here: `now`, `vars`, `post`, `run`
 "#,
     );
 }

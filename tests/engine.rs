@@ -372,3 +372,28 @@ fn a_post_added_during_downtime_follows_its_missed_policy() {
     drop(engine(&plan, &fresh, at(10, 0)));
     assert!(fresh.history(&HistoryFilter::default()).unwrap().is_empty());
 }
+
+/// A campaign `when:` sees the run: which item, when it was due, how late it is, and why it
+/// fires; a late catch-up can hold itself back.
+#[test]
+fn conditions_see_the_run() {
+    let (_dir, plan) = plan_from(&[(
+        "news.yaml",
+        "kind: campaign\nname: news\nposts:\n  - id: hourly\n    cron: \"0 * * * *\"\n    to: demo\n    text: news\n    missed: once\n    max_late: 12h\n    when: 'run.item == \"hourly\" && run.playbook == \"news\" && run.late_seconds < 600 && run.scheduled_at.starts_with(\"2026-12-01T\")'\n",
+    )]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut first = engine(&plan, &store, at(9, 30));
+    assert_eq!(first.fire_due(at(10, 0)).unwrap(), 1);
+    drop(first);
+    // Down until 15:30: the 15:00 fire is caught up 30 minutes late, and its own condition
+    // (at most 10 minutes late) skips it.
+    let _second = engine(&plan, &store, at(15, 30));
+    let states: Vec<RunState> = runs(&store).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(states.first(), Some(&Running));
+    assert_eq!(
+        states.last(),
+        Some(&RunState::Skipped),
+        "{:?}",
+        runs(&store)
+    );
+}

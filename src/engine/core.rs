@@ -341,6 +341,16 @@ impl Engine {
                     "post",
                     &serde_json::json!({ "id": post.id, "text": post.text, "to": &post.to[..] }),
                 )
+                .with_json(
+                    "run",
+                    &serde_json::json!({
+                        "playbook": campaign.name,
+                        "item": post.id,
+                        "scheduled_at": local.to_rfc3339(),
+                        "late_seconds": (now - at).num_seconds().max(0),
+                        "reason": run.reason.as_deref().unwrap_or("scheduled"),
+                    }),
+                )
                 .with_metrics(self.parts.metrics.clone());
             let skip = match self.parts.scripts.evaluate(condition, &input) {
                 Ok(true) => None,

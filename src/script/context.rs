@@ -65,7 +65,7 @@ impl ConditionContext {
     /// The variables a condition of this context sees.
     pub fn variables(self) -> &'static [&'static str] {
         match self {
-            ConditionContext::CampaignWhen => &["now", "vars", "post"],
+            ConditionContext::CampaignWhen => &["now", "vars", "post", "run"],
             ConditionContext::ContestEligible => &["now", "entry", "contest"],
             ConditionContext::RulesRequire => &["now", "post"],
             ConditionContext::CrisisWhen => &["now", "signal"],
