@@ -397,3 +397,25 @@ fn conditions_see_the_run() {
         runs(&store)
     );
 }
+
+/// A rehearsal sends a thread in order: a reply fired the same day as its parent replies to
+/// the parent's id (the day's fires stop before it until the parent has gone out).
+#[test]
+fn rehearsal_replies_within_a_day_reply_to_their_parent() {
+    let (dir, _plan) = plan_from(&[(
+        "thread.yaml",
+        "kind: campaign\nname: thread\nposts:\n  - { id: first, at: \"2026-12-01 10:00\", to: demo, text: \"1/2 the news\" }\n  - { id: second, at: \"2026-12-01 10:05\", to: demo, text: \"2/2 more\", reply_to: first }\n",
+    )]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["rehearse", dir.path().to_str().unwrap()])
+        .args(["--from", "2026-12-01", "--until", "2026-12-02"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "2026-12-01 10:05 +00:00  post     thread/second → demo: 2/2 more (reply to thread/first)\n"
+        ),
+        "{text}"
+    );
+}

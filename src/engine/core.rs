@@ -170,20 +170,39 @@ impl Engine {
         Ok(fired)
     }
 
-    /// Rehearsals: fires everything due up to `horizon` in one commit, each run as if
-    /// created at its own fire time. Only valid on a virtual clock, where nothing happens
-    /// between two fires but what the engine itself does.
-    pub fn fire_until(&mut self, horizon: DateTime<Utc>) -> StoreResult<usize> {
+    /// Rehearsals: fires what is due up to `horizon` in one commit, each run as if created
+    /// at its own fire time, and returns how far it got. Only valid on a virtual clock, where
+    /// nothing happens between two fires but what the engine itself does; so it stops early,
+    /// at the last fire handled, before a post that replies to another (the earlier sends
+    /// must go out first, to have the id to reply to) and before passing a step's wake time.
+    pub fn fire_until(&mut self, horizon: DateTime<Utc>) -> StoreResult<DateTime<Utc>> {
         let mut batch = Batch {
             now: to_millis(horizon),
             ..Batch::default()
         };
-        while let Some((at, item)) = self.queue.pop_due(horizon) {
+        let mut reached = horizon;
+        let mut earliest_wake: Option<Millis> = None;
+        while let Some(at) = self.queue.peek().filter(|at| *at <= horizon) {
+            if let Some(last) = batch.runs.last() {
+                let replies = self
+                    .queue
+                    .peek_item()
+                    .is_some_and(|item| item.post(&self.plan).reply_to.is_some());
+                let wakes_first = earliest_wake.is_some_and(|wake| wake <= to_millis(at));
+                if replies || wakes_first {
+                    reached = from_millis(last.fire_at);
+                    break;
+                }
+            }
+            let (at, item) = self.queue.pop_due(horizon).expect("peeked");
             self.fire(item, at, at, &mut batch);
+            if let Some(wake) = batch.runs.last().and_then(|run| run.wake_at) {
+                earliest_wake = Some(earliest_wake.map_or(wake, |w| w.min(wake)));
+            }
         }
-        let fired = batch.runs.len();
+        batch.now = to_millis(reached);
         self.commit(batch)?;
-        Ok(fired)
+        Ok(reached)
     }
 
     /// Fires one item now, whatever its schedule (`crier trigger`).

@@ -98,6 +98,9 @@ pub struct RehearsalLine {
     pub item: Option<String>,
     pub account: Option<String>,
     pub text: Option<String>,
+    /// The post (`playbook/item`) this one replies to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
     pub reason: Option<String>,
 }
 
@@ -143,8 +146,8 @@ pub async fn rehearse(
             .min(others.unwrap_or(i64::MAX))
             .min(until_ms - 1)
             .max(next);
-        clock.advance_to(from_millis(horizon));
-        engine.fire_until(from_millis(horizon))?;
+        let reached = engine.fire_until(from_millis(horizon))?;
+        clock.advance_to(reached);
         engine.resume_waiting(clock.now())?;
         dispatcher.dispatch_due(|| clock.now(), None).await?;
     }
@@ -171,10 +174,29 @@ fn lines(
             item: event.in_reply_to.clone(),
             account: event.account.clone().or_else(|| event.by.clone()),
             text: event.text.clone().or_else(|| event.decision.clone()),
+            reply_to: None,
             reason: event.author.clone(),
         });
     }
-    for row in store.timeline()? {
+    let timeline = store.timeline()?;
+    // Which post each network id is, to say what a reply replies to.
+    let posts_by_remote_id: std::collections::HashMap<&str, String> = timeline
+        .iter()
+        .filter_map(|row| {
+            let remote_id = row.send.as_ref()?.remote_id.as_deref()?;
+            Some((remote_id, format!("{}/{}", row.playbook, row.item)))
+        })
+        .collect();
+    let replied_to = |send: &crate::store::TimelineSend| {
+        let remote_id = send.reply_to.as_deref()?;
+        Some(
+            posts_by_remote_id
+                .get(remote_id)
+                .cloned()
+                .unwrap_or_else(|| remote_id.to_owned()),
+        )
+    };
+    for row in timeline.iter().cloned() {
         let line = RehearsalLine {
             at: from_millis(row.fire_at).with_timezone(&tz),
             kind: row.state.as_str().into(),
@@ -182,6 +204,7 @@ fn lines(
             item: Some(row.item),
             account: None,
             text: None,
+            reply_to: None,
             reason: row.reason,
         };
         lines.push(match row.send {
@@ -193,6 +216,7 @@ fn lines(
                     _ => "pending",
                 }
                 .into(),
+                reply_to: replied_to(&send),
                 account: Some(send.account),
                 text: Some(send.text),
                 reason: send.error.or(line.reason.clone()),
@@ -238,6 +262,11 @@ pub fn render_text(lines: &[RehearsalLine]) -> String {
             .as_deref()
             .map(|t| format!(": {}", t.replace('\n', " ⏎ ")))
             .unwrap_or_default();
+        let reply = line
+            .reply_to
+            .as_deref()
+            .map(|target| format!(" (reply to {target})"))
+            .unwrap_or_default();
         let reason = match line.kind.as_str() {
             "mention" | "reply" => line
                 .reason
@@ -251,7 +280,7 @@ pub fn render_text(lines: &[RehearsalLine]) -> String {
                 .unwrap_or_default(),
         };
         out.push_str(&format!(
-            "{at}  {:<8} {what}{account}{text}{reason}\n",
+            "{at}  {:<8} {what}{account}{text}{reply}{reason}\n",
             line.kind
         ));
     }

@@ -116,6 +116,11 @@ impl Queue {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
+    /// The item of the earliest entry.
+    pub fn peek_item(&self) -> Option<ItemRef> {
+        self.heap.peek().map(|Reverse((_, item))| *item)
+    }
+
     /// The earliest entry, if it is due at `now`.
     pub fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, ItemRef)> {
         match self.heap.peek() {

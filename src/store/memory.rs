@@ -812,6 +812,8 @@ impl Store for MemoryStore {
                     state: send.state,
                     text: send.text.clone(),
                     error: send.error.clone(),
+                    reply_to: send.reply_to.clone(),
+                    remote_id: send.remote_id.clone(),
                 })));
             }
         }

@@ -290,4 +290,8 @@ pub struct TimelineSend {
     pub state: OutboxState,
     pub text: String,
     pub error: Option<String>,
+    /// The network's id of the post this one replies to.
+    pub reply_to: Option<String>,
+    /// The network's id of this post, once sent.
+    pub remote_id: Option<String>,
 }

@@ -515,7 +515,8 @@ impl Store for SqliteStore {
     fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
         let connection = self.lock();
         let mut query = connection.prepare(
-            "SELECT r.fire_at, r.playbook, r.item, r.state, r.reason, o.account, o.state, json_extract(o.payload, '$.text'), o.error
+            "SELECT r.fire_at, r.playbook, r.item, r.state, r.reason, o.account, o.state, json_extract(o.payload, '$.text'), o.error,
+                    json_extract(o.payload, '$.reply_to'), o.remote_id
                FROM runs r LEFT JOIN outbox o ON o.run_id = r.id
               ORDER BY r.fire_at, r.id, o.step, o.id",
         )?;
@@ -530,17 +531,33 @@ impl Store for SqliteStore {
                 row.get::<_, Option<String>>(6)?,
                 row.get::<_, Option<String>>(7)?,
                 row.get::<_, Option<String>>(8)?,
+                row.get::<_, Option<String>>(9)?,
+                row.get::<_, Option<String>>(10)?,
             ))
         })?;
         let mut timeline = Vec::new();
         for row in rows {
-            let (fire_at, playbook, item, state, reason, account, send_state, text, error) = row?;
+            let (
+                fire_at,
+                playbook,
+                item,
+                state,
+                reason,
+                account,
+                send_state,
+                text,
+                error,
+                reply_to,
+                remote_id,
+            ) = row?;
             let send = match (account, send_state, text) {
                 (Some(account), Some(send_state), Some(text)) => Some(TimelineSend {
                     account,
                     state: OutboxState::parse(&send_state).unwrap_or(OutboxState::Failed),
                     text,
                     error,
+                    reply_to,
+                    remote_id,
                 }),
                 _ => None,
             };
