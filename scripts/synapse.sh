@@ -192,8 +192,11 @@ start() {
     configure "$port"
     echo "$port" >"$PORT_FILE"
     say "starting on 127.0.0.1:$port (logs in $DATA)"
-    (cd "$DATA" && nohup "$VENV/bin/python" -m synapse.app.homeserver --config-path "$CONFIG" \
-        >"$LOG" 2>&1 </dev/null & echo $! >"$PID_FILE")
+    # `exec`: the background job is Synapse itself (so `$!` is its pid), and nothing of this
+    # script's stdout stays open in it, or `$(scripts/synapse.sh start)` would never return.
+    (cd "$DATA" && exec nohup "$VENV/bin/python" -m synapse.app.homeserver \
+        --config-path "$CONFIG") >"$LOG" 2>&1 </dev/null &
+    echo $! >"$PID_FILE"
     local deadline=$((SECONDS + START_TIMEOUT))
     until answers "$port"; do
         if ! running_pid >/dev/null; then
