@@ -423,3 +423,71 @@ fn plan_shows_rejected_and_changed_posts_with_the_rule() {
     );
     assert!(table.contains("  Untouched\n"), "{table}");
 }
+
+#[test]
+fn a_text_over_a_network_limit_fails_the_run_naming_the_account_and_the_count() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: UTC\naccounts:\n  demo: { network: console }\n  sky: { network: bluesky, handle: brand.bsky.social, app_password: env:CRIER_TEST_UNSET }\n",
+    )
+    .unwrap();
+    let tag = "kind: rules\nname: tag\napplies_to: all\ncontent:\n  append: \" #warmwinter\"\n  utm: { source: \"{{ network }}\" }\n";
+    std::fs::write(dir.path().join("tag.yaml"), tag).unwrap();
+    let post = |text: &str| {
+        format!(
+            "kind: campaign\nname: sale\nposts:\n  - id: deal\n    at: 2026-12-01 10:00\n    to: [demo, sky]\n    text: {text:?}\n"
+        )
+    };
+    let fire = |text: &str| {
+        std::fs::write(dir.path().join("sale.yaml"), post(text)).unwrap();
+        let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+        assert!(
+            validated.diagnostics.is_empty(),
+            "{:?}",
+            validated.diagnostics
+        );
+        let plan = Arc::new(validated.plan.unwrap());
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let mut engine =
+            Engine::new(plan, "rev", EngineParts::new(store.clone()), at(9, 0)).unwrap();
+        engine.start(at(9, 0)).unwrap();
+        engine.fire_due(at(10, 0)).unwrap();
+        store.history(&HistoryFilter::default()).unwrap().remove(0)
+    };
+    // 289 emoji + " #warmwinter" (12) = 301 graphemes: one over Bluesky's limit.
+    let run = fire(&"🧥".repeat(289));
+    assert_eq!(run.state, RunState::Failed);
+    assert_eq!(
+        run.reason.as_deref(),
+        Some(
+            "rejected by rules `tag`: the text is 301 graphemes long for `sky` (bluesky), over the limit of 300"
+        )
+    );
+    assert!(run.outbox.is_empty());
+
+    // 251 + 1 + 36 (the whole link: Bluesky counts it all) + 12 = 300 fits; and each network gets its own `utm_source`, so its own post step.
+    let run = fire(&format!("{} https://s.example", "🧥".repeat(251)));
+    assert_ne!(run.state, RunState::Failed, "{:?}", run.reason);
+    let sent: Vec<(usize, &str, &str)> = run
+        .outbox
+        .iter()
+        .map(|o| (o.step, o.account.as_str(), o.text.as_str()))
+        .collect();
+    let jackets = "🧥".repeat(251);
+    assert_eq!(
+        sent,
+        [
+            (
+                0,
+                "demo",
+                format!("{jackets} https://s.example?utm_source=console #warmwinter").as_str()
+            ),
+            (
+                1,
+                "sky",
+                format!("{jackets} https://s.example?utm_source=bluesky #warmwinter").as_str()
+            ),
+        ]
+    );
+}
