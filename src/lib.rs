@@ -12,6 +12,7 @@ pub mod engine;
 pub mod init;
 pub mod playbook;
 pub mod preview;
+pub mod rules;
 pub mod schedule;
 pub mod script;
 pub mod store;

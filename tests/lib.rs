@@ -11,6 +11,7 @@ mod engine;
 mod examples;
 mod mastodon;
 mod matrix;
+mod rules;
 mod schedule;
 mod script;
 mod slack;

@@ -391,12 +391,34 @@ impl Engine {
                 return run;
             }
         };
-        run.steps = vec![StepSpec::Post {
-            to: post.to.to_vec(),
-            text,
-            media: post.media.clone(),
-            reply_to: post.reply_to.clone(),
-        }];
+        // The content rules: one post step per distinct text (accounts whose rules leave the
+        // text alike share one), or the run fails with the rule named and nothing is sent.
+        let versions = crate::rules::check_post(
+            &self.plan,
+            &self.parts.scripts,
+            &self.parts.texts,
+            &campaign.name,
+            &post.to,
+            &text,
+            local,
+        );
+        let versions = match versions {
+            Ok(versions) => versions,
+            Err(rejection) => {
+                run.state = RunState::Failed;
+                run.reason = Some(rejection.to_string());
+                return run;
+            }
+        };
+        run.steps = versions
+            .into_iter()
+            .map(|version| StepSpec::Post {
+                to: version.accounts,
+                text: version.text,
+                media: post.media.clone(),
+                reply_to: post.reply_to.clone(),
+            })
+            .collect();
         let progress = self.execute(&key, run.fire_at, &run.steps, 0, now);
         run.current_step = progress.current_step;
         run.wake_at = progress.wake_at;

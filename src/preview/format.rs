@@ -41,6 +41,11 @@ fn table(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
             if first_line.chars().count() > 72 || p.text.lines().nth(1).is_some() {
                 text.push('…');
             }
+            if let Some(reason) = &p.rejected {
+                text = format!("[✗ {reason}] {text}");
+            } else if let Some(rule) = &p.rule {
+                text = format!("[rules: {rule}] {text}");
+            }
             [
                 local_time(p),
                 p.playbook.clone(),
@@ -81,7 +86,7 @@ fn table(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
 
 fn json_lines(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
     for p in planned {
-        let object = serde_json::json!({
+        let mut object = serde_json::json!({
             "at": p.at.to_rfc3339(),
             "playbook": p.playbook,
             "item": p.item,
@@ -89,6 +94,13 @@ fn json_lines(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
             "to": p.to,
             "text": p.text,
         });
+        // Only on lines a posting rule touched, so other lines stay as they were.
+        if let Some(rule) = &p.rule {
+            object["rule"] = rule.as_str().into();
+        }
+        if let Some(reason) = &p.rejected {
+            object["rejected"] = reason.as_str().into();
+        }
         writeln!(out, "{object}")?;
     }
     Ok(())
@@ -108,7 +120,7 @@ fn csv(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
             p.item.clone(),
             kind,
             p.to.join(";"),
-            p.text.clone(),
+            marked_text(p),
         ])?;
     }
     writer.flush()
@@ -147,7 +159,7 @@ fn ics(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
                 "SUMMARY:{}",
                 escape(&format!("{}: {} → {}", p.playbook, p.item, p.to.join(", ")))
             ),
-            format!("DESCRIPTION:{}", escape(&p.text)),
+            format!("DESCRIPTION:{}", escape(&marked_text(p))),
             "END:VEVENT".into(),
         ]);
     }
@@ -156,6 +168,14 @@ fn ics(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
         out.write_all(fold(&line).as_bytes())?;
     }
     Ok(())
+}
+
+/// The text, preceded by why it is rejected when the posting rules reject it.
+fn marked_text(p: &Planned) -> String {
+    match &p.rejected {
+        Some(reason) => format!("[{reason}] {}", p.text),
+        None => p.text.clone(),
+    }
 }
 
 fn escape(text: &str) -> String {

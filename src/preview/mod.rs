@@ -10,6 +10,8 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::playbook::plan::{CampaignPlan, ContestPlan, Plan, Trigger};
+use crate::rules;
+use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
 
 /// What a planned line is.
@@ -31,6 +33,11 @@ pub struct Planned {
     pub kind: PlannedKind,
     pub to: Vec<String>,
     pub text: String,
+    /// The posting rules that changed this text or rejected this post, comma-separated
+    /// (`None` when no rule touched it).
+    pub rule: Option<String>,
+    /// Why the posting rules reject this post; it would never go out.
+    pub rejected: Option<String>,
 }
 
 /// Everything that would happen in `[from, until)`, sorted by time, then playbook and item.
@@ -41,8 +48,10 @@ pub fn preview(
     until: DateTime<Utc>,
 ) -> Vec<Planned> {
     let mut planned = Vec::new();
+    // For the posting rules' `require:` conditions.
+    let scripts = ScriptEngine::new();
     for campaign in &plan.campaigns {
-        campaign_posts(campaign, texts, from, until, &mut planned);
+        campaign_posts(plan, &scripts, campaign, texts, from, until, &mut planned);
     }
     for contest in &plan.contests {
         contest_milestones(contest, texts, from, until, &mut planned);
@@ -54,6 +63,8 @@ pub fn preview(
 }
 
 fn campaign_posts(
+    plan: &Plan,
+    scripts: &ScriptEngine,
     campaign: &CampaignPlan,
     texts: &TextTemplates,
     from: DateTime<Utc>,
@@ -84,14 +95,27 @@ fn campaign_posts(
                 Some(text) => text.clone(),
                 None => render(texts, &post.text, &campaign_context(campaign, &post.id, at)),
             };
-            out.push(Planned {
+            let line = |to: Vec<String>, text: String| Planned {
                 at,
                 playbook: campaign.name.clone(),
                 item: post.id.clone(),
                 kind: PlannedKind::Post,
-                to: post.to.to_vec(),
+                to,
                 text,
-            });
+                rule: None,
+                rejected: None,
+            };
+            match rules::check_post(plan, scripts, texts, &campaign.name, &post.to, &text, at) {
+                Ok(versions) => out.extend(versions.into_iter().map(|version| Planned {
+                    rule: (!version.changed_by.is_empty()).then(|| version.changed_by.join(", ")),
+                    ..line(version.accounts, version.text)
+                })),
+                Err(rejection) => out.push(Planned {
+                    rule: Some(rejection.rule.clone()),
+                    rejected: Some(rejection.to_string()),
+                    ..line(post.to.to_vec(), text)
+                }),
+            }
         };
         match &post.trigger {
             Trigger::At(at) => {
@@ -175,6 +199,8 @@ fn contest_milestones(
                 kind,
                 to: vec![contest.account.clone()],
                 text,
+                rule: None,
+                rejected: None,
             });
         }
     }
