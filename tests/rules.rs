@@ -491,3 +491,187 @@ fn a_text_over_a_network_limit_fails_the_run_naming_the_account_and_the_count() 
         ]
     );
 }
+
+// Quiet hours and blackouts.
+
+fn windows(quiet: &str, extra: &str) -> (TempDir, Arc<Plan>) {
+    plan_from(&[
+        (
+            "hours.yaml",
+            &format!(
+                "kind: rules\nname: hours\ntimezone: Europe/Kyiv\napplies_to: all\nquiet_hours: {quiet}\n{extra}"
+            ),
+        ),
+        ("sale.yaml", &campaign("hello")),
+    ])
+}
+
+fn utc(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn hold_at(plan: &Plan, when: &str) -> Option<rules::Hold> {
+    rules::hold(plan, "sale", &["demo".to_string()], utc(when))
+}
+
+#[test]
+fn quiet_hours_across_midnight_delay_to_their_end() {
+    let (_dir, plan) = windows("{ from: \"23:00\", to: \"08:00\", then: delay }", "");
+    // 23:30 and 02:00 in Kyiv (UTC+2) wait until 08:00 Kyiv, 06:00 UTC.
+    for when in ["2026-12-01T21:30:00Z", "2026-12-02T00:00:00Z"] {
+        let hold = hold_at(&plan, when).expect("inside quiet hours");
+        assert_eq!(hold.until, utc("2026-12-02T06:00:00Z"), "{when}");
+        assert_eq!(
+            hold.to_string(),
+            "delayed by rules `hours` (quiet hours 23:00–08:00) until 2026-12-02 06:00 UTC"
+        );
+    }
+    // 08:00 itself and 22:59 are outside.
+    assert_eq!(hold_at(&plan, "2026-12-02T06:00:00Z"), None);
+    assert_eq!(hold_at(&plan, "2026-12-01T20:59:00Z"), None);
+}
+
+#[test]
+fn quiet_hours_can_skip() {
+    let (_dir, plan) = windows("{ from: \"22:00\", to: \"07:00\", then: skip }", "");
+    let hold = hold_at(&plan, "2026-12-01T21:00:00Z").expect("inside");
+    assert_eq!(
+        hold.to_string(),
+        "skipped by rules `hours`: quiet hours 22:00–07:00"
+    );
+}
+
+#[test]
+fn quiet_hours_ending_in_a_daylight_saving_gap_end_when_time_exists_again() {
+    // Kyiv springs forward on 2027-03-28: 03:00 becomes 04:00, so 03:30 never happens.
+    let (_dir, plan) = windows("{ from: \"23:00\", to: \"03:30\", then: delay }", "");
+    let hold = hold_at(&plan, "2027-03-27T23:30:00Z").expect("01:30 Kyiv is inside");
+    assert_eq!(hold.until, utc("2027-03-28T01:00:00Z")); // 04:00 Kyiv, UTC+3
+    // In autumn 03:30 happens twice (04:00 falls back to 03:00): the first one ends them.
+    let hold = hold_at(&plan, "2027-10-30T22:00:00Z").expect("01:00 Kyiv is inside");
+    assert_eq!(hold.until, utc("2027-10-31T00:30:00Z")); // 03:30 Kyiv, still UTC+3
+}
+
+#[test]
+fn blackouts_delay_and_chain_with_quiet_hours() {
+    let (_dir, plan) = windows(
+        "{ from: \"23:00\", to: \"08:00\", then: delay }",
+        "blackout: [2026-12-31 18:00 .. 2027-01-01 12:00]\n",
+    );
+    // 20:00 on New Year's Eve: the blackout holds it until 12:00 on the 1st (10:00 UTC).
+    let hold = hold_at(&plan, "2026-12-31T18:00:00Z").expect("in the blackout");
+    assert_eq!(hold.until, utc("2027-01-01T10:00:00Z"));
+    // 23:30: quiet hours end at 08:00, still in the blackout, which ends at 12:00.
+    let hold = hold_at(&plan, "2026-12-31T21:30:00Z").expect("in both");
+    assert_eq!(hold.until, utc("2027-01-01T10:00:00Z"));
+    assert!(
+        hold.to_string()
+            .contains("blackout 2026-12-31 18:00 – 2027-01-01 12:00")
+    );
+}
+
+/// The engine keeps a post held by quiet hours as a waiting run (stored, so it survives a
+/// restart) and sends it when they end; a skipped one is recorded with the rule named.
+#[test]
+fn the_engine_holds_a_post_until_quiet_hours_end() {
+    let (_dir, plan) = plan_from(&[
+        (
+            "hours.yaml",
+            "kind: rules\nname: hours\napplies_to: all\nquiet_hours: { from: \"23:00\", to: \"08:00\", then: delay }\n",
+        ),
+        (
+            "late.yaml",
+            "kind: campaign\nname: late\nposts:\n  - { id: night, at: \"2026-12-01 23:30\", to: demo, text: late news }\n",
+        ),
+    ]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 23, 0, 0).unwrap();
+    let mut engine =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
+    engine.start(start).unwrap();
+    let fire = Utc.with_ymd_and_hms(2026, 12, 1, 23, 30, 0).unwrap();
+    assert_eq!(engine.fire_due(fire).unwrap(), 1);
+    let run = &store.history(&HistoryFilter::default()).unwrap()[0];
+    assert_eq!(run.state, RunState::Waiting);
+    assert!(
+        run.reason
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("delayed by rules `hours`")
+    );
+    // Nothing to send during the night...
+    let night = Utc.with_ymd_and_hms(2026, 12, 2, 3, 0, 0).unwrap();
+    assert_eq!(engine.resume_waiting(night).unwrap(), 0);
+    assert!(
+        store
+            .claim_outbox(to_millis(night), 10, None)
+            .unwrap()
+            .is_empty()
+    );
+    // ...and a restart keeps it waiting; at 08:00 it goes out.
+    drop(engine);
+    let mut engine = Engine::new(plan, "rev", EngineParts::new(store.clone()), night).unwrap();
+    engine.start(night).unwrap();
+    let morning = Utc.with_ymd_and_hms(2026, 12, 2, 8, 0, 0).unwrap();
+    assert_eq!(engine.resume_waiting(morning).unwrap(), 1);
+    let claimed = store.claim_outbox(to_millis(morning), 10, None).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].post.text, "late news");
+}
+
+fn to_millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// `crier plan` lists a delayed post when it would go out, saying from when and why, and a
+/// skipped one as never going out.
+#[test]
+fn plan_shows_delayed_and_skipped_posts() {
+    let (dir, _plan) = plan_from(&[
+        (
+            "hours.yaml",
+            "kind: rules\nname: hours\napplies_to: [late]\nquiet_hours: { from: \"23:00\", to: \"08:00\", then: delay }\n",
+        ),
+        (
+            "strict.yaml",
+            "kind: rules\nname: strict\napplies_to: [never]\nquiet_hours: { from: \"23:00\", to: \"08:00\", then: skip }\n",
+        ),
+        (
+            "late.yaml",
+            "kind: campaign\nname: late\nposts:\n  - { id: night, at: \"2026-12-01 23:30\", to: demo, text: late news }\n",
+        ),
+        (
+            "never.yaml",
+            "kind: campaign\nname: never\nposts:\n  - { id: night, at: \"2026-12-01 23:45\", to: demo, text: never }\n",
+        ),
+    ]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["plan", dir.path().to_str().unwrap(), "--format", "json"])
+        .args(["--from", "2026-12-01", "--days", "2"])
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let late = lines
+        .iter()
+        .find(|l| l["playbook"] == "late")
+        .expect("late");
+    assert_eq!(late["at"], "2026-12-02T08:00:00+00:00", "{late}");
+    assert_eq!(
+        late["rule"],
+        "hours: delayed from 2026-12-01 23:30 (quiet hours 23:00–08:00)"
+    );
+    let never = lines
+        .iter()
+        .find(|l| l["playbook"] == "never")
+        .expect("never");
+    assert_eq!(
+        never["rejected"],
+        "skipped by rules `strict`: quiet hours 23:00–08:00"
+    );
+}

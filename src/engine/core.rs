@@ -15,6 +15,7 @@ use super::timeline::{ItemRef, Queue, fires_between, items, next_fire};
 use crate::connectors::OutgoingPost;
 use crate::playbook::plan::Plan;
 use crate::playbook::raw::Missed;
+use crate::playbook::raw::Then;
 use crate::preview::campaign_context;
 use crate::script::{ConditionInput, MetricsSource, NoData, ScriptEngine};
 use crate::store::{
@@ -419,6 +420,24 @@ impl Engine {
                 reply_to: post.reply_to.clone(),
             })
             .collect();
+        // Quiet hours and blackouts: skip, or wait (a stored step, surviving restarts) until
+        // the post may go out.
+        if let Some(hold) = crate::rules::hold(&self.plan, &campaign.name, &post.to, at) {
+            run.reason = Some(hold.to_string());
+            match hold.then {
+                Then::Skip => {
+                    run.state = RunState::Skipped;
+                    run.steps.clear();
+                    return run;
+                }
+                Then::Delay => run.steps.insert(
+                    0,
+                    StepSpec::Wait {
+                        seconds: (hold.until - now).num_seconds().max(0),
+                    },
+                ),
+            }
+        }
         let progress = self.execute(&key, run.fire_at, &run.steps, 0, now);
         run.current_step = progress.current_step;
         run.wake_at = progress.wake_at;

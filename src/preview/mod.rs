@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::playbook::plan::{CampaignPlan, ContestPlan, Plan, Trigger};
+use crate::playbook::raw::Then;
 use crate::rules;
 use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
@@ -105,10 +106,47 @@ fn campaign_posts(
                 rule: None,
                 rejected: None,
             };
+            let hold = rules::hold(plan, &campaign.name, &post.to, at.with_timezone(&Utc));
+            if let Some(hold) = &hold
+                && hold.then == Then::Skip
+            {
+                out.push(Planned {
+                    rule: Some(hold.rule.clone()),
+                    rejected: Some(hold.to_string()),
+                    ..line(post.to.to_vec(), text)
+                });
+                return;
+            }
+            // A delayed post is listed when it would go out.
+            let (at, delayed) = match &hold {
+                Some(hold) => (
+                    hold.until.with_timezone(&at.timezone()),
+                    Some(format!(
+                        "{}: delayed from {} ({})",
+                        hold.rule,
+                        at.format("%Y-%m-%d %H:%M"),
+                        hold.window
+                    )),
+                ),
+                None => (at, None),
+            };
+            let line = |to: Vec<String>, text: String| Planned {
+                at,
+                rule: delayed.clone(),
+                ..line(to, text)
+            };
             match rules::check_post(plan, scripts, texts, &campaign.name, &post.to, &text, at) {
-                Ok(versions) => out.extend(versions.into_iter().map(|version| Planned {
-                    rule: (!version.changed_by.is_empty()).then(|| version.changed_by.join(", ")),
-                    ..line(version.accounts, version.text)
+                Ok(versions) => out.extend(versions.into_iter().map(|version| {
+                    let line = line(version.accounts, version.text);
+                    let changed =
+                        (!version.changed_by.is_empty()).then(|| version.changed_by.join(", "));
+                    Planned {
+                        rule: match (changed, line.rule.clone()) {
+                            (Some(changed), Some(delayed)) => Some(format!("{changed}; {delayed}")),
+                            (changed, delayed) => changed.or(delayed),
+                        },
+                        ..line
+                    }
                 })),
                 Err(rejection) => out.push(Planned {
                     rule: Some(rejection.rule.clone()),

@@ -34,6 +34,10 @@ use crate::playbook::raw::Network;
 use crate::script::{ConditionInput, ScriptEngine};
 use crate::text::TextTemplates;
 
+pub mod windows;
+
+pub use windows::{Hold, hold};
+
 /// Why a post is rejected: the rule set and what broke it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
