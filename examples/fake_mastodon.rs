@@ -10,6 +10,9 @@
 //! Everything is kept in memory: a restart starts empty. See `examples/local-networks/`.
 
 #[allow(dead_code)]
+#[path = "../tests/support/chat_server.rs"]
+mod chat_server;
+#[allow(dead_code)]
 #[path = "../tests/support/fake_mastodon.rs"]
 mod fake_mastodon;
 

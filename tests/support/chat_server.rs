@@ -77,7 +77,9 @@ impl Drop for ChatServer {
     }
 }
 
-/// A connection as handlers see it (`ConnectInfo<Conn>`).
+/// A connection as handlers see it (`ConnectInfo<Conn>`). Every fake server serves through
+/// [`KillableListener`] so that its handlers can drop a connection after doing the work
+/// (an outcome-unknown send).
 #[derive(Debug, Clone)]
 pub struct Conn {
     kill: Arc<AtomicBool>,
@@ -96,7 +98,7 @@ impl Connected<IncomingStream<'_, KillableListener>> for Conn {
     }
 }
 
-pub struct KillableListener(TcpListener);
+pub struct KillableListener(pub TcpListener);
 
 impl Listener for KillableListener {
     type Io = KillableStream;

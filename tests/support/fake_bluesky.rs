@@ -15,32 +15,27 @@
 //! It runs on its own thread with its own runtime, like [`super::fake_network`].
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::serve::{IncomingStream, Listener};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use unicode_segmentation::UnicodeSegmentation;
+
+use super::chat_server::{Conn, KillableListener};
 
 pub const HANDLE: &str = "brand.bsky.social";
 pub const DID: &str = "did:plc:brandaaaaaaaaaaaaaaaaaaa";
@@ -482,7 +477,7 @@ async fn receive(
             response
         }
         Some(Fault::AcceptThenDrop) => {
-            conn.kill.store(true, Ordering::SeqCst);
+            conn.drop_connection();
             StatusCode::OK.into_response()
         }
         _ => response,
@@ -962,88 +957,4 @@ fn cid_of(record: &Value) -> String {
         "bafyrei{}",
         &hex::encode(Sha256::digest(record.to_string().as_bytes()))[..40]
     )
-}
-
-/// A connection as handlers see it: setting `kill` makes its next write fail.
-#[derive(Debug, Clone)]
-struct Conn {
-    kill: Arc<AtomicBool>,
-}
-
-impl Connected<IncomingStream<'_, KillableListener>> for Conn {
-    fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        stream.remote_addr().clone()
-    }
-}
-
-struct KillableListener(TcpListener);
-
-impl Listener for KillableListener {
-    type Io = KillableStream;
-    type Addr = Conn;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, _peer)) => {
-                    let kill = Arc::new(AtomicBool::new(false));
-                    let conn = Conn { kill: kill.clone() };
-                    return (KillableStream { stream, kill }, conn);
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr().map(|_| Conn {
-            kill: Arc::new(AtomicBool::new(false)),
-        })
-    }
-}
-
-struct KillableStream {
-    stream: TcpStream,
-    kill: Arc<AtomicBool>,
-}
-
-fn reset() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionReset,
-        "fake bluesky dropped the connection",
-    )
-}
-
-impl AsyncRead for KillableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for KillableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if self.kill.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(reset()));
-        }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.kill.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(reset()));
-        }
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
 }

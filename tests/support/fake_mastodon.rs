@@ -21,25 +21,21 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::serve::{IncomingStream, Listener};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+use super::chat_server::{Conn, KillableListener};
 
 /// The token the fake accepts unless told otherwise.
 pub const TOKEN: &str = "fake-mastodon-token";
@@ -526,7 +522,7 @@ async fn handle(
             answer.into_response()
         }
         Some(Fault::AcceptThenDrop) => {
-            conn.kill.store(true, Ordering::SeqCst);
+            conn.drop_connection();
             StatusCode::OK.into_response()
         }
         _ => answer.into_response(),
@@ -1188,95 +1184,4 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A connection as handlers see it: setting `kill` makes its next write fail, so the
-/// connection closes without an answer.
-#[derive(Debug, Clone)]
-struct Conn {
-    kill: Arc<AtomicBool>,
-}
-
-impl Connected<IncomingStream<'_, KillableListener>> for Conn {
-    fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        stream.remote_addr().clone()
-    }
-}
-
-struct KillableListener(TcpListener);
-
-impl Listener for KillableListener {
-    type Io = KillableStream;
-    type Addr = Conn;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, _peer)) => {
-                    let kill = Arc::new(AtomicBool::new(false));
-                    let conn = Conn { kill: kill.clone() };
-                    return (KillableStream { stream, kill }, conn);
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr().map(|_| Conn {
-            kill: Arc::new(AtomicBool::new(false)),
-        })
-    }
-}
-
-struct KillableStream {
-    stream: TcpStream,
-    kill: Arc<AtomicBool>,
-}
-
-impl KillableStream {
-    fn killed(&self) -> bool {
-        self.kill.load(Ordering::SeqCst)
-    }
-}
-
-fn reset() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionReset,
-        "fake mastodon dropped the connection",
-    )
-}
-
-impl AsyncRead for KillableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for KillableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if self.killed() {
-            return Poll::Ready(Err(reset()));
-        }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.killed() {
-            return Poll::Ready(Err(reset()));
-        }
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
 }

@@ -10,26 +10,21 @@
 //! thread, so it also serves a child `crier` process; dropping it shuts it down.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::serve::{IncomingStream, Listener};
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+use super::chat_server::{Conn, KillableListener};
 
 /// A way to misbehave, for the next request (whatever it is).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,7 +361,7 @@ async fn receive(
         tokio::time::sleep(delay).await;
     }
     if fault == Some(Fault::AcceptThenDrop) {
-        conn.kill.store(true, Ordering::SeqCst);
+        conn.drop_connection();
     }
     response
 }
@@ -558,90 +553,5 @@ fn answer(
             "M_UNRECOGNIZED",
             "Unrecognized request",
         ),
-    }
-}
-
-/// A connection as handlers see it: setting `kill` makes its next write fail, so the
-/// connection closes without an answer.
-#[derive(Debug, Clone)]
-struct Conn {
-    kill: Arc<AtomicBool>,
-}
-
-impl Connected<IncomingStream<'_, KillableListener>> for Conn {
-    fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        stream.remote_addr().clone()
-    }
-}
-
-struct KillableListener(TcpListener);
-
-impl Listener for KillableListener {
-    type Io = KillableStream;
-    type Addr = Conn;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, _peer)) => {
-                    let kill = Arc::new(AtomicBool::new(false));
-                    let conn = Conn { kill: kill.clone() };
-                    return (KillableStream { stream, kill }, conn);
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr().map(|_| Conn {
-            kill: Arc::new(AtomicBool::new(false)),
-        })
-    }
-}
-
-struct KillableStream {
-    stream: TcpStream,
-    kill: Arc<AtomicBool>,
-}
-
-fn reset() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionReset,
-        "fake homeserver dropped the connection",
-    )
-}
-
-impl AsyncRead for KillableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for KillableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if self.kill.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(reset()));
-        }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.kill.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(reset()));
-        }
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
