@@ -195,30 +195,15 @@ impl Xrpc {
                 request.header("content-type", *mime).body(bytes.clone())
             }
         };
-        let response = request.send().await.map_err(|err| Failure {
-            error: reword(http::classify_error(err), call.what),
+        let http::Reply {
+            status,
+            headers,
+            body,
+        } = http::fetch(request).await.map_err(|err| Failure {
+            error: reword(err, call.what),
             code: None,
             status: None,
         })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(err) if status.is_success() => {
-                return Err(Failure {
-                    error: SendError::OutcomeUnknown {
-                        reason: format!(
-                            "Bluesky accepted {} but its answer was cut off: {}",
-                            call.what,
-                            err.without_url()
-                        ),
-                    },
-                    code: None,
-                    status: Some(status),
-                });
-            }
-            Err(_) => String::new(),
-        };
         if status.is_success() {
             return Ok(body);
         }

@@ -218,30 +218,9 @@ impl MastodonConnector {
         what: &str,
     ) -> Result<http::Reply, SendError> {
         let request = request.bearer_auth(self.token.expose());
-        let response = request
-            .send()
+        http::fetch(request)
             .await
-            .map_err(|err| transport_error(http::classify_error(err), what))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(err) if status.is_success() => {
-                return Err(SendError::OutcomeUnknown {
-                    reason: format!(
-                        "{what}: Mastodon answered {} but its reply was cut off ({})",
-                        code(status),
-                        err.without_url()
-                    ),
-                });
-            }
-            Err(_) => String::new(),
-        };
-        Ok(http::Reply {
-            status,
-            headers,
-            body,
-        })
+            .map_err(|err| transport_error(err, what))
     }
 
     /// Sends `request`; anything but a 2xx comes back classified by `http::classify_status`

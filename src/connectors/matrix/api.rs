@@ -137,29 +137,15 @@ impl Api {
         request: reqwest::RequestBuilder,
         what: &str,
     ) -> Result<Value, Failure> {
-        let response = request.send().await.map_err(|err| Failure {
-            error: http::classify_error(err),
+        let http::Reply {
+            status,
+            headers,
+            body,
+        } = http::fetch(request).await.map_err(|error| Failure {
+            error,
             matrix: None,
             status: None,
         })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(_) if status.is_success() => {
-                return Err(Failure {
-                    error: SendError::OutcomeUnknown {
-                        reason: format!(
-                            "the homeserver answered {} but its reply was cut off",
-                            status.as_u16()
-                        ),
-                    },
-                    matrix: None,
-                    status: Some(status),
-                });
-            }
-            Err(_) => String::new(),
-        };
         if status.is_success() {
             return serde_json::from_str(&body).map_err(|_| Failure {
                 // It said yes, but not in a form that names what it did.
