@@ -5,8 +5,9 @@
 
 use crier::connectors::OutgoingPost;
 use crier::store::{
-    Batch, HistoryFilter, ItemKey, MemoryStore, Millis, NewOutbox, NewRun, OutboxOutcome,
-    OutboxState, RunAdvance, RunState, SqliteStore, StepSpec, StepState, Store,
+    Batch, HistoryFilter, ItemKey, MemoryStore, Millis, NewOutbox, NewPause, NewRun, OutboxOutcome,
+    OutboxState, PauseScope, Release, RunAdvance, RunState, SqliteStore, StepSpec, StepState,
+    Store,
 };
 
 /// Runs each case against both stores, as `store::sqlite::<case>` and `store::memory::<case>`.
@@ -50,6 +51,10 @@ contract!(
     a_refused_commit_writes_nothing,
     finishing_an_unknown_send_changes_nothing,
     metrics_snapshots_and_recent_posts,
+    pauses_are_recorded_listed_expire_and_lift,
+    held_sends_wait_unclaimed_and_are_released_or_skipped,
+    a_deferred_send_comes_back_at_its_slot_without_an_attempt,
+    send_slots_are_recent_sends_and_future_ones,
 );
 
 const T: Millis = 1_800_000_000_000;
@@ -1392,4 +1397,255 @@ fn metrics_snapshots_and_recent_posts(store: &dyn Store) {
     );
     assert_eq!(store.recent_remote_ids("y", T, 10).unwrap(), ["old-y"]);
     assert!(store.recent_remote_ids("z", T, 10).unwrap().is_empty());
+}
+
+fn pause(scope: PauseScope, until: Option<Millis>) -> NewPause {
+    NewPause {
+        scope,
+        until,
+        reason: "storm".into(),
+        by: "olena".into(),
+    }
+}
+
+fn pauses_are_recorded_listed_expire_and_lift(store: &dyn Store) {
+    assert_eq!(store.pause(&pause(PauseScope::All, None), T).unwrap(), 1);
+    let account = PauseScope::Account("demo".into());
+    assert_eq!(
+        store
+            .pause(&pause(account.clone(), Some(T + MINUTE)), T)
+            .unwrap(),
+        2
+    );
+    let campaign = PauseScope::Campaign("sale".into());
+    assert_eq!(store.pause(&pause(campaign.clone(), None), T).unwrap(), 3);
+    let listed = store.pauses(T).unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|p| (p.id, p.scope.clone(), p.until, p.by.as_str(), p.created_at))
+            .collect::<Vec<_>>(),
+        [
+            (1, PauseScope::All, None, "olena", T),
+            (2, account.clone(), Some(T + MINUTE), "olena", T),
+            (3, campaign.clone(), None, "olena", T),
+        ]
+    );
+    // `until` passes: no longer in force, and nothing left to lift.
+    assert_eq!(
+        store
+            .pauses(T + MINUTE)
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        [1, 3]
+    );
+    assert_eq!(store.resume(&account, "taras", T + MINUTE).unwrap(), 0);
+    // Lifting one scope leaves the others.
+    assert_eq!(
+        store
+            .resume(&PauseScope::Campaign("other".into()), "taras", T)
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.resume(&campaign, "taras", T + 1).unwrap(), 1);
+    assert_eq!(
+        store
+            .pauses(T + 2)
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    // `All` lifts every pause in force.
+    assert_eq!(store.resume(&PauseScope::All, "taras", T + 3).unwrap(), 2);
+    assert!(store.pauses(T + 3).unwrap().is_empty());
+}
+
+fn held_sends_wait_unclaimed_and_are_released_or_skipped(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![
+            posting(rev, "sale", "teaser", T, &["demo", "other"]),
+            posting(rev, "sale", "launch", T, &["demo"]),
+        ],
+    );
+    let claimed = store.claim_outbox(T, 10, None).unwrap();
+    assert_eq!(claimed.len(), 3);
+    let held = |note: &str| OutboxOutcome::Held { note: note.into() };
+    store
+        .finish_outbox(
+            &[(1, held("paused")), (2, sent("r-2")), (3, held("paused"))],
+            T + 1,
+        )
+        .unwrap();
+    assert!(store.claim_outbox(T + MINUTE, 10, None).unwrap().is_empty());
+    assert_eq!(store.next_outbox_due().unwrap(), None);
+    let runs = all(store);
+    let teaser = runs.iter().find(|r| r.item == "teaser").unwrap();
+    assert_eq!(
+        teaser.state,
+        RunState::Running,
+        "a held send keeps its run open"
+    );
+    assert_eq!(
+        (
+            teaser.outbox[0].state,
+            teaser.outbox[0].attempts,
+            teaser.outbox[0].note.as_deref()
+        ),
+        (OutboxState::Held, 0, Some("paused"))
+    );
+    let listed = store.held_sends().unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|h| (
+                h.id,
+                h.run_id,
+                h.key.item.as_str(),
+                h.fire_at,
+                h.account.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [(1, 1, "teaser", T, "demo"), (3, 2, "launch", T, "demo")]
+    );
+    store
+        .release_held(
+            &[
+                (1, Release::Send),
+                (
+                    3,
+                    Release::Skip {
+                        reason: "missed: skip".into(),
+                    },
+                ),
+                // Not held: left alone.
+                (
+                    2,
+                    Release::Skip {
+                        reason: "no".into(),
+                    },
+                ),
+            ],
+            T + 2 * MINUTE,
+        )
+        .unwrap();
+    assert!(store.held_sends().unwrap().is_empty());
+    let runs = all(store);
+    let launch = runs.iter().find(|r| r.item == "launch").unwrap();
+    assert_eq!(
+        (launch.state, launch.reason.as_deref()),
+        (RunState::Skipped, Some("missed: skip"))
+    );
+    assert_eq!(launch.outbox[0].state, OutboxState::Skipped);
+    let teaser = runs.iter().find(|r| r.item == "teaser").unwrap();
+    assert_eq!(teaser.outbox[1].state, OutboxState::Sent);
+    assert_eq!(store.next_outbox_due().unwrap(), Some(T + 2 * MINUTE));
+    let again = store.claim_outbox(T + 2 * MINUTE, 10, None).unwrap();
+    assert_eq!(
+        again.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(),
+        [(1, 1)]
+    );
+    store
+        .finish_outbox(&[(1, sent("r-1"))], T + 3 * MINUTE)
+        .unwrap();
+    let teaser = all(store).into_iter().find(|r| r.item == "teaser").unwrap();
+    assert_eq!(teaser.state, RunState::Succeeded);
+}
+
+fn a_deferred_send_comes_back_at_its_slot_without_an_attempt(store: &dyn Store) {
+    let rev = revision(store);
+    commit(store, T, vec![posting(rev, "sale", "teaser", T, &["demo"])]);
+    store.claim_outbox(T, 10, None).unwrap();
+    let note = "delayed by rules `brand`: 4 per 1h per account";
+    store
+        .finish_outbox(
+            &[(
+                1,
+                OutboxOutcome::Deferred {
+                    at: T + 20 * MINUTE,
+                    note: note.into(),
+                },
+            )],
+            T,
+        )
+        .unwrap();
+    assert_eq!(store.next_outbox_due().unwrap(), Some(T + 20 * MINUTE));
+    assert!(store.claim_outbox(T + MINUTE, 10, None).unwrap().is_empty());
+    let run = &all(store)[0];
+    assert_eq!(
+        (
+            run.state,
+            run.outbox[0].state,
+            run.outbox[0].attempts,
+            run.outbox[0].note.as_deref()
+        ),
+        (RunState::Running, OutboxState::Pending, 0, Some(note))
+    );
+    let claimed = store.claim_outbox(T + 20 * MINUTE, 10, None).unwrap();
+    assert_eq!(claimed[0].attempts, 1);
+}
+
+fn send_slots_are_recent_sends_and_future_ones(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![
+            posting(rev, "sale", "a", T, &["demo"]),
+            posting(rev, "sale", "b", T, &["demo"]),
+            posting(rev, "news", "c", T, &["other"]),
+            posting(rev, "news", "d", T, &["other"]),
+        ],
+    );
+    store.claim_outbox(T, 10, None).unwrap();
+    store
+        .finish_outbox(
+            &[
+                (1, sent("r-1")),
+                (
+                    2,
+                    OutboxOutcome::Deferred {
+                        at: T + 30 * MINUTE,
+                        note: "limit".into(),
+                    },
+                ),
+                (
+                    4,
+                    OutboxOutcome::Failed {
+                        error: "refused".into(),
+                    },
+                ),
+            ],
+            T + MINUTE,
+        )
+        .unwrap();
+    // 3 is still sending (claimed at T).
+    let slots = store.send_slots(T - 60 * MINUTE, T + MINUTE).unwrap();
+    assert_eq!(
+        slots
+            .iter()
+            .map(|s| (s.id, s.account.as_str(), s.playbook.as_str(), s.at))
+            .collect::<Vec<_>>(),
+        [
+            (1, "demo", "sale", T + MINUTE),
+            (2, "demo", "sale", T + 30 * MINUTE),
+            (3, "other", "news", T),
+        ]
+    );
+    // Older sends fall out of the window.
+    assert_eq!(
+        store
+            .send_slots(T + 2 * MINUTE, T + MINUTE)
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        [2]
+    );
 }

@@ -378,8 +378,25 @@ fn detail_lines(run: &RunView, tz: Tz) -> Vec<String> {
                 send.attempts,
                 send.error.as_deref().unwrap_or("unknown error")
             ),
-            OutboxState::Pending => format!("{}: waiting to be sent", send.account),
+            OutboxState::Pending => match &send.note {
+                Some(note) => format!(
+                    "{}: goes out at {} ({note})",
+                    send.account,
+                    local(from_millis(send.next_attempt_at), tz)
+                ),
+                None => format!("{}: waiting to be sent", send.account),
+            },
             OutboxState::Sending => format!("{}: being sent", send.account),
+            OutboxState::Held => format!(
+                "{}: held ({})",
+                send.account,
+                send.note.as_deref().unwrap_or("paused")
+            ),
+            OutboxState::Skipped => format!(
+                "{}: skipped ({})",
+                send.account,
+                send.note.as_deref().unwrap_or("dropped after a pause")
+            ),
         };
         lines.push(line);
     }

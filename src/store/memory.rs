@@ -73,6 +73,19 @@ struct Inner {
     attempts: Vec<Attempt>,
     /// account → taken at → snapshot.
     metrics: HashMap<String, BTreeMap<Millis, AccountMetrics>>,
+    /// Pause `id` is `pauses[id - 1]`, lifted ones included.
+    pauses: Vec<Pause>,
+}
+
+struct Pause {
+    view: PauseView,
+    lifted: Option<(Millis, String)>,
+}
+
+impl Pause {
+    fn in_force(&self, now: Millis) -> bool {
+        self.lifted.is_none() && self.view.until.is_none_or(|until| until > now)
+    }
 }
 
 struct Run {
@@ -119,7 +132,7 @@ struct Outbox {
     next_attempt_at: Millis,
     remote_id: Option<String>,
     error: Option<String>,
-    #[allow(dead_code)] // kept like SQLite's column; no view shows it yet
+    note: Option<String>,
     updated_at: Millis,
 }
 
@@ -298,6 +311,7 @@ impl Inner {
                 next_attempt_at: row.due,
                 remote_id: None,
                 error: None,
+                note: None,
                 updated_at: now,
             });
             self.pending.insert((row.due, id));
@@ -311,29 +325,35 @@ impl Inner {
 
     /// `settle_run.sql`: a running run whose steps have all run and whose sends are all
     /// settled is finished, failed if any send failed (the first failure, by id, becomes
-    /// its reason), succeeded otherwise.
+    /// its reason), skipped if none was sent and some were dropped (the first one's note
+    /// becomes its reason), succeeded otherwise.
     fn settle(&mut self, run_id: RunId, now: Millis) {
         let Some(run) = self.run(run_id) else { return };
         if run.state != RunState::Running || run.current_step < run.steps.len() {
             return;
         }
         let mut failed = None;
+        let mut skipped = None;
+        let mut sent = false;
         for (_, send) in self.sends(run) {
             match send.state {
-                OutboxState::Pending | OutboxState::Sending => return,
+                OutboxState::Pending | OutboxState::Sending | OutboxState::Held => return,
                 OutboxState::Failed if failed.is_none() => failed = Some(send),
+                OutboxState::Skipped if skipped.is_none() => skipped = Some(send),
+                OutboxState::Sent => sent = true,
                 _ => {}
             }
         }
-        let (state, reason) = match failed {
+        let (state, reason) = match (failed, skipped) {
             // `account || ': ' || error` is NULL when the error is.
-            Some(send) => (
+            (Some(send), _) => (
                 RunState::Failed,
                 send.error
                     .as_ref()
                     .map(|error| format!("{}: {error}", send.account)),
             ),
-            None => (RunState::Succeeded, None),
+            (None, Some(send)) if !sent => (RunState::Skipped, send.note.clone()),
+            _ => (RunState::Succeeded, None),
         };
         let run = &mut self.runs[(run_id - 1) as usize];
         run.state = state;
@@ -379,6 +399,7 @@ impl Inner {
                     next_attempt_at: send.next_attempt_at,
                     remote_id: send.remote_id.clone(),
                     error: send.error.clone(),
+                    note: send.note.clone(),
                     text: send.text.clone(),
                 })
                 .collect(),
@@ -608,6 +629,21 @@ impl Store for MemoryStore {
                     inner.set_send_state(id, OutboxState::Failed, at);
                     let send = inner.send_mut(id);
                     send.error = Some(error.clone());
+                    send.updated_at = now;
+                }
+                OutboxOutcome::Held { note } => {
+                    let at = inner.send(id).next_attempt_at;
+                    inner.set_send_state(id, OutboxState::Held, at);
+                    let send = inner.send_mut(id);
+                    send.attempts -= 1;
+                    send.note = Some(note.clone());
+                    send.updated_at = now;
+                }
+                OutboxOutcome::Deferred { at, note } => {
+                    inner.set_send_state(id, OutboxState::Pending, *at);
+                    let send = inner.send_mut(id);
+                    send.attempts -= 1;
+                    send.note = Some(note.clone());
                     send.updated_at = now;
                 }
             }
@@ -854,5 +890,115 @@ impl Store for MemoryStore {
             outbox: counts(outbox),
             in_flight,
         })
+    }
+
+    fn pause(&self, pause: &NewPause, now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        let id = inner.pauses.len() as i64 + 1;
+        inner.pauses.push(Pause {
+            view: PauseView {
+                id,
+                scope: pause.scope.clone(),
+                until: pause.until,
+                reason: pause.reason.clone(),
+                by: pause.by.clone(),
+                created_at: now,
+            },
+            lifted: None,
+        });
+        Ok(id)
+    }
+
+    fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
+        let mut inner = self.lock();
+        let mut lifted = 0;
+        for pause in &mut inner.pauses {
+            if pause.in_force(now) && (*scope == PauseScope::All || pause.view.scope == *scope) {
+                pause.lifted = Some((now, by.to_string()));
+                lifted += 1;
+            }
+        }
+        Ok(lifted)
+    }
+
+    fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
+        Ok(self
+            .lock()
+            .pauses
+            .iter()
+            .filter(|pause| pause.in_force(now))
+            .map(|pause| pause.view.clone())
+            .collect())
+    }
+
+    fn held_sends(&self) -> StoreResult<Vec<HeldSend>> {
+        let inner = self.lock();
+        Ok((1..=inner.outbox.len() as OutboxId)
+            .filter(|id| inner.send(*id).state == OutboxState::Held)
+            .map(|id| {
+                let send = inner.send(id);
+                let run = inner.run(send.run_id).expect("sends belong to runs");
+                HeldSend {
+                    id,
+                    run_id: send.run_id,
+                    key: inner.key(run).clone(),
+                    fire_at: run.fire_at,
+                    account: send.account.to_string(),
+                }
+            })
+            .collect())
+    }
+
+    fn release_held(&self, releases: &[(OutboxId, Release)], now: Millis) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let mut runs = Vec::new();
+        for (id, release) in releases {
+            let id = *id;
+            if !inner.knows_send(id) || inner.send(id).state != OutboxState::Held {
+                continue;
+            }
+            match release {
+                Release::Send => {
+                    inner.set_send_state(id, OutboxState::Pending, now);
+                    inner.send_mut(id).note = None;
+                }
+                Release::Skip { reason } => {
+                    let at = inner.send(id).next_attempt_at;
+                    inner.set_send_state(id, OutboxState::Skipped, at);
+                    inner.send_mut(id).note = Some(reason.clone());
+                }
+            }
+            inner.send_mut(id).updated_at = now;
+            runs.push(inner.send(id).run_id);
+        }
+        runs.sort_unstable();
+        runs.dedup();
+        for run_id in runs {
+            inner.settle(run_id, now);
+        }
+        Ok(())
+    }
+
+    fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>> {
+        let inner = self.lock();
+        let mut slots = Vec::new();
+        for id in 1..=inner.outbox.len() as OutboxId {
+            let send = inner.send(id);
+            let at = match send.state {
+                OutboxState::Sent | OutboxState::Sending if send.updated_at >= since => {
+                    send.updated_at
+                }
+                OutboxState::Pending if send.next_attempt_at > now => send.next_attempt_at,
+                _ => continue,
+            };
+            let run = inner.run(send.run_id).expect("sends belong to runs");
+            slots.push(SendSlot {
+                id,
+                account: send.account.to_string(),
+                playbook: inner.key(run).playbook.clone(),
+                at,
+            });
+        }
+        Ok(slots)
     }
 }

@@ -146,6 +146,27 @@ pub trait Store: Send + Sync {
         since: Millis,
         limit: usize,
     ) -> StoreResult<Vec<String>>;
+
+    // The kill switch.
+
+    /// Records a pause; the dispatcher holds the sends it covers from its next claim on.
+    fn pause(&self, pause: &NewPause, now: Millis) -> StoreResult<i64>;
+    /// Lifts the pauses in force with exactly `scope` (every pause, for `All`); returns
+    /// how many. Held sends are released by the service (`Engine::release_held`).
+    fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize>;
+    /// The pauses in force at `now`, oldest first.
+    fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>>;
+    /// Every send a pause holds, by id.
+    fn held_sends(&self) -> StoreResult<Vec<HeldSend>>;
+    /// Sends held sends on (due at `now`) or drops them, and settles their runs. A send no
+    /// longer held is left alone.
+    fn release_held(&self, releases: &[(OutboxId, Release)], now: Millis) -> StoreResult<()>;
+
+    // The posting rules' limits.
+
+    /// Sends that count against the limits: sent or sending at or after `since`, and those
+    /// due after `now` (placed there by a limit or a retry).
+    fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>>;
 }
 
 /// Opens the store a `store:` URL names: `sqlite://PATH` (relative to `base`), or

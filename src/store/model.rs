@@ -59,6 +59,7 @@ string_enum! {
         Failed => "failed",
         Skipped => "skipped",
         Missed => "missed",
+        Rejected => "rejected",
     }
 }
 
@@ -75,12 +76,15 @@ string_enum! {
 
 string_enum! {
     /// Where one send stands. `sending` left behind by a stopped process means "outcome
-    /// unknown".
+    /// unknown". `held` waits for a pause (the kill switch) to lift; `skipped` was dropped
+    /// when it lifted, by its item's `missed:` policy.
     OutboxState {
         Pending => "pending",
         Sending => "sending",
         Sent => "sent",
         Failed => "failed",
+        Held => "held",
+        Skipped => "skipped",
     }
 }
 
@@ -191,6 +195,128 @@ pub enum OutboxOutcome {
     Failed {
         error: String,
     },
+    /// A pause covers it: it waits, unclaimable, until the pause lifts. Not an attempt.
+    Held {
+        note: String,
+    },
+    /// A posting-rules limit: it goes out at `at` instead. Not an attempt.
+    Deferred {
+        at: Millis,
+        note: String,
+    },
+}
+
+/// What a pause (the kill switch) holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum PauseScope {
+    /// Every send.
+    All,
+    /// Every campaign post (a crisis plan's `pause: campaigns`; its own posts still go out).
+    Campaigns,
+    Account(String),
+    Campaign(String),
+}
+
+impl PauseScope {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PauseScope::All => "all",
+            PauseScope::Campaigns => "campaigns",
+            PauseScope::Account(_) => "account",
+            PauseScope::Campaign(_) => "campaign",
+        }
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            PauseScope::Account(name) | PauseScope::Campaign(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    pub fn from_parts(kind: &str, name: Option<String>) -> Option<PauseScope> {
+        Some(match (kind, name) {
+            ("all", _) => PauseScope::All,
+            ("campaigns", _) => PauseScope::Campaigns,
+            ("account", Some(name)) => PauseScope::Account(name),
+            ("campaign", Some(name)) => PauseScope::Campaign(name),
+            _ => return None,
+        })
+    }
+
+    /// Whether a send of `account` for `playbook` is held; `is_campaign` tells whether the
+    /// playbook is a campaign.
+    pub fn covers(&self, account: &str, playbook: &str, is_campaign: bool) -> bool {
+        match self {
+            PauseScope::All => true,
+            PauseScope::Campaigns => is_campaign,
+            PauseScope::Account(name) => name == account,
+            PauseScope::Campaign(name) => name == playbook,
+        }
+    }
+}
+
+impl std::fmt::Display for PauseScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PauseScope::All => f.write_str("everything"),
+            PauseScope::Campaigns => f.write_str("every campaign"),
+            PauseScope::Account(name) => write!(f, "account `{name}`"),
+            PauseScope::Campaign(name) => write!(f, "campaign `{name}`"),
+        }
+    }
+}
+
+/// A pause to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPause {
+    pub scope: PauseScope,
+    /// Lifts by itself at this time.
+    pub until: Option<Millis>,
+    pub reason: String,
+    pub by: String,
+}
+
+/// A pause in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PauseView {
+    pub id: i64,
+    pub scope: PauseScope,
+    pub until: Option<Millis>,
+    pub reason: String,
+    pub by: String,
+    pub created_at: Millis,
+}
+
+/// A send a pause holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldSend {
+    pub id: OutboxId,
+    pub run_id: RunId,
+    pub key: ItemKey,
+    /// The run's fire time: how late the send is measured from.
+    pub fire_at: Millis,
+    pub account: String,
+}
+
+/// What happens to a held send when the pauses holding it lift.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// It is due now (the limits still apply).
+    Send,
+    /// Dropped, by its item's `missed:` policy.
+    Skip { reason: String },
+}
+
+/// A send that counts against the limits: sent or sending at `at`, or due at a future `at`
+/// (a limit or a retry placed it there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendSlot {
+    pub id: OutboxId,
+    pub account: String,
+    pub playbook: String,
+    pub at: Millis,
 }
 
 /// A step whose wake time has come.
@@ -247,6 +373,8 @@ pub struct OutboxView {
     pub next_attempt_at: Millis,
     pub remote_id: Option<String>,
     pub error: Option<String>,
+    /// Why it waits or was dropped (a pause, a limit), with the rule named.
+    pub note: Option<String>,
     pub text: String,
 }
 

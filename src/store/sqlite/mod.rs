@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::model::*;
 use super::{AccountMetrics, Store, StoreError, StoreResult};
@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
     include_str!("0002_alive.sql"),
     include_str!("0003_metrics.sql"),
+    include_str!("0004_holds.sql"),
 ];
 const CLAIM_OUTBOX: &str = include_str!("claim_outbox.sql");
 const SETTLE_RUN: &str = include_str!("settle_run.sql");
@@ -309,6 +310,13 @@ impl Store for SqliteStore {
                 let mut attempt = tx.prepare_cached(
                     "INSERT INTO attempts (outbox_id, at, outcome, detail) VALUES (?1, ?2, ?3, ?4)",
                 )?;
+                // Held and deferred sends made no attempt: the claim's count is taken back.
+                let mut held = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'held', attempts = attempts - 1, note = ?2, updated_at = ?3 WHERE id = ?1 RETURNING run_id",
+                )?;
+                let mut deferred = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?2, note = ?3, updated_at = ?4 WHERE id = ?1 RETURNING run_id",
+                )?;
                 for (id, outcome) in outcomes {
                     let run_id: i64 = match outcome {
                         OutboxOutcome::Sent { remote_id } => {
@@ -323,6 +331,12 @@ impl Store for SqliteStore {
                         OutboxOutcome::Failed { error } => {
                             attempt.execute(params![id, now, "failed", error])?;
                             failed.query_row(params![id, error, now], |row| row.get(0))?
+                        }
+                        OutboxOutcome::Held { note } => {
+                            held.query_row(params![id, note, now], |row| row.get(0))?
+                        }
+                        OutboxOutcome::Deferred { at, note } => {
+                            deferred.query_row(params![id, at, note, now], |row| row.get(0))?
                         }
                     };
                     runs.push(run_id);
@@ -600,6 +614,148 @@ impl Store for SqliteStore {
             in_flight,
         })
     }
+
+    fn pause(&self, pause: &NewPause, now: Millis) -> StoreResult<i64> {
+        self.transaction(|tx| {
+            Ok(tx.query_row(
+                "INSERT INTO pauses (scope, name, until, reason, paused_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                params![
+                    pause.scope.kind(),
+                    pause.scope.name(),
+                    pause.until,
+                    pause.reason,
+                    pause.by,
+                    now
+                ],
+                |row| row.get(0),
+            )?)
+        })
+    }
+
+    fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
+        self.transaction(|tx| {
+            let all = *scope == PauseScope::All;
+            Ok(tx.execute(
+                "UPDATE pauses SET lifted_at = ?1, lifted_by = ?2
+                  WHERE lifted_at IS NULL AND (until IS NULL OR until > ?1)
+                    AND (?3 OR (scope = ?4 AND name IS ?5))",
+                params![now, by, all, scope.kind(), scope.name()],
+            )?)
+        })
+    }
+
+    fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(
+            "SELECT id, scope, name, until, reason, paused_by, created_at FROM pauses
+              WHERE lifted_at IS NULL AND (until IS NULL OR until > ?1) ORDER BY id",
+        )?;
+        let rows = query
+            .query_map([now], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, Option<i64>>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, i64>(6)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, kind, name, until, reason, by, created_at)| {
+                let scope = PauseScope::from_parts(&kind, name).ok_or_else(|| {
+                    StoreError::Corrupt(format!("pause {id} has an unknown scope `{kind}`"))
+                })?;
+                Ok(PauseView {
+                    id,
+                    scope,
+                    until,
+                    reason,
+                    by,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    fn held_sends(&self) -> StoreResult<Vec<HeldSend>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(
+            "SELECT o.id, o.run_id, r.playbook, r.item, r.fire_at, o.account
+               FROM outbox o JOIN runs r ON r.id = o.run_id
+              WHERE o.state = 'held' ORDER BY o.id",
+        )?;
+        let rows = query.query_map([], |row| {
+            Ok(HeldSend {
+                id: row.get(0)?,
+                run_id: row.get(1)?,
+                key: ItemKey::new(row.get::<_, String>(2)?, row.get::<_, String>(3)?),
+                fire_at: row.get(4)?,
+                account: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn release_held(&self, releases: &[(OutboxId, Release)], now: Millis) -> StoreResult<()> {
+        if releases.is_empty() {
+            return Ok(());
+        }
+        self.transaction(|tx| {
+            let mut runs = Vec::new();
+            {
+                let mut send = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, note = NULL, updated_at = ?2
+                      WHERE id = ?1 AND state = 'held' RETURNING run_id",
+                )?;
+                let mut skip = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'skipped', note = ?2, updated_at = ?3
+                      WHERE id = ?1 AND state = 'held' RETURNING run_id",
+                )?;
+                for (id, release) in releases {
+                    let run_id: Option<i64> = match release {
+                        Release::Send => send
+                            .query_row(params![id, now], |row| row.get(0))
+                            .optional()?,
+                        Release::Skip { reason } => skip
+                            .query_row(params![id, reason, now], |row| row.get(0))
+                            .optional()?,
+                    };
+                    runs.extend(run_id);
+                }
+            }
+            runs.sort_unstable();
+            runs.dedup();
+            for run_id in runs {
+                settle(tx, run_id, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(
+            "SELECT o.id, o.account, r.playbook,
+                    CASE WHEN o.state = 'pending' THEN o.next_attempt_at ELSE o.updated_at END
+               FROM outbox o JOIN runs r ON r.id = o.run_id
+              WHERE (o.state IN ('sent', 'sending') AND o.updated_at >= ?1)
+                 OR (o.state = 'pending' AND o.next_attempt_at > ?2)
+              ORDER BY o.id",
+        )?;
+        let rows = query.query_map(params![since, now], |row| {
+            Ok(SendSlot {
+                id: row.get(0)?,
+                account: row.get(1)?,
+                playbook: row.get(2)?,
+                at: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 fn run_view(row: &rusqlite::Row) -> rusqlite::Result<RunView> {
@@ -636,7 +792,7 @@ fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunVie
         })?
         .collect::<Result<_, _>>()?;
     let mut outbox = connection.prepare_cached(
-        "SELECT step, account, state, attempts, next_attempt_at, remote_id, error, payload FROM outbox WHERE run_id = ?1 ORDER BY step, id",
+        "SELECT step, account, state, attempts, next_attempt_at, remote_id, error, payload, note FROM outbox WHERE run_id = ?1 ORDER BY step, id",
     )?;
     let rows = outbox
         .query_map([run.id], |row| {
@@ -649,10 +805,11 @@ fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunVie
                 row.get::<_, Option<String>>(5)?,
                 row.get::<_, Option<String>>(6)?,
                 row.get::<_, String>(7)?,
+                row.get::<_, Option<String>>(8)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    for (step, account, state, attempts, next_attempt_at, remote_id, error, payload) in rows {
+    for (step, account, state, attempts, next_attempt_at, remote_id, error, payload, note) in rows {
         let post: OutgoingPost = from_json(&payload)?;
         run.outbox.push(OutboxView {
             step: step as usize,
@@ -662,6 +819,7 @@ fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunVie
             next_attempt_at,
             remote_id,
             error,
+            note,
             text: post.text,
         });
     }
