@@ -9,6 +9,7 @@ mod dispatch;
 mod email;
 mod engine;
 mod examples;
+mod guardrails;
 mod mastodon;
 mod matrix;
 mod rules;

@@ -19,8 +19,8 @@ use crate::playbook::raw::Then;
 use crate::preview::campaign_context;
 use crate::script::{ConditionInput, MetricsSource, NoData, ScriptEngine};
 use crate::store::{
-    Batch, ItemKey, Millis, NewOutbox, NewRun, RunAdvance, RunId, RunState, StepSpec, StepState,
-    Store, StoreResult, WaitingStep,
+    Batch, ItemKey, Millis, NewOutbox, NewRun, Release, RunAdvance, RunId, RunState, StepSpec,
+    StepState, Store, StoreResult, WaitingStep,
 };
 use crate::text::TextTemplates;
 
@@ -242,6 +242,83 @@ impl Engine {
             self.parts.store.advance_run(&advance, to_millis(now))?;
         }
         Ok(due.len())
+    }
+
+    /// Lets go of the sends no pause holds any more (lifted by hand, or its `until`
+    /// passed). A send released within `LATE_GRACE` of its time goes out; a later one
+    /// follows its item's `missed:` policy, as if crier had been down: `skip` drops it,
+    /// `once` sends only the latest of an item's held fires, `all` sends each within
+    /// `max_late`. Released sends still pass the limits, so a resume never bursts.
+    /// Returns how many go out.
+    pub fn release_held(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let held = self.parts.store.held_sends()?;
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let pauses = self.parts.store.pauses(to_millis(now))?;
+        let is_campaign = |playbook: &str| self.plan.campaigns.iter().any(|c| c.name == playbook);
+        let free: Vec<_> = held
+            .into_iter()
+            .filter(|send| {
+                !pauses.iter().any(|pause| {
+                    pause.scope.covers(
+                        &send.account,
+                        &send.key.playbook,
+                        is_campaign(&send.key.playbook),
+                    )
+                })
+            })
+            .collect();
+        if free.is_empty() {
+            return Ok(0);
+        }
+        let posts: HashMap<ItemKey, ItemRef> = items(&self.plan)
+            .into_iter()
+            .map(|item| (item.key(&self.plan), item))
+            .collect();
+        // The latest held fire of each item, for `missed: once`.
+        let mut latest: HashMap<&ItemKey, Millis> = HashMap::new();
+        for send in &free {
+            let at = latest.entry(&send.key).or_insert(send.fire_at);
+            *at = (*at).max(send.fire_at);
+        }
+        let mut releases = Vec::with_capacity(free.len());
+        for send in &free {
+            let late = now - from_millis(send.fire_at);
+            let release = if !is_campaign(&send.key.playbook) || late <= LATE_GRACE {
+                Release::Send
+            } else if let Some(item) = posts.get(&send.key) {
+                let post = item.post(&self.plan);
+                let within = post.max_late.is_none_or(|max| late <= max);
+                let skip = |why: &str| Release::Skip {
+                    reason: format!("held by a pause past its time; {why}"),
+                };
+                match post.missed {
+                    Missed::Skip => skip("`missed: skip`"),
+                    Missed::Once if send.fire_at < latest[&send.key] => {
+                        skip("`missed: once` sends only the latest")
+                    }
+                    Missed::Once | Missed::All if within => Release::Send,
+                    _ => skip(&format!(
+                        "more than `max_late` ({}) late",
+                        post.max_late
+                            .map(crate::schedule::format_duration)
+                            .unwrap_or_default()
+                    )),
+                }
+            } else {
+                Release::Skip {
+                    reason: "held by a pause, and its post is no longer in the playbooks".into(),
+                }
+            };
+            releases.push((send.id, release));
+        }
+        let sent = releases
+            .iter()
+            .filter(|(_, release)| *release == Release::Send)
+            .count();
+        self.parts.store.release_held(&releases, to_millis(now))?;
+        Ok(sent)
     }
 
     /// One fire at its time: the run, the cursor moved on, the item's next fire queued.

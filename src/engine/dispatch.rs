@@ -10,8 +10,10 @@ use rand::Rng;
 use tokio::task::JoinSet;
 
 use super::clock::to_millis;
+use super::gate;
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, Lookup, SendError};
+use crate::playbook::plan::Plan;
 use crate::store::{Millis, OutboxOutcome, OutboxRow, RunId, Store, StoreResult};
 
 /// How failed sends are retried.
@@ -88,6 +90,9 @@ pub struct Dispatcher {
     connectors: RwLock<Arc<Connectors>>,
     policy: RetryPolicy,
     batch: usize,
+    /// The plan whose pauses' scopes and limits every send passes (`gate`); none in tests
+    /// that drive the dispatcher alone.
+    plan: RwLock<Option<Arc<Plan>>>,
 }
 
 impl Dispatcher {
@@ -97,7 +102,13 @@ impl Dispatcher {
             connectors: RwLock::new(connectors),
             policy,
             batch: 256,
+            plan: RwLock::new(None),
         }
+    }
+
+    /// Checks every send against `plan`'s pauses and limits from the next batch on.
+    pub fn set_plan(&self, plan: Arc<Plan>) {
+        *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Some(plan);
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -135,6 +146,27 @@ impl Dispatcher {
             if rows.is_empty() {
                 return Ok(attempts);
             }
+            let plan = self.plan.read().unwrap_or_else(|e| e.into_inner()).clone();
+            let rows = match plan {
+                Some(plan) => {
+                    let gate::Checked { go, stopped } =
+                        gate::check(&plan, self.store.as_ref(), rows, now())?;
+                    for (id, outcome) in &stopped {
+                        tracing::info!(
+                            send = id,
+                            "{}",
+                            match outcome {
+                                OutboxOutcome::Held { note }
+                                | OutboxOutcome::Deferred { note, .. } => note.as_str(),
+                                _ => "",
+                            }
+                        );
+                    }
+                    self.store.finish_outbox(&stopped, to_millis(now()))?;
+                    go
+                }
+                None => rows,
+            };
             attempts += rows.len();
             let connectors = self.connectors();
             let mut sends = JoinSet::new();

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod core;
 pub mod dispatch;
+pub mod gate;
 pub mod metrics;
 pub mod rehearse;
 pub mod service;

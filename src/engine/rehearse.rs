@@ -124,10 +124,16 @@ pub async fn rehearse(
     )?;
     engine.start(start)?;
     let dispatcher = Dispatcher::new(store.clone(), connectors, RetryPolicy::default());
+    dispatcher.set_plan(plan.clone());
     let until_ms = to_millis(until);
     // Fires are taken a day at a time, and never past a step waking or a send due again:
-    // with recording connectors nothing else can happen in between.
-    const STRIDE: i64 = 24 * 3600 * 1000;
+    // with recording connectors nothing else can happen in between. Limits count sends by
+    // the time they go out, so with limits every fire is sent at its own time.
+    let stride: i64 = if crate::rules::limits::Limiter::any(&plan) {
+        0
+    } else {
+        24 * 3600 * 1000
+    };
     loop {
         let next_fire = engine.next_fire().map(to_millis);
         let others = [store.next_outbox_due()?, store.next_wake()?]
@@ -142,13 +148,14 @@ pub async fn rehearse(
         else {
             break;
         };
-        let horizon = (next + STRIDE)
+        let horizon = (next + stride)
             .min(others.unwrap_or(i64::MAX))
             .min(until_ms - 1)
             .max(next);
         let reached = engine.fire_until(from_millis(horizon))?;
         clock.advance_to(reached);
         engine.resume_waiting(clock.now())?;
+        engine.release_held(clock.now())?;
         dispatcher.dispatch_due(|| clock.now(), None).await?;
     }
     Ok(lines(&plan, store.as_ref(), events)?)
@@ -213,13 +220,19 @@ fn lines(
                 kind: match send.state {
                     OutboxState::Sent => "post",
                     OutboxState::Failed => "failed",
+                    OutboxState::Skipped => "skipped",
                     _ => "pending",
                 }
                 .into(),
+                // A post a limit delayed is listed when it went out, with the rule named.
+                at: match (send.state, &send.note) {
+                    (OutboxState::Sent, Some(_)) => from_millis(send.updated_at).with_timezone(&tz),
+                    _ => line.at,
+                },
                 reply_to: replied_to(&send),
                 account: Some(send.account),
                 text: Some(send.text),
-                reason: send.error.or(line.reason.clone()),
+                reason: send.error.or(send.note).or(line.reason.clone()),
                 ..line
             },
         });

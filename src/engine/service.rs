@@ -116,6 +116,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
         Arc::new(connectors),
         RetryPolicy::default(),
     ));
+    dispatcher.set_plan(plan.clone());
     let wake = Arc::new(Notify::new());
     let (stop_sender, stop) = watch::channel(false);
     let dispatching = tokio::spawn(dispatch_loop(
@@ -141,7 +142,8 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
         let now = Utc::now();
         let fired = engine.fire_due(now)?;
         let woke = engine.resume_waiting(now)?;
-        if fired + woke > 0 {
+        let released = engine.release_held(now)?;
+        if fired + woke + released > 0 {
             wake.notify_one();
         }
         let sleep = sleep_until(&engine, store.as_ref(), now)?;
@@ -290,9 +292,10 @@ fn reload(
         Ok(connectors) => connectors,
         Err(error) => return tracing::error!("{error}: keeping the running revision"),
     };
-    match engine.replace_plan(loaded.plan, &loaded.digest, Utc::now()) {
+    match engine.replace_plan(loaded.plan.clone(), &loaded.digest, Utc::now()) {
         Ok(()) => {
             accounts.dispatcher.set_connectors(Arc::new(connectors));
+            accounts.dispatcher.set_plan(loaded.plan);
             *digest = loaded.digest;
             tracing::info!(items = engine.scheduled_items(), "reloaded the playbooks");
         }

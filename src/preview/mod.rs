@@ -57,10 +57,69 @@ pub fn preview(
     for contest in &plan.contests {
         contest_milestones(contest, texts, from, until, &mut planned);
     }
-    planned.sort_by(|a, b| {
+    let order = |a: &Planned, b: &Planned| {
         (a.at, &a.playbook, a.kind, &a.item).cmp(&(b.at, &b.playbook, b.kind, &b.item))
-    });
+    };
+    planned.sort_by(order);
+    if rules::limits::Limiter::any(plan) {
+        planned = apply_limits(plan, planned);
+        planned.sort_by(order);
+    }
     planned
+}
+
+/// Places every post that would go out against the limits, in time order, the way the
+/// dispatcher does: a post over a limit is listed when it would go out, the rule named,
+/// and its accounts are split when the limits place them apart.
+fn apply_limits(plan: &Plan, planned: Vec<Planned>) -> Vec<Planned> {
+    let mut limiter = rules::limits::Limiter::new(plan, Vec::new());
+    let mut out = Vec::with_capacity(planned.len());
+    for line in planned {
+        let sends = matches!(line.kind, PlannedKind::Post | PlannedKind::ContestAnnounce)
+            && line.rejected.is_none();
+        if !sends {
+            out.push(line);
+            continue;
+        }
+        // Accounts placed at the same moment stay on one line.
+        let mut groups: Vec<(Option<rules::limits::Delay>, Vec<String>)> = Vec::new();
+        for account in &line.to {
+            let delay = limiter.place(account, &line.playbook, line.at.with_timezone(&Utc));
+            let until = delay.as_ref().map(|d| d.until);
+            match groups
+                .iter_mut()
+                .find(|(d, _)| d.as_ref().map(|d| d.until) == until)
+            {
+                Some((_, accounts)) => accounts.push(account.clone()),
+                None => groups.push((delay, vec![account.clone()])),
+            }
+        }
+        for (delay, accounts) in groups {
+            let Some(delay) = delay else {
+                out.push(Planned {
+                    to: accounts,
+                    ..line.clone()
+                });
+                continue;
+            };
+            let note = format!(
+                "{}: delayed from {} ({})",
+                delay.rule,
+                line.at.format("%Y-%m-%d %H:%M"),
+                delay.limit
+            );
+            out.push(Planned {
+                at: delay.until.with_timezone(&line.at.timezone()),
+                to: accounts,
+                rule: Some(match &line.rule {
+                    Some(rule) => format!("{rule}; {note}"),
+                    None => note,
+                }),
+                ..line.clone()
+            });
+        }
+    }
+    out
 }
 
 fn campaign_posts(

@@ -34,6 +34,7 @@ use crate::playbook::raw::Network;
 use crate::script::{ConditionInput, ScriptEngine};
 use crate::text::TextTemplates;
 
+pub mod limits;
 pub mod windows;
 
 pub use windows::{Hold, hold};

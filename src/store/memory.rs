@@ -850,6 +850,8 @@ impl Store for MemoryStore {
                     error: send.error.clone(),
                     reply_to: send.reply_to.clone(),
                     remote_id: send.remote_id.clone(),
+                    updated_at: send.updated_at,
+                    note: send.note.clone(),
                 })));
             }
         }

@@ -422,4 +422,8 @@ pub struct TimelineSend {
     pub reply_to: Option<String>,
     /// The network's id of this post, once sent.
     pub remote_id: Option<String>,
+    /// When it was last updated: for a sent post, when it went out.
+    pub updated_at: Millis,
+    /// Why it waited or was dropped (a pause, a limit).
+    pub note: Option<String>,
 }

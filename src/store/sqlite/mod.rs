@@ -530,7 +530,7 @@ impl Store for SqliteStore {
         let connection = self.lock();
         let mut query = connection.prepare(
             "SELECT r.fire_at, r.playbook, r.item, r.state, r.reason, o.account, o.state, json_extract(o.payload, '$.text'), o.error,
-                    json_extract(o.payload, '$.reply_to'), o.remote_id
+                    json_extract(o.payload, '$.reply_to'), o.remote_id, o.updated_at, o.note
                FROM runs r LEFT JOIN outbox o ON o.run_id = r.id
               ORDER BY r.fire_at, r.id, o.step, o.id",
         )?;
@@ -547,6 +547,8 @@ impl Store for SqliteStore {
                 row.get::<_, Option<String>>(8)?,
                 row.get::<_, Option<String>>(9)?,
                 row.get::<_, Option<String>>(10)?,
+                row.get::<_, Option<i64>>(11)?,
+                row.get::<_, Option<String>>(12)?,
             ))
         })?;
         let mut timeline = Vec::new();
@@ -563,6 +565,8 @@ impl Store for SqliteStore {
                 error,
                 reply_to,
                 remote_id,
+                updated_at,
+                note,
             ) = row?;
             let send = match (account, send_state, text) {
                 (Some(account), Some(send_state), Some(text)) => Some(TimelineSend {
@@ -572,6 +576,8 @@ impl Store for SqliteStore {
                     error,
                     reply_to,
                     remote_id,
+                    updated_at: updated_at.unwrap_or_default(),
+                    note,
                 }),
                 _ => None,
             };

@@ -1,0 +1,410 @@
+//! Posting rules' limits and the kill switch: a burst delayed into the limits' slots (in
+//! rehearsal, in the dispatcher and in `crier plan`); pauses holding sends, and resumes
+//! releasing them by each item's `missed:` policy and within the limits.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use crier::connectors::registry::Connectors;
+use crier::engine::rehearse::rehearse;
+use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
+use crier::playbook::plan::Plan;
+use crier::store::{
+    HistoryFilter, MemoryStore, NewPause, OutboxState, PauseScope, RunState, Store,
+};
+use tempfile::TempDir;
+
+const CONFIG: &str =
+    "timezone: UTC\naccounts:\n  demo: { network: console }\n  other: { network: console }\n";
+
+fn plan_from(files: &[(&str, &str)]) -> (TempDir, Arc<Plan>) {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let rendered: String = validated
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(validated.diagnostics.is_empty(), "{rendered}");
+    (dir, Arc::new(validated.plan.expect("a valid plan")))
+}
+
+fn utc(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0).unwrap()
+}
+
+const LIMITS: &str = "kind: rules\nname: pace\napplies_to: all\nlimits:\n  - { max: 4, per: 1h, each: account }\n  - { min_gap: 10m, each: account }\n";
+
+/// `count` posts of campaign `name` to `to`, all due at `at`.
+fn burst(name: &str, count: usize, at: &str, to: &str) -> String {
+    let mut yaml = format!("kind: campaign\nname: {name}\nposts:\n");
+    for i in 1..=count {
+        yaml.push_str(&format!(
+            "  - {{ id: p{i:02}, at: \"{at}\", to: {to}, text: \"post {i}\" }}\n"
+        ));
+    }
+    yaml
+}
+
+/// The slots of "4 per hour, 10 minutes apart" from 10:00: :00 :10 :20 :30 of each hour.
+fn expected_slots(count: usize) -> Vec<DateTime<Utc>> {
+    (0..count)
+        .map(|i| utc(10 + (i / 4) as u32, 10 * (i % 4) as u32))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_burst_of_20_posts_is_delayed_into_the_right_slots_in_rehearsal() {
+    let (_dir, plan) = plan_from(&[
+        ("pace.yaml", LIMITS),
+        (
+            "burst.yaml",
+            &burst("burst", 20, "2026-12-01 10:00", "demo"),
+        ),
+    ]);
+    let lines = rehearse(plan, &[], utc(9, 0), utc(20, 0)).await.unwrap();
+    let posts: Vec<_> = lines.iter().filter(|l| l.kind == "post").collect();
+    assert_eq!(posts.len(), 20, "each post exactly once");
+    let mut times: Vec<DateTime<Utc>> = posts.iter().map(|l| l.at.with_timezone(&Utc)).collect();
+    times.sort();
+    assert_eq!(times, expected_slots(20));
+    let mut items: Vec<_> = posts.iter().map(|l| l.item.clone().unwrap()).collect();
+    items.sort();
+    items.dedup();
+    assert_eq!(items.len(), 20);
+    // The first goes out on time; every later one names the rule that delayed it.
+    let delayed: Vec<_> = posts
+        .iter()
+        .filter(|l| l.at.with_timezone(&Utc) > utc(10, 0))
+        .collect();
+    assert_eq!(delayed.len(), 19);
+    for line in delayed {
+        let reason = line.reason.as_deref().unwrap_or_default();
+        assert!(reason.starts_with("delayed by rules `pace` ("), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn limits_count_each_account_campaign_or_network_separately() {
+    // Per account: two accounts each get their own slots.
+    let (_dir, plan) = plan_from(&[
+        ("pace.yaml", LIMITS),
+        (
+            "burst.yaml",
+            &burst("burst", 4, "2026-12-01 10:00", "[demo, other]"),
+        ),
+    ]);
+    let lines = rehearse(plan, &[], utc(9, 0), utc(20, 0)).await.unwrap();
+    for account in ["demo", "other"] {
+        let mut times: Vec<_> = lines
+            .iter()
+            .filter(|l| l.kind == "post" && l.account.as_deref() == Some(account))
+            .map(|l| l.at.with_timezone(&Utc))
+            .collect();
+        times.sort();
+        assert_eq!(times, expected_slots(4), "{account}");
+    }
+    // Per campaign: two campaigns share nothing; one campaign's accounts share its limit.
+    let per_campaign =
+        "kind: rules\nname: pace\napplies_to: all\nlimits:\n  - { min_gap: 30m, each: campaign }\n";
+    let (_dir, plan) = plan_from(&[
+        ("pace.yaml", per_campaign),
+        (
+            "a.yaml",
+            &burst("a", 1, "2026-12-01 10:00", "[demo, other]"),
+        ),
+        ("b.yaml", &burst("b", 1, "2026-12-01 10:00", "demo")),
+    ]);
+    let lines = rehearse(plan, &[], utc(9, 0), utc(20, 0)).await.unwrap();
+    let at = |playbook: &str, account: &str| {
+        lines
+            .iter()
+            .find(|l| {
+                l.kind == "post"
+                    && l.playbook.as_deref() == Some(playbook)
+                    && l.account.as_deref() == Some(account)
+            })
+            .map(|l| l.at.with_timezone(&Utc))
+            .unwrap()
+    };
+    assert_eq!(at("a", "demo"), utc(10, 0));
+    assert_eq!(at("a", "other"), utc(10, 30));
+    assert_eq!(at("b", "demo"), utc(10, 0));
+    // Per network: console accounts share one limit.
+    let per_network = "kind: rules\nname: pace\napplies_to: all\nlimits:\n  - { max: 1, per: 15m, each: network }\n";
+    let (_dir, plan) = plan_from(&[
+        ("pace.yaml", per_network),
+        (
+            "a.yaml",
+            &burst("a", 1, "2026-12-01 10:00", "[demo, other]"),
+        ),
+    ]);
+    let lines = rehearse(plan, &[], utc(9, 0), utc(20, 0)).await.unwrap();
+    let mut times: Vec<_> = lines
+        .iter()
+        .filter(|l| l.kind == "post")
+        .map(|l| l.at.with_timezone(&Utc))
+        .collect();
+    times.sort();
+    assert_eq!(times, [utc(10, 0), utc(10, 15)]);
+}
+
+#[test]
+fn plan_lists_posts_a_limit_delays_with_the_rule_named() {
+    let (dir, _plan) = plan_from(&[
+        ("pace.yaml", LIMITS),
+        ("burst.yaml", &burst("burst", 6, "2026-12-01 10:00", "demo")),
+    ]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["plan", dir.path().to_str().unwrap(), "--format", "json"])
+        .args(["--from", "2026-12-01", "--days", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let times: Vec<&str> = lines.iter().map(|l| l["at"].as_str().unwrap()).collect();
+    assert_eq!(
+        times,
+        [
+            "2026-12-01T10:00:00+00:00",
+            "2026-12-01T10:10:00+00:00",
+            "2026-12-01T10:20:00+00:00",
+            "2026-12-01T10:30:00+00:00",
+            "2026-12-01T11:00:00+00:00",
+            "2026-12-01T11:10:00+00:00",
+        ]
+    );
+    assert!(lines[0].get("rule").is_none());
+    assert_eq!(
+        lines[4]["rule"],
+        "pace: delayed from 2026-12-01 10:00 (at most 4 per 1h per account)"
+    );
+    assert_eq!(
+        lines[1]["rule"],
+        "pace: delayed from 2026-12-01 10:00 (at least 10m between posts per account)"
+    );
+}
+
+// ---- the kill switch ----------------------------------------------------------------------
+
+struct Rig {
+    store: Arc<dyn Store>,
+    engine: Engine,
+    dispatcher: Dispatcher,
+    recording: crier::connectors::recording::Recording,
+}
+
+fn rig(plan: Arc<Plan>, start: DateTime<Utc>) -> Rig {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mut engine =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
+    engine.start(start).unwrap();
+    let (connectors, recording) = Connectors::build_rehearsal(&plan.accounts);
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+    dispatcher.set_plan(plan);
+    Rig {
+        store,
+        engine,
+        dispatcher,
+        recording,
+    }
+}
+
+impl Rig {
+    /// Everything due at `now`: fires, waits, released sends, and the sends themselves.
+    async fn step(&mut self, now: DateTime<Utc>) {
+        self.engine.fire_due(now).unwrap();
+        self.engine.resume_waiting(now).unwrap();
+        self.engine.release_held(now).unwrap();
+        self.dispatcher.dispatch_due(|| now, None).await.unwrap();
+    }
+
+    /// Steps minute by minute through `[from, until]`.
+    async fn walk(&mut self, from: DateTime<Utc>, until: DateTime<Utc>) {
+        let mut now = from;
+        while now <= until {
+            self.step(now).await;
+            now += TimeDelta::minutes(1);
+        }
+    }
+
+    fn sent(&self) -> Vec<String> {
+        self.recording
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{}:{}", r.account, r.post.item))
+            .collect()
+    }
+
+    fn pause(&self, scope: PauseScope, at: DateTime<Utc>) {
+        self.store
+            .pause(
+                &NewPause {
+                    scope,
+                    until: None,
+                    reason: "storm".into(),
+                    by: "olena".into(),
+                },
+                at.timestamp_millis(),
+            )
+            .unwrap();
+    }
+}
+
+fn hourly(missed: &str) -> String {
+    format!(
+        "kind: campaign\nname: news\nposts:\n  - {{ id: hourly, cron: \"0 * * * *\", to: demo, text: news, missed: {missed} }}\n  - {{ id: other, at: \"2026-12-01 11:00\", to: other, text: elsewhere }}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_pause_holds_sends_and_a_quick_resume_sends_them() {
+    let (_dir, plan) = plan_from(&[("news.yaml", &hourly("skip"))]);
+    let mut rig = rig(plan, utc(9, 30));
+    rig.pause(PauseScope::Account("demo".into()), utc(9, 59));
+    rig.step(utc(10, 0)).await;
+    assert!(rig.sent().is_empty(), "held");
+    let held = rig.store.held_sends().unwrap();
+    assert_eq!(held.len(), 1);
+    let run = &rig.store.history(&HistoryFilter::default()).unwrap()[0];
+    assert_eq!(run.outbox[0].state, OutboxState::Held);
+    assert_eq!(
+        run.outbox[0].note.as_deref(),
+        Some("paused (account `demo`) by olena: storm")
+    );
+    // Resumed within the grace: it goes out once, even under `missed: skip`.
+    rig.store
+        .resume(
+            &PauseScope::Account("demo".into()),
+            "taras",
+            utc(10, 0).timestamp_millis(),
+        )
+        .unwrap();
+    rig.step(utc(10, 0) + TimeDelta::seconds(30)).await;
+    rig.step(utc(10, 1)).await;
+    assert_eq!(rig.sent(), ["demo:hourly"]);
+}
+
+#[tokio::test]
+async fn a_pause_covers_only_its_scope() {
+    let (_dir, plan) = plan_from(&[("news.yaml", &hourly("all"))]);
+    let mut rig = rig(plan, utc(9, 30));
+    rig.pause(PauseScope::Campaign("elsewhere".into()), utc(9, 30));
+    rig.pause(PauseScope::Account("demo".into()), utc(9, 30));
+    rig.walk(utc(10, 0), utc(11, 0)).await;
+    assert_eq!(rig.sent(), ["other:other"], "only demo is paused");
+}
+
+#[tokio::test]
+async fn a_long_pause_releases_by_each_items_missed_policy() {
+    for (missed, expected) in [
+        ("skip", vec![]),
+        ("once", vec!["demo:hourly"]),
+        ("all", vec!["demo:hourly", "demo:hourly", "demo:hourly"]),
+    ] {
+        let (_dir, plan) = plan_from(&[("news.yaml", &hourly(missed))]);
+        let mut rig = rig(plan, utc(9, 30));
+        rig.pause(PauseScope::Campaigns, utc(9, 30));
+        rig.walk(utc(10, 0), utc(12, 0)).await;
+        assert_eq!(
+            rig.store.held_sends().unwrap().len(),
+            4,
+            "{missed}: 10, 11, 12 and other"
+        );
+        rig.store
+            .resume(
+                &PauseScope::Campaigns,
+                "taras",
+                utc(12, 30).timestamp_millis(),
+            )
+            .unwrap();
+        rig.step(utc(12, 30)).await;
+        let mut sent = rig.sent();
+        sent.retain(|s| s.starts_with("demo"));
+        assert_eq!(sent, expected, "missed: {missed}");
+        let runs = rig.store.history(&HistoryFilter::default()).unwrap();
+        let skipped = runs
+            .iter()
+            .filter(|r| r.item == "hourly" && r.state == RunState::Skipped)
+            .count();
+        assert_eq!(skipped, 3 - expected.len(), "{missed}");
+        for run in runs.iter().filter(|r| r.state == RunState::Skipped) {
+            assert!(
+                run.reason
+                    .as_deref()
+                    .unwrap_or_default()
+                    .starts_with("held by a pause past its time"),
+                "{:?}",
+                run.reason
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_resume_follows_the_limits_and_never_bursts() {
+    let (_dir, plan) = plan_from(&[
+        ("pace.yaml", LIMITS),
+        ("burst.yaml", &burst("burst", 8, "2026-12-01 10:00", "demo")),
+    ]);
+    let mut rig = rig(plan, utc(9, 30));
+    rig.pause(PauseScope::All, utc(9, 30));
+    rig.step(utc(10, 0)).await;
+    assert_eq!(rig.store.held_sends().unwrap().len(), 8);
+    rig.store
+        .resume(&PauseScope::All, "taras", utc(10, 0).timestamp_millis())
+        .unwrap();
+    rig.walk(utc(10, 0), utc(12, 0)).await;
+    let records = rig.recording.lock().unwrap().len();
+    assert_eq!(records, 8, "each once");
+    let runs = rig.store.history(&HistoryFilter::default()).unwrap();
+    let mut sent_at: Vec<_> = runs
+        .iter()
+        .flat_map(|r| &r.outbox)
+        .map(|o| o.state)
+        .collect();
+    sent_at.dedup();
+    assert_eq!(sent_at, [OutboxState::Sent]);
+    let lines = rig.store.timeline().unwrap();
+    let mut times: Vec<DateTime<Utc>> = lines
+        .iter()
+        .filter_map(|l| l.send.as_ref())
+        .map(|s| DateTime::from_timestamp_millis(s.updated_at).unwrap())
+        .collect();
+    times.sort();
+    assert_eq!(times, expected_slots(8));
+}
+
+#[tokio::test]
+async fn a_pause_until_lifts_by_itself() {
+    let (_dir, plan) = plan_from(&[("news.yaml", &hourly("all"))]);
+    let mut rig = rig(plan, utc(9, 30));
+    rig.store
+        .pause(
+            &NewPause {
+                scope: PauseScope::All,
+                until: Some(utc(10, 0).timestamp_millis() + 20_000),
+                reason: "storm".into(),
+                by: "olena".into(),
+            },
+            utc(9, 30).timestamp_millis(),
+        )
+        .unwrap();
+    rig.step(utc(10, 0)).await;
+    assert!(rig.sent().is_empty());
+    rig.step(utc(10, 0) + TimeDelta::seconds(30)).await;
+    assert_eq!(rig.sent(), ["demo:hourly"]);
+}
