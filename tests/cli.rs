@@ -119,7 +119,7 @@ fn plan_json_quickstart_week() {
     }
 
     // The giveaway's announcement takes brand_mastodon's 10:00 slot, so the brand's
-    // 20-minute gap moves the teaser there to 10:20; on Telegram it goes out on time.
+    // 15-minute gap moves the teaser there to 10:15; on Telegram it goes out on time.
     let teasers: Vec<_> = items
         .iter()
         .filter(|i| i["playbook"] == "winter-sale" && i["item"] == "teaser")
@@ -136,11 +136,11 @@ fn plan_json_quickstart_week() {
                 "to": ["brand_telegram"],
             }),
             &serde_json::json!({
-                "at": "2026-12-01T10:20:00+02:00",
+                "at": "2026-12-01T10:15:00+02:00",
                 "item": "teaser",
                 "kind": "post",
                 "playbook": "winter-sale",
-                "rule": "brand-guidelines: delayed from 2026-12-01 10:00 (at least 20m between posts per account)",
+                "rule": "brand-guidelines: delayed from 2026-12-01 10:00 (at least 15m between posts per account)",
                 "text": "Something warm is coming... Winter Jacket #warmwinter",
                 "to": ["brand_mastodon"],
             })

@@ -408,3 +408,196 @@ async fn a_pause_until_lifts_by_itself() {
     rig.step(utc(10, 0) + TimeDelta::seconds(30)).await;
     assert_eq!(rig.sent(), ["demo:hourly"]);
 }
+
+// ---- the kill switch on a running service ----------------------------------------------
+
+fn crier_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(args)
+        .args(["--path", dir.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+/// `crier pause` on a running service holds a burst that falls due; `crier status` shows
+/// the pause and what it holds; `crier resume` lets the posts go, two seconds apart as the
+/// rules' gap says, each exactly once.
+#[test]
+fn pause_and_resume_on_a_running_service() {
+    use crate::support::fake_network::FakeNetwork;
+    use std::time::{Duration, Instant};
+
+    const POSTS: usize = 4;
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+            network.url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pace.yaml"),
+        "kind: rules\nname: pace\napplies_to: all\nlimits:\n  - { min_gap: 2s, each: account }\n",
+    )
+    .unwrap();
+    let at = (Utc::now() + TimeDelta::seconds(4)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..POSTS {
+        csv.push_str(&format!("{at},hook,post {n}\n"));
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap()])
+        .env("CRIER_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !dir.path().join("crier.db").exists() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let paused = crier_cli(
+        dir.path(),
+        &[
+            "pause",
+            "--all",
+            "--reason",
+            "storm warning",
+            "--by",
+            "olena",
+        ],
+    );
+    assert!(
+        paused.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paused.stderr)
+    );
+    // Past the posts' time: nothing went out, everything is held.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["status", dir.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.contains(&format!("({POSTS} post(s) held)")) || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        status.contains("everything by olena since") && status.contains("storm warning"),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!("({POSTS} post(s) held)")),
+        "{status}"
+    );
+    assert!(
+        status.contains("hook: held (paused (everything) by olena: storm warning)"),
+        "{status}"
+    );
+    assert_eq!(network.created_count(), 0, "a paused post went out");
+    let resumed = crier_cli(dir.path(), &["resume", "--all", "--by", "taras"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while network.created_count() < POSTS && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let posts = network.posts_by_key();
+    assert_eq!(network.created_count(), POSTS, "each post once");
+    assert_eq!(network.repeat_count(), 0);
+    let mut times: Vec<Instant> = posts.values().map(|p| p.at).collect();
+    times.sort();
+    for pair in times.windows(2) {
+        // The slots are 2 s apart; allow for the time one send takes.
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(1500),
+            "posts {:?} apart",
+            pair[1] - pair[0]
+        );
+    }
+}
+
+// ---- contradictions ---------------------------------------------------------------------
+
+fn validate(files: &[(&str, &str)]) -> (bool, String) {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["validate", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn validate_reports_rule_sets_that_contradict_each_other() {
+    // Two sets whose quiet hours together cover the day, on the same accounts.
+    let night = "kind: rules\nname: night\napplies_to: all\nquiet_hours: { from: \"22:00\", to: \"09:00\" }\n";
+    let day = "kind: rules\nname: day\napplies_to: [demo]\nquiet_hours: { from: \"08:30\", to: \"22:30\" }\n";
+    let (ok, out) = validate(&[("night.yaml", night), ("day.yaml", day)]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("rules `day` and `night` contradict each other")
+            || out.contains("rules `night` and `day` contradict each other"),
+        "{out}"
+    );
+    assert!(out.contains("together cover the whole day"), "{out}");
+    // Sets on different accounts do not contradict.
+    let day_other = day.replace("[demo]", "[other]");
+    let night_demo = night.replace("applies_to: all", "applies_to: [demo]");
+    let (ok, out) = validate(&[("night.yaml", &night_demo), ("day.yaml", &day_other)]);
+    assert!(ok, "{out}");
+    // Quiet hours of one set covering the day; a limit of zero.
+    let whole = "kind: rules\nname: whole\napplies_to: all\nquiet_hours: { from: \"08:00\", to: \"08:00\" }\nlimits:\n  - { max: 0, per: 1h }\n";
+    let (ok, out) = validate(&[("whole.yaml", whole)]);
+    assert!(!ok);
+    assert!(out.contains("quiet hours cover the whole day"), "{out}");
+    assert!(
+        out.contains("a limit of 0 posts blocks every post"),
+        "{out}"
+    );
+    // A gap that makes a rate unreachable is a warning, pointed at `max`.
+    let (ok, out) = validate(&[(
+        "pace.yaml",
+        "kind: rules\nname: pace\napplies_to: all\nlimits:\n  - { max: 4, per: 1h }\n  - { min_gap: 20m }\n",
+    )]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("`max: 4` per 1h can never be reached: `min_gap: 20m` allows at most 3"),
+        "{out}"
+    );
+}

@@ -300,7 +300,7 @@ fn the_other_networks_limits() {
 // ---- the engine and the plan ------------------------------------------------------------
 
 #[test]
-fn a_denied_post_fails_its_run_with_the_rule_named_and_sends_nothing() {
+fn a_denied_post_is_rejected_with_the_rule_named_and_sends_nothing() {
     let (_dir, plan) = plan_from(&[
         ("brand.yaml", BRAND),
         ("sale.yaml", &campaign("Cheap jackets! #sale")),
@@ -317,7 +317,7 @@ fn a_denied_post_fails_its_run_with_the_rule_named_and_sends_nothing() {
     assert_eq!(engine.fire_due(at(10, 0)).unwrap(), 1);
     let history = store.history(&HistoryFilter::default()).unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].state, RunState::Failed);
+    assert_eq!(history[0].state, RunState::Rejected);
     assert_eq!(
         history[0].reason.as_deref(),
         Some("rejected by rules `brand-guidelines`: the word `cheap` is denied")
@@ -425,7 +425,7 @@ fn plan_shows_rejected_and_changed_posts_with_the_rule() {
 }
 
 #[test]
-fn a_text_over_a_network_limit_fails_the_run_naming_the_account_and_the_count() {
+fn a_text_over_a_network_limit_rejects_the_run_naming_the_account_and_the_count() {
     let dir = TempDir::new().unwrap();
     std::fs::write(
         dir.path().join("crier.yaml"),
@@ -457,7 +457,7 @@ fn a_text_over_a_network_limit_fails_the_run_naming_the_account_and_the_count() 
     };
     // 289 emoji + " #warmwinter" (12) = 301 graphemes: one over Bluesky's limit.
     let run = fire(&"🧥".repeat(289));
-    assert_eq!(run.state, RunState::Failed);
+    assert_eq!(run.state, RunState::Rejected);
     assert_eq!(
         run.reason.as_deref(),
         Some(

@@ -146,6 +146,33 @@ pub(super) fn status(path: &Path) -> CommandResult {
                 .join(", ")
         }
     };
+    let pauses = store.pauses(to_millis(now)).map_err(|e| e.to_string())?;
+    if !pauses.is_empty() {
+        let held = store.held_sends().map_err(|e| e.to_string())?;
+        println!("\npaused (`crier resume` lifts):");
+        for pause in &pauses {
+            let is_campaign = |name: &str| plan.campaigns.iter().any(|c| c.name == name);
+            let holding = held
+                .iter()
+                .filter(|h| {
+                    pause
+                        .scope
+                        .covers(&h.account, &h.key.playbook, is_campaign(&h.key.playbook))
+                })
+                .count();
+            println!(
+                "  {} by {} since {}{}: {} ({holding} post(s) held)",
+                pause.scope,
+                pause.by,
+                local(from_millis(pause.created_at), plan.timezone),
+                pause
+                    .until
+                    .map(|u| format!(", until {}", local(from_millis(u), plan.timezone)))
+                    .unwrap_or_default(),
+                pause.reason
+            );
+        }
+    }
     println!("\nruns: {}", counts(&status.runs));
     println!("sends: {}", counts(&status.outbox));
     println!("\nrunning or waiting:");
@@ -286,6 +313,8 @@ pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult 
         };
         let dispatcher =
             Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+        // A hand-triggered post passes the kill switch and the limits like any other.
+        dispatcher.set_plan(plan.clone());
         dispatcher
             .dispatch_due(Utc::now, Some(run_id))
             .await
@@ -304,16 +333,19 @@ pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult 
             for line in detail_lines(&run, plan.timezone) {
                 println!("    {line}");
             }
-            let retrying = run.outbox.iter().any(|o| o.state == OutboxState::Pending);
-            if retrying {
-                println!("    (sends still to retry go out when `crier run` is running)");
+            let waiting = run
+                .outbox
+                .iter()
+                .any(|o| matches!(o.state, OutboxState::Pending | OutboxState::Held));
+            if waiting {
+                println!("    (sends still waiting go out when `crier run` is running)");
             }
         }
         Ok(ExitCode::SUCCESS)
     })
 }
 
-fn local(at: DateTime<Utc>, tz: Tz) -> String {
+pub(super) fn local(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz)
         .format("%Y-%m-%d %H:%M:%S %:z")
         .to_string()

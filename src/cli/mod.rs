@@ -22,6 +22,7 @@ use crate::text::TextTemplates;
 
 mod accounts;
 mod engine_commands;
+mod kill_switch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -118,6 +119,45 @@ enum Command {
         /// The post's id.
         item: String,
         /// The folder holding crier.yaml.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// The kill switch: hold every post of an account, a campaign, or everything, until
+    /// `crier resume` (or --until). Held posts are kept, never lost.
+    Pause {
+        /// Hold this account's posts (may repeat).
+        #[arg(long = "account", value_name = "ACCOUNT")]
+        accounts: Vec<String>,
+        /// Hold this campaign's posts (may repeat).
+        #[arg(long = "campaign", value_name = "CAMPAIGN")]
+        campaigns: Vec<String>,
+        /// Hold every post.
+        #[arg(long)]
+        all: bool,
+        /// Lift by itself at this time (same forms as `plan --from`).
+        #[arg(long)]
+        until: Option<String>,
+        /// Why: shown in `crier status` and on every held post.
+        #[arg(long)]
+        reason: String,
+        /// Who pauses (your login name if absent).
+        #[arg(long)]
+        by: Option<String>,
+        /// The folder holding crier.yaml.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Lift pauses: held posts go out by their `missed:` policy and within the limits.
+    Resume {
+        #[arg(long = "account", value_name = "ACCOUNT")]
+        accounts: Vec<String>,
+        #[arg(long = "campaign", value_name = "CAMPAIGN")]
+        campaigns: Vec<String>,
+        /// Lift every pause.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        by: Option<String>,
         #[arg(long, default_value = ".")]
         path: PathBuf,
     },
@@ -266,6 +306,30 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             item,
             path,
         } => engine_commands::trigger(&path, &playbook, &item),
+        Command::Pause {
+            accounts,
+            campaigns,
+            all,
+            until,
+            reason,
+            by,
+            path,
+        } => kill_switch::pause(
+            &path,
+            &accounts,
+            &campaigns,
+            all,
+            until.as_deref(),
+            &reason,
+            by,
+        ),
+        Command::Resume {
+            accounts,
+            campaigns,
+            all,
+            by,
+            path,
+        } => kill_switch::resume(&path, &accounts, &campaigns, all, by),
         Command::Accounts {
             command: AccountsCommand::Check { path, format },
         } => accounts::check(&path, format),

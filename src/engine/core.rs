@@ -483,7 +483,7 @@ impl Engine {
         let versions = match versions {
             Ok(versions) => versions,
             Err(rejection) => {
-                run.state = RunState::Failed;
+                run.state = RunState::Rejected;
                 run.reason = Some(rejection.to_string());
                 return run;
             }

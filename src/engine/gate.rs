@@ -63,7 +63,7 @@ pub fn check(
         }
         if let Some(delay) = limiter
             .as_mut()
-            .and_then(|limiter| limiter.place(&row.account, &row.post.playbook, now))
+            .and_then(|limiter| limiter.place(&row.account, &row.post.playbook, now, row.reserved))
         {
             stopped.push((
                 row.id,

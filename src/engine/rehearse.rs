@@ -304,9 +304,10 @@ pub fn render_text(lines: &[RehearsalLine]) -> String {
 fn summary(lines: &[RehearsalLine]) -> String {
     let count = |kind: &str| lines.iter().filter(|l| l.kind == kind).count();
     format!(
-        "\n{} post(s) would go out, {} skipped, {} missed, {} failed; {} input event(s). Nothing was sent.\n",
+        "\n{} post(s) would go out, {} skipped, {} rejected, {} missed, {} failed; {} input event(s). Nothing was sent.\n",
         count("post"),
         count("skipped"),
+        count("rejected"),
         count("missed"),
         count("failed"),
         lines

@@ -84,7 +84,7 @@ fn apply_limits(plan: &Plan, planned: Vec<Planned>) -> Vec<Planned> {
         // Accounts placed at the same moment stay on one line.
         let mut groups: Vec<(Option<rules::limits::Delay>, Vec<String>)> = Vec::new();
         for account in &line.to {
-            let delay = limiter.place(account, &line.playbook, line.at.with_timezone(&Utc));
+            let delay = limiter.place(account, &line.playbook, line.at.with_timezone(&Utc), false);
             let until = delay.as_ref().map(|d| d.until);
             match groups
                 .iter_mut()

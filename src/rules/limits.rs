@@ -72,8 +72,21 @@ impl<'a> Limiter<'a> {
     }
 
     /// Places a send of `playbook` by `account` due at `at`: the moment it may go out
-    /// (`None` if at once, or why not), and takes that slot.
-    pub fn place(&mut self, account: &str, playbook: &str, at: DateTime<Utc>) -> Option<Delay> {
+    /// (`None` if at once, or why not), and takes that slot. A `reserved` send (one a limit
+    /// placed at `at` before) is only checked against the slots up to `at`: the ones after
+    /// it were placed behind it.
+    pub fn place(
+        &mut self,
+        account: &str,
+        playbook: &str,
+        at: DateTime<Utc>,
+        reserved: bool,
+    ) -> Option<Delay> {
+        let horizon = if reserved {
+            at.timestamp_millis()
+        } else {
+            i64::MAX
+        };
         let limits: Vec<(&RulesPlan, &LimitPlan)> = applicable(&self.plan.rules, playbook, account)
             .into_iter()
             .flat_map(|set| set.limits.iter().map(move |limit| (set, limit)))
@@ -85,7 +98,8 @@ impl<'a> Limiter<'a> {
         for _ in 0..10_000 {
             let mut moved = false;
             for (set, limit) in &limits {
-                let times = self.times_in_scope(limit_scope(limit), account, playbook);
+                let mut times = self.times_in_scope(limit_scope(limit), account, playbook);
+                times.retain(|time| *time <= horizon);
                 let fit = first_fit(limit, &times, t);
                 if fit > t {
                     t = fit;

@@ -133,6 +133,7 @@ struct Outbox {
     remote_id: Option<String>,
     error: Option<String>,
     note: Option<String>,
+    claimed_at: Option<Millis>,
     updated_at: Millis,
 }
 
@@ -312,6 +313,7 @@ impl Inner {
                 remote_id: None,
                 error: None,
                 note: None,
+                claimed_at: None,
                 updated_at: now,
             });
             self.pending.insert((row.due, id));
@@ -558,6 +560,7 @@ impl Store for MemoryStore {
             inner.set_send_state(id, OutboxState::Sending, at);
             let send = inner.send_mut(id);
             send.attempts += 1;
+            send.claimed_at = Some(now);
             send.updated_at = now;
             let send = inner.send(id);
             claimed.push(OutboxRow {
@@ -568,6 +571,7 @@ impl Store for MemoryStore {
                 post: inner.post(send),
                 attempts: send.attempts,
                 check_first: send.check_first,
+                reserved: send.note.is_some(),
             });
         }
         Ok(claimed)
@@ -986,11 +990,11 @@ impl Store for MemoryStore {
         let mut slots = Vec::new();
         for id in 1..=inner.outbox.len() as OutboxId {
             let send = inner.send(id);
-            let at = match send.state {
-                OutboxState::Sent | OutboxState::Sending if send.updated_at >= since => {
-                    send.updated_at
+            let at = match (send.state, send.claimed_at) {
+                (OutboxState::Sent | OutboxState::Sending, Some(claimed)) if claimed >= since => {
+                    claimed
                 }
-                OutboxState::Pending if send.next_attempt_at > now => send.next_attempt_at,
+                (OutboxState::Pending, _) if send.next_attempt_at > now => send.next_attempt_at,
                 _ => continue,
             };
             let run = inner.run(send.run_id).expect("sends belong to runs");

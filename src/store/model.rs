@@ -179,6 +179,9 @@ pub struct OutboxRow {
     pub attempts: u32,
     /// An earlier attempt's outcome is unknown: look the post up before sending again.
     pub check_first: bool,
+    /// A limit placed it at this time: the sends placed after it queue behind it, so only
+    /// the sends already made can delay it further.
+    pub reserved: bool,
 }
 
 /// What happened to a claimed send.
@@ -309,8 +312,8 @@ pub enum Release {
     Skip { reason: String },
 }
 
-/// A send that counts against the limits: sent or sending at `at`, or due at a future `at`
-/// (a limit or a retry placed it there).
+/// A send that counts against the limits: sent or sending, claimed at `at`, or due at a
+/// future `at` (a limit or a retry placed it there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendSlot {
     pub id: OutboxId,

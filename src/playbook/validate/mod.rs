@@ -107,6 +107,7 @@ pub fn validate(loaded: Loaded, scripts: &ScriptEngine, texts: &TextTemplates) -
     plan.accounts = std::mem::take(&mut v.accounts);
     plan.people = std::mem::take(&mut v.people);
     let mut diagnostics = v.diagnostics;
+    diagnostics.extend(rules::contradictions(&plan.rules));
     diagnostics.sort_by(|a, b| (&a.file, a.position).cmp(&(&b.file, b.position)));
     diagnostics.dedup();
     let ok = !diagnostics.iter().any(Diagnostic::is_error);

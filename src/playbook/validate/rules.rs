@@ -24,6 +24,8 @@ impl Validator<'_> {
             rules.applies_to.iter().map(|a| a.value.clone()).collect()
         };
         let mut limits = Vec::new();
+        // Where each rate's `max` is written, to point a warning at it.
+        let mut max_marks = Vec::new();
         for limit in &rules.limits {
             let each = limit.each.unwrap_or(LimitScope::Account);
             match (&limit.max, &limit.per, &limit.min_gap) {
@@ -31,16 +33,32 @@ impl Validator<'_> {
                     if max.value == 0 {
                         self.error(max, "a limit of 0 posts blocks every post", Some("to stop posting, use `crier pause`; a limit needs `max` of 1 or more".into()));
                     }
+                    let per_text = per;
                     if let Some(per) = self.duration(per) {
+                        if per.is_zero() {
+                            self.error(
+                                per_text,
+                                "a window of 0 counts nothing",
+                                Some("give the window posts are counted in, e.g. `per: 1h`".into()),
+                            );
+                        }
                         limits.push(LimitPlan::Rate {
                             max: max.value,
                             per,
                             each,
                         });
+                        max_marks.push(max);
                     }
                 }
-                (None, None, Some(gap)) => {
-                    if let Some(gap) = self.duration(gap) {
+                (None, None, Some(gap_text)) => {
+                    if let Some(gap) = self.duration(gap_text) {
+                        if gap.is_zero() {
+                            self.push(
+                                self.sources
+                                    .error(gap_text, "a minimum gap of 0 has no effect")
+                                    .warning(),
+                            );
+                        }
                         limits.push(LimitPlan::MinGap { gap, each });
                     }
                 }
@@ -49,6 +67,39 @@ impl Validator<'_> {
                     "a limit is either `max` with `per`, or `min_gap`",
                     Some("`{ max: 4, per: 1h }` or `{ min_gap: 20m }`".into()),
                 ),
+            }
+        }
+        // A gap can make a rate unreachable: say so, it is usually a typo.
+        let rates = limits.iter().filter_map(|limit| match limit {
+            LimitPlan::Rate { max, per, each } => Some((*max, *per, *each)),
+            LimitPlan::MinGap { .. } => None,
+        });
+        for ((max, per, each), max_text) in rates.zip(&max_marks) {
+            let widest_gap = limits
+                .iter()
+                .filter_map(|other| match other {
+                    LimitPlan::MinGap { gap, each: e } if *e == each && !gap.is_zero() => {
+                        Some(*gap)
+                    }
+                    _ => None,
+                })
+                .max();
+            if let Some(gap) = widest_gap {
+                let fits = (per.num_milliseconds() - 1) / gap.num_milliseconds() + 1;
+                if fits < i64::from(max) && !per.is_zero() {
+                    let diagnostic = self
+                        .sources
+                        .error(
+                            max_text,
+                            format!(
+                                "`max: {max}` per {} can never be reached: `min_gap: {}` allows at most {fits}",
+                                schedule::format_duration(per),
+                                schedule::format_duration(gap)
+                            ),
+                        )
+                        .warning();
+                    self.push(diagnostic);
+                }
             }
         }
         let quiet_hours = rules.quiet_hours.as_ref().and_then(|quiet| {
@@ -121,5 +172,57 @@ impl Validator<'_> {
             append,
             utm,
         })
+    }
+}
+
+/// Rule sets that together leave no time to post: for each pair that applies to some
+/// account or campaign in common, quiet hours that between them cover the whole day.
+pub(super) fn contradictions(rules: &[RulesPlan]) -> Vec<crate::diagnostic::Diagnostic> {
+    let mut found = Vec::new();
+    for (index, first) in rules.iter().enumerate() {
+        for second in &rules[index + 1..] {
+            let overlap = first.applies_to.is_empty()
+                || second.applies_to.is_empty()
+                || first
+                    .applies_to
+                    .iter()
+                    .any(|a| second.applies_to.contains(a));
+            let (Some(a), Some(b)) = (&first.quiet_hours, &second.quiet_hours) else {
+                continue;
+            };
+            if !overlap || first.timezone != second.timezone {
+                continue;
+            }
+            let mut covered = [false; 24 * 60];
+            for quiet in [a, b] {
+                mark_quiet_minutes(quiet, &mut covered);
+            }
+            if covered.iter().all(|c| *c) {
+                found.push(crate::diagnostic::Diagnostic::file_error(
+                    &second.file,
+                    format!(
+                        "rules `{}` and `{}` contradict each other: their quiet hours ({}–{} and {}–{}) together cover the whole day, so no post they both apply to could ever go out",
+                        first.name,
+                        second.name,
+                        a.from.format("%H:%M"),
+                        a.to.format("%H:%M"),
+                        b.from.format("%H:%M"),
+                        b.to.format("%H:%M"),
+                    ),
+                ));
+            }
+        }
+    }
+    found
+}
+
+fn mark_quiet_minutes(quiet: &QuietHoursPlan, covered: &mut [bool; 24 * 60]) {
+    use chrono::Timelike;
+    let minute = |t: chrono::NaiveTime| (t.hour() * 60 + t.minute()) as usize;
+    let (from, to) = (minute(quiet.from), minute(quiet.to));
+    let mut m = from;
+    while m != to {
+        covered[m] = true;
+        m = (m + 1) % (24 * 60);
     }
 }

@@ -17,5 +17,6 @@ CREATE INDEX pauses_in_force ON pauses (id) WHERE lifted_at IS NULL;
 -- Why a send waits or was dropped (a pause, a limit), with the rule named.
 ALTER TABLE outbox ADD COLUMN note TEXT;
 CREATE INDEX outbox_held ON outbox (id) WHERE state = 'held';
--- What the limits count: recent sends.
-CREATE INDEX outbox_recent ON outbox (updated_at) WHERE state IN ('sent', 'sending');
+-- What the limits count: recent sends, at the moment each was claimed to go out.
+ALTER TABLE outbox ADD COLUMN claimed_at INTEGER;
+CREATE INDEX outbox_recent ON outbox (claimed_at) WHERE state IN ('sent', 'sending');

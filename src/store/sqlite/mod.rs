@@ -267,11 +267,12 @@ impl Store for SqliteStore {
                     row.get::<_, String>(4)?,
                     row.get::<_, i64>(5)?,
                     row.get::<_, bool>(6)?,
+                    row.get::<_, bool>(7)?,
                 ))
             })?;
             let mut claimed = Vec::new();
             for row in rows {
-                let (id, run_id, step, account, payload, attempts, check_first) = row?;
+                let (id, run_id, step, account, payload, attempts, check_first, reserved) = row?;
                 claimed.push(OutboxRow {
                     id,
                     run_id,
@@ -280,6 +281,7 @@ impl Store for SqliteStore {
                     post: from_json::<OutgoingPost>(&payload)?,
                     attempts: attempts as u32,
                     check_first,
+                    reserved,
                 });
             }
             claimed.sort_by_key(|row| row.id);
@@ -746,9 +748,9 @@ impl Store for SqliteStore {
         let connection = self.lock();
         let mut query = connection.prepare_cached(
             "SELECT o.id, o.account, r.playbook,
-                    CASE WHEN o.state = 'pending' THEN o.next_attempt_at ELSE o.updated_at END
+                    CASE WHEN o.state = 'pending' THEN o.next_attempt_at ELSE o.claimed_at END
                FROM outbox o JOIN runs r ON r.id = o.run_id
-              WHERE (o.state IN ('sent', 'sending') AND o.updated_at >= ?1)
+              WHERE (o.state IN ('sent', 'sending') AND o.claimed_at >= ?1)
                  OR (o.state = 'pending' AND o.next_attempt_at > ?2)
               ORDER BY o.id",
         )?;
