@@ -143,6 +143,7 @@ fn dispatch(c: &mut Criterion) {
                             now,
                             runs,
                             cursors: vec![],
+                            approvals: vec![],
                         })
                         .unwrap();
                     let dispatcher =

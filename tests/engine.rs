@@ -266,6 +266,7 @@ fn a_waiting_step_survives_a_restart() {
                     outbox: vec![],
                 }],
                 cursors: vec![],
+                approvals: vec![],
             })
             .unwrap();
     }

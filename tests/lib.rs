@@ -1,5 +1,6 @@
 //! The one integration test binary: each module tests one area of crier.
 mod accounts;
+mod approvals;
 mod bluesky;
 mod cli;
 mod connectors;

@@ -148,6 +148,7 @@ fn commit(store: &dyn Store, now: Millis, runs: Vec<NewRun>) -> Vec<i64> {
             now,
             runs,
             cursors: vec![],
+            approvals: vec![],
         })
         .unwrap()
 }
@@ -330,6 +331,7 @@ fn cursors_only_move_forward(store: &dyn Store) {
             now: T,
             runs: vec![],
             cursors: vec![(a.clone(), T), (b.clone(), T - 5)],
+            approvals: vec![],
         })
         .unwrap();
     store
@@ -337,6 +339,7 @@ fn cursors_only_move_forward(store: &dyn Store) {
             now: T,
             runs: vec![],
             cursors: vec![(a.clone(), T - 100), (b.clone(), T + 5)],
+            approvals: vec![],
         })
         .unwrap();
     assert_eq!(store.cursors().unwrap(), [(b, T + 5), (a, T)]);
@@ -1089,6 +1092,7 @@ fn a_refused_commit_writes_nothing(store: &dyn Store) {
                 posting(rev + 1, "news", "b", T, &["x"]),
             ],
             cursors: vec![(ItemKey::new("news", "a"), T)],
+            approvals: vec![],
         })
         .unwrap_err();
     assert_eq!(
@@ -1196,7 +1200,12 @@ fn both_stores_answer_every_call_alike() {
                             format!(
                                 "{:?}",
                                 store
-                                    .commit(&Batch { now, runs, cursors })
+                                    .commit(&Batch {
+                                        now,
+                                        runs,
+                                        cursors,
+                                        approvals: vec![]
+                                    })
                                     .map_err(|e| e.to_string())
                             )
                         }

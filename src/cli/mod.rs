@@ -21,6 +21,7 @@ use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
 
 mod accounts;
+mod approvals;
 mod engine_commands;
 mod kill_switch;
 
@@ -119,6 +120,36 @@ enum Command {
         /// The post's id.
         item: String,
         /// The folder holding crier.yaml.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Posts waiting for a person's approval (`--all`: decided ones too).
+    Approvals {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Approve a post: by the id `crier approvals` shows, or PLAYBOOK/ITEM (its next one).
+    Approve {
+        reference: String,
+        /// Who approves (one of the post's approvers).
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Reject a post: it never goes out. Say why with --note.
+    Reject {
+        reference: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: String,
         #[arg(long, default_value = ".")]
         path: PathBuf,
     },
@@ -306,6 +337,31 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             item,
             path,
         } => engine_commands::trigger(&path, &playbook, &item),
+        Command::Approvals { all, format, path } => approvals::list(&path, all, format),
+        Command::Approve {
+            reference,
+            by,
+            note,
+            path,
+        } => approvals::decide(
+            &path,
+            &reference,
+            &by,
+            crate::store::Decision::Approve,
+            note.as_deref(),
+        ),
+        Command::Reject {
+            reference,
+            by,
+            note,
+            path,
+        } => approvals::decide(
+            &path,
+            &reference,
+            &by,
+            crate::store::Decision::Reject,
+            Some(&note),
+        ),
         Command::Pause {
             accounts,
             campaigns,

@@ -13,14 +13,13 @@ use sha2::{Digest, Sha256};
 use super::clock::{from_millis, to_millis};
 use super::timeline::{ItemRef, Queue, fires_between, items, next_fire};
 use crate::connectors::OutgoingPost;
-use crate::playbook::plan::Plan;
-use crate::playbook::raw::Missed;
-use crate::playbook::raw::Then;
+use crate::playbook::plan::{ApprovalPlan, Plan};
+use crate::playbook::raw::{Missed, PostApprovalTimeout, Then};
 use crate::preview::campaign_context;
 use crate::script::{ConditionInput, MetricsSource, NoData, ScriptEngine};
 use crate::store::{
-    Batch, ItemKey, Millis, NewOutbox, NewRun, Release, RunAdvance, RunId, RunState, StepSpec,
-    StepState, Store, StoreResult, WaitingStep,
+    ApprovalState, Batch, ItemKey, Millis, NewApproval, NewOutbox, NewRun, Release, RunAdvance,
+    RunId, RunState, StepSpec, StepState, Store, StoreResult, WaitingStep,
 };
 use crate::text::TextTemplates;
 
@@ -57,7 +56,13 @@ pub struct Engine {
     queue: Queue,
     /// The last fire handled per item, as the store has it.
     cursors: HashMap<ItemKey, DateTime<Utc>>,
+    /// The items that need approval, and up to when their requests are open.
+    needs_approval: Vec<ItemRef>,
+    asked_until: HashMap<ItemKey, DateTime<Utc>>,
 }
+
+/// The note of a run fired by `crier trigger`: a person's act, which needs no approval.
+pub const TRIGGERED_BY_HAND: &str = "triggered by hand";
 
 impl Engine {
     /// An engine for `plan`, whose content digest identifies the revision runs are pinned to.
@@ -80,6 +85,8 @@ impl Engine {
             parts,
             queue: Queue::default(),
             cursors,
+            needs_approval: Vec::new(),
+            asked_until: HashMap::new(),
         })
     }
 
@@ -126,6 +133,11 @@ impl Engine {
         };
         let items = items(&self.plan);
         self.queue.reserve(items.len());
+        self.needs_approval = items
+            .iter()
+            .copied()
+            .filter(|item| item.post(&self.plan).approve.is_some())
+            .collect();
         for item in items {
             let cursor = self
                 .cursors
@@ -225,11 +237,12 @@ impl Engine {
             let hint = crate::diagnostic::did_you_mean(&wanted, known.iter().map(String::as_str));
             return Err(TriggerError::UnknownItem { item: wanted, hint });
         };
-        let run = self.new_run(item_ref, now, now, Some("triggered by hand".into()));
+        let run = self.new_run(item_ref, now, now, Some(TRIGGERED_BY_HAND.into()));
         let ids = self.parts.store.commit(&Batch {
             now: to_millis(now),
             runs: vec![run],
             cursors: Vec::new(),
+            approvals: Vec::new(),
         })?;
         ids.first().copied().ok_or(TriggerError::AlreadyFired)
     }
@@ -242,6 +255,165 @@ impl Engine {
             self.parts.store.advance_run(&advance, to_millis(now))?;
         }
         Ok(due.len())
+    }
+
+    /// Opens the approval requests of the fires whose approvers are to be asked by `now`
+    /// (`ask` before each deadline), each with a run that notifies the approvers, committed
+    /// together: a request is opened and notified exactly once. Returns how many opened.
+    pub fn open_approvals(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let mut batch = Batch {
+            now: to_millis(now),
+            ..Batch::default()
+        };
+        for item in self.needs_approval.clone() {
+            let post = item.post(&self.plan);
+            let Some(approve) = post.approve.clone() else {
+                continue;
+            };
+            let key = item.key(&self.plan);
+            let horizon = now + approve.before + approve.ask;
+            let after = self.asked_until.get(&key).copied().unwrap_or(now);
+            if horizon <= after {
+                continue;
+            }
+            for at in fires_between(&self.plan, item, after, horizon, 1_000) {
+                let (request, notify) = self.approval_request(item, &approve, at, now);
+                batch.approvals.push(request);
+                batch.runs.extend(notify);
+            }
+            self.asked_until.insert(key, horizon);
+        }
+        let opened = batch.approvals.len();
+        if opened > 0 {
+            self.commit(batch)?;
+        }
+        Ok(opened)
+    }
+
+    /// When `open_approvals` next has a request to open (rehearsals jump there).
+    pub fn next_approval_ask(&self) -> Option<DateTime<Utc>> {
+        self.needs_approval
+            .iter()
+            .filter_map(|item| {
+                let approve = item.post(&self.plan).approve.as_ref()?;
+                let after = *self.asked_until.get(&item.key(&self.plan))?;
+                let at = next_fire(&self.plan, *item, after)?;
+                Some(at - approve.before - approve.ask)
+            })
+            .min()
+    }
+
+    /// The request for one fire, and the run that tells its approvers.
+    fn approval_request(
+        &self,
+        item: ItemRef,
+        approve: &ApprovalPlan,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> (NewApproval, Option<NewRun>) {
+        let campaign = item.campaign(&self.plan);
+        let post = item.post(&self.plan);
+        let key = item.key(&self.plan);
+        let local = at.with_timezone(&campaign.timezone);
+        let text = self
+            .parts
+            .texts
+            .render(&post.text, &campaign_context(campaign, &post.id, local))
+            .unwrap_or_else(|error| format!("(the text cannot be rendered: {})", error.message));
+        let deadline = at - approve.before;
+        let request = NewApproval {
+            key: key.clone(),
+            fire_at: to_millis(at),
+            approvers: approve.by.clone(),
+            need: approve.need.as_str().into(),
+            deadline: to_millis(deadline),
+            on_timeout: approve.on_timeout.as_str().into(),
+            text: text.clone(),
+            accounts: post.to.to_vec(),
+        };
+        let mut accounts: Vec<String> = Vec::new();
+        for person in &approve.by {
+            for account in self
+                .plan
+                .people
+                .get(person)
+                .map(|p| &p.notify[..])
+                .unwrap_or(&[])
+            {
+                if !accounts.contains(account) {
+                    accounts.push(account.clone());
+                }
+            }
+        }
+        if accounts.is_empty() {
+            return (request, None);
+        }
+        let fmt = |t: DateTime<Utc>| {
+            t.with_timezone(&campaign.timezone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        };
+        let message = format!(
+            "Approval needed ({} of {}): {key} goes out {} on {}:\n{text}\nDecide by {}: `crier approve {key} --by NAME` or `crier reject {key} --by NAME --note WHY`",
+            request.need,
+            approve.by.join(", "),
+            fmt(at),
+            post.to.join(", "),
+            fmt(deadline),
+        );
+        let notify_key = ItemKey::new(&key.playbook, format!("{}/approval", key.item));
+        let steps = vec![StepSpec::Notify {
+            accounts,
+            text: message,
+        }];
+        let progress = self.execute(&notify_key, to_millis(at), &steps, 0, now);
+        let run = NewRun {
+            key: notify_key,
+            fire_at: to_millis(at),
+            revision: self.revision,
+            state: RunState::Running,
+            reason: Some(format!("asks for approval of {key}")),
+            steps,
+            current_step: progress.current_step,
+            wake_at: None,
+            outbox: progress.outbox,
+        };
+        (request, Some(run))
+    }
+
+    /// What a post that needs approval does at its time: `None` to go on (approved, or
+    /// sent anyway by `on_timeout: send`), or the run's end (rejected, skipped) or wait
+    /// (held for a decision).
+    fn approval_gate(
+        &self,
+        key: &ItemKey,
+        approve: &ApprovalPlan,
+        fire_at: Millis,
+        run: &mut NewRun,
+    ) -> Option<ApprovalOutcome> {
+        let request = self.parts.store.approval_for(key, fire_at).ok().flatten();
+        match request.as_ref().map(|r| r.state) {
+            Some(ApprovalState::Approved) => {
+                run.reason = Some(request.expect("found").summary());
+                None
+            }
+            Some(ApprovalState::Rejected) => {
+                Some(ApprovalOutcome::Rejected(request.expect("found").summary()))
+            }
+            _ => match approve.on_timeout {
+                PostApprovalTimeout::Send => {
+                    run.reason = Some(
+                        "sent without approval: no decision by the deadline (on_timeout: send)"
+                            .into(),
+                    );
+                    None
+                }
+                PostApprovalTimeout::Skip => Some(ApprovalOutcome::Skipped(
+                    "no approval by the deadline (on_timeout: skip)".into(),
+                )),
+                PostApprovalTimeout::Hold => Some(ApprovalOutcome::Hold),
+            },
+        }
     }
 
     /// Lets go of the sends no pause holds any more (lifted by hand, or its `until`
@@ -497,6 +669,39 @@ impl Engine {
                 reply_to: post.reply_to.clone(),
             })
             .collect();
+        // Approval: decided by now (approved, rejected), or the deadline's policy.
+        if let Some(approve) = post
+            .approve
+            .as_deref()
+            .filter(|_| run.reason.as_deref() != Some(TRIGGERED_BY_HAND))
+        {
+            match self.approval_gate(&key, approve, run.fire_at, &mut run) {
+                None => {}
+                Some(ApprovalOutcome::Rejected(reason)) => {
+                    run.state = RunState::Rejected;
+                    run.reason = Some(reason);
+                    run.steps.clear();
+                    return run;
+                }
+                Some(ApprovalOutcome::Skipped(reason)) => {
+                    run.state = RunState::Skipped;
+                    run.reason = Some(reason);
+                    run.steps.clear();
+                    return run;
+                }
+                Some(ApprovalOutcome::Hold) => {
+                    run.reason = Some("held until a person decides (on_timeout: hold)".into());
+                    run.steps.insert(
+                        0,
+                        StepSpec::Approve {
+                            by: approve.by.clone(),
+                            timeout_seconds: None,
+                            on_timeout: "hold".into(),
+                        },
+                    );
+                }
+            }
+        }
         // Quiet hours and blackouts: skip, or wait (a stored step, surviving restarts) until
         // the post may go out.
         if let Some(hold) = crate::rules::hold(&self.plan, &campaign.name, &post.to, at) {
@@ -629,7 +834,29 @@ impl Engine {
     /// A waiting step whose time has come: a wait is over; an approval timed out.
     fn wake(&self, waiting: &WaitingStep, now: DateTime<Utc>) -> RunAdvance {
         let step = &waiting.steps[waiting.step];
+        let decided = match step {
+            StepSpec::Approve { on_timeout, .. } if on_timeout == "hold" => self
+                .parts
+                .store
+                .approval_for(&waiting.key, waiting.fire_at)
+                .ok()
+                .flatten(),
+            _ => None,
+        };
         let (outcome, reason, proceed) = match step {
+            StepSpec::Approve { on_timeout, .. } if on_timeout == "hold" => match &decided {
+                Some(approval) if approval.state == ApprovalState::Approved => {
+                    (StepState::Done, Some(approval.summary()), true)
+                }
+                Some(approval) if approval.state == ApprovalState::Rejected => {
+                    (StepState::Failed, Some(approval.summary()), false)
+                }
+                _ => (
+                    StepState::Failed,
+                    Some("no decision was ever made".to_string()),
+                    false,
+                ),
+            },
             StepSpec::Approve { on_timeout, .. } if on_timeout == "proceed" => (
                 StepState::Done,
                 Some("no decision before the timeout; proceeding".to_string()),
@@ -668,10 +895,20 @@ impl Engine {
             advance.wake_at = progress.wake_at;
             advance.outbox = progress.outbox;
         } else {
-            advance.finish = Some((RunState::Skipped, reason.unwrap_or_default()));
+            let state = match &decided {
+                Some(approval) if approval.state == ApprovalState::Rejected => RunState::Rejected,
+                _ => RunState::Skipped,
+            };
+            advance.finish = Some((state, reason.unwrap_or_default()));
         }
         advance
     }
+}
+
+enum ApprovalOutcome {
+    Rejected(String),
+    Skipped(String),
+    Hold,
 }
 
 struct Progress {

@@ -2,6 +2,7 @@
 //! through their steps; `dispatch` sends what they commit, exactly once; `service` drives
 //! them on the system clock (`crier run`), `rehearse` on a virtual one.
 
+pub mod approvals;
 pub mod clock;
 pub mod core;
 pub mod dispatch;

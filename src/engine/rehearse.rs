@@ -34,6 +34,11 @@ pub struct RehearsalEvent {
     pub in_reply_to: Option<String>,
     #[serde(default)]
     pub incident: Option<String>,
+    /// An approval of a post: its campaign and item (the earliest of its fires waiting).
+    #[serde(default)]
+    pub playbook: Option<String>,
+    #[serde(default)]
+    pub item: Option<String>,
     #[serde(default)]
     pub by: Option<String>,
     #[serde(default)]
@@ -134,7 +139,64 @@ pub async fn rehearse(
     } else {
         24 * 3600 * 1000
     };
+    // Decisions on posts, applied at their times.
+    let mut decisions: Vec<&RehearsalEvent> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Approval && e.playbook.is_some())
+        .collect();
+    decisions.sort_by_key(|e| e.at);
+    let mut decisions = decisions.into_iter().peekable();
+    let mut refused = Vec::new();
     loop {
+        engine.open_approvals(clock.now())?;
+        let next_decision = decisions
+            .peek()
+            .map(|e| to_millis(e.at.with_timezone(&Utc)))
+            .filter(|at| *at < until_ms);
+        let next_fire = engine.next_fire().map(to_millis);
+        let due_others = [store.next_outbox_due()?, store.next_wake()?]
+            .into_iter()
+            .flatten()
+            .min();
+        let next_ask = engine
+            .next_approval_ask()
+            .map(to_millis)
+            .filter(|at| *at < until_ms);
+        if let Some(at) = next_ask.filter(|at| {
+            [next_fire, due_others, next_decision]
+                .into_iter()
+                .flatten()
+                .all(|other| *at <= other)
+        }) {
+            clock.advance_to(from_millis(at).max(clock.now()));
+            engine.open_approvals(clock.now())?;
+            dispatcher.dispatch_due(|| clock.now(), None).await?;
+            continue;
+        }
+        if let Some(at) = next_decision.filter(|at| {
+            [next_fire, due_others]
+                .into_iter()
+                .flatten()
+                .all(|other| *at < other)
+        }) {
+            let event = decisions.next().expect("peeked");
+            clock.advance_to(from_millis(at).max(clock.now()));
+            if let Err(reason) = decide_event(store.as_ref(), event, clock.now(), plan.timezone) {
+                refused.push(RehearsalLine {
+                    at: event.at.with_timezone(&plan.timezone),
+                    kind: "refused".into(),
+                    playbook: event.playbook.clone(),
+                    item: event.item.clone(),
+                    account: event.by.clone(),
+                    text: event.decision.clone(),
+                    reply_to: None,
+                    reason: Some(reason),
+                });
+            }
+            engine.resume_waiting(clock.now())?;
+            dispatcher.dispatch_due(|| clock.now(), None).await?;
+            continue;
+        }
         let next_fire = engine.next_fire().map(to_millis);
         let others = [store.next_outbox_due()?, store.next_wake()?]
             .into_iter()
@@ -150,6 +212,8 @@ pub async fn rehearse(
         };
         let horizon = (next + stride)
             .min(others.unwrap_or(i64::MAX))
+            .min(next_decision.map_or(i64::MAX, |at| at - 1))
+            .min(next_ask.map_or(i64::MAX, |at| at - 1))
             .min(until_ms - 1)
             .max(next);
         let reached = engine.fire_until(from_millis(horizon))?;
@@ -158,7 +222,47 @@ pub async fn rehearse(
         engine.release_held(clock.now())?;
         dispatcher.dispatch_due(|| clock.now(), None).await?;
     }
-    Ok(lines(&plan, store.as_ref(), events)?)
+    let mut lines = lines(&plan, store.as_ref(), events)?;
+    if !refused.is_empty() {
+        lines.extend(refused);
+        sort_lines(&mut lines);
+    }
+    Ok(lines)
+}
+
+/// A rehearsal's `approval` event on a post, decided as `crier approve`/`reject` would.
+fn decide_event(
+    store: &dyn Store,
+    event: &RehearsalEvent,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Result<(), String> {
+    let reference = format!(
+        "{}/{}",
+        event.playbook.as_deref().unwrap_or_default(),
+        event.item.as_deref().unwrap_or_default()
+    );
+    let decision = match event.decision.as_deref() {
+        Some("approve") => crate::store::Decision::Approve,
+        Some("reject") => crate::store::Decision::Reject,
+        other => {
+            return Err(format!(
+                "`decision` must be `approve` or `reject`, not {other:?}"
+            ));
+        }
+    };
+    let by = event.by.as_deref().ok_or("an approval event needs `by`")?;
+    let approval = super::approvals::find(store, &reference)?;
+    super::approvals::decide(
+        store,
+        &approval,
+        by,
+        decision,
+        event.note.as_deref(),
+        now,
+        tz,
+    )
+    .map(|_| ())
 }
 
 fn lines(
@@ -177,8 +281,8 @@ fn lines(
         lines.push(RehearsalLine {
             at: event.at.with_timezone(&tz),
             kind: kind.into(),
-            playbook: event.incident.clone(),
-            item: event.in_reply_to.clone(),
+            playbook: event.incident.clone().or_else(|| event.playbook.clone()),
+            item: event.in_reply_to.clone().or_else(|| event.item.clone()),
             account: event.account.clone().or_else(|| event.by.clone()),
             text: event.text.clone().or_else(|| event.decision.clone()),
             reply_to: None,
@@ -225,8 +329,18 @@ fn lines(
                 }
                 .into(),
                 // A post a limit delayed is listed when it went out, with the rule named.
+                // A post a limit delayed, and an approval request (sent ahead of the post it
+                // asks about), are listed when they went out.
                 at: match (send.state, &send.note) {
                     (OutboxState::Sent, Some(_)) => from_millis(send.updated_at).with_timezone(&tz),
+                    (OutboxState::Sent, None)
+                        if line
+                            .item
+                            .as_deref()
+                            .is_some_and(|i| i.ends_with("/approval")) =>
+                    {
+                        from_millis(send.updated_at).with_timezone(&tz)
+                    }
                     _ => line.at,
                 },
                 reply_to: replied_to(&send),
@@ -237,7 +351,12 @@ fn lines(
             },
         });
     }
-    // Stable order: time, then what kind of line, then names.
+    sort_lines(&mut lines);
+    Ok(lines)
+}
+
+/// Stable order: time, then what kind of line, then names.
+fn sort_lines(lines: &mut [RehearsalLine]) {
     lines.sort_by(|a, b| {
         (a.at, &a.kind, &a.playbook, &a.item, &a.account).cmp(&(
             b.at,
@@ -247,7 +366,6 @@ fn lines(
             &b.account,
         ))
     });
-    Ok(lines)
 }
 
 fn rfc3339<S: serde::Serializer>(at: &DateTime<Tz>, serializer: S) -> Result<S::Ok, S::Error> {

@@ -140,6 +140,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
 
     loop {
         let now = Utc::now();
+        engine.open_approvals(now)?;
         let fired = engine.fire_due(now)?;
         let woke = engine.resume_waiting(now)?;
         let released = engine.release_held(now)?;

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta};
 use chrono_tz::Tz;
 
-use super::raw::{AccountConfig, EntrySource, LimitScope, Missed, Network, OnTimeout, Then};
+use super::raw::{
+    AccountConfig, ApprovalNeed, EntrySource, LimitScope, Missed, Network, OnTimeout,
+    PostApprovalTimeout, Then,
+};
 use crate::schedule::{CronSchedule, TimeWindow};
 use crate::script::Condition;
 
@@ -78,6 +81,18 @@ pub struct PostPlan {
     pub reply_to: Option<String>,
     pub missed: Missed,
     pub max_late: Option<TimeDelta>,
+    /// Who must approve each fire before it goes out.
+    pub approve: Option<Arc<ApprovalPlan>>,
+}
+
+/// A post's approval: asked `ask` before the deadline, due `before` the post's time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalPlan {
+    pub by: Vec<String>,
+    pub need: ApprovalNeed,
+    pub before: TimeDelta,
+    pub ask: TimeDelta,
+    pub on_timeout: PostApprovalTimeout,
 }
 
 #[derive(Debug, Clone)]

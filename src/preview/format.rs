@@ -46,6 +46,9 @@ fn table(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
             } else if let Some(rule) = &p.rule {
                 text = format!("[rules: {rule}] {text}");
             }
+            if let Some(approval) = &p.approval {
+                text = format!("[{approval}] {text}");
+            }
             [
                 local_time(p),
                 p.playbook.clone(),
@@ -97,6 +100,9 @@ fn json_lines(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
         // Only on lines a posting rule touched, so other lines stay as they were.
         if let Some(rule) = &p.rule {
             object["rule"] = rule.as_str().into();
+        }
+        if let Some(approval) = &p.approval {
+            object["approval"] = approval.as_str().into();
         }
         if let Some(reason) = &p.rejected {
             object["rejected"] = reason.as_str().into();

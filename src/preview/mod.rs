@@ -39,6 +39,8 @@ pub struct Planned {
     pub rule: Option<String>,
     /// Why the posting rules reject this post; it would never go out.
     pub rejected: Option<String>,
+    /// Who must approve this post first, by when, and what happens without a decision.
+    pub approval: Option<String>,
 }
 
 /// Everything that would happen in `[from, until)`, sorted by time, then playbook and item.
@@ -164,6 +166,16 @@ fn campaign_posts(
                 text,
                 rule: None,
                 rejected: None,
+                approval: post.approve.as_ref().map(|approve| {
+                    let deadline = at - approve.before;
+                    format!(
+                        "needs approval: {} of {} by {} (then {})",
+                        approve.need.as_str(),
+                        approve.by.join(", "),
+                        deadline.format("%Y-%m-%d %H:%M"),
+                        approve.on_timeout.as_str()
+                    )
+                }),
             };
             let hold = rules::hold(plan, &campaign.name, &post.to, at.with_timezone(&Utc));
             if let Some(hold) = &hold
@@ -298,6 +310,7 @@ fn contest_milestones(
                 text,
                 rule: None,
                 rejected: None,
+                approval: None,
             });
         }
     }

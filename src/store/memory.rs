@@ -75,6 +75,9 @@ struct Inner {
     metrics: HashMap<String, BTreeMap<Millis, AccountMetrics>>,
     /// Pause `id` is `pauses[id - 1]`, lifted ones included.
     pauses: Vec<Pause>,
+    /// Approval `id` is `approvals[id - 1]`.
+    approvals: Vec<ApprovalView>,
+    approval_ids: HashMap<(ItemKey, Millis), i64>,
 }
 
 struct Pause {
@@ -518,6 +521,29 @@ impl Store for MemoryStore {
                     inner.cursors.insert(key.clone(), *at);
                 }
             }
+        }
+        for request in &batch.approvals {
+            let unique = (request.key.clone(), request.fire_at);
+            if inner.approval_ids.contains_key(&unique) {
+                continue;
+            }
+            let id = inner.approvals.len() as i64 + 1;
+            inner.approval_ids.insert(unique, id);
+            inner.approvals.push(ApprovalView {
+                id,
+                playbook: request.key.playbook.clone(),
+                item: request.key.item.clone(),
+                fire_at: request.fire_at,
+                approvers: request.approvers.clone(),
+                need: request.need.clone(),
+                deadline: request.deadline,
+                on_timeout: request.on_timeout.clone(),
+                text: request.text.clone(),
+                accounts: request.accounts.clone(),
+                state: ApprovalState::Pending,
+                created_at: now,
+                decisions: Vec::new(),
+            });
         }
         Ok(ids)
     }
@@ -1006,5 +1032,86 @@ impl Store for MemoryStore {
             });
         }
         Ok(slots)
+    }
+
+    fn approval_for(&self, key: &ItemKey, fire_at: Millis) -> StoreResult<Option<ApprovalView>> {
+        let inner = self.lock();
+        Ok(inner
+            .approval_ids
+            .get(&(key.clone(), fire_at))
+            .map(|id| inner.approvals[(*id - 1) as usize].clone()))
+    }
+
+    fn approval(&self, id: i64) -> StoreResult<Option<ApprovalView>> {
+        let inner = self.lock();
+        Ok(usize::try_from(id - 1)
+            .ok()
+            .and_then(|index| inner.approvals.get(index))
+            .cloned())
+    }
+
+    fn approvals(&self, pending_only: bool) -> StoreResult<Vec<ApprovalView>> {
+        let inner = self.lock();
+        let mut list: Vec<ApprovalView> = inner
+            .approvals
+            .iter()
+            .filter(|a| !pending_only || a.state == ApprovalState::Pending)
+            .cloned()
+            .collect();
+        list.sort_by_key(|a| (a.fire_at, a.id));
+        Ok(list)
+    }
+
+    fn decide(
+        &self,
+        id: i64,
+        by: &str,
+        decision: Decision,
+        note: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<ApprovalView> {
+        let mut inner = self.lock();
+        let Some(index) = usize::try_from(id - 1)
+            .ok()
+            .filter(|index| *index < inner.approvals.len())
+        else {
+            return Err(foreign_key_failed());
+        };
+        let approval = &mut inner.approvals[index];
+        approval.decisions.push(DecisionView {
+            by: by.to_string(),
+            decision,
+            note: note.map(str::to_string),
+            at: now,
+        });
+        let state = approval.state_from_decisions();
+        let changed = state != approval.state;
+        approval.state = state;
+        let view = approval.clone();
+        if changed {
+            let key = ItemKey::new(&view.playbook, &view.item);
+            let run_id = inner
+                .item_id(&key)
+                .and_then(|item| inner.by_item[item].get(&view.fire_at).copied());
+            if let Some(run_id) = run_id {
+                let waiting: Vec<(usize, Option<String>)> = inner
+                    .run(run_id)
+                    .map(|run| {
+                        run.steps
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, step)| {
+                                step.state == StepState::Waiting && step.spec.kind() == "approve"
+                            })
+                            .map(|(index, step)| (index, step.reason.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for (index, reason) in waiting {
+                    inner.set_step(run_id, index, StepState::Waiting, reason, Some(now), now);
+                }
+            }
+        }
+        Ok(view)
     }
 }

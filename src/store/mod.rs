@@ -167,6 +167,24 @@ pub trait Store: Send + Sync {
     /// Sends that count against the limits: sent or sending at or after `since`, and those
     /// due after `now` (placed there by a limit or a retry).
     fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>>;
+
+    // Approvals of posts (opened by `commit`, with the runs that notify the approvers).
+
+    /// The approval of one fire of a post, if one was opened.
+    fn approval_for(&self, key: &ItemKey, fire_at: Millis) -> StoreResult<Option<ApprovalView>>;
+    fn approval(&self, id: i64) -> StoreResult<Option<ApprovalView>>;
+    /// Every approval (only the pending ones if asked), by the post's time.
+    fn approvals(&self, pending_only: bool) -> StoreResult<Vec<ApprovalView>>;
+    /// Records a person's decision, settles the approval by its `need`, and wakes a run
+    /// held waiting for it. Who may decide, and until when, is checked by the caller.
+    fn decide(
+        &self,
+        id: i64,
+        by: &str,
+        decision: Decision,
+        note: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<ApprovalView>;
 }
 
 /// Opens the store a `store:` URL names: `sqlite://PATH` (relative to `base`), or

@@ -159,11 +159,14 @@ pub struct Batch {
     pub now: Millis,
     pub runs: Vec<NewRun>,
     pub cursors: Vec<(ItemKey, Millis)>,
+    /// Approval requests to open (one already open for the same fire is left alone),
+    /// committed with the runs that notify their approvers.
+    pub approvals: Vec<NewApproval>,
 }
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.runs.is_empty() && self.cursors.is_empty()
+        self.runs.is_empty() && self.cursors.is_empty() && self.approvals.is_empty()
     }
 }
 
@@ -429,4 +432,112 @@ pub struct TimelineSend {
     pub updated_at: Millis,
     /// Why it waited or was dropped (a pause, a limit).
     pub note: Option<String>,
+}
+
+string_enum! {
+    /// Where a post's approval stands.
+    ApprovalState {
+        Pending => "pending",
+        Approved => "approved",
+        Rejected => "rejected",
+    }
+}
+
+string_enum! {
+    /// One person's decision.
+    Decision {
+        Approve => "approve",
+        Reject => "reject",
+    }
+}
+
+/// A request for approval of one fire of a post, opened (and its approvers notified, by
+/// the run committed with it) ahead of the deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApproval {
+    pub key: ItemKey,
+    pub fire_at: Millis,
+    pub approvers: Vec<String>,
+    /// `any` or `all`.
+    pub need: String,
+    pub deadline: Millis,
+    /// `hold`, `skip` or `send`.
+    pub on_timeout: String,
+    /// The post's text as it would go out, for the approvers to read.
+    pub text: String,
+    pub accounts: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionView {
+    pub by: String,
+    pub decision: Decision,
+    pub note: Option<String>,
+    pub at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalView {
+    pub id: i64,
+    pub playbook: String,
+    pub item: String,
+    pub fire_at: Millis,
+    pub approvers: Vec<String>,
+    pub need: String,
+    pub deadline: Millis,
+    pub on_timeout: String,
+    pub text: String,
+    pub accounts: Vec<String>,
+    pub state: ApprovalState,
+    pub created_at: Millis,
+    pub decisions: Vec<DecisionView>,
+}
+
+impl ApprovalView {
+    /// The state its decisions lead to: one rejection rejects; one approval approves under
+    /// `any`, every approver's under `all`.
+    pub fn state_from_decisions(&self) -> ApprovalState {
+        if self
+            .decisions
+            .iter()
+            .any(|d| d.decision == Decision::Reject)
+        {
+            return ApprovalState::Rejected;
+        }
+        let approved = |person: &String| {
+            self.decisions
+                .iter()
+                .any(|d| &d.by == person && d.decision == Decision::Approve)
+        };
+        let done = if self.need == "all" {
+            self.approvers.iter().all(approved)
+        } else {
+            self.approvers.iter().any(approved)
+        };
+        if done {
+            ApprovalState::Approved
+        } else {
+            ApprovalState::Pending
+        }
+    }
+
+    /// `approved by olena, taras` / `rejected by olena: off-brand`.
+    pub fn summary(&self) -> String {
+        let deciders = |decision: Decision| {
+            self.decisions
+                .iter()
+                .filter(|d| d.decision == decision)
+                .map(|d| match &d.note {
+                    Some(note) => format!("{} ({note})", d.by),
+                    None => d.by.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.state {
+            ApprovalState::Approved => format!("approved by {}", deciders(Decision::Approve)),
+            ApprovalState::Rejected => format!("rejected by {}", deciders(Decision::Reject)),
+            ApprovalState::Pending => "waiting for approval".to_string(),
+        }
+    }
 }

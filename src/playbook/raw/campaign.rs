@@ -37,6 +37,10 @@ pub struct Campaign {
     /// The posts (a template's are added to these).
     #[serde(default)]
     pub posts: Vec<PostItem>,
+    /// Every post of the campaign needs a person's approval (an item's own `approve:`
+    /// replaces this).
+    #[serde(default)]
+    pub approve: Option<Spanned<PostApproval>>,
 }
 
 /// When a campaign is active.
@@ -88,6 +92,67 @@ pub struct PostItem {
     /// How late a missed fire may still be sent, e.g. `2h`.
     #[serde(default)]
     pub max_late: Option<Spanned<String>>,
+    /// This post needs a person's approval before it goes out.
+    #[serde(default)]
+    pub approve: Option<Spanned<PostApproval>>,
+}
+
+/// Who approves a post, by when, and what happens without a decision.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostApproval {
+    /// The people (from `crier.yaml`'s `people:`) who may decide; they are notified.
+    pub by: OneOrMany<Name>,
+    /// `any` one of them approving is enough (default), or `all` must.
+    #[serde(default)]
+    pub need: Option<ApprovalNeed>,
+    /// The decision is due this long before the post's time, e.g. `2h` (default: at the
+    /// post's time).
+    #[serde(default)]
+    pub before: Option<Spanned<String>>,
+    /// The approvers are asked this long before the decision is due (default `24h`).
+    #[serde(default)]
+    pub ask: Option<Spanned<String>>,
+    /// Without a decision by then: `hold` the post until someone decides (default),
+    /// `skip` it, or `send` it anyway.
+    #[serde(default)]
+    pub on_timeout: Option<PostApprovalTimeout>,
+}
+
+/// How many of the named people must approve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalNeed {
+    Any,
+    All,
+}
+
+impl ApprovalNeed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalNeed::Any => "any",
+            ApprovalNeed::All => "all",
+        }
+    }
+}
+
+/// What a post without a decision does at its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostApprovalTimeout {
+    Hold,
+    Skip,
+    Send,
+}
+
+impl PostApprovalTimeout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostApprovalTimeout::Hold => "hold",
+            PostApprovalTimeout::Skip => "skip",
+            PostApprovalTimeout::Send => "send",
+        }
+    }
 }
 
 /// What to do with fires missed while crier was not running.

@@ -9,7 +9,9 @@ mod crisis;
 mod rules;
 mod template;
 
-pub use campaign::{Campaign, Missed, PostItem, Window};
+pub use campaign::{
+    ApprovalNeed, Campaign, Missed, PostApproval, PostApprovalTimeout, PostItem, Window,
+};
 pub use config::{AccountConfig, ConfigFile, HttpConfig, Network, Person};
 pub use contest::{
     Announce, Commitment, Contest, Draw, Entries, EntrySource, OnePer, WinnerMessages,

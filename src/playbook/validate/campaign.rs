@@ -1,16 +1,19 @@
 //! `kind: campaign`: times, cron rules, calendars, accounts, texts and conditions.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use chrono::{NaiveTime, TimeZone};
+use chrono::{NaiveTime, TimeDelta, TimeZone};
 use chrono_tz::Tz;
 
 use super::expand::Templates;
 use super::{Validator, known_variables, spanned_scalar};
 use crate::connectors::Capabilities;
 use crate::diagnostic::{Diagnostic, Position};
-use crate::playbook::plan::{Accounts, CampaignPlan, PostPlan, Trigger};
-use crate::playbook::raw::{Campaign, Missed, PostItem};
+use crate::playbook::plan::{Accounts, ApprovalPlan, CampaignPlan, PostPlan, Trigger};
+use crate::playbook::raw::{
+    ApprovalNeed, Campaign, Missed, PostApproval, PostApprovalTimeout, PostItem,
+};
 use crate::playbook::yaml::{Node, NodeKind, Spanned};
 use crate::schedule::{self, CronSchedule, TimeWindow, read_calendar, resolve_local};
 use crate::script::ConditionContext;
@@ -50,14 +53,17 @@ impl Validator<'_> {
             );
         }
         let known = known_variables(&vars, &CAMPAIGN_TEXT_VARIABLES);
+        let campaign_approval = campaign.approve.as_ref().and_then(|a| self.approval(a));
         let mut posts = Vec::new();
         let mut ids: HashSet<String> = HashSet::new();
         for item in &campaign.posts {
             if let Some(calendar) = &item.calendar {
-                posts.extend(self.calendar(item, calendar, tz, &known));
+                let approve = self.item_approval(item, &campaign_approval);
+                posts.extend(self.calendar(item, calendar, tz, &known, approve));
                 continue;
             }
-            if let Some(post) = self.post(item, tz, &known) {
+            let approve = self.item_approval(item, &campaign_approval);
+            if let Some(post) = self.post(item, tz, &known, approve) {
                 if !ids.insert(post.id.clone()) {
                     let id = item.id.as_ref().expect("a post has an id");
                     self.error(
@@ -135,7 +141,67 @@ impl Validator<'_> {
         })
     }
 
-    fn post(&mut self, item: &PostItem, tz: Tz, known: &[&str]) -> Option<PostPlan> {
+    /// An item's own `approve:`, or its campaign's.
+    fn item_approval(
+        &mut self,
+        item: &PostItem,
+        campaign: &Option<Arc<ApprovalPlan>>,
+    ) -> Option<Arc<ApprovalPlan>> {
+        match &item.approve {
+            Some(own) => self.approval(own),
+            None => campaign.clone(),
+        }
+    }
+
+    fn approval(&mut self, approve: &Spanned<PostApproval>) -> Option<Arc<ApprovalPlan>> {
+        if approve.by.is_empty() {
+            self.error(
+                approve,
+                "an approval needs people to decide",
+                Some("`approve: { by: [pr_lead] }` with people from `crier.yaml`".into()),
+            );
+            return None;
+        }
+        let mut ok = true;
+        for person in approve.by.iter() {
+            ok &= self.person(person);
+        }
+        let before = match &approve.before {
+            Some(text) => self.duration(text)?,
+            None => TimeDelta::zero(),
+        };
+        let ask = match &approve.ask {
+            Some(text) => {
+                let ask = self.duration(text)?;
+                if ask.is_zero() {
+                    self.error(
+                        text,
+                        "approvers asked 0 before the deadline cannot decide in time",
+                        Some("give them time, e.g. `ask: 24h`".into()),
+                    );
+                }
+                ask
+            }
+            None => TimeDelta::hours(24),
+        };
+        ok.then(|| {
+            Arc::new(ApprovalPlan {
+                by: approve.by.iter().map(|p| p.value.clone()).collect(),
+                need: approve.need.unwrap_or(ApprovalNeed::Any),
+                before,
+                ask,
+                on_timeout: approve.on_timeout.unwrap_or(PostApprovalTimeout::Hold),
+            })
+        })
+    }
+
+    fn post(
+        &mut self,
+        item: &PostItem,
+        tz: Tz,
+        known: &[&str],
+        approve: Option<Arc<ApprovalPlan>>,
+    ) -> Option<PostPlan> {
         let triggers = [item.at.as_ref(), item.cron.as_ref()]
             .into_iter()
             .flatten()
@@ -250,6 +316,7 @@ impl Validator<'_> {
             reply_to: item.reply_to.as_ref().map(|r| r.value.clone()),
             missed,
             max_late,
+            approve,
         })
     }
 
@@ -260,6 +327,7 @@ impl Validator<'_> {
         calendar: &Spanned<String>,
         tz: Tz,
         known: &[&str],
+        approve: Option<Arc<ApprovalPlan>>,
     ) -> Vec<PostPlan> {
         if item.at.is_some() || item.cron.is_some() || item.text.is_some() || !item.to.is_empty() {
             self.error(
@@ -398,6 +466,7 @@ impl Validator<'_> {
                     reply_to: None,
                     missed: item.missed.as_ref().map_or(Missed::Once, |m| m.value),
                     max_late,
+                    approve: approve.clone(),
                 });
             }
         }

@@ -1,0 +1,132 @@
+//! `crier approvals`, `crier approve` and `crier reject`: what waits for a person's
+//! decision, and the decisions. They write to the store only; a running `crier run` sends
+//! an approved post at its time (or at once, if it was held past it).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::Utc;
+
+use super::engine_commands::valid_plan;
+use super::{TableFormat, USAGE};
+use crate::engine::approvals::{self, local};
+use crate::store::{self, ApprovalState, ApprovalView, Decision};
+
+type CommandResult = Result<ExitCode, String>;
+
+pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult {
+    let plan = match valid_plan(path)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
+    let list = store.approvals(!all).map_err(|e| e.to_string())?;
+    let tz = plan.timezone;
+    match format {
+        TableFormat::Json => {
+            for approval in &list {
+                let mut value = serde_json::to_value(approval).expect("approvals serialise");
+                value["post_at"] = serde_json::json!(local(approval.fire_at, tz));
+                value["due_by"] = serde_json::json!(local(approval.deadline, tz));
+                println!("{value}");
+            }
+        }
+        TableFormat::Table => {
+            if list.is_empty() {
+                println!(
+                    "{}",
+                    if all {
+                        "no approvals yet"
+                    } else {
+                        "nothing waits for approval"
+                    }
+                );
+            }
+            for approval in &list {
+                print_approval(approval, tz);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_approval(approval: &ApprovalView, tz: chrono_tz::Tz) {
+    let state = match approval.state {
+        ApprovalState::Pending => format!(
+            "waiting: {} of {} by {} (then {})",
+            approval.need,
+            approval.approvers.join(", "),
+            local(approval.deadline, tz),
+            approval.on_timeout
+        ),
+        _ => approval.summary(),
+    };
+    println!(
+        "{}  {}/{}  goes out {} on {}",
+        approval.id,
+        approval.playbook,
+        approval.item,
+        local(approval.fire_at, tz),
+        approval.accounts.join(", ")
+    );
+    println!("    {state}");
+    for decision in &approval.decisions {
+        println!(
+            "    {} {} at {}{}",
+            decision.by,
+            match decision.decision {
+                Decision::Approve => "approved",
+                Decision::Reject => "rejected",
+            },
+            local(decision.at, tz),
+            decision
+                .note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("    “{}”", approval.text.replace('\n', " ⏎ "));
+}
+
+pub(super) fn decide(
+    path: &Path,
+    reference: &str,
+    by: &str,
+    decision: Decision,
+    note: Option<&str>,
+) -> CommandResult {
+    let plan = match valid_plan(path)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
+    let approval = match approvals::find(store.as_ref(), reference) {
+        Ok(approval) => approval,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    match approvals::decide(
+        store.as_ref(),
+        &approval,
+        by,
+        decision,
+        note,
+        Utc::now(),
+        plan.timezone,
+    ) {
+        Ok(decided) => {
+            print_approval(&decided, plan.timezone);
+            if decided.state == ApprovalState::Pending {
+                println!("    (more approvals needed: `need: all`)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
