@@ -128,6 +128,7 @@ fn plan_json_quickstart_week() {
         teasers,
         [
             &serde_json::json!({
+                "approval": "needs approval: any of pr_lead by 2026-12-01 08:00 (then hold)",
                 "at": "2026-12-01T10:00:00+02:00",
                 "item": "teaser",
                 "kind": "post",
@@ -136,6 +137,7 @@ fn plan_json_quickstart_week() {
                 "to": ["brand_telegram"],
             }),
             &serde_json::json!({
+                "approval": "needs approval: any of pr_lead by 2026-12-01 08:00 (then hold)",
                 "at": "2026-12-01T10:15:00+02:00",
                 "item": "teaser",
                 "kind": "post",
