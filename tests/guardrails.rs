@@ -420,8 +420,8 @@ fn crier_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 }
 
 /// `crier pause` on a running service holds a burst that falls due; `crier status` shows
-/// the pause and what it holds; `crier resume` lets the posts go, two seconds apart as the
-/// rules' gap says, each exactly once.
+/// the pause and what it holds; a restart keeps both; `crier resume` lets the posts go, two
+/// seconds apart as the rules' gap says, each exactly once.
 #[test]
 fn pause_and_resume_on_a_running_service() {
     use crate::support::fake_network::FakeNetwork;
@@ -508,6 +508,27 @@ fn pause_and_resume_on_a_running_service() {
         "{status}"
     );
     assert_eq!(network.created_count(), 0, "a paused post went out");
+    // The pause and what it holds survive a restart of the service.
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap()])
+        .env("CRIER_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        network.created_count(),
+        0,
+        "a held post went out after a restart"
+    );
     let resumed = crier_cli(dir.path(), &["resume", "--all", "--by", "taras"]);
     assert!(
         resumed.status.success(),
