@@ -85,6 +85,9 @@ async fn a_burst_of_20_posts_is_delayed_into_the_right_slots_in_rehearsal() {
     for line in delayed {
         let reason = line.reason.as_deref().unwrap_or_default();
         assert!(reason.starts_with("delayed by rules `pace` ("), "{reason}");
+        assert_eq!(line.rule.as_deref(), Some("pace"));
+        let json = serde_json::to_value(line).unwrap();
+        assert_eq!(json["rule"], "pace");
     }
 }
 
@@ -620,5 +623,41 @@ fn validate_reports_rule_sets_that_contradict_each_other() {
     assert!(
         out.contains("`max: 4` per 1h can never be reached: `min_gap: 20m` allows at most 3"),
         "{out}"
+    );
+}
+
+#[tokio::test]
+async fn rehearsal_names_the_rule_that_skipped_or_rejected_a_post() {
+    let (_dir, plan) = plan_from(&[
+        (
+            "strict.yaml",
+            "kind: rules\nname: strict\napplies_to: all\nquiet_hours: { from: \"22:00\", to: \"06:00\", then: skip }\ncontent:\n  deny_words: [cheap]\n",
+        ),
+        (
+            "sale.yaml",
+            "kind: campaign\nname: sale\nposts:\n  - { id: night, at: \"2026-12-01 23:00\", to: demo, text: late }\n  - { id: bad, at: \"2026-12-01 12:00\", to: demo, text: So cheap }\n",
+        ),
+    ]);
+    let lines = rehearse(plan, &[], utc(0, 0), utc(23, 59)).await.unwrap();
+    let find = |item: &str| {
+        lines
+            .iter()
+            .find(|l| l.item.as_deref() == Some(item))
+            .unwrap()
+    };
+    let bad = find("bad");
+    assert_eq!(
+        (bad.kind.as_str(), bad.rule.as_deref()),
+        ("rejected", Some("strict"))
+    );
+    let night = find("night");
+    assert_eq!(
+        (night.kind.as_str(), night.rule.as_deref()),
+        ("skipped", Some("strict"))
+    );
+    let text = crier::engine::rehearse::render_text(&lines);
+    assert!(
+        text.contains("0 post(s) would go out, 1 skipped, 1 rejected"),
+        "{text}"
     );
 }

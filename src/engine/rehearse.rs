@@ -107,6 +107,9 @@ pub struct RehearsalLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
     pub reason: Option<String>,
+    /// The posting rule set that delayed, skipped or rejected it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// Runs the plan from `from` to `until` (exclusive) and returns what happened, in order.
@@ -191,6 +194,7 @@ pub async fn rehearse(
                     text: event.decision.clone(),
                     reply_to: None,
                     reason: Some(reason),
+                    rule: None,
                 });
             }
             engine.resume_waiting(clock.now())?;
@@ -287,6 +291,7 @@ fn lines(
             text: event.text.clone().or_else(|| event.decision.clone()),
             reply_to: None,
             reason: event.author.clone(),
+            rule: None,
         });
     }
     let timeline = store.timeline()?;
@@ -316,6 +321,7 @@ fn lines(
             account: None,
             text: None,
             reply_to: None,
+            rule: row.reason.as_deref().and_then(rule_named),
             reason: row.reason,
         };
         lines.push(match row.send {
@@ -346,6 +352,11 @@ fn lines(
                 reply_to: replied_to(&send),
                 account: Some(send.account),
                 text: Some(send.text),
+                rule: send
+                    .note
+                    .as_deref()
+                    .and_then(rule_named)
+                    .or(line.rule.clone()),
                 reason: send.error.or(send.note).or(line.reason.clone()),
                 ..line
             },
@@ -353,6 +364,13 @@ fn lines(
     }
     sort_lines(&mut lines);
     Ok(lines)
+}
+
+/// The rule set a reason names: `delayed by rules `pace` (…)` → `pace`.
+fn rule_named(reason: &str) -> Option<String> {
+    let start = reason.find("by rules `")? + "by rules `".len();
+    let end = reason[start..].find('`')?;
+    Some(reason[start..start + end].to_string())
 }
 
 /// Stable order: time, then what kind of line, then names.
