@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use crier::connectors::registry::Connectors;
 use crier::engine::approvals;
 use crier::engine::rehearse::{RehearsalEvent, rehearse};
@@ -25,17 +25,7 @@ fn campaign(approve: &str) -> String {
 }
 
 fn plan_from(approve: &str) -> (TempDir, Arc<Plan>) {
-    let dir = TempDir::new().unwrap();
-    std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
-    std::fs::write(dir.path().join("sale.yaml"), campaign(approve)).unwrap();
-    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
-    let rendered: String = validated
-        .diagnostics
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert!(validated.diagnostics.is_empty(), "{rendered}");
-    (dir, Arc::new(validated.plan.expect("a valid plan")))
+    crate::support::playbooks::valid_plan(CONFIG, &[("sale.yaml", &campaign(approve))])
 }
 
 fn utc(h: u32, m: u32) -> DateTime<Utc> {
@@ -432,9 +422,8 @@ fn plan_says_which_posts_need_approval() {
 
 #[test]
 fn an_approval_names_only_known_people() {
-    let dir = TempDir::new().unwrap();
-    std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
-    std::fs::write(dir.path().join("sale.yaml"), campaign("{ by: [pr_led] }")).unwrap();
+    let dir =
+        crate::support::playbooks::folder(CONFIG, &[("sale.yaml", &campaign("{ by: [pr_led] }"))]);
     let validated = crier::cli::load_and_validate(dir.path()).unwrap();
     let rendered: String = validated
         .diagnostics
@@ -443,5 +432,4 @@ fn an_approval_names_only_known_people() {
         .collect();
     assert!(rendered.contains("unknown person `pr_led`"), "{rendered}");
     assert!(rendered.contains("pr_lead"), "{rendered}");
-    let _ = TimeDelta::zero();
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use tempfile::TempDir;
 
 use crate::support::fake_network::{FakeNetwork, Fault, Outcome};
+use crate::support::service::{start, stop};
 
 /// A folder whose one campaign sends `count` posts through the webhook at one instant, a
 /// few seconds from now.
@@ -38,32 +39,6 @@ fn burst(network: &FakeNetwork, count: usize, timeout: &str) -> TempDir {
     )
     .unwrap();
     dir
-}
-
-fn start(dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_crier"))
-        .args(["run", dir.to_str().unwrap()])
-        .env("CRIER_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start crier run")
-}
-
-/// SIGINT, then wait (bounded) for a graceful exit.
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    panic!("crier did not stop within 40 s of SIGINT");
 }
 
 /// Waits (bounded) until the network holds `count` posts.

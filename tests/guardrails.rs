@@ -18,19 +18,7 @@ const CONFIG: &str =
     "timezone: UTC\naccounts:\n  demo: { network: console }\n  other: { network: console }\n";
 
 fn plan_from(files: &[(&str, &str)]) -> (TempDir, Arc<Plan>) {
-    let dir = TempDir::new().unwrap();
-    std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
-    let rendered: String = validated
-        .diagnostics
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert!(validated.diagnostics.is_empty(), "{rendered}");
-    (dir, Arc::new(validated.plan.expect("a valid plan")))
+    crate::support::playbooks::valid_plan(CONFIG, files)
 }
 
 fn utc(h: u32, m: u32) -> DateTime<Utc> {
@@ -428,6 +416,7 @@ fn crier_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn pause_and_resume_on_a_running_service() {
     use crate::support::fake_network::FakeNetwork;
+    use crate::support::service;
     use std::time::{Duration, Instant};
 
     const POSTS: usize = 4;
@@ -457,13 +446,7 @@ fn pause_and_resume_on_a_running_service() {
         "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
-        .args(["run", dir.path().to_str().unwrap()])
-        .env("CRIER_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = service::start(dir.path());
     let started = Instant::now();
     while !dir.path().join("crier.db").exists() && started.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(50));
@@ -512,20 +495,8 @@ fn pause_and_resume_on_a_running_service() {
     );
     assert_eq!(network.created_count(), 0, "a paused post went out");
     // The pause and what it holds survive a restart of the service.
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
-        .args(["run", dir.path().to_str().unwrap()])
-        .env("CRIER_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    service::stop(child);
+    let child = service::start(dir.path());
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         network.created_count(),
@@ -542,14 +513,7 @@ fn pause_and_resume_on_a_running_service() {
     while network.created_count() < POSTS && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
+    service::stop(child);
     let posts = network.posts_by_key();
     assert_eq!(network.created_count(), POSTS, "each post once");
     assert_eq!(network.repeat_count(), 0);
@@ -568,11 +532,7 @@ fn pause_and_resume_on_a_running_service() {
 // ---- contradictions ---------------------------------------------------------------------
 
 fn validate(files: &[(&str, &str)]) -> (bool, String) {
-    let dir = TempDir::new().unwrap();
-    std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
+    let dir = crate::support::playbooks::folder(CONFIG, files);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
         .args(["validate", dir.path().to_str().unwrap()])
         .output()
@@ -660,4 +620,65 @@ async fn rehearsal_names_the_rule_that_skipped_or_rejected_a_post() {
         text.contains("0 post(s) would go out, 1 skipped, 1 rejected"),
         "{text}"
     );
+}
+
+#[test]
+fn pause_and_resume_say_what_is_wrong_with_their_arguments() {
+    let dir = crate::support::playbooks::folder(
+        &format!("{CONFIG}store: sqlite://crier.db\n"),
+        &[("news.yaml", &hourly("all"))],
+    );
+    let run = |args: &[&str]| {
+        let out = crier_cli(dir.path(), args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(&["pause", "--account", "dmeo", "--reason", "x"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("unknown account `dmeo`; did you mean `demo`?"),
+        "{err}"
+    );
+    let (code, err) = run(&["pause", "--reason", "x"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("say what: --account NAME, --campaign NAME (each may repeat) or --all"),
+        "{err}"
+    );
+    let (code, err) = run(&[
+        "pause",
+        "--all",
+        "--until",
+        "2020-01-01 10:00",
+        "--reason",
+        "x",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--until 2020-01-01 10:00:00 +00:00 is in the past"),
+        "{err}"
+    );
+    let (code, err) = run(&["pause", "--all", "--reason", " "]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--reason must say why"), "{err}");
+    let (code, err) = run(&["resume", "--campaign", "news"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("nothing to resume for campaign `news`: no pause in force on it"),
+        "{err}"
+    );
+    let (code, _) = run(&[
+        "pause",
+        "--campaign",
+        "news",
+        "--reason",
+        "storm",
+        "--by",
+        "olena",
+    ]);
+    assert_eq!(code, Some(0));
+    let (code, err) = run(&["resume", "--campaign", "news", "--by", "taras"]);
+    assert_eq!(code, Some(0), "{err}");
 }

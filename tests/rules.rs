@@ -18,19 +18,7 @@ const CONFIG: &str =
     "timezone: UTC\naccounts:\n  demo: { network: console }\n  other: { network: console }\n";
 
 fn plan_from(files: &[(&str, &str)]) -> (TempDir, Arc<Plan>) {
-    let dir = TempDir::new().unwrap();
-    std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
-    let rendered: String = validated
-        .diagnostics
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert!(validated.diagnostics.is_empty(), "{rendered}");
-    (dir, Arc::new(validated.plan.expect("a valid plan")))
+    crate::support::playbooks::valid_plan(CONFIG, files)
 }
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {

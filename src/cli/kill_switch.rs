@@ -51,6 +51,27 @@ pub(super) fn scopes(
     Ok(scopes)
 }
 
+/// The valid plan and the scopes the flags name, or the exit code (diagnostics or the
+/// usage error printed).
+fn plan_and_scopes(
+    path: &Path,
+    accounts: &[String],
+    campaigns: &[String],
+    all: bool,
+) -> Result<Result<(Plan, Vec<PauseScope>), ExitCode>, String> {
+    let plan = match valid_plan(path)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(Err(code)),
+    };
+    match scopes(&plan, accounts, campaigns, all) {
+        Ok(scopes) => Ok(Ok((plan, scopes))),
+        Err(message) => {
+            eprintln!("error: {message}");
+            Ok(Err(ExitCode::from(USAGE)))
+        }
+    }
+}
+
 fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {
     let hint = crate::diagnostic::did_you_mean(name, known.map(String::as_str));
     format!(
@@ -76,16 +97,9 @@ pub(super) fn pause(
     reason: &str,
     by: Option<String>,
 ) -> CommandResult {
-    let plan = match valid_plan(path)? {
-        Ok(plan) => plan,
+    let (plan, scopes) = match plan_and_scopes(path, accounts, campaigns, all)? {
+        Ok(found) => found,
         Err(code) => return Ok(code),
-    };
-    let scopes = match scopes(&plan, accounts, campaigns, all) {
-        Ok(scopes) => scopes,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::from(USAGE));
-        }
     };
     if reason.trim().is_empty() {
         eprintln!("error: --reason must say why (it is shown to everyone who looks)");
@@ -137,16 +151,9 @@ pub(super) fn resume(
     all: bool,
     by: Option<String>,
 ) -> CommandResult {
-    let plan = match valid_plan(path)? {
-        Ok(plan) => plan,
+    let (plan, scopes) = match plan_and_scopes(path, accounts, campaigns, all)? {
+        Ok(found) => found,
         Err(code) => return Ok(code),
-    };
-    let scopes = match scopes(&plan, accounts, campaigns, all) {
-        Ok(scopes) => scopes,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::from(USAGE));
-        }
     };
     let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
     let by = actor(by);

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: fake network servers.
+//! Helpers shared by the integration tests: fake network servers, playbook folders, and
+//! `crier run` as a child process.
 // Each test module uses a part of the support code.
 #![allow(dead_code)]
 
@@ -11,4 +12,6 @@ pub mod fake_network;
 pub mod fake_slack;
 pub mod fake_smtp;
 pub mod fake_telegram;
+pub mod playbooks;
+pub mod service;
 pub mod synapse;
