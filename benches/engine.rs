@@ -114,6 +114,7 @@ fn dispatch(c: &mut Criterion) {
                                 reply_to: None,
                                 playbook: key.playbook.clone(),
                                 item: key.item.clone(),
+                                direct_to: None,
                             };
                             NewRun {
                                 key,

@@ -29,6 +29,7 @@ fn post(key: &str, text: &str) -> OutgoingPost {
         reply_to: None,
         playbook: "outage".into(),
         item: "escalate".into(),
+        direct_to: None,
     }
 }
 

@@ -68,6 +68,7 @@ fn post(key: &ItemKey, fire_at: Millis, step: usize, account: &str, text: &str) 
         reply_to: None,
         playbook: key.playbook.clone(),
         item: key.item.clone(),
+        direct_to: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn post(key: &str, text: &str) -> OutgoingPost {
         reply_to: None,
         playbook: "launch".into(),
         item: "teaser".into(),
+        direct_to: None,
     }
 }
 

@@ -27,6 +27,10 @@ pub struct OutgoingPost {
     /// Where the post comes from, for receivers that want it (webhooks) and for logs.
     pub playbook: String,
     pub item: String,
+    /// Sent as a direct message to this person (the network's handle or id) instead of a
+    /// public post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_to: Option<String>,
 }
 
 /// What the network said a sent post is.

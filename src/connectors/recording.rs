@@ -134,4 +134,15 @@ impl Connector for RecordingConnector {
     async fn health(&self) -> Result<(), SendError> {
         Ok(())
     }
+
+    /// Recorded like a post (its `direct_to` names the recipient).
+    async fn direct_message(
+        &self,
+        recipient: &str,
+        message: &OutgoingPost,
+    ) -> Result<Delivered, SendError> {
+        let mut message = message.clone();
+        message.direct_to = Some(recipient.to_string());
+        self.post(&message).await
+    }
 }

@@ -826,6 +826,7 @@ impl Engine {
                 reply_to,
                 playbook: key.playbook.clone(),
                 item: key.item.clone(),
+                direct_to: None,
             },
             due: to_millis(now),
         }

@@ -244,8 +244,9 @@ async fn send(connector: &dyn Connector, row: &OutboxRow) -> Result<String, Send
             Lookup::Unsupported => {}
         }
     }
-    connector
-        .post(&row.post)
-        .await
-        .map(|delivered| delivered.remote_id)
+    let delivered = match &row.post.direct_to {
+        Some(recipient) => connector.direct_message(recipient, &row.post).await,
+        None => connector.post(&row.post).await,
+    };
+    delivered.map(|delivered| delivered.remote_id)
 }

@@ -128,6 +128,7 @@ struct Outbox {
     text: String,
     media: Vec<PathBuf>,
     reply_to: Option<String>,
+    direct_to: Option<String>,
     origin: Option<Box<ItemKey>>,
     state: OutboxState,
     attempts: u32,
@@ -220,6 +221,7 @@ impl Inner {
             reply_to: send.reply_to.clone(),
             playbook: key.playbook.clone(),
             item: key.item.clone(),
+            direct_to: send.direct_to.clone(),
         }
     }
 
@@ -308,6 +310,7 @@ impl Inner {
                 text: row.post.text.clone(),
                 media: row.post.media.clone(),
                 reply_to: row.post.reply_to.clone(),
+                direct_to: row.post.direct_to.clone(),
                 origin,
                 state: OutboxState::Pending,
                 attempts: 0,
