@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod connectors;
+pub mod contest;
 pub mod diagnostic;
 pub mod engine;
 pub mod init;

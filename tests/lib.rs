@@ -4,6 +4,7 @@ mod approvals;
 mod bluesky;
 mod cli;
 mod connectors;
+mod contest;
 mod diagnostics;
 mod discord;
 mod dispatch;

@@ -22,6 +22,7 @@ use crate::text::TextTemplates;
 
 mod accounts;
 mod approvals;
+mod contest;
 mod engine_commands;
 mod kill_switch;
 
@@ -123,6 +124,11 @@ enum Command {
         #[arg(long, default_value = ".")]
         path: PathBuf,
     },
+    /// A contest: its status, entries, the proof of its draw, and disqualifications.
+    Contest {
+        #[command(subcommand)]
+        command: ContestCommand,
+    },
     /// Posts waiting for a person's approval (`--all`: decided ones too).
     Approvals {
         #[arg(long)]
@@ -202,6 +208,42 @@ enum Command {
     Schema {
         #[arg(value_enum, default_value_t = SchemaKind::Playbook)]
         which: SchemaKind,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ContestCommand {
+    /// Phase, times, counts (seen, eligible, excluded by each rule), commitment, winners.
+    Status {
+        name: String,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Every entry with its verdict and, if left out, the rule and why.
+    Entries {
+        name: String,
+        #[arg(long, value_enum, default_value_t = contest::EntriesFormat::Table)]
+        format: contest::EntriesFormat,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// The proof of the draw as JSON: the frozen list, the commitment, the revealed seed,
+    /// the algorithm and the result (`> proof.json`).
+    Proof {
+        name: String,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Recomputes a proof and says whether it holds, and where it does not.
+    Verify { file: PathBuf },
+    /// Disqualifies a winner (by entry key, `network:id`): the next reserve wins instead.
+    Disqualify {
+        name: String,
+        entry: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
     },
 }
 
@@ -337,6 +379,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             item,
             path,
         } => engine_commands::trigger(&path, &playbook, &item),
+        Command::Contest { command } => match command {
+            ContestCommand::Status { name, path } => contest::status(&path, &name),
+            ContestCommand::Entries { name, format, path } => {
+                contest::entries(&path, &name, format)
+            }
+            ContestCommand::Proof { name, path } => contest::proof(&path, &name),
+            ContestCommand::Verify { file } => contest::verify_file(&file),
+            ContestCommand::Disqualify {
+                name,
+                entry,
+                reason,
+                path,
+            } => contest::disqualify(&path, &name, &entry, &reason),
+        },
         Command::Approvals { all, format, path } => approvals::list(&path, all, format),
         Command::Approve {
             reference,

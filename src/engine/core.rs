@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::clock::{from_millis, to_millis};
 use super::timeline::{ItemRef, Queue, fires_between, items, next_fire};
 use crate::connectors::OutgoingPost;
+use crate::contest::lifecycle::Seeds;
 use crate::playbook::plan::{ApprovalPlan, Plan};
 use crate::playbook::raw::{Missed, PostApprovalTimeout, Then};
 use crate::preview::campaign_context;
@@ -255,6 +256,39 @@ impl Engine {
             self.parts.store.advance_run(&advance, to_millis(now))?;
         }
         Ok(due.len())
+    }
+
+    /// Moves every contest on to where `now` says it should be (announce, freeze and
+    /// commit, draw and tell the winners).
+    pub fn tick_contests(&self, now: DateTime<Utc>, seeds: Seeds) -> StoreResult<()> {
+        let parts = self.contest_parts(seeds);
+        for contest in &self.plan.contests {
+            crate::contest::lifecycle::tick(&parts, contest, now)?;
+        }
+        Ok(())
+    }
+
+    /// What the contest lifecycle needs from this engine.
+    pub fn contest_parts(&self, seeds: Seeds) -> crate::contest::lifecycle::Parts<'_> {
+        crate::contest::lifecycle::Parts {
+            plan: &self.plan,
+            store: self.parts.store.as_ref(),
+            scripts: &self.parts.scripts,
+            texts: &self.parts.texts,
+            revision: self.revision,
+            seeds,
+        }
+    }
+
+    /// The next contest milestone (announce, close, draw) after `now` (rehearsals jump there).
+    pub fn next_contest_milestone(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.plan
+            .contests
+            .iter()
+            .flat_map(|c| [c.announce_at, c.closes, c.draw_at])
+            .map(|at| at.with_timezone(&Utc))
+            .filter(|at| *at > now)
+            .min()
     }
 
     /// Opens the approval requests of the fires whose approvers are to be asked by `now`

@@ -61,8 +61,10 @@ pub fn check(
             ));
             continue;
         }
+        // Direct messages (to contest winners) are not posts: the limits do not count them.
         if let Some(delay) = limiter
             .as_mut()
+            .filter(|_| row.post.direct_to.is_none())
             .and_then(|limiter| limiter.place(&row.account, &row.post.playbook, now, row.reserved))
         {
             stopped.push((

@@ -45,6 +45,13 @@ pub struct RehearsalEvent {
     pub decision: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
+    /// What the network says of the author (contest entries' `entry.author`).
+    #[serde(default)]
+    pub followers: Option<u64>,
+    #[serde(default)]
+    pub age_days: Option<i64>,
+    #[serde(default)]
+    pub follows_us: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -142,6 +149,23 @@ pub async fn rehearse(
     } else {
         24 * 3600 * 1000
     };
+    // Contest entries: every reply or mention to a contest's account, seen at its time.
+    for contest in &plan.contests {
+        let network = plan
+            .accounts
+            .get(&contest.account)
+            .map_or("console", |a| a.network.name());
+        let entries = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                matches!(e.kind, EventKind::Reply | EventKind::Mention)
+                    && e.account.as_deref() == Some(contest.account.as_str())
+            })
+            .map(|(index, e)| entry_from_event(network, index, e))
+            .collect();
+        crate::contest::lifecycle::add_entries(store.as_ref(), contest, entries, from)?;
+    }
     // Decisions on posts, applied at their times.
     let mut decisions: Vec<&RehearsalEvent> = events
         .iter()
@@ -150,6 +174,7 @@ pub async fn rehearse(
     decisions.sort_by_key(|e| e.at);
     let mut decisions = decisions.into_iter().peekable();
     let mut refused = Vec::new();
+    let mut contests_done_until = start;
     loop {
         engine.open_approvals(clock.now())?;
         let next_decision = decisions
@@ -161,6 +186,23 @@ pub async fn rehearse(
             .into_iter()
             .flatten()
             .min();
+        if let Some(at) = engine
+            .next_contest_milestone(contests_done_until)
+            .map(to_millis)
+            .filter(|at| *at < until_ms)
+            .filter(|at| {
+                [next_fire, due_others, next_decision]
+                    .into_iter()
+                    .flatten()
+                    .all(|other| *at <= other)
+            })
+        {
+            clock.advance_to(from_millis(at).max(clock.now()));
+            engine.tick_contests(clock.now(), crate::contest::lifecycle::Seeds::Rehearsal)?;
+            contests_done_until = from_millis(at);
+            dispatcher.dispatch_due(|| clock.now(), None).await?;
+            continue;
+        }
         let next_ask = engine
             .next_approval_ask()
             .map(to_millis)
@@ -232,6 +274,29 @@ pub async fn rehearse(
         sort_lines(&mut lines);
     }
     Ok(lines)
+}
+
+/// A reply or mention of a rehearsal's events file as a contest entry.
+fn entry_from_event(network: &str, index: usize, event: &RehearsalEvent) -> crate::contest::Entry {
+    let at = event.at.with_timezone(&Utc);
+    let author = event
+        .author
+        .clone()
+        .unwrap_or_else(|| format!("author-{index}"));
+    crate::contest::Entry {
+        network: network.to_string(),
+        id: format!("event-{}", index + 1),
+        author_id: author.clone(),
+        author,
+        followers: event.followers,
+        account_created: event.age_days.map(|days| at - TimeDelta::days(days)),
+        follows_us: event.follows_us,
+        bot: None,
+        text: event.text.clone().unwrap_or_default(),
+        at,
+        in_reply_to: event.in_reply_to.clone(),
+        edited_after_close: None,
+    }
 }
 
 /// A rehearsal's `approval` event on a post, decided as `crier approve`/`reject` would.

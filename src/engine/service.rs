@@ -141,6 +141,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     loop {
         let now = Utc::now();
         engine.open_approvals(now)?;
+        engine.tick_contests(now, crate::contest::lifecycle::Seeds::Random)?;
         let fired = engine.fire_due(now)?;
         let woke = engine.resume_waiting(now)?;
         let released = engine.release_held(now)?;

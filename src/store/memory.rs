@@ -78,7 +78,12 @@ struct Inner {
     /// Approval `id` is `approvals[id - 1]`.
     approvals: Vec<ApprovalView>,
     approval_ids: HashMap<(ItemKey, Millis), i64>,
+    contest_states: HashMap<String, String>,
+    contest_entries: HashMap<String, ContestEntries>,
 }
+
+/// A contest's entries `(key, entry)` in the order first seen, and key → position.
+type ContestEntries = (Vec<(String, String)>, HashMap<String, usize>);
 
 struct Pause {
     view: PauseView,
@@ -1116,5 +1121,50 @@ impl Store for MemoryStore {
             }
         }
         Ok(view)
+    }
+
+    fn contest_state(&self, contest: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().contest_states.get(contest).cloned())
+    }
+
+    fn put_contest_state(&self, contest: &str, state: &str, _now: Millis) -> StoreResult<()> {
+        self.lock()
+            .contest_states
+            .insert(contest.to_string(), state.to_string());
+        Ok(())
+    }
+
+    fn contest_entries(&self, contest: &str) -> StoreResult<Vec<(String, String)>> {
+        // SQLite orders by (first_seen, key); here, the order first seen within one call
+        // is the order given, which the callers keep sorted by key.
+        Ok(self
+            .lock()
+            .contest_entries
+            .get(contest)
+            .map(|(entries, _)| entries.clone())
+            .unwrap_or_default())
+    }
+
+    fn put_contest_entries(
+        &self,
+        contest: &str,
+        entries: &[(String, String)],
+        _now: Millis,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let (list, index) = inner
+            .contest_entries
+            .entry(contest.to_string())
+            .or_default();
+        for (key, entry) in entries {
+            match index.get(key) {
+                Some(position) => list[*position].1 = entry.clone(),
+                None => {
+                    index.insert(key.clone(), list.len());
+                    list.push((key.clone(), entry.clone()));
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -185,6 +185,20 @@ pub trait Store: Send + Sync {
         note: Option<&str>,
         now: Millis,
     ) -> StoreResult<ApprovalView>;
+
+    // Contests: their state and entries, as JSON the `contest` module reads and writes.
+
+    fn contest_state(&self, contest: &str) -> StoreResult<Option<String>>;
+    fn put_contest_state(&self, contest: &str, state: &str, now: Millis) -> StoreResult<()>;
+    /// Every entry of a contest, `(key, entry)`, in the order first seen.
+    fn contest_entries(&self, contest: &str) -> StoreResult<Vec<(String, String)>>;
+    /// Adds entries, or replaces those already seen (same key), in one transaction.
+    fn put_contest_entries(
+        &self,
+        contest: &str,
+        entries: &[(String, String)],
+        now: Millis,
+    ) -> StoreResult<()>;
 }
 
 /// Opens the store a `store:` URL names: `sqlite://PATH` (relative to `base`), or
