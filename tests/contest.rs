@@ -241,6 +241,7 @@ impl Rig {
             texts: &self.texts,
             revision: 1,
             seeds: Seeds::Random,
+            freeze_after: TimeDelta::zero(),
         }
     }
 
@@ -549,4 +550,151 @@ fn the_contest_commands_show_status_entries_and_a_proof_that_verifies() {
     );
     let _ = Engine::new; // the same engine drives contests under `crier run`
     let _ = EngineParts::new;
+}
+
+/// The whole lifecycle through `crier run` against a fake Mastodon: the announcement is
+/// posted, replies to it are read as entries, the commitment and the winners' reply go out
+/// as replies, each winner gets a direct message, and the proof verifies.
+#[test]
+fn crier_run_runs_a_contest_against_a_fake_mastodon() {
+    use crate::support::fake_mastodon::{FakeAccount, FakeMastodon, TOKEN};
+    use std::time::{Duration, Instant};
+
+    let fake = FakeMastodon::start();
+    let now = Utc::now();
+    let at = |seconds: i64| {
+        (now + TimeDelta::seconds(seconds))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    let config = format!(
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: {{ network: mastodon, server: {}, token: env:CRIER_TEST_MASTODON_TOKEN }}\n",
+        fake.url()
+    );
+    let contest = format!(
+        "kind: contest\nname: giveaway\naccount: brand\nannounce:\n  at: {}\n  text: \"Reply with #win\"\nentries:\n  from: replies\n  hashtag: \"#win\"\n  closes: {}\n  one_per: author\n  eligible:\n    follows_us: 'entry.author.follows_us'\ndraw:\n  at: {}\n  winners: 2\n  reserves: 1\nwinners:\n  reply: \"Congratulations {{{{ winners | mentions }}}}!\"\n  dm: \"You won!\"\n",
+        at(3),
+        at(9),
+        at(14)
+    );
+    let dir = crate::support::playbooks::folder(&config, &[("giveaway.yaml", &contest)]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap()])
+        .env("CRIER_LOG", "warn")
+        .env("CRIER_TEST_MASTODON_TOKEN", TOKEN)
+        .env("CRIER_ENTRIES_POLL_SECONDS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("the announcement", &|| {
+        fake.statuses()
+            .iter()
+            .any(|s| s.text.starts_with("Reply with #win"))
+    });
+    let announcement = fake
+        .statuses()
+        .into_iter()
+        .find(|s| s.text.starts_with("Reply with #win"))
+        .unwrap();
+    let fan = |id: &str, name: &str, follows: bool| FakeAccount {
+        follows_us: follows,
+        ..FakeAccount::new(id, &format!("{name}@other.example"))
+    };
+    fake.add_mention(
+        &fan("101", "ann", true),
+        "@brand #win me",
+        Some(&announcement.id),
+    );
+    fake.add_mention(
+        &fan("102", "bo", true),
+        "@brand #win",
+        Some(&announcement.id),
+    );
+    fake.add_mention(
+        &fan("102", "bo", true),
+        "@brand #win again",
+        Some(&announcement.id),
+    );
+    fake.add_mention(
+        &fan("103", "cy", false),
+        "@brand #win",
+        Some(&announcement.id),
+    );
+    fake.add_mention(
+        &fan("104", "di", true),
+        "@brand #win",
+        Some(&announcement.id),
+    );
+    fake.add_mention(
+        &fan("105", "ed", true),
+        "@brand no tag",
+        Some(&announcement.id),
+    );
+    wait_for("the winners", &|| {
+        fake.statuses()
+            .iter()
+            .any(|s| s.text.contains("Draw seed:"))
+    });
+    wait_for("two direct messages", &|| {
+        fake.statuses()
+            .iter()
+            .filter(|s| s.visibility == "direct")
+            .count()
+            == 2
+    });
+    crate::support::service::stop(child);
+    let statuses = fake.statuses();
+    let commitment = statuses
+        .iter()
+        .find(|s| {
+            s.text
+                .starts_with("Entries to giveaway are closed: 3 eligible.")
+        })
+        .expect("the commitment");
+    assert_eq!(
+        commitment.in_reply_to_id.as_deref(),
+        Some(announcement.id.as_str())
+    );
+    let winners = statuses
+        .iter()
+        .find(|s| s.text.contains("Draw seed:"))
+        .unwrap();
+    assert_eq!(
+        winners.in_reply_to_id.as_deref(),
+        Some(announcement.id.as_str())
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| s.text.starts_with("Reply with #win"))
+            .count(),
+        1
+    );
+    let proof = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args([
+            "contest",
+            "proof",
+            "giveaway",
+            "--path",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let proof: Proof = serde_json::from_slice(&proof.stdout).unwrap();
+    assert_eq!(
+        proof.entries.len(),
+        3,
+        "ann, bo once, di: {:?}",
+        proof.entries
+    );
+    assert!(verify(&proof).is_empty());
+    assert!(proof.winners.iter().all(|w| proof.entries.contains(w)));
 }

@@ -255,6 +255,7 @@ pub(super) fn disqualify(path: &Path, name: &str, entry: &str, reason: &str) -> 
         texts: &parts.texts,
         revision,
         seeds: Seeds::Random,
+        freeze_after: crate::contest::collect::freeze_grace(),
     };
     match lifecycle::disqualify(&lifecycle_parts, contest, entry, reason, now) {
         Ok(substitution) => {

@@ -87,6 +87,9 @@ pub struct Parts<'a> {
     pub texts: &'a TextTemplates,
     pub revision: i64,
     pub seeds: Seeds,
+    /// How long after the close the list is frozen (the last entries made before it are
+    /// read by then); never later than the draw.
+    pub freeze_after: chrono::TimeDelta,
 }
 
 pub fn load_state(store: &dyn Store, contest: &str) -> StoreResult<ContestState> {
@@ -173,7 +176,9 @@ pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreRe
         state.announced = true;
         save_state(parts.store, &contest.name, &state, now)?;
     }
-    if state.committed.is_none() && now >= contest.closes.with_timezone(&Utc) {
+    let freeze_at = (contest.closes.with_timezone(&Utc) + parts.freeze_after)
+        .min(contest.draw_at.with_timezone(&Utc));
+    if state.committed.is_none() && now >= freeze_at {
         let entries = load_entries(parts.store, &contest.name)?;
         let verdicts: Vec<Verdict> = judge(
             contest,

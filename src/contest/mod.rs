@@ -3,6 +3,7 @@
 //! announces, freezes, commits, draws and tells the winners through the engine's outbox
 //! (`lifecycle`).
 
+pub mod collect;
 pub mod draw;
 pub mod entries;
 pub mod lifecycle;

@@ -277,6 +277,10 @@ impl Engine {
             texts: &self.parts.texts,
             revision: self.revision,
             seeds,
+            freeze_after: match seeds {
+                Seeds::Random => crate::contest::collect::freeze_grace(),
+                Seeds::Rehearsal => TimeDelta::zero(),
+            },
         }
     }
 

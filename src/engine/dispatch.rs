@@ -106,6 +106,11 @@ impl Dispatcher {
         }
     }
 
+    /// The plan sends are checked against.
+    pub fn plan(&self) -> Option<Arc<Plan>> {
+        self.plan.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Checks every send against `plan`'s pauses and limits from the next batch on.
     pub fn set_plan(&self, plan: Arc<Plan>) {
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Some(plan);

@@ -129,6 +129,11 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
         dispatcher.clone(),
         stop.clone(),
     ));
+    let entries = tokio::spawn(entries_loop(
+        store.clone(),
+        dispatcher.clone(),
+        stop.clone(),
+    ));
     let accounts = AccountsReload { client, dispatcher };
 
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServiceError::Signals)?;
@@ -182,6 +187,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     let _ = stop_sender.send(true);
     wake.notify_one();
     collecting.abort();
+    entries.abort();
     if tokio::time::timeout(DRAIN_TIMEOUT, dispatching)
         .await
         .is_err()
@@ -234,6 +240,26 @@ async fn dispatch_loop(
             _ = tokio::time::sleep(wait) => {}
             _ = wake.notified() => {}
             _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Reads contest entries every `COLLECT_EVERY` until stopped, with the plan and the
+/// connectors of the latest reload.
+async fn entries_loop(
+    store: Arc<dyn Store>,
+    dispatcher: Arc<Dispatcher>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if let Some(current) = dispatcher.plan().filter(|p| !p.contests.is_empty()) {
+            let connectors = dispatcher.connectors();
+            crate::contest::collect::collect(&current, store.as_ref(), &connectors, Utc::now())
+                .await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(crate::contest::collect::poll_every()) => {}
+            _ = stop.changed() => return,
         }
     }
 }
