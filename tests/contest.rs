@@ -92,6 +92,8 @@ fn every_eligibility_rule_names_itself() {
         entry("staff", "@Staff", "#win @friend", t),
         entry("spam", "cy", "#win spam @friend", t),
         entry("alone", "di", "#win", t),
+        // Naming only an excluded account (the brand) is not tagging a friend.
+        entry("brandonly", "eve", "#win @Staff", t),
         stranger,
         newbie,
         not_reply,
@@ -103,6 +105,7 @@ fn every_eligibility_rule_names_itself() {
     let mut expected = vec![
         ("again".to_string(), rule("one_per")),
         ("alone".into(), rule("min_mentions")),
+        ("brandonly".into(), rule("min_mentions")),
         ("elsewhere".into(), rule("from")),
         ("late".into(), rule("closes")),
         ("newbie".into(), rule("not_new")),

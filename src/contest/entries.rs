@@ -144,14 +144,14 @@ fn exclusion(
     if let Some(word) = crate::rules::denied_word(&entry.text, &contest.deny_words) {
         return out("deny_words", format!("contains the denied word `{word}`"));
     }
-    if let Some(min) = contest.min_mentions {
-        let mentions = mentioned_handles(&entry.text).len();
-        if mentions < min as usize {
-            return out(
-                "min_mentions",
-                format!("mentions {mentions} account(s), fewer than {min}"),
-            );
-        }
+    let mentions = friends_mentioned(contest, &entry.text);
+    if let Some(min) = contest.min_mentions
+        && mentions < min as usize
+    {
+        return out(
+            "min_mentions",
+            format!("mentions {mentions} account(s), fewer than {min}"),
+        );
     }
     if !contest.eligible.is_empty() {
         let age_days = entry
@@ -166,7 +166,7 @@ fn exclusion(
                     "network": entry.network,
                     "text": entry.text,
                     "at": entry.at.to_rfc3339(),
-                    "mentions": mentioned_handles(&entry.text).len(),
+                    "mentions": mentions,
                     "author": {
                         "id": entry.author_id,
                         "handle": entry.author,
@@ -205,6 +205,24 @@ fn has_hashtag(text: &str, tag: &str) -> bool {
     })
     .filter_map(|word| word.strip_prefix('#'))
     .any(|word| word.to_lowercase() == tag)
+}
+
+/// How many accounts a text mentions, leaving out those in `exclude` (the brand's own
+/// account, which a reply names on most networks, belongs there).
+fn friends_mentioned(contest: &ContestPlan, text: &str) -> usize {
+    let excluded: Vec<String> = contest
+        .exclude
+        .iter()
+        .map(|h| normalise_handle(h))
+        .collect();
+    let same = |a: &str, b: &str| {
+        let local = |h: &str| h.split('@').next().unwrap_or_default().to_string();
+        a == b || (!(a.contains('@') && b.contains('@')) && local(a) == local(b))
+    };
+    mentioned_handles(text)
+        .into_iter()
+        .filter(|handle| !excluded.iter().any(|e| same(handle, e)))
+        .count()
 }
 
 /// The distinct `@handles` a text mentions.

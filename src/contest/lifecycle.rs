@@ -219,7 +219,7 @@ pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreRe
         && contest.post_commitment
         && !state.commitment_posted
     {
-        let text = format!(
+        let mut text = format!(
             "Entries to {} are closed: {} eligible. Commitment ({}): list SHA-256 {}, seed SHA-256 {}. The seed is revealed at the draw.",
             contest.name,
             committed.entries.len(),
@@ -227,6 +227,9 @@ pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreRe
             committed.list_sha256,
             committed.seed_sha256
         );
+        if parts.seeds == Seeds::Rehearsal {
+            text.push_str(" (A rehearsal: the seed is derived from the contest's name.)");
+        }
         let reply_to = announcement_ids(parts, contest).into_iter().next();
         let run = post_run(
             parts,
