@@ -701,3 +701,38 @@ fn crier_run_runs_a_contest_against_a_fake_mastodon() {
     assert!(verify(&proof).is_empty());
     assert!(proof.winners.iter().all(|w| proof.entries.contains(w)));
 }
+
+#[tokio::test]
+async fn quiet_hours_hold_contest_posts_too() {
+    let (_dir, plan) = crate::support::playbooks::valid_plan(
+        CONFIG,
+        &[
+            ("giveaway.yaml", &contest("", 1, 0)),
+            (
+                "night.yaml",
+                "kind: rules\nname: night\napplies_to: all\nquiet_hours: { from: \"20:30\", to: \"22:00\", then: delay }\n",
+            ),
+        ],
+    );
+    let event: RehearsalEvent = serde_json::from_value(serde_json::json!({
+        "at": "2026-12-02T09:00:00Z", "type": "reply", "account": "brand",
+        "in_reply_to": "announce", "author": "@ann", "text": "#win"
+    }))
+    .unwrap();
+    let lines = rehearse(plan, &[event], utc(1, 0, 0), utc(9, 0, 0))
+        .await
+        .unwrap();
+    let winners = lines
+        .iter()
+        .find(|l| l.kind == "post" && l.item.as_deref() == Some("winners"))
+        .expect("the winners' reply");
+    assert!(
+        winners
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("delayed by rules `night`"),
+        "{winners:?}"
+    );
+    assert_eq!(winners.reply_to.as_deref(), Some("giveaway/announce"));
+}

@@ -471,10 +471,33 @@ fn post_run(
                     to: version.accounts,
                     text: version.text,
                     media: Vec::new(),
-                    reply_to: None,
+                    // Resolved to the announcement's network id when sent after a wait.
+                    reply_to: reply_to.as_ref().map(|_| "announce".to_string()),
                 });
             }
             run.current_step = run.steps.len();
+            // Quiet hours and blackouts hold contest posts like campaign posts.
+            if let Some(hold) = crate::rules::hold(parts.plan, &contest.name, &accounts, now) {
+                run.reason = Some(hold.to_string());
+                run.outbox.clear();
+                match hold.then {
+                    crate::playbook::raw::Then::Skip => {
+                        run.state = RunState::Skipped;
+                        run.steps.clear();
+                    }
+                    crate::playbook::raw::Then::Delay => {
+                        run.steps.insert(
+                            0,
+                            StepSpec::Wait {
+                                seconds: (hold.until - now).num_seconds().max(0),
+                            },
+                        );
+                        run.current_step = 0;
+                        run.wake_at = Some(to_millis(hold.until));
+                        run.state = RunState::Waiting;
+                    }
+                }
+            }
         }
     }
     run
