@@ -736,3 +736,107 @@ async fn quiet_hours_hold_contest_posts_too() {
     );
     assert_eq!(winners.reply_to.as_deref(), Some("giveaway/announce"));
 }
+
+/// The lifecycle through `crier run` in a real Synapse room: entries are replies to the
+/// announcement in the room; the commitment and the winners answer it there.
+#[tokio::test]
+async fn crier_run_runs_a_contest_in_a_synapse_room() {
+    use crate::support::synapse::{Synapse, unique};
+    use std::time::{Duration, Instant};
+
+    let Some(synapse) = Synapse::from_env("crier_run_runs_a_contest_in_a_synapse_room") else {
+        return;
+    };
+    let bot = synapse.register("bot").await;
+    let alias_name = unique("contest");
+    let room = bot.create_public_room(&alias_name).await;
+    let fans = [
+        synapse.register("ann").await,
+        synapse.register("bo").await,
+        synapse.register("cy").await,
+    ];
+    for fan in &fans {
+        fan.join(&room).await;
+    }
+    let now = Utc::now();
+    let at = |seconds: i64| {
+        (now + TimeDelta::seconds(seconds))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    let config = format!(
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  room: {{ network: matrix, homeserver: {}, room: '#{alias_name}:localhost', token: env:CRIER_TEST_MATRIX_TOKEN }}\n",
+        synapse.url
+    );
+    let contest = format!(
+        "kind: contest\nname: giveaway\naccount: room\nannounce:\n  at: {}\n  text: \"Reply with #win\"\nentries:\n  from: replies\n  hashtag: \"#win\"\n  closes: {}\n  one_per: author\ndraw:\n  at: {}\n  winners: 1\n  reserves: 1\nwinners:\n  reply: \"Congratulations {{{{ winners | mentions }}}}!\"\n",
+        at(3),
+        at(12),
+        at(16)
+    );
+    let dir = crate::support::playbooks::folder(&config, &[("giveaway.yaml", &contest)]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap()])
+        .env("CRIER_LOG", "warn")
+        .env("CRIER_TEST_MATRIX_TOKEN", &bot.access_token)
+        .env("CRIER_ENTRIES_POLL_SECONDS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let find = async |prefix: &str| {
+        bot.latest(&room, 50).await.into_iter().find(|e| {
+            e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains(prefix))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let announcement = loop {
+        if let Some(event) = find("Reply with #win").await {
+            break event;
+        }
+        assert!(Instant::now() < deadline, "no announcement in the room");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let announcement_id = announcement["event_id"].as_str().unwrap().to_string();
+    fans[0].reply(&room, &announcement_id, "#win me").await;
+    fans[1].reply(&room, &announcement_id, "#win").await;
+    fans[2].reply(&room, &announcement_id, "no tag").await;
+    let winners = loop {
+        if let Some(event) = find("Draw seed:").await {
+            break event;
+        }
+        assert!(Instant::now() < deadline, "no winners in the room");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    crate::support::service::stop(child);
+    let commitment = find("Entries to giveaway are closed: 2 eligible.")
+        .await
+        .expect("the commitment");
+    for event in [&commitment, &winners] {
+        assert_eq!(
+            event["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+            announcement_id.as_str()
+        );
+    }
+    let proof = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args([
+            "contest",
+            "proof",
+            "giveaway",
+            "--path",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let proof: Proof = serde_json::from_slice(&proof.stdout).unwrap();
+    assert_eq!(proof.entries.len(), 2);
+    assert!(verify(&proof).is_empty());
+    let body = winners["content"]["body"].as_str().unwrap();
+    assert!(
+        body.contains(&fans[0].user_id) ^ body.contains(&fans[1].user_id),
+        "one of the two who entered wins: {body}"
+    );
+    assert!(!body.contains(&fans[2].user_id), "{body}");
+}
