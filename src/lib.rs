@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod connectors;
+pub mod crisis;
 pub mod diagnostic;
 pub mod engine;
 pub mod init;

@@ -3,6 +3,7 @@ mod accounts;
 mod bluesky;
 mod cli;
 mod connectors;
+mod crisis;
 mod diagnostics;
 mod discord;
 mod dispatch;
