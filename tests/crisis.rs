@@ -570,6 +570,11 @@ resolve:
         let json: serde_json::Value = serde_json::from_str(&r.render(ReportFormat::Json)).unwrap();
         assert_eq!(json["durations"]["time_to_resolve_ms"], 33 * MIN);
         assert_eq!(json["levels"][1]["level"], "critical");
+        // The chart has every minute from an hour before the signal to the resolve, quiet
+        // minutes as zeros.
+        let minutes: Vec<i64> = r.mentions.iter().map(|m| (m.at - T0) / MIN).collect();
+        assert_eq!(minutes, (-59..=34).collect::<Vec<_>>());
+        assert_eq!(r.mentions.iter().map(|m| m.negative).sum::<u64>(), 50);
     }
 
     #[test]

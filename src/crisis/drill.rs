@@ -258,13 +258,31 @@ fn entry(at: i64, actor: &str, kind: &str, detail: String) -> TimelineEntry {
 }
 
 fn finish(mut report: IncidentReport, series: &[MinuteCount]) -> IncidentReport {
-    let end = report.resolved_at.unwrap_or(i64::MAX);
-    let start = report.signal_at - 60 * 60_000;
-    report.mentions = series
-        .iter()
-        .filter(|m| m.at >= start && m.at <= end)
-        .copied()
-        .collect();
+    // Every minute from an hour before the signal to the resolve (or the last mention), zero
+    // minutes included, so the chart's lines do not bridge quiet gaps.
+    let start = report.signal_at - report.signal_at.rem_euclid(60_000) - 60 * 60_000;
+    let last = series.last().map_or(start, |m| m.at);
+    let end = report
+        .resolved_at
+        .map_or(last, |r| r - r.rem_euclid(60_000));
+    let mut dense = Vec::new();
+    let mut source = series.iter().filter(|m| m.at >= start).peekable();
+    let mut minute = start;
+    while minute <= end {
+        match source.peek() {
+            Some(m) if m.at == minute => {
+                dense.push(**m);
+                source.next();
+            }
+            _ => dense.push(MinuteCount {
+                at: minute,
+                total: 0,
+                negative: 0,
+            }),
+        }
+        minute += 60_000;
+    }
+    report.mentions = dense;
     report
 }
 
