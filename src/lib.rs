@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod connectors;
 pub mod contest;
+pub mod crisis;
 pub mod diagnostic;
 pub mod engine;
 pub mod init;

@@ -5,6 +5,7 @@ mod bluesky;
 mod cli;
 mod connectors;
 mod contest;
+mod crisis;
 mod diagnostics;
 mod discord;
 mod dispatch;

@@ -241,6 +241,7 @@ pub(super) fn rehearse(
     from: &str,
     until: &str,
     format: RehearsalFormat,
+    incident_report: Option<&Path>,
 ) -> CommandResult {
     let plan = match valid_plan(path)? {
         Ok(plan) => plan,
@@ -255,6 +256,20 @@ pub(super) fn rehearse(
         Some(file) => read_events(file).map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
+    if let Some(file) = incident_report {
+        let extension = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let report_format = crate::crisis::ReportFormat::parse(extension)
+            .ok_or("--incident-report must end in .md, .html or .json")?;
+        let reports = crate::crisis::drill_events(
+            &plan,
+            &events,
+            from.timestamp_millis(),
+            until.timestamp_millis(),
+        );
+        let text = crate::crisis::render_reports(&reports, report_format);
+        std::fs::write(file, text)
+            .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+    }
     // One thread: the rehearsal is a simulation, its order must not depend on scheduling.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -113,6 +113,10 @@ enum Command {
         until: String,
         #[arg(long, value_enum, default_value_t = RehearsalFormat::Text)]
         format: RehearsalFormat,
+        /// Also write the crisis plans' incident reports to this file (`.md`, `.html` or
+        /// `.json`, by its extension).
+        #[arg(long)]
+        incident_report: Option<PathBuf>,
     },
     /// Fire one campaign post now, whatever its schedule, and send it.
     Trigger {
@@ -373,7 +377,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             from,
             until,
             format,
-        } => engine_commands::rehearse(&path, events.as_deref(), &from, &until, format),
+            incident_report,
+        } => engine_commands::rehearse(
+            &path,
+            events.as_deref(),
+            &from,
+            &until,
+            format,
+            incident_report.as_deref(),
+        ),
         Command::Trigger {
             playbook,
             item,

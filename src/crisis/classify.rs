@@ -1,0 +1,437 @@
+//! Mention tone: a classifier trait and the built-in lexicon for English, Ukrainian and
+//! Russian, with negation ("not bad" is positive, "не погано" too) and playbook word lists.
+
+use std::collections::{HashMap, HashSet};
+
+use unicode_segmentation::UnicodeSegmentation;
+
+/// The tone of one mention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tone {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+/// Classifies a mention's text. Small on purpose, so a better model can replace the lexicon.
+pub trait Classifier: Send + Sync {
+    fn classify(&self, text: &str) -> Tone;
+}
+
+/// How many words after a negator it still flips ("not at all bad").
+const NEGATION_REACH: usize = 3;
+/// Stems shorter than this never match by prefix (a `*` entry that short matches exactly).
+const MIN_STEM_CHARS: usize = 3;
+
+/// A word list scored by sum: negative words -1, positive +1, each flipped when one of the
+/// previous [`NEGATION_REACH`] words is a negator. An entry ending in `*` is a stem and
+/// matches every word starting with it (Ukrainian and Russian inflect: `жахлив*`).
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    exact: HashMap<String, i8>,
+    stems: HashMap<String, i8>,
+    longest_stem: usize,
+    negators: HashSet<String>,
+}
+
+const NEGATIVE: &[&str] = &[
+    // English
+    "bad",
+    "worse",
+    "worst",
+    "awful",
+    "terrible",
+    "horrible",
+    "hate",
+    "hated",
+    "hates",
+    "broken",
+    "broke",
+    "down",
+    "outage",
+    "outages",
+    "fail*",
+    "crash*",
+    "scam",
+    "fraud",
+    "refund",
+    "refunds",
+    "angry",
+    "useless",
+    "disappoint*",
+    "disgust*",
+    "rip-off",
+    "ripoff",
+    "leak*",
+    "hacked",
+    "breach*",
+    "unacceptable",
+    "slow",
+    "lost",
+    "lies",
+    "liar*",
+    "boycott*",
+    "problem*",
+    "error*",
+    "bug",
+    "bugs",
+    "buggy",
+    "complain*",
+    "poor",
+    "pathetic",
+    "ridiculous",
+    "shame*",
+    "stolen",
+    "cancel*",
+    "worthless",
+    "garbage",
+    "trash",
+    "sucks",
+    "suck",
+    "wtf",
+    "nightmare",
+    "dead",
+    "unusable",
+    "unreliable",
+    "overpriced",
+    "rude",
+    // Ukrainian
+    "поган*",
+    "жахлив*",
+    "жах",
+    "зламал*",
+    "зламан*",
+    "не працює",
+    "збій",
+    "збої",
+    "збою",
+    "шахра*",
+    "обман*",
+    "ненавид*",
+    "гірш*",
+    "відстій",
+    "ганьб*",
+    "розчарув*",
+    "витік",
+    "витоку",
+    "злам",
+    "повільн*",
+    "проблем*",
+    "помилк*",
+    "скарг*",
+    "верніть",
+    "повернення",
+    "бойкот*",
+    "кошмар*",
+    "огидн*",
+    "брехн*",
+    "брехл*",
+    "втрат*",
+    "вкрал*",
+    "обурлив*",
+    "обурен*",
+    // Russian
+    "плох*",
+    "ужасн*",
+    "ужас",
+    "сломал*",
+    "сломан*",
+    "сбой",
+    "сбои",
+    "сбоя",
+    "мошен*",
+    "обман*",
+    "ненавиж*",
+    "ненавид*",
+    "хуж*",
+    "отстой",
+    "позор*",
+    "разочаров*",
+    "утечк*",
+    "взлом*",
+    "медленн*",
+    "проблем*",
+    "ошибк*",
+    "жалоб*",
+    "верните",
+    "возврат*",
+    "бойкот*",
+    "кошмар*",
+    "отвратит*",
+    "вранье",
+    "враньё",
+    "врут",
+    "украл*",
+    "возмутит*",
+    "возмущ*",
+    "лежит",
+];
+
+const POSITIVE: &[&str] = &[
+    // English
+    "good",
+    "great",
+    "excellent",
+    "love",
+    "loved",
+    "loves",
+    "awesome",
+    "amazing",
+    "thanks",
+    "thank",
+    "perfect",
+    "best",
+    "better",
+    "fixed",
+    "works",
+    "working",
+    "fast",
+    "helpful",
+    "happy",
+    "nice",
+    "wonderful",
+    "fantastic",
+    "recommend*",
+    "brilliant",
+    "glad",
+    "kudos",
+    "resolved",
+    "appreciate*",
+    "solid",
+    "reliable",
+    "fine",
+    // Ukrainian
+    "добр*",
+    "чудов*",
+    "дякую",
+    "дякуємо",
+    "дяка",
+    "люблю",
+    "супер",
+    "класн*",
+    "найкращ*",
+    "відмінн*",
+    "швидк*",
+    "працює",
+    "полагодил*",
+    "виправил*",
+    "рекоменд*",
+    "молодц*",
+    "гарн*",
+    "задоволен*",
+    "неймовірн*",
+    "прекрасн*",
+    // Russian
+    "хорош*",
+    "отличн*",
+    "спасибо",
+    "благодар*",
+    "люблю",
+    "класс*",
+    "лучш*",
+    "прекрасн*",
+    "быстр*",
+    "работает",
+    "починил*",
+    "исправил*",
+    "рекоменд*",
+    "молодц*",
+    "доволен",
+    "довольн*",
+    "неплох*",
+    "замечательн*",
+    "супер",
+];
+
+const NEGATORS: &[&str] = &[
+    "not",
+    "no",
+    "never",
+    "isn't",
+    "isnt",
+    "wasn't",
+    "wasnt",
+    "aren't",
+    "don't",
+    "dont",
+    "doesn't",
+    "doesnt",
+    "didn't",
+    "didnt",
+    "won't",
+    "can't",
+    "cant",
+    "cannot",
+    "hardly",
+    "without",
+    "nothing",
+    "не",
+    "ні",
+    "ни",
+    "нет",
+    "без",
+    "анітрохи",
+    "нисколько",
+];
+
+impl Lexicon {
+    /// English, Ukrainian and Russian words and negators.
+    pub fn builtin() -> Lexicon {
+        let mut lexicon = Lexicon::empty();
+        lexicon.add(NEGATIVE, -1);
+        lexicon.add(POSITIVE, 1);
+        lexicon
+    }
+
+    /// Negators only: the words come from the playbook (`replace_builtin_lexicon`).
+    pub fn empty() -> Lexicon {
+        Lexicon {
+            negators: NEGATORS.iter().map(|w| (*w).to_owned()).collect(),
+            ..Lexicon::default()
+        }
+    }
+
+    /// The lexicon a crisis plan asks for: the built-in one (or none when it replaces it),
+    /// then its own negative and positive words, which win over built-in ones.
+    pub fn for_plan<S: AsRef<str>>(
+        replace_builtin: bool,
+        negative: &[S],
+        positive: &[S],
+    ) -> Lexicon {
+        let mut lexicon = if replace_builtin {
+            Lexicon::empty()
+        } else {
+            Lexicon::builtin()
+        };
+        lexicon.add(negative, -1);
+        lexicon.add(positive, 1);
+        lexicon
+    }
+
+    /// Adds `words` with `score`, replacing an earlier score of the same entry. Multi-word
+    /// entries (`не працює`) are scored as phrases.
+    pub fn add<S: AsRef<str>>(&mut self, words: &[S], score: i8) {
+        for word in words {
+            let word = word.as_ref().trim().to_lowercase();
+            if word.is_empty() {
+                continue;
+            }
+            match word.strip_suffix('*') {
+                Some(stem) if stem.chars().count() >= MIN_STEM_CHARS => {
+                    self.longest_stem = self.longest_stem.max(stem.len());
+                    self.stems.insert(stem.to_owned(), score);
+                }
+                Some(stem) => {
+                    self.exact.insert(stem.to_owned(), score);
+                }
+                None => {
+                    self.exact.insert(word, score);
+                }
+            }
+        }
+    }
+
+    fn score_word(&self, word: &str) -> i8 {
+        if let Some(score) = self.exact.get(word) {
+            return *score;
+        }
+        // Longest stem first: char boundaries from the end, down to the shortest stem.
+        let mut end = word.len().min(self.longest_stem);
+        while end > 0 {
+            if word.is_char_boundary(end) {
+                let prefix = &word[..end];
+                if prefix.chars().count() < MIN_STEM_CHARS {
+                    break;
+                }
+                if let Some(score) = self.stems.get(prefix) {
+                    return *score;
+                }
+            }
+            end -= 1;
+        }
+        0
+    }
+
+    /// The summed score of `text` (negative below zero).
+    pub fn score(&self, text: &str) -> i32 {
+        let lower = text.to_lowercase();
+        let words: Vec<&str> = lower.unicode_words().collect();
+        let mut total = 0i32;
+        let mut since_negator = usize::MAX;
+        let mut i = 0;
+        while i < words.len() {
+            let word = words[i];
+            if self.negators.contains(word) {
+                // A phrase starting with a negator ("не працює") is a word of its own.
+                if let Some(next) = words.get(i + 1) {
+                    let phrase = format!("{word} {next}");
+                    if let Some(score) = self.exact.get(&phrase) {
+                        total += i32::from(*score);
+                        i += 2;
+                        since_negator = usize::MAX;
+                        continue;
+                    }
+                }
+                since_negator = 0;
+                i += 1;
+                continue;
+            }
+            let score = i32::from(self.score_word(word));
+            if score != 0 {
+                let negated = since_negator < NEGATION_REACH;
+                total += if negated { -score } else { score };
+                since_negator = usize::MAX;
+            } else if since_negator != usize::MAX {
+                since_negator += 1;
+            }
+            i += 1;
+        }
+        total
+    }
+}
+
+impl Classifier for Lexicon {
+    fn classify(&self, text: &str) -> Tone {
+        match self.score(text) {
+            s if s < 0 => Tone::Negative,
+            0 => Tone::Neutral,
+            _ => Tone::Positive,
+        }
+    }
+}
+
+/// A plan's `keywords`: a mention counts when its text contains one of them as a whole word
+/// or phrase, compared in lower case (Unicode-aware, Cyrillic included: `Акме` finds `АКМЕ`
+/// and `@акме`, not `акмеу`). No keywords means every mention of a watched account counts.
+#[derive(Debug, Clone, Default)]
+pub struct KeywordFilter {
+    keywords: Vec<String>,
+}
+
+impl KeywordFilter {
+    pub fn new<S: AsRef<str>>(keywords: &[S]) -> KeywordFilter {
+        KeywordFilter {
+            keywords: keywords
+                .iter()
+                .map(|k| k.as_ref().trim().to_lowercase())
+                .filter(|k| !k.is_empty())
+                .collect(),
+        }
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        if self.keywords.is_empty() {
+            return true;
+        }
+        let lower = text.to_lowercase();
+        self.keywords.iter().any(|k| {
+            lower.match_indices(k.as_str()).any(|(start, found)| {
+                let before = lower[..start].chars().next_back();
+                let after = lower[start + found.len()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric)
+            })
+        })
+    }
+}

@@ -1,0 +1,617 @@
+//! Crisis plans: the lexicon in three languages with negation, keyword filtering, incremental
+//! windows read by conditions, and the incident state machine on a virtual clock.
+
+use std::time::Duration;
+
+use crier::crisis::{
+    Classifier, CrisisSignals, IncidentMachine, KeywordFilter, Lexicon, MentionWindows, Tone,
+    Transition,
+};
+use crier::script::{ConditionContext, ConditionInput, ScriptEngine, Sentiment};
+
+const MIN: i64 = 60_000;
+const T0: i64 = 1_796_282_100_000;
+
+mod classifier {
+    use super::*;
+
+    fn tone(text: &str) -> Tone {
+        Lexicon::builtin().classify(text)
+    }
+
+    #[test]
+    fn english() {
+        assert_eq!(
+            tone("The app is down again, this is terrible"),
+            Tone::Negative
+        );
+        assert_eq!(tone("Great support, thanks!"), Tone::Positive);
+        assert_eq!(tone("What time does the shop open?"), Tone::Neutral);
+        assert_eq!(tone("Payments keep FAILING"), Tone::Negative);
+    }
+
+    #[test]
+    fn ukrainian() {
+        assert_eq!(
+            tone("Застосунок не працює вже годину, жахливо"),
+            Tone::Negative
+        );
+        assert_eq!(tone("Дякую, все чудово"), Tone::Positive);
+        assert_eq!(tone("Коли відкриється магазин?"), Tone::Neutral);
+        assert_eq!(tone("Жахливий сервіс"), Tone::Negative);
+    }
+
+    #[test]
+    fn russian() {
+        assert_eq!(tone("Ужасный сервис, верните деньги"), Tone::Negative);
+        assert_eq!(tone("Спасибо, всё отлично работает"), Tone::Positive);
+        assert_eq!(tone("Во сколько открывается магазин?"), Tone::Neutral);
+    }
+
+    #[test]
+    fn negation() {
+        assert_eq!(tone("not bad"), Tone::Positive);
+        assert_eq!(tone("Honestly not bad at all"), Tone::Positive);
+        assert_eq!(tone("not good"), Tone::Negative);
+        assert_eq!(tone("this isn't great"), Tone::Negative);
+        assert_eq!(tone("не погано"), Tone::Positive);
+        assert_eq!(tone("не добре"), Tone::Negative);
+        assert_eq!(tone("не плохо"), Tone::Positive);
+        assert_eq!(tone("неплохо"), Tone::Positive);
+        assert_eq!(tone("не хорошо"), Tone::Negative);
+        // A negator reaches three words, not the whole sentence.
+        assert_eq!(
+            tone("no idea why but after the update it is bad"),
+            Tone::Negative
+        );
+    }
+
+    #[test]
+    fn stems_do_not_match_inside_short_english_words() {
+        // "bad" is an exact word; "badge" is not negative.
+        assert_eq!(tone("Got my badge today"), Tone::Neutral);
+    }
+
+    #[test]
+    fn playbook_words_extend_or_replace() {
+        let extended = Lexicon::for_plan(false, &["meltdown", "відключен*"], &["restored"]);
+        assert_eq!(extended.classify("total meltdown"), Tone::Negative);
+        assert_eq!(extended.classify("Відключення знову"), Tone::Negative);
+        assert_eq!(extended.classify("service restored"), Tone::Positive);
+        assert_eq!(extended.classify("terrible"), Tone::Negative);
+        // A playbook word overrides the built-in score.
+        let overridden = Lexicon::for_plan(false, &["fast"], &[] as &[&str]);
+        assert_eq!(overridden.classify("too fast"), Tone::Negative);
+        let replaced = Lexicon::for_plan(true, &["meltdown"], &[] as &[&str]);
+        assert_eq!(replaced.classify("terrible"), Tone::Neutral);
+        assert_eq!(replaced.classify("meltdown"), Tone::Negative);
+    }
+
+    #[test]
+    fn keywords_are_unicode_aware() {
+        let filter = KeywordFilter::new(&["Акме", "acme"]);
+        assert!(filter.matches("Знову АКМЕ лежить"));
+        assert!(filter.matches("@акме не працює"));
+        assert!(!filter.matches("акмеу не працює"));
+        assert!(!filter.matches("acmecorp is fine"));
+        assert!(KeywordFilter::new(&["не працює"]).matches("Сайт НЕ ПРАЦЮЄ!"));
+        assert!(filter.matches("@ACME help"));
+        assert!(!filter.matches("unrelated"));
+        assert!(KeywordFilter::new(&[] as &[&str]).matches("anything"));
+    }
+}
+
+mod windows {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn counts_by_tone_and_distinct_authors() {
+        let mut w = MentionWindows::new(secs(7 * 86_400));
+        w.record(T0, "ann", Tone::Negative);
+        w.record(T0 + 10 * MIN, "bob", Tone::Negative);
+        w.record(T0 + 20 * MIN, "ann", Tone::Positive);
+        w.record(T0 + 40 * MIN, "cid", Tone::Neutral);
+        w.advance(T0 + 40 * MIN);
+        let all = w.counts(secs(3600));
+        assert_eq!(
+            (
+                all.total,
+                all.negative,
+                all.positive,
+                all.neutral,
+                all.authors
+            ),
+            (4, 2, 1, 1, 3)
+        );
+        let last_half = w.counts(secs(1800));
+        assert_eq!((last_half.total, last_half.authors), (2, 2));
+        w.advance(T0 + 75 * MIN);
+        let later = w.counts(secs(1800));
+        assert_eq!((later.total, later.authors), (0, 0));
+        assert_eq!(w.counts(secs(3600)).total, 2);
+    }
+
+    #[test]
+    fn spike_rate_and_zscore_against_the_baseline() {
+        let mut w = MentionWindows::new(secs(86_400));
+        // Baseline: one negative mention every 10 minutes for 6 hours (3 per 30 minutes).
+        for i in 0..36 {
+            w.record(T0 + i * 10 * MIN, &format!("a{i}"), Tone::Negative);
+        }
+        // Then 30 in the next 30 minutes.
+        let start = T0 + 360 * MIN;
+        for i in 0..30 {
+            w.record(start + i * MIN, &format!("b{i}"), Tone::Negative);
+        }
+        w.advance(start + 29 * MIN);
+        let (win, base) = (secs(1800), secs(86_400));
+        let spike = w.spike_ratio(Sentiment::Negative, win, base);
+        assert!((spike - 10.0).abs() < 0.01, "spike {spike}");
+        assert!((w.per_minute(Sentiment::Negative, win) - 1.0).abs() < 1e-9);
+        // A perfectly flat baseline: sigma floors at one, z = 30 - 3.
+        let z = w.z_score(Sentiment::Negative, win, base);
+        assert!((z - 27.0).abs() < 0.01, "z {z}");
+        assert_eq!(w.spike_ratio(Sentiment::Positive, win, base), 0.0);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_retention_and_time_jumps_keep_totals_consistent() {
+        let mut w = MentionWindows::new(secs(3600));
+        for i in 0..5000 {
+            w.record(T0 + i * MIN, "a", Tone::Neutral);
+        }
+        assert_eq!(w.counts(secs(3600)).total, 60);
+        w.advance(T0 + 100_000 * MIN);
+        assert_eq!(w.counts(secs(3600)).total, 0);
+        w.record(T0 + 100_000 * MIN, "b", Tone::Negative);
+        let c = w.counts(secs(600));
+        assert_eq!((c.total, c.negative, c.authors), (1, 1, 1));
+    }
+
+    #[test]
+    fn windows_survive_a_snapshot() {
+        let mut w = MentionWindows::new(secs(86_400));
+        for i in 0..50 {
+            w.record(T0 + i * MIN, &format!("u{}", i % 7), Tone::Negative);
+        }
+        let saved = serde_json::to_string(&w).unwrap();
+        let mut restored: MentionWindows = serde_json::from_str(&saved).unwrap();
+        restored.record(T0 + 50 * MIN, "u1", Tone::Positive);
+        w.record(T0 + 50 * MIN, "u1", Tone::Positive);
+        assert_eq!(restored.counts(secs(1800)), w.counts(secs(1800)));
+        assert_eq!(restored.counts(secs(1800)).authors, 7);
+    }
+
+    #[test]
+    fn conditions_read_the_windows() {
+        let engine = ScriptEngine::new();
+        let when = engine
+            .compile(
+                r#"mentions("30m").negative >= 20 && spike("negative", "30m", "1d") > 3.0"#,
+                ConditionContext::CrisisWhen,
+            )
+            .unwrap();
+        let plan = crier::crisis::KeywordFilter::new(&["acme"]);
+        let mut signals = CrisisSignals::new(plan, Box::new(Lexicon::builtin()), secs(86_400));
+        let eval = |signals: &CrisisSignals| {
+            let input = ConditionInput::new()
+                .with_json("vars", &serde_json::json!({}))
+                .with_signals(signals.source());
+            engine.evaluate(&when, &input).unwrap()
+        };
+        for i in 0..120 {
+            signals.observe(T0 + i * 5 * MIN, "calm", "acme is fine");
+        }
+        signals.advance(T0 + 600 * MIN);
+        assert!(!eval(&signals));
+        for i in 0..25 {
+            let at = T0 + 600 * MIN + i * MIN;
+            assert_eq!(
+                signals.observe(at, &format!("u{i}"), "ACME down, terrible"),
+                Some(Tone::Negative)
+            );
+            assert_eq!(signals.observe(at, "x", "other brand is down"), None);
+        }
+        assert!(eval(&signals));
+    }
+}
+
+mod incidents {
+    use super::*;
+
+    const RESOLVE_FOR: i64 = 30 * MIN;
+
+    #[test]
+    fn opens_raises_only_upwards_and_resolves_after_for() {
+        let mut m = IncidentMachine::new(Some(RESOLVE_FOR));
+        assert_eq!(m.evaluate(T0, &[false, false], false), None);
+        assert_eq!(
+            m.evaluate(T0 + MIN, &[true, false], false),
+            Some(Transition::Opened { level: 0 })
+        );
+        assert_eq!(
+            m.evaluate(T0 + 2 * MIN, &[true, true], false),
+            Some(Transition::Raised { from: 0, to: 1 })
+        );
+        // Levels never go down while open.
+        assert_eq!(m.evaluate(T0 + 3 * MIN, &[true, false], false), None);
+        assert_eq!(m.state.level, Some(1));
+        // resolve.when holds 29 minutes, breaks, then holds the full 30.
+        assert_eq!(m.evaluate(T0 + 10 * MIN, &[false, false], true), None);
+        assert_eq!(m.evaluate(T0 + 39 * MIN, &[false, false], true), None);
+        assert_eq!(m.evaluate(T0 + 40 * MIN, &[false, false], false), None);
+        assert_eq!(m.evaluate(T0 + 41 * MIN, &[false, false], true), None);
+        assert_eq!(m.evaluate(T0 + 70 * MIN, &[false, false], true), None);
+        assert_eq!(
+            m.evaluate(T0 + 71 * MIN, &[false, false], true),
+            Some(Transition::Resolved)
+        );
+        assert_eq!(m.state.level, None);
+    }
+
+    #[test]
+    fn a_signal_hovering_at_the_threshold_does_not_flap() {
+        let mut m = IncidentMachine::new(Some(10 * MIN));
+        let mut transitions = Vec::new();
+        // The level holds on every other evaluation, resolve.when on the others: the resolve
+        // clock restarts each time, so the one incident stays open.
+        for i in 0..120 {
+            let holds = i % 2 == 0;
+            if let Some(t) = m.evaluate(T0 + i * MIN, &[holds], !holds) {
+                transitions.push(t);
+            }
+        }
+        assert_eq!(transitions, [Transition::Opened { level: 0 }]);
+        // Calm for 10 minutes resolves it.
+        for i in 120..=131 {
+            if let Some(t) = m.evaluate(T0 + i * MIN, &[false], true) {
+                transitions.push(t);
+            }
+        }
+        assert_eq!(transitions.last(), Some(&Transition::Resolved));
+        // A blip right after does not reopen it; one after 10 quiet minutes does.
+        assert_eq!(m.evaluate(T0 + 132 * MIN, &[true], false), None);
+        for i in 133..=142 {
+            assert_eq!(m.evaluate(T0 + i * MIN, &[false], true), None);
+        }
+        assert_eq!(m.evaluate(T0 + 143 * MIN, &[false], true), None);
+        assert_eq!(
+            m.evaluate(T0 + 144 * MIN, &[true], false),
+            Some(Transition::Opened { level: 0 })
+        );
+    }
+
+    #[test]
+    fn reopens_after_the_signal_has_dropped() {
+        let mut m = IncidentMachine::new(Some(0));
+        assert!(m.evaluate(T0, &[true], false).is_some());
+        assert_eq!(
+            m.evaluate(T0 + MIN, &[true], true),
+            Some(Transition::Resolved)
+        );
+        assert_eq!(m.evaluate(T0 + 2 * MIN, &[true], false), None);
+        assert_eq!(m.evaluate(T0 + 3 * MIN, &[false], false), None);
+        assert_eq!(
+            m.evaluate(T0 + 4 * MIN, &[true], false),
+            Some(Transition::Opened { level: 0 })
+        );
+        assert!(m.resolve_by_hand(T0 + 5 * MIN));
+        assert!(!m.resolve_by_hand(T0 + 6 * MIN));
+    }
+
+    #[test]
+    fn without_resolve_when_only_a_person_resolves() {
+        let mut m = IncidentMachine::new(None);
+        m.evaluate(T0, &[true], false);
+        for i in 1..100 {
+            assert_eq!(m.evaluate(T0 + i * MIN, &[false], true), None);
+        }
+        assert!(m.resolve_by_hand(T0 + 100 * MIN));
+    }
+
+    #[test]
+    fn the_state_survives_a_restart() {
+        let mut m = IncidentMachine::new(Some(RESOLVE_FOR));
+        m.evaluate(T0, &[true, true], false);
+        m.evaluate(T0 + MIN, &[false, false], true);
+        let saved = serde_json::to_string(&m.state).unwrap();
+        let mut restored =
+            IncidentMachine::restore(Some(RESOLVE_FOR), serde_json::from_str(&saved).unwrap());
+        assert_eq!(restored.state.level, Some(1));
+        assert_eq!(
+            restored.evaluate(T0 + 31 * MIN, &[false, false], true),
+            Some(Transition::Resolved)
+        );
+    }
+}
+
+mod drills {
+    use super::*;
+    use crier::crisis::{DrillDecision, DrillMention, IncidentReport, ReportFormat, drill};
+    use crier::playbook::plan::Plan;
+    use tempfile::TempDir;
+
+    const CONFIG: &str = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  duty: { notify: chat }\n  lead: { notify: chat }\n  boss: { notify: chat }\n";
+
+    fn plan(on_timeout: &str) -> (TempDir, Plan) {
+        let playbook = format!(
+            r#"kind: crisis
+name: outage
+watch:
+  accounts: [brand]
+  keywords: [acme]
+  every: 1m
+levels:
+  - name: elevated
+    when: 'mentions("10m").negative >= 5'
+    do:
+      - notify: duty
+        text: "{{{{ signal.negative }}}} negative"
+  - name: critical
+    when: 'mentions("10m").negative >= 15'
+    do:
+      - notify: [lead, boss]
+      - approve:
+          by: [lead]
+          timeout: 10m
+          on_timeout: {on_timeout}
+      - post:
+          to: [brand]
+          text: "We are on it."
+resolve:
+  when: 'mentions("10m").negative < 2'
+  for: 15m
+  do:
+    - resume: campaigns
+    - notify: duty
+      text: "Resolved after {{{{ incident.duration }}}}"
+"#
+        );
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
+        std::fs::write(dir.path().join("outage.yaml"), playbook).unwrap();
+        let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+        for d in &validated.diagnostics {
+            eprintln!("{d}");
+        }
+        (dir, validated.plan.expect("a valid plan"))
+    }
+
+    /// `per_minute[i]` negative mentions in minute i (at second 30).
+    fn negatives(per_minute: &[usize]) -> Vec<DrillMention> {
+        let mut out = Vec::new();
+        for (minute, n) in per_minute.iter().enumerate() {
+            for k in 0..*n {
+                out.push(DrillMention {
+                    at: T0 + minute as i64 * MIN + 30_000,
+                    author: format!("u{minute}-{k}"),
+                    text: "acme is down, terrible".into(),
+                });
+            }
+        }
+        out
+    }
+
+    fn run(
+        on_timeout: &str,
+        per_minute: &[usize],
+        decisions: &[DrillDecision],
+    ) -> Vec<IncidentReport> {
+        let (_dir, plan) = plan(on_timeout);
+        drill(
+            &plan.crises[0],
+            &ScriptEngine::new(),
+            &negatives(per_minute),
+            decisions,
+            T0,
+            T0 + 120 * MIN,
+        )
+    }
+
+    fn kinds(report: &IncidentReport) -> Vec<String> {
+        report
+            .timeline
+            .iter()
+            .map(|e| format!("{}@{} {}", e.kind, (e.at - T0) / MIN, e.detail))
+            .collect()
+    }
+
+    /// 5 negatives a minute for 10 minutes, then silence.
+    fn wave() -> Vec<usize> {
+        let mut v = vec![0; 120];
+        for n in v.iter_mut().take(10) {
+            *n = 5;
+        }
+        v
+    }
+
+    #[test]
+    fn detects_within_one_interval_and_escalates_through_levels() {
+        let reports = run("proceed", &wave(), &[]);
+        assert_eq!(reports.len(), 1);
+        let r = &reports[0];
+        // Minute 0's five mentions (at 00:30) are seen at the 01:00 evaluation.
+        assert_eq!(r.signal_at, T0 + MIN);
+        assert_eq!(r.opened_at - r.signal_at, 0);
+        let marks: Vec<_> = r
+            .levels
+            .iter()
+            .map(|m| (m.level.as_str(), (m.at - T0) / MIN))
+            .collect();
+        // 15 negatives in 10 minutes after minute 2 (seen at 03:00).
+        assert_eq!(marks, [("elevated", 1), ("critical", 3)]);
+        assert!(
+            kinds(r).contains(&"notify@1 duty: 5 negative".to_string()),
+            "{:#?}",
+            kinds(r)
+        );
+    }
+
+    #[test]
+    fn approval_timeout_proceed_posts() {
+        let r = &run("proceed", &wave(), &[])[0];
+        assert_eq!(r.approvals[0].decision, "timeout:proceed");
+        assert_eq!(r.responded_at, Some(T0 + 13 * MIN));
+    }
+
+    #[test]
+    fn approval_timeout_abort_does_not_post() {
+        let r = &run("abort", &wave(), &[])[0];
+        assert_eq!(r.approvals[0].decision, "timeout:abort");
+        assert_eq!(r.responded_at, None);
+        assert!(!kinds(r).iter().any(|k| k.starts_with("post")));
+    }
+
+    #[test]
+    fn approval_timeout_escalate_asks_more_people_then_their_answer_counts() {
+        let decision = DrillDecision {
+            at: T0 + 20 * MIN,
+            by: "boss".into(),
+            approve: true,
+            note: Some("ok".into()),
+        };
+        let r = &run("escalate", &wave(), &[decision])[0];
+        assert_eq!(r.approvals[0].decision, "timeout:escalate");
+        assert!(
+            kinds(r)
+                .iter()
+                .any(|k| k.starts_with("notify@13 duty, boss: approval needed")),
+            "{:#?}",
+            kinds(r)
+        );
+        assert_eq!(
+            (r.approvals[1].decision.as_str(), r.approvals[1].by.as_str()),
+            ("approved", "boss")
+        );
+        assert_eq!(r.acknowledged_by.as_deref(), Some("boss"));
+        assert_eq!(r.responded_at, Some(T0 + 20 * MIN));
+    }
+
+    #[test]
+    fn an_approval_in_time_posts_and_a_rejection_does_not() {
+        let approve = DrillDecision {
+            at: T0 + 5 * MIN,
+            by: "lead".into(),
+            approve: true,
+            note: None,
+        };
+        let r = &run("abort", &wave(), &[approve])[0];
+        assert_eq!(r.responded_at, Some(T0 + 5 * MIN));
+        assert_eq!(r.acknowledged_at, Some(T0 + 5 * MIN));
+        let reject = DrillDecision {
+            at: T0 + 5 * MIN,
+            by: "lead".into(),
+            approve: false,
+            note: None,
+        };
+        let r = &run("proceed", &wave(), &[reject])[0];
+        assert_eq!(r.responded_at, None);
+        // Someone who is not an approver cannot decide.
+        let stranger = DrillDecision {
+            at: T0 + 5 * MIN,
+            by: "duty".into(),
+            approve: true,
+            note: None,
+        };
+        let r = &run("abort", &wave(), &[stranger])[0];
+        assert_eq!(r.responded_at, None);
+    }
+
+    #[test]
+    fn resolves_only_after_for() {
+        let r = &run("proceed", &wave(), &[])[0];
+        // The last negatives are at 09:30; below 2 in 10 minutes from the 19:00 evaluation
+        // (minute 9's five leave the window then); held 15 minutes: 34:00.
+        assert_eq!(r.resolved_at, Some(T0 + 34 * MIN));
+        assert!(
+            kinds(r).contains(&"notify@34 duty: Resolved after 33m 00s".to_string()),
+            "{:#?}",
+            kinds(r)
+        );
+    }
+
+    #[test]
+    fn a_hovering_signal_keeps_one_incident() {
+        // Five ones in every eleven minutes: 10-minute windows hold 4 or 5 negatives, so the
+        // elevated condition flips on and off for two hours while resolve.when never holds.
+        let per_minute: Vec<usize> = (0..120)
+            .map(|i| usize::from([0, 2, 4, 6, 8].contains(&(i % 11))))
+            .collect();
+        let reports = run("proceed", &per_minute, &[]);
+        assert_eq!(reports.len(), 1, "{reports:#?}");
+        assert_eq!(reports[0].resolved_at, None);
+        assert_eq!(reports[0].levels.len(), 1);
+    }
+
+    #[test]
+    fn reports_render_in_three_formats() {
+        let r = &run("proceed", &wave(), &[])[0];
+        let md = r.render(ReportFormat::Markdown);
+        assert!(
+            md.contains("| Time to detect | 0s |") && md.contains("| Time to resolve | 33m 00s |"),
+            "{md}"
+        );
+        let html = r.render(ReportFormat::Html);
+        assert!(
+            html.starts_with("<!DOCTYPE html>")
+                && html.contains("<svg")
+                && html.contains("critical")
+        );
+        // Self-contained: no scripts, and the only URL is the SVG namespace.
+        assert!(!html.contains("<script"));
+        assert_eq!(
+            html.matches("http").count(),
+            html.matches("http://www.w3.org/2000/svg").count()
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.render(ReportFormat::Json)).unwrap();
+        assert_eq!(json["durations"]["time_to_resolve_ms"], 33 * MIN);
+        assert_eq!(json["levels"][1]["level"], "critical");
+        // The chart has every minute from an hour before the signal to the resolve, quiet
+        // minutes as zeros.
+        let minutes: Vec<i64> = r.mentions.iter().map(|m| (m.at - T0) / MIN).collect();
+        assert_eq!(minutes, (-59..=34).collect::<Vec<_>>());
+        assert_eq!(r.mentions.iter().map(|m| m.negative).sum::<u64>(), 50);
+    }
+
+    #[test]
+    fn the_outage_drill_matches_its_expected_report() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/outage-drill");
+        let validated = crier::cli::load_and_validate(&root).unwrap();
+        let plan = validated.plan.expect("the drill's playbooks are valid");
+        let events = crier::engine::rehearse::read_events(&root.join("events.jsonl")).unwrap();
+        assert!(events.len() >= 250, "a few hundred events");
+        let from = chrono::DateTime::parse_from_rfc3339("2027-03-03T09:00:00+02:00")
+            .unwrap()
+            .timestamp_millis();
+        let reports = crier::crisis::drill_events(&plan, &events, from, from + 120 * MIN);
+        assert_eq!(reports.len(), 1);
+        let r = &reports[0];
+        assert_eq!(
+            r.levels
+                .iter()
+                .map(|l| l.level.as_str())
+                .collect::<Vec<_>>(),
+            ["elevated", "critical"]
+        );
+        assert_eq!(
+            r.approvals
+                .iter()
+                .map(|a| (a.by.as_str(), a.decision.as_str()))
+                .collect::<Vec<_>>(),
+            [("pr_lead", "approved")]
+        );
+        assert!(r.responded_at.is_some() && r.resolved_at.is_some());
+        let md = crier::crisis::render_reports(&reports, ReportFormat::Markdown);
+        let expected_path = root.join("expected-report.md");
+        if std::env::var_os("CRIER_BLESS").is_some() {
+            std::fs::write(&expected_path, &md).unwrap();
+        }
+        let expected = std::fs::read_to_string(&expected_path)
+            .expect("expected-report.md (CRIER_BLESS=1 writes it)");
+        assert_eq!(md, expected);
+    }
+}
