@@ -427,17 +427,7 @@ fn post_run(
     now: DateTime<Utc>,
 ) -> NewRun {
     let key = ItemKey::new(&contest.name, item);
-    let mut run = NewRun {
-        key: key.clone(),
-        fire_at: to_millis(fire_at),
-        revision: parts.revision,
-        state: RunState::Running,
-        reason: None,
-        steps: Vec::new(),
-        current_step: 0,
-        wake_at: None,
-        outbox: Vec::new(),
-    };
+    let mut run = NewRun::running(key.clone(), to_millis(fire_at), parts.revision);
     let accounts = [contest.account.clone()];
     let local = fire_at.with_timezone(&contest.timezone);
     match crate::rules::check_post(
@@ -600,17 +590,7 @@ fn winner_runs(
         .get(&contest.account)
         .is_some_and(|a| crate::connectors::Capabilities::of(a.network).direct_message);
     let key = ItemKey::new(&contest.name, format!("{item}-messages"));
-    let mut run = NewRun {
-        key: key.clone(),
-        fire_at: to_millis(fire_at),
-        revision: parts.revision,
-        state: RunState::Running,
-        reason: None,
-        steps: Vec::new(),
-        current_step: 0,
-        wake_at: None,
-        outbox: Vec::new(),
-    };
+    let mut run = NewRun::running(key.clone(), to_millis(fire_at), parts.revision);
     for (index, person) in people.iter().enumerate() {
         let personal = context_for(contest, person, &people);
         let text = parts

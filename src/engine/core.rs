@@ -630,15 +630,8 @@ impl Engine {
         let key = item.key(&self.plan);
         let local = at.with_timezone(&campaign.timezone);
         let mut run = NewRun {
-            key: key.clone(),
-            fire_at: to_millis(at),
-            revision: self.revision,
-            state: RunState::Running,
             reason: note,
-            steps: Vec::new(),
-            current_step: 0,
-            wake_at: None,
-            outbox: Vec::new(),
+            ..NewRun::running(key.clone(), to_millis(at), self.revision)
         };
         if let Some(condition) = &post.when {
             let input = ConditionInput::new()

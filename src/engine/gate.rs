@@ -48,10 +48,11 @@ pub fn check(
     let mut go = Vec::with_capacity(rows.len());
     let mut stopped = Vec::new();
     for row in rows {
-        let is_campaign = plan.campaigns.iter().any(|c| c.name == row.post.playbook);
+        // Only looked up when a pause is in force: this is the dispatcher's hot path.
+        let is_campaign = || plan.campaigns.iter().any(|c| c.name == row.post.playbook);
         if let Some(pause) = pauses.iter().find(|p| {
             p.scope
-                .covers(&row.account, &row.post.playbook, is_campaign)
+                .covers(&row.account, &row.post.playbook, is_campaign())
         }) {
             stopped.push((
                 row.id,

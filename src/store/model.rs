@@ -152,6 +152,23 @@ pub struct NewRun {
     pub outbox: Vec<NewOutbox>,
 }
 
+impl NewRun {
+    /// A run of `key` fired at `fire_at`, running, with no steps yet.
+    pub fn running(key: ItemKey, fire_at: Millis, revision: i64) -> NewRun {
+        NewRun {
+            key,
+            fire_at,
+            revision,
+            state: RunState::Running,
+            reason: None,
+            steps: Vec::new(),
+            current_step: 0,
+            wake_at: None,
+            outbox: Vec::new(),
+        }
+    }
+}
+
 /// What one `Store::commit` writes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
