@@ -145,6 +145,7 @@ fn dispatch(c: &mut Criterion) {
                             runs,
                             cursors: vec![],
                             approvals: vec![],
+                            ..Batch::default()
                         })
                         .unwrap();
                     let dispatcher =

@@ -331,6 +331,7 @@ mod incidents {
 
 mod drills {
     use super::*;
+    use crier::crisis::runner::Action;
     use crier::crisis::{DrillDecision, DrillMention, IncidentReport, ReportFormat, drill};
     use crier::playbook::plan::Plan;
     use tempfile::TempDir;
@@ -470,9 +471,11 @@ resolve:
     fn approval_timeout_escalate_asks_more_people_then_their_answer_counts() {
         let decision = DrillDecision {
             at: T0 + 20 * MIN,
-            by: "boss".into(),
-            approve: true,
-            note: Some("ok".into()),
+            action: Action::Decide {
+                by: "boss".into(),
+                approve: true,
+                note: Some("ok".into()),
+            },
         };
         let r = &run("escalate", &wave(), &[decision])[0];
         assert_eq!(r.approvals[0].decision, "timeout:escalate");
@@ -495,27 +498,33 @@ resolve:
     fn an_approval_in_time_posts_and_a_rejection_does_not() {
         let approve = DrillDecision {
             at: T0 + 5 * MIN,
-            by: "lead".into(),
-            approve: true,
-            note: None,
+            action: Action::Decide {
+                by: "lead".into(),
+                approve: true,
+                note: None,
+            },
         };
         let r = &run("abort", &wave(), &[approve])[0];
         assert_eq!(r.responded_at, Some(T0 + 5 * MIN));
         assert_eq!(r.acknowledged_at, Some(T0 + 5 * MIN));
         let reject = DrillDecision {
             at: T0 + 5 * MIN,
-            by: "lead".into(),
-            approve: false,
-            note: None,
+            action: Action::Decide {
+                by: "lead".into(),
+                approve: false,
+                note: None,
+            },
         };
         let r = &run("proceed", &wave(), &[reject])[0];
         assert_eq!(r.responded_at, None);
         // Someone who is not an approver cannot decide.
         let stranger = DrillDecision {
             at: T0 + 5 * MIN,
-            by: "duty".into(),
-            approve: true,
-            note: None,
+            action: Action::Decide {
+                by: "duty".into(),
+                approve: true,
+                note: None,
+            },
         };
         let r = &run("abort", &wave(), &[stranger])[0];
         assert_eq!(r.responded_at, None);
@@ -613,5 +622,271 @@ resolve:
         let expected = std::fs::read_to_string(&expected_path)
             .expect("expected-report.md (CRIER_BLESS=1 writes it)");
         assert_eq!(md, expected);
+    }
+}
+
+/// A crisis plan under `crier run`: mentions read from a fake Mastodon and a fake Telegram
+/// open an incident; notifications reach a fake Slack; a reminder follows when nobody
+/// acknowledges; the pause, the approval, the public post and the resolve go through the
+/// CLI and the store; a restart in the middle repeats no notification and no post.
+mod live {
+    use std::path::Path;
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use crate::support::fake_mastodon::{FakeAccount, FakeMastodon, TOKEN as MASTODON_TOKEN};
+    use crate::support::fake_slack::FakeSlack;
+    use crate::support::fake_telegram::{BOT_USERNAME, FakeTelegram};
+    use crier::crisis::IncidentReport;
+    use crier::store::PauseScope;
+    use serde_json::json;
+
+    const TELEGRAM_TOKEN: &str = "123456:AAF-crisis_token-1a2b3c";
+    const SLACK_SECRET: &str = "crisisSecret42";
+
+    fn start(dir: &Path, slack: &FakeSlack) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["run", dir.to_str().unwrap()])
+            .env("CRIER_LOG", "warn")
+            .env("CRIER_TEST_MASTODON_TOKEN", MASTODON_TOKEN)
+            .env("CRIER_TEST_TG_TOKEN", TELEGRAM_TOKEN)
+            .env("CRIER_TEST_SLACK_HOOK", slack.url_with(SLACK_SECRET))
+            .env("CRIER_ENTRIES_POLL_SECONDS", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start crier run")
+    }
+
+    fn crier(dir: &Path, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(args)
+            .args(["--path", dir.to_str().unwrap()])
+            .output()
+            .unwrap()
+    }
+
+    fn wait_for(what: &str, done: &dyn Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn count(messages: &[String], needle: &str) -> usize {
+        messages.iter().filter(|m| m.contains(needle)).count()
+    }
+
+    fn telegram_mention(message_id: i64, text: &str) -> serde_json::Value {
+        let offset = text.encode_utf16().count() - BOT_USERNAME.len() - 1;
+        json!({ "message": {
+            "message_id": message_id,
+            "from": { "id": 700 + message_id, "is_bot": false, "first_name": "Oksana" },
+            "chat": { "id": -1_005_555, "type": "supergroup", "title": "Brand chat", "username": "brandchat" },
+            "date": chrono::Utc::now().timestamp(),
+            "text": text,
+            "entities": [{ "type": "mention", "offset": offset, "length": BOT_USERNAME.len() + 1 }]
+        }})
+    }
+
+    #[test]
+    fn crier_run_runs_a_crisis_plan_against_fake_networks() {
+        let mastodon = FakeMastodon::start();
+        let telegram = FakeTelegram::start(TELEGRAM_TOKEN);
+        let slack = FakeSlack::start(SLACK_SECRET);
+        let config = format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand_mastodon: {{ network: mastodon, server: {}, token: env:CRIER_TEST_MASTODON_TOKEN }}\n  brand_telegram: {{ network: telegram, token: env:CRIER_TEST_TG_TOKEN, chat: '@brand_channel', server: '{}' }}\n  oncall: {{ network: slack, webhook: env:CRIER_TEST_SLACK_HOOK }}\npeople:\n  duty: {{ notify: oncall }}\n  lead: {{ notify: oncall }}\n",
+            mastodon.url(),
+            telegram.url()
+        );
+        let plan = r#"kind: crisis
+name: outage
+watch:
+  accounts: [brand_mastodon, brand_telegram]
+  keywords: [down, "не працює"]
+  every: 1s
+ack: { timeout: 3s, reminders: 1 }
+levels:
+  - name: elevated
+    when: 'mentions("30m").negative >= 3'
+    do:
+      - notify: duty
+        text: "{{ signal.negative }} negative mentions in 30 min"
+      - pause: campaigns
+      - approve: { by: [lead], timeout: 1h, on_timeout: abort }
+      - post:
+          to: [brand_mastodon]
+          text: "We know the app is down for some of you. Updates here."
+resolve:
+  when: 'mentions("30m").negative == 0'
+  for: 1h
+  do:
+    - resume: campaigns
+    - notify: [duty, lead]
+      text: "Resolved after {{ incident.duration }}"
+"#;
+        let dir = crate::support::playbooks::folder(&config, &[("outage.yaml", plan)]);
+        let path = dir.path();
+        let mut child = start(path, &slack);
+
+        let fan = |id: &str, name: &str| FakeAccount::new(id, &format!("{name}@other.example"));
+        mastodon.add_mention(&fan("201", "ann"), "@brand the app is down, terrible", None);
+        mastodon.add_mention(&fan("202", "bo"), "@brand down again, awful service", None);
+        telegram.push_update(telegram_mention(
+            50,
+            "Додаток не працює, жахливо @brand_bot",
+        ));
+        // Not a keyword: read, but not counted.
+        mastodon.add_mention(&fan("203", "cy"), "@brand love the new colours", None);
+
+        wait_for("the alert in Slack", &|| {
+            count(&slack.messages(), "negative mentions in 30 min") == 1
+        });
+        // The alert and the approval request go out together, in either order.
+        let alert = slack
+            .messages()
+            .into_iter()
+            .find(|m| m.contains("negative mentions in 30 min"))
+            .unwrap();
+        assert!(
+            alert.starts_with("[outage] incident 1 (elevated): 3 negative mentions in 30 min"),
+            "{alert}"
+        );
+        assert!(alert.contains("crier incident ack 1 --by NAME"), "{alert}");
+        wait_for("the approval request", &|| {
+            count(&slack.messages(), "approval needed for outage") == 1
+        });
+        wait_for("a reminder nobody acknowledged", &|| {
+            count(&slack.messages(), "reminder: incident 1") == 1
+        });
+
+        // A stranger cannot act; the person on duty acknowledges.
+        let stranger = crier(path, &["incident", "ack", "1", "--by", "mallory"]);
+        assert!(!stranger.status.success());
+        assert!(String::from_utf8_lossy(&stranger.stderr).contains("not one of the people"));
+        let ack = crier(path, &["incident", "ack", "1", "--by", "duty"]);
+        assert!(
+            ack.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ack.stderr)
+        );
+        assert!(String::from_utf8_lossy(&ack.stdout).contains("applied"));
+        let again = crier(path, &["incident", "ack", "1", "--by", "lead"]);
+        assert!(String::from_utf8_lossy(&again.stderr).contains("already acknowledged by duty"));
+
+        // Campaigns are paused by the plan, in the store the kill switch reads.
+        let store = crier::store::open("sqlite://crier.db", path).unwrap();
+        let pauses = store.pauses(chrono::Utc::now().timestamp_millis()).unwrap();
+        assert_eq!(pauses.len(), 1, "{pauses:?}");
+        assert_eq!(pauses[0].scope, PauseScope::Campaigns);
+        assert_eq!(pauses[0].by, "crisis:outage");
+
+        // A restart while the approval waits: nothing is sent again.
+        crate::support::service::stop(child);
+        let before_restart = slack.messages();
+        child = start(path, &slack);
+        let not_approver = crier(path, &["incident", "approve", "1", "--by", "duty"]);
+        assert!(String::from_utf8_lossy(&not_approver.stderr).contains("the approvers are lead"));
+        let approve = crier(
+            path,
+            &[
+                "incident",
+                "approve",
+                "1",
+                "--by",
+                "lead",
+                "--note",
+                "checked with engineering",
+            ],
+        );
+        assert!(
+            approve.status.success(),
+            "{}",
+            String::from_utf8_lossy(&approve.stderr)
+        );
+        wait_for("the public post", &|| {
+            mastodon
+                .statuses()
+                .iter()
+                .any(|s| s.text.starts_with("We know the app is down"))
+        });
+        let resolve = crier(
+            path,
+            &[
+                "incident",
+                "resolve",
+                "1",
+                "--by",
+                "lead",
+                "--note",
+                "fixed by a rollback",
+            ],
+        );
+        assert!(
+            resolve.status.success(),
+            "{}",
+            String::from_utf8_lossy(&resolve.stderr)
+        );
+        wait_for("the resolve notice", &|| {
+            count(&slack.messages(), "Resolved after") == 1
+        });
+        crate::support::service::stop(child);
+
+        let messages = slack.messages();
+        assert_eq!(&messages[..before_restart.len()], &before_restart[..]);
+        assert_eq!(
+            count(&messages, "negative mentions in 30 min"),
+            1,
+            "{messages:#?}"
+        );
+        assert_eq!(
+            count(&messages, "approval needed for outage"),
+            1,
+            "{messages:#?}"
+        );
+        assert_eq!(count(&messages, "reminder: incident 1"), 1, "{messages:#?}");
+        assert_eq!(
+            mastodon
+                .statuses()
+                .iter()
+                .filter(|s| s.text.starts_with("We know the app is down"))
+                .count(),
+            1
+        );
+        assert!(
+            store
+                .pauses(chrono::Utc::now().timestamp_millis())
+                .unwrap()
+                .is_empty()
+        );
+
+        let list = crier(path, &["incidents"]);
+        let list = String::from_utf8_lossy(&list.stdout);
+        assert!(list.contains("1  outage  elevated"), "{list}");
+        assert!(list.contains("acknowledged by duty"), "{list}");
+        assert!(list.contains("resolved"), "{list}");
+        let json = crier(path, &["incident", "report", "1", "--format", "json"]);
+        let report: IncidentReport = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!(report.acknowledged_by.as_deref(), Some("duty"));
+        assert_eq!(report.resolved_by.as_deref(), Some("lead"));
+        assert!(report.responded_at.is_some());
+        assert_eq!(report.approvals.len(), 1);
+        assert_eq!(report.approvals[0].by, "lead");
+        assert_eq!(
+            report.mentions.iter().map(|m| m.negative).sum::<u64>(),
+            3,
+            "the keyword-less mention is not counted"
+        );
+        let kinds: Vec<&str> = report.timeline.iter().map(|e| e.kind.as_str()).collect();
+        for kind in [
+            "signal", "level", "notify", "step", "ack", "approval", "post", "note", "resolve",
+        ] {
+            assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+        }
+        let html = crier(path, &["incident", "report", "1", "--format", "html"]);
+        assert!(String::from_utf8_lossy(&html.stdout).contains("<svg"));
+        let gone = crier(path, &["incident", "ack", "7", "--by", "duty"]);
+        assert!(String::from_utf8_lossy(&gone.stderr).contains("there is no incident 7"));
     }
 }

@@ -267,6 +267,7 @@ fn a_waiting_step_survives_a_restart() {
                 }],
                 cursors: vec![],
                 approvals: vec![],
+                ..Batch::default()
             })
             .unwrap();
     }

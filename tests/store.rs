@@ -150,6 +150,7 @@ fn commit(store: &dyn Store, now: Millis, runs: Vec<NewRun>) -> Vec<i64> {
             runs,
             cursors: vec![],
             approvals: vec![],
+            ..Batch::default()
         })
         .unwrap()
 }
@@ -333,6 +334,7 @@ fn cursors_only_move_forward(store: &dyn Store) {
             runs: vec![],
             cursors: vec![(a.clone(), T), (b.clone(), T - 5)],
             approvals: vec![],
+            ..Batch::default()
         })
         .unwrap();
     store
@@ -341,6 +343,7 @@ fn cursors_only_move_forward(store: &dyn Store) {
             runs: vec![],
             cursors: vec![(a.clone(), T - 100), (b.clone(), T + 5)],
             approvals: vec![],
+            ..Batch::default()
         })
         .unwrap();
     assert_eq!(store.cursors().unwrap(), [(b, T + 5), (a, T)]);
@@ -1094,6 +1097,7 @@ fn a_refused_commit_writes_nothing(store: &dyn Store) {
             ],
             cursors: vec![(ItemKey::new("news", "a"), T)],
             approvals: vec![],
+            ..Batch::default()
         })
         .unwrap_err();
     assert_eq!(
@@ -1205,7 +1209,8 @@ fn both_stores_answer_every_call_alike() {
                                         now,
                                         runs,
                                         cursors,
-                                        approvals: vec![]
+                                        approvals: vec![],
+                                        ..Batch::default()
                                     })
                                     .map_err(|e| e.to_string())
                             )

@@ -71,6 +71,11 @@ while minute < 120:
         })
     minute += 1
 
+# The person on duty acknowledges the first alert (`crier incident ack 1 --by duty_smm`).
+events.append({
+    "at": (start + timedelta(minutes=33)).isoformat(),
+    "type": "approval", "incident": "service-outage", "by": "duty_smm", "decision": "ack",
+})
 events.append({
     "at": (start + timedelta(minutes=58)).isoformat(),
     "type": "approval", "incident": "service-outage", "by": "pr_lead",

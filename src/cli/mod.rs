@@ -24,6 +24,7 @@ mod accounts;
 mod approvals;
 mod contest;
 mod engine_commands;
+mod incidents;
 mod kill_switch;
 
 #[derive(Debug, Parser)]
@@ -163,6 +164,20 @@ enum Command {
         #[arg(long, default_value = ".")]
         path: PathBuf,
     },
+    /// Crisis incidents: open ones and those resolved in the last 30 days (`--all`: every one).
+    Incidents {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Act on an incident (acknowledge, decide its approval, resolve) or write its report.
+    Incident {
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
     /// The kill switch: hold every post of an account, a campaign, or everything, until
     /// `crier resume` (or --until). Held posts are kept, never lost.
     Pause {
@@ -212,6 +227,58 @@ enum Command {
     Schema {
         #[arg(value_enum, default_value_t = SchemaKind::Playbook)]
         which: SchemaKind,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IncidentCommand {
+    /// Take the incident: stops its reminders and escalation.
+    Ack {
+        id: i64,
+        /// Who (one of the people in crier.yaml).
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Approve the step waiting for approval: the plan goes on.
+    Approve {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Reject the step waiting for approval: the level's remaining steps are dropped.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// Resolve by hand: the plan's resolve steps run (resume campaigns, notify).
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// The incident's report: timeline, durations, approvals and mention chart.
+    Report {
+        id: i64,
+        /// md, html (one self-contained file) or json.
+        #[arg(long, default_value = "md")]
+        format: String,
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
     },
 }
 
@@ -406,6 +473,39 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             } => contest::disqualify(&path, &name, &entry, &reason),
         },
         Command::Approvals { all, format, path } => approvals::list(&path, all, format),
+        Command::Incidents { all, format, path } => incidents::list(&path, all, format),
+        Command::Incident { command } => {
+            use crate::crisis::runner::Action;
+            match command {
+                IncidentCommand::Ack { id, by, path } => {
+                    incidents::act(&path, id, Action::Ack { by })
+                }
+                IncidentCommand::Approve { id, by, note, path } => incidents::act(
+                    &path,
+                    id,
+                    Action::Decide {
+                        by,
+                        approve: true,
+                        note,
+                    },
+                ),
+                IncidentCommand::Reject { id, by, note, path } => incidents::act(
+                    &path,
+                    id,
+                    Action::Decide {
+                        by,
+                        approve: false,
+                        note: Some(note),
+                    },
+                ),
+                IncidentCommand::Resolve { id, by, note, path } => {
+                    incidents::act(&path, id, Action::Resolve { by, note })
+                }
+                IncidentCommand::Report { id, format, path } => {
+                    incidents::report(&path, id, &format)
+                }
+            }
+        }
         Command::Approve {
             reference,
             by,

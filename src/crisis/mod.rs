@@ -2,9 +2,11 @@
 //! incident state machine. Conditions read the windows through `script::SignalSource`.
 
 mod classify;
+pub mod collect;
 mod drill;
 mod incident;
 mod report;
+pub mod runner;
 mod windows;
 
 pub use classify::{Classifier, KeywordFilter, Lexicon, Tone};

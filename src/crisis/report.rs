@@ -64,6 +64,9 @@ pub struct IncidentReport {
     pub approvals: Vec<ApprovalRecord>,
     pub timeline: Vec<TimelineEntry>,
     pub mentions: Vec<MinuteCount>,
+    /// The plan's time zone: the report's times are in it.
+    #[serde(default = "utc")]
+    pub timezone: String,
 }
 
 /// A report format of `crier incident report --format`.
@@ -85,16 +88,8 @@ impl ReportFormat {
     }
 }
 
-fn time(at: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(at)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| at.to_string())
-}
-
-fn clock(at: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(at)
-        .map(|t| t.format("%H:%M").to_string())
-        .unwrap_or_default()
+fn utc() -> String {
+    "UTC".into()
 }
 
 /// `1h 05m 30s`, `4m 00s`, `12s`.
@@ -130,6 +125,28 @@ fn md_cell(text: &str) -> String {
 }
 
 impl IncidentReport {
+    fn zone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// `2026-12-03 09:12:00 EET`, in the plan's zone.
+    fn time(&self, at: i64) -> String {
+        DateTime::<Utc>::from_timestamp_millis(at)
+            .map(|t| {
+                t.with_timezone(&self.zone())
+                    .format("%Y-%m-%d %H:%M:%S %Z")
+                    .to_string()
+            })
+            .unwrap_or_else(|| at.to_string())
+    }
+
+    /// `09:12`, in the plan's zone.
+    fn clock(&self, at: i64) -> String {
+        DateTime::<Utc>::from_timestamp_millis(at)
+            .map(|t| t.with_timezone(&self.zone()).format("%H:%M").to_string())
+            .unwrap_or_default()
+    }
+
     /// `(label, value)` of each duration, `None` when it has not happened.
     pub fn durations(&self) -> [(&'static str, Option<i64>); 4] {
         [
@@ -171,8 +188,8 @@ impl IncidentReport {
 
     fn status(&self) -> String {
         match (&self.resolved_at, &self.resolved_by) {
-            (Some(at), Some(by)) => format!("resolved {} by {by}", time(*at)),
-            (Some(at), None) => format!("resolved {}", time(*at)),
+            (Some(at), Some(by)) => format!("resolved {} by {by}", self.time(*at)),
+            (Some(at), None) => format!("resolved {}", self.time(*at)),
             _ => "open".into(),
         }
     }
@@ -181,10 +198,10 @@ impl IncidentReport {
         let mut out = String::new();
         let _ = writeln!(out, "# Incident {} — {}\n", self.id, self.plan);
         let _ = writeln!(out, "- Level: {}", self.level);
-        let _ = writeln!(out, "- Opened: {}", time(self.opened_at));
+        let _ = writeln!(out, "- Opened: {}", self.time(self.opened_at));
         let _ = writeln!(out, "- Status: {}", self.status());
         if let (Some(at), Some(by)) = (self.acknowledged_at, &self.acknowledged_by) {
-            let _ = writeln!(out, "- Acknowledged: {} by {by}", time(at));
+            let _ = writeln!(out, "- Acknowledged: {} by {by}", self.time(at));
         }
         let _ = writeln!(out, "\n## Durations\n\n| Measure | Value |\n|---|---|");
         for (label, ms) in self.durations() {
@@ -203,7 +220,7 @@ impl IncidentReport {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} |",
-                    time(a.at),
+                    self.time(a.at),
                     md_cell(&a.step),
                     a.decision,
                     md_cell(&a.by),
@@ -221,7 +238,7 @@ impl IncidentReport {
                 out,
                 "Peak: {} at {} ({} negative).",
                 peak.total,
-                time(peak.at),
+                self.time(peak.at),
                 peak.negative
             );
         }
@@ -233,7 +250,7 @@ impl IncidentReport {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",
-                time(e.at),
+                self.time(e.at),
                 md_cell(&e.actor),
                 e.kind,
                 md_cell(&e.detail)
@@ -293,7 +310,7 @@ impl IncidentReport {
                 svg,
                 "<line x1=\"{mx:.1}\" y1=\"{PAD}\" x2=\"{mx:.1}\" y2=\"{b}\" stroke=\"#1a73e8\" stroke-dasharray=\"4 3\"/><text x=\"{tx:.1}\" y=\"{ty}\" font-size=\"11\" fill=\"#1a73e8\">{} {}</text>",
                 escape(&mark.level),
-                clock(mark.at),
+                self.clock(mark.at),
                 b = H - PAD,
                 tx = mx + 3.0,
                 ty = PAD - 6.0,
@@ -302,8 +319,8 @@ impl IncidentReport {
         let _ = write!(
             svg,
             "<text x=\"{PAD}\" y=\"{ly}\" font-size=\"11\">{}</text><text x=\"{rx}\" y=\"{ly}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
-            clock(first.at),
-            clock(last.at),
+            self.clock(first.at),
+            self.clock(last.at),
             ly = H - PAD + 16.0,
             rx = W - PAD,
         );
@@ -318,7 +335,7 @@ impl IncidentReport {
             out,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#202124}}table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #dadce0;padding:4px 8px;text-align:left;vertical-align:top}}th{{background:#f1f3f4}}.legend span{{margin-right:1em}}</style></head><body>\n<h1>{title}</h1>\n<p>Level <b>{}</b> · opened {} · {}</p>\n",
             escape(&self.level),
-            time(self.opened_at),
+            self.time(self.opened_at),
             escape(&self.status()),
         );
         out.push_str("<h2>Durations</h2><table><tr><th>Measure</th><th>Value</th></tr>");
@@ -337,7 +354,7 @@ impl IncidentReport {
                 let _ = write!(
                     out,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    time(a.at),
+                    self.time(a.at),
                     escape(&a.step),
                     escape(&a.decision),
                     escape(&a.by),
@@ -351,7 +368,7 @@ impl IncidentReport {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                time(e.at),
+                self.time(e.at),
                 escape(&e.actor),
                 escape(&e.kind),
                 escape(&e.detail)

@@ -14,6 +14,8 @@ use super::clock::{from_millis, to_millis};
 use super::timeline::{ItemRef, Queue, fires_between, items, next_fire};
 use crate::connectors::OutgoingPost;
 use crate::contest::lifecycle::Seeds;
+use crate::crisis::CrisisSignals;
+use crate::crisis::runner::RunnerState;
 use crate::playbook::plan::{ApprovalPlan, Plan};
 use crate::playbook::raw::{Missed, PostApprovalTimeout, Then};
 use crate::preview::campaign_context;
@@ -51,15 +53,18 @@ impl EngineParts {
 }
 
 pub struct Engine {
-    plan: Arc<Plan>,
-    revision: i64,
-    parts: EngineParts,
+    pub(super) plan: Arc<Plan>,
+    pub(super) revision: i64,
+    pub(super) parts: EngineParts,
     queue: Queue,
     /// The last fire handled per item, as the store has it.
     cursors: HashMap<ItemKey, DateTime<Utc>>,
     /// The items that need approval, and up to when their requests are open.
     needs_approval: Vec<ItemRef>,
     asked_until: HashMap<ItemKey, DateTime<Utc>>,
+    /// Each crisis plan's runner state and mention windows as last committed (rebuilt from
+    /// the store when missing).
+    pub(super) crises: HashMap<String, (RunnerState, CrisisSignals)>,
 }
 
 /// The note of a run fired by `crier trigger`: a person's act, which needs no approval.
@@ -88,6 +93,7 @@ impl Engine {
             cursors,
             needs_approval: Vec::new(),
             asked_until: HashMap::new(),
+            crises: HashMap::new(),
         })
     }
 
@@ -112,6 +118,8 @@ impl Engine {
         self.fire_due(now)?;
         self.revision = self.parts.store.record_revision(digest, to_millis(now))?;
         self.plan = plan;
+        // Keywords or word lists may have changed: windows are rebuilt from stored mentions.
+        self.crises.clear();
         self.start(now)
     }
 
@@ -242,8 +250,7 @@ impl Engine {
         let ids = self.parts.store.commit(&Batch {
             now: to_millis(now),
             runs: vec![run],
-            cursors: Vec::new(),
-            approvals: Vec::new(),
+            ..Batch::default()
         })?;
         ids.first().copied().ok_or(TriggerError::AlreadyFired)
     }
@@ -836,7 +843,7 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn outbox_row(
+    pub(super) fn outbox_row(
         &self,
         key: &ItemKey,
         fire_at: Millis,

@@ -5,6 +5,7 @@
 pub mod approvals;
 pub mod clock;
 pub mod core;
+mod crisis;
 pub mod dispatch;
 pub mod gate;
 pub mod metrics;

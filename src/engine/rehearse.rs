@@ -62,6 +62,10 @@ pub enum EventKind {
     Approval,
 }
 
+/// What an `approval` event may decide: a post's or an incident's approval, or (for an
+/// incident) an acknowledgement or a resolve.
+const DECISIONS: [&str; 4] = ["approve", "reject", "ack", "resolve"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum RehearsalError {
     #[error("cannot read `{path}`: {reason}")]
@@ -89,11 +93,21 @@ pub fn read_events(path: &Path) -> Result<Vec<RehearsalEvent>, RehearsalError> {
         if line.trim().is_empty() {
             continue;
         }
-        let event = serde_json::from_str(line).map_err(|e| RehearsalError::Event {
+        let error = |reason: String| RehearsalError::Event {
             path: path.display().to_string(),
             line: index + 1,
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let event: RehearsalEvent = serde_json::from_str(line).map_err(|e| error(e.to_string()))?;
+        if event.kind == EventKind::Approval {
+            let decision = event.decision.as_deref().unwrap_or("");
+            if !DECISIONS.contains(&decision) {
+                return Err(error(format!(
+                    "an approval's `decision` is one of {}, not `{decision}`",
+                    DECISIONS.join(", ")
+                )));
+            }
+        }
         events.push(event);
     }
     Ok(events)

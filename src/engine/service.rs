@@ -147,10 +147,18 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
         let now = Utc::now();
         engine.open_approvals(now)?;
         engine.tick_contests(now, crate::contest::lifecycle::Seeds::Random)?;
+        let alerted = match engine.tick_crises(now) {
+            Ok(sends) => sends,
+            Err(error) => {
+                // Nothing of the failed step was committed; it is tried again next tick.
+                tracing::error!("crisis plans: {error}");
+                0
+            }
+        };
         let fired = engine.fire_due(now)?;
         let woke = engine.resume_waiting(now)?;
         let released = engine.release_held(now)?;
-        if fired + woke + released > 0 {
+        if fired + woke + released + alerted > 0 {
             wake.notify_one();
         }
         let sleep = sleep_until(&engine, store.as_ref(), now)?;
@@ -244,18 +252,24 @@ async fn dispatch_loop(
     }
 }
 
-/// Reads contest entries every `COLLECT_EVERY` until stopped, with the plan and the
-/// connectors of the latest reload.
+/// Reads contest entries and crisis plans' mentions every `poll_every()` until stopped, with
+/// the plan and the connectors of the latest reload.
 async fn entries_loop(
     store: Arc<dyn Store>,
     dispatcher: Arc<Dispatcher>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        if let Some(current) = dispatcher.plan().filter(|p| !p.contests.is_empty()) {
+        if let Some(current) = dispatcher.plan() {
             let connectors = dispatcher.connectors();
-            crate::contest::collect::collect(&current, store.as_ref(), &connectors, Utc::now())
-                .await;
+            if !current.contests.is_empty() {
+                crate::contest::collect::collect(&current, store.as_ref(), &connectors, Utc::now())
+                    .await;
+            }
+            if !current.crises.is_empty() {
+                crate::crisis::collect::collect(&current, store.as_ref(), &connectors, Utc::now())
+                    .await;
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(crate::contest::collect::poll_every()) => {}

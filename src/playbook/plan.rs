@@ -135,6 +135,10 @@ pub struct CrisisPlan {
     pub replace_builtin_lexicon: bool,
     pub levels: Vec<LevelPlan>,
     pub resolve: Option<ResolvePlan>,
+    /// How long a notification may go unacknowledged before a reminder, and how many
+    /// reminders go out before the plan's other people are told.
+    pub ack_timeout: TimeDelta,
+    pub ack_reminders: u32,
     pub vars: serde_json::Map<String, serde_json::Value>,
 }
 

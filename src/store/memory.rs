@@ -80,6 +80,74 @@ struct Inner {
     approval_ids: HashMap<(ItemKey, Millis), i64>,
     contest_states: HashMap<String, String>,
     contest_entries: HashMap<String, ContestEntries>,
+    crisis_states: HashMap<String, String>,
+    crisis_cursors: HashMap<(String, String), String>,
+    /// Mention `seq` is `crisis_mentions[seq - 1]` (its plan and key), `None` once forgotten.
+    crisis_mentions: Vec<Option<(String, String, StoredMention)>>,
+    crisis_mention_keys: HashSet<(String, String)>,
+    /// Incident `id` is `incidents[&id]`.
+    incidents: BTreeMap<i64, IncidentRow>,
+    /// Action `id` is `incident_actions[id - 1]`.
+    incident_actions: Vec<IncidentActionRow>,
+}
+
+impl Inner {
+    fn insert_pause(&mut self, pause: &NewPause, now: Millis) -> i64 {
+        let id = self.pauses.len() as i64 + 1;
+        self.pauses.push(Pause {
+            view: PauseView {
+                id,
+                scope: pause.scope.clone(),
+                until: pause.until,
+                reason: pause.reason.clone(),
+                by: pause.by.clone(),
+                created_at: now,
+            },
+            lifted: None,
+        });
+        id
+    }
+
+    fn lift_pauses(&mut self, scope: &PauseScope, by: &str, now: Millis) -> usize {
+        let mut lifted = 0;
+        for pause in &mut self.pauses {
+            if pause.in_force(now) && (*scope == PauseScope::All || pause.view.scope == *scope) {
+                pause.lifted = Some((now, by.to_string()));
+                lifted += 1;
+            }
+        }
+        lifted
+    }
+
+    fn write_crisis(&mut self, write: &CrisisWrite, now: Millis) {
+        self.crisis_states
+            .insert(write.plan.clone(), write.state.clone());
+        for row in &write.incidents {
+            self.incidents.insert(row.id, row.clone());
+        }
+        for (id, outcome) in &write.applied {
+            if let Some(action) = self
+                .incident_actions
+                .get_mut((*id - 1).max(0) as usize)
+                .filter(|a| a.applied_at.is_none())
+            {
+                action.applied_at = Some(now);
+                action.outcome = outcome.clone();
+            }
+        }
+        if let Some(before) = write.forget_mentions_before {
+            for slot in &mut self.crisis_mentions {
+                if let Some((plan, key, mention)) = slot
+                    && *plan == write.plan
+                    && mention.at < before
+                {
+                    self.crisis_mention_keys
+                        .remove(&(plan.clone(), key.clone()));
+                    *slot = None;
+                }
+            }
+        }
+    }
 }
 
 /// A contest's entries `(key, entry)` in the order first seen, and key → position.
@@ -553,6 +621,15 @@ impl Store for MemoryStore {
                 decisions: Vec::new(),
             });
         }
+        for pause in &batch.pauses {
+            inner.insert_pause(pause, now);
+        }
+        for (scope, by) in &batch.resumes {
+            inner.lift_pauses(scope, by, now);
+        }
+        for write in &batch.crisis {
+            inner.write_crisis(write, now);
+        }
         Ok(ids)
     }
 
@@ -933,32 +1010,11 @@ impl Store for MemoryStore {
     }
 
     fn pause(&self, pause: &NewPause, now: Millis) -> StoreResult<i64> {
-        let mut inner = self.lock();
-        let id = inner.pauses.len() as i64 + 1;
-        inner.pauses.push(Pause {
-            view: PauseView {
-                id,
-                scope: pause.scope.clone(),
-                until: pause.until,
-                reason: pause.reason.clone(),
-                by: pause.by.clone(),
-                created_at: now,
-            },
-            lifted: None,
-        });
-        Ok(id)
+        Ok(self.lock().insert_pause(pause, now))
     }
 
     fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
-        let mut inner = self.lock();
-        let mut lifted = 0;
-        for pause in &mut inner.pauses {
-            if pause.in_force(now) && (*scope == PauseScope::All || pause.view.scope == *scope) {
-                pause.lifted = Some((now, by.to_string()));
-                lifted += 1;
-            }
-        }
-        Ok(lifted)
+        Ok(self.lock().lift_pauses(scope, by, now))
     }
 
     fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
@@ -1166,5 +1222,131 @@ impl Store for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().crisis_states.get(plan).cloned())
+    }
+
+    fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .lock()
+            .crisis_cursors
+            .get(&(plan.to_string(), account.to_string()))
+            .cloned())
+    }
+
+    fn add_crisis_mentions(
+        &self,
+        plan: &str,
+        account: &str,
+        mentions: &[NewMention],
+        cursor: Option<&str>,
+        _now: Millis,
+    ) -> StoreResult<usize> {
+        let mut inner = self.lock();
+        let mut new = 0;
+        for mention in mentions {
+            if !inner
+                .crisis_mention_keys
+                .insert((plan.to_string(), mention.key.clone()))
+            {
+                continue;
+            }
+            let seq = inner.crisis_mentions.len() as i64 + 1;
+            inner.crisis_mentions.push(Some((
+                plan.to_string(),
+                mention.key.clone(),
+                StoredMention {
+                    seq,
+                    at: mention.at,
+                    author: mention.author.clone(),
+                    text: mention.text.clone(),
+                },
+            )));
+            new += 1;
+        }
+        if let Some(cursor) = cursor {
+            inner
+                .crisis_cursors
+                .insert((plan.to_string(), account.to_string()), cursor.to_string());
+        }
+        Ok(new)
+    }
+
+    fn crisis_mentions(
+        &self,
+        plan: &str,
+        after_seq: i64,
+        since: Millis,
+    ) -> StoreResult<Vec<StoredMention>> {
+        let inner = self.lock();
+        Ok(inner
+            .crisis_mentions
+            .iter()
+            .skip(after_seq.max(0) as usize)
+            .flatten()
+            .filter(|(p, _, m)| p == plan && m.at >= since)
+            .map(|(_, _, m)| m.clone())
+            .collect())
+    }
+
+    fn incidents(&self) -> StoreResult<Vec<IncidentRow>> {
+        Ok(self.lock().incidents.values().rev().cloned().collect())
+    }
+
+    fn incident(&self, id: i64) -> StoreResult<Option<IncidentRow>> {
+        Ok(self.lock().incidents.get(&id).cloned())
+    }
+
+    fn next_incident_id(&self) -> StoreResult<i64> {
+        Ok(self
+            .lock()
+            .incidents
+            .keys()
+            .next_back()
+            .map_or(1, |id| id + 1))
+    }
+
+    fn add_incident_action(&self, incident: i64, action: &str, now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        if !inner.incidents.contains_key(&incident) {
+            return Err(foreign_key_failed());
+        }
+        let id = inner.incident_actions.len() as i64 + 1;
+        inner.incident_actions.push(IncidentActionRow {
+            id,
+            incident,
+            action: action.to_string(),
+            at: now,
+            applied_at: None,
+            outcome: None,
+        });
+        Ok(id)
+    }
+
+    fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>> {
+        let inner = self.lock();
+        Ok(inner
+            .incident_actions
+            .iter()
+            .filter(|a| a.applied_at.is_none())
+            .filter(|a| {
+                inner
+                    .incidents
+                    .get(&a.incident)
+                    .is_some_and(|i| i.plan == plan)
+            })
+            .cloned()
+            .collect())
+    }
+
+    fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>> {
+        Ok(self
+            .lock()
+            .incident_actions
+            .get((id - 1).max(0) as usize)
+            .filter(|a| a.id == id)
+            .cloned())
     }
 }

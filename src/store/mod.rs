@@ -199,6 +199,40 @@ pub trait Store: Send + Sync {
         entries: &[(String, String)],
         now: Millis,
     ) -> StoreResult<()>;
+
+    // Crisis plans: runner states and incidents are written through `commit` (with the runs
+    // and pauses they imply); mentions and people's actions arrive here.
+
+    fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>>;
+    /// Where `account`'s mentions were read up to for `plan`.
+    fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>>;
+    /// Stores mentions read for `plan` (each key once) and the cursor after them, together.
+    /// Returns how many were new.
+    fn add_crisis_mentions(
+        &self,
+        plan: &str,
+        account: &str,
+        mentions: &[NewMention],
+        cursor: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<usize>;
+    /// `plan`'s mentions read after `after_seq` and made at or after `since`, in read order.
+    fn crisis_mentions(
+        &self,
+        plan: &str,
+        after_seq: i64,
+        since: Millis,
+    ) -> StoreResult<Vec<StoredMention>>;
+    /// Every incident, newest first.
+    fn incidents(&self) -> StoreResult<Vec<IncidentRow>>;
+    fn incident(&self, id: i64) -> StoreResult<Option<IncidentRow>>;
+    /// The id the next incident takes.
+    fn next_incident_id(&self) -> StoreResult<i64>;
+    /// Records a person's action on an incident, for the service to apply.
+    fn add_incident_action(&self, incident: i64, action: &str, now: Millis) -> StoreResult<i64>;
+    /// The actions on `plan`'s incidents not applied yet, oldest first.
+    fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>>;
+    fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>>;
 }
 
 /// Opens the store a `store:` URL names: `sqlite://PATH` (relative to `base`), or

@@ -179,12 +179,82 @@ pub struct Batch {
     /// Approval requests to open (one already open for the same fire is left alone),
     /// committed with the runs that notify their approvers.
     pub approvals: Vec<NewApproval>,
+    /// Crisis plans' states and incidents, committed with the runs and pauses they imply.
+    pub crisis: Vec<CrisisWrite>,
+    /// Pauses to put in force (a crisis plan's `pause:` step).
+    pub pauses: Vec<NewPause>,
+    /// Pauses to lift: (what, by whom) (a crisis plan's `resume:` step).
+    pub resumes: Vec<(PauseScope, String)>,
 }
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.runs.is_empty() && self.cursors.is_empty() && self.approvals.is_empty()
+        self.runs.is_empty()
+            && self.cursors.is_empty()
+            && self.approvals.is_empty()
+            && self.crisis.is_empty()
+            && self.pauses.is_empty()
+            && self.resumes.is_empty()
     }
+}
+
+/// A crisis plan's state after one step of its runner, and the incidents it changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CrisisWrite {
+    pub plan: String,
+    /// The runner's state, as JSON the crisis module owns.
+    pub state: String,
+    /// Incidents to insert or replace (by id).
+    pub incidents: Vec<IncidentRow>,
+    /// Actions applied: (action id, `None` when it took effect, or why it was refused).
+    pub applied: Vec<(i64, Option<String>)>,
+    /// Mentions made before this are no longer needed (beyond the longest window).
+    pub forget_mentions_before: Option<Millis>,
+}
+
+/// A mention read for a crisis plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMention {
+    /// `network:id`: a mention seen by several watched accounts is stored once.
+    pub key: String,
+    pub at: Millis,
+    pub author: String,
+    pub text: String,
+}
+
+/// A stored mention, numbered in the order it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMention {
+    pub seq: i64,
+    pub at: Millis,
+    pub author: String,
+    pub text: String,
+}
+
+/// An incident: its plan, status and report (JSON the crisis module owns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub plan: String,
+    /// `open` or `resolved`.
+    pub status: String,
+    pub level: String,
+    pub opened_at: Millis,
+    pub resolved_at: Option<Millis>,
+    pub report: String,
+}
+
+/// What a person did to an incident, waiting for the service or applied by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentActionRow {
+    pub id: i64,
+    pub incident: i64,
+    /// JSON the crisis module owns.
+    pub action: String,
+    pub at: Millis,
+    pub applied_at: Option<Millis>,
+    /// Why it was refused, when it was.
+    pub outcome: Option<String>,
 }
 
 /// A claimed send.

@@ -32,6 +32,9 @@ pub struct Crisis {
     /// When and how the incident resolves.
     #[serde(default)]
     pub resolve: Option<Resolve>,
+    /// What happens when nobody acknowledges a notification: remind, then escalate.
+    #[serde(default)]
+    pub ack: Option<Ack>,
     /// Variables its texts can use.
     #[serde(default)]
     pub vars: BTreeMap<String, serde_json::Value>,
@@ -123,6 +126,19 @@ pub struct Step {
     pub escalate: Option<Spanned<String>>,
 }
 
+/// Acknowledgement: an incident's notifications that nobody acknowledges (`crier incident
+/// ack`) are sent again after `timeout`, `reminders` times, then to the plan's other people.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ack {
+    /// How long a notification may go unacknowledged, e.g. `15m` (the default).
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    /// How many reminders go to the same people before escalating (default 1).
+    #[serde(default)]
+    pub reminders: Option<u32>,
+}
+
 /// An approval gate.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -138,7 +154,7 @@ pub struct Approve {
 }
 
 /// What an unanswered approval does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnTimeout {
     Escalate,

@@ -58,6 +58,13 @@ impl Validator<'_> {
                 steps,
             })
         });
+        let ack_timeout = crisis
+            .ack
+            .as_ref()
+            .and_then(|a| a.timeout.as_ref())
+            .and_then(|t| self.duration(t))
+            .unwrap_or(TimeDelta::minutes(15));
+        let ack_reminders = crisis.ack.as_ref().and_then(|a| a.reminders).unwrap_or(1);
         let sentiment = crisis.sentiment.clone();
         Some(CrisisPlan {
             name: crisis.name.value.clone(),
@@ -77,6 +84,8 @@ impl Validator<'_> {
             replace_builtin_lexicon: sentiment.is_some_and(|s| s.replace_builtin),
             levels,
             resolve,
+            ack_timeout,
+            ack_reminders,
             vars: crisis.vars.clone().into_iter().collect(),
         })
     }

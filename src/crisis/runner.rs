@@ -1,0 +1,1010 @@
+//! One crisis plan running over time: its mention stream (keywords, tone, windows, and the
+//! per-minute series a report charts), its incident machine, and the open incident's steps,
+//! approvals, acknowledgements and reminders. The runner decides and its caller acts: the
+//! `Effect`s it returns are what must be sent, paused or resumed. `crier run` commits them as
+//! outbox runs together with the runner's state; the fire drill only records them. All the
+//! runner keeps between calls is `RunnerState`, which serialises, so a restart resumes the
+//! open incident, its pending approval and its timers where they were.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::incident::{IncidentMachine, IncidentState, Transition};
+use super::report::{ApprovalRecord, IncidentReport, LevelMark, MinuteCount, TimelineEntry};
+use super::{CrisisSignals, Tone, duration};
+use crate::playbook::plan::{CrisisPlan, StepPlan};
+use crate::playbook::raw::OnTimeout;
+use crate::script::{ConditionInput, ScriptEngine, Sentiment};
+use crate::text::TextTemplates;
+
+/// The baseline windows keep: the longest window conditions read in practice.
+pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+
+/// What a plan's runner keeps between calls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunnerState {
+    pub machine: IncidentState,
+    /// When the first level's condition started to hold (the incident's signal time).
+    pub first_signal: Option<i64>,
+    /// Matching mentions per minute, from an hour before the open incident's signal (or the
+    /// last two hours when none is open): what the report's chart draws.
+    pub series: Vec<MinuteCount>,
+    pub open: Option<OpenIncident>,
+    /// When the levels were last evaluated.
+    pub evaluated_at: Option<i64>,
+    /// The signal at the last evaluation; texts render with it.
+    #[serde(default)]
+    pub signal: serde_json::Value,
+    /// How far the stored mention stream has been read (the service's intake sequence).
+    #[serde(default)]
+    pub mentions_read: i64,
+}
+
+/// The open incident and what it still has to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenIncident {
+    pub report: IncidentReport,
+    /// Steps still to run, as (level, step) indexes into the plan.
+    pub queue: VecDeque<(usize, usize)>,
+    /// The next step may not run before this (a `wait`).
+    pub ready_at: i64,
+    pub pending: Option<PendingApproval>,
+    pub ack: Option<AckTimer>,
+    /// Everyone notified so far, in order.
+    pub notified: Vec<String>,
+    /// Effects so far; numbers the next one, so each has a stable identity.
+    pub effects: u32,
+}
+
+/// An approval step waiting for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingApproval {
+    pub by: Vec<String>,
+    pub deadline: Option<i64>,
+    pub on_timeout: OnTimeout,
+    /// Already widened to more people after a timeout.
+    pub escalated: bool,
+}
+
+/// Notifications nobody has acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckTimer {
+    pub people: Vec<String>,
+    pub due: i64,
+    pub reminders_sent: u32,
+}
+
+/// Why people are notified (the service adds the matching instructions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Purpose {
+    /// A level's `notify` step.
+    Alert,
+    /// An approval step asks its approvers.
+    Approval,
+    /// Nobody acknowledged: the same people again.
+    Reminder,
+    /// Nobody acknowledged after the reminders: the plan's other people.
+    Escalation,
+    /// The incident resolved.
+    Resolved,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EffectKind {
+    Notify {
+        people: Vec<String>,
+        text: String,
+        purpose: Purpose,
+    },
+    Post {
+        to: Vec<String>,
+        text: String,
+        media: Vec<String>,
+    },
+    Pause {
+        targets: Vec<String>,
+    },
+    Resume {
+        targets: Vec<String>,
+    },
+}
+
+/// Something the caller must do, numbered within its incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effect {
+    pub incident: i64,
+    pub seq: u32,
+    pub at: i64,
+    pub level: String,
+    pub kind: EffectKind,
+}
+
+/// What a person does to the open incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Action {
+    Ack {
+        by: String,
+    },
+    Decide {
+        by: String,
+        approve: bool,
+        note: Option<String>,
+    },
+    Resolve {
+        by: String,
+        note: Option<String>,
+    },
+}
+
+impl Action {
+    pub fn by(&self) -> &str {
+        match self {
+            Action::Ack { by } | Action::Decide { by, .. } | Action::Resolve { by, .. } => by,
+        }
+    }
+}
+
+/// A plan, its signals, and its state.
+pub struct PlanRunner<'a> {
+    plan: &'a CrisisPlan,
+    engine: &'a ScriptEngine,
+    texts: &'a TextTemplates,
+    signals: CrisisSignals,
+    machine: IncidentMachine,
+    pub state: RunnerState,
+    effects: Vec<Effect>,
+    closed: Vec<IncidentReport>,
+    actor: String,
+}
+
+impl<'a> PlanRunner<'a> {
+    pub fn new(
+        plan: &'a CrisisPlan,
+        engine: &'a ScriptEngine,
+        texts: &'a TextTemplates,
+        state: RunnerState,
+    ) -> PlanRunner<'a> {
+        let resolve_for = plan.resolve.as_ref().map(|r| r.hold_for.num_milliseconds());
+        PlanRunner {
+            plan,
+            engine,
+            texts,
+            signals: CrisisSignals::for_plan(plan, RETENTION),
+            machine: IncidentMachine::restore(resolve_for, state.machine.clone()),
+            state,
+            effects: Vec::new(),
+            closed: Vec::new(),
+            actor: format!("crisis:{}", plan.name),
+        }
+    }
+
+    /// A runner that goes on with signals kept from an earlier one (see `into_parts`).
+    pub fn resume(
+        plan: &'a CrisisPlan,
+        engine: &'a ScriptEngine,
+        texts: &'a TextTemplates,
+        state: RunnerState,
+        signals: CrisisSignals,
+    ) -> PlanRunner<'a> {
+        let mut runner = PlanRunner::new(plan, engine, texts, state);
+        runner.signals = signals;
+        runner
+    }
+
+    /// The state and the signals, to go on later with `resume`.
+    pub fn into_parts(self) -> (RunnerState, CrisisSignals) {
+        (self.state, self.signals)
+    }
+
+    /// Counts a mention seen at `at` (windows and chart) when it matches the keywords.
+    pub fn observe(&mut self, at: i64, author: &str, text: &str) -> Option<Tone> {
+        let tone = self.signals.observe(at, author, text)?;
+        let minute = at - at.rem_euclid(MINUTE);
+        let series = &mut self.state.series;
+        let index = match series.binary_search_by_key(&minute, |m| m.at) {
+            Ok(index) => index,
+            Err(index) => {
+                series.insert(
+                    index,
+                    MinuteCount {
+                        at: minute,
+                        total: 0,
+                        negative: 0,
+                    },
+                );
+                index
+            }
+        };
+        series[index].total += 1;
+        series[index].negative += u64::from(tone == Tone::Negative);
+        Some(tone)
+    }
+
+    /// Counts a mention already in the saved series (rebuilding the windows after a restart).
+    pub fn replay(&mut self, at: i64, author: &str, text: &str) {
+        self.signals.observe(at, author, text);
+    }
+
+    /// The open incident's id.
+    pub fn open_incident(&self) -> Option<i64> {
+        self.state.open.as_ref().map(|o| o.report.id)
+    }
+
+    /// The open incident's report so far, its chart filled in.
+    pub fn open_report(&self) -> Option<IncidentReport> {
+        let open = self.state.open.as_ref()?;
+        Some(finish(open.report.clone(), &self.state.series))
+    }
+
+    /// Whether the levels are due for evaluation at `now` (every `every`).
+    pub fn evaluation_due(&self, now: i64) -> bool {
+        self.state
+            .evaluated_at
+            .is_none_or(|last| now - last >= self.plan.every.num_milliseconds().max(1_000))
+    }
+
+    /// Evaluates the levels and `resolve.when` at `now`; an incident that opens takes
+    /// `next_id`. Returns whether one opened.
+    pub fn evaluate(&mut self, now: i64, next_id: i64) -> bool {
+        self.signals.advance(now);
+        let windows = self.signals.windows();
+        let counts = windows.counts(Duration::from_secs(1800));
+        let spike = windows.spike_ratio(Sentiment::Negative, Duration::from_secs(1800), RETENTION);
+        let signal = json!({
+            "total": counts.total, "negative": counts.negative, "positive": counts.positive,
+            "neutral": counts.neutral, "authors": counts.authors,
+            "spike": (spike * 10.0).round() / 10.0,
+        });
+        let local = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now)
+            .unwrap_or_default()
+            .with_timezone(&self.plan.timezone);
+        let input = ConditionInput::new()
+            .with_json("signal", &signal)
+            .with("now", crate::script::now_map(&local))
+            .with_signals(self.signals.source());
+        let holds: Vec<bool> = self
+            .plan
+            .levels
+            .iter()
+            .map(|l| self.engine.evaluate(&l.when, &input).unwrap_or(false))
+            .collect();
+        let resolve = self
+            .plan
+            .resolve
+            .as_ref()
+            .is_some_and(|r| self.engine.evaluate(&r.when, &input).unwrap_or(false));
+        drop(input);
+        self.state.signal = signal;
+        self.state.evaluated_at = Some(now);
+        if holds.first().copied().unwrap_or(false) {
+            self.state.first_signal.get_or_insert(now);
+        } else if self.state.open.is_none() {
+            self.state.first_signal = None;
+        }
+        let opened = match self.machine.evaluate(now, &holds, resolve) {
+            Some(Transition::Opened { level }) => {
+                self.open(now, level, next_id);
+                true
+            }
+            Some(Transition::Raised { from, to }) => {
+                self.raise(now, from, to, "raised");
+                false
+            }
+            Some(Transition::Resolved) => {
+                self.close(now, None);
+                false
+            }
+            None => false,
+        };
+        self.state.machine = self.machine.state.clone();
+        self.trim_series(now);
+        opened
+    }
+
+    fn open(&mut self, now: i64, level: usize, id: i64) {
+        let plan = self.plan;
+        let name = plan.levels[level].name.clone();
+        let mut report = IncidentReport {
+            id,
+            plan: plan.name.clone(),
+            signal_at: self.state.first_signal.unwrap_or(now),
+            opened_at: now,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            responded_at: None,
+            resolved_at: None,
+            resolved_by: None,
+            level: name.clone(),
+            levels: vec![LevelMark {
+                at: now,
+                level: name.clone(),
+            }],
+            approvals: Vec::new(),
+            timeline: Vec::new(),
+            mentions: Vec::new(),
+            timezone: plan.timezone.name().to_string(),
+        };
+        report.timeline.push(entry(
+            now,
+            &self.actor,
+            "signal",
+            format!("{}: {}", name, plan.levels[level].when.source()),
+        ));
+        report.timeline.push(entry(
+            now,
+            &self.actor,
+            "level",
+            format!("opened at {name}"),
+        ));
+        self.state.open = Some(OpenIncident {
+            report,
+            queue: (0..plan.levels[level].steps.len())
+                .map(|step| (level, step))
+                .collect(),
+            ready_at: now,
+            pending: None,
+            ack: None,
+            notified: Vec::new(),
+            effects: 0,
+        });
+    }
+
+    /// Moves the open incident from level `from` up to `to` and queues the steps of every
+    /// level passed.
+    fn raise(&mut self, now: i64, from: usize, to: usize, how: &str) {
+        let plan = self.plan;
+        let actor = self.actor.clone();
+        let Some(open) = self.state.open.as_mut() else {
+            return;
+        };
+        let name = plan.levels[to].name.clone();
+        open.report.level = name.clone();
+        open.report.levels.push(LevelMark {
+            at: now,
+            level: name.clone(),
+        });
+        if how == "raised" {
+            open.report.timeline.push(entry(
+                now,
+                &actor,
+                "signal",
+                format!("{}: {}", name, plan.levels[to].when.source()),
+            ));
+            open.report.timeline.push(entry(
+                now,
+                &actor,
+                "level",
+                format!("raised from {} to {name}", plan.levels[from].name),
+            ));
+        } else {
+            open.report
+                .timeline
+                .push(entry(now, &actor, "level", format!("escalated to {name}")));
+        }
+        for level in from + 1..=to {
+            open.queue
+                .extend((0..plan.levels[level].steps.len()).map(|step| (level, step)));
+        }
+    }
+
+    /// A person's action on the open incident at `at`. Refused (and, for a decision by
+    /// someone who may not decide, recorded as ignored) with the reason.
+    pub fn act(&mut self, at: i64, action: &Action) -> Result<(), String> {
+        let Some(open) = self.state.open.as_mut() else {
+            return Err(format!("{} has no open incident", self.plan.name));
+        };
+        let by = action.by().to_string();
+        match action {
+            Action::Ack { .. } => {
+                if open.report.acknowledged_at.is_some() {
+                    return Err(format!(
+                        "incident {} is already acknowledged by {}",
+                        open.report.id,
+                        open.report.acknowledged_by.as_deref().unwrap_or("someone")
+                    ));
+                }
+                acknowledge(open, at, &by);
+                Ok(())
+            }
+            Action::Decide { approve, note, .. } => {
+                let Some(pending) = &open.pending else {
+                    return Err(format!(
+                        "incident {} has no approval waiting",
+                        open.report.id
+                    ));
+                };
+                if !pending.by.contains(&by) {
+                    open.report.timeline.push(entry(
+                        at,
+                        &by,
+                        "approval",
+                        format!("ignored: {by} is not an approver"),
+                    ));
+                    return Err(format!(
+                        "{by} may not decide; the approvers are {}",
+                        pending.by.join(", ")
+                    ));
+                }
+                if open.report.acknowledged_at.is_none() {
+                    acknowledge(open, at, &by);
+                }
+                let decision = if *approve { "approved" } else { "rejected" };
+                open.report.approvals.push(ApprovalRecord {
+                    at,
+                    step: "approve".into(),
+                    decision: decision.into(),
+                    by: by.clone(),
+                    note: note.clone(),
+                });
+                let detail = match note {
+                    Some(note) => format!("{decision}: {note}"),
+                    None => decision.to_string(),
+                };
+                open.report
+                    .timeline
+                    .push(entry(at, &by, "approval", detail));
+                open.pending = None;
+                open.ready_at = open.ready_at.max(at);
+                if !approve {
+                    open.queue.clear();
+                }
+                Ok(())
+            }
+            Action::Resolve { note, .. } => {
+                if let Some(note) = note {
+                    open.report
+                        .timeline
+                        .push(entry(at, &by, "note", note.clone()));
+                }
+                self.machine.resolve_by_hand(at);
+                self.state.machine = self.machine.state.clone();
+                self.close(at, Some(&by));
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs what is due at `now`: approval deadlines, acknowledgement reminders, and the
+    /// open incident's next steps (until a wait or an approval stops them).
+    pub fn run_due(&mut self, now: i64) {
+        self.ack_due(now);
+        // Bounded: each pass consumes a step or returns.
+        let steps = self.state.open.as_ref().map_or(0, |o| o.queue.len());
+        for _ in 0..=steps {
+            if !self.approval_due(now) {
+                return;
+            }
+            let Some(open) = self.state.open.as_mut() else {
+                return;
+            };
+            if now < open.ready_at {
+                return;
+            }
+            let Some((level, index)) = open.queue.pop_front() else {
+                return;
+            };
+            let Some(step) = self
+                .plan
+                .levels
+                .get(level)
+                .and_then(|l| l.steps.get(index))
+                .cloned()
+            else {
+                continue; // the plan was edited under an open incident
+            };
+            self.step(now, step);
+        }
+    }
+
+    /// Handles a pending approval's deadline; returns whether steps may go on.
+    fn approval_due(&mut self, now: i64) -> bool {
+        let plan = self.plan;
+        let actor = self.actor.clone();
+        let Some(open) = self.state.open.as_mut() else {
+            return false;
+        };
+        let Some(pending) = open.pending.clone() else {
+            return true;
+        };
+        let Some(deadline) = pending.deadline.filter(|d| now >= *d && !pending.escalated) else {
+            return false;
+        };
+        let outcome = match pending.on_timeout {
+            OnTimeout::Escalate => "escalate",
+            OnTimeout::Proceed => "proceed",
+            OnTimeout::Abort => "abort",
+        };
+        open.report.approvals.push(ApprovalRecord {
+            at: deadline.max(now),
+            step: "approve".into(),
+            decision: format!("timeout:{outcome}"),
+            by: actor.clone(),
+            note: None,
+        });
+        open.report.timeline.push(entry(
+            now,
+            &actor,
+            "approval",
+            format!(
+                "no decision from {} in time: {outcome}",
+                pending.by.join(", ")
+            ),
+        ));
+        match pending.on_timeout {
+            OnTimeout::Proceed => {
+                open.pending = None;
+                true
+            }
+            OnTimeout::Abort => {
+                open.pending = None;
+                open.queue.clear();
+                false
+            }
+            OnTimeout::Escalate => {
+                let others = people_of(plan, &pending.by);
+                let text = format!("approval needed for {} (escalated)", plan.name);
+                open.report.timeline.push(entry(
+                    now,
+                    &actor,
+                    "notify",
+                    format!("{}: {text}", others.join(", ")),
+                ));
+                let mut widened = pending.by.clone();
+                widened.extend(others.iter().cloned());
+                open.pending = Some(PendingApproval {
+                    by: widened,
+                    deadline: None,
+                    on_timeout: pending.on_timeout,
+                    escalated: true,
+                });
+                if !others.is_empty() {
+                    self.emit(
+                        now,
+                        EffectKind::Notify {
+                            people: others,
+                            text,
+                            purpose: Purpose::Approval,
+                        },
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Reminds, then escalates, notifications nobody acknowledged in time.
+    fn ack_due(&mut self, now: i64) {
+        let plan = self.plan;
+        let actor = self.actor.clone();
+        let Some(open) = self.state.open.as_mut() else {
+            return;
+        };
+        let Some(timer) = open.ack.clone().filter(|t| now >= t.due) else {
+            return;
+        };
+        if open.report.acknowledged_at.is_some() {
+            open.ack = None;
+            return;
+        }
+        let waited = duration(now - open.report.opened_at);
+        if timer.reminders_sent < plan.ack_reminders {
+            let text = format!(
+                "reminder: incident {} ({}, {}) is not acknowledged after {waited}",
+                open.report.id, plan.name, open.report.level
+            );
+            open.report.timeline.push(entry(
+                now,
+                &actor,
+                "notify",
+                format!("{}: {text}", timer.people.join(", ")),
+            ));
+            open.ack = Some(AckTimer {
+                people: timer.people.clone(),
+                due: now + plan.ack_timeout.num_milliseconds().max(1_000),
+                reminders_sent: timer.reminders_sent + 1,
+            });
+            self.emit(
+                now,
+                EffectKind::Notify {
+                    people: timer.people,
+                    text,
+                    purpose: Purpose::Reminder,
+                },
+            );
+            return;
+        }
+        open.ack = None;
+        let others = people_of(plan, &open.notified);
+        if others.is_empty() {
+            open.report.timeline.push(entry(
+                now,
+                &actor,
+                "step",
+                format!("not acknowledged after {waited}; nobody else to tell"),
+            ));
+            return;
+        }
+        let text = format!(
+            "escalated: nobody acknowledged incident {} ({}, {}) in {waited}",
+            open.report.id, plan.name, open.report.level
+        );
+        open.report.timeline.push(entry(
+            now,
+            &actor,
+            "notify",
+            format!("{}: {text}", others.join(", ")),
+        ));
+        open.notified.extend(others.iter().cloned());
+        self.emit(
+            now,
+            EffectKind::Notify {
+                people: others,
+                text,
+                purpose: Purpose::Escalation,
+            },
+        );
+    }
+
+    fn step(&mut self, now: i64, step: StepPlan) {
+        let plan = self.plan;
+        let actor = self.actor.clone();
+        let signal = self.state.signal.clone();
+        let Some(open) = self.state.open.as_mut() else {
+            return;
+        };
+        match step {
+            StepPlan::Notify { people, text } => {
+                let text = text
+                    .as_deref()
+                    .map(|t| render(self.texts, t, &signal, &open.report, now))
+                    .unwrap_or_else(|| format!("{} is at {}", plan.name, open.report.level));
+                open.report.timeline.push(entry(
+                    now,
+                    &actor,
+                    "notify",
+                    format!("{}: {text}", people.join(", ")),
+                ));
+                for person in &people {
+                    if !open.notified.contains(person) {
+                        open.notified.push(person.clone());
+                    }
+                }
+                if open.report.acknowledged_at.is_none() {
+                    let due = now + plan.ack_timeout.num_milliseconds().max(1_000);
+                    match open.ack.as_mut() {
+                        Some(timer) => {
+                            for person in &people {
+                                if !timer.people.contains(person) {
+                                    timer.people.push(person.clone());
+                                }
+                            }
+                        }
+                        None => {
+                            open.ack = Some(AckTimer {
+                                people: people.clone(),
+                                due,
+                                reminders_sent: 0,
+                            })
+                        }
+                    }
+                }
+                self.emit(
+                    now,
+                    EffectKind::Notify {
+                        people,
+                        text,
+                        purpose: Purpose::Alert,
+                    },
+                );
+            }
+            StepPlan::Pause { targets } => {
+                open.report.timeline.push(entry(
+                    now,
+                    &actor,
+                    "step",
+                    format!("pause {}", targets.join(", ")),
+                ));
+                self.emit(now, EffectKind::Pause { targets });
+            }
+            StepPlan::Resume { targets } => {
+                open.report.timeline.push(entry(
+                    now,
+                    &actor,
+                    "step",
+                    format!("resume {}", targets.join(", ")),
+                ));
+                self.emit(now, EffectKind::Resume { targets });
+            }
+            StepPlan::Approve {
+                by,
+                timeout,
+                on_timeout,
+            } => {
+                let text = format!("approval needed for {}", plan.name);
+                open.report.timeline.push(entry(
+                    now,
+                    &actor,
+                    "notify",
+                    format!("{}: {text}", by.join(", ")),
+                ));
+                open.pending = Some(PendingApproval {
+                    by: by.clone(),
+                    deadline: timeout.map(|t| now + t.num_milliseconds()),
+                    on_timeout,
+                    escalated: false,
+                });
+                self.emit(
+                    now,
+                    EffectKind::Notify {
+                        people: by,
+                        text,
+                        purpose: Purpose::Approval,
+                    },
+                );
+            }
+            StepPlan::Post { to, text, media } => {
+                let text = render(self.texts, &text, &signal, &open.report, now);
+                open.report.responded_at.get_or_insert(now);
+                open.report.timeline.push(entry(
+                    now,
+                    &actor,
+                    "post",
+                    format!("{}: {text}", to.join(", ")),
+                ));
+                self.emit(now, EffectKind::Post { to, text, media });
+            }
+            StepPlan::Wait { duration: wait } => {
+                open.report.timeline.push(entry(
+                    now,
+                    &actor,
+                    "step",
+                    format!("wait {}", duration(wait.num_milliseconds())),
+                ));
+                open.ready_at = now + wait.num_milliseconds();
+            }
+            StepPlan::Escalate { to } => {
+                let current = plan
+                    .levels
+                    .iter()
+                    .position(|l| l.name == open.report.level)
+                    .unwrap_or(0);
+                let target = match &to {
+                    Some(name) => plan.levels.iter().position(|l| &l.name == name),
+                    None => (current + 1 < plan.levels.len()).then_some(current + 1),
+                };
+                match target.filter(|t| *t > current) {
+                    Some(target) => {
+                        self.machine.state.level = Some(target);
+                        self.state.machine = self.machine.state.clone();
+                        self.raise(now, current, target, "escalated");
+                    }
+                    None => open.report.timeline.push(entry(
+                        now,
+                        &actor,
+                        "step",
+                        "escalate: already at the highest level".into(),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Resolves the open incident at `now` (by a person, or by `resolve.when`) and runs the
+    /// plan's resolve steps.
+    fn close(&mut self, now: i64, by: Option<&str>) {
+        let plan = self.plan;
+        let actor = self.actor.clone();
+        let signal = self.state.signal.clone();
+        let Some(open) = self.state.open.as_mut() else {
+            return;
+        };
+        open.report.resolved_at = Some(now);
+        open.report.resolved_by = by.map(str::to_owned);
+        open.report.timeline.push(entry(
+            now,
+            by.unwrap_or(&actor),
+            "resolve",
+            "resolved".into(),
+        ));
+        open.queue.clear();
+        open.pending = None;
+        open.ack = None;
+        let mut effects = Vec::new();
+        for step in plan.resolve.iter().flat_map(|r| &r.steps) {
+            match step {
+                StepPlan::Resume { targets } => {
+                    open.report.timeline.push(entry(
+                        now,
+                        &actor,
+                        "step",
+                        format!("resume {}", targets.join(", ")),
+                    ));
+                    effects.push(EffectKind::Resume {
+                        targets: targets.clone(),
+                    });
+                }
+                StepPlan::Notify { people, text } => {
+                    let text = text
+                        .as_deref()
+                        .map(|t| render(self.texts, t, &signal, &open.report, now))
+                        .unwrap_or_else(|| format!("{} resolved", plan.name));
+                    open.report.timeline.push(entry(
+                        now,
+                        &actor,
+                        "notify",
+                        format!("{}: {text}", people.join(", ")),
+                    ));
+                    effects.push(EffectKind::Notify {
+                        people: people.clone(),
+                        text,
+                        purpose: Purpose::Resolved,
+                    });
+                }
+                StepPlan::Post { to, text, media } => {
+                    let text = render(self.texts, text, &signal, &open.report, now);
+                    open.report.timeline.push(entry(
+                        now,
+                        &actor,
+                        "post",
+                        format!("{}: {text}", to.join(", ")),
+                    ));
+                    effects.push(EffectKind::Post {
+                        to: to.clone(),
+                        text,
+                        media: media.clone(),
+                    });
+                }
+                StepPlan::Pause { targets } => {
+                    open.report.timeline.push(entry(
+                        now,
+                        &actor,
+                        "step",
+                        format!("pause {}", targets.join(", ")),
+                    ));
+                    effects.push(EffectKind::Pause {
+                        targets: targets.clone(),
+                    });
+                }
+                other => open.report.timeline.push(entry(
+                    now,
+                    &actor,
+                    "step",
+                    format!("{other:?} does nothing once resolved"),
+                )),
+            }
+        }
+        for effect in effects {
+            self.emit(now, effect);
+        }
+        if let Some(open) = self.state.open.take() {
+            self.closed.push(finish(open.report, &self.state.series));
+        }
+        self.state.first_signal = None;
+    }
+
+    fn emit(&mut self, now: i64, kind: EffectKind) {
+        let Some(open) = self.state.open.as_mut() else {
+            return;
+        };
+        open.effects += 1;
+        self.effects.push(Effect {
+            incident: open.report.id,
+            seq: open.effects,
+            at: now,
+            level: open.report.level.clone(),
+            kind,
+        });
+    }
+
+    /// The effects decided since the last call.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The incidents resolved since the last call.
+    pub fn take_closed(&mut self) -> Vec<IncidentReport> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Keeps the chart's minutes an open incident's report needs (an hour before its
+    /// signal), or the last two hours when none is open.
+    fn trim_series(&mut self, now: i64) {
+        let keep_from = match &self.state.open {
+            Some(open) => open.report.signal_at - HOUR - MINUTE,
+            None => now - 2 * HOUR,
+        };
+        let drop = self.state.series.partition_point(|m| m.at < keep_from);
+        self.state.series.drain(..drop);
+    }
+}
+
+fn acknowledge(open: &mut OpenIncident, at: i64, by: &str) {
+    open.report.acknowledged_at = Some(at);
+    open.report.acknowledged_by = Some(by.to_string());
+    open.report
+        .timeline
+        .push(entry(at, by, "ack", "acknowledged".into()));
+    open.ack = None;
+}
+
+fn entry(at: i64, actor: &str, kind: &str, detail: String) -> TimelineEntry {
+    TimelineEntry {
+        at,
+        actor: actor.into(),
+        kind: kind.into(),
+        detail,
+    }
+}
+
+/// The report with its chart: every minute from an hour before the signal to the resolve
+/// (or the last mention), zero minutes included, so the chart's lines do not bridge gaps.
+fn finish(mut report: IncidentReport, series: &[MinuteCount]) -> IncidentReport {
+    let start = report.signal_at - report.signal_at.rem_euclid(MINUTE) - HOUR;
+    let last = series.last().map_or(start, |m| m.at);
+    let end = report
+        .resolved_at
+        .map_or(last, |r| r - r.rem_euclid(MINUTE));
+    let mut dense = Vec::new();
+    let mut source = series.iter().filter(|m| m.at >= start).peekable();
+    let mut minute = start;
+    while minute <= end {
+        match source.peek() {
+            Some(m) if m.at == minute => {
+                dense.push(**m);
+                source.next();
+            }
+            _ => dense.push(MinuteCount {
+                at: minute,
+                total: 0,
+                negative: 0,
+            }),
+        }
+        minute += MINUTE;
+    }
+    report.mentions = dense;
+    report
+}
+
+fn render(
+    texts: &TextTemplates,
+    text: &str,
+    signal: &serde_json::Value,
+    report: &IncidentReport,
+    now: i64,
+) -> String {
+    let context = json!({
+        "signal": signal,
+        "incident": {
+            "id": report.id, "plan": report.plan, "level": report.level,
+            "duration": duration(now - report.opened_at),
+            "report_url": format!("crier incident report {}", report.id),
+        },
+    });
+    texts
+        .render(text, &context)
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+/// Everyone a plan notifies, except `except`, in plan order.
+fn people_of(plan: &CrisisPlan, except: &[String]) -> Vec<String> {
+    let mut people: Vec<String> = Vec::new();
+    for step in plan.levels.iter().flat_map(|l| &l.steps) {
+        let named = match step {
+            StepPlan::Notify { people, .. } => people,
+            StepPlan::Approve { by, .. } => by,
+            _ => continue,
+        };
+        for person in named {
+            if !except.contains(person) && !people.contains(person) {
+                people.push(person.clone());
+            }
+        }
+    }
+    people
+}

@@ -1,0 +1,318 @@
+//! Crisis plans under `crier run`: each engine tick reads the mentions stored since the last
+//! one, applies the actions people recorded (`crier incident ack|approve|reject|resolve`),
+//! evaluates the levels every `every`, and runs what is due. The runner's new state, the
+//! incidents it changed, the runs that notify and post, and the pauses it sets or lifts are
+//! committed in one transaction, so a restart never loses a step and never repeats one.
+
+use chrono::{DateTime, Utc};
+
+use super::clock::to_millis;
+use super::core::Engine;
+use crate::crisis::runner::{
+    Action, Effect, EffectKind, PlanRunner, Purpose, RETENTION, RunnerState,
+};
+use crate::crisis::{CrisisSignals, IncidentReport};
+use crate::playbook::plan::CrisisPlan;
+use crate::store::{
+    Batch, CrisisWrite, IncidentRow, ItemKey, NewPause, NewRun, PauseScope, RunState, StepSpec,
+    StoreError, StoreResult,
+};
+
+/// Stored mentions older than this are forgotten (the longest window, and a day's margin).
+const KEEP_MENTIONS_MS: i64 = RETENTION.as_millis() as i64 + 86_400_000;
+
+impl Engine {
+    /// Moves every crisis plan on to `now`; returns how many sends it committed.
+    pub fn tick_crises(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let plan = self.plan.clone();
+        let mut sends = 0;
+        for crisis in &plan.crises {
+            match self.tick_crisis(crisis, now) {
+                Ok(count) => sends += count,
+                Err(error) => {
+                    // Whatever was not committed is rebuilt from the store next time.
+                    self.crises.remove(&crisis.name);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(sends)
+    }
+
+    fn tick_crisis(&mut self, crisis: &CrisisPlan, now: DateTime<Utc>) -> StoreResult<usize> {
+        let store = self.parts.store.clone();
+        let now_ms = to_millis(now);
+        let (state, signals) = match self.crises.remove(&crisis.name) {
+            Some(parts) => parts,
+            None => self.restore_crisis(crisis, now_ms)?,
+        };
+        let scripts = self.parts.scripts.clone();
+        let texts = self.parts.texts.clone();
+        let mut runner = PlanRunner::resume(crisis, &scripts, &texts, state, signals);
+        let mut changed = false;
+
+        let fresh = store.crisis_mentions(
+            &crisis.name,
+            runner.state.mentions_read,
+            now_ms - KEEP_MENTIONS_MS,
+        )?;
+        for mention in &fresh {
+            runner.observe(mention.at, &mention.author, &mention.text);
+            runner.state.mentions_read = mention.seq;
+            changed = true;
+        }
+
+        let mut applied = Vec::new();
+        for row in store.pending_incident_actions(&crisis.name)? {
+            let outcome = match serde_json::from_str::<Action>(&row.action) {
+                Err(error) => Some(format!("not an action crier knows: {error}")),
+                Ok(_) if runner.open_incident() != Some(row.incident) => {
+                    Some(format!("incident {} is not open", row.incident))
+                }
+                Ok(action) => runner.act(row.at.min(now_ms), &action).err(),
+            };
+            applied.push((row.id, outcome));
+            changed = true;
+        }
+
+        if runner.evaluation_due(now_ms) {
+            runner.evaluate(now_ms, store.next_incident_id()?);
+            changed = true;
+        }
+        runner.run_due(now_ms);
+        let effects = runner.take_effects();
+        let closed = runner.take_closed();
+        changed |= !effects.is_empty() || !closed.is_empty();
+        if !changed {
+            self.crises.insert(crisis.name.clone(), runner.into_parts());
+            return Ok(0);
+        }
+
+        let mut batch = Batch {
+            now: now_ms,
+            ..Batch::default()
+        };
+        let mut sends = 0;
+        for effect in &effects {
+            sends += self.crisis_effect(crisis, effect, now, &mut batch);
+        }
+        let mut incidents: Vec<IncidentRow> = closed.iter().map(incident_row).collect();
+        incidents.extend(runner.open_report().as_ref().map(incident_row));
+        batch.crisis.push(CrisisWrite {
+            plan: crisis.name.clone(),
+            state: serde_json::to_string(&runner.state).expect("runner states serialise"),
+            incidents,
+            applied,
+            forget_mentions_before: Some(now_ms - KEEP_MENTIONS_MS),
+        });
+        store.commit(&batch)?;
+        for report in &closed {
+            tracing::info!(plan = %crisis.name, incident = report.id, "incident resolved");
+        }
+        self.crises.insert(crisis.name.clone(), runner.into_parts());
+        Ok(sends)
+    }
+
+    /// The saved state, and windows rebuilt from the stored mentions it had read.
+    fn restore_crisis(
+        &self,
+        crisis: &CrisisPlan,
+        now: i64,
+    ) -> StoreResult<(RunnerState, CrisisSignals)> {
+        let store = &self.parts.store;
+        let state: RunnerState = match store.crisis_state(&crisis.name)? {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?
+            }
+            None => RunnerState::default(),
+        };
+        let read = state.mentions_read;
+        let mut runner = PlanRunner::new(crisis, &self.parts.scripts, &self.parts.texts, state);
+        for mention in store.crisis_mentions(&crisis.name, 0, now - KEEP_MENTIONS_MS)? {
+            if mention.seq > read {
+                break;
+            }
+            runner.replay(mention.at, &mention.author, &mention.text);
+        }
+        Ok(runner.into_parts())
+    }
+
+    /// Adds what one effect implies to `batch`; returns how many sends.
+    fn crisis_effect(
+        &self,
+        crisis: &CrisisPlan,
+        effect: &Effect,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> usize {
+        let key = ItemKey::new(
+            &crisis.name,
+            format!("incident-{}/{}", effect.incident, effect.seq),
+        );
+        let fire_at = effect.at;
+        let by = format!("crisis:{}", crisis.name);
+        match &effect.kind {
+            EffectKind::Pause { targets } => {
+                for target in targets {
+                    batch.pauses.push(NewPause {
+                        scope: pause_scope(target),
+                        until: None,
+                        reason: format!(
+                            "crisis plan {}: incident {} at {}",
+                            crisis.name, effect.incident, effect.level
+                        ),
+                        by: by.clone(),
+                    });
+                }
+                0
+            }
+            EffectKind::Resume { targets } => {
+                for target in targets {
+                    batch.resumes.push((pause_scope(target), by.clone()));
+                }
+                0
+            }
+            EffectKind::Notify {
+                people,
+                text,
+                purpose,
+            } => {
+                let accounts = self.notify_accounts(people);
+                if accounts.is_empty() {
+                    tracing::warn!(
+                        plan = %crisis.name,
+                        people = %people.join(", "),
+                        "nobody to notify: give these people a `notify:` account in crier.yaml"
+                    );
+                }
+                let id = effect.incident;
+                let footer = match purpose {
+                    Purpose::Alert | Purpose::Reminder | Purpose::Escalation => {
+                        format!("Acknowledge: crier incident ack {id} --by NAME")
+                    }
+                    Purpose::Approval => format!(
+                        "Decide: crier incident approve {id} --by NAME, or crier incident reject {id} --by NAME --note WHY"
+                    ),
+                    Purpose::Resolved => format!("Report: crier incident report {id}"),
+                };
+                let message = format!(
+                    "[{}] incident {id} ({}): {text}\n{footer}",
+                    crisis.name, effect.level
+                );
+                let mut run = NewRun::running(key.clone(), fire_at, self.revision);
+                run.reason = Some(format!("incident {id}: notify {}", people.join(", ")));
+                for account in &accounts {
+                    run.outbox.push(self.outbox_row(
+                        &key,
+                        fire_at,
+                        0,
+                        account,
+                        &message,
+                        &[],
+                        None,
+                        now,
+                    ));
+                }
+                let sends = run.outbox.len();
+                run.steps.push(StepSpec::Notify {
+                    accounts,
+                    text: message,
+                });
+                run.current_step = 1;
+                batch.runs.push(run);
+                sends
+            }
+            EffectKind::Post { to, text, media } => {
+                let mut run = NewRun::running(key.clone(), fire_at, self.revision);
+                run.reason = Some(format!("incident {}: public post", effect.incident));
+                let local = now.with_timezone(&crisis.timezone);
+                // Content rules apply (banned words, text limits, UTM); quiet hours and
+                // blackouts do not: a crisis response goes out when the plan says.
+                match crate::rules::check_post(
+                    &self.plan,
+                    &self.parts.scripts,
+                    &self.parts.texts,
+                    &crisis.name,
+                    to,
+                    text,
+                    local,
+                ) {
+                    Err(rejection) => {
+                        run.state = RunState::Rejected;
+                        run.reason = Some(rejection.to_string());
+                    }
+                    Ok(versions) => {
+                        for (step, version) in versions.into_iter().enumerate() {
+                            for account in &version.accounts {
+                                run.outbox.push(self.outbox_row(
+                                    &key,
+                                    fire_at,
+                                    step,
+                                    account,
+                                    &version.text,
+                                    media,
+                                    None,
+                                    now,
+                                ));
+                            }
+                            run.steps.push(StepSpec::Post {
+                                to: version.accounts,
+                                text: version.text,
+                                media: media.clone(),
+                                reply_to: None,
+                            });
+                        }
+                        run.current_step = run.steps.len();
+                    }
+                }
+                let sends = run.outbox.len();
+                batch.runs.push(run);
+                sends
+            }
+        }
+    }
+
+    /// The accounts that reach `people`, each once, in order.
+    fn notify_accounts(&self, people: &[String]) -> Vec<String> {
+        let mut accounts: Vec<String> = Vec::new();
+        for person in people {
+            for account in self
+                .plan
+                .people
+                .get(person)
+                .map(|p| &p.notify[..])
+                .unwrap_or(&[])
+            {
+                if !accounts.contains(account) {
+                    accounts.push(account.clone());
+                }
+            }
+        }
+        accounts
+    }
+}
+
+/// A `pause:`/`resume:` target: `campaigns`, `all`, or an account.
+fn pause_scope(target: &str) -> PauseScope {
+    match target {
+        "campaigns" => PauseScope::Campaigns,
+        "all" => PauseScope::All,
+        account => PauseScope::Account(account.to_string()),
+    }
+}
+
+fn incident_row(report: &IncidentReport) -> IncidentRow {
+    IncidentRow {
+        id: report.id,
+        plan: report.plan.clone(),
+        status: if report.resolved_at.is_some() {
+            "resolved".into()
+        } else {
+            "open".into()
+        },
+        level: report.level.clone(),
+        opened_at: report.opened_at,
+        resolved_at: report.resolved_at,
+        report: serde_json::to_string(report).expect("reports serialise"),
+    }
+}
