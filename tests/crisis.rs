@@ -890,3 +890,223 @@ resolve:
         assert!(String::from_utf8_lossy(&gone.stderr).contains("there is no incident 7"));
     }
 }
+
+/// Acknowledgements on the virtual clock: a reminder after `ack.timeout`, then the plan's
+/// other people; an acknowledgement stops both.
+mod acks {
+    use super::*;
+    use crier::crisis::runner::Action;
+    use crier::crisis::{DrillDecision, DrillMention, IncidentReport, drill};
+
+    const PLAN: &str = r#"kind: crisis
+name: outage
+watch:
+  accounts: [brand]
+  keywords: [acme]
+  every: 1m
+ack: { timeout: 5m, reminders: 1 }
+levels:
+  - name: elevated
+    when: 'mentions("10m").negative >= 5'
+    do:
+      - notify: duty
+  - name: critical
+    when: 'mentions("10m").negative >= 500'
+    do:
+      - notify: [lead, boss]
+"#;
+    const CONFIG: &str = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  duty: { notify: chat }\n  lead: { notify: chat }\n  boss: { notify: chat }\n";
+
+    fn run(decisions: &[DrillDecision]) -> IncidentReport {
+        let (_dir, plan) = crate::support::playbooks::valid_plan(CONFIG, &[("outage.yaml", PLAN)]);
+        let mentions: Vec<DrillMention> = (0..5)
+            .map(|k| DrillMention {
+                at: T0 + 30_000,
+                author: format!("u{k}"),
+                text: "acme is down, terrible".into(),
+            })
+            .collect();
+        let mut reports = drill(
+            &plan.crises[0],
+            &ScriptEngine::new(),
+            &mentions,
+            decisions,
+            T0,
+            T0 + 30 * MIN,
+        );
+        assert_eq!(reports.len(), 1);
+        reports.remove(0)
+    }
+
+    fn notifications(report: &IncidentReport) -> Vec<String> {
+        report
+            .timeline
+            .iter()
+            .filter(|e| e.kind == "notify")
+            .map(|e| format!("{} {}", (e.at - T0) / MIN, e.detail))
+            .collect()
+    }
+
+    #[test]
+    fn nobody_acknowledges_a_reminder_then_the_other_people() {
+        let report = run(&[]);
+        let sent = notifications(&report);
+        assert_eq!(sent.len(), 3, "{sent:#?}");
+        assert_eq!(sent[0], "1 duty: outage is at elevated");
+        assert_eq!(
+            sent[1],
+            "6 duty: reminder: incident 1 (outage, elevated) is not acknowledged after 5m 00s"
+        );
+        assert_eq!(
+            sent[2],
+            "11 lead, boss: escalated: nobody acknowledged incident 1 (outage, elevated) in 10m 00s"
+        );
+        assert_eq!(report.acknowledged_at, None);
+    }
+
+    #[test]
+    fn an_acknowledgement_stops_the_reminders() {
+        let ack = DrillDecision {
+            at: T0 + 3 * MIN,
+            action: Action::Ack { by: "duty".into() },
+        };
+        let report = run(&[ack]);
+        assert_eq!(notifications(&report), ["1 duty: outage is at elevated"]);
+        assert_eq!(report.acknowledged_by.as_deref(), Some("duty"));
+        assert_eq!(report.acknowledged_at, Some(T0 + 3 * MIN));
+        let (_, time) = report.durations()[1];
+        assert_eq!(time, Some(2 * MIN), "time to acknowledge");
+    }
+
+    #[test]
+    fn an_acknowledgement_after_the_reminder_stops_the_escalation() {
+        let ack = DrillDecision {
+            at: T0 + 8 * MIN,
+            action: Action::Ack { by: "duty".into() },
+        };
+        let report = run(&[ack]);
+        assert_eq!(
+            notifications(&report).len(),
+            2,
+            "the alert and one reminder"
+        );
+    }
+}
+
+/// The engine's crisis tick on a virtual clock with a SQLite file: a restart mid-incident
+/// keeps the incident, its windows and its pending approval, and sends nothing twice.
+mod engine_ticks {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Utc};
+    use crier::crisis::runner::RunnerState;
+    use crier::engine::core::{Engine, EngineParts};
+    use crier::store::{HistoryFilter, NewMention, SqliteStore, Store};
+
+    use super::{MIN, T0};
+
+    const PLAN: &str = r#"kind: crisis
+name: outage
+watch:
+  accounts: [brand]
+  keywords: [acme]
+  every: 1m
+levels:
+  - name: elevated
+    when: 'mentions("30m").negative >= 3'
+    do:
+      - notify: duty
+      - approve: { by: [lead], timeout: 20m, on_timeout: proceed }
+      - post: { to: [brand], text: "We are on it." }
+"#;
+    const CONFIG: &str = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  duty: { notify: chat }\n  lead: { notify: chat }\n";
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).unwrap()
+    }
+
+    fn runs(store: &dyn Store) -> Vec<String> {
+        store
+            .history(&HistoryFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.item)
+            .collect()
+    }
+
+    fn state(store: &dyn Store) -> RunnerState {
+        serde_json::from_str(&store.crisis_state("outage").unwrap().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_restart_mid_incident_keeps_it_and_sends_nothing_twice() {
+        let (dir, plan) = crate::support::playbooks::valid_plan(CONFIG, &[("outage.yaml", PLAN)]);
+        let file = dir.path().join("crier.db");
+        let open = || -> Arc<dyn Store> { Arc::new(SqliteStore::open(&file).unwrap()) };
+        let store = open();
+        let mentions: Vec<NewMention> = (0..3)
+            .map(|k| NewMention {
+                key: format!("console:{k}"),
+                at: T0 + k * 10_000,
+                author: format!("@fan{k}"),
+                text: "acme is down, terrible".into(),
+            })
+            .collect();
+        store
+            .add_crisis_mentions("outage", "brand", &mentions, None, T0)
+            .unwrap();
+        let mut engine =
+            Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), at(T0)).unwrap();
+        engine.tick_crises(at(T0 + MIN)).unwrap();
+        engine.tick_crises(at(T0 + MIN + 1_000)).unwrap();
+        assert_eq!(
+            runs(store.as_ref()).len(),
+            2,
+            "the alert and the approval request"
+        );
+        let before = state(store.as_ref());
+        let open_incident = before.open.as_ref().expect("an incident is open");
+        assert!(open_incident.pending.is_some());
+        assert_eq!(before.signal["negative"], 3);
+        drop(engine);
+        drop(store);
+
+        // A new process: the same incident, the windows rebuilt, the approval still waiting.
+        let store = open();
+        let mut engine = Engine::new(
+            plan.clone(),
+            "rev",
+            EngineParts::new(store.clone()),
+            at(T0 + 2 * MIN),
+        )
+        .unwrap();
+        engine.tick_crises(at(T0 + 2 * MIN)).unwrap();
+        let after = state(store.as_ref());
+        assert_eq!(after.signal["negative"], 3, "windows survive the restart");
+        assert_eq!(after.open.as_ref().unwrap().report.id, 1);
+        assert_eq!(after.open.as_ref().unwrap().pending, open_incident.pending);
+        assert_eq!(runs(store.as_ref()).len(), 2, "nothing sent again");
+        assert_eq!(store.incidents().unwrap().len(), 1);
+
+        // The approval times out and the plan proceeds: the post, once, however often it ticks.
+        engine.tick_crises(at(T0 + 21 * MIN)).unwrap();
+        engine.tick_crises(at(T0 + 21 * MIN)).unwrap();
+        // Nobody acknowledged in 15 minutes (the default): a reminder went out too.
+        let items = runs(store.as_ref());
+        assert_eq!(items.len(), 4, "{items:?}");
+        let reasons: Vec<String> = store
+            .history(&HistoryFilter::default())
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| r.reason)
+            .collect();
+        let posts = reasons
+            .iter()
+            .filter(|r| r.ends_with("public post"))
+            .count();
+        assert_eq!(posts, 1, "{reasons:?}");
+        let report = state(store.as_ref()).open.unwrap().report;
+        assert_eq!(report.approvals[0].decision, "timeout:proceed");
+        assert!(report.responded_at.is_some());
+    }
+}

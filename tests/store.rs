@@ -55,6 +55,9 @@ contract!(
     held_sends_wait_unclaimed_and_are_released_or_skipped,
     a_deferred_send_comes_back_at_its_slot_without_an_attempt,
     send_slots_are_recent_sends_and_future_ones,
+    crisis_mentions_are_stored_once_with_their_cursor,
+    crisis_states_incidents_and_pauses_commit_together,
+    incident_actions_wait_until_applied,
 );
 
 const T: Millis = 1_800_000_000_000;
@@ -1664,4 +1667,198 @@ fn send_slots_are_recent_sends_and_future_ones(store: &dyn Store) {
             .collect::<Vec<_>>(),
         [2]
     );
+}
+
+fn mention(key: &str, at: Millis, text: &str) -> crier::store::NewMention {
+    crier::store::NewMention {
+        key: key.into(),
+        at,
+        author: format!("@{key}"),
+        text: text.into(),
+    }
+}
+
+fn crisis_mentions_are_stored_once_with_their_cursor(store: &dyn Store) {
+    assert_eq!(store.crisis_cursor("outage", "masto").unwrap(), None);
+    let first = [
+        mention("m:1", T, "down"),
+        mention("m:2", T + MINUTE, "down again"),
+    ];
+    assert_eq!(
+        store
+            .add_crisis_mentions("outage", "masto", &first, Some("c2"), T)
+            .unwrap(),
+        2
+    );
+    // Seen again through another watched account: stored once; the cursors are per account.
+    let again = [
+        mention("m:2", T + MINUTE, "down again"),
+        mention("t:9", T, "не працює"),
+    ];
+    assert_eq!(
+        store
+            .add_crisis_mentions("outage", "tg", &again, Some("10"), T)
+            .unwrap(),
+        1
+    );
+    // Another plan keeps its own copy.
+    assert_eq!(
+        store
+            .add_crisis_mentions("leak", "masto", &first, None, T)
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.crisis_cursor("outage", "masto").unwrap().as_deref(),
+        Some("c2")
+    );
+    assert_eq!(
+        store.crisis_cursor("outage", "tg").unwrap().as_deref(),
+        Some("10")
+    );
+    assert_eq!(store.crisis_cursor("leak", "masto").unwrap(), None);
+    let all = store.crisis_mentions("outage", 0, 0).unwrap();
+    let texts: Vec<&str> = all.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["down", "down again", "не працює"]);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    let after = store.crisis_mentions("outage", all[0].seq, 0).unwrap();
+    assert_eq!(after.len(), 2);
+    let recent = store.crisis_mentions("outage", 0, T + MINUTE).unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].text, "down again");
+}
+
+fn incident(id: i64, status: &str) -> crier::store::IncidentRow {
+    crier::store::IncidentRow {
+        id,
+        plan: "outage".into(),
+        status: status.into(),
+        level: "critical".into(),
+        opened_at: T,
+        resolved_at: (status == "resolved").then_some(T + 60 * MINUTE),
+        report: format!("{{\"id\":{id},\"status\":\"{status}\"}}"),
+    }
+}
+
+fn crisis_states_incidents_and_pauses_commit_together(store: &dyn Store) {
+    let revision = revision(store);
+    assert_eq!(store.next_incident_id().unwrap(), 1);
+    store
+        .add_crisis_mentions(
+            "outage",
+            "masto",
+            &[
+                mention("m:1", T - 10 * MINUTE, "old"),
+                mention("m:2", T, "new"),
+            ],
+            None,
+            T,
+        )
+        .unwrap();
+    store
+        .commit(&Batch {
+            now: T,
+            runs: vec![posting(revision, "outage", "incident-1/1", T, &["slack"])],
+            crisis: vec![crier::store::CrisisWrite {
+                plan: "outage".into(),
+                state: "{\"v\":1}".into(),
+                incidents: vec![incident(1, "open")],
+                applied: vec![],
+                forget_mentions_before: Some(T - MINUTE),
+            }],
+            pauses: vec![pause(PauseScope::Campaigns, None)],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(
+        store.crisis_state("outage").unwrap().as_deref(),
+        Some("{\"v\":1}")
+    );
+    assert_eq!(store.crisis_state("leak").unwrap(), None);
+    assert_eq!(store.incident(1).unwrap(), Some(incident(1, "open")));
+    assert_eq!(store.next_incident_id().unwrap(), 2);
+    assert_eq!(store.pauses(T).unwrap().len(), 1);
+    assert_eq!(all(store).len(), 1);
+    let kept: Vec<String> = store
+        .crisis_mentions("outage", 0, 0)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(kept, ["new"], "mentions before the horizon are forgotten");
+
+    // The resolve replaces the incident and lifts the pause in the same commit.
+    store
+        .commit(&Batch {
+            now: T + 60 * MINUTE,
+            crisis: vec![crier::store::CrisisWrite {
+                plan: "outage".into(),
+                state: "{\"v\":2}".into(),
+                incidents: vec![incident(1, "resolved"), incident(2, "open")],
+                ..Default::default()
+            }],
+            resumes: vec![(PauseScope::Campaigns, "crisis:outage".into())],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(
+        store.crisis_state("outage").unwrap().as_deref(),
+        Some("{\"v\":2}")
+    );
+    let incidents = store.incidents().unwrap();
+    assert_eq!(
+        incidents,
+        vec![incident(2, "open"), incident(1, "resolved")]
+    );
+    assert!(store.pauses(T + 60 * MINUTE).unwrap().is_empty());
+}
+
+fn incident_actions_wait_until_applied(store: &dyn Store) {
+    assert!(
+        store.add_incident_action(1, "{}", T).is_err(),
+        "no incident 1 yet"
+    );
+    store
+        .commit(&Batch {
+            now: T,
+            crisis: vec![crier::store::CrisisWrite {
+                plan: "outage".into(),
+                state: "{}".into(),
+                incidents: vec![incident(1, "open")],
+                ..Default::default()
+            }],
+            ..Batch::default()
+        })
+        .unwrap();
+    let ack = store
+        .add_incident_action(1, "{\"action\":\"ack\"}", T + 1)
+        .unwrap();
+    let resolve = store
+        .add_incident_action(1, "{\"action\":\"resolve\"}", T + 2)
+        .unwrap();
+    assert!(store.pending_incident_actions("leak").unwrap().is_empty());
+    let pending = store.pending_incident_actions("outage").unwrap();
+    assert_eq!(
+        pending.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [ack, resolve]
+    );
+    assert_eq!(pending[0].at, T + 1);
+    store
+        .commit(&Batch {
+            now: T + 5,
+            crisis: vec![crier::store::CrisisWrite {
+                plan: "outage".into(),
+                state: "{}".into(),
+                applied: vec![(ack, None), (resolve, Some("already resolved".into()))],
+                ..Default::default()
+            }],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert!(store.pending_incident_actions("outage").unwrap().is_empty());
+    let refused = store.incident_action(resolve).unwrap().unwrap();
+    assert_eq!(refused.applied_at, Some(T + 5));
+    assert_eq!(refused.outcome.as_deref(), Some("already resolved"));
+    assert_eq!(store.incident_action(ack).unwrap().unwrap().outcome, None);
+    assert_eq!(store.incident_action(99).unwrap(), None);
 }
