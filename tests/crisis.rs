@@ -775,6 +775,18 @@ resolve:
         let again = crier(path, &["incident", "ack", "1", "--by", "lead"]);
         assert!(String::from_utf8_lossy(&again.stderr).contains("already acknowledged by duty"));
 
+        let status = Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["status", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&status.stdout);
+        assert!(status.contains("open incidents"), "{status}");
+        assert!(status.contains("1  outage at elevated since"), "{status}");
+        assert!(
+            status.contains("every campaign by crisis:outage"),
+            "{status}"
+        );
+
         // Campaigns are paused by the plan, in the store the kill switch reads.
         let store = crier::store::open("sqlite://crier.db", path).unwrap();
         let pauses = store.pauses(chrono::Utc::now().timestamp_millis()).unwrap();

@@ -213,6 +213,25 @@ fn unknown_person() {
 }
 
 #[test]
+fn ack_timeout_of_zero() {
+    let fx = Fixture::new().file(
+        "outage.yaml",
+        format!("ack: {{ timeout: 0m }}\n{CRISIS_HEAD}      - notify: pr_lead\n"),
+    );
+    expect(
+        "ack_timeout_of_zero",
+        &fx,
+        r#"error: `ack.timeout` must be longer than 0
+  ——▶ DIR/outage.yaml:1:17
+  |
+1 | ack: { timeout: 0m }
+  |                 ^^
+  = hint: how long a notification may wait for `crier incident ack`, e.g. `15m`
+"#,
+    );
+}
+
+#[test]
 fn unknown_template() {
     let fx = Fixture::new()
         .file("templates/product-launch.yaml", TEMPLATE)

@@ -146,6 +146,30 @@ pub(super) fn status(path: &Path) -> CommandResult {
                 .join(", ")
         }
     };
+    let open_incidents: Vec<_> = store
+        .incidents()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|i| i.status == "open")
+        .collect();
+    if !open_incidents.is_empty() {
+        println!("\nopen incidents (`crier incident report ID`):");
+        for incident in &open_incidents {
+            let acknowledged =
+                serde_json::from_str::<crate::crisis::IncidentReport>(&incident.report)
+                    .ok()
+                    .and_then(|r| r.acknowledged_by)
+                    .map(|by| format!("acknowledged by {by}"))
+                    .unwrap_or_else(|| "NOT ACKNOWLEDGED".into());
+            println!(
+                "  {}  {} at {} since {}, {acknowledged}",
+                incident.id,
+                incident.plan,
+                incident.level,
+                local(from_millis(incident.opened_at), plan.timezone)
+            );
+        }
+    }
     let pauses = store.pauses(to_millis(now)).map_err(|e| e.to_string())?;
     if !pauses.is_empty() {
         let held = store.held_sends().map_err(|e| e.to_string())?;

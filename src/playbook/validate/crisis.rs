@@ -58,12 +58,23 @@ impl Validator<'_> {
                 steps,
             })
         });
-        let ack_timeout = crisis
-            .ack
-            .as_ref()
-            .and_then(|a| a.timeout.as_ref())
-            .and_then(|t| self.duration(t))
-            .unwrap_or(TimeDelta::minutes(15));
+        let ack_timeout = match crisis.ack.as_ref().and_then(|a| a.timeout.as_ref()) {
+            Some(timeout) => {
+                match self.duration(timeout) {
+                    Some(d) if d <= TimeDelta::zero() => {
+                        self.error(
+                        timeout,
+                        "`ack.timeout` must be longer than 0".to_string(),
+                        Some("how long a notification may wait for `crier incident ack`, e.g. `15m`".into()),
+                    );
+                        TimeDelta::minutes(15)
+                    }
+                    Some(d) => d,
+                    None => TimeDelta::minutes(15),
+                }
+            }
+            None => TimeDelta::minutes(15),
+        };
         let ack_reminders = crisis.ack.as_ref().and_then(|a| a.reminders).unwrap_or(1);
         let sentiment = crisis.sentiment.clone();
         Some(CrisisPlan {
