@@ -293,7 +293,7 @@ impl<'a> PlanRunner<'a> {
                 true
             }
             Some(Transition::Raised { from, to }) => {
-                self.raise(now, from, to, "raised");
+                self.raise(now, from, to, true);
                 false
             }
             Some(Transition::Resolved) => {
@@ -356,8 +356,8 @@ impl<'a> PlanRunner<'a> {
     }
 
     /// Moves the open incident from level `from` up to `to` and queues the steps of every
-    /// level passed.
-    fn raise(&mut self, now: i64, from: usize, to: usize, how: &str) {
+    /// level passed; `by_signal` when the level's condition did it (else an `escalate` step).
+    fn raise(&mut self, now: i64, from: usize, to: usize, by_signal: bool) {
         let plan = self.plan;
         let actor = self.actor.clone();
         let Some(open) = self.state.open.as_mut() else {
@@ -369,7 +369,7 @@ impl<'a> PlanRunner<'a> {
             at: now,
             level: name.clone(),
         });
-        if how == "raised" {
+        if by_signal {
             open.report.timeline.push(entry(
                 now,
                 &actor,
@@ -498,7 +498,7 @@ impl<'a> PlanRunner<'a> {
             else {
                 continue; // the plan was edited under an open incident
             };
-            self.step(now, step);
+            self.step(now, step, false);
         }
     }
 
@@ -651,7 +651,9 @@ impl<'a> PlanRunner<'a> {
         );
     }
 
-    fn step(&mut self, now: i64, step: StepPlan) {
+    /// Runs one step of a level, or of `resolve:` (`resolving`: the incident has just been
+    /// resolved, so nothing waits or asks any more).
+    fn step(&mut self, now: i64, step: StepPlan, resolving: bool) {
         let plan = self.plan;
         let actor = self.actor.clone();
         let signal = self.state.signal.clone();
@@ -659,11 +661,29 @@ impl<'a> PlanRunner<'a> {
             return;
         };
         match step {
+            StepPlan::Approve { .. } | StepPlan::Wait { .. } | StepPlan::Escalate { .. }
+                if resolving =>
+            {
+                let name = match step {
+                    StepPlan::Approve { .. } => "approve",
+                    StepPlan::Wait { .. } => "wait",
+                    _ => "escalate",
+                };
+                open.report.timeline.push(entry(
+                    now,
+                    &actor,
+                    "step",
+                    format!("`{name}` does nothing once resolved"),
+                ));
+            }
             StepPlan::Notify { people, text } => {
                 let text = text
                     .as_deref()
                     .map(|t| render(self.texts, t, &signal, &open.report, now))
-                    .unwrap_or_else(|| format!("{} is at {}", plan.name, open.report.level));
+                    .unwrap_or_else(|| match resolving {
+                        true => format!("{} resolved", plan.name),
+                        false => format!("{} is at {}", plan.name, open.report.level),
+                    });
                 open.report.timeline.push(entry(
                     now,
                     &actor,
@@ -675,7 +695,7 @@ impl<'a> PlanRunner<'a> {
                         open.notified.push(person.clone());
                     }
                 }
-                if open.report.acknowledged_at.is_none() {
+                if open.report.acknowledged_at.is_none() && !resolving {
                     let due = now + plan.ack_timeout.num_milliseconds().max(1_000);
                     match open.ack.as_mut() {
                         Some(timer) => {
@@ -694,12 +714,16 @@ impl<'a> PlanRunner<'a> {
                         }
                     }
                 }
+                let purpose = match resolving {
+                    true => Purpose::Resolved,
+                    false => Purpose::Alert,
+                };
                 self.emit(
                     now,
                     EffectKind::Notify {
                         people,
                         text,
-                        purpose: Purpose::Alert,
+                        purpose,
                     },
                 );
             }
@@ -750,7 +774,9 @@ impl<'a> PlanRunner<'a> {
             }
             StepPlan::Post { to, text, media } => {
                 let text = render(self.texts, &text, &signal, &open.report, now);
-                open.report.responded_at.get_or_insert(now);
+                if !resolving {
+                    open.report.responded_at.get_or_insert(now);
+                }
                 open.report.timeline.push(entry(
                     now,
                     &actor,
@@ -782,7 +808,7 @@ impl<'a> PlanRunner<'a> {
                     Some(target) => {
                         self.machine.state.level = Some(target);
                         self.state.machine = self.machine.state.clone();
-                        self.raise(now, current, target, "escalated");
+                        self.raise(now, current, target, false);
                     }
                     None => open.report.timeline.push(entry(
                         now,
@@ -800,7 +826,6 @@ impl<'a> PlanRunner<'a> {
     fn close(&mut self, now: i64, by: Option<&str>) {
         let plan = self.plan;
         let actor = self.actor.clone();
-        let signal = self.state.signal.clone();
         let Some(open) = self.state.open.as_mut() else {
             return;
         };
@@ -815,72 +840,8 @@ impl<'a> PlanRunner<'a> {
         open.queue.clear();
         open.pending = None;
         open.ack = None;
-        let mut effects = Vec::new();
         for step in plan.resolve.iter().flat_map(|r| &r.steps) {
-            match step {
-                StepPlan::Resume { targets } => {
-                    open.report.timeline.push(entry(
-                        now,
-                        &actor,
-                        "step",
-                        format!("resume {}", targets.join(", ")),
-                    ));
-                    effects.push(EffectKind::Resume {
-                        targets: targets.clone(),
-                    });
-                }
-                StepPlan::Notify { people, text } => {
-                    let text = text
-                        .as_deref()
-                        .map(|t| render(self.texts, t, &signal, &open.report, now))
-                        .unwrap_or_else(|| format!("{} resolved", plan.name));
-                    open.report.timeline.push(entry(
-                        now,
-                        &actor,
-                        "notify",
-                        format!("{}: {text}", people.join(", ")),
-                    ));
-                    effects.push(EffectKind::Notify {
-                        people: people.clone(),
-                        text,
-                        purpose: Purpose::Resolved,
-                    });
-                }
-                StepPlan::Post { to, text, media } => {
-                    let text = render(self.texts, text, &signal, &open.report, now);
-                    open.report.timeline.push(entry(
-                        now,
-                        &actor,
-                        "post",
-                        format!("{}: {text}", to.join(", ")),
-                    ));
-                    effects.push(EffectKind::Post {
-                        to: to.clone(),
-                        text,
-                        media: media.clone(),
-                    });
-                }
-                StepPlan::Pause { targets } => {
-                    open.report.timeline.push(entry(
-                        now,
-                        &actor,
-                        "step",
-                        format!("pause {}", targets.join(", ")),
-                    ));
-                    effects.push(EffectKind::Pause {
-                        targets: targets.clone(),
-                    });
-                }
-                other => open.report.timeline.push(entry(
-                    now,
-                    &actor,
-                    "step",
-                    format!("{other:?} does nothing once resolved"),
-                )),
-            }
-        }
-        for effect in effects {
-            self.emit(now, effect);
+            self.step(now, step.clone(), true);
         }
         if let Some(open) = self.state.open.take() {
             self.closed.push(finish(open.report, &self.state.series));

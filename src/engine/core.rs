@@ -376,20 +376,7 @@ impl Engine {
             text: text.clone(),
             accounts: post.to.to_vec(),
         };
-        let mut accounts: Vec<String> = Vec::new();
-        for person in &approve.by {
-            for account in self
-                .plan
-                .people
-                .get(person)
-                .map(|p| &p.notify[..])
-                .unwrap_or(&[])
-            {
-                if !accounts.contains(account) {
-                    accounts.push(account.clone());
-                }
-            }
-        }
+        let accounts = self.notify_accounts(&approve.by);
         if accounts.is_empty() {
             return (request, None);
         }

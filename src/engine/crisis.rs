@@ -273,7 +273,7 @@ impl Engine {
     }
 
     /// The accounts that reach `people`, each once, in order.
-    fn notify_accounts(&self, people: &[String]) -> Vec<String> {
+    pub(super) fn notify_accounts(&self, people: &[String]) -> Vec<String> {
         let mut accounts: Vec<String> = Vec::new();
         for person in people {
             for account in self
