@@ -473,11 +473,41 @@ async fn a_rehearsal_runs_the_whole_lifecycle_deterministically() {
         text.contains("giveaway/winners → brand: Congratulations @"),
         "{text}"
     );
-    assert_eq!(
-        text.matches("giveaway/winners-messages → brand: You won a jacket!")
-            .count(),
-        2,
-        "{text}"
+    // Each direct message names its recipient: one of the two winners the reply names.
+    let dms: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("giveaway/winners-messages → brand (DM to "))
+        .collect();
+    assert_eq!(dms.len(), 2, "{text}");
+    let reply = text
+        .lines()
+        .find(|line| line.contains("giveaway/winners → brand: Congratulations"))
+        .unwrap();
+    let mut recipients: Vec<String> = first
+        .iter()
+        .filter(|line| line.item.as_deref() == Some("winners-messages"))
+        .map(|line| line.direct_to.clone().expect("a DM names its recipient"))
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 2, "{recipients:?}");
+    for recipient in &recipients {
+        assert!(["@ann", "@bo", "@cy"].contains(&recipient.as_str()));
+        assert!(reply.contains(recipient.as_str()), "{reply}");
+        assert!(
+            text.contains(&format!(
+                "giveaway/winners-messages → brand (DM to {recipient}): You won a jacket!"
+            )),
+            "{text}"
+        );
+    }
+    let json = serde_json::to_value(&first).unwrap();
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .any(|line| line["direct_to"] == recipients[0].as_str()),
+        "the JSON form names the recipient too"
     );
 }
 
