@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use crier::connectors::bluesky::BlueskyConnector;
@@ -677,6 +677,142 @@ async fn mentions_page_through_notifications_oldest_first() {
     assert_eq!(third.cursor, None);
 }
 
+fn record_at(text: &str, at: DateTime<Utc>) -> Value {
+    json!({ "$type": POST, "text": text, "createdAt": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true) })
+}
+
+#[tokio::test]
+async fn a_hashtag_search_finds_posts_by_anyone_oldest_first_without_the_accounts_own() {
+    let fake = FakeBluesky::start();
+    fake.add_profile(ann());
+    fake.add_profile(bo());
+    let bluesky = connector(&fake);
+    let start = Utc::now() - TimeDelta::hours(1);
+    let announcement = bluesky
+        .post(&post("k", "Post with #WarmWinter to win"))
+        .await
+        .unwrap()
+        .remote_id;
+    let (first, _) = fake.add_post(&ann().did, record_at("my #WarmWinter photo", start));
+    fake.add_post(
+        &bo().did,
+        record_at("#warmwinters is another tag", start + TimeDelta::seconds(1)),
+    );
+    let (second, _) = fake.add_post(
+        &bo().did,
+        record_at("me please #warmwinter", start + TimeDelta::seconds(2)),
+    );
+    let page = bluesky.search_hashtag("warmwinter", None).await.unwrap();
+    let found: Vec<(&str, &str)> = page
+        .mentions
+        .iter()
+        .map(|m| (m.id.as_str(), m.text.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (first.as_str(), "my #WarmWinter photo"),
+            (second.as_str(), "me please #warmwinter")
+        ],
+        "the announcement ({announcement}) is the account's own"
+    );
+    let ann_facts = &page.mentions[0].author;
+    assert_eq!(
+        (ann_facts.id.as_str(), ann_facts.handle.as_str()),
+        (ann().did.as_str(), "ann.bsky.social")
+    );
+    assert_eq!(ann_facts.followers, Some(1234));
+    assert_eq!(ann_facts.follows_account, Some(true));
+    assert_eq!(
+        ann_facts.created_at,
+        Some("2023-05-01T10:00:00Z".parse().unwrap())
+    );
+    assert_eq!(page.mentions[0].created_at, start.trunc_subsecs(3));
+    let search = &fake.requests_to("app.bsky.feed.searchPosts")[0];
+    assert_eq!(search.params("q"), ["#warmwinter"]);
+    assert_eq!(search.params("sort"), ["latest"]);
+    assert_eq!(search.params("limit"), ["100"]);
+    assert!(search.params("since").is_empty());
+    assert!(search.header("authorization").is_some());
+    assert!(page.cursor.is_some());
+}
+
+#[tokio::test]
+async fn a_hashtag_search_from_a_cursor_reads_every_page_since_it() {
+    let fake = FakeBluesky::start();
+    fake.add_profile(ann());
+    let start = Utc::now() - TimeDelta::days(2);
+    let at = |n: i64| start + TimeDelta::minutes(n);
+    for n in 0..250 {
+        fake.add_post(&ann().did, record_at(&format!("#win {n}"), at(n)));
+    }
+    let bluesky = connector(&fake);
+    // No cursor: the most recent page.
+    let first = bluesky.search_hashtag("win", None).await.unwrap();
+    assert_eq!(first.mentions.len(), 100);
+    assert_eq!(first.mentions[0].text, "#win 150");
+    assert_eq!(first.mentions[99].text, "#win 249");
+    let cursor = first.cursor.unwrap();
+    assert_eq!(
+        DateTime::parse_from_rfc3339(&cursor).unwrap(),
+        at(249).trunc_subsecs(3)
+    );
+    for n in 250..380 {
+        fake.add_post(&ann().did, record_at(&format!("#win {n}"), at(n)));
+    }
+    // From the cursor: everything since ten minutes before it (posts indexed late sort
+    // earlier than they arrive), in two pages, each post once, oldest first.
+    let second = bluesky.search_hashtag("win", Some(&cursor)).await.unwrap();
+    let texts: Vec<String> = second.mentions.iter().map(|m| m.text.clone()).collect();
+    let expected: Vec<String> = (239..380).map(|n| format!("#win {n}")).collect();
+    assert_eq!(texts, expected);
+    let searches = fake.requests_to("app.bsky.feed.searchPosts");
+    assert_eq!(searches.len(), 3);
+    let since = DateTime::parse_from_rfc3339(searches[1].params("since")[0]).unwrap();
+    assert_eq!(since, at(239).trunc_subsecs(3));
+    assert!(searches[1].params("cursor").is_empty());
+    assert_eq!(searches[2].params("cursor"), ["100"]);
+    assert_eq!(searches[2].params("since"), searches[1].params("since"));
+    let cursor = second.cursor.unwrap();
+    // Nothing new: the overlap comes again, and the cursor is kept.
+    let third = bluesky.search_hashtag("win", Some(&cursor)).await.unwrap();
+    assert_eq!(third.mentions.len(), 11);
+    assert_eq!(third.cursor, None);
+}
+
+#[tokio::test]
+async fn a_hashtag_search_keeps_the_class_of_a_failure() {
+    let fake = FakeBluesky::start();
+    let bluesky = connector(&fake);
+    let search = "app.bsky.feed.searchPosts";
+    fake.push_fault(
+        search,
+        Fault::Xrpc {
+            status: 400,
+            error: "BadQueryString".into(),
+            message: "unsupported query".into(),
+        },
+    );
+    let err = bluesky.search_hashtag("win", None).await.unwrap_err();
+    assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
+    fake.push_fault(search, Fault::ServerError);
+    let err = bluesky.search_hashtag("win", None).await.unwrap_err();
+    assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+    fake.push_fault(
+        search,
+        Fault::RateLimited {
+            reset_in: Duration::from_secs(30),
+        },
+    );
+    let err = bluesky.search_hashtag("win", None).await.unwrap_err();
+    assert!(matches!(err, SendError::RetryAfter { .. }), "{err:?}");
+    let err = connector_with(&fake, "wrong-password")
+        .search_hashtag("win", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
+}
+
 #[tokio::test]
 async fn metrics_read_followers_and_post_counts() {
     let fake = FakeBluesky::start();
@@ -749,7 +885,7 @@ async fn direct_messages_are_not_offered() {
     assert_eq!(caps, Capabilities::of(Network::Bluesky));
     assert!(!caps.direct_message);
     assert!(caps.post && caps.reply && caps.media && caps.delete);
-    assert!(caps.read_mentions && caps.metrics && caps.lookup);
+    assert!(caps.read_mentions && caps.search_hashtags && caps.metrics && caps.lookup);
     let err = bluesky
         .direct_message("ann.bsky.social", &post("k", "hi"))
         .await

@@ -473,11 +473,41 @@ async fn a_rehearsal_runs_the_whole_lifecycle_deterministically() {
         text.contains("giveaway/winners → brand: Congratulations @"),
         "{text}"
     );
-    assert_eq!(
-        text.matches("giveaway/winners-messages → brand: You won a jacket!")
-            .count(),
-        2,
-        "{text}"
+    // Each direct message names its recipient: one of the two winners the reply names.
+    let dms: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("giveaway/winners-messages → brand (DM to "))
+        .collect();
+    assert_eq!(dms.len(), 2, "{text}");
+    let reply = text
+        .lines()
+        .find(|line| line.contains("giveaway/winners → brand: Congratulations"))
+        .unwrap();
+    let mut recipients: Vec<String> = first
+        .iter()
+        .filter(|line| line.item.as_deref() == Some("winners-messages"))
+        .map(|line| line.direct_to.clone().expect("a DM names its recipient"))
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 2, "{recipients:?}");
+    for recipient in &recipients {
+        assert!(["@ann", "@bo", "@cy"].contains(&recipient.as_str()));
+        assert!(reply.contains(recipient.as_str()), "{reply}");
+        assert!(
+            text.contains(&format!(
+                "giveaway/winners-messages → brand (DM to {recipient}): You won a jacket!"
+            )),
+            "{text}"
+        );
+    }
+    let json = serde_json::to_value(&first).unwrap();
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .any(|line| line["direct_to"] == recipients[0].as_str()),
+        "the JSON form names the recipient too"
     );
 }
 
@@ -839,4 +869,251 @@ async fn crier_run_runs_a_contest_in_a_synapse_room() {
         "one of the two who entered wins: {body}"
     );
     assert!(!body.contains(&fans[2].user_id), "{body}");
+}
+
+/// A `from: hashtag` contest on an account whose network cannot search by hashtag is refused
+/// at validation, naming the field and what can.
+#[test]
+fn from_hashtag_on_a_network_that_cannot_search_hashtags_is_refused() {
+    let config =
+        "timezone: UTC\naccounts:\n  room: { network: telegram, token: env:T, chat: '-100' }\n";
+    let contest = "kind: contest\nname: giveaway\naccount: room\nannounce:\n  at: 2026-12-01 10:00\n  text: \"Post with #win\"\nentries:\n  from: hashtag\n  hashtag: \"#win\"\n  closes: 2026-12-07 20:00\ndraw:\n  at: 2026-12-07 21:00\n  winners: 1\n";
+    let dir = crate::support::playbooks::folder(config, &[("giveaway.yaml", contest)]);
+    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let errors: Vec<String> = validated
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error = &errors[0];
+    assert!(
+        error.contains("account `room` is on telegram, which cannot search posts by hashtag"),
+        "{error}"
+    );
+    assert!(
+        error.contains("from: hashtag"),
+        "points at the field: {error}"
+    );
+    assert!(
+        error.contains("(mastodon, bluesky, console)") && error.contains("`from: mentions`"),
+        "{error}"
+    );
+    // The same contest on Mastodon is valid.
+    let config = "timezone: UTC\naccounts:\n  room: { network: mastodon, server: https://m.example, token: env:T }\n";
+    crate::support::playbooks::valid_plan(config, &[("giveaway.yaml", contest)]);
+}
+
+/// `crier run` against a fake Mastodon for a `from: hashtag` contest.
+struct HashtagContest {
+    dir: TempDir,
+}
+
+impl HashtagContest {
+    /// A contest announced `announce` seconds from now, closing at `closes` and drawn at
+    /// `draw`, with `winners` winners and `reserves` reserves.
+    fn new(
+        fake: &crate::support::fake_mastodon::FakeMastodon,
+        [announce, closes, draw]: [i64; 3],
+        winners: u32,
+        reserves: u32,
+    ) -> HashtagContest {
+        let now = Utc::now();
+        let at = |seconds: i64| {
+            (now + TimeDelta::seconds(seconds))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        let config = format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: {{ network: mastodon, server: {}, token: env:CRIER_TEST_MASTODON_TOKEN }}\n",
+            fake.url()
+        );
+        let contest = format!(
+            "kind: contest\nname: giveaway\naccount: brand\nannounce:\n  at: {}\n  text: \"Post with #win\"\nentries:\n  from: hashtag\n  hashtag: \"#win\"\n  closes: {}\n  one_per: author\ndraw:\n  at: {}\n  winners: {winners}\n  reserves: {reserves}\n",
+            at(announce),
+            at(closes),
+            at(draw)
+        );
+        HashtagContest {
+            dir: crate::support::playbooks::folder(&config, &[("giveaway.yaml", &contest)]),
+        }
+    }
+
+    fn path(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    fn start(&self) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["run", self.path()])
+            .env("CRIER_LOG", "warn")
+            .env(
+                "CRIER_TEST_MASTODON_TOKEN",
+                crate::support::fake_mastodon::TOKEN,
+            )
+            .env("CRIER_ENTRIES_POLL_SECONDS", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The keys of the stored entries, as `crier contest entries --format json` lists them
+    /// (it reads the store beside the running service); empty if it cannot be read now.
+    fn entry_keys(&self) -> Vec<String> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args([
+                "contest", "entries", "giveaway", "--format", "json", "--path",
+            ])
+            .arg(self.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .map(|line| line["key"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn proof(&self) -> Proof {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["contest", "proof", "giveaway", "--path", self.path()])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+/// Waits until `done`, for 40 s at most.
+fn wait_for(what: &str, done: &dyn Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn sorted(mut keys: Vec<String>) -> Vec<String> {
+    keys.sort();
+    keys
+}
+
+/// Posts carrying the hashtag that do not mention the brand are entries under `crier run`;
+/// a mention carrying it is stored once though both feeds list it; the brand's own
+/// announcement, a post from before the contest and a post without the tag are not entries.
+#[test]
+fn crier_run_takes_hashtag_posts_that_do_not_mention_the_brand() {
+    use crate::support::fake_mastodon::{Endpoint, FakeAccount, FakeMastodon};
+
+    let fake = FakeMastodon::start();
+    let fan = |id: &str, name: &str| FakeAccount::new(id, &format!("{name}@other.example"));
+    fake.add_status(&fan("100", "old"), "#win from last year", None);
+    let contest = HashtagContest::new(&fake, [3, 10, 13], 2, 1);
+    let child = contest.start();
+    wait_for("the announcement", &|| {
+        fake.statuses().iter().any(|s| s.text == "Post with #win")
+    });
+    let announcement = fake.statuses()[0].id.clone();
+    let ann = fake.add_status(&fan("101", "ann"), "count me in #WIN", None);
+    let (_, bo) = fake.add_mention(&fan("102", "bo"), "@brand #win", Some(&announcement));
+    fake.add_status(&fan("103", "cy"), "no tag, no entry", None);
+    let di = fake.add_status(&fan("104", "di"), "#win please", Some(&announcement));
+    wait_for("the winners", &|| {
+        fake.statuses()
+            .iter()
+            .any(|s| s.text.contains("Draw seed:"))
+    });
+    crate::support::service::stop(child);
+    let expected = sorted(
+        [ann, bo, di]
+            .iter()
+            .map(|id| format!("mastodon:{id}"))
+            .collect(),
+    );
+    assert_eq!(sorted(contest.entry_keys()), expected);
+    let proof = contest.proof();
+    assert_eq!(sorted(proof.entries.clone()), expected);
+    assert!(verify(&proof).is_empty());
+    let searches = fake.requests_to(Endpoint::TagTimeline);
+    assert!(
+        searches
+            .iter()
+            .all(|r| r.path == "/api/v1/timelines/tag/win"),
+        "{:?}",
+        searches.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert!(
+        searches
+            .iter()
+            .any(|r| !r.query_values("min_id").is_empty()),
+        "later searches go on from the cursor"
+    );
+}
+
+/// `crier run` stopped while it collects entries and started again: entries made while it
+/// was down and after are read, none is lost or stored twice, and the draw uses them all.
+#[test]
+fn a_restart_during_collection_loses_no_entry_and_stores_none_twice() {
+    use crate::support::fake_mastodon::{FakeAccount, FakeMastodon};
+
+    let fake = FakeMastodon::start();
+    let fan = |id: &str, name: &str| FakeAccount::new(id, &format!("{name}@other.example"));
+    // Two winners and three reserves: the draw orders all five entries.
+    let contest = HashtagContest::new(&fake, [3, 22, 25], 2, 3);
+    let first = contest.start();
+    wait_for("the announcement", &|| {
+        fake.statuses().iter().any(|s| s.text == "Post with #win")
+    });
+    let announcement = fake.statuses()[0].id.clone();
+    let mut made = vec![
+        fake.add_status(&fan("101", "ann"), "#win one", None),
+        fake.add_mention(&fan("102", "bo"), "@brand #win two", Some(&announcement))
+            .1,
+    ];
+    wait_for("the first entries to be read", &|| {
+        contest.entry_keys().len() == 2
+    });
+    crate::support::service::stop(first);
+    // While crier is down: a post with the tag and a reply mentioning the brand.
+    made.push(fake.add_status(&fan("103", "cy"), "#win while it was down", None));
+    made.push(
+        fake.add_mention(&fan("104", "di"), "@brand #win four", Some(&announcement))
+            .1,
+    );
+    let second = contest.start();
+    made.push(fake.add_status(&fan("105", "ed"), "#win after the restart", None));
+    wait_for("the winners", &|| {
+        fake.statuses()
+            .iter()
+            .any(|s| s.text.contains("Draw seed:"))
+    });
+    crate::support::service::stop(second);
+    let expected = sorted(made.iter().map(|id| format!("mastodon:{id}")).collect());
+    let keys = contest.entry_keys();
+    assert_eq!(keys.len(), 5, "each entry stored once: {keys:?}");
+    assert_eq!(sorted(keys), expected);
+    let proof = contest.proof();
+    assert_eq!(sorted(proof.entries.clone()), expected);
+    let drawn: Vec<String> = proof
+        .winners
+        .iter()
+        .chain(&proof.reserves)
+        .cloned()
+        .collect();
+    assert_eq!(sorted(drawn), expected, "the draw orders every entry");
+    assert!(verify(&proof).is_empty());
+    let statuses = fake.statuses();
+    for once in [
+        "Post with #win",
+        "Entries to giveaway are closed: 5 eligible.",
+    ] {
+        assert_eq!(
+            statuses.iter().filter(|s| s.text.starts_with(once)).count(),
+            1,
+            "{once}"
+        );
+    }
 }

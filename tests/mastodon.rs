@@ -688,6 +688,140 @@ async fn mentions_rate_limited_keep_the_class() {
 }
 
 #[tokio::test]
+async fn a_hashtag_search_reads_the_tag_timeline_oldest_first_without_the_accounts_own() {
+    let fake = FakeMastodon::start();
+    let masto = connector(&fake);
+    // The brand's own announcement carries the tag; it is not an entry.
+    let announcement = masto
+        .post(&post("k1", "Post with #WarmWinter to win"))
+        .await
+        .unwrap()
+        .remote_id;
+    let first = fake.add_status(&ann(), "my #warmwinter photo", None);
+    fake.add_status(&bo(), "#warmwinters is another tag", None);
+    fake.add_status(&bo(), "no tag at all", None);
+    let (_, mention) = fake.add_mention(&bo(), "@brand #WarmWinter!", Some(&announcement));
+    let page = masto.search_hashtag("warmwinter", None).await.unwrap();
+    let found: Vec<(&str, &str)> = page
+        .mentions
+        .iter()
+        .map(|m| (m.id.as_str(), m.text.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (first.as_str(), "my #warmwinter photo"),
+            (mention.as_str(), "@brand #WarmWinter!")
+        ]
+    );
+    let author = &page.mentions[0].author;
+    assert_eq!(
+        (author.id.as_str(), author.handle.as_str(), author.followers),
+        ("501", "@ann@fake.example", Some(42))
+    );
+    assert_eq!(
+        author.created_at,
+        Some("2019-05-04T00:00:00Z".parse().unwrap())
+    );
+    assert_eq!(author.follows_account, Some(true));
+    assert_eq!(
+        page.mentions[1].in_reply_to.as_deref(),
+        Some(announcement.as_str())
+    );
+    assert_eq!(page.cursor.as_deref(), Some(mention.as_str()));
+    let request = &fake.requests_to(Endpoint::TagTimeline)[0];
+    assert_eq!(request.path, "/api/v1/timelines/tag/warmwinter");
+    assert_eq!(request.query_values("min_id"), Vec::<&str>::new());
+    // From the cursor: only what is newer, and nothing new keeps the cursor.
+    let later = fake.add_status(&ann(), "again #warmwinter", None);
+    let page = masto
+        .search_hashtag("#warmwinter", Some(&mention))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.mentions
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect::<Vec<_>>(),
+        [later.as_str()]
+    );
+    assert_eq!(page.cursor.as_deref(), Some(later.as_str()));
+    let page = masto
+        .search_hashtag("warmwinter", Some(&later))
+        .await
+        .unwrap();
+    assert!(page.mentions.is_empty());
+    assert_eq!(page.cursor, None);
+    assert_eq!(
+        fake.requests_to(Endpoint::TagTimeline)
+            .last()
+            .unwrap()
+            .query_values("min_id"),
+        [later.as_str()]
+    );
+}
+
+#[tokio::test]
+async fn a_hashtag_search_after_a_cursor_pages_forward_until_the_newest() {
+    let fake = FakeMastodon::start();
+    let cursor = fake.add_status(&ann(), "#win 0", None);
+    for n in 1..=85 {
+        fake.add_status(&ann(), &format!("#win {n}"), None);
+        if n % 10 == 0 {
+            fake.add_status(&bo(), &format!("#lose {n}"), None);
+        }
+    }
+    let masto = connector(&fake);
+    let page = masto.search_hashtag("win", Some(&cursor)).await.unwrap();
+    let texts: Vec<String> = page.mentions.iter().map(|m| m.text.clone()).collect();
+    let expected: Vec<String> = (1..=85).map(|n| format!("#win {n}")).collect();
+    assert_eq!(texts, expected);
+    let requests = fake.requests_to(Endpoint::TagTimeline);
+    assert_eq!(requests.len(), 3, "40 + 40 + 5");
+    assert_eq!(requests[0].query_values("min_id"), [cursor.as_str()]);
+    assert_eq!(requests[0].query_values("limit"), ["40"]);
+    let ids: Vec<u64> = requests
+        .iter()
+        .map(|r| r.query_values("min_id")[0].parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(page.cursor.as_deref(), Some(page.mentions[84].id.as_str()));
+    // Without a cursor only the newest page is read, still oldest first.
+    let recent = masto.search_hashtag("win", None).await.unwrap();
+    assert_eq!(recent.mentions.len(), 40);
+    assert_eq!(recent.mentions[0].text, "#win 46");
+    assert_eq!(recent.mentions[39].text, "#win 85");
+}
+
+#[tokio::test]
+async fn a_hashtag_search_keeps_the_class_of_a_failure() {
+    let fake = FakeMastodon::start();
+    let masto = connector(&fake);
+    fake.push_fault(
+        Endpoint::TagTimeline,
+        Fault::RateLimited {
+            retry_after: "9".into(),
+        },
+    );
+    let err = masto.search_hashtag("win", None).await.unwrap_err();
+    assert!(
+        matches!(err, SendError::RetryAfter { after, .. } if after == Duration::from_secs(9)),
+        "{err:?}"
+    );
+    fake.push_fault(Endpoint::TagTimeline, Fault::ServerError);
+    let err = masto.search_hashtag("win", None).await.unwrap_err();
+    assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+    assert!(err.reason().contains("the hashtag search"), "{err}");
+    let err = connector_with_token(&fake, "wrong")
+        .search_hashtag("win", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
+    let err = masto.search_hashtag("#", None).await.unwrap_err();
+    assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn metrics_give_followers_and_the_counts_of_posts() {
     let fake = FakeMastodon::start();
     fake.set_followers(4321);
@@ -775,6 +909,7 @@ fn capabilities_say_everything_is_supported() {
     let caps = masto.capabilities();
     assert!(caps.post && caps.reply && caps.media && caps.direct_message && caps.delete);
     assert!(caps.read_mentions && caps.metrics && caps.lookup && caps.idempotency_key);
+    assert!(caps.search_hashtags);
     assert_eq!(masto.network(), Network::Mastodon);
 }
 

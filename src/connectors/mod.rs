@@ -109,13 +109,15 @@ pub struct Capabilities {
     pub direct_message: bool,
     pub delete: bool,
     pub read_mentions: bool,
+    /// Reads public posts carrying a hashtag, whoever wrote them (`search_hashtag`).
+    pub search_hashtags: bool,
     pub metrics: bool,
     pub lookup: bool,
     /// The network deduplicates by the idempotency key itself.
     pub idempotency_key: bool,
 }
 
-/// Someone who wrote a mention, with the facts the network gives about them (contests'
+/// Someone who wrote a mention (or a post found by its hashtag), with the facts the network gives about them (contests'
 /// eligibility rules read these; `None` where the network does not say).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Author {
@@ -138,10 +140,11 @@ pub struct Author {
     pub bot: Option<bool>,
 }
 
-/// A post that mentions or replies to the account.
+/// A post that mentions or replies to the account, or one found by its hashtag.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mention {
-    /// The network's id of the mentioning post (unique per network).
+    /// The network's id of the post (unique per network: the same post read as a mention
+    /// and found by its hashtag has the same id).
     pub id: String,
     pub author: Author,
     /// Plain text (HTML removed where the network sends HTML).
@@ -188,16 +191,19 @@ pub fn unsupported(network: Network, what: &str) -> SendError {
     }
 }
 
-/// How crier speaks to one account on one network. Only `post`, `lookup` and `health` are
-/// required; the other operations answer `unsupported` unless the network offers them, in
-/// which case `capabilities` says so.
 impl Capabilities {
     /// What crier's connector for `network` can do. Validation reads this table, so a
     /// playbook that asks a network for what it cannot do fails before anything runs.
     pub const fn of(network: Network) -> Capabilities {
         const fn caps(
             [post, reply, media, direct_message, delete]: [bool; 5],
-            [read_mentions, metrics, lookup, idempotency_key]: [bool; 4],
+            [
+                read_mentions,
+                search_hashtags,
+                metrics,
+                lookup,
+                idempotency_key,
+            ]: [bool; 5],
         ) -> Capabilities {
             Capabilities {
                 post,
@@ -206,6 +212,7 @@ impl Capabilities {
                 direct_message,
                 delete,
                 read_mentions,
+                search_hashtags,
                 metrics,
                 lookup,
                 idempotency_key,
@@ -214,16 +221,16 @@ impl Capabilities {
         const Y: bool = true;
         const N: bool = false;
         match network {
-            //                            post reply media DM  delete   mentions metrics lookup key
-            Network::Mastodon => caps([Y, Y, Y, Y, Y], [Y, Y, Y, Y]),
-            Network::Bluesky => caps([Y, Y, Y, N, Y], [Y, Y, Y, N]),
-            Network::Telegram => caps([Y, Y, Y, Y, Y], [Y, N, N, N]),
-            Network::Matrix => caps([Y, Y, Y, Y, Y], [Y, Y, Y, Y]),
-            Network::Discord => caps([Y, N, Y, N, Y], [N, N, N, N]),
-            Network::Slack => caps([Y, N, N, N, N], [N, N, N, N]),
-            Network::Webhook => caps([Y, N, N, N, N], [N, N, N, Y]),
-            Network::Email => caps([Y, Y, Y, Y, N], [N, N, N, N]),
-            Network::Console => caps([Y, Y, Y, Y, Y], [Y, N, Y, Y]),
+            //                            post reply media DM  delete   mentions hashtags metrics lookup key
+            Network::Mastodon => caps([Y, Y, Y, Y, Y], [Y, Y, Y, Y, Y]),
+            Network::Bluesky => caps([Y, Y, Y, N, Y], [Y, Y, Y, Y, N]),
+            Network::Telegram => caps([Y, Y, Y, Y, Y], [Y, N, N, N, N]),
+            Network::Matrix => caps([Y, Y, Y, Y, Y], [Y, N, Y, Y, Y]),
+            Network::Discord => caps([Y, N, Y, N, Y], [N, N, N, N, N]),
+            Network::Slack => caps([Y, N, N, N, N], [N, N, N, N, N]),
+            Network::Webhook => caps([Y, N, N, N, N], [N, N, N, N, Y]),
+            Network::Email => caps([Y, Y, Y, Y, N], [N, N, N, N, N]),
+            Network::Console => caps([Y, Y, Y, Y, Y], [Y, Y, N, Y, Y]),
         }
     }
 
@@ -234,6 +241,7 @@ impl Capabilities {
         direct_message: false,
         delete: false,
         read_mentions: false,
+        search_hashtags: false,
         metrics: false,
         lookup: false,
         idempotency_key: false,
@@ -258,6 +266,10 @@ impl Capabilities {
         read_mentions: true,
         ..Self::NONE
     };
+    pub const SEARCH_HASHTAGS: Capabilities = Capabilities {
+        search_hashtags: true,
+        ..Self::NONE
+    };
 
     /// Each operation this cannot do that `needed` asks for, in words ("attach images").
     pub fn missing(self, needed: Capabilities) -> Vec<&'static str> {
@@ -274,6 +286,10 @@ impl Capabilities {
                 needed.read_mentions && !self.read_mentions,
                 "read mentions and replies",
             ),
+            (
+                needed.search_hashtags && !self.search_hashtags,
+                "search posts by hashtag",
+            ),
             (needed.metrics && !self.metrics, "report metrics"),
         ]
         .into_iter()
@@ -282,6 +298,9 @@ impl Capabilities {
     }
 }
 
+/// How crier speaks to one account on one network. Only `post`, `lookup` and `health` are
+/// required; the other operations answer `unsupported` unless the network offers them, in
+/// which case `capabilities` says so.
 #[async_trait]
 pub trait Connector: Send + Sync + fmt::Debug {
     fn network(&self) -> Network;
@@ -325,6 +344,18 @@ pub trait Connector: Send + Sync + fmt::Debug {
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
         let _ = cursor;
         Err(unsupported(self.network(), "read mentions"))
+    }
+
+    /// Public posts carrying the hashtag `tag` (written without `#`) after `cursor` (from
+    /// the most recent page when `None`), oldest first, whoever wrote them (they need not
+    /// mention the account); the account's own posts are left out.
+    async fn search_hashtag(
+        &self,
+        tag: &str,
+        cursor: Option<&str>,
+    ) -> Result<MentionPage, SendError> {
+        let _ = (tag, cursor);
+        Err(unsupported(self.network(), "search posts by hashtag"))
     }
 
     /// The account's followers and the counts of `posts` (remote ids of its own posts).

@@ -68,6 +68,7 @@ impl RecordingConnector {
                 direct_message: true,
                 delete: true,
                 read_mentions: false,
+                search_hashtags: false,
                 metrics: false,
                 lookup: true,
                 idempotency_key: true,

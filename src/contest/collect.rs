@@ -1,7 +1,10 @@
 //! Collecting entries under `crier run`: every contest taking entries reads its account's
-//! mentions and replies through the connector, from the cursor it stopped at, and stores
-//! each one once (an edit updates it, or is kept aside after the close). The cursor is
-//! saved after the entries, so a restart reads a page again rather than skip one.
+//! mentions and replies through the connector, and a `from: hashtag` contest also the posts
+//! carrying its hashtag (`Connector::search_hashtag`), each from the cursor it stopped at,
+//! and stores each entry once per (network, id) however many feeds and pages it appears in
+//! (an edit updates it, or is kept aside after the close). Each cursor is saved after the
+//! entries it follows, so a restart reads a page again rather than skip one. Posts carrying
+//! the hashtag from before the announcement are not entries: a hashtag is anyone's.
 
 use std::time::Duration;
 
@@ -10,8 +13,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::entries::Entry;
 use super::lifecycle::{add_entries, load_state};
 use crate::connectors::registry::Connectors;
+use crate::connectors::{Capabilities, Connector, MentionPage, SendError};
 use crate::engine::clock::to_millis;
-use crate::playbook::plan::Plan;
+use crate::playbook::plan::{ContestPlan, Plan};
+use crate::playbook::raw::EntrySource;
 use crate::store::Store;
 
 /// How often entries are read while a contest takes them: 30 s, or
@@ -36,8 +41,54 @@ const AFTER_CLOSE: TimeDelta = TimeDelta::minutes(10);
 /// Pages read per contest per round, at most.
 const MAX_PAGES: usize = 20;
 
-fn cursor_key(contest: &str) -> String {
-    format!("{contest}#mentions-cursor")
+/// Where a contest's entries are read from. A `from: hashtag` contest reads both: posts
+/// carrying the hashtag (which need not mention the account) and the account's mentions
+/// (which a reply to the announcement is, on every network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed<'a> {
+    Mentions,
+    Hashtag(&'a str),
+}
+
+impl Feed<'_> {
+    /// Where the feed's cursor is stored: each feed has its own.
+    fn cursor_key(self, contest: &str) -> String {
+        match self {
+            Feed::Mentions => format!("{contest}#mentions-cursor"),
+            Feed::Hashtag(_) => format!("{contest}#hashtag-cursor"),
+        }
+    }
+
+    async fn read(
+        self,
+        connector: &dyn Connector,
+        cursor: Option<&str>,
+    ) -> Result<MentionPage, SendError> {
+        match self {
+            Feed::Mentions => connector.mentions(cursor).await,
+            Feed::Hashtag(tag) => connector.search_hashtag(tag, cursor).await,
+        }
+    }
+}
+
+/// The feeds `contest` reads on a network that can do what `capabilities` says.
+fn feeds<'a>(contest: &'a ContestPlan, capabilities: Capabilities) -> Vec<Feed<'a>> {
+    let mut feeds = Vec::new();
+    if contest.source == EntrySource::Hashtag
+        && let Some(tag) = &contest.hashtag
+    {
+        if capabilities.search_hashtags {
+            feeds.push(Feed::Hashtag(tag));
+        } else {
+            // Validation refuses this; a connector that claims less than its network can
+            // still get here.
+            tracing::warn!(contest = %contest.name, "the account cannot search posts by hashtag; reading its mentions only");
+        }
+    }
+    if capabilities.read_mentions {
+        feeds.push(Feed::Mentions);
+    }
+    feeds
 }
 
 /// Reads new entries for every contest taking them; returns how many were new.
@@ -60,48 +111,60 @@ pub async fn collect(
         let Some(connector) = connectors.get(&contest.account) else {
             continue;
         };
-        if !connector.capabilities().read_mentions {
-            continue;
+        for feed in feeds(contest, connector.capabilities()) {
+            new += read_feed(store, contest, connector.as_ref(), feed, now).await;
         }
-        let network = connector.network().name();
-        let mut cursor = store
-            .contest_state(&cursor_key(&contest.name))
-            .ok()
-            .flatten();
-        for _ in 0..MAX_PAGES {
-            let page = match connector.mentions(cursor.as_deref()).await {
-                Ok(page) => page,
-                Err(error) => {
-                    tracing::warn!(contest = %contest.name, "cannot read entries: {error}");
-                    break;
-                }
-            };
-            let entries: Vec<Entry> = page
-                .mentions
-                .iter()
-                .map(|mention| Entry::from_mention(network, mention))
-                .collect();
-            let count = entries.len();
-            match add_entries(store, contest, entries, now) {
-                Ok(added) => new += added,
-                Err(error) => {
-                    tracing::error!(contest = %contest.name, "cannot store entries: {error}");
-                    break;
-                }
-            }
-            let moved = page.cursor.is_some() && page.cursor != cursor;
-            if let Some(next) = page.cursor {
-                if let Err(error) =
-                    store.put_contest_state(&cursor_key(&contest.name), &next, to_millis(now))
-                {
-                    tracing::error!(contest = %contest.name, "cannot store the cursor: {error}");
-                    break;
-                }
-                cursor = Some(next);
-            }
-            if count == 0 || !moved {
+    }
+    new
+}
+
+/// Reads `feed` from its cursor, a page at a time, storing entries before the cursor that
+/// follows them; returns how many entries were new.
+async fn read_feed(
+    store: &dyn Store,
+    contest: &ContestPlan,
+    connector: &dyn Connector,
+    feed: Feed<'_>,
+    now: DateTime<Utc>,
+) -> usize {
+    let network = connector.network().name();
+    let key = feed.cursor_key(&contest.name);
+    let announced = contest.announce_at.with_timezone(&Utc);
+    let mut cursor = store.contest_state(&key).ok().flatten();
+    let mut new = 0;
+    for _ in 0..MAX_PAGES {
+        let page = match feed.read(connector, cursor.as_deref()).await {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::warn!(contest = %contest.name, "cannot read entries: {error}");
                 break;
             }
+        };
+        let count = page.mentions.len();
+        let entries: Vec<Entry> = page
+            .mentions
+            .iter()
+            // A hashtag is anyone's: its posts from before the contest are not entries.
+            .filter(|post| !matches!(feed, Feed::Hashtag(_)) || post.created_at >= announced)
+            .map(|mention| Entry::from_mention(network, mention))
+            .collect();
+        match add_entries(store, contest, entries, now) {
+            Ok(added) => new += added,
+            Err(error) => {
+                tracing::error!(contest = %contest.name, "cannot store entries: {error}");
+                break;
+            }
+        }
+        let moved = page.cursor.is_some() && page.cursor != cursor;
+        if let Some(next) = page.cursor {
+            if let Err(error) = store.put_contest_state(&key, &next, to_millis(now)) {
+                tracing::error!(contest = %contest.name, "cannot store the cursor: {error}");
+                break;
+            }
+            cursor = Some(next);
+        }
+        if count == 0 || !moved {
+            break;
         }
     }
     new

@@ -127,6 +127,9 @@ pub struct RehearsalLine {
     /// The post (`playbook/item`) this one replies to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// The recipient of a direct message (a contest's winner), as the network addresses them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_to: Option<String>,
     pub reason: Option<String>,
     /// The posting rule set that delayed, skipped or rejected it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,7 +146,7 @@ pub async fn rehearse(
     let start = from - TimeDelta::milliseconds(1);
     let clock = Arc::new(VirtualClock::new(start));
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let (connectors, _recording) = Connectors::build_rehearsal(&plan.accounts);
+    let (connectors, recording) = Connectors::build_rehearsal(&plan.accounts);
     let connectors = Arc::new(connectors);
     let mut engine = Engine::new(
         plan.clone(),
@@ -249,6 +252,7 @@ pub async fn rehearse(
                     account: event.by.clone(),
                     text: event.decision.clone(),
                     reply_to: None,
+                    direct_to: None,
                     reason: Some(reason),
                     rule: None,
                 });
@@ -282,7 +286,17 @@ pub async fn rehearse(
         engine.release_held(clock.now())?;
         dispatcher.dispatch_due(|| clock.now(), None).await?;
     }
-    let mut lines = lines(&plan, store.as_ref(), events)?;
+    // Who each direct message went to, by the id the recording gave it.
+    let recipients: std::collections::HashMap<String, String> = recording
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(|record| {
+            let recipient = record.post.direct_to.clone()?;
+            Some((record.delivered.remote_id.clone(), recipient))
+        })
+        .collect();
+    let mut lines = lines(&plan, store.as_ref(), events, &recipients)?;
     if !refused.is_empty() {
         lines.extend(refused);
         sort_lines(&mut lines);
@@ -348,10 +362,13 @@ fn decide_event(
     .map(|_| ())
 }
 
+/// The events and the store's timeline as lines; `recipients` names the recipient of each
+/// direct message by its remote id.
 fn lines(
     plan: &Plan,
     store: &dyn Store,
     events: &[RehearsalEvent],
+    recipients: &std::collections::HashMap<String, String>,
 ) -> Result<Vec<RehearsalLine>, StoreError> {
     let tz = plan.timezone;
     let mut lines = Vec::new();
@@ -369,6 +386,7 @@ fn lines(
             account: event.account.clone().or_else(|| event.by.clone()),
             text: event.text.clone().or_else(|| event.decision.clone()),
             reply_to: None,
+            direct_to: None,
             reason: event.author.clone(),
             rule: None,
         });
@@ -400,6 +418,7 @@ fn lines(
             account: None,
             text: None,
             reply_to: None,
+            direct_to: None,
             rule: row.reason.as_deref().and_then(rule_named),
             reason: row.reason,
         };
@@ -429,6 +448,11 @@ fn lines(
                     _ => line.at,
                 },
                 reply_to: replied_to(&send),
+                direct_to: send
+                    .remote_id
+                    .as_ref()
+                    .and_then(|id| recipients.get(id))
+                    .cloned(),
                 account: Some(send.account),
                 text: Some(send.text),
                 rule: send
@@ -485,6 +509,11 @@ pub fn render_text(lines: &[RehearsalLine]) -> String {
             .as_deref()
             .map(|a| format!(" → {a}"))
             .unwrap_or_default();
+        let recipient = line
+            .direct_to
+            .as_deref()
+            .map(|to| format!(" (DM to {to})"))
+            .unwrap_or_default();
         let text = line
             .text
             .as_deref()
@@ -508,7 +537,7 @@ pub fn render_text(lines: &[RehearsalLine]) -> String {
                 .unwrap_or_default(),
         };
         out.push_str(&format!(
-            "{at}  {:<8} {what}{account}{text}{reply}{reason}\n",
+            "{at}  {:<8} {what}{account}{recipient}{text}{reply}{reason}\n",
             line.kind
         ));
     }

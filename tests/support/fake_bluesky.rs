@@ -7,7 +7,9 @@
 //! text, mention DIDs, uploaded blobs) and refuses a second record under the same key the way
 //! the PDS does today (`500 InternalServerError`); `getRecord` (`400 RecordNotFound`),
 //! `deleteRecord` (absent records are fine), `uploadBlob`, `resolveHandle`, `getPosts`,
-//! `getProfile(s)`, and `listNotifications` newest first with a cursor to older pages. Every
+//! `getProfile(s)`, `listNotifications` newest first with a cursor to older pages, and
+//! `searchPosts` (`q` with `#tag` terms, `sort`, `since` inclusive and `until` exclusive on a
+//! post's `sortAt`, `limit` 1–100, default 25, and a cursor to older pages). Every
 //! answer carries `RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) and `-Policy`.
 //!
 //! Faults are queued per NSID: 500, 429 with or without `RateLimit-*` hints, any XRPC error, a
@@ -672,6 +674,7 @@ fn authenticated(
             ok(json!({ "profiles": profiles }))
         }
         "app.bsky.notification.listNotifications" => list_notifications(inner, query),
+        "app.bsky.feed.searchPosts" => search_posts(inner, query),
         _ => error(404, "MethodNotImplemented", "Method Not Implemented"),
     }
 }
@@ -863,6 +866,89 @@ fn list_notifications(inner: &Inner, query: &[(String, String)]) -> Answer {
     ok(json!({ "notifications": notifications, "cursor": cursor }))
 }
 
+/// `searchPosts`: the posts whose text carries every `#tag` of `q` and contains its other
+/// words (any case), newest first (`sort=top` is ordered the same here), as `postView`s.
+/// A post's `sortAt` is its `createdAt` (the fake indexes at once). The cursor is the offset
+/// of the next page.
+fn search_posts(inner: &Inner, query: &[(String, String)]) -> Answer {
+    let Some(q) = param(query, "q").filter(|q| !q.trim().is_empty()) else {
+        return error(
+            400,
+            "InvalidRequest",
+            "Error: Params must have the property \"q\"",
+        );
+    };
+    let limit: usize = param(query, "limit")
+        .map(|l| l.parse().unwrap_or(0))
+        .unwrap_or(25);
+    if !(1..=100).contains(&limit) {
+        return error(400, "InvalidRequest", "limit must be between 1 and 100");
+    }
+    let time = |name: &str| -> Result<Option<DateTime<Utc>>, Answer> {
+        match param(query, name) {
+            None => Ok(None),
+            Some(value) => DateTime::parse_from_rfc3339(value)
+                .map(|at| Some(at.with_timezone(&Utc)))
+                .map_err(|_| error(400, "BadQueryString", &format!("invalid {name}: {value}"))),
+        }
+    };
+    let (since, until) = match (time("since"), time("until")) {
+        (Ok(since), Ok(until)) => (since, until),
+        (Err(refused), _) | (_, Err(refused)) => return refused,
+    };
+    let offset: usize = match param(query, "cursor").map(str::parse) {
+        None => 0,
+        Some(Ok(offset)) => offset,
+        Some(Err(_)) => return error(400, "BadQueryString", "invalid cursor"),
+    };
+    let terms: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
+    let sort_at = |post: &FakePost| {
+        post.record["createdAt"]
+            .as_str()
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .map(|at| at.with_timezone(&Utc))
+    };
+    let mut matching: Vec<(DateTime<Utc>, &FakePost)> = inner
+        .posts
+        .values()
+        .filter_map(|post| Some((sort_at(post)?, post)))
+        .filter(|(at, _)| since.is_none_or(|since| *at >= since))
+        .filter(|(at, _)| until.is_none_or(|until| *at < until))
+        .filter(|(_, post)| {
+            let text = post.record["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase();
+            let tags: Vec<String> = text
+                .split_whitespace()
+                .filter_map(|word| word.strip_prefix('#'))
+                .map(|tag| {
+                    tag.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_')
+                        .to_owned()
+                })
+                .collect();
+            terms.iter().all(|term| match term.strip_prefix('#') {
+                Some(tag) => tags.iter().any(|t| t == tag),
+                None => text.contains(term.as_str()),
+            })
+        })
+        .collect();
+    matching.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.uri.cmp(&a.1.uri)));
+    let total = matching.len();
+    let posts: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, post)| post_view(inner, post))
+        .collect();
+    let next = offset + posts.len();
+    let mut body = json!({ "posts": posts, "hitsTotal": total });
+    if next < total {
+        body["cursor"] = json!(next.to_string());
+    }
+    ok(body)
+}
+
 fn find_profile<'i>(inner: &'i Inner, actor: &str) -> Option<&'i FakeProfile> {
     inner
         .profiles
@@ -902,7 +988,7 @@ fn post_view(inner: &Inner, post: &FakePost) -> Value {
     json!({
         "uri": post.uri,
         "cid": post.cid,
-        "author": { "did": author.did, "handle": author.handle, "displayName": author.display_name },
+        "author": profile_view(author, false),
         "record": post.record,
         "replyCount": post.replies,
         "repostCount": post.reposts,

@@ -6,7 +6,8 @@
 //! (`GET /api/v1/media/:id` answers `206` until processed), `/api/v2/instance` with a
 //! configurable `max_characters` (or without it, or missing as on old servers),
 //! notifications with `types[]`, `since_id`, `min_id`, `max_id`, `limit` and a `Link`
-//! header, relationships, verify_credentials, statuses of the account, and deletes. It
+//! header, the hashtag timeline (`/api/v1/timelines/tag/:hashtag`: public statuses carrying
+//! the tag, any case, with the same paging, readable without a token), relationships, verify_credentials, statuses of the account, and deletes. It
 //! checks the Bearer token (`401 {"error": "The access token is invalid"}`), counts texts the
 //! way Mastodon does (`422 Validation failed: Text character limit of N exceeded`), refuses
 //! media still processing, and sends `X-RateLimit-*` headers on every answer.
@@ -52,6 +53,7 @@ pub enum Endpoint {
     GetMedia,
     Instance,
     Notifications,
+    TagTimeline,
     VerifyCredentials,
     Relationships,
     AccountStatuses,
@@ -375,6 +377,41 @@ impl FakeMastodon {
         (id.to_string(), status_id)
     }
 
+    /// `author` (added if new) posts a public status with `text`, replying to `in_reply_to`
+    /// if given, without notifying the account (unless the text names it, it does not
+    /// know). Returns the status id.
+    pub fn add_status(
+        &self,
+        author: &FakeAccount,
+        text: &str,
+        in_reply_to: Option<&str>,
+    ) -> String {
+        let mut inner = self.lock();
+        inner
+            .accounts
+            .entry(author.id.clone())
+            .or_insert_with(|| author.clone());
+        inner.create_status(
+            &author.id,
+            text,
+            "public",
+            in_reply_to.map(str::to_owned),
+            vec![],
+            None,
+        )
+    }
+
+    /// Sets when a status was made (a status from before a contest).
+    pub fn set_created_at(&self, status_id: &str, at: DateTime<Utc>) {
+        let mut inner = self.lock();
+        let status = inner
+            .statuses
+            .iter_mut()
+            .find(|s| s.id == status_id)
+            .expect("no such status");
+        status.created_at = at;
+    }
+
     /// A notification of another type (`favourite`, `follow`, `reblog`) from `author`.
     pub fn add_notification(&self, kind: &str, author: &FakeAccount) -> String {
         let mut inner = self.lock();
@@ -564,6 +601,7 @@ fn endpoint_of(method: &Method, path: &str) -> Endpoint {
         ("GET", ["api", "v1", "media", _]) => Endpoint::GetMedia,
         ("GET", ["api", "v2", "instance"]) => Endpoint::Instance,
         ("GET", ["api", "v1", "notifications"]) => Endpoint::Notifications,
+        ("GET", ["api", "v1", "timelines", "tag", _]) => Endpoint::TagTimeline,
         ("GET", ["api", "v1", "accounts", "verify_credentials"]) => Endpoint::VerifyCredentials,
         ("GET", ["api", "v1", "accounts", "relationships"]) => Endpoint::Relationships,
         ("GET", ["api", "v1", "accounts", _, "statuses"]) => Endpoint::AccountStatuses,
@@ -630,10 +668,14 @@ impl Inner {
         if endpoint == Endpoint::Instance {
             return self.instance();
         }
+        let segment = |n: usize| path.trim_matches('/').split('/').nth(n).unwrap_or("");
+        // A public timeline: readable without a token, but not with a wrong one.
+        if endpoint == Endpoint::TagTimeline && !headers.contains_key("authorization") {
+            return self.tag_timeline(&percent_decode(segment(4)), query);
+        }
         if !self.authorized(headers) {
             return Answer::error(StatusCode::UNAUTHORIZED, "The access token is invalid");
         }
-        let segment = |n: usize| path.trim_matches('/').split('/').nth(n).unwrap_or("");
         match endpoint {
             Endpoint::PostStatus => self.post_status(headers, body),
             Endpoint::GetStatus => match self.live(segment(3)) {
@@ -644,6 +686,7 @@ impl Inner {
             Endpoint::UploadMedia => self.upload(headers, body),
             Endpoint::GetMedia => self.get_media(segment(3)),
             Endpoint::Notifications => self.notifications(query),
+            Endpoint::TagTimeline => self.tag_timeline(&percent_decode(segment(4)), query),
             Endpoint::VerifyCredentials => {
                 Answer::json(StatusCode::OK, self.account_json(&self.own.clone()))
             }
@@ -927,6 +970,50 @@ impl Inner {
         answer
     }
 
+    /// Public statuses carrying `#tag`, paged like notifications: newest first, `min_id`
+    /// pages forward from an id, `max_id` back, `since_id` is newer than an id; `limit`
+    /// is 20 by default and 40 at most, as on Mastodon.
+    fn tag_timeline(&self, tag: &str, query: &[(String, String)]) -> Answer {
+        let number = |name: &str| {
+            query
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+        };
+        let limit = number("limit").unwrap_or(20).clamp(1, 40) as usize;
+        let mut matching: Vec<&FakeStatus> = self
+            .statuses
+            .iter()
+            .filter(|s| !s.deleted && s.visibility == "public")
+            .filter(|s| hashtags(&s.text).contains(&tag.to_lowercase()))
+            .filter(|s| {
+                let id: u64 = s.id.parse().unwrap();
+                number("max_id").is_none_or(|max| id < max)
+                    && number("since_id").is_none_or(|since| id > since)
+                    && number("min_id").is_none_or(|min| id > min)
+            })
+            .collect();
+        matching.sort_by_key(|s| s.id.parse::<u64>().unwrap());
+        let page: Vec<&FakeStatus> = if number("min_id").is_some() {
+            matching.into_iter().take(limit).rev().collect()
+        } else {
+            matching.into_iter().rev().take(limit).collect()
+        };
+        let body: Vec<Value> = page.iter().map(|s| self.status_json(s)).collect();
+        let mut answer = Answer::json(StatusCode::OK, Value::Array(body));
+        if let (Some(newest), Some(oldest)) = (page.first(), page.last()) {
+            let base = format!("{}/api/v1/timelines/tag/{tag}", self.base_url);
+            answer.headers.push((
+                "link",
+                format!(
+                    "<{base}?limit={limit}&max_id={}>; rel=\"next\", <{base}?limit={limit}&min_id={}>; rel=\"prev\"",
+                    oldest.id, newest.id
+                ),
+            ));
+        }
+        answer
+    }
+
     fn notification_json(&self, notification: &FakeNotification) -> Value {
         let account = self.accounts.get(&notification.account_id).unwrap().clone();
         let status = notification
@@ -1019,7 +1106,10 @@ impl Inner {
             "account": self.account_json(&account),
             "media_attachments": media,
             "mentions": [],
-            "tags": [],
+            "tags": hashtags(&status.text)
+                .into_iter()
+                .map(|name| json!({ "name": name, "url": format!("https://{DOMAIN}/tags/{name}") }))
+                .collect::<Vec<_>>(),
         })
     }
 }
@@ -1046,6 +1136,20 @@ pub fn to_html(text: &str) -> String {
     paragraphs.concat()
 }
 
+/// The hashtags of a text, lowercased, as Mastodon normalises them (letters, digits, `_`).
+pub fn hashtags(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter_map(|word| word.strip_prefix('#'))
+        .map(|tag| {
+            tag.chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect::<String>()
+                .to_lowercase()
+        })
+        .filter(|tag| !tag.is_empty())
+        .collect()
+}
+
 fn render_word(word: &str) -> String {
     if let Some(rest) = word
         .strip_prefix("https://")
@@ -1059,6 +1163,20 @@ fn render_word(word: &str) -> String {
             escape(shown),
             escape(hidden)
         );
+    }
+    if let Some(tag) = word.strip_prefix('#') {
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            return format!(
+                "<a href=\"https://{DOMAIN}/tags/{}\" class=\"mention hashtag\" rel=\"tag\">#<span>{}</span></a>{}",
+                escape(&name.to_lowercase()),
+                escape(&name),
+                escape(&tag[name.len()..])
+            );
+        }
     }
     if let Some(handle) = word.strip_prefix('@') {
         let (user, domain) = handle.split_once('@').unwrap_or((handle, DOMAIN));

@@ -1,5 +1,5 @@
-//! The `bluesky` network: posts, replies, images, deletes, mentions and metrics of one
-//! Bluesky account, through the XRPC API of its PDS (its personal data server).
+//! The `bluesky` network: posts, replies, images, deletes, mentions, hashtag searches and
+//! metrics of one Bluesky account, through the XRPC API of its PDS (its personal data server).
 //!
 //! ```yaml
 //! accounts:
@@ -22,6 +22,8 @@
 //! - `app.bsky.feed.getPosts`: the post to reply to (its CID and thread root), and metrics;
 //! - `app.bsky.notification.listNotifications`, `app.bsky.actor.getProfiles`: mentions and
 //!   replies with their authors' facts;
+//! - `app.bsky.feed.searchPosts` (`q=#tag`, `sort=latest`, `since`): posts carrying a
+//!   hashtag, whoever wrote them;
 //! - `app.bsky.actor.getProfile`: followers.
 //!
 //! Posts are refused before sending when their text is over 300 graphemes (or 3000 bytes), or
@@ -41,6 +43,13 @@
 //! Mentions are the `mention` and `reply` notifications, read newest first a page at a time
 //! until the previous check; crier's cursor is the `indexedAt` time of the newest notification
 //! seen (at most 1000 notifications are read in one check).
+//!
+//! A hashtag search asks `searchPosts` for `#tag`, newest first, `since` ten minutes before
+//! the newest post of the previous check (`since` compares a post's `sortAt`, which is
+//! earlier than its `indexedAt` when it was indexed late), and pages back with the search's
+//! cursor to there (at most 1000 posts in one check). crier's cursor is the `indexedAt` time
+//! of the newest post seen; the overlap is read again and each post is stored once. Without a
+//! cursor only the most recent page is read. The account's own posts are left out.
 //!
 //! What it cannot do: direct messages (Bluesky chat is a separate service, reached through a
 //! proxy header and only with an app password allowed to use chats), post languages (`langs`
@@ -88,6 +97,14 @@ const BATCH: usize = 25;
 /// Notifications per page, and the most pages read in one `mentions` call.
 const NOTIFICATION_PAGE: u32 = 50;
 const MAX_NOTIFICATION_PAGES: usize = 20;
+/// Posts per page of a hashtag search (the most `searchPosts` gives), and the most pages
+/// read in one `search_hashtag` call.
+const SEARCH_PAGE: u32 = 100;
+const MAX_SEARCH_PAGES: usize = 10;
+/// How far before the newest post seen a hashtag search starts again: `since` filters on a
+/// post's `sortAt` (the earlier of its `createdAt` and `indexedAt`), so a post indexed late
+/// sorts before posts crier has already seen. The overlap is read again and deduplicated.
+const SEARCH_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 pub struct BlueskyConnector {
     account: String,
@@ -416,6 +433,58 @@ impl BlueskyConnector {
         Ok((found, newest))
     }
 
+    /// The posts carrying `#tag`, newest first, from `since` less the overlap (only the
+    /// most recent page without `since`), each once, and the newest `indexedAt` among them.
+    async fn search_since(
+        &self,
+        tag: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<(Vec<SearchedPost>, Option<DateTime<Utc>>), SendError> {
+        let mut found: Vec<SearchedPost> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut newest: Option<DateTime<Utc>> = None;
+        let mut page_cursor: Option<String> = None;
+        for page in 1..=MAX_SEARCH_PAGES {
+            let mut call = Call::get("app.bsky.feed.searchPosts", "the hashtag search")
+                .param("q", format!("#{tag}"))
+                .param("sort", "latest")
+                .param("limit", SEARCH_PAGE.to_string());
+            if let Some(since) = since {
+                call = call.param(
+                    "since",
+                    (since - SEARCH_OVERLAP).to_rfc3339_opts(SecondsFormat::Millis, true),
+                );
+            }
+            if let Some(cursor) = &page_cursor {
+                call = call.param("cursor", cursor.clone());
+            }
+            let answer: SearchAnswer = self.call(&call).await?;
+            let count = answer.posts.len();
+            for post in answer.posts {
+                newest = newest.max(parse_time(&post.indexed_at));
+                if seen.insert(post.uri.clone()) {
+                    found.push(post);
+                }
+            }
+            // Without a cursor, the most recent page is where crier starts.
+            if since.is_none() || count < SEARCH_PAGE as usize {
+                break;
+            }
+            match answer.cursor {
+                Some(next) if !next.is_empty() => page_cursor = Some(next),
+                _ => break,
+            }
+            if page == MAX_SEARCH_PAGES {
+                tracing::warn!(
+                    account = %self.account,
+                    "more than {} Bluesky posts with #{tag} since the last check; older ones are skipped",
+                    MAX_SEARCH_PAGES * SEARCH_PAGE as usize
+                );
+            }
+        }
+        Ok((found, newest))
+    }
+
     /// Followers, account age and follow state of `dids`, where Bluesky tells them.
     async fn profiles(&self, dids: &[String]) -> BTreeMap<String, Profile> {
         let mut profiles = BTreeMap::new();
@@ -526,6 +595,59 @@ impl Connector for BlueskyConnector {
             .into_iter()
             .map(|n| to_mention(n, &profiles))
             .collect();
+        Ok(MentionPage {
+            mentions,
+            cursor: newest.map(|at| at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        })
+    }
+
+    async fn search_hashtag(
+        &self,
+        tag: &str,
+        cursor: Option<&str>,
+    ) -> Result<MentionPage, SendError> {
+        let tag = tag.trim().trim_start_matches('#');
+        if tag.is_empty() {
+            return Err(SendError::Permanent {
+                reason: "an empty hashtag cannot be searched".into(),
+            });
+        }
+        let since = cursor.and_then(|cursor| {
+            let at = parse_time(cursor);
+            if at.is_none() {
+                tracing::warn!(account = %self.account, cursor, "unreadable hashtag cursor; starting from the latest");
+            }
+            at
+        });
+        let session = self.session().await?;
+        let (found, newest) = self.search_since(tag, since).await?;
+        let mut found: Vec<SearchedPost> = found
+            .into_iter()
+            .filter(|post| post.author.did != session.did)
+            .collect();
+        // Newest first on the wire; crier takes them oldest first.
+        found.reverse();
+        let mut dids: Vec<String> = found.iter().map(|p| p.author.did.clone()).collect();
+        dids.sort();
+        dids.dedup();
+        let profiles = if dids.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.profiles(&dids).await
+        };
+        let mentions = found
+            .into_iter()
+            .map(|post| {
+                mention_of(
+                    post.uri,
+                    post.author,
+                    &post.record,
+                    &post.indexed_at,
+                    &profiles,
+                )
+            })
+            .collect();
+        let newest = newest.filter(|newest| since.is_none_or(|since| *newest > since));
         Ok(MentionPage {
             mentions,
             cursor: newest.map(|at| at.to_rfc3339_opts(SecondsFormat::Micros, true)),
@@ -664,8 +786,25 @@ fn parse_time(value: &str) -> Option<DateTime<Utc>> {
 }
 
 fn to_mention(notification: Notification, profiles: &BTreeMap<String, Profile>) -> Mention {
-    let profile = profiles.get(&notification.author.did);
-    let record = &notification.record;
+    mention_of(
+        notification.uri,
+        notification.author,
+        &notification.record,
+        &notification.indexed_at,
+        profiles,
+    )
+}
+
+/// A post (its `at://` URI, author, record and `indexedAt`) as a mention, with the facts of
+/// `profiles` about its author where they are known.
+fn mention_of(
+    uri: String,
+    author: AuthorView,
+    record: &Value,
+    indexed_at: &str,
+    profiles: &BTreeMap<String, Profile>,
+) -> Mention {
+    let profile = profiles.get(&author.did);
     let text = record
         .get("text")
         .and_then(Value::as_str)
@@ -675,18 +814,17 @@ fn to_mention(notification: Notification, profiles: &BTreeMap<String, Profile>) 
         .get("createdAt")
         .and_then(Value::as_str)
         .and_then(parse_time)
-        .or_else(|| parse_time(&notification.indexed_at))
+        .or_else(|| parse_time(indexed_at))
         .unwrap_or_else(Utc::now);
     let in_reply_to = record
         .pointer("/reply/parent/uri")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let author = notification.author;
-    let url = AtUri::parse(&notification.uri).map(|uri| uri.web_url(&author.handle));
+    let url = AtUri::parse(&uri).map(|at| at.web_url(&author.handle));
     let followed_by =
         |viewer: &Option<Viewer>| viewer.as_ref().map(|viewer| viewer.followed_by.is_some());
     Mention {
-        id: notification.uri,
+        id: uri,
         author: Author {
             followers: profile.and_then(|p| p.followers_count),
             created_at: profile
@@ -772,9 +910,10 @@ struct ProfilesAnswer {
     profiles: Vec<Profile>,
 }
 
+/// The author of a notification or of a post in search results (a `profileViewBasic`).
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct NotificationAuthor {
+struct AuthorView {
     did: String,
     handle: String,
     #[serde(default)]
@@ -789,11 +928,29 @@ struct NotificationAuthor {
 #[serde(rename_all = "camelCase")]
 struct Notification {
     uri: String,
-    author: NotificationAuthor,
+    author: AuthorView,
     reason: String,
     #[serde(default)]
     record: Value,
     indexed_at: String,
+}
+
+/// A `postView` of search results.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchedPost {
+    uri: String,
+    author: AuthorView,
+    #[serde(default)]
+    record: Value,
+    indexed_at: String,
+}
+
+#[derive(serde::Deserialize)]
+struct SearchAnswer {
+    posts: Vec<SearchedPost>,
+    #[serde(default)]
+    cursor: Option<String>,
 }
 
 #[derive(serde::Deserialize)]

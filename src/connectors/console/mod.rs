@@ -134,6 +134,19 @@ impl Connector for ConsoleConnector {
         })
     }
 
+    /// Nobody posts on a console either: every page is empty, so a `from: hashtag` contest
+    /// on a console account can be tried out (and rehearsed) like on a real network.
+    async fn search_hashtag(
+        &self,
+        _tag: &str,
+        cursor: Option<&str>,
+    ) -> Result<MentionPage, SendError> {
+        Ok(MentionPage {
+            mentions: Vec::new(),
+            cursor: cursor.map(str::to_owned),
+        })
+    }
+
     async fn delete(&self, remote_id: &str) -> Result<(), SendError> {
         self.print(&format!("[console] {} ✗ deleted {remote_id}", self.account))
     }

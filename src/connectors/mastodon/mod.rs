@@ -1,6 +1,6 @@
-//! The `mastodon` network: posts, replies, images, direct messages, deletes, mentions and
-//! metrics of one account on one Mastodon server, through its REST API with an access
-//! token.
+//! The `mastodon` network: posts, replies, images, direct messages, deletes, mentions,
+//! hashtag searches and metrics of one account on one Mastodon server, through its REST API
+//! with an access token.
 //!
 //! Set an account up in `crier.yaml` with the server's URL and a token (created under
 //! Preferences → Development → New application, with the scopes `read` and `write`):
@@ -18,7 +18,10 @@
 //!   attachment has a `url` when the upload was answered `202 Accepted`.
 //! - `DELETE /api/v1/statuses/:id` (a `404` counts as already deleted).
 //! - `GET /api/v1/notifications?types[]=mention` with `min_id`, for mentions and replies;
-//!   `GET /api/v1/accounts/relationships` for whether their authors follow the account.
+//!   `GET /api/v1/timelines/tag/:hashtag` with `min_id`, for public posts carrying a
+//!   hashtag (those the server knows: its own users' and those federated to it; the
+//!   account's own are left out); `GET /api/v1/accounts/relationships` for whether their
+//!   authors follow the account.
 //! - `GET /api/v1/accounts/verify_credentials` (health, followers, the account's id),
 //!   `GET /api/v1/statuses/:id` (likes, boosts, replies of a post),
 //!   `GET /api/v1/accounts/:id/statuses` (looking a post up by its text),
@@ -504,6 +507,72 @@ impl MastodonConnector {
             .collect())
     }
 
+    /// The items of a paged list (notifications, a timeline) after `cursor`, oldest first,
+    /// and the id of the newest. Mastodon answers newest first; `min_id` gives the page just
+    /// after an id. Without a cursor only the most recent page is read; with one, up to
+    /// `MAX_MENTION_PAGES` pages (the next call goes on from the newest).
+    async fn read_after<T: serde::de::DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        cursor: Option<&str>,
+        id_of: fn(&T) -> &String,
+        what: &str,
+    ) -> Result<(Vec<T>, Option<String>), SendError> {
+        let mut items: Vec<T> = Vec::new();
+        let mut after = cursor.map(str::to_owned);
+        let mut newest = cursor.map(str::to_owned);
+        for _ in 0..MAX_MENTION_PAGES {
+            let mut request = request
+                .try_clone()
+                .expect("a GET without a streamed body clones")
+                .query(&[("limit", &PAGE_SIZE.to_string())]);
+            if let Some(after) = &after {
+                request = request.query(&[("min_id", after)]);
+            }
+            let (mut page, reply): (Vec<T>, _) = self.call_json(request, what).await?;
+            page.sort_by(|a, b| compare_ids(id_of(a), id_of(b)));
+            let full = page.len() >= PAGE_SIZE;
+            let Some(last) = page.last() else { break };
+            let last = id_of(last).clone();
+            let next = reply
+                .headers
+                .get("link")
+                .and_then(|link| link.to_str().ok())
+                .and_then(api::link_min_id)
+                .unwrap_or_else(|| last.clone());
+            newest = Some(last);
+            items.extend(page);
+            if cursor.is_none() || !full {
+                break;
+            }
+            after = Some(next);
+        }
+        Ok((items, newest))
+    }
+
+    /// `statuses` as mentions, with whether their authors follow the account; the cursor
+    /// moves to `newest` when it is not `cursor`.
+    async fn mention_page(
+        &self,
+        statuses: Vec<Status>,
+        cursor: Option<&str>,
+        newest: Option<String>,
+    ) -> Result<MentionPage, SendError> {
+        let domain = self.server_limits().await.limits.domain;
+        let mut author_ids: Vec<String> = statuses.iter().map(|s| s.account.id.clone()).collect();
+        author_ids.sort();
+        author_ids.dedup();
+        let follows = self.followers_among(&author_ids).await?;
+        let mentions = statuses
+            .into_iter()
+            .map(|status| self.mention_of(status, domain.as_deref(), &follows))
+            .collect();
+        Ok(MentionPage {
+            mentions,
+            cursor: newest.filter(|newest| Some(newest.as_str()) != cursor),
+        })
+    }
+
     fn mention_of(
         &self,
         status: Status,
@@ -603,51 +672,48 @@ impl Connector for MastodonConnector {
     }
 
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
-        let domain = self.server_limits().await.limits.domain;
-        let mut notifications: Vec<Notification> = Vec::new();
-        let mut after = cursor.map(str::to_owned);
-        let mut newest = cursor.map(str::to_owned);
-        for _ in 0..MAX_MENTION_PAGES {
-            let mut request = self
-                .get("/api/v1/notifications")
-                .query(&[("types[]", "mention"), ("limit", &PAGE_SIZE.to_string())]);
-            if let Some(after) = &after {
-                request = request.query(&[("min_id", after)]);
-            }
-            let (mut page, reply): (Vec<Notification>, _) =
-                self.call_json(request, "the request for mentions").await?;
-            // Newest first on the wire; `min_id` gives the page just after the cursor.
-            page.sort_by(|a, b| compare_ids(&a.id, &b.id));
-            let full = page.len() >= PAGE_SIZE;
-            let Some(last) = page.last() else { break };
-            let next = reply
-                .headers
-                .get("link")
-                .and_then(|link| link.to_str().ok())
-                .and_then(api::link_min_id)
-                .unwrap_or_else(|| last.id.clone());
-            newest = Some(last.id.clone());
-            notifications.extend(page);
-            // Without a cursor only the most recent page is read.
-            if cursor.is_none() || !full {
-                break;
-            }
-            after = Some(next);
-        }
-        notifications.retain(|n| n.kind == "mention");
-        let statuses: Vec<Status> = notifications.into_iter().filter_map(|n| n.status).collect();
-        let mut author_ids: Vec<String> = statuses.iter().map(|s| s.account.id.clone()).collect();
-        author_ids.sort();
-        author_ids.dedup();
-        let follows = self.followers_among(&author_ids).await?;
-        let mentions = statuses
+        let request = self
+            .get("/api/v1/notifications")
+            .query(&[("types[]", "mention")]);
+        let (notifications, newest): (Vec<Notification>, _) = self
+            .read_after(
+                request,
+                cursor,
+                |n: &Notification| &n.id,
+                "the request for mentions",
+            )
+            .await?;
+        let statuses = notifications
             .into_iter()
-            .map(|status| self.mention_of(status, domain.as_deref(), &follows))
+            .filter(|n| n.kind == "mention")
+            .filter_map(|n| n.status)
             .collect();
-        Ok(MentionPage {
-            mentions,
-            cursor: newest.filter(|newest| Some(newest.as_str()) != cursor),
-        })
+        self.mention_page(statuses, cursor, newest).await
+    }
+
+    /// The public statuses of `#tag` this server knows (its own and those federated to it),
+    /// from `GET /api/v1/timelines/tag/:hashtag`, paged forward with `min_id` like mentions.
+    async fn search_hashtag(
+        &self,
+        tag: &str,
+        cursor: Option<&str>,
+    ) -> Result<MentionPage, SendError> {
+        let tag = tag.trim().trim_start_matches('#');
+        if tag.is_empty() {
+            return Err(SendError::Permanent {
+                reason: "an empty hashtag cannot be searched".into(),
+            });
+        }
+        let own = self.own_account_id().await?;
+        let request = self.get(&format!("/api/v1/timelines/tag/{}", path_segment(tag)));
+        let (statuses, newest): (Vec<Status>, _) = self
+            .read_after(request, cursor, |s: &Status| &s.id, "the hashtag search")
+            .await?;
+        let others = statuses
+            .into_iter()
+            .filter(|status| status.account.id != own)
+            .collect();
+        self.mention_page(others, cursor, newest).await
     }
 
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {

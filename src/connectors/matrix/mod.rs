@@ -588,6 +588,7 @@ impl Connector for MatrixConnector {
             direct_message: true,
             delete: true,
             read_mentions: true,
+            search_hashtags: false,
             metrics: true,
             lookup: true,
             idempotency_key: true,

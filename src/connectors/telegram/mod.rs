@@ -354,6 +354,7 @@ impl Connector for TelegramConnector {
             direct_message: true,
             delete: true,
             read_mentions: true,
+            search_hashtags: false,
             metrics: false,
             lookup: false,
             idempotency_key: false,

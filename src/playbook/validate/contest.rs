@@ -20,6 +20,25 @@ impl Validator<'_> {
                 Capabilities::READ_MENTIONS,
                 "collecting a contest's entries",
             );
+            // Posts carrying the hashtag need not mention the account: reading only its
+            // mentions would quietly miss most entries, so a network that cannot search by
+            // hashtag is refused rather than read differently.
+            let from = &contest.entries.from;
+            if from.value == EntrySource::Hashtag
+                && let Some(mut diagnostic) = self.capability_error(
+                    &contest.account.value,
+                    Capabilities::SEARCH_HASHTAGS,
+                    "`from: hashtag`",
+                    |message| self.sources.error(from, message),
+                )
+            {
+                diagnostic.hint = diagnostic.hint.map(|hint| {
+                    format!(
+                        "{hint}; or use `from: mentions` with the `hashtag:`, which reads only posts that mention the account"
+                    )
+                });
+                self.push(diagnostic);
+            }
             let dm = contest.winners.as_ref().and_then(|w| w.dm.as_ref());
             if let Some(dm) = dm
                 && let Some(diagnostic) = self.capability_error(
