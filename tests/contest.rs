@@ -611,6 +611,15 @@ fn crier_run_runs_a_contest_against_a_fake_mastodon() {
         at(14)
     );
     let dir = crate::support::playbooks::folder(&config, &[("giveaway.yaml", &contest)]);
+    // Made before the contest: the first read of mentions sees it, but it is not an entry.
+    fake.add_mention(
+        &FakeAccount {
+            follows_us: true,
+            ..FakeAccount::new("100", "early@other.example")
+        },
+        "@brand #win before anyone asked",
+        None,
+    );
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
         .args(["run", dir.path().to_str().unwrap()])
         .env("CRIER_LOG", "warn")
@@ -727,6 +736,19 @@ fn crier_run_runs_a_contest_against_a_fake_mastodon() {
         3,
         "ann, bo once, di: {:?}",
         proof.entries
+    );
+    let entries = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args([
+            "contest", "entries", "giveaway", "--format", "csv", "--path",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let entries = String::from_utf8_lossy(&entries.stdout);
+    assert!(entries.contains("ann@other.example"), "{entries}");
+    assert!(
+        !entries.contains("early@other.example"),
+        "a mention from before the contest is not an entry: {entries}"
     );
     assert!(verify(&proof).is_empty());
     assert!(proof.winners.iter().all(|w| proof.entries.contains(w)));

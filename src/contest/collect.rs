@@ -4,7 +4,7 @@
 //! and stores each entry once per (network, id) however many feeds and pages it appears in
 //! (an edit updates it, or is kept aside after the close). Each cursor is saved after the
 //! entries it follows, so a restart reads a page again rather than skip one. Posts carrying
-//! the hashtag from before the announcement are not entries: a hashtag is anyone's.
+//! the hashtag, and mentions, from before the announcement are not entries.
 
 use std::time::Duration;
 
@@ -144,8 +144,9 @@ async fn read_feed(
         let entries: Vec<Entry> = page
             .mentions
             .iter()
-            // A hashtag is anyone's: its posts from before the contest are not entries.
-            .filter(|post| !matches!(feed, Feed::Hashtag(_)) || post.created_at >= announced)
+            // Posts from before the contest are not entries: a hashtag is anyone's, and the
+            // first read of mentions (no cursor yet) starts with the most recent page.
+            .filter(|post| post.created_at >= announced)
             .map(|mention| Entry::from_mention(network, mention))
             .collect();
         match add_entries(store, contest, entries, now) {
