@@ -115,6 +115,7 @@ fn dispatch(c: &mut Criterion) {
                                 playbook: key.playbook.clone(),
                                 item: key.item.clone(),
                                 direct_to: None,
+                                notice: false,
                             };
                             NewRun {
                                 key,

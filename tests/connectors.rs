@@ -47,6 +47,7 @@ fn post(key: &str, text: &str) -> OutgoingPost {
         playbook: "launch".into(),
         item: "teaser".into(),
         direct_to: None,
+        notice: false,
     }
 }
 

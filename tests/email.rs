@@ -30,6 +30,7 @@ fn post(key: &str, text: &str) -> OutgoingPost {
         playbook: "outage".into(),
         item: "escalate".into(),
         direct_to: None,
+        notice: false,
     }
 }
 

@@ -682,3 +682,51 @@ fn pause_and_resume_say_what_is_wrong_with_their_arguments() {
     let (code, err) = run(&["resume", "--campaign", "news", "--by", "taras"]);
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// Alerts and approval requests to the team are notices, not posts: a limit that holds the
+/// brand's posts on the same account never delays them.
+#[tokio::test]
+async fn limits_never_delay_notices_to_the_team() {
+    let crisis = r#"kind: crisis
+name: outage
+watch: { accounts: [demo], keywords: [acme], every: 1m }
+levels:
+  - name: elevated
+    when: 'mentions("30m").negative >= 1'
+    do:
+      - notify: duty
+      - approve: { by: [duty], timeout: 1h }
+"#;
+    let config = "timezone: UTC\naccounts:\n  demo: { network: console }\n  other: { network: console }\npeople:\n  duty: { notify: demo }\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(
+        config,
+        &[
+            ("pace.yaml", LIMITS),
+            ("burst.yaml", &burst("burst", 1, "2026-12-01 10:00", "demo")),
+            ("outage.yaml", crisis),
+        ],
+    );
+    let mut rig = rig(plan, utc(9, 0));
+    rig.step(utc(10, 0)).await;
+    rig.store
+        .add_crisis_mentions(
+            "outage",
+            "demo",
+            &[crier::store::NewMention {
+                key: "console:1".into(),
+                at: utc(10, 0).timestamp_millis(),
+                author: "@fan".into(),
+                text: "acme is down, terrible".into(),
+            }],
+            None,
+            utc(10, 0).timestamp_millis(),
+        )
+        .unwrap();
+    rig.engine.tick_crises(utc(10, 1)).unwrap();
+    rig.step(utc(10, 1)).await;
+    // The post took the account's slot at 10:00 (min_gap 10m); both notices go at 10:01.
+    assert_eq!(
+        rig.sent(),
+        ["demo:p01", "demo:incident-1/1", "demo:incident-1/2"]
+    );
+}

@@ -38,6 +38,7 @@ fn post(key: &str, text: &str) -> OutgoingPost {
         playbook: "crisis".into(),
         item: "alert".into(),
         direct_to: None,
+        notice: false,
     }
 }
 

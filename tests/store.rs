@@ -72,6 +72,7 @@ fn post(key: &ItemKey, fire_at: Millis, step: usize, account: &str, text: &str) 
         playbook: key.playbook.clone(),
         item: key.item.clone(),
         direct_to: None,
+        notice: false,
     }
 }
 

@@ -31,6 +31,10 @@ pub struct OutgoingPost {
     /// public post.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_to: Option<String>,
+    /// A notice to the brand's own people (an alert, an approval request), not a post:
+    /// the posting rules' limits do not count it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notice: bool,
 }
 
 /// What the network said a sent post is.

@@ -515,6 +515,7 @@ fn outbox_row(
             playbook: key.playbook.clone(),
             item: key.item.clone(),
             direct_to,
+            notice: false,
         },
         due: to_millis(now),
     }
@@ -626,16 +627,9 @@ fn winner_runs(
                 person.author, contest.name, contest.account
             );
             for account in &accounts {
-                run.outbox.push(outbox_row(
-                    &key,
-                    run.fire_at,
-                    index,
-                    account,
-                    &note,
-                    None,
-                    None,
-                    now,
-                ));
+                let mut row = outbox_row(&key, run.fire_at, index, account, &note, None, None, now);
+                row.post.notice = true;
+                run.outbox.push(row);
             }
             run.steps.push(StepSpec::Notify {
                 accounts,

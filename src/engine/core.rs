@@ -796,16 +796,10 @@ impl Engine {
                 }
                 StepSpec::Notify { accounts, text } => {
                     for account in accounts {
-                        progress.outbox.push(self.outbox_row(
-                            key,
-                            fire_at,
-                            index,
-                            account,
-                            text,
-                            &[],
-                            None,
-                            now,
-                        ));
+                        let mut row =
+                            self.outbox_row(key, fire_at, index, account, text, &[], None, now);
+                        row.post.notice = true;
+                        progress.outbox.push(row);
                     }
                 }
                 StepSpec::Wait { seconds } => {
@@ -852,6 +846,7 @@ impl Engine {
                 playbook: key.playbook.clone(),
                 item: key.item.clone(),
                 direct_to: None,
+                notice: false,
             },
             due: to_millis(now),
         }

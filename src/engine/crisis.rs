@@ -202,16 +202,10 @@ impl Engine {
                 let mut run = NewRun::running(key.clone(), fire_at, self.revision);
                 run.reason = Some(format!("incident {id}: notify {}", people.join(", ")));
                 for account in &accounts {
-                    run.outbox.push(self.outbox_row(
-                        &key,
-                        fire_at,
-                        0,
-                        account,
-                        &message,
-                        &[],
-                        None,
-                        now,
-                    ));
+                    let mut row =
+                        self.outbox_row(&key, fire_at, 0, account, &message, &[], None, now);
+                    row.post.notice = true;
+                    run.outbox.push(row);
                 }
                 let sends = run.outbox.len();
                 run.steps.push(StepSpec::Notify {

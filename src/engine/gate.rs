@@ -62,10 +62,11 @@ pub fn check(
             ));
             continue;
         }
-        // Direct messages (to contest winners) are not posts: the limits do not count them.
+        // Direct messages (to contest winners) and notices to the team (alerts, approval
+        // requests) are not posts: the limits do not count them.
         if let Some(delay) = limiter
             .as_mut()
-            .filter(|_| row.post.direct_to.is_none())
+            .filter(|_| row.post.direct_to.is_none() && !row.post.notice)
             .and_then(|limiter| limiter.place(&row.account, &row.post.playbook, now, row.reserved))
         {
             stopped.push((

@@ -202,6 +202,7 @@ struct Outbox {
     media: Vec<PathBuf>,
     reply_to: Option<String>,
     direct_to: Option<String>,
+    notice: bool,
     origin: Option<Box<ItemKey>>,
     state: OutboxState,
     attempts: u32,
@@ -295,6 +296,7 @@ impl Inner {
             playbook: key.playbook.clone(),
             item: key.item.clone(),
             direct_to: send.direct_to.clone(),
+            notice: send.notice,
         }
     }
 
@@ -384,6 +386,7 @@ impl Inner {
                 media: row.post.media.clone(),
                 reply_to: row.post.reply_to.clone(),
                 direct_to: row.post.direct_to.clone(),
+                notice: row.post.notice,
                 origin,
                 state: OutboxState::Pending,
                 attempts: 0,
