@@ -32,9 +32,6 @@ pub enum Seeds {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContestState {
     pub announced: bool,
-    /// The connector's mentions cursor while collecting.
-    #[serde(default)]
-    pub cursor: Option<String>,
     #[serde(default)]
     pub committed: Option<Committed>,
     /// Secret until the draw; kept so a restart keeps the commitment true.
