@@ -63,6 +63,8 @@ fn benches(c: &mut Criterion) {
             at: t + TimeDelta::seconds(i64::from(i)),
             in_reply_to: Some("announce".into()),
             edited_after_close: None,
+            deleted_before_close: false,
+            checked_at_close: false,
         })
         .collect();
     let scripts = ScriptEngine::new();

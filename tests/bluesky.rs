@@ -1034,3 +1034,31 @@ async fn the_app_password_and_tokens_never_show() {
     }
     assert!(texts.iter().any(|t| t.contains("Secret(***)")));
 }
+
+/// A post read earlier, read again: its current text and author, `None` once deleted; an
+/// id that is not a post's is refused before any request.
+#[tokio::test]
+async fn a_post_is_read_again_with_its_edit_or_as_deleted() {
+    let fake = FakeBluesky::start();
+    fake.add_profile(ann());
+    let bluesky = connector(&fake);
+    let (uri, _) = fake.add_post(&ann().did, record_at("#win me", Utc::now()));
+    let seen = bluesky
+        .fetch_post(&uri)
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!(seen.text, "#win me");
+    assert_eq!(seen.author.id, ann().did);
+    fake.author_edits(&uri, "#win me, edited");
+    assert_eq!(
+        bluesky.fetch_post(&uri).await.unwrap().unwrap().text,
+        "#win me, edited"
+    );
+    fake.author_deletes(&uri);
+    assert_eq!(bluesky.fetch_post(&uri).await.unwrap(), None);
+    assert!(matches!(
+        bluesky.fetch_post("not-a-uri").await,
+        Err(SendError::Permanent { .. })
+    ));
+}

@@ -49,6 +49,8 @@ fn entry(id: &str, author: &str, text: &str, at: DateTime<Utc>) -> Entry {
         at,
         in_reply_to: Some("announce".into()),
         edited_after_close: None,
+        deleted_before_close: false,
+        checked_at_close: false,
     }
 }
 
@@ -80,6 +82,8 @@ fn every_eligibility_rule_names_itself() {
     stranger.follows_us = Some(false);
     let mut newbie = entry("newbie", "newbie", "#win @a", t);
     newbie.account_created = Some(utc(1, 0, 0));
+    let mut deleted = entry("gone", "gone", "#win @a", t);
+    deleted.deleted_before_close = true;
     let entries = vec![
         entry("ok", "ann", "#WIN with @friend", t),
         entry(
@@ -98,6 +102,7 @@ fn every_eligibility_rule_names_itself() {
         newbie,
         not_reply,
         late,
+        deleted,
     ];
     let mut got = verdicts(&plan, &entries);
     got.sort();
@@ -108,6 +113,7 @@ fn every_eligibility_rule_names_itself() {
         ("brandonly".into(), rule("min_mentions")),
         ("elsewhere".into(), rule("from")),
         ("late".into(), rule("closes")),
+        ("gone".into(), rule("deleted")),
         ("newbie".into(), rule("not_new")),
         ("notag".into(), rule("hashtag")),
         ("ok".into(), None),
@@ -1137,5 +1143,68 @@ fn a_restart_during_collection_loses_no_entry_and_stores_none_twice() {
             1,
             "{once}"
         );
+    }
+}
+
+/// Entries are judged as they were at the close: under `crier run`, each is read again on
+/// its network right after it, so a post its author deleted is left out as `deleted`, and an
+/// edit made before the close (which mentions polling never shows) counts.
+#[test]
+fn crier_run_judges_entries_as_they_were_at_the_close() {
+    use crate::support::fake_mastodon::{Endpoint, FakeAccount, FakeMastodon};
+
+    let fake = FakeMastodon::start();
+    let fan = |id: &str, name: &str| FakeAccount::new(id, &format!("{name}@other.example"));
+    let contest = HashtagContest::new(&fake, [2, 14, 17], 5, 0);
+    let child = contest.start();
+    wait_for("the announcement", &|| {
+        fake.statuses().iter().any(|s| s.text == "Post with #win")
+    });
+    let announcement = fake.statuses()[0].id.clone();
+    let (_, ann) = fake.add_mention(&fan("101", "ann"), "@brand #win", Some(&announcement));
+    let (_, di) = fake.add_mention(&fan("104", "di"), "@brand #win", Some(&announcement));
+    let (_, ed) = fake.add_mention(&fan("105", "ed"), "@brand me!", Some(&announcement));
+    wait_for("three entries", &|| contest.entry_keys().len() == 3);
+    fake.author_deletes(&di);
+    fake.author_edits(&ed, "@brand me! #win");
+    wait_for("the winners", &|| {
+        fake.statuses()
+            .iter()
+            .any(|s| s.text.contains("Draw seed:"))
+    });
+    crate::support::service::stop(child);
+    let proof = contest.proof();
+    assert_eq!(
+        sorted(proof.entries.clone()),
+        sorted(vec![format!("mastodon:{ann}"), format!("mastodon:{ed}")])
+    );
+    let rows = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args([
+            "contest",
+            "entries",
+            "giveaway",
+            "--format",
+            "csv",
+            "--path",
+            contest.path(),
+        ])
+        .output()
+        .unwrap();
+    let rows = String::from_utf8_lossy(&rows.stdout);
+    let di_row = rows.lines().find(|l| l.contains(&di)).expect("di's entry");
+    assert!(di_row.contains(",no,deleted,"), "{rows}");
+    let ed_row = rows.lines().find(|l| l.contains(&ed)).expect("ed's entry");
+    assert!(
+        ed_row.contains(",yes,") && ed_row.ends_with("@brand me! #win"),
+        "{rows}"
+    );
+    // Each entry is read again once.
+    let rechecks = fake.requests_to(Endpoint::GetStatus);
+    for id in [&ann, &di, &ed] {
+        let reads = rechecks
+            .iter()
+            .filter(|r| r.path.ends_with(id.as_str()))
+            .count();
+        assert_eq!(reads, 1, "{id} read again {reads} times");
     }
 }

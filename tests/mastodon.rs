@@ -1070,3 +1070,25 @@ async fn mentions_when_followers_cannot_be_read_leave_it_unknown() {
     assert_eq!(page.mentions[0].author.follows_account, None);
     assert_eq!(page.mentions[0].author.followers, Some(42));
 }
+
+/// A mention read earlier, read again: its current text, `None` once deleted, and a
+/// server error is worth retrying.
+#[tokio::test]
+async fn a_post_is_read_again_with_its_edit_or_as_deleted() {
+    let fake = FakeMastodon::start();
+    let masto = connector(&fake);
+    let (_, id) = fake.add_mention(&ann(), "@brand #win", None);
+    let seen = masto.fetch_post(&id).await.unwrap().expect("still there");
+    assert_eq!(seen.text, "@brand #win");
+    assert_eq!(seen.author.handle, "@ann@fake.example");
+    fake.author_edits(&id, "@brand #win, edited");
+    let edited = masto.fetch_post(&id).await.unwrap().unwrap();
+    assert_eq!(edited.text, "@brand #win, edited");
+    fake.push_fault(Endpoint::GetStatus, Fault::ServerError);
+    assert!(matches!(
+        masto.fetch_post(&id).await,
+        Err(SendError::Transient { .. })
+    ));
+    fake.author_deletes(&id);
+    assert_eq!(masto.fetch_post(&id).await.unwrap(), None);
+}

@@ -362,6 +362,13 @@ pub trait Connector: Send + Sync + fmt::Debug {
         Err(unsupported(self.network(), "search posts by hashtag"))
     }
 
+    /// A post read earlier through `mentions` or `search_hashtag` (its `Mention::id`) as it
+    /// is now: its current text, or `None` once its author deleted it.
+    async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
+        let _ = id;
+        Err(unsupported(self.network(), "read a post again"))
+    }
+
     /// The account's followers and the counts of `posts` (remote ids of its own posts).
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
         let _ = posts;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::entries::Entry;
-use super::lifecycle::{add_entries, load_state};
+use super::lifecycle::{add_entries, load_entries, load_state};
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, MentionPage, SendError};
 use crate::engine::clock::to_millis;
@@ -114,8 +114,84 @@ pub async fn collect(
         for feed in feeds(contest, connector.capabilities()) {
             new += read_feed(store, contest, connector.as_ref(), feed, now).await;
         }
+        if !committed && now > contest.closes.with_timezone(&Utc) {
+            recheck_at_close(store, contest, connector.as_ref()).await;
+        }
     }
     new
+}
+
+/// Entries checked per write while rechecking, so that progress survives an interruption.
+const RECHECK_BATCH: usize = 50;
+
+/// Reads every entry made before the close once more, right after it, before the list is
+/// frozen: one its author deleted is marked (and left out as `deleted`), and one edited
+/// before the close takes its current text (the text at close is the one judged; mentions
+/// polling does not see edits). An entry is checked once; a network that cannot read a post
+/// again (a `Permanent` answer) leaves it as last seen, and a passing failure stops this
+/// round, to go on at the next poll.
+async fn recheck_at_close(store: &dyn Store, contest: &ContestPlan, connector: &dyn Connector) {
+    let network = connector.network().name();
+    let closes = contest.closes.with_timezone(&Utc);
+    let entries = match load_entries(store, &contest.name) {
+        Ok(entries) => entries,
+        Err(error) => {
+            tracing::error!(contest = %contest.name, "cannot read entries: {error}");
+            return;
+        }
+    };
+    let unchecked = entries
+        .into_iter()
+        .filter(|e| e.network == network && e.at <= closes && !e.checked_at_close);
+    let mut checked = Vec::new();
+    let mut stop = false;
+    for entry in unchecked {
+        let mut entry = match connector.fetch_post(&entry.id).await {
+            Ok(None) => Entry {
+                deleted_before_close: true,
+                ..entry
+            },
+            Ok(Some(now_seen)) if now_seen.text != entry.text => Entry {
+                text: now_seen.text,
+                ..entry
+            },
+            Ok(Some(_)) | Err(SendError::Permanent { .. }) => entry,
+            Err(error) => {
+                tracing::warn!(contest = %contest.name, "cannot read entries again at the close: {error}");
+                stop = true;
+                break;
+            }
+        };
+        entry.checked_at_close = true;
+        checked.push(entry);
+        if checked.len() == RECHECK_BATCH && !write_checked(store, contest, &mut checked) {
+            return;
+        }
+    }
+    write_checked(store, contest, &mut checked);
+    if stop {
+        tracing::info!(contest = %contest.name, "rechecking entries goes on at the next poll");
+    }
+}
+
+/// Stores rechecked entries; false when the store refused.
+fn write_checked(store: &dyn Store, contest: &ContestPlan, checked: &mut Vec<Entry>) -> bool {
+    let writes: Vec<(String, String)> = checked
+        .drain(..)
+        .map(|e| {
+            (
+                e.key(),
+                serde_json::to_string(&e).expect("entries serialise"),
+            )
+        })
+        .collect();
+    match store.put_contest_entries(&contest.name, &writes, to_millis(Utc::now())) {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(contest = %contest.name, "cannot store rechecked entries: {error}");
+            false
+        }
+    }
 }
 
 /// Reads `feed` from its cursor, a page at a time, storing entries before the cursor that

@@ -33,6 +33,13 @@ pub struct Entry {
     /// A different text seen after entries closed (the text at close is the one judged).
     #[serde(default)]
     pub edited_after_close: Option<String>,
+    /// Its author deleted it before entries closed (found when entries are read again at
+    /// the close).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted_before_close: bool,
+    /// Read again on its network right after the close (see `collect::recheck_at_close`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checked_at_close: bool,
 }
 
 impl Entry {
@@ -55,6 +62,8 @@ impl Entry {
             at: mention.created_at,
             in_reply_to: mention.in_reply_to.clone(),
             edited_after_close: None,
+            deleted_before_close: false,
+            checked_at_close: false,
         }
     }
 }
@@ -64,7 +73,7 @@ impl Entry {
 pub struct Verdict {
     pub key: String,
     pub eligible: bool,
-    /// The rule that excluded it: `closes`, `from`, `hashtag`, `exclude`, `deny_words`,
+    /// The rule that excluded it: `closes`, `deleted`, `from`, `hashtag`, `exclude`, `deny_words`,
     /// `min_mentions`, a named `eligible:` rule, or `one_per`.
     pub rule: Option<String>,
     pub reason: Option<String>,
@@ -119,6 +128,12 @@ fn exclusion(
     let out = |rule: &str, reason: String| Some((rule.to_string(), reason));
     if entry.at > closes {
         return out("closes", "arrived after entries closed".into());
+    }
+    if entry.deleted_before_close {
+        return out(
+            "deleted",
+            "its author deleted it before entries closed".into(),
+        );
     }
     if contest.source == EntrySource::Replies
         && !entry

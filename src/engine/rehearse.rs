@@ -324,6 +324,8 @@ fn entry_from_event(network: &str, index: usize, event: &RehearsalEvent) -> crat
         at,
         in_reply_to: event.in_reply_to.clone(),
         edited_after_close: None,
+        deleted_before_close: false,
+        checked_at_close: false,
     }
 }
 

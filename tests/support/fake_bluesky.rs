@@ -307,6 +307,20 @@ impl FakeBluesky {
         (uri, cid)
     }
 
+    /// The author of post `uri` deletes it.
+    pub fn author_deletes(&self, uri: &str) {
+        self.lock().posts.remove(uri);
+    }
+
+    /// The author of post `uri` edits its text (the record changes; Bluesky clients do not
+    /// edit, but a record can be rewritten with `putRecord`).
+    pub fn author_edits(&self, uri: &str, text: &str) {
+        let mut inner = self.lock();
+        if let Some(post) = inner.posts.get_mut(uri) {
+            post.record["text"] = Value::String(text.to_string());
+        }
+    }
+
     pub fn set_counts(&self, uri: &str, likes: u64, reposts: u64, replies: u64) {
         let mut inner = self.lock();
         let post = inner.posts.get_mut(uri).expect("a known post");

@@ -441,6 +441,22 @@ impl FakeMastodon {
             .collect()
     }
 
+    /// The author of status `id` deletes it.
+    pub fn author_deletes(&self, id: &str) {
+        let mut inner = self.lock();
+        if let Some(status) = inner.statuses.iter_mut().find(|s| s.id == id) {
+            status.deleted = true;
+        }
+    }
+
+    /// The author of status `id` edits its text.
+    pub fn author_edits(&self, id: &str, text: &str) {
+        let mut inner = self.lock();
+        if let Some(status) = inner.statuses.iter_mut().find(|s| s.id == id) {
+            status.text = text.to_string();
+        }
+    }
+
     /// Statuses of the token's account that are not deleted.
     pub fn live_statuses(&self) -> Vec<FakeStatus> {
         self.statuses().into_iter().filter(|s| !s.deleted).collect()

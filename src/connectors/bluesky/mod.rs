@@ -654,6 +654,32 @@ impl Connector for BlueskyConnector {
         })
     }
 
+    /// `app.bsky.feed.getPosts` with the post's URI; a deleted post is missing from the answer.
+    async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
+        if AtUri::parse(id).is_none_or(|uri| uri.collection != POST_COLLECTION) {
+            return Err(SendError::Permanent {
+                reason: format!("`{id}` is not a Bluesky post id"),
+            });
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            posts: Vec<SearchedPost>,
+        }
+        let call = Call::get("app.bsky.feed.getPosts", "reading a post again").param("uris", id);
+        let answer: Answer = self.call(&call).await?;
+        let Some(post) = answer.posts.into_iter().find(|p| p.uri == id) else {
+            return Ok(None);
+        };
+        let profiles = self.profiles(std::slice::from_ref(&post.author.did)).await;
+        Ok(Some(mention_of(
+            post.uri,
+            post.author,
+            &post.record,
+            &post.indexed_at,
+            &profiles,
+        )))
+    }
+
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
         let session = self.session().await?;
         let call = Call::get("app.bsky.actor.getProfile", "the follower count")

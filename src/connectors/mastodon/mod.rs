@@ -716,6 +716,21 @@ impl Connector for MastodonConnector {
         self.mention_page(others, cursor, newest).await
     }
 
+    /// `GET /api/v1/statuses/:id`; a 404 means the status was deleted.
+    async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
+        let what = "reading a post again";
+        let request = self.get(&format!("/api/v1/statuses/{}", path_segment(id)));
+        let reply = self.send(request, what).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        http::classify_status(reply.status, &reply.headers, &reply.body, Utc::now())
+            .map_err(|class| reworded(class, reply.status, &reply.body, what))?;
+        let status: Status = parse(&reply.body, what)?;
+        let page = self.mention_page(vec![status], None, None).await?;
+        Ok(page.mentions.into_iter().next())
+    }
+
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
         let account = self.verify_credentials("the request for metrics").await?;
         let mut snapshot = MetricsSnapshot {
