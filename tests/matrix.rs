@@ -755,3 +755,25 @@ async fn registry_builds_matrix_and_never_shows_the_token() {
         "account `community`: a `matrix` account needs `room`"
     );
 }
+
+/// A room message read again: its text while it stands, `None` once its sender redacts it.
+#[tokio::test]
+async fn synapse_a_message_is_read_again_until_redacted() {
+    let room = Room::new(synapse_or_skip!(
+        "synapse_a_message_is_read_again_until_redacted"
+    ))
+    .await;
+    let bot = room.connector();
+    let launch = bot.post(&post("launch", "Reply to win")).await.unwrap();
+    let entry = room
+        .fan
+        .reply(&room.room_id, &launch.remote_id, "me please")
+        .await;
+    let seen = bot.fetch_post(&entry).await.unwrap().expect("it stands");
+    assert_eq!(seen.text, "me please");
+    assert_eq!(seen.author.id, room.fan.user_id);
+    assert_eq!(seen.in_reply_to.as_deref(), Some(launch.remote_id.as_str()));
+    room.fan.redact(&room.room_id, &entry).await;
+    assert_eq!(bot.fetch_post(&entry).await.unwrap(), None);
+    assert_eq!(bot.fetch_post("$no-such-event").await.unwrap(), None);
+}

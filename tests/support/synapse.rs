@@ -229,6 +229,17 @@ impl User {
         answer["event_id"].as_str().unwrap().to_owned()
     }
 
+    /// Redacts (deletes) one of this user's events.
+    pub async fn redact(&self, room: &str, event_id: &str) {
+        let txn = unique("redact");
+        self.ok(
+            Method::PUT,
+            &format!("/rooms/{}/redact/{}/{txn}", escape(room), escape(event_id)),
+            Some(json!({})),
+        )
+        .await;
+    }
+
     pub async fn say(&self, room: &str, body: &str) -> String {
         self.send(
             room,

@@ -710,6 +710,43 @@ impl Connector for MatrixConnector {
         })
     }
 
+    /// `GET /rooms/{room}/event/{id}`: a redacted message (no `body` left) or one the
+    /// server no longer has is `None`. An edit (`m.replace`) is a separate event in Matrix,
+    /// so the text is the message as first sent.
+    async fn fetch_post(&self, id: &str) -> Result<Option<super::Mention>, SendError> {
+        let room_id = self.room_id().await?;
+        let url = self.api.client_v3(&["rooms", room_id, "event", id], &[]);
+        let event = match self
+            .api
+            .json(Method::GET, url, None, "reading a message again")
+            .await
+        {
+            Ok(event) => event,
+            Err(failure) if is_gone(&failure) => return Ok(None),
+            Err(failure) => return Err(failure.into()),
+        };
+        let (Some(body), Some(sender)) =
+            (event["content"]["body"].as_str(), event["sender"].as_str())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(super::Mention {
+            id: id.to_owned(),
+            author: super::Author {
+                id: sender.to_owned(),
+                handle: sender.to_owned(),
+                ..super::Author::default()
+            },
+            text: content::strip_reply_fallback(body).to_owned(),
+            created_at: event["origin_server_ts"]
+                .as_i64()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .unwrap_or_else(chrono::Utc::now),
+            in_reply_to: mentions::replied_to(&event).map(str::to_owned),
+            url: Some(content::event_link(room_id, id)),
+        }))
+    }
+
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
         let room_id = self.room_id().await?;
         let me = self.user_id().await?;
