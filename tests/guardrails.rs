@@ -702,7 +702,7 @@ levels:
         config,
         &[
             ("pace.yaml", LIMITS),
-            ("burst.yaml", &burst("burst", 1, "2026-12-01 10:00", "demo")),
+            ("burst.yaml", &burst("burst", 2, "2026-12-01 10:00", "demo")),
             ("outage.yaml", crisis),
         ],
     );
@@ -724,9 +724,66 @@ levels:
         .unwrap();
     rig.engine.tick_crises(utc(10, 1)).unwrap();
     rig.step(utc(10, 1)).await;
-    // The post took the account's slot at 10:00 (min_gap 10m); both notices go at 10:01.
+    // The first post took the account's slot at 10:00 (min_gap 10m); both notices go at
+    // 10:01 all the same, and take no slot: the second post goes at 10:10, ten minutes after
+    // the first, not after the notices.
     assert_eq!(
         rig.sent(),
         ["demo:p01", "demo:incident-1/1", "demo:incident-1/2"]
+    );
+    rig.walk(utc(10, 2), utc(10, 10)).await;
+    assert_eq!(rig.sent().last().map(String::as_str), Some("demo:p02"));
+}
+
+/// A crisis plan's `pause: all` holds every campaign post but neither the team's alerts nor
+/// the plan's own holding statement; its `resume:` lifts its own pause and not a person's.
+#[tokio::test]
+async fn a_crisis_pause_holds_campaigns_but_not_its_own_alerts_and_post() {
+    let crisis = r#"kind: crisis
+name: outage
+watch: { accounts: [demo], keywords: [acme], every: 1m }
+levels:
+  - name: critical
+    when: 'mentions("30m").negative >= 1'
+    do:
+      - pause: all
+      - notify: duty
+      - post: { to: [demo], text: "We are on it." }
+"#;
+    let config = "timezone: UTC\naccounts:\n  demo: { network: console }\n  other: { network: console }\npeople:\n  duty: { notify: other }\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(
+        config,
+        &[
+            ("burst.yaml", &burst("burst", 1, "2026-12-01 10:05", "demo")),
+            ("outage.yaml", crisis),
+        ],
+    );
+    let mut rig = rig(plan, utc(9, 0));
+    rig.pause(PauseScope::Account("other".into()), utc(9, 0));
+    rig.store
+        .add_crisis_mentions(
+            "outage",
+            "demo",
+            &[crier::store::NewMention {
+                key: "console:1".into(),
+                at: utc(10, 0).timestamp_millis(),
+                author: "@fan".into(),
+                text: "acme is down, terrible".into(),
+            }],
+            None,
+            utc(10, 0).timestamp_millis(),
+        )
+        .unwrap();
+    rig.engine.tick_crises(utc(10, 1)).unwrap();
+    rig.walk(utc(10, 1), utc(10, 10)).await;
+    // The alert goes to `other` though a person paused it; the holding statement goes out;
+    // the campaign post waits.
+    assert_eq!(rig.sent(), ["other:incident-1/2", "demo:incident-1/3"]);
+    let pauses = rig.store.pauses(utc(10, 10).timestamp_millis()).unwrap();
+    assert_eq!(pauses.len(), 2);
+    assert!(
+        pauses
+            .iter()
+            .any(|p| p.by == "crisis:outage" && p.scope == PauseScope::All)
     );
 }

@@ -1620,6 +1620,13 @@ fn send_slots_are_recent_sends_and_future_ones(store: &dyn Store) {
             posting(rev, "sale", "b", T, &["demo"]),
             posting(rev, "news", "c", T, &["other"]),
             posting(rev, "news", "d", T, &["other"]),
+            {
+                // A notice to the team and a direct message take no slot.
+                let mut run = posting(rev, "alert", "e", T, &["demo", "other"]);
+                run.outbox[0].post.notice = true;
+                run.outbox[1].post.direct_to = Some("@winner".into());
+                run
+            },
         ],
     );
     store.claim_outbox(T, 10, None).unwrap();
@@ -1788,6 +1795,20 @@ fn crisis_states_incidents_and_pauses_commit_together(store: &dyn Store) {
         .collect();
     assert_eq!(kept, ["new"], "mentions before the horizon are forgotten");
 
+    // A plan lifts only its own pauses: this one is a person's.
+    store
+        .commit(&Batch {
+            now: T + 30 * MINUTE,
+            resumes: vec![crier::store::NewResume {
+                scope: PauseScope::Campaigns,
+                by: "crisis:outage".into(),
+                paused_by: Some("crisis:outage".into()),
+            }],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(store.pauses(T + 30 * MINUTE).unwrap().len(), 1);
+
     // The resolve replaces the incident and lifts the pause in the same commit.
     store
         .commit(&Batch {
@@ -1798,7 +1819,11 @@ fn crisis_states_incidents_and_pauses_commit_together(store: &dyn Store) {
                 incidents: vec![incident(1, "resolved"), incident(2, "open")],
                 ..Default::default()
             }],
-            resumes: vec![(PauseScope::Campaigns, "crisis:outage".into())],
+            resumes: vec![crier::store::NewResume {
+                scope: PauseScope::Campaigns,
+                by: "crisis:outage".into(),
+                paused_by: None,
+            }],
             ..Batch::default()
         })
         .unwrap();
@@ -1812,6 +1837,26 @@ fn crisis_states_incidents_and_pauses_commit_together(store: &dyn Store) {
         vec![incident(2, "open"), incident(1, "resolved")]
     );
     assert!(store.pauses(T + 60 * MINUTE).unwrap().is_empty());
+    // Once every mention is forgotten, a new one still numbers after the last one read.
+    let last = store.crisis_mentions("outage", 0, 0).unwrap()[0].seq;
+    store
+        .commit(&Batch {
+            now: T + 2 * 60 * MINUTE,
+            crisis: vec![crier::store::CrisisWrite {
+                plan: "outage".into(),
+                state: "{}".into(),
+                forget_mentions_before: Some(T + 2 * 60 * MINUTE),
+                ..Default::default()
+            }],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert!(store.crisis_mentions("outage", 0, 0).unwrap().is_empty());
+    store
+        .add_crisis_mentions("outage", "masto", &[mention("m:3", T, "later")], None, T)
+        .unwrap();
+    let again = store.crisis_mentions("outage", last, 0).unwrap();
+    assert_eq!(again.len(), 1, "a number is never reused");
 }
 
 fn incident_actions_wait_until_applied(store: &dyn Store) {

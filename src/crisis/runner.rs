@@ -161,6 +161,8 @@ pub struct PlanRunner<'a> {
     effects: Vec<Effect>,
     closed: Vec<IncidentReport>,
     actor: String,
+    /// The state changed since `take_changed` (it must be saved).
+    changed: bool,
 }
 
 impl<'a> PlanRunner<'a> {
@@ -181,6 +183,7 @@ impl<'a> PlanRunner<'a> {
             effects: Vec::new(),
             closed: Vec::new(),
             actor: format!("crisis:{}", plan.name),
+            changed: false,
         }
     }
 
@@ -280,6 +283,7 @@ impl<'a> PlanRunner<'a> {
             .as_ref()
             .is_some_and(|r| self.engine.evaluate(&r.when, &input).unwrap_or(false));
         drop(input);
+        self.changed = true;
         self.state.signal = signal;
         self.state.evaluated_at = Some(now);
         if holds.first().copied().unwrap_or(false) {
@@ -396,6 +400,7 @@ impl<'a> PlanRunner<'a> {
     /// A person's action on the open incident at `at`. Refused (and, for a decision by
     /// someone who may not decide, recorded as ignored) with the reason.
     pub fn act(&mut self, at: i64, action: &Action) -> Result<(), String> {
+        self.changed = true;
         let Some(open) = self.state.open.as_mut() else {
             return Err(format!("{} has no open incident", self.plan.name));
         };
@@ -512,16 +517,20 @@ impl<'a> PlanRunner<'a> {
         let Some(pending) = open.pending.clone() else {
             return true;
         };
-        let Some(deadline) = pending.deadline.filter(|d| now >= *d && !pending.escalated) else {
+        if !pending
+            .deadline
+            .is_some_and(|deadline| now >= deadline && !pending.escalated)
+        {
             return false;
-        };
+        }
+        self.changed = true;
         let outcome = match pending.on_timeout {
             OnTimeout::Escalate => "escalate",
             OnTimeout::Proceed => "proceed",
             OnTimeout::Abort => "abort",
         };
         open.report.approvals.push(ApprovalRecord {
-            at: deadline.max(now),
+            at: now,
             step: "approve".into(),
             decision: format!("timeout:{outcome}"),
             by: actor.clone(),
@@ -588,6 +597,7 @@ impl<'a> PlanRunner<'a> {
         let Some(timer) = open.ack.clone().filter(|t| now >= t.due) else {
             return;
         };
+        self.changed = true;
         if open.report.acknowledged_at.is_some() {
             open.ack = None;
             return;
@@ -654,6 +664,7 @@ impl<'a> PlanRunner<'a> {
     /// Runs one step of a level, or of `resolve:` (`resolving`: the incident has just been
     /// resolved, so nothing waits or asks any more).
     fn step(&mut self, now: i64, step: StepPlan, resolving: bool) {
+        self.changed = true;
         let plan = self.plan;
         let actor = self.actor.clone();
         let signal = self.state.signal.clone();
@@ -677,13 +688,13 @@ impl<'a> PlanRunner<'a> {
                 ));
             }
             StepPlan::Notify { people, text } => {
-                let text = text
-                    .as_deref()
-                    .map(|t| render(self.texts, t, &signal, &open.report, now))
-                    .unwrap_or_else(|| match resolving {
-                        true => format!("{} resolved", plan.name),
-                        false => format!("{} is at {}", plan.name, open.report.level),
-                    });
+                let text = match text.as_deref() {
+                    // The team is told even when the text cannot be rendered.
+                    Some(t) => render(self.texts, plan, t, &signal, &open.report, now)
+                        .unwrap_or_else(|error| format!("{t} (cannot be rendered: {error})")),
+                    None if resolving => format!("{} resolved", plan.name),
+                    None => format!("{} is at {}", plan.name, open.report.level),
+                };
                 open.report.timeline.push(entry(
                     now,
                     &actor,
@@ -773,7 +784,23 @@ impl<'a> PlanRunner<'a> {
                 );
             }
             StepPlan::Post { to, text, media } => {
-                let text = render(self.texts, &text, &signal, &open.report, now);
+                // A public post that cannot be rendered is never sent as raw template text.
+                let text = match render(self.texts, plan, &text, &signal, &open.report, now) {
+                    Ok(text) => text,
+                    Err(error) => {
+                        open.report.timeline.push(entry(
+                            now,
+                            &actor,
+                            "step",
+                            format!(
+                                "post to {} not sent: its text cannot be rendered: {error}",
+                                to.join(", ")
+                            ),
+                        ));
+                        self.changed = true;
+                        return;
+                    }
+                };
                 if !resolving {
                     open.report.responded_at.get_or_insert(now);
                 }
@@ -863,6 +890,12 @@ impl<'a> PlanRunner<'a> {
         });
     }
 
+    /// Whether the state changed since the last call (a step ran, a timer fired, a person
+    /// acted, the levels were evaluated).
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
+    }
+
     /// The effects decided since the last call.
     pub fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
@@ -932,24 +965,30 @@ fn finish(mut report: IncidentReport, series: &[MinuteCount]) -> IncidentReport 
     report
 }
 
+/// A step's text with the plan's `vars`, `signal`, `incident`, `level` and `plan`.
 fn render(
     texts: &TextTemplates,
+    plan: &CrisisPlan,
     text: &str,
     signal: &serde_json::Value,
     report: &IncidentReport,
     now: i64,
-) -> String {
-    let context = json!({
-        "signal": signal,
-        "incident": {
+) -> Result<String, String> {
+    let mut context = plan.vars.clone();
+    context.insert("signal".into(), signal.clone());
+    context.insert(
+        "incident".into(),
+        json!({
             "id": report.id, "plan": report.plan, "level": report.level,
             "duration": duration(now - report.opened_at),
             "report_url": format!("crier incident report {}", report.id),
-        },
-    });
+        }),
+    );
+    context.insert("level".into(), report.level.clone().into());
+    context.insert("plan".into(), plan.name.clone().into());
     texts
-        .render(text, &context)
-        .unwrap_or_else(|_| text.to_owned())
+        .render(text, &serde_json::Value::Object(context))
+        .map_err(|e| e.message)
 }
 
 /// Everyone a plan notifies, except `except`, in plan order.

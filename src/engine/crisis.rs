@@ -14,8 +14,8 @@ use crate::crisis::runner::{
 use crate::crisis::{CrisisSignals, IncidentReport};
 use crate::playbook::plan::CrisisPlan;
 use crate::store::{
-    Batch, CrisisWrite, IncidentRow, ItemKey, NewPause, NewRun, PauseScope, RunState, StepSpec,
-    StoreError, StoreResult,
+    Batch, CrisisWrite, IncidentRow, ItemKey, NewPause, NewResume, NewRun, PauseScope, RunState,
+    StepSpec, StoreError, StoreResult,
 };
 
 /// Stored mentions older than this are forgotten (the longest window, and a day's margin).
@@ -72,17 +72,16 @@ impl Engine {
                 Ok(action) => runner.act(row.at.min(now_ms), &action).err(),
             };
             applied.push((row.id, outcome));
-            changed = true;
         }
 
+        changed |= !applied.is_empty();
         if runner.evaluation_due(now_ms) {
             runner.evaluate(now_ms, store.next_incident_id()?);
-            changed = true;
         }
         runner.run_due(now_ms);
         let effects = runner.take_effects();
         let closed = runner.take_closed();
-        changed |= !effects.is_empty() || !closed.is_empty();
+        changed |= runner.take_changed();
         if !changed {
             self.crises.insert(crisis.name.clone(), runner.into_parts());
             return Ok(0);
@@ -167,8 +166,13 @@ impl Engine {
                 0
             }
             EffectKind::Resume { targets } => {
+                // Only this plan's own pauses: not a person's, nor another plan's.
                 for target in targets {
-                    batch.resumes.push((pause_scope(target), by.clone()));
+                    batch.resumes.push(NewResume {
+                        scope: pause_scope(target),
+                        by: by.clone(),
+                        paused_by: Some(by.clone()),
+                    });
                 }
                 0
             }

@@ -50,9 +50,17 @@ pub fn check(
     for row in rows {
         // Only looked up when a pause is in force: this is the dispatcher's hot path.
         let is_campaign = || plan.campaigns.iter().any(|c| c.name == row.post.playbook);
+        // Notices to the team are never held, and a crisis plan's own pause does not hold the
+        // plan's own posts (its holding statement must go out).
+        let own_pause = |p: &PauseView| {
+            p.by.strip_prefix("crisis:")
+                .is_some_and(|plan| plan == row.post.playbook)
+        };
         if let Some(pause) = pauses.iter().find(|p| {
-            p.scope
-                .covers(&row.account, &row.post.playbook, is_campaign())
+            !row.post.notice
+                && !own_pause(p)
+                && p.scope
+                    .covers(&row.account, &row.post.playbook, is_campaign())
         }) {
             stopped.push((
                 row.id,

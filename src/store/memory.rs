@@ -108,10 +108,19 @@ impl Inner {
         id
     }
 
-    fn lift_pauses(&mut self, scope: &PauseScope, by: &str, now: Millis) -> usize {
+    fn lift_pauses(
+        &mut self,
+        scope: &PauseScope,
+        by: &str,
+        paused_by: Option<&str>,
+        now: Millis,
+    ) -> usize {
         let mut lifted = 0;
         for pause in &mut self.pauses {
-            if pause.in_force(now) && (*scope == PauseScope::All || pause.view.scope == *scope) {
+            if pause.in_force(now)
+                && (*scope == PauseScope::All || pause.view.scope == *scope)
+                && paused_by.is_none_or(|p| pause.view.by == p)
+            {
                 pause.lifted = Some((now, by.to_string()));
                 lifted += 1;
             }
@@ -627,8 +636,8 @@ impl Store for MemoryStore {
         for pause in &batch.pauses {
             inner.insert_pause(pause, now);
         }
-        for (scope, by) in &batch.resumes {
-            inner.lift_pauses(scope, by, now);
+        for resume in &batch.resumes {
+            inner.lift_pauses(&resume.scope, &resume.by, resume.paused_by.as_deref(), now);
         }
         for write in &batch.crisis {
             inner.write_crisis(write, now);
@@ -1017,7 +1026,7 @@ impl Store for MemoryStore {
     }
 
     fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
-        Ok(self.lock().lift_pauses(scope, by, now))
+        Ok(self.lock().lift_pauses(scope, by, None, now))
     }
 
     fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
@@ -1083,6 +1092,10 @@ impl Store for MemoryStore {
         let mut slots = Vec::new();
         for id in 1..=inner.outbox.len() as OutboxId {
             let send = inner.send(id);
+            // Direct messages and notices to the team are not posts: no limit counts them.
+            if send.direct_to.is_some() || send.notice {
+                continue;
+            }
             let at = match (send.state, send.claimed_at) {
                 (OutboxState::Sent | OutboxState::Sending, Some(claimed)) if claimed >= since => {
                     claimed

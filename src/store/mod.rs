@@ -166,6 +166,7 @@ pub trait Store: Send + Sync {
 
     /// Sends that count against the limits: sent or sending at or after `since`, and those
     /// due after `now` (placed there by a limit or a retry).
+    /// (Direct messages and notices are left out: the limits do not count them.)
     fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>>;
 
     // Approvals of posts (opened by `commit`, with the runs that notify the approvers).

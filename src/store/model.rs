@@ -183,8 +183,8 @@ pub struct Batch {
     pub crisis: Vec<CrisisWrite>,
     /// Pauses to put in force (a crisis plan's `pause:` step).
     pub pauses: Vec<NewPause>,
-    /// Pauses to lift: (what, by whom) (a crisis plan's `resume:` step).
-    pub resumes: Vec<(PauseScope, String)>,
+    /// Pauses to lift (a crisis plan's `resume:` step).
+    pub resumes: Vec<NewResume>,
 }
 
 impl Batch {
@@ -196,6 +196,15 @@ impl Batch {
             && self.pauses.is_empty()
             && self.resumes.is_empty()
     }
+}
+
+/// Pauses of `scope` to lift, by `by`; only those `paused_by` set, when given (a crisis
+/// plan lifts its own pauses, not a person's or another plan's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewResume {
+    pub scope: PauseScope,
+    pub by: String,
+    pub paused_by: Option<String>,
 }
 
 /// A crisis plan's state after one step of its runner, and the incidents it changed.

@@ -17,8 +17,10 @@ CREATE TABLE crisis_cursors (
     PRIMARY KEY (plan, account)
 );
 
+-- AUTOINCREMENT: a number is never reused once old mentions are forgotten, so a plan's
+-- "read up to" mark stays valid.
 CREATE TABLE crisis_mentions (
-    seq     INTEGER PRIMARY KEY,
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
     plan    TEXT    NOT NULL,
     key     TEXT    NOT NULL,   -- network:id
     at      INTEGER NOT NULL,   -- when it was made

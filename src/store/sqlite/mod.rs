@@ -262,8 +262,8 @@ impl Store for SqliteStore {
             for pause in &batch.pauses {
                 insert_pause(tx, pause, now)?;
             }
-            for (scope, by) in &batch.resumes {
-                lift_pauses(tx, scope, by, now)?;
+            for resume in &batch.resumes {
+                lift_pauses(tx, &resume.scope, &resume.by, resume.paused_by.as_deref(), now)?;
             }
             for write in &batch.crisis {
                 write_crisis(tx, write, now)?;
@@ -660,7 +660,7 @@ impl Store for SqliteStore {
     }
 
     fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
-        self.transaction(|tx| lift_pauses(tx, scope, by, now))
+        self.transaction(|tx| lift_pauses(tx, scope, by, None, now))
     }
 
     fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
@@ -760,8 +760,11 @@ impl Store for SqliteStore {
             "SELECT o.id, o.account, r.playbook,
                     CASE WHEN o.state = 'pending' THEN o.next_attempt_at ELSE o.claimed_at END
                FROM outbox o JOIN runs r ON r.id = o.run_id
-              WHERE (o.state IN ('sent', 'sending') AND o.claimed_at >= ?1)
-                 OR (o.state = 'pending' AND o.next_attempt_at > ?2)
+              WHERE ((o.state IN ('sent', 'sending') AND o.claimed_at >= ?1)
+                  OR (o.state = 'pending' AND o.next_attempt_at > ?2))
+                -- Direct messages and notices to the team are not posts: no limit counts them.
+                AND json_extract(o.payload, '$.direct_to') IS NULL
+                AND coalesce(json_extract(o.payload, '$.notice'), 0) = 0
               ORDER BY o.id",
         )?;
         let rows = query.query_map(params![since, now], |row| {
@@ -1041,13 +1044,22 @@ fn insert_pause(tx: &Transaction, pause: &NewPause, now: Millis) -> StoreResult<
     )?)
 }
 
-fn lift_pauses(tx: &Transaction, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
+/// Lifts the pauses of `scope` in force (every one for `All`), only those `paused_by` set
+/// when given.
+fn lift_pauses(
+    tx: &Transaction,
+    scope: &PauseScope,
+    by: &str,
+    paused_by: Option<&str>,
+    now: Millis,
+) -> StoreResult<usize> {
     let all = *scope == PauseScope::All;
     Ok(tx.execute(
         "UPDATE pauses SET lifted_at = ?1, lifted_by = ?2
           WHERE lifted_at IS NULL AND (until IS NULL OR until > ?1)
-            AND (?3 OR (scope = ?4 AND name IS ?5))",
-        params![now, by, all, scope.kind(), scope.name()],
+            AND (?3 OR (scope = ?4 AND name IS ?5))
+            AND (?6 IS NULL OR paused_by = ?6)",
+        params![now, by, all, scope.kind(), scope.name(), paused_by],
     )?)
 }
 
