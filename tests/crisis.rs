@@ -773,7 +773,10 @@ resolve:
         );
         assert!(String::from_utf8_lossy(&ack.stdout).contains("applied"));
         let again = crier(path, &["incident", "ack", "1", "--by", "lead"]);
-        assert!(String::from_utf8_lossy(&again.stderr).contains("already acknowledged by duty"));
+        assert!(
+            String::from_utf8_lossy(&again.stderr)
+                .contains("already acknowledged at elevated by duty")
+        );
 
         let status = Command::new(env!("CARGO_BIN_EXE_crier"))
             .args(["status", path.to_str().unwrap()])
@@ -1120,5 +1123,188 @@ levels:
         let report = state(store.as_ref()).open.unwrap().report;
         assert_eq!(report.approvals[0].decision, "timeout:proceed");
         assert!(report.responded_at.is_some());
+    }
+}
+
+/// A crisis post the content rules refuse is never sent, and is not the response.
+#[test]
+fn a_refused_crisis_post_is_not_the_response() {
+    use crier::engine::core::{Engine, EngineParts};
+    use crier::store::{MemoryStore, NewMention, Store};
+    use std::sync::Arc;
+
+    let plan = r#"kind: crisis
+name: outage
+watch: { accounts: [brand], keywords: [acme], every: 1m }
+levels:
+  - name: elevated
+    when: 'mentions("30m").negative >= 1'
+    do:
+      - post: { to: [brand], text: "Cheap fix coming." }
+"#;
+    let rules = "kind: rules\nname: words\napplies_to: all\ncontent:\n  deny_words: [cheap]\n";
+    let config = "timezone: UTC\naccounts:\n  brand: { network: console }\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(
+        config,
+        &[("outage.yaml", plan), ("words.yaml", rules)],
+    );
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    store
+        .add_crisis_mentions(
+            "outage",
+            "brand",
+            &[NewMention {
+                key: "console:1".into(),
+                at: T0,
+                author: "@fan".into(),
+                text: "acme is down, terrible".into(),
+            }],
+            None,
+            T0,
+        )
+        .unwrap();
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    let mut engine = Engine::new(plan, "rev", EngineParts::new(store.clone()), at(T0)).unwrap();
+    assert_eq!(
+        engine.tick_crises(at(T0 + MIN)).unwrap(),
+        0,
+        "nothing to send"
+    );
+    let row = store.incident(1).unwrap().unwrap();
+    let report: crier::crisis::IncidentReport = serde_json::from_str(&row.report).unwrap();
+    assert_eq!(report.responded_at, None);
+    let refused = report.timeline.last().unwrap();
+    assert!(
+        refused.detail.starts_with("post to brand not sent"),
+        "{refused:?}"
+    );
+    assert!(refused.detail.contains("cheap"), "{refused:?}");
+}
+
+/// Levels on the virtual clock: a higher level's steps do not wait for a lower level's
+/// approval, a rejection drops only the rest of its own level, and each new level's
+/// notifications need acknowledging again.
+mod levels_and_acks {
+    use super::*;
+    use crier::crisis::runner::Action;
+    use crier::crisis::{DrillDecision, DrillMention, IncidentReport, drill};
+
+    const CONFIG: &str = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  duty: { notify: chat }\n  lead: { notify: chat }\n  boss: { notify: chat }\n";
+
+    fn run(plan: &str, decisions: &[DrillDecision]) -> IncidentReport {
+        let (_dir, plan) = crate::support::playbooks::valid_plan(CONFIG, &[("outage.yaml", plan)]);
+        // Five negative mentions in minute 0, five more in minute 10.
+        let mentions: Vec<DrillMention> = (0..10)
+            .map(|k| DrillMention {
+                at: T0 + if k < 5 { 30_000 } else { 10 * MIN + 30_000 },
+                author: format!("u{k}"),
+                text: "acme is down, terrible".into(),
+            })
+            .collect();
+        let mut reports = drill(
+            &plan.crises[0],
+            &ScriptEngine::new(),
+            &mentions,
+            decisions,
+            T0,
+            T0 + 40 * MIN,
+        );
+        reports.remove(0)
+    }
+
+    fn lines(report: &IncidentReport) -> Vec<String> {
+        report
+            .timeline
+            .iter()
+            .filter(|e| e.kind != "signal")
+            .map(|e| format!("{} {} {}", (e.at - T0) / MIN, e.kind, e.detail))
+            .collect()
+    }
+
+    #[test]
+    fn a_higher_level_does_not_wait_for_a_lower_levels_approval() {
+        let plan = r#"kind: crisis
+name: outage
+watch: { accounts: [brand], keywords: [acme], every: 1m }
+ack: { timeout: 1h }
+levels:
+  - name: elevated
+    when: 'mentions("30m").negative >= 5'
+    do:
+      - approve: { by: [lead] }
+      - post: { to: [brand], text: "We are looking into it." }
+  - name: critical
+    when: 'mentions("30m").negative >= 10'
+    do:
+      - pause: campaigns
+      - notify: boss
+"#;
+        let reject = DrillDecision {
+            at: T0 + 20 * MIN,
+            action: Action::Decide {
+                by: "lead".into(),
+                approve: false,
+                note: Some("wrong tone".into()),
+            },
+        };
+        let report = run(plan, &[reject]);
+        let got = lines(&report);
+        assert!(
+            got.contains(&"11 step pause campaigns".to_string()),
+            "{got:#?}"
+        );
+        assert!(
+            got.contains(&"11 notify boss: outage is at critical".to_string()),
+            "{got:#?}"
+        );
+        assert!(
+            got.contains(&"20 approval rejected: wrong tone".to_string()),
+            "{got:#?}"
+        );
+        assert!(
+            !got.iter().any(|l| l.contains(" post ")),
+            "the rejected level's post is dropped: {got:#?}"
+        );
+        assert_eq!(report.responded_at, None);
+    }
+
+    #[test]
+    fn each_new_level_needs_acknowledging_again() {
+        let plan = r#"kind: crisis
+name: outage
+watch: { accounts: [brand], keywords: [acme], every: 1m }
+ack: { timeout: 5m, reminders: 1 }
+levels:
+  - name: elevated
+    when: 'mentions("30m").negative >= 5'
+    do:
+      - notify: duty
+  - name: critical
+    when: 'mentions("30m").negative >= 10'
+    do:
+      - notify: [lead]
+"#;
+        let ack = DrillDecision {
+            at: T0 + 3 * MIN,
+            action: Action::Ack { by: "duty".into() },
+        };
+        let report = run(plan, &[ack]);
+        let all = lines(&report);
+        let notices: Vec<&String> = all.iter().filter(|l| l.contains(" notify ")).collect();
+        assert_eq!(
+            notices,
+            [
+                "1 notify duty: outage is at elevated",
+                "11 notify lead: outage is at critical",
+                "16 notify lead: reminder: incident 1 (outage, critical) is not acknowledged after 15m 00s",
+            ]
+        );
+        // Everyone the plan names has been told by then.
+        assert!(
+            all.contains(
+                &"21 step not acknowledged after 20m 00s; nobody else to tell".to_string()
+            )
+        );
+        assert_eq!(report.acknowledged_by.as_deref(), Some("duty"));
     }
 }

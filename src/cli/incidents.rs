@@ -165,35 +165,32 @@ pub(super) fn act(path: &Path, id: i64, action: Action) -> CommandResult {
             local(from_millis(resolved), plan.timezone)
         ));
     }
+    // The service's view of the open incident: its level, who took it, what waits.
+    let open = store
+        .crisis_state(&row.plan)
+        .map_err(|e| e.to_string())?
+        .and_then(|json| serde_json::from_str::<RunnerState>(&json).ok())
+        .and_then(|s| s.open)
+        .filter(|o| o.report.id == id);
     match &action {
         Action::Ack { .. } => {
-            if let (Some(who), Some(when)) = (&report.acknowledged_by, report.acknowledged_at) {
+            if let Some(who) = open.as_ref().and_then(|o| o.acknowledged_by()) {
                 return Err(format!(
-                    "incident {id} is already acknowledged by {who} at {}",
-                    local(from_millis(when), plan.timezone)
+                    "incident {id} is already acknowledged at {} by {who}",
+                    report.level
                 ));
             }
         }
-        Action::Decide { .. } => {
-            let state: Option<RunnerState> = store
-                .crisis_state(&row.plan)
-                .map_err(|e| e.to_string())?
-                .and_then(|json| serde_json::from_str(&json).ok());
-            let pending = state
-                .and_then(|s| s.open)
-                .filter(|o| o.report.id == id)
-                .and_then(|o| o.pending);
-            match pending {
-                None => return Err(format!("incident {id} has no approval waiting")),
-                Some(p) if !p.by.contains(&by) => {
-                    return Err(format!(
-                        "{by} may not decide incident {id}'s approval; the approvers are {}",
-                        p.by.join(", ")
-                    ));
-                }
-                Some(_) => {}
+        Action::Decide { .. } => match open.and_then(|o| o.pending) {
+            None => return Err(format!("incident {id} has no approval waiting")),
+            Some(p) if !p.by.contains(&by) => {
+                return Err(format!(
+                    "{by} may not decide incident {id}'s approval; the approvers are {}",
+                    p.by.join(", ")
+                ));
             }
-        }
+            Some(_) => {}
+        },
         Action::Resolve { .. } => {}
     }
     let json = serde_json::to_string(&action).expect("actions serialise");

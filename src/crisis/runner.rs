@@ -59,6 +59,9 @@ pub struct OpenIncident {
     pub notified: Vec<String>,
     /// Effects so far; numbers the next one, so each has a stable identity.
     pub effects: u32,
+    /// The level last acknowledged, and by whom.
+    #[serde(default)]
+    pub acked: Option<(String, String)>,
 }
 
 /// An approval step waiting for a person.
@@ -69,6 +72,9 @@ pub struct PendingApproval {
     pub on_timeout: OnTimeout,
     /// Already widened to more people after a timeout.
     pub escalated: bool,
+    /// The level whose remaining steps wait for the decision.
+    #[serde(default)]
+    pub level: usize,
 }
 
 /// Notifications nobody has acknowledged yet.
@@ -356,6 +362,7 @@ impl<'a> PlanRunner<'a> {
             ack: None,
             notified: Vec::new(),
             effects: 0,
+            acked: None,
         });
     }
 
@@ -407,18 +414,17 @@ impl<'a> PlanRunner<'a> {
         let by = action.by().to_string();
         match action {
             Action::Ack { .. } => {
-                if open.report.acknowledged_at.is_some() {
+                if let Some(who) = open.acknowledged_by() {
                     return Err(format!(
-                        "incident {} is already acknowledged by {}",
-                        open.report.id,
-                        open.report.acknowledged_by.as_deref().unwrap_or("someone")
+                        "incident {} is already acknowledged at {} by {who}",
+                        open.report.id, open.report.level
                     ));
                 }
                 acknowledge(open, at, &by);
                 Ok(())
             }
             Action::Decide { approve, note, .. } => {
-                let Some(pending) = &open.pending else {
+                let Some(pending) = open.pending.clone() else {
                     return Err(format!(
                         "incident {} has no approval waiting",
                         open.report.id
@@ -436,7 +442,7 @@ impl<'a> PlanRunner<'a> {
                         pending.by.join(", ")
                     ));
                 }
-                if open.report.acknowledged_at.is_none() {
+                if open.acknowledged_by().is_none() {
                     acknowledge(open, at, &by);
                 }
                 let decision = if *approve { "approved" } else { "rejected" };
@@ -454,10 +460,12 @@ impl<'a> PlanRunner<'a> {
                 open.report
                     .timeline
                     .push(entry(at, &by, "approval", detail));
+                let level = pending.level;
                 open.pending = None;
                 open.ready_at = open.ready_at.max(at);
                 if !approve {
-                    open.queue.clear();
+                    // The rest of the approval's level is dropped; higher levels go on.
+                    open.queue.retain(|(l, _)| *l != level);
                 }
                 Ok(())
             }
@@ -479,19 +487,28 @@ impl<'a> PlanRunner<'a> {
     /// open incident's next steps (until a wait or an approval stops them).
     pub fn run_due(&mut self, now: i64) {
         self.ack_due(now);
-        // Bounded: each pass consumes a step or returns.
-        let steps = self.state.open.as_ref().map_or(0, |o| o.queue.len());
+        // Bounded: each pass consumes a step or returns; an `escalate` step can queue every
+        // step of the plan once more.
+        let planned: usize = self.plan.levels.iter().map(|l| l.steps.len()).sum();
+        let steps = self.state.open.as_ref().map_or(0, |o| o.queue.len()) + planned;
         for _ in 0..=steps {
-            if !self.approval_due(now) {
-                return;
-            }
+            let waiting = self.approval_due(now);
             let Some(open) = self.state.open.as_mut() else {
                 return;
             };
             if now < open.ready_at {
                 return;
             }
-            let Some((level, index)) = open.queue.pop_front() else {
+            // An approval holds the rest of its own level; a higher level's steps go on.
+            let next = match waiting {
+                Some(held) => open
+                    .queue
+                    .iter()
+                    .position(|(level, _)| *level != held)
+                    .and_then(|at| open.queue.remove(at)),
+                None => open.queue.pop_front(),
+            };
+            let Some((level, index)) = next else {
                 return;
             };
             let Some(step) = self
@@ -503,25 +520,22 @@ impl<'a> PlanRunner<'a> {
             else {
                 continue; // the plan was edited under an open incident
             };
-            self.step(now, step, false);
+            self.step(now, step, Some(level));
         }
     }
 
-    /// Handles a pending approval's deadline; returns whether steps may go on.
-    fn approval_due(&mut self, now: i64) -> bool {
+    /// Handles a pending approval's deadline; returns the level whose remaining steps still
+    /// wait for a decision, if any.
+    fn approval_due(&mut self, now: i64) -> Option<usize> {
         let plan = self.plan;
         let actor = self.actor.clone();
-        let Some(open) = self.state.open.as_mut() else {
-            return false;
-        };
-        let Some(pending) = open.pending.clone() else {
-            return true;
-        };
+        let open = self.state.open.as_mut()?;
+        let pending = open.pending.clone()?;
         if !pending
             .deadline
             .is_some_and(|deadline| now >= deadline && !pending.escalated)
         {
-            return false;
+            return Some(pending.level);
         }
         self.changed = true;
         let outcome = match pending.on_timeout {
@@ -548,12 +562,12 @@ impl<'a> PlanRunner<'a> {
         match pending.on_timeout {
             OnTimeout::Proceed => {
                 open.pending = None;
-                true
+                None
             }
             OnTimeout::Abort => {
                 open.pending = None;
-                open.queue.clear();
-                false
+                open.queue.retain(|(level, _)| *level != pending.level);
+                None
             }
             OnTimeout::Escalate => {
                 let others = people_of(plan, &pending.by);
@@ -571,6 +585,7 @@ impl<'a> PlanRunner<'a> {
                     deadline: None,
                     on_timeout: pending.on_timeout,
                     escalated: true,
+                    level: pending.level,
                 });
                 if !others.is_empty() {
                     self.emit(
@@ -582,7 +597,7 @@ impl<'a> PlanRunner<'a> {
                         },
                     );
                 }
-                false
+                Some(pending.level)
             }
         }
     }
@@ -598,7 +613,7 @@ impl<'a> PlanRunner<'a> {
             return;
         };
         self.changed = true;
-        if open.report.acknowledged_at.is_some() {
+        if open.acknowledged_by().is_some() {
             open.ack = None;
             return;
         }
@@ -661,9 +676,10 @@ impl<'a> PlanRunner<'a> {
         );
     }
 
-    /// Runs one step of a level, or of `resolve:` (`resolving`: the incident has just been
+    /// Runs one step of `level`, or of `resolve:` (`None`: the incident has just been
     /// resolved, so nothing waits or asks any more).
-    fn step(&mut self, now: i64, step: StepPlan, resolving: bool) {
+    fn step(&mut self, now: i64, step: StepPlan, level: Option<usize>) {
+        let resolving = level.is_none();
         self.changed = true;
         let plan = self.plan;
         let actor = self.actor.clone();
@@ -706,7 +722,7 @@ impl<'a> PlanRunner<'a> {
                         open.notified.push(person.clone());
                     }
                 }
-                if open.report.acknowledged_at.is_none() && !resolving {
+                if open.acknowledged_by().is_none() && !resolving {
                     let due = now + plan.ack_timeout.num_milliseconds().max(1_000);
                     match open.ack.as_mut() {
                         Some(timer) => {
@@ -773,6 +789,7 @@ impl<'a> PlanRunner<'a> {
                     deadline: timeout.map(|t| now + t.num_milliseconds()),
                     on_timeout,
                     escalated: false,
+                    level: level.unwrap_or_default(),
                 });
                 self.emit(
                     now,
@@ -868,7 +885,7 @@ impl<'a> PlanRunner<'a> {
         open.pending = None;
         open.ack = None;
         for step in plan.resolve.iter().flat_map(|r| &r.steps) {
-            self.step(now, step.clone(), true);
+            self.step(now, step.clone(), None);
         }
         if let Some(open) = self.state.open.take() {
             self.closed.push(finish(open.report, &self.state.series));
@@ -918,13 +935,30 @@ impl<'a> PlanRunner<'a> {
     }
 }
 
+/// `by` takes the incident at its current level (the report keeps the first acknowledgement:
+/// the time to acknowledge); reminders for it stop.
 fn acknowledge(open: &mut OpenIncident, at: i64, by: &str) {
-    open.report.acknowledged_at = Some(at);
-    open.report.acknowledged_by = Some(by.to_string());
-    open.report
-        .timeline
-        .push(entry(at, by, "ack", "acknowledged".into()));
+    let detail = if open.report.acknowledged_at.is_none() {
+        open.report.acknowledged_at = Some(at);
+        open.report.acknowledged_by = Some(by.to_string());
+        "acknowledged".to_string()
+    } else {
+        format!("acknowledged at {}", open.report.level)
+    };
+    open.report.timeline.push(entry(at, by, "ack", detail));
+    open.acked = Some((open.report.level.clone(), by.to_string()));
     open.ack = None;
+}
+
+impl OpenIncident {
+    /// Who acknowledged the incident at its current level, if anyone did: a higher level's
+    /// notifications need acknowledging again.
+    pub fn acknowledged_by(&self) -> Option<&str> {
+        self.acked
+            .as_ref()
+            .filter(|(level, _)| *level == self.report.level)
+            .map(|(_, by)| by.as_str())
+    }
 }
 
 fn entry(at: i64, actor: &str, kind: &str, detail: String) -> TimelineEntry {

@@ -92,8 +92,30 @@ impl Engine {
             ..Batch::default()
         };
         let mut sends = 0;
+        let mut closed = closed;
         for effect in &effects {
-            sends += self.crisis_effect(crisis, effect, now, &mut batch);
+            match self.crisis_effect(crisis, effect, now, &mut batch) {
+                Ok(count) => sends += count,
+                Err(refusal) => {
+                    // The runner took the post for the response; it is not one.
+                    tracing::error!(plan = %crisis.name, incident = effect.incident, "{refusal}");
+                    let report = match runner.state.open.as_mut() {
+                        Some(open) if open.report.id == effect.incident => Some(&mut open.report),
+                        _ => closed.iter_mut().find(|r| r.id == effect.incident),
+                    };
+                    if let Some(report) = report {
+                        report.timeline.push(crate::crisis::TimelineEntry {
+                            at: effect.at,
+                            actor: format!("crisis:{}", crisis.name),
+                            kind: "step".into(),
+                            detail: refusal,
+                        });
+                        if report.responded_at == Some(effect.at) {
+                            report.responded_at = None;
+                        }
+                    }
+                }
+            }
         }
         let mut incidents: Vec<IncidentRow> = closed.iter().map(incident_row).collect();
         incidents.extend(runner.open_report().as_ref().map(incident_row));
@@ -136,14 +158,15 @@ impl Engine {
         Ok(runner.into_parts())
     }
 
-    /// Adds what one effect implies to `batch`; returns how many sends.
+    /// Adds what one effect implies to `batch`; returns how many sends, or why a post was
+    /// refused by the content rules (recorded as a rejected run, never sent).
     fn crisis_effect(
         &self,
         crisis: &CrisisPlan,
         effect: &Effect,
         now: DateTime<Utc>,
         batch: &mut Batch,
-    ) -> usize {
+    ) -> Result<usize, String> {
         let key = ItemKey::new(
             &crisis.name,
             format!("incident-{}/{}", effect.incident, effect.seq),
@@ -163,7 +186,7 @@ impl Engine {
                         by: by.clone(),
                     });
                 }
-                0
+                Ok(0)
             }
             EffectKind::Resume { targets } => {
                 // Only this plan's own pauses: not a person's, nor another plan's.
@@ -174,7 +197,7 @@ impl Engine {
                         paused_by: Some(by.clone()),
                     });
                 }
-                0
+                Ok(0)
             }
             EffectKind::Notify {
                 people,
@@ -218,7 +241,7 @@ impl Engine {
                 });
                 run.current_step = 1;
                 batch.runs.push(run);
-                sends
+                Ok(sends)
             }
             EffectKind::Post { to, text, media } => {
                 let mut run = NewRun::running(key.clone(), fire_at, self.revision);
@@ -238,6 +261,8 @@ impl Engine {
                     Err(rejection) => {
                         run.state = RunState::Rejected;
                         run.reason = Some(rejection.to_string());
+                        batch.runs.push(run);
+                        return Err(format!("post to {} not sent: {rejection}", to.join(", ")));
                     }
                     Ok(versions) => {
                         for (step, version) in versions.into_iter().enumerate() {
@@ -265,7 +290,7 @@ impl Engine {
                 }
                 let sends = run.outbox.len();
                 batch.runs.push(run);
-                sends
+                Ok(sends)
             }
         }
     }

@@ -130,6 +130,13 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
         stop.clone(),
     ));
     let entries = tokio::spawn(entries_loop(
+        Feed::ContestEntries,
+        store.clone(),
+        dispatcher.clone(),
+        stop.clone(),
+    ));
+    let mentions = tokio::spawn(entries_loop(
+        Feed::CrisisMentions,
         store.clone(),
         dispatcher.clone(),
         stop.clone(),
@@ -196,6 +203,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     wake.notify_one();
     collecting.abort();
     entries.abort();
+    mentions.abort();
     if tokio::time::timeout(DRAIN_TIMEOUT, dispatching)
         .await
         .is_err()
@@ -252,9 +260,18 @@ async fn dispatch_loop(
     }
 }
 
-/// Reads contest entries and crisis plans' mentions every `poll_every()` until stopped, with
-/// the plan and the connectors of the latest reload.
+/// What a polling task reads.
+#[derive(Debug, Clone, Copy)]
+enum Feed {
+    ContestEntries,
+    /// In a task of its own, so that reading many contest entries never delays detection.
+    CrisisMentions,
+}
+
+/// Reads `feed` every `poll_every()` until stopped, with the plan and the connectors of the
+/// latest reload.
 async fn entries_loop(
+    feed: Feed,
     store: Arc<dyn Store>,
     dispatcher: Arc<Dispatcher>,
     mut stop: watch::Receiver<bool>,
@@ -262,13 +279,26 @@ async fn entries_loop(
     loop {
         if let Some(current) = dispatcher.plan() {
             let connectors = dispatcher.connectors();
-            if !current.contests.is_empty() {
-                crate::contest::collect::collect(&current, store.as_ref(), &connectors, Utc::now())
+            match feed {
+                Feed::ContestEntries if !current.contests.is_empty() => {
+                    crate::contest::collect::collect(
+                        &current,
+                        store.as_ref(),
+                        &connectors,
+                        Utc::now(),
+                    )
                     .await;
-            }
-            if !current.crises.is_empty() {
-                crate::crisis::collect::collect(&current, store.as_ref(), &connectors, Utc::now())
+                }
+                Feed::CrisisMentions if !current.crises.is_empty() => {
+                    crate::crisis::collect::collect(
+                        &current,
+                        store.as_ref(),
+                        &connectors,
+                        Utc::now(),
+                    )
                     .await;
+                }
+                _ => {}
             }
         }
         tokio::select! {
