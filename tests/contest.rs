@@ -50,7 +50,8 @@ fn entry(id: &str, author: &str, text: &str, at: DateTime<Utc>) -> Entry {
         in_reply_to: Some("announce".into()),
         edited_after_close: None,
         deleted_before_close: false,
-        checked_at_close: false,
+        // As `crier run` leaves it once it read the entry again right after the close.
+        checked_at_close: true,
     }
 }
 
@@ -389,6 +390,52 @@ fn the_lifecycle_commits_before_it_draws_and_the_proof_holds() {
         not_a_winner
             .unwrap_err()
             .starts_with("`console:nobody` is not a winner of giveaway")
+    );
+}
+
+/// Under `crier run` the list is frozen only once every entry made before the close was
+/// read again, or ten minutes after the usual time, whichever comes first.
+#[test]
+fn the_freeze_waits_for_entries_to_be_read_again() {
+    let rig = Rig::new("", 2, 1, None);
+    rig.tick(utc(1, 10, 0));
+    let t = utc(2, 9, 0);
+    let mut unread = entry("2", "bo", "#win", t);
+    unread.checked_at_close = false;
+    rig.add(vec![entry("1", "ann", "#win", t), unread.clone()], t);
+    let phase = || {
+        lifecycle::load_state(rig.store.as_ref(), "giveaway")
+            .unwrap()
+            .phase()
+    };
+    rig.tick(utc(7, 20, 0));
+    assert_eq!(phase(), "collecting", "bo's entry is not read again yet");
+    rig.tick(utc(7, 20, 9));
+    assert_eq!(phase(), "collecting");
+    rig.tick(utc(7, 20, 10));
+    assert_eq!(
+        phase(),
+        "committed",
+        "ten minutes later it freezes all the same"
+    );
+
+    // Read again in time: it freezes at once.
+    let rig = Rig::new("", 2, 1, None);
+    rig.tick(utc(1, 10, 0));
+    rig.add(vec![entry("1", "ann", "#win", t), unread.clone()], t);
+    rig.tick(utc(7, 20, 0));
+    let mut read = unread;
+    read.checked_at_close = true;
+    let json = serde_json::to_string(&read).unwrap();
+    rig.store
+        .put_contest_entries("giveaway", &[(read.key(), json)], 0)
+        .unwrap();
+    rig.tick(utc(7, 20, 1));
+    assert_eq!(
+        lifecycle::load_state(rig.store.as_ref(), "giveaway")
+            .unwrap()
+            .phase(),
+        "committed"
     );
 }
 

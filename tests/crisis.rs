@@ -1126,6 +1126,68 @@ levels:
     }
 }
 
+/// A plan edited while its incident waits for an approval: the queued steps, which were
+/// positions in the old plan, are dropped and said so, never run as other steps.
+#[test]
+fn an_edited_plan_drops_the_queued_steps_of_its_open_incident() {
+    use crier::engine::core::{Engine, EngineParts};
+    use crier::store::{HistoryFilter, MemoryStore, NewMention, Store};
+    use std::sync::Arc;
+
+    let before = r#"kind: crisis
+name: outage
+watch: { accounts: [brand], keywords: [acme], every: 1m }
+levels:
+  - name: elevated
+    when: 'mentions("30m").negative >= 1'
+    do:
+      - approve: { by: [lead] }
+      - post: { to: [brand], text: "We are on it." }
+"#;
+    let after = before.replace(
+        "      - approve: { by: [lead] }\n",
+        "      - notify: lead\n      - approve: { by: [lead] }\n",
+    );
+    let config = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  lead: { notify: chat }\n";
+    let (_dir, old_plan) =
+        crate::support::playbooks::valid_plan(config, &[("outage.yaml", before)]);
+    let (_dir2, new_plan) =
+        crate::support::playbooks::valid_plan(config, &[("outage.yaml", &after)]);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    store
+        .add_crisis_mentions(
+            "outage",
+            "brand",
+            &[NewMention {
+                key: "console:1".into(),
+                at: T0,
+                author: "@fan".into(),
+                text: "acme is down, terrible".into(),
+            }],
+            None,
+            T0,
+        )
+        .unwrap();
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    let mut engine = Engine::new(old_plan, "old", EngineParts::new(store.clone()), at(T0)).unwrap();
+    engine.tick_crises(at(T0 + MIN)).unwrap();
+    let mut engine = Engine::new(new_plan, "new", EngineParts::new(store.clone()), at(T0)).unwrap();
+    engine.tick_crises(at(T0 + 2 * MIN)).unwrap();
+    let state: crier::crisis::runner::RunnerState =
+        serde_json::from_str(&store.crisis_state("outage").unwrap().unwrap()).unwrap();
+    let open = state.open.unwrap();
+    assert!(open.queue.is_empty());
+    assert!(open.pending.is_some(), "the approval still waits");
+    let last = open.report.timeline.last().unwrap();
+    assert_eq!(
+        last.detail,
+        "the plan's levels changed: 1 queued step(s) dropped"
+    );
+    // Only the first approval request was sent: nothing ran as another step.
+    let runs = store.history(&HistoryFilter::default()).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+}
+
 /// A crisis post the content rules refuse is never sent, and is not the response.
 #[test]
 fn a_refused_crisis_post_is_not_the_response() {

@@ -165,6 +165,30 @@ pub fn add_entries(
     Ok(new)
 }
 
+/// How long past its usual time the freeze waits for entries to be read again at the close.
+const RECHECK_LIMIT: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Whether the list may be frozen: under `crier run`, once every entry made before the close
+/// was read again (`collect::recheck_at_close`), or `RECHECK_LIMIT` after the usual time,
+/// and never later than the draw. A rehearsal reads nothing again.
+fn rechecked(
+    parts: &Parts,
+    contest: &ContestPlan,
+    now: DateTime<Utc>,
+    freeze_at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    if parts.seeds == Seeds::Rehearsal
+        || now >= freeze_at + RECHECK_LIMIT
+        || now >= contest.draw_at.with_timezone(&Utc)
+    {
+        return Ok(true);
+    }
+    let closes = contest.closes.with_timezone(&Utc);
+    Ok(load_entries(parts.store, &contest.name)?
+        .iter()
+        .all(|entry| entry.at > closes || entry.checked_at_close))
+}
+
 /// Moves the contest on to where `now` says it should be.
 pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreResult<()> {
     let mut state = load_state(parts.store, &contest.name)?;
@@ -175,7 +199,7 @@ pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreRe
     }
     let freeze_at = (contest.closes.with_timezone(&Utc) + parts.freeze_after)
         .min(contest.draw_at.with_timezone(&Utc));
-    if state.committed.is_none() && now >= freeze_at {
+    if state.committed.is_none() && now >= freeze_at && rechecked(parts, contest, now, freeze_at)? {
         let entries = load_entries(parts.store, &contest.name)?;
         let verdicts: Vec<Verdict> = judge(
             contest,

@@ -62,6 +62,9 @@ pub struct OpenIncident {
     /// The level last acknowledged, and by whom.
     #[serde(default)]
     pub acked: Option<(String, String)>,
+    /// The plan's levels and their steps when the queue was made (see `levels_shape`).
+    #[serde(default)]
+    pub plan_shape: Option<String>,
 }
 
 /// An approval step waiting for a person.
@@ -179,7 +182,7 @@ impl<'a> PlanRunner<'a> {
         state: RunnerState,
     ) -> PlanRunner<'a> {
         let resolve_for = plan.resolve.as_ref().map(|r| r.hold_for.num_milliseconds());
-        PlanRunner {
+        let mut runner = PlanRunner {
             plan,
             engine,
             texts,
@@ -190,7 +193,47 @@ impl<'a> PlanRunner<'a> {
             closed: Vec::new(),
             actor: format!("crisis:{}", plan.name),
             changed: false,
+        };
+        runner.forget_steps_of_an_edited_plan();
+        runner
+    }
+
+    /// Queued steps are (level, step) positions in the plan: if its levels changed under an
+    /// open incident, they may point at other steps, so they are dropped (said on the
+    /// timeline) rather than run; the incident, its level and its approval stay.
+    fn forget_steps_of_an_edited_plan(&mut self) {
+        let shape = levels_shape(self.plan);
+        let actor = self.actor.clone();
+        let Some(open) = self.state.open.as_mut() else {
+            return;
+        };
+        if open.plan_shape.as_deref().is_none_or(|old| old == shape) {
+            open.plan_shape = Some(shape);
+            return;
         }
+        let dropped = open.queue.len();
+        open.queue.clear();
+        open.plan_shape = Some(shape);
+        open.report.timeline.push(entry(
+            open.ready_at
+                .max(self.state.evaluated_at.unwrap_or_default()),
+            &actor,
+            "step",
+            format!("the plan's levels changed: {dropped} queued step(s) dropped"),
+        ));
+        // Levels may have moved: the machine follows the incident's level by name.
+        self.machine.state.level = self
+            .plan
+            .levels
+            .iter()
+            .position(|l| l.name == open.report.level)
+            .or(self
+                .machine
+                .state
+                .level
+                .map(|l| l.min(self.plan.levels.len().saturating_sub(1))));
+        self.state.machine = self.machine.state.clone();
+        self.changed = true;
     }
 
     /// A runner that goes on with signals kept from an earlier one (see `into_parts`).
@@ -363,6 +406,7 @@ impl<'a> PlanRunner<'a> {
             notified: Vec::new(),
             effects: 0,
             acked: None,
+            plan_shape: Some(levels_shape(plan)),
         });
     }
 
@@ -1023,6 +1067,20 @@ fn render(
     texts
         .render(text, &serde_json::Value::Object(context))
         .map_err(|e| e.message)
+}
+
+/// The plan's levels and their steps, as text: queued positions stay valid while it is the same.
+fn levels_shape(plan: &CrisisPlan) -> String {
+    let mut shape = String::new();
+    for level in &plan.levels {
+        shape.push_str(&level.name);
+        shape.push('[');
+        for step in &level.steps {
+            shape.push_str(&format!("{step:?};"));
+        }
+        shape.push(']');
+    }
+    shape
 }
 
 /// Everyone a plan notifies, except `except`, in plan order.
