@@ -1255,3 +1255,72 @@ fn crier_run_judges_entries_as_they_were_at_the_close() {
         assert_eq!(reads, 1, "{id} read again {reads} times");
     }
 }
+
+/// Read again after the close, an entry edited before it takes the new text, and one
+/// edited after it (Mastodon says when) keeps the text it had at the close.
+#[tokio::test]
+async fn an_edit_after_the_close_is_kept_aside_when_entries_are_read_again() {
+    use crate::support::fake_mastodon::{FakeAccount, FakeMastodon, TOKEN};
+    use crier::connectors::registry::Connectors;
+
+    let fake = FakeMastodon::start();
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+    let now = Utc::now();
+    let at = |seconds: i64| {
+        (now + TimeDelta::seconds(seconds))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    let config = format!(
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: {{ network: mastodon, server: {}, token: 'file:{}' }}\n",
+        fake.url(),
+        dir.path().join("token").display()
+    );
+    let contest = format!(
+        "kind: contest\nname: giveaway\naccount: brand\nannounce:\n  at: {}\n  text: \"Reply with #win\"\nentries:\n  from: mentions\n  hashtag: \"#win\"\n  closes: {}\ndraw:\n  at: {}\n  winners: 1\n",
+        at(-60),
+        at(2),
+        at(60)
+    );
+    std::fs::write(dir.path().join("crier.yaml"), config).unwrap();
+    std::fs::write(dir.path().join("giveaway.yaml"), contest).unwrap();
+    let plan = crier::cli::load_and_validate(dir.path())
+        .unwrap()
+        .plan
+        .expect("valid");
+    let store = MemoryStore::new();
+    let connectors = Connectors::build(&plan.accounts, &reqwest::Client::new()).unwrap();
+    let fan = |id: &str, name: &str| FakeAccount::new(id, &format!("{name}@other.example"));
+    let (_, before) = fake.add_mention(&fan("101", "ann"), "@brand me", None);
+    let (_, after) = fake.add_mention(&fan("102", "bo"), "@brand #win", None);
+    let connector = connectors.get("brand").unwrap();
+    let mut seen = Vec::new();
+    for id in [&before, &after] {
+        let mention = connector.fetch_post(id).await.unwrap().unwrap();
+        seen.push(Entry::from_mention("mastodon", &mention));
+    }
+    lifecycle::add_entries(&store, &plan.contests[0], seen, Utc::now()).unwrap();
+    fake.author_edits(&before, "@brand me #win");
+    // Bounded: the close is two seconds away.
+    let closes = plan.contests[0].closes.with_timezone(&Utc);
+    while Utc::now() <= closes + TimeDelta::milliseconds(200) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    fake.author_edits(&after, "@brand no longer playing");
+    crier::contest::collect::collect(&plan, &store, &connectors, Utc::now()).await;
+    let entries = lifecycle::load_entries(&store, "giveaway").unwrap();
+    let find = |id: &str| entries.iter().find(|e| e.id == id).unwrap().clone();
+    let edited_before = find(&before);
+    assert_eq!(edited_before.text, "@brand me #win");
+    assert!(edited_before.checked_at_close);
+    let edited_after = find(&after);
+    assert_eq!(
+        edited_after.text, "@brand #win",
+        "the text at the close counts"
+    );
+    assert_eq!(
+        edited_after.edited_after_close.as_deref(),
+        Some("@brand no longer playing")
+    );
+}

@@ -159,6 +159,9 @@ pub struct Mention {
     pub in_reply_to: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
+    /// When its author last edited it, where the network says (Mastodon).
+    #[serde(default)]
+    pub edited_at: Option<DateTime<Utc>>,
 }
 
 /// Mentions since a cursor, oldest first, and the cursor to ask from next time.

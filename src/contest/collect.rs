@@ -151,6 +151,16 @@ async fn recheck_at_close(store: &dyn Store, contest: &ContestPlan, connector: &
                 deleted_before_close: true,
                 ..entry
             },
+            // Edited after the close (where the network says when): kept aside.
+            Ok(Some(now_seen))
+                if now_seen.text != entry.text
+                    && now_seen.edited_at.is_some_and(|at| at > closes) =>
+            {
+                Entry {
+                    edited_after_close: Some(now_seen.text),
+                    ..entry
+                }
+            }
             Ok(Some(now_seen)) if now_seen.text != entry.text => Entry {
                 text: now_seen.text,
                 ..entry

@@ -178,6 +178,8 @@ pub struct FakeStatus {
     /// How many later requests repeated its idempotency key.
     pub repeats: usize,
     pub deleted: bool,
+    /// When its author last edited it.
+    pub edited_at: Option<DateTime<Utc>>,
 }
 
 /// An uploaded file.
@@ -454,6 +456,7 @@ impl FakeMastodon {
         let mut inner = self.lock();
         if let Some(status) = inner.statuses.iter_mut().find(|s| s.id == id) {
             status.text = text.to_string();
+            status.edited_at = Some(Utc::now());
         }
     }
 
@@ -661,6 +664,7 @@ impl Inner {
             replies_count: 0,
             repeats: 0,
             deleted: false,
+            edited_at: None,
         });
         id
     }
@@ -1119,6 +1123,7 @@ impl Inner {
             "reblogs_count": status.reblogs_count,
             "favourites_count": status.favourites_count,
             "content": to_html(&status.text),
+            "edited_at": status.edited_at.map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true)),
             "account": self.account_json(&account),
             "media_attachments": media,
             "mentions": [],

@@ -869,6 +869,7 @@ fn mention_of(
         created_at,
         in_reply_to,
         url,
+        edited_at: None,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Status {
     pub url: Option<String>,
     #[serde(default)]
     pub uri: Option<String>,
+    /// When it was last edited (Mastodon 3.5+), if ever.
+    #[serde(default)]
+    pub edited_at: Option<DateTime<Utc>>,
     pub account: Account,
     #[serde(default)]
     pub favourites_count: u64,

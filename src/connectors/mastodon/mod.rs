@@ -596,6 +596,7 @@ impl MastodonConnector {
             created_at: status.created_at,
             in_reply_to: status.in_reply_to_id,
             url: status.url.or(status.uri),
+            edited_at: status.edited_at,
         }
     }
 }

@@ -152,6 +152,7 @@ pub fn mentions(
             created_at,
             in_reply_to: parent.map(str::to_owned),
             url: Some(event_link(room_id, id)),
+            edited_at: None,
         });
     }
     found

@@ -744,6 +744,7 @@ impl Connector for MatrixConnector {
                 .unwrap_or_else(chrono::Utc::now),
             in_reply_to: mentions::replied_to(&event).map(str::to_owned),
             url: Some(content::event_link(room_id, id)),
+            edited_at: None,
         }))
     }
 

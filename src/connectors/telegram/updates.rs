@@ -158,6 +158,7 @@ fn mention(message: &Message) -> Mention {
             .as_ref()
             .map(|replied| replied.message_id.to_string()),
         url: message.link(),
+        edited_at: None,
     }
 }
 
