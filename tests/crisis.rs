@@ -1131,7 +1131,7 @@ levels:
 #[test]
 fn an_edited_plan_drops_the_queued_steps_of_its_open_incident() {
     use crier::engine::core::{Engine, EngineParts};
-    use crier::store::{HistoryFilter, MemoryStore, NewMention, Store};
+    use crier::store::{HistoryFilter, MemoryStore, Store};
     use std::sync::Arc;
 
     let before = r#"kind: crisis
@@ -1154,20 +1154,7 @@ levels:
     let (_dir2, new_plan) =
         crate::support::playbooks::valid_plan(config, &[("outage.yaml", &after)]);
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    store
-        .add_crisis_mentions(
-            "outage",
-            "brand",
-            &[NewMention {
-                key: "console:1".into(),
-                at: T0,
-                author: "@fan".into(),
-                text: "acme is down, terrible".into(),
-            }],
-            None,
-            T0,
-        )
-        .unwrap();
+    crate::support::crisis::negative_mention(store.as_ref(), "brand", T0);
     let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
     let mut engine = Engine::new(old_plan, "old", EngineParts::new(store.clone()), at(T0)).unwrap();
     engine.tick_crises(at(T0 + MIN)).unwrap();
@@ -1192,7 +1179,7 @@ levels:
 #[test]
 fn a_refused_crisis_post_is_not_the_response() {
     use crier::engine::core::{Engine, EngineParts};
-    use crier::store::{MemoryStore, NewMention, Store};
+    use crier::store::{MemoryStore, Store};
     use std::sync::Arc;
 
     let plan = r#"kind: crisis
@@ -1211,20 +1198,7 @@ levels:
         &[("outage.yaml", plan), ("words.yaml", rules)],
     );
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    store
-        .add_crisis_mentions(
-            "outage",
-            "brand",
-            &[NewMention {
-                key: "console:1".into(),
-                at: T0,
-                author: "@fan".into(),
-                text: "acme is down, terrible".into(),
-            }],
-            None,
-            T0,
-        )
-        .unwrap();
+    crate::support::crisis::negative_mention(store.as_ref(), "brand", T0);
     let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
     let mut engine = Engine::new(plan, "rev", EngineParts::new(store.clone()), at(T0)).unwrap();
     assert_eq!(

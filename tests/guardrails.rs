@@ -708,20 +708,11 @@ levels:
     );
     let mut rig = rig(plan, utc(9, 0));
     rig.step(utc(10, 0)).await;
-    rig.store
-        .add_crisis_mentions(
-            "outage",
-            "demo",
-            &[crier::store::NewMention {
-                key: "console:1".into(),
-                at: utc(10, 0).timestamp_millis(),
-                author: "@fan".into(),
-                text: "acme is down, terrible".into(),
-            }],
-            None,
-            utc(10, 0).timestamp_millis(),
-        )
-        .unwrap();
+    crate::support::crisis::negative_mention(
+        rig.store.as_ref(),
+        "demo",
+        utc(10, 0).timestamp_millis(),
+    );
     rig.engine.tick_crises(utc(10, 1)).unwrap();
     rig.step(utc(10, 1)).await;
     // The first post took the account's slot at 10:00 (min_gap 10m); both notices go at
@@ -760,20 +751,11 @@ levels:
     );
     let mut rig = rig(plan, utc(9, 0));
     rig.pause(PauseScope::Account("other".into()), utc(9, 0));
-    rig.store
-        .add_crisis_mentions(
-            "outage",
-            "demo",
-            &[crier::store::NewMention {
-                key: "console:1".into(),
-                at: utc(10, 0).timestamp_millis(),
-                author: "@fan".into(),
-                text: "acme is down, terrible".into(),
-            }],
-            None,
-            utc(10, 0).timestamp_millis(),
-        )
-        .unwrap();
+    crate::support::crisis::negative_mention(
+        rig.store.as_ref(),
+        "demo",
+        utc(10, 0).timestamp_millis(),
+    );
     rig.engine.tick_crises(utc(10, 1)).unwrap();
     rig.walk(utc(10, 1), utc(10, 10)).await;
     // The alert goes to `other` though a person paused it; the holding statement goes out;

@@ -175,27 +175,52 @@ pub struct PlanRunner<'a> {
 }
 
 impl<'a> PlanRunner<'a> {
+    /// A runner starting from `state` (a fresh one, or one saved by an earlier process, maybe
+    /// under another revision of the plan), with empty windows.
     pub fn new(
         plan: &'a CrisisPlan,
         engine: &'a ScriptEngine,
         texts: &'a TextTemplates,
         state: RunnerState,
     ) -> PlanRunner<'a> {
+        let signals = CrisisSignals::for_plan(plan, RETENTION);
+        let mut runner = PlanRunner::with_signals(plan, engine, texts, state, signals);
+        runner.forget_steps_of_an_edited_plan();
+        runner
+    }
+
+    /// A runner that goes on with the state and signals of one this process made for the
+    /// same revision of the plan (see `into_parts`): nothing is rebuilt.
+    pub fn resume(
+        plan: &'a CrisisPlan,
+        engine: &'a ScriptEngine,
+        texts: &'a TextTemplates,
+        state: RunnerState,
+        signals: CrisisSignals,
+    ) -> PlanRunner<'a> {
+        PlanRunner::with_signals(plan, engine, texts, state, signals)
+    }
+
+    fn with_signals(
+        plan: &'a CrisisPlan,
+        engine: &'a ScriptEngine,
+        texts: &'a TextTemplates,
+        state: RunnerState,
+        signals: CrisisSignals,
+    ) -> PlanRunner<'a> {
         let resolve_for = plan.resolve.as_ref().map(|r| r.hold_for.num_milliseconds());
-        let mut runner = PlanRunner {
+        PlanRunner {
             plan,
             engine,
             texts,
-            signals: CrisisSignals::for_plan(plan, RETENTION),
+            signals,
             machine: IncidentMachine::restore(resolve_for, state.machine.clone()),
             state,
             effects: Vec::new(),
             closed: Vec::new(),
             actor: format!("crisis:{}", plan.name),
             changed: false,
-        };
-        runner.forget_steps_of_an_edited_plan();
-        runner
+        }
     }
 
     /// Queued steps are (level, step) positions in the plan: if its levels changed under an
@@ -234,19 +259,6 @@ impl<'a> PlanRunner<'a> {
                 .map(|l| l.min(self.plan.levels.len().saturating_sub(1))));
         self.state.machine = self.machine.state.clone();
         self.changed = true;
-    }
-
-    /// A runner that goes on with signals kept from an earlier one (see `into_parts`).
-    pub fn resume(
-        plan: &'a CrisisPlan,
-        engine: &'a ScriptEngine,
-        texts: &'a TextTemplates,
-        state: RunnerState,
-        signals: CrisisSignals,
-    ) -> PlanRunner<'a> {
-        let mut runner = PlanRunner::new(plan, engine, texts, state);
-        runner.signals = signals;
-        runner
     }
 
     /// The state and the signals, to go on later with `resume`.

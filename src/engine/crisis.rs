@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 
 use super::clock::to_millis;
 use super::core::Engine;
+use crate::crisis::IncidentReport;
 use crate::crisis::runner::{
     Action, Effect, EffectKind, PlanRunner, Purpose, RETENTION, RunnerState,
 };
-use crate::crisis::{CrisisSignals, IncidentReport};
 use crate::playbook::plan::CrisisPlan;
 use crate::store::{
     Batch, CrisisWrite, IncidentRow, ItemKey, NewPause, NewResume, NewRun, PauseScope, RunState,
@@ -42,13 +42,12 @@ impl Engine {
     fn tick_crisis(&mut self, crisis: &CrisisPlan, now: DateTime<Utc>) -> StoreResult<usize> {
         let store = self.parts.store.clone();
         let now_ms = to_millis(now);
-        let (state, signals) = match self.crises.remove(&crisis.name) {
-            Some(parts) => parts,
-            None => self.restore_crisis(crisis, now_ms)?,
-        };
         let scripts = self.parts.scripts.clone();
         let texts = self.parts.texts.clone();
-        let mut runner = PlanRunner::resume(crisis, &scripts, &texts, state, signals);
+        let mut runner = match self.crises.remove(&crisis.name) {
+            Some((state, signals)) => PlanRunner::resume(crisis, &scripts, &texts, state, signals),
+            None => restore(store.as_ref(), crisis, &scripts, &texts, now_ms)?,
+        };
         let mut changed = false;
 
         let fresh = store.crisis_mentions(
@@ -132,30 +131,6 @@ impl Engine {
         }
         self.crises.insert(crisis.name.clone(), runner.into_parts());
         Ok(sends)
-    }
-
-    /// The saved state, and windows rebuilt from the stored mentions it had read.
-    fn restore_crisis(
-        &self,
-        crisis: &CrisisPlan,
-        now: i64,
-    ) -> StoreResult<(RunnerState, CrisisSignals)> {
-        let store = &self.parts.store;
-        let state: RunnerState = match store.crisis_state(&crisis.name)? {
-            Some(json) => {
-                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?
-            }
-            None => RunnerState::default(),
-        };
-        let read = state.mentions_read;
-        let mut runner = PlanRunner::new(crisis, &self.parts.scripts, &self.parts.texts, state);
-        for mention in store.crisis_mentions(&crisis.name, 0, now - KEEP_MENTIONS_MS)? {
-            if mention.seq > read {
-                break;
-            }
-            runner.replay(mention.at, &mention.author, &mention.text);
-        }
-        Ok(runner.into_parts())
     }
 
     /// Adds what one effect implies to `batch`; returns how many sends, or why a post was
@@ -313,6 +288,32 @@ impl Engine {
         }
         accounts
     }
+}
+
+/// A runner from the saved state (after a start or a reload), its windows rebuilt from the
+/// stored mentions it had read.
+fn restore<'a>(
+    store: &dyn crate::store::Store,
+    crisis: &'a CrisisPlan,
+    scripts: &'a crate::script::ScriptEngine,
+    texts: &'a crate::text::TextTemplates,
+    now: i64,
+) -> StoreResult<PlanRunner<'a>> {
+    let state: RunnerState = match store.crisis_state(&crisis.name)? {
+        Some(json) => {
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?
+        }
+        None => RunnerState::default(),
+    };
+    let read = state.mentions_read;
+    let mut runner = PlanRunner::new(crisis, scripts, texts, state);
+    for mention in store.crisis_mentions(&crisis.name, 0, now - KEEP_MENTIONS_MS)? {
+        if mention.seq > read {
+            break;
+        }
+        runner.replay(mention.at, &mention.author, &mention.text);
+    }
+    Ok(runner)
 }
 
 /// A `pause:`/`resume:` target: `campaigns`, `all`, or an account.

@@ -268,6 +268,20 @@ enum Feed {
     CrisisMentions,
 }
 
+impl Feed {
+    async fn read(self, plan: &Plan, store: &dyn Store, connectors: &Connectors) {
+        match self {
+            Feed::ContestEntries if !plan.contests.is_empty() => {
+                crate::contest::collect::collect(plan, store, connectors, Utc::now()).await;
+            }
+            Feed::CrisisMentions if !plan.crises.is_empty() => {
+                crate::crisis::collect::collect(plan, store, connectors, Utc::now()).await;
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Reads `feed` every `poll_every()` until stopped, with the plan and the connectors of the
 /// latest reload.
 async fn entries_loop(
@@ -279,27 +293,7 @@ async fn entries_loop(
     loop {
         if let Some(current) = dispatcher.plan() {
             let connectors = dispatcher.connectors();
-            match feed {
-                Feed::ContestEntries if !current.contests.is_empty() => {
-                    crate::contest::collect::collect(
-                        &current,
-                        store.as_ref(),
-                        &connectors,
-                        Utc::now(),
-                    )
-                    .await;
-                }
-                Feed::CrisisMentions if !current.crises.is_empty() => {
-                    crate::crisis::collect::collect(
-                        &current,
-                        store.as_ref(),
-                        &connectors,
-                        Utc::now(),
-                    )
-                    .await;
-                }
-                _ => {}
-            }
+            feed.read(&current, store.as_ref(), &connectors).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(crate::contest::collect::poll_every()) => {}
