@@ -33,14 +33,15 @@ fn crier(args: &[&str]) -> String {
 }
 
 fn plan_quickstart(format: &str) -> String {
-    let path = quickstart();
+    let copy = crate::support::playbooks::quickstart_copy();
+    let path = copy.path();
     crier(&[
         "plan",
         path.to_str().unwrap(),
         "--from",
         "2026-12-01 00:00",
         "--until",
-        "2026-12-08 00:00",
+        "2026-12-09 00:00",
         "--format",
         format,
     ])
@@ -128,8 +129,8 @@ fn plan_json_quickstart_week() {
         teasers,
         [
             &serde_json::json!({
-                "approval": "needs approval: any of pr_lead by 2026-12-01 08:00 (then hold)",
-                "at": "2026-12-01T10:00:00+02:00",
+                "approval": "needs approval: any of pr_lead by 2026-12-02 08:00 (then hold)",
+                "at": "2026-12-02T10:00:00+02:00",
                 "item": "teaser",
                 "kind": "post",
                 "playbook": "winter-sale",
@@ -137,12 +138,12 @@ fn plan_json_quickstart_week() {
                 "to": ["brand_telegram"],
             }),
             &serde_json::json!({
-                "approval": "needs approval: any of pr_lead by 2026-12-01 08:00 (then hold)",
-                "at": "2026-12-01T10:15:00+02:00",
+                "approval": "needs approval: any of pr_lead by 2026-12-02 08:00 (then hold)",
+                "at": "2026-12-02T10:15:00+02:00",
                 "item": "teaser",
                 "kind": "post",
                 "playbook": "winter-sale",
-                "rule": "brand-guidelines: delayed from 2026-12-01 10:00 (at least 15m between posts per account)",
+                "rule": "brand-guidelines: delayed from 2026-12-02 10:00 (at least 15m between posts per account)",
                 "text": "Something warm is coming... Winter Jacket #warmwinter",
                 "to": ["brand_mastodon"],
             })
@@ -157,9 +158,9 @@ fn plan_json_quickstart_week() {
     assert_eq!(
         contest,
         [
-            ("contest-announce", "2026-12-01T10:00:00+02:00"),
-            ("entries-close", "2026-12-07T20:00:00+02:00"),
-            ("draw", "2026-12-07T21:00:00+02:00"),
+            ("contest-announce", "2026-12-02T10:00:00+02:00"),
+            ("entries-close", "2026-12-08T20:00:00+02:00"),
+            ("draw", "2026-12-08T21:00:00+02:00"),
         ]
     );
 
@@ -168,7 +169,7 @@ fn plan_json_quickstart_week() {
         .filter(|i| i["item"].as_str().unwrap().starts_with("winter-sale.csv:"))
         .collect();
     assert_eq!(calendar.len(), 1, "{calendar:?}");
-    assert_eq!(calendar[0]["at"], "2026-12-05T11:00:00+02:00");
+    assert_eq!(calendar[0]["at"], "2026-12-04T11:00:00+02:00");
     assert_eq!(calendar[0]["item"], "winter-sale.csv:2");
     assert_eq!(
         calendar[0]["text"],
@@ -182,7 +183,7 @@ fn plan_json_quickstart_week() {
         .collect();
     let days: Vec<u32> = deals.iter().map(|d| d.day()).collect();
     // 2026-12-01 is a Tuesday: the 5th and 6th are the weekend.
-    assert_eq!(days, [1, 2, 3, 4, 7]);
+    assert_eq!(days, [1, 2, 3, 4, 7, 8]);
     for deal in &deals {
         assert!(!matches!(deal.weekday(), Weekday::Sat | Weekday::Sun));
         assert_eq!(deal.format("%H:%M").to_string(), "12:00");

@@ -1126,3 +1126,39 @@ error: account `team_slack` is on slack, which cannot post replies
 "#,
     );
 }
+
+#[test]
+fn a_day_number_without_day_one() {
+    let fixture = campaign(
+        "kind: campaign\nname: sale\nposts:\n  - id: teaser\n    at: day 2 10:00\n    to: brand_mastodon\n    text: Soon\n",
+    );
+    expect(
+        "a_day_number_without_day_one",
+        &fixture,
+        "\
+error: `day 2` counts from `day_one`, and crier.yaml sets none
+  ——▶ DIR/sale.yaml:5:9
+  |
+5 |     at: day 2 10:00
+  |         ^^^^^
+  = hint: add `day_one: first-run` (the day `crier run` first started) or a date like `day_one: 2026-12-01` to crier.yaml
+",
+    );
+}
+
+#[test]
+fn day_one_must_be_a_date_or_first_run() {
+    let fixture = Fixture::new().config(&format!("{CONFIG}day_one: tomorrow\n"));
+    expect(
+        "day_one_must_be_a_date_or_first_run",
+        &fixture,
+        "\
+error: expected a date, found `tomorrow`
+  ——▶ DIR/crier.yaml:7:10
+  |
+7 | day_one: tomorrow
+  |          ^^^^^^^^
+  = hint: write a date like `2026-12-01`, or `first-run` for the day `crier run` first starts
+",
+    );
+}

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::support::fake_mastodon::FakeMastodon;
+use crate::support::playbooks::copy_folder;
 use crate::support::synapse::{Synapse, User};
 
 const EXAMPLE: &str = "examples/local-networks";
@@ -26,23 +27,6 @@ const ROOM_ALIAS: &str = "%23launch%3Alocalhost";
 const LAUNCH: &str = "Rain Boots is here! -10% for the first week.";
 /// The post the test schedules for `crier run`.
 const DOORS: &str = "Doors are open: the Rain Boots are in the shop.";
-
-fn copy_folder(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        // A store left by someone running the example by hand is not part of it.
-        if name.to_string_lossy().starts_with("crier.db") {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_folder(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
-    }
-}
 
 /// Points the copy's `brand_mastodon` at the fake (and `community_room` at the test Synapse
 /// if that one is not on the example's port).

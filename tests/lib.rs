@@ -15,6 +15,7 @@ mod examples;
 mod guardrails;
 mod mastodon;
 mod matrix;
+mod quickstart;
 mod rules;
 mod schedule;
 mod script;

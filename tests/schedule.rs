@@ -4,9 +4,9 @@ use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use crier::diagnostic::SourceFile;
 use crier::schedule::{
-    CronError, CronSchedule, TimeWindow, format_duration, parse_date, parse_duration,
-    parse_local_datetime, parse_time_of_day, parse_timezone, parse_window, read_calendar,
-    resolve_local,
+    CronError, CronSchedule, TimeWindow, format_duration, parse_date, parse_date_from,
+    parse_duration, parse_local_datetime, parse_local_datetime_from, parse_time_of_day,
+    parse_timezone, parse_window, parse_window_from, read_calendar, resolve_local,
 };
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -856,4 +856,62 @@ fn fixed_hour_jobs_agree_with_croner_across_changes() {
             );
         }
     }
+}
+
+#[test]
+fn days_count_from_day_one() {
+    let kyiv = tz("Europe/Kyiv");
+    let day_one = NaiveDate::from_ymd_opt(2027, 12, 30);
+    let at = |s: &str| {
+        parse_local_datetime_from(s, kyiv, day_one)
+            .unwrap()
+            .to_rfc3339()
+    };
+    assert_eq!(at("day 1 10:00"), "2027-12-30T10:00:00+02:00");
+    // Across the year's end, and the calendar dates still work beside them.
+    assert_eq!(at("day 4 08:30:15"), "2028-01-02T08:30:15+02:00");
+    assert_eq!(at("2026-12-01 08:30"), "2026-12-01T08:30:00+02:00");
+    assert_eq!(
+        parse_date_from("day 3", day_one).unwrap(),
+        NaiveDate::from_ymd_opt(2028, 1, 1).unwrap()
+    );
+    // A day alone in a window is that whole day.
+    let window = parse_window_from("day 2", kyiv, day_one).unwrap();
+    assert_eq!(window.from.to_rfc3339(), "2027-12-31T00:00:00+02:00");
+    assert_eq!(window.until.to_rfc3339(), "2028-01-01T00:00:00+02:00");
+    let window = parse_window_from("day 1 18:00 .. day 3", kyiv, day_one).unwrap();
+    assert_eq!(window.until.to_rfc3339(), "2028-01-02T00:00:00+02:00");
+
+    let error = |s: &str, day_one| {
+        let e = parse_local_datetime_from(s, kyiv, day_one).unwrap_err();
+        (e.message, e.offset, e.len)
+    };
+    assert_eq!(
+        error("day 0 10:00", day_one),
+        ("expected a day number, found `0`".to_owned(), 4, 1)
+    );
+    assert_eq!(
+        error("day three 10:00", day_one),
+        ("expected a day number, found `three`".to_owned(), 4, 5)
+    );
+    assert_eq!(
+        error("day 2", day_one),
+        ("`day 2` has no time of day".to_owned(), 0, 5)
+    );
+    assert_eq!(
+        error("day 2 25:00", day_one),
+        ("hour `25` is out of range 00-23".to_owned(), 6, 2)
+    );
+    let e = parse_local_datetime_from("day 2 10:00", kyiv, None).unwrap_err();
+    assert_eq!(
+        (e.message.as_str(), e.offset, e.len),
+        (
+            "`day 2` counts from `day_one`, and crier.yaml sets none",
+            0,
+            5
+        )
+    );
+    assert!(e.hint.unwrap().contains("day_one: first-run"));
+    // Without the word, a date is a date.
+    assert!(parse_date("day 2").is_err());
 }

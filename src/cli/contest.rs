@@ -232,7 +232,7 @@ pub(super) fn verify_file(file: &Path) -> CommandResult {
 
 pub(super) fn disqualify(path: &Path, name: &str, entry: &str, reason: &str) -> CommandResult {
     let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
-    let loaded = match service::load(path, &parts, &|_| {}) {
+    let loaded = match service::load_anchored(path, &parts, &|_| {}) {
         Ok(loaded) => loaded,
         Err(ServiceError::Invalid) => return Ok(ExitCode::from(INVALID)),
         Err(error) => return Err(error.to_string()),

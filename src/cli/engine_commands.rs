@@ -276,6 +276,25 @@ pub(super) fn rehearse(
     if until <= from {
         return Err("--until must be after --from".into());
     }
+    // A rehearsal tells the story from its first day, whatever a store says: `day_one:
+    // first-run` counts from `--from`, so the same input gives the same output.
+    let plan = match plan.day_one {
+        Some(day_one) if day_one.first_run => {
+            let first_day = from.with_timezone(&plan.timezone).date_naive();
+            let validated = super::load_and_validate_from(
+                path,
+                &crate::script::ScriptEngine::new(),
+                &crate::text::TextTemplates::new(),
+                Some(first_day),
+            )?;
+            report(&validated);
+            match validated.plan {
+                Some(plan) => plan,
+                None => return Ok(ExitCode::from(INVALID)),
+            }
+        }
+        _ => plan,
+    };
     let events = match events {
         Some(file) => read_events(file).map_err(|e| e.to_string())?,
         None => Vec::new(),
@@ -317,7 +336,7 @@ pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult 
     init_logs(LogFormat::Text);
     // Loaded as `crier run` loads, so the run is pinned to the same revision digest.
     let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
-    let loaded = match service::load(path, &parts, &report) {
+    let loaded = match service::load_anchored(path, &parts, &report) {
         Ok(loaded) => loaded,
         Err(ServiceError::Invalid) => return Ok(ExitCode::from(INVALID)),
         Err(error) => return Err(error.to_string()),

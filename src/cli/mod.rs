@@ -14,7 +14,7 @@ use crate::diagnostic::Diagnostic;
 use crate::playbook::load::load_path;
 use crate::playbook::plan::Plan;
 use crate::playbook::schema::{config_schema, playbook_schema};
-use crate::playbook::validate::{Validated, validate};
+use crate::playbook::validate::{Validated, validate_from};
 use crate::preview::{self, Format};
 use crate::schedule;
 use crate::script::ScriptEngine;
@@ -414,6 +414,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if until <= from {
                 return Err("--until must be after --from".into());
             }
+            let plan = window_anchored(&path, &texts, plan, from)?;
+            let Some(plan) = plan else {
+                return Ok(ExitCode::from(INVALID));
+            };
             let planned = preview::preview(&plan, &texts, from, until);
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -572,6 +576,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 /// Loads and validates a folder or file; `Err` is a usage error (a path that cannot be read).
+/// `day_one: first-run` counts from the day the folder's store first ran (today if none).
 pub fn load_and_validate(path: &Path) -> Result<Validated, String> {
     load_and_validate_with(path, &ScriptEngine::new(), &TextTemplates::new())
 }
@@ -582,8 +587,58 @@ pub fn load_and_validate_with(
     scripts: &ScriptEngine,
     texts: &TextTemplates,
 ) -> Result<Validated, String> {
+    let validated = load_and_validate_from(path, scripts, texts, None)?;
+    let first_run = match &validated.plan {
+        Some(plan) if plan.day_one.is_some_and(|day_one| day_one.first_run) => {
+            crate::store::first_run_day(plan).map_err(|e| e.to_string())?
+        }
+        _ => None,
+    };
+    let counted_from = validated.plan.as_ref().and_then(|plan| plan.day_one);
+    match first_run {
+        Some(day) if counted_from.is_some_and(|day_one| day_one.date != day) => {
+            load_and_validate_from(path, scripts, texts, Some(day))
+        }
+        _ => Ok(validated),
+    }
+}
+
+/// Until `crier run` has started on the store, `day_one: first-run` counts from the first
+/// day of the window a command shows (`crier plan --from`). `None`: invalid (diagnostics printed).
+fn window_anchored(
+    path: &Path,
+    texts: &TextTemplates,
+    plan: Plan,
+    from: DateTime<Utc>,
+) -> Result<Option<Plan>, String> {
+    let first_day = from.with_timezone(&plan.timezone).date_naive();
+    let Some(day_one) = plan.day_one.filter(|day_one| day_one.first_run) else {
+        return Ok(Some(plan));
+    };
+    if day_one.date == first_day
+        || crate::store::first_run_day(&plan)
+            .map_err(|e| e.to_string())?
+            .is_some()
+    {
+        return Ok(Some(plan));
+    }
+    let validated = load_and_validate_from(path, &ScriptEngine::new(), texts, Some(first_day))?;
+    // Its warnings were printed already; errors (a day moved out of range) were not.
+    if validated.plan.is_none() {
+        print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
+    }
+    Ok(validated.plan)
+}
+
+/// The same, with `day_one: first-run` counting from `first_run` (today if `None`).
+pub fn load_and_validate_from(
+    path: &Path,
+    scripts: &ScriptEngine,
+    texts: &TextTemplates,
+    first_run: Option<chrono::NaiveDate>,
+) -> Result<Validated, String> {
     let loaded = load_path(path).map_err(|e| e.to_string())?;
-    Ok(validate(loaded, scripts, texts))
+    Ok(validate_from(loaded, scripts, texts, first_run))
 }
 
 pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFormat) {

@@ -54,13 +54,27 @@ pub struct Loaded {
 
 /// Loads and validates `path` with the engine's own script and template engines (so the
 /// conditions it compiles are the ones it evaluates); prints diagnostics through `report`.
+/// `first_run` is the day the store first ran, for `day_one: first-run` (today if `None`).
 pub fn load(
     path: &Path,
     parts: &EngineParts,
+    first_run: Option<chrono::NaiveDate>,
     report: &dyn Fn(&Validated),
 ) -> Result<Loaded, ServiceError> {
-    let validated = crate::cli::load_and_validate_with(path, &parts.scripts, &parts.texts)
-        .map_err(ServiceError::Load)?;
+    settle(validate_files(path, parts, first_run)?, report)
+}
+
+fn validate_files(
+    path: &Path,
+    parts: &EngineParts,
+    first_run: Option<chrono::NaiveDate>,
+) -> Result<Validated, ServiceError> {
+    crate::cli::load_and_validate_from(path, &parts.scripts, &parts.texts, first_run)
+        .map_err(ServiceError::Load)
+}
+
+/// Reports a validation's diagnostics; its plan, with the digest of the files it came from.
+fn settle(validated: Validated, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceError> {
     report(&validated);
     let mut hasher = Sha256::new();
     for file in 0.. {
@@ -80,13 +94,42 @@ pub fn load(
     })
 }
 
+/// Loads `path` as [`load`] does, with `day_one: first-run` counting from the day its store
+/// first ran (today for a store not started yet).
+pub fn load_anchored(
+    path: &Path,
+    parts: &EngineParts,
+    report: &dyn Fn(&Validated),
+) -> Result<Loaded, ServiceError> {
+    let validated = validate_files(path, parts, None)?;
+    let stored_day = match validated
+        .plan
+        .as_ref()
+        .and_then(|plan| plan.day_one.map(|d| (plan, d)))
+    {
+        Some((plan, day_one)) if day_one.first_run => {
+            store::first_run_day(plan)?.filter(|day| *day != day_one.date)
+        }
+        _ => None,
+    };
+    match stored_day {
+        Some(day) => load(path, parts, Some(day), report),
+        None => settle(validated, report),
+    }
+}
+
 /// Runs until a signal stops it.
 pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), ServiceError> {
     // The store is named by the playbooks, so they are read first, with an engine's parts
     // whose store is replaced once it is known.
     let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
-    let loaded = load(&path, &parts, report)?;
+    let loaded = load_anchored(&path, &parts, report)?;
     let plan = loaded.plan.clone();
+    // Reloads keep counting `day N` from the day the first load settled on.
+    let first_run = plan
+        .day_one
+        .filter(|day_one| day_one.first_run)
+        .map(|day_one| day_one.date);
     let _service_lock = store::lock_service(&plan.store, &plan.root)?;
     let store = store::open(&plan.store, &plan.root)?;
     parts.store = store.clone();
@@ -175,14 +218,14 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
             _ = terminate.recv() => break,
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading the playbooks");
-                reload(&path, &parts, &mut engine, &mut digest, &accounts, report);
+                reload(&path, &parts, first_run, &mut engine, &mut digest, &accounts, report);
             }
             _ = watch_files.tick() => {
                 let current = files_fingerprint(&path);
                 if current != fingerprint {
                     fingerprint = current;
                     tracing::info!("playbook files changed: reloading");
-                    reload(&path, &parts, &mut engine, &mut digest, &accounts, report);
+                    reload(&path, &parts, first_run, &mut engine, &mut digest, &accounts, report);
                 }
             }
         }
@@ -342,12 +385,13 @@ async fn collect_loop(
 fn reload(
     path: &Path,
     parts: &EngineParts,
+    first_run: Option<chrono::NaiveDate>,
     engine: &mut Engine,
     digest: &mut String,
     accounts: &AccountsReload,
     report: &dyn Fn(&Validated),
 ) {
-    let loaded = match load(path, parts, report) {
+    let loaded = match load(path, parts, first_run, report) {
         Ok(loaded) if loaded.digest == *digest => {
             return tracing::info!("no change to the playbooks");
         }

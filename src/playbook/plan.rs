@@ -24,6 +24,8 @@ pub struct Plan {
     pub timezone: Tz,
     /// `crier.yaml`'s `store:`, `sqlite://crier.db` if absent.
     pub store: String,
+    /// The day `day N` times count from, if `crier.yaml` sets `day_one:`.
+    pub day_one: Option<DayOne>,
     /// HTTP timeouts for every connector.
     pub http: crate::connectors::http::HttpOptions,
     pub accounts: BTreeMap<String, Account>,
@@ -33,6 +35,15 @@ pub struct Plan {
     pub contests: Vec<ContestPlan>,
     pub crises: Vec<CrisisPlan>,
     pub rules: Vec<RulesPlan>,
+}
+
+/// `crier.yaml`'s `day_one:`, resolved to a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayOne {
+    pub date: chrono::NaiveDate,
+    /// `day_one: first-run`: the date is the day `crier run` first started on the store
+    /// (today before that), so it is for whoever opens the store to settle.
+    pub first_run: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -30,6 +30,7 @@ pub use self::cron::{CronError, CronSchedule};
 pub use calendar::{CalendarRow, Located, calendar_source, read_calendar};
 pub use local::resolve_local;
 pub use time::{
-    TimeError, TimeWindow, format_duration, parse_date, parse_duration, parse_local_datetime,
-    parse_time_of_day, parse_timezone, parse_window,
+    TimeError, TimeWindow, format_duration, parse_date, parse_date_from, parse_duration,
+    parse_local_datetime, parse_local_datetime_from, parse_time_of_day, parse_timezone,
+    parse_window, parse_window_from,
 };

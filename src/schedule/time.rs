@@ -10,11 +10,13 @@ use chrono_tz::Tz;
 pub use super::duration::{format_duration, parse_duration};
 pub use super::local::resolve_local;
 pub use super::time_error::TimeError;
-pub use super::window::{TimeWindow, parse_window};
+pub use super::window::{TimeWindow, parse_window, parse_window_from};
 use crate::diagnostic::did_you_mean;
 
 const DATE_HINT: &str = "dates are written `YYYY-MM-DD`, like `2026-12-01`";
 const TIME_HINT: &str = "times of day are written `HH:MM` on a 24-hour clock, like `08:30`";
+const DAY_HINT: &str =
+    "days relative to `day_one` are written `day 1` (that day itself), `day 2`, …";
 const DATETIME_HINT: &str =
     "write `2026-12-01 08:30`, or RFC 3339 with an offset like `2026-12-01T08:30:00+01:00`";
 
@@ -29,6 +31,15 @@ fn has_shape(s: &str, shape: &str) -> bool {
 }
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, TimeError> {
+    parse_date_from(s, None)
+}
+
+/// A date, `YYYY-MM-DD`, or `day N`: the N-th day counted from `day_one` (day 1 is
+/// `day_one` itself), for playbooks that tell a story relative to when they first ran.
+pub fn parse_date_from(s: &str, day_one: Option<NaiveDate>) -> Result<NaiveDate, TimeError> {
+    if let Some(day) = parse_day_number(s, day_one) {
+        return day;
+    }
     if !has_shape(s, "9999-99-99") {
         return Err(
             TimeError::new(format!("expected a date, found `{s}`"), 0, s.len().max(1))
@@ -89,9 +100,72 @@ pub fn parse_time_of_day(s: &str) -> Result<NaiveTime, TimeError> {
     )
 }
 
+/// `day N` at the start of `s`, if `s` starts with the word `day`: the date it names, or why
+/// it names none. The number ends at the first space.
+fn parse_day_number(s: &str, day_one: Option<NaiveDate>) -> Option<Result<NaiveDate, TimeError>> {
+    let rest = s.strip_prefix("day ")?;
+    let digits = rest.split(' ').next().unwrap_or_default();
+    let at = s.len() - rest.len();
+    let number = match digits.parse::<u32>() {
+        Ok(number) if number >= 1 => number,
+        _ => {
+            return Some(Err(TimeError::new(
+                format!("expected a day number, found `{digits}`"),
+                at,
+                digits.len().max(1),
+            )
+            .with_hint(DAY_HINT)));
+        }
+    };
+    let Some(day_one) = day_one else {
+        return Some(Err(TimeError::new(
+            format!("`day {number}` counts from `day_one`, and crier.yaml sets none"),
+            0,
+            at + digits.len(),
+        )
+        .with_hint(
+            "add `day_one: first-run` (the day `crier run` first started) or a date like `day_one: 2026-12-01` to crier.yaml",
+        )));
+    };
+    Some(
+        day_one
+            .checked_add_days(chrono::Days::new(u64::from(number - 1)))
+            .ok_or_else(|| {
+                TimeError::new(
+                    format!("day {number} is past the calendar's end"),
+                    at,
+                    digits.len(),
+                )
+            }),
+    )
+}
+
 /// A date and time in `tz` (`2026-12-01 08:30`, `2026-12-01T08:30:00`), under the
 /// daylight-saving rule of [`resolve_local`]; or RFC 3339 with an offset, converted to `tz`.
 pub fn parse_local_datetime(s: &str, tz: Tz) -> Result<DateTime<Tz>, TimeError> {
+    parse_local_datetime_from(s, tz, None)
+}
+
+/// The same, where a date may also be written `day N HH:MM` (see [`parse_date_from`]).
+pub fn parse_local_datetime_from(
+    s: &str,
+    tz: Tz,
+    day_one: Option<NaiveDate>,
+) -> Result<DateTime<Tz>, TimeError> {
+    if let Some(day) = parse_day_number(s, day_one) {
+        let day = day?;
+        let time_at = s
+            .find(' ')
+            .and_then(|first| s[first + 1..].find(' ').map(|second| first + second + 2));
+        let Some(time_at) = time_at else {
+            return Err(
+                TimeError::new(format!("`{s}` has no time of day"), 0, s.len())
+                    .with_hint("write `day 3 10:00`"),
+            );
+        };
+        let time = parse_time_of_day(s[time_at..].trim_end()).map_err(|e| e.shifted(time_at))?;
+        return Ok(resolve_local(day.and_time(time), tz));
+    }
     let shape_error = || {
         TimeError::new(
             format!("expected a date and time, found `{s}`"),

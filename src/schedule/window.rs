@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 
 use super::local::resolve_local;
-use super::time::{parse_date, parse_local_datetime};
+use super::time::{parse_date_from, parse_local_datetime_from};
 use super::time_error::TimeError;
 
 /// From `from` (inclusive) until `until` (exclusive).
@@ -22,16 +22,25 @@ impl TimeWindow {
 }
 
 pub fn parse_window(s: &str, tz: Tz) -> Result<TimeWindow, TimeError> {
+    parse_window_from(s, tz, None)
+}
+
+/// The same, where dates may be written `day N` counted from `day_one`.
+pub fn parse_window_from(
+    s: &str,
+    tz: Tz,
+    day_one: Option<NaiveDate>,
+) -> Result<TimeWindow, TimeError> {
     let (from_text, until_text, until_at) = match s.split_once("..") {
         Some((a, b)) => (a, b, a.len() + 2),
-        None if s.trim().len() == 10 => (s, s, 0),
+        None if s.trim().len() == 10 || is_day_alone(s.trim()) => (s, s, 0),
         None => {
             return Err(TimeError::new(format!("expected a window, found `{s}`"), 0, s.len().max(1))
                 .with_hint("windows are written `2026-12-31 18:00 .. 2027-01-01 12:00`, or a date alone for one day"));
         }
     };
-    let from = parse_bound(from_text, 0, tz, Bound::Start)?;
-    let until = parse_bound(until_text, until_at, tz, Bound::End)?;
+    let from = parse_bound(from_text, 0, tz, day_one, Bound::Start)?;
+    let until = parse_bound(until_text, until_at, tz, day_one, Bound::End)?;
     if until.0 <= from.0 {
         return Err(TimeError::new(
             format!(
@@ -60,6 +69,7 @@ fn parse_bound(
     text: &str,
     at: usize,
     tz: Tz,
+    day_one: Option<NaiveDate>,
     bound: Bound,
 ) -> Result<(DateTime<Tz>, &str, usize), TimeError> {
     let trimmed = text.trim();
@@ -68,15 +78,21 @@ fn parse_bound(
         return Err(TimeError::new("window is missing a time", at, 1)
             .with_hint("windows are written `2026-12-31 18:00 .. 2027-01-01 12:00`"));
     }
-    let instant = if trimmed.len() == 10 {
-        let day = parse_date(trimmed).map_err(|e| e.shifted(at))?;
+    let instant = if trimmed.len() == 10 || is_day_alone(trimmed) {
+        let day = parse_date_from(trimmed, day_one).map_err(|e| e.shifted(at))?;
         let day = match bound {
             Bound::Start => day,
             Bound::End => day.succ_opt().unwrap_or(NaiveDate::MAX),
         };
         resolve_local(day.and_time(NaiveTime::MIN), tz)
     } else {
-        parse_local_datetime(trimmed, tz).map_err(|e| e.shifted(at))?
+        parse_local_datetime_from(trimmed, tz, day_one).map_err(|e| e.shifted(at))?
     };
     Ok((instant, trimmed, at))
+}
+
+/// `day N` with no time of day: a whole day, as a date alone is.
+fn is_day_alone(s: &str) -> bool {
+    s.strip_prefix("day ")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -50,6 +50,8 @@ impl MemoryStore {
 struct Inner {
     /// digest → id; ids are 1..=len.
     revisions: HashMap<String, i64>,
+    /// When the first revision was recorded.
+    first_started: Option<Millis>,
     alive: Option<Millis>,
     cursors: BTreeMap<ItemKey, Millis>,
     /// Every (playbook, item) that has a run, numbered in `item_ids`.
@@ -501,11 +503,12 @@ impl Inner {
 }
 
 impl Store for MemoryStore {
-    fn record_revision(&self, digest: &str, _now: Millis) -> StoreResult<i64> {
+    fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64> {
         let mut inner = self.lock();
         if let Some(id) = inner.revisions.get(digest) {
             return Ok(*id);
         }
+        inner.first_started.get_or_insert(now);
         let id = inner.revisions.len() as i64 + 1;
         inner.revisions.insert(digest.to_string(), id);
         Ok(id)
@@ -513,6 +516,10 @@ impl Store for MemoryStore {
 
     fn last_alive(&self) -> StoreResult<Option<Millis>> {
         Ok(self.lock().alive)
+    }
+
+    fn first_started(&self) -> StoreResult<Option<Millis>> {
+        Ok(self.lock().first_started)
     }
 
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {

@@ -92,6 +92,9 @@ pub trait Store: Send + Sync {
     fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64>;
     /// When the engine was last known to be running (every commit records it).
     fn last_alive(&self) -> StoreResult<Option<Millis>>;
+    /// When the first playbook revision was recorded: the day `crier run` first started on
+    /// this store (what `day_one: first-run` counts from).
+    fn first_started(&self) -> StoreResult<Option<Millis>>;
     /// The last fire handled for every item that has fired.
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>>;
     /// Commits new runs (with steps and outbox rows) and advanced cursors together, and
@@ -234,6 +237,26 @@ pub trait Store: Send + Sync {
     /// The actions on `plan`'s incidents not applied yet, oldest first.
     fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>>;
     fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>>;
+}
+
+/// The day `crier run` first started on the store `plan` names, in the plan's time zone,
+/// without creating or changing anything: `None` when there is no store yet (or it names a
+/// server, which `crier run` must be started against first).
+pub fn first_run_day(plan: &crate::playbook::plan::Plan) -> StoreResult<Option<chrono::NaiveDate>> {
+    let Some(path) = plan.store.strip_prefix("sqlite://") else {
+        return Ok(None);
+    };
+    let path = plan.root.join(path);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let store = SqliteStore::open_read_only(&path)?;
+    Ok(store.first_started()?.map(|at| {
+        chrono::DateTime::from_timestamp_millis(at)
+            .unwrap_or_default()
+            .with_timezone(&plan.timezone)
+            .date_naive()
+    }))
 }
 
 /// Opens the store a `store:` URL names: `sqlite://PATH` (relative to `base`), or

@@ -29,3 +29,31 @@ pub fn folder(config: &str, files: &[(&str, &str)]) -> TempDir {
     }
     dir
 }
+
+/// Copies a shipped example folder (a store left there by someone running it by hand is
+/// not part of it), so tests never depend on what a user's run left in the working tree.
+pub fn copy_folder(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("crier.db") {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// A fresh copy of `examples/quickstart` in a temporary folder.
+pub fn quickstart_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_folder(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
+        dir.path(),
+    );
+    dir
+}

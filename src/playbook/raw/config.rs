@@ -30,6 +30,12 @@ pub struct ConfigFile {
     /// How crier talks to networks over HTTP.
     #[serde(default)]
     pub http: Option<HttpConfig>,
+    /// The day that times written `day N HH:MM` count from (`day 1` is this day): a date
+    /// like `2026-12-01`, or `first-run`, the day `crier run` first started on this store
+    /// (today until then; in `crier rehearse`, the first day of the window). For examples,
+    /// drills and stories told in days rather than dates.
+    #[serde(default)]
+    pub day_one: Option<Spanned<String>>,
 }
 
 /// HTTP settings shared by every connector.

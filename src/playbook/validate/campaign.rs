@@ -111,7 +111,7 @@ impl Validator<'_> {
             } else {
                 tz.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single()
             }),
-            Some(at) => match schedule::parse_date(at.trim()) {
+            Some(at) => match schedule::parse_date_from(at.trim(), v.day_one_date()) {
                 Ok(date) => {
                     let day = if end_of_day {
                         date.succ_opt().unwrap_or(date)
@@ -397,7 +397,11 @@ impl Validator<'_> {
         // and a handful of distinct lists).
         let mut shared_lists: HashMap<Vec<String>, Accounts> = HashMap::new();
         for row in rows {
-            let at = match schedule::parse_local_datetime(row.at.value.trim(), tz) {
+            let at = match schedule::parse_local_datetime_from(
+                row.at.value.trim(),
+                tz,
+                self.day_one_date(),
+            ) {
                 Ok(at) => Some(at),
                 Err(error) => {
                     self.push(at_cell(&row.at, error.message).with_optional_hint(error.hint));

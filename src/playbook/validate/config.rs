@@ -3,7 +3,7 @@
 
 use super::Validator;
 use crate::diagnostic::did_you_mean;
-use crate::playbook::plan::{Account, PersonPlan};
+use crate::playbook::plan::{Account, DayOne, PersonPlan};
 use crate::playbook::raw::{AccountConfig, ConfigFile, Network};
 use crate::playbook::yaml::{Node, Spanned};
 
@@ -67,8 +67,13 @@ pub fn is_secret_reference(value: &str) -> bool {
 }
 
 impl Validator<'_> {
-    /// Reads `crier.yaml` (if any); returns the store URL.
-    pub(super) fn config(&mut self, node: Option<&Node>) -> String {
+    /// Reads `crier.yaml` (if any); returns the store URL. `first_run` is the day the store
+    /// first ran, for `day_one: first-run` (today if unknown).
+    pub(super) fn config(
+        &mut self,
+        node: Option<&Node>,
+        first_run: Option<chrono::NaiveDate>,
+    ) -> String {
         const DEFAULT_STORE: &str = "sqlite://crier.db";
         let Some(node) = node else {
             return DEFAULT_STORE.into();
@@ -78,6 +83,33 @@ impl Validator<'_> {
             return DEFAULT_STORE.into();
         };
         self.timezone = self.zone(config.timezone.as_ref());
+        if let Some(day_one) = &config.day_one {
+            self.day_one = match day_one.trim() {
+                "first-run" => Some(DayOne {
+                    date: first_run.unwrap_or_else(|| {
+                        chrono::Utc::now()
+                            .with_timezone(&self.timezone)
+                            .date_naive()
+                    }),
+                    first_run: true,
+                }),
+                text => match crate::schedule::parse_date(text) {
+                    Ok(date) => Some(DayOne {
+                        date,
+                        first_run: false,
+                    }),
+                    Err(error) => {
+                        self.time_error(
+                            day_one,
+                            error.with_hint(
+                                "write a date like `2026-12-01`, or `first-run` for the day `crier run` first starts",
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
+        }
         let store = match &config.store {
             None => DEFAULT_STORE.to_string(),
             Some(store) => {

@@ -327,8 +327,13 @@ impl Validator<'_> {
                 };
                 let parsed = match kind {
                     ParamType::Duration => schedule::parse_duration(spanned.trim()).map(|_| ()),
-                    ParamType::Date => schedule::parse_date(spanned.trim()).map(|_| ()),
-                    _ => schedule::parse_local_datetime(spanned.trim(), tz).map(|_| ()),
+                    ParamType::Date => {
+                        schedule::parse_date_from(spanned.trim(), self.day_one_date()).map(|_| ())
+                    }
+                    _ => {
+                        schedule::parse_local_datetime_from(spanned.trim(), tz, self.day_one_date())
+                            .map(|_| ())
+                    }
                 };
                 match parsed {
                     Ok(()) => Some(spanned.value.clone().into()),
@@ -426,11 +431,14 @@ impl Validator<'_> {
         let base = param.node.as_str().unwrap_or_default().trim();
         let text = match param.kind {
             ParamType::Datetime => {
-                let local = schedule::parse_local_datetime(base, tz).ok()?.naive_local() + delta;
+                let local = schedule::parse_local_datetime_from(base, tz, self.day_one_date())
+                    .ok()?
+                    .naive_local()
+                    + delta;
                 resolve_local(local, tz).to_rfc3339()
             }
             ParamType::Date if delta.num_seconds() % TimeDelta::days(1).num_seconds() == 0 => {
-                (schedule::parse_date(base).ok()? + delta).to_string()
+                (schedule::parse_date_from(base, self.day_one_date()).ok()? + delta).to_string()
             }
             _ => {
                 let diagnostic = self.sources.error_node(

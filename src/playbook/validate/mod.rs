@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta};
+use chrono::{DateTime, NaiveDate, TimeDelta};
 use chrono_tz::Tz;
 
 use super::load::{Kind, Loaded};
@@ -42,8 +42,19 @@ impl Validated {
     }
 }
 
-/// Validates everything loaded from a folder.
+/// Validates everything loaded from a folder; `day_one: first-run` counts from today.
 pub fn validate(loaded: Loaded, scripts: &ScriptEngine, texts: &TextTemplates) -> Validated {
+    validate_from(loaded, scripts, texts, None)
+}
+
+/// The same, where `day_one: first-run` counts from `first_run` (the day the store first
+/// ran, or a rehearsal's first day) instead of today.
+pub fn validate_from(
+    loaded: Loaded,
+    scripts: &ScriptEngine,
+    texts: &TextTemplates,
+    first_run: Option<NaiveDate>,
+) -> Validated {
     let Loaded {
         root,
         sources,
@@ -62,14 +73,16 @@ pub fn validate(loaded: Loaded, scripts: &ScriptEngine, texts: &TextTemplates) -
         references_unreliable: false,
         http: Default::default(),
         cron_rules: Default::default(),
+        day_one: None,
     };
-    let store = v.config(config.as_ref());
+    let store = v.config(config.as_ref(), first_run);
     v.unique_names(&documents);
     let templates = expand::Templates::new(&mut v, &documents);
     let mut plan = Plan {
         root,
         timezone: v.timezone,
         store,
+        day_one: v.day_one,
         http: v.http,
         accounts: BTreeMap::new(),
         people: BTreeMap::new(),
@@ -131,6 +144,8 @@ pub(crate) struct Validator<'a> {
     http: crate::connectors::http::HttpOptions,
     /// Parsed cron rules by source: many items share a rule, and a parsed one is large.
     cron_rules: std::collections::HashMap<String, Arc<crate::schedule::CronSchedule>>,
+    /// What `day N` counts from (`crier.yaml`'s `day_one:`).
+    day_one: Option<super::plan::DayOne>,
 }
 
 impl Validator<'_> {
@@ -184,8 +199,13 @@ impl Validator<'_> {
         }
     }
 
+    /// The date `day N` counts from, if any.
+    fn day_one_date(&self) -> Option<NaiveDate> {
+        self.day_one.map(|day_one| day_one.date)
+    }
+
     fn datetime(&mut self, at: &Spanned<String>, tz: Tz) -> Option<DateTime<Tz>> {
-        schedule::parse_local_datetime(at.trim(), tz)
+        schedule::parse_local_datetime_from(at.trim(), tz, self.day_one_date())
             .map_err(|error| self.time_error(at, error))
             .ok()
     }

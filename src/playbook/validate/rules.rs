@@ -8,7 +8,7 @@ use crate::diagnostic::did_you_mean;
 use crate::playbook::plan::{LimitPlan, QuietHoursPlan, RulesPlan};
 use crate::playbook::raw::{LimitScope, Rules, Then};
 use crate::playbook::yaml::Node;
-use crate::schedule::{self, parse_window};
+use crate::schedule;
 use crate::script::ConditionContext;
 
 const UTM_KEYS: [&str; 5] = ["source", "medium", "campaign", "term", "content"];
@@ -125,7 +125,7 @@ impl Validator<'_> {
         });
         let mut blackouts = Vec::new();
         for blackout in &rules.blackout {
-            match parse_window(blackout.trim(), tz) {
+            match schedule::parse_window_from(blackout.trim(), tz, self.day_one_date()) {
                 Ok(window) => blackouts.push(window),
                 Err(error) => self.time_error(blackout, error),
             }

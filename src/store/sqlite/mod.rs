@@ -53,6 +53,23 @@ impl SqliteStore {
         Self::prepare(connection)
     }
 
+    /// Opens an existing store file for reading only: nothing is created, migrated or
+    /// written, so it works on a read-only file system and beside a running service.
+    pub fn open_read_only(path: &Path) -> StoreResult<SqliteStore> {
+        let connection = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::Open {
+            location: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(SqliteStore {
+            connection: Mutex::new(connection),
+        })
+    }
+
     /// A store that lives in memory only (tests; a service's throwaway engine): no file.
     pub fn in_memory() -> StoreResult<SqliteStore> {
         let connection = Connection::open_in_memory()?;
@@ -165,6 +182,11 @@ impl Store for SqliteStore {
             Some(row) => Some(row.get(0)?),
             None => None,
         })
+    }
+
+    fn first_started(&self) -> StoreResult<Option<Millis>> {
+        let connection = self.lock();
+        Ok(connection.query_row("SELECT MIN(loaded_at) FROM revisions", [], |row| row.get(0))?)
     }
 
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
