@@ -2,7 +2,7 @@
 //! marked ```` ```yaml playbook ```` is written to one folder (with the ```` ```csv
 //! file=NAME ```` blocks beside them and a `crier.yaml` this test supplies) and must pass
 //! `crier validate` without a single diagnostic; every ```` ```yaml crier.yaml ```` block
-//! must pass alone.
+//! must pass alone. The manual's pages link only to files in the repository.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -158,4 +158,39 @@ fn a_broken_block_is_caught() {
     let (code, said) = validate(dir.path());
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("unknown field `too`"), "{said}");
+}
+
+#[test]
+fn the_docs_link_only_to_files_in_the_repository() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let pages = [
+        "README.md",
+        "src/README.md",
+        "docs/playbooks.md",
+        "docs/architecture.md",
+        "playbooks/README.md",
+    ];
+    let mut broken = Vec::new();
+    for page in pages {
+        let text = std::fs::read_to_string(root.join(page)).expect("the page exists");
+        let folder = root.join(page).parent().unwrap().to_path_buf();
+        for (_, rest) in text.match_indices("](").map(|(i, _)| text.split_at(i + 2)) {
+            let target = rest.split([')', '#']).next().unwrap_or_default();
+            if target.is_empty() || target.starts_with("http://") || target.starts_with("https://")
+            {
+                continue;
+            }
+            let resolved = folder.join(target);
+            let inside = resolved
+                .canonicalize()
+                .is_ok_and(|path| path.starts_with(root.canonicalize().unwrap()));
+            if !inside {
+                broken.push(format!("{page}: {target}"));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "links to nothing in the repository: {broken:?}"
+    );
 }
