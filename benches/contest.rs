@@ -1,4 +1,4 @@
-//! Benchmarks for the contests issue's speed goals (measured here, never asserted in
+//! Benchmarks for the contests' speed goals (measured here, never asserted in
 //! tests): a draw over 1,000,000 entries, and eligibility over 100,000 entries with three
 //! rhai rules, one-per-author, a hashtag, excluded accounts and denied words.
 //! Run: `cargo bench --bench contest`.

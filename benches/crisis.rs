@@ -1,4 +1,4 @@
-//! The crisis issue's speed goal (measured, never asserted in tests): mention events through
+//! The crisis plans' speed goal (measured, never asserted in tests): mention events through
 //! the keyword filter, the lexicon, the incremental windows and the plan's conditions, the
 //! conditions evaluated once per virtual minute as `every: 1m` does (goal: at least 200,000
 //! events per second).

@@ -1,4 +1,4 @@
-//! Benchmarks for the engine issue's speed goals (measured, never asserted in tests):
+//! Benchmarks for the engine's speed goals (measured, never asserted in tests):
 //! - condition evaluation with compiled ASTs (goal: at least 1,000,000 per second per core);
 //! - durable dispatch to a local HTTP sink: 5,000 posts committed to a SQLite file, then
 //!   claimed, sent through the webhook connector and recorded (goal: at least 5,000/s);

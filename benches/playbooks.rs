@@ -1,4 +1,4 @@
-//! Benchmarks for the playbook issue's speed goals (measured here, never asserted in tests):
+//! Benchmarks for the playbook language's speed goals (measured here, never asserted in tests):
 //! validating 1,000 playbook files, and `plan` over a year for 1,000 cron items.
 //! Run: `cargo bench --bench playbooks`.
 

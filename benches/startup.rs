@@ -1,5 +1,5 @@
-//! Start-up time and memory with 100,000 cron items and 1,000,000 one-off posts (goal from
-//! the engine issue: under 5 s and under 500 MB). Not a criterion bench: it runs once and
+//! Start-up time and memory with 100,000 cron items and 1,000,000 one-off posts (goal:
+//! under 5 s and under 500 MB). Not a criterion bench: it runs once and
 //! prints the figures, because peak memory is per process.
 //! Run: `cargo bench --bench startup`.
 

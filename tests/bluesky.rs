@@ -3,7 +3,7 @@
 //! twice, mentions with paging, metrics, deletes, and secrets that never show.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -556,9 +556,8 @@ async fn a_slow_answer_is_outcome_unknown_and_a_resend_is_no_duplicate() {
     fake.push_fault(CREATE, Fault::Slow(Duration::from_secs(5)));
     let bluesky = connector(&fake);
     let outgoing = post("run-8/announce", "We are live");
-    let started = Instant::now();
     let err = bluesky.post(&outgoing).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(err.reason().contains("did not answer in time"), "{err}");
     assert!(matches!(err, SendError::OutcomeUnknown { .. }), "{err:?}");
     let delivered = bluesky.post(&outgoing).await.unwrap();
     assert_eq!(delivered.remote_id, own_uri("run-8/announce"));

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crier::connectors::console::ConsoleConnector;
 use crier::connectors::http::{self, HttpOptions};
@@ -280,9 +280,8 @@ async fn bad_request_is_permanent_with_the_message() {
 
 #[tokio::test]
 async fn slow_reply_is_outcome_unknown_and_a_resend_is_a_repeat() {
-    let started = Instant::now();
     let (err, fake) = send_with(Fault::Slow(Duration::from_secs(5))).await;
-    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(err.reason().contains("did not answer in time"), "{err}");
     assert!(matches!(err, SendError::OutcomeUnknown { .. }), "{err:?}");
     assert_eq!(fake.created_count(), 1);
     // The receiver deduplicates by key: the resend is answered as the first post.

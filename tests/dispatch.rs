@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use tempfile::TempDir;
 
 use crate::support::fake_network::{FakeNetwork, Fault, Outcome};
-use crate::support::service::{start, stop};
+use crate::support::service::{hang_up, replace_file, start, start_logged, stop, wait_for_log};
 
 /// A folder whose one campaign sends `count` posts through the webhook at one instant, a
 /// few seconds from now.
@@ -147,21 +147,18 @@ fn every_fault_ends_in_exactly_one_post_and_no_retry_is_early() {
 }
 
 fn write_campaign(dir: &Path, at: &str, items: &[&str]) {
-    let mut text = String::from("kind: campaign\nname: launch\nposts:\n");
-    for item in items {
-        text.push_str(&format!(
-            "  - id: {item}\n    at: \"{at}\"\n    to: hook\n    text: \"{item}\"\n"
-        ));
-    }
-    std::fs::write(dir.join("launch.yaml"), text).unwrap();
+    std::fs::write(dir.join("launch.yaml"), campaign(at, items)).unwrap();
 }
 
-/// Reloading on file changes: an invalid edit keeps the running revision, and a post
-/// deleted before its time never goes out.
+/// Reloading: an invalid edit keeps the running revision, and a post deleted before its
+/// time never goes out. Each edit is followed by SIGHUP and a wait for the service to say
+/// what it did, so no edit races the file watcher or the post's time.
 #[test]
 fn edits_reload_and_a_deleted_post_never_goes_out() {
     let network = FakeNetwork::start();
     let dir = TempDir::new().unwrap();
+    let logs = TempDir::new().unwrap();
+    let log = logs.path().join("run.log");
     std::fs::write(
         dir.path().join("crier.yaml"),
         format!(
@@ -170,28 +167,70 @@ fn edits_reload_and_a_deleted_post_never_goes_out() {
         ),
     )
     .unwrap();
-    let at = (Utc::now() + chrono::TimeDelta::seconds(9))
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string();
-    write_campaign(dir.path(), &at, &["kept", "deleted"]);
-    let child = start(dir.path());
-    std::thread::sleep(Duration::from_millis(1500));
-    std::fs::write(
-        dir.path().join("launch.yaml"),
-        "kind: campaign\nname: launch\nposts: [oops\n",
-    )
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
-    write_campaign(dir.path(), &at, &["kept"]);
-    wait_for(&network, 1, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(1500));
+    let launch = dir.path().join("launch.yaml");
+    let at = |seconds| {
+        (Utc::now() + chrono::TimeDelta::seconds(seconds))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    replace_file(&launch, &campaign(&at(86_400), &["placeholder"]));
+    let child = start_logged(dir.path(), &log);
+    wait_for_log(&log, "crier is running", 1, Duration::from_secs(40));
+    // Both posts are due well after the three reloads below, which take milliseconds.
+    let due = Utc::now() + chrono::TimeDelta::seconds(10);
+    let due_text = due.format("%Y-%m-%d %H:%M:%S").to_string();
+    replace_file(&launch, &campaign(&due_text, &["kept", "deleted"]));
+    hang_up(&child);
+    wait_for_log(&log, "reloaded the playbooks", 1, Duration::from_secs(20));
+    replace_file(&launch, "kind: campaign\nname: launch\nposts: [oops\n");
+    hang_up(&child);
+    wait_for_log(
+        &log,
+        "keeping the running revision",
+        1,
+        Duration::from_secs(20),
+    );
+    replace_file(&launch, &campaign(&due_text, &["kept"]));
+    hang_up(&child);
+    wait_for_log(&log, "reloaded the playbooks", 2, Duration::from_secs(20));
+    let reloaded_before_due = Utc::now() < due;
+    // `kept` and `deleted` fire at the same instant: once `kept` is out, `deleted` is past.
+    wait_for(&network, 1, Duration::from_secs(40));
     stop(child);
     let texts: Vec<String> = network
         .posts_by_key()
         .values()
         .map(|p| p.body["text"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(texts, ["kept"]);
+    assert_eq!(
+        texts,
+        ["kept"],
+        "reloaded before the posts were due: {reloaded_before_due}"
+    );
+    let history = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["history", dir.path().to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let items: Vec<String> = String::from_utf8(history.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let run: serde_json::Value = serde_json::from_str(line).unwrap();
+            run["item"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(items, ["kept"], "no run was ever made for `deleted`");
+}
+
+/// A campaign `launch` whose posts (named and worded `items`) are all due `at`.
+fn campaign(at: &str, items: &[&str]) -> String {
+    let mut text = String::from("kind: campaign\nname: launch\nposts:\n");
+    for item in items {
+        text.push_str(&format!(
+            "  - id: {item}\n    at: \"{at}\"\n    to: hook\n    text: \"{item}\"\n"
+        ));
+    }
+    text
 }
 
 /// `trigger` sends now; `history` and `status` show it.
@@ -291,44 +330,65 @@ fn an_unconfirmable_send_is_never_resent() {
 
 /// Reloading rebuilds the accounts' connectors: an account moved to another receiver posts
 /// there; an edit whose secret is missing keeps the running revision and its connectors.
+/// Each edit is followed by SIGHUP and a wait for the service to say what it did.
 #[test]
 fn a_reload_rebuilds_the_accounts() {
     let first = FakeNetwork::start();
     let second = FakeNetwork::start();
     let dir = TempDir::new().unwrap();
+    let logs = TempDir::new().unwrap();
+    let log = logs.path().join("run.log");
+    let config_file = dir.path().join("crier.yaml");
+    let launch = dir.path().join("launch.yaml");
     let config = |url: String, secret: &str| {
         format!(
             "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{url}\"{secret} }}\n"
         )
     };
-    std::fs::write(dir.path().join("crier.yaml"), config(first.url(), "")).unwrap();
     let at = |seconds| {
         (Utc::now() + chrono::TimeDelta::seconds(seconds))
             .format("%Y-%m-%d %H:%M:%S")
             .to_string()
     };
-    std::fs::write(
-        dir.path().join("launch.yaml"),
-        format!(
-            "kind: campaign\nname: launch\nposts:\n  - {{ id: early, at: \"{}\", to: hook, text: early }}\n  - {{ id: late, at: \"{}\", to: hook, text: late }}\n",
-            at(6),
-            at(14)
-        ),
-    )
-    .unwrap();
-    let child = start(dir.path());
-    std::thread::sleep(Duration::from_millis(1500));
+    let posts = |items: &[(&str, &str)]| {
+        let mut text = String::from("kind: campaign\nname: launch\nposts:\n");
+        for (item, at) in items {
+            text.push_str(&format!(
+                "  - {{ id: {item}, at: \"{at}\", to: hook, text: {item} }}\n"
+            ));
+        }
+        text
+    };
+    replace_file(&config_file, &config(first.url(), ""));
+    replace_file(&launch, &posts(&[("placeholder", &at(86_400))]));
+    let child = start_logged(dir.path(), &log);
+    wait_for_log(&log, "crier is running", 1, Duration::from_secs(40));
+    // `early` is due well after the invalid edit below is in (a reload takes milliseconds).
+    let early = at(8);
+    replace_file(&launch, &posts(&[("early", &early)]));
+    hang_up(&child);
+    wait_for_log(&log, "reloaded the playbooks", 1, Duration::from_secs(20));
     // Invalid: the secret is not set. The running revision (the first receiver) stays...
-    std::fs::write(
-        dir.path().join("crier.yaml"),
-        config(second.url(), ", secret: env:CRIER_TEST_NEVER_SET"),
-    )
-    .unwrap();
-    wait_for(&first, 1, Duration::from_secs(15));
-    // ...until a valid edit moves the account.
-    std::fs::write(dir.path().join("crier.yaml"), config(second.url(), "")).unwrap();
-    wait_for(&second, 1, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(500));
+    replace_file(
+        &config_file,
+        &config(second.url(), ", secret: env:CRIER_TEST_NEVER_SET"),
+    );
+    hang_up(&child);
+    wait_for_log(
+        &log,
+        "keeping the running revision",
+        1,
+        Duration::from_secs(20),
+    );
+    wait_for(&first, 1, Duration::from_secs(40));
+    // ...until a valid edit moves the account; `late` is added only once it is in.
+    replace_file(&config_file, &config(second.url(), ""));
+    hang_up(&child);
+    wait_for_log(&log, "reloaded the playbooks", 2, Duration::from_secs(20));
+    replace_file(&launch, &posts(&[("early", &early), ("late", &at(2))]));
+    hang_up(&child);
+    wait_for_log(&log, "reloaded the playbooks", 3, Duration::from_secs(20));
+    wait_for(&second, 1, Duration::from_secs(40));
     stop(child);
     let texts = |network: &FakeNetwork| -> Vec<String> {
         network

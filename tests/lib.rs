@@ -9,6 +9,7 @@ mod crisis;
 mod diagnostics;
 mod discord;
 mod dispatch;
+mod docs;
 mod email;
 mod engine;
 mod examples;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use crier::connectors::Secret;
@@ -225,11 +225,14 @@ async fn an_image_never_processed_is_transient_and_posts_nothing() {
         interval: Duration::from_millis(20),
         timeout: Duration::from_millis(150),
     });
-    let started = Instant::now();
     let err = masto.post(&outgoing).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(2));
     assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
-    assert!(err.reason().contains("still processing"), "{err}");
+    // The polling timeout (150 ms), not the 10,000 polls the server would need, ended it.
+    assert!(
+        err.reason().contains("still processing the image `")
+            && err.reason().ends_with("after 0.15s"),
+        "{err}"
+    );
     assert!(fake.statuses().is_empty());
 }
 
@@ -439,9 +442,8 @@ async fn unprocessable_is_permanent_without_validation_prefix() {
 
 #[tokio::test]
 async fn a_slow_answer_is_outcome_unknown_and_lookup_finds_the_post() {
-    let started = Instant::now();
     let (err, fake) = post_with(Fault::Slow(Duration::from_secs(5))).await;
-    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(err.reason().contains("did not answer in time"), "{err}");
     assert!(matches!(err, SendError::OutcomeUnknown { .. }), "{err:?}");
     assert_eq!(fake.statuses().len(), 1);
     let masto = connector(&fake);

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crier::connectors::http::{self, HttpOptions};
 use crier::connectors::matrix::MatrixConnector;
@@ -651,9 +651,8 @@ async fn fake_accept_then_drop_is_found_by_lookup_and_not_sent_twice() {
 
 #[tokio::test]
 async fn fake_slow_answer_then_resend_reuses_the_transaction() {
-    let started = Instant::now();
     let (err, fake) = fake_send_with(Fault::Slow(Duration::from_secs(5))).await;
-    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(err.reason().contains("did not answer in time"), "{err}");
     assert!(matches!(err, SendError::OutcomeUnknown { .. }), "{err:?}");
     let bot = connector(
         &fake.url(),

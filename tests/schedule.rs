@@ -484,12 +484,11 @@ fn agrees_with_croner_in_zones_between_changes() {
 }
 
 #[test]
-fn a_year_of_a_thousand_daily_jobs_is_quick() {
-    // 1,000 jobs over a year (365,000+ fires). Release builds take well under a second;
-    // this bound only catches per-minute scanning creeping back in debug builds.
+fn a_year_of_a_thousand_daily_jobs_fires_each_once_a_day() {
+    // 1,000 jobs over a year across both daylight-saving changes: 365,000 fires. How fast
+    // is measured by `cargo bench --bench playbooks`, never asserted here.
     let zone = tz("Europe/Berlin");
     let (after, until) = (utc("2024-12-31T23:59:30Z"), utc("2026-01-01T00:00:00Z"));
-    let started = std::time::Instant::now();
     let mut count = 0;
     for i in 0..1000 {
         let expr = format!("{} {} * * *", i % 60, (i / 60) % 24);
@@ -500,11 +499,6 @@ fn a_year_of_a_thousand_daily_jobs_is_quick() {
             .count();
     }
     assert_eq!(count, 365_000);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(30),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 // ---- durations, dates, times, zones, windows ---------------------------------------------

@@ -599,13 +599,11 @@ mod evaluation {
     fn operation_limit_stops_runaway_closures() {
         // rhai's own count misses work inside closures run by `map`; crier's does not.
         let source = format!("post.text.to_chars(){}.len() > 0", ".map(|c| c)".repeat(14));
-        let started = std::time::Instant::now();
         let result = eval(&source, RulesRequire, &post(&"x".repeat(9_000)));
         assert_eq!(
             result.unwrap_err().message,
             "condition exceeded the operation limit"
         );
-        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

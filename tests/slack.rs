@@ -1,7 +1,7 @@
 //! The Slack webhook connector against a fake incoming webhook on 127.0.0.1.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crier::connectors::http::{self, HttpOptions};
 use crier::connectors::secret::Secret;
@@ -224,9 +224,8 @@ async fn rate_limit_with_and_without_retry_after() {
 
 #[tokio::test]
 async fn a_late_answer_is_outcome_unknown_and_cannot_be_looked_up() {
-    let started = Instant::now();
     let (err, fake) = send_with(Fault::Slow(Duration::from_secs(5))).await;
-    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(err.reason().contains("did not answer in time"), "{err}");
     assert!(matches!(err, SendError::OutcomeUnknown { .. }), "{err:?}");
     assert_eq!(fake.messages().len(), 1);
     let connector = slack(&fake.url_with(SECRET));

@@ -1,5 +1,6 @@
 //! Wall-clock candidates: every local date and time a cron expression selects, in order,
-//! enumerated by the `cron` crate (the product owner's preferred engine).
+//! enumerated by the `cron` crate, which does the calendar arithmetic (month lengths, leap
+//! years, weekdays) over the field sets crier parsed itself.
 //!
 //! The crate is iterated on `Utc` with local times standing in for UTC ones, so it never
 //! sees a daylight-saving change; [`super::cron_fires`] maps candidates to instants.

@@ -22,9 +22,7 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("the store holds a value crier cannot read: {0}")]
     Corrupt(String),
-    #[error(
-        "unsupported store `{0}`: use `sqlite://PATH` (PostgreSQL comes with the cluster issue)"
-    )]
+    #[error("unsupported store `{0}`: use `sqlite://PATH` (PostgreSQL is not supported yet)")]
     Unsupported(String),
     #[error(
         "another `crier run` is using the store `{location}` (pid {pid}); run one service per store"

@@ -61,6 +61,8 @@ pub struct FakeSession {
     pub fault: Option<Fault>,
     /// Sign-in attempts: the user name tried and whether it matched.
     pub sign_ins: Vec<(String, bool)>,
+    /// The client closed the connection while a slow fault kept the server silent.
+    pub hung_up_while_silent: bool,
 }
 
 impl FakeSession {
@@ -184,6 +186,24 @@ impl FakeSmtp {
     pub fn sessions(&self) -> Vec<FakeSession> {
         lock(&self.inner).sessions.clone()
     }
+
+    /// The first connection once its client has hung up on a silent server; `None` if that
+    /// has not happened within `limit`. The client's close reaches the fake a moment after
+    /// the client returns, hence the (bounded) wait.
+    pub fn hung_up_session(&self, limit: Duration) -> Option<FakeSession> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(session) = self.sessions().into_iter().next()
+                && session.hung_up_while_silent
+            {
+                return Some(session);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for FakeSmtp {
@@ -269,7 +289,8 @@ async fn converse(
         Some(Fault::Greeting { code, text }) => {
             return conn.reply(&format!("{code} {text}")).await;
         }
-        Some(Fault::SlowGreeting(delay)) => tokio::time::sleep(*delay).await,
+        // The client hung up on the silent server: nothing more to say.
+        Some(Fault::SlowGreeting(delay)) if silent_for(conn, *delay).await => return Ok(()),
         _ => {}
     }
     conn.reply("220 fake-smtp.test ESMTP ready").await?;
@@ -381,7 +402,9 @@ async fn converse(
                     }
                     Some(Fault::SlowAfterData(delay)) => {
                         lock(&conn.state).mails.push(mail);
-                        tokio::time::sleep(delay).await;
+                        if silent_for(conn, delay).await {
+                            return Ok(());
+                        }
                         conn.reply("250 2.0.0 Ok: queued").await?;
                     }
                     other => {
@@ -408,6 +431,25 @@ async fn converse(
         }
     }
     Ok(())
+}
+
+/// Answers nothing for `delay`, recording what the client sends meanwhile; `true` when the
+/// client hung up before the delay was over.
+async fn silent_for(conn: &mut Connection, delay: Duration) -> bool {
+    let over = tokio::time::sleep(delay);
+    tokio::pin!(over);
+    loop {
+        tokio::select! {
+            _ = &mut over => return false,
+            line = conn.line() => match line {
+                Some(line) => conn.record(|s| s.commands.push(line)),
+                None => {
+                    conn.record(|s| s.hung_up_while_silent = true);
+                    return true;
+                }
+            },
+        }
+    }
 }
 
 /// `FROM:<a@b> PARAMS` → (`a@b`, `PARAMS`).

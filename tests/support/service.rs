@@ -1,4 +1,6 @@
-//! `crier run` as a child process: started quietly, stopped with SIGINT and a bounded wait.
+//! `crier run` as a child process: started quietly (or with its log in a file, for tests
+//! that wait on what it says), told to reload with SIGHUP, stopped with SIGINT and a bounded
+//! wait.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,6 +14,52 @@ pub fn start(dir: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start crier run")
+}
+
+/// `crier run` logging at `info` into `log` (kept outside the playbook folder).
+pub fn start_logged(dir: &Path, log: &Path) -> Child {
+    let file = std::fs::File::create(log).expect("create the log file");
+    Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.to_str().unwrap()])
+        .env("CRIER_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("start crier run")
+}
+
+/// SIGHUP: reload the playbooks now.
+pub fn hang_up(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "could not send SIGHUP to {}", child.id());
+}
+
+/// Waits (bounded) until `log` holds `message` at least `count` times; panics with the log
+/// when it does not.
+pub fn wait_for_log(log: &Path, message: &str, count: usize, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.matches(message).count() >= count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`{message}` not logged {count} time(s) within {limit:?}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Replaces a file in one step (written beside it, then renamed), so a file watcher never
+/// sees it half written.
+pub fn replace_file(path: &Path, text: &str) {
+    let staged = path.with_extension("staged");
+    std::fs::write(&staged, text).expect("write the staged file");
+    std::fs::rename(&staged, path).expect("rename the staged file");
 }
 
 /// SIGINT, then wait (bounded) for a graceful exit; panics if it does not come.

@@ -106,10 +106,12 @@ pub struct Step {
     /// The notification's text (a template seeing `signal`, `incident`, `vars`).
     #[serde(default)]
     pub text: Option<Spanned<String>>,
-    /// Pause `campaigns`, `all`, or the named accounts or campaigns.
+    /// Pause `campaigns` (every campaign post; the plan's own posts still go out), `all`
+    /// (every send), or accounts by name.
     #[serde(default)]
     pub pause: Option<OneOrMany<Name>>,
-    /// Resume what a pause held.
+    /// Lift the pauses on these targets (`campaigns`, `all`, or accounts by name); held posts
+    /// go on by their `missed:` policy.
     #[serde(default)]
     pub resume: Option<OneOrMany<Name>>,
     /// Wait for a person's approval.
