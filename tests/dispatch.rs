@@ -516,3 +516,44 @@ fn conditions_see_the_metrics_the_network_reported() {
         .expect("a run for `huge`");
     assert_eq!(huge["state"], "skipped", "{huge}");
 }
+
+/// A calendar edited alone is a change to the playbooks: the reload takes its new rows.
+#[test]
+fn editing_only_a_calendar_reloads_it() {
+    let dir = TempDir::new().unwrap();
+    let logs = TempDir::new().unwrap();
+    let log = logs.path().join("run.log");
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: UTC\naccounts:\n  brand: { network: console }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sale.yaml"),
+        "kind: campaign\nname: sale\nposts:\n  - calendar: posts.csv\n",
+    )
+    .unwrap();
+    let tomorrow = (Utc::now() + chrono::TimeDelta::days(1)).format("%Y-%m-%d");
+    let calendar = dir.path().join("posts.csv");
+    replace_file(
+        &calendar,
+        &format!("at,to,text,media\n{tomorrow} 10:00,brand,First,\n"),
+    );
+    let child = start_logged(dir.path(), &log);
+    wait_for_log(&log, "crier is running", 1, Duration::from_secs(40));
+    replace_file(
+        &calendar,
+        &format!(
+            "at,to,text,media\n{tomorrow} 10:00,brand,First,\n{tomorrow} 11:00,brand,Second,\n"
+        ),
+    );
+    hang_up(&child);
+    wait_for_log(&log, "reloaded the playbooks", 1, Duration::from_secs(20));
+    let status = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["status", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    stop(child);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("sale/posts.csv:3"), "{status}");
+}

@@ -1908,3 +1908,69 @@ fn incident_actions_wait_until_applied(store: &dyn Store) {
     assert_eq!(store.incident_action(ack).unwrap().unwrap().outcome, None);
     assert_eq!(store.incident_action(99).unwrap(), None);
 }
+
+/// Processes opening a new store together (a read command beside a starting service)
+/// never apply a migration twice.
+#[test]
+fn opening_a_new_store_from_many_threads_at_once_migrates_it_once() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crier.db");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    crier::store::SqliteStore::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for opener in openers {
+            opener.join().unwrap().unwrap();
+        }
+    }
+}
+
+/// Commands that only read never create a store, and read one they cannot write.
+#[test]
+fn read_commands_create_no_store_and_read_a_read_only_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: UTC\naccounts:\n  brand: { network: console }\npeople:\n  pr: { notify: brand }\n",
+    )
+    .unwrap();
+    let crier = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let path = dir.path().to_str().unwrap();
+    for args in [
+        vec!["approvals", "--path", path],
+        vec!["status", path],
+        vec!["history", path],
+    ] {
+        let out = crier(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(!dir.path().join("crier.db").exists());
+
+    crier::store::SqliteStore::open(&dir.path().join("crier.db")).unwrap();
+    let db = dir.path().join("crier.db");
+    let mut permissions = std::fs::metadata(&db).unwrap().permissions();
+    permissions.set_readonly(true);
+    std::fs::set_permissions(&db, permissions).unwrap();
+    let out = crier(&["approvals", "--path", path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -19,8 +19,10 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    let list = store.approvals(!all).map_err(|e| e.to_string())?;
+    let list = match super::engine_commands::existing_store(&plan)? {
+        Some(store) => store.approvals(!all).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
     let tz = plan.timezone;
     match format {
         TableFormat::Json => {

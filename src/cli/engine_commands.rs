@@ -57,17 +57,27 @@ pub(super) fn valid_plan(path: &Path) -> Result<Result<Plan, ExitCode>, String> 
     Ok(validated.plan.ok_or(ExitCode::from(INVALID)))
 }
 
-/// The store file a plan names, for commands that only read it.
-fn existing_store(plan: &Plan) -> Result<Option<Arc<dyn Store>>, String> {
-    if let Some(path) = plan.store.strip_prefix("sqlite://") {
-        let file = plan.root.join(path);
-        if !file.exists() {
-            return Ok(None);
-        }
+/// The store file a plan names, opened for reading only, for commands that only read it:
+/// nothing is created or changed, so they work beside a starting service and on a
+/// read-only file system.
+pub(super) fn existing_store(plan: &Plan) -> Result<Option<Arc<dyn Store>>, String> {
+    let Some(path) = plan.store.strip_prefix("sqlite://") else {
+        return store::open(&plan.store, &plan.root)
+            .map(Some)
+            .map_err(|e| e.to_string());
+    };
+    let file = plan.root.join(path);
+    if !file.exists() {
+        return Ok(None);
     }
-    store::open(&plan.store, &plan.root)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    let store = store::SqliteStore::open_read_only(&file).map_err(|e| e.to_string())?;
+    if !store.is_current().map_err(|e| e.to_string())? {
+        return Err(format!(
+            "the store `{}` is not up to date with this crier; `crier run` brings it up to date",
+            file.display()
+        ));
+    }
+    Ok(Some(Arc::new(store)))
 }
 
 pub(super) fn run(path: PathBuf, log_format: LogFormat) -> CommandResult {

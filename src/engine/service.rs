@@ -77,10 +77,9 @@ fn validate_files(
 fn settle(validated: Validated, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceError> {
     report(&validated);
     let mut hasher = Sha256::new();
-    for file in 0.. {
-        let Some(source) = validated.sources.try_get(file) else {
-            break;
-        };
+    // The playbook files, then the calendars they read: a calendar edited alone is a change.
+    let sources = (0..).map_while(|file| validated.sources.try_get(file));
+    for source in sources.chain(&validated.calendars) {
         hasher.update(source.path.display().to_string().as_bytes());
         hasher.update([0]);
         hasher.update(source.text.as_bytes());

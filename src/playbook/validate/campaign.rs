@@ -366,6 +366,7 @@ impl Validator<'_> {
                 return Vec::new();
             }
         };
+        self.calendars.push(source.clone());
         let rows = match read_calendar(&source) {
             Ok(rows) => rows,
             Err(diagnostics) => {

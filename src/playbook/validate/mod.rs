@@ -34,6 +34,8 @@ pub struct Validated {
     pub plan: Option<Plan>,
     pub diagnostics: Vec<Diagnostic>,
     pub sources: Sources,
+    /// The CSV calendars the playbooks named, as read: part of the playbooks' content.
+    pub calendars: Vec<crate::diagnostic::SourceFile>,
 }
 
 impl Validated {
@@ -74,6 +76,7 @@ pub fn validate_from(
         http: Default::default(),
         cron_rules: Default::default(),
         day_one: None,
+        calendars: Vec::new(),
     };
     let store = v.config(config.as_ref(), first_run);
     v.unique_names(&documents);
@@ -119,6 +122,7 @@ pub fn validate_from(
     }
     plan.accounts = std::mem::take(&mut v.accounts);
     plan.people = std::mem::take(&mut v.people);
+    let calendars = std::mem::take(&mut v.calendars);
     let mut diagnostics = v.diagnostics;
     diagnostics.extend(rules::contradictions(&plan.rules));
     diagnostics.sort_by(|a, b| (&a.file, a.position).cmp(&(&b.file, b.position)));
@@ -128,6 +132,7 @@ pub fn validate_from(
         plan: ok.then_some(plan),
         diagnostics,
         sources,
+        calendars,
     }
 }
 
@@ -146,6 +151,8 @@ pub(crate) struct Validator<'a> {
     cron_rules: std::collections::HashMap<String, Arc<crate::schedule::CronSchedule>>,
     /// What `day N` counts from (`crier.yaml`'s `day_one:`).
     day_one: Option<super::plan::DayOne>,
+    /// The calendars read so far.
+    calendars: Vec<crate::diagnostic::SourceFile>,
 }
 
 impl Validator<'_> {

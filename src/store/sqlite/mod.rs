@@ -90,8 +90,10 @@ impl SqliteStore {
 
     fn migrate(&self) -> StoreResult<()> {
         let mut connection = self.lock();
-        let version: usize =
-            connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        // One writer at a time, and the version read inside its transaction: two processes
+        // opening a new store together must not both apply the same migration.
+        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: usize = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
         if version > MIGRATIONS.len() {
             return Err(StoreError::Corrupt(format!(
                 "the store's schema is version {version}, newer than this crier knows ({}); upgrade crier",
@@ -99,12 +101,20 @@ impl SqliteStore {
             )));
         }
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = connection.transaction()?;
             tx.execute_batch(migration)?;
             tx.pragma_update(None, "user_version", index + 1)?;
-            tx.commit()?;
         }
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Whether the store's schema is the one this crier writes (a store last used by an
+    /// older crier is brought up to date by the next `crier run`).
+    pub fn is_current(&self) -> StoreResult<bool> {
+        let connection = self.lock();
+        let version: usize =
+            connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        Ok(version == MIGRATIONS.len())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
