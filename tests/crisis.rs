@@ -593,10 +593,21 @@ resolve:
         let plan = validated.plan.expect("the drill's playbooks are valid");
         let events = crier::engine::rehearse::read_events(&root.join("events.jsonl")).unwrap();
         assert!(events.len() >= 250, "a few hundred events");
-        let from = chrono::DateTime::parse_from_rfc3339("2027-03-03T09:00:00+02:00")
-            .unwrap()
-            .timestamp_millis();
-        let reports = crier::crisis::drill_events(&plan, &events, from, from + 120 * MIN);
+        let from: chrono::DateTime<chrono::Utc> = "2027-03-03T07:00:00Z".parse().unwrap();
+        // What `crier rehearse --incident-report` writes: the engine's own incidents.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let rehearsal = runtime
+            .block_on(crier::engine::rehearse::rehearsal(
+                std::sync::Arc::new(plan),
+                &events,
+                from,
+                from + chrono::TimeDelta::hours(2),
+            ))
+            .unwrap();
+        let reports = rehearsal.incidents;
         assert_eq!(reports.len(), 1);
         let r = &reports[0];
         assert_eq!(
@@ -1342,5 +1353,231 @@ levels:
             )
         );
         assert_eq!(report.acknowledged_by.as_deref(), Some("duty"));
+    }
+}
+
+/// `crier rehearse` runs crisis plans through the engine of `crier run`: their notifications,
+/// pauses and holding posts are in its output, and a pause holds the campaign posts it covers.
+mod rehearsals {
+    use chrono::{DateTime, Utc};
+    use crier::engine::rehearse::{RehearsalEvent, RehearsalLine, rehearsal, render_text};
+
+    const CONFIG: &str = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  duty: { notify: chat }\n  lead: { notify: chat }\n";
+
+    const CRISIS: &str = r#"kind: crisis
+name: outage
+watch:
+  accounts: [brand]
+  keywords: [acme]
+  every: 1m
+levels:
+  - name: critical
+    when: 'mentions("10m").negative >= 3'
+    do:
+      - pause: campaigns
+      - notify: duty
+        text: "{{ signal.negative }} negative"
+      - approve:
+          by: [lead]
+      - post:
+          to: [brand]
+          text: "We know acme is down. We are on it."
+resolve:
+  when: 'mentions("10m").negative < 1'
+  for: 30m
+  do:
+    - resume: campaigns
+"#;
+
+    const CAMPAIGN: &str = "kind: campaign\nname: spring\nposts:\n  - { id: launch, at: \"2027-03-03 09:45\", to: brand, text: \"Spring sale!\" }\n";
+
+    fn utc(h: u32, m: u32) -> DateTime<Utc> {
+        format!("2027-03-03T{h:02}:{m:02}:00Z").parse().unwrap()
+    }
+
+    fn event(json: serde_json::Value) -> RehearsalEvent {
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// Three complaints from 09:20; `decisions` after them.
+    fn events(decisions: &[serde_json::Value]) -> Vec<RehearsalEvent> {
+        let mut events: Vec<RehearsalEvent> = (0..3)
+            .map(|i| {
+                event(serde_json::json!({
+                    "at": format!("2027-03-03T09:2{i}:30Z"), "type": "mention",
+                    "account": "brand", "author": format!("@u{i}"),
+                    "text": "acme is down again, terrible"
+                }))
+            })
+            .collect();
+        events.extend(decisions.iter().cloned().map(event));
+        events
+    }
+
+    async fn rehearse(
+        events: &[RehearsalEvent],
+        until: DateTime<Utc>,
+    ) -> crier::engine::rehearse::Rehearsal {
+        let (_dir, plan) = crate::support::playbooks::valid_plan(
+            CONFIG,
+            &[("outage.yaml", CRISIS), ("spring.yaml", CAMPAIGN)],
+        );
+        rehearsal(plan, events, utc(9, 0), until).await.unwrap()
+    }
+
+    fn of<'a>(lines: &'a [RehearsalLine], kind: &str) -> Vec<&'a RehearsalLine> {
+        lines.iter().filter(|l| l.kind == kind).collect()
+    }
+
+    #[tokio::test]
+    async fn a_crisis_pause_holds_the_campaign_posts_it_covers() {
+        let approve = serde_json::json!({
+            "at": "2027-03-03T09:30:00Z", "type": "approval", "incident": "outage",
+            "by": "lead", "decision": "approve"
+        });
+        let rehearsal = rehearse(&events(&[approve]), utc(10, 0)).await;
+        let lines = &rehearsal.lines;
+        let text = render_text(lines);
+        let pause = of(lines, "pause");
+        assert_eq!(pause.len(), 1, "{text}");
+        // The third complaint is at 09:22:30: the 09:23 evaluation opens the incident.
+        assert_eq!(pause[0].at.to_utc(), utc(9, 23), "{text}");
+        let held = of(lines, "held");
+        assert_eq!(held.len(), 1, "{text}");
+        assert_eq!(held[0].item.as_deref(), Some("launch"));
+        assert!(
+            held[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("by crisis:outage")),
+            "{text}"
+        );
+        // The holding post is the one post that goes out; the team is told.
+        let posts = of(lines, "post");
+        assert_eq!(posts.len(), 1, "{text}");
+        assert_eq!(posts[0].playbook.as_deref(), Some("outage"));
+        assert_eq!(posts[0].at.to_utc(), utc(9, 30), "{text}");
+        assert!(
+            of(lines, "notify")
+                .iter()
+                .any(|n| n.text.as_deref().is_some_and(|t| t.contains("3 negative")))
+        );
+        assert!(
+            text.contains("1 post(s) would go out, 1 held by a pause"),
+            "{text}"
+        );
+        // The incident report is the engine's, the same one `--incident-report` writes.
+        assert_eq!(rehearsal.incidents.len(), 1);
+        assert_eq!(
+            rehearsal.incidents[0].responded_at,
+            Some(utc(9, 30).timestamp_millis())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resume_sends_the_held_campaign_post() {
+        let approve = serde_json::json!({
+            "at": "2027-03-03T09:30:00Z", "type": "approval", "incident": "outage",
+            "by": "lead", "decision": "approve"
+        });
+        let rehearsal = rehearse(&events(&[approve]), utc(11, 0)).await;
+        let lines = &rehearsal.lines;
+        let text = render_text(lines);
+        let resume = of(lines, "resume");
+        assert_eq!(resume.len(), 1, "{text}");
+        let launch: Vec<_> = of(lines, "post")
+            .into_iter()
+            .filter(|l| l.item.as_deref() == Some("launch"))
+            .collect();
+        assert_eq!(launch.len(), 1, "{text}");
+        assert_eq!(launch[0].at, resume[0].at, "{text}");
+        assert_eq!(
+            launch[0].reason.as_deref(),
+            Some("held by a pause from 09:45, sent when it lifted"),
+            "{text}"
+        );
+        assert!(of(lines, "held").is_empty(), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_incident_decision_with_nothing_to_decide_is_refused_with_the_reason() {
+        let decisions = [
+            // Before any incident.
+            serde_json::json!({
+                "at": "2027-03-03T09:05:00Z", "type": "approval", "incident": "outage",
+                "by": "lead", "decision": "ack"
+            }),
+            // Not a plan of the playbooks.
+            serde_json::json!({
+                "at": "2027-03-03T09:06:00Z", "type": "approval", "incident": "outgae",
+                "by": "lead", "decision": "ack"
+            }),
+            // Someone who is not the approver.
+            serde_json::json!({
+                "at": "2027-03-03T09:26:00Z", "type": "approval", "incident": "outage",
+                "by": "duty", "decision": "approve"
+            }),
+        ];
+        let lines = rehearse(&events(&decisions), utc(10, 0)).await.lines;
+        let text = render_text(&lines);
+        let refused: Vec<(String, String)> = of(&lines, "refused")
+            .iter()
+            .map(|l| {
+                (
+                    l.at.format("%H:%M").to_string(),
+                    l.reason.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("09:05".into(), "outage has no open incident".into()),
+                ("09:06".into(), "there is no crisis plan `outgae`".into()),
+                (
+                    "09:26".into(),
+                    "duty may not decide; the approvers are lead".into()
+                ),
+            ],
+            "{text}"
+        );
+        // Nothing approved the post: it never goes out.
+        assert!(of(&lines, "post").is_empty(), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_decision_on_an_incident_that_waits_for_none_is_refused() {
+        // The incident opens at 09:23 and asks for its approval at once.
+        let decision = |minute: u32, by: &str, decision: &str| {
+            serde_json::json!({
+                "at": format!("2027-03-03T09:{minute:02}:00Z"), "type": "approval",
+                "incident": "outage", "by": by, "decision": decision
+            })
+        };
+        let decisions = [
+            decision(24, "duty", "ack"),
+            decision(25, "lead", "ack"),
+            decision(30, "lead", "approve"),
+            decision(31, "lead", "approve"),
+        ];
+        let lines = rehearse(&events(&decisions), utc(10, 0)).await.lines;
+        let text = render_text(&lines);
+        let refused: Vec<_> = of(&lines, "refused")
+            .iter()
+            .map(|l| l.reason.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                "incident 1 is already acknowledged at critical by duty",
+                "incident 1 has no approval waiting",
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("refused  outage → lead: approve (incident 1 has no approval waiting)"),
+            "{text}"
+        );
+        assert_eq!(of(&lines, "post").len(), 1, "{text}");
     }
 }

@@ -10,7 +10,7 @@ pub mod runner;
 mod windows;
 
 pub use classify::{Classifier, KeywordFilter, Lexicon, Tone};
-pub use drill::{DrillDecision, DrillMention, drill, drill_events, render_reports};
+pub use drill::{DrillDecision, DrillMention, drill, render_reports};
 pub use incident::{IncidentMachine, IncidentState, Transition};
 pub use report::{
     ApprovalRecord, IncidentReport, LevelMark, MinuteCount, ReportFormat, TimelineEntry, duration,
