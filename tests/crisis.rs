@@ -435,9 +435,9 @@ resolve:
         let reports = run("proceed", &wave(), &[]);
         assert_eq!(reports.len(), 1);
         let r = &reports[0];
-        // Minute 0's five mentions (at 00:30) are seen at the 01:00 evaluation.
-        assert_eq!(r.signal_at, T0 + MIN);
-        assert_eq!(r.opened_at - r.signal_at, 0);
+        // Minute 0's five mentions (at 00:30) met the condition; the 01:00 evaluation saw them.
+        assert_eq!(r.signal_at, T0);
+        assert_eq!(r.opened_at, T0 + MIN);
         let marks: Vec<_> = r
             .levels
             .iter()
@@ -543,6 +543,43 @@ resolve:
         );
     }
 
+    /// Levels evaluated every 5 minutes: the signal still starts at the minute whose counts
+    /// met the condition (minute 2: six negatives), not at the evaluation that saw it.
+    #[test]
+    fn time_to_detect_measures_from_the_first_minute_that_met_the_condition() {
+        let playbook = r#"kind: crisis
+name: outage
+watch:
+  accounts: [brand]
+  keywords: [acme]
+  every: 5m
+levels:
+  - name: elevated
+    when: 'mentions("10m").negative >= 5'
+    do:
+      - notify: duty
+"#;
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
+        std::fs::write(dir.path().join("outage.yaml"), playbook).unwrap();
+        let plan = crier::cli::load_and_validate(dir.path())
+            .unwrap()
+            .plan
+            .expect("a valid plan");
+        let reports = drill(
+            &plan.crises[0],
+            &ScriptEngine::new(),
+            &negatives(&[2, 2, 2, 1, 1]),
+            &[],
+            T0,
+            T0 + 30 * MIN,
+        );
+        let r = &reports[0];
+        assert_eq!((r.opened_at - T0) / MIN, 5);
+        assert_eq!((r.signal_at - T0) / MIN, 2);
+        assert_eq!(r.durations()[0], ("Time to detect", Some(3 * MIN)));
+    }
+
     #[test]
     fn a_hovering_signal_keeps_one_incident() {
         // Five ones in every eleven minutes: 10-minute windows hold 4 or 5 negatives, so the
@@ -561,7 +598,8 @@ resolve:
         let r = &run("proceed", &wave(), &[])[0];
         let md = r.render(ReportFormat::Markdown);
         assert!(
-            md.contains("| Time to detect | 0s |") && md.contains("| Time to resolve | 33m 00s |"),
+            md.contains("| Time to detect | 1m 00s |")
+                && md.contains("| Time to resolve | 33m 00s |"),
             "{md}"
         );
         let html = r.render(ReportFormat::Html);
@@ -582,7 +620,7 @@ resolve:
         // The chart has every minute from an hour before the signal to the resolve, quiet
         // minutes as zeros.
         let minutes: Vec<i64> = r.mentions.iter().map(|m| (m.at - T0) / MIN).collect();
-        assert_eq!(minutes, (-59..=34).collect::<Vec<_>>());
+        assert_eq!(minutes, (-60..=34).collect::<Vec<_>>());
         assert_eq!(r.mentions.iter().map(|m| m.negative).sum::<u64>(), 50);
     }
 

@@ -58,6 +58,11 @@ impl CrisisSignals {
         )
     }
 
+    /// Whether a mention with this text counts for the plan (its keywords).
+    pub fn matches(&self, text: &str) -> bool {
+        self.filter.matches(text)
+    }
+
     /// Counts one mention if it matches the keywords; returns its tone then.
     pub fn observe(&mut self, at: i64, author: &str, text: &str) -> Option<Tone> {
         if !self.filter.matches(text) {

@@ -50,7 +50,8 @@ pub struct MinuteCount {
 pub struct IncidentReport {
     pub id: i64,
     pub plan: String,
-    /// When the first level's condition first held (the signal crossed the threshold).
+    /// When the signal started: the start of the first minute whose counts met a level's
+    /// condition (the time to detect measures from it).
     pub signal_at: i64,
     pub opened_at: i64,
     pub acknowledged_at: Option<i64>,

@@ -29,7 +29,8 @@ const HOUR: i64 = 60 * MINUTE;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunnerState {
     pub machine: IncidentState,
-    /// When the first level's condition started to hold (the incident's signal time).
+    /// When the signal started: the start of the first minute whose counts met a level's
+    /// condition (the incident's signal time, which the time to detect measures from).
     pub first_signal: Option<i64>,
     /// Matching mentions per minute, from an hour before the open incident's signal (or the
     /// last two hours when none is open): what the report's chart draws.
@@ -268,8 +269,15 @@ impl<'a> PlanRunner<'a> {
 
     /// Counts a mention seen at `at` (windows and chart) when it matches the keywords.
     pub fn observe(&mut self, at: i64, author: &str, text: &str) -> Option<Tone> {
-        let tone = self.signals.observe(at, author, text)?;
         let minute = at - at.rem_euclid(MINUTE);
+        let idle = self.state.open.is_none() && self.state.first_signal.is_none();
+        if idle
+            && self.state.series.last().is_some_and(|m| minute > m.at)
+            && self.signals.matches(text)
+        {
+            self.check_minutes_before(minute);
+        }
+        let tone = self.signals.observe(at, author, text)?;
         let series = &mut self.state.series;
         let index = match series.binary_search_by_key(&minute, |m| m.at) {
             Ok(index) => index,
@@ -288,6 +296,27 @@ impl<'a> PlanRunner<'a> {
         series[index].total += 1;
         series[index].negative += u64::from(tone == Tone::Negative);
         Some(tone)
+    }
+
+    /// Between evaluations, while no incident is open: whether the counts up to `minute` met a
+    /// level's condition, so the signal's start is known to the minute (levels are evaluated
+    /// only every `every`). Once per minute with mentions, and not once the signal started.
+    fn check_minutes_before(&mut self, minute: i64) {
+        let Some(last) = self.state.series.last().map(|m| m.at) else {
+            return;
+        };
+        if minute <= last
+            || self.state.open.is_some()
+            || self.state.first_signal.is_some()
+            || self.state.evaluated_at.is_some_and(|at| at >= minute)
+        {
+            return;
+        }
+        let (holds, _, _) = self.conditions(minute);
+        if holds.contains(&true) {
+            self.state.first_signal = Some(last);
+            self.changed = true;
+        }
     }
 
     /// Counts a mention already in the saved series (rebuilding the windows after a restart).
@@ -316,6 +345,40 @@ impl<'a> PlanRunner<'a> {
     /// Evaluates the levels and `resolve.when` at `now`; an incident that opens takes
     /// `next_id`. Returns whether one opened.
     pub fn evaluate(&mut self, now: i64, next_id: i64) -> bool {
+        let (holds, resolve, signal) = self.conditions(now);
+        self.changed = true;
+        self.state.signal = signal;
+        self.state.evaluated_at = Some(now);
+        if holds.contains(&true) {
+            // The last minute with mentions tipped it, unless an earlier one already had.
+            let last_minute = self.state.series.last().map_or(now, |m| m.at.min(now));
+            self.state.first_signal.get_or_insert(last_minute);
+        } else if self.state.open.is_none() {
+            self.state.first_signal = None;
+        }
+        let opened = match self.machine.evaluate(now, &holds, resolve) {
+            Some(Transition::Opened { level }) => {
+                self.open(now, level, next_id);
+                true
+            }
+            Some(Transition::Raised { from, to }) => {
+                self.raise(now, from, to, true);
+                false
+            }
+            Some(Transition::Resolved) => {
+                self.close(now, None);
+                false
+            }
+            None => false,
+        };
+        self.state.machine = self.machine.state.clone();
+        self.trim_series(now);
+        opened
+    }
+
+    /// The windows moved to `now`: whether each level's `when:` holds, whether `resolve.when`
+    /// does, and the signal texts render with.
+    fn conditions(&mut self, now: i64) -> (Vec<bool>, bool, serde_json::Value) {
         self.signals.advance(now);
         let windows = self.signals.windows();
         let counts = windows.counts(Duration::from_secs(1800));
@@ -344,32 +407,7 @@ impl<'a> PlanRunner<'a> {
             .as_ref()
             .is_some_and(|r| self.engine.evaluate(&r.when, &input).unwrap_or(false));
         drop(input);
-        self.changed = true;
-        self.state.signal = signal;
-        self.state.evaluated_at = Some(now);
-        if holds.first().copied().unwrap_or(false) {
-            self.state.first_signal.get_or_insert(now);
-        } else if self.state.open.is_none() {
-            self.state.first_signal = None;
-        }
-        let opened = match self.machine.evaluate(now, &holds, resolve) {
-            Some(Transition::Opened { level }) => {
-                self.open(now, level, next_id);
-                true
-            }
-            Some(Transition::Raised { from, to }) => {
-                self.raise(now, from, to, true);
-                false
-            }
-            Some(Transition::Resolved) => {
-                self.close(now, None);
-                false
-            }
-            None => false,
-        };
-        self.state.machine = self.machine.state.clone();
-        self.trim_series(now);
-        opened
+        (holds, resolve, signal)
     }
 
     fn open(&mut self, now: i64, level: usize, id: i64) {
