@@ -66,6 +66,79 @@ mod classifier {
         );
     }
 
+    /// How people say a service is down: phrasings and inflections per language, and their
+    /// negations, which must not count as complaints.
+    #[test]
+    fn outage_complaints_in_english() {
+        for text in [
+            "I can't log in since this morning",
+            "can’t login again",
+            "The app won't load",
+            "site doesn't work",
+            "everything is frozen",
+            "checkout keeps timing out, timeout after timeout",
+            "app is offline and unreachable",
+            "Website not loading for me",
+        ] {
+            assert_eq!(tone(text), Tone::Negative, "{text}");
+        }
+        for text in [
+            "no outage here, works fine",
+            "not down for me",
+            "never had a glitch",
+        ] {
+            assert_ne!(tone(text), Tone::Negative, "{text}");
+        }
+    }
+
+    #[test]
+    fn outage_complaints_in_ukrainian() {
+        for text in [
+            "додаток знову лежить",
+            "Сайт впав",
+            "нічого не завантажується",
+            "застосунок гальмує і вилітає",
+            "Додаток зависає при оплаті",
+            "сервіс недоступний з ранку",
+            "сторінка не відкривається",
+            "Все лягло",
+        ] {
+            assert_eq!(tone(text), Tone::Negative, "{text}");
+        }
+        for text in [
+            "додаток не лежить, все працює",
+            "жодних збоїв, дякую",
+            "жодних проблем",
+            "не гальмує",
+        ] {
+            assert_ne!(tone(text), Tone::Negative, "{text}");
+        }
+    }
+
+    #[test]
+    fn outage_complaints_in_russian() {
+        for text in [
+            "сайт упал, ничего не грузится",
+            "опять лежит",
+            "всё тормозит и виснет",
+            "Приложение вылетает",
+            "сервис недоступен",
+            "не загружается страница",
+            "приложение не отвечает",
+            "всё легло",
+        ] {
+            assert_eq!(tone(text), Tone::Negative, "{text}");
+        }
+        for text in [
+            "сайт не упал, всё работает",
+            "никаких сбоев",
+            "никаких проблем",
+            "не тормозит",
+        ] {
+            assert_ne!(tone(text), Tone::Negative, "{text}");
+        }
+    }
+
     #[test]
     fn stems_do_not_match_inside_short_english_words() {
         // "bad" is an exact word; "badge" is not negative.
