@@ -341,9 +341,69 @@ pub async fn rehearsal(
             .iter()
             .flat_map(|r| incident_lines(r, plan.timezone)),
     );
+    let scripts = crate::script::ScriptEngine::new();
+    for contest in &plan.contests {
+        let standings = crate::contest::standings(store.as_ref(), contest, &scripts)?;
+        lines.extend(contest_lines(&contest.name, &standings, plan.timezone));
+    }
     lines.extend(refused);
     sort_lines(&mut lines);
     Ok(Rehearsal { lines, incidents })
+}
+
+/// A contest's standings as lines: each entry's verdict at its time (`entry`, the rule that
+/// left it out named), then the winners and the reserves in draw order at the draw.
+fn contest_lines(
+    contest: &str,
+    standings: &crate::contest::Standings,
+    tz: Tz,
+) -> Vec<RehearsalLine> {
+    let line = |at: DateTime<Utc>, kind: &str, key: &str, text: String| RehearsalLine {
+        at: at.with_timezone(&tz),
+        kind: kind.into(),
+        playbook: Some(contest.to_string()),
+        item: Some(key.to_string()),
+        account: None,
+        text: Some(text),
+        reply_to: None,
+        direct_to: None,
+        reason: None,
+        rule: None,
+    };
+    let mut lines: Vec<RehearsalLine> = standings
+        .entries
+        .iter()
+        .map(|(entry, verdict)| {
+            let text = match &verdict.rule {
+                None => format!("{}: eligible", entry.author),
+                Some(rule) => format!("{}: excluded by {rule}", entry.author),
+            };
+            RehearsalLine {
+                reason: verdict.reason.clone(),
+                rule: verdict.rule.clone(),
+                ..line(entry.at, "entry", &verdict.key, text)
+            }
+        })
+        .collect();
+    if let Some(drawn_at) = standings.drawn_at {
+        let author = |key: &str| {
+            standings
+                .entry(key)
+                .map_or_else(|| key.to_string(), |e| e.author.clone())
+        };
+        for (kind, keys) in [
+            ("winner", &standings.winners),
+            ("reserve", &standings.reserves),
+        ] {
+            for (index, key) in keys.iter().enumerate() {
+                lines.push(RehearsalLine {
+                    reason: Some(format!("{kind} {} of {}", index + 1, keys.len())),
+                    ..line(drawn_at, kind, key, author(key))
+                });
+            }
+        }
+    }
+    lines
 }
 
 /// A decision from the events file that decided nothing, and why.
