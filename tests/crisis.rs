@@ -653,6 +653,51 @@ levels:
         assert_eq!(r.durations()[0], ("Time to detect", Some(3 * MIN)));
     }
 
+    /// A month-long open incident: what each tick writes (the runner's state and the open
+    /// report's chart) stays within a day's worth of points, and no mention is lost from it.
+    #[test]
+    fn a_long_open_incident_rewrites_a_bounded_chart() {
+        use crier::crisis::runner::{CHART_POINTS, PlanRunner, RunnerState};
+        let playbook = "kind: crisis\nname: outage\nwatch:\n  accounts: [brand]\n  keywords: [acme]\n  every: 1m\nlevels:\n  - name: elevated\n    when: 'mentions(\"10m\").negative >= 1'\n    do:\n      - notify: duty\n";
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
+        std::fs::write(dir.path().join("outage.yaml"), playbook).unwrap();
+        let plan = crier::cli::load_and_validate(dir.path())
+            .unwrap()
+            .plan
+            .expect("a valid plan");
+        let (engine, texts) = (ScriptEngine::new(), crier::text::TextTemplates::new());
+        let mut runner = PlanRunner::new(&plan.crises[0], &engine, &texts, RunnerState::default());
+        let step = 7 * MIN;
+        let ticks = 30 * 24 * 60 * MIN / step;
+        let mut largest = 0;
+        for tick in 0..ticks {
+            let now = T0 + tick * step;
+            runner.observe(now - 1, "someone", "acme is down");
+            runner.evaluate(now, 1);
+            let report = runner.open_report().expect("still open");
+            assert!(
+                report.mentions.len() as i64 <= CHART_POINTS,
+                "{}",
+                report.mentions.len()
+            );
+            largest = largest.max(runner.state.series.len());
+        }
+        assert!(largest as i64 <= CHART_POINTS + 1, "{largest}");
+        let report = runner.open_report().unwrap();
+        assert_eq!(
+            report.mentions.iter().map(|m| m.total).sum::<u64>(),
+            ticks as u64
+        );
+        // Counted per 32 minutes: a month does not fit in 1,440 buckets of 16.
+        assert_eq!(report.mentions[1].at - report.mentions[0].at, 32 * MIN);
+        assert!(
+            report
+                .render(ReportFormat::Markdown)
+                .contains("Counted per 32 minutes: the incident ran long."),
+        );
+    }
+
     #[test]
     fn a_hovering_signal_keeps_one_incident() {
         // Five ones in every eleven minutes: 10-minute windows hold 4 or 5 negatives, so the

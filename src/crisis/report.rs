@@ -234,6 +234,15 @@ impl IncidentReport {
         let total: u64 = self.mentions.iter().map(|m| m.total).sum();
         let negative: u64 = self.mentions.iter().map(|m| m.negative).sum();
         let _ = writeln!(out, "{total} mentions, {negative} negative.");
+        if let [first, second, ..] = &self.mentions[..]
+            && second.at - first.at > 60_000
+        {
+            let _ = writeln!(
+                out,
+                "Counted per {} minutes: the incident ran long.",
+                (second.at - first.at) / 60_000
+            );
+        }
         if let Some(peak) = peak {
             let _ = writeln!(
                 out,

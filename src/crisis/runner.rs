@@ -24,6 +24,10 @@ use crate::text::TextTemplates;
 pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
+/// At most this many points in a report's chart (a day of minutes): a longer incident is
+/// counted per 2, 4, 8… minutes, so what an open incident rewrites each tick stays bounded
+/// however long it stays open.
+pub const CHART_POINTS: i64 = 1_440;
 
 /// What a plan's runner keeps between calls.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1019,13 +1023,30 @@ impl<'a> PlanRunner<'a> {
 
     /// Keeps the chart's minutes an open incident's report needs (an hour before its
     /// signal), or the last two hours when none is open.
+    /// A long open incident's minutes are merged into the chart's wider buckets.
     fn trim_series(&mut self, now: i64) {
         let keep_from = match &self.state.open {
-            Some(open) => open.report.signal_at - HOUR - MINUTE,
+            Some(open) => chart_start(open.report.signal_at),
             None => now - 2 * HOUR,
         };
         let drop = self.state.series.partition_point(|m| m.at < keep_from);
         self.state.series.drain(..drop);
+        let width = bucket_width(keep_from, now);
+        if self.state.open.is_some() && width > MINUTE {
+            let series = std::mem::take(&mut self.state.series);
+            let mut merged: Vec<MinuteCount> = Vec::with_capacity(series.len());
+            for m in series {
+                let at = keep_from + (m.at - keep_from) / width * width;
+                match merged.last_mut() {
+                    Some(last) if last.at == at => {
+                        last.total += m.total;
+                        last.negative += m.negative;
+                    }
+                    _ => merged.push(MinuteCount { at, ..m }),
+                }
+            }
+            self.state.series = merged;
+        }
     }
 }
 
@@ -1064,30 +1085,47 @@ fn entry(at: i64, actor: &str, kind: &str, detail: String) -> TimelineEntry {
     }
 }
 
-/// The report with its chart: every minute from an hour before the signal to the resolve
-/// (or the last mention), zero minutes included, so the chart's lines do not bridge gaps.
+/// Where a report's chart starts: the minute an hour before the signal's.
+fn chart_start(signal_at: i64) -> i64 {
+    signal_at - signal_at.rem_euclid(MINUTE) - HOUR
+}
+
+/// A chart's bucket from `start` to `end`: a minute, or the fewest minutes (a power of two,
+/// so narrower buckets merge into wider ones exactly) that keep it within [`CHART_POINTS`].
+fn bucket_width(start: i64, end: i64) -> i64 {
+    let minutes = (end - start).max(0) / MINUTE + 1;
+    let mut width = 1;
+    while minutes > CHART_POINTS * width {
+        width *= 2;
+    }
+    width * MINUTE
+}
+
+/// The report with its chart: every minute (or bucket, see [`CHART_POINTS`]) from an hour
+/// before the signal to the resolve (or the last mention), empty ones included, so the
+/// chart's lines do not bridge gaps.
 fn finish(mut report: IncidentReport, series: &[MinuteCount]) -> IncidentReport {
-    let start = report.signal_at - report.signal_at.rem_euclid(MINUTE) - HOUR;
+    let start = chart_start(report.signal_at);
     let last = series.last().map_or(start, |m| m.at);
     let end = report
         .resolved_at
         .map_or(last, |r| r - r.rem_euclid(MINUTE));
+    let width = bucket_width(start, end);
     let mut dense = Vec::new();
     let mut source = series.iter().filter(|m| m.at >= start).peekable();
-    let mut minute = start;
-    while minute <= end {
-        match source.peek() {
-            Some(m) if m.at == minute => {
-                dense.push(**m);
-                source.next();
-            }
-            _ => dense.push(MinuteCount {
-                at: minute,
-                total: 0,
-                negative: 0,
-            }),
+    let mut bucket = start;
+    while bucket <= end {
+        let mut count = MinuteCount {
+            at: bucket,
+            total: 0,
+            negative: 0,
+        };
+        while let Some(m) = source.next_if(|m| m.at < bucket + width) {
+            count.total += m.total;
+            count.negative += m.negative;
         }
-        minute += MINUTE;
+        dense.push(count);
+        bucket += width;
     }
     report.mentions = dense;
     report
