@@ -550,6 +550,12 @@ async fn a_rehearsal_shows_each_verdict_the_winners_and_the_reserves() {
             .collect()
     };
     let (winners, reserves) = (drawn("winner"), drawn("reserve"));
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("  winner   giveaway/console:event-"))
+            .all(|l| l.starts_with("2026-12-07 21:00 +00:00")),
+        "{text}"
+    );
     assert_eq!((winners.len(), reserves.len()), (2, 1), "{text}");
     let mut drawn_all: Vec<String> = winners.iter().chain(&reserves).cloned().collect();
     drawn_all.sort();

@@ -1702,6 +1702,26 @@ resolve:
     }
 
     #[tokio::test]
+    async fn an_incident_decision_without_crisis_plans_is_refused() {
+        let (_dir, plan) =
+            crate::support::playbooks::valid_plan(CONFIG, &[("spring.yaml", CAMPAIGN)]);
+        let decision = event(serde_json::json!({
+            "at": "2027-03-03T09:05:00Z", "type": "approval", "incident": "outage",
+            "by": "lead", "decision": "resolve"
+        }));
+        let lines = rehearsal(plan, &[decision], utc(9, 0), utc(10, 0))
+            .await
+            .unwrap()
+            .lines;
+        let refused = of(&lines, "refused");
+        assert_eq!(refused.len(), 1, "{}", render_text(&lines));
+        assert_eq!(
+            refused[0].reason.as_deref(),
+            Some("there is no crisis plan `outage`")
+        );
+    }
+
+    #[tokio::test]
     async fn a_decision_on_an_incident_that_waits_for_none_is_refused() {
         // The incident opens at 09:23 and asks for its approval at once.
         let decision = |minute: u32, by: &str, decision: &str| {

@@ -55,11 +55,8 @@ impl<'e> CrisisFeed<'e> {
         decisions.sort_by_key(|(at, _)| *at);
         CrisisFeed {
             mentions,
-            decisions: if every.is_some() {
-                decisions
-            } else {
-                Vec::new()
-            },
+            // Without crisis plans too: each is refused, with the reason.
+            decisions,
             next_mention: 0,
             next_decision: 0,
             next_tick: every.map(|_| to_millis(from)),
