@@ -493,6 +493,94 @@ fn a_restart_between_commit_and_draw_keeps_the_seed_and_the_list() {
     assert!(verify(&proof).is_empty());
 }
 
+/// A rehearsal says what `crier contest entries` says of a stored contest: each entry's
+/// verdict and the rule that left it out, then the winners and the reserves.
+#[tokio::test]
+async fn a_rehearsal_shows_each_verdict_the_winners_and_the_reserves() {
+    let (_dir, plan) = plan_with("", 2, 1);
+    let event = |at: &str, author: &str, text: &str| -> RehearsalEvent {
+        serde_json::from_value(serde_json::json!({
+            "at": at, "type": "reply", "account": "brand", "in_reply_to": "announce",
+            "author": author, "text": text
+        }))
+        .unwrap()
+    };
+    let events = vec![
+        event("2026-12-02T09:00:00Z", "@ann", "#win me"),
+        event("2026-12-02T10:00:00Z", "@bo", "#win"),
+        event("2026-12-02T11:00:00Z", "@ann", "#win again"),
+        event("2026-12-03T11:00:00Z", "@cy", "#win"),
+        event("2026-12-03T12:00:00Z", "@dee", "count me in"),
+        event("2026-12-08T11:00:00Z", "@late", "#win"),
+    ];
+    let lines = rehearse(plan, &events, utc(1, 0, 0), utc(9, 0, 0))
+        .await
+        .unwrap();
+    let text = crier::engine::rehearse::render_text(&lines);
+    let verdicts: Vec<(String, Option<String>)> = lines
+        .iter()
+        .filter(|l| l.kind == "entry")
+        .map(|l| (l.text.clone().unwrap(), l.rule.clone()))
+        .collect();
+    let expected = [
+        ("@ann: eligible", None),
+        ("@bo: eligible", None),
+        ("@ann: excluded by one_per", Some("one_per")),
+        ("@cy: eligible", None),
+        ("@dee: excluded by hashtag", Some("hashtag")),
+        ("@late: excluded by closes", Some("closes")),
+    ];
+    assert_eq!(
+        verdicts,
+        expected
+            .iter()
+            .map(|(t, r)| (t.to_string(), r.map(str::to_string)))
+            .collect::<Vec<_>>(),
+        "{text}"
+    );
+    assert!(
+        text.contains("entry    giveaway/console:event-3: @ann: excluded by one_per (@ann entered before; one entry per author)"),
+        "{text}"
+    );
+    let drawn = |kind: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.kind == kind)
+            .map(|l| l.text.clone().unwrap())
+            .collect()
+    };
+    let (winners, reserves) = (drawn("winner"), drawn("reserve"));
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("  winner   giveaway/console:event-"))
+            .all(|l| l.starts_with("2026-12-07 21:00 +00:00")),
+        "{text}"
+    );
+    assert_eq!((winners.len(), reserves.len()), (2, 1), "{text}");
+    let mut drawn_all: Vec<String> = winners.iter().chain(&reserves).cloned().collect();
+    drawn_all.sort();
+    assert_eq!(drawn_all, ["@ann", "@bo", "@cy"], "{text}");
+    // The winners named in the public reply are the ones listed.
+    let reply = text
+        .lines()
+        .find(|line| line.contains("giveaway/winners → brand: Congratulations"))
+        .unwrap();
+    assert!(
+        winners.iter().all(|w| reply.contains(w.as_str())),
+        "{reply}"
+    );
+    // JSON carries the same: the rule and the reason of each verdict.
+    let json = serde_json::to_value(
+        lines
+            .iter()
+            .find(|l| l.kind == "entry" && l.rule.is_some())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["rule"], "one_per");
+    assert_eq!(json["reason"], "@ann entered before; one entry per author");
+}
+
 #[tokio::test]
 async fn a_rehearsal_runs_the_whole_lifecycle_deterministically() {
     let (_dir, plan) = plan_with("", 2, 1);

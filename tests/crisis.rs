@@ -66,6 +66,79 @@ mod classifier {
         );
     }
 
+    /// How people say a service is down: phrasings and inflections per language, and their
+    /// negations, which must not count as complaints.
+    #[test]
+    fn outage_complaints_in_english() {
+        for text in [
+            "I can't log in since this morning",
+            "can’t login again",
+            "The app won't load",
+            "site doesn't work",
+            "everything is frozen",
+            "checkout keeps timing out, timeout after timeout",
+            "app is offline and unreachable",
+            "Website not loading for me",
+        ] {
+            assert_eq!(tone(text), Tone::Negative, "{text}");
+        }
+        for text in [
+            "no outage here, works fine",
+            "not down for me",
+            "never had a glitch",
+        ] {
+            assert_ne!(tone(text), Tone::Negative, "{text}");
+        }
+    }
+
+    #[test]
+    fn outage_complaints_in_ukrainian() {
+        for text in [
+            "додаток знову лежить",
+            "Сайт впав",
+            "нічого не завантажується",
+            "застосунок гальмує і вилітає",
+            "Додаток зависає при оплаті",
+            "сервіс недоступний з ранку",
+            "сторінка не відкривається",
+            "Все лягло",
+        ] {
+            assert_eq!(tone(text), Tone::Negative, "{text}");
+        }
+        for text in [
+            "додаток не лежить, все працює",
+            "жодних збоїв, дякую",
+            "жодних проблем",
+            "не гальмує",
+        ] {
+            assert_ne!(tone(text), Tone::Negative, "{text}");
+        }
+    }
+
+    #[test]
+    fn outage_complaints_in_russian() {
+        for text in [
+            "сайт упал, ничего не грузится",
+            "опять лежит",
+            "всё тормозит и виснет",
+            "Приложение вылетает",
+            "сервис недоступен",
+            "не загружается страница",
+            "приложение не отвечает",
+            "всё легло",
+        ] {
+            assert_eq!(tone(text), Tone::Negative, "{text}");
+        }
+        for text in [
+            "сайт не упал, всё работает",
+            "никаких сбоев",
+            "никаких проблем",
+            "не тормозит",
+        ] {
+            assert_ne!(tone(text), Tone::Negative, "{text}");
+        }
+    }
+
     #[test]
     fn stems_do_not_match_inside_short_english_words() {
         // "bad" is an exact word; "badge" is not negative.
@@ -435,9 +508,9 @@ resolve:
         let reports = run("proceed", &wave(), &[]);
         assert_eq!(reports.len(), 1);
         let r = &reports[0];
-        // Minute 0's five mentions (at 00:30) are seen at the 01:00 evaluation.
-        assert_eq!(r.signal_at, T0 + MIN);
-        assert_eq!(r.opened_at - r.signal_at, 0);
+        // Minute 0's five mentions (at 00:30) met the condition; the 01:00 evaluation saw them.
+        assert_eq!(r.signal_at, T0);
+        assert_eq!(r.opened_at, T0 + MIN);
         let marks: Vec<_> = r
             .levels
             .iter()
@@ -543,6 +616,88 @@ resolve:
         );
     }
 
+    /// Levels evaluated every 5 minutes: the signal still starts at the minute whose counts
+    /// met the condition (minute 2: six negatives), not at the evaluation that saw it.
+    #[test]
+    fn time_to_detect_measures_from_the_first_minute_that_met_the_condition() {
+        let playbook = r#"kind: crisis
+name: outage
+watch:
+  accounts: [brand]
+  keywords: [acme]
+  every: 5m
+levels:
+  - name: elevated
+    when: 'mentions("10m").negative >= 5'
+    do:
+      - notify: duty
+"#;
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
+        std::fs::write(dir.path().join("outage.yaml"), playbook).unwrap();
+        let plan = crier::cli::load_and_validate(dir.path())
+            .unwrap()
+            .plan
+            .expect("a valid plan");
+        let reports = drill(
+            &plan.crises[0],
+            &ScriptEngine::new(),
+            &negatives(&[2, 2, 2, 1, 1]),
+            &[],
+            T0,
+            T0 + 30 * MIN,
+        );
+        let r = &reports[0];
+        assert_eq!((r.opened_at - T0) / MIN, 5);
+        assert_eq!((r.signal_at - T0) / MIN, 2);
+        assert_eq!(r.durations()[0], ("Time to detect", Some(3 * MIN)));
+    }
+
+    /// A month-long open incident: what each tick writes (the runner's state and the open
+    /// report's chart) stays within a day's worth of points, and no mention is lost from it.
+    #[test]
+    fn a_long_open_incident_rewrites_a_bounded_chart() {
+        use crier::crisis::runner::{CHART_POINTS, PlanRunner, RunnerState};
+        let playbook = "kind: crisis\nname: outage\nwatch:\n  accounts: [brand]\n  keywords: [acme]\n  every: 1m\nlevels:\n  - name: elevated\n    when: 'mentions(\"10m\").negative >= 1'\n    do:\n      - notify: duty\n";
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
+        std::fs::write(dir.path().join("outage.yaml"), playbook).unwrap();
+        let plan = crier::cli::load_and_validate(dir.path())
+            .unwrap()
+            .plan
+            .expect("a valid plan");
+        let (engine, texts) = (ScriptEngine::new(), crier::text::TextTemplates::new());
+        let mut runner = PlanRunner::new(&plan.crises[0], &engine, &texts, RunnerState::default());
+        let step = 7 * MIN;
+        let ticks = 30 * 24 * 60 * MIN / step;
+        let mut largest = 0;
+        for tick in 0..ticks {
+            let now = T0 + tick * step;
+            runner.observe(now - 1, "someone", "acme is down");
+            runner.evaluate(now, 1);
+            let report = runner.open_report().expect("still open");
+            assert!(
+                report.mentions.len() as i64 <= CHART_POINTS,
+                "{}",
+                report.mentions.len()
+            );
+            largest = largest.max(runner.state.series.len());
+        }
+        assert!(largest as i64 <= CHART_POINTS + 1, "{largest}");
+        let report = runner.open_report().unwrap();
+        assert_eq!(
+            report.mentions.iter().map(|m| m.total).sum::<u64>(),
+            ticks as u64
+        );
+        // Counted per 32 minutes: a month does not fit in 1,440 buckets of 16.
+        assert_eq!(report.mentions[1].at - report.mentions[0].at, 32 * MIN);
+        assert!(
+            report
+                .render(ReportFormat::Markdown)
+                .contains("Counted per 32 minutes: the incident ran long."),
+        );
+    }
+
     #[test]
     fn a_hovering_signal_keeps_one_incident() {
         // Five ones in every eleven minutes: 10-minute windows hold 4 or 5 negatives, so the
@@ -561,7 +716,8 @@ resolve:
         let r = &run("proceed", &wave(), &[])[0];
         let md = r.render(ReportFormat::Markdown);
         assert!(
-            md.contains("| Time to detect | 0s |") && md.contains("| Time to resolve | 33m 00s |"),
+            md.contains("| Time to detect | 1m 00s |")
+                && md.contains("| Time to resolve | 33m 00s |"),
             "{md}"
         );
         let html = r.render(ReportFormat::Html);
@@ -582,7 +738,7 @@ resolve:
         // The chart has every minute from an hour before the signal to the resolve, quiet
         // minutes as zeros.
         let minutes: Vec<i64> = r.mentions.iter().map(|m| (m.at - T0) / MIN).collect();
-        assert_eq!(minutes, (-59..=34).collect::<Vec<_>>());
+        assert_eq!(minutes, (-60..=34).collect::<Vec<_>>());
         assert_eq!(r.mentions.iter().map(|m| m.negative).sum::<u64>(), 50);
     }
 
@@ -593,10 +749,21 @@ resolve:
         let plan = validated.plan.expect("the drill's playbooks are valid");
         let events = crier::engine::rehearse::read_events(&root.join("events.jsonl")).unwrap();
         assert!(events.len() >= 250, "a few hundred events");
-        let from = chrono::DateTime::parse_from_rfc3339("2027-03-03T09:00:00+02:00")
-            .unwrap()
-            .timestamp_millis();
-        let reports = crier::crisis::drill_events(&plan, &events, from, from + 120 * MIN);
+        let from: chrono::DateTime<chrono::Utc> = "2027-03-03T07:00:00Z".parse().unwrap();
+        // What `crier rehearse --incident-report` writes: the engine's own incidents.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let rehearsal = runtime
+            .block_on(crier::engine::rehearse::rehearsal(
+                std::sync::Arc::new(plan),
+                &events,
+                from,
+                from + chrono::TimeDelta::hours(2),
+            ))
+            .unwrap();
+        let reports = rehearsal.incidents;
         assert_eq!(reports.len(), 1);
         let r = &reports[0];
         assert_eq!(
@@ -1342,5 +1509,251 @@ levels:
             )
         );
         assert_eq!(report.acknowledged_by.as_deref(), Some("duty"));
+    }
+}
+
+/// `crier rehearse` runs crisis plans through the engine of `crier run`: their notifications,
+/// pauses and holding posts are in its output, and a pause holds the campaign posts it covers.
+mod rehearsals {
+    use chrono::{DateTime, Utc};
+    use crier::engine::rehearse::{RehearsalEvent, RehearsalLine, rehearsal, render_text};
+
+    const CONFIG: &str = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  duty: { notify: chat }\n  lead: { notify: chat }\n";
+
+    const CRISIS: &str = r#"kind: crisis
+name: outage
+watch:
+  accounts: [brand]
+  keywords: [acme]
+  every: 1m
+levels:
+  - name: critical
+    when: 'mentions("10m").negative >= 3'
+    do:
+      - pause: campaigns
+      - notify: duty
+        text: "{{ signal.negative }} negative"
+      - approve:
+          by: [lead]
+      - post:
+          to: [brand]
+          text: "We know acme is down. We are on it."
+resolve:
+  when: 'mentions("10m").negative < 1'
+  for: 30m
+  do:
+    - resume: campaigns
+"#;
+
+    const CAMPAIGN: &str = "kind: campaign\nname: spring\nposts:\n  - { id: launch, at: \"2027-03-03 09:45\", to: brand, text: \"Spring sale!\" }\n";
+
+    fn utc(h: u32, m: u32) -> DateTime<Utc> {
+        format!("2027-03-03T{h:02}:{m:02}:00Z").parse().unwrap()
+    }
+
+    fn event(json: serde_json::Value) -> RehearsalEvent {
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// Three complaints from 09:20; `decisions` after them.
+    fn events(decisions: &[serde_json::Value]) -> Vec<RehearsalEvent> {
+        let mut events: Vec<RehearsalEvent> = (0..3)
+            .map(|i| {
+                event(serde_json::json!({
+                    "at": format!("2027-03-03T09:2{i}:30Z"), "type": "mention",
+                    "account": "brand", "author": format!("@u{i}"),
+                    "text": "acme is down again, terrible"
+                }))
+            })
+            .collect();
+        events.extend(decisions.iter().cloned().map(event));
+        events
+    }
+
+    async fn rehearse(
+        events: &[RehearsalEvent],
+        until: DateTime<Utc>,
+    ) -> crier::engine::rehearse::Rehearsal {
+        let (_dir, plan) = crate::support::playbooks::valid_plan(
+            CONFIG,
+            &[("outage.yaml", CRISIS), ("spring.yaml", CAMPAIGN)],
+        );
+        rehearsal(plan, events, utc(9, 0), until).await.unwrap()
+    }
+
+    fn of<'a>(lines: &'a [RehearsalLine], kind: &str) -> Vec<&'a RehearsalLine> {
+        lines.iter().filter(|l| l.kind == kind).collect()
+    }
+
+    #[tokio::test]
+    async fn a_crisis_pause_holds_the_campaign_posts_it_covers() {
+        let approve = serde_json::json!({
+            "at": "2027-03-03T09:30:00Z", "type": "approval", "incident": "outage",
+            "by": "lead", "decision": "approve"
+        });
+        let rehearsal = rehearse(&events(&[approve]), utc(10, 0)).await;
+        let lines = &rehearsal.lines;
+        let text = render_text(lines);
+        let pause = of(lines, "pause");
+        assert_eq!(pause.len(), 1, "{text}");
+        // The third complaint is at 09:22:30: the 09:23 evaluation opens the incident.
+        assert_eq!(pause[0].at.to_utc(), utc(9, 23), "{text}");
+        let held = of(lines, "held");
+        assert_eq!(held.len(), 1, "{text}");
+        assert_eq!(held[0].item.as_deref(), Some("launch"));
+        assert!(
+            held[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("by crisis:outage")),
+            "{text}"
+        );
+        // The holding post is the one post that goes out; the team is told.
+        let posts = of(lines, "post");
+        assert_eq!(posts.len(), 1, "{text}");
+        assert_eq!(posts[0].playbook.as_deref(), Some("outage"));
+        assert_eq!(posts[0].at.to_utc(), utc(9, 30), "{text}");
+        assert!(
+            of(lines, "notify")
+                .iter()
+                .any(|n| n.text.as_deref().is_some_and(|t| t.contains("3 negative")))
+        );
+        assert!(
+            text.contains("1 post(s) would go out, 1 held by a pause"),
+            "{text}"
+        );
+        // The incident report is the engine's, the same one `--incident-report` writes.
+        assert_eq!(rehearsal.incidents.len(), 1);
+        assert_eq!(
+            rehearsal.incidents[0].responded_at,
+            Some(utc(9, 30).timestamp_millis())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resume_sends_the_held_campaign_post() {
+        let approve = serde_json::json!({
+            "at": "2027-03-03T09:30:00Z", "type": "approval", "incident": "outage",
+            "by": "lead", "decision": "approve"
+        });
+        let rehearsal = rehearse(&events(&[approve]), utc(11, 0)).await;
+        let lines = &rehearsal.lines;
+        let text = render_text(lines);
+        let resume = of(lines, "resume");
+        assert_eq!(resume.len(), 1, "{text}");
+        let launch: Vec<_> = of(lines, "post")
+            .into_iter()
+            .filter(|l| l.item.as_deref() == Some("launch"))
+            .collect();
+        assert_eq!(launch.len(), 1, "{text}");
+        assert_eq!(launch[0].at, resume[0].at, "{text}");
+        assert_eq!(
+            launch[0].reason.as_deref(),
+            Some("held by a pause from 09:45, sent when it lifted"),
+            "{text}"
+        );
+        assert!(of(lines, "held").is_empty(), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_incident_decision_with_nothing_to_decide_is_refused_with_the_reason() {
+        let decisions = [
+            // Before any incident.
+            serde_json::json!({
+                "at": "2027-03-03T09:05:00Z", "type": "approval", "incident": "outage",
+                "by": "lead", "decision": "ack"
+            }),
+            // Not a plan of the playbooks.
+            serde_json::json!({
+                "at": "2027-03-03T09:06:00Z", "type": "approval", "incident": "outgae",
+                "by": "lead", "decision": "ack"
+            }),
+            // Someone who is not the approver.
+            serde_json::json!({
+                "at": "2027-03-03T09:26:00Z", "type": "approval", "incident": "outage",
+                "by": "duty", "decision": "approve"
+            }),
+        ];
+        let lines = rehearse(&events(&decisions), utc(10, 0)).await.lines;
+        let text = render_text(&lines);
+        let refused: Vec<(String, String)> = of(&lines, "refused")
+            .iter()
+            .map(|l| {
+                (
+                    l.at.format("%H:%M").to_string(),
+                    l.reason.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("09:05".into(), "outage has no open incident".into()),
+                ("09:06".into(), "there is no crisis plan `outgae`".into()),
+                (
+                    "09:26".into(),
+                    "duty may not decide; the approvers are lead".into()
+                ),
+            ],
+            "{text}"
+        );
+        // Nothing approved the post: it never goes out.
+        assert!(of(&lines, "post").is_empty(), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_incident_decision_without_crisis_plans_is_refused() {
+        let (_dir, plan) =
+            crate::support::playbooks::valid_plan(CONFIG, &[("spring.yaml", CAMPAIGN)]);
+        let decision = event(serde_json::json!({
+            "at": "2027-03-03T09:05:00Z", "type": "approval", "incident": "outage",
+            "by": "lead", "decision": "resolve"
+        }));
+        let lines = rehearsal(plan, &[decision], utc(9, 0), utc(10, 0))
+            .await
+            .unwrap()
+            .lines;
+        let refused = of(&lines, "refused");
+        assert_eq!(refused.len(), 1, "{}", render_text(&lines));
+        assert_eq!(
+            refused[0].reason.as_deref(),
+            Some("there is no crisis plan `outage`")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_decision_on_an_incident_that_waits_for_none_is_refused() {
+        // The incident opens at 09:23 and asks for its approval at once.
+        let decision = |minute: u32, by: &str, decision: &str| {
+            serde_json::json!({
+                "at": format!("2027-03-03T09:{minute:02}:00Z"), "type": "approval",
+                "incident": "outage", "by": by, "decision": decision
+            })
+        };
+        let decisions = [
+            decision(24, "duty", "ack"),
+            decision(25, "lead", "ack"),
+            decision(30, "lead", "approve"),
+            decision(31, "lead", "approve"),
+        ];
+        let lines = rehearse(&events(&decisions), utc(10, 0)).await.lines;
+        let text = render_text(&lines);
+        let refused: Vec<_> = of(&lines, "refused")
+            .iter()
+            .map(|l| l.reason.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                "incident 1 is already acknowledged at critical by duty",
+                "incident 1 has no approval waiting",
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("refused  outage → lead: approve (incident 1 has no approval waiting)"),
+            "{text}"
+        );
+        assert_eq!(of(&lines, "post").len(), 1, "{text}");
     }
 }

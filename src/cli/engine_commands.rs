@@ -14,7 +14,7 @@ use super::{
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
 use crate::engine::clock::{from_millis, to_millis};
-use crate::engine::rehearse::{read_events, rehearse as run_rehearsal, render_text};
+use crate::engine::rehearse::{read_events, rehearsal as run_rehearsal, render_text};
 use crate::engine::service::{self, ServiceError};
 use crate::engine::timeline::{items, next_fire};
 use crate::engine::{Dispatcher, Engine, EngineParts, RetryPolicy, TriggerError};
@@ -309,28 +309,29 @@ pub(super) fn rehearse(
         Some(file) => read_events(file).map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
-    if let Some(file) = incident_report {
-        let extension = file.extension().and_then(|e| e.to_str()).unwrap_or("");
-        let report_format = crate::crisis::ReportFormat::parse(extension)
-            .ok_or("--incident-report must end in .md, .html or .json")?;
-        let reports = crate::crisis::drill_events(
-            &plan,
-            &events,
-            from.timestamp_millis(),
-            until.timestamp_millis(),
-        );
-        let text = crate::crisis::render_reports(&reports, report_format);
-        std::fs::write(file, text)
-            .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
-    }
+    let report_format = match incident_report {
+        Some(file) => Some(
+            crate::crisis::ReportFormat::parse(
+                file.extension().and_then(|e| e.to_str()).unwrap_or(""),
+            )
+            .ok_or("--incident-report must end in .md, .html or .json")?,
+        ),
+        None => None,
+    };
     // One thread: the rehearsal is a simulation, its order must not depend on scheduling.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let lines = runtime
+    let rehearsal = runtime
         .block_on(run_rehearsal(Arc::new(plan), &events, from, until))
         .map_err(|e| e.to_string())?;
+    if let (Some(file), Some(report_format)) = (incident_report, report_format) {
+        let text = crate::crisis::render_reports(&rehearsal.incidents, report_format);
+        std::fs::write(file, text)
+            .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
+    }
+    let lines = rehearsal.lines;
     match format {
         RehearsalFormat::Text => print!("{}", render_text(&lines)),
         RehearsalFormat::Json => {

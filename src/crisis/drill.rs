@@ -60,64 +60,6 @@ pub fn drill(
     reports
 }
 
-/// Every crisis plan of `plan` over a rehearsal's events: mentions and replies are mentions,
-/// approvals decide the pending approval of the incident of the plan they name.
-pub fn drill_events(
-    plan: &crate::playbook::plan::Plan,
-    events: &[crate::engine::rehearse::RehearsalEvent],
-    from: i64,
-    until: i64,
-) -> Vec<IncidentReport> {
-    use crate::engine::rehearse::EventKind;
-    let engine = ScriptEngine::new();
-    let mut sorted: Vec<_> = events.iter().collect();
-    sorted.sort_by_key(|e| e.at.timestamp_millis());
-    let mut reports = Vec::new();
-    for crisis in &plan.crises {
-        let mentions: Vec<DrillMention> = sorted
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Mention | EventKind::Reply))
-            .filter(|e| {
-                e.account
-                    .as_ref()
-                    .is_none_or(|a| crisis.watch.is_empty() || crisis.watch.contains(a))
-            })
-            .map(|e| DrillMention {
-                at: e.at.timestamp_millis(),
-                author: e.author.clone().unwrap_or_default(),
-                text: e.text.clone().unwrap_or_default(),
-            })
-            .collect();
-        let decisions: Vec<DrillDecision> = sorted
-            .iter()
-            .filter(|e| {
-                e.kind == EventKind::Approval && e.incident.as_deref() == Some(crisis.name.as_str())
-            })
-            .map(|e| {
-                let by = e.by.clone().unwrap_or_default();
-                let note = e.note.clone();
-                DrillDecision {
-                    at: e.at.timestamp_millis(),
-                    action: match e.decision.as_deref() {
-                        Some("ack") => Action::Ack { by },
-                        Some("resolve") => Action::Resolve { by, note },
-                        decision => Action::Decide {
-                            by,
-                            approve: decision == Some("approve"),
-                            note,
-                        },
-                    },
-                }
-            })
-            .collect();
-        reports.extend(drill(crisis, &engine, &mentions, &decisions, from, until));
-    }
-    for (index, report) in reports.iter_mut().enumerate() {
-        report.id = index as i64 + 1;
-    }
-    reports
-}
-
 /// Several reports as one document of `format` (a JSON array for JSON).
 pub fn render_reports(reports: &[IncidentReport], format: super::ReportFormat) -> String {
     match format {

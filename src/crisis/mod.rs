@@ -10,7 +10,7 @@ pub mod runner;
 mod windows;
 
 pub use classify::{Classifier, KeywordFilter, Lexicon, Tone};
-pub use drill::{DrillDecision, DrillMention, drill, drill_events, render_reports};
+pub use drill::{DrillDecision, DrillMention, drill, render_reports};
 pub use incident::{IncidentMachine, IncidentState, Transition};
 pub use report::{
     ApprovalRecord, IncidentReport, LevelMark, MinuteCount, ReportFormat, TimelineEntry, duration,
@@ -56,6 +56,11 @@ impl CrisisSignals {
             Box::new(lexicon),
             retention,
         )
+    }
+
+    /// Whether a mention with this text counts for the plan (its keywords).
+    pub fn matches(&self, text: &str) -> bool {
+        self.filter.matches(text)
     }
 
     /// Counts one mention if it matches the keywords; returns its tone then.

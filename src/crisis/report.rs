@@ -50,7 +50,8 @@ pub struct MinuteCount {
 pub struct IncidentReport {
     pub id: i64,
     pub plan: String,
-    /// When the first level's condition first held (the signal crossed the threshold).
+    /// When the signal started: the start of the first minute whose counts met a level's
+    /// condition (the time to detect measures from it).
     pub signal_at: i64,
     pub opened_at: i64,
     pub acknowledged_at: Option<i64>,
@@ -233,6 +234,15 @@ impl IncidentReport {
         let total: u64 = self.mentions.iter().map(|m| m.total).sum();
         let negative: u64 = self.mentions.iter().map(|m| m.negative).sum();
         let _ = writeln!(out, "{total} mentions, {negative} negative.");
+        if let [first, second, ..] = &self.mentions[..]
+            && second.at - first.at > 60_000
+        {
+            let _ = writeln!(
+                out,
+                "Counted per {} minutes: the incident ran long.",
+                (second.at - first.at) / 60_000
+            );
+        }
         if let Some(peak) = peak {
             let _ = writeln!(
                 out,

@@ -24,12 +24,17 @@ use crate::text::TextTemplates;
 pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
+/// At most this many points in a report's chart (a day of minutes): a longer incident is
+/// counted per 2, 4, 8… minutes, so what an open incident rewrites each tick stays bounded
+/// however long it stays open.
+pub const CHART_POINTS: i64 = 1_440;
 
 /// What a plan's runner keeps between calls.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunnerState {
     pub machine: IncidentState,
-    /// When the first level's condition started to hold (the incident's signal time).
+    /// When the signal started: the start of the first minute whose counts met a level's
+    /// condition (the incident's signal time, which the time to detect measures from).
     pub first_signal: Option<i64>,
     /// Matching mentions per minute, from an hour before the open incident's signal (or the
     /// last two hours when none is open): what the report's chart draws.
@@ -268,8 +273,15 @@ impl<'a> PlanRunner<'a> {
 
     /// Counts a mention seen at `at` (windows and chart) when it matches the keywords.
     pub fn observe(&mut self, at: i64, author: &str, text: &str) -> Option<Tone> {
-        let tone = self.signals.observe(at, author, text)?;
         let minute = at - at.rem_euclid(MINUTE);
+        let idle = self.state.open.is_none() && self.state.first_signal.is_none();
+        if idle
+            && self.state.series.last().is_some_and(|m| minute > m.at)
+            && self.signals.matches(text)
+        {
+            self.check_minutes_before(minute);
+        }
+        let tone = self.signals.observe(at, author, text)?;
         let series = &mut self.state.series;
         let index = match series.binary_search_by_key(&minute, |m| m.at) {
             Ok(index) => index,
@@ -288,6 +300,27 @@ impl<'a> PlanRunner<'a> {
         series[index].total += 1;
         series[index].negative += u64::from(tone == Tone::Negative);
         Some(tone)
+    }
+
+    /// Between evaluations, while no incident is open: whether the counts up to `minute` met a
+    /// level's condition, so the signal's start is known to the minute (levels are evaluated
+    /// only every `every`). Once per minute with mentions, and not once the signal started.
+    fn check_minutes_before(&mut self, minute: i64) {
+        let Some(last) = self.state.series.last().map(|m| m.at) else {
+            return;
+        };
+        if minute <= last
+            || self.state.open.is_some()
+            || self.state.first_signal.is_some()
+            || self.state.evaluated_at.is_some_and(|at| at >= minute)
+        {
+            return;
+        }
+        let (holds, _, _) = self.conditions(minute);
+        if holds.contains(&true) {
+            self.state.first_signal = Some(last);
+            self.changed = true;
+        }
     }
 
     /// Counts a mention already in the saved series (rebuilding the windows after a restart).
@@ -316,6 +349,40 @@ impl<'a> PlanRunner<'a> {
     /// Evaluates the levels and `resolve.when` at `now`; an incident that opens takes
     /// `next_id`. Returns whether one opened.
     pub fn evaluate(&mut self, now: i64, next_id: i64) -> bool {
+        let (holds, resolve, signal) = self.conditions(now);
+        self.changed = true;
+        self.state.signal = signal;
+        self.state.evaluated_at = Some(now);
+        if holds.contains(&true) {
+            // The last minute with mentions tipped it, unless an earlier one already had.
+            let last_minute = self.state.series.last().map_or(now, |m| m.at.min(now));
+            self.state.first_signal.get_or_insert(last_minute);
+        } else if self.state.open.is_none() {
+            self.state.first_signal = None;
+        }
+        let opened = match self.machine.evaluate(now, &holds, resolve) {
+            Some(Transition::Opened { level }) => {
+                self.open(now, level, next_id);
+                true
+            }
+            Some(Transition::Raised { from, to }) => {
+                self.raise(now, from, to, true);
+                false
+            }
+            Some(Transition::Resolved) => {
+                self.close(now, None);
+                false
+            }
+            None => false,
+        };
+        self.state.machine = self.machine.state.clone();
+        self.trim_series(now);
+        opened
+    }
+
+    /// The windows moved to `now`: whether each level's `when:` holds, whether `resolve.when`
+    /// does, and the signal texts render with.
+    fn conditions(&mut self, now: i64) -> (Vec<bool>, bool, serde_json::Value) {
         self.signals.advance(now);
         let windows = self.signals.windows();
         let counts = windows.counts(Duration::from_secs(1800));
@@ -344,32 +411,7 @@ impl<'a> PlanRunner<'a> {
             .as_ref()
             .is_some_and(|r| self.engine.evaluate(&r.when, &input).unwrap_or(false));
         drop(input);
-        self.changed = true;
-        self.state.signal = signal;
-        self.state.evaluated_at = Some(now);
-        if holds.first().copied().unwrap_or(false) {
-            self.state.first_signal.get_or_insert(now);
-        } else if self.state.open.is_none() {
-            self.state.first_signal = None;
-        }
-        let opened = match self.machine.evaluate(now, &holds, resolve) {
-            Some(Transition::Opened { level }) => {
-                self.open(now, level, next_id);
-                true
-            }
-            Some(Transition::Raised { from, to }) => {
-                self.raise(now, from, to, true);
-                false
-            }
-            Some(Transition::Resolved) => {
-                self.close(now, None);
-                false
-            }
-            None => false,
-        };
-        self.state.machine = self.machine.state.clone();
-        self.trim_series(now);
-        opened
+        (holds, resolve, signal)
     }
 
     fn open(&mut self, now: i64, level: usize, id: i64) {
@@ -981,13 +1023,30 @@ impl<'a> PlanRunner<'a> {
 
     /// Keeps the chart's minutes an open incident's report needs (an hour before its
     /// signal), or the last two hours when none is open.
+    /// A long open incident's minutes are merged into the chart's wider buckets.
     fn trim_series(&mut self, now: i64) {
         let keep_from = match &self.state.open {
-            Some(open) => open.report.signal_at - HOUR - MINUTE,
+            Some(open) => chart_start(open.report.signal_at),
             None => now - 2 * HOUR,
         };
         let drop = self.state.series.partition_point(|m| m.at < keep_from);
         self.state.series.drain(..drop);
+        let width = bucket_width(keep_from, now);
+        if self.state.open.is_some() && width > MINUTE {
+            let series = std::mem::take(&mut self.state.series);
+            let mut merged: Vec<MinuteCount> = Vec::with_capacity(series.len());
+            for m in series {
+                let at = keep_from + (m.at - keep_from) / width * width;
+                match merged.last_mut() {
+                    Some(last) if last.at == at => {
+                        last.total += m.total;
+                        last.negative += m.negative;
+                    }
+                    _ => merged.push(MinuteCount { at, ..m }),
+                }
+            }
+            self.state.series = merged;
+        }
     }
 }
 
@@ -1026,30 +1085,47 @@ fn entry(at: i64, actor: &str, kind: &str, detail: String) -> TimelineEntry {
     }
 }
 
-/// The report with its chart: every minute from an hour before the signal to the resolve
-/// (or the last mention), zero minutes included, so the chart's lines do not bridge gaps.
+/// Where a report's chart starts: the minute an hour before the signal's.
+fn chart_start(signal_at: i64) -> i64 {
+    signal_at - signal_at.rem_euclid(MINUTE) - HOUR
+}
+
+/// A chart's bucket from `start` to `end`: a minute, or the fewest minutes (a power of two,
+/// so narrower buckets merge into wider ones exactly) that keep it within [`CHART_POINTS`].
+fn bucket_width(start: i64, end: i64) -> i64 {
+    let minutes = (end - start).max(0) / MINUTE + 1;
+    let mut width = 1;
+    while minutes > CHART_POINTS * width {
+        width *= 2;
+    }
+    width * MINUTE
+}
+
+/// The report with its chart: every minute (or bucket, see [`CHART_POINTS`]) from an hour
+/// before the signal to the resolve (or the last mention), empty ones included, so the
+/// chart's lines do not bridge gaps.
 fn finish(mut report: IncidentReport, series: &[MinuteCount]) -> IncidentReport {
-    let start = report.signal_at - report.signal_at.rem_euclid(MINUTE) - HOUR;
+    let start = chart_start(report.signal_at);
     let last = series.last().map_or(start, |m| m.at);
     let end = report
         .resolved_at
         .map_or(last, |r| r - r.rem_euclid(MINUTE));
+    let width = bucket_width(start, end);
     let mut dense = Vec::new();
     let mut source = series.iter().filter(|m| m.at >= start).peekable();
-    let mut minute = start;
-    while minute <= end {
-        match source.peek() {
-            Some(m) if m.at == minute => {
-                dense.push(**m);
-                source.next();
-            }
-            _ => dense.push(MinuteCount {
-                at: minute,
-                total: 0,
-                negative: 0,
-            }),
+    let mut bucket = start;
+    while bucket <= end {
+        let mut count = MinuteCount {
+            at: bucket,
+            total: 0,
+            negative: 0,
+        };
+        while let Some(m) = source.next_if(|m| m.at < bucket + width) {
+            count.total += m.total;
+            count.negative += m.negative;
         }
-        minute += MINUTE;
+        dense.push(count);
+        bucket += width;
     }
     report.mentions = dense;
     report

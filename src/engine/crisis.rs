@@ -202,7 +202,7 @@ impl Engine {
                     crisis.name, effect.level
                 );
                 let mut run = NewRun::running(key.clone(), fire_at, self.revision);
-                run.reason = Some(format!("incident {id}: notify {}", people.join(", ")));
+                run.reason = Some(format!("incident {id}: {NOTIFY} {}", people.join(", ")));
                 for account in &accounts {
                     let mut row =
                         self.outbox_row(&key, fire_at, 0, account, &message, &[], None, now);
@@ -314,6 +314,17 @@ fn restore<'a>(
         runner.replay(mention.at, &mention.author, &mention.text);
     }
     Ok(runner)
+}
+
+/// The word a crisis run's reason has after its incident when it notifies people.
+const NOTIFY: &str = "notify";
+
+/// Whether a crisis run with this reason notifies people (rather than posts publicly).
+pub(super) fn notifies(reason: &str) -> bool {
+    reason.strip_prefix("incident ").is_some_and(|rest| {
+        rest.split_once(": ")
+            .is_some_and(|(_, what)| what.starts_with(NOTIFY))
+    })
 }
 
 /// A `pause:`/`resume:` target: `campaigns`, `all`, or an account.

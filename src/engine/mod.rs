@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod gate;
 pub mod metrics;
 pub mod rehearse;
+mod rehearse_crises;
 pub mod service;
 pub mod timeline;
 

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use super::clock::{Clock, VirtualClock, from_millis, to_millis};
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
+use super::rehearse_crises::CrisisFeed;
 use crate::connectors::registry::Connectors;
+use crate::crisis::IncidentReport;
 use crate::playbook::plan::Plan;
 use crate::store::{MemoryStore, OutboxState, Store, StoreError};
 
@@ -136,6 +138,15 @@ pub struct RehearsalLine {
     pub rule: Option<String>,
 }
 
+/// What a rehearsal saw and did, and the incidents its crisis plans opened.
+#[derive(Debug, Clone)]
+pub struct Rehearsal {
+    /// In time order.
+    pub lines: Vec<RehearsalLine>,
+    /// Every incident, oldest first, as `crier incident report` would show it.
+    pub incidents: Vec<IncidentReport>,
+}
+
 /// Runs the plan from `from` to `until` (exclusive) and returns what happened, in order.
 pub async fn rehearse(
     plan: Arc<Plan>,
@@ -143,6 +154,16 @@ pub async fn rehearse(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<RehearsalLine>, RehearsalError> {
+    Ok(rehearsal(plan, events, from, until).await?.lines)
+}
+
+/// `rehearse`, with the incidents of the crisis plans.
+pub async fn rehearsal(
+    plan: Arc<Plan>,
+    events: &[RehearsalEvent],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Rehearsal, RehearsalError> {
     let start = from - TimeDelta::milliseconds(1);
     let clock = Arc::new(VirtualClock::new(start));
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
@@ -192,6 +213,9 @@ pub async fn rehearse(
     let mut decisions = decisions.into_iter().peekable();
     let mut refused = Vec::new();
     let mut contests_done_until = start;
+    let mut crises = CrisisFeed::new(&plan, events, from);
+    // Sends a pause held, once it lifted: (playbook, item, account, fire time).
+    let mut released = std::collections::HashSet::new();
     loop {
         engine.open_approvals(clock.now())?;
         let next_decision = decisions
@@ -203,12 +227,13 @@ pub async fn rehearse(
             .into_iter()
             .flatten()
             .min();
+        let next_crisis = crises.next_at().filter(|at| *at < until_ms);
         if let Some(at) = engine
             .next_contest_milestone(contests_done_until)
             .map(to_millis)
             .filter(|at| *at < until_ms)
             .filter(|at| {
-                [next_fire, due_others, next_decision]
+                [next_fire, due_others, next_decision, next_crisis]
                     .into_iter()
                     .flatten()
                     .all(|other| *at <= other)
@@ -217,6 +242,29 @@ pub async fn rehearse(
             clock.advance_to(from_millis(at).max(clock.now()));
             engine.tick_contests(clock.now(), crate::contest::lifecycle::Seeds::Rehearsal)?;
             contests_done_until = from_millis(at);
+            dispatcher.dispatch_due(|| clock.now(), None).await?;
+            continue;
+        }
+        // Crisis plans tick as under `crier run`: before the fires due at the same time, so
+        // a pause holds them.
+        if let Some(at) = next_crisis.filter(|at| {
+            [next_fire, due_others, next_decision]
+                .into_iter()
+                .flatten()
+                .all(|other| *at <= other)
+        }) {
+            clock.advance_to(from_millis(at).max(clock.now()));
+            for refusal in crises.tick(&plan, &mut engine, store.as_ref(), clock.now())? {
+                refused.push(refused_line(refusal.event, refusal.reason, plan.timezone));
+            }
+            // A resume lifts the pause: what it held goes out now, and is listed then.
+            let held = store.held_sends()?;
+            if !held.is_empty() && engine.release_held(clock.now())? > 0 {
+                released
+                    .extend(held.into_iter().map(|send| {
+                        (send.key.playbook, send.key.item, send.account, send.fire_at)
+                    }));
+            }
             dispatcher.dispatch_due(|| clock.now(), None).await?;
             continue;
         }
@@ -244,18 +292,7 @@ pub async fn rehearse(
             let event = decisions.next().expect("peeked");
             clock.advance_to(from_millis(at).max(clock.now()));
             if let Err(reason) = decide_event(store.as_ref(), event, clock.now(), plan.timezone) {
-                refused.push(RehearsalLine {
-                    at: event.at.with_timezone(&plan.timezone),
-                    kind: "refused".into(),
-                    playbook: event.playbook.clone(),
-                    item: event.item.clone(),
-                    account: event.by.clone(),
-                    text: event.decision.clone(),
-                    reply_to: None,
-                    direct_to: None,
-                    reason: Some(reason),
-                    rule: None,
-                });
+                refused.push(refused_line(event, reason, plan.timezone));
             }
             engine.resume_waiting(clock.now())?;
             dispatcher.dispatch_due(|| clock.now(), None).await?;
@@ -276,6 +313,7 @@ pub async fn rehearse(
         };
         let horizon = (next + stride)
             .min(others.unwrap_or(i64::MAX))
+            .min(next_crisis.map_or(i64::MAX, |at| at - 1))
             .min(next_decision.map_or(i64::MAX, |at| at - 1))
             .min(next_ask.map_or(i64::MAX, |at| at - 1))
             .min(until_ms - 1)
@@ -296,12 +334,139 @@ pub async fn rehearse(
             Some((record.delivered.remote_id.clone(), recipient))
         })
         .collect();
-    let mut lines = lines(&plan, store.as_ref(), events, &recipients)?;
-    if !refused.is_empty() {
-        lines.extend(refused);
-        sort_lines(&mut lines);
+    let mut lines = lines(&plan, store.as_ref(), events, &recipients, &released)?;
+    let incidents = incidents(store.as_ref())?;
+    lines.extend(
+        incidents
+            .iter()
+            .flat_map(|r| incident_lines(r, plan.timezone)),
+    );
+    let scripts = crate::script::ScriptEngine::new();
+    for contest in &plan.contests {
+        let standings = crate::contest::standings(store.as_ref(), contest, &scripts)?;
+        lines.extend(contest_lines(&contest.name, &standings, plan.timezone));
     }
-    Ok(lines)
+    lines.extend(refused);
+    sort_lines(&mut lines);
+    Ok(Rehearsal { lines, incidents })
+}
+
+/// A contest's standings as lines: each entry's verdict at its time (`entry`, the rule that
+/// left it out named), then the winners and the reserves in draw order at the draw.
+fn contest_lines(
+    contest: &str,
+    standings: &crate::contest::Standings,
+    tz: Tz,
+) -> Vec<RehearsalLine> {
+    let line = |at: DateTime<Utc>, kind: &str, key: &str, text: String| RehearsalLine {
+        at: at.with_timezone(&tz),
+        kind: kind.into(),
+        playbook: Some(contest.to_string()),
+        item: Some(key.to_string()),
+        account: None,
+        text: Some(text),
+        reply_to: None,
+        direct_to: None,
+        reason: None,
+        rule: None,
+    };
+    let mut lines: Vec<RehearsalLine> = standings
+        .entries
+        .iter()
+        .map(|(entry, verdict)| {
+            let text = match &verdict.rule {
+                None => format!("{}: eligible", entry.author),
+                Some(rule) => format!("{}: excluded by {rule}", entry.author),
+            };
+            RehearsalLine {
+                reason: verdict.reason.clone(),
+                rule: verdict.rule.clone(),
+                ..line(entry.at, "entry", &verdict.key, text)
+            }
+        })
+        .collect();
+    if let Some(drawn_at) = standings.drawn_at {
+        let author = |key: &str| {
+            standings
+                .entry(key)
+                .map_or_else(|| key.to_string(), |e| e.author.clone())
+        };
+        for (kind, keys) in [
+            ("winner", &standings.winners),
+            ("reserve", &standings.reserves),
+        ] {
+            for (index, key) in keys.iter().enumerate() {
+                lines.push(RehearsalLine {
+                    reason: Some(format!("{kind} {} of {}", index + 1, keys.len())),
+                    ..line(drawn_at, kind, key, author(key))
+                });
+            }
+        }
+    }
+    lines
+}
+
+/// A decision from the events file that decided nothing, and why.
+fn refused_line(event: &RehearsalEvent, reason: String, tz: Tz) -> RehearsalLine {
+    RehearsalLine {
+        at: event.at.with_timezone(&tz),
+        kind: "refused".into(),
+        playbook: event.playbook.clone().or_else(|| event.incident.clone()),
+        item: event.item.clone(),
+        account: event.by.clone(),
+        text: event.decision.clone(),
+        reply_to: None,
+        direct_to: None,
+        reason: Some(reason),
+        rule: None,
+    }
+}
+
+/// The stored incidents, oldest first.
+fn incidents(store: &dyn Store) -> Result<Vec<IncidentReport>, StoreError> {
+    let mut reports = store
+        .incidents()?
+        .into_iter()
+        .map(|row| {
+            serde_json::from_str(&row.report).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .collect::<Result<Vec<IncidentReport>, _>>()?;
+    reports.reverse();
+    Ok(reports)
+}
+
+/// What an incident's timeline says beyond its sends (which the store lists): its signals and
+/// levels, pauses and resumes, acknowledgements, decisions and its resolve.
+fn incident_lines(report: &IncidentReport, tz: Tz) -> Vec<RehearsalLine> {
+    let crier = format!("crisis:{}", report.plan);
+    report
+        .timeline
+        .iter()
+        .filter(|entry| !matches!(entry.kind.as_str(), "notify" | "post"))
+        .map(|entry| {
+            let (kind, text) = match entry.kind.as_str() {
+                "step" => match entry.detail.split_once(' ') {
+                    Some((step @ ("pause" | "resume"), targets)) => (step, targets.to_string()),
+                    _ => ("step", entry.detail.clone()),
+                },
+                // `approval` is the events file's own kind.
+                "approval" => ("decision", entry.detail.clone()),
+                kind => (kind, entry.detail.clone()),
+            };
+            RehearsalLine {
+                at: from_millis(entry.at).with_timezone(&tz),
+                kind: kind.into(),
+                playbook: Some(report.plan.clone()),
+                item: Some(format!("incident-{}", report.id)),
+                account: None,
+                text: Some(text),
+                reply_to: None,
+                direct_to: None,
+                reason: (entry.actor != crier).then(|| format!("by {}", entry.actor)),
+                rule: None,
+            }
+        })
+        .collect()
 }
 
 /// A reply or mention of a rehearsal's events file as a contest entry.
@@ -365,12 +530,13 @@ fn decide_event(
 }
 
 /// The events and the store's timeline as lines; `recipients` names the recipient of each
-/// direct message by its remote id.
+/// direct message by its remote id; `released` the sends a pause held for a while.
 fn lines(
     plan: &Plan,
     store: &dyn Store,
     events: &[RehearsalEvent],
     recipients: &std::collections::HashMap<String, String>,
+    released: &std::collections::HashSet<(String, String, String, i64)>,
 ) -> Result<Vec<RehearsalLine>, StoreError> {
     let tz = plan.timezone;
     let mut lines = Vec::new();
@@ -412,6 +578,14 @@ fn lines(
         )
     };
     for row in timeline.iter().cloned() {
+        let was_held = row.send.as_ref().is_some_and(|send| {
+            released.contains(&(
+                row.playbook.clone(),
+                row.item.clone(),
+                send.account.clone(),
+                row.fire_at,
+            ))
+        });
         let line = RehearsalLine {
             at: from_millis(row.fire_at).with_timezone(&tz),
             kind: row.state.as_str().into(),
@@ -424,13 +598,31 @@ fn lines(
             rule: row.reason.as_deref().and_then(rule_named),
             reason: row.reason,
         };
+        let notice = line.reason.as_deref().is_some_and(super::crisis::notifies)
+            && plan
+                .crises
+                .iter()
+                .any(|c| Some(&c.name) == line.playbook.as_ref());
         lines.push(match row.send {
             None => line,
+            Some(send) if send.state == OutboxState::Sent && was_held => RehearsalLine {
+                kind: "post".into(),
+                at: from_millis(send.updated_at).with_timezone(&tz),
+                account: Some(send.account),
+                text: Some(send.text),
+                reason: Some(format!(
+                    "held by a pause from {}, sent when it lifted",
+                    line.at.format("%H:%M")
+                )),
+                ..line
+            },
             Some(send) => RehearsalLine {
                 kind: match send.state {
+                    OutboxState::Sent if notice => "notify",
                     OutboxState::Sent => "post",
                     OutboxState::Failed => "failed",
                     OutboxState::Skipped => "skipped",
+                    OutboxState::Held => "held",
                     _ => "pending",
                 }
                 .into(),
@@ -549,8 +741,16 @@ pub fn render_text(lines: &[RehearsalLine]) -> String {
 
 fn summary(lines: &[RehearsalLine]) -> String {
     let count = |kind: &str| lines.iter().filter(|l| l.kind == kind).count();
+    let held = match count("held") {
+        0 => String::new(),
+        held => format!(", {held} held by a pause"),
+    };
+    let notified = match count("notify") {
+        0 => String::new(),
+        notified => format!("{notified} notification(s) to the team; "),
+    };
     format!(
-        "\n{} post(s) would go out, {} skipped, {} rejected, {} missed, {} failed; {} input event(s). Nothing was sent.\n",
+        "\n{} post(s) would go out{held}, {} skipped, {} rejected, {} missed, {} failed; {notified}{} input event(s). Nothing was sent.\n",
         count("post"),
         count("skipped"),
         count("rejected"),
