@@ -424,7 +424,7 @@ fn plan_says_which_posts_need_approval() {
 fn an_approval_names_only_known_people() {
     let dir =
         crate::support::playbooks::folder(CONFIG, &[("sale.yaml", &campaign("{ by: [pr_led] }"))]);
-    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let validated = crier::playbook::load::load_and_validate(dir.path()).unwrap();
     let rendered: String = validated
         .diagnostics
         .iter()

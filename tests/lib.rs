@@ -13,6 +13,7 @@ mod email;
 mod engine;
 mod examples;
 mod guardrails;
+mod layering;
 mod mastodon;
 mod matrix;
 mod rules;

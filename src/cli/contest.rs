@@ -246,7 +246,7 @@ pub(super) fn disqualify(path: &Path, name: &str, entry: &str, reason: &str) -> 
     parts.store = store.clone();
     let now = Utc::now();
     let revision = store
-        .record_revision(&loaded.digest, crate::engine::clock::to_millis(now))
+        .record_revision(&loaded.digest, crate::store::to_millis(now))
         .map_err(|e| e.to_string())?;
     let lifecycle_parts = Parts {
         plan: &plan,

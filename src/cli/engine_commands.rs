@@ -13,14 +13,13 @@ use super::{
 };
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
-use crate::engine::clock::{from_millis, to_millis};
 use crate::engine::rehearse::{read_events, rehearse as run_rehearsal, render_text};
 use crate::engine::service::{self, ServiceError};
 use crate::engine::timeline::{items, next_fire};
 use crate::engine::{Dispatcher, Engine, EngineParts, RetryPolicy, TriggerError};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
-use crate::store::{self, HistoryFilter, OutboxState, RunView, Store};
+use crate::store::{self, HistoryFilter, OutboxState, RunView, Store, from_millis, to_millis};
 
 type CommandResult = Result<ExitCode, String>;
 

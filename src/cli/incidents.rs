@@ -13,9 +13,8 @@ use super::engine_commands::{local, valid_plan};
 use super::{TableFormat, USAGE};
 use crate::crisis::runner::{Action, RunnerState};
 use crate::crisis::{IncidentReport, ReportFormat, duration};
-use crate::engine::clock::{from_millis, to_millis};
 use crate::playbook::plan::Plan;
-use crate::store::{self, IncidentRow, Store};
+use crate::store::{self, IncidentRow, Store, from_millis, to_millis};
 
 type CommandResult = Result<ExitCode, String>;
 

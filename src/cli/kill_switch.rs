@@ -9,9 +9,8 @@ use chrono::Utc;
 
 use super::engine_commands::{local, valid_plan};
 use super::{USAGE, parse_instant};
-use crate::engine::clock::to_millis;
 use crate::playbook::plan::Plan;
-use crate::store::{self, NewPause, PauseScope};
+use crate::store::{self, NewPause, PauseScope, to_millis};
 
 type CommandResult = Result<ExitCode, String>;
 

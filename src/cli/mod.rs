@@ -11,10 +11,10 @@ use chrono_tz::Tz;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Diagnostic;
-use crate::playbook::load::load_path;
+use crate::playbook::load;
 use crate::playbook::plan::Plan;
 use crate::playbook::schema::{config_schema, playbook_schema};
-use crate::playbook::validate::{Validated, validate};
+use crate::playbook::validate::Validated;
 use crate::preview::{self, Format};
 use crate::schedule;
 use crate::script::ScriptEngine;
@@ -398,7 +398,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             // One template environment for checking and rendering, so its cache serves both.
             let texts = TextTemplates::new();
-            let validated = load_and_validate_with(&path, &ScriptEngine::new(), &texts)?;
+            let validated = load::load_and_validate_with(&path, &ScriptEngine::new(), &texts)
+                .map_err(|e| e.to_string())?;
             print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
             let Some(plan) = validated.plan else {
                 return Ok(ExitCode::from(INVALID));
@@ -573,17 +574,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 
 /// Loads and validates a folder or file; `Err` is a usage error (a path that cannot be read).
 pub fn load_and_validate(path: &Path) -> Result<Validated, String> {
-    load_and_validate_with(path, &ScriptEngine::new(), &TextTemplates::new())
-}
-
-/// The same, with engines the caller goes on using (to render or evaluate afterwards).
-pub fn load_and_validate_with(
-    path: &Path,
-    scripts: &ScriptEngine,
-    texts: &TextTemplates,
-) -> Result<Validated, String> {
-    let loaded = load_path(path).map_err(|e| e.to_string())?;
-    Ok(validate(loaded, scripts, texts))
+    load::load_and_validate(path).map_err(|e| e.to_string())
 }
 
 pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFormat) {

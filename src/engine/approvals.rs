@@ -5,8 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::clock::{from_millis, to_millis};
-use crate::store::{ApprovalState, ApprovalView, Decision, Store};
+use crate::store::{ApprovalState, ApprovalView, Decision, Store, from_millis, to_millis};
 
 /// The request `reference` names: its id, or `PLAYBOOK/ITEM` for that post's earliest
 /// request still waiting for a decision.

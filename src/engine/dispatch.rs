@@ -9,12 +9,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 use tokio::task::JoinSet;
 
-use super::clock::to_millis;
 use super::gate;
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, Lookup, SendError};
 use crate::playbook::plan::Plan;
-use crate::store::{Millis, OutboxOutcome, OutboxRow, RunId, Store, StoreResult};
+use crate::store::{Millis, OutboxOutcome, OutboxRow, RunId, Store, StoreResult, to_millis};
 
 /// How failed sends are retried.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -13,6 +13,8 @@ pub mod rehearse;
 pub mod service;
 pub mod timeline;
 
-pub use self::core::{Engine, EngineParts, TriggerError, idempotency_key};
+pub use self::core::{Engine, EngineParts, TriggerError};
+// The key belongs to the store's model; re-exported for code written against it here.
+pub use crate::store::idempotency_key;
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use dispatch::{Dispatcher, RetryPolicy};

@@ -10,12 +10,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::clock::{Clock, VirtualClock, from_millis, to_millis};
+use super::clock::{Clock, VirtualClock};
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
 use crate::connectors::registry::Connectors;
 use crate::playbook::plan::Plan;
-use crate::store::{MemoryStore, OutboxState, Store, StoreError};
+use crate::store::{MemoryStore, OutboxState, Store, StoreError, from_millis, to_millis};
 
 /// One line of a rehearsal events file (JSON Lines), as PLAYBOOKS.md shows them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

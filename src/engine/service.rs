@@ -14,15 +14,15 @@ use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, watch};
 
-use super::clock::{from_millis, to_millis};
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
 use super::metrics::{self, StoredMetrics};
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
+use crate::playbook::load::{LoadError, load_and_validate_with};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
-use crate::store::{self, Store};
+use crate::store::{self, Store, from_millis, to_millis};
 
 /// The longest the engine sleeps without looking at the store again (a `crier trigger` from
 /// another process, or a send due after a retry, is noticed within this).
@@ -36,8 +36,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum ServiceError {
     #[error("the playbooks are invalid; fix them and start again")]
     Invalid,
-    #[error("{0}")]
-    Load(String),
+    #[error(transparent)]
+    Load(#[from] LoadError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("{0}")]
@@ -59,8 +59,7 @@ pub fn load(
     parts: &EngineParts,
     report: &dyn Fn(&Validated),
 ) -> Result<Loaded, ServiceError> {
-    let validated = crate::cli::load_and_validate_with(path, &parts.scripts, &parts.texts)
-        .map_err(ServiceError::Load)?;
+    let validated = load_and_validate_with(path, &parts.scripts, &parts.texts)?;
     report(&validated);
     let mut hasher = Sha256::new();
     for file in 0.. {
