@@ -19,6 +19,7 @@ mod matrix;
 mod rules;
 mod schedule;
 mod script;
+mod service;
 mod slack;
 mod store;
 mod support;

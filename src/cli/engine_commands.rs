@@ -56,6 +56,17 @@ pub(super) fn valid_plan(path: &Path) -> Result<Result<Plan, ExitCode>, String> 
     Ok(validated.plan.ok_or(ExitCode::from(INVALID)))
 }
 
+/// The valid plan and its store, for operator actions; or the exit code of an invalid plan
+/// (diagnostics printed).
+pub(super) fn desk(path: &Path) -> Result<Result<crate::ops::Desk, ExitCode>, String> {
+    let plan = match valid_plan(path)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(Err(code)),
+    };
+    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
+    Ok(Ok(crate::ops::Desk::new(Arc::new(plan), store)))
+}
+
 /// The store file a plan names, for commands that only read it.
 fn existing_store(plan: &Plan) -> Result<Option<Arc<dyn Store>>, String> {
     if let Some(path) = plan.store.strip_prefix("sqlite://") {
@@ -72,7 +83,7 @@ fn existing_store(plan: &Plan) -> Result<Option<Arc<dyn Store>>, String> {
 pub(super) fn run(path: PathBuf, log_format: LogFormat) -> CommandResult {
     init_logs(log_format);
     let runtime = runtime()?;
-    match runtime.block_on(service::run(path, &report)) {
+    match runtime.block_on(service::run(path, Arc::new(report))) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(ServiceError::Invalid) => Ok(ExitCode::from(INVALID)),
         Err(error) => {

@@ -11,6 +11,8 @@ use chrono_tz::Tz;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Diagnostic;
+use crate::ops::incidents::IncidentAction;
+use crate::ops::pauses::Selection;
 use crate::playbook::load;
 use crate::playbook::plan::Plan;
 use crate::playbook::schema::{config_schema, playbook_schema};
@@ -196,7 +198,7 @@ enum Command {
         /// Why: shown in `crier status` and on every held post.
         #[arg(long)]
         reason: String,
-        /// Who pauses (your login name if absent).
+        /// Who pauses: one of the people in crier.yaml (your login name if absent).
         #[arg(long)]
         by: Option<String>,
         /// The folder holding crier.yaml.
@@ -475,38 +477,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         },
         Command::Approvals { all, format, path } => approvals::list(&path, all, format),
         Command::Incidents { all, format, path } => incidents::list(&path, all, format),
-        Command::Incident { command } => {
-            use crate::crisis::runner::Action;
-            match command {
-                IncidentCommand::Ack { id, by, path } => {
-                    incidents::act(&path, id, Action::Ack { by })
-                }
-                IncidentCommand::Approve { id, by, note, path } => incidents::act(
-                    &path,
-                    id,
-                    Action::Decide {
-                        by,
-                        approve: true,
-                        note,
-                    },
-                ),
-                IncidentCommand::Reject { id, by, note, path } => incidents::act(
-                    &path,
-                    id,
-                    Action::Decide {
-                        by,
-                        approve: false,
-                        note: Some(note),
-                    },
-                ),
-                IncidentCommand::Resolve { id, by, note, path } => {
-                    incidents::act(&path, id, Action::Resolve { by, note })
-                }
-                IncidentCommand::Report { id, format, path } => {
-                    incidents::report(&path, id, &format)
-                }
+        Command::Incident { command } => match command {
+            IncidentCommand::Ack { id, by, path } => {
+                incidents::act(&path, id, &by, IncidentAction::Ack)
             }
-        }
+            IncidentCommand::Approve { id, by, note, path } => incidents::act(
+                &path,
+                id,
+                &by,
+                IncidentAction::Decide {
+                    approve: true,
+                    note,
+                },
+            ),
+            IncidentCommand::Reject { id, by, note, path } => incidents::act(
+                &path,
+                id,
+                &by,
+                IncidentAction::Decide {
+                    approve: false,
+                    note: Some(note),
+                },
+            ),
+            IncidentCommand::Resolve { id, by, note, path } => {
+                incidents::act(&path, id, &by, IncidentAction::Resolve { note })
+            }
+            IncidentCommand::Report { id, format, path } => incidents::report(&path, id, &format),
+        },
         Command::Approve {
             reference,
             by,
@@ -541,12 +538,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             path,
         } => kill_switch::pause(
             &path,
-            &accounts,
-            &campaigns,
-            all,
-            until.as_deref(),
-            &reason,
-            by,
+            kill_switch::PauseArgs {
+                selection: Selection {
+                    accounts,
+                    campaigns,
+                    all,
+                },
+                until: until.as_deref(),
+                reason: &reason,
+                by,
+            },
         ),
         Command::Resume {
             accounts,
@@ -554,7 +555,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             all,
             by,
             path,
-        } => kill_switch::resume(&path, &accounts, &campaigns, all, by),
+        } => kill_switch::resume(
+            &path,
+            Selection {
+                accounts,
+                campaigns,
+                all,
+            },
+            by,
+        ),
         Command::Accounts {
             command: AccountsCommand::Check { path, format },
         } => accounts::check(&path, format),

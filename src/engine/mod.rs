@@ -7,6 +7,7 @@ pub mod clock;
 pub mod core;
 mod crisis;
 pub mod dispatch;
+pub mod events;
 pub mod gate;
 pub mod metrics;
 pub mod rehearse;

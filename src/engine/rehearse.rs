@@ -351,7 +351,7 @@ fn decide_event(
         }
     };
     let by = event.by.as_deref().ok_or("an approval event needs `by`")?;
-    let approval = super::approvals::find(store, &reference)?;
+    let approval = super::approvals::find(store, &reference).map_err(|e| e.to_string())?;
     super::approvals::decide(
         store,
         &approval,
@@ -362,6 +362,7 @@ fn decide_event(
         tz,
     )
     .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// The events and the store's timeline as lines; `recipients` names the recipient of each
