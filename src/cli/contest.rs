@@ -6,15 +6,15 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chrono::Utc;
 
 use super::engine_commands::valid_plan;
-use super::{INVALID, USAGE};
-use crate::contest::lifecycle::{self, Parts, Seeds};
+use super::{DiagnosticFormat, INVALID, USAGE, print_diagnostics};
+use crate::contest::lifecycle;
 use crate::contest::{Proof, judge, verify};
-use crate::engine::EngineParts;
-use crate::engine::service::{self, ServiceError};
+use crate::engine::service::ServiceError;
+use crate::ops::{self, contests::ContestError};
 use crate::playbook::plan::{ContestPlan, Plan};
+use crate::playbook::validate::Validated;
 use crate::store::{self, Store};
 
 type CommandResult = Result<ExitCode, String>;
@@ -231,33 +231,9 @@ pub(super) fn verify_file(file: &Path) -> CommandResult {
 }
 
 pub(super) fn disqualify(path: &Path, name: &str, entry: &str, reason: &str) -> CommandResult {
-    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
-    let loaded = match service::load(path, &parts, &|_| {}) {
-        Ok(loaded) => loaded,
-        Err(ServiceError::Invalid) => return Ok(ExitCode::from(INVALID)),
-        Err(error) => return Err(error.to_string()),
-    };
-    let plan = loaded.plan;
-    let Some(contest) = plan.contests.iter().find(|c| c.name == name) else {
-        eprintln!("error: unknown contest `{name}`");
-        return Ok(ExitCode::from(USAGE));
-    };
-    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    parts.store = store.clone();
-    let now = Utc::now();
-    let revision = store
-        .record_revision(&loaded.digest, crate::store::to_millis(now))
-        .map_err(|e| e.to_string())?;
-    let lifecycle_parts = Parts {
-        plan: &plan,
-        store: store.as_ref(),
-        scripts: &parts.scripts,
-        texts: &parts.texts,
-        revision,
-        seeds: Seeds::Random,
-        freeze_after: crate::contest::collect::freeze_grace(),
-    };
-    match lifecycle::disqualify(&lifecycle_parts, contest, entry, reason, now) {
+    let report =
+        |validated: &Validated| print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
+    match ops::contests::disqualify(path, &report, name, entry, reason) {
         Ok(substitution) => {
             println!(
                 "{} disqualified ({}); {}. The announcement goes out with `crier run`.",
@@ -270,9 +246,15 @@ pub(super) fn disqualify(path: &Path, name: &str, entry: &str, reason: &str) -> 
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(message) => {
+        Err(ContestError::Load(ServiceError::Invalid)) => Ok(ExitCode::from(INVALID)),
+        Err(error @ ContestError::UnknownContest { .. }) => {
+            eprintln!("error: {error}");
+            Ok(ExitCode::from(USAGE))
+        }
+        Err(ContestError::Refused(message)) => {
             eprintln!("error: {message}");
             Ok(ExitCode::from(1))
         }
+        Err(error) => Err(error.to_string()),
     }
 }

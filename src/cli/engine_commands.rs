@@ -11,12 +11,11 @@ use super::{
     DiagnosticFormat, INVALID, LogFormat, RehearsalFormat, TableFormat, USAGE, parse_instant,
     print_diagnostics,
 };
-use crate::connectors::http;
-use crate::connectors::registry::Connectors;
+use crate::engine::TriggerError;
 use crate::engine::rehearse::{read_events, rehearse as run_rehearsal, render_text};
 use crate::engine::service::{self, ServiceError};
 use crate::engine::timeline::{items, next_fire};
-use crate::engine::{Dispatcher, Engine, EngineParts, RetryPolicy, TriggerError};
+use crate::ops::{self, trigger::TriggerRefused};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
 use crate::store::{self, HistoryFilter, OutboxState, RunView, Store, from_millis, to_millis};
@@ -325,73 +324,29 @@ pub(super) fn rehearse(
 
 pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult {
     init_logs(LogFormat::Text);
-    // Loaded as `crier run` loads, so the run is pinned to the same revision digest.
-    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
-    let loaded = match service::load(path, &parts, &report) {
-        Ok(loaded) => loaded,
-        Err(ServiceError::Invalid) => return Ok(ExitCode::from(INVALID)),
+    let runtime = runtime()?;
+    let triggered = match runtime.block_on(ops::trigger::trigger(path, &report, playbook, item)) {
+        Ok(triggered) => triggered,
+        Err(TriggerRefused::Load(ServiceError::Invalid)) => return Ok(ExitCode::from(INVALID)),
+        Err(TriggerRefused::Trigger(TriggerError::UnknownItem { item, hint })) => {
+            eprintln!(
+                "error: unknown item `{item}`{}",
+                hint.map(|h| format!("; {h}")).unwrap_or_default()
+            );
+            return Ok(ExitCode::from(USAGE));
+        }
         Err(error) => return Err(error.to_string()),
     };
-    let plan = loaded.plan;
-    let runtime = runtime()?;
-    runtime.block_on(async {
-        let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-        parts.store = store.clone();
-        let client =
-            http::client(&plan.http).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
-            errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
-        let now = Utc::now();
-        let mut engine =
-            Engine::new(plan.clone(), &loaded.digest, parts, now).map_err(|e| e.to_string())?;
-        let run_id = match engine.trigger(playbook, item, now) {
-            Ok(id) => id,
-            Err(TriggerError::UnknownItem { item, hint }) => {
-                eprintln!(
-                    "error: unknown item `{item}`{}",
-                    hint.map(|h| format!("; {h}")).unwrap_or_default()
-                );
-                return Ok(ExitCode::from(USAGE));
-            }
-            Err(error) => return Err(error.to_string()),
-        };
-        let dispatcher =
-            Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
-        // A hand-triggered post passes the kill switch and the limits like any other.
-        dispatcher.set_plan(plan.clone());
-        dispatcher
-            .dispatch_due(Utc::now, Some(run_id))
-            .await
-            .map_err(|e| e.to_string())?;
-        let run = store
-            .history(&HistoryFilter {
-                playbook: Some(playbook.to_string()),
-                since: Some(to_millis(now)),
-                limit: None,
-            })
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|r| r.id == run_id);
-        if let Some(run) = run {
-            println!("{}", run_line(&run, plan.timezone));
-            for line in detail_lines(&run, plan.timezone) {
-                println!("    {line}");
-            }
-            let waiting = run
-                .outbox
-                .iter()
-                .any(|o| matches!(o.state, OutboxState::Pending | OutboxState::Held));
-            if waiting {
-                println!("    (sends still waiting go out when `crier run` is running)");
-            }
+    if let Some(run) = &triggered.run {
+        println!("{}", run_line(run, triggered.plan.timezone));
+        for line in detail_lines(run, triggered.plan.timezone) {
+            println!("    {line}");
         }
-        Ok(ExitCode::SUCCESS)
-    })
+        if triggered.waiting {
+            println!("    (sends still waiting go out when `crier run` is running)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn local(at: DateTime<Utc>, tz: Tz) -> String {

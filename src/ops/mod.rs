@@ -1,5 +1,5 @@
 //! The operator layer: every action a person takes on a running crier (pause, resume,
-//! approve, reject, incident actions) and the checks of who may take it and whether it is
+//! approve, reject, incident actions, trigger, contest disqualify) and the checks of who may take it and whether it is
 //! still possible, written once for every front end. Actions take an [`Actor`], a person of
 //! `crier.yaml`'s `people:`, and return typed results or a typed refusal with the facts in
 //! its fields; each front end words them in its own terms (the CLI with its flag names).
@@ -12,8 +12,10 @@ use crate::playbook::plan::Plan;
 use crate::store::Store;
 
 pub mod approvals;
+pub mod contests;
 pub mod incidents;
 pub mod pauses;
+pub mod trigger;
 
 /// What operator actions work on: the validated plan and the store it names.
 #[derive(Clone)]
