@@ -16,6 +16,7 @@ mod guardrails;
 mod layering;
 mod mastodon;
 mod matrix;
+mod ops;
 mod rules;
 mod schedule;
 mod script;

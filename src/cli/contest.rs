@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-
 use super::engine_commands::valid_plan;
 use super::{DiagnosticFormat, INVALID, USAGE, print_diagnostics};
 use crate::contest::lifecycle;

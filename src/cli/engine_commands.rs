@@ -14,7 +14,7 @@ use super::{
 use crate::engine::TriggerError;
 use crate::engine::rehearse::{read_events, rehearse as run_rehearsal, render_text};
 use crate::engine::service::{self, ServiceError};
-use crate::engine::timeline::{items, next_fire};
+use crate::ops::views::{self, PauseHolding};
 use crate::ops::{self, trigger::TriggerRefused};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
@@ -97,54 +97,37 @@ pub(super) fn status(path: &Path) -> CommandResult {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let now = Utc::now();
     let store = existing_store(&plan)?;
-    let cursors: std::collections::HashMap<_, _> = match &store {
-        Some(store) => store
-            .cursors()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .collect(),
-        None => Default::default(),
-    };
+    let status = views::status(&plan, store.as_ref(), Utc::now()).map_err(|e| e.to_string())?;
+    let tz = plan.timezone;
     println!(
         "store: {}{}",
-        plan.store,
-        if store.is_none() {
-            " (not created yet: crier has not run here)"
-        } else {
+        status.store,
+        if status.store_exists {
             ""
+        } else {
+            " (not created yet: crier has not run here)"
         }
     );
-    let mut next: Vec<(DateTime<Utc>, String, Vec<String>)> = items(&plan)
-        .into_iter()
-        .filter_map(|item| {
-            let key = item.key(&plan);
-            let after = cursors
-                .get(&key)
-                .map(|c| from_millis(*c))
-                .unwrap_or(now)
-                .max(now);
-            next_fire(&plan, item, after)
-                .map(|at| (at, key.to_string(), item.post(&plan).to.to_vec()))
-        })
-        .collect();
-    next.sort();
     println!("\nscheduled next:");
-    if next.is_empty() {
+    if status.next.is_empty() {
         println!("  nothing");
     }
-    for (at, key, to) in next.iter().take(10) {
-        println!("  {}  {key} → {}", local(*at, plan.timezone), to.join(", "));
+    for next in &status.next {
+        println!(
+            "  {}  {} → {}",
+            local(next.at, tz),
+            next.item,
+            next.to.join(", ")
+        );
     }
-    if next.len() > 10 {
-        println!("  … and {} more item(s)", next.len() - 10);
+    if status.more > 0 {
+        println!("  … and {} more item(s)", status.more);
     }
-    let Some(store) = store else {
+    let Some(counts) = status.store_status else {
         return Ok(ExitCode::SUCCESS);
     };
-    let status = store.status().map_err(|e| e.to_string())?;
-    let counts = |pairs: &[(String, i64)]| {
+    let count_line = |pairs: &[(String, i64)]| {
         if pairs.is_empty() {
             "none".to_string()
         } else {
@@ -155,66 +138,48 @@ pub(super) fn status(path: &Path) -> CommandResult {
                 .join(", ")
         }
     };
-    let open_incidents: Vec<_> = store
-        .incidents()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|i| i.status == "open")
-        .collect();
-    if !open_incidents.is_empty() {
+    if !status.open_incidents.is_empty() {
         println!("\nopen incidents (`crier incident report ID`):");
-        for incident in &open_incidents {
-            let acknowledged =
-                serde_json::from_str::<crate::crisis::IncidentReport>(&incident.report)
-                    .ok()
-                    .and_then(|r| r.acknowledged_by)
-                    .map(|by| format!("acknowledged by {by}"))
-                    .unwrap_or_else(|| "NOT ACKNOWLEDGED".into());
+        for incident in &status.open_incidents {
+            let acknowledged = incident
+                .acknowledged_by
+                .as_ref()
+                .map(|by| format!("acknowledged by {by}"))
+                .unwrap_or_else(|| "NOT ACKNOWLEDGED".into());
             println!(
                 "  {}  {} at {} since {}, {acknowledged}",
                 incident.id,
                 incident.plan,
                 incident.level,
-                local(from_millis(incident.opened_at), plan.timezone)
+                local(incident.opened_at, tz)
             );
         }
     }
-    let pauses = store.pauses(to_millis(now)).map_err(|e| e.to_string())?;
-    if !pauses.is_empty() {
-        let held = store.held_sends().map_err(|e| e.to_string())?;
+    if !status.pauses.is_empty() {
         println!("\npaused (`crier resume` lifts):");
-        for pause in &pauses {
-            let is_campaign = |name: &str| plan.campaigns.iter().any(|c| c.name == name);
-            let holding = held
-                .iter()
-                .filter(|h| {
-                    pause
-                        .scope
-                        .covers(&h.account, &h.key.playbook, is_campaign(&h.key.playbook))
-                })
-                .count();
+        for PauseHolding { pause, held } in &status.pauses {
             println!(
-                "  {} by {} since {}{}: {} ({holding} post(s) held)",
+                "  {} by {} since {}{}: {} ({held} post(s) held)",
                 pause.scope,
                 pause.by,
-                local(from_millis(pause.created_at), plan.timezone),
+                local(from_millis(pause.created_at), tz),
                 pause
                     .until
-                    .map(|u| format!(", until {}", local(from_millis(u), plan.timezone)))
+                    .map(|u| format!(", until {}", local(from_millis(u), tz)))
                     .unwrap_or_default(),
                 pause.reason
             );
         }
     }
-    println!("\nruns: {}", counts(&status.runs));
-    println!("sends: {}", counts(&status.outbox));
+    println!("\nruns: {}", count_line(&counts.runs));
+    println!("sends: {}", count_line(&counts.outbox));
     println!("\nrunning or waiting:");
-    if status.in_flight.is_empty() {
+    if counts.in_flight.is_empty() {
         println!("  nothing");
     }
-    for run in &status.in_flight {
-        println!("  {}", run_line(run, plan.timezone));
-        for line in detail_lines(run, plan.timezone) {
+    for run in &counts.in_flight {
+        println!("  {}", run_line(run, tz));
+        for line in detail_lines(run, tz) {
             println!("      {line}");
         }
     }
@@ -240,13 +205,12 @@ pub(super) fn history(
         println!("no history yet: crier has not run here ({})", plan.store);
         return Ok(ExitCode::SUCCESS);
     };
-    let runs = store
-        .history(&HistoryFilter {
-            playbook,
-            since,
-            limit: Some(limit),
-        })
-        .map_err(|e| e.to_string())?;
+    let filter = HistoryFilter {
+        playbook,
+        since,
+        limit: Some(limit),
+    };
+    let runs = views::history(Some(&store), &filter).map_err(|e| e.to_string())?;
     match format {
         TableFormat::Json => {
             for run in &runs {

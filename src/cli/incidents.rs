@@ -12,8 +12,9 @@ use super::engine_commands::{desk, local, valid_plan};
 use super::{TableFormat, USAGE};
 use crate::crisis::{IncidentReport, ReportFormat, duration};
 use crate::ops::incidents::{self, Applied, IncidentAction, IncidentError};
+use crate::ops::views::{self, ListedIncident};
 use crate::playbook::plan::Plan;
-use crate::store::{self, IncidentRow, Store, from_millis, to_millis};
+use crate::store::{self, IncidentRow, Store, from_millis};
 
 type CommandResult = Result<ExitCode, String>;
 
@@ -42,16 +43,11 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
         Ok(parts) => parts,
         Err(code) => return Ok(code),
     };
-    let rows = store.incidents().map_err(|e| e.to_string())?;
-    let recent = to_millis(Utc::now()) - 30 * 86_400_000;
-    let shown: Vec<&IncidentRow> = rows
-        .iter()
-        .filter(|r| all || r.status == "open" || r.resolved_at.is_some_and(|at| at >= recent))
-        .collect();
+    let shown = views::incidents(store.as_ref(), all, Utc::now()).map_err(|e| e.to_string())?;
     match format {
         TableFormat::Json => {
-            for row in shown {
-                let report = report_of(row)?;
+            for ListedIncident { row, report } in shown {
+                let report = report?;
                 let mut value = serde_json::to_value(&report).expect("reports serialise");
                 if let Some(object) = value.as_object_mut() {
                     object.remove("mentions");
@@ -68,8 +64,8 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
                     if all { "" } else { " in the last 30 days" }
                 );
             }
-            for row in shown {
-                let report = report_of(row)?;
+            for ListedIncident { row, report } in shown {
+                let report = report?;
                 println!(
                     "{}  {}  {}  {}",
                     row.id,

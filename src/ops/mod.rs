@@ -16,6 +16,7 @@ pub mod contests;
 pub mod incidents;
 pub mod pauses;
 pub mod trigger;
+pub mod views;
 
 /// What operator actions work on: the validated plan and the store it names.
 #[derive(Clone)]
