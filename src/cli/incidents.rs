@@ -8,42 +8,26 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::engine_commands::{desk, local, valid_plan};
+use super::engine_commands::{desk, local};
 use super::{TableFormat, USAGE};
 use crate::crisis::{IncidentReport, ReportFormat, duration};
 use crate::ops::incidents::{self, Applied, IncidentAction, IncidentError};
 use crate::ops::views::{self, ListedIncident};
-use crate::playbook::plan::Plan;
-use crate::store::{self, IncidentRow, Store, from_millis};
+use crate::store::from_millis;
 
 type CommandResult = Result<ExitCode, String>;
 
 /// How long a command waits to see its action applied by a running service.
 const WAIT_APPLIED: Duration = Duration::from_secs(3);
 
-/// The valid plan and its store, or the exit code (the diagnostics are printed).
-type Opened = Result<(Plan, std::sync::Arc<dyn Store>), ExitCode>;
-
-fn open_store(path: &Path) -> Result<Opened, String> {
-    let plan = match valid_plan(path)? {
-        Ok(plan) => plan,
-        Err(code) => return Ok(Err(code)),
-    };
-    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    Ok(Ok((plan, store)))
-}
-
-fn report_of(row: &IncidentRow) -> Result<IncidentReport, String> {
-    serde_json::from_str(&row.report)
-        .map_err(|e| format!("incident {} is stored unreadably: {e}", row.id))
-}
-
 pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult {
-    let (plan, store) = match open_store(path)? {
-        Ok(parts) => parts,
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    let shown = views::incidents(store.as_ref(), all, Utc::now()).map_err(|e| e.to_string())?;
+    let plan = &desk.plan;
+    let shown =
+        views::incidents(desk.store.as_ref(), all, Utc::now()).map_err(|e| e.to_string())?;
     match format {
         TableFormat::Json => {
             for ListedIncident { row, report } in shown {
@@ -107,13 +91,12 @@ pub(super) fn report(path: &Path, id: i64, format: &str) -> CommandResult {
         eprintln!("error: --format is md, html or json, not `{format}`");
         return Ok(ExitCode::from(USAGE));
     };
-    let (plan, store) = match open_store(path)? {
-        Ok(parts) => parts,
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    let desk = crate::ops::Desk::new(std::sync::Arc::new(plan), store);
-    let row = incidents::find(&desk, id).map_err(|e| refusal(e, desk.plan.timezone))?;
-    print!("{}", report_of(&row)?.render(format));
+    let report = incidents::report(&desk, id).map_err(|e| refusal(e, desk.plan.timezone))?;
+    print!("{}", report.render(format));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -88,6 +88,11 @@ pub fn report_of(row: &IncidentRow) -> Result<IncidentReport, IncidentError> {
     })
 }
 
+/// The report of incident `id`.
+pub fn report(desk: &Desk, id: i64) -> Result<IncidentReport, IncidentError> {
+    report_of(&find(desk, id)?)
+}
+
 /// Checks `action` by `by` against incident `id` and records it for the service.
 pub fn act(
     desk: &Desk,
