@@ -86,3 +86,15 @@ fn the_status_of_a_folder_crier_never_ran_in_lists_what_fires_next() {
     let json = serde_json::to_value(&status).unwrap();
     assert_eq!(json["next"][0]["item"], "news/hourly");
 }
+
+#[test]
+fn the_plan_view_lists_a_window_and_refuses_an_empty_one() {
+    let (_dir, desk) = desk();
+    let texts = crier::text::TextTemplates::new();
+    let from = Utc.with_ymd_and_hms(2026, 12, 1, 9, 30, 0).unwrap();
+    let until = Utc.with_ymd_and_hms(2026, 12, 1, 12, 30, 0).unwrap();
+    let planned = views::plan(&desk.plan, &texts, from, until).unwrap();
+    assert_eq!(planned.len(), 3, "10:00, 11:00 and 12:00");
+    let empty = views::plan(&desk.plan, &texts, until, from).unwrap_err();
+    assert_eq!((empty.from, empty.until), (until, from));
+}

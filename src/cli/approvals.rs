@@ -22,7 +22,7 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
         Err(code) => return Ok(code),
     };
     let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    let list = store.approvals(!all).map_err(|e| e.to_string())?;
+    let list = ops::views::approvals(store.as_ref(), all).map_err(|e| e.to_string())?;
     let tz = plan.timezone;
     match format {
         TableFormat::Json => {

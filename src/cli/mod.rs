@@ -414,10 +414,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 (Some(text), _) => parse_instant(&text, plan.timezone, "--until")?,
                 (None, days) => from + TimeDelta::days(i64::from(days.unwrap_or(14))),
             };
-            if until <= from {
-                return Err("--until must be after --from".into());
-            }
-            let planned = preview::preview(&plan, &texts, from, until);
+            let planned = crate::ops::views::plan(&plan, &texts, from, until)
+                .map_err(|_| "--until must be after --from".to_string())?;
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             preview::write(format, &planned, &mut out).map_err(|e| e.to_string())?;

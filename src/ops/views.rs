@@ -1,6 +1,7 @@
 //! What operators look at, as data every front end renders its own way: the status of a
-//! folder (what fires next, what is paused and held, open incidents, runs in flight) and its
-//! history. Views only read; a store that does not exist yet reads as empty.
+//! folder (what fires next, what is paused and held, open incidents, runs in flight), its
+//! history, the approvals and incidents, and the plan of a window. Views only read; a store
+//! that does not exist yet reads as empty.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,10 +12,12 @@ use serde::Serialize;
 use crate::crisis::IncidentReport;
 use crate::engine::timeline::{items, next_fire};
 use crate::playbook::plan::Plan;
+use crate::preview::Planned;
 use crate::store::{
-    HistoryFilter, IncidentRow, PauseView, RunView, StatusView, Store, StoreError, from_millis,
-    to_millis,
+    ApprovalView, HistoryFilter, IncidentRow, PauseView, RunView, StatusView, Store, StoreError,
+    from_millis, to_millis,
 };
+use crate::text::TextTemplates;
 
 /// How many scheduled fires a status lists.
 pub const NEXT_SHOWN: usize = 10;
@@ -175,4 +178,30 @@ pub fn incidents(
             ListedIncident { row, report }
         })
         .collect())
+}
+
+/// Posts waiting for a person's decision (`all`: decided ones too), soonest first.
+pub fn approvals(store: &dyn Store, all: bool) -> Result<Vec<ApprovalView>, StoreError> {
+    store.approvals(!all)
+}
+
+/// A preview window that ends before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the window must end after it starts ({from} to {until})")]
+pub struct EmptyWindow {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+/// Every post and contest milestone of `plan` from `from` until `until`, in time order.
+pub fn plan(
+    plan: &Plan,
+    texts: &TextTemplates,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<Planned>, EmptyWindow> {
+    if until <= from {
+        return Err(EmptyWindow { from, until });
+    }
+    Ok(crate::preview::preview(plan, texts, from, until))
 }
