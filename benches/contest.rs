@@ -39,7 +39,7 @@ fn benches(c: &mut Criterion) {
     let dir = tempfile::TempDir::new().unwrap();
     std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
     std::fs::write(dir.path().join("giveaway.yaml"), CONTEST).unwrap();
-    let plan = crier::cli::load_and_validate(dir.path())
+    let plan = crier::playbook::load::load_and_validate(dir.path())
         .unwrap()
         .plan
         .unwrap();

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use crier::connectors::Connectors;
 use crier::connectors::webhook::WebhookConnector;
-use crier::engine::{Dispatcher, RetryPolicy, idempotency_key};
+use crier::engine::{Dispatcher, RetryPolicy};
 use crier::script::{
     AccountMetrics, ConditionContext, ConditionInput, MetricsSource, ScriptEngine,
 };
+use crier::store::idempotency_key;
 use crier::store::{Batch, ItemKey, NewOutbox, NewRun, RunState, SqliteStore, StepSpec, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -192,7 +193,7 @@ fn rehearse(c: &mut Criterion) {
     let year = tempfile::tempdir().unwrap();
     thousand_cron_items(year.path());
     let plan = Arc::new(
-        crier::cli::load_and_validate(year.path())
+        crier::playbook::load::load_and_validate(year.path())
             .unwrap()
             .plan
             .unwrap(),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use crier::cli::load_and_validate;
+use crier::playbook::load::load_and_validate;
 use crier::preview::preview;
 use crier::text::TextTemplates;
 use criterion::{Criterion, criterion_group, criterion_main};

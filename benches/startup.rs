@@ -59,7 +59,7 @@ fn main() {
     }
 
     let started = Instant::now();
-    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let validated = crier::playbook::load::load_and_validate(dir.path()).unwrap();
     let plan = Arc::new(validated.plan.expect("valid"));
     let loaded = started.elapsed();
     let after_load = memory("VmHWM");

@@ -90,7 +90,8 @@ impl Rig {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), String> {
-        let approval = approvals::find(self.store.as_ref(), "sale/teaser")?;
+        let approval =
+            approvals::find(self.store.as_ref(), "sale/teaser").map_err(|e| e.to_string())?;
         approvals::decide(
             self.store.as_ref(),
             &approval,
@@ -101,6 +102,7 @@ impl Rig {
             self.plan.timezone,
         )
         .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 
     fn teaser_run(&self) -> RunView {
@@ -164,7 +166,7 @@ async fn a_rejected_post_never_goes_out() {
     assert_eq!(
         rig.decide("pr_lead", Decision::Reject, None, utc(8, 0))
             .unwrap_err(),
-        "a rejection needs --note saying why"
+        "a rejection needs a note saying why"
     );
     rig.decide("pr_lead", Decision::Reject, Some("off-brand"), utc(8, 0))
         .unwrap();
@@ -253,7 +255,8 @@ async fn need_all_waits_for_every_approver_and_only_approvers_decide() {
         utc(8, 1),
         chrono_tz::UTC,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert_eq!(
         twice,
         "pr_lead has already decided on sale/teaser at 2026-12-01 10:00 UTC"
@@ -334,9 +337,26 @@ fn the_approval_commands_list_approve_and_reject() {
         text.contains("waiting: any of pr_lead by 2026-12-01 09:00 UTC (then hold)"),
         "{text}"
     );
-    let refused = crier(&["approve", "sale/teaser", "--by", "olena"]);
+    // Only the people of crier.yaml act; of them, only the post's approvers decide.
+    let stranger = crier(&["approve", "sale/teaser", "--by", "olena"]);
+    assert_eq!(stranger.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&stranger.stderr)
+            .contains("`olena` is not one of the people in crier.yaml"),
+        "{}",
+        String::from_utf8_lossy(&stranger.stderr)
+    );
+    let refused = crier(&["approve", "sale/teaser", "--by", "duty"]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("olena cannot decide"));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("duty cannot decide"));
+    // The domain says a rejection needs a note; the command names its flag.
+    let bare = crier(&["reject", "1", "--by", "pr_lead", "--note", " "]);
+    assert_eq!(bare.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bare.stderr).contains("a rejection needs --note saying why"),
+        "{}",
+        String::from_utf8_lossy(&bare.stderr)
+    );
     let rejected = crier(&["reject", "1", "--by", "pr_lead", "--note", "not this week"]);
     assert!(
         rejected.status.success(),
@@ -424,7 +444,7 @@ fn plan_says_which_posts_need_approval() {
 fn an_approval_names_only_known_people() {
     let dir =
         crate::support::playbooks::folder(CONFIG, &[("sale.yaml", &campaign("{ by: [pr_led] }"))]);
-    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let validated = crier::playbook::load::load_and_validate(dir.path()).unwrap();
     let rendered: String = validated
         .diagnostics
         .iter()

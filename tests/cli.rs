@@ -82,7 +82,8 @@ fn shipped_playbooks_validate_without_any_diagnostic() {
         "{folders:?}"
     );
     for folder in folders {
-        let validated = crier::cli::load_and_validate(&folder).expect("the folder loads");
+        let validated =
+            crier::playbook::load::load_and_validate(&folder).expect("the folder loads");
         let rendered: String = validated
             .diagnostics
             .iter()

@@ -1042,7 +1042,7 @@ fn from_hashtag_on_a_network_that_cannot_search_hashtags_is_refused() {
         "timezone: UTC\naccounts:\n  room: { network: telegram, token: env:T, chat: '-100' }\n";
     let contest = "kind: contest\nname: giveaway\naccount: room\nannounce:\n  at: 2026-12-01 10:00\n  text: \"Post with #win\"\nentries:\n  from: hashtag\n  hashtag: \"#win\"\n  closes: 2026-12-07 20:00\ndraw:\n  at: 2026-12-07 21:00\n  winners: 1\n";
     let dir = crate::support::playbooks::folder(config, &[("giveaway.yaml", contest)]);
-    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let validated = crier::playbook::load::load_and_validate(dir.path()).unwrap();
     let errors: Vec<String> = validated
         .diagnostics
         .iter()
@@ -1373,7 +1373,7 @@ async fn an_edit_after_the_close_is_kept_aside_when_entries_are_read_again() {
     );
     std::fs::write(dir.path().join("crier.yaml"), config).unwrap();
     std::fs::write(dir.path().join("giveaway.yaml"), contest).unwrap();
-    let plan = crier::cli::load_and_validate(dir.path())
+    let plan = crier::playbook::load::load_and_validate(dir.path())
         .unwrap()
         .plan
         .expect("valid");

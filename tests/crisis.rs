@@ -448,7 +448,7 @@ resolve:
         let dir = TempDir::new().unwrap();
         std::fs::write(dir.path().join("crier.yaml"), CONFIG).unwrap();
         std::fs::write(dir.path().join("outage.yaml"), playbook).unwrap();
-        let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+        let validated = crier::playbook::load::load_and_validate(dir.path()).unwrap();
         for d in &validated.diagnostics {
             eprintln!("{d}");
         }
@@ -745,7 +745,7 @@ levels:
     #[test]
     fn the_outage_drill_matches_its_expected_report() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/outage-drill");
-        let validated = crier::cli::load_and_validate(&root).unwrap();
+        let validated = crier::playbook::load::load_and_validate(&root).unwrap();
         let plan = validated.plan.expect("the drill's playbooks are valid");
         let events = crier::engine::rehearse::read_events(&root.join("events.jsonl")).unwrap();
         assert!(events.len() >= 250, "a few hundred events");

@@ -64,7 +64,8 @@ impl Fixture {
 
     /// Every diagnostic of `load_and_validate`, rendered, one after another.
     pub fn diagnostics(&self) -> Vec<String> {
-        let validated = crier::cli::load_and_validate(self.path()).expect("the folder loads");
+        let validated =
+            crier::playbook::load::load_and_validate(self.path()).expect("the folder loads");
         validated
             .diagnostics
             .iter()

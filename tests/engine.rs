@@ -22,7 +22,7 @@ fn plan_from(files: &[(&str, &str)]) -> (TempDir, Arc<Plan>) {
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
-    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let validated = crier::playbook::load::load_and_validate(dir.path()).unwrap();
     for d in &validated.diagnostics {
         eprintln!("{d}");
     }

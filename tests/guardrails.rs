@@ -426,7 +426,7 @@ fn pause_and_resume_on_a_running_service() {
     std::fs::write(
         dir.path().join("crier.yaml"),
         format!(
-            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\npeople:\n  olena: {{ notify: hook }}\n  taras: {{ notify: hook }}\n",
             network.url()
         ),
     )
@@ -631,7 +631,9 @@ async fn rehearsal_names_the_rule_that_skipped_or_rejected_a_post() {
 #[test]
 fn pause_and_resume_say_what_is_wrong_with_their_arguments() {
     let dir = crate::support::playbooks::folder(
-        &format!("{CONFIG}store: sqlite://crier.db\n"),
+        &format!(
+            "{CONFIG}store: sqlite://crier.db\npeople:\n  olena: {{ notify: demo }}\n  taras: {{ notify: demo }}\n"
+        ),
         &[("news.yaml", &hourly("all"))],
     );
     let run = |args: &[&str]| {
@@ -641,13 +643,21 @@ fn pause_and_resume_say_what_is_wrong_with_their_arguments() {
             String::from_utf8_lossy(&out.stderr).to_string(),
         )
     };
-    let (code, err) = run(&["pause", "--account", "dmeo", "--reason", "x"]);
+    let (code, err) = run(&[
+        "pause",
+        "--account",
+        "dmeo",
+        "--reason",
+        "x",
+        "--by",
+        "olena",
+    ]);
     assert_eq!(code, Some(2));
     assert!(
         err.contains("unknown account `dmeo`; did you mean `demo`?"),
         "{err}"
     );
-    let (code, err) = run(&["pause", "--reason", "x"]);
+    let (code, err) = run(&["pause", "--reason", "x", "--by", "olena"]);
     assert_eq!(code, Some(2));
     assert!(
         err.contains("say what: --account NAME, --campaign NAME (each may repeat) or --all"),
@@ -660,16 +670,18 @@ fn pause_and_resume_say_what_is_wrong_with_their_arguments() {
         "2020-01-01 10:00",
         "--reason",
         "x",
+        "--by",
+        "olena",
     ]);
     assert_eq!(code, Some(2));
     assert!(
         err.contains("--until 2020-01-01 10:00:00 +00:00 is in the past"),
         "{err}"
     );
-    let (code, err) = run(&["pause", "--all", "--reason", " "]);
+    let (code, err) = run(&["pause", "--all", "--reason", " ", "--by", "olena"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--reason must say why"), "{err}");
-    let (code, err) = run(&["resume", "--campaign", "news"]);
+    let (code, err) = run(&["resume", "--campaign", "news", "--by", "taras"]);
     assert_eq!(code, Some(1));
     assert!(
         err.contains("nothing to resume for campaign `news`: no pause in force on it"),
@@ -687,6 +699,18 @@ fn pause_and_resume_say_what_is_wrong_with_their_arguments() {
     assert_eq!(code, Some(0));
     let (code, err) = run(&["resume", "--campaign", "news", "--by", "taras"]);
     assert_eq!(code, Some(0), "{err}");
+    // Only the people of crier.yaml pause or resume, whatever the arguments.
+    let (code, err) = run(&["pause", "--all", "--reason", "storm", "--by", "olna"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("`olna` is not one of the people in crier.yaml; did you mean `olena`?"),
+        "{err}"
+    );
+    let (code, err) = run(&["resume", "--all", "--by", "mallory"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("`mallory` is not one of the people"), "{err}");
+    let (code, _) = run(&["resume", "--campaign", "news", "--by", "taras"]);
+    assert_eq!(code, Some(1), "the refused resume lifted nothing");
 }
 
 /// Alerts and approval requests to the team are notices, not posts: a limit that holds the

@@ -429,7 +429,7 @@ fn a_text_over_a_network_limit_rejects_the_run_naming_the_account_and_the_count(
     };
     let fire = |text: &str| {
         std::fs::write(dir.path().join("sale.yaml"), post(text)).unwrap();
-        let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+        let validated = crier::playbook::load::load_and_validate(dir.path()).unwrap();
         assert!(
             validated.diagnostics.is_empty(),
             "{:?}",

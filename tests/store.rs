@@ -65,7 +65,7 @@ const MINUTE: Millis = 60_000;
 
 fn post(key: &ItemKey, fire_at: Millis, step: usize, account: &str, text: &str) -> OutgoingPost {
     OutgoingPost {
-        idempotency_key: crier::engine::idempotency_key(key, fire_at, step, account),
+        idempotency_key: crier::store::idempotency_key(key, fire_at, step, account),
         text: text.into(),
         media: vec![],
         reply_to: None,

@@ -1,16 +1,18 @@
 //! `crier approvals`, `crier approve` and `crier reject`: what waits for a person's
-//! decision, and the decisions. They write to the store only; a running `crier run` sends
-//! an approved post at its time (or at once, if it was held past it).
+//! decision, and the decisions (made by `ops::approvals`, worded here). They write to the
+//! store only; a running `crier run` sends an approved post at its time (or at once, if it
+//! was held past it).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::Utc;
 
-use super::engine_commands::valid_plan;
+use super::engine_commands::{desk, valid_plan};
 use super::{TableFormat, USAGE};
-use crate::engine::approvals::{self, local};
-use crate::store::{self, ApprovalState, ApprovalView, Decision};
+use crate::engine::approvals::{DecideError, FindError, local};
+use crate::ops::{self, approvals::ApprovalError};
+use crate::store::{ApprovalState, ApprovalView, Decision};
 
 type CommandResult = Result<ExitCode, String>;
 
@@ -20,7 +22,7 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
         Err(code) => return Ok(code),
     };
     let list = match super::engine_commands::existing_store(&plan)? {
-        Some(store) => store.approvals(!all).map_err(|e| e.to_string())?,
+        Some(store) => ops::views::approvals(store.as_ref(), all).map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
     let tz = plan.timezone;
@@ -98,35 +100,40 @@ pub(super) fn decide(
     decision: Decision,
     note: Option<&str>,
 ) -> CommandResult {
-    let plan = match valid_plan(path)? {
-        Ok(plan) => plan,
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    let approval = match approvals::find(store.as_ref(), reference) {
-        Ok(approval) => approval,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::from(USAGE));
-        }
-    };
-    match approvals::decide(
-        store.as_ref(),
-        &approval,
-        by,
-        decision,
-        note,
-        Utc::now(),
-        plan.timezone,
-    ) {
+    let by = desk.actor(by).map_err(|e| e.to_string())?;
+    let tz = desk.plan.timezone;
+    match ops::approvals::decide(&desk, &by, reference, decision, note, Utc::now()) {
         Ok(decided) => {
-            print_approval(&decided, plan.timezone);
+            print_approval(&decided, tz);
             if decided.state == ApprovalState::Pending {
                 println!("    (more approvals needed: `need: all`)");
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(message) => {
+        Err(ApprovalError::Find(error)) => {
+            let message = match error {
+                FindError::NoSuchId { id } => {
+                    format!("no approval {id}; `crier approvals` lists them")
+                }
+                FindError::NothingWaiting { reference } => format!(
+                    "nothing of `{reference}` waits for approval; `crier approvals` lists what does"
+                ),
+                FindError::Store(error) => return Err(error.to_string()),
+                other @ FindError::Malformed { .. } => other.to_string(),
+            };
+            eprintln!("error: {message}");
+            Ok(ExitCode::from(USAGE))
+        }
+        Err(ApprovalError::Decide(error)) => {
+            let message = match error {
+                DecideError::RejectionWithoutNote => "a rejection needs --note saying why".into(),
+                DecideError::Store(error) => return Err(error.to_string()),
+                other => other.to_string(),
+            };
             eprintln!("error: {message}");
             Ok(ExitCode::from(1))
         }

@@ -4,18 +4,13 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use chrono::Utc;
-
-use super::engine_commands::valid_plan;
-use super::{INVALID, USAGE};
-use crate::contest::lifecycle::{self, Parts, Seeds};
-use crate::contest::{Proof, judge, verify};
-use crate::engine::EngineParts;
-use crate::engine::service::{self, ServiceError};
-use crate::playbook::plan::{ContestPlan, Plan};
-use crate::store::{self, Store};
+use super::engine_commands::desk;
+use super::{DiagnosticFormat, INVALID, USAGE, print_diagnostics};
+use crate::contest::{Proof, verify};
+use crate::engine::service::ServiceError;
+use crate::ops::contests::{self, ContestError, JudgedEntry};
+use crate::playbook::validate::Validated;
 
 type CommandResult = Result<ExitCode, String>;
 
@@ -26,84 +21,61 @@ pub enum EntriesFormat {
     Csv,
 }
 
-/// The plan and store of a contest's folder, or the exit code (the error printed).
-type Found = Result<(Plan, Arc<dyn Store>), ExitCode>;
-
-fn contest_and_store(path: &Path, name: &str) -> Result<Found, String> {
-    let plan = match valid_plan(path)? {
-        Ok(plan) => plan,
-        Err(code) => return Ok(Err(code)),
-    };
-    if !plan.contests.iter().any(|c| c.name == name) {
-        let hint =
-            crate::diagnostic::did_you_mean(name, plan.contests.iter().map(|c| c.name.as_str()));
-        eprintln!(
-            "error: unknown contest `{name}`{}",
-            hint.map(|h| format!("; {h}")).unwrap_or_default()
-        );
-        return Ok(Err(ExitCode::from(USAGE)));
+/// A contest refusal in the CLI's words, with its exit code.
+fn refused(error: ContestError) -> CommandResult {
+    match error {
+        ContestError::Load(ServiceError::Invalid) => Ok(ExitCode::from(INVALID)),
+        error @ ContestError::UnknownContest { .. } => {
+            eprintln!("error: {error}");
+            Ok(ExitCode::from(USAGE))
+        }
+        ContestError::Refused(message) => {
+            eprintln!("error: {message}");
+            Ok(ExitCode::from(1))
+        }
+        error => Err(error.to_string()),
     }
-    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    Ok(Ok((plan, store)))
-}
-
-fn find<'p>(plan: &'p Plan, name: &str) -> &'p ContestPlan {
-    plan.contests
-        .iter()
-        .find(|c| c.name == name)
-        .expect("checked")
 }
 
 pub(super) fn status(path: &Path, name: &str) -> CommandResult {
-    let (plan, store) = match contest_and_store(path, name)? {
-        Ok(found) => found,
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    let contest = find(&plan, name);
-    let state = lifecycle::load_state(store.as_ref(), name).map_err(|e| e.to_string())?;
-    let entries = lifecycle::load_entries(store.as_ref(), name).map_err(|e| e.to_string())?;
+    let status = match contests::status(&desk, name) {
+        Ok(status) => status,
+        Err(error) => return refused(error),
+    };
+    let contest = desk
+        .plan
+        .contests
+        .iter()
+        .find(|c| c.name == name)
+        .expect("the status found it");
     let fmt = |at: chrono::DateTime<chrono_tz::Tz>| at.format("%Y-%m-%d %H:%M %Z").to_string();
-    println!("{name}: {}", state.phase());
+    println!("{name}: {}", status.phase);
     println!("  announce  {}", fmt(contest.announce_at));
     println!("  closes    {}", fmt(contest.closes));
     println!("  draw      {}", fmt(contest.draw_at));
-    println!("  entries seen: {}", entries.len());
-    let verdicts = match &state.committed {
-        Some(committed) => committed.verdicts.clone(),
-        // Before the close: the verdicts as they would be now.
-        None => judge(contest, &crate::script::ScriptEngine::new(), &entries, &[])
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect(),
-    };
-    let eligible = verdicts.iter().filter(|v| v.eligible).count();
+    println!("  entries seen: {}", status.seen);
     println!(
-        "  eligible: {eligible}{}",
-        if state.committed.is_none() {
-            " (so far)"
-        } else {
-            ""
-        }
+        "  eligible: {}{}",
+        status.eligible,
+        if status.provisional { " (so far)" } else { "" }
     );
-    let mut by_rule: std::collections::BTreeMap<&str, usize> = Default::default();
-    for verdict in verdicts.iter().filter(|v| !v.eligible) {
-        *by_rule
-            .entry(verdict.rule.as_deref().unwrap_or("?"))
-            .or_default() += 1;
-    }
-    for (rule, count) in by_rule {
+    for (rule, count) in &status.excluded {
         println!("  excluded by {rule}: {count}");
     }
-    if let Some(committed) = &state.committed {
+    if let Some(commitment) = &status.commitment {
         println!(
             "  commitment: list SHA-256 {}, seed SHA-256 {}",
-            committed.list_sha256, committed.seed_sha256
+            commitment.list_sha256, commitment.seed_sha256
         );
     }
-    if state.drawn_at.is_some() {
-        println!("  winners: {}", state.winners.join(", "));
-        println!("  reserves: {}", state.reserves.join(", "));
-        for s in &state.substitutions {
+    if status.drawn {
+        println!("  winners: {}", status.winners.join(", "));
+        println!("  reserves: {}", status.reserves.join(", "));
+        for s in &status.substitutions {
             println!(
                 "  substituted: {} → {} ({})",
                 s.out,
@@ -116,29 +88,17 @@ pub(super) fn status(path: &Path, name: &str) -> CommandResult {
 }
 
 pub(super) fn entries(path: &Path, name: &str, format: EntriesFormat) -> CommandResult {
-    let (plan, store) = match contest_and_store(path, name)? {
-        Ok(found) => found,
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    let contest = find(&plan, name);
-    let state = lifecycle::load_state(store.as_ref(), name).map_err(|e| e.to_string())?;
-    let entries = lifecycle::load_entries(store.as_ref(), name).map_err(|e| e.to_string())?;
-    let judged = judge(contest, &crate::script::ScriptEngine::new(), &entries, &[]);
-    // After the close, the verdicts frozen then are the ones that count.
-    let frozen: std::collections::HashMap<String, crate::contest::Verdict> = state
-        .committed
-        .map(|c| c.verdicts.into_iter().map(|v| (v.key.clone(), v)).collect())
-        .unwrap_or_default();
-    let rows: Vec<(crate::contest::Entry, crate::contest::Verdict)> = judged
-        .into_iter()
-        .map(|(entry, verdict)| {
-            let verdict = frozen.get(&verdict.key).cloned().unwrap_or(verdict);
-            (entry, verdict)
-        })
-        .collect();
+    let rows = match contests::entries(&desk, name) {
+        Ok(rows) => rows,
+        Err(error) => return refused(error),
+    };
     match format {
         EntriesFormat::Json => {
-            for (entry, verdict) in &rows {
+            for JudgedEntry { entry, verdict } in &rows {
                 println!(
                     "{}",
                     serde_json::json!({ "key": verdict.key, "entry": entry, "eligible": verdict.eligible, "rule": verdict.rule, "reason": verdict.reason })
@@ -149,7 +109,7 @@ pub(super) fn entries(path: &Path, name: &str, format: EntriesFormat) -> Command
             let mut out = csv::Writer::from_writer(std::io::stdout());
             out.write_record(["key", "author", "at", "eligible", "rule", "reason", "text"])
                 .map_err(|e| e.to_string())?;
-            for (entry, verdict) in &rows {
+            for JudgedEntry { entry, verdict } in &rows {
                 out.write_record([
                     verdict.key.as_str(),
                     entry.author.as_str(),
@@ -167,7 +127,7 @@ pub(super) fn entries(path: &Path, name: &str, format: EntriesFormat) -> Command
             if rows.is_empty() {
                 println!("no entries yet");
             }
-            for (entry, verdict) in &rows {
+            for JudgedEntry { entry, verdict } in &rows {
                 let mark = if verdict.eligible {
                     "✓".to_string()
                 } else {
@@ -191,11 +151,11 @@ pub(super) fn entries(path: &Path, name: &str, format: EntriesFormat) -> Command
 }
 
 pub(super) fn proof(path: &Path, name: &str) -> CommandResult {
-    let (plan, store) = match contest_and_store(path, name)? {
-        Ok(found) => found,
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    match lifecycle::proof(store.as_ref(), find(&plan, name)) {
+    match contests::proof(&desk, name) {
         Ok(proof) => {
             println!(
                 "{}",
@@ -203,10 +163,7 @@ pub(super) fn proof(path: &Path, name: &str) -> CommandResult {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(message) => {
-            eprintln!("error: {message}");
-            Ok(ExitCode::from(1))
-        }
+        Err(error) => refused(error),
     }
 }
 
@@ -231,33 +188,9 @@ pub(super) fn verify_file(file: &Path) -> CommandResult {
 }
 
 pub(super) fn disqualify(path: &Path, name: &str, entry: &str, reason: &str) -> CommandResult {
-    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
-    let loaded = match service::load_anchored(path, &parts, &|_| {}) {
-        Ok(loaded) => loaded,
-        Err(ServiceError::Invalid) => return Ok(ExitCode::from(INVALID)),
-        Err(error) => return Err(error.to_string()),
-    };
-    let plan = loaded.plan;
-    let Some(contest) = plan.contests.iter().find(|c| c.name == name) else {
-        eprintln!("error: unknown contest `{name}`");
-        return Ok(ExitCode::from(USAGE));
-    };
-    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    parts.store = store.clone();
-    let now = Utc::now();
-    let revision = store
-        .record_revision(&loaded.digest, crate::engine::clock::to_millis(now))
-        .map_err(|e| e.to_string())?;
-    let lifecycle_parts = Parts {
-        plan: &plan,
-        store: store.as_ref(),
-        scripts: &parts.scripts,
-        texts: &parts.texts,
-        revision,
-        seeds: Seeds::Random,
-        freeze_after: crate::contest::collect::freeze_grace(),
-    };
-    match lifecycle::disqualify(&lifecycle_parts, contest, entry, reason, now) {
+    let report =
+        |validated: &Validated| print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
+    match contests::disqualify(path, &report, name, entry, reason) {
         Ok(substitution) => {
             println!(
                 "{} disqualified ({}); {}. The announcement goes out with `crier run`.",
@@ -270,9 +203,6 @@ pub(super) fn disqualify(path: &Path, name: &str, entry: &str, reason: &str) -> 
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(message) => {
-            eprintln!("error: {message}");
-            Ok(ExitCode::from(1))
-        }
+        Err(error) => refused(error),
     }
 }

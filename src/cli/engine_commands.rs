@@ -11,16 +11,14 @@ use super::{
     DiagnosticFormat, INVALID, LogFormat, RehearsalFormat, TableFormat, USAGE, parse_instant,
     print_diagnostics,
 };
-use crate::connectors::http;
-use crate::connectors::registry::Connectors;
-use crate::engine::clock::{from_millis, to_millis};
+use crate::engine::TriggerError;
 use crate::engine::rehearse::{read_events, rehearsal as run_rehearsal, render_text};
 use crate::engine::service::{self, ServiceError};
-use crate::engine::timeline::{items, next_fire};
-use crate::engine::{Dispatcher, Engine, EngineParts, RetryPolicy, TriggerError};
+use crate::ops::views::{self, PauseHolding};
+use crate::ops::{self, trigger::TriggerRefused};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
-use crate::store::{self, HistoryFilter, OutboxState, RunView, Store};
+use crate::store::{self, HistoryFilter, OutboxState, RunView, Store, from_millis, to_millis};
 
 type CommandResult = Result<ExitCode, String>;
 
@@ -57,6 +55,17 @@ pub(super) fn valid_plan(path: &Path) -> Result<Result<Plan, ExitCode>, String> 
     Ok(validated.plan.ok_or(ExitCode::from(INVALID)))
 }
 
+/// The valid plan and its store, for operator actions; or the exit code of an invalid plan
+/// (diagnostics printed).
+pub(super) fn desk(path: &Path) -> Result<Result<crate::ops::Desk, ExitCode>, String> {
+    let plan = match valid_plan(path)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(Err(code)),
+    };
+    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
+    Ok(Ok(crate::ops::Desk::new(Arc::new(plan), store)))
+}
+
 /// The store file a plan names, opened for reading only, for commands that only read it:
 /// nothing is created or changed, so they work beside a starting service and on a
 /// read-only file system.
@@ -83,7 +92,7 @@ pub(super) fn existing_store(plan: &Plan) -> Result<Option<Arc<dyn Store>>, Stri
 pub(super) fn run(path: PathBuf, log_format: LogFormat) -> CommandResult {
     init_logs(log_format);
     let runtime = runtime()?;
-    match runtime.block_on(service::run(path, &report)) {
+    match runtime.block_on(service::run(path, Arc::new(report))) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(ServiceError::Invalid) => Ok(ExitCode::from(INVALID)),
         Err(error) => {
@@ -98,54 +107,37 @@ pub(super) fn status(path: &Path) -> CommandResult {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let now = Utc::now();
     let store = existing_store(&plan)?;
-    let cursors: std::collections::HashMap<_, _> = match &store {
-        Some(store) => store
-            .cursors()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .collect(),
-        None => Default::default(),
-    };
+    let status = views::status(&plan, store.as_ref(), Utc::now()).map_err(|e| e.to_string())?;
+    let tz = plan.timezone;
     println!(
         "store: {}{}",
-        plan.store,
-        if store.is_none() {
-            " (not created yet: crier has not run here)"
-        } else {
+        status.store,
+        if status.store_exists {
             ""
+        } else {
+            " (not created yet: crier has not run here)"
         }
     );
-    let mut next: Vec<(DateTime<Utc>, String, Vec<String>)> = items(&plan)
-        .into_iter()
-        .filter_map(|item| {
-            let key = item.key(&plan);
-            let after = cursors
-                .get(&key)
-                .map(|c| from_millis(*c))
-                .unwrap_or(now)
-                .max(now);
-            next_fire(&plan, item, after)
-                .map(|at| (at, key.to_string(), item.post(&plan).to.to_vec()))
-        })
-        .collect();
-    next.sort();
     println!("\nscheduled next:");
-    if next.is_empty() {
+    if status.next.is_empty() {
         println!("  nothing");
     }
-    for (at, key, to) in next.iter().take(10) {
-        println!("  {}  {key} → {}", local(*at, plan.timezone), to.join(", "));
+    for next in &status.next {
+        println!(
+            "  {}  {} → {}",
+            local(next.at, tz),
+            next.item,
+            next.to.join(", ")
+        );
     }
-    if next.len() > 10 {
-        println!("  … and {} more item(s)", next.len() - 10);
+    if status.more > 0 {
+        println!("  … and {} more item(s)", status.more);
     }
-    let Some(store) = store else {
+    let Some(counts) = status.store_status else {
         return Ok(ExitCode::SUCCESS);
     };
-    let status = store.status().map_err(|e| e.to_string())?;
-    let counts = |pairs: &[(String, i64)]| {
+    let count_line = |pairs: &[(String, i64)]| {
         if pairs.is_empty() {
             "none".to_string()
         } else {
@@ -156,66 +148,48 @@ pub(super) fn status(path: &Path) -> CommandResult {
                 .join(", ")
         }
     };
-    let open_incidents: Vec<_> = store
-        .incidents()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|i| i.status == "open")
-        .collect();
-    if !open_incidents.is_empty() {
+    if !status.open_incidents.is_empty() {
         println!("\nopen incidents (`crier incident report ID`):");
-        for incident in &open_incidents {
-            let acknowledged =
-                serde_json::from_str::<crate::crisis::IncidentReport>(&incident.report)
-                    .ok()
-                    .and_then(|r| r.acknowledged_by)
-                    .map(|by| format!("acknowledged by {by}"))
-                    .unwrap_or_else(|| "NOT ACKNOWLEDGED".into());
+        for incident in &status.open_incidents {
+            let acknowledged = incident
+                .acknowledged_by
+                .as_ref()
+                .map(|by| format!("acknowledged by {by}"))
+                .unwrap_or_else(|| "NOT ACKNOWLEDGED".into());
             println!(
                 "  {}  {} at {} since {}, {acknowledged}",
                 incident.id,
                 incident.plan,
                 incident.level,
-                local(from_millis(incident.opened_at), plan.timezone)
+                local(incident.opened_at, tz)
             );
         }
     }
-    let pauses = store.pauses(to_millis(now)).map_err(|e| e.to_string())?;
-    if !pauses.is_empty() {
-        let held = store.held_sends().map_err(|e| e.to_string())?;
+    if !status.pauses.is_empty() {
         println!("\npaused (`crier resume` lifts):");
-        for pause in &pauses {
-            let is_campaign = |name: &str| plan.campaigns.iter().any(|c| c.name == name);
-            let holding = held
-                .iter()
-                .filter(|h| {
-                    pause
-                        .scope
-                        .covers(&h.account, &h.key.playbook, is_campaign(&h.key.playbook))
-                })
-                .count();
+        for PauseHolding { pause, held } in &status.pauses {
             println!(
-                "  {} by {} since {}{}: {} ({holding} post(s) held)",
+                "  {} by {} since {}{}: {} ({held} post(s) held)",
                 pause.scope,
                 pause.by,
-                local(from_millis(pause.created_at), plan.timezone),
+                local(from_millis(pause.created_at), tz),
                 pause
                     .until
-                    .map(|u| format!(", until {}", local(from_millis(u), plan.timezone)))
+                    .map(|u| format!(", until {}", local(from_millis(u), tz)))
                     .unwrap_or_default(),
                 pause.reason
             );
         }
     }
-    println!("\nruns: {}", counts(&status.runs));
-    println!("sends: {}", counts(&status.outbox));
+    println!("\nruns: {}", count_line(&counts.runs));
+    println!("sends: {}", count_line(&counts.outbox));
     println!("\nrunning or waiting:");
-    if status.in_flight.is_empty() {
+    if counts.in_flight.is_empty() {
         println!("  nothing");
     }
-    for run in &status.in_flight {
-        println!("  {}", run_line(run, plan.timezone));
-        for line in detail_lines(run, plan.timezone) {
+    for run in &counts.in_flight {
+        println!("  {}", run_line(run, tz));
+        for line in detail_lines(run, tz) {
             println!("      {line}");
         }
     }
@@ -241,13 +215,12 @@ pub(super) fn history(
         println!("no history yet: crier has not run here ({})", plan.store);
         return Ok(ExitCode::SUCCESS);
     };
-    let runs = store
-        .history(&HistoryFilter {
-            playbook,
-            since,
-            limit: Some(limit),
-        })
-        .map_err(|e| e.to_string())?;
+    let filter = HistoryFilter {
+        playbook,
+        since,
+        limit: Some(limit),
+    };
+    let runs = views::history(Some(&store), &filter).map_err(|e| e.to_string())?;
     match format {
         TableFormat::Json => {
             for run in &runs {
@@ -291,12 +264,13 @@ pub(super) fn rehearse(
     let plan = match plan.day_one {
         Some(day_one) if day_one.first_run => {
             let first_day = from.with_timezone(&plan.timezone).date_naive();
-            let validated = super::load_and_validate_from(
+            let validated = crate::playbook::load::load_and_validate_from(
                 path,
                 &crate::script::ScriptEngine::new(),
                 &crate::text::TextTemplates::new(),
                 Some(first_day),
-            )?;
+            )
+            .map_err(|e| e.to_string())?;
             report(&validated);
             match validated.plan {
                 Some(plan) => plan,
@@ -345,73 +319,29 @@ pub(super) fn rehearse(
 
 pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult {
     init_logs(LogFormat::Text);
-    // Loaded as `crier run` loads, so the run is pinned to the same revision digest.
-    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
-    let loaded = match service::load_anchored(path, &parts, &report) {
-        Ok(loaded) => loaded,
-        Err(ServiceError::Invalid) => return Ok(ExitCode::from(INVALID)),
+    let runtime = runtime()?;
+    let triggered = match runtime.block_on(ops::trigger::trigger(path, &report, playbook, item)) {
+        Ok(triggered) => triggered,
+        Err(TriggerRefused::Load(ServiceError::Invalid)) => return Ok(ExitCode::from(INVALID)),
+        Err(TriggerRefused::Trigger(TriggerError::UnknownItem { item, hint })) => {
+            eprintln!(
+                "error: unknown item `{item}`{}",
+                hint.map(|h| format!("; {h}")).unwrap_or_default()
+            );
+            return Ok(ExitCode::from(USAGE));
+        }
         Err(error) => return Err(error.to_string()),
     };
-    let plan = loaded.plan;
-    let runtime = runtime()?;
-    runtime.block_on(async {
-        let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-        parts.store = store.clone();
-        let client =
-            http::client(&plan.http).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let connectors = Connectors::build(&plan.accounts, &client).map_err(|errors| {
-            errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
-        let now = Utc::now();
-        let mut engine =
-            Engine::new(plan.clone(), &loaded.digest, parts, now).map_err(|e| e.to_string())?;
-        let run_id = match engine.trigger(playbook, item, now) {
-            Ok(id) => id,
-            Err(TriggerError::UnknownItem { item, hint }) => {
-                eprintln!(
-                    "error: unknown item `{item}`{}",
-                    hint.map(|h| format!("; {h}")).unwrap_or_default()
-                );
-                return Ok(ExitCode::from(USAGE));
-            }
-            Err(error) => return Err(error.to_string()),
-        };
-        let dispatcher =
-            Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
-        // A hand-triggered post passes the kill switch and the limits like any other.
-        dispatcher.set_plan(plan.clone());
-        dispatcher
-            .dispatch_due(Utc::now, Some(run_id))
-            .await
-            .map_err(|e| e.to_string())?;
-        let run = store
-            .history(&HistoryFilter {
-                playbook: Some(playbook.to_string()),
-                since: Some(to_millis(now)),
-                limit: None,
-            })
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|r| r.id == run_id);
-        if let Some(run) = run {
-            println!("{}", run_line(&run, plan.timezone));
-            for line in detail_lines(&run, plan.timezone) {
-                println!("    {line}");
-            }
-            let waiting = run
-                .outbox
-                .iter()
-                .any(|o| matches!(o.state, OutboxState::Pending | OutboxState::Held));
-            if waiting {
-                println!("    (sends still waiting go out when `crier run` is running)");
-            }
+    if let Some(run) = &triggered.run {
+        println!("{}", run_line(run, triggered.plan.timezone));
+        for line in detail_lines(run, triggered.plan.timezone) {
+            println!("    {line}");
         }
-        Ok(ExitCode::SUCCESS)
-    })
+        if triggered.waiting {
+            println!("    (sends still waiting go out when `crier run` is running)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn local(at: DateTime<Utc>, tz: Tz) -> String {

@@ -1,59 +1,37 @@
 //! `crier incidents` and `crier incident ack|approve|reject|resolve|report`. People's actions
-//! are checked here against the stored incident (open, a known person, an approval waiting
-//! and this person an approver) and recorded in the store; the running `crier run`, the only
-//! writer of incidents, applies them in order within a second and puts them on the timeline.
+//! go through `ops::incidents` (checked there, recorded for the service); this waits a
+//! moment for a running `crier run` to apply them and says what it made of them.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
-use super::engine_commands::{local, valid_plan};
+use super::engine_commands::{desk, local};
 use super::{TableFormat, USAGE};
-use crate::crisis::runner::{Action, RunnerState};
 use crate::crisis::{IncidentReport, ReportFormat, duration};
-use crate::engine::clock::{from_millis, to_millis};
-use crate::playbook::plan::Plan;
-use crate::store::{self, IncidentRow, Store};
+use crate::ops::incidents::{self, Applied, IncidentAction, IncidentError};
+use crate::ops::views::{self, ListedIncident};
+use crate::store::from_millis;
 
 type CommandResult = Result<ExitCode, String>;
 
 /// How long a command waits to see its action applied by a running service.
 const WAIT_APPLIED: Duration = Duration::from_secs(3);
 
-/// The valid plan and its store, or the exit code (the diagnostics are printed).
-type Opened = Result<(Plan, std::sync::Arc<dyn Store>), ExitCode>;
-
-fn open_store(path: &Path) -> Result<Opened, String> {
-    let plan = match valid_plan(path)? {
-        Ok(plan) => plan,
-        Err(code) => return Ok(Err(code)),
-    };
-    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    Ok(Ok((plan, store)))
-}
-
-fn report_of(row: &IncidentRow) -> Result<IncidentReport, String> {
-    serde_json::from_str(&row.report)
-        .map_err(|e| format!("incident {} is stored unreadably: {e}", row.id))
-}
-
 pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult {
-    let (plan, store) = match open_store(path)? {
-        Ok(parts) => parts,
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    let rows = store.incidents().map_err(|e| e.to_string())?;
-    let recent = to_millis(Utc::now()) - 30 * 86_400_000;
-    let shown: Vec<&IncidentRow> = rows
-        .iter()
-        .filter(|r| all || r.status == "open" || r.resolved_at.is_some_and(|at| at >= recent))
-        .collect();
+    let plan = &desk.plan;
+    let shown =
+        views::incidents(desk.store.as_ref(), all, Utc::now()).map_err(|e| e.to_string())?;
     match format {
         TableFormat::Json => {
-            for row in shown {
-                let report = report_of(row)?;
+            for ListedIncident { row, report } in shown {
+                let report = report?;
                 let mut value = serde_json::to_value(&report).expect("reports serialise");
                 if let Some(object) = value.as_object_mut() {
                     object.remove("mentions");
@@ -70,8 +48,8 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
                     if all { "" } else { " in the last 30 days" }
                 );
             }
-            for row in shown {
-                let report = report_of(row)?;
+            for ListedIncident { row, report } in shown {
+                let report = report?;
                 println!(
                     "{}  {}  {}  {}",
                     row.id,
@@ -113,118 +91,70 @@ pub(super) fn report(path: &Path, id: i64, format: &str) -> CommandResult {
         eprintln!("error: --format is md, html or json, not `{format}`");
         return Ok(ExitCode::from(USAGE));
     };
-    let (_, store) = match open_store(path)? {
-        Ok(parts) => parts,
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    let row = find(store.as_ref(), id)?;
-    print!("{}", report_of(&row)?.render(format));
+    let report = incidents::report(&desk, id).map_err(|e| refusal(e, desk.plan.timezone))?;
+    print!("{}", report.render(format));
     Ok(ExitCode::SUCCESS)
 }
 
-fn find(store: &dyn Store, id: i64) -> Result<IncidentRow, String> {
-    if let Some(row) = store.incident(id).map_err(|e| e.to_string())? {
-        return Ok(row);
-    }
-    let known: Vec<String> = store
-        .incidents()
-        .map_err(|e| e.to_string())?
-        .iter()
-        .take(5)
-        .map(|r| r.id.to_string())
-        .collect();
-    Err(if known.is_empty() {
-        format!("there is no incident {id}: there are no incidents")
-    } else {
-        format!(
+/// An incident refusal in the CLI's words.
+fn refusal(error: IncidentError, tz: chrono_tz::Tz) -> String {
+    match error {
+        IncidentError::Unknown { id, latest } if latest.is_empty() => {
+            format!("there is no incident {id}: there are no incidents")
+        }
+        IncidentError::Unknown { id, latest } => format!(
             "there is no incident {id}; the latest are {} (see `crier incidents`)",
-            known.join(", ")
-        )
-    })
+            latest
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        IncidentError::Resolved { id, at } => format!(
+            "incident {id} was resolved at {}; it takes no more actions",
+            local(at, tz)
+        ),
+        other => other.to_string(),
+    }
 }
 
-/// Checks `action` against incident `id` and records it for the service.
-pub(super) fn act(path: &Path, id: i64, action: Action) -> CommandResult {
-    let (plan, store) = match open_store(path)? {
-        Ok(parts) => parts,
+/// Checks the action by `by` on incident `id` and records it for the service, then waits a
+/// moment to say what a running service made of it.
+pub(super) fn act(path: &Path, id: i64, by: &str, action: IncidentAction) -> CommandResult {
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    let by = action.by().to_string();
-    if !plan.people.contains_key(&by) {
-        let hint = crate::diagnostic::did_you_mean(&by, plan.people.keys().map(String::as_str));
-        return Err(format!(
-            "`{by}` is not one of the people in crier.yaml{}",
-            hint.map(|h| format!("; {h}")).unwrap_or_default()
-        ));
-    }
-    let row = find(store.as_ref(), id)?;
-    let report = report_of(&row)?;
-    if let Some(resolved) = report.resolved_at {
-        return Err(format!(
-            "incident {id} was resolved at {}; it takes no more actions",
-            local(from_millis(resolved), plan.timezone)
-        ));
-    }
-    // The service's view of the open incident: its level, who took it, what waits.
-    let open = store
-        .crisis_state(&row.plan)
-        .map_err(|e| e.to_string())?
-        .and_then(|json| serde_json::from_str::<RunnerState>(&json).ok())
-        .and_then(|s| s.open)
-        .filter(|o| o.report.id == id);
-    match &action {
-        Action::Ack { .. } => {
-            if let Some(who) = open.as_ref().and_then(|o| o.acknowledged_by()) {
-                return Err(format!(
-                    "incident {id} is already acknowledged at {} by {who}",
-                    report.level
-                ));
-            }
-        }
-        Action::Decide { .. } => match open.and_then(|o| o.pending) {
-            None => return Err(format!("incident {id} has no approval waiting")),
-            Some(p) if !p.by.contains(&by) => {
-                return Err(format!(
-                    "{by} may not decide incident {id}'s approval; the approvers are {}",
-                    p.by.join(", ")
-                ));
-            }
-            Some(_) => {}
-        },
-        Action::Resolve { .. } => {}
-    }
-    let json = serde_json::to_string(&action).expect("actions serialise");
-    let action_id = store
-        .add_incident_action(id, &json, to_millis(Utc::now()))
-        .map_err(|e| e.to_string())?;
+    let tz = desk.plan.timezone;
+    let by = desk.actor(by).map_err(|e| e.to_string())?;
     let what = match &action {
-        Action::Ack { .. } => "acknowledgement".to_string(),
-        Action::Decide { approve: true, .. } => "approval".into(),
-        Action::Decide { approve: false, .. } => "rejection".into(),
-        Action::Resolve { .. } => "resolve".into(),
+        IncidentAction::Ack => "acknowledgement",
+        IncidentAction::Decide { approve: true, .. } => "approval",
+        IncidentAction::Decide { approve: false, .. } => "rejection",
+        IncidentAction::Resolve { .. } => "resolve",
     };
+    let recorded =
+        incidents::act(&desk, &by, id, action, Utc::now()).map_err(|error| refusal(error, tz))?;
     let deadline = std::time::Instant::now() + WAIT_APPLIED;
     while std::time::Instant::now() < deadline {
-        let applied = store
-            .incident_action(action_id)
-            .map_err(|e| e.to_string())?;
-        if let Some(applied) = applied.filter(|a| a.applied_at.is_some()) {
-            return match applied.outcome {
-                None => {
-                    println!("incident {id}: {what} by {by} applied");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(reason) => Err(format!("incident {id}: the {what} was refused: {reason}")),
-            };
+        match incidents::applied(&desk, &recorded).map_err(|e| refusal(e, tz))? {
+            Some(Applied::Done) => {
+                println!("incident {id}: {what} by {by} applied");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(Applied::Refused(reason)) => {
+                return Err(format!("incident {id}: the {what} was refused: {reason}"));
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
     println!(
         "incident {id}: {what} by {by} recorded at {}; `crier run` applies it when it next runs",
-        local(
-            DateTime::<Utc>::from(std::time::SystemTime::now()),
-            plan.timezone
-        )
+        local(recorded.at, tz)
     );
     Ok(ExitCode::SUCCESS)
 }

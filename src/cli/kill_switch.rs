@@ -1,141 +1,91 @@
-//! The kill switch: `crier pause` and `crier resume`. They only write to the store; a
-//! running `crier run` holds covered sends from its next claim (within a second) and lets
-//! them go, by each post's `missed:` policy and within the limits, once nothing holds them.
+//! `crier pause` and `crier resume`: arguments in, `ops::pauses` does the rest, its answer
+//! or refusal out in the CLI's words.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::Utc;
 
-use super::engine_commands::{local, valid_plan};
+use super::engine_commands::{desk, local};
 use super::{USAGE, parse_instant};
-use crate::engine::clock::to_millis;
-use crate::playbook::plan::Plan;
-use crate::store::{self, NewPause, PauseScope};
+use crate::ops::pauses::{self, PauseError, Selection};
+use crate::ops::{Actor, Desk};
 
 type CommandResult = Result<ExitCode, String>;
 
-/// What `--account`, `--campaign` and `--all` name, checked against the playbooks.
-pub(super) fn scopes(
-    plan: &Plan,
-    accounts: &[String],
-    campaigns: &[String],
-    all: bool,
-) -> Result<Vec<PauseScope>, String> {
-    if all {
-        if !accounts.is_empty() || !campaigns.is_empty() {
-            return Err("--all covers everything: give it without --account or --campaign".into());
-        }
-        return Ok(vec![PauseScope::All]);
-    }
-    if accounts.is_empty() && campaigns.is_empty() {
-        return Err("say what: --account NAME, --campaign NAME (each may repeat) or --all".into());
-    }
-    let mut scopes = Vec::new();
-    for account in accounts {
-        if !plan.accounts.contains_key(account) {
-            return Err(unknown("account", account, plan.accounts.keys()));
-        }
-        scopes.push(PauseScope::Account(account.clone()));
-    }
-    for campaign in campaigns {
-        if !plan.campaigns.iter().any(|c| &c.name == campaign) {
-            return Err(unknown(
-                "campaign",
-                campaign,
-                plan.campaigns.iter().map(|c| &c.name),
-            ));
-        }
-        scopes.push(PauseScope::Campaign(campaign.clone()));
-    }
-    Ok(scopes)
-}
-
-/// The valid plan and the scopes the flags name, or the exit code (diagnostics or the
-/// usage error printed).
-fn plan_and_scopes(
-    path: &Path,
-    accounts: &[String],
-    campaigns: &[String],
-    all: bool,
-) -> Result<Result<(Plan, Vec<PauseScope>), ExitCode>, String> {
-    let plan = match valid_plan(path)? {
-        Ok(plan) => plan,
-        Err(code) => return Ok(Err(code)),
-    };
-    match scopes(&plan, accounts, campaigns, all) {
-        Ok(scopes) => Ok(Ok((plan, scopes))),
-        Err(message) => {
-            eprintln!("error: {message}");
-            Ok(Err(ExitCode::from(USAGE)))
-        }
-    }
-}
-
-fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {
-    let hint = crate::diagnostic::did_you_mean(name, known.map(String::as_str));
-    format!(
-        "unknown {what} `{name}`{}",
-        hint.map(|h| format!("; {h}")).unwrap_or_default()
-    )
-}
-
-/// Who is acting: `--by`, else the login name.
-fn actor(by: Option<String>) -> String {
-    by.or_else(|| std::env::var("USER").ok())
+/// Who is acting: `--by`, else the login name; one of `people:` either way.
+pub(super) fn actor(desk: &Desk, by: Option<String>) -> Result<Actor, String> {
+    let name = by
+        .or_else(|| std::env::var("USER").ok())
         .filter(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| "unknown".into())
+        .unwrap_or_else(|| "unknown".into());
+    desk.actor(&name)
+        .map_err(|e| format!("{e} (say who with --by)"))
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn pause(
-    path: &Path,
-    accounts: &[String],
-    campaigns: &[String],
-    all: bool,
-    until: Option<&str>,
-    reason: &str,
-    by: Option<String>,
-) -> CommandResult {
-    let (plan, scopes) = match plan_and_scopes(path, accounts, campaigns, all)? {
-        Ok(found) => found,
+/// A refusal in the CLI's words, with its exit code.
+fn refused(error: PauseError, tz: chrono_tz::Tz) -> CommandResult {
+    let message = match error {
+        PauseError::AllWithOthers => {
+            "--all covers everything: give it without --account or --campaign".to_string()
+        }
+        PauseError::NothingNamed => {
+            "say what: --account NAME, --campaign NAME (each may repeat) or --all".into()
+        }
+        PauseError::NoReason => "--reason must say why (it is shown to everyone who looks)".into(),
+        PauseError::UntilInPast { until } => format!("--until {} is in the past", local(until, tz)),
+        PauseError::NothingToResume { idle, remaining } => {
+            for scope in idle {
+                eprintln!("nothing to resume for {scope}: no pause in force on it");
+            }
+            if !remaining.is_empty() {
+                eprintln!("pauses in force:");
+                for pause in remaining {
+                    eprintln!("  {}: {} ({})", pause.id, pause.scope, pause.reason);
+                }
+            }
+            return Ok(ExitCode::from(1));
+        }
+        PauseError::Store(error) => return Err(error.to_string()),
+        other @ (PauseError::UnknownAccount { .. } | PauseError::UnknownCampaign { .. }) => {
+            other.to_string()
+        }
+    };
+    eprintln!("error: {message}");
+    Ok(ExitCode::from(USAGE))
+}
+
+pub(super) struct PauseArgs<'a> {
+    pub selection: Selection,
+    pub until: Option<&'a str>,
+    pub reason: &'a str,
+    pub by: Option<String>,
+}
+
+pub(super) fn pause(path: &Path, args: PauseArgs) -> CommandResult {
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    if reason.trim().is_empty() {
-        eprintln!("error: --reason must say why (it is shown to everyone who looks)");
-        return Ok(ExitCode::from(USAGE));
-    }
-    let now = Utc::now();
-    let until = match until {
-        Some(text) => {
-            let at = parse_instant(text, plan.timezone, "--until")?;
-            if at <= now {
-                eprintln!("error: --until {} is in the past", local(at, plan.timezone));
-                return Ok(ExitCode::from(USAGE));
-            }
-            Some(at)
-        }
+    let tz = desk.plan.timezone;
+    let by = actor(&desk, args.by)?;
+    let until = match args.until {
+        Some(text) => Some(parse_instant(text, tz, "--until")?),
         None => None,
     };
-    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    let by = actor(by);
-    for scope in scopes {
-        let id = store
-            .pause(
-                &NewPause {
-                    scope: scope.clone(),
-                    until: until.map(to_millis),
-                    reason: reason.to_string(),
-                    by: by.clone(),
-                },
-                to_millis(now),
-            )
-            .map_err(|e| e.to_string())?;
+    let paused = match pauses::pause(&desk, &by, &args.selection, until, args.reason, Utc::now()) {
+        Ok(paused) => paused,
+        Err(error) => return refused(error, tz),
+    };
+    for made in paused {
         println!(
-            "pause {id}: {scope} paused by {by}{}: {reason}",
+            "pause {}: {} paused by {by}{}: {}",
+            made.id,
+            made.scope,
             until
-                .map(|u| format!(" until {}", local(u, plan.timezone)))
-                .unwrap_or_default()
+                .map(|u| format!(" until {}", local(u, tz)))
+                .unwrap_or_default(),
+            args.reason
         );
     }
     println!(
@@ -144,43 +94,24 @@ pub(super) fn pause(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn resume(
-    path: &Path,
-    accounts: &[String],
-    campaigns: &[String],
-    all: bool,
-    by: Option<String>,
-) -> CommandResult {
-    let (plan, scopes) = match plan_and_scopes(path, accounts, campaigns, all)? {
-        Ok(found) => found,
+pub(super) fn resume(path: &Path, selection: Selection, by: Option<String>) -> CommandResult {
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
-    let store = store::open(&plan.store, &plan.root).map_err(|e| e.to_string())?;
-    let by = actor(by);
-    let now = to_millis(Utc::now());
-    let mut lifted = 0;
-    for scope in &scopes {
-        let count = store.resume(scope, &by, now).map_err(|e| e.to_string())?;
-        if count == 0 {
-            eprintln!("nothing to resume for {scope}: no pause in force on it");
-        }
-        lifted += count;
-    }
-    if lifted == 0 {
-        let remaining = store.pauses(now).map_err(|e| e.to_string())?;
-        if !remaining.is_empty() {
-            eprintln!("pauses in force:");
-            for pause in remaining {
-                eprintln!("  {}: {} ({})", pause.id, pause.scope, pause.reason);
-            }
-        }
-        return Ok(ExitCode::from(1));
+    let by = actor(&desk, by)?;
+    let resumed = match pauses::resume(&desk, &by, &selection, Utc::now()) {
+        Ok(resumed) => resumed,
+        Err(error) => return refused(error, desk.plan.timezone),
+    };
+    for scope in &resumed.idle {
+        eprintln!("nothing to resume for {scope}: no pause in force on it");
     }
     println!(
-        "lifted {lifted} pause(s); held posts go out within a second on a running `crier run` (or at its next start), each by its `missed:` policy and within the posting rules' limits"
+        "lifted {} pause(s); held posts go out within a second on a running `crier run` (or at its next start), each by its `missed:` policy and within the posting rules' limits",
+        resumed.lifted
     );
-    let still = store.pauses(now).map_err(|e| e.to_string())?;
-    for pause in still {
+    for pause in resumed.still_paused {
         println!(
             "still paused: {} ({}, by {})",
             pause.scope, pause.reason, pause.by

@@ -11,10 +11,12 @@ use chrono_tz::Tz;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Diagnostic;
-use crate::playbook::load::load_path;
+use crate::ops::incidents::IncidentAction;
+use crate::ops::pauses::Selection;
+use crate::playbook::load;
 use crate::playbook::plan::Plan;
 use crate::playbook::schema::{config_schema, playbook_schema};
-use crate::playbook::validate::{Validated, validate_from};
+use crate::playbook::validate::Validated;
 use crate::preview::{self, Format};
 use crate::schedule;
 use crate::script::ScriptEngine;
@@ -196,7 +198,7 @@ enum Command {
         /// Why: shown in `crier status` and on every held post.
         #[arg(long)]
         reason: String,
-        /// Who pauses (your login name if absent).
+        /// Who pauses: one of the people in crier.yaml (your login name if absent).
         #[arg(long)]
         by: Option<String>,
         /// The folder holding crier.yaml.
@@ -398,7 +400,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             // One template environment for checking and rendering, so its cache serves both.
             let texts = TextTemplates::new();
-            let validated = load_and_validate_with(&path, &ScriptEngine::new(), &texts)?;
+            let validated =
+                crate::engine::service::validate_anchored(&path, &ScriptEngine::new(), &texts)
+                    .map_err(|e| e.to_string())?;
             print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
             let Some(plan) = validated.plan else {
                 return Ok(ExitCode::from(INVALID));
@@ -411,14 +415,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 (Some(text), _) => parse_instant(&text, plan.timezone, "--until")?,
                 (None, days) => from + TimeDelta::days(i64::from(days.unwrap_or(14))),
             };
-            if until <= from {
-                return Err("--until must be after --from".into());
-            }
             let plan = window_anchored(&path, &texts, plan, from)?;
             let Some(plan) = plan else {
                 return Ok(ExitCode::from(INVALID));
             };
-            let planned = preview::preview(&plan, &texts, from, until);
+            let planned = crate::ops::views::plan(&plan, &texts, from, until)
+                .map_err(|_| "--until must be after --from".to_string())?;
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             preview::write(format, &planned, &mut out).map_err(|e| e.to_string())?;
@@ -478,38 +480,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         },
         Command::Approvals { all, format, path } => approvals::list(&path, all, format),
         Command::Incidents { all, format, path } => incidents::list(&path, all, format),
-        Command::Incident { command } => {
-            use crate::crisis::runner::Action;
-            match command {
-                IncidentCommand::Ack { id, by, path } => {
-                    incidents::act(&path, id, Action::Ack { by })
-                }
-                IncidentCommand::Approve { id, by, note, path } => incidents::act(
-                    &path,
-                    id,
-                    Action::Decide {
-                        by,
-                        approve: true,
-                        note,
-                    },
-                ),
-                IncidentCommand::Reject { id, by, note, path } => incidents::act(
-                    &path,
-                    id,
-                    Action::Decide {
-                        by,
-                        approve: false,
-                        note: Some(note),
-                    },
-                ),
-                IncidentCommand::Resolve { id, by, note, path } => {
-                    incidents::act(&path, id, Action::Resolve { by, note })
-                }
-                IncidentCommand::Report { id, format, path } => {
-                    incidents::report(&path, id, &format)
-                }
+        Command::Incident { command } => match command {
+            IncidentCommand::Ack { id, by, path } => {
+                incidents::act(&path, id, &by, IncidentAction::Ack)
             }
-        }
+            IncidentCommand::Approve { id, by, note, path } => incidents::act(
+                &path,
+                id,
+                &by,
+                IncidentAction::Decide {
+                    approve: true,
+                    note,
+                },
+            ),
+            IncidentCommand::Reject { id, by, note, path } => incidents::act(
+                &path,
+                id,
+                &by,
+                IncidentAction::Decide {
+                    approve: false,
+                    note: Some(note),
+                },
+            ),
+            IncidentCommand::Resolve { id, by, note, path } => {
+                incidents::act(&path, id, &by, IncidentAction::Resolve { note })
+            }
+            IncidentCommand::Report { id, format, path } => incidents::report(&path, id, &format),
+        },
         Command::Approve {
             reference,
             by,
@@ -544,12 +541,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             path,
         } => kill_switch::pause(
             &path,
-            &accounts,
-            &campaigns,
-            all,
-            until.as_deref(),
-            &reason,
-            by,
+            kill_switch::PauseArgs {
+                selection: Selection {
+                    accounts,
+                    campaigns,
+                    all,
+                },
+                until: until.as_deref(),
+                reason: &reason,
+                by,
+            },
         ),
         Command::Resume {
             accounts,
@@ -557,7 +558,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             all,
             by,
             path,
-        } => kill_switch::resume(&path, &accounts, &campaigns, all, by),
+        } => kill_switch::resume(
+            &path,
+            Selection {
+                accounts,
+                campaigns,
+                all,
+            },
+            by,
+        ),
         Command::Accounts {
             command: AccountsCommand::Check { path, format },
         } => accounts::check(&path, format),
@@ -578,29 +587,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 /// Loads and validates a folder or file; `Err` is a usage error (a path that cannot be read).
 /// `day_one: first-run` counts from the day the folder's store first ran (today if none).
 pub fn load_and_validate(path: &Path) -> Result<Validated, String> {
-    load_and_validate_with(path, &ScriptEngine::new(), &TextTemplates::new())
-}
-
-/// The same, with engines the caller goes on using (to render or evaluate afterwards).
-pub fn load_and_validate_with(
-    path: &Path,
-    scripts: &ScriptEngine,
-    texts: &TextTemplates,
-) -> Result<Validated, String> {
-    let validated = load_and_validate_from(path, scripts, texts, None)?;
-    let first_run = match &validated.plan {
-        Some(plan) if plan.day_one.is_some_and(|day_one| day_one.first_run) => {
-            crate::store::first_run_day(plan).map_err(|e| e.to_string())?
-        }
-        _ => None,
-    };
-    let counted_from = validated.plan.as_ref().and_then(|plan| plan.day_one);
-    match first_run {
-        Some(day) if counted_from.is_some_and(|day_one| day_one.date != day) => {
-            load_and_validate_from(path, scripts, texts, Some(day))
-        }
-        _ => Ok(validated),
-    }
+    crate::engine::service::validate_anchored(path, &ScriptEngine::new(), &TextTemplates::new())
+        .map_err(|e| e.to_string())
 }
 
 /// Until `crier run` has started on the store, `day_one: first-run` counts from the first
@@ -622,23 +610,14 @@ fn window_anchored(
     {
         return Ok(Some(plan));
     }
-    let validated = load_and_validate_from(path, &ScriptEngine::new(), texts, Some(first_day))?;
+    let validated =
+        load::load_and_validate_from(path, &ScriptEngine::new(), texts, Some(first_day))
+            .map_err(|e| e.to_string())?;
     // Its warnings were printed already; errors (a day moved out of range) were not.
     if validated.plan.is_none() {
         print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
     }
     Ok(validated.plan)
-}
-
-/// The same, with `day_one: first-run` counting from `first_run` (today if `None`).
-pub fn load_and_validate_from(
-    path: &Path,
-    scripts: &ScriptEngine,
-    texts: &TextTemplates,
-    first_run: Option<chrono::NaiveDate>,
-) -> Result<Validated, String> {
-    let loaded = load_path(path).map_err(|e| e.to_string())?;
-    Ok(validate_from(loaded, scripts, texts, first_run))
 }
 
 pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFormat) {

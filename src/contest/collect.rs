@@ -14,10 +14,9 @@ use super::entries::Entry;
 use super::lifecycle::{add_entries, load_entries, load_state};
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, MentionPage, SendError};
-use crate::engine::clock::to_millis;
 use crate::playbook::plan::{ContestPlan, Plan};
 use crate::playbook::raw::EntrySource;
-use crate::store::Store;
+use crate::store::{Store, to_millis};
 
 /// How often entries are read while a contest takes them: 30 s, or
 /// `CRIER_ENTRIES_POLL_SECONDS`.

@@ -11,12 +11,11 @@ use serde::{Deserialize, Serialize};
 use super::draw::{self, Proof, Substitution};
 use super::entries::{Entry, Verdict, judge};
 use crate::connectors::OutgoingPost;
-use crate::engine::clock::to_millis;
-use crate::engine::idempotency_key;
 use crate::playbook::plan::{ContestPlan, Plan};
 use crate::script::ScriptEngine;
 use crate::store::{
     Batch, ItemKey, NewOutbox, NewRun, RunState, StepSpec, Store, StoreError, StoreResult,
+    idempotency_key, to_millis,
 };
 use crate::text::TextTemplates;
 

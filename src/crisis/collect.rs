@@ -6,9 +6,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::connectors::registry::Connectors;
-use crate::engine::clock::to_millis;
 use crate::playbook::plan::Plan;
-use crate::store::{NewMention, Store};
+use crate::store::{NewMention, Store, to_millis};
 
 /// Pages read per account per round, at most.
 const MAX_PAGES: usize = 20;

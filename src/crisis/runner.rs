@@ -510,36 +510,27 @@ impl<'a> PlanRunner<'a> {
             return Err(format!("{} has no open incident", self.plan.name));
         };
         let by = action.by().to_string();
+        if let Err(refused) = open.check(action) {
+            if let ActionRefused::NotAnApprover { .. } = refused {
+                open.report.timeline.push(entry(
+                    at,
+                    &by,
+                    "approval",
+                    format!("ignored: {by} is not an approver"),
+                ));
+            }
+            return Err(refused.to_string());
+        }
         match action {
             Action::Ack { .. } => {
-                if let Some(who) = open.acknowledged_by() {
-                    return Err(format!(
-                        "incident {} is already acknowledged at {} by {who}",
-                        open.report.id, open.report.level
-                    ));
-                }
                 acknowledge(open, at, &by);
                 Ok(())
             }
             Action::Decide { approve, note, .. } => {
                 let Some(pending) = open.pending.clone() else {
-                    return Err(format!(
-                        "incident {} has no approval waiting",
-                        open.report.id
-                    ));
+                    let id = open.report.id;
+                    return Err(ActionRefused::NoApprovalWaiting { id }.to_string());
                 };
-                if !pending.by.contains(&by) {
-                    open.report.timeline.push(entry(
-                        at,
-                        &by,
-                        "approval",
-                        format!("ignored: {by} is not an approver"),
-                    ));
-                    return Err(format!(
-                        "{by} may not decide; the approvers are {}",
-                        pending.by.join(", ")
-                    ));
-                }
                 if open.acknowledged_by().is_none() {
                     acknowledge(open, at, &by);
                 }
@@ -1065,7 +1056,48 @@ fn acknowledge(open: &mut OpenIncident, at: i64, by: &str) {
     open.ack = None;
 }
 
+/// Why a person's action cannot be applied to the open incident.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionRefused {
+    #[error("incident {id} is already acknowledged at {level} by {by}")]
+    AlreadyAcknowledged { id: i64, level: String, by: String },
+    #[error("incident {id} has no approval waiting")]
+    NoApprovalWaiting { id: i64 },
+    #[error("{by} may not decide incident {id}'s approval; the approvers are {}", approvers.join(", "))]
+    NotAnApprover {
+        id: i64,
+        by: String,
+        approvers: Vec<String>,
+    },
+}
+
 impl OpenIncident {
+    /// Whether `action` may be applied now: the one check of who may act on an incident,
+    /// made when a person asks and again when the service applies it.
+    pub fn check(&self, action: &Action) -> Result<(), ActionRefused> {
+        let id = self.report.id;
+        match action {
+            Action::Ack { .. } => match self.acknowledged_by() {
+                Some(by) => Err(ActionRefused::AlreadyAcknowledged {
+                    id,
+                    level: self.report.level.clone(),
+                    by: by.to_string(),
+                }),
+                None => Ok(()),
+            },
+            Action::Decide { by, .. } => match &self.pending {
+                None => Err(ActionRefused::NoApprovalWaiting { id }),
+                Some(pending) if !pending.by.contains(by) => Err(ActionRefused::NotAnApprover {
+                    id,
+                    by: by.clone(),
+                    approvers: pending.by.clone(),
+                }),
+                Some(_) => Ok(()),
+            },
+            Action::Resolve { .. } => Ok(()),
+        }
+    }
+
     /// Who acknowledged the incident at its current level, if anyone did: a higher level's
     /// notifications need acknowledging again.
     pub fn acknowledged_by(&self) -> Option<&str> {

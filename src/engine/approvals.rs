@@ -1,35 +1,69 @@
 //! Deciding on posts that need approval: finding a request by id or by `PLAYBOOK/ITEM`, and
 //! checking that a decision may be made (by one of its approvers, once, while it is still
-//! open) before the store records it. `crier approve`/`reject` and rehearsal events use it.
+//! open) before the store records it. The operator layer and rehearsal events use it.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::clock::{from_millis, to_millis};
-use crate::store::{ApprovalState, ApprovalView, Decision, Store};
+use crate::store::{
+    ApprovalState, ApprovalView, Decision, Store, StoreError, from_millis, to_millis,
+};
+
+/// A reference that names no request a person could decide.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error("no approval {id}")]
+    NoSuchId { id: i64 },
+    #[error("`{reference}` is neither an approval id nor PLAYBOOK/ITEM")]
+    Malformed { reference: String },
+    #[error("nothing of `{reference}` waits for approval")]
+    NothingWaiting { reference: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A decision that may not be made (the post's name as `PLAYBOOK/ITEM at TIME`).
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("{by} cannot decide on {post}: its approvers are {}", approvers.join(", "))]
+    NotAnApprover {
+        by: String,
+        post: String,
+        approvers: Vec<String>,
+    },
+    #[error("{post} is already decided: {summary}")]
+    AlreadyDecided { post: String, summary: String },
+    #[error("{by} has already decided on {post}")]
+    AlreadyDecidedBy { by: String, post: String },
+    #[error("too late: the decision on {post} was due by {due} (on_timeout: {on_timeout})")]
+    TooLate {
+        post: String,
+        due: String,
+        on_timeout: String,
+    },
+    #[error("a rejection needs a note saying why")]
+    RejectionWithoutNote,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// The request `reference` names: its id, or `PLAYBOOK/ITEM` for that post's earliest
 /// request still waiting for a decision.
-pub fn find(store: &dyn Store, reference: &str) -> Result<ApprovalView, String> {
+pub fn find(store: &dyn Store, reference: &str) -> Result<ApprovalView, FindError> {
     if let Ok(id) = reference.parse::<i64>() {
-        return store
-            .approval(id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no approval {id}; `crier approvals` lists them"));
+        return store.approval(id)?.ok_or(FindError::NoSuchId { id });
     }
     let Some((playbook, item)) = reference.split_once('/') else {
-        return Err(format!(
-            "`{reference}` is neither an approval id nor PLAYBOOK/ITEM"
-        ));
+        return Err(FindError::Malformed {
+            reference: reference.to_string(),
+        });
     };
-    let pending = store.approvals(true).map_err(|e| e.to_string())?;
-    pending
+    store
+        .approvals(true)?
         .into_iter()
         .find(|a| a.playbook == playbook && a.item == item)
-        .ok_or_else(|| {
-            format!(
-                "nothing of `{reference}` waits for approval; `crier approvals` lists what does"
-            )
+        .ok_or_else(|| FindError::NothingWaiting {
+            reference: reference.to_string(),
         })
 }
 
@@ -42,38 +76,43 @@ pub fn decide(
     note: Option<&str>,
     now: DateTime<Utc>,
     tz: Tz,
-) -> Result<ApprovalView, String> {
-    let name = format!(
+) -> Result<ApprovalView, DecideError> {
+    let post = format!(
         "{}/{} at {}",
         approval.playbook,
         approval.item,
         local(approval.fire_at, tz)
     );
     if !approval.approvers.iter().any(|a| a == by) {
-        return Err(format!(
-            "{by} cannot decide on {name}: its approvers are {}",
-            approval.approvers.join(", ")
-        ));
+        return Err(DecideError::NotAnApprover {
+            by: by.to_string(),
+            post,
+            approvers: approval.approvers.clone(),
+        });
     }
     if approval.state != ApprovalState::Pending {
-        return Err(format!("{name} is already decided: {}", approval.summary()));
+        return Err(DecideError::AlreadyDecided {
+            post,
+            summary: approval.summary(),
+        });
     }
     if approval.decisions.iter().any(|d| d.by == by) {
-        return Err(format!("{by} has already decided on {name}"));
+        return Err(DecideError::AlreadyDecidedBy {
+            by: by.to_string(),
+            post,
+        });
     }
     if to_millis(now) >= approval.deadline && approval.on_timeout != "hold" {
-        return Err(format!(
-            "too late: the decision on {name} was due by {} (on_timeout: {})",
-            local(approval.deadline, tz),
-            approval.on_timeout
-        ));
+        return Err(DecideError::TooLate {
+            post,
+            due: local(approval.deadline, tz),
+            on_timeout: approval.on_timeout.clone(),
+        });
     }
     if decision == Decision::Reject && note.is_none_or(|n| n.trim().is_empty()) {
-        return Err("a rejection needs --note saying why".into());
+        return Err(DecideError::RejectionWithoutNote);
     }
-    store
-        .decide(approval.id, by, decision, note, to_millis(now))
-        .map_err(|e| e.to_string())
+    Ok(store.decide(approval.id, by, decision, note, to_millis(now))?)
 }
 
 pub fn local(at: i64, tz: Tz) -> String {

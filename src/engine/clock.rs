@@ -46,10 +46,5 @@ impl Clock for VirtualClock {
     }
 }
 
-pub fn to_millis(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-pub fn from_millis(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
+// The conversions belong to the store's model; re-exported for code written against them here.
+pub use crate::store::{from_millis, to_millis};

@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sha2::{Digest, Sha256};
 
-use super::clock::{from_millis, to_millis};
 use super::timeline::{ItemRef, Queue, fires_between, items, next_fire};
 use crate::connectors::OutgoingPost;
 use crate::contest::lifecycle::Seeds;
@@ -22,7 +20,8 @@ use crate::preview::campaign_context;
 use crate::script::{ConditionInput, MetricsSource, NoData, ScriptEngine};
 use crate::store::{
     ApprovalState, Batch, ItemKey, Millis, NewApproval, NewOutbox, NewRun, Release, RunAdvance,
-    RunId, RunState, StepSpec, StepState, Store, StoreResult, WaitingStep,
+    RunId, RunState, StepSpec, StepState, Store, StoreResult, WaitingStep, from_millis,
+    idempotency_key, to_millis,
 };
 use crate::text::TextTemplates;
 
@@ -945,15 +944,6 @@ fn policy_name(policy: Missed) -> &'static str {
         Missed::Once => "once",
         Missed::All => "all",
     }
-}
-
-/// Stable for (run, step, account): a run is one (playbook, item, fire time).
-pub fn idempotency_key(key: &ItemKey, fire_at: Millis, step: usize, account: &str) -> String {
-    let digest = Sha256::digest(format!(
-        "{}\u{1f}{}\u{1f}{fire_at}\u{1f}{step}\u{1f}{account}",
-        key.playbook, key.item
-    ));
-    format!("crier-{}", hex::encode(&digest[..16]))
 }
 
 #[derive(Debug, thiserror::Error)]

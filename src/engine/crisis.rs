@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::clock::to_millis;
 use super::core::Engine;
 use crate::crisis::IncidentReport;
 use crate::crisis::runner::{
@@ -15,7 +14,7 @@ use crate::crisis::runner::{
 use crate::playbook::plan::CrisisPlan;
 use crate::store::{
     Batch, CrisisWrite, IncidentRow, ItemKey, NewPause, NewResume, NewRun, PauseScope, RunState,
-    StepSpec, StoreError, StoreResult,
+    StepSpec, StoreError, StoreResult, to_millis,
 };
 
 /// Stored mentions older than this are forgotten (the longest window, and a day's margin).

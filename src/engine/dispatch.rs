@@ -9,12 +9,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 use tokio::task::JoinSet;
 
-use super::clock::to_millis;
+use super::events::{Events, ServiceEvent};
 use super::gate;
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, Lookup, SendError};
 use crate::playbook::plan::Plan;
-use crate::store::{Millis, OutboxOutcome, OutboxRow, RunId, Store, StoreResult};
+use crate::store::{Millis, OutboxOutcome, OutboxRow, RunId, Store, StoreResult, to_millis};
 
 /// How failed sends are retried.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,6 +93,8 @@ pub struct Dispatcher {
     /// The plan whose pauses' scopes and limits every send passes (`gate`); none in tests
     /// that drive the dispatcher alone.
     plan: RwLock<Option<Arc<Plan>>>,
+    /// Where a service's subscribers hear of each recorded send.
+    events: Option<Events>,
 }
 
 impl Dispatcher {
@@ -103,7 +105,14 @@ impl Dispatcher {
             policy,
             batch: 256,
             plan: RwLock::new(None),
+            events: None,
         }
+    }
+
+    /// Tells `events` of every send's recorded outcome (sent, failed, retried).
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// The plan sends are checked against.
@@ -193,6 +202,7 @@ impl Dispatcher {
                     .is_some_and(|c| cannot_confirm(c.capabilities()))
             };
             let mut outcomes = Vec::new();
+            let mut told = Vec::new();
             while let Some(joined) = sends.join_next().await {
                 let Ok((row, result)) = joined else { continue };
                 let outcome = match result {
@@ -214,10 +224,16 @@ impl Dispatcher {
                         outcome
                     }
                 };
+                if self.events.is_some() {
+                    told.extend(ServiceEvent::of_send(&row, &outcome));
+                }
                 outcomes.push((row.id, outcome));
             }
             // A send whose task panicked stays `sending`, to be checked after a restart.
             self.store.finish_outbox(&outcomes, to_millis(now()))?;
+            if let Some(events) = &self.events {
+                told.drain(..).for_each(|event| events.emit(event));
+            }
         }
     }
 }

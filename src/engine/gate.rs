@@ -8,10 +8,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use super::clock::to_millis;
 use crate::playbook::plan::Plan;
 use crate::rules::limits::{Limiter, Taken};
-use crate::store::{OutboxId, OutboxOutcome, OutboxRow, PauseView, Store, StoreResult};
+use crate::store::{OutboxId, OutboxOutcome, OutboxRow, PauseView, Store, StoreResult, to_millis};
 
 /// Claimed rows split: those that go out now, and the outcomes of those held or deferred.
 pub struct Checked {

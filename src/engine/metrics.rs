@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::clock::to_millis;
 use crate::connectors::Connectors;
 use crate::script::{AccountMetrics, MetricsSource};
-use crate::store::Store;
+use crate::store::{Store, to_millis};
 
 /// How often `crier run` takes a snapshot.
 pub const COLLECT_EVERY: Duration = Duration::from_secs(15 * 60);

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod core;
 mod crisis;
 pub mod dispatch;
+pub mod events;
 pub mod gate;
 pub mod metrics;
 pub mod rehearse;
@@ -14,6 +15,8 @@ mod rehearse_crises;
 pub mod service;
 pub mod timeline;
 
-pub use self::core::{Engine, EngineParts, TriggerError, idempotency_key};
+pub use self::core::{Engine, EngineParts, TriggerError};
+// The key belongs to the store's model; re-exported for code written against it here.
+pub use crate::store::idempotency_key;
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use dispatch::{Dispatcher, RetryPolicy};

@@ -10,14 +10,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::clock::{Clock, VirtualClock, from_millis, to_millis};
+use super::clock::{Clock, VirtualClock};
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
 use super::rehearse_crises::CrisisFeed;
 use crate::connectors::registry::Connectors;
 use crate::crisis::IncidentReport;
 use crate::playbook::plan::Plan;
-use crate::store::{MemoryStore, OutboxState, Store, StoreError};
+use crate::store::{MemoryStore, OutboxState, Store, StoreError, from_millis, to_millis};
 
 /// One line of a rehearsal events file (JSON Lines), as PLAYBOOKS.md shows them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -516,7 +516,7 @@ fn decide_event(
         }
     };
     let by = event.by.as_deref().ok_or("an approval event needs `by`")?;
-    let approval = super::approvals::find(store, &reference)?;
+    let approval = super::approvals::find(store, &reference).map_err(|e| e.to_string())?;
     super::approvals::decide(
         store,
         &approval,
@@ -527,6 +527,7 @@ fn decide_event(
         tz,
     )
     .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// The events and the store's timeline as lines; `recipients` names the recipient of each

@@ -1,5 +1,7 @@
-//! `crier run`: the engine on the system clock as a long-running service. The engine loop
-//! fires due items and wakes waiting steps; a dispatcher task sends what they commit. The
+//! `crier run`: the engine on the system clock as a long-running service, started with
+//! `Service::start` and driven through its `ServiceHandle` (stop, reload, subscribe to its
+//! events). The engine loop fires due items and wakes waiting steps; a dispatcher task sends
+//! what they commit. The
 //! first SIGINT/SIGTERM stops both gracefully (in-flight sends finish and are recorded); a
 //! second one stops at once. Nothing is lost either way: every intent is in the store, and
 //! sends left in doubt are looked up after the restart. SIGHUP, or a change to the
@@ -12,17 +14,19 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::JoinHandle;
 
-use super::clock::{from_millis, to_millis};
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
+use super::events::{Events, ServiceEvent};
 use super::metrics::{self, StoredMetrics};
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
+use crate::playbook::load::{LoadError, load_and_validate_from};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
-use crate::store::{self, Store};
+use crate::store::{self, Store, from_millis, to_millis};
 
 /// The longest the engine sleeps without looking at the store again (a `crier trigger` from
 /// another process, or a send due after a retry, is noticed within this).
@@ -36,14 +40,16 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum ServiceError {
     #[error("the playbooks are invalid; fix them and start again")]
     Invalid,
-    #[error("{0}")]
-    Load(String),
+    #[error(transparent)]
+    Load(#[from] LoadError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("{0}")]
     Connectors(String),
     #[error("cannot listen for signals: {0}")]
     Signals(std::io::Error),
+    #[error("the service stopped abnormally: {0}")]
+    Stopped(tokio::task::JoinError),
 }
 
 /// A validated plan with the digest of the files it came from.
@@ -61,16 +67,45 @@ pub fn load(
     first_run: Option<chrono::NaiveDate>,
     report: &dyn Fn(&Validated),
 ) -> Result<Loaded, ServiceError> {
-    settle(validate_files(path, parts, first_run)?, report)
+    settle(
+        load_and_validate_from(path, &parts.scripts, &parts.texts, first_run)?,
+        report,
+    )
 }
 
-fn validate_files(
+/// Loads `path` as [`load`] does, with `day_one: first-run` counting from the day its store
+/// first ran (today for a store not started yet).
+pub fn load_anchored(
     path: &Path,
     parts: &EngineParts,
-    first_run: Option<chrono::NaiveDate>,
+    report: &dyn Fn(&Validated),
+) -> Result<Loaded, ServiceError> {
+    let validated = validate_anchored(path, &parts.scripts, &parts.texts)?;
+    settle(validated, report)
+}
+
+/// Validates `path` with `day_one: first-run` counting from the day its store first ran,
+/// read without creating or changing the store (today for a store not started yet).
+pub fn validate_anchored(
+    path: &Path,
+    scripts: &crate::script::ScriptEngine,
+    texts: &crate::text::TextTemplates,
 ) -> Result<Validated, ServiceError> {
-    crate::cli::load_and_validate_from(path, &parts.scripts, &parts.texts, first_run)
-        .map_err(ServiceError::Load)
+    let validated = load_and_validate_from(path, scripts, texts, None)?;
+    let stored_day = match validated
+        .plan
+        .as_ref()
+        .and_then(|plan| plan.day_one.map(|d| (plan, d)))
+    {
+        Some((plan, day_one)) if day_one.first_run => {
+            store::first_run_day(plan)?.filter(|day| *day != day_one.date)
+        }
+        _ => None,
+    };
+    match stored_day {
+        Some(day) => Ok(load_and_validate_from(path, scripts, texts, Some(day))?),
+        None => Ok(validated),
+    }
 }
 
 /// Reports a validation's diagnostics; its plan, with the digest of the files it came from.
@@ -93,108 +128,243 @@ fn settle(validated: Validated, report: &dyn Fn(&Validated)) -> Result<Loaded, S
     })
 }
 
-/// Loads `path` as [`load`] does, with `day_one: first-run` counting from the day its store
-/// first ran (today for a store not started yet).
-pub fn load_anchored(
-    path: &Path,
-    parts: &EngineParts,
-    report: &dyn Fn(&Validated),
-) -> Result<Loaded, ServiceError> {
-    let validated = validate_files(path, parts, None)?;
-    let stored_day = match validated
-        .plan
-        .as_ref()
-        .and_then(|plan| plan.day_one.map(|d| (plan, d)))
-    {
-        Some((plan, day_one)) if day_one.first_run => {
-            store::first_run_day(plan)?.filter(|day| *day != day_one.date)
-        }
-        _ => None,
-    };
-    match stored_day {
-        Some(day) => load(path, parts, Some(day), report),
-        None => settle(validated, report),
+/// How the service reports the diagnostics of each load (printed by the CLI, logged by a
+/// server).
+pub type Report = Arc<dyn Fn(&Validated) + Send + Sync>;
+
+/// Starts services: `Service::start` reads the playbooks, opens the store, and runs the
+/// engine, the dispatcher and the feeds in tasks of the current runtime.
+pub struct Service;
+
+/// A running service: stop it, reload it, hear what happens in it.
+pub struct ServiceHandle {
+    stop: watch::Sender<bool>,
+    reload: Arc<Notify>,
+    events: Events,
+    running: JoinHandle<Result<(), ServiceError>>,
+}
+
+impl ServiceHandle {
+    /// Everything that happens from now on: runs created, sends, failures, approval
+    /// requests, incidents.
+    pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
+        self.events.subscribe()
+    }
+
+    /// Reads the playbooks again; an invalid edit keeps the running revision.
+    pub fn reload(&self) {
+        self.reload.notify_one();
+    }
+
+    /// Stops gracefully: no new work, in-flight sends finish and are recorded (at most
+    /// `DRAIN_TIMEOUT`); returns once the service has stopped.
+    pub async fn stop(self) -> Result<(), ServiceError> {
+        let _ = self.stop.send(true);
+        self.running.await.map_err(ServiceError::Stopped)?
     }
 }
 
-/// Runs until a signal stops it.
-pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), ServiceError> {
-    // The store is named by the playbooks, so they are read first, with an engine's parts
-    // whose store is replaced once it is known.
-    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
-    let loaded = load_anchored(&path, &parts, report)?;
-    let plan = loaded.plan.clone();
-    // Reloads keep counting `day N` from the day the first load settled on.
-    let first_run = plan
-        .day_one
-        .filter(|day_one| day_one.first_run)
-        .map(|day_one| day_one.date);
-    let _service_lock = store::lock_service(&plan.store, &plan.root)?;
-    let store = store::open(&plan.store, &plan.root)?;
-    parts.store = store.clone();
-    parts.metrics = Arc::new(StoredMetrics::new(store.clone()));
-    let client = http::client(&plan.http)
-        .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
-    let connectors = build_connectors(&plan, &client)?;
-    let now = Utc::now();
-    let in_doubt = store.recover_in_doubt(to_millis(now))?;
-    if in_doubt > 0 {
-        tracing::warn!(
-            sends = in_doubt,
-            "sends were in flight when crier last stopped; each is checked on its network before it is sent again"
+impl Service {
+    /// Loads `path` (diagnostics through `report`), takes the store's service lock, and
+    /// starts. Fails, with nothing started, on invalid playbooks, a store in use by another
+    /// service, or accounts whose connectors cannot be built.
+    pub async fn start(path: PathBuf, report: Report) -> Result<ServiceHandle, ServiceError> {
+        // The store is named by the playbooks, so they are read first, with an engine's parts
+        // whose store is replaced once it is known.
+        let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
+        let loaded = load_anchored(&path, &parts, report.as_ref())?;
+        let plan = loaded.plan.clone();
+        // Reloads keep counting `day N` from the day the first load settled on.
+        let first_run = plan
+            .day_one
+            .filter(|day_one| day_one.first_run)
+            .map(|day_one| day_one.date);
+        let service_lock = store::lock_service(&plan.store, &plan.root)?;
+        let store = store::open(&plan.store, &plan.root)?;
+        parts.store = store.clone();
+        parts.metrics = Arc::new(StoredMetrics::new(store.clone()));
+        let client = http::client(&plan.http)
+            .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
+        let connectors = build_connectors(&plan, &client)?;
+        let now = Utc::now();
+        let in_doubt = store.recover_in_doubt(to_millis(now))?;
+        if in_doubt > 0 {
+            tracing::warn!(
+                sends = in_doubt,
+                "sends were in flight when crier last stopped; each is checked on its network before it is sent again"
+            );
+        }
+        let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
+        engine.start(now)?;
+        tracing::info!(
+            store = %plan.store,
+            items = engine.scheduled_items(),
+            next = %engine.next_fire().map(|t| t.to_rfc3339()).unwrap_or_else(|| "nothing".into()),
+            "crier is running"
         );
+        let events = Events::new();
+        let dispatcher = Arc::new(
+            Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default())
+                .with_events(events.clone()),
+        );
+        dispatcher.set_plan(plan.clone());
+        let (stop_sender, stop) = watch::channel(false);
+        let reload = Arc::new(Notify::new());
+        let running = Running {
+            path,
+            first_run,
+            report,
+            parts,
+            engine,
+            store,
+            digest: loaded.digest,
+            accounts: AccountsReload { client, dispatcher },
+            events: events.clone(),
+            reload: reload.clone(),
+        };
+        let running = tokio::spawn(async move {
+            let _service_lock = service_lock;
+            running.run(stop).await
+        });
+        Ok(ServiceHandle {
+            stop: stop_sender,
+            reload,
+            events,
+            running,
+        })
     }
-    let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
-    engine.start(now)?;
-    tracing::info!(
-        store = %plan.store,
-        items = engine.scheduled_items(),
-        next = %engine.next_fire().map(|t| t.to_rfc3339()).unwrap_or_else(|| "nothing".into()),
-        "crier is running"
-    );
+}
 
-    let dispatcher = Arc::new(Dispatcher::new(
-        store.clone(),
-        Arc::new(connectors),
-        RetryPolicy::default(),
-    ));
-    dispatcher.set_plan(plan.clone());
-    let wake = Arc::new(Notify::new());
-    let (stop_sender, stop) = watch::channel(false);
-    let dispatching = tokio::spawn(dispatch_loop(
-        dispatcher.clone(),
-        wake.clone(),
-        stop.clone(),
-    ));
-    let collecting = tokio::spawn(collect_loop(
-        store.clone(),
-        dispatcher.clone(),
-        stop.clone(),
-    ));
-    let entries = tokio::spawn(entries_loop(
-        Feed::ContestEntries,
-        store.clone(),
-        dispatcher.clone(),
-        stop.clone(),
-    ));
-    let mentions = tokio::spawn(entries_loop(
-        Feed::CrisisMentions,
-        store.clone(),
-        dispatcher.clone(),
-        stop.clone(),
-    ));
-    let accounts = AccountsReload { client, dispatcher };
-
+/// Runs until a signal stops it: the first SIGINT/SIGTERM gracefully, a second at once;
+/// SIGHUP reloads.
+pub async fn run(path: PathBuf, report: Report) -> Result<(), ServiceError> {
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServiceError::Signals)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(ServiceError::Signals)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(ServiceError::Signals)?;
-    let mut watch_files = tokio::time::interval(WATCH_EVERY);
-    let mut fingerprint = files_fingerprint(&path);
-    let mut digest = loaded.digest;
-
+    let service = Service::start(path, report).await?;
     loop {
-        let now = Utc::now();
-        engine.open_approvals(now)?;
+        tokio::select! {
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading the playbooks");
+                service.reload();
+            }
+        }
+    }
+    tracing::info!("stopping: letting in-flight sends finish (signal again to stop at once)");
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::warn!("stopping at once; sends in flight are checked after the next start");
+        std::process::exit(130);
+    });
+    service.stop().await
+}
+
+/// The engine's side of a running service.
+struct Running {
+    path: PathBuf,
+    /// The day `day N` counts from, for `day_one: first-run`.
+    first_run: Option<chrono::NaiveDate>,
+    report: Report,
+    parts: EngineParts,
+    engine: Engine,
+    store: Arc<dyn Store>,
+    digest: String,
+    accounts: AccountsReload,
+    events: Events,
+    reload: Arc<Notify>,
+}
+
+impl Running {
+    /// The engine loop, with the dispatcher and the feeds beside it, until `stop` says so.
+    async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), ServiceError> {
+        let dispatcher = self.accounts.dispatcher.clone();
+        let store = self.store.clone();
+        let wake = Arc::new(Notify::new());
+        // The tasks beside the engine stop when it does, whether asked to or on an error.
+        let (halt, halted) = watch::channel(false);
+        let dispatching = tokio::spawn(dispatch_loop(
+            dispatcher.clone(),
+            wake.clone(),
+            halted.clone(),
+        ));
+        let collecting = tokio::spawn(collect_loop(
+            store.clone(),
+            dispatcher.clone(),
+            halted.clone(),
+        ));
+        let entries = tokio::spawn(entries_loop(
+            Feed::ContestEntries,
+            store.clone(),
+            dispatcher.clone(),
+            halted.clone(),
+        ));
+        let mentions = tokio::spawn(entries_loop(
+            Feed::CrisisMentions,
+            store.clone(),
+            dispatcher.clone(),
+            halted,
+        ));
+        let mut watch_files = tokio::time::interval(WATCH_EVERY);
+        let mut fingerprint = files_fingerprint(&self.path);
+        let outcome = loop {
+            // A dropped handle stops the service too.
+            if *stop.borrow() || stop.has_changed().is_err() {
+                break Ok(());
+            }
+            let now = Utc::now();
+            let sleep = match self.tick(now) {
+                Ok(true) => {
+                    wake.notify_one();
+                    sleep_until(&self.engine, store.as_ref(), now)
+                }
+                Ok(false) => sleep_until(&self.engine, store.as_ref(), now),
+                Err(error) => Err(error),
+            };
+            let sleep = match sleep {
+                Ok(sleep) => sleep,
+                Err(error) => break Err(error),
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = stop.changed() => {}
+                _ = self.reload.notified() => self.reload(),
+                _ = watch_files.tick() => {
+                    let current = files_fingerprint(&self.path);
+                    if current != fingerprint {
+                        fingerprint = current;
+                        tracing::info!("playbook files changed: reloading");
+                        self.reload();
+                    }
+                }
+            }
+        };
+        let _ = halt.send(true);
+        wake.notify_one();
+        collecting.abort();
+        entries.abort();
+        mentions.abort();
+        if tokio::time::timeout(DRAIN_TIMEOUT, dispatching)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "sends still in flight after {}s; they are checked after the next start",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
+        tracing::info!("stopped");
+        outcome
+    }
+
+    /// One pass of the engine at `now`; whether it committed anything to send.
+    fn tick(&mut self, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let engine = &mut self.engine;
+        let requested = engine.open_approvals(now)?;
         engine.tick_contests(now, crate::contest::lifecycle::Seeds::Random)?;
         let alerted = match engine.tick_crises(now) {
             Ok(sends) => sends,
@@ -207,56 +377,32 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
         let fired = engine.fire_due(now)?;
         let woke = engine.resume_waiting(now)?;
         let released = engine.release_held(now)?;
-        if fired + woke + released + alerted > 0 {
-            wake.notify_one();
+        if requested > 0 {
+            self.events
+                .emit(ServiceEvent::ApprovalsRequested { count: requested });
         }
-        let sleep = sleep_until(&engine, store.as_ref(), now)?;
-        tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
-            _ = interrupt.recv() => break,
-            _ = terminate.recv() => break,
-            _ = hangup.recv() => {
-                tracing::info!("SIGHUP: reloading the playbooks");
-                reload(&path, &parts, first_run, &mut engine, &mut digest, &accounts, report);
-            }
-            _ = watch_files.tick() => {
-                let current = files_fingerprint(&path);
-                if current != fingerprint {
-                    fingerprint = current;
-                    tracing::info!("playbook files changed: reloading");
-                    reload(&path, &parts, first_run, &mut engine, &mut digest, &accounts, report);
-                }
-            }
+        if alerted > 0 {
+            self.events
+                .emit(ServiceEvent::IncidentChanged { sends: alerted });
         }
+        if fired > 0 {
+            self.events.emit(ServiceEvent::RunsCreated { count: fired });
+        }
+        Ok(fired + woke + released + alerted > 0)
     }
 
-    tracing::info!("stopping: letting in-flight sends finish (signal again to stop at once)");
-    tokio::spawn(async move {
-        let mut interrupt = signal(SignalKind::interrupt()).ok();
-        let mut terminate = signal(SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = async { if let Some(s) = interrupt.as_mut() { s.recv().await; } } => {}
-            _ = async { if let Some(s) = terminate.as_mut() { s.recv().await; } } => {}
-        }
-        tracing::warn!("stopping at once; sends in flight are checked after the next start");
-        std::process::exit(130);
-    });
-    let _ = stop_sender.send(true);
-    wake.notify_one();
-    collecting.abort();
-    entries.abort();
-    mentions.abort();
-    if tokio::time::timeout(DRAIN_TIMEOUT, dispatching)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "sends still in flight after {}s; they are checked after the next start",
-            DRAIN_TIMEOUT.as_secs()
+    fn reload(&mut self) {
+        let applied = reload(
+            &self.path,
+            &self.parts,
+            self.first_run,
+            &mut self.engine,
+            &mut self.digest,
+            &self.accounts,
+            self.report.as_ref(),
         );
+        self.events.emit(ServiceEvent::Reloaded { applied });
     }
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// How long the engine may sleep: until its next fire, the next waiting step, or at most
@@ -389,17 +535,24 @@ fn reload(
     digest: &mut String,
     accounts: &AccountsReload,
     report: &dyn Fn(&Validated),
-) {
+) -> bool {
     let loaded = match load(path, parts, first_run, report) {
         Ok(loaded) if loaded.digest == *digest => {
-            return tracing::info!("no change to the playbooks");
+            tracing::info!("no change to the playbooks");
+            return true;
         }
         Ok(loaded) => loaded,
-        Err(error) => return tracing::error!("{error}: keeping the running revision"),
+        Err(error) => {
+            tracing::error!("{error}: keeping the running revision");
+            return false;
+        }
     };
     let connectors = match build_connectors(&loaded.plan, &accounts.client) {
         Ok(connectors) => connectors,
-        Err(error) => return tracing::error!("{error}: keeping the running revision"),
+        Err(error) => {
+            tracing::error!("{error}: keeping the running revision");
+            return false;
+        }
     };
     match engine.replace_plan(loaded.plan.clone(), &loaded.digest, Utc::now()) {
         Ok(()) => {
@@ -407,8 +560,12 @@ fn reload(
             accounts.dispatcher.set_plan(loaded.plan);
             *digest = loaded.digest;
             tracing::info!(items = engine.scheduled_items(), "reloaded the playbooks");
+            true
         }
-        Err(error) => tracing::error!("reload failed, keeping the running revision: {error}"),
+        Err(error) => {
+            tracing::error!("reload failed, keeping the running revision: {error}");
+            false
+        }
     }
 }
 

@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use super::sources::Sources;
+use super::validate::{Validated, validate_from};
 use super::yaml::{MAX_FILE_BYTES, Node, NodeKind, parse_documents};
 use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean};
+use crate::script::ScriptEngine;
+use crate::text::TextTemplates;
 
 /// The kinds of playbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +68,32 @@ pub enum LoadError {
 }
 
 pub const CONFIG_FILE: &str = "crier.yaml";
+
+/// Loads and validates a folder or file; `Err` is a path that cannot be read at all.
+pub fn load_and_validate(path: &Path) -> Result<Validated, LoadError> {
+    load_and_validate_with(path, &ScriptEngine::new(), &TextTemplates::new())
+}
+
+/// The same, with engines the caller goes on using (to render or evaluate afterwards, so the
+/// conditions and templates compiled here are the ones used later).
+pub fn load_and_validate_with(
+    path: &Path,
+    scripts: &ScriptEngine,
+    texts: &TextTemplates,
+) -> Result<Validated, LoadError> {
+    load_and_validate_from(path, scripts, texts, None)
+}
+
+/// The same, with `day_one: first-run` counting from `first_run` (the day the store first
+/// ran, or a rehearsal's first day; today if `None`).
+pub fn load_and_validate_from(
+    path: &Path,
+    scripts: &ScriptEngine,
+    texts: &TextTemplates,
+    first_run: Option<chrono::NaiveDate>,
+) -> Result<Validated, LoadError> {
+    Ok(validate_from(load_path(path)?, scripts, texts, first_run))
+}
 
 /// Loads a folder (recursively) or a single playbook file; for a file, `crier.yaml` is
 /// looked for beside it.

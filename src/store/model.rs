@@ -1,13 +1,33 @@
 //! The records the store keeps and the engine exchanges with it. Times are milliseconds
 //! since the Unix epoch (UTC), which sort and compare the same in every backend.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::connectors::OutgoingPost;
 
 pub type Millis = i64;
 pub type RunId = i64;
 pub type OutboxId = i64;
+
+pub fn to_millis(at: DateTime<Utc>) -> Millis {
+    at.timestamp_millis()
+}
+
+pub fn from_millis(ms: Millis) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The key a network deduplicates one send by: the same (item, fire, step, account) always
+/// gets the same key, so a send retried after a crash is never posted twice.
+pub fn idempotency_key(key: &ItemKey, fire_at: Millis, step: usize, account: &str) -> String {
+    let digest = Sha256::digest(format!(
+        "{}\u{1f}{}\u{1f}{fire_at}\u{1f}{step}\u{1f}{account}",
+        key.playbook, key.item
+    ));
+    format!("crier-{}", hex::encode(&digest[..16]))
+}
 
 /// A schedulable item: a campaign post (`winter-sale`, `daily-deal`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

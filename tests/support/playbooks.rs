@@ -10,7 +10,7 @@ use tempfile::TempDir;
 /// diagnostic, unless it validates without one.
 pub fn valid_plan(config: &str, files: &[(&str, &str)]) -> (TempDir, Arc<Plan>) {
     let dir = folder(config, files);
-    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let validated = crier::playbook::load::load_and_validate(dir.path()).unwrap();
     let rendered: String = validated
         .diagnostics
         .iter()

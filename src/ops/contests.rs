@@ -1,0 +1,171 @@
+//! Contests for operators: their status, entries with verdicts, the proof of the draw, and
+//! disqualifying a winner (the next reserve wins instead; the announcement goes out through
+//! the outbox with the service).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{Desk, suggestion};
+use crate::contest::lifecycle::{self, Parts, Seeds};
+use crate::contest::{Entry, Proof, Substitution, Verdict, judge};
+use crate::engine::EngineParts;
+use crate::engine::service::{self, ServiceError};
+use crate::playbook::plan::ContestPlan;
+use crate::playbook::validate::Validated;
+use crate::script::ScriptEngine;
+use crate::store::{self, StoreError, to_millis};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContestError {
+    #[error(transparent)]
+    Load(#[from] ServiceError),
+    #[error("unknown contest `{name}`{}", hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default())]
+    UnknownContest { name: String, hint: Option<String> },
+    /// The contest's state does not allow it (not drawn yet, not a winner).
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Disqualifies the winner `entry` (`network:id`) of contest `name` for `reason`.
+pub fn disqualify(
+    path: &Path,
+    report: &dyn Fn(&Validated),
+    name: &str,
+    entry: &str,
+    reason: &str,
+) -> Result<Substitution, ContestError> {
+    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
+    let loaded = service::load_anchored(path, &parts, report)?;
+    let plan = loaded.plan;
+    let Some(contest) = plan.contests.iter().find(|c| c.name == name) else {
+        return Err(ContestError::UnknownContest {
+            name: name.to_string(),
+            hint: suggestion(name, plan.contests.iter().map(|c| &c.name)),
+        });
+    };
+    let store = store::open(&plan.store, &plan.root)?;
+    parts.store = store.clone();
+    let now = Utc::now();
+    let revision = store.record_revision(&loaded.digest, to_millis(now))?;
+    let lifecycle_parts = Parts {
+        plan: &plan,
+        store: store.as_ref(),
+        scripts: &parts.scripts,
+        texts: &parts.texts,
+        revision,
+        seeds: Seeds::Random,
+        freeze_after: crate::contest::collect::freeze_grace(),
+    };
+    lifecycle::disqualify(&lifecycle_parts, contest, entry, reason, now)
+        .map_err(ContestError::Refused)
+}
+
+/// A contest's phase and counts, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContestStatus {
+    pub phase: &'static str,
+    pub seen: usize,
+    pub eligible: usize,
+    /// Before the close the verdicts are the ones entries would get now; after it, the
+    /// frozen ones.
+    pub provisional: bool,
+    /// Entries left out, by the rule that left them out.
+    pub excluded: BTreeMap<String, usize>,
+    pub commitment: Option<Commitment>,
+    /// Set once drawn.
+    pub drawn: bool,
+    pub winners: Vec<String>,
+    pub reserves: Vec<String>,
+    pub substitutions: Vec<Substitution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Commitment {
+    pub list_sha256: String,
+    pub seed_sha256: String,
+}
+
+/// An entry with the verdict that counts for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JudgedEntry {
+    pub entry: Entry,
+    pub verdict: Verdict,
+}
+
+fn contest<'p>(desk: &'p Desk, name: &str) -> Result<&'p ContestPlan, ContestError> {
+    desk.plan
+        .contests
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| ContestError::UnknownContest {
+            name: name.to_string(),
+            hint: suggestion(name, desk.plan.contests.iter().map(|c| &c.name)),
+        })
+}
+
+/// The phase, counts, commitment and winners of contest `name`.
+pub fn status(desk: &Desk, name: &str) -> Result<ContestStatus, ContestError> {
+    let contest = contest(desk, name)?;
+    let store = desk.store.as_ref();
+    let state = lifecycle::load_state(store, name)?;
+    let entries = lifecycle::load_entries(store, name)?;
+    let verdicts: Vec<Verdict> = match &state.committed {
+        Some(committed) => committed.verdicts.clone(),
+        None => judge(contest, &ScriptEngine::new(), &entries, &[])
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect(),
+    };
+    let mut excluded = BTreeMap::new();
+    for verdict in verdicts.iter().filter(|v| !v.eligible) {
+        *excluded
+            .entry(verdict.rule.clone().unwrap_or_else(|| "?".into()))
+            .or_default() += 1;
+    }
+    Ok(ContestStatus {
+        phase: state.phase(),
+        seen: entries.len(),
+        eligible: verdicts.iter().filter(|v| v.eligible).count(),
+        provisional: state.committed.is_none(),
+        excluded,
+        commitment: state.committed.as_ref().map(|c| Commitment {
+            list_sha256: c.list_sha256.clone(),
+            seed_sha256: c.seed_sha256.clone(),
+        }),
+        drawn: state.drawn_at.is_some(),
+        winners: state.winners,
+        reserves: state.reserves,
+        substitutions: state.substitutions,
+    })
+}
+
+/// Every entry of contest `name` with its verdict: after the close, the one frozen then.
+pub fn entries(desk: &Desk, name: &str) -> Result<Vec<JudgedEntry>, ContestError> {
+    let contest = contest(desk, name)?;
+    let store = desk.store.as_ref();
+    let state = lifecycle::load_state(store, name)?;
+    let entries = lifecycle::load_entries(store, name)?;
+    let frozen: HashMap<String, Verdict> = state
+        .committed
+        .map(|c| c.verdicts.into_iter().map(|v| (v.key.clone(), v)).collect())
+        .unwrap_or_default();
+    Ok(judge(contest, &ScriptEngine::new(), &entries, &[])
+        .into_iter()
+        .map(|(entry, verdict)| JudgedEntry {
+            verdict: frozen.get(&verdict.key).cloned().unwrap_or(verdict),
+            entry,
+        })
+        .collect())
+}
+
+/// The proof of contest `name`'s draw; refused before its list is committed.
+pub fn proof(desk: &Desk, name: &str) -> Result<Proof, ContestError> {
+    let contest = contest(desk, name)?;
+    lifecycle::proof(desk.store.as_ref(), contest).map_err(ContestError::Refused)
+}

@@ -1,0 +1,207 @@
+//! What operators look at, as data every front end renders its own way: the status of a
+//! folder (what fires next, what is paused and held, open incidents, runs in flight), its
+//! history, the approvals and incidents, and the plan of a window. Views only read; a store
+//! that does not exist yet reads as empty.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::crisis::IncidentReport;
+use crate::engine::timeline::{items, next_fire};
+use crate::playbook::plan::Plan;
+use crate::preview::Planned;
+use crate::store::{
+    ApprovalView, HistoryFilter, IncidentRow, PauseView, RunView, StatusView, Store, StoreError,
+    from_millis, to_millis,
+};
+use crate::text::TextTemplates;
+
+/// How many scheduled fires a status lists.
+pub const NEXT_SHOWN: usize = 10;
+
+/// One item's next fire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextFire {
+    pub at: DateTime<Utc>,
+    /// `PLAYBOOK/ITEM`.
+    pub item: String,
+    pub to: Vec<String>,
+}
+
+/// An incident still open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenIncident {
+    pub id: i64,
+    pub plan: String,
+    pub level: String,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_by: Option<String>,
+}
+
+/// A pause in force and how many sends it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PauseHolding {
+    pub pause: PauseView,
+    pub held: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    /// The store's address, and whether crier has run here yet.
+    pub store: String,
+    pub store_exists: bool,
+    /// The next fires, soonest first (at most `NEXT_SHOWN`), and how many more items have one.
+    pub next: Vec<NextFire>,
+    pub more: usize,
+    pub open_incidents: Vec<OpenIncident>,
+    pub pauses: Vec<PauseHolding>,
+    /// Runs and sends by state, and the runs in flight.
+    pub store_status: Option<StatusView>,
+}
+
+/// What `plan` fires next after `now`, and what `store` (if crier has run) holds.
+pub fn status(
+    plan: &Plan,
+    store: Option<&Arc<dyn Store>>,
+    now: DateTime<Utc>,
+) -> Result<Status, StoreError> {
+    let cursors: HashMap<_, _> = match store {
+        Some(store) => store.cursors()?.into_iter().collect(),
+        None => HashMap::new(),
+    };
+    let mut next: Vec<NextFire> = items(plan)
+        .into_iter()
+        .filter_map(|item| {
+            let key = item.key(plan);
+            let after = cursors
+                .get(&key)
+                .map(|c| from_millis(*c))
+                .unwrap_or(now)
+                .max(now);
+            next_fire(plan, item, after).map(|at| NextFire {
+                at,
+                item: key.to_string(),
+                to: item.post(plan).to.to_vec(),
+            })
+        })
+        .collect();
+    next.sort_by(|a, b| (a.at, &a.item, &a.to).cmp(&(b.at, &b.item, &b.to)));
+    let more = next.len().saturating_sub(NEXT_SHOWN);
+    next.truncate(NEXT_SHOWN);
+    let mut status = Status {
+        store: plan.store.clone(),
+        store_exists: store.is_some(),
+        next,
+        more,
+        open_incidents: Vec::new(),
+        pauses: Vec::new(),
+        store_status: None,
+    };
+    let Some(store) = store else {
+        return Ok(status);
+    };
+    status.open_incidents = store
+        .incidents()?
+        .into_iter()
+        .filter(|i| i.status == "open")
+        .map(|incident| OpenIncident {
+            acknowledged_by: serde_json::from_str::<IncidentReport>(&incident.report)
+                .ok()
+                .and_then(|r| r.acknowledged_by),
+            id: incident.id,
+            plan: incident.plan,
+            level: incident.level,
+            opened_at: from_millis(incident.opened_at),
+        })
+        .collect();
+    let pauses = store.pauses(to_millis(now))?;
+    if !pauses.is_empty() {
+        let held = store.held_sends()?;
+        let is_campaign = |name: &str| plan.campaigns.iter().any(|c| c.name == name);
+        status.pauses = pauses
+            .into_iter()
+            .map(|pause| PauseHolding {
+                held: held
+                    .iter()
+                    .filter(|h| {
+                        pause.scope.covers(
+                            &h.account,
+                            &h.key.playbook,
+                            is_campaign(&h.key.playbook),
+                        )
+                    })
+                    .count(),
+                pause,
+            })
+            .collect();
+    }
+    status.store_status = Some(store.status()?);
+    Ok(status)
+}
+
+/// Runs newest first, as `filter` selects them; none if crier has not run here.
+pub fn history(
+    store: Option<&Arc<dyn Store>>,
+    filter: &HistoryFilter,
+) -> Result<Vec<RunView>, StoreError> {
+    match store {
+        Some(store) => store.history(filter),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// An incident as stored, with its report (or why it cannot be read).
+#[derive(Debug, Clone)]
+pub struct ListedIncident {
+    pub row: IncidentRow,
+    pub report: Result<IncidentReport, String>,
+}
+
+/// Incidents open, or resolved in the last 30 days (every one with `all`), newest first,
+/// with their reports.
+pub fn incidents(
+    store: &dyn Store,
+    all: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<ListedIncident>, StoreError> {
+    let recent = to_millis(now) - 30 * 86_400_000;
+    Ok(store
+        .incidents()?
+        .into_iter()
+        .filter(|r| all || r.status == "open" || r.resolved_at.is_some_and(|at| at >= recent))
+        .map(|row| {
+            let report = serde_json::from_str(&row.report)
+                .map_err(|e| format!("incident {} is stored unreadably: {e}", row.id));
+            ListedIncident { row, report }
+        })
+        .collect())
+}
+
+/// Posts waiting for a person's decision (`all`: decided ones too), soonest first.
+pub fn approvals(store: &dyn Store, all: bool) -> Result<Vec<ApprovalView>, StoreError> {
+    store.approvals(!all)
+}
+
+/// A preview window that ends before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the window must end after it starts ({from} to {until})")]
+pub struct EmptyWindow {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+/// Every post and contest milestone of `plan` from `from` until `until`, in time order.
+pub fn plan(
+    plan: &Plan,
+    texts: &TextTemplates,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<Planned>, EmptyWindow> {
+    if until <= from {
+        return Err(EmptyWindow { from, until });
+    }
+    Ok(crate::preview::preview(plan, texts, from, until))
+}
