@@ -18,8 +18,9 @@ use super::secret::{self, Secret, SecretError};
 use super::slack::SlackConnector;
 use super::telegram::TelegramConnector;
 use super::webhook::WebhookConnector;
+use crate::network::Network;
 use crate::playbook::plan::Account;
-use crate::playbook::raw::{AccountConfig, Network};
+use crate::playbook::raw::AccountConfig;
 use crate::playbook::yaml::Spanned;
 
 /// Why an account's connector could not be built. Each message starts with the account.

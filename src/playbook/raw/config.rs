@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{Name, OneOrMany};
+pub use crate::network::Network;
 use crate::playbook::yaml::Spanned;
 
 /// `crier.yaml`: accounts, people, store and default time zone.
@@ -42,50 +43,6 @@ pub struct HttpConfig {
     /// How long connecting may take before the attempt counts as failed, e.g. `5s`.
     #[serde(default)]
     pub connect_timeout: Option<Spanned<String>>,
-}
-
-/// The networks crier speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Network {
-    Mastodon,
-    Bluesky,
-    Telegram,
-    Matrix,
-    Discord,
-    Slack,
-    Webhook,
-    Email,
-    Console,
-}
-
-impl Network {
-    /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 9] = [
-        Network::Mastodon,
-        Network::Bluesky,
-        Network::Telegram,
-        Network::Matrix,
-        Network::Discord,
-        Network::Slack,
-        Network::Webhook,
-        Network::Email,
-        Network::Console,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Network::Mastodon => "mastodon",
-            Network::Bluesky => "bluesky",
-            Network::Telegram => "telegram",
-            Network::Matrix => "matrix",
-            Network::Discord => "discord",
-            Network::Slack => "slack",
-            Network::Webhook => "webhook",
-            Network::Email => "email",
-            Network::Console => "console",
-        }
-    }
 }
 
 /// One account. Which fields a network needs: mastodon `server`, `token`; bluesky `handle`,
