@@ -22,3 +22,4 @@ mod slack;
 mod store;
 mod support;
 mod telegram;
+mod vk;

@@ -162,6 +162,9 @@ pub struct PostMetrics {
     pub likes: u64,
     pub reposts: u64,
     pub replies: u64,
+    /// How many times it was seen, where the network says (views, impressions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub views: Option<u64>,
 }
 
 /// A snapshot of the account: its followers and the counts of the posts asked about.
@@ -268,6 +271,7 @@ pub mod registry;
 pub mod secret;
 pub mod slack;
 pub mod telegram;
+pub mod vk;
 pub mod webhook;
 
 pub use registry::{ConnectorError, Connectors};

@@ -17,6 +17,7 @@ use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
 use super::slack::SlackConnector;
 use super::telegram::TelegramConnector;
+use super::vk::VkConnector;
 use super::webhook::WebhookConnector;
 use crate::network::Network;
 use crate::playbook::plan::Account;
@@ -235,6 +236,7 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Discord => DiscordConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Slack => SlackConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Email => EmailConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Vk => VkConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
     };
     built.map_err(|err| vec![err])
 }

@@ -27,6 +27,7 @@ pub enum Network {
     Webhook,
     Email,
     Console,
+    Vk,
 }
 
 /// One network's entry in the table.
@@ -43,11 +44,12 @@ pub struct Profile {
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 9] = [
+    pub const ALL: [Network; 10] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
         Network::Matrix,
+        Network::Vk,
         Network::Discord,
         Network::Slack,
         Network::Webhook,
@@ -67,6 +69,7 @@ impl Network {
             Network::Webhook => "webhook",
             Network::Email => "email",
             Network::Console => "console",
+            Network::Vk => "vk",
         }
     }
 
@@ -130,6 +133,12 @@ impl Network {
                 caps([Y, Y, Y, Y, Y], [Y, Y, N, Y, Y]),
                 TextRules::unlimited(Characters),
                 None,
+            ),
+            Network::Vk => (
+                "VK",
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, Y]),
+                TextRules::limited(Characters, 16_384),
+                Some(10),
             ),
         };
         Profile {

@@ -721,6 +721,7 @@ impl Connector for BlueskyConnector {
                     likes: post.like_count.unwrap_or(0),
                     reposts: post.repost_count.unwrap_or(0),
                     replies: post.reply_count.unwrap_or(0),
+                    views: None,
                 })
             })
             .collect();

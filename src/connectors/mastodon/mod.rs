@@ -760,6 +760,7 @@ impl Connector for MastodonConnector {
                 likes: status.favourites_count,
                 reposts: status.reblogs_count,
                 replies: status.replies_count,
+                views: None,
             });
         }
         Ok(snapshot)

@@ -783,6 +783,7 @@ impl Connector for MatrixConnector {
                 likes,
                 reposts: 0,
                 replies: in_thread + direct_replies,
+                views: None,
             });
         }
         Ok(snapshot)

@@ -48,19 +48,20 @@ pub struct HttpConfig {
 /// One account. Which fields a network needs: mastodon `server`, `token`; bluesky `handle`,
 /// `app_password` (and `service`); telegram `chat`, `token`; matrix `homeserver`, `room`,
 /// `token`; discord and slack `webhook`; webhook `url`, `secret`; email `smtp`, `from`, `to`
-/// (and `username`, `password`); console nothing.
+/// (and `username`, `password`); vk `group`, `token` (and `server`); console nothing.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     /// The network this account is on.
     pub network: Spanned<Network>,
-    /// Mastodon: the instance URL, e.g. `https://mastodon.social`.
+    /// Mastodon: the instance URL, e.g. `https://mastodon.social`. Telegram, VK: another API
+    /// server than the network's own (optional).
     #[serde(default)]
     pub server: Option<Spanned<String>>,
     /// Bluesky: the PDS URL; `https://bsky.social` if absent.
     #[serde(default)]
     pub service: Option<Spanned<String>>,
-    /// Mastodon, Telegram, Matrix: the access token, as `env:NAME` or `file:PATH`.
+    /// Mastodon, Telegram, Matrix, VK: the access token, as `env:NAME` or `file:PATH`.
     #[serde(default)]
     pub token: Option<Spanned<String>>,
     /// Bluesky: the account handle, e.g. `brand.bsky.social`.
@@ -69,6 +70,9 @@ pub struct AccountConfig {
     /// Bluesky: an app password, as `env:NAME` or `file:PATH`.
     #[serde(default)]
     pub app_password: Option<Spanned<String>>,
+    /// VK: the community's id, the number in `vk.com/club<number>`.
+    #[serde(default)]
+    pub group: Option<Spanned<String>>,
     /// Telegram: the chat, e.g. `@brand_channel` or a numeric chat id.
     #[serde(default)]
     pub chat: Option<Spanned<String>>,
