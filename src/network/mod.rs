@@ -77,7 +77,7 @@ impl Network {
     pub const fn profile(self) -> Profile {
         const Y: bool = true;
         const N: bool = false;
-        use Counting::{Characters, Graphemes, Mastodon};
+        use Counting::{Characters, Graphemes, Mastodon, Utf16};
         let (title, capabilities, text, max_images) = match self {
             //                                           post reply media DM delete   mentions hashtags metrics lookup key
             Network::Mastodon => (
@@ -95,7 +95,7 @@ impl Network {
             Network::Telegram => (
                 "Telegram",
                 caps([Y, Y, Y, Y, Y], [Y, N, N, N, N]),
-                TextRules::limited(Characters, 4096).with_caption(1024),
+                TextRules::limited(Utf16, 4096).with_caption(1024),
                 Some(10),
             ),
             Network::Matrix => (

@@ -19,8 +19,8 @@
 //! up to 1024 characters), `sendMediaGroup` (2 to 10 images, the text as the first one's
 //! caption), `deleteMessage`, `getUpdates` (mentions), `getMe` and `getChat` (health).
 //! Telegram counts characters after parsing entities, in UTF-16 units; crier sends plain
-//! text and counts Unicode characters, which is the same for nearly all text (an emoji outside
-//! the Basic Multilingual Plane counts once here and twice for Telegram).
+//! text and counts the same way (an emoji outside the Basic Multilingual Plane counts twice),
+//! so a text Telegram would refuse is refused before it is sent.
 //!
 //! A post with several images gets the remote id `12,13,14` (one message per image); replies
 //! go to the first, deletion removes all. Replies use `reply_parameters`.
@@ -303,11 +303,12 @@ fn delivered(messages: &[Message]) -> Delivered {
 
 /// Refuses text over `limit` characters before anything is sent.
 fn check_length(text: &str, limit: usize, what: &str) -> Result<(), SendError> {
-    let count = text.chars().count();
+    let count = Network::Telegram.count(text);
     if count > limit {
         return Err(SendError::Permanent {
             reason: format!(
-                "the text has {count} characters and Telegram allows {limit} in {what}"
+                "the text has {count} {} and Telegram allows {limit} in {what}",
+                Network::Telegram.profile().text.counting.unit()
             ),
         });
     }

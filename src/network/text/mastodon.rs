@@ -38,6 +38,16 @@ enum Piece<'a> {
     Mention { user: &'a str, whole: &'a str },
 }
 
+/// The length of the `http(s)://` link at the start of `text`, if one starts there (`previous`
+/// is the character before it: a link does not start inside a word).
+pub(super) fn link_len(text: &str, previous: Option<char>) -> Option<usize> {
+    if starts_url(text) && !previous.is_some_and(is_word_char) {
+        url_len(text)
+    } else {
+        None
+    }
+}
+
 fn split_entities(text: &str) -> Vec<Piece<'_>> {
     let mut pieces = Vec::new();
     let mut plain_start = 0;

@@ -3,20 +3,28 @@
 use unicode_segmentation::UnicodeSegmentation;
 
 mod mastodon;
+mod x;
 
 pub use mastodon::{MASTODON_CHARACTERS_PER_URL, count_mastodon, shorten_mentions};
+pub use x::{X_WEIGHT_PER_URL, count_x};
 
 /// How a network counts the length of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counting {
     /// Unicode characters (code points).
     Characters,
+    /// UTF-16 code units: a character outside the Basic Multilingual Plane (most emoji)
+    /// counts twice (Telegram).
+    Utf16,
     /// What a reader sees as one character: `👍🏽` and `é` written as `e` + U+0301 are one.
     Graphemes,
     /// Mastodon's way: graphemes, every `http(s)://` link counting as
     /// [`MASTODON_CHARACTERS_PER_URL`] (a server may say otherwise), a mention
     /// `@user@domain` as `@user`.
     Mastodon,
+    /// X's weighted count: most scripts 1 a character, CJK and symbols 2, an emoji 2, every
+    /// link [`X_WEIGHT_PER_URL`].
+    XWeighted,
 }
 
 impl Counting {
@@ -26,6 +34,8 @@ impl Counting {
             Counting::Characters => text.chars().count(),
             Counting::Graphemes => text.graphemes(true).count(),
             Counting::Mastodon => count_mastodon(text, MASTODON_CHARACTERS_PER_URL),
+            Counting::Utf16 => text.encode_utf16().count(),
+            Counting::XWeighted => count_x(text),
         }
     }
 
@@ -34,6 +44,8 @@ impl Counting {
         match self {
             Counting::Characters | Counting::Mastodon => "characters",
             Counting::Graphemes => "graphemes",
+            Counting::Utf16 => "UTF-16 code units",
+            Counting::XWeighted => "weighted characters",
         }
     }
 }
@@ -98,5 +110,7 @@ mod tests {
         let text = "👨‍👩‍👧‍👦🇺🇦e\u{301}";
         assert_eq!(Counting::Graphemes.count(text), 3);
         assert_eq!(Counting::Characters.count(text), 7 + 2 + 2);
+        // Each of the four people and both regional indicators is two UTF-16 units.
+        assert_eq!(Counting::Utf16.count(text), (4 * 2 + 3) + 2 * 2 + 2);
     }
 }
