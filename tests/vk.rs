@@ -518,3 +518,67 @@ fn validation_wants_a_group_and_refuses_a_hashtag_contest_on_vk() {
         errors[0]
     );
 }
+
+/// Through the engine and the dispatcher: the first `wall.post` goes out but its answer is
+/// lost; the next attempt looks the post up and records it, and nothing is posted twice.
+#[tokio::test]
+async fn the_dispatcher_recovers_a_lost_answer_without_posting_twice() {
+    use std::sync::Arc;
+
+    use chrono::{TimeDelta, TimeZone, Utc};
+    use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
+    use crier::store::{HistoryFilter, MemoryStore, OutboxState, Store};
+
+    let fake = FakeVk::start(TOKEN);
+    let secrets = tempfile::tempdir().unwrap();
+    let token = secrets.path().join("vk-token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let config = format!(
+        "timezone: UTC\naccounts:\n  brand_vk: {{ network: vk, token: 'file:{}', group: '{GROUP_ID}', server: '{}' }}\n",
+        token.display(),
+        fake.url()
+    );
+    let campaign = "kind: campaign\nname: launch\nposts:\n  - { id: teaser, at: \"2026-12-01 10:00\", to: brand_vk, text: \"Soon on our wall\" }\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(&config, &[("launch.yaml", campaign)]);
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 59, 0).unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mut engine =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
+    engine.start(start).unwrap();
+    let connectors = Connectors::build(&plan.accounts, &client()).unwrap();
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+    dispatcher.set_plan(plan);
+
+    fake.push_fault(Fault::AcceptThenDrop);
+    let mut now = start + TimeDelta::minutes(1);
+    engine.fire_due(now).unwrap();
+    dispatcher.dispatch_due(|| now, None).await.unwrap();
+    assert_eq!(fake.posts().len(), 1, "the first attempt went out");
+    let outbox = |store: &Arc<dyn Store>| {
+        store
+            .history(&HistoryFilter::default())
+            .unwrap()
+            .into_iter()
+            .flat_map(|run| run.outbox)
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(outbox(&store)[0].state, OutboxState::Sent);
+
+    for _ in 0..30 {
+        now += TimeDelta::minutes(1);
+        dispatcher.dispatch_due(|| now, None).await.unwrap();
+        if outbox(&store)[0].state == OutboxState::Sent {
+            break;
+        }
+    }
+    let row = &outbox(&store)[0];
+    assert_eq!(row.state, OutboxState::Sent);
+    assert_eq!(row.remote_id, Some(fake.posts()[0].id.to_string()));
+    assert_eq!(fake.posts().len(), 1, "posted once");
+    assert_eq!(
+        fake.calls("wall.get").len(),
+        1,
+        "looked up before resending"
+    );
+    assert_eq!(fake.calls("wall.post").len(), 1);
+}
