@@ -582,3 +582,25 @@ async fn the_dispatcher_recovers_a_lost_answer_without_posting_twice() {
     );
     assert_eq!(fake.calls("wall.post").len(), 1);
 }
+
+#[tokio::test]
+async fn a_comment_is_read_again_as_it_is_now_or_as_gone() {
+    let fake = FakeVk::start(TOKEN);
+    let connector = vk(&fake, TOKEN);
+    let now = chrono::Utc::now().timestamp();
+    let contest = fake.add_post("Comment to enter", now);
+    let entry = fake.add_comment(contest, FAN_ID, "my entry", None);
+    let id = format!("{contest}_{entry}");
+    fake.edit_comment(entry, "my entry, edited");
+    let seen = connector.fetch_post(&id).await.unwrap().unwrap();
+    assert_eq!(seen.text, "my entry, edited");
+    assert_eq!(seen.author.handle, "olena_fan");
+    assert_eq!(seen.in_reply_to, Some(contest.to_string()));
+    fake.delete_comment(entry);
+    assert_eq!(connector.fetch_post(&id).await.unwrap(), None);
+    let err = connector
+        .fetch_post(&contest.to_string())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
+}

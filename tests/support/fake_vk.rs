@@ -197,6 +197,19 @@ impl FakeVk {
         id
     }
 
+    /// A comment edited by its author.
+    pub fn edit_comment(&self, id: i64, text: &str) {
+        let mut inner = self.lock();
+        if let Some(comment) = inner.comments.iter_mut().find(|c| c.id == id) {
+            comment.text = text.into();
+        }
+    }
+
+    /// A comment deleted by its author.
+    pub fn delete_comment(&self, id: i64) {
+        self.lock().comments.retain(|c| c.id != id);
+    }
+
     /// Sets a post's counts.
     pub fn set_counts(&self, post_id: i64, likes: u64, reposts: u64, views: u64) {
         let mut inner = self.lock();
@@ -550,6 +563,18 @@ fn handle(inner: &mut Inner, method: &str, params: &BTreeMap<String, String>) ->
             ok(
                 json!({ "count": top.len(), "current_level_count": top.len(), "items": items, "profiles": profiles, "groups": [] }),
             )
+        }
+        "wall.getComment" => {
+            let id = int(params, "comment_id");
+            let Some(comment) = inner.comments.iter().find(|c| Some(c.id) == id) else {
+                return error(
+                    100,
+                    "One of the parameters specified was missing or invalid: comment not found",
+                    params,
+                );
+            };
+            let profiles = json!([{ "id": FAN_ID, "first_name": "Olena", "last_name": "Fan", "screen_name": "olena_fan" }]);
+            ok(json!({ "items": [comment_json(comment)], "profiles": profiles, "groups": [] }))
         }
         _ => error(3, "Unknown method passed", params),
     }

@@ -200,6 +200,9 @@ pub struct Comment {
     pub reply_to_comment: Option<i64>,
     #[serde(default)]
     pub thread: Option<Thread>,
+    /// A comment its author deleted while replies under it remain.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 /// The replies under a comment.

@@ -21,7 +21,8 @@
 //! `photos.getWallUploadServer` → upload → `photos.saveWallPhoto` (up to 10 per post),
 //! replies through `wall.createComment` (to a post, or to a comment with
 //! `reply_to_comment`), `wall.delete` and `wall.deleteComment`, comments through `wall.get`
-//! and `wall.getComments`, metrics through `wall.getById` and `groups.getById`.
+//! and `wall.getComments` (and one again, at a contest's close, through `wall.getComment`),
+//! metrics through `wall.getById` and `groups.getById`.
 //!
 //! Exactly once: every post and comment carries `guid`, derived from the idempotency key;
 //! VK publishes a second request with the same `guid` as the same post. VK honours a `guid`
@@ -289,6 +290,40 @@ impl VkConnector {
     }
 }
 
+impl VkConnector {
+    /// A comment under `post` as a mention, its author from `profiles`.
+    fn mention(&self, post: i64, comment: Comment, profiles: &[Profile]) -> Mention {
+        let profile = profiles.iter().find(|p| p.id == comment.from_id);
+        let handle = profile
+            .and_then(|p| p.screen_name.clone())
+            .unwrap_or_else(|| format!("id{}", comment.from_id));
+        let display_name = profile
+            .map(|p| {
+                format!("{} {}", p.first_name, p.last_name)
+                    .trim()
+                    .to_owned()
+            })
+            .filter(|name| !name.is_empty());
+        Mention {
+            id: format!("{post}_{}", comment.id),
+            author: Author {
+                id: comment.from_id.to_string(),
+                handle,
+                display_name,
+                ..Author::default()
+            },
+            in_reply_to: Some(match comment.reply_to_comment {
+                Some(parent) => format!("{post}_{parent}"),
+                None => post.to_string(),
+            }),
+            url: Some(format!("{}?reply={}", self.post_url(post), comment.id)),
+            created_at: time(comment.date),
+            text: comment.text,
+            edited_at: None,
+        }
+    }
+}
+
 /// A failure before `wall.post` was sent cannot have published anything.
 fn before_post(err: SendError) -> SendError {
     match err {
@@ -546,34 +581,7 @@ impl Connector for VkConnector {
                 if comment.id <= after || comment.from_id == -self.group {
                     continue;
                 }
-                let profile = profiles.iter().find(|p| p.id == comment.from_id);
-                let handle = profile
-                    .and_then(|p| p.screen_name.clone())
-                    .unwrap_or_else(|| format!("id{}", comment.from_id));
-                let display_name = profile
-                    .map(|p| {
-                        format!("{} {}", p.first_name, p.last_name)
-                            .trim()
-                            .to_owned()
-                    })
-                    .filter(|name| !name.is_empty());
-                mentions.push(Mention {
-                    id: format!("{}_{}", post.id, comment.id),
-                    author: Author {
-                        id: comment.from_id.to_string(),
-                        handle,
-                        display_name,
-                        ..Author::default()
-                    },
-                    text: comment.text.clone(),
-                    created_at: time(comment.date),
-                    in_reply_to: Some(match comment.reply_to_comment {
-                        Some(parent) => format!("{}_{parent}", post.id),
-                        None => post.id.to_string(),
-                    }),
-                    url: Some(format!("{}?reply={}", self.post_url(post.id), comment.id)),
-                    edited_at: None,
-                });
+                mentions.push(self.mention(post.id, comment, &profiles));
             }
         }
         mentions.sort_by_key(|m| (m.created_at, m.id.clone()));
@@ -581,6 +589,38 @@ impl Connector for VkConnector {
             mentions,
             cursor: (highest > after).then(|| highest.to_string()),
         })
+    }
+
+    /// A comment read earlier through `mentions` (`post_comment`), as it is now
+    /// (`wall.getComment`); `None` once its author deleted it.
+    async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
+        let Target::Comment { post, comment } = Target::parse(id)? else {
+            return Err(SendError::Permanent {
+                reason: format!("`{id}` is a post; crier reads comments again, not posts"),
+            });
+        };
+        let read = self
+            .call::<Items<Comment>>(
+                "wall.getComment",
+                &[
+                    ("owner_id", self.owner_id()),
+                    ("comment_id", comment.to_string()),
+                    ("extended", "1".into()),
+                    ("fields", "screen_name".into()),
+                ],
+                "reading a comment again",
+            )
+            .await;
+        let read = match read {
+            Ok(read) => read,
+            Err(err) if already_gone(&err) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        Ok(read
+            .items
+            .into_iter()
+            .find(|c| c.id == comment && !c.deleted)
+            .map(|c| self.mention(post, c, &read.profiles)))
     }
 
     /// Likes, reposts, comments and views of `posts` (`wall.getById`), and the community's
