@@ -33,9 +33,9 @@
 //! fifteen minutes, error 29 (the method's daily quota) an hour; a community may publish 50
 //! posts a day (error 214, permanent).
 //!
-//! What VK cannot do here: it has no hashtag search a community token or user token may use
-//! for contests, and crier sends no direct messages (community messages need a separate
-//! community token and the person's consent).
+//! Not done here: searching posts by hashtag (VK's `newsfeed.search` could; crier does not
+//! use it yet, so validation refuses a `from: hashtag` contest on VK), and direct messages
+//! (community messages need a separate community token and the person's consent).
 
 pub mod api;
 
