@@ -2,7 +2,6 @@
 //! Reads every `src/**/*.rs`, finds the `crate::X` and `super::…` paths that reach another
 //! top-level module, and names each one that reaches upwards by file, line and layers.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bottom to top; a module may import from its own layer and every layer before it.
@@ -17,20 +16,6 @@ const LAYERS: &[&[&str]] = &[
     &["ops"],
     &["cli", "init", "main"],
 ];
-
-/// The capability table still lives in `connectors/` until it moves to `network/`; delete
-/// this list once validation reads it from there.
-const PLAYBOOK_READS_CONNECTORS_UNTIL_NETWORK_LANDS: &[(&str, &str)] = &[
-    ("src/playbook/plan.rs", "connectors"),
-    ("src/playbook/validate/campaign.rs", "connectors"),
-    ("src/playbook/validate/contest.rs", "connectors"),
-    ("src/playbook/validate/crisis.rs", "connectors"),
-    ("src/playbook/validate/mod.rs", "connectors"),
-];
-
-/// Crisis drills read the rehearsal's event type, which lives in `engine/rehearse.rs`; delete
-/// this list once that type moves below `crisis`.
-const CRISIS_DRILL_READS_REHEARSAL_EVENTS: &[(&str, &str)] = &[("src/crisis/drill.rs", "engine")];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|layer| layer.contains(&module))
@@ -230,13 +215,6 @@ fn modules_import_only_from_their_layer_or_below() {
     rust_files(Path::new("src"), &mut files);
     files.sort();
     let mut upward = Vec::new();
-    let exceptions = || {
-        PLAYBOOK_READS_CONNECTORS_UNTIL_NETWORK_LANDS
-            .iter()
-            .chain(CRISIS_DRILL_READS_REHEARSAL_EVENTS)
-    };
-    let mut exceptions_used: BTreeMap<(&str, &str), bool> =
-        exceptions().map(|&pair| (pair, false)).collect();
     for file in &files {
         let relative = file.strip_prefix("src").expect("under src");
         let own_path = module_path(relative);
@@ -258,15 +236,9 @@ fn modules_import_only_from_their_layer_or_below() {
             if reached_layer <= own_layer {
                 continue;
             }
-            let shown = file.display().to_string();
-            let excepted = exceptions().find(|(f, m)| *f == shown && *m == reached);
-            if let Some(pair) = excepted {
-                exceptions_used.insert(*pair, true);
-                continue;
-            }
             upward.push(format!(
                 "{}:{}: `{own}` (layer {}) imports `{reached}` (layer {}), a layer above it",
-                shown,
+                file.display(),
                 line_of(&code, at),
                 own_layer + 1,
                 reached_layer + 1
@@ -274,15 +246,6 @@ fn modules_import_only_from_their_layer_or_below() {
         }
     }
     assert!(upward.is_empty(), "upward imports:\n{}", upward.join("\n"));
-    let stale: Vec<_> = exceptions_used
-        .iter()
-        .filter(|(_, used)| !**used)
-        .map(|((file, module), _)| format!("{file} → {module}"))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "exceptions that no longer happen (remove them): {stale:?}"
-    );
 }
 
 #[test]

@@ -27,3 +27,4 @@ mod slack;
 mod store;
 mod support;
 mod telegram;
+mod vk;

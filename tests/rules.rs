@@ -244,30 +244,24 @@ fn utm_templates_see_network_and_campaign() {
 fn bluesky_counts_graphemes_with_emoji_and_combining_marks() {
     // A family emoji (7 code points), a flag (2), é as e + U+0301: 3 graphemes.
     let text = "👨‍👩‍👧‍👦🇺🇦e\u{301}";
-    assert_eq!(rules::count(Network::Bluesky, text), 3);
-    assert_eq!(rules::count(Network::Telegram, text), 7 + 2 + 2);
-    let limit = rules::text_limit(Network::Bluesky).unwrap();
+    assert_eq!(Network::Bluesky.count(text), 3);
+    assert_eq!(Network::Telegram.count(text), (4 * 2 + 3) + 2 * 2 + 2);
+    let limit = Network::Bluesky.text_limit().unwrap();
     assert_eq!((limit.max, limit.unit), (300, "graphemes"));
-    assert!(rules::count(Network::Bluesky, &"👍🏽".repeat(300)) <= limit.max);
-    assert!(rules::count(Network::Bluesky, &"e\u{301}".repeat(301)) > limit.max);
+    assert!(Network::Bluesky.count(&"👍🏽".repeat(300)) <= limit.max);
+    assert!(Network::Bluesky.count(&"e\u{301}".repeat(301)) > limit.max);
 }
 
 #[test]
 fn mastodon_counts_every_link_as_23() {
     let long = format!("https://shop.example/{}", "x".repeat(200));
-    assert_eq!(
-        rules::count(Network::Mastodon, &format!("Go {long}")),
-        3 + 23
-    );
-    assert_eq!(rules::count(Network::Mastodon, "http://a.b"), 23);
-    assert_eq!(
-        rules::count(Network::Mastodon, "hi @ann@mastodon.social"),
-        7
-    );
-    assert_eq!(rules::text_limit(Network::Mastodon).unwrap().max, 500);
+    assert_eq!(Network::Mastodon.count(&format!("Go {long}")), 3 + 23);
+    assert_eq!(Network::Mastodon.count("http://a.b"), 23);
+    assert_eq!(Network::Mastodon.count("hi @ann@mastodon.social"), 7);
+    assert_eq!(Network::Mastodon.text_limit().unwrap().max, 500);
     // Two links of 221 characters each count 46 in all: the text fits in 500.
     let text = format!("{} {long} {long}", "a".repeat(450));
-    assert_eq!(rules::count(Network::Mastodon, &text), 450 + 2 + 46);
+    assert_eq!(Network::Mastodon.count(&text), 450 + 2 + 46);
 }
 
 #[test]
@@ -280,7 +274,7 @@ fn the_other_networks_limits() {
         Network::Webhook,
     ]
     .into_iter()
-    .map(|n| rules::text_limit(n).map(|l| l.max))
+    .map(|n| n.text_limit().map(|l| l.max))
     .collect();
     assert_eq!(limits, [Some(4096), Some(2000), Some(40_000), None, None]);
 }

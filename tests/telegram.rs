@@ -240,7 +240,8 @@ async fn text_over_the_limit_is_refused_before_sending() {
     assert_eq!(
         err,
         SendError::Permanent {
-            reason: "the text has 4097 characters and Telegram allows 4096 in a message".into()
+            reason: "the text has 4097 UTF-16 code units and Telegram allows 4096 in a message"
+                .into()
         }
     );
     // 4096 characters pass.
@@ -255,28 +256,18 @@ async fn text_over_the_limit_is_refused_before_sending() {
     let err = connector.post(&captioned).await.unwrap_err();
     assert_eq!(
         err.reason(),
-        "the text has 1025 characters and Telegram allows 1024 in a photo caption"
+        "the text has 1025 UTF-16 code units and Telegram allows 1024 in a photo caption"
     );
-    assert_eq!(fake.requests().len(), 1);
-}
-
-#[tokio::test]
-async fn telegrams_own_length_refusal_is_permanent() {
-    // 4096 characters that are 8192 UTF-16 units: crier counts characters, Telegram units.
-    let fake = FakeTelegram::start(TOKEN);
-    let err = telegram(&fake, TOKEN, CHANNEL)
-        .post(&post("k1", &"😀".repeat(4096)))
+    // Telegram counts UTF-16 units: 2049 emoji are 4098, over the limit, refused here.
+    let err = connector
+        .post(&post("k4", &"🙂".repeat(2049)))
         .await
         .unwrap_err();
     assert_eq!(
-        err,
-        SendError::Permanent {
-            reason:
-                "Telegram refused the post: the text is too long (Bad Request: message is too long)"
-                    .into()
-        }
+        err.reason(),
+        "the text has 4098 UTF-16 code units and Telegram allows 4096 in a message"
     );
-    assert!(fake.messages().is_empty());
+    assert_eq!(fake.requests().len(), 1);
 }
 
 async fn send_with(fault: Fault) -> (SendError, FakeTelegram) {

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use super::SendError;
+pub use crate::playbook::plan::HttpOptions;
 
 /// `crier/<version>`, sent with every request.
 pub const USER_AGENT: &str = concat!("crier/", env!("CARGO_PKG_VERSION"));
@@ -21,24 +22,6 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 /// The longest part of a response body quoted in an error.
 const MAX_MESSAGE_CHARS: usize = 300;
-
-/// Timeouts of the shared client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpOptions {
-    /// Establishing the connection (TCP and TLS). 5 s by default.
-    pub connect_timeout: Duration,
-    /// The whole request, from connecting to the last byte of the body. 15 s by default.
-    pub request_timeout: Duration,
-}
-
-impl Default for HttpOptions {
-    fn default() -> Self {
-        HttpOptions {
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(15),
-        }
-    }
-}
 
 /// Builds the client every connector shares (clone it: clones share one connection pool).
 pub fn client(options: &HttpOptions) -> Result<reqwest::Client, reqwest::Error> {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::playbook::raw::Network;
+pub use crate::network::Capabilities;
+use crate::network::Network;
 
 /// One post (or direct message, or notification) to send.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -103,24 +104,6 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
-/// What a connector can do, so validation can refuse what a network cannot (a DM to a
-/// Slack webhook) and the dispatcher knows whether `lookup` means anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Capabilities {
-    pub post: bool,
-    pub reply: bool,
-    pub media: bool,
-    pub direct_message: bool,
-    pub delete: bool,
-    pub read_mentions: bool,
-    /// Reads public posts carrying a hashtag, whoever wrote them (`search_hashtag`).
-    pub search_hashtags: bool,
-    pub metrics: bool,
-    pub lookup: bool,
-    /// The network deduplicates by the idempotency key itself.
-    pub idempotency_key: bool,
-}
-
 /// Someone who wrote a mention (or a post found by its hashtag), with the facts the network gives about them (contests'
 /// eligibility rules read these; `None` where the network does not say).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -179,6 +162,9 @@ pub struct PostMetrics {
     pub likes: u64,
     pub reposts: u64,
     pub replies: u64,
+    /// How many times it was seen, where the network says (views, impressions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub views: Option<u64>,
 }
 
 /// A snapshot of the account: its followers and the counts of the posts asked about.
@@ -198,113 +184,6 @@ pub fn unsupported(network: Network, what: &str) -> SendError {
     }
 }
 
-impl Capabilities {
-    /// What crier's connector for `network` can do. Validation reads this table, so a
-    /// playbook that asks a network for what it cannot do fails before anything runs.
-    pub const fn of(network: Network) -> Capabilities {
-        const fn caps(
-            [post, reply, media, direct_message, delete]: [bool; 5],
-            [
-                read_mentions,
-                search_hashtags,
-                metrics,
-                lookup,
-                idempotency_key,
-            ]: [bool; 5],
-        ) -> Capabilities {
-            Capabilities {
-                post,
-                reply,
-                media,
-                direct_message,
-                delete,
-                read_mentions,
-                search_hashtags,
-                metrics,
-                lookup,
-                idempotency_key,
-            }
-        }
-        const Y: bool = true;
-        const N: bool = false;
-        match network {
-            //                            post reply media DM  delete   mentions hashtags metrics lookup key
-            Network::Mastodon => caps([Y, Y, Y, Y, Y], [Y, Y, Y, Y, Y]),
-            Network::Bluesky => caps([Y, Y, Y, N, Y], [Y, Y, Y, Y, N]),
-            Network::Telegram => caps([Y, Y, Y, Y, Y], [Y, N, N, N, N]),
-            Network::Matrix => caps([Y, Y, Y, Y, Y], [Y, N, Y, Y, Y]),
-            Network::Discord => caps([Y, N, Y, N, Y], [N, N, N, N, N]),
-            Network::Slack => caps([Y, N, N, N, N], [N, N, N, N, N]),
-            Network::Webhook => caps([Y, N, N, N, N], [N, N, N, N, Y]),
-            Network::Email => caps([Y, Y, Y, Y, N], [N, N, N, N, N]),
-            Network::Console => caps([Y, Y, Y, Y, Y], [Y, Y, N, Y, Y]),
-        }
-    }
-
-    const NONE: Capabilities = Capabilities {
-        post: false,
-        reply: false,
-        media: false,
-        direct_message: false,
-        delete: false,
-        read_mentions: false,
-        search_hashtags: false,
-        metrics: false,
-        lookup: false,
-        idempotency_key: false,
-    };
-    pub const POST: Capabilities = Capabilities {
-        post: true,
-        ..Self::NONE
-    };
-    pub const REPLY: Capabilities = Capabilities {
-        reply: true,
-        ..Self::NONE
-    };
-    pub const MEDIA: Capabilities = Capabilities {
-        media: true,
-        ..Self::NONE
-    };
-    pub const DIRECT_MESSAGE: Capabilities = Capabilities {
-        direct_message: true,
-        ..Self::NONE
-    };
-    pub const READ_MENTIONS: Capabilities = Capabilities {
-        read_mentions: true,
-        ..Self::NONE
-    };
-    pub const SEARCH_HASHTAGS: Capabilities = Capabilities {
-        search_hashtags: true,
-        ..Self::NONE
-    };
-
-    /// Each operation this cannot do that `needed` asks for, in words ("attach images").
-    pub fn missing(self, needed: Capabilities) -> Vec<&'static str> {
-        [
-            (needed.post && !self.post, "post"),
-            (needed.reply && !self.reply, "post replies"),
-            (needed.media && !self.media, "attach images"),
-            (
-                needed.direct_message && !self.direct_message,
-                "send direct messages",
-            ),
-            (needed.delete && !self.delete, "delete posts"),
-            (
-                needed.read_mentions && !self.read_mentions,
-                "read mentions and replies",
-            ),
-            (
-                needed.search_hashtags && !self.search_hashtags,
-                "search posts by hashtag",
-            ),
-            (needed.metrics && !self.metrics, "report metrics"),
-        ]
-        .into_iter()
-        .filter_map(|(lacking, what)| lacking.then_some(what))
-        .collect()
-    }
-}
-
 /// How crier speaks to one account on one network. Only `post`, `lookup` and `health` are
 /// required; the other operations answer `unsupported` unless the network offers them, in
 /// which case `capabilities` says so.
@@ -313,9 +192,10 @@ pub trait Connector: Send + Sync + fmt::Debug {
     fn network(&self) -> Network;
     /// The account name from `crier.yaml`.
     fn account(&self) -> &str;
-    /// What this connector can do: its network's, unless it says otherwise (test doubles).
+    /// What this connector can do: its network's entry in the table (`network`), unless it
+    /// says otherwise (test doubles).
     fn capabilities(&self) -> Capabilities {
-        Capabilities::of(self.network())
+        self.network().capabilities()
     }
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError>;
     /// Whether a post with this idempotency key (or content) already exists.
@@ -391,6 +271,7 @@ pub mod registry;
 pub mod secret;
 pub mod slack;
 pub mod telegram;
+pub mod vk;
 pub mod webhook;
 
 pub use registry::{ConnectorError, Connectors};

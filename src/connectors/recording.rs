@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{Capabilities, Connector, Delivered, Lookup, OutgoingPost, SendError};
-use crate::playbook::raw::Network;
+use crate::network::Network;
 
 /// One recorded post.
 #[derive(Debug, Clone, PartialEq, Eq)]

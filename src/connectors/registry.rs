@@ -17,9 +17,11 @@ use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
 use super::slack::SlackConnector;
 use super::telegram::TelegramConnector;
+use super::vk::VkConnector;
 use super::webhook::WebhookConnector;
+use crate::network::Network;
 use crate::playbook::plan::Account;
-use crate::playbook::raw::{AccountConfig, Network};
+use crate::playbook::raw::AccountConfig;
 use crate::playbook::yaml::Spanned;
 
 /// Why an account's connector could not be built. Each message starts with the account.
@@ -234,6 +236,7 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Discord => DiscordConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Slack => SlackConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Email => EmailConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Vk => VkConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
     };
     built.map_err(|err| vec![err])
 }

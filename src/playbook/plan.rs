@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta};
 use chrono_tz::Tz;
@@ -15,6 +16,24 @@ use super::raw::{
 };
 use crate::schedule::{CronSchedule, TimeWindow};
 use crate::script::Condition;
+
+/// Timeouts of the HTTP client every connector shares (`crier.yaml`'s `http:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Establishing the connection (TCP and TLS). 5 s by default.
+    pub connect_timeout: Duration,
+    /// The whole request, from connecting to the last byte of the body. 15 s by default.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -27,7 +46,7 @@ pub struct Plan {
     /// The day `day N` times count from, if `crier.yaml` sets `day_one:`.
     pub day_one: Option<DayOne>,
     /// HTTP timeouts for every connector.
-    pub http: crate::connectors::http::HttpOptions,
+    pub http: HttpOptions,
     pub accounts: BTreeMap<String, Account>,
     pub people: BTreeMap<String, PersonPlan>,
     pub campaigns: Vec<CampaignPlan>,

@@ -13,7 +13,8 @@
 //!    is kept as it is, and the first rule set to set one wins.
 //! 4. `require:` conditions are evaluated on the final text, per account (they see the
 //!    account and its network).
-//! 5. The final text must fit the network's limit, counted the way the network counts.
+//! 5. The final text must fit the network's limit, counted the way the network counts
+//!    (both from the network table, `network`).
 //!
 //! A post breaking any of these is rejected as a whole, even when only one of its accounts
 //! is concerned (the reason names the account): a run is one decision, and posting a
@@ -27,10 +28,9 @@ use chrono::DateTime;
 use chrono_tz::Tz;
 use regex::Regex;
 use serde_json::json;
-use unicode_segmentation::UnicodeSegmentation;
 
+use crate::network::Network;
 use crate::playbook::plan::{Plan, RulesPlan};
-use crate::playbook::raw::Network;
 use crate::script::{ConditionInput, ScriptEngine};
 use crate::text::TextTemplates;
 
@@ -61,45 +61,6 @@ pub struct Version {
     pub text: String,
     /// The rule sets that changed the text (empty when unchanged).
     pub changed_by: Vec<String>,
-}
-
-/// A network's text limit, and the unit it counts in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TextLimit {
-    pub max: usize,
-    pub unit: &'static str,
-}
-
-/// How many characters of a Mastodon post a link counts for.
-pub const MASTODON_CHARACTERS_PER_URL: usize =
-    crate::connectors::mastodon::DEFAULT_CHARACTERS_PER_URL;
-
-/// The text limit of `network`, if it has one.
-pub fn text_limit(network: Network) -> Option<TextLimit> {
-    let (max, unit) = match network {
-        Network::Mastodon => (
-            crate::connectors::mastodon::DEFAULT_MAX_CHARACTERS,
-            "characters",
-        ),
-        Network::Bluesky => (crate::connectors::bluesky::MAX_GRAPHEMES, "graphemes"),
-        Network::Telegram => (crate::connectors::telegram::TEXT_LIMIT, "characters"),
-        Network::Discord => (crate::connectors::discord::TEXT_LIMIT, "characters"),
-        Network::Slack => (crate::connectors::slack::TEXT_LIMIT, "characters"),
-        _ => return None,
-    };
-    Some(TextLimit { max, unit })
-}
-
-/// The length of `text` as `network` counts it: graphemes on Bluesky; on Mastodon graphemes
-/// with every link counting 23 (and `@user@domain` as `@user`); Unicode characters elsewhere.
-pub fn count(network: Network, text: &str) -> usize {
-    match network {
-        Network::Mastodon => {
-            crate::connectors::mastodon::text::count_characters(text, MASTODON_CHARACTERS_PER_URL)
-        }
-        Network::Bluesky => text.graphemes(true).count(),
-        _ => text.chars().count(),
-    }
 }
 
 /// The rule sets that apply to a post of `campaign` to `account`, in playbook order.
@@ -341,7 +302,7 @@ fn check_account(
             text = tagged;
         }
     }
-    let limit = network.and_then(text_limit);
+    let limit = network.and_then(Network::text_limit);
     let max_chars = limit.map_or(i64::MAX, |l| l.max as i64);
     for set in sets {
         if set.require.is_empty() {
@@ -374,7 +335,7 @@ fn check_account(
         }
     }
     if let (Some(network), Some(limit)) = (network, limit) {
-        let count = count(network, &text);
+        let count = network.count(&text);
         if count > limit.max {
             return Err(Rejection {
                 rule: names(sets),

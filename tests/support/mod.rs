@@ -13,6 +13,7 @@ pub mod fake_network;
 pub mod fake_slack;
 pub mod fake_smtp;
 pub mod fake_telegram;
+pub mod fake_vk;
 pub mod playbooks;
 pub mod service;
 pub mod synapse;

@@ -81,15 +81,22 @@ use super::{
     Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
     PostMetrics, SendError,
 };
-use crate::playbook::raw::Network;
+use crate::network::Network;
 
 /// The PDS of accounts hosted by Bluesky itself.
 pub const DEFAULT_SERVICE: &str = "https://bsky.social";
 /// Bluesky's limit on a post's text, in graphemes (what people see as characters).
-pub const MAX_GRAPHEMES: usize = 300;
+const MAX_GRAPHEMES: usize = Network::Bluesky
+    .profile()
+    .text
+    .max
+    .expect("Bluesky has a limit");
 /// The record's limit on a post's text, in UTF-8 bytes.
 pub const MAX_TEXT_BYTES: usize = 3000;
-pub const MAX_IMAGES: usize = 4;
+const MAX_IMAGES: usize = Network::Bluesky
+    .profile()
+    .max_images
+    .expect("Bluesky has a limit");
 /// The largest image `app.bsky.embed.images` takes.
 pub const MAX_IMAGE_BYTES: usize = 1_000_000;
 /// Posts per `getPosts` and actors per `getProfiles`.
@@ -714,6 +721,7 @@ impl Connector for BlueskyConnector {
                     likes: post.like_count.unwrap_or(0),
                     reposts: post.repost_count.unwrap_or(0),
                     replies: post.reply_count.unwrap_or(0),
+                    views: None,
                 })
             })
             .collect();

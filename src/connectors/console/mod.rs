@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{Connector, Delivered, Lookup, MentionPage, OutgoingPost, SendError};
-use crate::playbook::raw::Network;
+use crate::network::Network;
 
 pub struct ConsoleConnector {
     account: String,

@@ -37,13 +37,20 @@ use serde_json::{Value, json};
 use super::http::{self, Reply};
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
-use super::{Capabilities, Connector, Delivered, Lookup, OutgoingPost, SendError, unsupported};
-use crate::playbook::raw::Network;
+use super::{Connector, Delivered, Lookup, OutgoingPost, SendError, unsupported};
+use crate::network::Network;
 
-/// The longest message content, in characters.
-pub const TEXT_LIMIT: usize = 2000;
+/// The longest message content, in characters (from the network table).
+const TEXT_LIMIT: usize = Network::Discord
+    .profile()
+    .text
+    .max
+    .expect("Discord has a limit");
 /// The most files on one message.
-pub const FILE_LIMIT: usize = 10;
+const FILE_LIMIT: usize = Network::Discord
+    .profile()
+    .max_images
+    .expect("Discord has a limit");
 
 /// Discord's error code for a webhook that no longer exists.
 const UNKNOWN_WEBHOOK: u64 = 10015;
@@ -301,15 +308,6 @@ impl Connector for DiscordConnector {
 
     fn account(&self) -> &str {
         &self.account
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            media: true,
-            delete: true,
-            ..Capabilities::default()
-        }
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {

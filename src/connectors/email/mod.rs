@@ -46,8 +46,8 @@ use lettre::transport::smtp::authentication::Credentials;
 
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
-use super::{Capabilities, Connector, Delivered, Lookup, OutgoingPost, SendError};
-use crate::playbook::raw::Network;
+use super::{Connector, Delivered, Lookup, OutgoingPost, SendError};
+use crate::network::Network;
 
 pub use server::{Security, SmtpServer};
 pub use session::SmtpTimeouts;
@@ -199,16 +199,6 @@ impl Connector for EmailConnector {
 
     fn account(&self) -> &str {
         &self.account
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            reply: true,
-            media: true,
-            direct_message: true,
-            ..Capabilities::default()
-        }
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {

@@ -65,16 +65,22 @@ use super::{
     Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
     PostMetrics, SendError,
 };
-use crate::playbook::raw::Network;
+use crate::network::Network;
+use crate::network::text::{MASTODON_CHARACTERS_PER_URL, count_mastodon};
 use api::{Account, Instance, MediaAttachment, Notification, Relationship, Status};
 use media::MultipartFile;
 
-/// The text limit of a server that does not say (Mastodon's own default).
-pub const DEFAULT_MAX_CHARACTERS: usize = 500;
-/// How many characters a link counts for when the server does not say.
-pub const DEFAULT_CHARACTERS_PER_URL: usize = 23;
+/// The text limit of a server that does not say (Mastodon's own default, from the table).
+const DEFAULT_MAX_CHARACTERS: usize = Network::Mastodon
+    .profile()
+    .text
+    .max
+    .expect("Mastodon has a limit");
 /// How many images a post takes when the server does not say.
-pub const DEFAULT_MAX_IMAGES: usize = 4;
+const DEFAULT_MAX_IMAGES: usize = Network::Mastodon
+    .profile()
+    .max_images
+    .expect("Mastodon has a limit");
 /// Notifications asked for per page (Mastodon's default page size).
 const PAGE_SIZE: usize = 40;
 /// The most pages of mentions read in one call; the cursor lets the next call go on.
@@ -98,7 +104,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
             max_characters: DEFAULT_MAX_CHARACTERS,
-            characters_per_url: DEFAULT_CHARACTERS_PER_URL,
+            characters_per_url: MASTODON_CHARACTERS_PER_URL,
             max_images: DEFAULT_MAX_IMAGES,
             domain: None,
         }
@@ -274,7 +280,7 @@ impl MastodonConnector {
                     max_characters: statuses.max_characters.unwrap_or(DEFAULT_MAX_CHARACTERS),
                     characters_per_url: statuses
                         .characters_reserved_per_url
-                        .unwrap_or(DEFAULT_CHARACTERS_PER_URL),
+                        .unwrap_or(MASTODON_CHARACTERS_PER_URL),
                     max_images: statuses.max_media_attachments.unwrap_or(DEFAULT_MAX_IMAGES),
                     domain,
                 }
@@ -300,7 +306,7 @@ impl MastodonConnector {
             limits,
             unknown_because,
         } = self.server_limits().await;
-        let count = text::count_characters(text, limits.characters_per_url);
+        let count = count_mastodon(text, limits.characters_per_url);
         let over = if count > limits.max_characters {
             Some(format!(
                 "{what} is too long for Mastodon: {count} characters (a link counts as {}), \
@@ -754,6 +760,7 @@ impl Connector for MastodonConnector {
                 likes: status.favourites_count,
                 reposts: status.reblogs_count,
                 replies: status.replies_count,
+                views: None,
             });
         }
         Ok(snapshot)

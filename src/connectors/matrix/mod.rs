@@ -65,10 +65,10 @@ use self::mentions::Me;
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{
-    Capabilities, Connector, Delivered, Lookup, MentionPage, MetricsSnapshot, OutgoingPost,
-    PostMetrics, SendError,
+    Connector, Delivered, Lookup, MentionPage, MetricsSnapshot, OutgoingPost, PostMetrics,
+    SendError,
 };
-use crate::playbook::raw::Network;
+use crate::network::Network;
 
 pub use self::api::MatrixError;
 
@@ -580,21 +580,6 @@ impl Connector for MatrixConnector {
         &self.account
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            reply: true,
-            media: true,
-            direct_message: true,
-            delete: true,
-            read_mentions: true,
-            search_hashtags: false,
-            metrics: true,
-            lookup: true,
-            idempotency_key: true,
-        }
-    }
-
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
         let room_id = self.room_id().await?;
         self.post_in(room_id, post).await
@@ -798,6 +783,7 @@ impl Connector for MatrixConnector {
                 likes,
                 reposts: 0,
                 replies: in_thread + direct_replies,
+                views: None,
             });
         }
         Ok(snapshot)

@@ -33,11 +33,15 @@ use serde_json::json;
 use super::http::{self, Reply};
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
-use super::{Capabilities, Connector, Delivered, Lookup, OutgoingPost, SendError, unsupported};
-use crate::playbook::raw::Network;
+use super::{Connector, Delivered, Lookup, OutgoingPost, SendError, unsupported};
+use crate::network::Network;
 
 /// The longest text Slack keeps whole, in characters.
-pub const TEXT_LIMIT: usize = 40_000;
+const TEXT_LIMIT: usize = Network::Slack
+    .profile()
+    .text
+    .max
+    .expect("Slack has a limit");
 
 #[derive(Debug, Clone)]
 pub struct SlackConnector {
@@ -136,13 +140,6 @@ impl Connector for SlackConnector {
 
     fn account(&self) -> &str {
         &self.account
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            ..Capabilities::default()
-        }
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {

@@ -323,6 +323,25 @@ mod tests {
     }
 
     #[test]
+    fn telegrams_own_length_refusal_is_permanent() {
+        let err = result::<Value>(
+            &reply(
+                400,
+                r#"{"ok": false, "error_code": 400, "description": "Bad Request: message is too long"}"#,
+            ),
+            POST,
+        );
+        assert_eq!(
+            err,
+            Err(SendError::Permanent {
+                reason:
+                    "Telegram refused the post: the text is too long (Bad Request: message is too long)"
+                        .into()
+            })
+        );
+    }
+
+    #[test]
     fn a_success_without_a_readable_result_is_outcome_unknown() {
         let err = result::<Message>(&reply(200, r#"{"ok": true, "result": 5}"#), POST);
         assert!(

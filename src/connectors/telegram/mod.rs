@@ -19,8 +19,8 @@
 //! up to 1024 characters), `sendMediaGroup` (2 to 10 images, the text as the first one's
 //! caption), `deleteMessage`, `getUpdates` (mentions), `getMe` and `getChat` (health).
 //! Telegram counts characters after parsing entities, in UTF-16 units; crier sends plain
-//! text and counts Unicode characters, which is the same for nearly all text (an emoji outside
-//! the Basic Multilingual Plane counts once here and twice for Telegram).
+//! text and counts the same way (an emoji outside the Basic Multilingual Plane counts twice),
+//! so a text Telegram would refuse is refused before it is sent.
 //!
 //! A post with several images gets the remote id `12,13,14` (one message per image); replies
 //! go to the first, deletion removes all. Replies use `reply_parameters`.
@@ -55,19 +55,30 @@ use self::updates::{Audience, mention_in};
 use super::http;
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
-use super::{Capabilities, Connector, Delivered, Lookup, MentionPage, OutgoingPost, SendError};
-use crate::playbook::raw::Network;
+use super::{Connector, Delivered, Lookup, MentionPage, OutgoingPost, SendError};
+use crate::network::Network;
 
 pub use updates::{SECRET_TOKEN_HEADER, parse_webhook_update, verify_secret_token};
 
 /// Telegram's public Bot API server.
 pub const DEFAULT_SERVER: &str = "https://api.telegram.org";
 /// The longest message text, in characters.
-pub const TEXT_LIMIT: usize = 4096;
+const TEXT_LIMIT: usize = Network::Telegram
+    .profile()
+    .text
+    .max
+    .expect("Telegram has a limit");
 /// The longest photo caption, in characters.
-pub const CAPTION_LIMIT: usize = 1024;
+const CAPTION_LIMIT: usize = Network::Telegram
+    .profile()
+    .text
+    .caption_max
+    .expect("Telegram has a caption limit");
 /// The most images in one media group.
-pub const MEDIA_GROUP_LIMIT: usize = 10;
+const MEDIA_GROUP_LIMIT: usize = Network::Telegram
+    .profile()
+    .max_images
+    .expect("Telegram has a limit");
 /// The most updates one `getUpdates` call returns (Telegram's own maximum).
 const UPDATES_PER_PAGE: u32 = 100;
 
@@ -292,11 +303,12 @@ fn delivered(messages: &[Message]) -> Delivered {
 
 /// Refuses text over `limit` characters before anything is sent.
 fn check_length(text: &str, limit: usize, what: &str) -> Result<(), SendError> {
-    let count = text.chars().count();
+    let count = Network::Telegram.count(text);
     if count > limit {
         return Err(SendError::Permanent {
             reason: format!(
-                "the text has {count} characters and Telegram allows {limit} in {what}"
+                "the text has {count} {} and Telegram allows {limit} in {what}",
+                Network::Telegram.profile().text.counting.unit()
             ),
         });
     }
@@ -344,21 +356,6 @@ impl Connector for TelegramConnector {
 
     fn account(&self) -> &str {
         &self.account
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            reply: true,
-            media: true,
-            direct_message: true,
-            delete: true,
-            read_mentions: true,
-            search_hashtags: false,
-            metrics: false,
-            lookup: false,
-            idempotency_key: false,
-        }
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {

@@ -26,7 +26,7 @@ use super::http;
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{Connector, Delivered, Lookup, OutgoingPost, SendError};
-use crate::playbook::raw::Network;
+use crate::network::Network;
 
 pub use signature::{sign, verify_signature};
 

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{Name, OneOrMany};
+pub use crate::network::Network;
 use crate::playbook::yaml::Spanned;
 
 /// `crier.yaml`: accounts, people, store and default time zone.
@@ -50,66 +51,23 @@ pub struct HttpConfig {
     pub connect_timeout: Option<Spanned<String>>,
 }
 
-/// The networks crier speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Network {
-    Mastodon,
-    Bluesky,
-    Telegram,
-    Matrix,
-    Discord,
-    Slack,
-    Webhook,
-    Email,
-    Console,
-}
-
-impl Network {
-    /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 9] = [
-        Network::Mastodon,
-        Network::Bluesky,
-        Network::Telegram,
-        Network::Matrix,
-        Network::Discord,
-        Network::Slack,
-        Network::Webhook,
-        Network::Email,
-        Network::Console,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Network::Mastodon => "mastodon",
-            Network::Bluesky => "bluesky",
-            Network::Telegram => "telegram",
-            Network::Matrix => "matrix",
-            Network::Discord => "discord",
-            Network::Slack => "slack",
-            Network::Webhook => "webhook",
-            Network::Email => "email",
-            Network::Console => "console",
-        }
-    }
-}
-
 /// One account. Which fields a network needs: mastodon `server`, `token`; bluesky `handle`,
 /// `app_password` (and `service`); telegram `chat`, `token`; matrix `homeserver`, `room`,
 /// `token`; discord and slack `webhook`; webhook `url`, `secret`; email `smtp`, `from`, `to`
-/// (and `username`, `password`); console nothing.
+/// (and `username`, `password`); vk `group`, `token` (and `server`); console nothing.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     /// The network this account is on.
     pub network: Spanned<Network>,
-    /// Mastodon: the instance URL, e.g. `https://mastodon.social`.
+    /// Mastodon: the instance URL, e.g. `https://mastodon.social`. Telegram, VK: another API
+    /// server than the network's own (optional).
     #[serde(default)]
     pub server: Option<Spanned<String>>,
     /// Bluesky: the PDS URL; `https://bsky.social` if absent.
     #[serde(default)]
     pub service: Option<Spanned<String>>,
-    /// Mastodon, Telegram, Matrix: the access token, as `env:NAME` or `file:PATH`.
+    /// Mastodon, Telegram, Matrix, VK: the access token, as `env:NAME` or `file:PATH`.
     #[serde(default)]
     pub token: Option<Spanned<String>>,
     /// Bluesky: the account handle, e.g. `brand.bsky.social`.
@@ -118,6 +76,9 @@ pub struct AccountConfig {
     /// Bluesky: an app password, as `env:NAME` or `file:PATH`.
     #[serde(default)]
     pub app_password: Option<Spanned<String>>,
+    /// VK: the community's id, the number in `vk.com/club<number>`.
+    #[serde(default)]
+    pub group: Option<Spanned<String>>,
     /// Telegram: the chat, e.g. `@brand_channel` or a numeric chat id.
     #[serde(default)]
     pub chat: Option<Spanned<String>>,

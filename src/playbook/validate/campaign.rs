@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 
 use super::expand::Templates;
 use super::{Validator, known_variables, spanned_scalar};
-use crate::connectors::Capabilities;
 use crate::diagnostic::{Diagnostic, Position};
+use crate::network::Capabilities;
 use crate::playbook::plan::{Accounts, ApprovalPlan, CampaignPlan, PostPlan, Trigger};
 use crate::playbook::raw::{
     ApprovalNeed, Campaign, Missed, PostApproval, PostApprovalTimeout, PostItem,

@@ -18,6 +18,7 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         Network::Webhook => (&["url"], &["secret"]),
         Network::Email => (&["smtp", "from", "to"], &["username", "password"]),
         Network::Console => (&[], &[]),
+        Network::Vk => (&["group", "token"], &["server"]),
     }
 }
 
@@ -31,6 +32,7 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
         ("token", &a.token),
         ("handle", &a.handle),
         ("app_password", &a.app_password),
+        ("group", &a.group),
         ("chat", &a.chat),
         ("homeserver", &a.homeserver),
         ("room", &a.room),

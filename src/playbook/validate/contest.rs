@@ -1,7 +1,7 @@
 //! `kind: contest`: times in order, the account, eligibility rules, winner messages.
 
 use super::{Validator, known_variables};
-use crate::connectors::Capabilities;
+use crate::network::Capabilities;
 use crate::playbook::plan::ContestPlan;
 use crate::playbook::raw::{Commitment, Contest, EntrySource, OnePer};
 use crate::playbook::yaml::Node;

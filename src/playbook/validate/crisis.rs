@@ -3,8 +3,8 @@
 use chrono::TimeDelta;
 
 use super::{Validator, known_variables};
-use crate::connectors::Capabilities;
 use crate::diagnostic::did_you_mean;
+use crate::network::Capabilities;
 use crate::playbook::plan::{CrisisPlan, LevelPlan, ResolvePlan, StepPlan};
 use crate::playbook::raw::{Crisis, OnTimeout, Step};
 use crate::playbook::yaml::{Node, Spanned};

@@ -21,8 +21,8 @@ use super::load::{Kind, Loaded};
 use super::plan::{Account, PersonPlan, Plan};
 use super::sources::Sources;
 use super::yaml::{DeError, Node, Spanned, read_node};
-use crate::connectors::Capabilities;
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::network::Capabilities;
 use crate::playbook::raw::Network;
 use crate::schedule::{self, TimeError};
 use crate::script::{Condition, ConditionContext, ScriptEngine};
@@ -146,7 +146,7 @@ pub(crate) struct Validator<'a> {
     people: BTreeMap<String, PersonPlan>,
     /// `crier.yaml` could not be read, so account and person names cannot be checked.
     references_unreliable: bool,
-    http: crate::connectors::http::HttpOptions,
+    http: crate::playbook::plan::HttpOptions,
     /// Parsed cron rules by source: many items share a rule, and a parsed one is large.
     cron_rules: std::collections::HashMap<String, Arc<crate::schedule::CronSchedule>>,
     /// What `day N` counts from (`crier.yaml`'s `day_one:`).
