@@ -95,13 +95,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
         .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
     let connectors = build_connectors(&plan, &client)?;
     let now = Utc::now();
-    let in_doubt = store.recover_in_doubt(to_millis(now))?;
-    if in_doubt > 0 {
-        tracing::warn!(
-            sends = in_doubt,
-            "sends were in flight when crier last stopped; each is checked on its network before it is sent again"
-        );
-    }
+    super::dispatch::log_recovered(store.recover_in_doubt(to_millis(now))?);
     let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
     engine.start(now)?;
     tracing::info!(
@@ -237,27 +231,7 @@ async fn dispatch_loop(
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
-    loop {
-        if let Err(error) = dispatcher.dispatch_due(Utc::now, None).await {
-            tracing::error!("{error}");
-        }
-        if *stop.borrow() {
-            return;
-        }
-        let now = Utc::now();
-        let wait = match dispatcher.next_due() {
-            Ok(Some(due)) => (from_millis(due) - now)
-                .to_std()
-                .unwrap_or_default()
-                .min(MAX_SLEEP),
-            _ => MAX_SLEEP,
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = wake.notified() => {}
-            _ = stop.changed() => {}
-        }
-    }
+    dispatcher.serve(&wake, &mut stop).await;
 }
 
 /// What a polling task reads.
