@@ -456,3 +456,156 @@ fn conditions_see_the_metrics_the_network_reported() {
         .expect("a run for `huge`");
     assert_eq!(huge["state"], "skipped", "{huge}");
 }
+
+/// The sends of the store in `dir`: (sent, failed as unconfirmed, still pending or sending).
+fn outbox_counts(dir: &Path) -> (usize, usize, usize) {
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    let store = SqliteStore::open(&dir.join("crier.db")).unwrap();
+    let runs = store.history(&HistoryFilter::default()).unwrap();
+    let sends: Vec<_> = runs.iter().flat_map(|run| &run.outbox).collect();
+    let sent = sends
+        .iter()
+        .filter(|o| o.state == OutboxState::Sent)
+        .count();
+    let unconfirmed = sends
+        .iter()
+        .filter(|o| {
+            o.state == OutboxState::Failed
+                && o.error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("unconfirmed"))
+        })
+        .count();
+    let open = sends
+        .iter()
+        .filter(|o| matches!(o.state, OutboxState::Pending | OutboxState::Sending))
+        .count();
+    (sent, unconfirmed, open)
+}
+
+/// A Telegram channel that cannot be asked whether a post arrived: after SIGKILL in the
+/// middle of a burst, only the requests that had left are in doubt (recorded unconfirmed,
+/// never resent); every send claimed but not started goes out after the restart.
+#[test]
+fn a_kill_leaves_in_doubt_only_the_requests_in_flight() {
+    use crate::support::fake_telegram::{CHANNEL, FakeTelegram, Fault as TelegramFault};
+    const POSTS: usize = 200;
+    const TOKEN: &str = "123456:AAF-test_token-9f8e7d";
+    let telegram = FakeTelegram::start(TOKEN);
+    // Every request takes a while, so the burst lasts seconds and the kill lands inside it.
+    for _ in 0..POSTS {
+        telegram.push_fault(TelegramFault::Slow(Duration::from_millis(150)));
+    }
+    let dir = TempDir::new().unwrap();
+    let token_file = dir.path().join("telegram.token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\nhttp: {{ timeout: 5s, connect_timeout: 1s }}\naccounts:\n  tg: {{ network: telegram, token: \"file:{}\", chat: '{CHANNEL}', server: '{}' }}\n",
+            token_file.display(),
+            telegram.url()
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..POSTS {
+        csv.push_str(&format!("{at},tg,post {n}\n"));
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let mut child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while telegram.messages().len() < 12 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at_kill = telegram.messages().len();
+    assert!(at_kill < POSTS, "the kill came after the burst: {at_kill}");
+
+    let child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut counts = outbox_counts(dir.path());
+    while counts.0 + counts.1 < POSTS && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        counts = outbox_counts(dir.path());
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let (sent, unconfirmed, open) = counts;
+    assert_eq!((sent + unconfirmed, open), (POSTS, 0), "{counts:?}");
+    assert!(
+        unconfirmed <= crier::engine::dispatch::PER_ACCOUNT,
+        "{unconfirmed} unconfirmed: more than the requests that can be in flight"
+    );
+    // Nothing went out twice; only the unconfirmed ones may be missing from the channel.
+    let mut texts: BTreeMap<String, usize> = BTreeMap::new();
+    for message in telegram.messages() {
+        *texts.entry(message.text.unwrap_or_default()).or_default() += 1;
+    }
+    assert!(texts.values().all(|n| *n == 1), "posted twice: {texts:?}");
+    assert!(texts.len() >= sent && texts.len() <= POSTS);
+}
+
+/// One account's receiver hangs: another account's post, due a moment later, goes out
+/// while that request is still hanging.
+#[test]
+fn a_hanging_receiver_delays_no_other_account() {
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    let stuck = FakeNetwork::start();
+    stuck.push_fault(Fault::Slow(Duration::from_secs(60)));
+    let free = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\nhttp: {{ timeout: 90s, connect_timeout: 1s }}\naccounts:\n  stuck: {{ network: webhook, url: \"{}\" }}\n  free: {{ network: webhook, url: \"{}\" }}\n",
+            stuck.url(),
+            free.url()
+        ),
+    )
+    .unwrap();
+    let first = Utc::now() + chrono::TimeDelta::seconds(2);
+    let second = first + chrono::TimeDelta::seconds(1);
+    let format = |at: chrono::DateTime<Utc>| at.format("%Y-%m-%d %H:%M:%S").to_string();
+    std::fs::write(
+        dir.path().join("burst.csv"),
+        format!(
+            "at,to,text\n{},stuck,hangs\n{},free,goes out\n",
+            format(first),
+            format(second)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let mut child = start(dir.path());
+    wait_for(&free, 1, Duration::from_secs(20));
+    let arrived = free.created_count();
+    // Read before anything else can change: the hanging request has not ended.
+    let store = SqliteStore::open(&dir.path().join("crier.db")).unwrap();
+    let states: Vec<(String, OutboxState)> = store
+        .history(&HistoryFilter::default())
+        .unwrap()
+        .iter()
+        .flat_map(|run| run.outbox.iter().map(|o| (o.account.clone(), o.state)))
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(arrived, 1, "the free account's post did not go out");
+    assert_eq!(stuck.request_count(), 1);
+    assert!(
+        states.contains(&("stuck".to_string(), OutboxState::Sending)),
+        "{states:?}"
+    );
+}
