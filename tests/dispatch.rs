@@ -529,16 +529,15 @@ fn a_kill_leaves_in_doubt_only_the_requests_in_flight() {
     let at_kill = telegram.messages().len();
     assert!(at_kill < POSTS, "the kill came after the burst: {at_kill}");
 
-    let child = start(dir.path());
+    let mut child = start(dir.path());
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut counts = outbox_counts(dir.path());
     while counts.0 + counts.1 < POSTS && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(250));
         counts = outbox_counts(dir.path());
     }
-    let _ = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status();
+    child.kill().unwrap();
+    child.wait().unwrap();
     let (sent, unconfirmed, open) = counts;
     assert_eq!((sent + unconfirmed, open), (POSTS, 0), "{counts:?}");
     assert!(
