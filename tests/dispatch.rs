@@ -608,3 +608,32 @@ fn a_hanging_receiver_delays_no_other_account() {
         "{states:?}"
     );
 }
+
+/// The store refuses every write for a while (another process holds its write lock past
+/// the busy timeout): the service logs it, waits and tries again, and the post still goes
+/// out once the store answers.
+#[test]
+fn the_service_outlives_a_store_that_fails_for_a_while() {
+    let network = FakeNetwork::start();
+    let dir = burst(&network, 1, "5s");
+    let mut child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.path().join("crier.db").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let blocker = rusqlite::Connection::open(dir.path().join("crier.db")).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    // Longer than the store's busy timeout: the service's writes fail meanwhile.
+    std::thread::sleep(Duration::from_secs(8));
+    let alive_while_failing = child.try_wait().unwrap().is_none();
+    blocker.execute_batch("COMMIT").unwrap();
+    wait_for(&network, 1, Duration::from_secs(30));
+    let alive = child.try_wait().unwrap().is_none();
+    stop(child);
+    assert!(
+        alive_while_failing && alive,
+        "the service exited on a store error"
+    );
+    assert_exactly_once(&network, 1);
+}

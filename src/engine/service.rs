@@ -144,25 +144,26 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     let mut fingerprint = files_fingerprint(&path);
     let mut digest = loaded.digest;
 
+    let mut store_failures = 0u32;
     loop {
         let now = Utc::now();
-        engine.open_approvals(now)?;
-        engine.tick_contests(now, crate::contest::lifecycle::Seeds::Random)?;
-        let alerted = match engine.tick_crises(now) {
-            Ok(sends) => sends,
+        // A store error (disk full, a lock held too long) is logged and the tick tried
+        // again after a pause that grows; what it did not commit is done then.
+        let sleep = match tick(&mut engine, store.as_ref(), &wake, now) {
+            Ok(sleep) => {
+                store_failures = 0;
+                sleep
+            }
             Err(error) => {
-                // Nothing of the failed step was committed; it is tried again next tick.
-                tracing::error!("crisis plans: {error}");
-                0
+                store_failures += 1;
+                let pause = MAX_SLEEP * 2u32.pow(store_failures.min(5)).min(30);
+                tracing::error!(
+                    "{error}; trying again in {} s (failure {store_failures} in a row)",
+                    pause.as_secs()
+                );
+                pause
             }
         };
-        let fired = engine.fire_due(now)?;
-        let woke = engine.resume_waiting(now)?;
-        let released = engine.release_held(now)?;
-        if fired + woke + released + alerted > 0 {
-            wake.notify_one();
-        }
-        let sleep = sleep_until(&engine, store.as_ref(), now)?;
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = interrupt.recv() => break,
@@ -209,6 +210,34 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One turn of the engine loop: approvals, contests, crisis plans, fires, waiting steps and
+/// released sends; wakes the dispatcher when something was committed. Returns how long to
+/// sleep.
+fn tick(
+    engine: &mut Engine,
+    store: &dyn Store,
+    wake: &Notify,
+    now: DateTime<Utc>,
+) -> Result<Duration, ServiceError> {
+    engine.open_approvals(now)?;
+    engine.tick_contests(now, crate::contest::lifecycle::Seeds::Random)?;
+    let alerted = match engine.tick_crises(now) {
+        Ok(sends) => sends,
+        Err(error) => {
+            // Nothing of the failed step was committed; it is tried again next tick.
+            tracing::error!("crisis plans: {error}");
+            0
+        }
+    };
+    let fired = engine.fire_due(now)?;
+    let woke = engine.resume_waiting(now)?;
+    let released = engine.release_held(now)?;
+    if fired + woke + released + alerted > 0 {
+        wake.notify_one();
+    }
+    sleep_until(engine, store, now)
 }
 
 /// How long the engine may sleep: until its next fire, the next waiting step, or at most
