@@ -170,6 +170,22 @@ pub(super) fn status(path: &Path) -> CommandResult {
             );
         }
     }
+    for crisis in &plan.crises {
+        let failure = store
+            .crisis_state(&crisis.name)
+            .map_err(|e| e.to_string())?
+            .and_then(|json| serde_json::from_str::<crate::crisis::runner::RunnerState>(&json).ok())
+            .and_then(|state| state.condition_failure);
+        if let Some(failure) = failure {
+            println!(
+                "\ncrisis plan {} cannot evaluate its conditions ({} failed evaluation(s) in a row since {}): {}",
+                crisis.name,
+                failure.failures,
+                local(from_millis(failure.since), plan.timezone),
+                failure.error
+            );
+        }
+    }
     let pauses = store.pauses(to_millis(now)).map_err(|e| e.to_string())?;
     if !pauses.is_empty() {
         let held = store.held_sends().map_err(|e| e.to_string())?;

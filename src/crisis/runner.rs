@@ -43,7 +43,26 @@ pub struct RunnerState {
     /// How far the stored mention stream has been read (the service's intake sequence).
     #[serde(default)]
     pub mentions_read: i64,
+    /// The conditions could not be evaluated at the last evaluations (none while they can).
+    #[serde(default)]
+    pub condition_failure: Option<ConditionFailure>,
 }
+
+/// Conditions that failed to evaluate, in a row: never taken for "false". While they fail
+/// the incident state stays as it was; after `CONDITION_FAILURES_TO_ALERT` the plan's people
+/// are told (once per streak).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionFailure {
+    /// The first failed evaluation of the streak.
+    pub since: i64,
+    pub failures: u32,
+    /// The last error, with the condition it came from.
+    pub error: String,
+    pub notified: bool,
+}
+
+/// Failed evaluations in a row before the plan's people are told.
+pub const CONDITION_FAILURES_TO_ALERT: u32 = 3;
 
 /// The open incident and what it still has to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -332,21 +351,49 @@ impl<'a> PlanRunner<'a> {
             .with_json("signal", &signal)
             .with("now", crate::script::now_map(&local))
             .with_signals(self.signals.source());
-        let holds: Vec<bool> = self
-            .plan
-            .levels
-            .iter()
-            .map(|l| self.engine.evaluate(&l.when, &input).unwrap_or(false))
-            .collect();
-        let resolve = self
-            .plan
-            .resolve
-            .as_ref()
-            .is_some_and(|r| self.engine.evaluate(&r.when, &input).unwrap_or(false));
+        let mut failed: Option<String> = None;
+        let mut holds = Vec::with_capacity(self.plan.levels.len());
+        for level in &self.plan.levels {
+            match self.engine.evaluate(&level.when, &input) {
+                Ok(holds_now) => holds.push(holds_now),
+                Err(error) => {
+                    failed = Some(format!("level `{}`: {}", level.name, error.message));
+                    holds.push(false);
+                }
+            }
+        }
+        let resolve = match self.plan.resolve.as_ref() {
+            Some(resolve) => match self.engine.evaluate(&resolve.when, &input) {
+                Ok(holds_now) => holds_now,
+                Err(error) => {
+                    failed = Some(format!("`resolve`: {}", error.message));
+                    false
+                }
+            },
+            None => false,
+        };
         drop(input);
         self.changed = true;
         self.state.signal = signal;
         self.state.evaluated_at = Some(now);
+        if let Some(error) = failed {
+            // Not "false": nothing opens, rises, falls or resolves on a condition that
+            // could not be evaluated. It is said, kept, and told after a few in a row.
+            tracing::error!(plan = %self.plan.name, "a crisis condition failed: {error}");
+            let failure = self
+                .state
+                .condition_failure
+                .get_or_insert(ConditionFailure {
+                    since: now,
+                    failures: 0,
+                    error: String::new(),
+                    notified: false,
+                });
+            failure.failures += 1;
+            failure.error = error;
+            return false;
+        }
+        self.state.condition_failure = None;
         if holds.first().copied().unwrap_or(false) {
             self.state.first_signal.get_or_insert(now);
         } else if self.state.open.is_none() {
