@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tempfile::TempDir;
@@ -636,4 +636,62 @@ fn the_service_outlives_a_store_that_fails_for_a_while() {
         "the service exited on a store error"
     );
     assert_exactly_once(&network, 1);
+}
+
+/// A network that answers "429, Retry-After: 3" for longer than the retry budget lasts:
+/// the post waits each time as asked, history says until when, and it goes out in the end.
+#[tokio::test]
+async fn a_rate_limit_is_a_wait_not_a_failure() {
+    use crier::connectors::Connectors;
+    use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
+    use crier::store::{HistoryFilter, MemoryStore, OutboxState, Store};
+    use std::sync::Arc;
+
+    let network = FakeNetwork::start();
+    let policy = RetryPolicy::default();
+    // Ten waits of three seconds: more answers than the retry budget has attempts.
+    for _ in 0..policy.max_attempts + 2 {
+        network.push_fault(Fault::RateLimited {
+            retry_after: "3".into(),
+        });
+    }
+    let config = format!(
+        "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+        network.url()
+    );
+    let campaign = "kind: campaign\nname: news\nposts:\n  - id: hello\n    at: \"2026-12-01 10:00\"\n    to: hook\n    text: Hello\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(&config, &[("news.yaml", campaign)]);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 59, 0).unwrap();
+    let mut engine =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
+    engine.start(start).unwrap();
+    let client = crier::connectors::http::client(&plan.http).unwrap();
+    let connectors = Connectors::build(&plan.accounts, &client).unwrap();
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), policy);
+    dispatcher.set_plan(plan.clone());
+    let mut now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    engine.fire_due(now).unwrap();
+    let send = |store: &Arc<dyn Store>| {
+        store.history(&HistoryFilter::default()).unwrap()[0].outbox[0].clone()
+    };
+    let mut notes = Vec::new();
+    for _ in 0..policy.max_attempts + 3 {
+        dispatcher.dispatch_due(|| now, None).await.unwrap();
+        let row = send(&store);
+        if row.state == OutboxState::Sent {
+            break;
+        }
+        assert_eq!(row.state, OutboxState::Pending, "{row:?}");
+        notes.push(row.note.clone().unwrap_or_default());
+        now += chrono::TimeDelta::seconds(3);
+    }
+    assert_eq!(send(&store).state, OutboxState::Sent, "{notes:?}");
+    assert_eq!(notes.len(), policy.max_attempts as usize + 2);
+    assert!(
+        notes[0].starts_with("rate limited by the network until 10:00:03"),
+        "{}",
+        notes[0]
+    );
+    assert_eq!(network.created_count(), 1);
 }

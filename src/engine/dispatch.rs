@@ -65,7 +65,10 @@ impl RetryPolicy {
                 error: reason.clone(),
             },
             _ if exhausted => OutboxOutcome::Failed {
-                error: format!("gave up after {attempts} attempts; the last: {error}"),
+                error: format!(
+                    "gave up after {attempts} attempts; the last: {}",
+                    error.reason()
+                ),
             },
             // Never earlier than the network asked.
             SendError::RetryAfter { after, .. } => OutboxOutcome::Retry {
@@ -92,6 +95,14 @@ impl RetryPolicy {
 /// (`Store::recover_in_doubt`), so after a crash the sends claimed but never started go
 /// out at most this long after a restart.
 pub const LEASE: Duration = Duration::from_secs(15);
+/// How long a send keeps waiting while the network keeps answering "rate limited, wait",
+/// counted from its first attempt; past it, the send fails saying so.
+pub const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(24 * 3600);
+
+fn rate_limit_patience() -> TimeDelta {
+    TimeDelta::from_std(RATE_LIMIT_PATIENCE).expect("fits")
+}
+
 /// Requests in flight to one account at once, lookups included: a restart with many sends
 /// in doubt never asks a small server a hundred questions at the same moment.
 pub const PER_ACCOUNT: usize = 4;
@@ -369,6 +380,30 @@ impl Dispatcher {
                 tracing::warn!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, "{reason}; not resent");
                 OutboxOutcome::Failed {
                     error: unconfirmed(&reason),
+                }
+            }
+            // A wait the network asked for is not a failure: it does not use up the retry
+            // budget, for as long as the network keeps asking within `RATE_LIMIT_PATIENCE`.
+            Err(SendError::RetryAfter { after, reason }) => {
+                let until = now + TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX);
+                let started = row.first_attempt_at.map_or(now, from_millis);
+                if until - started > rate_limit_patience() {
+                    return OutboxOutcome::Failed {
+                        error: format!(
+                            "the network kept asking to wait for more than {}; the last: {reason}",
+                            crate::schedule::format_duration(rate_limit_patience())
+                        ),
+                    };
+                }
+                let tz = self.plan().map_or(chrono_tz::UTC, |plan| plan.timezone);
+                let note = format!(
+                    "rate limited by the network until {} ({reason})",
+                    until.with_timezone(&tz).format("%H:%M:%S")
+                );
+                tracing::info!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, "{note}");
+                OutboxOutcome::Deferred {
+                    at: to_millis(until),
+                    note,
                 }
             }
             Err(error) => {
