@@ -237,7 +237,7 @@ impl Dispatcher {
                 _ = tokio::time::sleep(wait) => claim = true,
                 _ = wake.notified() => claim = true,
                 _ = renew.tick() => self.renew(&flight, now()),
-                _ = stop.changed() => {}
+                _ = stop.changed(), if !stopping => {}
             }
         }
     }
