@@ -695,3 +695,35 @@ async fn a_rate_limit_is_a_wait_not_a_failure() {
     );
     assert_eq!(network.created_count(), 1);
 }
+
+/// Five kills during a burst to a slow receiver: only the requests in flight at each kill
+/// are repeated (with their keys, which the receiver deduplicates), never the whole burst.
+#[test]
+fn kills_repeat_only_the_requests_in_flight() {
+    const POSTS: usize = 200;
+    const KILLS: usize = 5;
+    let network = FakeNetwork::start();
+    for _ in 0..2 * POSTS {
+        network.push_fault(Fault::Slow(Duration::from_millis(100)));
+    }
+    let dir = burst(&network, POSTS, "5s");
+    for _ in 0..KILLS {
+        let mut child = start(dir.path());
+        let before = network.request_count();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while network.request_count() < before + 8 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let child = start(dir.path());
+    wait_for(&network, POSTS, Duration::from_secs(90));
+    stop(child);
+    assert_exactly_once(&network, POSTS);
+    let repeated = network.request_count() - POSTS;
+    assert!(
+        repeated <= KILLS * crier::engine::dispatch::PER_ACCOUNT,
+        "{repeated} requests repeated over {KILLS} kills"
+    );
+}

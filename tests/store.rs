@@ -42,6 +42,7 @@ contract!(
     sends_left_sending_are_recovered_in_doubt,
     only_the_claimant_marks_renews_and_finishes_its_sends,
     a_claim_leaves_the_accounts_it_is_told_to,
+    a_service_takes_back_a_stopped_services_claims_at_once,
     a_repeated_idempotency_key_is_ignored,
     the_latest_remote_id_is_the_latest_fire_that_sent,
     waiting_steps_wake_and_runs_advance,
@@ -739,6 +740,45 @@ fn only_the_claimant_marks_renews_and_finishes_its_sends(store: &dyn Store) {
         ]
     );
     assert_eq!(run.state, RunState::Succeeded);
+}
+
+fn a_service_takes_back_a_stopped_services_claims_at_once(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![posting(rev, "news", "a", T, &["x", "y", "z"])],
+    );
+    let mine = store
+        .claim_outbox(&claim_by("run:41-a", T, T + LONG_LEASE, None, &[]), 2)
+        .unwrap();
+    store.mark_in_flight("run:41-a", &[mine[0].id], T).unwrap();
+    let trigger = store
+        .claim_outbox(&claim_by("7-b", T, T + LONG_LEASE, None, &[]), 1)
+        .unwrap();
+    // Leases far ahead: only the stopped service's own claims come back, not another's.
+    assert_eq!(
+        store.recover_claims_of("run:", T + 1).unwrap(),
+        Recovered {
+            in_doubt: 1,
+            unstarted: 1
+        }
+    );
+    assert_eq!(
+        store
+            .claim(T + 1, 10, None)
+            .unwrap()
+            .iter()
+            .map(|r| (r.id, r.check_first))
+            .collect::<Vec<_>>(),
+        [(mine[0].id, true), (mine[1].id, false)]
+    );
+    assert_eq!(
+        store
+            .finish_outbox("7-b", &[(trigger[0].id, sent("r"))], T + 2)
+            .unwrap(),
+        Vec::<i64>::new()
+    );
 }
 
 fn a_claim_leaves_the_accounts_it_is_told_to(store: &dyn Store) {

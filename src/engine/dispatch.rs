@@ -123,8 +123,31 @@ pub struct Dispatcher {
     owner: String,
 }
 
+/// How the claims of `crier run`'s dispatcher are named: on an SQLite store, which one
+/// service at a time may use (its service lock), a starting service knows every claim so
+/// named is a stopped one's and takes it back at once (`Store::recover_claims_of`).
+pub const SERVICE_CLAIMS: &str = "run:";
+
 impl Dispatcher {
     pub fn new(store: Arc<dyn Store>, connectors: Arc<Connectors>, policy: RetryPolicy) -> Self {
+        Self::owned_by("", store, connectors, policy)
+    }
+
+    /// `crier run`'s dispatcher: its claims are named `SERVICE_CLAIMS…`.
+    pub fn for_service(
+        store: Arc<dyn Store>,
+        connectors: Arc<Connectors>,
+        policy: RetryPolicy,
+    ) -> Self {
+        Self::owned_by(SERVICE_CLAIMS, store, connectors, policy)
+    }
+
+    fn owned_by(
+        prefix: &str,
+        store: Arc<dyn Store>,
+        connectors: Arc<Connectors>,
+        policy: RetryPolicy,
+    ) -> Self {
         Dispatcher {
             store,
             connectors: RwLock::new(connectors),
@@ -132,7 +155,7 @@ impl Dispatcher {
             batch: 256,
             plan: RwLock::new(None),
             owner: format!(
-                "{}-{:016x}",
+                "{prefix}{}-{:016x}",
                 std::process::id(),
                 rand::thread_rng().r#gen::<u64>()
             ),

@@ -87,7 +87,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
     let loaded = load(&path, &parts, report)?;
     let plan = loaded.plan.clone();
-    let _service_lock = store::lock_service(&plan.store, &plan.root)?;
+    let service_lock = store::lock_service(&plan.store, &plan.root)?;
     let store = store::open(&plan.store, &plan.root)?;
     parts.store = store.clone();
     parts.metrics = Arc::new(StoredMetrics::new(store.clone()));
@@ -96,6 +96,12 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
     let connectors = build_connectors(&plan, &client)?;
     let now = Utc::now();
     super::dispatch::log_recovered(store.recover_in_doubt(to_millis(now))?);
+    if service_lock.is_some() {
+        // The one service on this store: claims of an earlier one are a stopped process's.
+        super::dispatch::log_recovered(
+            store.recover_claims_of(super::dispatch::SERVICE_CLAIMS, to_millis(now))?,
+        );
+    }
     let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
     engine.start(now)?;
     tracing::info!(
@@ -105,7 +111,7 @@ pub async fn run(path: PathBuf, report: &dyn Fn(&Validated)) -> Result<(), Servi
         "crier is running"
     );
 
-    let dispatcher = Arc::new(Dispatcher::new(
+    let dispatcher = Arc::new(Dispatcher::for_service(
         store.clone(),
         Arc::new(connectors),
         RetryPolicy::default(),

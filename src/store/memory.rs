@@ -285,6 +285,35 @@ impl Inner {
         (1..=self.outbox.len() as OutboxId).contains(&id)
     }
 
+    /// Takes back the claimed sends whose claim `which` selects, as SQLite's `recover`.
+    fn recover(&mut self, now: Millis, which: impl Fn(Option<&ClaimHeld>) -> bool) -> Recovered {
+        let mut recovered = Recovered::default();
+        let taken: Vec<OutboxId> = self
+            .sending
+            .iter()
+            .copied()
+            .filter(|id| which(self.send(*id).claim.as_deref()))
+            .collect();
+        for id in taken {
+            let left = self
+                .send(id)
+                .claim
+                .as_ref()
+                .is_none_or(|claim| claim.in_flight_at.is_some());
+            self.set_send_state(id, OutboxState::Pending, now);
+            let send = self.send_mut(id);
+            if left {
+                send.check_first = true;
+                recovered.in_doubt += 1;
+            } else {
+                send.attempts -= 1;
+                recovered.unstarted += 1;
+            }
+            send.updated_at = now;
+        }
+        recovered
+    }
+
     /// Whether `owner` holds the claim on send `id`.
     fn claimed_by(&self, id: OutboxId, owner: &str) -> bool {
         self.knows_send(id)
@@ -681,38 +710,15 @@ impl Store for MemoryStore {
     }
 
     fn recover_in_doubt(&self, now: Millis) -> StoreResult<Recovered> {
-        let mut inner = self.lock();
-        let mut recovered = Recovered::default();
-        let expired: Vec<OutboxId> = inner
-            .sending
-            .iter()
-            .copied()
-            .filter(|id| {
-                inner
-                    .send(*id)
-                    .claim
-                    .as_ref()
-                    .is_none_or(|claim| claim.lease_until <= now)
-            })
-            .collect();
-        for id in expired {
-            let left = inner
-                .send(id)
-                .claim
-                .as_ref()
-                .is_none_or(|claim| claim.in_flight_at.is_some());
-            inner.set_send_state(id, OutboxState::Pending, now);
-            let send = inner.send_mut(id);
-            if left {
-                send.check_first = true;
-                recovered.in_doubt += 1;
-            } else {
-                send.attempts -= 1;
-                recovered.unstarted += 1;
-            }
-            send.updated_at = now;
-        }
-        Ok(recovered)
+        Ok(self.lock().recover(now, |claim| {
+            claim.is_none_or(|claim| claim.lease_until <= now)
+        }))
+    }
+
+    fn recover_claims_of(&self, owner_prefix: &str, now: Millis) -> StoreResult<Recovered> {
+        Ok(self.lock().recover(now, |claim| {
+            claim.is_some_and(|claim| claim.owner.starts_with(owner_prefix))
+        }))
     }
 
     fn claim_outbox(&self, claim: &Claim, limit: usize) -> StoreResult<Vec<OutboxRow>> {

@@ -102,6 +102,10 @@ pub trait Store: Send + Sync {
     /// (their outcome is unknown); those whose request never left go back as they were,
     /// the claim's attempt not counted.
     fn recover_in_doubt(&self, now: Millis) -> StoreResult<Recovered>;
+    /// Takes back, as `recover_in_doubt` does, every claim whose owner starts with
+    /// `owner_prefix`, lease or not: for a caller that knows those owners are gone (the
+    /// one `crier run` on an SQLite store, holding its service lock, after a crash).
+    fn recover_claims_of(&self, owner_prefix: &str, now: Millis) -> StoreResult<Recovered>;
     /// Claims up to `limit` outbox rows due at `claim.now` (`pending` → `sending`, one
     /// attempt more) for `claim.owner` until `claim.lease_until`. No request has left for
     /// them yet: `mark_in_flight` records each one just before it does.

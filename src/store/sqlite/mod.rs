@@ -141,6 +141,35 @@ fn insert_outbox(
     Ok(())
 }
 
+/// Takes back the claimed sends `which` selects (`?1` is now): those whose request had left
+/// are in doubt (`check_first`); the others go back as they were, the attempt not counted.
+fn recover(
+    tx: &Transaction,
+    which: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Recovered> {
+    let in_doubt = tx.execute(
+        &format!(
+            "UPDATE outbox SET state = 'pending', check_first = 1, next_attempt_at = ?1,
+                    claimed_by = NULL, lease_until = NULL, in_flight_at = NULL, updated_at = ?1
+              WHERE {which} AND in_flight_at IS NOT NULL"
+        ),
+        params,
+    )?;
+    let unstarted = tx.execute(
+        &format!(
+            "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?1,
+                    claimed_by = NULL, lease_until = NULL, updated_at = ?1
+              WHERE {which} AND in_flight_at IS NULL"
+        ),
+        params,
+    )?;
+    Ok(Recovered {
+        in_doubt,
+        unstarted,
+    })
+}
+
 fn settle(tx: &Transaction, run_id: RunId, now: Millis) -> StoreResult<()> {
     tx.prepare_cached(SETTLE_RUN)?
         .execute(params![run_id, now])?;
@@ -275,27 +304,21 @@ impl Store for SqliteStore {
 
     fn recover_in_doubt(&self, now: Millis) -> StoreResult<Recovered> {
         self.transaction(|tx| {
-            let expired = "state = 'sending' AND (lease_until IS NULL OR lease_until <= ?1)";
-            let in_doubt = tx.execute(
-                &format!(
-                    "UPDATE outbox SET state = 'pending', check_first = 1, next_attempt_at = ?1,
-                            claimed_by = NULL, lease_until = NULL, in_flight_at = NULL, updated_at = ?1
-                      WHERE {expired} AND in_flight_at IS NOT NULL"
-                ),
-                [now],
-            )?;
-            let unstarted = tx.execute(
-                &format!(
-                    "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?1,
-                            claimed_by = NULL, lease_until = NULL, updated_at = ?1
-                      WHERE {expired} AND in_flight_at IS NULL"
-                ),
-                [now],
-            )?;
-            Ok(Recovered {
-                in_doubt,
-                unstarted,
-            })
+            recover(
+                tx,
+                "state = 'sending' AND (lease_until IS NULL OR lease_until <= ?1)",
+                params![now],
+            )
+        })
+    }
+
+    fn recover_claims_of(&self, owner_prefix: &str, now: Millis) -> StoreResult<Recovered> {
+        self.transaction(|tx| {
+            recover(
+                tx,
+                "state = 'sending' AND substr(claimed_by, 1, length(?2)) = ?2",
+                params![now, owner_prefix],
+            )
         })
     }
 
