@@ -1757,3 +1757,108 @@ resolve:
         assert_eq!(of(&lines, "post").len(), 1, "{text}");
     }
 }
+
+/// A level's condition that cannot be evaluated is not "false": nothing opens or resolves
+/// on it, the error is kept in the runner's state, and after a few failures in a row the
+/// plan's people are told, once.
+#[test]
+fn a_failing_condition_is_kept_and_told_never_taken_for_false() {
+    use crier::crisis::runner::{CONDITION_FAILURES_TO_ALERT, RunnerState};
+    use crier::engine::core::{Engine, EngineParts};
+    use crier::store::{HistoryFilter, MemoryStore, Store};
+    use std::sync::Arc;
+
+    let plan = r#"kind: crisis
+name: outage
+watch: { accounts: [brand], keywords: [acme], every: 1m }
+levels:
+  - name: elevated
+    when: 'mentions("30m").negative / (signal.total - signal.total) >= 1'
+    do:
+      - notify: lead
+"#;
+    let config = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  lead: { notify: chat }\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(config, &[("outage.yaml", plan)]);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    crate::support::crisis::negative_mention(store.as_ref(), "brand", T0);
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    let mut engine = Engine::new(plan, "rev", EngineParts::new(store.clone()), at(T0)).unwrap();
+    let state = || -> RunnerState {
+        serde_json::from_str(&store.crisis_state("outage").unwrap().unwrap()).unwrap()
+    };
+    let alerts = || {
+        store
+            .history(&HistoryFilter::default())
+            .unwrap()
+            .into_iter()
+            .filter(|run| run.item == "condition-failure")
+            .collect::<Vec<_>>()
+    };
+    for minute in 1..CONDITION_FAILURES_TO_ALERT as i64 {
+        engine.tick_crises(at(T0 + minute * MIN)).unwrap();
+        assert!(alerts().is_empty(), "told too early");
+    }
+    let failure = state().condition_failure.expect("the failure is kept");
+    assert_eq!(failure.failures, CONDITION_FAILURES_TO_ALERT - 1);
+    assert!(
+        failure.error.contains("level `elevated`"),
+        "{}",
+        failure.error
+    );
+    for minute in CONDITION_FAILURES_TO_ALERT as i64..CONDITION_FAILURES_TO_ALERT as i64 + 3 {
+        engine.tick_crises(at(T0 + minute * MIN)).unwrap();
+    }
+    let told = alerts();
+    assert_eq!(told.len(), 1, "told once per streak: {told:?}");
+    assert_eq!(told[0].outbox[0].account, "chat");
+    assert!(
+        told[0].outbox[0]
+            .text
+            .contains("cannot evaluate its conditions"),
+        "{}",
+        told[0].outbox[0].text
+    );
+    assert!(
+        state().open.is_none(),
+        "nothing opened on a failed condition"
+    );
+    assert!(store.incidents().unwrap().is_empty());
+}
+
+/// `crier status` shows a crisis plan whose conditions fail.
+#[test]
+fn status_shows_a_crisis_plan_whose_conditions_fail() {
+    use crier::engine::core::{Engine, EngineParts};
+    use crier::store::{SqliteStore, Store};
+    use std::sync::Arc;
+
+    let plan = r#"kind: crisis
+name: outage
+watch: { accounts: [brand], keywords: [acme], every: 1m }
+levels:
+  - name: elevated
+    when: 'mentions("30m").negative / (signal.total - signal.total) >= 1'
+    do:
+      - notify: lead
+"#;
+    let config = "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  lead: { notify: chat }\n";
+    let (dir, plan) = crate::support::playbooks::valid_plan(config, &[("outage.yaml", plan)]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("crier.db")).unwrap());
+    crate::support::crisis::negative_mention(store.as_ref(), "brand", T0);
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    let mut engine = Engine::new(plan, "rev", EngineParts::new(store.clone()), at(T0)).unwrap();
+    engine.tick_crises(at(T0 + MIN)).unwrap();
+    drop(engine);
+    drop(store);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["status", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(
+            "crisis plan outage cannot evaluate its conditions (1 failed evaluation(s) in a row"
+        ),
+        "{stdout}"
+    );
+}

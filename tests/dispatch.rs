@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tempfile::TempDir;
@@ -556,4 +556,275 @@ fn editing_only_a_calendar_reloads_it() {
     stop(child);
     let status = String::from_utf8_lossy(&status.stdout);
     assert!(status.contains("sale/posts.csv:3"), "{status}");
+}
+
+/// The sends of the store in `dir`: (sent, failed as unconfirmed, still pending or sending).
+fn outbox_counts(dir: &Path) -> (usize, usize, usize) {
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    let store = SqliteStore::open(&dir.join("crier.db")).unwrap();
+    let runs = store.history(&HistoryFilter::default()).unwrap();
+    let sends: Vec<_> = runs.iter().flat_map(|run| &run.outbox).collect();
+    let sent = sends
+        .iter()
+        .filter(|o| o.state == OutboxState::Sent)
+        .count();
+    let unconfirmed = sends
+        .iter()
+        .filter(|o| {
+            o.state == OutboxState::Failed
+                && o.error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("unconfirmed"))
+        })
+        .count();
+    let open = sends
+        .iter()
+        .filter(|o| matches!(o.state, OutboxState::Pending | OutboxState::Sending))
+        .count();
+    (sent, unconfirmed, open)
+}
+
+/// A Telegram channel that cannot be asked whether a post arrived: after SIGKILL in the
+/// middle of a burst, only the requests that had left are in doubt (recorded unconfirmed,
+/// never resent); every send claimed but not started goes out after the restart.
+#[test]
+fn a_kill_leaves_in_doubt_only_the_requests_in_flight() {
+    use crate::support::fake_telegram::{CHANNEL, FakeTelegram, Fault as TelegramFault};
+    const POSTS: usize = 200;
+    const TOKEN: &str = "123456:AAF-test_token-9f8e7d";
+    let telegram = FakeTelegram::start(TOKEN);
+    // Every request takes a while, so the burst lasts seconds and the kill lands inside it.
+    for _ in 0..POSTS {
+        telegram.push_fault(TelegramFault::Slow(Duration::from_millis(150)));
+    }
+    let dir = TempDir::new().unwrap();
+    let token_file = dir.path().join("telegram.token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\nhttp: {{ timeout: 5s, connect_timeout: 1s }}\naccounts:\n  tg: {{ network: telegram, token: \"file:{}\", chat: '{CHANNEL}', server: '{}' }}\n",
+            token_file.display(),
+            telegram.url()
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..POSTS {
+        csv.push_str(&format!("{at},tg,post {n}\n"));
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let mut child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while telegram.messages().len() < 12 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at_kill = telegram.messages().len();
+    assert!(at_kill < POSTS, "the kill came after the burst: {at_kill}");
+
+    let mut child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut counts = outbox_counts(dir.path());
+    while counts.0 + counts.1 < POSTS && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        counts = outbox_counts(dir.path());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (sent, unconfirmed, open) = counts;
+    assert_eq!((sent + unconfirmed, open), (POSTS, 0), "{counts:?}");
+    assert!(
+        unconfirmed <= crier::engine::dispatch::PER_ACCOUNT,
+        "{unconfirmed} unconfirmed: more than the requests that can be in flight"
+    );
+    // Nothing went out twice; only the unconfirmed ones may be missing from the channel.
+    let mut texts: BTreeMap<String, usize> = BTreeMap::new();
+    for message in telegram.messages() {
+        *texts.entry(message.text.unwrap_or_default()).or_default() += 1;
+    }
+    assert!(texts.values().all(|n| *n == 1), "posted twice: {texts:?}");
+    assert!(texts.len() >= sent && texts.len() <= POSTS);
+}
+
+/// One account's receiver hangs: another account's post, due a moment later, goes out
+/// while that request is still hanging.
+#[test]
+fn a_hanging_receiver_delays_no_other_account() {
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    let stuck = FakeNetwork::start();
+    stuck.push_fault(Fault::Slow(Duration::from_secs(60)));
+    let free = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\nhttp: {{ timeout: 90s, connect_timeout: 1s }}\naccounts:\n  stuck: {{ network: webhook, url: \"{}\" }}\n  free: {{ network: webhook, url: \"{}\" }}\n",
+            stuck.url(),
+            free.url()
+        ),
+    )
+    .unwrap();
+    let first = Utc::now() + chrono::TimeDelta::seconds(2);
+    let second = first + chrono::TimeDelta::seconds(1);
+    let format = |at: chrono::DateTime<Utc>| at.format("%Y-%m-%d %H:%M:%S").to_string();
+    std::fs::write(
+        dir.path().join("burst.csv"),
+        format!(
+            "at,to,text\n{},stuck,hangs\n{},free,goes out\n",
+            format(first),
+            format(second)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let mut child = start(dir.path());
+    wait_for(&free, 1, Duration::from_secs(20));
+    let arrived = free.created_count();
+    // Read before anything else can change: the hanging request has not ended.
+    let store = SqliteStore::open(&dir.path().join("crier.db")).unwrap();
+    let states: Vec<(String, OutboxState)> = store
+        .history(&HistoryFilter::default())
+        .unwrap()
+        .iter()
+        .flat_map(|run| run.outbox.iter().map(|o| (o.account.clone(), o.state)))
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(arrived, 1, "the free account's post did not go out");
+    assert_eq!(stuck.request_count(), 1);
+    assert!(
+        states.contains(&("stuck".to_string(), OutboxState::Sending)),
+        "{states:?}"
+    );
+}
+
+/// The store refuses every write for a while (another process holds its write lock past
+/// the busy timeout): the service logs it, waits and tries again, and the post still goes
+/// out once the store answers.
+#[test]
+fn the_service_outlives_a_store_that_fails_for_a_while() {
+    let network = FakeNetwork::start();
+    let dir = burst(&network, 1, "5s");
+    let mut child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.path().join("crier.db").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let blocker = rusqlite::Connection::open(dir.path().join("crier.db")).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    // Longer than the store's busy timeout: the service's writes fail meanwhile.
+    std::thread::sleep(Duration::from_secs(8));
+    let alive_while_failing = child.try_wait().unwrap().is_none();
+    blocker.execute_batch("COMMIT").unwrap();
+    wait_for(&network, 1, Duration::from_secs(30));
+    let alive = child.try_wait().unwrap().is_none();
+    stop(child);
+    assert!(
+        alive_while_failing && alive,
+        "the service exited on a store error"
+    );
+    assert_exactly_once(&network, 1);
+}
+
+/// A network that answers "429, Retry-After: 3" for longer than the retry budget lasts:
+/// the post waits each time as asked, history says until when, and it goes out in the end.
+#[tokio::test]
+async fn a_rate_limit_is_a_wait_not_a_failure() {
+    use crier::connectors::Connectors;
+    use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
+    use crier::store::{HistoryFilter, MemoryStore, OutboxState, Store};
+    use std::sync::Arc;
+
+    let network = FakeNetwork::start();
+    let policy = RetryPolicy::default();
+    // Ten waits of three seconds: more answers than the retry budget has attempts.
+    for _ in 0..policy.max_attempts + 2 {
+        network.push_fault(Fault::RateLimited {
+            retry_after: "3".into(),
+        });
+    }
+    let config = format!(
+        "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+        network.url()
+    );
+    let campaign = "kind: campaign\nname: news\nposts:\n  - id: hello\n    at: \"2026-12-01 10:00\"\n    to: hook\n    text: Hello\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(&config, &[("news.yaml", campaign)]);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 59, 0).unwrap();
+    let mut engine =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
+    engine.start(start).unwrap();
+    let client = crier::connectors::http::client(&plan.http).unwrap();
+    let connectors = Connectors::build(&plan.accounts, &client).unwrap();
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), policy);
+    dispatcher.set_plan(plan.clone());
+    let mut now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    engine.fire_due(now).unwrap();
+    let send = |store: &Arc<dyn Store>| {
+        store.history(&HistoryFilter::default()).unwrap()[0].outbox[0].clone()
+    };
+    let mut notes = Vec::new();
+    for _ in 0..policy.max_attempts + 3 {
+        dispatcher.dispatch_due(|| now, None).await.unwrap();
+        let row = send(&store);
+        if row.state == OutboxState::Sent {
+            break;
+        }
+        assert_eq!(row.state, OutboxState::Pending, "{row:?}");
+        notes.push(row.note.clone().unwrap_or_default());
+        now += chrono::TimeDelta::seconds(3);
+    }
+    assert_eq!(send(&store).state, OutboxState::Sent, "{notes:?}");
+    assert_eq!(notes.len(), policy.max_attempts as usize + 2);
+    assert!(
+        notes[0].starts_with("rate limited by the network until 10:00:03"),
+        "{}",
+        notes[0]
+    );
+    assert_eq!(network.created_count(), 1);
+}
+
+/// Five kills during a burst to a slow receiver: only the requests in flight at each kill
+/// are repeated (with their keys, which the receiver deduplicates), never the whole burst.
+#[test]
+fn kills_repeat_only_the_requests_in_flight() {
+    const POSTS: usize = 200;
+    const KILLS: usize = 5;
+    let network = FakeNetwork::start();
+    for _ in 0..2 * POSTS {
+        network.push_fault(Fault::Slow(Duration::from_millis(100)));
+    }
+    let dir = burst(&network, POSTS, "5s");
+    for _ in 0..KILLS {
+        let mut child = start(dir.path());
+        let before = network.request_count();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while network.request_count() < before + 8 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let child = start(dir.path());
+    wait_for(&network, POSTS, Duration::from_secs(90));
+    stop(child);
+    assert_exactly_once(&network, POSTS);
+    let repeated = network.request_count() - POSTS;
+    assert!(
+        repeated <= KILLS * crier::engine::dispatch::PER_ACCOUNT,
+        "{repeated} requests repeated over {KILLS} kills"
+    );
 }

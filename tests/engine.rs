@@ -427,3 +427,82 @@ fn rehearsal_replies_within_a_day_reply_to_their_parent() {
         "{text}"
     );
 }
+
+#[test]
+fn a_month_down_sends_the_latest_fire_and_records_every_one() {
+    let every_minute = "kind: campaign\nname: news\nposts:\n  - id: ticker\n    cron: \"* * * * *\"\n    to: demo\n    text: tick\n    missed: once\n";
+    let (_dir, plan) = plan_from(&[("news.yaml", every_minute)]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut first = engine(&plan, &store, at(9, 30));
+    assert_eq!(first.fire_due(at(9, 31)).unwrap(), 1);
+    drop(first);
+    // Down for thirty days: 43,200 fires went by.
+    let back = at(9, 31) + chrono::TimeDelta::days(30) + chrono::TimeDelta::seconds(30);
+    let _second = engine(&plan, &store, back);
+    let status = store.status().unwrap();
+    assert_eq!(
+        status.runs,
+        [("missed".to_string(), 43_199), ("running".to_string(), 2)]
+    );
+    let latest = &store
+        .history(&HistoryFilter {
+            limit: Some(1),
+            ..HistoryFilter::default()
+        })
+        .unwrap()[0];
+    assert_eq!(
+        (latest.fire_at, latest.state),
+        (
+            (at(9, 31) + chrono::TimeDelta::days(30)).timestamp_millis(),
+            Running
+        ),
+        "the latest missed fire is the one sent"
+    );
+}
+
+#[test]
+fn a_store_error_reading_an_approval_is_not_a_decision() {
+    use crier::store::Decision;
+    let config = "timezone: UTC\naccounts:\n  demo: { network: console }\n  chat: { network: console }\npeople:\n  pr_lead: { notify: chat }\n";
+    let campaign = "kind: campaign\nname: sale\nposts:\n  - id: teaser\n    at: \"2026-12-01 10:00\"\n    to: demo\n    text: Warm jackets soon\n    approve: { by: [pr_lead], before: 1h, ask: 2h, on_timeout: skip }\n";
+    let (dir, plan) = crate::support::playbooks::valid_plan(config, &[("sale.yaml", campaign)]);
+    let file = dir.path().join("crier.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+    let mut engine = engine(&plan, &store, at(7, 0));
+    assert_eq!(engine.open_approvals(at(7, 0)).unwrap(), 1);
+    let approval = store.approvals(true).unwrap()[0].id;
+    store
+        .decide(
+            approval,
+            "pr_lead",
+            Decision::Approve,
+            None,
+            at(8, 0).timestamp_millis(),
+        )
+        .unwrap();
+    // The approvals cannot be read at the post's time.
+    let side = rusqlite::Connection::open(&file).unwrap();
+    side.execute_batch("ALTER TABLE approvals RENAME TO approvals_away")
+        .unwrap();
+    assert!(engine.fire_due(at(10, 0)).is_err());
+    let teaser_runs = |store: &Arc<dyn Store>| {
+        store
+            .history(&HistoryFilter::default())
+            .unwrap()
+            .into_iter()
+            .filter(|run| run.item == "teaser")
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        teaser_runs(&store).is_empty(),
+        "an unreadable approval was taken for a decision: {:?}",
+        teaser_runs(&store)
+    );
+    // Once the store answers again the post goes out, approved.
+    side.execute_batch("ALTER TABLE approvals_away RENAME TO approvals")
+        .unwrap();
+    assert_eq!(engine.fire_due(at(10, 0)).unwrap(), 1);
+    let teaser = &teaser_runs(&store)[0];
+    assert_eq!(teaser.state, Running);
+    assert_eq!(teaser.outbox.len(), 1);
+}

@@ -1094,3 +1094,36 @@ async fn a_post_is_read_again_with_its_edit_or_as_deleted() {
     fake.author_deletes(&id);
     assert_eq!(masto.fetch_post(&id).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_lookup_after_a_restart_searches_from_the_stored_first_attempt() {
+    let fake = FakeMastodon::start();
+    // Last hour's post of an hourly reminder with a fixed text went out.
+    let earlier = connector(&fake)
+        .post(&post("hourly-1", "Reminder: doors open at 9"))
+        .await
+        .unwrap();
+    fake.set_created_at(&earlier.remote_id, Utc::now() - chrono::TimeDelta::hours(1));
+    // This hour's send was in doubt and never arrived; after a restart (a new connector,
+    // which never sent it) the dispatcher looks it up from the first attempt it stored.
+    let restarted = connector(&fake);
+    let this_hour = post("hourly-2", "Reminder: doors open at 9");
+    let first_attempt = Utc::now() - chrono::TimeDelta::seconds(30);
+    assert_eq!(
+        restarted
+            .lookup_since(&this_hour, Some(first_attempt))
+            .await
+            .unwrap(),
+        Lookup::NotFound,
+        "last hour's post is not this hour's"
+    );
+    // Once it is there, it is found.
+    let sent = restarted.post(&this_hour).await.unwrap();
+    assert_eq!(
+        connector(&fake)
+            .lookup_since(&this_hour, Some(first_attempt))
+            .await
+            .unwrap(),
+        Lookup::Found(sent)
+    );
+}

@@ -588,7 +588,7 @@ fn the_engine_holds_a_post_until_quiet_hours_end() {
     assert_eq!(engine.resume_waiting(night).unwrap(), 0);
     assert!(
         store
-            .claim_outbox(to_millis(night), 10, None)
+            .claim_outbox(&claim(to_millis(night)), 10)
             .unwrap()
             .is_empty()
     );
@@ -598,9 +598,19 @@ fn the_engine_holds_a_post_until_quiet_hours_end() {
     engine.start(night).unwrap();
     let morning = Utc.with_ymd_and_hms(2026, 12, 2, 8, 0, 0).unwrap();
     assert_eq!(engine.resume_waiting(morning).unwrap(), 1);
-    let claimed = store.claim_outbox(to_millis(morning), 10, None).unwrap();
+    let claimed = store.claim_outbox(&claim(to_millis(morning)), 10).unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].post.text, "late news");
+}
+
+fn claim(now: i64) -> crier::store::Claim<'static> {
+    crier::store::Claim {
+        owner: "test",
+        now,
+        lease_until: now + 60_000,
+        run: None,
+        skip_accounts: &[],
+    }
 }
 
 fn to_millis(at: DateTime<Utc>) -> i64 {

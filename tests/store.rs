@@ -5,9 +5,9 @@
 
 use crier::connectors::OutgoingPost;
 use crier::store::{
-    Batch, HistoryFilter, ItemKey, MemoryStore, Millis, NewOutbox, NewPause, NewRun, OutboxOutcome,
-    OutboxState, PauseScope, Release, RunAdvance, RunState, SqliteStore, StepSpec, StepState,
-    Store,
+    Batch, Claim, HistoryFilter, ItemKey, MemoryStore, Millis, NewOutbox, NewPause, NewRun,
+    OutboxId, OutboxOutcome, OutboxRow, OutboxState, PauseScope, Recovered, Release, RunAdvance,
+    RunState, SqliteStore, StepSpec, StepState, Store, StoreResult,
 };
 
 /// Runs each case against both stores, as `store::sqlite::<case>` and `store::memory::<case>`.
@@ -40,6 +40,9 @@ contract!(
     claims_are_due_ordered_limited_and_never_twice,
     claims_can_be_limited_to_one_run,
     sends_left_sending_are_recovered_in_doubt,
+    only_the_claimant_marks_renews_and_finishes_its_sends,
+    a_claim_leaves_the_accounts_it_is_told_to,
+    a_service_takes_back_a_stopped_services_claims_at_once,
     a_repeated_idempotency_key_is_ignored,
     the_latest_remote_id_is_the_latest_fire_that_sent,
     waiting_steps_wake_and_runs_advance,
@@ -62,6 +65,49 @@ contract!(
 
 const T: Millis = 1_800_000_000_000;
 const MINUTE: Millis = 60_000;
+/// The owner of the claims most cases make, with a lease that outlasts every case.
+const OWNER: &str = "dispatcher-1";
+const LONG_LEASE: Millis = 1_000_000 * MINUTE;
+
+/// Claims and results as one dispatcher (`OWNER`) makes them.
+trait Dispatching {
+    fn claim(&self, now: Millis, limit: usize, run: Option<i64>) -> StoreResult<Vec<OutboxRow>>;
+    fn finish(
+        &self,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        now: Millis,
+    ) -> StoreResult<Vec<OutboxId>>;
+}
+
+impl<S: Store + ?Sized> Dispatching for S {
+    fn claim(&self, now: Millis, limit: usize, run: Option<i64>) -> StoreResult<Vec<OutboxRow>> {
+        self.claim_outbox(&claim_by(OWNER, now, now + LONG_LEASE, run, &[]), limit)
+    }
+
+    fn finish(
+        &self,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        now: Millis,
+    ) -> StoreResult<Vec<OutboxId>> {
+        self.finish_outbox(OWNER, outcomes, now)
+    }
+}
+
+fn claim_by<'a>(
+    owner: &'a str,
+    now: Millis,
+    lease_until: Millis,
+    run: Option<i64>,
+    skip_accounts: &'a [String],
+) -> Claim<'a> {
+    Claim {
+        owner,
+        now,
+        lease_until,
+        run,
+        skip_accounts,
+    }
+}
 
 fn post(key: &ItemKey, fire_at: Millis, step: usize, account: &str, text: &str) -> OutgoingPost {
     OutgoingPost {
@@ -360,7 +406,7 @@ fn a_sent_send_settles_its_run(store: &dyn Store) {
         T,
         vec![posting(rev, "sale", "teaser", T, &["demo", "other"])],
     );
-    let claimed = store.claim_outbox(T, 10, None).unwrap();
+    let claimed = store.claim(T, 10, None).unwrap();
     assert_eq!(
         claimed
             .iter()
@@ -385,11 +431,11 @@ fn a_sent_send_settles_its_run(store: &dyn Store) {
             &format!("teaser at {T}")
         )
     );
-    store.finish_outbox(&[(1, sent("r-1"))], T + 1).unwrap();
+    store.finish(&[(1, sent("r-1"))], T + 1).unwrap();
     let run = &all(store)[0];
     assert_eq!(run.state, RunState::Running, "one send still in flight");
     assert_eq!(run.outbox[1].state, OutboxState::Sending);
-    store.finish_outbox(&[(2, sent("r-2"))], T + 2).unwrap();
+    store.finish(&[(2, sent("r-2"))], T + 2).unwrap();
     let run = &all(store)[0];
     assert_eq!(
         (run.state, run.reason.as_deref(), run.updated_at),
@@ -415,8 +461,8 @@ fn a_sent_send_settles_its_run(store: &dyn Store) {
             ..posting(rev, "sale", "launch", T, &["demo"])
         }],
     );
-    let id = store.claim_outbox(T, 10, None).unwrap()[0].id;
-    store.finish_outbox(&[(id, sent("r-3"))], T + 3).unwrap();
+    let id = store.claim(T, 10, None).unwrap()[0].id;
+    store.finish(&[(id, sent("r-3"))], T + 3).unwrap();
     let launch = all(store).into_iter().find(|r| r.item == "launch").unwrap();
     assert_eq!(
         (launch.state, launch.reason.as_deref()),
@@ -427,13 +473,13 @@ fn a_sent_send_settles_its_run(store: &dyn Store) {
 fn a_retry_comes_back_when_due_with_one_attempt_more(store: &dyn Store) {
     let rev = revision(store);
     commit(store, T, vec![posting(rev, "sale", "teaser", T, &["demo"])]);
-    let id = store.claim_outbox(T, 10, None).unwrap()[0].id;
+    let id = store.claim(T, 10, None).unwrap()[0].id;
     let retry = OutboxOutcome::Retry {
         at: T + 30_000,
         error: "503: try later".into(),
         check_first: true,
     };
-    store.finish_outbox(&[(id, retry)], T + 1).unwrap();
+    store.finish(&[(id, retry)], T + 1).unwrap();
     let run = &all(store)[0];
     assert_eq!(run.state, RunState::Running);
     let send = &run.outbox[0];
@@ -447,15 +493,13 @@ fn a_retry_comes_back_when_due_with_one_attempt_more(store: &dyn Store) {
         (OutboxState::Pending, 1, T + 30_000, Some("503: try later"))
     );
     assert_eq!(store.next_outbox_due().unwrap(), Some(T + 30_000));
-    assert!(store.claim_outbox(T + 29_999, 10, None).unwrap().is_empty());
-    let again = store.claim_outbox(T + 30_000, 10, None).unwrap();
+    assert!(store.claim(T + 29_999, 10, None).unwrap().is_empty());
+    let again = store.claim(T + 30_000, 10, None).unwrap();
     assert_eq!(
         (again[0].id, again[0].attempts, again[0].check_first),
         (id, 2, true)
     );
-    store
-        .finish_outbox(&[(id, sent("r-1"))], T + 30_001)
-        .unwrap();
+    store.finish(&[(id, sent("r-1"))], T + 30_001).unwrap();
     let run = &all(store)[0];
     // A success clears the error and the check; the attempts stay counted.
     assert_eq!(run.state, RunState::Succeeded);
@@ -472,13 +516,13 @@ fn a_failed_send_fails_its_run_with_the_first_failure(store: &dyn Store) {
         T,
         vec![posting(rev, "sale", "teaser", T, &["a", "b", "c"])],
     );
-    let claimed = store.claim_outbox(T, 10, None).unwrap();
+    let claimed = store.claim(T, 10, None).unwrap();
     let failed = |error: &str| OutboxOutcome::Failed {
         error: error.into(),
     };
     // Finished in another order than their ids: the first failure by id is the reason.
     store
-        .finish_outbox(
+        .finish(
             &[
                 (claimed[2].id, failed("401: bad token")),
                 (claimed[0].id, sent("r-a")),
@@ -513,14 +557,14 @@ fn claims_are_due_ordered_limited_and_never_twice(store: &dyn Store) {
         vec![late, early, posting(rev, "news", "c", T, &["demo"]), later],
     );
     let first: Vec<i64> = store
-        .claim_outbox(T + 5, 2, None)
+        .claim(T + 5, 2, None)
         .unwrap()
         .iter()
         .map(|r| r.id)
         .collect();
     assert_eq!(first, [2, 3], "the two due soonest, returned by id");
     let second: Vec<i64> = store
-        .claim_outbox(T + 5, 10, None)
+        .claim(T + 5, 10, None)
         .unwrap()
         .iter()
         .map(|r| r.id)
@@ -530,8 +574,8 @@ fn claims_are_due_ordered_limited_and_never_twice(store: &dyn Store) {
         [1],
         "never a row claimed already, never one not yet due"
     );
-    assert!(store.claim_outbox(T + 5, 10, None).unwrap().is_empty());
-    assert!(store.claim_outbox(T + 10, 0, None).unwrap().is_empty());
+    assert!(store.claim(T + 5, 10, None).unwrap().is_empty());
+    assert!(store.claim(T + 10, 0, None).unwrap().is_empty());
     assert_eq!(store.next_outbox_due().unwrap(), Some(T + 10));
     let status = store.status().unwrap();
     assert_eq!(
@@ -551,15 +595,15 @@ fn claims_can_be_limited_to_one_run(store: &dyn Store) {
         ],
     );
     let ids: Vec<i64> = store
-        .claim_outbox(T, 10, Some(2))
+        .claim(T, 10, Some(2))
         .unwrap()
         .iter()
         .map(|r| r.id)
         .collect();
     assert_eq!(ids, [3, 4]);
-    assert!(store.claim_outbox(T, 10, Some(2)).unwrap().is_empty());
-    assert!(store.claim_outbox(T, 10, Some(99)).unwrap().is_empty());
-    assert_eq!(store.claim_outbox(T, 10, None).unwrap().len(), 2);
+    assert!(store.claim(T, 10, Some(2)).unwrap().is_empty());
+    assert!(store.claim(T, 10, Some(99)).unwrap().is_empty());
+    assert_eq!(store.claim(T, 10, None).unwrap().len(), 2);
 }
 
 fn sends_left_sending_are_recovered_in_doubt(store: &dyn Store) {
@@ -567,12 +611,30 @@ fn sends_left_sending_are_recovered_in_doubt(store: &dyn Store) {
     commit(
         store,
         T,
-        vec![posting(rev, "news", "a", T, &["x", "y", "z"])],
+        vec![posting(rev, "news", "a", T, &["x", "y", "z", "w"])],
     );
-    store.claim_outbox(T, 2, None).unwrap();
-    // The process stops here; the next one finds two sends whose outcome is unknown.
-    assert_eq!(store.recover_in_doubt(T + 100).unwrap(), 2);
-    assert_eq!(store.recover_in_doubt(T + 100).unwrap(), 0);
+    let claimed = store
+        .claim_outbox(&claim_by(OWNER, T, T + 50, None, &[]), 3)
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    // Two requests leave; the third never starts; then the process stops.
+    assert_eq!(store.mark_in_flight(OWNER, &[1, 2], T + 1).unwrap(), [1, 2]);
+    // Within the lease the claims are still the stopped process's.
+    assert_eq!(
+        store.recover_in_doubt(T + 49).unwrap(),
+        Recovered::default()
+    );
+    assert_eq!(
+        store.recover_in_doubt(T + 100).unwrap(),
+        Recovered {
+            in_doubt: 2,
+            unstarted: 1
+        }
+    );
+    assert_eq!(
+        store.recover_in_doubt(T + 100).unwrap(),
+        Recovered::default()
+    );
     let run = &all(store)[0];
     assert_eq!(
         run.outbox
@@ -582,17 +644,162 @@ fn sends_left_sending_are_recovered_in_doubt(store: &dyn Store) {
         [
             (OutboxState::Pending, 1, T + 100),
             (OutboxState::Pending, 1, T + 100),
+            (OutboxState::Pending, 0, T + 100),
             (OutboxState::Pending, 0, T)
         ]
     );
-    let claimed = store.claim_outbox(T + 100, 10, None).unwrap();
+    let claimed = store.claim(T + 100, 10, None).unwrap();
     assert_eq!(
         claimed
             .iter()
-            .map(|r| (r.id, r.attempts, r.check_first))
+            .map(|r| (r.id, r.attempts, r.check_first, r.first_attempt_at))
             .collect::<Vec<_>>(),
-        [(1, 2, true), (2, 2, true), (3, 1, false)]
+        [
+            (1, 2, true, Some(T + 1)),
+            (2, 2, true, Some(T + 1)),
+            (3, 1, false, None),
+            (4, 1, false, None)
+        ]
     );
+    // The first attempt's time stays the first one's.
+    store.mark_in_flight(OWNER, &[1], T + 200).unwrap();
+    store
+        .finish(
+            &[(
+                1,
+                OutboxOutcome::Retry {
+                    at: T + 300,
+                    error: "timeout".into(),
+                    check_first: true,
+                },
+            )],
+            T + 250,
+        )
+        .unwrap();
+    assert_eq!(
+        store.claim(T + 300, 10, None).unwrap()[0].first_attempt_at,
+        Some(T + 1)
+    );
+}
+
+fn only_the_claimant_marks_renews_and_finishes_its_sends(store: &dyn Store) {
+    let rev = revision(store);
+    commit(store, T, vec![posting(rev, "news", "a", T, &["x", "y"])]);
+    let stalled = "dispatcher-stalled";
+    let claimed = store
+        .claim_outbox(&claim_by(stalled, T, T + 10, None, &[]), 10)
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(store.mark_in_flight(stalled, &[1], T + 1).unwrap(), [1]);
+    // Another dispatcher can neither mark nor finish nor renew them.
+    assert!(store.mark_in_flight(OWNER, &[2], T + 2).unwrap().is_empty());
+    assert_eq!(
+        store.renew_claims(OWNER, &[1, 2], T + 99, T + 2).unwrap(),
+        0
+    );
+    assert_eq!(
+        store.finish(&[(1, sent("r-other"))], T + 2).unwrap(),
+        [1],
+        "not its claim: left alone"
+    );
+    // The claimant renews send 1 only: send 2's lease passes and it is taken back.
+    assert_eq!(store.renew_claims(stalled, &[1], T + 30, T + 5).unwrap(), 1);
+    assert_eq!(
+        store.recover_in_doubt(T + 20).unwrap(),
+        Recovered {
+            in_doubt: 0,
+            unstarted: 1
+        }
+    );
+    // Send 2 is claimed again by the live dispatcher; the stalled one's late result for it
+    // is not recorded, and it cannot mark it any more.
+    assert_eq!(store.claim(T + 20, 10, None).unwrap()[0].id, 2);
+    assert!(
+        store
+            .mark_in_flight(stalled, &[2], T + 21)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .finish_outbox(stalled, &[(2, sent("r-late")), (1, sent("r-1"))], T + 21)
+            .unwrap(),
+        [2]
+    );
+    store.mark_in_flight(OWNER, &[2], T + 22).unwrap();
+    store.finish(&[(2, sent("r-2"))], T + 23).unwrap();
+    let run = &all(store)[0];
+    assert_eq!(
+        run.outbox
+            .iter()
+            .map(|o| (o.state, o.remote_id.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (OutboxState::Sent, Some("r-1")),
+            (OutboxState::Sent, Some("r-2"))
+        ]
+    );
+    assert_eq!(run.state, RunState::Succeeded);
+}
+
+fn a_service_takes_back_a_stopped_services_claims_at_once(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![posting(rev, "news", "a", T, &["x", "y", "z"])],
+    );
+    let mine = store
+        .claim_outbox(&claim_by("run:41-a", T, T + LONG_LEASE, None, &[]), 2)
+        .unwrap();
+    store.mark_in_flight("run:41-a", &[mine[0].id], T).unwrap();
+    let trigger = store
+        .claim_outbox(&claim_by("7-b", T, T + LONG_LEASE, None, &[]), 1)
+        .unwrap();
+    // Leases far ahead: only the stopped service's own claims come back, not another's.
+    assert_eq!(
+        store.recover_claims_of("run:", T + 1).unwrap(),
+        Recovered {
+            in_doubt: 1,
+            unstarted: 1
+        }
+    );
+    assert_eq!(
+        store
+            .claim(T + 1, 10, None)
+            .unwrap()
+            .iter()
+            .map(|r| (r.id, r.check_first))
+            .collect::<Vec<_>>(),
+        [(mine[0].id, true), (mine[1].id, false)]
+    );
+    assert_eq!(
+        store
+            .finish_outbox("7-b", &[(trigger[0].id, sent("r"))], T + 2)
+            .unwrap(),
+        Vec::<i64>::new()
+    );
+}
+
+fn a_claim_leaves_the_accounts_it_is_told_to(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![posting(rev, "news", "a", T, &["busy", "free", "other"])],
+    );
+    let busy = vec!["busy".to_string(), "other".to_string()];
+    let claimed = store
+        .claim_outbox(&claim_by(OWNER, T, T + LONG_LEASE, None, &busy), 10)
+        .unwrap();
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|r| r.account.as_str())
+            .collect::<Vec<_>>(),
+        ["free"]
+    );
+    assert_eq!(store.claim(T, 10, None).unwrap().len(), 2);
 }
 
 fn a_repeated_idempotency_key_is_ignored(store: &dyn Store) {
@@ -611,7 +818,7 @@ fn a_repeated_idempotency_key_is_ignored(store: &dyn Store) {
     // The ignored row took no id.
     assert_eq!(
         store
-            .claim_outbox(T, 10, None)
+            .claim(T, 10, None)
             .unwrap()
             .iter()
             .map(|r| r.id)
@@ -634,10 +841,10 @@ fn the_latest_remote_id_is_the_latest_fire_that_sent(store: &dyn Store) {
             posting(rev, "news", "b", T + 180 * MINUTE, &["x"]),
         ],
     );
-    let claimed = store.claim_outbox(T + 60 * MINUTE, 10, None).unwrap();
+    let claimed = store.claim(T + 60 * MINUTE, 10, None).unwrap();
     assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 2, 3]);
     store
-        .finish_outbox(
+        .finish(
             &[(3, sent("early")), (1, sent("hour-x")), (2, sent("hour-y"))],
             T + 60 * MINUTE,
         )
@@ -658,9 +865,9 @@ fn the_latest_remote_id_is_the_latest_fire_that_sent(store: &dyn Store) {
             .unwrap(),
         None
     );
-    let claimed = store.claim_outbox(T + 180 * MINUTE, 10, None).unwrap();
+    let claimed = store.claim(T + 180 * MINUTE, 10, None).unwrap();
     store
-        .finish_outbox(
+        .finish(
             &[(claimed[0].id, sent("noon")), (claimed[1].id, sent("b"))],
             T + 180 * MINUTE,
         )
@@ -733,10 +940,8 @@ fn waiting_steps_wake_and_runs_advance(store: &dyn Store) {
         (run.outbox[0].text.as_str(), run.outbox[0].next_attempt_at),
         ("sooner after the wait", now)
     );
-    let claimed = store.claim_outbox(now, 10, None).unwrap();
-    store
-        .finish_outbox(&[(claimed[0].id, sent("r"))], now)
-        .unwrap();
+    let claimed = store.claim(now, 10, None).unwrap();
+    store.finish(&[(claimed[0].id, sent("r"))], now).unwrap();
     assert_eq!(
         all(store).into_iter().find(|r| r.id == 2).unwrap().state,
         RunState::Succeeded
@@ -953,10 +1158,8 @@ fn status_counts_and_lists_runs_in_flight(store: &dyn Store) {
             posting(rev, "news", "e", T, &[]),
         ],
     );
-    let claimed = store.claim_outbox(T, 1, None).unwrap();
-    store
-        .finish_outbox(&[(claimed[0].id, sent("r"))], T)
-        .unwrap();
+    let claimed = store.claim(T, 1, None).unwrap();
+    store.finish(&[(claimed[0].id, sent("r"))], T).unwrap();
     let status = store.status().unwrap();
     let pairs = |v: &[(&str, i64)]| {
         v.iter()
@@ -1014,13 +1217,13 @@ fn timeline_lists_every_run_and_send_oldest_first(store: &dyn Store) {
         ],
     );
     // Run 1 (`a`, due later) has send 1; run 3 (`c`) has sends 2 (y), 3 (x) and 4 (ops).
-    let claimed = store.claim_outbox(T, 10, None).unwrap();
+    let claimed = store.claim(T, 10, None).unwrap();
     assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 3, 4]);
     let failed = OutboxOutcome::Failed {
         error: "401: bad token".into(),
     };
     store
-        .finish_outbox(&[(4, sent("r-ops")), (2, failed), (3, sent("r-x"))], T)
+        .finish(&[(4, sent("r-ops")), (2, failed), (3, sent("r-x"))], T)
         .unwrap();
     let rows: Vec<_> = store
         .timeline()
@@ -1117,31 +1320,21 @@ fn a_refused_commit_writes_nothing(store: &dyn Store) {
         commit(store, T, vec![posting(rev, "news", "c", T, &["x"])]),
         [1]
     );
-    assert_eq!(store.claim_outbox(T, 10, None).unwrap()[0].id, 1);
+    assert_eq!(store.claim(T, 10, None).unwrap()[0].id, 1);
 }
 
 fn finishing_an_unknown_send_changes_nothing(store: &dyn Store) {
     let rev = revision(store);
     commit(store, T, vec![posting(rev, "news", "a", T, &["x"])]);
-    store.claim_outbox(T, 10, None).unwrap();
+    store.claim(T, 10, None).unwrap();
     let before = all(store);
-    let error = store
-        .finish_outbox(&[(1, sent("r")), (7, sent("r"))], T + 1)
-        .unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "the store failed: Query returned no rows"
-    );
     let failed = OutboxOutcome::Failed { error: "x".into() };
-    let error = store
-        .finish_outbox(&[(1, sent("r")), (7, failed)], T + 1)
-        .unwrap_err();
     assert_eq!(
-        error.to_string(),
-        "the store failed: FOREIGN KEY constraint failed"
+        store.finish(&[(7, sent("r")), (8, failed)], T + 1).unwrap(),
+        [7, 8]
     );
     assert_eq!(all(store), before);
-    store.finish_outbox(&[], T + 1).unwrap();
+    assert!(store.finish(&[], T + 1).unwrap().is_empty());
 }
 
 /// Both stores driven by one long seeded sequence of calls, as an engine and a dispatcher
@@ -1223,7 +1416,18 @@ fn both_stores_answer_every_call_alike() {
                             let run = rng.gen_bool(0.2).then(|| rng.gen_range(1..20));
                             format!(
                                 "{:?}",
-                                store.claim_outbox(now, rng.gen_range(0..6), run).unwrap()
+                                store
+                                    .claim_outbox(
+                                        &claim_by(
+                                            ["a", "b"][rng.gen_range(0..2)],
+                                            now,
+                                            now + rng.gen_range(0..30) * MINUTE,
+                                            run,
+                                            &[],
+                                        ),
+                                        rng.gen_range(0..6)
+                                    )
+                                    .unwrap()
                             )
                         }
                         45..=69 => {
@@ -1247,11 +1451,22 @@ fn both_stores_answer_every_call_alike() {
                             format!(
                                 "{:?}",
                                 store
-                                    .finish_outbox(&outcomes, now)
+                                    .finish_outbox(["a", "b"][rng.gen_range(0..2)], &outcomes, now)
                                     .map_err(|e| e.to_string())
                             )
                         }
-                        70..=74 => format!("{:?}", store.recover_in_doubt(now).unwrap()),
+                        70..=72 => format!("{:?}", store.recover_in_doubt(now).unwrap()),
+                        73..=74 => {
+                            let ids: Vec<i64> = (0..rng.gen_range(0..4))
+                                .map(|_| rng.gen_range(1..40))
+                                .collect();
+                            format!(
+                                "{:?}",
+                                store
+                                    .mark_in_flight(["a", "b"][rng.gen_range(0..2)], &ids, now)
+                                    .unwrap()
+                            )
+                        }
                         75..=89 => {
                             let due = store.waiting_steps_due(now).unwrap();
                             let answer = format!("{due:?}");
@@ -1385,13 +1600,13 @@ fn metrics_snapshots_and_recent_posts(store: &dyn Store) {
             posting(rev, "news", "c", T + 2 * MINUTE, &["x"]),
         ],
     );
-    let claimed = store.claim_outbox(T + 2 * MINUTE, 10, None).unwrap();
+    let claimed = store.claim(T + 2 * MINUTE, 10, None).unwrap();
     assert_eq!(claimed.len(), 4);
     store
-        .finish_outbox(&[(1, sent("old-x")), (2, sent("old-y"))], T)
+        .finish(&[(1, sent("old-x")), (2, sent("old-y"))], T)
         .unwrap();
     store
-        .finish_outbox(
+        .finish(
             &[
                 (3, sent("new-x")),
                 (
@@ -1493,16 +1708,16 @@ fn held_sends_wait_unclaimed_and_are_released_or_skipped(store: &dyn Store) {
             posting(rev, "sale", "launch", T, &["demo"]),
         ],
     );
-    let claimed = store.claim_outbox(T, 10, None).unwrap();
+    let claimed = store.claim(T, 10, None).unwrap();
     assert_eq!(claimed.len(), 3);
     let held = |note: &str| OutboxOutcome::Held { note: note.into() };
     store
-        .finish_outbox(
+        .finish(
             &[(1, held("paused")), (2, sent("r-2")), (3, held("paused"))],
             T + 1,
         )
         .unwrap();
-    assert!(store.claim_outbox(T + MINUTE, 10, None).unwrap().is_empty());
+    assert!(store.claim(T + MINUTE, 10, None).unwrap().is_empty());
     assert_eq!(store.next_outbox_due().unwrap(), None);
     let runs = all(store);
     let teaser = runs.iter().find(|r| r.item == "teaser").unwrap();
@@ -1565,14 +1780,12 @@ fn held_sends_wait_unclaimed_and_are_released_or_skipped(store: &dyn Store) {
     let teaser = runs.iter().find(|r| r.item == "teaser").unwrap();
     assert_eq!(teaser.outbox[1].state, OutboxState::Sent);
     assert_eq!(store.next_outbox_due().unwrap(), Some(T + 2 * MINUTE));
-    let again = store.claim_outbox(T + 2 * MINUTE, 10, None).unwrap();
+    let again = store.claim(T + 2 * MINUTE, 10, None).unwrap();
     assert_eq!(
         again.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(),
         [(1, 1)]
     );
-    store
-        .finish_outbox(&[(1, sent("r-1"))], T + 3 * MINUTE)
-        .unwrap();
+    store.finish(&[(1, sent("r-1"))], T + 3 * MINUTE).unwrap();
     let teaser = all(store).into_iter().find(|r| r.item == "teaser").unwrap();
     assert_eq!(teaser.state, RunState::Succeeded);
 }
@@ -1580,10 +1793,10 @@ fn held_sends_wait_unclaimed_and_are_released_or_skipped(store: &dyn Store) {
 fn a_deferred_send_comes_back_at_its_slot_without_an_attempt(store: &dyn Store) {
     let rev = revision(store);
     commit(store, T, vec![posting(rev, "sale", "teaser", T, &["demo"])]);
-    store.claim_outbox(T, 10, None).unwrap();
+    store.claim(T, 10, None).unwrap();
     let note = "delayed by rules `brand`: 4 per 1h per account";
     store
-        .finish_outbox(
+        .finish(
             &[(
                 1,
                 OutboxOutcome::Deferred {
@@ -1595,7 +1808,7 @@ fn a_deferred_send_comes_back_at_its_slot_without_an_attempt(store: &dyn Store) 
         )
         .unwrap();
     assert_eq!(store.next_outbox_due().unwrap(), Some(T + 20 * MINUTE));
-    assert!(store.claim_outbox(T + MINUTE, 10, None).unwrap().is_empty());
+    assert!(store.claim(T + MINUTE, 10, None).unwrap().is_empty());
     let run = &all(store)[0];
     assert_eq!(
         (
@@ -1606,7 +1819,7 @@ fn a_deferred_send_comes_back_at_its_slot_without_an_attempt(store: &dyn Store) 
         ),
         (RunState::Running, OutboxState::Pending, 0, Some(note))
     );
-    let claimed = store.claim_outbox(T + 20 * MINUTE, 10, None).unwrap();
+    let claimed = store.claim(T + 20 * MINUTE, 10, None).unwrap();
     assert_eq!(claimed[0].attempts, 1);
 }
 
@@ -1629,9 +1842,9 @@ fn send_slots_are_recent_sends_and_future_ones(store: &dyn Store) {
             },
         ],
     );
-    store.claim_outbox(T, 10, None).unwrap();
+    store.claim(T, 10, None).unwrap();
     store
-        .finish_outbox(
+        .finish(
             &[
                 (1, sent("r-1")),
                 (

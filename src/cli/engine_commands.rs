@@ -165,6 +165,27 @@ pub(super) fn status(path: &Path) -> CommandResult {
             );
         }
     }
+    // A crisis plan whose conditions keep failing is not quietly "no incident".
+    if let Some(store) = &store {
+        for crisis in &plan.crises {
+            let failure = store
+                .crisis_state(&crisis.name)
+                .map_err(|e| e.to_string())?
+                .and_then(|json| {
+                    serde_json::from_str::<crate::crisis::runner::RunnerState>(&json).ok()
+                })
+                .and_then(|state| state.condition_failure);
+            if let Some(failure) = failure {
+                println!(
+                    "\ncrisis plan {} cannot evaluate its conditions ({} failed evaluation(s) in a row since {}): {}",
+                    crisis.name,
+                    failure.failures,
+                    local(from_millis(failure.since), tz),
+                    failure.error
+                );
+            }
+        }
+    }
     if !status.pauses.is_empty() {
         println!("\npaused (`crier resume` lifts):");
         for PauseHolding { pause, held } in &status.pauses {

@@ -200,6 +200,16 @@ pub trait Connector: Send + Sync + fmt::Debug {
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError>;
     /// Whether a post with this idempotency key (or content) already exists.
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError>;
+    /// `lookup` for a post whose first request left at `first_attempt` (stored with the
+    /// send, so it holds in any process): a network searched by content looks no earlier.
+    async fn lookup_since(
+        &self,
+        post: &OutgoingPost,
+        first_attempt: Option<DateTime<Utc>>,
+    ) -> Result<Lookup, SendError> {
+        let _ = first_attempt;
+        self.lookup(post).await
+    }
     /// Checks the account can be used (token valid, chat or room reachable) without posting.
     async fn health(&self) -> Result<(), SendError>;
 

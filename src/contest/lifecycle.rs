@@ -204,7 +204,7 @@ pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreRe
             contest,
             parts.scripts,
             &entries,
-            &announcement_ids(parts, contest),
+            &announcement_ids(parts, contest)?,
         )
         .into_iter()
         .map(|(_, verdict)| verdict)
@@ -250,7 +250,7 @@ pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreRe
         if parts.seeds == Seeds::Rehearsal {
             text.push_str(" (A rehearsal: the seed is derived from the contest's name.)");
         }
-        let reply_to = announcement_ids(parts, contest).into_iter().next();
+        let reply_to = announcement_ids(parts, contest)?.into_iter().next();
         let run = post_run(
             parts,
             contest,
@@ -372,21 +372,20 @@ pub fn proof(store: &dyn Store, contest: &ContestPlan) -> Result<Proof, String> 
 }
 
 /// The network's id of the announcement, once it went out (what replies answer).
-fn announcement_remote_id(parts: &Parts, contest: &ContestPlan) -> Option<String> {
+/// A store error is not "no announcement": replies would lose their target.
+fn announcement_remote_id(parts: &Parts, contest: &ContestPlan) -> StoreResult<Option<String>> {
     let key = ItemKey::new(&contest.name, "announce");
-    parts
-        .store
-        .latest_remote_id(&key, &contest.account)
-        .ok()
-        .flatten()
+    parts.store.latest_remote_id(&key, &contest.account)
 }
 
 /// What an entry replying to the announcement names: its network id, or its item name
 /// (`announce`, as rehearsal events write it).
-fn announcement_ids(parts: &Parts, contest: &ContestPlan) -> Vec<String> {
-    let mut ids: Vec<String> = announcement_remote_id(parts, contest).into_iter().collect();
+fn announcement_ids(parts: &Parts, contest: &ContestPlan) -> StoreResult<Vec<String>> {
+    let mut ids: Vec<String> = announcement_remote_id(parts, contest)?
+        .into_iter()
+        .collect();
     ids.push("announce".into());
-    ids
+    Ok(ids)
 }
 
 fn context(contest: &ContestPlan, winners: &[Entry]) -> serde_json::Value {
@@ -598,7 +597,7 @@ fn winner_runs(
         }
     };
     let fire_at = contest.draw_at.with_timezone(&Utc);
-    let reply_to = announcement_ids(parts, contest).into_iter().next();
+    let reply_to = announcement_ids(parts, contest)?.into_iter().next();
     let mut runs = vec![post_run(
         parts, contest, item, fire_at, public, reply_to, now,
     )];

@@ -48,7 +48,26 @@ pub struct RunnerState {
     /// How far the stored mention stream has been read (the service's intake sequence).
     #[serde(default)]
     pub mentions_read: i64,
+    /// The conditions could not be evaluated at the last evaluations (none while they can).
+    #[serde(default)]
+    pub condition_failure: Option<ConditionFailure>,
 }
+
+/// Conditions that failed to evaluate, in a row: never taken for "false". While they fail
+/// the incident state stays as it was; after `CONDITION_FAILURES_TO_ALERT` the plan's people
+/// are told (once per streak).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionFailure {
+    /// The first failed evaluation of the streak.
+    pub since: i64,
+    pub failures: u32,
+    /// The last error, with the condition it came from.
+    pub error: String,
+    pub notified: bool,
+}
+
+/// Failed evaluations in a row before the plan's people are told.
+pub const CONDITION_FAILURES_TO_ALERT: u32 = 3;
 
 /// The open incident and what it still has to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -316,7 +335,7 @@ impl<'a> PlanRunner<'a> {
         {
             return;
         }
-        let (holds, _, _) = self.conditions(minute);
+        let (holds, _, _, _) = self.conditions(minute);
         if holds.contains(&true) {
             self.state.first_signal = Some(last);
             self.changed = true;
@@ -349,10 +368,28 @@ impl<'a> PlanRunner<'a> {
     /// Evaluates the levels and `resolve.when` at `now`; an incident that opens takes
     /// `next_id`. Returns whether one opened.
     pub fn evaluate(&mut self, now: i64, next_id: i64) -> bool {
-        let (holds, resolve, signal) = self.conditions(now);
+        let (holds, resolve, signal, failed) = self.conditions(now);
         self.changed = true;
         self.state.signal = signal;
         self.state.evaluated_at = Some(now);
+        if let Some(error) = failed {
+            // Not "false": nothing opens, rises, falls or resolves on a condition that
+            // could not be evaluated. It is said, kept, and told after a few in a row.
+            tracing::error!(plan = %self.plan.name, "a crisis condition failed: {error}");
+            let failure = self
+                .state
+                .condition_failure
+                .get_or_insert(ConditionFailure {
+                    since: now,
+                    failures: 0,
+                    error: String::new(),
+                    notified: false,
+                });
+            failure.failures += 1;
+            failure.error = error;
+            return false;
+        }
+        self.state.condition_failure = None;
         if holds.contains(&true) {
             // The last minute with mentions tipped it, unless an earlier one already had.
             let last_minute = self.state.series.last().map_or(now, |m| m.at.min(now));
@@ -381,8 +418,10 @@ impl<'a> PlanRunner<'a> {
     }
 
     /// The windows moved to `now`: whether each level's `when:` holds, whether `resolve.when`
-    /// does, and the signal texts render with.
-    fn conditions(&mut self, now: i64) -> (Vec<bool>, bool, serde_json::Value) {
+    /// does, the signal texts render with, and the error of a condition that failed.
+    /// A condition that could not be evaluated counts as not holding here, and is named in
+    /// the last value, so the caller never takes it for "false".
+    fn conditions(&mut self, now: i64) -> (Vec<bool>, bool, serde_json::Value, Option<String>) {
         self.signals.advance(now);
         let windows = self.signals.windows();
         let counts = windows.counts(Duration::from_secs(1800));
@@ -399,19 +438,29 @@ impl<'a> PlanRunner<'a> {
             .with_json("signal", &signal)
             .with("now", crate::script::now_map(&local))
             .with_signals(self.signals.source());
-        let holds: Vec<bool> = self
-            .plan
-            .levels
-            .iter()
-            .map(|l| self.engine.evaluate(&l.when, &input).unwrap_or(false))
-            .collect();
-        let resolve = self
-            .plan
-            .resolve
-            .as_ref()
-            .is_some_and(|r| self.engine.evaluate(&r.when, &input).unwrap_or(false));
+        let mut failed: Option<String> = None;
+        let mut holds = Vec::with_capacity(self.plan.levels.len());
+        for level in &self.plan.levels {
+            match self.engine.evaluate(&level.when, &input) {
+                Ok(holds_now) => holds.push(holds_now),
+                Err(error) => {
+                    failed = Some(format!("level `{}`: {}", level.name, error.message));
+                    holds.push(false);
+                }
+            }
+        }
+        let resolve = match self.plan.resolve.as_ref() {
+            Some(resolve) => match self.engine.evaluate(&resolve.when, &input) {
+                Ok(holds_now) => holds_now,
+                Err(error) => {
+                    failed = Some(format!("`resolve`: {}", error.message));
+                    false
+                }
+            },
+            None => false,
+        };
         drop(input);
-        (holds, resolve, signal)
+        (holds, resolve, signal, failed)
     }
 
     fn open(&mut self, now: i64, level: usize, id: i64) {

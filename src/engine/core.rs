@@ -14,7 +14,7 @@ use crate::connectors::OutgoingPost;
 use crate::contest::lifecycle::Seeds;
 use crate::crisis::CrisisSignals;
 use crate::crisis::runner::RunnerState;
-use crate::playbook::plan::{ApprovalPlan, Plan};
+use crate::playbook::plan::{ApprovalPlan, Plan, PostPlan};
 use crate::playbook::raw::{Missed, PostApprovalTimeout, Then};
 use crate::preview::campaign_context;
 use crate::script::{ConditionInput, MetricsSource, NoData, ScriptEngine};
@@ -28,8 +28,9 @@ use crate::text::TextTemplates;
 /// A fire later than this after its time is treated as missed (laptop asleep, process
 /// paused), so that waking up never causes a burst beyond the item's policy.
 pub const LATE_GRACE: TimeDelta = TimeDelta::seconds(60);
-/// Missed fires examined per item after downtime, at most.
-const MAX_CATCH_UP: usize = 10_000;
+/// Missed fires recorded per transaction while catching up after downtime: a month of an
+/// every-minute item is recorded in a few bounded commits, never all at once.
+const CATCH_UP_CHUNK: usize = 10_000;
 
 /// What the engine needs besides the plan.
 #[derive(Clone)]
@@ -152,7 +153,7 @@ impl Engine {
                 .get(&item.key(&self.plan))
                 .copied()
                 .unwrap_or(alive);
-            self.catch_up(item, cursor, now, &mut batch);
+            self.catch_up(item, cursor, now, &mut batch)?;
         }
         self.commit(batch)
     }
@@ -168,7 +169,26 @@ impl Engine {
 
     /// Turns every fire due at `now` into runs, committed together (with the record that
     /// the engine was alive at `now`, even when nothing fired).
+    ///
+    /// If the store fails, nothing is lost: the fires go back in the queue and the cursors
+    /// are read again from the store, so the next call fires them again.
     pub fn fire_due(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        if self.queue.peek().is_none_or(|at| at > now) {
+            return self.fire_due_now(now);
+        }
+        let queue = self.queue.clone();
+        self.fire_due_now(now).inspect_err(|_| {
+            self.queue = queue;
+            if let Ok(cursors) = self.parts.store.cursors() {
+                self.cursors = cursors
+                    .into_iter()
+                    .map(|(key, at)| (key, from_millis(at)))
+                    .collect();
+            }
+        })
+    }
+
+    fn fire_due_now(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
         let mut batch = Batch {
             now: to_millis(now),
             ..Batch::default()
@@ -181,10 +201,10 @@ impl Engine {
                     .get(&item.key(&self.plan))
                     .copied()
                     .unwrap_or(at - TimeDelta::milliseconds(1));
-                self.catch_up(item, cursor, now, &mut batch);
+                self.catch_up(item, cursor, now, &mut batch)?;
                 continue;
             }
-            self.fire(item, at, now, &mut batch);
+            self.fire(item, at, now, &mut batch)?;
         }
         let fired = batch.runs.len();
         self.commit(batch)?;
@@ -216,7 +236,7 @@ impl Engine {
                 }
             }
             let (at, item) = self.queue.pop_due(horizon).expect("peeked");
-            self.fire(item, at, at, &mut batch);
+            self.fire(item, at, at, &mut batch)?;
             if let Some(wake) = batch.runs.last().and_then(|run| run.wake_at) {
                 earliest_wake = Some(earliest_wake.map_or(wake, |w| w.min(wake)));
             }
@@ -245,7 +265,7 @@ impl Engine {
             let hint = crate::diagnostic::did_you_mean(&wanted, known.iter().map(String::as_str));
             return Err(TriggerError::UnknownItem { item: wanted, hint });
         };
-        let run = self.new_run(item_ref, now, now, Some(TRIGGERED_BY_HAND.into()));
+        let run = self.new_run(item_ref, now, now, Some(TRIGGERED_BY_HAND.into()))?;
         let ids = self.parts.store.commit(&Batch {
             now: to_millis(now),
             runs: vec![run],
@@ -254,14 +274,29 @@ impl Engine {
         ids.first().copied().ok_or(TriggerError::AlreadyFired)
     }
 
-    /// Moves on every run whose waiting step's time has come.
+    /// Moves on every run whose waiting step's time has come. A run whose step cannot be
+    /// decided because the store failed stays waiting, due, and is tried again next time;
+    /// the others move on, and the first such error is returned.
     pub fn resume_waiting(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
         let due = self.parts.store.waiting_steps_due(to_millis(now))?;
+        let mut first_error = None;
+        let mut moved = 0;
         for waiting in &due {
-            let advance = self.wake(waiting, now);
-            self.parts.store.advance_run(&advance, to_millis(now))?;
+            let advanced = self
+                .wake(waiting, now)
+                .and_then(|advance| self.parts.store.advance_run(&advance, to_millis(now)));
+            match advanced {
+                Ok(()) => moved += 1,
+                Err(error) => {
+                    tracing::error!(run = waiting.run_id, "the run stays waiting: {error}");
+                    first_error.get_or_insert(error);
+                }
+            }
         }
-        Ok(due.len())
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(moved),
+        }
     }
 
     /// Moves every contest on to where `now` says it should be (announce, freeze and
@@ -321,7 +356,7 @@ impl Engine {
                 continue;
             }
             for at in fires_between(&self.plan, item, after, horizon, 1_000) {
-                let (request, notify) = self.approval_request(item, &approve, at, now);
+                let (request, notify) = self.approval_request(item, &approve, at, now)?;
                 batch.approvals.push(request);
                 batch.runs.extend(notify);
             }
@@ -354,7 +389,7 @@ impl Engine {
         approve: &ApprovalPlan,
         at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> (NewApproval, Option<NewRun>) {
+    ) -> StoreResult<(NewApproval, Option<NewRun>)> {
         let campaign = item.campaign(&self.plan);
         let post = item.post(&self.plan);
         let key = item.key(&self.plan);
@@ -377,7 +412,7 @@ impl Engine {
         };
         let accounts = self.notify_accounts(&approve.by);
         if accounts.is_empty() {
-            return (request, None);
+            return Ok((request, None));
         }
         let fmt = |t: DateTime<Utc>| {
             t.with_timezone(&campaign.timezone)
@@ -397,7 +432,7 @@ impl Engine {
             accounts,
             text: message,
         }];
-        let progress = self.execute(&notify_key, to_millis(at), &steps, 0, now);
+        let progress = self.execute(&notify_key, to_millis(at), &steps, 0, now)?;
         let run = NewRun {
             key: notify_key,
             fire_at: to_millis(at),
@@ -409,7 +444,7 @@ impl Engine {
             wake_at: None,
             outbox: progress.outbox,
         };
-        (request, Some(run))
+        Ok((request, Some(run)))
     }
 
     /// What a post that needs approval does at its time: `None` to go on (approved, or
@@ -421,9 +456,10 @@ impl Engine {
         approve: &ApprovalPlan,
         fire_at: Millis,
         run: &mut NewRun,
-    ) -> Option<ApprovalOutcome> {
-        let request = self.parts.store.approval_for(key, fire_at).ok().flatten();
-        match request.as_ref().map(|r| r.state) {
+    ) -> StoreResult<Option<ApprovalOutcome>> {
+        // A store error is not "no decision": the fire fails and is tried again.
+        let request = self.parts.store.approval_for(key, fire_at)?;
+        Ok(match request.as_ref().map(|r| r.state) {
             Some(ApprovalState::Approved) => {
                 run.reason = Some(request.expect("found").summary());
                 None
@@ -444,7 +480,7 @@ impl Engine {
                 )),
                 PostApprovalTimeout::Hold => Some(ApprovalOutcome::Hold),
             },
-        }
+        })
     }
 
     /// Lets go of the sends no pause holds any more (lifted by hand, or its `until`
@@ -491,23 +527,12 @@ impl Engine {
             let release = if !is_campaign(&send.key.playbook) || late <= LATE_GRACE {
                 Release::Send
             } else if let Some(item) = posts.get(&send.key) {
-                let post = item.post(&self.plan);
-                let within = post.max_late.is_none_or(|max| late <= max);
-                let skip = |why: &str| Release::Skip {
-                    reason: format!("held by a pause past its time; {why}"),
-                };
-                match post.missed {
-                    Missed::Skip => skip("`missed: skip`"),
-                    Missed::Once if send.fire_at < latest[&send.key] => {
-                        skip("`missed: once` sends only the latest")
-                    }
-                    Missed::Once | Missed::All if within => Release::Send,
-                    _ => skip(&format!(
-                        "more than `max_late` ({}) late",
-                        post.max_late
-                            .map(crate::schedule::format_duration)
-                            .unwrap_or_default()
-                    )),
+                let is_latest = send.fire_at >= latest[&send.key];
+                match unsent_because(item.post(&self.plan), late, is_latest) {
+                    None => Release::Send,
+                    Some(why) => Release::Skip {
+                        reason: format!("held by a pause past its time; {why}"),
+                    },
                 }
             } else {
                 Release::Skip {
@@ -525,59 +550,80 @@ impl Engine {
     }
 
     /// One fire at its time: the run, the cursor moved on, the item's next fire queued.
-    fn fire(&mut self, item: ItemRef, at: DateTime<Utc>, now: DateTime<Utc>, batch: &mut Batch) {
-        batch.runs.push(self.new_run(item, at, now, None));
+    fn fire(
+        &mut self,
+        item: ItemRef,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> StoreResult<()> {
+        batch.runs.push(self.new_run(item, at, now, None)?);
         self.advance_cursor(item, at, batch);
         if let Some(next) = next_fire(&self.plan, item, at) {
             self.queue.push(next, item);
         }
+        Ok(())
     }
 
     /// Applies the item's `missed:` policy to the fires in `(cursor, now]`, and queues the
-    /// next future fire.
+    /// next future fire. Every missed fire is recorded; after a long outage they are
+    /// committed in chunks of `CATCH_UP_CHUNK` (runs with the cursor past them), so each
+    /// transaction stays bounded and a crash midway resumes from the last chunk.
     fn catch_up(
         &mut self,
         item: ItemRef,
         cursor: DateTime<Utc>,
         now: DateTime<Utc>,
         batch: &mut Batch,
-    ) {
-        let missed = fires_between(&self.plan, item, cursor, now, MAX_CATCH_UP);
-        if let Some(last) = missed.last().copied() {
+    ) -> StoreResult<()> {
+        let mut from = cursor;
+        loop {
+            let missed = fires_between(&self.plan, item, from, now, CATCH_UP_CHUNK);
+            let Some(last) = missed.last().copied() else {
+                break;
+            };
+            let complete = missed.len() < CATCH_UP_CHUNK
+                || next_fire(&self.plan, item, last).is_none_or(|next| next > now);
             let post = item.post(&self.plan);
-            let within = |at: DateTime<Utc>| post.max_late.is_none_or(|late| now - at <= late);
             let policy = post.missed;
             for (index, at) in missed.iter().copied().enumerate() {
-                let is_last = index + 1 == missed.len();
-                let send = match policy {
-                    Missed::Skip => false,
-                    Missed::Once => is_last && within(at),
-                    Missed::All => within(at),
-                };
-                let run = if send {
-                    let late = format!(
-                        "sent late: crier was not running at its time (missed: {})",
-                        policy_name(policy)
-                    );
-                    self.new_run(item, at, now, Some(late))
-                } else {
-                    let reason = match policy {
-                        Missed::Skip => "crier was not running at its time; `missed: skip`".to_string(),
-                        Missed::Once if !is_last => "crier was not running at its time; `missed: once` sends only the latest".to_string(),
-                        _ => format!(
-                            "crier was not running at its time, and it is more than `max_late` ({}) late",
-                            post.max_late.map(crate::schedule::format_duration).unwrap_or_default()
-                        ),
-                    };
-                    self.missed_run(item, at, reason)
+                let is_latest = complete && index + 1 == missed.len();
+                let run = match unsent_because(post, now - at, is_latest) {
+                    None => {
+                        let late = format!(
+                            "sent late: crier was not running at its time (missed: {})",
+                            policy_name(policy)
+                        );
+                        self.new_run(item, at, now, Some(late))?
+                    }
+                    Some(why) => self.missed_run(
+                        item,
+                        at,
+                        format!("crier was not running at its time; {why}"),
+                    ),
                 };
                 batch.runs.push(run);
             }
             self.advance_cursor(item, last, batch);
+            if batch.runs.len() >= CATCH_UP_CHUNK {
+                let full = std::mem::replace(
+                    batch,
+                    Batch {
+                        now: batch.now,
+                        ..Batch::default()
+                    },
+                );
+                self.commit(full)?;
+            }
+            if complete {
+                break;
+            }
+            from = last;
         }
         if let Some(next) = next_fire(&self.plan, item, now.max(cursor)) {
             self.queue.push(next, item);
         }
+        Ok(())
     }
 
     fn advance_cursor(&mut self, item: ItemRef, at: DateTime<Utc>, batch: &mut Batch) {
@@ -617,7 +663,7 @@ impl Engine {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
         note: Option<String>,
-    ) -> NewRun {
+    ) -> StoreResult<NewRun> {
         let campaign = item.campaign(&self.plan);
         let post = item.post(&self.plan);
         let key = item.key(&self.plan);
@@ -653,7 +699,7 @@ impl Engine {
             if let Some(reason) = skip {
                 run.state = RunState::Skipped;
                 run.reason = Some(reason);
-                return run;
+                return Ok(run);
             }
         }
         let context = campaign_context(campaign, &post.id, local);
@@ -662,7 +708,7 @@ impl Engine {
             Err(error) => {
                 run.state = RunState::Failed;
                 run.reason = Some(format!("the text could not be rendered: {}", error.message));
-                return run;
+                return Ok(run);
             }
         };
         // The content rules: one post step per distinct text (accounts whose rules leave the
@@ -681,7 +727,7 @@ impl Engine {
             Err(rejection) => {
                 run.state = RunState::Rejected;
                 run.reason = Some(rejection.to_string());
-                return run;
+                return Ok(run);
             }
         };
         run.steps = versions
@@ -699,19 +745,19 @@ impl Engine {
             .as_deref()
             .filter(|_| run.reason.as_deref() != Some(TRIGGERED_BY_HAND))
         {
-            match self.approval_gate(&key, approve, run.fire_at, &mut run) {
+            match self.approval_gate(&key, approve, run.fire_at, &mut run)? {
                 None => {}
                 Some(ApprovalOutcome::Rejected(reason)) => {
                     run.state = RunState::Rejected;
                     run.reason = Some(reason);
                     run.steps.clear();
-                    return run;
+                    return Ok(run);
                 }
                 Some(ApprovalOutcome::Skipped(reason)) => {
                     run.state = RunState::Skipped;
                     run.reason = Some(reason);
                     run.steps.clear();
-                    return run;
+                    return Ok(run);
                 }
                 Some(ApprovalOutcome::Hold) => {
                     run.reason = Some("held until a person decides (on_timeout: hold)".into());
@@ -734,7 +780,7 @@ impl Engine {
                 Then::Skip => {
                     run.state = RunState::Skipped;
                     run.steps.clear();
-                    return run;
+                    return Ok(run);
                 }
                 Then::Delay => run.steps.insert(
                     0,
@@ -744,14 +790,14 @@ impl Engine {
                 ),
             }
         }
-        let progress = self.execute(&key, run.fire_at, &run.steps, 0, now);
+        let progress = self.execute(&key, run.fire_at, &run.steps, 0, now)?;
         run.current_step = progress.current_step;
         run.wake_at = progress.wake_at;
         run.outbox = progress.outbox;
         if run.wake_at.is_some() {
             run.state = RunState::Waiting;
         }
-        run
+        Ok(run)
     }
 
     /// Runs steps from `start` until one waits or none is left. Post and notify steps
@@ -763,7 +809,7 @@ impl Engine {
         steps: &[StepSpec],
         start: usize,
         now: DateTime<Utc>,
-    ) -> Progress {
+    ) -> StoreResult<Progress> {
         let mut progress = Progress {
             current_step: steps.len(),
             passed: Vec::new(),
@@ -779,13 +825,15 @@ impl Engine {
                     reply_to,
                 } => {
                     for account in to {
-                        let reply_to = reply_to.as_ref().and_then(|item| {
-                            self.parts
+                        // A store error is not "no post to reply to": it would go out as a
+                        // top-level post. The caller fails and tries again.
+                        let reply_to = match reply_to {
+                            Some(item) => self
+                                .parts
                                 .store
-                                .latest_remote_id(&ItemKey::new(&key.playbook, item), account)
-                                .ok()
-                                .flatten()
-                        });
+                                .latest_remote_id(&ItemKey::new(&key.playbook, item), account)?,
+                            None => None,
+                        };
                         progress.outbox.push(
                             self.outbox_row(
                                 key, fire_at, index, account, text, media, reply_to, now,
@@ -804,7 +852,7 @@ impl Engine {
                 StepSpec::Wait { seconds } => {
                     progress.current_step = index;
                     progress.wake_at = Some(to_millis(now + TimeDelta::seconds(*seconds)));
-                    return progress;
+                    return Ok(progress);
                 }
                 StepSpec::Approve {
                     timeout_seconds, ..
@@ -814,12 +862,12 @@ impl Engine {
                     let timeout =
                         TimeDelta::seconds(timeout_seconds.unwrap_or(100 * 365 * 24 * 3600));
                     progress.wake_at = Some(to_millis(now + timeout));
-                    return progress;
+                    return Ok(progress);
                 }
             }
             progress.passed.push((index, StepState::Done));
         }
-        progress
+        Ok(progress)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -852,15 +900,14 @@ impl Engine {
     }
 
     /// A waiting step whose time has come: a wait is over; an approval timed out.
-    fn wake(&self, waiting: &WaitingStep, now: DateTime<Utc>) -> RunAdvance {
+    /// A store error is not "no decision": the step stays waiting, to be woken again.
+    fn wake(&self, waiting: &WaitingStep, now: DateTime<Utc>) -> StoreResult<RunAdvance> {
         let step = &waiting.steps[waiting.step];
         let decided = match step {
             StepSpec::Approve { on_timeout, .. } if on_timeout == "hold" => self
                 .parts
                 .store
-                .approval_for(&waiting.key, waiting.fire_at)
-                .ok()
-                .flatten(),
+                .approval_for(&waiting.key, waiting.fire_at)?,
             _ => None,
         };
         let (outcome, reason, proceed) = match step {
@@ -909,7 +956,7 @@ impl Engine {
                 &waiting.steps,
                 waiting.step + 1,
                 now,
-            );
+            )?;
             advance.current_step = progress.current_step;
             advance.passed = progress.passed;
             advance.wake_at = progress.wake_at;
@@ -921,7 +968,7 @@ impl Engine {
             };
             advance.finish = Some((state, reason.unwrap_or_default()));
         }
-        advance
+        Ok(advance)
     }
 }
 
@@ -936,6 +983,25 @@ struct Progress {
     passed: Vec<(usize, StepState)>,
     wake_at: Option<Millis>,
     outbox: Vec<NewOutbox>,
+}
+
+/// Why the `missed:` policy does not send a fire that went by unsent (crier was down, or a
+/// pause held it), `late` after its time; `None` to send it. `once` sends only an item's
+/// latest such fire; `all` sends each; both only within `max_late`. Shared by catching up
+/// after downtime and by releasing held sends, so both follow one rule.
+fn unsent_because(post: &PostPlan, late: TimeDelta, is_latest: bool) -> Option<String> {
+    let within = post.max_late.is_none_or(|max| late <= max);
+    match post.missed {
+        Missed::Skip => Some("`missed: skip`".into()),
+        Missed::Once if !is_latest => Some("`missed: once` sends only the latest".into()),
+        Missed::Once | Missed::All if within => None,
+        _ => Some(format!(
+            "more than `max_late` ({}) late",
+            post.max_late
+                .map(crate::schedule::format_duration)
+                .unwrap_or_default()
+        )),
+    }
 }
 
 fn policy_name(policy: Missed) -> &'static str {

@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use super::core::Engine;
 use crate::crisis::IncidentReport;
 use crate::crisis::runner::{
-    Action, Effect, EffectKind, PlanRunner, Purpose, RETENTION, RunnerState,
+    Action, CONDITION_FAILURES_TO_ALERT, Effect, EffectKind, PlanRunner, Purpose, RETENTION,
+    RunnerState,
 };
-use crate::playbook::plan::CrisisPlan;
+use crate::playbook::plan::{CrisisPlan, StepPlan};
 use crate::store::{
     Batch, CrisisWrite, IncidentRow, ItemKey, NewPause, NewResume, NewRun, PauseScope, RunState,
     StepSpec, StoreError, StoreResult, to_millis,
@@ -77,6 +78,11 @@ impl Engine {
             runner.evaluate(now_ms, store.next_incident_id()?);
         }
         runner.run_due(now_ms);
+        let mut batch = Batch {
+            now: now_ms,
+            ..Batch::default()
+        };
+        let mut sends = self.condition_failure_alert(crisis, &mut runner.state, now, &mut batch);
         let effects = runner.take_effects();
         let closed = runner.take_closed();
         changed |= runner.take_changed();
@@ -85,11 +91,6 @@ impl Engine {
             return Ok(0);
         }
 
-        let mut batch = Batch {
-            now: now_ms,
-            ..Batch::default()
-        };
-        let mut sends = 0;
         let mut closed = closed;
         for effect in &effects {
             match self.crisis_effect(crisis, effect, now, &mut batch) {
@@ -130,6 +131,61 @@ impl Engine {
         }
         self.crises.insert(crisis.name.clone(), runner.into_parts());
         Ok(sends)
+    }
+
+    /// After `CONDITION_FAILURES_TO_ALERT` failed evaluations in a row, tells every person
+    /// the plan's levels notify, once per streak; returns how many sends.
+    fn condition_failure_alert(
+        &self,
+        crisis: &CrisisPlan,
+        state: &mut RunnerState,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> usize {
+        let Some(failure) = state
+            .condition_failure
+            .as_mut()
+            .filter(|f| f.failures >= CONDITION_FAILURES_TO_ALERT && !f.notified)
+        else {
+            return 0;
+        };
+        failure.notified = true;
+        let mut people: Vec<String> = Vec::new();
+        for level in &crisis.levels {
+            for step in &level.steps {
+                if let StepPlan::Notify { people: notify, .. } = step {
+                    for person in notify {
+                        if !people.contains(person) {
+                            people.push(person.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let accounts = self.notify_accounts(&people);
+        let message = format!(
+            "[{}] the crisis plan cannot evaluate its conditions ({} failed evaluations in a row): {}. \
+             No incident opens, rises or resolves until they evaluate again; fix the plan or \
+             watch the mentions by hand.",
+            crisis.name, failure.failures, failure.error
+        );
+        let key = ItemKey::new(&crisis.name, "condition-failure");
+        let fire_at = failure.since;
+        let mut run = NewRun::running(key.clone(), fire_at, self.revision);
+        run.reason = Some(format!("conditions failing: notify {}", people.join(", ")));
+        for account in &accounts {
+            let mut row = self.outbox_row(&key, fire_at, 0, account, &message, &[], None, now);
+            row.post.notice = true;
+            run.outbox.push(row);
+        }
+        let sends = run.outbox.len();
+        run.steps.push(StepSpec::Notify {
+            accounts,
+            text: message,
+        });
+        run.current_step = 1;
+        batch.runs.push(run);
+        sends
     }
 
     /// Adds what one effect implies to `batch`; returns how many sends, or why a post was

@@ -2,11 +2,13 @@
 //! and records each result, retrying by error class. A row whose earlier attempt has an
 //! unknown outcome is looked up on the network before it is sent again.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::events::{Events, ServiceEvent};
@@ -14,7 +16,10 @@ use super::gate;
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, Lookup, SendError};
 use crate::playbook::plan::Plan;
-use crate::store::{Millis, OutboxOutcome, OutboxRow, RunId, Store, StoreResult, to_millis};
+use crate::store::{
+    Claim, Millis, OutboxId, OutboxOutcome, OutboxRow, Recovered, RunId, Store, StoreResult,
+    from_millis, to_millis,
+};
 
 /// How failed sends are retried.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,7 +66,10 @@ impl RetryPolicy {
                 error: reason.clone(),
             },
             _ if exhausted => OutboxOutcome::Failed {
-                error: format!("gave up after {attempts} attempts; the last: {error}"),
+                error: format!(
+                    "gave up after {attempts} attempts; the last: {}",
+                    error.reason()
+                ),
             },
             // Never earlier than the network asked.
             SendError::RetryAfter { after, .. } => OutboxOutcome::Retry {
@@ -83,28 +91,77 @@ impl RetryPolicy {
     }
 }
 
-/// Sends due rows in batches; one batch's sends go out concurrently.
+/// How long a claim holds without renewal. A dispatcher renews its claims every third of
+/// this; a claim whose dispatcher stopped or stalled is taken back once it passes
+/// (`Store::recover_in_doubt`), so after a crash the sends claimed but never started go
+/// out at most this long after a restart.
+pub const LEASE: Duration = Duration::from_secs(15);
+/// How long a send keeps waiting while the network keeps answering "rate limited, wait",
+/// counted from its first attempt; past it, the send fails saying so.
+pub const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(24 * 3600);
+
+fn rate_limit_patience() -> TimeDelta {
+    TimeDelta::from_std(RATE_LIMIT_PATIENCE).expect("fits")
+}
+
+/// Requests in flight to one account at once, lookups included: a restart with many sends
+/// in doubt never asks a small server a hundred questions at the same moment.
+pub const PER_ACCOUNT: usize = 4;
+
+/// Claims due rows, sends each through its account's connector, and records each result as
+/// soon as its own request ends. It keeps claiming while others are in flight: a slow or
+/// hanging receiver holds up only its own account's sends.
 pub struct Dispatcher {
     store: Arc<dyn Store>,
-    /// Replaced when a reload changes the accounts; each batch sends with one set.
+    /// Replaced when a reload changes the accounts; each claim sends with one set.
     connectors: RwLock<Arc<Connectors>>,
     policy: RetryPolicy,
     batch: usize,
     /// The plan whose pauses' scopes and limits every send passes (`gate`); none in tests
     /// that drive the dispatcher alone.
     plan: RwLock<Option<Arc<Plan>>>,
+    /// Whose claims these are: only this dispatcher may mark or finish them.
+    owner: String,
     /// Where a service's subscribers hear of each recorded send.
     events: Option<Events>,
 }
 
+/// How the claims of `crier run`'s dispatcher are named: on an SQLite store, which one
+/// service at a time may use (its service lock), a starting service knows every claim so
+/// named is a stopped one's and takes it back at once (`Store::recover_claims_of`).
+pub const SERVICE_CLAIMS: &str = "run:";
+
 impl Dispatcher {
     pub fn new(store: Arc<dyn Store>, connectors: Arc<Connectors>, policy: RetryPolicy) -> Self {
+        Self::owned_by("", store, connectors, policy)
+    }
+
+    /// `crier run`'s dispatcher: its claims are named `SERVICE_CLAIMS…`.
+    pub fn for_service(
+        store: Arc<dyn Store>,
+        connectors: Arc<Connectors>,
+        policy: RetryPolicy,
+    ) -> Self {
+        Self::owned_by(SERVICE_CLAIMS, store, connectors, policy)
+    }
+
+    fn owned_by(
+        prefix: &str,
+        store: Arc<dyn Store>,
+        connectors: Arc<Connectors>,
+        policy: RetryPolicy,
+    ) -> Self {
         Dispatcher {
             store,
             connectors: RwLock::new(connectors),
             policy,
             batch: 256,
             plan: RwLock::new(None),
+            owner: format!(
+                "{prefix}{}-{:016x}",
+                std::process::id(),
+                rand::thread_rng().r#gen::<u64>()
+            ),
             events: None,
         }
     }
@@ -120,7 +177,7 @@ impl Dispatcher {
         self.plan.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Checks every send against `plan`'s pauses and limits from the next batch on.
+    /// Checks every send against `plan`'s pauses and limits from the next claim on.
     pub fn set_plan(&self, plan: Arc<Plan>) {
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Some(plan);
     }
@@ -129,7 +186,7 @@ impl Dispatcher {
         &self.store
     }
 
-    /// Sends with `connectors` from the next batch on (a reload changed the accounts).
+    /// Sends with `connectors` from the next claim on (a reload changed the accounts).
     pub fn set_connectors(&self, connectors: Arc<Connectors>) {
         *self.connectors.write().unwrap_or_else(|e| e.into_inner()) = connectors;
     }
@@ -148,92 +205,409 @@ impl Dispatcher {
     }
 
     /// Sends every row due at `now()` (of one run, if given) and records the results;
-    /// returns how many attempts were made.
+    /// returns when none is due and none is in flight, with how many attempts were made.
     pub async fn dispatch_due(
         &self,
-        now: impl Fn() -> DateTime<Utc>,
+        now: impl Fn() -> DateTime<Utc> + Sync,
         run: Option<RunId>,
     ) -> StoreResult<usize> {
+        let mut flight = Flight::new();
         let mut attempts = 0;
+        let mut claim = true;
         loop {
-            let rows = self.store.claim_outbox(to_millis(now()), self.batch, run)?;
-            if rows.is_empty() {
+            if claim {
+                attempts += self.claim(&mut flight, &now, run)?;
+            }
+            if flight.is_empty() {
                 return Ok(attempts);
             }
-            let plan = self.plan.read().unwrap_or_else(|e| e.into_inner()).clone();
-            let rows = match plan {
-                Some(plan) => {
-                    let gate::Checked { go, stopped } =
-                        gate::check(&plan, self.store.as_ref(), rows, now())?;
-                    for (id, outcome) in &stopped {
-                        tracing::info!(
-                            send = id,
-                            "{}",
-                            match outcome {
-                                OutboxOutcome::Held { note }
-                                | OutboxOutcome::Deferred { note, .. } => note.as_str(),
-                                _ => "",
-                            }
-                        );
-                    }
-                    self.store.finish_outbox(&stopped, to_millis(now()))?;
-                    go
-                }
-                None => rows,
-            };
-            attempts += rows.len();
-            let connectors = self.connectors();
-            let mut sends = JoinSet::new();
-            for row in rows {
-                let connector = connectors.get(&row.account);
-                sends.spawn(async move {
-                    let result = match connector {
-                        Some(connector) => send(connector.as_ref(), &row).await,
-                        None => Err(SendError::Permanent {
-                            reason: format!("no connector for account `{}`", row.account),
-                        }),
-                    };
-                    (row, result)
-                });
+            claim = self.next_event(&mut flight, &now).await?;
+        }
+    }
+
+    /// The service's dispatcher: sends what is due as it comes due (or when `wake` says new
+    /// sends were committed) until `stop`, then lets the sends in flight finish. A store
+    /// error is logged and retried after a pause; it never ends the loop.
+    pub async fn serve(&self, wake: &Notify, stop: &mut watch::Receiver<bool>) {
+        let now = Utc::now;
+        let mut flight = Flight::new();
+        let mut claim = true;
+        let mut renew = tokio::time::interval(LEASE / 3);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut backoff = Backoff::default();
+        loop {
+            let stopping = *stop.borrow();
+            if stopping && flight.is_empty() {
+                return;
             }
-            let blind = |account: &str| {
-                connectors
-                    .get(account)
-                    .is_some_and(|c| cannot_confirm(c.capabilities()))
-            };
-            let mut outcomes = Vec::new();
-            let mut told = Vec::new();
-            while let Some(joined) = sends.join_next().await {
-                let Ok((row, result)) = joined else { continue };
-                let outcome = match result {
-                    Ok(remote_id) => {
-                        tracing::info!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, remote_id = %remote_id, "sent");
-                        OutboxOutcome::Sent { remote_id }
-                    }
-                    // Resending could post twice, and the network cannot say whether the
-                    // first went out: record it as unconfirmed and never resend.
-                    Err(SendError::OutcomeUnknown { reason }) if blind(&row.account) => {
-                        tracing::warn!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, "{reason}; not resent");
-                        OutboxOutcome::Failed {
-                            error: unconfirmed(&reason),
+            let mut wait = MAX_IDLE;
+            if claim && !stopping {
+                match self
+                    .claim(&mut flight, &now, None)
+                    .and_then(|_| self.next_due())
+                {
+                    Ok(due) => {
+                        claim = false;
+                        backoff.reset();
+                        if let Some(due) = due {
+                            wait = (from_millis(due) - now()).to_std().unwrap_or_default();
                         }
                     }
                     Err(error) => {
-                        let outcome = self.policy.outcome(&error, row.attempts, now());
-                        tracing::warn!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, attempt = row.attempts, "{error}");
-                        outcome
+                        wait = backoff.failed(&error);
+                    }
+                }
+            }
+            let wait = wait.min(MAX_IDLE);
+            tokio::select! {
+                event = self.next_event(&mut flight, &now), if !flight.is_empty() => match event {
+                    Ok(finished) => claim |= finished,
+                    Err(error) => {
+                        tracing::error!("recording a send failed: {error}; it is taken back when its claim's lease passes");
+                        claim = true;
+                    }
+                },
+                _ = tokio::time::sleep(wait) => claim = true,
+                _ = wake.notified() => claim = true,
+                _ = renew.tick() => self.renew(&flight, now()),
+                _ = stop.changed(), if !stopping => {}
+            }
+        }
+    }
+
+    /// Extends the lease of this dispatcher's claims, and takes back the claims of
+    /// dispatchers whose lease passed (they stopped or stalled).
+    fn renew(&self, flight: &Flight, now: DateTime<Utc>) {
+        let lease_until = to_millis(now + lease());
+        if let Err(error) = self.store.renew_claims(
+            &self.owner,
+            &flight.claimed_ids(),
+            lease_until,
+            to_millis(now),
+        ) {
+            tracing::error!("renewing the claims on sends in flight failed: {error}");
+        }
+        match self.store.recover_in_doubt(to_millis(now)) {
+            Ok(recovered) => log_recovered(recovered),
+            Err(error) => tracing::error!("taking back sends of expired claims failed: {error}"),
+        }
+    }
+
+    /// Claims what is due from accounts with room for more requests, passes each through
+    /// the gate, and starts a task per send. Returns how many tasks started.
+    fn claim(
+        &self,
+        flight: &mut Flight,
+        now: &(dyn Fn() -> DateTime<Utc> + Sync),
+        run: Option<RunId>,
+    ) -> StoreResult<usize> {
+        let at = now();
+        let busy = flight.busy_accounts();
+        let rows = self.store.claim_outbox(
+            &Claim {
+                owner: &self.owner,
+                now: to_millis(at),
+                lease_until: to_millis(at + lease()),
+                run,
+                skip_accounts: &busy,
+            },
+            self.batch,
+        )?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let rows = match self.plan() {
+            Some(plan) => {
+                let gate::Checked { go, stopped } =
+                    gate::check(&plan, self.store.as_ref(), rows, at)?;
+                for (id, outcome) in &stopped {
+                    tracing::info!(
+                        send = id,
+                        "{}",
+                        match outcome {
+                            OutboxOutcome::Held { note } | OutboxOutcome::Deferred { note, .. } =>
+                                note.as_str(),
+                            _ => "",
+                        }
+                    );
+                }
+                self.finish(&stopped, to_millis(at))?;
+                go
+            }
+            None => rows,
+        };
+        let started = rows.len();
+        let connectors = self.connectors();
+        for row in rows {
+            let connector = connectors.get(&row.account);
+            flight.start(row, connector);
+        }
+        Ok(started)
+    }
+
+    /// Waits for the next thing a send task needs or did: requests about to leave are
+    /// marked in flight (all those waiting, in one commit), and a finished request is
+    /// recorded at once. Returns whether a send finished (room for more claims).
+    async fn next_event(
+        &self,
+        flight: &mut Flight,
+        now: &(dyn Fn() -> DateTime<Utc> + Sync),
+    ) -> StoreResult<bool> {
+        tokio::select! {
+            Some(first) = flight.marks.recv() => {
+                let mut waiting = vec![first];
+                while let Ok(next) = flight.marks.try_recv() {
+                    waiting.push(next);
+                }
+                let ids: Vec<OutboxId> = waiting.iter().map(|(id, _)| *id).collect();
+                let marked = match self.store.mark_in_flight(&self.owner, &ids, to_millis(now())) {
+                    Ok(marked) => marked,
+                    Err(error) => {
+                        // None leaves; the tasks end and their claims are taken back later.
+                        drop(waiting);
+                        return Err(error);
                     }
                 };
-                if self.events.is_some() {
-                    told.extend(ServiceEvent::of_send(&row, &outcome));
+                for (id, reply) in waiting {
+                    let _ = reply.send(marked.contains(&id));
                 }
-                outcomes.push((row.id, outcome));
+                Ok(false)
             }
-            // A send whose task panicked stays `sending`, to be checked after a restart.
-            self.store.finish_outbox(&outcomes, to_millis(now()))?;
-            if let Some(events) = &self.events {
-                told.drain(..).for_each(|event| events.emit(event));
+            Some(joined) = flight.sends.join_next() => {
+                let Ok((row, attempt)) = joined else {
+                    // A send task panicked: its row stays claimed, and is taken back (in
+                    // doubt) when the lease passes.
+                    flight.forget_panicked();
+                    return Ok(true);
+                };
+                flight.finished(&row);
+                let Attempt::Made(result) = attempt else {
+                    return Ok(true);
+                };
+                let outcome = self.outcome(&row, result, now());
+                let event = self
+                    .events
+                    .as_ref()
+                    .and_then(|_| ServiceEvent::of_send(&row, &outcome));
+                let recorded = self.finish(&[(row.id, outcome)], to_millis(now()))?;
+                if let (Some(events), Some(event), true) = (&self.events, event, recorded) {
+                    events.emit(event);
+                }
+                Ok(true)
             }
+        }
+    }
+
+    /// What one attempt's result means for its send.
+    fn outcome(
+        &self,
+        row: &OutboxRow,
+        result: Result<String, SendError>,
+        now: DateTime<Utc>,
+    ) -> OutboxOutcome {
+        let blind = self
+            .connectors()
+            .get(&row.account)
+            .is_some_and(|c| cannot_confirm(c.capabilities()));
+        match result {
+            Ok(remote_id) => {
+                tracing::info!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, remote_id = %remote_id, "sent");
+                OutboxOutcome::Sent { remote_id }
+            }
+            // Resending could post twice, and the network cannot say whether the first
+            // went out: record it as unconfirmed and never resend.
+            Err(SendError::OutcomeUnknown { reason }) if blind => {
+                tracing::warn!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, "{reason}; not resent");
+                OutboxOutcome::Failed {
+                    error: unconfirmed(&reason),
+                }
+            }
+            // A wait the network asked for is not a failure: it does not use up the retry
+            // budget, for as long as the network keeps asking within `RATE_LIMIT_PATIENCE`.
+            Err(SendError::RetryAfter { after, reason }) => {
+                let until = now + TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX);
+                let started = row.first_attempt_at.map_or(now, from_millis);
+                if until - started > rate_limit_patience() {
+                    return OutboxOutcome::Failed {
+                        error: format!(
+                            "the network kept asking to wait for more than {}; the last: {reason}",
+                            crate::schedule::format_duration(rate_limit_patience())
+                        ),
+                    };
+                }
+                let tz = self.plan().map_or(chrono_tz::UTC, |plan| plan.timezone);
+                let note = format!(
+                    "rate limited by the network until {} ({reason})",
+                    until.with_timezone(&tz).format("%H:%M:%S")
+                );
+                tracing::info!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, "{note}");
+                OutboxOutcome::Deferred {
+                    at: to_millis(until),
+                    note,
+                }
+            }
+            Err(error) => {
+                tracing::warn!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, attempt = row.attempts, "{error}");
+                self.policy.outcome(&error, row.attempts, now)
+            }
+        }
+    }
+
+    /// Records outcomes of this dispatcher's claims; one taken back meanwhile is left to
+    /// whoever holds it now. Returns whether every outcome was recorded.
+    fn finish(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<bool> {
+        let taken_back = self.store.finish_outbox(&self.owner, outcomes, now)?;
+        for id in &taken_back {
+            tracing::warn!(
+                send = id,
+                "this send's claim passed its lease and was taken back; its result here is not recorded"
+            );
+        }
+        Ok(taken_back.is_empty())
+    }
+}
+
+/// The longest the service's dispatcher waits without looking at the store again (a send
+/// committed by another process is noticed within this).
+const MAX_IDLE: Duration = Duration::from_secs(1);
+
+fn lease() -> TimeDelta {
+    TimeDelta::from_std(LEASE).expect("the lease fits")
+}
+
+/// Says how many sends were taken back from claims whose lease passed.
+pub fn log_recovered(recovered: Recovered) {
+    if recovered.in_doubt > 0 {
+        tracing::warn!(
+            sends = recovered.in_doubt,
+            "sends were in flight when their dispatcher stopped; each is checked on its network before it is sent again"
+        );
+    }
+    if recovered.unstarted > 0 {
+        tracing::info!(
+            sends = recovered.unstarted,
+            "sends claimed by a dispatcher that stopped before sending them go out now"
+        );
+    }
+}
+
+/// A store error in the service's dispatcher: logged, then a pause that doubles up to a
+/// limit before the next try.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    fn failed(&mut self, error: &crate::store::StoreError) -> Duration {
+        self.failures += 1;
+        let wait = Duration::from_millis(200 << self.failures.min(5)).min(MAX_IDLE * 5);
+        tracing::error!(
+            "the store failed ({error}); the dispatcher tries again in {} ms",
+            wait.as_millis()
+        );
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Did a send task's request leave?
+enum Attempt {
+    /// The request left; its result.
+    Made(Result<String, SendError>),
+    /// The claim was no longer this dispatcher's (or could not be marked): nothing left.
+    NotMade,
+}
+
+type MarkRequest = (OutboxId, oneshot::Sender<bool>);
+
+/// The sends this dispatcher has claimed and not yet recorded.
+struct Flight {
+    sends: JoinSet<(OutboxRow, Attempt)>,
+    /// Send tasks ask here to be marked in flight just before their request leaves.
+    marks: mpsc::UnboundedReceiver<MarkRequest>,
+    mark_sender: mpsc::UnboundedSender<MarkRequest>,
+    /// Claimed and unfinished sends by id, with their account.
+    claimed: HashMap<OutboxId, String>,
+    /// Per account: sends claimed and unfinished, and the permits for its requests.
+    accounts: HashMap<String, (usize, Arc<Semaphore>)>,
+}
+
+impl Flight {
+    fn new() -> Flight {
+        let (mark_sender, marks) = mpsc::unbounded_channel();
+        Flight {
+            sends: JoinSet::new(),
+            marks,
+            mark_sender,
+            claimed: HashMap::new(),
+            accounts: HashMap::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sends.is_empty()
+    }
+
+    fn claimed_ids(&self) -> Vec<OutboxId> {
+        self.claimed.keys().copied().collect()
+    }
+
+    /// Accounts with as many sends claimed as may be in flight: the next claim leaves them.
+    fn busy_accounts(&self) -> Vec<String> {
+        self.accounts
+            .iter()
+            .filter(|(_, (claimed, _))| *claimed >= PER_ACCOUNT)
+            .map(|(account, _)| account.clone())
+            .collect()
+    }
+
+    fn start(&mut self, row: OutboxRow, connector: Option<Arc<dyn Connector>>) {
+        let (claimed, permits) = self
+            .accounts
+            .entry(row.account.clone())
+            .or_insert_with(|| (0, Arc::new(Semaphore::new(PER_ACCOUNT))));
+        *claimed += 1;
+        let permits = permits.clone();
+        self.claimed.insert(row.id, row.account.clone());
+        let marks = self.mark_sender.clone();
+        self.sends.spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return (row, Attempt::NotMade);
+            };
+            let (reply, marked) = oneshot::channel();
+            if marks.send((row.id, reply)).is_err() || !marked.await.unwrap_or(false) {
+                return (row, Attempt::NotMade);
+            }
+            let result = match connector {
+                Some(connector) => send(connector.as_ref(), &row).await,
+                None => Err(SendError::Permanent {
+                    reason: format!("no connector for account `{}`", row.account),
+                }),
+            };
+            (row, Attempt::Made(result))
+        });
+    }
+
+    fn finished(&mut self, row: &OutboxRow) {
+        self.claimed.remove(&row.id);
+        if let Some((claimed, _)) = self.accounts.get_mut(&row.account) {
+            *claimed = claimed.saturating_sub(1);
+            if *claimed == 0 {
+                self.accounts.remove(&row.account);
+            }
+        }
+    }
+
+    /// After a task panicked, the rows whose tasks are gone are forgotten (their claims
+    /// lapse and are taken back).
+    fn forget_panicked(&mut self) {
+        if self.sends.is_empty() {
+            self.claimed.clear();
+            self.accounts.clear();
         }
     }
 }
@@ -254,7 +628,8 @@ fn unconfirmed(reason: &str) -> String {
 /// One attempt: look the post up first when an earlier attempt may have gone through.
 async fn send(connector: &dyn Connector, row: &OutboxRow) -> Result<String, SendError> {
     if row.check_first {
-        match connector.lookup(&row.post).await? {
+        let first_attempt = row.first_attempt_at.map(from_millis);
+        match connector.lookup_since(&row.post, first_attempt).await? {
             Lookup::Found(delivered) => return Ok(delivered.remote_id),
             Lookup::NotFound => {}
             Lookup::Unsupported if cannot_confirm(connector.capabilities()) => {

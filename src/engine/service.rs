@@ -187,11 +187,11 @@ impl Service {
             .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
         let connectors = build_connectors(&plan, &client)?;
         let now = Utc::now();
-        let in_doubt = store.recover_in_doubt(to_millis(now))?;
-        if in_doubt > 0 {
-            tracing::warn!(
-                sends = in_doubt,
-                "sends were in flight when crier last stopped; each is checked on its network before it is sent again"
+        super::dispatch::log_recovered(store.recover_in_doubt(to_millis(now))?);
+        if service_lock.is_some() {
+            // The one service on this store: claims of an earlier one are a stopped process's.
+            super::dispatch::log_recovered(
+                store.recover_claims_of(super::dispatch::SERVICE_CLAIMS, to_millis(now))?,
             );
         }
         let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
@@ -204,7 +204,7 @@ impl Service {
         );
         let events = Events::new();
         let dispatcher = Arc::new(
-            Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default())
+            Dispatcher::for_service(store.clone(), Arc::new(connectors), RetryPolicy::default())
                 .with_events(events.clone()),
         );
         dispatcher.set_plan(plan.clone());
@@ -311,6 +311,7 @@ impl Running {
         ));
         let mut watch_files = tokio::time::interval(WATCH_EVERY);
         let mut fingerprint = files_fingerprint(&self.path);
+        let mut store_failures = 0u32;
         let outcome = loop {
             // A dropped handle stops the service too.
             if *stop.borrow() || stop.has_changed().is_err() {
@@ -318,16 +319,30 @@ impl Running {
             }
             let now = Utc::now();
             let sleep = match self.tick(now) {
-                Ok(true) => {
-                    wake.notify_one();
+                Ok(committed) => {
+                    if committed {
+                        wake.notify_one();
+                    }
                     sleep_until(&self.engine, store.as_ref(), now)
                 }
-                Ok(false) => sleep_until(&self.engine, store.as_ref(), now),
                 Err(error) => Err(error),
             };
+            // A store error (disk full, a lock held too long) is logged and the tick tried
+            // again after a pause that grows; what it did not commit is done then.
             let sleep = match sleep {
-                Ok(sleep) => sleep,
-                Err(error) => break Err(error),
+                Ok(sleep) => {
+                    store_failures = 0;
+                    sleep
+                }
+                Err(error) => {
+                    store_failures += 1;
+                    let pause = MAX_SLEEP * 2u32.pow(store_failures.min(5)).min(30);
+                    tracing::error!(
+                        "{error}; trying again in {} s (failure {store_failures} in a row)",
+                        pause.as_secs()
+                    );
+                    pause
+                }
             };
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
@@ -425,27 +440,7 @@ async fn dispatch_loop(
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
-    loop {
-        if let Err(error) = dispatcher.dispatch_due(Utc::now, None).await {
-            tracing::error!("{error}");
-        }
-        if *stop.borrow() {
-            return;
-        }
-        let now = Utc::now();
-        let wait = match dispatcher.next_due() {
-            Ok(Some(due)) => (from_millis(due) - now)
-                .to_std()
-                .unwrap_or_default()
-                .min(MAX_SLEEP),
-            _ => MAX_SLEEP,
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = wake.notified() => {}
-            _ = stop.changed() => {}
-        }
-    }
+    dispatcher.serve(&wake, &mut stop).await;
 }
 
 /// What a polling task reads.

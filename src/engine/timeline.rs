@@ -93,7 +93,7 @@ pub fn fires_between(
 }
 
 /// The timer queue: (fire time, item), earliest first.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Queue {
     heap: BinaryHeap<Reverse<(DateTime<Utc>, ItemRef)>>,
 }

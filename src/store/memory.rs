@@ -69,6 +69,8 @@ struct Inner {
     accounts: HashSet<Arc<str>>,
     /// (next attempt, id) of every pending send.
     pending: BTreeSet<(Millis, OutboxId)>,
+    /// Every send claimed (`sending`).
+    sending: BTreeSet<OutboxId>,
     /// (wake time, run, step) of every waiting step that has a wake time.
     waking: BTreeSet<(Millis, RunId, usize)>,
     /// Every failed attempt and why (as SQLite's `attempts` table).
@@ -223,7 +225,17 @@ struct Outbox {
     error: Option<String>,
     note: Option<String>,
     claimed_at: Option<Millis>,
+    /// Who holds it while `sending`.
+    claim: Option<Box<ClaimHeld>>,
+    first_attempt_at: Option<Millis>,
     updated_at: Millis,
+}
+
+/// A claim on one send, as SQLite's `claimed_by`, `lease_until` and `in_flight_at`.
+struct ClaimHeld {
+    owner: Arc<str>,
+    lease_until: Millis,
+    in_flight_at: Option<Millis>,
 }
 
 #[allow(dead_code)] // the audit log: written like SQLite's, read by no view yet
@@ -273,6 +285,46 @@ impl Inner {
 
     fn knows_send(&self, id: OutboxId) -> bool {
         (1..=self.outbox.len() as OutboxId).contains(&id)
+    }
+
+    /// Takes back the claimed sends whose claim `which` selects, as SQLite's `recover`.
+    fn recover(&mut self, now: Millis, which: impl Fn(Option<&ClaimHeld>) -> bool) -> Recovered {
+        let mut recovered = Recovered::default();
+        let taken: Vec<OutboxId> = self
+            .sending
+            .iter()
+            .copied()
+            .filter(|id| which(self.send(*id).claim.as_deref()))
+            .collect();
+        for id in taken {
+            let left = self
+                .send(id)
+                .claim
+                .as_ref()
+                .is_none_or(|claim| claim.in_flight_at.is_some());
+            self.set_send_state(id, OutboxState::Pending, now);
+            let send = self.send_mut(id);
+            if left {
+                send.check_first = true;
+                recovered.in_doubt += 1;
+            } else {
+                send.attempts -= 1;
+                recovered.unstarted += 1;
+            }
+            send.updated_at = now;
+        }
+        recovered
+    }
+
+    /// Whether `owner` holds the claim on send `id`.
+    fn claimed_by(&self, id: OutboxId, owner: &str) -> bool {
+        self.knows_send(id)
+            && self.send(id).state == OutboxState::Sending
+            && self
+                .send(id)
+                .claim
+                .as_ref()
+                .is_some_and(|claim| &*claim.owner == owner)
     }
 
     fn key(&self, run: &Run) -> &ItemKey {
@@ -330,10 +382,20 @@ impl Inner {
         if send.state == OutboxState::Pending {
             self.pending.remove(&(send.next_attempt_at, id));
         }
+        if send.state == OutboxState::Sending && state != OutboxState::Sending {
+            self.sending.remove(&id);
+            send.claim = None;
+        }
         send.state = state;
         send.next_attempt_at = next_attempt_at;
-        if state == OutboxState::Pending {
-            self.pending.insert((next_attempt_at, id));
+        match state {
+            OutboxState::Pending => {
+                self.pending.insert((next_attempt_at, id));
+            }
+            OutboxState::Sending => {
+                self.sending.insert(id);
+            }
+            _ => {}
         }
     }
 
@@ -407,6 +469,8 @@ impl Inner {
                 error: None,
                 note: None,
                 claimed_at: None,
+                claim: None,
+                first_attempt_at: None,
                 updated_at: now,
             });
             self.pending.insert((row.due, id));
@@ -652,46 +716,47 @@ impl Store for MemoryStore {
         Ok(ids)
     }
 
-    fn recover_in_doubt(&self, now: Millis) -> StoreResult<usize> {
-        let mut inner = self.lock();
-        let mut recovered = 0;
-        for id in 1..=inner.outbox.len() as OutboxId {
-            if inner.send(id).state != OutboxState::Sending {
-                continue;
-            }
-            inner.set_send_state(id, OutboxState::Pending, now);
-            let send = inner.send_mut(id);
-            send.check_first = true;
-            send.updated_at = now;
-            recovered += 1;
-        }
-        Ok(recovered)
+    fn recover_in_doubt(&self, now: Millis) -> StoreResult<Recovered> {
+        Ok(self.lock().recover(now, |claim| {
+            claim.is_none_or(|claim| claim.lease_until <= now)
+        }))
     }
 
-    fn claim_outbox(
-        &self,
-        now: Millis,
-        limit: usize,
-        run: Option<RunId>,
-    ) -> StoreResult<Vec<OutboxRow>> {
+    fn recover_claims_of(&self, owner_prefix: &str, now: Millis) -> StoreResult<Recovered> {
+        Ok(self.lock().recover(now, |claim| {
+            claim.is_some_and(|claim| claim.owner.starts_with(owner_prefix))
+        }))
+    }
+
+    fn claim_outbox(&self, claim: &Claim, limit: usize) -> StoreResult<Vec<OutboxRow>> {
         let mut inner = self.lock();
         let mut due: Vec<OutboxId> = inner
             .pending
             .iter()
-            .take_while(|(at, _)| *at <= now)
+            .take_while(|(at, _)| *at <= claim.now)
             .map(|(_, id)| *id)
-            .filter(|id| run.is_none_or(|run| inner.send(*id).run_id == run))
+            .filter(|id| {
+                let send = inner.send(*id);
+                claim.run.is_none_or(|run| send.run_id == run)
+                    && !claim.skip_accounts.iter().any(|a| **a == *send.account)
+            })
             .take(sql_limit(limit))
             .collect();
         due.sort_unstable();
+        let owner: Arc<str> = Arc::from(claim.owner);
         let mut claimed = Vec::with_capacity(due.len());
         for id in due {
             let at = inner.send(id).next_attempt_at;
             inner.set_send_state(id, OutboxState::Sending, at);
             let send = inner.send_mut(id);
             send.attempts += 1;
-            send.claimed_at = Some(now);
-            send.updated_at = now;
+            send.claimed_at = Some(claim.now);
+            send.claim = Some(Box::new(ClaimHeld {
+                owner: owner.clone(),
+                lease_until: claim.lease_until,
+                in_flight_at: None,
+            }));
+            send.updated_at = claim.now;
             let send = inner.send(id);
             claimed.push(OutboxRow {
                 id,
@@ -702,29 +767,75 @@ impl Store for MemoryStore {
                 attempts: send.attempts,
                 check_first: send.check_first,
                 reserved: send.note.is_some(),
+                first_attempt_at: send.first_attempt_at,
             });
         }
         Ok(claimed)
     }
 
+    fn mark_in_flight(
+        &self,
+        owner: &str,
+        ids: &[OutboxId],
+        now: Millis,
+    ) -> StoreResult<Vec<OutboxId>> {
+        let mut inner = self.lock();
+        let mut marked = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !inner.claimed_by(*id, owner) {
+                continue;
+            }
+            let send = inner.send_mut(*id);
+            if let Some(claim) = send.claim.as_mut() {
+                claim.in_flight_at = Some(now);
+            }
+            send.first_attempt_at.get_or_insert(now);
+            send.updated_at = now;
+            marked.push(*id);
+        }
+        Ok(marked)
+    }
+
+    fn renew_claims(
+        &self,
+        owner: &str,
+        ids: &[OutboxId],
+        lease_until: Millis,
+        now: Millis,
+    ) -> StoreResult<usize> {
+        let mut inner = self.lock();
+        let mut renewed = 0;
+        for id in ids {
+            if !inner.claimed_by(*id, owner) {
+                continue;
+            }
+            let send = inner.send_mut(*id);
+            if let Some(claim) = send.claim.as_mut() {
+                claim.lease_until = lease_until;
+            }
+            send.updated_at = now;
+            renewed += 1;
+        }
+        Ok(renewed)
+    }
+
     fn finish_outbox(
         &self,
+        owner: &str,
         outcomes: &[(OutboxId, OutboxOutcome)],
         now: Millis,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<OutboxId>> {
         let mut inner = self.lock();
-        // SQLite rolls the whole call back at the first unknown send: check them all first.
-        if let Some((_, outcome)) = outcomes.iter().find(|(id, _)| !inner.knows_send(*id)) {
-            return Err(match outcome {
-                // `UPDATE … RETURNING run_id` found nothing.
-                OutboxOutcome::Sent { .. } => StoreError::Sql(rusqlite::Error::QueryReturnedNoRows),
-                // The attempt is logged first, naming a send that does not exist.
-                _ => foreign_key_failed(),
-            });
-        }
+        let mut not_ours = Vec::new();
         let mut runs = Vec::with_capacity(outcomes.len());
         for (id, outcome) in outcomes {
             let id = *id;
+            // Each send is touched only while `owner` still holds its claim (an earlier
+            // outcome in the same call may have finished it).
+            if !inner.claimed_by(id, owner) {
+                not_ours.push(id);
+                continue;
+            }
             match outcome {
                 OutboxOutcome::Sent { remote_id } => {
                     let at = inner.send(id).next_attempt_at;
@@ -788,7 +899,7 @@ impl Store for MemoryStore {
         for run_id in runs {
             inner.settle(run_id, now);
         }
-        Ok(())
+        Ok(not_ours)
     }
 
     fn record_metrics(

@@ -98,20 +98,45 @@ pub trait Store: Send + Sync {
     /// Commits new runs (with steps and outbox rows) and advanced cursors together, and
     /// records that the engine was alive at `batch.now`. A run whose (playbook, item, fire time) exists already is left alone.
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>>;
-    /// Outbox rows left `sending` by a process that stopped: their outcome is unknown, so
-    /// they go back to `pending` with `check_first` set. Returns how many.
-    fn recover_in_doubt(&self, now: Millis) -> StoreResult<usize>;
-    /// Claims up to `limit` outbox rows due at `now` (`pending` → `sending`, one attempt
-    /// more), optionally only those of one run.
-    fn claim_outbox(
+    /// Takes back the sends of claims whose lease passed (their dispatcher stopped or
+    /// stalled): those whose request had left go back to `pending` with `check_first` set
+    /// (their outcome is unknown); those whose request never left go back as they were,
+    /// the claim's attempt not counted.
+    fn recover_in_doubt(&self, now: Millis) -> StoreResult<Recovered>;
+    /// Takes back, as `recover_in_doubt` does, every claim whose owner starts with
+    /// `owner_prefix`, lease or not: for a caller that knows those owners are gone (the
+    /// one `crier run` on an SQLite store, holding its service lock, after a crash).
+    fn recover_claims_of(&self, owner_prefix: &str, now: Millis) -> StoreResult<Recovered>;
+    /// Claims up to `limit` outbox rows due at `claim.now` (`pending` → `sending`, one
+    /// attempt more) for `claim.owner` until `claim.lease_until`. No request has left for
+    /// them yet: `mark_in_flight` records each one just before it does.
+    fn claim_outbox(&self, claim: &Claim, limit: usize) -> StoreResult<Vec<OutboxRow>>;
+    /// Records that requests for `ids` are leaving now (and the first attempt's time).
+    /// Returns the ids marked: those still claimed by `owner`; any other must not be sent.
+    fn mark_in_flight(
         &self,
+        owner: &str,
+        ids: &[OutboxId],
         now: Millis,
-        limit: usize,
-        run: Option<RunId>,
-    ) -> StoreResult<Vec<OutboxRow>>;
-    /// Records what happened to claimed rows and settles the runs they finish.
-    fn finish_outbox(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis)
-    -> StoreResult<()>;
+    ) -> StoreResult<Vec<OutboxId>>;
+    /// Extends the lease of the sends `ids` that `owner` still holds to `lease_until`;
+    /// returns how many. (A claim its owner forgot, such as one whose mark failed, lapses.)
+    fn renew_claims(
+        &self,
+        owner: &str,
+        ids: &[OutboxId],
+        lease_until: Millis,
+        now: Millis,
+    ) -> StoreResult<usize>;
+    /// Records what happened to sends `owner` claimed and settles the runs they finish.
+    /// A send no longer claimed by `owner` (its lease passed and it was taken back) is left
+    /// alone: its id is returned, and its result is not recorded.
+    fn finish_outbox(
+        &self,
+        owner: &str,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        now: Millis,
+    ) -> StoreResult<Vec<OutboxId>>;
     /// The network's id of the latest post an item sent with an account (for replies).
     fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>>;
     /// When the next pending outbox row is due.

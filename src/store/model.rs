@@ -301,6 +301,31 @@ pub struct OutboxRow {
     /// A limit placed it at this time: the sends placed after it queue behind it, so only
     /// the sends already made can delay it further.
     pub reserved: bool,
+    /// When a request for it first left (stored with the row, so a lookup after a restart
+    /// searches from there); `None` before its first request.
+    pub first_attempt_at: Option<Millis>,
+}
+
+/// A claim on due sends: who takes them, until when the claim holds unless renewed, and
+/// which sends to leave (another run's, an account that has enough in flight already).
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// Unique per dispatcher: only the owner of a claim may mark or finish its sends.
+    pub owner: &'a str,
+    pub now: Millis,
+    /// A claim whose lease passed belongs to no one: `recover_in_doubt` takes its sends back.
+    pub lease_until: Millis,
+    pub run: Option<RunId>,
+    pub skip_accounts: &'a [String],
+}
+
+/// The sends `recover_in_doubt` took back from claims whose lease passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Their request had left: the outcome is unknown, so each is looked up first.
+    pub in_doubt: usize,
+    /// Claimed, but no request had left: they go out as if never claimed.
+    pub unstarted: usize,
 }
 
 /// What happened to a claimed send.

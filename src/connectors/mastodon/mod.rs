@@ -35,9 +35,9 @@
 //! that creates a status can end `OutcomeUnknown`; a lost answer elsewhere is transient.
 //!
 //! After an unknown outcome, `lookup` scans the account's 40 most recent statuses for the
-//! same text (compared after Mastodon's formatting) and reply target, made since this
-//! process first sent the key (or in the last 6 hours), so a text repeated daily is not
-//! mistaken for today's.
+//! same text (compared after Mastodon's formatting) and reply target, made since the first
+//! attempt (stored with the send; in the last 6 hours when it is not known), so a text
+//! repeated hourly is not mistaken for this hour's.
 //!
 //! What it cannot do: image descriptions (alt text), polls, content warnings, scheduled
 //! statuses or choosing a post's visibility (posts take the account's default; direct
@@ -621,12 +621,21 @@ impl Connector for MastodonConnector {
         self.create_status(post, &post.text, None, "the post").await
     }
 
-    /// Scans the account's recent statuses for one with the same text and reply target,
-    /// made after this process first sent the key (or within the last hours).
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError> {
-        let since = lock(&self.first_sent)
-            .get(&post.idempotency_key)
-            .map_or_else(|| Utc::now() - LOOKUP_WINDOW, |at| *at - CLOCK_SKEW);
+        self.lookup_since(post, None).await
+    }
+
+    /// Scans the account's recent statuses for one with the same text and reply target,
+    /// made after the first attempt (as stored with the send, else as this process
+    /// remembers it, else within the last hours).
+    async fn lookup_since(
+        &self,
+        post: &OutgoingPost,
+        first_attempt: Option<DateTime<Utc>>,
+    ) -> Result<Lookup, SendError> {
+        let since = first_attempt
+            .or_else(|| lock(&self.first_sent).get(&post.idempotency_key).copied())
+            .map_or_else(|| Utc::now() - LOOKUP_WINDOW, |at| at - CLOCK_SKEW);
         let id = self.own_account_id().await?;
         let request = self
             .get(&format!("/api/v1/accounts/{id}/statuses"))

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0005_contests.sql"),
     include_str!("0007_approvals.sql"),
     include_str!("0008_incidents.sql"),
+    include_str!("0009_claims.sql"),
 ];
 const CLAIM_OUTBOX: &str = include_str!("claim_outbox.sql");
 const SETTLE_RUN: &str = include_str!("settle_run.sql");
@@ -167,6 +168,35 @@ fn insert_outbox(
     Ok(())
 }
 
+/// Takes back the claimed sends `which` selects (`?1` is now): those whose request had left
+/// are in doubt (`check_first`); the others go back as they were, the attempt not counted.
+fn recover(
+    tx: &Transaction,
+    which: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Recovered> {
+    let in_doubt = tx.execute(
+        &format!(
+            "UPDATE outbox SET state = 'pending', check_first = 1, next_attempt_at = ?1,
+                    claimed_by = NULL, lease_until = NULL, in_flight_at = NULL, updated_at = ?1
+              WHERE {which} AND in_flight_at IS NOT NULL"
+        ),
+        params,
+    )?;
+    let unstarted = tx.execute(
+        &format!(
+            "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?1,
+                    claimed_by = NULL, lease_until = NULL, updated_at = ?1
+              WHERE {which} AND in_flight_at IS NULL"
+        ),
+        params,
+    )?;
+    Ok(Recovered {
+        in_doubt,
+        unstarted,
+    })
+}
+
 fn settle(tx: &Transaction, run_id: RunId, now: Millis) -> StoreResult<()> {
     tx.prepare_cached(SETTLE_RUN)?
         .execute(params![run_id, now])?;
@@ -304,39 +334,63 @@ impl Store for SqliteStore {
         })
     }
 
-    fn recover_in_doubt(&self, now: Millis) -> StoreResult<usize> {
+    fn recover_in_doubt(&self, now: Millis) -> StoreResult<Recovered> {
         self.transaction(|tx| {
-            Ok(tx.execute(
-                "UPDATE outbox SET state = 'pending', check_first = 1, next_attempt_at = ?1, updated_at = ?1
-                  WHERE state = 'sending'",
-                [now],
-            )?)
+            recover(
+                tx,
+                "state = 'sending' AND (lease_until IS NULL OR lease_until <= ?1)",
+                params![now],
+            )
         })
     }
 
-    fn claim_outbox(
-        &self,
-        now: Millis,
-        limit: usize,
-        run: Option<RunId>,
-    ) -> StoreResult<Vec<OutboxRow>> {
+    fn recover_claims_of(&self, owner_prefix: &str, now: Millis) -> StoreResult<Recovered> {
         self.transaction(|tx| {
-            let mut claim = tx.prepare_cached(CLAIM_OUTBOX)?;
-            let rows = claim.query_map(params![now, limit as i64, run], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, i64>(5)?,
-                    row.get::<_, bool>(6)?,
-                    row.get::<_, bool>(7)?,
-                ))
-            })?;
+            recover(
+                tx,
+                "state = 'sending' AND substr(claimed_by, 1, length(?2)) = ?2",
+                params![now, owner_prefix],
+            )
+        })
+    }
+
+    fn claim_outbox(&self, claim: &Claim, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+        let skip = to_json(&claim.skip_accounts);
+        self.transaction(|tx| {
+            let mut statement = tx.prepare_cached(CLAIM_OUTBOX)?;
+            let rows = statement.query_map(
+                params![
+                    claim.now,
+                    limit as i64,
+                    claim.run,
+                    claim.owner,
+                    claim.lease_until,
+                    skip
+                ],
+                |row| {
+                    Ok((
+                        (
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, i64>(2)?,
+                            row.get::<_, String>(3)?,
+                            row.get::<_, String>(4)?,
+                        ),
+                        (
+                            row.get::<_, i64>(5)?,
+                            row.get::<_, bool>(6)?,
+                            row.get::<_, bool>(7)?,
+                            row.get::<_, Option<i64>>(8)?,
+                        ),
+                    ))
+                },
+            )?;
             let mut claimed = Vec::new();
             for row in rows {
-                let (id, run_id, step, account, payload, attempts, check_first, reserved) = row?;
+                let (
+                    (id, run_id, step, account, payload),
+                    (attempts, check_first, reserved, first_attempt_at),
+                ) = row?;
                 claimed.push(OutboxRow {
                     id,
                     run_id,
@@ -346,6 +400,7 @@ impl Store for SqliteStore {
                     attempts: attempts as u32,
                     check_first,
                     reserved,
+                    first_attempt_at,
                 });
             }
             claimed.sort_by_key(|row| row.id);
@@ -353,59 +408,128 @@ impl Store for SqliteStore {
         })
     }
 
+    fn mark_in_flight(
+        &self,
+        owner: &str,
+        ids: &[OutboxId],
+        now: Millis,
+    ) -> StoreResult<Vec<OutboxId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.transaction(|tx| {
+            let mut mark = tx.prepare_cached(
+                "UPDATE outbox SET in_flight_at = ?3, first_attempt_at = coalesce(first_attempt_at, ?3), updated_at = ?3
+                  WHERE id = ?1 AND state = 'sending' AND claimed_by = ?2",
+            )?;
+            let mut marked = Vec::with_capacity(ids.len());
+            for id in ids {
+                if mark.execute(params![id, owner, now])? == 1 {
+                    marked.push(*id);
+                }
+            }
+            Ok(marked)
+        })
+    }
+
+    fn renew_claims(
+        &self,
+        owner: &str,
+        ids: &[OutboxId],
+        lease_until: Millis,
+        now: Millis,
+    ) -> StoreResult<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.transaction(|tx| {
+            let mut renew = tx.prepare_cached(
+                "UPDATE outbox SET lease_until = ?3, updated_at = ?4
+                  WHERE id = ?1 AND state = 'sending' AND claimed_by = ?2",
+            )?;
+            let mut renewed = 0;
+            for id in ids {
+                renewed += renew.execute(params![id, owner, lease_until, now])?;
+            }
+            Ok(renewed)
+        })
+    }
+
     fn finish_outbox(
         &self,
+        owner: &str,
         outcomes: &[(OutboxId, OutboxOutcome)],
         now: Millis,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<OutboxId>> {
         if outcomes.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         self.transaction(|tx| {
             let mut runs = Vec::new();
+            let mut not_ours = Vec::new();
             {
-                let mut sent = tx.prepare_cached(
-                    "UPDATE outbox SET state = 'sent', remote_id = ?2, error = NULL, check_first = 0, updated_at = ?3 WHERE id = ?1 RETURNING run_id",
-                )?;
-                let mut retry = tx.prepare_cached(
-                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, error = ?3, check_first = ?4, updated_at = ?5 WHERE id = ?1 RETURNING run_id",
-                )?;
-                let mut failed = tx.prepare_cached(
-                    "UPDATE outbox SET state = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1 RETURNING run_id",
-                )?;
+                // Each update touches the send only while `owner` still holds its claim.
+                let ours = "id = ?1 AND state = 'sending' AND claimed_by = ?2";
+                let released = "claimed_by = NULL, lease_until = NULL, in_flight_at = NULL";
+                let mut sent = tx.prepare_cached(&format!(
+                    "UPDATE outbox SET state = 'sent', remote_id = ?3, error = NULL, check_first = 0, {released}, updated_at = ?4 WHERE {ours} RETURNING run_id"
+                ))?;
+                let mut retry = tx.prepare_cached(&format!(
+                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?3, error = ?4, check_first = ?5, {released}, updated_at = ?6 WHERE {ours} RETURNING run_id"
+                ))?;
+                let mut failed = tx.prepare_cached(&format!(
+                    "UPDATE outbox SET state = 'failed', error = ?3, {released}, updated_at = ?4 WHERE {ours} RETURNING run_id"
+                ))?;
                 let mut attempt = tx.prepare_cached(
                     "INSERT INTO attempts (outbox_id, at, outcome, detail) VALUES (?1, ?2, ?3, ?4)",
                 )?;
                 // Held and deferred sends made no attempt: the claim's count is taken back.
-                let mut held = tx.prepare_cached(
-                    "UPDATE outbox SET state = 'held', attempts = attempts - 1, note = ?2, updated_at = ?3 WHERE id = ?1 RETURNING run_id",
-                )?;
-                let mut deferred = tx.prepare_cached(
-                    "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?2, note = ?3, updated_at = ?4 WHERE id = ?1 RETURNING run_id",
-                )?;
+                let mut held = tx.prepare_cached(&format!(
+                    "UPDATE outbox SET state = 'held', attempts = attempts - 1, note = ?3, {released}, updated_at = ?4 WHERE {ours} RETURNING run_id"
+                ))?;
+                let mut deferred = tx.prepare_cached(&format!(
+                    "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?3, note = ?4, {released}, updated_at = ?5 WHERE {ours} RETURNING run_id"
+                ))?;
+                let get = |row: &rusqlite::Row| row.get::<_, i64>(0);
                 for (id, outcome) in outcomes {
-                    let run_id: i64 = match outcome {
-                        OutboxOutcome::Sent { remote_id } => {
-                            // A success is on the outbox row itself (state, remote id,
-                            // attempts); the log keeps what went wrong.
-                            sent.query_row(params![id, remote_id, now], |row| row.get(0))?
-                        }
+                    let run_id: Option<i64> = match outcome {
+                        // A success is on the outbox row itself (state, remote id,
+                        // attempts); the log keeps what went wrong.
+                        OutboxOutcome::Sent { remote_id } => sent
+                            .query_row(params![id, owner, remote_id, now], get)
+                            .optional()?,
                         OutboxOutcome::Retry { at, error, check_first } => {
-                            attempt.execute(params![id, now, "retry", error])?;
-                            retry.query_row(params![id, at, error, check_first, now], |row| row.get(0))?
+                            let run_id = retry
+                                .query_row(
+                                    params![id, owner, at, error, check_first, now],
+                                    get,
+                                )
+                                .optional()?;
+                            if run_id.is_some() {
+                                attempt.execute(params![id, now, "retry", error])?;
+                            }
+                            run_id
                         }
                         OutboxOutcome::Failed { error } => {
-                            attempt.execute(params![id, now, "failed", error])?;
-                            failed.query_row(params![id, error, now], |row| row.get(0))?
+                            let run_id = failed
+                                .query_row(params![id, owner, error, now], get)
+                                .optional()?;
+                            if run_id.is_some() {
+                                attempt.execute(params![id, now, "failed", error])?;
+                            }
+                            run_id
                         }
-                        OutboxOutcome::Held { note } => {
-                            held.query_row(params![id, note, now], |row| row.get(0))?
-                        }
-                        OutboxOutcome::Deferred { at, note } => {
-                            deferred.query_row(params![id, at, note, now], |row| row.get(0))?
-                        }
+                        OutboxOutcome::Held { note } => held
+                            .query_row(params![id, owner, note, now], get)
+                            .optional()?,
+                        OutboxOutcome::Deferred { at, note } => deferred
+                            .query_row(params![id, owner, at, note, now], get)
+                            .optional()?,
                     };
-                    runs.push(run_id);
+                    match run_id {
+                        Some(run_id) => runs.push(run_id),
+                        None => not_ours.push(*id),
+                    }
                 }
             }
             runs.sort_unstable();
@@ -413,7 +537,7 @@ impl Store for SqliteStore {
             for run_id in runs {
                 settle(tx, run_id, now)?;
             }
-            Ok(())
+            Ok(not_ours)
         })
     }
 
