@@ -13,6 +13,7 @@ mod email;
 mod engine;
 mod examples;
 mod guardrails;
+mod hostile;
 mod mastodon;
 mod matrix;
 mod rules;
