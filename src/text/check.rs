@@ -9,7 +9,7 @@ use minijinja::machinery::{Span, WhitespaceConfig, ast, parse};
 use minijinja::syntax::SyntaxConfig;
 
 use super::TextError;
-use super::budget::{MAX_STEPS, OVER_BUDGET_HINT};
+use super::budget::{MAX_STEPS, MAX_TEXT_BYTES, OVER_BUDGET_HINT};
 use super::names::{FUNCTIONS, TESTS, filters};
 use crate::diagnostic::did_you_mean;
 
@@ -195,6 +195,38 @@ impl<'s> Walker<'_, 's> {
         self.fail(var.span(), id, format!("unknown variable `{id}`"), hint);
     }
 
+    /// `"x" * 10000000`: text repeated past the budget, known at load.
+    fn repetition(&mut self, b: &ast::Spanned<ast::BinOp<'s>>) {
+        if !matches!(b.op, ast::BinOpKind::Mul) || self.fault.is_some() {
+            return;
+        }
+        let constant = |e: &ast::Expr<'_>| match e {
+            ast::Expr::Const(c) => Some(c.value.clone()),
+            _ => None,
+        };
+        let (Some(left), Some(right)) = (constant(&b.left), constant(&b.right)) else {
+            return;
+        };
+        let (text, count) = match (left.as_str(), right.as_str()) {
+            (Some(text), None) => (text, i64::try_from(right).ok()),
+            (None, Some(text)) => (text, i64::try_from(left).ok()),
+            _ => return,
+        };
+        let bytes = count.map_or(0, |n| (n.max(0) as u64).saturating_mul(text.len() as u64));
+        if bytes > MAX_TEXT_BYTES as u64 {
+            let span = b.span();
+            let range = span.start_offset as usize..span.end_offset as usize;
+            self.fault = Some(
+                TextError::new(format!(
+                    "this repeats text to {bytes} bytes, more than the {} KiB a text may grow to",
+                    MAX_TEXT_BYTES / 1024
+                ))
+                .with_hint(Some(OVER_BUDGET_HINT.into()))
+                .at_bytes(self.source, range),
+            );
+        }
+    }
+
     fn stmt(&mut self, stmt: &ast::Stmt<'s>) {
         if self.fault.is_some() {
             return;
@@ -325,6 +357,7 @@ impl<'s> Walker<'_, 's> {
             ast::Expr::BinOp(b) => {
                 self.expr(&b.left);
                 self.expr(&b.right);
+                self.repetition(b);
             }
             ast::Expr::Compare(c) => {
                 self.expr(&c.expr);
