@@ -12,6 +12,7 @@ mod dispatch;
 mod email;
 mod engine;
 mod examples;
+mod fuzz;
 mod guardrails;
 mod hostile;
 mod mastodon;
