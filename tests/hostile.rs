@@ -15,8 +15,10 @@ use crate::support::fake_network::FakeNetwork;
 /// A text whose loops run ten billion times: the sizes come from data, so only the
 /// rendering budget can stop it.
 const ENDLESS_TEXT: &str = "{% for i in range(n) %}{% for j in range(n) %}{% endfor %}{% endfor %}";
-/// A text whose `join` grows by half a megabyte per turn.
-const GROWING_TEXT: &str = "{% for i in range(n) %}{{ range(n) | join(\",\") }}{% endfor %}";
+/// A text that grows by 11 kB per turn.
+const GROWING_TEXT: &str = "{% for i in range(n) %}{{ \"many words \" * 1000 }}{% endfor %}";
+/// A text whose `join` makes half a megabyte per turn.
+const JOINING_TEXT: &str = "{% for i in range(n) %}{{ range(n) | join(\",\") }}{% endfor %}";
 const OVER_STEPS: &str = "the text takes more than 100000 steps to render (the limit for one text)";
 const OVER_SIZE: &str =
     "the text grows larger than 256 KiB while rendering (the limit for one text)";
@@ -82,6 +84,11 @@ fn plan_and_rehearse_show_texts_over_budget_and_go_on() {
     );
     write(
         dir.path(),
+        "joining.yaml",
+        &campaign("joining", at, JOINING_TEXT),
+    );
+    write(
+        dir.path(),
         "fine.yaml",
         &campaign("fine", at, "all is well"),
     );
@@ -90,6 +97,7 @@ fn plan_and_rehearse_show_texts_over_budget_and_go_on() {
     let plan = crier_bounded(&[&["plan", path, "--format", "json"][..], &window].concat());
     assert!(plan.contains(OVER_STEPS), "{plan}");
     assert!(plan.contains(OVER_SIZE), "{plan}");
+    assert!(plan.contains("\"playbook\":\"joining\""), "{plan}");
     assert!(plan.contains("all is well"), "{plan}");
     let rehearsal = crier_bounded(&[&["rehearse", path][..], &window].concat());
     assert!(rehearsal.contains(OVER_STEPS), "{rehearsal}");
@@ -126,6 +134,11 @@ fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
     );
     write(
         dir.path(),
+        "joining.yaml",
+        &campaign("joining", &at, JOINING_TEXT),
+    );
+    write(
+        dir.path(),
         "fine.yaml",
         &campaign("fine", &at, "all is well"),
     );
@@ -141,6 +154,17 @@ fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let sent = network.created_count();
+    let path = dir.path().to_str().unwrap();
+    let every_run_recorded = |history: &str| {
+        ["endless", "growing", "joining", "fine"]
+            .iter()
+            .all(|playbook| history.contains(&format!("{playbook}/only")))
+    };
+    let mut history = crier_bounded(&["history", path]);
+    while !every_run_recorded(&history) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        history = crier_bounded(&["history", path]);
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -150,7 +174,6 @@ fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
         "crier run did not exit within 10 s of SIGTERM"
     );
     assert_eq!(sent, 1, "the other playbook's post did not go out");
-    let history = crier_bounded(&["history", dir.path().to_str().unwrap()]);
     let line = |playbook: &str| {
         history
             .lines()
@@ -161,5 +184,6 @@ fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
     assert!(line("endless").contains("failed"), "{history}");
     assert!(line("endless").contains(OVER_STEPS), "{history}");
     assert!(line("growing").contains(OVER_SIZE), "{history}");
+    assert!(line("joining").contains(OVER_STEPS), "{history}");
     assert!(!line("fine").contains("failed"), "{history}");
 }

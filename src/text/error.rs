@@ -60,7 +60,7 @@ impl TextError {
         if error.kind() == ErrorKind::OutOfFuel {
             return TextError::over_budget(super::budget::out_of_steps());
         }
-        if detail == super::budget::too_large() {
+        if detail == super::budget::too_large() || detail == super::budget::out_of_steps() {
             return TextError::over_budget(detail.to_string());
         }
         let spanned = error

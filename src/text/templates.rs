@@ -43,6 +43,7 @@ impl TextTemplates {
         env.add_filter("hashtag", filters::hashtag);
         env.add_filter("duration", filters::duration);
         env.add_filter("join", filters::bounded_join);
+        env.add_function("range", super::budget::bounded_range);
         TextTemplates {
             env: RwLock::new(env),
         }
@@ -81,6 +82,7 @@ fn bounded_render(
     source: &str,
     context: &serde_json::Value,
 ) -> Result<String, TextError> {
+    let _metered = super::budget::start();
     let mut output = BoundedOutput::default();
     match template.render_captured_to(context, &mut output) {
         Ok(_) => Ok(String::from_utf8_lossy(&output.text).into_owned()),
@@ -142,7 +144,7 @@ mod tests {
 
     #[test]
     fn a_growing_join_stops_at_the_size_budget() {
-        let source = "{% for i in range(n) %}{{ range(n) | join(\",\") }}{% endfor %}";
+        let source = "{{ (\"ab,\" * 100000) | split(\",\") | join(\"--\") }}";
         let error = render(source).unwrap_err();
         assert_eq!(
             error.message,
@@ -181,5 +183,18 @@ mod tests {
                 .check("{% for i in range(1000) %}{{ i }}{% endfor %}", &[])
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn sequences_made_in_a_loop_count_against_the_step_budget() {
+        // One instruction each turn, but a list of `n` items built every time.
+        let source = "{% for i in range(n) %}{% set s = range(n) | list %}{% endfor %}";
+        let error = render(source).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the text takes more than 100000 steps to render (the limit for one text)"
+        );
+        let fine = "{% for i in range(3) %}{{ range(4) | list | length }}{% endfor %}";
+        assert_eq!(render(fine).unwrap(), "444");
     }
 }
