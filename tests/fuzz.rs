@@ -143,3 +143,32 @@ fn source_files_of_any_text_render_their_diagnostics() {
         }
     });
 }
+
+/// Loops nested up to four deep over sizes that come from data (so the load-time check cannot
+/// judge them), around growing bodies: every render ends, within the budget or with its
+/// reason.
+#[test]
+fn any_nesting_of_loops_renders_within_the_budget() {
+    let body = prop_oneof![
+        Just("{{ i }}".to_owned()),
+        Just("{{ range(n) | join(\",\") }}".to_owned()),
+        Just("{{ \"x\" * 1000 }}".to_owned()),
+        Just("{% set s = range(n) | list %}".to_owned()),
+    ];
+    let texts = TextTemplates::new();
+    // minijinja refuses a `range` of more than 100,000 items by itself.
+    fuzz((1usize..5, body, 0u32..=100_000), |(depth, body, n)| {
+        let source = format!(
+            "{}{body}{}",
+            "{% for i in range(n) %}".repeat(depth),
+            "{% endfor %}".repeat(depth)
+        );
+        match texts.render(&source, &serde_json::json!({ "n": n })) {
+            Ok(text) => assert!(text.len() <= crier::text::MAX_TEXT_BYTES),
+            Err(error) => assert!(
+                error.message.contains("(the limit for one text)"),
+                "{source}: {error:?}"
+            ),
+        }
+    });
+}
