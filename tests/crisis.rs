@@ -1692,7 +1692,7 @@ resolve:
                 ("09:06".into(), "there is no crisis plan `outgae`".into()),
                 (
                     "09:26".into(),
-                    "duty may not decide; the approvers are lead".into()
+                    "duty may not decide incident 1's approval; the approvers are lead".into()
                 ),
             ],
             "{text}"

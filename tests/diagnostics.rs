@@ -570,7 +570,7 @@ posts:
   ——▶ DIR/sale.yaml:9:9
   |
 9 |         folowers < 5
-  |         ^
+  |         ^^^^^^^^
   = hint: variables available here: `now`, `vars`, `post`, `run`
 "#,
     );
@@ -1125,6 +1125,277 @@ error: account `team_slack` is on slack, which cannot post replies
    |         ^^^^^^^^^^
    = hint: `reply_to:` needs an account that can post replies (mastodon, bluesky, telegram, matrix, vk, email, console)
 "#,
+    );
+}
+
+// ---- hostile folders and files ---------------------------------------------------------
+
+const FINE: &str =
+    "kind: campaign\nname: fine\nposts:\n  - { id: p, at: 2026-12-01 10:00, to: demo, text: hi }\n";
+
+#[test]
+fn links_that_loop_back_are_skipped_and_named() {
+    let fixture = Fixture::new().file("fine.yaml", FINE);
+    std::os::unix::fs::symlink(".", fixture.path().join("again")).unwrap();
+    std::os::unix::fs::symlink(".", fixture.path().join("more")).unwrap();
+    std::fs::create_dir(fixture.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink("..", fixture.path().join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("../fine.yaml", fixture.path().join("sub/same.yaml")).unwrap();
+    expect(
+        "links_that_loop_back",
+        &fixture,
+        "\
+warning: skipped link to `.`: what it leads to is already read
+  ——▶ DIR/again
+  = hint: each folder and file is read once; remove the link to silence this
+warning: skipped link to `.`: what it leads to is already read
+  ——▶ DIR/more
+  = hint: each folder and file is read once; remove the link to silence this
+warning: skipped link to `../fine.yaml`: what it leads to is already read
+  ——▶ DIR/sub/same.yaml
+  = hint: each folder and file is read once; remove the link to silence this
+warning: skipped link to `..`: what it leads to is already read
+  ——▶ DIR/sub/up
+  = hint: each folder and file is read once; remove the link to silence this
+",
+    );
+    let out = fixture.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn a_byte_order_mark_is_read_as_if_it_were_not_there() {
+    let fixture = Fixture::bare()
+        .config(&format!("\u{feff}{CONFIG}"))
+        .file("fine.yaml", format!("\u{feff}{FINE}"));
+    expect("byte_order_mark", &fixture, "");
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_placed() {
+    let mut bytes = b"kind: campaign\nname: caf".to_vec();
+    bytes.extend([0xe9, b'\n']);
+    let fixture = Fixture::new()
+        .file("latin1.yaml", bytes)
+        .file("fine.yaml", FINE);
+    expect(
+        "not_utf8",
+        &fixture,
+        "\
+error: file is not valid UTF-8: byte 0xe9 is not a character
+  ——▶ DIR/latin1.yaml:2:10
+  |
+2 | name: caf�
+  |          ^
+  = hint: save the file as UTF-8 in your editor (\"Save with encoding\")
+",
+    );
+}
+
+#[test]
+fn an_unreadable_subfolder_is_named_and_the_rest_is_checked() {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = Fixture::new()
+        .file("locked/inner/secret.yaml", FINE)
+        .file("open/bad.yaml", "kind: campain\n");
+    let locked = fixture.path().join("locked/inner");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read_dir(&locked).is_ok() {
+        // Running as root: permissions do not lock anything, so there is nothing to see.
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        eprintln!("skipped: folders cannot be made unreadable for this user");
+        return;
+    }
+    let rendered = fixture.render();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(
+        rendered.starts_with(
+            "error: cannot read folder: Permission denied (os error 13)\n  ——▶ DIR/locked/inner\n  = hint: its playbooks were not checked;"
+        ),
+        "{rendered}"
+    );
+    assert!(rendered.contains("unknown kind `campain`"), "{rendered}");
+}
+
+#[test]
+fn an_unclosed_quote_in_a_calendar_points_where_it_opened() {
+    let fixture = Fixture::new()
+        .file(
+            "posts.csv",
+            "at,to,text\n2026-12-01 09:00,demo,\"Doors open at nine\n2026-12-02 09:00,demo,hi\n2026-12-03 09:00,demo,bye\n",
+        )
+        .file(
+            "sale.yaml",
+            "kind: campaign\nname: sale\nposts:\n  - calendar: posts.csv\n",
+        );
+    expect(
+        "unclosed_quote",
+        &fixture,
+        "\
+error: unclosed quote: this `\"` starts a cell that never ends
+  ——▶ DIR/posts.csv:2:23
+  |
+2 | 2026-12-01 09:00,demo,\"Doors open at nine
+  |                       ^
+  = hint: end the cell with another `\"`; inside quotes, write a quote as `\"\"`
+",
+    );
+}
+
+#[test]
+fn a_city_without_its_region_suggests_the_zone() {
+    let fixture =
+        Fixture::bare().config("timezone: Kyiv\naccounts:\n  demo: { network: console }\n");
+    expect(
+        "zone_city",
+        &fixture,
+        "\
+error: unknown time zone `Kyiv`
+  ——▶ DIR/crier.yaml:1:11
+  |
+1 | timezone: Kyiv
+  |           ^^^^
+  = hint: did you mean `Europe/Kyiv`?
+",
+    );
+}
+
+#[test]
+fn every_mistake_in_crier_yaml_shows_in_one_run() {
+    let fixture = Fixture::bare().config(
+        "timezone: Kyev\nstore: [a]\naccounts:\n  demo: { network: console, token: env:X }\n  other: { network: consol }\n",
+    );
+    expect(
+        "config_all_at_once",
+        &fixture,
+        "\
+error: unknown time zone `Kyev`
+  ——▶ DIR/crier.yaml:1:11
+  |
+1 | timezone: Kyev
+  |           ^^^^
+  = hint: time zones are IANA names, like `Europe/Berlin` or `UTC`
+error: expected text, found a list
+  ——▶ DIR/crier.yaml:2:8
+  |
+2 | store: [a]
+  |        ^
+error: `token` does not apply to a `console` account
+  ——▶ DIR/crier.yaml:4:36
+  |
+4 |   demo: { network: console, token: env:X }
+  |                                    ^^^^^
+  = hint: a `console` account needs no other fields
+error: unknown value `consol`
+  ——▶ DIR/crier.yaml:5:21
+  |
+5 |   other: { network: consol }
+  |                     ^^^^^^
+  = hint: did you mean `console`?
+",
+    );
+}
+
+// ---- the YAML mistakes beginners make ----------------------------------------------------
+
+#[test]
+fn yaml_wrong_indentation() {
+    let fixture = campaign(
+        "kind: campaign\nname: sale\nposts:\n  - id: teaser\n    at: 2026-12-01 10:00\n   to: demo\n    text: hi\n",
+    )
+    .file("other.yaml", "kind: campain\n");
+    expect(
+        "yaml_indentation",
+        &fixture,
+        "\
+error: unknown kind `campain`
+  ——▶ DIR/other.yaml:1:7
+  |
+1 | kind: campain
+  |       ^^^^^^^
+  = hint: did you mean `campaign`?
+error: wrong indentation: this line starts at column 4, the line above it at column 5
+  ——▶ DIR/sale.yaml:6:4
+  |
+6 |    to: demo
+  |    ^^
+  = hint: keys of one map start in the same column; indent with spaces, the same number for each level
+",
+    );
+}
+
+#[test]
+fn yaml_tab() {
+    let fixture =
+        campaign("kind: campaign\nname: sale\nposts:\n  - id: teaser\n\tat: 2026-12-01 10:00\n");
+    expect(
+        "yaml_tab",
+        &fixture,
+        "\
+error: a tab in the indentation
+  ——▶ DIR/sale.yaml:5:1
+  |
+5 |  at: 2026-12-01 10:00
+  | ^
+  = hint: YAML indents with spaces only: replace the tab with spaces (most editors have a setting to insert spaces for tabs)
+",
+    );
+}
+
+#[test]
+fn yaml_missing_space_after_colon() {
+    let fixture = campaign(
+        "kind: campaign\nname:sale\nposts:\n  - id: teaser\n    at: 2026-12-01 10:00\n    to: demo\n    text: hi\n",
+    );
+    expect(
+        "yaml_colon_space",
+        &fixture,
+        "\
+error: missing space after `name:`
+  ——▶ DIR/sale.yaml:2:5
+  |
+2 | name:sale
+  |     ^
+  = hint: write `name: sale`: without the space, YAML reads `name:sale` as one word, not a key and its value
+",
+    );
+}
+
+#[test]
+fn yaml_unclosed_quote() {
+    let fixture = campaign(
+        "kind: campaign\nname: sale\nposts:\n  - id: teaser\n    at: 2026-12-01 10:00\n    to: demo\n    text: \"hi there\n  - id: second\n    at: 2026-12-02 10:00\n    to: demo\n    text: bye\n",
+    );
+    expect(
+        "yaml_unclosed_quote",
+        &fixture,
+        "\
+error: unclosed quote: this `\"` starts a text that never ends
+  ——▶ DIR/sale.yaml:7:11
+  |
+7 |     text: \"hi there
+  |           ^
+  = hint: end the text with `\"` on the same line; for text over several lines write `text: |` and indent the lines below it
+",
+    );
+}
+
+#[test]
+fn yaml_list_item_at_the_wrong_level() {
+    let fixture = campaign(
+        "kind: campaign\nname: sale\nposts:\n  - id: teaser\n    at: 2026-12-01 10:00\n    to: demo\n    text: hi\n - id: second\n    at: 2026-12-02 10:00\n    to: demo\n    text: bye\n",
+    );
+    expect(
+        "yaml_list_level",
+        &fixture,
+        "\
+error: wrong indentation: this list item starts at column 2, the items above it at column 3
+  ——▶ DIR/sale.yaml:8:2
+  |
+8 |  - id: second
+  |  ^
+  = hint: items of one list start with `-` in the same column; move this line right
+",
     );
 }
 

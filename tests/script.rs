@@ -24,12 +24,18 @@ fn compile_error(source: &str, context: ConditionContext) -> ScriptError {
         .expect_err("condition should not compile")
 }
 
+/// The error expected at `line`:`column`; an unknown name is underlined whole, anything
+/// else by one caret.
 fn error(message: &str, hint: Option<&str>, line: usize, column: usize) -> ScriptError {
+    let unknown_name = message
+        .strip_prefix("unknown variable `")
+        .and_then(|rest| rest.strip_suffix('`'));
     ScriptError {
         message: message.into(),
         hint: hint.map(str::to_owned),
         line,
         column,
+        len: unknown_name.map_or(1, |name| name.chars().count()),
     }
 }
 

@@ -1,13 +1,19 @@
 //! Finding and reading playbook files: `crier.yaml` at the root of a folder, every other
 //! `*.yaml` / `*.yml` below it (hidden folders and `target/` left out), each file split into
 //! its documents and each document sorted by its `kind:`.
+//!
+//! The walk survives hostile folders: each folder and file is read once whatever links lead
+//! to it (a link back into the walk is skipped with a warning), a subfolder that cannot be
+//! read is named while the rest is still read, a UTF-8 byte-order mark is dropped, and bytes
+//! that are not UTF-8 are reported at their line and column.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::sources::Sources;
 use super::validate::{Validated, validate_from};
 use super::yaml::{MAX_FILE_BYTES, Node, NodeKind, parse_documents};
-use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean};
+use crate::diagnostic::{Diagnostic, Position, SourceFile, did_you_mean};
 use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
 
@@ -103,13 +109,17 @@ pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
             path: path.to_path_buf(),
         });
     }
+    let mut walk_diagnostics = Vec::new();
     let (root, files) = if path.is_dir() {
-        let mut files = Vec::new();
-        collect_files(path, &mut files).map_err(|source| LoadError::Unreadable {
+        let mut walk = Walk::default();
+        walk.seen_dir(path);
+        let entries = read_sorted(path).map_err(|source| LoadError::Unreadable {
             path: path.to_path_buf(),
             source,
         })?;
-        (path.to_path_buf(), files)
+        walk.entries(entries);
+        walk_diagnostics = walk.diagnostics;
+        (path.to_path_buf(), walk.files)
     } else {
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut files = vec![path.to_path_buf()];
@@ -121,6 +131,7 @@ pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
     };
     let mut loaded = Loaded {
         root: root.clone(),
+        diagnostics: walk_diagnostics,
         ..Loaded::default()
     };
     for file in files {
@@ -131,23 +142,110 @@ pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
     Ok(loaded)
 }
 
-fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "target" || name == "node_modules" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            collect_files(&path, files)?;
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            files.push(path);
+/// The files found below a folder, each folder and file once, and what was skipped.
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    /// Canonical paths of the folders and files already taken.
+    seen: HashSet<PathBuf>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Walk {
+    /// Marks `dir` as taken; false if it was already.
+    fn seen_dir(&mut self, dir: &Path) -> bool {
+        let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        self.seen.insert(canonical)
+    }
+
+    fn entries(&mut self, entries: Vec<std::fs::DirEntry>) {
+        for entry in entries {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "target" || name == "node_modules" {
+                continue;
+            }
+            let path = entry.path();
+            let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+            if path.is_dir() {
+                self.folder(&path, is_link);
+            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                self.file(path, is_link);
+            }
         }
     }
-    Ok(())
+
+    fn folder(&mut self, path: &Path, is_link: bool) {
+        if !self.seen_dir(path) {
+            self.skipped_link(path, is_link);
+            return;
+        }
+        match read_sorted(path) {
+            Ok(entries) => self.entries(entries),
+            Err(error) => self.diagnostics.push(
+                Diagnostic::file_error(path, format!("cannot read folder: {error}"))
+                    .with_hint("its playbooks were not checked; make it readable (`chmod +rx`) or move it out of the folder"),
+            ),
+        }
+    }
+
+    fn file(&mut self, path: PathBuf, is_link: bool) {
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if self.seen.insert(canonical) {
+            self.files.push(path);
+        } else {
+            self.skipped_link(&path, is_link);
+        }
+    }
+
+    fn skipped_link(&mut self, path: &Path, is_link: bool) {
+        let target = std::fs::read_link(path).unwrap_or_default();
+        let message = if is_link {
+            format!(
+                "skipped link to `{}`: what it leads to is already read",
+                target.display()
+            )
+        } else {
+            "skipped: already read through a link".into()
+        };
+        self.diagnostics.push(
+            Diagnostic::file_error(path, message)
+                .warning()
+                .with_hint("each folder and file is read once; remove the link to silence this"),
+        );
+    }
+}
+
+fn read_sorted(dir: &Path) -> std::io::Result<Vec<std::fs::DirEntry>> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
+}
+
+/// The text of a playbook file: a byte-order mark dropped; bytes that are not UTF-8 are an
+/// error at the line and column of the first of them.
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+    let bytes = match bytes.strip_prefix("\u{feff}".as_bytes()) {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    String::from_utf8(bytes).map_err(|error| {
+        let valid = error.utf8_error().valid_up_to();
+        let bytes = error.into_bytes();
+        let before = String::from_utf8_lossy(&bytes[..valid]);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        let shown = SourceFile::new(path, String::from_utf8_lossy(&bytes).into_owned());
+        Diagnostic::error(
+            &shown,
+            Position::new(line, column, 1),
+            format!(
+                "file is not valid UTF-8: byte 0x{:02x} is not a character",
+                bytes[valid]
+            ),
+        )
+        .with_hint("save the file as UTF-8 in your editor (\"Save with encoding\")")
+    })
 }
 
 fn read_file(loaded: &mut Loaded, path: &Path, is_config: bool) {
@@ -166,12 +264,10 @@ fn read_file(loaded: &mut Loaded, path: &Path, is_config: bool) {
         return;
     }
     let text = match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
+        Ok(bytes) => match decode(path, bytes) {
             Ok(text) => text,
-            Err(_) => {
-                loaded
-                    .diagnostics
-                    .push(Diagnostic::file_error(path, "file is not valid UTF-8"));
+            Err(diagnostic) => {
+                loaded.diagnostics.push(diagnostic);
                 return;
             }
         },
@@ -231,4 +327,37 @@ fn classify(sources: &Sources, node: &Node) -> Result<Kind, Diagnostic> {
             .error_node(kind, format!("unknown kind `{name}`"))
             .with_hint(did_you_mean(name, Kind::NAMES).unwrap_or_else(|| HINT.into()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_that_cannot_be_read_is_named_and_the_walk_goes_on() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let not_a_folder = dir.path().join("plain");
+        std::fs::write(&not_a_folder, "").unwrap();
+        std::fs::write(dir.path().join("next.yaml"), "").unwrap();
+        let mut walk = Walk::default();
+        walk.folder(&not_a_folder, false);
+        walk.folder(dir.path(), false);
+        assert_eq!(walk.diagnostics.len(), 1);
+        assert_eq!(walk.diagnostics[0].file, not_a_folder);
+        assert!(
+            walk.diagnostics[0]
+                .message
+                .starts_with("cannot read folder: ")
+        );
+        assert_eq!(walk.files, [dir.path().join("next.yaml")]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        let text = decode(
+            Path::new("a.yaml"),
+            b"\xef\xbb\xbfkind: campaign\n".to_vec(),
+        );
+        assert_eq!(text.unwrap(), "kind: campaign\n");
+    }
 }

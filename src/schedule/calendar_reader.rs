@@ -10,6 +10,9 @@ const COLUMNS: [&str; 4] = ["at", "to", "text", "media"];
 const HEADER_HINT: &str =
     "the first row names the columns: `at,to,text,media` (`media` is optional)";
 
+const UNCLOSED_HINT: &str =
+    "end the cell with another `\"`; inside quotes, write a quote as `\"\"`";
+
 pub(crate) struct Reader<'a> {
     source: &'a SourceFile,
     text: &'a str,
@@ -62,6 +65,16 @@ impl<'a> Reader<'a> {
             };
             let start = record.position().map_or(0, |p| p.byte() as usize) + bom;
             let cells = cells_of_record(self.text, start, record.len());
+            if let Some(open) = cells.iter().find(|cell| self.never_closed(cell)) {
+                // `csv` reads an unclosed quote to the end of the file: point at its start.
+                self.error_at(
+                    open.start,
+                    1,
+                    "unclosed quote: this `\"` starts a cell that never ends".to_owned(),
+                    Some(UNCLOSED_HINT.to_owned()),
+                );
+                return Err(self.errors);
+            }
             match layout {
                 None => match self.header(&record, &cells) {
                     Some(found) => layout = Some((found, record.len())),
@@ -87,6 +100,23 @@ impl<'a> Reader<'a> {
         } else {
             Err(self.errors)
         }
+    }
+
+    /// Whether `cell` opens a quote that no later `"` closes.
+    fn never_closed(&self, cell: &RawCell) -> bool {
+        if !cell.quoted {
+            return false;
+        }
+        let bytes = self.text.as_bytes();
+        let mut pos = cell.start + 1;
+        while pos < bytes.len() {
+            match (bytes[pos], bytes.get(pos + 1)) {
+                (b'"', Some(b'"')) => pos += 2,
+                (b'"', _) => return false,
+                _ => pos += 1,
+            }
+        }
+        true
     }
 
     /// Reads the header row; `None` when a required column is missing.

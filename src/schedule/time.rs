@@ -221,6 +221,22 @@ const RENAMED_ZONES: &[&str] = &[
     "Pacific/Truk",
 ];
 
+/// "did you mean `Europe/Kyiv`?" for `Kyiv` (or `kyiv`, `New York`): a city written without
+/// its region.
+fn zone_of_city(city: &str) -> Option<String> {
+    let wanted = city.trim().replace(' ', "_");
+    let zone = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name())
+        .filter(|name| !RENAMED_ZONES.contains(name))
+        .find(|name| {
+            name.rsplit('/')
+                .next()
+                .is_some_and(|last| name.contains('/') && last.eq_ignore_ascii_case(&wanted))
+        })?;
+    Some(format!("did you mean `{zone}`?"))
+}
+
 pub fn parse_timezone(s: &str) -> Result<Tz, TimeError> {
     Tz::from_str(s).map_err(|_| {
         let names = chrono_tz::TZ_VARIANTS
@@ -228,9 +244,11 @@ pub fn parse_timezone(s: &str) -> Result<Tz, TimeError> {
             .map(|tz| tz.name())
             .filter(|name| !RENAMED_ZONES.contains(name));
         TimeError::new(format!("unknown time zone `{s}`"), 0, s.len().max(1)).with_optional_hint(
-            did_you_mean(s, names).or_else(|| {
-                Some("time zones are IANA names, like `Europe/Berlin` or `UTC`".to_owned())
-            }),
+            did_you_mean(s, names)
+                .or_else(|| zone_of_city(s))
+                .or_else(|| {
+                    Some("time zones are IANA names, like `Europe/Berlin` or `UTC`".to_owned())
+                }),
         )
     })
 }

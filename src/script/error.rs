@@ -17,6 +17,8 @@ pub struct ScriptError {
     pub line: usize,
     /// 1-based column within the expression source; 0 when unknown.
     pub column: usize,
+    /// How many characters the fault spans (at least 1): a whole unknown name.
+    pub len: usize,
 }
 
 impl ScriptError {
@@ -26,7 +28,13 @@ impl ScriptError {
             hint: None,
             line: position.line().unwrap_or(0),
             column: position.position().unwrap_or(0),
+            len: 1,
         }
+    }
+
+    fn spanning(mut self, len: usize) -> Self {
+        self.len = len.max(1);
+        self
     }
 
     pub(crate) fn with_hint(mut self, hint: Option<String>) -> Self {
@@ -42,6 +50,7 @@ impl ScriptError {
                 let hint = did_you_mean(name, context.variables().iter().copied())
                     .unwrap_or_else(|| available(context.variables()));
                 ScriptError::at(position, format!("unknown variable `{name}`"))
+                    .spanning(name.chars().count())
                     .with_hint(Some(hint))
             }
             other => match disabled_name(other) {

@@ -1,5 +1,7 @@
 //! Load-time checks of a text template: syntax, then a walk of minijinja's AST for unknown
-//! variables (loop and `set` variables are known in their scope), filters, tests and functions.
+//! variables (loop and `set` variables are known in their scope), filters, tests and functions,
+//! and loops whose work is known at load (constant ranges, literal lists) judged against the
+//! rendering budget.
 
 use std::collections::HashSet;
 
@@ -7,6 +9,7 @@ use minijinja::machinery::{Span, WhitespaceConfig, ast, parse};
 use minijinja::syntax::SyntaxConfig;
 
 use super::TextError;
+use super::budget::{MAX_STEPS, MAX_TEXT_BYTES, OVER_BUDGET_HINT};
 use super::names::{FUNCTIONS, TESTS, filters};
 use crate::diagnostic::did_you_mean;
 
@@ -21,7 +24,109 @@ pub(super) fn check(source: &str, known_variables: &[&str]) -> Result<(), TextEr
         fault: None,
     };
     walker.stmt(&tree);
-    walker.fault.map_or(Ok(()), Err)
+    if let Some(fault) = walker.fault {
+        return Err(fault);
+    }
+    match over_budget_loop(&tree) {
+        Some((span, steps)) => Err(TextError::new(format!(
+            "this loop takes at least {steps} steps to render, more than the {MAX_STEPS} a text may take"
+        ))
+        .with_hint(Some(OVER_BUDGET_HINT.into()))
+        .at_bytes(source, span.start_offset as usize..span.start_offset as usize + 3)),
+        None => Ok(()),
+    }
+}
+
+/// The outermost loop whose known work alone is over the budget, with that work.
+fn over_budget_loop(stmt: &ast::Stmt<'_>) -> Option<(Span, u64)> {
+    let mut found = None;
+    visit_loops(stmt, &mut |for_loop, span| {
+        let steps = steps_of_loop(for_loop);
+        if found.is_none() && steps > MAX_STEPS {
+            found = Some((span, steps));
+        }
+    });
+    found
+}
+
+fn visit_loops<'s>(stmt: &ast::Stmt<'s>, on_loop: &mut impl FnMut(&ast::ForLoop<'s>, Span)) {
+    match stmt {
+        ast::Stmt::ForLoop(f) => {
+            on_loop(f, f.span());
+            f.body.iter().for_each(|s| visit_loops(s, on_loop));
+        }
+        _ => children(stmt).iter().for_each(|s| visit_loops(s, on_loop)),
+    }
+}
+
+/// A lower bound on the steps `stmts` take, counting only loops whose length is known.
+fn steps_of(stmts: &[ast::Stmt<'_>]) -> u64 {
+    stmts.iter().fold(0u64, |total, stmt| {
+        let own = match stmt {
+            ast::Stmt::ForLoop(f) => steps_of_loop(f),
+            other => steps_of(children(other)).saturating_add(1),
+        };
+        total.saturating_add(own)
+    })
+}
+
+fn steps_of_loop(f: &ast::ForLoop<'_>) -> u64 {
+    let per_item = steps_of(&f.body).saturating_add(1);
+    known_length(&f.iter).map_or(per_item, |items| items.saturating_mul(per_item))
+}
+
+/// The statements nested in `stmt` other than a loop's body.
+fn children<'a, 's>(stmt: &'a ast::Stmt<'s>) -> &'a [ast::Stmt<'s>] {
+    match stmt {
+        ast::Stmt::Template(t) => &t.children,
+        ast::Stmt::ForLoop(f) => &f.body,
+        ast::Stmt::IfCond(i) if i.true_body.len() >= i.false_body.len() => &i.true_body,
+        ast::Stmt::IfCond(i) => &i.false_body,
+        ast::Stmt::WithBlock(w) => &w.body,
+        ast::Stmt::SetBlock(s) => &s.body,
+        ast::Stmt::AutoEscape(a) => &a.body,
+        ast::Stmt::FilterBlock(f) => &f.body,
+        ast::Stmt::Block(b) => &b.body,
+        _ => &[],
+    }
+}
+
+/// How many items a loop over `iter` sees, when that is known without data: `range` of
+/// constants, a literal list, a constant string.
+fn known_length(iter: &ast::Expr<'_>) -> Option<u64> {
+    let constant = |expr: &ast::Expr<'_>| match expr {
+        ast::Expr::Const(c) => i64::try_from(c.value.clone()).ok(),
+        _ => None,
+    };
+    match iter {
+        ast::Expr::List(list) => Some(list.items.len() as u64),
+        ast::Expr::Const(c) => c.value.as_str().map(|text| text.chars().count() as u64),
+        ast::Expr::Call(call) => {
+            let ast::Expr::Var(var) = &call.expr else {
+                return None;
+            };
+            if var.id != "range" {
+                return None;
+            }
+            let args: Option<Vec<i64>> = call
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    ast::CallArg::Pos(e) => constant(e),
+                    _ => None,
+                })
+                .collect();
+            let (start, stop, step) = match args?.as_slice() {
+                [stop] => (0, *stop, 1),
+                [start, stop] => (*start, *stop, 1),
+                [start, stop, step] if *step != 0 => (*start, *stop, *step),
+                _ => return None,
+            };
+            let span = if step > 0 { stop - start } else { start - stop };
+            Some((span.max(0) as u64).div_ceil(step.unsigned_abs()))
+        }
+        _ => None,
+    }
 }
 
 struct Walker<'a, 's> {
@@ -88,6 +193,38 @@ impl<'s> Walker<'_, 's> {
             }
         });
         self.fail(var.span(), id, format!("unknown variable `{id}`"), hint);
+    }
+
+    /// `"x" * 10000000`: text repeated past the budget, known at load.
+    fn repetition(&mut self, b: &ast::Spanned<ast::BinOp<'s>>) {
+        if !matches!(b.op, ast::BinOpKind::Mul) || self.fault.is_some() {
+            return;
+        }
+        let constant = |e: &ast::Expr<'_>| match e {
+            ast::Expr::Const(c) => Some(c.value.clone()),
+            _ => None,
+        };
+        let (Some(left), Some(right)) = (constant(&b.left), constant(&b.right)) else {
+            return;
+        };
+        let (text, count) = match (left.as_str(), right.as_str()) {
+            (Some(text), None) => (text, i64::try_from(right).ok()),
+            (None, Some(text)) => (text, i64::try_from(left).ok()),
+            _ => return,
+        };
+        let bytes = count.map_or(0, |n| (n.max(0) as u64).saturating_mul(text.len() as u64));
+        if bytes > MAX_TEXT_BYTES as u64 {
+            let span = b.span();
+            let range = span.start_offset as usize..span.end_offset as usize;
+            self.fault = Some(
+                TextError::new(format!(
+                    "this repeats text to {bytes} bytes, more than the {} KiB a text may grow to",
+                    MAX_TEXT_BYTES / 1024
+                ))
+                .with_hint(Some(OVER_BUDGET_HINT.into()))
+                .at_bytes(self.source, range),
+            );
+        }
     }
 
     fn stmt(&mut self, stmt: &ast::Stmt<'s>) {
@@ -220,6 +357,7 @@ impl<'s> Walker<'_, 's> {
             ast::Expr::BinOp(b) => {
                 self.expr(&b.left);
                 self.expr(&b.right);
+                self.repetition(b);
             }
             ast::Expr::Compare(c) => {
                 self.expr(&c.expr);

@@ -48,10 +48,21 @@ impl TextError {
         self.at(line, column, len)
     }
 
+    /// A text that went over its rendering budget: `reason` says which bound.
+    pub(crate) fn over_budget(reason: String) -> Self {
+        TextError::new(reason).with_hint(Some(super::budget::OVER_BUDGET_HINT.into()))
+    }
+
     /// A minijinja error (syntax or rendering) in crier's words, positioned in `source`.
     pub(crate) fn from_minijinja(error: &minijinja::Error, source: &str) -> Self {
         use minijinja::ErrorKind;
         let detail = error.detail().unwrap_or_default();
+        if error.kind() == ErrorKind::OutOfFuel {
+            return TextError::over_budget(super::budget::out_of_steps());
+        }
+        if detail == super::budget::too_large() || detail == super::budget::out_of_steps() {
+            return TextError::over_budget(detail.to_string());
+        }
         let spanned = error
             .range()
             .map(|r| &source[floor_char(source, r.start)..floor_char(source, r.end)]);

@@ -75,3 +75,29 @@ pub fn duration(seconds: i64) -> Result<String, Error> {
     }
     Ok(text)
 }
+
+/// `join` as minijinja has it, but refusing to build a string over the text budget (a
+/// `join` inside a loop otherwise grows memory faster than the step budget can stop it).
+pub(super) fn bounded_join(value: Value, joiner: Option<String>) -> Result<String, Error> {
+    if value.is_undefined() || value.is_none() {
+        return Ok(String::new());
+    }
+    let joiner = joiner.unwrap_or_default();
+    let mut output = String::new();
+    for (index, item) in value.try_iter()?.enumerate() {
+        if index > 0 {
+            output.push_str(&joiner);
+        }
+        match item.as_str() {
+            Some(text) => output.push_str(text),
+            None => output.push_str(&item.to_string()),
+        }
+        if output.len() > super::budget::MAX_TEXT_BYTES {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                super::budget::too_large(),
+            ));
+        }
+    }
+    Ok(output)
+}

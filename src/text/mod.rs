@@ -3,15 +3,17 @@
 //! Post texts are Jinja-like templates: `"{{ product }}: -{{ discount }}% today only"`,
 //! `"Congratulations {{ winners | mentions }}!"`. [`TextTemplates::check`] finds syntax errors,
 //! unknown variables, filters, tests and functions at load, with positions and did-you-mean
-//! hints; [`TextTemplates::render`] renders with strict undefined values, caching each
-//! compiled template.
+//! hints; [`TextTemplates::render`] renders with strict undefined values within a budget of
+//! steps and size, caching each compiled template.
 
+mod budget;
 mod check;
 mod error;
 mod filters;
 mod names;
 mod templates;
 
+pub use budget::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use error::TextError;
 pub use filters::{duration, hashtag, mentions};
 pub use templates::TextTemplates;

@@ -5,6 +5,7 @@ use std::sync::RwLock;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
+use super::budget::{BoundedOutput, MAX_STEPS};
 use super::{TextError, check, filters};
 
 /// Compiled templates kept before the cache is emptied (playbooks hold far fewer texts).
@@ -36,10 +37,13 @@ impl TextTemplates {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_keep_trailing_newline(true);
         env.set_recursion_limit(64);
+        env.set_fuel(Some(MAX_STEPS));
         env.remove_global("debug");
         env.add_filter("mentions", filters::mentions);
         env.add_filter("hashtag", filters::hashtag);
         env.add_filter("duration", filters::duration);
+        env.add_filter("join", filters::bounded_join);
+        env.add_function("range", super::budget::bounded_range);
         TextTemplates {
             env: RwLock::new(env),
         }
@@ -52,13 +56,14 @@ impl TextTemplates {
         check::check(source, known_variables)
     }
 
-    /// Renders `source` with `context` (a JSON object). Undefined values are errors.
+    /// Renders `source` with `context` (a JSON object). Undefined values are errors, and so
+    /// is a text over its budget (`MAX_STEPS`, `MAX_TEXT_BYTES`).
     pub fn render(&self, source: &str, context: &serde_json::Value) -> Result<String, TextError> {
         let to_text = |error: minijinja::Error| TextError::from_minijinja(&error, source);
         {
             let env = self.env.read().unwrap_or_else(|e| e.into_inner());
             if let Ok(template) = env.get_template(source) {
-                return template.render(context).map_err(to_text);
+                return bounded_render(&template, source, context);
             }
         }
         let mut env = self.env.write().unwrap_or_else(|e| e.into_inner());
@@ -68,7 +73,21 @@ impl TextTemplates {
         env.add_template_owned(source.to_owned(), source.to_owned())
             .map_err(to_text)?;
         let template = env.get_template(source).map_err(to_text)?;
-        template.render(context).map_err(to_text)
+        bounded_render(&template, source, context)
+    }
+}
+
+fn bounded_render(
+    template: &minijinja::Template<'_, '_>,
+    source: &str,
+    context: &serde_json::Value,
+) -> Result<String, TextError> {
+    let _metered = super::budget::start();
+    let mut output = BoundedOutput::default();
+    match template.render_captured_to(context, &mut output) {
+        Ok(_) => Ok(String::from_utf8_lossy(&output.text).into_owned()),
+        Err(_) if output.overflowed => Err(TextError::over_budget(super::budget::too_large())),
+        Err(error) => Err(TextError::from_minijinja(&error, source)),
     }
 }
 
@@ -99,5 +118,83 @@ mod tests {
         globals.sort_unstable();
         expected.sort_unstable();
         assert_eq!(globals, expected);
+    }
+
+    const NESTED_RANGES: &str =
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+
+    fn render(source: &str) -> Result<String, TextError> {
+        TextTemplates::new().render(source, &serde_json::json!({ "n": 100000 }))
+    }
+
+    #[test]
+    fn nested_loops_stop_at_the_step_budget() {
+        // `n` comes from data, so the load-time check cannot see the size of this loop.
+        let source = "{% for i in range(n) %}{% for j in range(n) %}{% endfor %}{% endfor %}";
+        let error = render(source).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the text takes more than 100000 steps to render (the limit for one text)"
+        );
+        assert_eq!(
+            error.hint.as_deref(),
+            Some("loop over fewer items, or move long lists out of the text")
+        );
+    }
+
+    #[test]
+    fn a_growing_join_stops_at_the_size_budget() {
+        let source = "{{ (\"ab,\" * 100000) | split(\",\") | join(\"--\") }}";
+        let error = render(source).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the text grows larger than 256 KiB while rendering (the limit for one text)"
+        );
+    }
+
+    #[test]
+    fn output_over_the_size_budget_fails() {
+        let source = "{% for i in range(n) %}{{ \"x\" * 1000 }}{% endfor %}";
+        let error = render(source).unwrap_err();
+        assert!(error.message.contains("larger than 256 KiB"), "{error:?}");
+    }
+
+    #[test]
+    fn texts_within_budget_render_as_before() {
+        let source = "{% for i in range(3) %}{{ i }}{% endfor %} {{ [1, 2] | join(\"-\") }}";
+        assert_eq!(render(source).unwrap(), "012 1-2");
+        assert_eq!(render("{{ \"ab\" | join(\",\") }}").unwrap(), "a,b");
+    }
+
+    #[test]
+    fn constant_loops_over_budget_are_found_at_load() {
+        let texts = TextTemplates::new();
+        let error = texts.check(NESTED_RANGES, &[]).unwrap_err();
+        assert_eq!(
+            error.message,
+            "this loop takes at least 10000100000 steps to render, more than the 100000 a text may take"
+        );
+        assert_eq!((error.line, error.column, error.len), (1, 4, 3));
+        let inner = "ok {% if true %}{% for c in [1, 2, 3] %}{% for i in range(0, 90000, 2) %}{{ i }}{% endfor %}{% endfor %}{% endif %}";
+        let error = texts.check(inner, &[]).unwrap_err();
+        assert_eq!((error.line, error.column), (1, 20));
+        assert!(
+            texts
+                .check("{% for i in range(1000) %}{{ i }}{% endfor %}", &[])
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn sequences_made_in_a_loop_count_against_the_step_budget() {
+        // One instruction each turn, but a list of `n` items built every time.
+        let source = "{% for i in range(n) %}{% set s = range(n) | list %}{% endfor %}";
+        let error = render(source).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the text takes more than 100000 steps to render (the limit for one text)"
+        );
+        let fine = "{% for i in range(3) %}{{ range(4) | list | length }}{% endfor %}";
+        assert_eq!(render(fine).unwrap(), "444");
     }
 }

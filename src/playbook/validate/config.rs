@@ -5,7 +5,9 @@ use super::Validator;
 use crate::diagnostic::did_you_mean;
 use crate::playbook::plan::{Account, DayOne, PersonPlan};
 use crate::playbook::raw::{AccountConfig, ConfigFile, Network};
-use crate::playbook::yaml::{Node, Spanned};
+use std::collections::BTreeMap;
+
+use crate::playbook::yaml::{Node, NodeKind, Spanned, from_node};
 
 /// The fields each network needs, and the ones it may have besides.
 fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static str]) {
@@ -68,6 +70,31 @@ pub fn is_secret_reference(value: &str) -> bool {
         .is_some_and(|path| !path.trim().is_empty())
 }
 
+/// What of a `crier.yaml` that does not read as a whole reads field by field (and, for
+/// accounts and people, entry by entry); the errors of the rest are already reported.
+fn readable_parts(node: &Node) -> ConfigFile {
+    fn part<'n, T: serde::Deserialize<'n>>(node: Option<&'n Node>) -> Option<T> {
+        node.and_then(|node| from_node(node).ok())
+    }
+    fn entries<'n, T: serde::Deserialize<'n>>(node: Option<&'n Node>) -> BTreeMap<String, T> {
+        let Some(NodeKind::Mapping(pairs)) = node.map(|n| &n.kind) else {
+            return BTreeMap::new();
+        };
+        pairs
+            .iter()
+            .filter_map(|(key, value)| Some((key.as_str()?.to_owned(), part(Some(value))?)))
+            .collect()
+    }
+    ConfigFile {
+        store: part(node.get("store")),
+        timezone: part(node.get("timezone")),
+        accounts: entries(node.get("accounts")),
+        people: entries(node.get("people")),
+        http: part(node.get("http")),
+        day_one: part(node.get("day_one")),
+    }
+}
+
 impl Validator<'_> {
     /// Reads `crier.yaml` (if any); returns the store URL. `first_run` is the day the store
     /// first ran, for `day_one: first-run` (today if unknown).
@@ -82,8 +109,19 @@ impl Validator<'_> {
         };
         let Some(config) = self.read::<ConfigFile>(node) else {
             self.references_unreliable = true;
+            // The parts that do read are still checked, so every mistake shows in one run.
+            self.config_checks(&readable_parts(node), first_run);
             return DEFAULT_STORE.into();
         };
+        self.config_checks(&config, first_run)
+    }
+
+    fn config_checks(
+        &mut self,
+        config: &ConfigFile,
+        first_run: Option<chrono::NaiveDate>,
+    ) -> String {
+        const DEFAULT_STORE: &str = "sqlite://crier.db";
         self.timezone = self.zone(config.timezone.as_ref());
         if let Some(day_one) = &config.day_one {
             self.day_one = match day_one.trim() {

@@ -313,7 +313,7 @@ impl Validator<'_> {
             Err(error) => {
                 let diagnostic = self
                     .sources
-                    .error_inside(source, error.line, error.column, 1, error.message)
+                    .error_inside(source, error.line, error.column, error.len, error.message)
                     .with_optional_hint(error.hint);
                 self.push(diagnostic);
                 None

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use super::explain::explain;
 use super::node::{Mark, Node, NodeKind, ScalarStyle};
 use crate::diagnostic::{Diagnostic, Position, SourceFile};
 
@@ -68,16 +69,22 @@ pub fn parse_documents(source: &SourceFile, file: usize) -> (Vec<Node>, Vec<Diag
                 }
             }
             Err(error) => {
-                let position = builder.position(error.marker(), 1);
-                let message = match error.info() {
-                    "recursion limit exceeded" => {
-                        format!("nesting is deeper than {MAX_DEPTH} levels")
+                let diagnostic = match error.info() {
+                    "recursion limit exceeded" => Diagnostic::error(
+                        source,
+                        builder.position(error.marker(), 1),
+                        format!("nesting is deeper than {MAX_DEPTH} levels"),
+                    ),
+                    info => {
+                        let mark = builder.mark(error.marker());
+                        let explained = explain(text, info, mark.line, mark.column);
+                        let position =
+                            Position::new(explained.line, explained.column, explained.len);
+                        Diagnostic::error(source, position, explained.message)
+                            .with_optional_hint(explained.hint)
                     }
-                    info => format!("invalid YAML: {info}"),
                 };
-                builder
-                    .diagnostics
-                    .push(Diagnostic::error(source, position, message));
+                builder.diagnostics.push(diagnostic);
                 break;
             }
         }

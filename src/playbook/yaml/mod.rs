@@ -4,6 +4,7 @@
 
 mod builder;
 mod de;
+mod explain;
 mod locate;
 mod node;
 mod spanned;

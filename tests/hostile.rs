@@ -1,0 +1,189 @@
+//! What a hostile or careless playbook folder cannot do: texts that would render forever or
+//! without end stop at their budget in `plan`, `rehearse` and `run` (and `run` still stops on
+//! SIGTERM and sends everything else); folders with link cycles, byte-order marks, bad bytes
+//! and unreadable corners are reported, never walked forever.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use tempfile::TempDir;
+
+use crate::support::fake_network::FakeNetwork;
+
+/// A text whose loops run ten billion times: the sizes come from data, so only the
+/// rendering budget can stop it.
+const ENDLESS_TEXT: &str = "{% for i in range(n) %}{% for j in range(n) %}{% endfor %}{% endfor %}";
+/// A text that grows by 11 kB per turn.
+const GROWING_TEXT: &str = "{% for i in range(n) %}{{ \"many words \" * 1000 }}{% endfor %}";
+/// A text whose `join` makes half a megabyte per turn.
+const JOINING_TEXT: &str = "{% for i in range(n) %}{{ range(n) | join(\",\") }}{% endfor %}";
+const OVER_STEPS: &str = "the text takes more than 100000 steps to render (the limit for one text)";
+const OVER_SIZE: &str =
+    "the text grows larger than 256 KiB while rendering (the limit for one text)";
+
+/// Waits for `child` at most `limit`; kills it and returns `None` if it is still running.
+fn wait_bounded(mut child: Child, limit: Duration) -> Option<Output> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+fn crier_bounded(args: &[&str]) -> String {
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_bounded(child, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("crier {args:?} did not finish within 60 s"));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+fn campaign(name: &str, at: &str, text: &str) -> String {
+    format!(
+        "kind: campaign\nname: {name}\nvars: {{ n: 100000 }}\nposts:\n  - id: only\n    at: \"{at}\"\n    to: hook\n    missed: all\n    text: '{text}'\n"
+    )
+}
+
+#[test]
+fn plan_and_rehearse_show_texts_over_budget_and_go_on() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        "timezone: UTC\naccounts:\n  hook: { network: console }\n",
+    );
+    let at = "2026-12-01 10:00";
+    write(
+        dir.path(),
+        "endless.yaml",
+        &campaign("endless", at, ENDLESS_TEXT),
+    );
+    write(
+        dir.path(),
+        "growing.yaml",
+        &campaign("growing", at, GROWING_TEXT),
+    );
+    write(
+        dir.path(),
+        "joining.yaml",
+        &campaign("joining", at, JOINING_TEXT),
+    );
+    write(
+        dir.path(),
+        "fine.yaml",
+        &campaign("fine", at, "all is well"),
+    );
+    let path = dir.path().to_str().unwrap();
+    let window = ["--from", "2026-12-01", "--until", "2026-12-02"];
+    let plan = crier_bounded(&[&["plan", path, "--format", "json"][..], &window].concat());
+    assert!(plan.contains(OVER_STEPS), "{plan}");
+    assert!(plan.contains(OVER_SIZE), "{plan}");
+    assert!(plan.contains("\"playbook\":\"joining\""), "{plan}");
+    assert!(plan.contains("all is well"), "{plan}");
+    let rehearsal = crier_bounded(&[&["rehearse", path][..], &window].concat());
+    assert!(rehearsal.contains(OVER_STEPS), "{rehearsal}");
+    assert!(rehearsal.contains(OVER_SIZE), "{rehearsal}");
+    assert!(rehearsal.contains("all is well"), "{rehearsal}");
+}
+
+/// Under `crier run`, a text that would render forever fails its own post with the reason;
+/// the other playbook's post goes out, and SIGTERM stops the service promptly.
+#[test]
+fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        &format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+            network.url()
+        ),
+    );
+    let at = (Utc::now() + TimeDelta::seconds(3))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    write(
+        dir.path(),
+        "endless.yaml",
+        &campaign("endless", &at, ENDLESS_TEXT),
+    );
+    write(
+        dir.path(),
+        "growing.yaml",
+        &campaign("growing", &at, GROWING_TEXT),
+    );
+    write(
+        dir.path(),
+        "joining.yaml",
+        &campaign("joining", &at, JOINING_TEXT),
+    );
+    write(
+        dir.path(),
+        "fine.yaml",
+        &campaign("fine", &at, "all is well"),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap()])
+        .env("CRIER_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while network.created_count() < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent = network.created_count();
+    let path = dir.path().to_str().unwrap();
+    let every_run_recorded = |history: &str| {
+        ["endless", "growing", "joining", "fine"]
+            .iter()
+            .all(|playbook| history.contains(&format!("{playbook}/only")))
+    };
+    let mut history = crier_bounded(&["history", path]);
+    while !every_run_recorded(&history) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        history = crier_bounded(&["history", path]);
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exited = wait_bounded(child, Duration::from_secs(10));
+    assert!(
+        exited.is_some(),
+        "crier run did not exit within 10 s of SIGTERM"
+    );
+    assert_eq!(sent, 1, "the other playbook's post did not go out");
+    let line = |playbook: &str| {
+        history
+            .lines()
+            .find(|line| line.contains(&format!("{playbook}/only")))
+            .unwrap_or_else(|| panic!("no run of `{playbook}`:\n{history}"))
+            .to_owned()
+    };
+    assert!(line("endless").contains("failed"), "{history}");
+    assert!(line("endless").contains(OVER_STEPS), "{history}");
+    assert!(line("growing").contains(OVER_SIZE), "{history}");
+    assert!(line("joining").contains(OVER_STEPS), "{history}");
+    assert!(!line("fine").contains("failed"), "{history}");
+}
