@@ -534,3 +534,47 @@ fn every_schema_field_has_a_description() {
         );
     }
 }
+
+/// A post whose `when:` is decided at fire time says so in `crier plan`, and says when the
+/// condition reads metrics an account's network never reports.
+#[test]
+fn plan_marks_conditions_decided_at_fire_time() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: UTC\naccounts:\n  demo: { network: console }\n  brand: { network: mastodon, server: https://example.social, token: env:TOKEN }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sale.yaml"),
+        "kind: campaign\nname: sale\nposts:\n  - { id: console-deal, at: \"2027-01-05 12:00\", to: demo, text: Deal, when: 'metrics(\"demo\").followers > 100' }\n  - { id: real-deal, at: \"2027-01-05 13:00\", to: brand, text: Deal, when: 'metrics(\"brand\").followers > 100' }\n  - { id: plain, at: \"2027-01-05 14:00\", to: demo, text: Hello }\n",
+    )
+    .unwrap();
+    let out = crier(&[
+        "plan",
+        dir.path().to_str().unwrap(),
+        "--from",
+        "2027-01-05",
+        "--days",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let items = plan_json(&out);
+    let condition = |item: &str| {
+        items
+            .iter()
+            .find(|i| i["item"] == item)
+            .map(|i| i["condition"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        condition("console-deal"),
+        "decided at fire time: `metrics(\"demo\").followers > 100`; `demo` is on console, which reports no metrics, so `metrics(\"demo\")` is always zeros"
+    );
+    assert_eq!(
+        condition("real-deal"),
+        "decided at fire time: `metrics(\"brand\").followers > 100`"
+    );
+    assert_eq!(condition("plain"), Value::Null);
+}

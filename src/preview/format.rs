@@ -49,6 +49,9 @@ fn table(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
             if let Some(approval) = &p.approval {
                 text = format!("[{approval}] {text}");
             }
+            if let Some(condition) = &p.condition {
+                text = format!("[{condition}] {text}");
+            }
             [
                 local_time(p),
                 p.playbook.clone(),
@@ -103,6 +106,9 @@ fn json_lines(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
         }
         if let Some(approval) = &p.approval {
             object["approval"] = approval.as_str().into();
+        }
+        if let Some(condition) = &p.condition {
+            object["condition"] = condition.as_str().into();
         }
         if let Some(reason) = &p.rejected {
             object["rejected"] = reason.as_str().into();

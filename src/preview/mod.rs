@@ -41,6 +41,8 @@ pub struct Planned {
     pub rejected: Option<String>,
     /// Who must approve this post first, by when, and what happens without a decision.
     pub approval: Option<String>,
+    /// The post's `when:`, decided at fire time, and why it cannot hold where that is known.
+    pub condition: Option<String>,
 }
 
 /// Everything that would happen in `[from, until)`, sorted by time, then playbook and item.
@@ -144,6 +146,10 @@ fn campaign_posts(
         return;
     }
     for post in &campaign.posts {
+        let condition = post
+            .when
+            .as_ref()
+            .map(|when| describe_condition(plan, when.source()));
         // Only `now` differs between fires of one post; without it, render once.
         let fixed_text = (!post.text.contains("now")).then(|| {
             render(
@@ -176,6 +182,7 @@ fn campaign_posts(
                         approve.on_timeout.as_str()
                     )
                 }),
+                condition: condition.clone(),
             };
             let hold = rules::hold(plan, &campaign.name, &post.to, at.with_timezone(&Utc));
             if let Some(hold) = &hold
@@ -311,9 +318,32 @@ fn contest_milestones(
                 rule: None,
                 rejected: None,
                 approval: None,
+                condition: None,
             });
         }
     }
+}
+
+/// "decided at fire time: `SOURCE`", and, for each `metrics("ACCOUNT")` it reads on an
+/// account whose network reports no metrics, that those are always zeros there.
+fn describe_condition(plan: &Plan, source: &str) -> String {
+    let mut text = format!("decided at fire time: `{}`", source.trim());
+    let mut rest = source;
+    while let Some(at) = rest.find("metrics(") {
+        rest = &rest[at + "metrics(".len()..];
+        let argument = rest.split(')').next().unwrap_or_default().trim();
+        let name = argument.trim_matches(|c| c == '"' || c == '\'');
+        let Some(account) = plan.accounts.get(name) else {
+            continue;
+        };
+        if !account.network.capabilities().metrics {
+            text.push_str(&format!(
+                "; `{name}` is on {}, which reports no metrics, so `metrics(\"{name}\")` is always zeros",
+                account.network.name()
+            ));
+        }
+    }
+    text
 }
 
 fn render(texts: &TextTemplates, source: &str, context: &Value) -> String {
