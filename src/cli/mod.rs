@@ -22,6 +22,9 @@ use crate::schedule;
 use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
 
+#[macro_use]
+mod output;
+
 mod accounts;
 mod approvals;
 mod contest;
@@ -387,7 +390,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             if format == DiagnosticFormat::Text {
                 let plan = validated.plan.as_ref().expect("a valid load has a plan");
-                println!("{}", summary(plan));
+                outln!("{}", summary(plan));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -421,15 +424,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let planned = crate::ops::views::plan(&plan, &texts, from, until)
                 .map_err(|_| "--until must be after --from".to_string())?;
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
+            let mut out = std::io::BufWriter::new(output::stdout());
             preview::write(format, &planned, &mut out).map_err(|e| e.to_string())?;
             out.flush().map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Init { dir } => {
             crate::init::create(&dir).map_err(|e| e.to_string())?;
-            println!(
+            outln!(
                 "created {} — next: crier validate {0} && crier plan {0} --days 30",
                 dir.display()
             );
@@ -575,7 +577,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 SchemaKind::Playbook => playbook_schema(),
                 SchemaKind::Config => config_schema(),
             };
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&schema).expect("a schema serialises")
             );
@@ -633,7 +635,7 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFo
         }
         DiagnosticFormat::Json => {
             for diagnostic in diagnostics {
-                println!("{}", diagnostic.to_json());
+                outln!("{}", diagnostic.to_json());
             }
         }
     }
