@@ -23,3 +23,66 @@ fn output_into_a_closed_pipe_ends_quietly() {
     );
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+/// Every option and argument of every command says what it is in `--help`.
+#[test]
+fn every_argument_has_help() {
+    use clap::CommandFactory;
+    fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&crier::cli::Cli::command(), "crier", &mut missing);
+    assert!(missing.is_empty(), "no help text: {missing:#?}");
+}
+
+fn crier_in(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(args)
+        .output()
+        .expect("run crier")
+}
+
+/// The folder is the positional PATH where a command has one, or -C/--path for every command,
+/// before or after the command's name.
+#[test]
+fn every_command_takes_the_folder_with_dash_c() {
+    let copy = crate::support::playbooks::quickstart_copy();
+    let dir = copy.path().to_str().unwrap();
+    for args in [
+        vec!["validate", dir],
+        vec!["validate", "-C", dir],
+        vec!["-C", dir, "validate"],
+        vec!["status", "--path", dir],
+        vec!["status", dir, "-C", dir],
+        vec!["approvals", "-C", dir],
+        vec!["incidents", "--path", dir],
+        vec!["-C", dir, "accounts", "check"],
+    ] {
+        let out = crier_in(&args);
+        assert!(
+            out.status.success(),
+            "crier {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = crier_in(&["status", dir, "-C", elsewhere.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("two folders given"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
