@@ -86,3 +86,48 @@ fn every_command_takes_the_folder_with_dash_c() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A folder without crier.yaml is no crier folder, said with the way to make one; a folder
+/// holding several names them; a playbook file given directly still finds its crier.yaml.
+#[test]
+fn a_folder_without_crier_yaml_is_refused_with_a_hint() {
+    let empty = tempfile::tempdir().unwrap();
+    let empty_dir = empty.path().to_str().unwrap();
+    for command in ["validate", "status", "plan"] {
+        let out = crier_in(&[command, empty_dir]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("holds no crier.yaml") && stderr.contains("crier init"),
+            "{command}: {stderr}"
+        );
+    }
+
+    let parent = tempfile::tempdir().unwrap();
+    for name in ["shop", "brand"] {
+        crate::support::playbooks::copy_folder(&quickstart(), &parent.path().join(name));
+    }
+    let out = crier_in(&["validate", parent.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("2 crier folder(s)")
+            && stderr.contains(&format!("{}", parent.path().join("shop").display()))
+            && stderr.contains(&format!("{}", parent.path().join("brand").display()))
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+
+    let copy = crate::support::playbooks::quickstart_copy();
+    let playbook = copy.path().join("brand-guidelines.yaml");
+    let out = crier_in(&["validate", playbook.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn quickstart() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
+}
