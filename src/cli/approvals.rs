@@ -29,9 +29,12 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
     match format {
         TableFormat::Json => {
             for approval in &list {
-                let mut value = serde_json::to_value(approval).expect("approvals serialise");
-                value["post_at"] = serde_json::json!(local(approval.fire_at, tz));
-                value["due_by"] = serde_json::json!(local(approval.deadline, tz));
+                let value = serde_json::to_value(approval).expect("approvals serialise");
+                let value = super::json_times::with_rfc3339_times(
+                    value,
+                    super::json_times::APPROVAL_TIMES,
+                    tz,
+                );
                 outln!("{value}");
             }
         }

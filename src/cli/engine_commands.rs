@@ -456,7 +456,6 @@ fn detail_lines(run: &RunView, tz: Tz) -> Vec<String> {
 }
 
 fn run_json(run: &RunView, tz: Tz) -> serde_json::Value {
-    let mut value = serde_json::to_value(run).expect("runs serialise");
-    value["fired_at"] = serde_json::json!(from_millis(run.fire_at).with_timezone(&tz).to_rfc3339());
-    value
+    let value = serde_json::to_value(run).expect("runs serialise");
+    super::json_times::with_rfc3339_times(value, super::json_times::RUN_TIMES, tz)
 }

@@ -38,6 +38,11 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
                     object.remove("timeline");
                     object.insert("status".into(), row.status.clone().into());
                 }
+                let value = super::json_times::with_rfc3339_times(
+                    value,
+                    super::json_times::INCIDENT_TIMES,
+                    plan.timezone,
+                );
                 outln!("{value}");
             }
         }
