@@ -74,8 +74,26 @@ pub(super) fn status(path: &Path, name: &str) -> CommandResult {
         );
     }
     if status.drawn {
-        outln!("  winners: {}", status.winners.join(", "));
-        outln!("  reserves: {}", status.reserves.join(", "));
+        let listed = |keys: &[String]| {
+            if keys.is_empty() {
+                "none".to_string()
+            } else {
+                keys.join(", ")
+            }
+        };
+        if status.winners.is_empty() {
+            outln!(
+                "  winners: none{}",
+                if status.eligible == 0 {
+                    ": no entry was eligible"
+                } else {
+                    ""
+                }
+            );
+        } else {
+            outln!("  winners: {}", listed(&status.winners));
+        }
+        outln!("  reserves: {}", listed(&status.reserves));
         for s in &status.substitutions {
             outln!(
                 "  substituted: {} → {} ({})",
@@ -84,6 +102,8 @@ pub(super) fn status(path: &Path, name: &str) -> CommandResult {
                 s.reason
             );
         }
+    } else {
+        outln!("  winners: not drawn yet (draw {})", fmt(contest.draw_at));
     }
     Ok(ExitCode::SUCCESS)
 }
