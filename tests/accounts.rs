@@ -74,6 +74,32 @@ unreadable_file  webhook  FAILED: cannot read secret file `/nonexistent/crier/se
 }
 
 #[test]
+fn a_refused_connection_names_the_host_and_port() {
+    // A port nothing listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = folder(&format!(
+        "accounts:\n  masto: {{ network: mastodon, server: 'http://127.0.0.1:{port}', token: env:CRIER_TEST_MASTO_TOKEN }}\n"
+    ));
+    let out = crier(
+        &dir,
+        &["accounts", "check"],
+        &[("CRIER_TEST_MASTO_TOKEN", "t0ken")],
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("could not connect to")
+            && stdout.contains(&format!(" at 127.0.0.1:{port}: "))
+            && stdout.contains("Connection refused"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn accounts_check_all_ready_exits_zero() {
     let dir = folder("accounts:\n  local: { network: console }\n");
     let out = crier(&dir, &["accounts", "check"], &[]);
