@@ -74,6 +74,42 @@ unreadable_file  webhook  FAILED: cannot read secret file `/nonexistent/crier/se
 }
 
 #[test]
+fn a_refused_connection_names_the_host_and_port() {
+    // A port nothing listens on: bound, then let go. Another test may take it in between,
+    // so a few fresh ports are tried before the verdict counts.
+    let check = || {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = folder(&format!(
+            "accounts:\n  masto: {{ network: mastodon, server: 'http://127.0.0.1:{port}', token: env:CRIER_TEST_MASTO_TOKEN }}\n"
+        ));
+        let out = crier(
+            &dir,
+            &["accounts", "check"],
+            &[("CRIER_TEST_MASTO_TOKEN", "t0ken")],
+        );
+        (
+            port,
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    let (port, code, stdout) = (0..3)
+        .map(|_| check())
+        .find(|(_, _, stdout)| stdout.contains("Connection refused"))
+        .expect("a port nothing listens on is refused");
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("could not connect to")
+            && stdout.contains(&format!(" at 127.0.0.1:{port}: ")),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn accounts_check_all_ready_exits_zero() {
     let dir = folder("accounts:\n  local: { network: console }\n");
     let out = crier(&dir, &["accounts", "check"], &[]);

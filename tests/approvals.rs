@@ -373,6 +373,17 @@ fn the_approval_commands_list_approve_and_reject() {
     assert_eq!(line["state"], "rejected");
     assert_eq!(line["decisions"][0]["by"], "pr_lead");
     assert_eq!(line["decisions"][0]["note"], "not this week");
+    for time in [
+        &line["fire_at"],
+        &line["deadline"],
+        &line["created_at"],
+        &line["decisions"][0]["at"],
+    ] {
+        let text = time
+            .as_str()
+            .unwrap_or_else(|| panic!("a time in RFC 3339: {line}"));
+        chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    }
     let store = SqliteStore::open(&dir.path().join("crier.db")).unwrap();
     assert_eq!(
         store

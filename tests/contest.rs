@@ -653,6 +653,34 @@ async fn a_rehearsal_runs_the_whole_lifecycle_deterministically() {
 }
 
 #[test]
+fn contest_status_says_when_there_are_no_winners() {
+    let rig = Rig::new("", 1, 1, None);
+    let dir = rig._dir.path().to_path_buf();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("crier.db")).unwrap());
+    store.record_revision("rev", 0).unwrap();
+    let rig = Rig { store, ..rig };
+    rig.tick(utc(1, 10, 0));
+    let status = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["contest", "status", "giveaway", "-C", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let before = status();
+    assert!(before.contains("winners: not drawn yet (draw "), "{before}");
+    rig.add(vec![entry("2", "bo", "nope", utc(2, 0, 0))], utc(2, 0, 0));
+    rig.tick(utc(7, 21, 0));
+    let after = status();
+    assert!(
+        after.contains("giveaway: drawn")
+            && after.contains("winners: none: no entry was eligible")
+            && after.contains("reserves: none"),
+        "{after}"
+    );
+}
+
+#[test]
 fn the_contest_commands_show_status_entries_and_a_proof_that_verifies() {
     let rig = Rig::new("", 1, 1, None);
     let dir = rig._dir.path().to_path_buf();

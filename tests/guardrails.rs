@@ -526,7 +526,11 @@ fn pause_and_resume_on_a_running_service() {
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
         .flat_map(|run| run["outbox"].as_array().cloned().unwrap_or_default())
         .inspect(|send| assert_eq!(send["state"], "sent", "{send}"))
-        .map(|send| send["next_attempt_at"].as_i64().unwrap())
+        .map(|send| {
+            chrono::DateTime::parse_from_rfc3339(send["next_attempt_at"].as_str().unwrap())
+                .expect("times in RFC 3339")
+                .timestamp_millis()
+        })
         .collect();
     slots.sort();
     assert_eq!(slots.len(), POSTS, "{slots:?}");

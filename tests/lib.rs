@@ -3,6 +3,7 @@ mod accounts;
 mod approvals;
 mod bluesky;
 mod cli;
+mod cli_usage;
 mod connectors;
 mod contest;
 mod crisis;

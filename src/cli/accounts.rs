@@ -92,10 +92,10 @@ pub(super) fn check(path: &Path, format: TableFormat) -> Result<ExitCode, String
         Ok::<_, String>(results.into_iter().map(|(_, c)| c).collect::<Vec<_>>())
     })?;
     match format {
-        TableFormat::Table => print!("{}", table(&results)),
+        TableFormat::Table => out!("{}", table(&results)),
         TableFormat::Json => {
             for checked in &results {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(checked).expect("a verdict serialises")
                 );

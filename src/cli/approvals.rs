@@ -29,15 +29,18 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
     match format {
         TableFormat::Json => {
             for approval in &list {
-                let mut value = serde_json::to_value(approval).expect("approvals serialise");
-                value["post_at"] = serde_json::json!(local(approval.fire_at, tz));
-                value["due_by"] = serde_json::json!(local(approval.deadline, tz));
-                println!("{value}");
+                let value = serde_json::to_value(approval).expect("approvals serialise");
+                let value = super::json_times::with_rfc3339_times(
+                    value,
+                    super::json_times::APPROVAL_TIMES,
+                    tz,
+                );
+                outln!("{value}");
             }
         }
         TableFormat::Table => {
             if list.is_empty() {
-                println!(
+                outln!(
                     "{}",
                     if all {
                         "no approvals yet"
@@ -65,7 +68,7 @@ fn print_approval(approval: &ApprovalView, tz: chrono_tz::Tz) {
         ),
         _ => approval.summary(),
     };
-    println!(
+    outln!(
         "{}  {}/{}  goes out {} on {}",
         approval.id,
         approval.playbook,
@@ -73,9 +76,9 @@ fn print_approval(approval: &ApprovalView, tz: chrono_tz::Tz) {
         local(approval.fire_at, tz),
         approval.accounts.join(", ")
     );
-    println!("    {state}");
+    outln!("    {state}");
     for decision in &approval.decisions {
-        println!(
+        outln!(
             "    {} {} at {}{}",
             decision.by,
             match decision.decision {
@@ -90,7 +93,7 @@ fn print_approval(approval: &ApprovalView, tz: chrono_tz::Tz) {
                 .unwrap_or_default()
         );
     }
-    println!("    “{}”", approval.text.replace('\n', " ⏎ "));
+    outln!("    “{}”", approval.text.replace('\n', " ⏎ "));
 }
 
 pub(super) fn decide(
@@ -110,7 +113,7 @@ pub(super) fn decide(
         Ok(decided) => {
             print_approval(&decided, tz);
             if decided.state == ApprovalState::Pending {
-                println!("    (more approvals needed: `need: all`)");
+                outln!("    (more approvals needed: `need: all`)");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -53,36 +53,57 @@ pub(super) fn status(path: &Path, name: &str) -> CommandResult {
         .find(|c| c.name == name)
         .expect("the status found it");
     let fmt = |at: chrono::DateTime<chrono_tz::Tz>| at.format("%Y-%m-%d %H:%M %Z").to_string();
-    println!("{name}: {}", status.phase);
-    println!("  announce  {}", fmt(contest.announce_at));
-    println!("  closes    {}", fmt(contest.closes));
-    println!("  draw      {}", fmt(contest.draw_at));
-    println!("  entries seen: {}", status.seen);
-    println!(
+    outln!("{name}: {}", status.phase);
+    outln!("  announce  {}", fmt(contest.announce_at));
+    outln!("  closes    {}", fmt(contest.closes));
+    outln!("  draw      {}", fmt(contest.draw_at));
+    outln!("  entries seen: {}", status.seen);
+    outln!(
         "  eligible: {}{}",
         status.eligible,
         if status.provisional { " (so far)" } else { "" }
     );
     for (rule, count) in &status.excluded {
-        println!("  excluded by {rule}: {count}");
+        outln!("  excluded by {rule}: {count}");
     }
     if let Some(commitment) = &status.commitment {
-        println!(
+        outln!(
             "  commitment: list SHA-256 {}, seed SHA-256 {}",
-            commitment.list_sha256, commitment.seed_sha256
+            commitment.list_sha256,
+            commitment.seed_sha256
         );
     }
     if status.drawn {
-        println!("  winners: {}", status.winners.join(", "));
-        println!("  reserves: {}", status.reserves.join(", "));
+        let listed = |keys: &[String]| {
+            if keys.is_empty() {
+                "none".to_string()
+            } else {
+                keys.join(", ")
+            }
+        };
+        if status.winners.is_empty() {
+            outln!(
+                "  winners: none{}",
+                if status.eligible == 0 {
+                    ": no entry was eligible"
+                } else {
+                    ""
+                }
+            );
+        } else {
+            outln!("  winners: {}", listed(&status.winners));
+        }
+        outln!("  reserves: {}", listed(&status.reserves));
         for s in &status.substitutions {
-            println!(
+            outln!(
                 "  substituted: {} → {} ({})",
                 s.out,
                 s.replacement.as_deref().unwrap_or("nobody"),
                 s.reason
             );
         }
+    } else {
+        outln!("  winners: not drawn yet (draw {})", fmt(contest.draw_at));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -99,14 +120,14 @@ pub(super) fn entries(path: &Path, name: &str, format: EntriesFormat) -> Command
     match format {
         EntriesFormat::Json => {
             for JudgedEntry { entry, verdict } in &rows {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({ "key": verdict.key, "entry": entry, "eligible": verdict.eligible, "rule": verdict.rule, "reason": verdict.reason })
                 );
             }
         }
         EntriesFormat::Csv => {
-            let mut out = csv::Writer::from_writer(std::io::stdout());
+            let mut out = csv::Writer::from_writer(super::output::stdout());
             out.write_record(["key", "author", "at", "eligible", "rule", "reason", "text"])
                 .map_err(|e| e.to_string())?;
             for JudgedEntry { entry, verdict } in &rows {
@@ -125,7 +146,7 @@ pub(super) fn entries(path: &Path, name: &str, format: EntriesFormat) -> Command
         }
         EntriesFormat::Table => {
             if rows.is_empty() {
-                println!("no entries yet");
+                outln!("no entries yet");
             }
             for JudgedEntry { entry, verdict } in &rows {
                 let mark = if verdict.eligible {
@@ -137,7 +158,7 @@ pub(super) fn entries(path: &Path, name: &str, format: EntriesFormat) -> Command
                         verdict.reason.as_deref().unwrap_or("")
                     )
                 };
-                println!(
+                outln!(
                     "{}  {}  {}  [{mark}] {}",
                     entry.at.format("%Y-%m-%d %H:%M"),
                     verdict.key,
@@ -157,7 +178,7 @@ pub(super) fn proof(path: &Path, name: &str) -> CommandResult {
     };
     match contests::proof(&desk, name) {
         Ok(proof) => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&proof).expect("proofs serialise")
             );
@@ -174,7 +195,7 @@ pub(super) fn verify_file(file: &Path) -> CommandResult {
         .map_err(|e| format!("`{}` is not a proof: {e}", file.display()))?;
     let problems = verify(&proof);
     if problems.is_empty() {
-        println!(
+        outln!(
             "the proof holds: {} eligible entries, seed matches its commitment, winners {} follow from them",
             proof.entries.len(),
             proof.winners.join(", ")
@@ -182,7 +203,7 @@ pub(super) fn verify_file(file: &Path) -> CommandResult {
         return Ok(ExitCode::SUCCESS);
     }
     for problem in &problems {
-        println!("✗ {problem}");
+        outln!("✗ {problem}");
     }
     Ok(ExitCode::from(1))
 }
@@ -192,7 +213,7 @@ pub(super) fn disqualify(path: &Path, name: &str, entry: &str, reason: &str) -> 
         |validated: &Validated| print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
     match contests::disqualify(path, &report, name, entry, reason) {
         Ok(substitution) => {
-            println!(
+            outln!(
                 "{} disqualified ({}); {}. The announcement goes out with `crier run`.",
                 substitution.out,
                 substitution.reason,

@@ -110,7 +110,7 @@ pub(super) fn status(path: &Path) -> CommandResult {
     let store = existing_store(&plan)?;
     let status = views::status(&plan, store.as_ref(), Utc::now()).map_err(|e| e.to_string())?;
     let tz = plan.timezone;
-    println!(
+    outln!(
         "store: {}{}",
         status.store,
         if status.store_exists {
@@ -119,12 +119,12 @@ pub(super) fn status(path: &Path) -> CommandResult {
             " (not created yet: crier has not run here)"
         }
     );
-    println!("\nscheduled next:");
+    outln!("\nscheduled next:");
     if status.next.is_empty() {
-        println!("  nothing");
+        outln!("  nothing");
     }
     for next in &status.next {
-        println!(
+        outln!(
             "  {}  {} → {}",
             local(next.at, tz),
             next.item,
@@ -132,7 +132,7 @@ pub(super) fn status(path: &Path) -> CommandResult {
         );
     }
     if status.more > 0 {
-        println!("  … and {} more item(s)", status.more);
+        outln!("  … and {} more item(s)", status.more);
     }
     let Some(counts) = status.store_status else {
         return Ok(ExitCode::SUCCESS);
@@ -149,14 +149,14 @@ pub(super) fn status(path: &Path) -> CommandResult {
         }
     };
     if !status.open_incidents.is_empty() {
-        println!("\nopen incidents (`crier incident report ID`):");
+        outln!("\nopen incidents (`crier incident report ID`):");
         for incident in &status.open_incidents {
             let acknowledged = incident
                 .acknowledged_by
                 .as_ref()
                 .map(|by| format!("acknowledged by {by}"))
                 .unwrap_or_else(|| "NOT ACKNOWLEDGED".into());
-            println!(
+            outln!(
                 "  {}  {} at {} since {}, {acknowledged}",
                 incident.id,
                 incident.plan,
@@ -176,7 +176,7 @@ pub(super) fn status(path: &Path) -> CommandResult {
                 })
                 .and_then(|state| state.condition_failure);
             if let Some(failure) = failure {
-                println!(
+                outln!(
                     "\ncrisis plan {} cannot evaluate its conditions ({} failed evaluation(s) in a row since {}): {}",
                     crisis.name,
                     failure.failures,
@@ -187,9 +187,9 @@ pub(super) fn status(path: &Path) -> CommandResult {
         }
     }
     if !status.pauses.is_empty() {
-        println!("\npaused (`crier resume` lifts):");
+        outln!("\npaused (`crier resume` lifts):");
         for PauseHolding { pause, held } in &status.pauses {
-            println!(
+            outln!(
                 "  {} by {} since {}{}: {} ({held} post(s) held)",
                 pause.scope,
                 pause.by,
@@ -202,16 +202,16 @@ pub(super) fn status(path: &Path) -> CommandResult {
             );
         }
     }
-    println!("\nruns: {}", count_line(&counts.runs));
-    println!("sends: {}", count_line(&counts.outbox));
-    println!("\nrunning or waiting:");
+    outln!("\nruns: {}", count_line(&counts.runs));
+    outln!("sends: {}", count_line(&counts.outbox));
+    outln!("\nrunning or waiting:");
     if counts.in_flight.is_empty() {
-        println!("  nothing");
+        outln!("  nothing");
     }
     for run in &counts.in_flight {
-        println!("  {}", run_line(run, tz));
+        outln!("  {}", run_line(run, tz));
         for line in detail_lines(run, tz) {
-            println!("      {line}");
+            outln!("      {line}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -233,7 +233,7 @@ pub(super) fn history(
         None => None,
     };
     let Some(store) = existing_store(&plan)? else {
-        println!("no history yet: crier has not run here ({})", plan.store);
+        outln!("no history yet: crier has not run here ({})", plan.store);
         return Ok(ExitCode::SUCCESS);
     };
     let filter = HistoryFilter {
@@ -245,17 +245,17 @@ pub(super) fn history(
     match format {
         TableFormat::Json => {
             for run in &runs {
-                println!("{}", run_json(run, plan.timezone));
+                outln!("{}", run_json(run, plan.timezone));
             }
         }
         TableFormat::Table => {
             if runs.is_empty() {
-                println!("no runs match");
+                outln!("no runs match");
             }
             for run in &runs {
-                println!("{}", run_line(run, plan.timezone));
+                outln!("{}", run_line(run, plan.timezone));
                 for line in detail_lines(run, plan.timezone) {
-                    println!("    {line}");
+                    outln!("    {line}");
                 }
             }
         }
@@ -328,10 +328,10 @@ pub(super) fn rehearse(
     }
     let lines = rehearsal.lines;
     match format {
-        RehearsalFormat::Text => print!("{}", render_text(&lines)),
+        RehearsalFormat::Text => out!("{}", render_text(&lines)),
         RehearsalFormat::Json => {
             for line in &lines {
-                println!("{}", serde_json::to_string(line).expect("lines serialise"));
+                outln!("{}", serde_json::to_string(line).expect("lines serialise"));
             }
         }
     }
@@ -354,12 +354,12 @@ pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult 
         Err(error) => return Err(error.to_string()),
     };
     if let Some(run) = &triggered.run {
-        println!("{}", run_line(run, triggered.plan.timezone));
+        outln!("{}", run_line(run, triggered.plan.timezone));
         for line in detail_lines(run, triggered.plan.timezone) {
-            println!("    {line}");
+            outln!("    {line}");
         }
         if triggered.waiting {
-            println!("    (sends still waiting go out when `crier run` is running)");
+            outln!("    (sends still waiting go out when `crier run` is running)");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -456,7 +456,6 @@ fn detail_lines(run: &RunView, tz: Tz) -> Vec<String> {
 }
 
 fn run_json(run: &RunView, tz: Tz) -> serde_json::Value {
-    let mut value = serde_json::to_value(run).expect("runs serialise");
-    value["fired_at"] = serde_json::json!(from_millis(run.fire_at).with_timezone(&tz).to_rfc3339());
-    value
+    let value = serde_json::to_value(run).expect("runs serialise");
+    super::json_times::with_rfc3339_times(value, super::json_times::RUN_TIMES, tz)
 }

@@ -38,19 +38,24 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
                     object.remove("timeline");
                     object.insert("status".into(), row.status.clone().into());
                 }
-                println!("{value}");
+                let value = super::json_times::with_rfc3339_times(
+                    value,
+                    super::json_times::INCIDENT_TIMES,
+                    plan.timezone,
+                );
+                outln!("{value}");
             }
         }
         TableFormat::Table => {
             if shown.is_empty() {
-                println!(
+                outln!(
                     "no incidents{}",
                     if all { "" } else { " in the last 30 days" }
                 );
             }
             for ListedIncident { row, report } in shown {
                 let report = report?;
-                println!(
+                outln!(
                     "{}  {}  {}  {}",
                     row.id,
                     row.plan,
@@ -96,7 +101,7 @@ pub(super) fn report(path: &Path, id: i64, format: &str) -> CommandResult {
         Err(code) => return Ok(code),
     };
     let report = incidents::report(&desk, id).map_err(|e| refusal(e, desk.plan.timezone))?;
-    print!("{}", report.render(format));
+    out!("{}", report.render(format));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -143,7 +148,7 @@ pub(super) fn act(path: &Path, id: i64, by: &str, action: IncidentAction) -> Com
     while std::time::Instant::now() < deadline {
         match incidents::applied(&desk, &recorded).map_err(|e| refusal(e, tz))? {
             Some(Applied::Done) => {
-                println!("incident {id}: {what} by {by} applied");
+                outln!("incident {id}: {what} by {by} applied");
                 return Ok(ExitCode::SUCCESS);
             }
             Some(Applied::Refused(reason)) => {
@@ -152,7 +157,7 @@ pub(super) fn act(path: &Path, id: i64, by: &str, action: IncidentAction) -> Com
             None => std::thread::sleep(Duration::from_millis(100)),
         }
     }
-    println!(
+    outln!(
         "incident {id}: {what} by {by} recorded at {}; `crier run` applies it when it next runs",
         local(recorded.at, tz)
     );

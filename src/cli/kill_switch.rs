@@ -78,7 +78,7 @@ pub(super) fn pause(path: &Path, args: PauseArgs) -> CommandResult {
         Err(error) => return refused(error, tz),
     };
     for made in paused {
-        println!(
+        outln!(
             "pause {}: {} paused by {by}{}: {}",
             made.id,
             made.scope,
@@ -88,7 +88,7 @@ pub(super) fn pause(path: &Path, args: PauseArgs) -> CommandResult {
             args.reason
         );
     }
-    println!(
+    outln!(
         "sends it covers are held, not lost (a running `crier run` holds them within a second); `crier resume` lets them go"
     );
     Ok(ExitCode::SUCCESS)
@@ -107,14 +107,16 @@ pub(super) fn resume(path: &Path, selection: Selection, by: Option<String>) -> C
     for scope in &resumed.idle {
         eprintln!("nothing to resume for {scope}: no pause in force on it");
     }
-    println!(
+    outln!(
         "lifted {} pause(s); held posts go out within a second on a running `crier run` (or at its next start), each by its `missed:` policy and within the posting rules' limits",
         resumed.lifted
     );
     for pause in resumed.still_paused {
-        println!(
+        outln!(
             "still paused: {} ({}, by {})",
-            pause.scope, pause.reason, pause.by
+            pause.scope,
+            pause.reason,
+            pause.by
         );
     }
     Ok(ExitCode::SUCCESS)

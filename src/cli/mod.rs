@@ -22,11 +22,15 @@ use crate::schedule;
 use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
 
+#[macro_use]
+mod output;
+
 mod accounts;
 mod approvals;
 mod contest;
 mod engine_commands;
 mod incidents;
+mod json_times;
 mod kill_switch;
 
 #[derive(Debug, Parser)]
@@ -36,6 +40,12 @@ mod kill_switch;
     about = "Campaigns, contests, crisis plans and posting rules for social-media teams, as YAML playbooks."
 )]
 pub struct Cli {
+    /// The folder holding crier.yaml, for every command (commands with a PATH argument take
+    /// it there too); `.` if absent.
+    // Its id differs from the commands' own `path` arguments: clap does not pass a global
+    // argument down to a command that has one of the same id.
+    #[arg(short = 'C', long = "path", value_name = "DIR", global = true)]
+    folder: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,17 +54,17 @@ pub struct Cli {
 enum Command {
     /// Check crier.yaml and every playbook under PATH; report every error at once.
     Validate {
-        /// A folder (searched recursively) or one playbook file.
-        #[arg(default_value = ".")]
-        path: PathBuf,
+        /// The folder holding crier.yaml (searched recursively), or one playbook file beside
+        /// it (same as -C); `.` if neither is given.
+        path: Option<PathBuf>,
         /// `text` for people, `json` (one object per line) for editors and CI.
         #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
         format: DiagnosticFormat,
     },
     /// List every post and contest milestone in a time window, in time order.
     Plan {
-        #[arg(default_value = ".")]
-        path: PathBuf,
+        /// The folder holding crier.yaml (same as -C); `.` if neither is given.
+        path: Option<PathBuf>,
         /// Start: `YYYY-MM-DD HH:MM` in crier.yaml's time zone, a date, or RFC 3339. Now if absent.
         #[arg(long)]
         from: Option<String>,
@@ -64,6 +74,7 @@ enum Command {
         /// Length of the window in days (14 if neither --until nor --days is given).
         #[arg(long)]
         days: Option<u32>,
+        /// `table` for people, `json` (one object per line), `csv`, or `ics` (a calendar).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -75,21 +86,21 @@ enum Command {
     /// Run the playbooks as a service: schedule, evaluate, send. SIGINT/SIGTERM stop it
     /// gracefully (a second signal at once); SIGHUP or an edited file reloads the playbooks.
     Run {
-        #[arg(default_value = ".")]
-        path: PathBuf,
+        /// The folder holding crier.yaml (same as -C); `.` if neither is given.
+        path: Option<PathBuf>,
         /// `text` for people, `json` (one object per line) for log collectors.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
     },
     /// What is scheduled next, what is running or waiting, and what the store holds.
     Status {
-        #[arg(default_value = ".")]
-        path: PathBuf,
+        /// The folder holding crier.yaml (same as -C); `.` if neither is given.
+        path: Option<PathBuf>,
     },
     /// Every run and step with its outcome, newest first; failures say why.
     History {
-        #[arg(default_value = ".")]
-        path: PathBuf,
+        /// The folder holding crier.yaml (same as -C); `.` if neither is given.
+        path: Option<PathBuf>,
         /// Only this playbook's runs.
         #[arg(long)]
         playbook: Option<String>,
@@ -99,21 +110,26 @@ enum Command {
         /// At most this many runs.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// `table` for people, `json` (one object per line) for scripts.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
     },
     /// Run the playbooks on a virtual clock with recording connectors: what would happen,
     /// in time order. Nothing is sent and no store file is touched.
     Rehearse {
-        #[arg(default_value = ".")]
-        path: PathBuf,
+        /// The folder holding crier.yaml (same as -C); `.` if neither is given.
+        path: Option<PathBuf>,
         /// Input events (JSON Lines: mentions, replies, approvals).
         #[arg(long)]
         events: Option<PathBuf>,
+        /// Start of the rehearsal: `YYYY-MM-DD HH:MM` in crier.yaml's time zone, a date, or
+        /// RFC 3339.
         #[arg(long)]
         from: String,
+        /// End of the rehearsal (exclusive), same forms as --from.
         #[arg(long)]
         until: String,
+        /// `table` for people, `json` (one object per line) for scripts.
         #[arg(long, value_enum, default_value_t = RehearsalFormat::Text)]
         format: RehearsalFormat,
         /// Also write the crisis plans' incident reports to this file (`.md`, `.html` or
@@ -127,9 +143,6 @@ enum Command {
         playbook: String,
         /// The post's id.
         item: String,
-        /// The folder holding crier.yaml.
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// A contest: its status, entries, the proof of its draw, and disqualifications.
     Contest {
@@ -138,42 +151,43 @@ enum Command {
     },
     /// Posts waiting for a person's approval (`--all`: decided ones too).
     Approvals {
+        /// Decided approvals too, not only the waiting ones.
         #[arg(long)]
         all: bool,
+        /// `table` for people, `json` (one object per line) for scripts.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Approve a post: by the id `crier approvals` shows, or PLAYBOOK/ITEM (its next one).
     Approve {
+        /// The approval's id (`crier approvals`), or PLAYBOOK/ITEM.
         reference: String,
         /// Who approves (one of the post's approvers).
         #[arg(long)]
         by: String,
+        /// A note kept with the decision.
         #[arg(long)]
         note: Option<String>,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Reject a post: it never goes out. Say why with --note.
     Reject {
+        /// The approval's id (`crier approvals`), or PLAYBOOK/ITEM.
         reference: String,
+        /// Who rejects (one of the post's approvers).
         #[arg(long)]
         by: String,
+        /// Why the post is rejected, kept with the decision.
         #[arg(long)]
         note: String,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Crisis incidents: open ones and those resolved in the last 30 days (`--all`: every one).
     Incidents {
+        /// Every incident, however long ago it was resolved.
         #[arg(long)]
         all: bool,
+        /// `table` for people, `json` (one object per line) for scripts.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Act on an incident (acknowledge, decide its approval, resolve) or write its report.
     Incident {
@@ -201,23 +215,21 @@ enum Command {
         /// Who pauses: one of the people in crier.yaml (your login name if absent).
         #[arg(long)]
         by: Option<String>,
-        /// The folder holding crier.yaml.
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Lift pauses: held posts go out by their `missed:` policy and within the limits.
     Resume {
+        /// Lift the pause on this account (may repeat).
         #[arg(long = "account", value_name = "ACCOUNT")]
         accounts: Vec<String>,
+        /// Lift the pause on this campaign (may repeat).
         #[arg(long = "campaign", value_name = "CAMPAIGN")]
         campaigns: Vec<String>,
         /// Lift every pause.
         #[arg(long)]
         all: bool,
+        /// Who resumes: one of the people in crier.yaml (your login name if absent).
         #[arg(long)]
         by: Option<String>,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// The accounts of crier.yaml: `crier accounts check` tests each one's secrets and
     /// connection without posting.
@@ -227,6 +239,8 @@ enum Command {
     },
     /// Print the JSON Schema of playbooks or of crier.yaml.
     Schema {
+        /// `playbook` (campaigns, templates, contests, crisis plans, rules) or `config`
+        /// (crier.yaml).
         #[arg(value_enum, default_value_t = SchemaKind::Playbook)]
         which: SchemaKind,
     },
@@ -236,51 +250,52 @@ enum Command {
 enum IncidentCommand {
     /// Take the incident: stops its reminders and escalation.
     Ack {
+        /// The incident's id (`crier incidents`).
         id: i64,
         /// Who (one of the people in crier.yaml).
         #[arg(long)]
         by: String,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Approve the step waiting for approval: the plan goes on.
     Approve {
+        /// The incident's id (`crier incidents`).
         id: i64,
+        /// Who approves (one of the step's approvers).
         #[arg(long)]
         by: String,
+        /// A note kept with the decision.
         #[arg(long)]
         note: Option<String>,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Reject the step waiting for approval: the level's remaining steps are dropped.
     Reject {
+        /// The incident's id (`crier incidents`).
         id: i64,
+        /// Who rejects (one of the step's approvers).
         #[arg(long)]
         by: String,
+        /// Why, kept with the decision.
         #[arg(long)]
         note: String,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Resolve by hand: the plan's resolve steps run (resume campaigns, notify).
     Resolve {
+        /// The incident's id (`crier incidents`).
         id: i64,
+        /// Who resolves (one of the people in crier.yaml).
         #[arg(long)]
         by: String,
+        /// A note kept in the incident's timeline.
         #[arg(long)]
         note: Option<String>,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// The incident's report: timeline, durations, approvals and mention chart.
     Report {
+        /// The incident's id (`crier incidents`).
         id: i64,
         /// md, html (one self-contained file) or json.
         #[arg(long, default_value = "md")]
         format: String,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
 }
 
@@ -288,35 +303,37 @@ enum IncidentCommand {
 enum ContestCommand {
     /// Phase, times, counts (seen, eligible, excluded by each rule), commitment, winners.
     Status {
+        /// The contest's name.
         name: String,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Every entry with its verdict and, if left out, the rule and why.
     Entries {
+        /// The contest's name.
         name: String,
+        /// `table` for people, `json` or `csv` for spreadsheets and scripts.
         #[arg(long, value_enum, default_value_t = contest::EntriesFormat::Table)]
         format: contest::EntriesFormat,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// The proof of the draw as JSON: the frozen list, the commitment, the revealed seed,
     /// the algorithm and the result (`> proof.json`).
     Proof {
+        /// The contest's name.
         name: String,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
     /// Recomputes a proof and says whether it holds, and where it does not.
-    Verify { file: PathBuf },
+    Verify {
+        /// A proof written by `crier contest proof`.
+        file: PathBuf,
+    },
     /// Disqualifies a winner (by entry key, `network:id`): the next reserve wins instead.
     Disqualify {
+        /// The contest's name.
         name: String,
+        /// The winning entry's key, `network:id` (`crier contest entries`).
         entry: String,
+        /// Why: kept in the proof of the draw.
         #[arg(long)]
         reason: String,
-        #[arg(long, default_value = ".")]
-        path: PathBuf,
     },
 }
 
@@ -325,8 +342,9 @@ enum AccountsCommand {
     /// Resolve every account's secrets and run its network's health check (nothing is
     /// posted); exits 1 if any account is not ready.
     Check {
-        #[arg(default_value = ".")]
-        path: PathBuf,
+        /// The folder holding crier.yaml (same as -C); `.` if neither is given.
+        path: Option<PathBuf>,
+        /// `table` for people, `json` (one object per line) for scripts.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
     },
@@ -378,8 +396,16 @@ pub fn main() -> ExitCode {
 
 /// Runs a command; `Err` is a usage error.
 fn run(cli: Cli) -> Result<ExitCode, String> {
-    match cli.command {
+    let Cli {
+        command,
+        folder: global_path,
+    } = cli;
+    // Commands without a positional PATH read the folder -C/--path names.
+    let path = global_path.clone().unwrap_or_else(|| PathBuf::from("."));
+    let folder = |positional: Option<PathBuf>| choose_folder(positional, global_path.as_deref());
+    match command {
         Command::Validate { path, format } => {
+            let path = folder(path)?;
             let validated = load_and_validate(&path)?;
             print_diagnostics(&validated.diagnostics, format);
             if validated.has_errors() {
@@ -387,7 +413,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             if format == DiagnosticFormat::Text {
                 let plan = validated.plan.as_ref().expect("a valid load has a plan");
-                println!("{}", summary(plan));
+                outln!("{}", summary(plan));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -398,6 +424,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             days,
             format,
         } => {
+            let path = folder(path)?;
             // One template environment for checking and rendering, so its cache serves both.
             let texts = TextTemplates::new();
             let validated =
@@ -421,29 +448,28 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let planned = crate::ops::views::plan(&plan, &texts, from, until)
                 .map_err(|_| "--until must be after --from".to_string())?;
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
+            let mut out = std::io::BufWriter::new(output::stdout());
             preview::write(format, &planned, &mut out).map_err(|e| e.to_string())?;
             out.flush().map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Init { dir } => {
             crate::init::create(&dir).map_err(|e| e.to_string())?;
-            println!(
+            outln!(
                 "created {} — next: crier validate {0} && crier plan {0} --days 30",
                 dir.display()
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { path, log_format } => engine_commands::run(path, log_format),
-        Command::Status { path } => engine_commands::status(&path),
+        Command::Run { path, log_format } => engine_commands::run(folder(path)?, log_format),
+        Command::Status { path } => engine_commands::status(&folder(path)?),
         Command::History {
             path,
             playbook,
             since,
             limit,
             format,
-        } => engine_commands::history(&path, playbook, since, limit, format),
+        } => engine_commands::history(&folder(path)?, playbook, since, limit, format),
         Command::Rehearse {
             path,
             events,
@@ -452,39 +478,30 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             format,
             incident_report,
         } => engine_commands::rehearse(
-            &path,
+            &folder(path)?,
             events.as_deref(),
             &from,
             &until,
             format,
             incident_report.as_deref(),
         ),
-        Command::Trigger {
-            playbook,
-            item,
-            path,
-        } => engine_commands::trigger(&path, &playbook, &item),
+        Command::Trigger { playbook, item } => engine_commands::trigger(&path, &playbook, &item),
         Command::Contest { command } => match command {
-            ContestCommand::Status { name, path } => contest::status(&path, &name),
-            ContestCommand::Entries { name, format, path } => {
-                contest::entries(&path, &name, format)
-            }
-            ContestCommand::Proof { name, path } => contest::proof(&path, &name),
+            ContestCommand::Status { name } => contest::status(&path, &name),
+            ContestCommand::Entries { name, format } => contest::entries(&path, &name, format),
+            ContestCommand::Proof { name } => contest::proof(&path, &name),
             ContestCommand::Verify { file } => contest::verify_file(&file),
             ContestCommand::Disqualify {
                 name,
                 entry,
                 reason,
-                path,
             } => contest::disqualify(&path, &name, &entry, &reason),
         },
-        Command::Approvals { all, format, path } => approvals::list(&path, all, format),
-        Command::Incidents { all, format, path } => incidents::list(&path, all, format),
+        Command::Approvals { all, format } => approvals::list(&path, all, format),
+        Command::Incidents { all, format } => incidents::list(&path, all, format),
         Command::Incident { command } => match command {
-            IncidentCommand::Ack { id, by, path } => {
-                incidents::act(&path, id, &by, IncidentAction::Ack)
-            }
-            IncidentCommand::Approve { id, by, note, path } => incidents::act(
+            IncidentCommand::Ack { id, by } => incidents::act(&path, id, &by, IncidentAction::Ack),
+            IncidentCommand::Approve { id, by, note } => incidents::act(
                 &path,
                 id,
                 &by,
@@ -493,7 +510,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     note,
                 },
             ),
-            IncidentCommand::Reject { id, by, note, path } => incidents::act(
+            IncidentCommand::Reject { id, by, note } => incidents::act(
                 &path,
                 id,
                 &by,
@@ -502,16 +519,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     note: Some(note),
                 },
             ),
-            IncidentCommand::Resolve { id, by, note, path } => {
+            IncidentCommand::Resolve { id, by, note } => {
                 incidents::act(&path, id, &by, IncidentAction::Resolve { note })
             }
-            IncidentCommand::Report { id, format, path } => incidents::report(&path, id, &format),
+            IncidentCommand::Report { id, format } => incidents::report(&path, id, &format),
         },
         Command::Approve {
             reference,
             by,
             note,
-            path,
         } => approvals::decide(
             &path,
             &reference,
@@ -523,7 +539,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             reference,
             by,
             note,
-            path,
         } => approvals::decide(
             &path,
             &reference,
@@ -538,7 +553,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             until,
             reason,
             by,
-            path,
         } => kill_switch::pause(
             &path,
             kill_switch::PauseArgs {
@@ -557,7 +571,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             campaigns,
             all,
             by,
-            path,
         } => kill_switch::resume(
             &path,
             Selection {
@@ -569,18 +582,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         ),
         Command::Accounts {
             command: AccountsCommand::Check { path, format },
-        } => accounts::check(&path, format),
+        } => accounts::check(&folder(path)?, format),
         Command::Schema { which } => {
             let schema = match which {
                 SchemaKind::Playbook => playbook_schema(),
                 SchemaKind::Config => config_schema(),
             };
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&schema).expect("a schema serialises")
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The folder a command reads: its positional PATH or -C/--path (the same one if both are
+/// given), `.` if neither.
+fn choose_folder(positional: Option<PathBuf>, global: Option<&Path>) -> Result<PathBuf, String> {
+    match (positional, global) {
+        (Some(positional), Some(global)) if positional != global => Err(format!(
+            "two folders given: `{}` and -C `{}`; give one",
+            positional.display(),
+            global.display()
+        )),
+        (Some(path), _) => Ok(path),
+        (None, Some(global)) => Ok(global.to_path_buf()),
+        (None, None) => Ok(PathBuf::from(".")),
     }
 }
 
@@ -633,7 +661,7 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFo
         }
         DiagnosticFormat::Json => {
             for diagnostic in diagnostics {
-                println!("{}", diagnostic.to_json());
+                outln!("{}", diagnostic.to_json());
             }
         }
     }

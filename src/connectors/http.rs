@@ -138,14 +138,31 @@ pub fn classify_error(err: reqwest::Error) -> SendError {
             reason: format!("the request could not be built: {}", error_text(err)),
         };
     }
+    // Host and port only: a URL's path or query may carry a token.
+    let place = err
+        .url()
+        .and_then(|url| {
+            Some(format!(
+                " at {}:{}",
+                url.host_str()?,
+                url.port_or_known_default()?
+            ))
+        })
+        .unwrap_or_default();
     if err.is_connect() {
         return SendError::Transient {
-            reason: format!("could not connect to the network: {}", error_text(err)),
+            reason: format!(
+                "could not connect to the network{place}: {}",
+                error_text(err)
+            ),
         };
     }
     if err.is_timeout() {
         return SendError::OutcomeUnknown {
-            reason: format!("the network did not answer in time: {}", error_text(err)),
+            reason: format!(
+                "the network{place} did not answer in time: {}",
+                error_text(err)
+            ),
         };
     }
     SendError::OutcomeUnknown {

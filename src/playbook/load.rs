@@ -71,6 +71,18 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "`{}` is not a crier folder: it holds no {CONFIG_FILE}; `crier init {0}` makes a starting point",
+        path.display()
+    )]
+    NoConfig { path: PathBuf },
+    #[error(
+        "`{}` holds no {CONFIG_FILE} of its own but {} crier folder(s): {}; give one of them",
+        path.display(),
+        found.len(),
+        found.iter().map(|f| format!("`{}`", f.display())).collect::<Vec<_>>().join(", ")
+    )]
+    OtherFolders { path: PathBuf, found: Vec<PathBuf> },
 }
 
 pub const CONFIG_FILE: &str = "crier.yaml";
@@ -118,6 +130,9 @@ pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
             source,
         })?;
         walk.entries(entries);
+        if !path.join(CONFIG_FILE).is_file() {
+            return Err(not_a_crier_folder(path, &walk.files));
+        }
         walk_diagnostics = walk.diagnostics;
         (path.to_path_buf(), walk.files)
     } else {
@@ -140,6 +155,26 @@ pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
         read_file(&mut loaded, &file, is_config);
     }
     Ok(loaded)
+}
+
+/// Why a folder without its own `crier.yaml` cannot be loaded: it is no crier folder at all,
+/// or it holds others (each with its own `crier.yaml`), named so the user can pick one.
+fn not_a_crier_folder(path: &Path, files: &[PathBuf]) -> LoadError {
+    let found: Vec<PathBuf> = files
+        .iter()
+        .filter(|file| file.file_name().is_some_and(|name| name == CONFIG_FILE))
+        .filter_map(|file| file.parent().map(Path::to_path_buf))
+        .collect();
+    if found.is_empty() {
+        LoadError::NoConfig {
+            path: path.to_path_buf(),
+        }
+    } else {
+        LoadError::OtherFolders {
+            path: path.to_path_buf(),
+            found,
+        }
+    }
 }
 
 /// The files found below a folder, each folder and file once, and what was skipped.
