@@ -534,8 +534,10 @@ fn pause_and_resume_on_a_running_service() {
         .collect();
     slots.sort();
     assert_eq!(slots.len(), POSTS, "{slots:?}");
+    // Slots are stored to the millisecond from instants kept finer, so two of them can sit
+    // a millisecond short of the gap; a send taken early would be a whole claim early.
     for pair in slots.windows(2) {
-        assert!(pair[1] - pair[0] >= 2_000, "slots {slots:?}");
+        assert!(pair[1] - pair[0] >= 1_998, "slots {slots:?}");
     }
 }
 
