@@ -281,6 +281,7 @@ pub mod registry;
 pub mod secret;
 pub mod slack;
 pub mod telegram;
+pub(crate) mod upload;
 pub mod vk;
 pub mod webhook;
 

@@ -42,11 +42,9 @@
 pub mod api;
 pub mod updates;
 
-use std::path::{Path, PathBuf};
-
 use async_trait::async_trait;
 use reqwest::Url;
-use reqwest::multipart::{Form, Part};
+use reqwest::multipart::Form;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
@@ -195,7 +193,7 @@ impl TelegramConnector {
             }
             [image] => {
                 check_length(&post.text, CAPTION_LIMIT, "a photo caption")?;
-                let photo = image_part(image).await?;
+                let photo = crate::connectors::upload::image_part(image).await?;
                 let mut form = Form::new()
                     .text("chat_id", chat.trim().to_owned())
                     .part("photo", photo);
@@ -232,7 +230,7 @@ impl TelegramConnector {
                         item["caption"] = Value::String(post.text.clone());
                     }
                     media.push(item);
-                    form = form.part(name, image_part(image).await?);
+                    form = form.part(name, crate::connectors::upload::image_part(image).await?);
                 }
                 form = form.text("media", Value::Array(media).to_string());
                 if let Some(message_id) = reply_to {
@@ -313,39 +311,6 @@ fn check_length(text: &str, limit: usize, what: &str) -> Result<(), SendError> {
         });
     }
     Ok(())
-}
-
-/// An image file as a multipart part, named after the file.
-async fn image_part(path: &Path) -> Result<Part, SendError> {
-    let owned: PathBuf = path.to_owned();
-    let bytes = tokio::task::spawn_blocking(move || std::fs::read(&owned))
-        .await
-        .map_err(|err| SendError::Permanent {
-            reason: format!("could not read the image `{}`: {err}", path.display()),
-        })?
-        .map_err(|err| SendError::Permanent {
-            reason: format!("could not read the image `{}`: {err}", path.display()),
-        })?;
-    let file_name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    let part = Part::bytes(bytes).file_name(file_name);
-    Ok(match image_type(path) {
-        Some(mime) => part.mime_str(mime).expect("a valid MIME type"),
-        None => part,
-    })
-}
-
-fn image_type(path: &Path) -> Option<&'static str> {
-    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match extension.as_str() {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        _ => return None,
-    })
 }
 
 #[async_trait]

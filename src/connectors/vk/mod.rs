@@ -39,12 +39,12 @@
 
 pub mod api;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::Url;
-use reqwest::multipart::{Form, Part};
+use reqwest::multipart::Form;
 use sha2::{Digest, Sha256};
 
 use self::api::{
@@ -200,7 +200,7 @@ impl VkConnector {
         let upload_url = Url::parse(&server.upload_url).map_err(|_| SendError::Permanent {
             reason: "VK named an upload server that is not a URL".into(),
         })?;
-        let form = Form::new().part("photo", image_part(path).await?);
+        let form = Form::new().part("photo", crate::connectors::upload::image_part(path).await?);
         let reply = http::execute(self.client.post(upload_url).multipart(form))
             .await
             .map_err(before_post)?;
@@ -360,23 +360,6 @@ fn check(post: &OutgoingPost) -> Result<(), SendError> {
         });
     }
     Ok(())
-}
-
-async fn image_part(path: &Path) -> Result<Part, SendError> {
-    let owned: PathBuf = path.to_owned();
-    let bytes = tokio::task::spawn_blocking(move || std::fs::read(&owned))
-        .await
-        .map_err(|err| SendError::Permanent {
-            reason: format!("could not read the image `{}`: {err}", path.display()),
-        })?
-        .map_err(|err| SendError::Permanent {
-            reason: format!("could not read the image `{}`: {err}", path.display()),
-        })?;
-    let file_name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image.jpg".into());
-    Ok(Part::bytes(bytes).file_name(file_name))
 }
 
 /// Whitespace collapsed, to compare a sent text with what VK shows.
