@@ -46,6 +46,9 @@ impl SqliteStore {
             std::fs::create_dir_all(parent).map_err(|e| open_error(e.to_string()))?;
         }
         let connection = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
+        // Before the first statement: switching a new file to WAL takes a lock that another
+        // process opening the same new store may hold for a moment.
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| open_error(e.to_string()))?;
