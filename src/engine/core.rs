@@ -58,7 +58,7 @@ pub struct Engine {
     pub(super) parts: EngineParts,
     queue: Queue,
     /// The last fire handled per item, as the store has it.
-    cursors: HashMap<ItemKey, DateTime<Utc>>,
+    pub(super) cursors: HashMap<ItemKey, DateTime<Utc>>,
     /// The items that need approval, and up to when their requests are open.
     needs_approval: Vec<ItemRef>,
     asked_until: HashMap<ItemKey, DateTime<Utc>>,
@@ -558,6 +558,7 @@ impl Engine {
         batch: &mut Batch,
     ) -> StoreResult<()> {
         batch.runs.push(self.new_run(item, at, now, None)?);
+        crate::telemetry::fire_lateness((now - at).num_milliseconds() as f64 / 1000.0);
         self.advance_cursor(item, at, batch);
         if let Some(next) = next_fire(&self.plan, item, at) {
             self.queue.push(next, item);
@@ -664,6 +665,19 @@ impl Engine {
         now: DateTime<Utc>,
         note: Option<String>,
     ) -> StoreResult<NewRun> {
+        self.new_run_for(item, at, now, note, None)
+    }
+
+    /// `new_run`, where the fire is an inbound `event` (a hook's JSON body) that the
+    /// post's `when:` and text see as `event`.
+    pub(super) fn new_run_for(
+        &self,
+        item: ItemRef,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        note: Option<String>,
+        event: Option<&serde_json::Value>,
+    ) -> StoreResult<NewRun> {
         let campaign = item.campaign(&self.plan);
         let post = item.post(&self.plan);
         let key = item.key(&self.plan);
@@ -691,6 +705,10 @@ impl Engine {
                     }),
                 )
                 .with_metrics(self.parts.metrics.clone());
+            let input = match event {
+                Some(event) => input.with_json("event", event),
+                None => input,
+            };
             let skip = match self.parts.scripts.evaluate(condition, &input) {
                 Ok(true) => None,
                 Ok(false) => Some(format!("`when` was false: {}", condition.source().trim())),
@@ -702,7 +720,10 @@ impl Engine {
                 return Ok(run);
             }
         }
-        let context = campaign_context(campaign, &post.id, local);
+        let mut context = campaign_context(campaign, &post.id, local);
+        if let (Some(event), Some(fields)) = (event, context.as_object_mut()) {
+            fields.insert("event".into(), event.clone());
+        }
         let text = match self.parts.texts.render(&post.text, &context) {
             Ok(text) => text,
             Err(error) => {

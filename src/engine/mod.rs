@@ -9,6 +9,7 @@ mod crisis;
 pub mod dispatch;
 pub mod events;
 pub mod gate;
+pub mod hooks;
 pub mod metrics;
 pub mod rehearse;
 mod rehearse_crises;

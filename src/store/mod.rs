@@ -260,6 +260,11 @@ pub trait Store: Send + Sync {
     /// The actions on `plan`'s incidents not applied yet, oldest first.
     fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>>;
     fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>>;
+
+    // Inbound events (written by `commit`, with the runs they fire).
+
+    /// What the event `key` of `hook` fired, if it was received.
+    fn hook_receipt(&self, hook: &str, key: &str) -> StoreResult<Option<HookReceipt>>;
 }
 
 /// The day `crier run` first started on the store `plan` names, in the plan's time zone,

@@ -77,6 +77,7 @@ pub fn validate_from(
         cron_rules: Default::default(),
         day_one: None,
         calendars: Vec::new(),
+        hooks: Default::default(),
     };
     let store = v.config(config.as_ref(), first_run);
     v.unique_names(&documents);
@@ -153,6 +154,8 @@ pub(crate) struct Validator<'a> {
     day_one: Option<super::plan::DayOne>,
     /// The calendars read so far.
     calendars: Vec<crate::diagnostic::SourceFile>,
+    /// Hooks declared so far, and the campaign declaring each (names are unique).
+    hooks: std::collections::HashMap<String, String>,
 }
 
 impl Validator<'_> {

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0007_approvals.sql"),
     include_str!("0008_incidents.sql"),
     include_str!("0009_claims.sql"),
+    include_str!("0011_hooks.sql"),
 ];
 const CLAIM_OUTBOX: &str = include_str!("claim_outbox.sql");
 const SETTLE_RUN: &str = include_str!("settle_run.sql");
@@ -249,6 +250,18 @@ impl Store for SqliteStore {
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
         let now = batch.now;
         self.transaction(|tx| {
+            // An inbound event received before: its first answer stands; nothing is written.
+            if let Some(event) = &batch.hook_event {
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO hook_events (hook, key, received_at, runs) VALUES (?1, ?2, ?3, '[]')
+                         ON CONFLICT (hook, key) DO NOTHING",
+                    )?
+                    .execute(params![event.hook, event.key, now])?;
+                if inserted == 0 {
+                    return Ok(Vec::new());
+                }
+            }
             let mut ids = Vec::with_capacity(batch.runs.len());
             {
                 let mut insert_run = tx.prepare_cached(
@@ -332,6 +345,10 @@ impl Store for SqliteStore {
             }
             for write in &batch.crisis {
                 write_crisis(tx, write, now)?;
+            }
+            if let Some(event) = &batch.hook_event {
+                tx.prepare_cached("UPDATE hook_events SET runs = ?3 WHERE hook = ?1 AND key = ?2")?
+                    .execute(params![event.hook, event.key, to_json(&ids)])?;
             }
             Ok(ids)
         })
@@ -1186,6 +1203,28 @@ impl Store for SqliteStore {
             )?
             .query_row([id], action_row)
             .optional()?)
+    }
+
+    fn hook_receipt(&self, hook: &str, key: &str) -> StoreResult<Option<HookReceipt>> {
+        let connection = self.lock();
+        let found = connection
+            .prepare_cached(
+                "SELECT received_at, runs FROM hook_events WHERE hook = ?1 AND key = ?2",
+            )?
+            .query_row(params![hook, key], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()?;
+        found
+            .map(|(received_at, runs)| {
+                Ok(HookReceipt {
+                    hook: hook.to_string(),
+                    key: key.to_string(),
+                    received_at,
+                    runs: from_json(&runs)?,
+                })
+            })
+            .transpose()
     }
 }
 
