@@ -178,6 +178,7 @@ impl Service {
     pub async fn start(path: PathBuf, report: Report) -> Result<ServiceHandle, ServiceError> {
         // The store is named by the playbooks, so they are read first, with an engine's parts
         // whose store is replaced once it is known.
+        crate::telemetry::install();
         let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
         let loaded = load_anchored(&path, &parts, report.as_ref())?;
         let plan = loaded.plan.clone();

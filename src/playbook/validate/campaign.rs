@@ -157,15 +157,23 @@ impl Validator<'_> {
                     String::new()
                 }
                 Some(secret) if !super::config::is_secret_reference(secret) => {
-                    // Never print the secret itself.
-                    self.error(
-                        secret,
-                        format!("the `secret` of hook `{name}` holds a secret in the file"),
-                        Some(format!(
+                    let mut diagnostic = self
+                        .sources
+                        .error(secret, format!("the `secret` of hook `{name}` holds a secret in the file"))
+                        .with_hint(format!(
                             "secrets are references: write `secret: env:{}_SECRET` and set the variable, or `secret: file:/run/secrets/{name}`",
                             name.to_uppercase().replace('-', "_")
-                        )),
-                    );
+                        ));
+                    // Never print the secret itself.
+                    if let Some(line) = &mut diagnostic.source_line
+                        && !secret.is_empty()
+                    {
+                        *line = line.replace(secret.as_str(), "********");
+                        if let Some(position) = &mut diagnostic.position {
+                            position.len = 8 + secret.width.saturating_sub(secret.chars().count());
+                        }
+                    }
+                    self.push(diagnostic);
                     ok = false;
                     String::new()
                 }
