@@ -306,7 +306,11 @@ fn validate_checks_hook_names_secrets_and_what_hook_posts_cannot_do() {
     let event_elsewhere = diagnostics(
         "kind: campaign\nname: r\nposts:\n  - { id: t, at: \"2026-12-01 10:00\", to: brand, text: \"hi {{ event.author }}\" }\n",
     );
-    assert!(event_elsewhere.contains("event"), "{event_elsewhere}");
+    assert!(
+        event_elsewhere.contains("unknown variable `event`")
+            && event_elsewhere.contains("only posts with `on: { hook: NAME }` see it"),
+        "{event_elsewhere}"
+    );
 
     let approved = diagnostics(
         "kind: campaign\nname: r\nhooks:\n  h: { secret: env:H }\nposts:\n  - { id: t, on: { hook: h }, to: brand, text: hi, missed: all }\n",

@@ -309,7 +309,8 @@ impl Validator<'_> {
             media: item.media.iter().map(|m| m.value.clone()).collect(),
             when,
             reply_to: item.reply_to.as_ref().map(|r| r.value.clone()),
-            missed: Missed::Skip,
+            // Held by a pause, each event's post goes out when the pause lifts.
+            missed: Missed::All,
             max_late: None,
             approve: None,
         })
