@@ -480,3 +480,73 @@ fn a_pushed_mention_counts_once_for_a_crisis_plan_and_a_contest() {
             .contains("`id` is missing")
     );
 }
+
+#[tokio::test]
+async fn a_hook_post_held_by_a_pause_goes_out_when_it_lifts() {
+    use crier::connectors::registry::Connectors;
+    use crier::engine::{Dispatcher, Engine, RetryPolicy};
+    use crier::store::{NewPause, OutboxState, PauseScope};
+    let dir = TempDir::new().unwrap();
+    let playbook = reviews(dir.path());
+    let (_folder, plan) = valid_plan(CONFIG, &[("reviews.yaml", &playbook)]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let paused_at = now().timestamp_millis();
+    store
+        .pause(
+            &NewPause {
+                scope: PauseScope::Account("brand".into()),
+                until: None,
+                reason: "storm".into(),
+                by: "duty".into(),
+            },
+            paused_at,
+        )
+        .unwrap();
+    let receiver = HookReceiver::new(
+        plan.clone(),
+        "revision",
+        EngineParts::new(store.clone()),
+        now(),
+    )
+    .unwrap();
+    receiver
+        .fire(
+            "new-review",
+            &serde_json::json!({"author": "Ann", "stars": 5}),
+            "r1",
+            now(),
+        )
+        .unwrap();
+    let (connectors, recording) = Connectors::build_rehearsal(&plan.accounts);
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+    dispatcher.set_plan(plan.clone());
+    dispatcher.dispatch_due(now, None).await.unwrap();
+    let held = store.held_sends().unwrap();
+    assert_eq!(held.len(), 2, "both posts of the event are held");
+
+    let later = now() + chrono::TimeDelta::hours(2);
+    store
+        .resume(
+            &PauseScope::Account("brand".into()),
+            "duty",
+            later.timestamp_millis(),
+        )
+        .unwrap();
+    let mut engine = Engine::new(
+        plan.clone(),
+        "revision",
+        EngineParts::new(store.clone()),
+        later,
+    )
+    .unwrap();
+    assert_eq!(engine.release_held(later).unwrap(), 2);
+    dispatcher.dispatch_due(|| later, None).await.unwrap();
+    let sent: Vec<_> = runs(store.as_ref())
+        .into_iter()
+        .flat_map(|run| run.outbox)
+        .filter(|send| send.state == OutboxState::Sent)
+        .map(|send| send.text)
+        .collect();
+    assert!(sent.contains(&"Thank you, Ann!".to_string()), "{sent:?}");
+    assert_eq!(recording.lock().unwrap().len(), 2);
+}
