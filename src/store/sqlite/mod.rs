@@ -46,15 +46,29 @@ impl SqliteStore {
             std::fs::create_dir_all(parent).map_err(|e| open_error(e.to_string()))?;
         }
         let connection = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
-        // Before the first statement: switching a new file to WAL takes a lock that another
-        // process opening the same new store may hold for a moment.
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| open_error(e.to_string()))?;
+        Self::switch_to_wal(&connection).map_err(|e| open_error(e.to_string()))?;
         // FULL: a committed intent survives power loss, not only a crash of crier.
         connection.pragma_update(None, "synchronous", "FULL")?;
         Self::prepare(connection)
+    }
+
+    /// Switches the file to write-ahead logging. Two connections switching a new file at once
+    /// can each hold the shared lock the other needs; SQLite then answers "database is locked"
+    /// at once, without waiting, so the switch is retried for a bounded time.
+    fn switch_to_wal(connection: &Connection) -> rusqlite::Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match connection.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Opens an existing store file for reading only: nothing is created, migrated or
