@@ -2187,3 +2187,52 @@ fn read_commands_create_no_store_and_read_a_read_only_one() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The store's interface is the backend's business of none: its traits and error type name no
+/// SQLite type, so a second backend implements them without depending on rusqlite.
+#[test]
+fn the_store_interface_names_no_backend() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    for file in ["api.rs", "mod.rs", "model.rs"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            assert!(
+                !line.contains("rusqlite"),
+                "src/store/{file}:{}: the interface names a backend: {line}",
+                number + 1
+            );
+        }
+    }
+}
+
+/// A caller that needs one aggregate takes only its trait; a whole store is each of them.
+#[test]
+fn a_store_is_each_of_its_aggregates() {
+    use crier::store::{
+        ApprovalStore, ContestStore, CrisisStore, MetricsStore, PauseStore, RunStore,
+        ScheduleStore, ViewStore,
+    };
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::in_memory().unwrap());
+    let schedules: &dyn ScheduleStore = store.as_ref();
+    let revision = schedules.record_revision("d", T).unwrap();
+    let runs: &dyn RunStore = store.as_ref();
+    runs.commit(&Batch {
+        now: T,
+        runs: vec![posting(revision, "news", "a", T, &["x"])],
+        ..Batch::default()
+    })
+    .unwrap();
+    let views: &dyn ViewStore = store.as_ref();
+    assert_eq!(views.history(&HistoryFilter::default()).unwrap().len(), 1);
+    let contests: &dyn ContestStore = store.as_ref();
+    contests.put_contest_state("c", "{}", T).unwrap();
+    assert_eq!(contests.contest_state("c").unwrap().as_deref(), Some("{}"));
+    let pauses: &dyn PauseStore = store.as_ref();
+    assert!(pauses.pauses(T).unwrap().is_empty());
+    let approvals: &dyn ApprovalStore = store.as_ref();
+    assert!(approvals.approvals(false).unwrap().is_empty());
+    let crisis: &dyn CrisisStore = store.as_ref();
+    assert_eq!(crisis.next_incident_id().unwrap(), 1);
+    let metrics: &dyn MetricsStore = store.as_ref();
+    assert_eq!(metrics.latest_metrics("x").unwrap(), None);
+}
