@@ -26,8 +26,8 @@ pub enum StoreError {
     #[error("the store failed: {0}")]
     Backend(String),
     /// The store's schema cannot be brought up to date by this crier.
-    #[error("the store's schema cannot be used: {0}")]
-    Schema(String),
+    #[error("cannot use the store `{location}`: {reason}")]
+    Schema { location: String, reason: String },
     #[error("the store holds a value crier cannot read: {0}")]
     Corrupt(String),
     #[error("unsupported store `{0}`: use `sqlite://PATH` (PostgreSQL is not supported yet)")]

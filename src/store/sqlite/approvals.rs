@@ -10,9 +10,7 @@ impl ApprovalStore for SqliteStore {
     fn approval_for(&self, key: &ItemKey, fire_at: Millis) -> StoreResult<Option<ApprovalView>> {
         let connection = self.lock();
         let id: Option<i64> = connection
-            .prepare_cached(
-                "SELECT id FROM approvals WHERE playbook = ?1 AND item = ?2 AND fire_at = ?3",
-            )?
+            .prepare_cached(sql!("approvals/approval_id_of_fire"))?
             .query_row(params![key.playbook, key.item, fire_at], |row| row.get(0))
             .optional()?;
         id.map(|id| approval_view(&connection, id)).transpose()
@@ -21,7 +19,7 @@ impl ApprovalStore for SqliteStore {
     fn approval(&self, id: i64) -> StoreResult<Option<ApprovalView>> {
         let connection = self.lock();
         let exists: Option<i64> = connection
-            .prepare_cached("SELECT id FROM approvals WHERE id = ?1")?
+            .prepare_cached(sql!("approvals/approval_exists"))?
             .query_row([id], |row| row.get(0))
             .optional()?;
         exists.map(|id| approval_view(&connection, id)).transpose()
@@ -30,9 +28,7 @@ impl ApprovalStore for SqliteStore {
     fn approvals(&self, pending_only: bool) -> StoreResult<Vec<ApprovalView>> {
         let connection = self.lock();
         let ids: Vec<i64> = connection
-            .prepare_cached(
-                "SELECT id FROM approvals WHERE (?1 = 0 OR state = 'pending') ORDER BY fire_at, id",
-            )?
+            .prepare_cached(sql!("approvals/approval_ids"))?
             .query_map([pending_only], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
         ids.into_iter()
@@ -49,23 +45,17 @@ impl ApprovalStore for SqliteStore {
         now: Millis,
     ) -> StoreResult<ApprovalView> {
         self.transaction(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO approval_decisions (approval_id, person, decision, note, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![id, by, decision.as_str(), note, now])?;
+            tx.prepare_cached(sql!("approvals/insert_decision"))?
+                .execute(params![id, by, decision.as_str(), note, now])?;
             let mut view = approval_view(tx, id)?;
             let state = view.state_from_decisions();
             if state != view.state {
                 view.state = state;
-                tx.prepare_cached("UPDATE approvals SET state = ?2, updated_at = ?3 WHERE id = ?1")?
+                tx.prepare_cached(sql!("approvals/set_approval_state"))?
                     .execute(params![id, state.as_str(), now])?;
                 // A run held at this approval wakes now.
-                tx.prepare_cached(
-                    "UPDATE steps SET wake_at = ?4, updated_at = ?4
-                      WHERE state = 'waiting' AND kind = 'approve'
-                        AND run_id = (SELECT id FROM runs WHERE playbook = ?1 AND item = ?2 AND fire_at = ?3)",
-                )?
-                .execute(params![view.playbook, view.item, view.fire_at, now])?;
+                tx.prepare_cached(sql!("approvals/wake_approval_step"))?
+                    .execute(params![view.playbook, view.item, view.fire_at, now])?;
             }
             Ok(view)
         })
@@ -75,10 +65,7 @@ impl ApprovalStore for SqliteStore {
 /// One approval with its decisions, oldest first.
 pub(super) fn approval_view(connection: &Connection, id: i64) -> StoreResult<ApprovalView> {
     let row = connection
-        .prepare_cached(
-            "SELECT playbook, item, fire_at, approvers, need, deadline, on_timeout, text, accounts, state, created_at
-               FROM approvals WHERE id = ?1",
-        )?
+        .prepare_cached(sql!("approvals/approval"))?
         .query_row([id], |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -108,9 +95,7 @@ pub(super) fn approval_view(connection: &Connection, id: i64) -> StoreResult<App
         created_at,
     ) = row;
     let decisions = connection
-        .prepare_cached(
-            "SELECT person, decision, note, at FROM approval_decisions WHERE approval_id = ?1 ORDER BY id",
-        )?
+        .prepare_cached(sql!("approvals/decisions"))?
         .query_map([id], |row| {
             Ok((
                 row.get::<_, String>(0)?,

@@ -10,7 +10,7 @@ impl CrisisStore for SqliteStore {
     fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>> {
         let connection = self.lock();
         Ok(connection
-            .prepare_cached("SELECT state FROM crisis_plans WHERE name = ?1")?
+            .prepare_cached(sql!("crisis/crisis_state"))?
             .query_row([plan], |row| row.get(0))
             .optional()?)
     }
@@ -18,7 +18,7 @@ impl CrisisStore for SqliteStore {
     fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {
         let connection = self.lock();
         Ok(connection
-            .prepare_cached("SELECT cursor FROM crisis_cursors WHERE plan = ?1 AND account = ?2")?
+            .prepare_cached(sql!("crisis/crisis_cursor"))?
             .query_row([plan, account], |row| row.get(0))
             .optional()?)
     }
@@ -32,10 +32,7 @@ impl CrisisStore for SqliteStore {
         now: Millis,
     ) -> StoreResult<usize> {
         self.transaction(|tx| {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO crisis_mentions (plan, key, at, author, text, read_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (plan, key) DO NOTHING",
-            )?;
+            let mut insert = tx.prepare_cached(sql!("crisis/insert_mention"))?;
             let mut new = 0;
             for mention in mentions {
                 new += insert.execute(params![
@@ -48,11 +45,8 @@ impl CrisisStore for SqliteStore {
                 ])?;
             }
             if let Some(cursor) = cursor {
-                tx.prepare_cached(
-                    "INSERT INTO crisis_cursors (plan, account, cursor, updated_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (plan, account) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-                )?
-                .execute(params![plan, account, cursor, now])?;
+                tx.prepare_cached(sql!("crisis/put_cursor"))?
+                    .execute(params![plan, account, cursor, now])?;
             }
             Ok(new)
         })
@@ -68,8 +62,7 @@ impl CrisisStore for SqliteStore {
         let mut query = connection.prepare_cached(
             // NOT INDEXED: the service asks every second for the few mentions after `seq`,
             // a seek on the row id; the (plan, at) index would walk eight days of them.
-            "SELECT seq, at, author, text FROM crisis_mentions NOT INDEXED
-              WHERE plan = ?1 AND seq > ?2 AND at >= ?3 ORDER BY seq",
+            sql!("crisis/mentions_after"),
         )?;
         let rows = query
             .query_map(params![plan, after_seq, since], |row| {
@@ -86,9 +79,7 @@ impl CrisisStore for SqliteStore {
 
     fn incidents(&self) -> StoreResult<Vec<IncidentRow>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT id, plan, status, level, opened_at, resolved_at, report FROM incidents ORDER BY id DESC",
-        )?;
+        let mut query = connection.prepare_cached(sql!("crisis/incidents"))?;
         let rows = query
             .query_map([], incident_row)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -98,9 +89,7 @@ impl CrisisStore for SqliteStore {
     fn incident(&self, id: i64) -> StoreResult<Option<IncidentRow>> {
         let connection = self.lock();
         Ok(connection
-            .prepare_cached(
-                "SELECT id, plan, status, level, opened_at, resolved_at, report FROM incidents WHERE id = ?1",
-            )?
+            .prepare_cached(sql!("crisis/incident"))?
             .query_row([id], incident_row)
             .optional()?)
     }
@@ -108,14 +97,14 @@ impl CrisisStore for SqliteStore {
     fn next_incident_id(&self) -> StoreResult<i64> {
         let connection = self.lock();
         Ok(connection
-            .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM incidents")?
+            .prepare_cached(sql!("crisis/next_incident_id"))?
             .query_row([], |row| row.get(0))?)
     }
 
     fn add_incident_action(&self, incident: i64, action: &str, now: Millis) -> StoreResult<i64> {
         self.transaction(|tx| {
             Ok(tx.query_row(
-                "INSERT INTO incident_actions (incident, action, at) VALUES (?1, ?2, ?3) RETURNING id",
+                sql!("crisis/insert_action"),
                 params![incident, action, now],
                 |row| row.get(0),
             )?)
@@ -124,11 +113,7 @@ impl CrisisStore for SqliteStore {
 
     fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT a.id, a.incident, a.action, a.at, a.applied_at, a.outcome
-               FROM incident_actions a JOIN incidents i ON i.id = a.incident
-              WHERE i.plan = ?1 AND a.applied_at IS NULL ORDER BY a.id",
-        )?;
+        let mut query = connection.prepare_cached(sql!("crisis/pending_actions"))?;
         let rows = query
             .query_map([plan], action_row)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -138,26 +123,16 @@ impl CrisisStore for SqliteStore {
     fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>> {
         let connection = self.lock();
         Ok(connection
-            .prepare_cached(
-                "SELECT id, incident, action, at, applied_at, outcome FROM incident_actions WHERE id = ?1",
-            )?
+            .prepare_cached(sql!("crisis/action"))?
             .query_row([id], action_row)
             .optional()?)
     }
 }
 
 pub(super) fn write_crisis(tx: &Transaction, write: &CrisisWrite, now: Millis) -> StoreResult<()> {
-    tx.prepare_cached(
-        "INSERT INTO crisis_plans (name, state, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-    )?
-    .execute(params![write.plan, write.state, now])?;
-    let mut incident = tx.prepare_cached(
-        "INSERT INTO incidents (id, plan, status, level, opened_at, resolved_at, report, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, level = excluded.level,
-             resolved_at = excluded.resolved_at, report = excluded.report, updated_at = excluded.updated_at",
-    )?;
+    tx.prepare_cached(sql!("crisis/put_plan_state"))?
+        .execute(params![write.plan, write.state, now])?;
+    let mut incident = tx.prepare_cached(sql!("crisis/put_incident"))?;
     for row in &write.incidents {
         incident.execute(params![
             row.id,
@@ -170,14 +145,12 @@ pub(super) fn write_crisis(tx: &Transaction, write: &CrisisWrite, now: Millis) -
             now
         ])?;
     }
-    let mut applied = tx.prepare_cached(
-        "UPDATE incident_actions SET applied_at = ?2, outcome = ?3 WHERE id = ?1 AND applied_at IS NULL",
-    )?;
+    let mut applied = tx.prepare_cached(sql!("crisis/mark_action_applied"))?;
     for (id, outcome) in &write.applied {
         applied.execute(params![id, now, outcome])?;
     }
     if let Some(before) = write.forget_mentions_before {
-        tx.prepare_cached("DELETE FROM crisis_mentions WHERE plan = ?1 AND at < ?2")?
+        tx.prepare_cached(sql!("crisis/forget_mentions_before"))?
             .execute(params![write.plan, before])?;
     }
     Ok(())

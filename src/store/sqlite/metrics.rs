@@ -15,11 +15,7 @@ impl MetricsStore for SqliteStore {
     ) -> StoreResult<()> {
         let connection = self.lock();
         connection
-            .prepare_cached(
-                "INSERT OR REPLACE INTO metrics
-                   (account, taken_at, followers, posts, likes, reposts, replies)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
+            .prepare_cached(sql!("metrics/put_snapshot"))?
             .execute(params![
                 account,
                 at,
@@ -34,10 +30,7 @@ impl MetricsStore for SqliteStore {
 
     fn latest_metrics(&self, account: &str) -> StoreResult<Option<(Millis, AccountMetrics)>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT taken_at, followers, posts, likes, reposts, replies FROM metrics
-              WHERE account = ?1 ORDER BY taken_at DESC LIMIT 1",
-        )?;
+        let mut query = connection.prepare_cached(sql!("metrics/latest_snapshot"))?;
         let mut rows = query.query(params![account])?;
         Ok(match rows.next()? {
             Some(row) => Some((
@@ -61,11 +54,7 @@ impl MetricsStore for SqliteStore {
         limit: usize,
     ) -> StoreResult<Vec<String>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT remote_id FROM outbox
-              WHERE account = ?1 AND state = 'sent' AND updated_at >= ?2 AND remote_id IS NOT NULL
-              ORDER BY updated_at DESC, id DESC LIMIT ?3",
-        )?;
+        let mut query = connection.prepare_cached(sql!("metrics/recent_remote_ids"))?;
         let ids = query
             .query_map(params![account, since, limit as i64], |row| row.get(0))?
             .collect::<Result<Vec<String>, _>>()?;

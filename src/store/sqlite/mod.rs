@@ -1,34 +1,33 @@
-//! The embedded default store: one SQLite file in WAL mode, migrations by `user_version`,
-//! SQL beside the code that runs it. One connection behind a mutex: every call is one short
-//! transaction, and batching (claiming many sends at once) keeps it fast.
+//! The embedded default store: one SQLite file in WAL mode. One file per aggregate
+//! (`runs.rs`, `approvals.rs`…), each statement in a `.sql` file in the folder of the same
+//! name beside it; migrations in `migrations/`, applied by `migrate.rs`. One connection
+//! behind a mutex: every call is one short transaction, and batching (claiming many sends
+//! at once) keeps it fast.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{Connection, Transaction};
 
+/// A statement from its file beside the code that runs it: `sql!("runs/claim_outbox")` is
+/// `runs/claim_outbox.sql`.
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!($name, ".sql"))
+    };
+}
+
 mod approvals;
 mod contests;
 mod crisis;
 mod metrics;
+mod migrate;
 mod pauses;
 mod runs;
 mod schedules;
 mod views;
 
 use super::{StoreError, StoreResult};
-
-/// Append only: a store's `user_version` is how many of these it has applied, in order.
-const MIGRATIONS: &[&str] = &[
-    include_str!("0001_init.sql"),
-    include_str!("0002_alive.sql"),
-    include_str!("0003_metrics.sql"),
-    include_str!("0004_holds.sql"),
-    include_str!("0005_contests.sql"),
-    include_str!("0007_approvals.sql"),
-    include_str!("0008_incidents.sql"),
-    include_str!("0009_claims.sql"),
-];
 
 pub struct SqliteStore {
     connection: Mutex<Connection>,
@@ -59,7 +58,7 @@ impl SqliteStore {
             .map_err(|e| open_error(e.to_string()))?;
         // FULL: a committed intent survives power loss, not only a crash of crier.
         connection.pragma_update(None, "synchronous", "FULL")?;
-        Self::prepare(connection)
+        Self::prepare(connection, &path.display().to_string())
     }
 
     /// Opens an existing store file for reading only: nothing is created, migrated or
@@ -84,46 +83,28 @@ impl SqliteStore {
         let connection = Connection::open_in_memory()?;
         // The journal stays (in memory, SQLite's default here): with `journal_mode=OFF` a
         // call that fails half-way could not be rolled back and left half its writes.
-        Self::prepare(connection)
+        Self::prepare(connection, ":memory:")
     }
 
-    fn prepare(connection: Connection) -> StoreResult<SqliteStore> {
+    fn prepare(connection: Connection, location: &str) -> StoreResult<SqliteStore> {
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         let store = SqliteStore {
             connection: Mutex::new(connection),
         };
-        store.migrate()?;
+        store.migrate(location)?;
         Ok(store)
     }
 
-    fn migrate(&self) -> StoreResult<()> {
-        let mut connection = self.lock();
-        // One writer at a time, and the version read inside its transaction: two processes
-        // opening a new store together must not both apply the same migration.
-        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let version: usize = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        if version > MIGRATIONS.len() {
-            return Err(StoreError::Corrupt(format!(
-                "the store's schema is version {version}, newer than this crier knows ({}); upgrade crier",
-                MIGRATIONS.len()
-            )));
-        }
-        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
-            tx.execute_batch(migration)?;
-            tx.pragma_update(None, "user_version", index + 1)?;
-        }
-        tx.commit()?;
-        Ok(())
+    fn migrate(&self, location: &str) -> StoreResult<()> {
+        let now = chrono::Utc::now().timestamp_millis();
+        migrate::migrate(&mut self.lock(), location, now)
     }
 
     /// Whether the store's schema is the one this crier writes (a store last used by an
     /// older crier is brought up to date by the next `crier run`).
     pub fn is_current(&self) -> StoreResult<bool> {
-        let connection = self.lock();
-        let version: usize =
-            connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        Ok(version == MIGRATIONS.len())
+        migrate::is_current(&self.lock())
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -18,10 +18,7 @@ impl PauseStore for SqliteStore {
 
     fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT id, scope, name, until, reason, paused_by, created_at FROM pauses
-              WHERE lifted_at IS NULL AND (until IS NULL OR until > ?1) ORDER BY id",
-        )?;
+        let mut query = connection.prepare_cached(sql!("pauses/pauses_in_force"))?;
         let rows = query
             .query_map([now], |row| {
                 Ok((
@@ -54,11 +51,7 @@ impl PauseStore for SqliteStore {
 
     fn held_sends(&self) -> StoreResult<Vec<HeldSend>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT o.id, o.run_id, r.playbook, r.item, r.fire_at, o.account
-               FROM outbox o JOIN runs r ON r.id = o.run_id
-              WHERE o.state = 'held' ORDER BY o.id",
-        )?;
+        let mut query = connection.prepare_cached(sql!("pauses/held_sends"))?;
         let rows = query.query_map([], |row| {
             Ok(HeldSend {
                 id: row.get(0)?,
@@ -78,14 +71,8 @@ impl PauseStore for SqliteStore {
         self.transaction(|tx| {
             let mut runs = Vec::new();
             {
-                let mut send = tx.prepare_cached(
-                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, note = NULL, updated_at = ?2
-                      WHERE id = ?1 AND state = 'held' RETURNING run_id",
-                )?;
-                let mut skip = tx.prepare_cached(
-                    "UPDATE outbox SET state = 'skipped', note = ?2, updated_at = ?3
-                      WHERE id = ?1 AND state = 'held' RETURNING run_id",
-                )?;
+                let mut send = tx.prepare_cached(sql!("pauses/release_send"))?;
+                let mut skip = tx.prepare_cached(sql!("pauses/release_skip"))?;
                 for (id, release) in releases {
                     let run_id: Option<i64> = match release {
                         Release::Send => send
@@ -110,8 +97,7 @@ impl PauseStore for SqliteStore {
 
 pub(super) fn insert_pause(tx: &Transaction, pause: &NewPause, now: Millis) -> StoreResult<i64> {
     Ok(tx.query_row(
-        "INSERT INTO pauses (scope, name, until, reason, paused_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        sql!("pauses/insert_pause"),
         params![
             pause.scope.kind(),
             pause.scope.name(),
@@ -135,10 +121,7 @@ pub(super) fn lift_pauses(
 ) -> StoreResult<usize> {
     let all = *scope == PauseScope::All;
     Ok(tx.execute(
-        "UPDATE pauses SET lifted_at = ?1, lifted_by = ?2
-          WHERE lifted_at IS NULL AND (until IS NULL OR until > ?1)
-            AND (?3 OR (scope = ?4 AND name IS ?5))
-            AND (?6 IS NULL OR paused_by = ?6)",
+        sql!("pauses/lift_pauses"),
         params![now, by, all, scope.kind(), scope.name(), paused_by],
     )?)
 }

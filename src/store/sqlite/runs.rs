@@ -9,8 +9,8 @@ use crate::connectors::OutgoingPost;
 use crate::store::model::*;
 use crate::store::{RunStore, StoreResult};
 
-const CLAIM_OUTBOX: &str = include_str!("claim_outbox.sql");
-const SETTLE_RUN: &str = include_str!("settle_run.sql");
+const CLAIM_OUTBOX: &str = sql!("runs/claim_outbox");
+const SETTLE_RUN: &str = sql!("runs/settle_run");
 
 impl RunStore for SqliteStore {
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
@@ -18,14 +18,8 @@ impl RunStore for SqliteStore {
         self.transaction(|tx| {
             let mut ids = Vec::with_capacity(batch.runs.len());
             {
-                let mut insert_run = tx.prepare_cached(
-                    "INSERT INTO runs (playbook, item, fire_at, revision, state, reason, steps, current_step, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
-                     ON CONFLICT (playbook, item, fire_at) DO NOTHING",
-                )?;
-                let mut insert_step = tx.prepare_cached(
-                    "INSERT INTO steps (run_id, idx, kind, state, wake_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
+                let mut insert_run = tx.prepare_cached(sql!("runs/insert_run"))?;
+                let mut insert_step = tx.prepare_cached(sql!("runs/insert_step"))?;
                 for run in &batch.runs {
                     let inserted = insert_run.execute(params![
                         run.key.playbook,
@@ -52,7 +46,14 @@ impl RunStore for SqliteStore {
                         } else {
                             (StepState::Pending, None)
                         };
-                        insert_step.execute(params![id, index as i64, step.kind(), state.as_str(), wake_at, now])?;
+                        insert_step.execute(params![
+                            id,
+                            index as i64,
+                            step.kind(),
+                            state.as_str(),
+                            wake_at,
+                            now
+                        ])?;
                     }
                     insert_outbox(tx, id, &run.outbox, now)?;
                     if run.outbox.is_empty() {
@@ -61,22 +62,12 @@ impl RunStore for SqliteStore {
                     ids.push(id);
                 }
             }
-            tx.prepare_cached(
-                "INSERT INTO alive (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = max(at, excluded.at)",
-            )?
-            .execute([now])?;
-            let mut cursor = tx.prepare_cached(
-                "INSERT INTO cursors (playbook, item, last_fire) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (playbook, item) DO UPDATE SET last_fire = max(last_fire, excluded.last_fire)",
-            )?;
+            tx.prepare_cached(sql!("runs/mark_alive"))?.execute([now])?;
+            let mut cursor = tx.prepare_cached(sql!("runs/advance_cursor"))?;
             for (key, at) in &batch.cursors {
                 cursor.execute(params![key.playbook, key.item, at])?;
             }
-            let mut approval = tx.prepare_cached(
-                "INSERT INTO approvals (playbook, item, fire_at, approvers, need, deadline, on_timeout, text, accounts, state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?10)
-                 ON CONFLICT (playbook, item, fire_at) DO NOTHING",
-            )?;
+            let mut approval = tx.prepare_cached(sql!("runs/open_approval"))?;
             for request in &batch.approvals {
                 approval.execute(params![
                     request.key.playbook,
@@ -95,7 +86,13 @@ impl RunStore for SqliteStore {
                 insert_pause(tx, pause, now)?;
             }
             for resume in &batch.resumes {
-                lift_pauses(tx, &resume.scope, &resume.by, resume.paused_by.as_deref(), now)?;
+                lift_pauses(
+                    tx,
+                    &resume.scope,
+                    &resume.by,
+                    resume.paused_by.as_deref(),
+                    now,
+                )?;
             }
             for write in &batch.crisis {
                 write_crisis(tx, write, now)?;
@@ -105,23 +102,11 @@ impl RunStore for SqliteStore {
     }
 
     fn recover_in_doubt(&self, now: Millis) -> StoreResult<Recovered> {
-        self.transaction(|tx| {
-            recover(
-                tx,
-                "state = 'sending' AND (lease_until IS NULL OR lease_until <= ?1)",
-                params![now],
-            )
-        })
+        self.transaction(|tx| recover(tx, now, None))
     }
 
     fn recover_claims_of(&self, owner_prefix: &str, now: Millis) -> StoreResult<Recovered> {
-        self.transaction(|tx| {
-            recover(
-                tx,
-                "state = 'sending' AND substr(claimed_by, 1, length(?2)) = ?2",
-                params![now, owner_prefix],
-            )
-        })
+        self.transaction(|tx| recover(tx, now, Some(owner_prefix)))
     }
 
     fn claim_outbox(&self, claim: &Claim, limit: usize) -> StoreResult<Vec<OutboxRow>> {
@@ -188,10 +173,7 @@ impl RunStore for SqliteStore {
             return Ok(Vec::new());
         }
         self.transaction(|tx| {
-            let mut mark = tx.prepare_cached(
-                "UPDATE outbox SET in_flight_at = ?3, first_attempt_at = coalesce(first_attempt_at, ?3), updated_at = ?3
-                  WHERE id = ?1 AND state = 'sending' AND claimed_by = ?2",
-            )?;
+            let mut mark = tx.prepare_cached(sql!("runs/mark_in_flight"))?;
             let mut marked = Vec::with_capacity(ids.len());
             for id in ids {
                 if mark.execute(params![id, owner, now])? == 1 {
@@ -213,10 +195,7 @@ impl RunStore for SqliteStore {
             return Ok(0);
         }
         self.transaction(|tx| {
-            let mut renew = tx.prepare_cached(
-                "UPDATE outbox SET lease_until = ?3, updated_at = ?4
-                  WHERE id = ?1 AND state = 'sending' AND claimed_by = ?2",
-            )?;
+            let mut renew = tx.prepare_cached(sql!("runs/renew_claim"))?;
             let mut renewed = 0;
             for id in ids {
                 renewed += renew.execute(params![id, owner, lease_until, now])?;
@@ -238,28 +217,15 @@ impl RunStore for SqliteStore {
             let mut runs = Vec::new();
             let mut not_ours = Vec::new();
             {
-                // Each update touches the send only while `owner` still holds its claim.
-                let ours = "id = ?1 AND state = 'sending' AND claimed_by = ?2";
-                let released = "claimed_by = NULL, lease_until = NULL, in_flight_at = NULL";
-                let mut sent = tx.prepare_cached(&format!(
-                    "UPDATE outbox SET state = 'sent', remote_id = ?3, error = NULL, check_first = 0, {released}, updated_at = ?4 WHERE {ours} RETURNING run_id"
-                ))?;
-                let mut retry = tx.prepare_cached(&format!(
-                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?3, error = ?4, check_first = ?5, {released}, updated_at = ?6 WHERE {ours} RETURNING run_id"
-                ))?;
-                let mut failed = tx.prepare_cached(&format!(
-                    "UPDATE outbox SET state = 'failed', error = ?3, {released}, updated_at = ?4 WHERE {ours} RETURNING run_id"
-                ))?;
-                let mut attempt = tx.prepare_cached(
-                    "INSERT INTO attempts (outbox_id, at, outcome, detail) VALUES (?1, ?2, ?3, ?4)",
-                )?;
+                // Each update touches the send only while `owner` still holds its claim
+                // (`WHERE id = ?1 AND state = 'sending' AND claimed_by = ?2`).
+                let mut sent = tx.prepare_cached(sql!("runs/finish_sent"))?;
+                let mut retry = tx.prepare_cached(sql!("runs/finish_retry"))?;
+                let mut failed = tx.prepare_cached(sql!("runs/finish_failed"))?;
+                let mut attempt = tx.prepare_cached(sql!("runs/insert_attempt"))?;
                 // Held and deferred sends made no attempt: the claim's count is taken back.
-                let mut held = tx.prepare_cached(&format!(
-                    "UPDATE outbox SET state = 'held', attempts = attempts - 1, note = ?3, {released}, updated_at = ?4 WHERE {ours} RETURNING run_id"
-                ))?;
-                let mut deferred = tx.prepare_cached(&format!(
-                    "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?3, note = ?4, {released}, updated_at = ?5 WHERE {ours} RETURNING run_id"
-                ))?;
+                let mut held = tx.prepare_cached(sql!("runs/finish_held"))?;
+                let mut deferred = tx.prepare_cached(sql!("runs/finish_deferred"))?;
                 let get = |row: &rusqlite::Row| row.get::<_, i64>(0);
                 for (id, outcome) in outcomes {
                     let run_id: Option<i64> = match outcome {
@@ -268,12 +234,13 @@ impl RunStore for SqliteStore {
                         OutboxOutcome::Sent { remote_id } => sent
                             .query_row(params![id, owner, remote_id, now], get)
                             .optional()?,
-                        OutboxOutcome::Retry { at, error, check_first } => {
+                        OutboxOutcome::Retry {
+                            at,
+                            error,
+                            check_first,
+                        } => {
                             let run_id = retry
-                                .query_row(
-                                    params![id, owner, at, error, check_first, now],
-                                    get,
-                                )
+                                .query_row(params![id, owner, at, error, check_first, now], get)
                                 .optional()?;
                             if run_id.is_some() {
                                 attempt.execute(params![id, now, "retry", error])?;
@@ -313,11 +280,7 @@ impl RunStore for SqliteStore {
 
     fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT o.remote_id FROM outbox o JOIN runs r ON r.id = o.run_id
-              WHERE r.playbook = ?1 AND r.item = ?2 AND o.account = ?3 AND o.state = 'sent'
-              ORDER BY r.fire_at DESC, o.id LIMIT 1",
-        )?;
+        let mut query = connection.prepare_cached(sql!("runs/latest_remote_id"))?;
         let mut rows = query.query(params![key.playbook, key.item, account])?;
         Ok(match rows.next()? {
             Some(row) => row.get(0)?,
@@ -327,19 +290,13 @@ impl RunStore for SqliteStore {
 
     fn next_outbox_due(&self) -> StoreResult<Option<Millis>> {
         let connection = self.lock();
-        let mut query = connection
-            .prepare_cached("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'")?;
+        let mut query = connection.prepare_cached(sql!("runs/next_outbox_due"))?;
         Ok(query.query_row([], |row| row.get(0))?)
     }
 
     fn waiting_steps_due(&self, now: Millis) -> StoreResult<Vec<WaitingStep>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT r.id, r.playbook, r.item, r.fire_at, s.idx, r.steps
-               FROM steps s JOIN runs r ON r.id = s.run_id
-              WHERE s.state = 'waiting' AND s.wake_at <= ?1
-              ORDER BY s.wake_at, r.id, s.idx",
-        )?;
+        let mut query = connection.prepare_cached(sql!("runs/waiting_steps_due"))?;
         let rows = query.query_map([now], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
@@ -366,39 +323,57 @@ impl RunStore for SqliteStore {
 
     fn next_wake(&self) -> StoreResult<Option<Millis>> {
         let connection = self.lock();
-        let mut query =
-            connection.prepare_cached("SELECT min(wake_at) FROM steps WHERE state = 'waiting'")?;
+        let mut query = connection.prepare_cached(sql!("runs/next_wake"))?;
         Ok(query.query_row([], |row| row.get(0))?)
     }
 
     fn advance_run(&self, advance: &RunAdvance, now: Millis) -> StoreResult<()> {
         self.transaction(|tx| {
-            let mut set_step = tx.prepare_cached(
-                "UPDATE steps SET state = ?3, reason = ?4, wake_at = ?5, updated_at = ?6 WHERE run_id = ?1 AND idx = ?2",
-            )?;
-            let changed = tx.prepare_cached(
-                "UPDATE steps SET state = ?3, reason = ?4, wake_at = NULL, updated_at = ?5
-                  WHERE run_id = ?1 AND idx = ?2 AND state IN ('waiting', 'pending')",
-            )?.execute(params![advance.run_id, advance.step as i64, advance.outcome.as_str(), advance.reason, now],
-            )?;
+            let mut set_step = tx.prepare_cached(sql!("runs/set_step"))?;
+            let changed = tx
+                .prepare_cached(sql!("runs/close_step"))?
+                .execute(params![
+                    advance.run_id,
+                    advance.step as i64,
+                    advance.outcome.as_str(),
+                    advance.reason,
+                    now
+                ])?;
             if changed == 0 {
                 return Ok(()); // already moved on (a decision and a timeout raced)
             }
             for (index, state) in &advance.passed {
-                set_step.execute(params![advance.run_id, *index as i64, state.as_str(), Option::<String>::None, Option::<i64>::None, now])?;
+                set_step.execute(params![
+                    advance.run_id,
+                    *index as i64,
+                    state.as_str(),
+                    Option::<String>::None,
+                    Option::<i64>::None,
+                    now
+                ])?;
             }
             if let Some(wake_at) = advance.wake_at {
-                set_step.execute(params![advance.run_id, advance.current_step as i64, StepState::Waiting.as_str(), Option::<String>::None, wake_at, now])?;
+                set_step.execute(params![
+                    advance.run_id,
+                    advance.current_step as i64,
+                    StepState::Waiting.as_str(),
+                    Option::<String>::None,
+                    wake_at,
+                    now
+                ])?;
             }
             let (state, reason) = match (&advance.finish, advance.wake_at) {
                 (Some((state, reason)), _) => (*state, Some(reason.clone())),
                 (None, Some(_)) => (RunState::Waiting, None),
                 (None, None) => (RunState::Running, None),
             };
-            tx.prepare_cached(
-                "UPDATE runs SET current_step = ?2, state = ?3, reason = coalesce(?4, reason), updated_at = ?5 WHERE id = ?1",
-            )?.execute(params![advance.run_id, advance.current_step as i64, state.as_str(), reason, now],
-            )?;
+            tx.prepare_cached(sql!("runs/set_run"))?.execute(params![
+                advance.run_id,
+                advance.current_step as i64,
+                state.as_str(),
+                reason,
+                now
+            ])?;
             insert_outbox(tx, advance.run_id, &advance.outbox, now)?;
             settle(tx, advance.run_id, now)?;
             Ok(())
@@ -407,17 +382,7 @@ impl RunStore for SqliteStore {
 
     fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT o.id, o.account, r.playbook,
-                    CASE WHEN o.state = 'pending' THEN o.next_attempt_at ELSE o.claimed_at END
-               FROM outbox o JOIN runs r ON r.id = o.run_id
-              WHERE ((o.state IN ('sent', 'sending') AND o.claimed_at >= ?1)
-                  OR (o.state = 'pending' AND o.next_attempt_at > ?2))
-                -- Direct messages and notices to the team are not posts: no limit counts them.
-                AND json_extract(o.payload, '$.direct_to') IS NULL
-                AND coalesce(json_extract(o.payload, '$.notice'), 0) = 0
-              ORDER BY o.id",
-        )?;
+        let mut query = connection.prepare_cached(sql!("runs/send_slots"))?;
         let rows = query.query_map(params![since, now], |row| {
             Ok(SendSlot {
                 id: row.get(0)?,
@@ -436,11 +401,7 @@ pub(super) fn insert_outbox(
     rows: &[NewOutbox],
     now: Millis,
 ) -> StoreResult<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO outbox (run_id, step, account, idempotency_key, payload, state, next_attempt_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)
-         ON CONFLICT (idempotency_key) DO NOTHING",
-    )?;
+    let mut insert = tx.prepare_cached(sql!("runs/insert_outbox"))?;
     for row in rows {
         insert.execute(params![
             run_id,
@@ -455,29 +416,20 @@ pub(super) fn insert_outbox(
     Ok(())
 }
 
-/// Takes back the claimed sends `which` selects (`?1` is now): those whose request had left
-/// are in doubt (`check_first`); the others go back as they were, the attempt not counted.
+/// Takes back claimed sends: those whose lease passed at `now`, or (with `owner_prefix`)
+/// every claim of those owners. Those whose request had left are in doubt (`check_first`);
+/// the others go back as they were, the attempt not counted.
 pub(super) fn recover(
     tx: &Transaction,
-    which: &str,
-    params: &[&dyn rusqlite::ToSql],
+    now: Millis,
+    owner_prefix: Option<&str>,
 ) -> StoreResult<Recovered> {
-    let in_doubt = tx.execute(
-        &format!(
-            "UPDATE outbox SET state = 'pending', check_first = 1, next_attempt_at = ?1,
-                    claimed_by = NULL, lease_until = NULL, in_flight_at = NULL, updated_at = ?1
-              WHERE {which} AND in_flight_at IS NOT NULL"
-        ),
-        params,
-    )?;
-    let unstarted = tx.execute(
-        &format!(
-            "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?1,
-                    claimed_by = NULL, lease_until = NULL, updated_at = ?1
-              WHERE {which} AND in_flight_at IS NULL"
-        ),
-        params,
-    )?;
+    let in_doubt = tx
+        .prepare_cached(sql!("runs/recover_in_doubt"))?
+        .execute(params![now, owner_prefix])?;
+    let unstarted = tx
+        .prepare_cached(sql!("runs/recover_unstarted"))?
+        .execute(params![now, owner_prefix])?;
     Ok(Recovered {
         in_doubt,
         unstarted,

@@ -9,17 +9,14 @@ use crate::store::{ScheduleStore, StoreResult};
 impl ScheduleStore for SqliteStore {
     fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64> {
         self.transaction(|tx| {
-            tx.execute(
-                "INSERT INTO revisions (digest, loaded_at) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING",
-                params![digest, now],
-            )?;
-            Ok(tx.query_row("SELECT id FROM revisions WHERE digest = ?1", [digest], |row| row.get(0))?)
+            tx.execute(sql!("schedules/insert_revision"), params![digest, now])?;
+            Ok(tx.query_row(sql!("schedules/revision_id"), [digest], |row| row.get(0))?)
         })
     }
 
     fn last_alive(&self) -> StoreResult<Option<Millis>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached("SELECT at FROM alive WHERE id = 1")?;
+        let mut query = connection.prepare_cached(sql!("schedules/last_alive"))?;
         let mut rows = query.query([])?;
         Ok(match rows.next()? {
             Some(row) => Some(row.get(0)?),
@@ -29,14 +26,12 @@ impl ScheduleStore for SqliteStore {
 
     fn first_started(&self) -> StoreResult<Option<Millis>> {
         let connection = self.lock();
-        Ok(connection.query_row("SELECT MIN(loaded_at) FROM revisions", [], |row| row.get(0))?)
+        Ok(connection.query_row(sql!("schedules/first_started"), [], |row| row.get(0))?)
     }
 
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
         let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            "SELECT playbook, item, last_fire FROM cursors ORDER BY playbook, item",
-        )?;
+        let mut query = connection.prepare_cached(sql!("schedules/cursors"))?;
         let rows = query.query_map([], |row| {
             Ok((
                 ItemKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),

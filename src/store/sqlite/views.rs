@@ -11,11 +11,7 @@ impl ViewStore for SqliteStore {
     fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>> {
         let connection = self.lock();
         let limit = filter.limit.map_or(-1, |l| l as i64);
-        let mut query = connection.prepare_cached(
-            "SELECT id, playbook, item, fire_at, revision, state, reason, created_at, updated_at FROM runs
-              WHERE (?1 IS NULL OR playbook = ?1) AND (?2 IS NULL OR fire_at >= ?2)
-              ORDER BY fire_at DESC, id DESC LIMIT ?3",
-        )?;
+        let mut query = connection.prepare_cached(sql!("views/history"))?;
         let runs = query
             .query_map(params![filter.playbook, filter.since, limit], run_view)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -26,12 +22,7 @@ impl ViewStore for SqliteStore {
 
     fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
         let connection = self.lock();
-        let mut query = connection.prepare(
-            "SELECT r.fire_at, r.playbook, r.item, r.state, r.reason, o.account, o.state, json_extract(o.payload, '$.text'), o.error,
-                    json_extract(o.payload, '$.reply_to'), o.remote_id, o.updated_at, o.note
-               FROM runs r LEFT JOIN outbox o ON o.run_id = r.id
-              ORDER BY r.fire_at, r.id, o.step, o.id",
-        )?;
+        let mut query = connection.prepare(sql!("views/timeline"))?;
         let rows = query.query_map([], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
@@ -98,12 +89,9 @@ impl ViewStore for SqliteStore {
             let rows = query.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
         };
-        let runs = counts("SELECT state, count(*) FROM runs GROUP BY state ORDER BY state")?;
-        let outbox = counts("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state")?;
-        let mut query = connection.prepare(
-            "SELECT id, playbook, item, fire_at, revision, state, reason, created_at, updated_at FROM runs
-              WHERE state IN ('running', 'waiting') ORDER BY fire_at, id LIMIT 100",
-        )?;
+        let runs = counts(sql!("views/count_runs"))?;
+        let outbox = counts(sql!("views/count_outbox"))?;
+        let mut query = connection.prepare(sql!("views/runs_in_flight"))?;
         let in_flight = query
             .query_map([], run_view)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -138,9 +126,7 @@ pub(super) fn run_view(row: &rusqlite::Row) -> rusqlite::Result<RunView> {
 }
 
 pub(super) fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunView> {
-    let mut steps = connection.prepare_cached(
-        "SELECT idx, kind, state, wake_at, reason FROM steps WHERE run_id = ?1 ORDER BY idx",
-    )?;
+    let mut steps = connection.prepare_cached(sql!("views/steps_of_run"))?;
     run.steps = steps
         .query_map([run.id], |row| {
             let state: String = row.get(2)?;
@@ -153,9 +139,7 @@ pub(super) fn with_details(connection: &Connection, mut run: RunView) -> StoreRe
             })
         })?
         .collect::<Result<_, _>>()?;
-    let mut outbox = connection.prepare_cached(
-        "SELECT step, account, state, attempts, next_attempt_at, remote_id, error, payload, note FROM outbox WHERE run_id = ?1 ORDER BY step, id",
-    )?;
+    let mut outbox = connection.prepare_cached(sql!("views/sends_of_run"))?;
     let rows = outbox
         .query_map([run.id], |row| {
             Ok((
