@@ -318,6 +318,10 @@ impl Dispatcher {
         }
         let rows = match self.plan() {
             Some(plan) => {
+                let accounts: Vec<(OutboxId, String)> = rows
+                    .iter()
+                    .map(|row| (row.id, row.account.clone()))
+                    .collect();
                 let gate::Checked { go, stopped } =
                     gate::check(&plan, self.store.as_ref(), rows, at)?;
                 for (id, outcome) in &stopped {
@@ -331,7 +335,13 @@ impl Dispatcher {
                         }
                     );
                 }
-                self.finish(&stopped, to_millis(at))?;
+                if self.finish(&stopped, to_millis(at))? {
+                    for (id, outcome) in &stopped {
+                        if let Some((_, account)) = accounts.iter().find(|(row, _)| row == id) {
+                            self.count(account, telemetry_outcome(outcome));
+                        }
+                    }
+                }
                 go
             }
             None => rows,
@@ -389,7 +399,11 @@ impl Dispatcher {
                     .events
                     .as_ref()
                     .and_then(|_| ServiceEvent::of_send(&row, &outcome));
+                let counted = telemetry_outcome(&outcome);
                 let recorded = self.finish(&[(row.id, outcome)], to_millis(now()))?;
+                if recorded {
+                    self.count(&row.account, counted);
+                }
                 if let (Some(events), Some(event), true) = (&self.events, event, recorded) {
                     events.emit(event);
                 }
@@ -453,6 +467,15 @@ impl Dispatcher {
         }
     }
 
+    /// Counts a send's recorded outcome in the metrics.
+    fn count(&self, account: &str, outcome: &'static str) {
+        let network = self
+            .connectors()
+            .get(account)
+            .map_or("unknown", |c| c.network().name());
+        crate::telemetry::send(network, account, outcome);
+    }
+
     /// Records outcomes of this dispatcher's claims; one taken back meanwhile is left to
     /// whoever holds it now. Returns whether every outcome was recorded.
     fn finish(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<bool> {
@@ -464,6 +487,17 @@ impl Dispatcher {
             );
         }
         Ok(taken_back.is_empty())
+    }
+}
+
+/// An outcome as the metrics name it.
+fn telemetry_outcome(outcome: &OutboxOutcome) -> &'static str {
+    match outcome {
+        OutboxOutcome::Sent { .. } => "sent",
+        OutboxOutcome::Failed { .. } => "failed",
+        OutboxOutcome::Retry { .. } => "retry",
+        OutboxOutcome::Held { .. } => "held",
+        OutboxOutcome::Deferred { .. } => "deferred",
     }
 }
 

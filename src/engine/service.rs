@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
 use super::events::{Events, ServiceEvent};
+use super::hooks::{HookReceiver, hook_secrets};
 use super::metrics::{self, StoredMetrics};
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
@@ -141,6 +142,7 @@ pub struct ServiceHandle {
     stop: watch::Sender<bool>,
     reload: Arc<Notify>,
     events: Events,
+    hooks: Arc<HookReceiver>,
     running: JoinHandle<Result<(), ServiceError>>,
 }
 
@@ -149,6 +151,11 @@ impl ServiceHandle {
     /// requests, incidents.
     pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
         self.events.subscribe()
+    }
+
+    /// What inbound events (`hooks:`) are received with, on the running revision.
+    pub fn hooks(&self) -> Arc<HookReceiver> {
+        self.hooks.clone()
     }
 
     /// Reads the playbooks again; an invalid edit keeps the running revision.
@@ -171,6 +178,7 @@ impl Service {
     pub async fn start(path: PathBuf, report: Report) -> Result<ServiceHandle, ServiceError> {
         // The store is named by the playbooks, so they are read first, with an engine's parts
         // whose store is replaced once it is known.
+        crate::telemetry::install();
         let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
         let loaded = load_anchored(&path, &parts, report.as_ref())?;
         let plan = loaded.plan.clone();
@@ -203,6 +211,12 @@ impl Service {
             "crier is running"
         );
         let events = Events::new();
+        let wake = Arc::new(Notify::new());
+        let hooks = Arc::new(
+            HookReceiver::new(plan.clone(), &loaded.digest, parts.clone(), now)
+                .map_err(|e| ServiceError::Connectors(e.to_string()))?
+                .notifying(wake.clone(), events.clone()),
+        );
         let dispatcher = Arc::new(
             Dispatcher::for_service(store.clone(), Arc::new(connectors), RetryPolicy::default())
                 .with_events(events.clone()),
@@ -218,9 +232,14 @@ impl Service {
             engine,
             store,
             digest: loaded.digest,
-            accounts: AccountsReload { client, dispatcher },
+            accounts: AccountsReload {
+                client,
+                dispatcher,
+                hooks: hooks.clone(),
+            },
             events: events.clone(),
             reload: reload.clone(),
+            wake,
         };
         let running = tokio::spawn(async move {
             let _service_lock = service_lock;
@@ -230,6 +249,7 @@ impl Service {
             stop: stop_sender,
             reload,
             events,
+            hooks,
             running,
         })
     }
@@ -277,6 +297,8 @@ struct Running {
     accounts: AccountsReload,
     events: Events,
     reload: Arc<Notify>,
+    /// Wakes the dispatcher when something was committed to send.
+    wake: Arc<Notify>,
 }
 
 impl Running {
@@ -284,7 +306,7 @@ impl Running {
     async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), ServiceError> {
         let dispatcher = self.accounts.dispatcher.clone();
         let store = self.store.clone();
-        let wake = Arc::new(Notify::new());
+        let wake = self.wake.clone();
         // The tasks beside the engine stop when it does, whether asked to or on an error.
         let (halt, halted) = watch::channel(false);
         let dispatching = tokio::spawn(dispatch_loop(
@@ -502,6 +524,7 @@ fn build_connectors(plan: &Plan, client: &reqwest::Client) -> Result<Connectors,
 struct AccountsReload {
     client: reqwest::Client,
     dispatcher: Arc<Dispatcher>,
+    hooks: Arc<HookReceiver>,
 }
 
 /// Loads the playbooks again. The accounts' connectors are rebuilt too (secrets read again,
@@ -549,9 +572,26 @@ fn reload(
             return false;
         }
     };
+    let secrets = match hook_secrets(&loaded.plan) {
+        Ok(secrets) => secrets,
+        Err(errors) => {
+            for error in errors {
+                tracing::error!("{error}: keeping the running revision");
+            }
+            return false;
+        }
+    };
     match engine.replace_plan(loaded.plan.clone(), &loaded.digest, Utc::now()) {
         Ok(()) => {
             accounts.dispatcher.set_connectors(Arc::new(connectors));
+            if let Err(error) = accounts.hooks.replace_plan(
+                loaded.plan.clone(),
+                &loaded.digest,
+                secrets,
+                Utc::now(),
+            ) {
+                tracing::error!("hooks keep the previous revision: {error}");
+            }
             accounts.dispatcher.set_plan(loaded.plan);
             *digest = loaded.digest;
             tracing::info!(items = engine.scheduled_items(), "reloaded the playbooks");

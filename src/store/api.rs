@@ -8,6 +8,9 @@ use super::{AccountMetrics, StoreResult};
 /// Runs, their steps and the outbox: what fires commit, what the dispatcher claims and
 /// finishes, and what the limits count.
 pub trait RunStore: Send + Sync {
+    /// What the inbound event `key` of `hook` fired, if it was received (written by
+    /// `commit`, with the runs it fired).
+    fn hook_receipt(&self, hook: &str, key: &str) -> StoreResult<Option<HookReceipt>>;
     /// Commits new runs (with steps and outbox rows) and advanced cursors together, and
     /// records that the engine was alive at `batch.now`. A run whose (playbook, item, fire time) exists already is left alone.
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>>;

@@ -93,6 +93,8 @@ struct Inner {
     incidents: BTreeMap<i64, IncidentRow>,
     /// Action `id` is `incident_actions[id - 1]`.
     incident_actions: Vec<IncidentActionRow>,
+    /// (hook, key) → what the inbound event fired.
+    hook_events: HashMap<(String, String), HookReceipt>,
 }
 
 impl Inner {
@@ -564,9 +566,24 @@ impl Inner {
 }
 
 impl RunStore for MemoryStore {
+    fn hook_receipt(&self, hook: &str, key: &str) -> StoreResult<Option<HookReceipt>> {
+        Ok(self
+            .lock()
+            .hook_events
+            .get(&(hook.to_string(), key.to_string()))
+            .cloned())
+    }
+
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
         let now = batch.now;
         let mut inner = self.lock();
+        if let Some(event) = &batch.hook_event
+            && inner
+                .hook_events
+                .contains_key(&(event.hook.clone(), event.key.clone()))
+        {
+            return Ok(Vec::new());
+        }
         // First which runs are new (the first of several with one key wins), and refuse the
         // whole batch, as SQLite's rollback does, if a new one names an unknown revision.
         let mut seen = HashSet::new();
@@ -681,6 +698,17 @@ impl RunStore for MemoryStore {
         }
         for write in &batch.crisis {
             inner.write_crisis(write, now);
+        }
+        if let Some(event) = &batch.hook_event {
+            inner.hook_events.insert(
+                (event.hook.clone(), event.key.clone()),
+                HookReceipt {
+                    hook: event.hook.clone(),
+                    key: event.key.clone(),
+                    received_at: now,
+                    runs: ids.clone(),
+                },
+            );
         }
         Ok(ids)
     }

@@ -36,6 +36,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0007_approvals"),
     migration!("0008_incidents"),
     migration!("0009_claims"),
+    migration!("0011_hooks"),
 ];
 
 /// The migrations of stores that counted them in `user_version`, in the order applied: such a

@@ -13,9 +13,38 @@ const CLAIM_OUTBOX: &str = sql!("runs/claim_outbox");
 const SETTLE_RUN: &str = sql!("runs/settle_run");
 
 impl RunStore for SqliteStore {
+    fn hook_receipt(&self, hook: &str, key: &str) -> StoreResult<Option<HookReceipt>> {
+        let connection = self.lock();
+        let found = connection
+            .prepare_cached(sql!("runs/hook_receipt"))?
+            .query_row(params![hook, key], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()?;
+        found
+            .map(|(received_at, runs)| {
+                Ok(HookReceipt {
+                    hook: hook.to_string(),
+                    key: key.to_string(),
+                    received_at,
+                    runs: from_json(&runs)?,
+                })
+            })
+            .transpose()
+    }
+
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
         let now = batch.now;
         self.transaction(|tx| {
+            // An inbound event received before: its first answer stands; nothing is written.
+            if let Some(event) = &batch.hook_event {
+                let inserted = tx
+                    .prepare_cached(sql!("runs/insert_hook_event"))?
+                    .execute(params![event.hook, event.key, now])?;
+                if inserted == 0 {
+                    return Ok(Vec::new());
+                }
+            }
             let mut ids = Vec::with_capacity(batch.runs.len());
             {
                 let mut insert_run = tx.prepare_cached(sql!("runs/insert_run"))?;
@@ -96,6 +125,10 @@ impl RunStore for SqliteStore {
             }
             for write in &batch.crisis {
                 write_crisis(tx, write, now)?;
+            }
+            if let Some(event) = &batch.hook_event {
+                tx.prepare_cached(sql!("runs/set_hook_event_runs"))?
+                    .execute(params![event.hook, event.key, to_json(&ids)])?;
             }
             Ok(ids)
         })
