@@ -360,6 +360,21 @@ fn plan_lists_hook_posts_as_on_hook() {
     assert!(table.contains("on hook new-review"), "{table}");
     assert!(table.contains("Thank you, {{ event.author }}!"), "{table}");
     assert!(table.contains("on hook order"), "{table}");
+
+    // `crier trigger` cannot fire it: there is no event to fill it in.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args([
+            "trigger",
+            "reviews",
+            "thanks",
+            "-C",
+            folder.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(said.contains("is fired by hook `new-review`"), "{said}");
 }
 
 #[test]

@@ -114,6 +114,13 @@ impl Engine {
             let hint = crate::diagnostic::did_you_mean(&wanted, known.iter().map(String::as_str));
             return Err(TriggerError::UnknownItem { item: wanted, hint });
         };
+        // Its text and `when:` need an event.
+        if let crate::playbook::plan::Trigger::Hook(hook) = &item_ref.post(&self.plan).trigger {
+            return Err(TriggerError::FiredByHook {
+                item: item_ref.key(&self.plan).to_string(),
+                hook: hook.clone(),
+            });
+        }
         let run = self.new_run(item_ref, now, now, Some(TRIGGERED_BY_HAND.into()))?;
         let ids = self.parts.store.commit(&Batch {
             now: to_millis(now),
