@@ -565,3 +565,25 @@ async fn a_hook_post_held_by_a_pause_goes_out_when_it_lifts() {
     assert!(sent.contains(&"Thank you, Ann!".to_string()), "{sent:?}");
     assert_eq!(recording.lock().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_hook_secret_that_cannot_be_read_stops_the_service_naming_the_hook() {
+    let dir = folder(
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: { network: console }\n",
+        &[(
+            "reviews.yaml",
+            "kind: campaign\nname: reviews\nhooks:\n  new-review: { secret: env:CRIER_TEST_HOOK_SECRET_NEVER_SET }\nposts:\n  - { id: t, on: { hook: new-review }, to: brand, text: hi }\n",
+        )],
+    );
+    let started =
+        crier::engine::service::Service::start(dir.path().to_path_buf(), Arc::new(|_| {})).await;
+    let Err(error) = started else {
+        panic!("the service started without the hook's secret");
+    };
+    assert!(
+        error.to_string().contains(
+            "hook `new-review`: environment variable `CRIER_TEST_HOOK_SECRET_NEVER_SET` is not set"
+        ),
+        "{error}"
+    );
+}

@@ -174,7 +174,8 @@ impl ServiceHandle {
 impl Service {
     /// Loads `path` (diagnostics through `report`), takes the store's service lock, and
     /// starts. Fails, with nothing started, on invalid playbooks, a store in use by another
-    /// service, or accounts whose connectors cannot be built.
+    /// service, accounts whose connectors cannot be built, or hooks whose secrets cannot be
+    /// read.
     pub async fn start(path: PathBuf, report: Report) -> Result<ServiceHandle, ServiceError> {
         // The store is named by the playbooks, so they are read first, with an engine's parts
         // whose store is replaced once it is known.
@@ -194,6 +195,16 @@ impl Service {
         let client = http::client(&plan.http)
             .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
         let connectors = build_connectors(&plan, &client)?;
+        // Like the accounts' secrets, the hooks' are read before anything starts.
+        hook_secrets(&plan).map_err(|errors| {
+            ServiceError::Connectors(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
         let now = Utc::now();
         super::dispatch::log_recovered(store.recover_in_doubt(to_millis(now))?);
         if service_lock.is_some() {
