@@ -587,3 +587,151 @@ async fn a_hook_secret_that_cannot_be_read_stops_the_service_naming_the_hook() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_updates_pushed_to_a_webhook_feed_crisis_plans_once() {
+    use crate::support::fake_telegram::{BOT_USERNAME, FakeTelegram};
+    use crier::connectors::registry::Connectors;
+    use crier::ops::mentions::receive_update;
+    let fake = FakeTelegram::start("123:abc");
+    let dir = TempDir::new().unwrap();
+    let token = dir.path().join("token");
+    let secret = dir.path().join("secret");
+    std::fs::write(&token, "123:abc").unwrap();
+    std::fs::write(&secret, "tg-webhook-token").unwrap();
+    let config = format!(
+        "timezone: UTC\naccounts:\n  brand_telegram:\n    network: telegram\n    server: {}\n    token: \"file:{}\"\n    chat: \"@brand_channel\"\n    updates: webhook\n    url: https://crier.example.com/telegram/brand_telegram\n    secret: \"file:{}\"\npeople:\n  duty: {{ notify: brand_telegram }}\n",
+        fake.url(),
+        token.display(),
+        secret.display()
+    );
+    let crisis = "kind: crisis\nname: outage\nwatch:\n  accounts: [brand_telegram]\n  keywords: [app]\n  every: 1m\nlevels:\n  - name: elevated\n    when: 'mentions(\"10m\").negative >= 5'\n    do:\n      - notify: duty\n";
+    let (_folder, plan) = valid_plan(&config, &[("outage.yaml", crisis)]);
+    let client = crier::connectors::http::client(&plan.http).unwrap();
+    let connectors = Connectors::build(&plan.accounts, &client).unwrap();
+    let connector = connectors.get("brand_telegram").unwrap();
+    // Reading updates registers the webhook once, and never polls `getUpdates`.
+    for _ in 0..2 {
+        let page = connector.mentions(None).await.unwrap();
+        assert!(page.mentions.is_empty());
+    }
+    let registered = fake.calls("setWebhook");
+    assert_eq!(registered.len(), 1);
+    assert_eq!(
+        registered[0].params["url"],
+        "https://crier.example.com/telegram/brand_telegram"
+    );
+    assert_eq!(registered[0].params["secret_token"], "tg-webhook-token");
+    assert!(fake.calls("getUpdates").is_empty());
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let desk = crier::ops::Desk::new(plan.clone(), store.clone());
+    let text = format!("is the app down again @{BOT_USERNAME}");
+    let at = text.encode_utf16().count() - BOT_USERNAME.len() - 1;
+    let update = serde_json::json!({ "update_id": 900, "message": {
+        "message_id": 42,
+        "from": { "id": 88, "is_bot": false, "first_name": "Bo" },
+        "chat": { "id": -1_005_555, "type": "supergroup", "title": "Brand chat" },
+        "date": 1_767_225_700,
+        "text": text,
+        "entities": [{ "type": "mention", "offset": at, "length": BOT_USERNAME.len() + 1 }]
+    }})
+    .to_string();
+    let at = now();
+    let forged = receive_update(
+        &desk,
+        &connectors,
+        "brand_telegram",
+        Some("guess"),
+        update.as_bytes(),
+        at,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(forged.status(), 401);
+    let missing = receive_update(
+        &desk,
+        &connectors,
+        "brand_telegram",
+        None,
+        update.as_bytes(),
+        at,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(missing.status(), 401);
+    assert!(store.crisis_mentions("outage", 0, 0).unwrap().is_empty());
+    let token = Some("tg-webhook-token");
+    let taken = receive_update(
+        &desk,
+        &connectors,
+        "brand_telegram",
+        token,
+        update.as_bytes(),
+        at,
+    )
+    .await
+    .unwrap();
+    assert_eq!(taken.crisis_mentions, 1);
+    let again = receive_update(
+        &desk,
+        &connectors,
+        "brand_telegram",
+        token,
+        update.as_bytes(),
+        at,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again.crisis_mentions, 0,
+        "Telegram's redelivery counts once"
+    );
+    assert_eq!(store.crisis_mentions("outage", 0, 0).unwrap().len(), 1);
+    let garbled = receive_update(&desk, &connectors, "brand_telegram", token, b"{", at)
+        .await
+        .unwrap_err();
+    assert_eq!(garbled.status(), 400);
+    let unknown = receive_update(&desk, &connectors, "brand", token, update.as_bytes(), at)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.status(), 404);
+}
+
+#[test]
+fn validate_checks_telegram_webhook_mode() {
+    let said = |account: &str| {
+        let dir = folder(
+            &format!(
+                "timezone: UTC\naccounts:\n  tg:\n    network: telegram\n    token: env:TG_TOKEN\n    chat: \"@c\"\n{account}"
+            ),
+            &[],
+        );
+        let validated = crier::playbook::load::load_and_validate(dir.path()).unwrap();
+        validated
+            .diagnostics
+            .iter()
+            .map(ToString::to_string)
+            .collect::<String>()
+    };
+    let missing = said("    updates: webhook\n");
+    assert!(
+        missing.contains("with `updates: webhook` needs `url`"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("with `updates: webhook` needs `secret`"),
+        "{missing}"
+    );
+    let polling = said("    url: https://crier.example.com/telegram/tg\n");
+    assert!(polling.contains("is for `updates: webhook`"), "{polling}");
+    let unknown = said("    updates: push\n");
+    assert!(
+        unknown.contains("`updates` is `poll` or `webhook`"),
+        "{unknown}"
+    );
+    let fine = said(
+        "    updates: webhook\n    url: https://crier.example.com/telegram/tg\n    secret: env:TG_SECRET\n",
+    );
+    assert!(fine.is_empty(), "{fine}");
+}

@@ -143,6 +143,7 @@ pub struct ServiceHandle {
     reload: Arc<Notify>,
     events: Events,
     hooks: Arc<HookReceiver>,
+    dispatcher: Arc<Dispatcher>,
     running: JoinHandle<Result<(), ServiceError>>,
 }
 
@@ -156,6 +157,12 @@ impl ServiceHandle {
     /// What inbound events (`hooks:`) are received with, on the running revision.
     pub fn hooks(&self) -> Arc<HookReceiver> {
         self.hooks.clone()
+    }
+
+    /// The accounts' connectors of the running revision (updates a network pushes are
+    /// checked by them).
+    pub fn connectors(&self) -> Arc<Connectors> {
+        self.dispatcher.connectors()
     }
 
     /// Reads the playbooks again; an invalid edit keeps the running revision.
@@ -245,7 +252,7 @@ impl Service {
             digest: loaded.digest,
             accounts: AccountsReload {
                 client,
-                dispatcher,
+                dispatcher: dispatcher.clone(),
                 hooks: hooks.clone(),
             },
             events: events.clone(),
@@ -261,6 +268,7 @@ impl Service {
             reload,
             events,
             hooks,
+            dispatcher,
             running,
         })
     }

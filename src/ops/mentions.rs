@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Desk;
-use crate::connectors::{Author, Mention};
+use crate::connectors::{Author, Connectors, Mention, PushedUpdateError};
 use crate::contest::Entry;
 use crate::engine::rehearse::{EventKind, RehearsalEvent};
 use crate::store::{NewMention, StoreError, to_millis};
@@ -87,12 +87,21 @@ pub fn push(
     for (index, event) in mentions.iter().enumerate() {
         checked.push(check(desk, index + 1, event)?);
     }
+    Ok(store_mentions(desk, &checked, now)?)
+}
+
+/// Stores mentions, each (account, network, mention), as pushed mentions are stored.
+fn store_mentions(
+    desk: &Desk,
+    checked: &[(String, &'static str, Mention)],
+    now: DateTime<Utc>,
+) -> Result<Pushed, StoreError> {
     let mut pushed = Pushed {
-        received: mentions.len(),
+        received: checked.len(),
         ..Pushed::default()
     };
     let store = desk.store.as_ref();
-    for (account, network, mention) in &checked {
+    for (account, network, mention) in checked {
         for crisis in desk
             .plan
             .crises
@@ -126,6 +135,66 @@ pub fn push(
         }
     }
     Ok(pushed)
+}
+
+/// Why an update a network pushed was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateRefusal {
+    #[error("unknown account `{0}`")]
+    UnknownAccount(String),
+    #[error("account `{account}`: {error}")]
+    Refused {
+        account: String,
+        error: PushedUpdateError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl UpdateRefusal {
+    /// The HTTP status a server answers it with.
+    pub fn status(&self) -> u16 {
+        match self {
+            UpdateRefusal::UnknownAccount(_) => 404,
+            UpdateRefusal::Refused { error, .. } => match error {
+                PushedUpdateError::NotPushed => 404,
+                PushedUpdateError::BadToken => 401,
+                PushedUpdateError::NotAnUpdate { .. } => 400,
+                PushedUpdateError::Network(_) => 503,
+            },
+            UpdateRefusal::Store(_) => 503,
+        }
+    }
+}
+
+/// An update the network pushed for `account` (Telegram with `updates: webhook`; the
+/// header `X-Telegram-Bot-Api-Secret-Token` is `token`): checked by the account's
+/// connector, and, when it mentions or answers the bot, stored as a pushed mention is.
+pub async fn receive_update(
+    desk: &Desk,
+    connectors: &Connectors,
+    account: &str,
+    token: Option<&str>,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Pushed, UpdateRefusal> {
+    let (Some(connector), Some(plan_account)) =
+        (connectors.get(account), desk.plan.accounts.get(account))
+    else {
+        return Err(UpdateRefusal::UnknownAccount(account.to_string()));
+    };
+    let mention = connector
+        .pushed_update(token, body)
+        .await
+        .map_err(|error| UpdateRefusal::Refused {
+            account: account.to_string(),
+            error,
+        })?;
+    let checked: Vec<_> = mention
+        .into_iter()
+        .map(|mention| (account.to_string(), plan_account.network.name(), mention))
+        .collect();
+    Ok(store_mentions(desk, &checked, now)?)
 }
 
 /// One event as a mention to an account of the plan: (account, network, mention).
