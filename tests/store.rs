@@ -2272,7 +2272,7 @@ fn recorded_migrations(path: &std::path::Path) -> Vec<String> {
         .unwrap()
 }
 
-const ALL_MIGRATIONS: [&str; 8] = [
+const ALL_MIGRATIONS: [&str; 9] = [
     "0001_init",
     "0002_alive",
     "0003_metrics",
@@ -2281,6 +2281,7 @@ const ALL_MIGRATIONS: [&str; 8] = [
     "0007_approvals",
     "0008_incidents",
     "0009_claims",
+    "0010_outbox_due_by_account",
 ];
 
 /// A store whose migrations were counted by position opens with its rows, its migrations
