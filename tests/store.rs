@@ -2281,6 +2281,7 @@ const ALL_MIGRATIONS: &[&str] = &[
     "0007_approvals",
     "0008_incidents",
     "0009_claims",
+    "0010_outbox_due_by_account",
     "0011_hooks",
 ];
 
@@ -2373,4 +2374,33 @@ fn a_changed_or_unknown_applied_migration_is_refused() {
             && error.contains("upgrade crier"),
         "{error}"
     );
+}
+
+/// A store call made through a `StoreHandle` runs off the async workers: on a runtime with
+/// one worker, a call that waits for another task of that runtime still gets its answer
+/// (run on the worker, it would block the only thread that task could run on).
+#[test]
+fn store_calls_from_async_code_leave_the_worker_free() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle =
+        crier::store::StoreHandle::new(std::sync::Arc::new(SqliteStore::in_memory().unwrap()));
+    let (sender, receiver) = std::sync::mpsc::channel::<()>();
+    let answer = runtime.block_on(async move {
+        let signal = tokio::spawn(async move { sender.send(()).unwrap() });
+        let answer = handle
+            .call(move |store| {
+                // Bounded: the other task signals as soon as it runs.
+                let signalled = receiver
+                    .recv_timeout(std::time::Duration::from_secs(20))
+                    .is_ok();
+                Ok((signalled, store.record_revision("d", T)?))
+            })
+            .await;
+        signal.await.unwrap();
+        answer
+    });
+    assert_eq!(answer.unwrap(), (true, 1));
 }

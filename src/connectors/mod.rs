@@ -302,6 +302,7 @@ pub mod email;
 pub mod http;
 pub mod mastodon;
 pub mod matrix;
+pub mod paging;
 pub mod recording;
 pub mod registry;
 pub mod secret;

@@ -27,7 +27,7 @@ use crate::connectors::registry::Connectors;
 use crate::playbook::load::{LoadError, load_and_validate_from};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
-use crate::store::{self, Store, from_millis, to_millis};
+use crate::store::{self, Store, StoreHandle, from_millis, to_millis};
 
 /// The longest the engine sleeps without looking at the store again (a `crier trigger` from
 /// another process, or a send due after a retry, is noticed within this).
@@ -493,7 +493,7 @@ enum Feed {
 }
 
 impl Feed {
-    async fn read(self, plan: &Plan, store: &dyn Store, connectors: &Connectors) {
+    async fn read(self, plan: &Plan, store: &StoreHandle, connectors: &Connectors) {
         match self {
             Feed::ContestEntries if !plan.contests.is_empty() => {
                 crate::contest::collect::collect(plan, store, connectors, Utc::now()).await;
@@ -514,10 +514,11 @@ async fn entries_loop(
     dispatcher: Arc<Dispatcher>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let store = StoreHandle::new(store);
     loop {
         if let Some(current) = dispatcher.plan() {
             let connectors = dispatcher.connectors();
-            feed.read(&current, store.as_ref(), &connectors).await;
+            feed.read(&current, &store, &connectors).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(crate::contest::collect::poll_every()) => {}

@@ -7,11 +7,13 @@
 //! SQLite in memory (`SqliteStore::in_memory`): one implementation of the semantics.
 
 mod api;
+mod handle;
 pub mod memory;
 mod model;
 pub mod sqlite;
 
 pub use api::*;
+pub use handle::StoreHandle;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use sqlite::SqliteStore;

@@ -36,6 +36,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0007_approvals"),
     migration!("0008_incidents"),
     migration!("0009_claims"),
+    migration!("0010_outbox_due_by_account"),
     migration!("0011_hooks"),
 ];
 

@@ -29,6 +29,9 @@ mod views;
 
 use super::{StoreError, StoreResult};
 
+/// Prepared statements kept per connection: more than the store has.
+const STATEMENT_CACHE: usize = 128;
+
 pub struct SqliteStore {
     connection: Mutex<Connection>,
 }
@@ -92,17 +95,25 @@ impl SqliteStore {
         })
     }
 
-    /// A store that lives in memory only (tests; a service's throwaway engine): no file.
+    /// A store that lives in memory only and keeps nothing after the process ends:
+    /// rehearsals, tests, a service's throwaway engine. The same semantics as a file, tuned
+    /// for speed: nothing is synced, temporary tables stay in memory.
     pub fn in_memory() -> StoreResult<SqliteStore> {
         let connection = Connection::open_in_memory()?;
         // The journal stays (in memory, SQLite's default here): with `journal_mode=OFF` a
         // call that fails half-way could not be rolled back and left half its writes.
+        connection.pragma_update(None, "journal_mode", "MEMORY")?;
+        connection.pragma_update(None, "synchronous", "OFF")?;
+        connection.pragma_update(None, "temp_store", "MEMORY")?;
         Self::prepare(connection, ":memory:")
     }
 
     fn prepare(connection: Connection, location: &str) -> StoreResult<SqliteStore> {
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Room for every statement the store runs (rusqlite keeps 16 by default): a hot path
+        // such as a commit or a batch of results never prepares a statement twice.
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let store = SqliteStore {
             connection: Mutex::new(connection),
         };
