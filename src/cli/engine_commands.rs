@@ -66,6 +66,23 @@ pub(super) fn desk(path: &Path) -> Result<Result<crate::ops::Desk, ExitCode>, St
     Ok(Ok(crate::ops::Desk::new(Arc::new(plan), store)))
 }
 
+/// A desk for views that only read: the store opened read-only (`existing_store`). Where
+/// crier has not run yet it says there is nothing recorded and the command ends there.
+pub(super) fn reading_desk(path: &Path) -> Result<Result<crate::ops::Desk, ExitCode>, String> {
+    let plan = match valid_plan(path)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(Err(code)),
+    };
+    let Some(store) = existing_store(&plan)? else {
+        outln!(
+            "nothing recorded yet: crier has not run here ({})",
+            plan.store
+        );
+        return Ok(Err(ExitCode::SUCCESS));
+    };
+    Ok(Ok(crate::ops::Desk::new(Arc::new(plan), store)))
+}
+
 /// The store file a plan names, opened for reading only, for commands that only read it:
 /// nothing is created or changed, so they work beside a starting service and on a
 /// read-only file system.
@@ -96,7 +113,7 @@ pub(super) fn run(path: PathBuf, log_format: LogFormat) -> CommandResult {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(ServiceError::Invalid) => Ok(ExitCode::from(INVALID)),
         Err(error) => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             Ok(ExitCode::from(INVALID))
         }
     }
@@ -345,7 +362,7 @@ pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult 
         Ok(triggered) => triggered,
         Err(TriggerRefused::Load(ServiceError::Invalid)) => return Ok(ExitCode::from(INVALID)),
         Err(TriggerRefused::Trigger(TriggerError::UnknownItem { item, hint })) => {
-            eprintln!(
+            errln!(
                 "error: unknown item `{item}`{}",
                 hint.map(|h| format!("; {h}")).unwrap_or_default()
             );

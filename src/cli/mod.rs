@@ -388,7 +388,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             ExitCode::from(USAGE)
         }
     }
@@ -652,11 +652,11 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFo
     match format {
         DiagnosticFormat::Text => {
             for diagnostic in diagnostics {
-                eprintln!("{diagnostic}");
+                errln!("{diagnostic}");
             }
             let errors = diagnostics.iter().filter(|d| d.is_error()).count();
             if errors > 0 {
-                eprintln!("{errors} error(s) found");
+                errln!("{errors} error(s) found");
             }
         }
         DiagnosticFormat::Json => {
