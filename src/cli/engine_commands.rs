@@ -109,7 +109,11 @@ pub(super) fn existing_store(plan: &Plan) -> Result<Option<Arc<dyn Store>>, Stri
 pub(super) fn run(path: PathBuf, log_format: LogFormat) -> CommandResult {
     init_logs(log_format);
     let runtime = runtime()?;
-    match runtime.block_on(service::run(path, Arc::new(report))) {
+    let stopped = runtime.block_on(service::run(path, Arc::new(report)));
+    // A worker still inside an engine step does not hold the process: the step is cut
+    // short like a crash, and what it did not commit is done after the next start.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match stopped {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(ServiceError::Invalid) => Ok(ExitCode::from(INVALID)),
         Err(error) => {
