@@ -433,11 +433,29 @@ fn detail_lines(run: &RunView, tz: Tz) -> Vec<String> {
     }
     for send in &run.outbox {
         let line = match send.state {
-            OutboxState::Sent => format!(
-                "{}: sent (id {})",
-                send.account,
-                send.remote_id.as_deref().unwrap_or("?")
-            ),
+            OutboxState::Sent => {
+                // Beside the due time on the run's line, so a late send is visibly late.
+                let late = chrono::TimeDelta::milliseconds(send.updated_at - run.fire_at);
+                let mut line = format!(
+                    "{}: sent {}",
+                    send.account,
+                    local(from_millis(send.updated_at), tz)
+                );
+                if late >= chrono::TimeDelta::minutes(1) {
+                    line.push_str(&format!(
+                        ", {} after its time",
+                        crate::schedule::format_duration(late)
+                    ));
+                }
+                if let Some(note) = &send.note {
+                    line.push_str(&format!(" (it waited: {note})"));
+                }
+                line.push_str(&format!(
+                    " (id {})",
+                    send.remote_id.as_deref().unwrap_or("?")
+                ));
+                line
+            }
             OutboxState::Failed => format!(
                 "{}: failed after {} attempt(s): {}",
                 send.account,

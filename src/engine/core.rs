@@ -14,7 +14,7 @@ use crate::connectors::OutgoingPost;
 use crate::contest::lifecycle::Seeds;
 use crate::crisis::CrisisSignals;
 use crate::crisis::runner::RunnerState;
-use crate::playbook::plan::{ApprovalPlan, Plan, PostPlan};
+use crate::playbook::plan::{ApprovalPlan, Plan, PostPlan, Trigger};
 use crate::playbook::raw::{Missed, PostApprovalTimeout, Then};
 use crate::preview::campaign_context;
 use crate::script::{ConditionInput, MetricsSource, NoData, ScriptEngine};
@@ -156,6 +156,42 @@ impl Engine {
             self.catch_up(item, cursor, now, &mut batch)?;
         }
         self.commit(batch)
+    }
+
+    /// One-off posts whose time had passed before this service first saw them (a new store,
+    /// or a post added or moved into the past while it ran) are recorded as missed with the
+    /// reason, instead of disappearing; called by the service after `start`. Returns how
+    /// many were recorded.
+    pub fn record_passed_one_offs(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let mut batch = Batch {
+            now: to_millis(now),
+            ..Batch::default()
+        };
+        for item in items(&self.plan) {
+            let Trigger::At(at) = &item.post(&self.plan).trigger else {
+                continue;
+            };
+            let at = at.with_timezone(&Utc);
+            if at > now {
+                continue;
+            }
+            let handled = self
+                .cursors
+                .get(&item.key(&self.plan))
+                .is_some_and(|cursor| *cursor >= at);
+            let would_fire =
+                next_fire(&self.plan, item, at - TimeDelta::nanoseconds(1)) == Some(at);
+            if !handled && would_fire {
+                let reason = crate::playbook::plan::PASSED_BEFORE_LOADED.to_string();
+                batch.runs.push(self.missed_run(item, at, reason));
+                self.advance_cursor(item, at, &mut batch);
+            }
+        }
+        let recorded = batch.runs.len();
+        if recorded > 0 {
+            self.commit(batch)?;
+        }
+        Ok(recorded)
     }
 
     /// When the next fire is due.

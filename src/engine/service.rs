@@ -213,6 +213,7 @@ impl Service {
         }
         let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
         engine.start(now)?;
+        log_passed(engine.record_passed_one_offs(now)?);
         tracing::info!(
             store = %plan.store,
             items = engine.scheduled_items(),
@@ -520,6 +521,16 @@ async fn entries_loop(
     }
 }
 
+fn log_passed(count: usize) {
+    if count > 0 {
+        tracing::warn!(
+            posts = count,
+            "one-off posts recorded as missed: {}",
+            crate::playbook::plan::PASSED_BEFORE_LOADED
+        );
+    }
+}
+
 /// Every account's connector, or every reason some could not be built.
 fn build_connectors(plan: &Plan, client: &reqwest::Client) -> Result<Connectors, ServiceError> {
     Connectors::build(&plan.accounts, client).map_err(|errors| {
@@ -584,8 +595,13 @@ fn reload(
             return false;
         }
     };
-    match engine.replace_plan(loaded.plan.clone(), &loaded.digest, Utc::now()) {
-        Ok(()) => {
+    let now = Utc::now();
+    let replaced = engine
+        .replace_plan(loaded.plan.clone(), &loaded.digest, now)
+        .and_then(|()| engine.record_passed_one_offs(now));
+    match replaced {
+        Ok(passed) => {
+            log_passed(passed);
             accounts.dispatcher.set_connectors(Arc::new(connectors));
             accounts.dispatcher.set_plan(loaded.plan);
             *digest = loaded.digest;

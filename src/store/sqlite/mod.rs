@@ -1318,7 +1318,7 @@ fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunVie
         })?
         .collect::<Result<_, _>>()?;
     let mut outbox = connection.prepare_cached(
-        "SELECT step, account, state, attempts, next_attempt_at, remote_id, error, payload, note FROM outbox WHERE run_id = ?1 ORDER BY step, id",
+        "SELECT step, account, state, attempts, next_attempt_at, remote_id, error, payload, note, updated_at FROM outbox WHERE run_id = ?1 ORDER BY step, id",
     )?;
     let rows = outbox
         .query_map([run.id], |row| {
@@ -1332,10 +1332,23 @@ fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunVie
                 row.get::<_, Option<String>>(6)?,
                 row.get::<_, String>(7)?,
                 row.get::<_, Option<String>>(8)?,
+                row.get::<_, i64>(9)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    for (step, account, state, attempts, next_attempt_at, remote_id, error, payload, note) in rows {
+    for (
+        step,
+        account,
+        state,
+        attempts,
+        next_attempt_at,
+        remote_id,
+        error,
+        payload,
+        note,
+        updated_at,
+    ) in rows
+    {
         let post: OutgoingPost = from_json(&payload)?;
         run.outbox.push(OutboxView {
             step: step as usize,
@@ -1347,6 +1360,7 @@ fn with_details(connection: &Connection, mut run: RunView) -> StoreResult<RunVie
             error,
             note,
             text: post.text,
+            updated_at,
         });
     }
     Ok(run)
