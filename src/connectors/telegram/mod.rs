@@ -51,6 +51,7 @@ use tokio::sync::OnceCell;
 use self::api::{Context, Message, Update, User};
 use self::updates::{Audience, mention_in};
 use super::http;
+use super::pacing::{Limits, Pacer, Slot};
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{Connector, Delivered, Lookup, MentionPage, OutgoingPost, SendError};
@@ -89,7 +90,17 @@ pub struct TelegramConnector {
     client: reqwest::Client,
     /// `getMe`, asked once, to recognise mentions of the bot.
     bot: OnceCell<User>,
+    /// Sends per chat within Telegram's limits for a bot ([`PACE`]).
+    pacer: Pacer,
 }
+
+/// Telegram asks bots for at most about 20 messages a minute to one group or channel (and
+/// one a second to any chat): sends to one chat go one at a time, at most 20 a minute, so a
+/// burst goes out at that pace instead of being refused with `429`.
+pub const PACE: Limits = Limits {
+    in_flight: 1,
+    rate: Some((20, std::time::Duration::from_secs(60))),
+};
 
 impl TelegramConnector {
     pub fn new(
@@ -106,6 +117,7 @@ impl TelegramConnector {
             chat: chat.into(),
             client,
             bot: OnceCell::new(),
+            pacer: Pacer::new(PACE),
         }
     }
 
@@ -325,6 +337,12 @@ impl Connector for TelegramConnector {
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
         self.send_to(&self.chat, post).await
+    }
+
+    async fn pace(&self, post: &OutgoingPost) -> Slot {
+        self.pacer
+            .slot(post.direct_to.as_deref().unwrap_or(&self.chat))
+            .await
     }
 
     /// Telegram keeps no idempotency key and lets no bot list its messages.
