@@ -1127,3 +1127,76 @@ async fn a_lookup_after_a_restart_searches_from_the_stored_first_attempt() {
         Lookup::Found(sent)
     );
 }
+
+/// A burst through three accounts on one small server, `crier run` killed twice in the
+/// middle of it: every post goes out once, and the server is never asked more than it can
+/// answer at once (4 here: crier's bound per server), recovery lookups included.
+#[test]
+fn a_burst_with_restarts_never_overloads_a_small_server() {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+    const ACCOUNTS: [&str; 3] = ["a", "b", "c"];
+    const EACH: usize = 12;
+    let fake = FakeMastodon::start();
+    fake.set_load(
+        Duration::from_millis(300),
+        crier::connectors::mastodon::PER_SERVER,
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut config = String::from("timezone: UTC\nstore: sqlite://crier.db\naccounts:\n");
+    for account in ACCOUNTS {
+        config.push_str(&format!(
+            "  {account}: {{ network: mastodon, server: '{}', token: env:CRIER_TEST_BURST_TOKEN }}\n",
+            fake.url()
+        ));
+    }
+    std::fs::write(dir.path().join("crier.yaml"), config).unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..EACH {
+        for account in ACCOUNTS {
+            csv.push_str(&format!("{at},{account},post {n} from {account}\n"));
+        }
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["run", dir.path().to_str().unwrap()])
+            .env("CRIER_TEST_BURST_TOKEN", TOKEN)
+            .env("CRIER_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    for pause in [3000, 1500] {
+        let mut child = start();
+        std::thread::sleep(Duration::from_millis(pause));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let child = start();
+    let total = EACH * ACCOUNTS.len();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while fake.statuses().len() < total && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    crate::support::service::stop(child);
+    let texts: BTreeMap<String, usize> =
+        fake.statuses()
+            .into_iter()
+            .fold(BTreeMap::new(), |mut seen, status| {
+                *seen.entry(status.text).or_default() += 1;
+                seen
+            });
+    assert_eq!(texts.len(), total, "posts missing: {texts:?}");
+    assert!(texts.values().all(|n| *n == 1), "posted twice: {texts:?}");
+    let (most, overloaded) = fake.load();
+    assert!(most <= 4, "{most} requests at once");
+    assert_eq!(overloaded, 0);
+}

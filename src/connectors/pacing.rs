@@ -48,19 +48,13 @@ struct LaneState {
 /// A place in a lane: held while a send is in flight, released when dropped.
 #[derive(Debug, Default)]
 pub struct Slot {
-    _permits: Vec<OwnedSemaphorePermit>,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Slot {
     /// No pacing (networks without documented limits).
     pub fn none() -> Slot {
         Slot::default()
-    }
-
-    /// This slot and `other` together (a server's lane and an account's).
-    pub fn and(mut self, other: Slot) -> Slot {
-        self._permits.extend(other._permits);
-        self
     }
 }
 
@@ -110,7 +104,7 @@ impl Pacer {
             }
         }
         Slot {
-            _permits: vec![permit],
+            _permit: Some(permit),
         }
     }
 

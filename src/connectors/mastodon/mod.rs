@@ -143,9 +143,9 @@ pub struct MastodonConnector {
     quota: Pacer,
 }
 
-/// Sends in flight to one Mastodon server at once, over every account on it, lookups
-/// included: a small server is never asked a hundred things at the same moment (after a
-/// restart with many sends in doubt, say).
+/// Requests in flight to one Mastodon server at once, over every account on it and every
+/// kind of request (posts, lookups, uploads, reads): a small server is never asked a hundred
+/// things at the same moment (after a restart with many sends in doubt, say).
 pub const PER_SERVER: usize = 4;
 
 /// One lane per server (`host:port`), shared by every Mastodon account of the process.
@@ -268,6 +268,7 @@ impl MastodonConnector {
         what: &str,
     ) -> Result<http::Reply, SendError> {
         let request = request.bearer_auth(self.token.expose());
+        let _place = SERVERS.slot(&self.server_key()).await;
         let reply = http::fetch(request)
             .await
             .map_err(|err| transport_error(err, what))?;
@@ -304,7 +305,10 @@ impl MastodonConnector {
             };
         }
         let request = self.client.get(self.endpoint("/api/v2/instance"));
-        let limits = match http::execute(request).await {
+        let place = SERVERS.slot(&self.server_key()).await;
+        let limits = http::execute(request).await;
+        drop(place);
+        let limits = match limits {
             Ok(reply) => {
                 let instance: Instance = serde_json::from_str(&reply.body).unwrap_or_default();
                 #[derive(serde::Deserialize)]
@@ -660,11 +664,10 @@ impl Connector for MastodonConnector {
         &self.account
     }
 
-    /// The account's quota first (a wait for its reset holds no place on the server), then
-    /// one of the server's places in flight.
+    /// The account's quota, as the server last told it. (Each request takes one of the
+    /// server's places in flight as it leaves.)
     async fn pace(&self, _post: &OutgoingPost) -> Slot {
-        let account = self.quota.slot("account").await;
-        account.and(SERVERS.slot(&self.server_key()).await)
+        self.quota.slot("account").await
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
