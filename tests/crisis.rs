@@ -735,6 +735,20 @@ levels:
         let json: serde_json::Value = serde_json::from_str(&r.render(ReportFormat::Json)).unwrap();
         assert_eq!(json["durations"]["time_to_resolve_ms"], 33 * MIN);
         assert_eq!(json["levels"][1]["level"], "critical");
+        // Times are RFC 3339 with the plan's offset, never epoch milliseconds.
+        for time in [
+            &json["opened_at"],
+            &json["signal_at"],
+            &json["resolved_at"],
+            &json["levels"][1]["at"],
+            &json["timeline"][0]["at"],
+            &json["mentions"][0]["at"],
+        ] {
+            let text = time
+                .as_str()
+                .unwrap_or_else(|| panic!("not a string: {time}"));
+            chrono::DateTime::parse_from_rfc3339(text).unwrap();
+        }
         // The chart has every minute from an hour before the signal to the resolve, quiet
         // minutes as zeros.
         let minutes: Vec<i64> = r.mentions.iter().map(|m| (m.at - T0) / MIN).collect();
@@ -1049,7 +1063,10 @@ resolve:
         assert!(list.contains("acknowledged by duty"), "{list}");
         assert!(list.contains("resolved"), "{list}");
         let json = crier(path, &["incident", "report", "1", "--format", "json"]);
-        let report: IncidentReport = serde_json::from_slice(&json.stdout).unwrap();
+        let mut value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        // Every time is RFC 3339 with an offset; read back as the stored report to check it.
+        super::millis_again(&mut value);
+        let report: IncidentReport = serde_json::from_value(value).unwrap();
         assert_eq!(report.acknowledged_by.as_deref(), Some("duty"));
         assert_eq!(report.resolved_by.as_deref(), Some("lead"));
         assert!(report.responded_at.is_some());
@@ -1070,6 +1087,29 @@ resolve:
         assert!(String::from_utf8_lossy(&html.stdout).contains("<svg"));
         let gone = crier(path, &["incident", "ack", "7", "--by", "duty"]);
         assert!(String::from_utf8_lossy(&gone.stderr).contains("there is no incident 7"));
+    }
+}
+
+/// A report's JSON with each RFC 3339 time (which must carry an offset) back in epoch
+/// milliseconds, as the report is stored.
+fn millis_again(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            for (key, field) in object.iter_mut() {
+                if key == "at" || key.ends_with("_at") {
+                    assert!(field.is_string() || field.is_null(), "{key}: {field}");
+                    if let Some(text) = field.as_str() {
+                        let at = chrono::DateTime::parse_from_rfc3339(text)
+                            .unwrap_or_else(|e| panic!("{key}: {text}: {e}"));
+                        *field = at.timestamp_millis().into();
+                    }
+                } else {
+                    millis_again(field);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(millis_again),
+        _ => {}
     }
 }
 

@@ -212,6 +212,13 @@ pub trait Connector: Send + Sync + fmt::Debug {
     }
     /// Checks the account can be used (token valid, chat or room reachable) without posting.
     async fn health(&self) -> Result<(), SendError>;
+    /// Waits until the network's documented limits let `post` be sent, and holds its place
+    /// while it is (see [`pacing`]). The dispatcher asks before a send is marked in flight
+    /// and keeps the slot through the send's lookups and request.
+    async fn pace(&self, post: &OutgoingPost) -> pacing::Slot {
+        let _ = post;
+        pacing::Slot::none()
+    }
 
     /// What `health` cannot check on this network, said beside a passing check ("a Slack
     /// webhook cannot be checked without posting"); `None` when it checks everything.
@@ -302,6 +309,7 @@ pub mod email;
 pub mod http;
 pub mod mastodon;
 pub mod matrix;
+pub mod pacing;
 pub mod paging;
 pub mod recording;
 pub mod registry;

@@ -441,11 +441,16 @@ impl Dispatcher {
             Err(SendError::RetryAfter { after, reason }) => {
                 let until = now + TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX);
                 let started = row.first_attempt_at.map_or(now, from_millis);
-                if until - started > rate_limit_patience() {
+                // A post's own `max_late` bounds how long it may wait; others wait a day.
+                let (patience, whose) = match self.plan().and_then(|plan| max_late(&plan, row)) {
+                    Some(max_late) => (max_late, "its `max_late`"),
+                    None => (rate_limit_patience(), "a day"),
+                };
+                if until - started > patience {
                     return OutboxOutcome::Failed {
                         error: format!(
-                            "the network kept asking to wait for more than {}; the last: {reason}",
-                            crate::schedule::format_duration(rate_limit_patience())
+                            "the network kept asking to wait for more than {} ({whose}); the last: {reason}",
+                            crate::schedule::format_duration(patience)
                         ),
                     };
                 }
@@ -612,6 +617,12 @@ impl Flight {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return (row, Attempt::NotMade);
             };
+            // The network's pace, waited for before the send is marked in flight: a stop
+            // or a crash during the wait leaves nothing in doubt.
+            let _slot = match &connector {
+                Some(connector) => Some(connector.pace(&row.post).await),
+                None => None,
+            };
             let (reply, marked) = oneshot::channel();
             if marks.send((row.id, reply)).is_err() || !marked.await.unwrap_or(false) {
                 return (row, Attempt::NotMade);
@@ -644,6 +655,17 @@ impl Flight {
             self.accounts.clear();
         }
     }
+}
+
+/// The `max_late` of the campaign post `row` sends, if it has one.
+fn max_late(plan: &Plan, row: &OutboxRow) -> Option<TimeDelta> {
+    plan.campaigns
+        .iter()
+        .find(|campaign| campaign.name == row.post.playbook)?
+        .posts
+        .iter()
+        .find(|post| post.id == row.post.item)?
+        .max_late
 }
 
 /// A network that neither deduplicates by key nor answers lookups (Telegram, Discord,

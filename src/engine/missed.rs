@@ -4,8 +4,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::core::Engine;
-use super::timeline::{ItemRef, fires_between, next_fire};
-use crate::playbook::plan::PostPlan;
+use super::timeline::{ItemRef, fires_between, items, next_fire};
+use crate::playbook::plan::{PostPlan, Trigger};
 use crate::playbook::raw::Missed;
 use crate::store::{Batch, NewRun, RunState, StepSpec, StoreResult, to_millis};
 
@@ -17,6 +17,42 @@ pub const LATE_GRACE: TimeDelta = TimeDelta::seconds(60);
 const CATCH_UP_CHUNK: usize = 10_000;
 
 impl Engine {
+    /// One-off posts whose time had passed before this service first saw them (a new store,
+    /// or a post added or moved into the past while it ran) are recorded as missed with the
+    /// reason, instead of disappearing; called by the service after `start`. Returns how
+    /// many were recorded.
+    pub fn record_passed_one_offs(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let mut batch = Batch {
+            now: to_millis(now),
+            ..Batch::default()
+        };
+        for item in items(&self.plan) {
+            let Trigger::At(at) = &item.post(&self.plan).trigger else {
+                continue;
+            };
+            let at = at.with_timezone(&Utc);
+            if at > now {
+                continue;
+            }
+            let handled = self
+                .cursors
+                .get(&item.key(&self.plan))
+                .is_some_and(|cursor| *cursor >= at);
+            let would_fire =
+                next_fire(&self.plan, item, at - TimeDelta::nanoseconds(1)) == Some(at);
+            if !handled && would_fire {
+                let reason = crate::playbook::plan::PASSED_BEFORE_LOADED.to_string();
+                batch.runs.push(self.missed_run(item, at, reason));
+                self.advance_cursor(item, at, &mut batch);
+            }
+        }
+        let recorded = batch.runs.len();
+        if recorded > 0 {
+            self.commit(batch)?;
+        }
+        Ok(recorded)
+    }
+
     /// Applies the item's `missed:` policy to the fires in `(cursor, now]`, and queues the
     /// next future fire. Every missed fire is recorded; after a long outage they are
     /// committed in chunks of `CATCH_UP_CHUNK` (runs with the cursor past them), so each

@@ -34,8 +34,13 @@ use crate::store::{self, Store, StoreHandle, from_millis, to_millis};
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// How often the playbook files are checked for changes.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
-/// How long a graceful stop waits for in-flight sends.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a graceful stop waits for in-flight sends; one cut short is looked up on its
+/// network after the next start, like after a crash.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stop waits, once no send is in flight, for the engine to end the step it is in
+/// (many fires committed at once on a slow disk can take long). A step cut short is like a
+/// crash: what it did not commit is done after the next start.
+const STEP_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -145,6 +150,8 @@ pub struct ServiceHandle {
     hooks: Arc<HookReceiver>,
     dispatcher: Arc<Dispatcher>,
     running: JoinHandle<Result<(), ServiceError>>,
+    /// Becomes true when the dispatcher has stopped (its sends in flight recorded).
+    drained: watch::Receiver<bool>,
 }
 
 impl ServiceHandle {
@@ -171,10 +178,20 @@ impl ServiceHandle {
     }
 
     /// Stops gracefully: no new work, in-flight sends finish and are recorded (at most
-    /// `DRAIN_TIMEOUT`); returns once the service has stopped.
-    pub async fn stop(self) -> Result<(), ServiceError> {
+    /// `DRAIN_TIMEOUT`), and the engine ends its current step (at most `STEP_GRACE` more);
+    /// returns once the service has stopped, or those bounds have passed.
+    pub async fn stop(mut self) -> Result<(), ServiceError> {
         let _ = self.stop.send(true);
-        self.running.await.map_err(ServiceError::Stopped)?
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.drained.wait_for(|done| *done)).await;
+        match tokio::time::timeout(STEP_GRACE, &mut self.running).await {
+            Ok(stopped) => stopped.map_err(ServiceError::Stopped)?,
+            Err(_) => {
+                tracing::warn!(
+                    "the engine is still in a step; stopping without it (what it did not commit is done after the next start)"
+                );
+                Ok(())
+            }
+        }
     }
 }
 
@@ -222,6 +239,7 @@ impl Service {
         }
         let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
         engine.start(now)?;
+        log_passed(engine.record_passed_one_offs(now)?);
         tracing::info!(
             store = %plan.store,
             items = engine.scheduled_items(),
@@ -241,6 +259,7 @@ impl Service {
         );
         dispatcher.set_plan(plan.clone());
         let (stop_sender, stop) = watch::channel(false);
+        let (drained_sender, drained) = watch::channel(false);
         let reload = Arc::new(Notify::new());
         let running = Running {
             path,
@@ -258,6 +277,7 @@ impl Service {
             events: events.clone(),
             reload: reload.clone(),
             wake,
+            drained: drained_sender,
         };
         let running = tokio::spawn(async move {
             let _service_lock = service_lock;
@@ -270,6 +290,7 @@ impl Service {
             hooks,
             dispatcher,
             running,
+            drained,
         })
     }
 }
@@ -318,6 +339,7 @@ struct Running {
     reload: Arc<Notify>,
     /// Wakes the dispatcher when something was committed to send.
     wake: Arc<Notify>,
+    drained: watch::Sender<bool>,
 }
 
 impl Running {
@@ -328,11 +350,24 @@ impl Running {
         let wake = self.wake.clone();
         // The tasks beside the engine stop when it does, whether asked to or on an error.
         let (halt, halted) = watch::channel(false);
-        let dispatching = tokio::spawn(dispatch_loop(
-            dispatcher.clone(),
-            wake.clone(),
-            halted.clone(),
-        ));
+        let halt = Arc::new(halt);
+        // A stop reaches the dispatcher at once, not after the engine's current step.
+        let forward = {
+            let (halt, wake, mut stop) = (halt.clone(), wake.clone(), stop.clone());
+            tokio::spawn(async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+                let _ = halt.send(true);
+                wake.notify_one();
+            })
+        };
+        let dispatching = {
+            let (dispatcher, wake, halted) = (dispatcher.clone(), wake.clone(), halted.clone());
+            let drained = std::mem::replace(&mut self.drained, watch::channel(false).0);
+            tokio::spawn(async move {
+                dispatch_loop(dispatcher, wake, halted).await;
+                let _ = drained.send(true);
+            })
+        };
         let collecting = tokio::spawn(collect_loop(
             store.clone(),
             dispatcher.clone(),
@@ -401,6 +436,7 @@ impl Running {
         };
         let _ = halt.send(true);
         wake.notify_one();
+        forward.abort();
         collecting.abort();
         entries.abort();
         mentions.abort();
@@ -527,6 +563,16 @@ async fn entries_loop(
     }
 }
 
+fn log_passed(count: usize) {
+    if count > 0 {
+        tracing::warn!(
+            posts = count,
+            "one-off posts recorded as missed: {}",
+            crate::playbook::plan::PASSED_BEFORE_LOADED
+        );
+    }
+}
+
 /// Every account's connector, or every reason some could not be built.
 fn build_connectors(plan: &Plan, client: &reqwest::Client) -> Result<Connectors, ServiceError> {
     Connectors::build(&plan.accounts, client).map_err(|errors| {
@@ -601,8 +647,13 @@ fn reload(
             return false;
         }
     };
-    match engine.replace_plan(loaded.plan.clone(), &loaded.digest, Utc::now()) {
-        Ok(()) => {
+    let now = Utc::now();
+    let replaced = engine
+        .replace_plan(loaded.plan.clone(), &loaded.digest, now)
+        .and_then(|()| engine.record_passed_one_offs(now));
+    match replaced {
+        Ok(passed) => {
+            log_passed(passed);
             accounts.dispatcher.set_connectors(Arc::new(connectors));
             if let Err(error) = accounts.hooks.replace_plan(
                 loaded.plan.clone(),

@@ -291,3 +291,42 @@ pub struct QuietHoursPlan {
 /// The accounts a post goes to. Shared: the rows of a calendar that name the same accounts
 /// hold one list between them.
 pub type Accounts = Arc<[String]>;
+
+/// The reason a one-off post whose time passed before `crier run` first saw it is recorded
+/// as missed (history shows it; `validate` and `plan` warn about it beforehand).
+pub const PASSED_BEFORE_LOADED: &str = "its time had passed when the plan was loaded";
+
+/// A one-off post (an `at:` or a calendar row) whose time has passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassedPost<'p> {
+    pub campaign: &'p str,
+    pub id: &'p str,
+    pub at: DateTime<Tz>,
+}
+
+impl Plan {
+    /// One-off posts due before `now` (inside their campaign's window, so they would have
+    /// fired): a service that has not sent them records them as missed, never sends them.
+    pub fn passed_one_offs(&self, now: DateTime<chrono::Utc>) -> Vec<PassedPost<'_>> {
+        let mut passed = Vec::new();
+        for campaign in &self.campaigns {
+            for post in &campaign.posts {
+                let Trigger::At(at) = &post.trigger else {
+                    continue;
+                };
+                let inside = campaign
+                    .window
+                    .as_ref()
+                    .is_none_or(|window| window.from <= *at && *at < window.until);
+                if *at <= now && inside {
+                    passed.push(PassedPost {
+                        campaign: &campaign.name,
+                        id: &post.id,
+                        at: *at,
+                    });
+                }
+            }
+        }
+        passed
+    }
+}

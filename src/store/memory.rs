@@ -559,6 +559,7 @@ impl Inner {
                     error: send.error.clone(),
                     note: send.note.clone(),
                     text: send.text.clone(),
+                    updated_at: send.updated_at,
                 })
                 .collect(),
         }

@@ -543,6 +543,8 @@ pub struct OutboxView {
     /// Why it waits or was dropped (a pause, a limit), with the rule named.
     pub note: Option<String>,
     pub text: String,
+    /// When its state last changed: for a sent one, when the network took it.
+    pub updated_at: Millis,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -51,6 +51,7 @@ use tokio::sync::OnceCell;
 use self::api::{Context, Message, Update, User};
 use self::updates::{Audience, WebhookError, mention_in};
 use super::http;
+use super::pacing::{Limits, Pacer, Slot};
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{
@@ -95,6 +96,8 @@ pub struct TelegramConnector {
     /// registered (`setWebhook`) once, when updates are first asked for.
     webhook: Option<Webhook>,
     webhook_registered: std::sync::atomic::AtomicBool,
+    /// Sends per chat within Telegram's limits for a bot ([`PACE`]).
+    pacer: Pacer,
 }
 
 /// Webhook mode: the public URL of crier's server for this account, and the secret token
@@ -104,6 +107,14 @@ pub struct Webhook {
     pub url: Url,
     pub secret: Secret,
 }
+
+/// Telegram asks bots for at most about 20 messages a minute to one group or channel (and
+/// one a second to any chat): sends to one chat go one at a time, at most 20 a minute, so a
+/// burst goes out at that pace instead of being refused with `429`.
+pub const PACE: Limits = Limits {
+    in_flight: 1,
+    rate: Some((20, std::time::Duration::from_secs(60))),
+};
 
 impl TelegramConnector {
     pub fn new(
@@ -122,6 +133,7 @@ impl TelegramConnector {
             bot: OnceCell::new(),
             webhook: None,
             webhook_registered: Default::default(),
+            pacer: Pacer::new(PACE),
         }
     }
 
@@ -355,6 +367,12 @@ impl Connector for TelegramConnector {
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
         self.send_to(&self.chat, post).await
+    }
+
+    async fn pace(&self, post: &OutgoingPost) -> Slot {
+        self.pacer
+            .slot(post.direct_to.as_deref().unwrap_or(&self.chat))
+            .await
     }
 
     /// Telegram keeps no idempotency key and lets no bot list its messages.

@@ -152,10 +152,23 @@ pub(super) fn with_details(connection: &Connection, mut run: RunView) -> StoreRe
                 row.get::<_, Option<String>>(6)?,
                 row.get::<_, String>(7)?,
                 row.get::<_, Option<String>>(8)?,
+                row.get::<_, i64>(9)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    for (step, account, state, attempts, next_attempt_at, remote_id, error, payload, note) in rows {
+    for (
+        step,
+        account,
+        state,
+        attempts,
+        next_attempt_at,
+        remote_id,
+        error,
+        payload,
+        note,
+        updated_at,
+    ) in rows
+    {
         let post: OutgoingPost = from_json(&payload)?;
         run.outbox.push(OutboxView {
             step: step as usize,
@@ -167,6 +180,7 @@ pub(super) fn with_details(connection: &Connection, mut run: RunView) -> StoreRe
             error,
             note,
             text: post.text,
+            updated_at,
         });
     }
     Ok(run)
