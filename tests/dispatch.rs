@@ -690,6 +690,55 @@ fn a_kill_leaves_in_doubt_only_the_requests_in_flight() {
     assert!(texts.len() >= sent && texts.len() <= POSTS);
 }
 
+/// A burst to one Telegram channel goes out at Telegram's pace for a bot, 20 a minute,
+/// instead of meeting `429`s: the fake counts the messages in every minute.
+#[test]
+fn a_burst_to_a_telegram_channel_keeps_to_twenty_a_minute() {
+    use crate::support::fake_telegram::{CHANNEL, FakeTelegram};
+    const POSTS: usize = 23;
+    const TOKEN: &str = "123456:AAF-test_token-9f8e7d";
+    let telegram = FakeTelegram::start(TOKEN);
+    let dir = TempDir::new().unwrap();
+    let token_file = dir.path().join("telegram.token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  tg: {{ network: telegram, token: \"file:{}\", chat: '{CHANNEL}', server: '{}' }}\n",
+            token_file.display(),
+            telegram.url()
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..POSTS {
+        csv.push_str(&format!("{at},tg,post {n}\n"));
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(150);
+    while telegram.messages().len() < POSTS && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    stop(child);
+    let arrivals = telegram.arrivals();
+    assert_eq!(arrivals.len(), POSTS, "every post went out");
+    for (index, first) in arrivals.iter().enumerate() {
+        let within = arrivals[index..]
+            .iter()
+            // A little under a minute: a request's time on the way may differ by a second.
+            .take_while(|later| **later < *first + Duration::from_secs(55))
+            .count();
+        assert!(within <= 20, "{within} messages within 55 s");
+    }
+}
+
 /// One account's receiver hangs: another account's post, due a moment later, goes out
 /// while that request is still hanging.
 #[test]

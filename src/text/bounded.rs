@@ -1,7 +1,7 @@
 //! Rendering inside the budget. minijinja's fuel counts instructions, but one instruction can
 //! double a string (`s ~ s`, a `{% set %}` block emitting it twice, `s | replace("", s)`), so
-//! a few dozen steps could fill the memory. Each text is compiled by minijinja and its
-//! instructions are rewritten before they run: every value an instruction makes is measured
+//! a few dozen steps could fill the memory. Each text is compiled (and cached) by minijinja,
+//! and its instructions are rewritten before each render: every value an instruction makes is measured
 //! (its size as printed, nested values included) before anything can use it, every byte
 //! written out is counted, and the arguments of the few operations whose result size an
 //! argument decides (`*`, `indent`, `replace`, `batch`, `slice`) are judged first. The checks
@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use minijinja::machinery::{CodeGenerator, Instruction, Instructions, WhitespaceConfig, parse};
-use minijinja::syntax::SyntaxConfig;
+use minijinja::machinery::{CompiledTemplate, Instruction, Instructions};
 use minijinja::value::{Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 
@@ -56,30 +55,22 @@ pub(super) fn is_internal(name: &str) -> bool {
     name.starts_with("crier:")
 }
 
-/// A template compiled and rewritten: its instructions and those of its blocks.
+/// A template rewritten: its instructions and those of its blocks.
 pub(super) struct Compiled<'s> {
     pub(super) instructions: Instructions<'s>,
     pub(super) blocks: BTreeMap<&'s str, Instructions<'s>>,
 }
 
-/// Compiles `source` as the text environment does, with the budget's checks added.
-pub(super) fn compile(source: &str) -> Result<Compiled<'_>, Error> {
-    let whitespace = WhitespaceConfig {
-        keep_trailing_newline: true,
-        ..WhitespaceConfig::default()
-    };
-    let tree = parse(source, "text", SyntaxConfig, whitespace)?;
-    let mut generator = CodeGenerator::new("text", source);
-    generator.compile_stmt(&tree);
-    let (instructions, blocks) = generator.finish();
-    let blocks = blocks
-        .iter()
-        .map(|(name, block)| (*name, rewrite(block)))
-        .collect();
-    Ok(Compiled {
-        instructions: rewrite(&instructions),
-        blocks,
-    })
+/// A template minijinja compiled (and caches), with the budget's checks added.
+pub(super) fn rewrite_compiled<'s>(compiled: &CompiledTemplate<'s>) -> Compiled<'s> {
+    Compiled {
+        instructions: rewrite(&compiled.instructions),
+        blocks: compiled
+            .blocks
+            .iter()
+            .map(|(name, block)| (*name, rewrite(block)))
+            .collect(),
+    }
 }
 
 /// `old` with the checks added. Jump targets move with the instructions they point at.

@@ -1,15 +1,22 @@
-//! `TextTemplates`: the one minijinja environment, strict about undefined values, rendering
-//! each text through `bounded` so that no text can take more than its budget.
+//! `TextTemplates`: the one minijinja environment, strict about undefined values, with a
+//! thread-safe cache of compiled templates keyed by their source; each render runs through
+//! `bounded` so that no text can take more than its budget.
 
-use minijinja::machinery::{Vm, make_string_output};
+use std::sync::RwLock;
+
+use minijinja::machinery::{Vm, get_compiled_template, make_string_output};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
 use super::budget::MAX_STEPS;
 use super::{TextError, bounded, check, filters};
 
+/// Compiled templates kept before the cache is emptied (playbooks hold far fewer texts).
+const CACHE_LIMIT: usize = 10_000;
+
 /// Checks and renders post texts. Built once; share it (it is `Send + Sync`).
 pub struct TextTemplates {
-    env: Environment<'static>,
+    /// Templates are added under their own source as name, so the environment is the cache.
+    env: RwLock<Environment<'static>>,
 }
 
 impl Default for TextTemplates {
@@ -40,7 +47,9 @@ impl TextTemplates {
         env.add_filter("join", filters::bounded_join);
         env.add_function("range", super::budget::bounded_range);
         bounded::register(&mut env);
-        TextTemplates { env }
+        TextTemplates {
+            env: RwLock::new(env),
+        }
     }
 
     /// Check at load: syntax, unknown variables (top-level names not in `known_variables`),
@@ -54,23 +63,45 @@ impl TextTemplates {
     /// is a text over its budget (`MAX_STEPS`, `MAX_TEXT_BYTES`).
     pub fn render(&self, source: &str, context: &serde_json::Value) -> Result<String, TextError> {
         let to_text = |error: minijinja::Error| TextError::from_minijinja(&error, source);
-        let compiled = bounded::compile(source).map_err(to_text)?;
-        let _range_items = super::budget::start();
-        let _counts = bounded::start();
-        let mut text = String::new();
-        let mut output = make_string_output(&mut text);
-        let root = minijinja::Value::from_serialize(context);
-        Vm::new(&self.env)
-            .eval(
-                &compiled.instructions,
-                root,
-                &compiled.blocks,
-                &mut output,
-                AutoEscape::None,
-            )
+        {
+            let env = self.env.read().unwrap_or_else(|e| e.into_inner());
+            if let Ok(template) = env.get_template(source) {
+                return bounded_render(&env, &template, source, context);
+            }
+        }
+        let mut env = self.env.write().unwrap_or_else(|e| e.into_inner());
+        if env.templates().count() >= CACHE_LIMIT {
+            env.clear_templates();
+        }
+        env.add_template_owned(source.to_owned(), source.to_owned())
             .map_err(to_text)?;
-        Ok(text)
+        let template = env.get_template(source).map_err(to_text)?;
+        bounded_render(&env, &template, source, context)
     }
+}
+
+fn bounded_render(
+    env: &Environment<'_>,
+    template: &minijinja::Template<'_, '_>,
+    source: &str,
+    context: &serde_json::Value,
+) -> Result<String, TextError> {
+    let compiled = bounded::rewrite_compiled(get_compiled_template(template));
+    let _range_items = super::budget::start();
+    let _counts = bounded::start();
+    let mut text = String::new();
+    let mut output = make_string_output(&mut text);
+    let root = minijinja::Value::from_serialize(context);
+    Vm::new(env)
+        .eval(
+            &compiled.instructions,
+            root,
+            &compiled.blocks,
+            &mut output,
+            AutoEscape::None,
+        )
+        .map_err(|error| TextError::from_minijinja(&error, source))?;
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -94,8 +125,8 @@ mod tests {
             assert_eq!(exists("test", name), "True", "test {name}");
         }
         assert_eq!(exists("filter", "nope"), "False");
-        let mut globals: Vec<&str> = texts
-            .env
+        let env = texts.env.read().unwrap();
+        let mut globals: Vec<&str> = env
             .globals()
             .map(|(name, _)| name)
             .filter(|name| !bounded::is_internal(name))
