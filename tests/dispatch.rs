@@ -739,6 +739,66 @@ fn a_burst_to_a_telegram_channel_keeps_to_twenty_a_minute() {
     }
 }
 
+/// A stop in the middle of a burst that waits for Telegram's pace is not held up by the
+/// sends still waiting: they were never in flight, so none is in doubt and none is lost.
+#[test]
+fn a_stop_does_not_wait_for_sends_waiting_for_their_pace() {
+    use crate::support::fake_telegram::{CHANNEL, FakeTelegram};
+    const POSTS: usize = 25;
+    const TOKEN: &str = "123456:AAF-test_token-9f8e7d";
+    let telegram = FakeTelegram::start(TOKEN);
+    let dir = TempDir::new().unwrap();
+    let token_file = dir.path().join("telegram.token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  tg: {{ network: telegram, token: \"file:{}\", chat: '{CHANNEL}', server: '{}' }}\n",
+            token_file.display(),
+            telegram.url()
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..POSTS {
+        csv.push_str(&format!("{at},tg,post {n}\n"));
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let mut child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while telegram.messages().len() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(telegram.messages().len(), 20, "the first minute's messages");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    // The sends in flight get 10 s; these were waiting, not in flight.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut exited = false;
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        exited,
+        "crier waited for sends that were only waiting for their pace"
+    );
+    let (sent, unconfirmed, open) = outbox_counts(dir.path());
+    assert_eq!((sent, unconfirmed, open), (20, 0, POSTS - 20));
+}
+
 /// One account's receiver hangs: another account's post, due a moment later, goes out
 /// while that request is still hanging.
 #[test]
