@@ -942,6 +942,64 @@ async fn a_rate_limit_is_a_wait_not_a_failure() {
     assert_eq!(network.created_count(), 1);
 }
 
+/// A post with `max_late: 10s` waits for the network's "429, Retry-After: 3" only as long
+/// as its `max_late`, then fails saying so.
+#[tokio::test]
+async fn a_rate_limit_wait_ends_at_the_posts_max_late() {
+    use crier::connectors::Connectors;
+    use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    use std::sync::Arc;
+
+    let network = FakeNetwork::start();
+    for _ in 0..20 {
+        network.push_fault(Fault::RateLimited {
+            retry_after: "3".into(),
+        });
+    }
+    let config = format!(
+        "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+        network.url()
+    );
+    let campaign = "kind: campaign\nname: news\nposts:\n  - id: hello\n    at: \"2026-12-01 10:00\"\n    to: hook\n    text: Hello\n    max_late: 10s\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(&config, &[("news.yaml", campaign)]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 59, 0).unwrap();
+    let mut engine =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
+    engine.start(start).unwrap();
+    let client = crier::connectors::http::client(&plan.http).unwrap();
+    let connectors = Connectors::build(&plan.accounts, &client).unwrap();
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+    dispatcher.set_plan(plan.clone());
+    let mut now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    engine.fire_due(now).unwrap();
+    let send = |store: &Arc<dyn Store>| {
+        store.history(&HistoryFilter::default()).unwrap()[0].outbox[0].clone()
+    };
+    let mut waits = 0;
+    for _ in 0..20 {
+        dispatcher.dispatch_due(|| now, None).await.unwrap();
+        if send(&store).state != OutboxState::Pending {
+            break;
+        }
+        waits += 1;
+        now += chrono::TimeDelta::seconds(3);
+    }
+    let row = send(&store);
+    assert_eq!(row.state, OutboxState::Failed, "{row:?}");
+    assert!(
+        row.error
+            .as_deref()
+            .is_some_and(|e| e
+                .starts_with("the network kept asking to wait for more than 10s (its `max_late`)")),
+        "{row:?}"
+    );
+    // 10:00:00, :03 and :06 waited; the answer at :09 asked past 10:00:10.
+    assert_eq!(waits, 3);
+    assert_eq!(network.created_count(), 0);
+}
+
 /// Five kills during a burst to a slow receiver: only the requests in flight at each kill
 /// are repeated (with their keys, which the receiver deduplicates), never the whole burst.
 #[test]
