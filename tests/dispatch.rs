@@ -739,6 +739,66 @@ fn a_burst_to_a_telegram_channel_keeps_to_twenty_a_minute() {
     }
 }
 
+/// A stop in the middle of a burst that waits for Telegram's pace is not held up by the
+/// sends still waiting: they were never in flight, so none is in doubt and none is lost.
+#[test]
+fn a_stop_does_not_wait_for_sends_waiting_for_their_pace() {
+    use crate::support::fake_telegram::{CHANNEL, FakeTelegram};
+    const POSTS: usize = 25;
+    const TOKEN: &str = "123456:AAF-test_token-9f8e7d";
+    let telegram = FakeTelegram::start(TOKEN);
+    let dir = TempDir::new().unwrap();
+    let token_file = dir.path().join("telegram.token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  tg: {{ network: telegram, token: \"file:{}\", chat: '{CHANNEL}', server: '{}' }}\n",
+            token_file.display(),
+            telegram.url()
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..POSTS {
+        csv.push_str(&format!("{at},tg,post {n}\n"));
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let mut child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while telegram.messages().len() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(telegram.messages().len(), 20, "the first minute's messages");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    // The sends in flight get 10 s; these were waiting, not in flight.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut exited = false;
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        exited,
+        "crier waited for sends that were only waiting for their pace"
+    );
+    let (sent, unconfirmed, open) = outbox_counts(dir.path());
+    assert_eq!((sent, unconfirmed, open), (20, 0, POSTS - 20));
+}
+
 /// One account's receiver hangs: another account's post, due a moment later, goes out
 /// while that request is still hanging.
 #[test]
@@ -880,6 +940,64 @@ async fn a_rate_limit_is_a_wait_not_a_failure() {
         notes[0]
     );
     assert_eq!(network.created_count(), 1);
+}
+
+/// A post with `max_late: 10s` waits for the network's "429, Retry-After: 3" only as long
+/// as its `max_late`, then fails saying so.
+#[tokio::test]
+async fn a_rate_limit_wait_ends_at_the_posts_max_late() {
+    use crier::connectors::Connectors;
+    use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    use std::sync::Arc;
+
+    let network = FakeNetwork::start();
+    for _ in 0..20 {
+        network.push_fault(Fault::RateLimited {
+            retry_after: "3".into(),
+        });
+    }
+    let config = format!(
+        "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+        network.url()
+    );
+    let campaign = "kind: campaign\nname: news\nposts:\n  - id: hello\n    at: \"2026-12-01 10:00\"\n    to: hook\n    text: Hello\n    max_late: 10s\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(&config, &[("news.yaml", campaign)]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 59, 0).unwrap();
+    let mut engine =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
+    engine.start(start).unwrap();
+    let client = crier::connectors::http::client(&plan.http).unwrap();
+    let connectors = Connectors::build(&plan.accounts, &client).unwrap();
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+    dispatcher.set_plan(plan.clone());
+    let mut now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    engine.fire_due(now).unwrap();
+    let send = |store: &Arc<dyn Store>| {
+        store.history(&HistoryFilter::default()).unwrap()[0].outbox[0].clone()
+    };
+    let mut waits = 0;
+    for _ in 0..20 {
+        dispatcher.dispatch_due(|| now, None).await.unwrap();
+        if send(&store).state != OutboxState::Pending {
+            break;
+        }
+        waits += 1;
+        now += chrono::TimeDelta::seconds(3);
+    }
+    let row = send(&store);
+    assert_eq!(row.state, OutboxState::Failed, "{row:?}");
+    assert!(
+        row.error
+            .as_deref()
+            .is_some_and(|e| e
+                .starts_with("the network kept asking to wait for more than 10s (its `max_late`)")),
+        "{row:?}"
+    );
+    // 10:00:00, :03 and :06 waited; the answer at :09 asked past 10:00:10.
+    assert_eq!(waits, 3);
+    assert_eq!(network.created_count(), 0);
 }
 
 /// Five kills during a burst to a slow receiver: only the requests in flight at each kill

@@ -211,7 +211,8 @@ impl Dispatcher {
         now: impl Fn() -> DateTime<Utc> + Sync,
         run: Option<RunId>,
     ) -> StoreResult<usize> {
-        let mut flight = Flight::new();
+        // Never stopped: it returns once nothing is due or in flight.
+        let mut flight = Flight::new(watch::channel(false).1);
         let mut attempts = 0;
         let mut claim = true;
         loop {
@@ -230,7 +231,7 @@ impl Dispatcher {
     /// error is logged and retried after a pause; it never ends the loop.
     pub async fn serve(&self, wake: &Notify, stop: &mut watch::Receiver<bool>) {
         let now = Utc::now;
-        let mut flight = Flight::new();
+        let mut flight = Flight::new(stop.clone());
         let mut claim = true;
         let mut renew = tokio::time::interval(LEASE / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -573,10 +574,13 @@ struct Flight {
     claimed: HashMap<OutboxId, String>,
     /// Per account: sends claimed and unfinished, and the permits for its requests.
     accounts: HashMap<String, (usize, Arc<Semaphore>)>,
+    /// Becomes true when the dispatcher stops: sends still waiting for their network's pace
+    /// give up their turn (nothing left; their claims are taken back at the next start).
+    stopping: watch::Receiver<bool>,
 }
 
 impl Flight {
-    fn new() -> Flight {
+    fn new(stopping: watch::Receiver<bool>) -> Flight {
         let (mark_sender, marks) = mpsc::unbounded_channel();
         Flight {
             sends: JoinSet::new(),
@@ -584,6 +588,7 @@ impl Flight {
             mark_sender,
             claimed: HashMap::new(),
             accounts: HashMap::new(),
+            stopping,
         }
     }
 
@@ -613,14 +618,23 @@ impl Flight {
         let permits = permits.clone();
         self.claimed.insert(row.id, row.account.clone());
         let marks = self.mark_sender.clone();
+        let mut stopping = self.stopping.clone();
         self.sends.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return (row, Attempt::NotMade);
             };
             // The network's pace, waited for before the send is marked in flight: a stop
             // or a crash during the wait leaves nothing in doubt.
+            let stopped = async {
+                if stopping.wait_for(|stopping| *stopping).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
             let _slot = match &connector {
-                Some(connector) => Some(connector.pace(&row.post).await),
+                Some(connector) => tokio::select! {
+                    slot = connector.pace(&row.post) => Some(slot),
+                    () = stopped => return (row, Attempt::NotMade),
+                },
                 None => None,
             };
             let (reply, marked) = oneshot::channel();
