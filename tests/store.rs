@@ -2403,3 +2403,44 @@ fn store_calls_from_async_code_leave_the_worker_free() {
     });
     assert_eq!(answer.unwrap(), (true, 1));
 }
+
+/// Files of one concept: the SQLite backend is one file per aggregate and the crisis runner
+/// one file per part (state, evaluate, act, due, steps), none of them a catch-all.
+#[test]
+fn the_sqlite_backend_and_the_crisis_runner_are_split_by_concept() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for folder in ["store/sqlite", "crisis/runner"] {
+        for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+                assert!(
+                    lines <= 600,
+                    "{}: {lines} lines; split it by concept",
+                    path.display()
+                );
+            }
+        }
+    }
+    for part in ["state", "evaluate", "act", "due", "steps"] {
+        assert!(
+            root.join(format!("crisis/runner/{part}.rs")).exists(),
+            "{part}"
+        );
+    }
+    for aggregate in [
+        "runs",
+        "schedules",
+        "approvals",
+        "pauses",
+        "contests",
+        "crisis",
+        "metrics",
+        "views",
+    ] {
+        assert!(
+            root.join(format!("store/sqlite/{aggregate}.rs")).exists(),
+            "{aggregate}"
+        );
+    }
+}
