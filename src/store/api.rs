@@ -153,6 +153,16 @@ pub trait CrisisStore: Send + Sync {
         after_seq: i64,
         since: Millis,
     ) -> StoreResult<Vec<StoredMention>>;
+    /// At most `limit` of `plan`'s mentions read after `after_seq` and made at or after
+    /// `since`, in read order: a caller going through many of them takes them a page at a
+    /// time, and holds no more than a page.
+    fn crisis_mentions_page(
+        &self,
+        plan: &str,
+        after_seq: i64,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredMention>>;
     /// Every incident, newest first.
     fn incidents(&self) -> StoreResult<Vec<IncidentRow>>;
     fn incident(&self, id: i64) -> StoreResult<Option<IncidentRow>>;

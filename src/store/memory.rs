@@ -1289,6 +1289,25 @@ impl CrisisStore for MemoryStore {
             .collect())
     }
 
+    fn crisis_mentions_page(
+        &self,
+        plan: &str,
+        after_seq: i64,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredMention>> {
+        let inner = self.lock();
+        Ok(inner
+            .crisis_mentions
+            .iter()
+            .skip(after_seq.max(0) as usize)
+            .flatten()
+            .filter(|(p, _, m)| p == plan && m.at >= since)
+            .take(sql_limit(limit))
+            .map(|(_, _, m)| m.clone())
+            .collect())
+    }
+
     fn incidents(&self) -> StoreResult<Vec<IncidentRow>> {
         Ok(self.lock().incidents.values().rev().cloned().collect())
     }

@@ -13,8 +13,37 @@ use crate::crisis::Tone;
 use crate::crisis::incident::Transition;
 use crate::crisis::report::{IncidentReport, LevelMark, MinuteCount};
 use crate::script::{ConditionInput, Sentiment};
+use crate::store::{CrisisStore, StoreResult};
+
+/// Stored mentions a restore replays per page: what it holds at once, however many days
+/// of mentions the windows keep.
+pub const REPLAY_PAGE: usize = 1_000;
 
 impl PlanRunner<'_> {
+    /// Rebuilds the windows after a restart from the plan's stored mentions made at or after
+    /// `since`, up to the last one the saved state had read, a page at a time.
+    pub fn replay_stored(&mut self, store: &dyn CrisisStore, since: i64) -> StoreResult<()> {
+        let read = self.state.mentions_read;
+        let mut after = 0;
+        // Ends: every page moves `after` on, and the stream is finite.
+        loop {
+            let page = store.crisis_mentions_page(&self.plan.name, after, since, REPLAY_PAGE)?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = last.seq;
+            for mention in &page {
+                if mention.seq > read {
+                    return Ok(());
+                }
+                self.replay(mention.at, &mention.author, &mention.text);
+            }
+            if page.len() < REPLAY_PAGE {
+                return Ok(());
+            }
+        }
+    }
+
     /// Counts a mention seen at `at` (windows and chart) when it matches the keywords.
     pub fn observe(&mut self, at: i64, author: &str, text: &str) -> Option<Tone> {
         let minute = at - at.rem_euclid(MINUTE);

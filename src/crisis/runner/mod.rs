@@ -17,6 +17,7 @@ mod evaluate;
 mod state;
 mod steps;
 
+pub use evaluate::REPLAY_PAGE;
 pub use state::*;
 
 use std::time::Duration;
