@@ -61,6 +61,7 @@ contract!(
     crisis_mentions_are_stored_once_with_their_cursor,
     crisis_states_incidents_and_pauses_commit_together,
     incident_actions_wait_until_applied,
+    contest_entries_are_read_by_key,
 );
 
 const T: Millis = 1_800_000_000_000;
@@ -2443,4 +2444,45 @@ fn the_sqlite_backend_and_the_crisis_runner_are_split_by_concept() {
             "{aggregate}"
         );
     }
+}
+
+fn contest_entries_are_read_by_key(store: &dyn Store) {
+    let entries = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let keys = |keys: &[&str]| -> Vec<String> { keys.iter().map(|k| k.to_string()).collect() };
+    store
+        .put_contest_entries(
+            "giveaway",
+            &entries(&[("a", "1"), ("b", "2"), ("c", "3")]),
+            T,
+        )
+        .unwrap();
+    store
+        .put_contest_entries("other", &entries(&[("x", "9")]), T)
+        .unwrap();
+    store
+        .put_contest_entries("giveaway", &entries(&[("b", "2'")]), T + 1)
+        .unwrap();
+    assert_eq!(
+        store
+            .contest_entries_of("giveaway", &keys(&["c", "x", "b", "zz"]))
+            .unwrap(),
+        entries(&[("c", "3"), ("b", "2'")])
+    );
+    assert!(
+        store
+            .contest_entries_of("nobody", &keys(&["a"]))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .contest_entries_of("giveaway", &[])
+            .unwrap()
+            .is_empty()
+    );
 }

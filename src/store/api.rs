@@ -121,6 +121,13 @@ pub trait ContestStore: Send + Sync {
     fn put_contest_state(&self, contest: &str, state: &str, now: Millis) -> StoreResult<()>;
     /// Every entry of a contest, `(key, entry)`, in the order first seen.
     fn contest_entries(&self, contest: &str) -> StoreResult<Vec<(String, String)>>;
+    /// The entries of a contest with these keys (those stored), in the order of `keys`:
+    /// what a page of new entries is compared with, without reading every entry.
+    fn contest_entries_of(
+        &self,
+        contest: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<(String, String)>>;
     /// Adds entries, or replaces those already seen (same key), in one transaction.
     fn put_contest_entries(
         &self,

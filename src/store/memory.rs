@@ -1197,6 +1197,21 @@ impl ContestStore for MemoryStore {
             .unwrap_or_default())
     }
 
+    fn contest_entries_of(
+        &self,
+        contest: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let inner = self.lock();
+        let Some((list, index)) = inner.contest_entries.get(contest) else {
+            return Ok(Vec::new());
+        };
+        Ok(keys
+            .iter()
+            .filter_map(|key| index.get(key).map(|at| list[*at].clone()))
+            .collect())
+    }
+
     fn put_contest_entries(
         &self,
         contest: &str,
