@@ -2273,17 +2273,18 @@ fn recorded_migrations(path: &std::path::Path) -> Vec<String> {
         .unwrap()
 }
 
-const ALL_MIGRATIONS: [&str; 9] = [
-    "0001_init",
-    "0002_alive",
-    "0003_metrics",
-    "0004_holds",
-    "0005_contests",
-    "0007_approvals",
-    "0008_incidents",
-    "0009_claims",
-    "0010_outbox_due_by_account",
-];
+/// Every migration of this crier: the files in `src/store/sqlite/migrations/`, in order.
+fn all_migrations() -> Vec<String> {
+    let folder =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/sqlite/migrations");
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".sql").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
 
 /// A store whose migrations were counted by position opens with its rows, its migrations
 /// recorded by name, and those it lacked applied.
@@ -2324,10 +2325,10 @@ fn a_store_with_positional_migrations_keeps_its_rows_and_gets_them_recorded() {
         assert!(store.approvals(false).unwrap().is_empty());
         assert_eq!(store.next_incident_id().unwrap(), 1);
         drop(opened);
-        assert_eq!(recorded_migrations(&path), ALL_MIGRATIONS);
+        assert_eq!(recorded_migrations(&path), all_migrations());
         // Opening it again changes nothing.
         SqliteStore::open(&path).unwrap();
-        assert_eq!(recorded_migrations(&path), ALL_MIGRATIONS);
+        assert_eq!(recorded_migrations(&path), all_migrations());
     }
 }
 
@@ -2338,7 +2339,7 @@ fn a_changed_or_unknown_applied_migration_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crier.db");
     SqliteStore::open(&path).unwrap();
-    assert_eq!(recorded_migrations(&path), ALL_MIGRATIONS);
+    assert_eq!(recorded_migrations(&path), all_migrations());
     let side = rusqlite::Connection::open(&path).unwrap();
     side.execute(
         "UPDATE schema_migrations SET checksum = ?1 WHERE name = '0004_holds'",
