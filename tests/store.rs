@@ -2487,3 +2487,54 @@ fn contest_entries_are_read_by_key(store: &dyn Store) {
             .is_empty()
     );
 }
+
+/// The statements the dispatcher and the engine run for every send or tick read indexes,
+/// never the whole outbox or every step (what they cost must not grow with what is stored).
+#[test]
+fn hot_statements_read_indexes_not_whole_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crier.db");
+    SqliteStore::open(&path).unwrap();
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/sqlite");
+    for name in [
+        "runs/claim_outbox",
+        "runs/claim_ids",
+        "runs/pending_accounts",
+        "runs/due_of_account",
+        "runs/mark_in_flight",
+        "runs/finish_sent",
+        "runs/settle_run",
+        "runs/send_slots",
+        "runs/next_outbox_due",
+        "runs/next_wake",
+        "runs/waiting_steps_due",
+        "runs/recover_in_doubt",
+        "runs/recover_unstarted",
+        "pauses/pauses_in_force",
+        "pauses/held_sends",
+        "crisis/mentions_page",
+    ] {
+        let sql = std::fs::read_to_string(root.join(format!("{name}.sql"))).unwrap();
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let count = statement.parameter_count();
+        let plan: Vec<String> = statement
+            .query_map(
+                rusqlite::params_from_iter(std::iter::repeat_n("[]", count)),
+                |row| row.get::<_, String>(3),
+            )
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for line in &plan {
+            let whole_table = line.starts_with("SCAN ")
+                && !line.contains("USING")
+                && !line.contains("json_each")
+                && !line.starts_with("SCAN accounts")
+                && !line.starts_with("SCAN a");
+            assert!(!whole_table, "{name}: {line}\n{plan:#?}");
+        }
+    }
+}
