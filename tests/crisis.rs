@@ -1902,3 +1902,129 @@ levels:
         "{stdout}"
     );
 }
+
+mod restore {
+    use super::*;
+    use crier::crisis::runner::{PlanRunner, REPLAY_PAGE, RunnerState};
+    use crier::store::{
+        CrisisStore, IncidentActionRow, IncidentRow, Millis, NewMention, SqliteStore, StoreResult,
+        StoredMention,
+    };
+    use std::sync::Mutex;
+
+    /// The crisis aggregate of a store, with the size of every answer about mentions.
+    struct Counting {
+        inner: SqliteStore,
+        answers: Mutex<Vec<usize>>,
+    }
+
+    impl CrisisStore for Counting {
+        fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>> {
+            self.inner.crisis_state(plan)
+        }
+        fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {
+            self.inner.crisis_cursor(plan, account)
+        }
+        fn add_crisis_mentions(
+            &self,
+            plan: &str,
+            account: &str,
+            mentions: &[NewMention],
+            cursor: Option<&str>,
+            now: Millis,
+        ) -> StoreResult<usize> {
+            self.inner
+                .add_crisis_mentions(plan, account, mentions, cursor, now)
+        }
+        fn crisis_mentions(
+            &self,
+            plan: &str,
+            after_seq: i64,
+            since: Millis,
+        ) -> StoreResult<Vec<StoredMention>> {
+            let answer = self.inner.crisis_mentions(plan, after_seq, since)?;
+            self.answers.lock().unwrap().push(answer.len());
+            Ok(answer)
+        }
+        fn crisis_mentions_page(
+            &self,
+            plan: &str,
+            after_seq: i64,
+            since: Millis,
+            limit: usize,
+        ) -> StoreResult<Vec<StoredMention>> {
+            let answer = self
+                .inner
+                .crisis_mentions_page(plan, after_seq, since, limit)?;
+            self.answers.lock().unwrap().push(answer.len());
+            Ok(answer)
+        }
+        fn incidents(&self) -> StoreResult<Vec<IncidentRow>> {
+            self.inner.incidents()
+        }
+        fn incident(&self, id: i64) -> StoreResult<Option<IncidentRow>> {
+            self.inner.incident(id)
+        }
+        fn next_incident_id(&self) -> StoreResult<i64> {
+            self.inner.next_incident_id()
+        }
+        fn add_incident_action(
+            &self,
+            incident: i64,
+            action: &str,
+            now: Millis,
+        ) -> StoreResult<i64> {
+            self.inner.add_incident_action(incident, action, now)
+        }
+        fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>> {
+            self.inner.pending_incident_actions(plan)
+        }
+        fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>> {
+            self.inner.incident_action(id)
+        }
+    }
+
+    /// A restore rebuilds the windows from the stored mentions a page at a time, up to the
+    /// last one the saved state had read: it never holds every stored mention at once.
+    #[test]
+    fn a_restore_replays_stored_mentions_a_page_at_a_time() {
+        let config = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  duty: { notify: chat }\n";
+        let playbook = "kind: crisis\nname: outage\nwatch:\n  accounts: [brand]\n  keywords: [acme]\n  every: 1m\nlevels:\n  - name: elevated\n    when: 'signal.total == 2400'\n    do:\n      - notify: duty\n";
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::write(dir.path().join("crier.yaml"), config).unwrap();
+        std::fs::write(dir.path().join("outage.yaml"), playbook).unwrap();
+        let plan = crier::playbook::load::load_and_validate(dir.path())
+            .unwrap()
+            .plan
+            .expect("a valid plan");
+        let store = Counting {
+            inner: SqliteStore::in_memory().unwrap(),
+            answers: Mutex::new(Vec::new()),
+        };
+        let mentions: Vec<NewMention> = (0..2_500)
+            .map(|i| NewMention {
+                key: format!("console:{i}"),
+                at: T0 + i * 500,
+                author: format!("@fan{i}"),
+                text: "acme is down".into(),
+            })
+            .collect();
+        store
+            .add_crisis_mentions("outage", "brand", &mentions, None, T0)
+            .unwrap();
+        let (engine, texts) = (ScriptEngine::new(), crier::text::TextTemplates::new());
+        let state = RunnerState {
+            mentions_read: 2_400,
+            ..RunnerState::default()
+        };
+        let mut runner = PlanRunner::new(&plan.crises[0], &engine, &texts, state);
+        runner.replay_stored(&store, T0 - MIN).unwrap();
+        let answers = store.answers.lock().unwrap().clone();
+        assert!(
+            answers.iter().all(|n| *n <= REPLAY_PAGE) && answers.len() == 3,
+            "{answers:?}"
+        );
+        // Exactly the 2,400 mentions read before are in the windows.
+        assert!(runner.evaluate(T0 + 2_500 * 500, 1));
+    }
+}

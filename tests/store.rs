@@ -61,6 +61,7 @@ contract!(
     crisis_mentions_are_stored_once_with_their_cursor,
     crisis_states_incidents_and_pauses_commit_together,
     incident_actions_wait_until_applied,
+    contest_entries_are_read_by_key,
 );
 
 const T: Millis = 1_800_000_000_000;
@@ -2272,18 +2273,18 @@ fn recorded_migrations(path: &std::path::Path) -> Vec<String> {
         .unwrap()
 }
 
-const ALL_MIGRATIONS: &[&str] = &[
-    "0001_init",
-    "0002_alive",
-    "0003_metrics",
-    "0004_holds",
-    "0005_contests",
-    "0007_approvals",
-    "0008_incidents",
-    "0009_claims",
-    "0010_outbox_due_by_account",
-    "0011_hooks",
-];
+/// Every migration of this crier: the files in `src/store/sqlite/migrations/`, in order.
+fn all_migrations() -> Vec<String> {
+    let folder =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/sqlite/migrations");
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".sql").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
 
 /// A store whose migrations were counted by position opens with its rows, its migrations
 /// recorded by name, and those it lacked applied.
@@ -2324,10 +2325,10 @@ fn a_store_with_positional_migrations_keeps_its_rows_and_gets_them_recorded() {
         assert!(store.approvals(false).unwrap().is_empty());
         assert_eq!(store.next_incident_id().unwrap(), 1);
         drop(opened);
-        assert_eq!(recorded_migrations(&path), ALL_MIGRATIONS);
+        assert_eq!(recorded_migrations(&path), all_migrations());
         // Opening it again changes nothing.
         SqliteStore::open(&path).unwrap();
-        assert_eq!(recorded_migrations(&path), ALL_MIGRATIONS);
+        assert_eq!(recorded_migrations(&path), all_migrations());
     }
 }
 
@@ -2338,7 +2339,7 @@ fn a_changed_or_unknown_applied_migration_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crier.db");
     SqliteStore::open(&path).unwrap();
-    assert_eq!(recorded_migrations(&path), ALL_MIGRATIONS);
+    assert_eq!(recorded_migrations(&path), all_migrations());
     let side = rusqlite::Connection::open(&path).unwrap();
     side.execute(
         "UPDATE schema_migrations SET checksum = ?1 WHERE name = '0004_holds'",
@@ -2403,4 +2404,137 @@ fn store_calls_from_async_code_leave_the_worker_free() {
         answer
     });
     assert_eq!(answer.unwrap(), (true, 1));
+}
+
+/// Files of one concept: the SQLite backend is one file per aggregate and the crisis runner
+/// one file per part (state, evaluate, act, due, steps), none of them a catch-all.
+#[test]
+fn the_sqlite_backend_and_the_crisis_runner_are_split_by_concept() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for folder in ["store/sqlite", "crisis/runner"] {
+        for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+                assert!(
+                    lines <= 600,
+                    "{}: {lines} lines; split it by concept",
+                    path.display()
+                );
+            }
+        }
+    }
+    for part in ["state", "evaluate", "act", "due", "steps"] {
+        assert!(
+            root.join(format!("crisis/runner/{part}.rs")).exists(),
+            "{part}"
+        );
+    }
+    for aggregate in [
+        "runs",
+        "schedules",
+        "approvals",
+        "pauses",
+        "contests",
+        "crisis",
+        "metrics",
+        "views",
+    ] {
+        assert!(
+            root.join(format!("store/sqlite/{aggregate}.rs")).exists(),
+            "{aggregate}"
+        );
+    }
+}
+
+fn contest_entries_are_read_by_key(store: &dyn Store) {
+    let entries = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let keys = |keys: &[&str]| -> Vec<String> { keys.iter().map(|k| k.to_string()).collect() };
+    store
+        .put_contest_entries(
+            "giveaway",
+            &entries(&[("a", "1"), ("b", "2"), ("c", "3")]),
+            T,
+        )
+        .unwrap();
+    store
+        .put_contest_entries("other", &entries(&[("x", "9")]), T)
+        .unwrap();
+    store
+        .put_contest_entries("giveaway", &entries(&[("b", "2'")]), T + 1)
+        .unwrap();
+    assert_eq!(
+        store
+            .contest_entries_of("giveaway", &keys(&["c", "x", "b", "zz"]))
+            .unwrap(),
+        entries(&[("c", "3"), ("b", "2'")])
+    );
+    assert!(
+        store
+            .contest_entries_of("nobody", &keys(&["a"]))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .contest_entries_of("giveaway", &[])
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The statements the dispatcher and the engine run for every send or tick read indexes,
+/// never the whole outbox or every step (what they cost must not grow with what is stored).
+#[test]
+fn hot_statements_read_indexes_not_whole_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crier.db");
+    SqliteStore::open(&path).unwrap();
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/sqlite");
+    for name in [
+        "runs/claim_outbox",
+        "runs/claim_ids",
+        "runs/pending_accounts",
+        "runs/due_of_account",
+        "runs/mark_in_flight",
+        "runs/finish_sent",
+        "runs/settle_run",
+        "runs/send_slots",
+        "runs/next_outbox_due",
+        "runs/next_wake",
+        "runs/waiting_steps_due",
+        "runs/recover_in_doubt",
+        "runs/recover_unstarted",
+        "pauses/pauses_in_force",
+        "pauses/held_sends",
+        "crisis/mentions_page",
+    ] {
+        let sql = std::fs::read_to_string(root.join(format!("{name}.sql"))).unwrap();
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let count = statement.parameter_count();
+        let plan: Vec<String> = statement
+            .query_map(
+                rusqlite::params_from_iter(std::iter::repeat_n("[]", count)),
+                |row| row.get::<_, String>(3),
+            )
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for line in &plan {
+            let whole_table = line.starts_with("SCAN ")
+                && !line.contains("USING")
+                && !line.contains("json_each")
+                && !line.starts_with("SCAN accounts")
+                && !line.starts_with("SCAN a");
+            assert!(!whole_table, "{name}: {line}\n{plan:#?}");
+        }
+    }
 }

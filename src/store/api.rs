@@ -124,6 +124,13 @@ pub trait ContestStore: Send + Sync {
     fn put_contest_state(&self, contest: &str, state: &str, now: Millis) -> StoreResult<()>;
     /// Every entry of a contest, `(key, entry)`, in the order first seen.
     fn contest_entries(&self, contest: &str) -> StoreResult<Vec<(String, String)>>;
+    /// The entries of a contest with these keys (those stored), in the order of `keys`:
+    /// what a page of new entries is compared with, without reading every entry.
+    fn contest_entries_of(
+        &self,
+        contest: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<(String, String)>>;
     /// Adds entries, or replaces those already seen (same key), in one transaction.
     fn put_contest_entries(
         &self,
@@ -155,6 +162,16 @@ pub trait CrisisStore: Send + Sync {
         plan: &str,
         after_seq: i64,
         since: Millis,
+    ) -> StoreResult<Vec<StoredMention>>;
+    /// At most `limit` of `plan`'s mentions read after `after_seq` and made at or after
+    /// `since`, in read order: a caller going through many of them takes them a page at a
+    /// time, and holds no more than a page.
+    fn crisis_mentions_page(
+        &self,
+        plan: &str,
+        after_seq: i64,
+        since: Millis,
+        limit: usize,
     ) -> StoreResult<Vec<StoredMention>>;
     /// Every incident, newest first.
     fn incidents(&self) -> StoreResult<Vec<IncidentRow>>;

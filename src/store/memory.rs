@@ -1226,6 +1226,21 @@ impl ContestStore for MemoryStore {
             .unwrap_or_default())
     }
 
+    fn contest_entries_of(
+        &self,
+        contest: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let inner = self.lock();
+        let Some((list, index)) = inner.contest_entries.get(contest) else {
+            return Ok(Vec::new());
+        };
+        Ok(keys
+            .iter()
+            .filter_map(|key| index.get(key).map(|at| list[*at].clone()))
+            .collect())
+    }
+
     fn put_contest_entries(
         &self,
         contest: &str,
@@ -1314,6 +1329,25 @@ impl CrisisStore for MemoryStore {
             .skip(after_seq.max(0) as usize)
             .flatten()
             .filter(|(p, _, m)| p == plan && m.at >= since)
+            .map(|(_, _, m)| m.clone())
+            .collect())
+    }
+
+    fn crisis_mentions_page(
+        &self,
+        plan: &str,
+        after_seq: i64,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredMention>> {
+        let inner = self.lock();
+        Ok(inner
+            .crisis_mentions
+            .iter()
+            .skip(after_seq.max(0) as usize)
+            .flatten()
+            .filter(|(p, _, m)| p == plan && m.at >= since)
+            .take(sql_limit(limit))
             .map(|(_, _, m)| m.clone())
             .collect())
     }

@@ -30,6 +30,24 @@ impl ContestStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn contest_entries_of(
+        &self,
+        contest: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(sql!("contests/contest_entry"))?;
+        let mut found = Vec::new();
+        for key in keys {
+            found.extend(
+                query
+                    .query_row(params![contest, key], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?,
+            );
+        }
+        Ok(found)
+    }
+
     fn put_contest_entries(
         &self,
         contest: &str,

@@ -65,14 +65,25 @@ impl CrisisStore for SqliteStore {
             sql!("crisis/mentions_after"),
         )?;
         let rows = query
-            .query_map(params![plan, after_seq, since], |row| {
-                Ok(StoredMention {
-                    seq: row.get(0)?,
-                    at: row.get(1)?,
-                    author: row.get(2)?,
-                    text: row.get(3)?,
-                })
-            })?
+            .query_map(params![plan, after_seq, since], stored_mention)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn crisis_mentions_page(
+        &self,
+        plan: &str,
+        after_seq: i64,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredMention>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(sql!("crisis/mentions_page"))?;
+        let rows = query
+            .query_map(
+                params![plan, after_seq, since, limit as i64],
+                stored_mention,
+            )?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -176,5 +187,14 @@ pub(super) fn action_row(row: &rusqlite::Row) -> rusqlite::Result<IncidentAction
         at: row.get(3)?,
         applied_at: row.get(4)?,
         outcome: row.get(5)?,
+    })
+}
+
+fn stored_mention(row: &rusqlite::Row) -> rusqlite::Result<StoredMention> {
+    Ok(StoredMention {
+        seq: row.get(0)?,
+        at: row.get(1)?,
+        author: row.get(2)?,
+        text: row.get(3)?,
     })
 }

@@ -172,4 +172,19 @@ mod tests {
             assert!(MIGRATIONS.iter().any(|m| m.name == *name));
         }
     }
+
+    /// A file added to `migrations/` without its line in `MIGRATIONS` would never run.
+    #[test]
+    fn every_migration_file_is_listed() {
+        let folder =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/sqlite/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|name| name.strip_suffix(".sql").map(str::to_owned))
+            .collect();
+        files.sort();
+        let listed: Vec<&str> = MIGRATIONS.iter().map(|m| m.name).collect();
+        assert_eq!(files, listed);
+    }
 }

@@ -29,6 +29,16 @@ mod views;
 
 use super::{StoreError, StoreResult};
 
+/// How many times opening a new store file tries to switch it to WAL (20 ms apart).
+const WAL_TRIES: u32 = 250;
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Prepared statements kept per connection: more than the store has.
 const STATEMENT_CACHE: usize = 128;
 
@@ -54,28 +64,22 @@ impl SqliteStore {
         }
         let connection = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        Self::switch_to_wal(&connection).map_err(|e| open_error(e.to_string()))?;
+        // SQLite answers "locked" at once, without waiting, when another connection opening
+        // the same new file holds a lock that waiting for could deadlock on: try again.
+        let mut tries = 0;
+        loop {
+            match connection.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(error) if is_busy(&error) && tries < WAL_TRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(error) => return Err(open_error(error.to_string())),
+            }
+        }
         // FULL: a committed intent survives power loss, not only a crash of crier.
         connection.pragma_update(None, "synchronous", "FULL")?;
         Self::prepare(connection, &path.display().to_string())
-    }
-
-    /// Switches the file to write-ahead logging. Two connections switching a new file at once
-    /// can each hold the shared lock the other needs; SQLite then answers "database is locked"
-    /// at once, without waiting, so the switch is retried for a bounded time.
-    fn switch_to_wal(connection: &Connection) -> rusqlite::Result<()> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        loop {
-            match connection.pragma_update(None, "journal_mode", "WAL") {
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::DatabaseBusy
-                        && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                other => return other,
-            }
-        }
     }
 
     /// Opens an existing store file for reading only: nothing is created, migrated or

@@ -422,7 +422,10 @@ impl RunStore for SqliteStore {
                 at: row.get(3)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut slots = rows.collect::<Result<Vec<_>, _>>()?;
+        // Ordered here: in SQL, the order would make SQLite walk the outbox by id.
+        slots.sort_by_key(|slot| slot.id);
+        Ok(slots)
     }
 }
 
