@@ -238,6 +238,9 @@ impl Dispatcher {
         loop {
             let stopping = *stop.borrow();
             if stopping && flight.is_empty() {
+                if flight.sent > 0 {
+                    tracing::info!(sent = flight.sent, "posts sent since the last report");
+                }
                 return;
             }
             let mut wait = MAX_IDLE;
@@ -269,7 +272,13 @@ impl Dispatcher {
                 },
                 _ = tokio::time::sleep(wait) => claim = true,
                 _ = wake.notified() => claim = true,
-                _ = renew.tick() => self.renew(&flight, now()),
+                _ = renew.tick() => {
+                    self.renew(&flight, now());
+                    if flight.sent > 0 {
+                        tracing::info!(sent = flight.sent, in_flight = flight.claimed.len(), "posts sent since the last report");
+                        flight.sent = 0;
+                    }
+                }
                 _ = stop.changed(), if !stopping => {}
             }
         }
@@ -374,24 +383,42 @@ impl Dispatcher {
                 Ok(false)
             }
             Some(joined) = flight.sends.join_next() => {
-                let Ok((row, attempt)) = joined else {
-                    // A send task panicked: its row stays claimed, and is taken back (in
-                    // doubt) when the lease passes.
-                    flight.forget_panicked();
-                    return Ok(true);
-                };
-                flight.finished(&row);
-                let Attempt::Made(result) = attempt else {
-                    return Ok(true);
-                };
-                let outcome = self.outcome(&row, result, now());
-                let event = self
-                    .events
-                    .as_ref()
-                    .and_then(|_| ServiceEvent::of_send(&row, &outcome));
-                let recorded = self.finish(&[(row.id, outcome)], to_millis(now()))?;
-                if let (Some(events), Some(event), true) = (&self.events, event, recorded) {
-                    events.emit(event);
+                // Every send that has finished by now is recorded in one commit: results
+                // are still committed after their responses, in a burst many at a time.
+                let mut outcomes = Vec::new();
+                let mut events = Vec::new();
+                let mut joined = Some(joined);
+                while let Some(result) = joined.take().or_else(|| flight.sends.try_join_next()) {
+                    let Ok((row, attempt)) = result else {
+                        // A send task panicked: its row stays claimed, and is taken back
+                        // (in doubt) when the lease passes.
+                        flight.forget_panicked();
+                        continue;
+                    };
+                    flight.finished(&row);
+                    let Attempt::Made(result) = attempt else {
+                        continue;
+                    };
+                    let outcome = self.outcome(&row, result, now());
+                    if let Some(event) = self
+                        .events
+                        .as_ref()
+                        .and_then(|_| ServiceEvent::of_send(&row, &outcome))
+                    {
+                        events.push((row.id, event));
+                    }
+                    if matches!(outcome, OutboxOutcome::Sent { .. }) {
+                        flight.sent += 1;
+                    }
+                    outcomes.push((row.id, outcome));
+                }
+                let taken_back = self.finish_all(&outcomes, to_millis(now()))?;
+                if let Some(sink) = &self.events {
+                    for (id, event) in events {
+                        if !taken_back.contains(&id) {
+                            sink.emit(event);
+                        }
+                    }
                 }
                 Ok(true)
             }
@@ -411,7 +438,9 @@ impl Dispatcher {
             .is_some_and(|c| cannot_confirm(c.capabilities()));
         match result {
             Ok(remote_id) => {
-                tracing::info!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, remote_id = %remote_id, "sent");
+                // One line per send only at debug level: in a burst it would cost more than
+                // the send; the service logs how many went out instead (`Flight::sent`).
+                tracing::debug!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, remote_id = %remote_id, "sent");
                 OutboxOutcome::Sent { remote_id }
             }
             // Resending could post twice, and the network cannot say whether the first
@@ -456,6 +485,15 @@ impl Dispatcher {
     /// Records outcomes of this dispatcher's claims; one taken back meanwhile is left to
     /// whoever holds it now. Returns whether every outcome was recorded.
     fn finish(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<bool> {
+        Ok(self.finish_all(outcomes, now)?.is_empty())
+    }
+
+    /// `finish`, returning the sends whose result was not recorded (taken back).
+    fn finish_all(
+        &self,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        now: Millis,
+    ) -> StoreResult<Vec<OutboxId>> {
         let taken_back = self.store.finish_outbox(&self.owner, outcomes, now)?;
         for id in &taken_back {
             tracing::warn!(
@@ -463,7 +501,7 @@ impl Dispatcher {
                 "this send's claim passed its lease and was taken back; its result here is not recorded"
             );
         }
-        Ok(taken_back.is_empty())
+        Ok(taken_back)
     }
 }
 
@@ -534,6 +572,8 @@ struct Flight {
     claimed: HashMap<OutboxId, String>,
     /// Per account: sends claimed and unfinished, and the permits for its requests.
     accounts: HashMap<String, (usize, Arc<Semaphore>)>,
+    /// Sends delivered since the service last said how many.
+    sent: u64,
 }
 
 impl Flight {
@@ -545,6 +585,7 @@ impl Flight {
             mark_sender,
             claimed: HashMap::new(),
             accounts: HashMap::new(),
+            sent: 0,
         }
     }
 

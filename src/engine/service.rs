@@ -318,7 +318,7 @@ impl Running {
                 break Ok(());
             }
             let now = Utc::now();
-            let sleep = match self.tick(now) {
+            let sleep = match self.tick(now, &wake) {
                 Ok(committed) => {
                     if committed {
                         wake.notify_one();
@@ -376,8 +376,9 @@ impl Running {
         outcome
     }
 
-    /// One pass of the engine at `now`; whether it committed anything to send.
-    fn tick(&mut self, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+    /// One pass of the engine at `now`; whether it committed anything to send (due fires
+    /// wake the dispatcher chunk by chunk through `wake`).
+    fn tick(&mut self, now: DateTime<Utc>, wake: &Notify) -> Result<bool, ServiceError> {
         let engine = &mut self.engine;
         let requested = engine.open_approvals(now)?;
         engine.tick_contests(now, crate::contest::lifecycle::Seeds::Random)?;
@@ -389,7 +390,12 @@ impl Running {
                 0
             }
         };
-        let fired = engine.fire_due(now)?;
+        // Each chunk of a burst is handed to the dispatcher as soon as it is committed.
+        let events = &self.events;
+        let fired = engine.fire_due_in_chunks(now, &mut |runs| {
+            wake.notify_one();
+            events.emit(ServiceEvent::RunsCreated { count: runs });
+        })?;
         let woke = engine.resume_waiting(now)?;
         let released = engine.release_held(now)?;
         if requested > 0 {
@@ -399,9 +405,6 @@ impl Running {
         if alerted > 0 {
             self.events
                 .emit(ServiceEvent::IncidentChanged { sends: alerted });
-        }
-        if fired > 0 {
-            self.events.emit(ServiceEvent::RunsCreated { count: fired });
         }
         Ok(fired + woke + released + alerted > 0)
     }
