@@ -15,6 +15,7 @@ use super::events::{Events, ServiceEvent};
 use super::gate;
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, Lookup, SendError};
+use crate::network::Network;
 use crate::playbook::plan::Plan;
 use crate::store::{
     Claim, Millis, OutboxId, OutboxOutcome, OutboxRow, Recovered, RunId, Store, StoreResult,
@@ -107,6 +108,18 @@ fn rate_limit_patience() -> TimeDelta {
 /// Requests in flight to one account at once, lookups included: a restart with many sends
 /// in doubt never asks a small server a hundred questions at the same moment.
 pub const PER_ACCOUNT: usize = 4;
+/// The same for a `webhook` account: a team's own receiver (a CRM, an internal tool) has
+/// none of a social network's rate limits and takes bursts; more requests in flight let a
+/// burst's marks and results be committed many at a time.
+pub const PER_WEBHOOK: usize = 32;
+
+/// Requests in flight to one account of `network` at once.
+pub fn in_flight_limit(network: Network) -> usize {
+    match network {
+        Network::Webhook => PER_WEBHOOK,
+        _ => PER_ACCOUNT,
+    }
+}
 
 /// Claims due rows, sends each through its account's connector, and records each result as
 /// soon as its own request ends. It keeps claiming while others are in flight: a slow or
@@ -570,8 +583,9 @@ struct Flight {
     mark_sender: mpsc::UnboundedSender<MarkRequest>,
     /// Claimed and unfinished sends by id, with their account.
     claimed: HashMap<OutboxId, String>,
-    /// Per account: sends claimed and unfinished, and the permits for its requests.
-    accounts: HashMap<String, (usize, Arc<Semaphore>)>,
+    /// Per account: sends claimed and unfinished, how many may be in flight, and the
+    /// permits for its requests.
+    accounts: HashMap<String, (usize, usize, Arc<Semaphore>)>,
     /// Sends delivered since the service last said how many.
     sent: u64,
 }
@@ -601,16 +615,19 @@ impl Flight {
     fn busy_accounts(&self) -> Vec<String> {
         self.accounts
             .iter()
-            .filter(|(_, (claimed, _))| *claimed >= PER_ACCOUNT)
+            .filter(|(_, (claimed, limit, _))| *claimed >= *limit)
             .map(|(account, _)| account.clone())
             .collect()
     }
 
     fn start(&mut self, row: OutboxRow, connector: Option<Arc<dyn Connector>>) {
-        let (claimed, permits) = self
+        let limit = connector
+            .as_ref()
+            .map_or(PER_ACCOUNT, |c| in_flight_limit(c.network()));
+        let (claimed, _, permits) = self
             .accounts
             .entry(row.account.clone())
-            .or_insert_with(|| (0, Arc::new(Semaphore::new(PER_ACCOUNT))));
+            .or_insert_with(|| (0, limit, Arc::new(Semaphore::new(limit))));
         *claimed += 1;
         let permits = permits.clone();
         self.claimed.insert(row.id, row.account.clone());
@@ -635,7 +652,7 @@ impl Flight {
 
     fn finished(&mut self, row: &OutboxRow) {
         self.claimed.remove(&row.id);
-        if let Some((claimed, _)) = self.accounts.get_mut(&row.account) {
+        if let Some((claimed, _, _)) = self.accounts.get_mut(&row.account) {
             *claimed = claimed.saturating_sub(1);
             if *claimed == 0 {
                 self.accounts.remove(&row.account);

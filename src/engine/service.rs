@@ -318,7 +318,7 @@ impl Running {
                 break Ok(());
             }
             let now = Utc::now();
-            let sleep = match self.tick(now, &wake) {
+            let sleep = match blocking(|| self.tick(now, &wake)) {
                 Ok(committed) => {
                     if committed {
                         wake.notify_one();
@@ -420,6 +420,16 @@ impl Running {
             self.report.as_ref(),
         );
         self.events.emit(ServiceEvent::Reloaded { applied });
+    }
+}
+
+/// Runs `work`, which blocks on the store, without holding up the other tasks of this
+/// worker: a dispatcher woken by the engine in the middle of a burst is queued on the
+/// engine's own worker, and would otherwise wait for the whole burst to be built.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
