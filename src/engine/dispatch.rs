@@ -268,6 +268,12 @@ impl Dispatcher {
                         if let Some(due) = due {
                             wait = (from_millis(due) - now()).to_std().unwrap_or_default();
                         }
+                        // A claim that took fewer rows than it could left due only the rows
+                        // of accounts with no room: claiming again at once would find none
+                        // (and scan them all). A finish that makes room claims again.
+                        if wait.is_zero() && !flight.more_due {
+                            wait = MAX_IDLE;
+                        }
                     }
                     Err(error) => {
                         wait = backoff.failed(&error);
@@ -277,7 +283,10 @@ impl Dispatcher {
             let wait = wait.min(MAX_IDLE);
             tokio::select! {
                 event = self.next_event(&mut flight, &now), if !flight.is_empty() => match event {
-                    Ok(finished) => claim |= finished,
+                    Ok(finished) => {
+                        let room = flight.take_room_made() || flight.is_empty();
+                        claim |= finished && room;
+                    }
                     Err(error) => {
                         tracing::error!("recording a send failed: {error}; it is taken back when its claim's lease passes");
                         claim = true;
@@ -335,6 +344,7 @@ impl Dispatcher {
             },
             self.batch,
         )?;
+        flight.more_due = rows.len() == self.batch;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -588,6 +598,10 @@ struct Flight {
     accounts: HashMap<String, (usize, usize, Arc<Semaphore>)>,
     /// Sends delivered since the service last said how many.
     sent: u64,
+    /// Whether the last claim took as many rows as it could (more may be due at once).
+    more_due: bool,
+    /// Whether a finished send made room on an account that had none.
+    room_made: bool,
 }
 
 impl Flight {
@@ -600,6 +614,8 @@ impl Flight {
             claimed: HashMap::new(),
             accounts: HashMap::new(),
             sent: 0,
+            more_due: false,
+            room_made: false,
         }
     }
 
@@ -652,12 +668,18 @@ impl Flight {
 
     fn finished(&mut self, row: &OutboxRow) {
         self.claimed.remove(&row.id);
-        if let Some((claimed, _, _)) = self.accounts.get_mut(&row.account) {
+        if let Some((claimed, limit, _)) = self.accounts.get_mut(&row.account) {
+            self.room_made |= *claimed == *limit;
             *claimed = claimed.saturating_sub(1);
             if *claimed == 0 {
                 self.accounts.remove(&row.account);
             }
         }
+    }
+
+    /// Whether room was made on a full account since the last call.
+    fn take_room_made(&mut self) -> bool {
+        std::mem::take(&mut self.room_made)
     }
 
     /// After a task panicked, the rows whose tasks are gone are forgotten (their claims
