@@ -20,4 +20,5 @@ pub mod rules;
 pub mod schedule;
 pub mod script;
 pub mod store;
+pub mod telemetry;
 pub mod text;

@@ -560,7 +560,7 @@ fn editing_only_a_calendar_reloads_it() {
 
 /// The sends of the store in `dir`: (sent, failed as unconfirmed, still pending or sending).
 fn outbox_counts(dir: &Path) -> (usize, usize, usize) {
-    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, ViewStore};
     let store = SqliteStore::open(&dir.join("crier.db")).unwrap();
     let runs = store.history(&HistoryFilter::default()).unwrap();
     let sends: Vec<_> = runs.iter().flat_map(|run| &run.outbox).collect();
@@ -658,7 +658,7 @@ fn a_kill_leaves_in_doubt_only_the_requests_in_flight() {
 /// while that request is still hanging.
 #[test]
 fn a_hanging_receiver_delays_no_other_account() {
-    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, ViewStore};
     let stuck = FakeNetwork::start();
     stuck.push_fault(Fault::Slow(Duration::from_secs(60)));
     let free = FakeNetwork::start();

@@ -119,7 +119,7 @@ enum Command {
     Rehearse {
         /// The folder holding crier.yaml (same as -C); `.` if neither is given.
         path: Option<PathBuf>,
-        /// Input events (JSON Lines: mentions, replies, approvals).
+        /// Input events (JSON Lines: mentions, replies, approvals, hook events).
         #[arg(long)]
         events: Option<PathBuf>,
         /// Start of the rehearsal: `YYYY-MM-DD HH:MM` in crier.yaml's time zone, a date, or

@@ -267,6 +267,32 @@ pub trait Connector: Send + Sync + fmt::Debug {
         let _ = posts;
         Err(unsupported(self.network(), "report metrics"))
     }
+
+    /// An update the network pushed to crier's server (Telegram's webhook mode), proven by
+    /// `token` (the header the network sends with it): the mention it is, `None` for an
+    /// update addressed to nobody crier watches. An account that takes no pushed updates
+    /// refuses.
+    async fn pushed_update(
+        &self,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<Option<Mention>, PushedUpdateError> {
+        let _ = (token, body);
+        Err(PushedUpdateError::NotPushed)
+    }
+}
+
+/// Why a pushed update was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum PushedUpdateError {
+    #[error("this account does not take pushed updates")]
+    NotPushed,
+    #[error("the update does not carry the account's secret token")]
+    BadToken,
+    #[error("the body is not an update: {reason}")]
+    NotAnUpdate { reason: String },
+    #[error(transparent)]
+    Network(SendError),
 }
 
 pub mod bluesky;
@@ -276,6 +302,7 @@ pub mod email;
 pub mod http;
 pub mod mastodon;
 pub mod matrix;
+pub mod paging;
 pub mod recording;
 pub mod registry;
 pub mod secret;

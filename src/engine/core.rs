@@ -211,6 +211,10 @@ pub enum TriggerError {
     UnknownItem { item: String, hint: Option<String> },
     #[error("this item was already fired at this very millisecond")]
     AlreadyFired,
+    #[error(
+        "`{item}` is fired by hook `{hook}`, with the event it carries: send one to the hook (`crier rehearse` takes hook events too)"
+    )]
+    FiredByHook { item: String, hook: String },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }

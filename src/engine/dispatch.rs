@@ -350,6 +350,10 @@ impl Dispatcher {
         }
         let rows = match self.plan() {
             Some(plan) => {
+                let accounts: Vec<(OutboxId, String)> = rows
+                    .iter()
+                    .map(|row| (row.id, row.account.clone()))
+                    .collect();
                 let gate::Checked { go, stopped } =
                     gate::check(&plan, self.store.as_ref(), rows, at)?;
                 for (id, outcome) in &stopped {
@@ -363,7 +367,13 @@ impl Dispatcher {
                         }
                     );
                 }
-                self.finish(&stopped, to_millis(at))?;
+                if self.finish(&stopped, to_millis(at))? {
+                    for (id, outcome) in &stopped {
+                        if let Some((_, account)) = accounts.iter().find(|(row, _)| row == id) {
+                            self.count(account, telemetry_outcome(outcome));
+                        }
+                    }
+                }
                 go
             }
             None => rows,
@@ -409,7 +419,7 @@ impl Dispatcher {
                 // Every send that has finished by now is recorded in one commit: results
                 // are still committed after their responses, in a burst many at a time.
                 let mut outcomes = Vec::new();
-                let mut events = Vec::new();
+                let mut recorded = Vec::new();
                 let mut joined = Some(joined);
                 while let Some(result) = joined.take().or_else(|| flight.sends.try_join_next()) {
                     let Ok((row, attempt)) = result else {
@@ -423,24 +433,24 @@ impl Dispatcher {
                         continue;
                     };
                     let outcome = self.outcome(&row, result, now());
-                    if let Some(event) = self
+                    let event = self
                         .events
                         .as_ref()
-                        .and_then(|_| ServiceEvent::of_send(&row, &outcome))
-                    {
-                        events.push((row.id, event));
-                    }
+                        .and_then(|_| ServiceEvent::of_send(&row, &outcome));
+                    recorded.push((row.id, row.account, telemetry_outcome(&outcome), event));
                     if matches!(outcome, OutboxOutcome::Sent { .. }) {
                         flight.sent += 1;
                     }
                     outcomes.push((row.id, outcome));
                 }
                 let taken_back = self.finish_all(&outcomes, to_millis(now()))?;
-                if let Some(sink) = &self.events {
-                    for (id, event) in events {
-                        if !taken_back.contains(&id) {
-                            sink.emit(event);
-                        }
+                for (id, account, counted, event) in recorded {
+                    if taken_back.contains(&id) {
+                        continue;
+                    }
+                    self.count(&account, counted);
+                    if let (Some(events), Some(event)) = (&self.events, event) {
+                        events.emit(event);
                     }
                 }
                 Ok(true)
@@ -505,6 +515,15 @@ impl Dispatcher {
         }
     }
 
+    /// Counts a send's recorded outcome in the metrics.
+    fn count(&self, account: &str, outcome: &'static str) {
+        let network = self
+            .connectors()
+            .get(account)
+            .map_or("unknown", |c| c.network().name());
+        crate::telemetry::send(network, account, outcome);
+    }
+
     /// Records outcomes of this dispatcher's claims; one taken back meanwhile is left to
     /// whoever holds it now. Returns whether every outcome was recorded.
     fn finish(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<bool> {
@@ -525,6 +544,17 @@ impl Dispatcher {
             );
         }
         Ok(taken_back)
+    }
+}
+
+/// An outcome as the metrics name it.
+fn telemetry_outcome(outcome: &OutboxOutcome) -> &'static str {
+    match outcome {
+        OutboxOutcome::Sent { .. } => "sent",
+        OutboxOutcome::Failed { .. } => "failed",
+        OutboxOutcome::Retry { .. } => "retry",
+        OutboxOutcome::Held { .. } => "held",
+        OutboxOutcome::Deferred { .. } => "deferred",
     }
 }
 

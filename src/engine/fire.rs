@@ -164,6 +164,13 @@ impl Engine {
             let hint = crate::diagnostic::did_you_mean(&wanted, known.iter().map(String::as_str));
             return Err(TriggerError::UnknownItem { item: wanted, hint });
         };
+        // Its text and `when:` need an event.
+        if let crate::playbook::plan::Trigger::Hook(hook) = &item_ref.post(&self.plan).trigger {
+            return Err(TriggerError::FiredByHook {
+                item: item_ref.key(&self.plan).to_string(),
+                hook: hook.clone(),
+            });
+        }
         let run = self.new_run(item_ref, now, now, Some(TRIGGERED_BY_HAND.into()))?;
         let ids = self.parts.store.commit(&Batch {
             now: to_millis(now),
@@ -182,6 +189,7 @@ impl Engine {
         batch: &mut Batch,
     ) -> StoreResult<Option<DateTime<Utc>>> {
         batch.runs.push(self.new_run(item, at, now, None)?);
+        crate::telemetry::fire_lateness((now - at).num_milliseconds() as f64 / 1000.0);
         self.advance_cursor(item, at, batch);
         Ok(next_fire(&self.plan, item, at))
     }
@@ -193,6 +201,19 @@ impl Engine {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
         note: Option<String>,
+    ) -> StoreResult<NewRun> {
+        self.new_run_for(item, at, now, note, None)
+    }
+
+    /// `new_run`, where the fire is an inbound `event` (a hook's JSON body) that the
+    /// post's `when:` and text see as `event`.
+    pub(super) fn new_run_for(
+        &self,
+        item: ItemRef,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        note: Option<String>,
+        event: Option<&serde_json::Value>,
     ) -> StoreResult<NewRun> {
         let campaign = item.campaign(&self.plan);
         let post = item.post(&self.plan);
@@ -221,6 +242,10 @@ impl Engine {
                     }),
                 )
                 .with_metrics(self.parts.metrics.clone());
+            let input = match event {
+                Some(event) => input.with_json("event", event),
+                None => input,
+            };
             let skip = match self.parts.scripts.evaluate(condition, &input) {
                 Ok(true) => None,
                 Ok(false) => Some(format!("`when` was false: {}", condition.source().trim())),
@@ -232,7 +257,10 @@ impl Engine {
                 return Ok(run);
             }
         }
-        let context = campaign_context(campaign, &post.id, local);
+        let mut context = campaign_context(campaign, &post.id, local);
+        if let (Some(event), Some(fields)) = (event, context.as_object_mut()) {
+            fields.insert("event".into(), event.clone());
+        }
         let text = match self.parts.texts.render(&post.text, &context) {
             Ok(text) => text,
             Err(error) => {

@@ -12,6 +12,7 @@ pub mod events;
 mod fire;
 pub mod gate;
 mod held;
+pub mod hooks;
 pub mod metrics;
 mod missed;
 pub mod rehearse;

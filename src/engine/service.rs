@@ -20,13 +20,14 @@ use tokio::task::JoinHandle;
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
 use super::events::{Events, ServiceEvent};
+use super::hooks::{HookReceiver, hook_secrets};
 use super::metrics::{self, StoredMetrics};
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
 use crate::playbook::load::{LoadError, load_and_validate_from};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
-use crate::store::{self, Store, from_millis, to_millis};
+use crate::store::{self, Store, StoreHandle, from_millis, to_millis};
 
 /// The longest the engine sleeps without looking at the store again (a `crier trigger` from
 /// another process, or a send due after a retry, is noticed within this).
@@ -141,6 +142,8 @@ pub struct ServiceHandle {
     stop: watch::Sender<bool>,
     reload: Arc<Notify>,
     events: Events,
+    hooks: Arc<HookReceiver>,
+    dispatcher: Arc<Dispatcher>,
     running: JoinHandle<Result<(), ServiceError>>,
 }
 
@@ -149,6 +152,17 @@ impl ServiceHandle {
     /// requests, incidents.
     pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
         self.events.subscribe()
+    }
+
+    /// What inbound events (`hooks:`) are received with, on the running revision.
+    pub fn hooks(&self) -> Arc<HookReceiver> {
+        self.hooks.clone()
+    }
+
+    /// The accounts' connectors of the running revision (updates a network pushes are
+    /// checked by them).
+    pub fn connectors(&self) -> Arc<Connectors> {
+        self.dispatcher.connectors()
     }
 
     /// Reads the playbooks again; an invalid edit keeps the running revision.
@@ -167,10 +181,12 @@ impl ServiceHandle {
 impl Service {
     /// Loads `path` (diagnostics through `report`), takes the store's service lock, and
     /// starts. Fails, with nothing started, on invalid playbooks, a store in use by another
-    /// service, or accounts whose connectors cannot be built.
+    /// service, accounts whose connectors cannot be built, or hooks whose secrets cannot be
+    /// read.
     pub async fn start(path: PathBuf, report: Report) -> Result<ServiceHandle, ServiceError> {
         // The store is named by the playbooks, so they are read first, with an engine's parts
         // whose store is replaced once it is known.
+        crate::telemetry::install();
         let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
         let loaded = load_anchored(&path, &parts, report.as_ref())?;
         let plan = loaded.plan.clone();
@@ -186,6 +202,16 @@ impl Service {
         let client = http::client(&plan.http)
             .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
         let connectors = build_connectors(&plan, &client)?;
+        // Like the accounts' secrets, the hooks' are read before anything starts.
+        hook_secrets(&plan).map_err(|errors| {
+            ServiceError::Connectors(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
         let now = Utc::now();
         super::dispatch::log_recovered(store.recover_in_doubt(to_millis(now))?);
         if service_lock.is_some() {
@@ -203,6 +229,12 @@ impl Service {
             "crier is running"
         );
         let events = Events::new();
+        let wake = Arc::new(Notify::new());
+        let hooks = Arc::new(
+            HookReceiver::new(plan.clone(), &loaded.digest, parts.clone(), now)
+                .map_err(|e| ServiceError::Connectors(e.to_string()))?
+                .notifying(wake.clone(), events.clone()),
+        );
         let dispatcher = Arc::new(
             Dispatcher::for_service(store.clone(), Arc::new(connectors), RetryPolicy::default())
                 .with_events(events.clone()),
@@ -218,9 +250,14 @@ impl Service {
             engine,
             store,
             digest: loaded.digest,
-            accounts: AccountsReload { client, dispatcher },
+            accounts: AccountsReload {
+                client,
+                dispatcher: dispatcher.clone(),
+                hooks: hooks.clone(),
+            },
             events: events.clone(),
             reload: reload.clone(),
+            wake,
         };
         let running = tokio::spawn(async move {
             let _service_lock = service_lock;
@@ -230,6 +267,8 @@ impl Service {
             stop: stop_sender,
             reload,
             events,
+            hooks,
+            dispatcher,
             running,
         })
     }
@@ -277,6 +316,8 @@ struct Running {
     accounts: AccountsReload,
     events: Events,
     reload: Arc<Notify>,
+    /// Wakes the dispatcher when something was committed to send.
+    wake: Arc<Notify>,
 }
 
 impl Running {
@@ -284,7 +325,7 @@ impl Running {
     async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), ServiceError> {
         let dispatcher = self.accounts.dispatcher.clone();
         let store = self.store.clone();
-        let wake = Arc::new(Notify::new());
+        let wake = self.wake.clone();
         // The tasks beside the engine stop when it does, whether asked to or on an error.
         let (halt, halted) = watch::channel(false);
         let dispatching = tokio::spawn(dispatch_loop(
@@ -465,7 +506,7 @@ enum Feed {
 }
 
 impl Feed {
-    async fn read(self, plan: &Plan, store: &dyn Store, connectors: &Connectors) {
+    async fn read(self, plan: &Plan, store: &StoreHandle, connectors: &Connectors) {
         match self {
             Feed::ContestEntries if !plan.contests.is_empty() => {
                 crate::contest::collect::collect(plan, store, connectors, Utc::now()).await;
@@ -486,10 +527,11 @@ async fn entries_loop(
     dispatcher: Arc<Dispatcher>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let store = StoreHandle::new(store);
     loop {
         if let Some(current) = dispatcher.plan() {
             let connectors = dispatcher.connectors();
-            feed.read(&current, store.as_ref(), &connectors).await;
+            feed.read(&current, &store, &connectors).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(crate::contest::collect::poll_every()) => {}
@@ -515,6 +557,7 @@ fn build_connectors(plan: &Plan, client: &reqwest::Client) -> Result<Connectors,
 struct AccountsReload {
     client: reqwest::Client,
     dispatcher: Arc<Dispatcher>,
+    hooks: Arc<HookReceiver>,
 }
 
 /// Loads the playbooks again. The accounts' connectors are rebuilt too (secrets read again,
@@ -562,9 +605,26 @@ fn reload(
             return false;
         }
     };
+    let secrets = match hook_secrets(&loaded.plan) {
+        Ok(secrets) => secrets,
+        Err(errors) => {
+            for error in errors {
+                tracing::error!("{error}: keeping the running revision");
+            }
+            return false;
+        }
+    };
     match engine.replace_plan(loaded.plan.clone(), &loaded.digest, Utc::now()) {
         Ok(()) => {
             accounts.dispatcher.set_connectors(Arc::new(connectors));
+            if let Err(error) = accounts.hooks.replace_plan(
+                loaded.plan.clone(),
+                &loaded.digest,
+                secrets,
+                Utc::now(),
+            ) {
+                tracing::error!("hooks keep the previous revision: {error}");
+            }
             accounts.dispatcher.set_plan(loaded.plan);
             *digest = loaded.digest;
             tracing::info!(items = engine.scheduled_items(), "reloaded the playbooks");

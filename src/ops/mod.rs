@@ -13,7 +13,10 @@ use crate::store::Store;
 
 pub mod approvals;
 pub mod contests;
+pub mod hooks;
 pub mod incidents;
+pub mod mentions;
+pub mod metrics;
 pub mod pauses;
 pub mod trigger;
 pub mod views;

@@ -87,6 +87,39 @@ pub struct CampaignPlan {
     pub window: Option<TimeWindow>,
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub posts: Vec<PostPlan>,
+    /// The inbound events that fire its `Trigger::Hook` posts.
+    pub hooks: Vec<HookPlan>,
+}
+
+/// An inbound event a campaign declares: `POST /hooks/NAME`, signed with `secret`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookPlan {
+    /// Unique across the plan.
+    pub name: String,
+    /// Where the signing key is: `env:NAME` or `file:PATH` (read when the service starts).
+    pub secret: String,
+    /// A JSON pointer (RFC 6901) to the event's own id in the body, if the hook names one.
+    pub id_pointer: Option<String>,
+}
+
+impl Plan {
+    /// The hook called `name`, and the campaign that declares it.
+    pub fn hook(&self, name: &str) -> Option<(&CampaignPlan, &HookPlan)> {
+        self.campaigns.iter().find_map(|campaign| {
+            campaign
+                .hooks
+                .iter()
+                .find(|hook| hook.name == name)
+                .map(|hook| (campaign, hook))
+        })
+    }
+
+    /// Every hook's name, for "did you mean".
+    pub fn hook_names(&self) -> impl Iterator<Item = &str> {
+        self.campaigns
+            .iter()
+            .flat_map(|c| c.hooks.iter().map(|h| h.name.as_str()))
+    }
 }
 
 /// When a post fires.
@@ -96,6 +129,8 @@ pub enum Trigger {
     /// Shared: items written with the same rule share one parsed schedule, and one-off
     /// rows (most items of a large plan) do not pay for its size.
     Cron(Arc<CronSchedule>),
+    /// Whenever the campaign's hook of this name receives an event; never on a clock.
+    Hook(String),
 }
 
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::model::*;
-use super::{AccountMetrics, Store, StoreError, StoreResult};
+use super::*;
 use crate::connectors::OutgoingPost;
 
 /// The in-memory store. `MemoryStore::new()` starts empty.
@@ -93,6 +93,8 @@ struct Inner {
     incidents: BTreeMap<i64, IncidentRow>,
     /// Action `id` is `incident_actions[id - 1]`.
     incident_actions: Vec<IncidentActionRow>,
+    /// (hook, key) → what the inbound event fired.
+    hook_events: HashMap<(String, String), HookReceipt>,
 }
 
 impl Inner {
@@ -248,10 +250,7 @@ struct Attempt {
 
 /// The error SQLite gives when a row names a parent that does not exist.
 fn foreign_key_failed() -> StoreError {
-    StoreError::Sql(rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
-        Some("FOREIGN KEY constraint failed".into()),
-    ))
+    StoreError::Backend("FOREIGN KEY constraint failed".into())
 }
 
 /// SQLite's `LIMIT ?` with a usize bound as i64: a value past i64::MAX is negative, which
@@ -566,38 +565,25 @@ impl Inner {
     }
 }
 
-impl Store for MemoryStore {
-    fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64> {
-        let mut inner = self.lock();
-        if let Some(id) = inner.revisions.get(digest) {
-            return Ok(*id);
-        }
-        inner.first_started.get_or_insert(now);
-        let id = inner.revisions.len() as i64 + 1;
-        inner.revisions.insert(digest.to_string(), id);
-        Ok(id)
-    }
-
-    fn last_alive(&self) -> StoreResult<Option<Millis>> {
-        Ok(self.lock().alive)
-    }
-
-    fn first_started(&self) -> StoreResult<Option<Millis>> {
-        Ok(self.lock().first_started)
-    }
-
-    fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
+impl RunStore for MemoryStore {
+    fn hook_receipt(&self, hook: &str, key: &str) -> StoreResult<Option<HookReceipt>> {
         Ok(self
             .lock()
-            .cursors
-            .iter()
-            .map(|(key, at)| (key.clone(), *at))
-            .collect())
+            .hook_events
+            .get(&(hook.to_string(), key.to_string()))
+            .cloned())
     }
 
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
         let now = batch.now;
         let mut inner = self.lock();
+        if let Some(event) = &batch.hook_event
+            && inner
+                .hook_events
+                .contains_key(&(event.hook.clone(), event.key.clone()))
+        {
+            return Ok(Vec::new());
+        }
         // First which runs are new (the first of several with one key wins), and refuse the
         // whole batch, as SQLite's rollback does, if a new one names an unknown revision.
         let mut seen = HashSet::new();
@@ -712,6 +698,17 @@ impl Store for MemoryStore {
         }
         for write in &batch.crisis {
             inner.write_crisis(write, now);
+        }
+        if let Some(event) = &batch.hook_event {
+            inner.hook_events.insert(
+                (event.hook.clone(), event.key.clone()),
+                HookReceipt {
+                    hook: event.hook.clone(),
+                    key: event.key.clone(),
+                    received_at: now,
+                    runs: ids.clone(),
+                },
+            );
         }
         Ok(ids)
     }
@@ -902,60 +899,6 @@ impl Store for MemoryStore {
         Ok(not_ours)
     }
 
-    fn record_metrics(
-        &self,
-        account: &str,
-        metrics: &AccountMetrics,
-        at: Millis,
-    ) -> StoreResult<()> {
-        self.lock()
-            .metrics
-            .entry(account.to_owned())
-            .or_default()
-            .insert(at, *metrics);
-        Ok(())
-    }
-
-    fn latest_metrics(&self, account: &str) -> StoreResult<Option<(Millis, AccountMetrics)>> {
-        Ok(self
-            .lock()
-            .metrics
-            .get(account)
-            .and_then(|snapshots| snapshots.last_key_value())
-            .map(|(at, metrics)| (*at, *metrics)))
-    }
-
-    fn recent_remote_ids(
-        &self,
-        account: &str,
-        since: Millis,
-        limit: usize,
-    ) -> StoreResult<Vec<String>> {
-        let inner = self.lock();
-        let mut sent: Vec<(Millis, usize, &str)> = inner
-            .outbox
-            .iter()
-            .enumerate()
-            .filter(|(_, send)| {
-                &*send.account == account
-                    && send.state == OutboxState::Sent
-                    && send.updated_at >= since
-            })
-            .filter_map(|(index, send)| {
-                send.remote_id
-                    .as_deref()
-                    .map(|remote_id| (send.updated_at, index, remote_id))
-            })
-            .collect();
-        // As SQLite orders them: newest first, then by id, descending.
-        sent.sort_by_key(|&(at, index, _)| std::cmp::Reverse((at, index)));
-        Ok(sent
-            .into_iter()
-            .take(limit)
-            .map(|(_, _, remote_id)| remote_id.to_owned())
-            .collect())
-    }
-
     fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>> {
         let inner = self.lock();
         let Some(item) = inner.item_id(key) else {
@@ -1050,161 +993,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>> {
-        let inner = self.lock();
-        let limit = filter.limit.map_or(usize::MAX, sql_limit);
-        Ok(inner
-            .by_fire
-            .iter()
-            .rev()
-            .take_while(|(fire_at, _)| filter.since.is_none_or(|since| *fire_at >= since))
-            .map(|(_, id)| *id)
-            .filter(|id| {
-                filter.playbook.as_ref().is_none_or(|playbook| {
-                    inner.key(&inner.runs[(*id - 1) as usize]).playbook == *playbook
-                })
-            })
-            .take(limit)
-            .map(|id| inner.view(id))
-            .collect())
-    }
-
-    fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
-        let inner = self.lock();
-        let mut timeline = Vec::with_capacity(inner.runs.len().max(inner.outbox.len()));
-        for (_, id) in &inner.by_fire {
-            let run = inner.run(*id).expect("indexed runs exist");
-            let key = inner.key(run);
-            let row = |send| TimelineRow {
-                fire_at: run.fire_at,
-                playbook: key.playbook.clone(),
-                item: key.item.clone(),
-                state: run.state,
-                reason: run.reason.clone(),
-                send,
-            };
-            if run.first_send.is_none() {
-                timeline.push(row(None));
-                continue;
-            }
-            for send in inner.sends_in_order(run) {
-                timeline.push(row(Some(TimelineSend {
-                    account: send.account.to_string(),
-                    state: send.state,
-                    text: send.text.clone(),
-                    error: send.error.clone(),
-                    reply_to: send.reply_to.clone(),
-                    remote_id: send.remote_id.clone(),
-                    updated_at: send.updated_at,
-                    note: send.note.clone(),
-                })));
-            }
-        }
-        Ok(timeline)
-    }
-
-    fn status(&self) -> StoreResult<StatusView> {
-        let inner = self.lock();
-        // GROUP BY state ORDER BY state: the states present, by name.
-        let mut runs: BTreeMap<&'static str, i64> = BTreeMap::new();
-        for run in &inner.runs {
-            *runs.entry(run.state.as_str()).or_default() += 1;
-        }
-        let mut outbox: BTreeMap<&'static str, i64> = BTreeMap::new();
-        for send in &inner.outbox {
-            *outbox.entry(send.state.as_str()).or_default() += 1;
-        }
-        let in_flight = inner
-            .by_fire
-            .iter()
-            .map(|(_, id)| *id)
-            .filter(|id| {
-                matches!(
-                    inner.runs[(*id - 1) as usize].state,
-                    RunState::Running | RunState::Waiting
-                )
-            })
-            .take(100)
-            .map(|id| inner.view(id))
-            .collect();
-        let counts = |map: BTreeMap<&str, i64>| {
-            map.into_iter()
-                .map(|(state, count)| (state.to_string(), count))
-                .collect()
-        };
-        Ok(StatusView {
-            runs: counts(runs),
-            outbox: counts(outbox),
-            in_flight,
-        })
-    }
-
-    fn pause(&self, pause: &NewPause, now: Millis) -> StoreResult<i64> {
-        Ok(self.lock().insert_pause(pause, now))
-    }
-
-    fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
-        Ok(self.lock().lift_pauses(scope, by, None, now))
-    }
-
-    fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
-        Ok(self
-            .lock()
-            .pauses
-            .iter()
-            .filter(|pause| pause.in_force(now))
-            .map(|pause| pause.view.clone())
-            .collect())
-    }
-
-    fn held_sends(&self) -> StoreResult<Vec<HeldSend>> {
-        let inner = self.lock();
-        Ok((1..=inner.outbox.len() as OutboxId)
-            .filter(|id| inner.send(*id).state == OutboxState::Held)
-            .map(|id| {
-                let send = inner.send(id);
-                let run = inner.run(send.run_id).expect("sends belong to runs");
-                HeldSend {
-                    id,
-                    run_id: send.run_id,
-                    key: inner.key(run).clone(),
-                    fire_at: run.fire_at,
-                    account: send.account.to_string(),
-                }
-            })
-            .collect())
-    }
-
-    fn release_held(&self, releases: &[(OutboxId, Release)], now: Millis) -> StoreResult<()> {
-        let mut inner = self.lock();
-        let mut runs = Vec::new();
-        for (id, release) in releases {
-            let id = *id;
-            if !inner.knows_send(id) || inner.send(id).state != OutboxState::Held {
-                continue;
-            }
-            match release {
-                Release::Send => {
-                    inner.set_send_state(id, OutboxState::Pending, now);
-                    inner.send_mut(id).note = None;
-                }
-                Release::Skip { reason } => {
-                    let at = inner.send(id).next_attempt_at;
-                    inner.set_send_state(id, OutboxState::Skipped, at);
-                    inner.send_mut(id).note = Some(reason.clone());
-                }
-            }
-            inner.send_mut(id).updated_at = now;
-            runs.push(inner.send(id).run_id);
-        }
-        runs.sort_unstable();
-        runs.dedup();
-        for run_id in runs {
-            inner.settle(run_id, now);
-        }
-        Ok(())
-    }
-
     fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>> {
         let inner = self.lock();
         let mut slots = Vec::new();
@@ -1231,7 +1019,39 @@ impl Store for MemoryStore {
         }
         Ok(slots)
     }
+}
 
+impl ScheduleStore for MemoryStore {
+    fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        if let Some(id) = inner.revisions.get(digest) {
+            return Ok(*id);
+        }
+        inner.first_started.get_or_insert(now);
+        let id = inner.revisions.len() as i64 + 1;
+        inner.revisions.insert(digest.to_string(), id);
+        Ok(id)
+    }
+
+    fn last_alive(&self) -> StoreResult<Option<Millis>> {
+        Ok(self.lock().alive)
+    }
+
+    fn first_started(&self) -> StoreResult<Option<Millis>> {
+        Ok(self.lock().first_started)
+    }
+
+    fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
+        Ok(self
+            .lock()
+            .cursors
+            .iter()
+            .map(|(key, at)| (key.clone(), *at))
+            .collect())
+    }
+}
+
+impl ApprovalStore for MemoryStore {
     fn approval_for(&self, key: &ItemKey, fire_at: Millis) -> StoreResult<Option<ApprovalView>> {
         let inner = self.lock();
         Ok(inner
@@ -1312,7 +1132,77 @@ impl Store for MemoryStore {
         }
         Ok(view)
     }
+}
 
+impl PauseStore for MemoryStore {
+    fn pause(&self, pause: &NewPause, now: Millis) -> StoreResult<i64> {
+        Ok(self.lock().insert_pause(pause, now))
+    }
+
+    fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
+        Ok(self.lock().lift_pauses(scope, by, None, now))
+    }
+
+    fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
+        Ok(self
+            .lock()
+            .pauses
+            .iter()
+            .filter(|pause| pause.in_force(now))
+            .map(|pause| pause.view.clone())
+            .collect())
+    }
+
+    fn held_sends(&self) -> StoreResult<Vec<HeldSend>> {
+        let inner = self.lock();
+        Ok((1..=inner.outbox.len() as OutboxId)
+            .filter(|id| inner.send(*id).state == OutboxState::Held)
+            .map(|id| {
+                let send = inner.send(id);
+                let run = inner.run(send.run_id).expect("sends belong to runs");
+                HeldSend {
+                    id,
+                    run_id: send.run_id,
+                    key: inner.key(run).clone(),
+                    fire_at: run.fire_at,
+                    account: send.account.to_string(),
+                }
+            })
+            .collect())
+    }
+
+    fn release_held(&self, releases: &[(OutboxId, Release)], now: Millis) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let mut runs = Vec::new();
+        for (id, release) in releases {
+            let id = *id;
+            if !inner.knows_send(id) || inner.send(id).state != OutboxState::Held {
+                continue;
+            }
+            match release {
+                Release::Send => {
+                    inner.set_send_state(id, OutboxState::Pending, now);
+                    inner.send_mut(id).note = None;
+                }
+                Release::Skip { reason } => {
+                    let at = inner.send(id).next_attempt_at;
+                    inner.set_send_state(id, OutboxState::Skipped, at);
+                    inner.send_mut(id).note = Some(reason.clone());
+                }
+            }
+            inner.send_mut(id).updated_at = now;
+            runs.push(inner.send(id).run_id);
+        }
+        runs.sort_unstable();
+        runs.dedup();
+        for run_id in runs {
+            inner.settle(run_id, now);
+        }
+        Ok(())
+    }
+}
+
+impl ContestStore for MemoryStore {
     fn contest_state(&self, contest: &str) -> StoreResult<Option<String>> {
         Ok(self.lock().contest_states.get(contest).cloned())
     }
@@ -1357,7 +1247,9 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
+}
 
+impl CrisisStore for MemoryStore {
     fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>> {
         Ok(self.lock().crisis_states.get(plan).cloned())
     }
@@ -1482,5 +1374,152 @@ impl Store for MemoryStore {
             .get((id - 1).max(0) as usize)
             .filter(|a| a.id == id)
             .cloned())
+    }
+}
+
+impl MetricsStore for MemoryStore {
+    fn record_metrics(
+        &self,
+        account: &str,
+        metrics: &AccountMetrics,
+        at: Millis,
+    ) -> StoreResult<()> {
+        self.lock()
+            .metrics
+            .entry(account.to_owned())
+            .or_default()
+            .insert(at, *metrics);
+        Ok(())
+    }
+
+    fn latest_metrics(&self, account: &str) -> StoreResult<Option<(Millis, AccountMetrics)>> {
+        Ok(self
+            .lock()
+            .metrics
+            .get(account)
+            .and_then(|snapshots| snapshots.last_key_value())
+            .map(|(at, metrics)| (*at, *metrics)))
+    }
+
+    fn recent_remote_ids(
+        &self,
+        account: &str,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let inner = self.lock();
+        let mut sent: Vec<(Millis, usize, &str)> = inner
+            .outbox
+            .iter()
+            .enumerate()
+            .filter(|(_, send)| {
+                &*send.account == account
+                    && send.state == OutboxState::Sent
+                    && send.updated_at >= since
+            })
+            .filter_map(|(index, send)| {
+                send.remote_id
+                    .as_deref()
+                    .map(|remote_id| (send.updated_at, index, remote_id))
+            })
+            .collect();
+        // As SQLite orders them: newest first, then by id, descending.
+        sent.sort_by_key(|&(at, index, _)| std::cmp::Reverse((at, index)));
+        Ok(sent
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, remote_id)| remote_id.to_owned())
+            .collect())
+    }
+}
+
+impl ViewStore for MemoryStore {
+    fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>> {
+        let inner = self.lock();
+        let limit = filter.limit.map_or(usize::MAX, sql_limit);
+        Ok(inner
+            .by_fire
+            .iter()
+            .rev()
+            .take_while(|(fire_at, _)| filter.since.is_none_or(|since| *fire_at >= since))
+            .map(|(_, id)| *id)
+            .filter(|id| {
+                filter.playbook.as_ref().is_none_or(|playbook| {
+                    inner.key(&inner.runs[(*id - 1) as usize]).playbook == *playbook
+                })
+            })
+            .take(limit)
+            .map(|id| inner.view(id))
+            .collect())
+    }
+
+    fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
+        let inner = self.lock();
+        let mut timeline = Vec::with_capacity(inner.runs.len().max(inner.outbox.len()));
+        for (_, id) in &inner.by_fire {
+            let run = inner.run(*id).expect("indexed runs exist");
+            let key = inner.key(run);
+            let row = |send| TimelineRow {
+                fire_at: run.fire_at,
+                playbook: key.playbook.clone(),
+                item: key.item.clone(),
+                state: run.state,
+                reason: run.reason.clone(),
+                send,
+            };
+            if run.first_send.is_none() {
+                timeline.push(row(None));
+                continue;
+            }
+            for send in inner.sends_in_order(run) {
+                timeline.push(row(Some(TimelineSend {
+                    account: send.account.to_string(),
+                    state: send.state,
+                    text: send.text.clone(),
+                    error: send.error.clone(),
+                    reply_to: send.reply_to.clone(),
+                    remote_id: send.remote_id.clone(),
+                    updated_at: send.updated_at,
+                    note: send.note.clone(),
+                })));
+            }
+        }
+        Ok(timeline)
+    }
+
+    fn status(&self) -> StoreResult<StatusView> {
+        let inner = self.lock();
+        // GROUP BY state ORDER BY state: the states present, by name.
+        let mut runs: BTreeMap<&'static str, i64> = BTreeMap::new();
+        for run in &inner.runs {
+            *runs.entry(run.state.as_str()).or_default() += 1;
+        }
+        let mut outbox: BTreeMap<&'static str, i64> = BTreeMap::new();
+        for send in &inner.outbox {
+            *outbox.entry(send.state.as_str()).or_default() += 1;
+        }
+        let in_flight = inner
+            .by_fire
+            .iter()
+            .map(|(_, id)| *id)
+            .filter(|id| {
+                matches!(
+                    inner.runs[(*id - 1) as usize].state,
+                    RunState::Running | RunState::Waiting
+                )
+            })
+            .take(100)
+            .map(|id| inner.view(id))
+            .collect();
+        let counts = |map: BTreeMap<&str, i64>| {
+            map.into_iter()
+                .map(|(state, count)| (state.to_string(), count))
+                .collect()
+        };
+        Ok(StatusView {
+            runs: counts(runs),
+            outbox: counts(outbox),
+            in_flight,
+        })
     }
 }

@@ -355,6 +355,7 @@ fn create(inner: &mut Inner, mut message: FakeMessage) -> FakeMessage {
 
 fn handle(inner: &mut Inner, method: &str, params: &Value, form: &[FormField]) -> Response {
     match method {
+        "setWebhook" => ok(Value::Bool(true)),
         "getMe" => ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "Brand", "username": BOT_USERNAME,
             "can_join_groups": true, "can_read_all_group_messages": false,

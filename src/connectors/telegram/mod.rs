@@ -49,11 +49,13 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use self::api::{Context, Message, Update, User};
-use self::updates::{Audience, mention_in};
+use self::updates::{Audience, WebhookError, mention_in};
 use super::http;
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
-use super::{Connector, Delivered, Lookup, MentionPage, OutgoingPost, SendError};
+use super::{
+    Connector, Delivered, Lookup, Mention, MentionPage, OutgoingPost, PushedUpdateError, SendError,
+};
 use crate::network::Network;
 
 pub use updates::{SECRET_TOKEN_HEADER, parse_webhook_update, verify_secret_token};
@@ -89,6 +91,18 @@ pub struct TelegramConnector {
     client: reqwest::Client,
     /// `getMe`, asked once, to recognise mentions of the bot.
     bot: OnceCell<User>,
+    /// `updates: webhook`: where Telegram pushes the bot's updates, with which secret token;
+    /// registered (`setWebhook`) once, when updates are first asked for.
+    webhook: Option<Webhook>,
+    webhook_registered: std::sync::atomic::AtomicBool,
+}
+
+/// Webhook mode: the public URL of crier's server for this account, and the secret token
+/// Telegram sends with each update.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: Url,
+    pub secret: Secret,
 }
 
 impl TelegramConnector {
@@ -106,7 +120,15 @@ impl TelegramConnector {
             chat: chat.into(),
             client,
             bot: OnceCell::new(),
+            webhook: None,
+            webhook_registered: Default::default(),
         }
+    }
+
+    /// Takes the bot's updates from Telegram's pushes to `webhook` instead of `getUpdates`.
+    pub fn with_webhook(mut self, webhook: Webhook) -> Self {
+        self.webhook = Some(webhook);
+        self
     }
 
     /// The connector of a `telegram` account: `token`, `chat`, and optionally `server`.
@@ -118,13 +140,21 @@ impl TelegramConnector {
         };
         let chat = chat.to_owned();
         let token = setup.required_secret(Network::Telegram, "token")?;
-        Ok(TelegramConnector::new(
-            setup.name,
-            server,
-            token,
-            chat,
-            setup.client.clone(),
-        ))
+        let webhook = match setup.config.updates.as_ref().map(|u| u.trim()) {
+            Some("webhook") => {
+                let url = setup.required(Network::Telegram, "url", &setup.config.url)?;
+                let url = setup.http_url("url", url)?;
+                let secret = setup.required_secret(Network::Telegram, "secret")?;
+                Some(Webhook { url, secret })
+            }
+            _ => None,
+        };
+        let connector =
+            TelegramConnector::new(setup.name, server, token, chat, setup.client.clone());
+        Ok(match webhook {
+            Some(webhook) => connector.with_webhook(webhook),
+            None => connector,
+        })
     }
 
     /// `{server}/bot{token}/{method}`.
@@ -385,6 +415,30 @@ impl Connector for TelegramConnector {
     }
 
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
+        // Telegram answers `getUpdates` with an error while a webhook is set: in webhook
+        // mode updates arrive through `pushed_update`, once the webhook is registered.
+        if let Some(webhook) = &self.webhook {
+            use std::sync::atomic::Ordering;
+            if !self.webhook_registered.load(Ordering::SeqCst) {
+                let body = json!({
+                    "url": webhook.url.as_str(),
+                    "secret_token": webhook.secret.expose(),
+                    "allowed_updates": ["message", "channel_post"],
+                });
+                let context = Context {
+                    action: "registering the bot's webhook",
+                    chat: None,
+                };
+                let _: bool = self
+                    .call("setWebhook", RequestBody::Json(body), context)
+                    .await?;
+                self.webhook_registered.store(true, Ordering::SeqCst);
+            }
+            return Ok(MentionPage {
+                mentions: Vec::new(),
+                cursor: cursor.map(str::to_owned),
+            });
+        }
         let offset = match cursor {
             Some(cursor) => {
                 Some(
@@ -427,5 +481,29 @@ impl Connector for TelegramConnector {
                 .last()
                 .map(|update| (update.update_id + 1).to_string()),
         })
+    }
+
+    async fn pushed_update(
+        &self,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<Option<Mention>, PushedUpdateError> {
+        let Some(webhook) = &self.webhook else {
+            return Err(PushedUpdateError::NotPushed);
+        };
+        let update = super::telegram::parse_webhook_update(webhook.secret.expose(), token, body)
+            .map_err(|error| match error {
+                WebhookError::BadSecretToken => PushedUpdateError::BadToken,
+                WebhookError::NotAnUpdate { reason } => PushedUpdateError::NotAnUpdate { reason },
+            })?;
+        let audience = Audience {
+            bot: self
+                .bot()
+                .await
+                .map_err(PushedUpdateError::Network)?
+                .clone(),
+            chat: self.chat.clone(),
+        };
+        Ok(mention_in(&update, &audience))
     }
 }
