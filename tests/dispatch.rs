@@ -1027,7 +1027,8 @@ fn kills_repeat_only_the_requests_in_flight() {
     assert_exactly_once(&network, POSTS);
     let repeated = network.request_count() - POSTS;
     assert!(
-        repeated <= KILLS * crier::engine::dispatch::PER_ACCOUNT,
+        repeated
+            <= KILLS * crier::engine::dispatch::in_flight_limit(crier::network::Network::Webhook),
         "{repeated} requests repeated over {KILLS} kills"
     );
 }

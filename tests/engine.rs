@@ -584,3 +584,73 @@ fn a_one_off_already_past_is_recorded_as_missed_and_history_shows_late_sends() {
         "{history}"
     );
 }
+
+/// A burst larger than a chunk is committed chunk by chunk: the first chunk's posts can be
+/// claimed and sent while the later chunks are not yet built, and the burst still ends in
+/// exactly one run and one send per fire.
+#[test]
+fn a_burst_is_committed_and_sendable_chunk_by_chunk() {
+    use crier::connectors::Connectors;
+    use crier::engine::{Dispatcher, FIRE_CHUNK, RetryPolicy};
+
+    let posts = 2 * FIRE_CHUNK + FIRE_CHUNK / 2;
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..posts {
+        csv.push_str(&format!("2026-12-01 10:00,demo,post {n}\n"));
+    }
+    let (_dir, plan) = plan_from(&[
+        ("burst.csv", &csv),
+        (
+            "burst.yaml",
+            "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n",
+        ),
+    ]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut engine = engine(&plan, &store, at(9, 0));
+    let (connectors, recording) = Connectors::build_rehearsal(&plan.accounts);
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // After each chunk's commit: how many runs the store holds, and how many posts had
+    // gone out by then (the first chunk is sent at once, before the next is built).
+    let mut seen = Vec::new();
+    let fired = engine
+        .fire_due_in_chunks(at(10, 0), &mut |runs| {
+            let stored = store
+                .status()
+                .unwrap()
+                .runs
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<i64>();
+            if seen.is_empty() {
+                runtime
+                    .block_on(dispatcher.dispatch_due(|| at(10, 0), None))
+                    .unwrap();
+            }
+            seen.push((runs, stored, recording.lock().unwrap().len()));
+        })
+        .unwrap();
+    assert_eq!(fired, posts);
+    assert_eq!(
+        seen,
+        [
+            (FIRE_CHUNK, FIRE_CHUNK as i64, FIRE_CHUNK),
+            (FIRE_CHUNK, 2 * FIRE_CHUNK as i64, FIRE_CHUNK),
+            (FIRE_CHUNK / 2, posts as i64, FIRE_CHUNK),
+        ]
+    );
+    runtime
+        .block_on(dispatcher.dispatch_due(|| at(10, 0), None))
+        .unwrap();
+    let sent = recording.lock().unwrap();
+    let keys: std::collections::HashSet<_> = sent
+        .iter()
+        .map(|r| r.post.idempotency_key.clone())
+        .collect();
+    assert_eq!((sent.len(), keys.len()), (posts, posts));
+    // Nothing more is due: a second call fires nothing and commits only that it was alive.
+    assert_eq!(engine.fire_due(at(10, 0)).unwrap(), 0);
+}

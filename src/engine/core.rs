@@ -141,7 +141,9 @@ impl Engine {
                 .get(&item.key(&self.plan))
                 .copied()
                 .unwrap_or(alive);
-            self.catch_up(item, cursor, now, &mut batch)?;
+            if let Some(next) = self.catch_up(item, cursor, now, &mut batch)? {
+                self.queue.push(next, item);
+            }
         }
         self.commit(batch)
     }

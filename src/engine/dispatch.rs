@@ -15,6 +15,7 @@ use super::events::{Events, ServiceEvent};
 use super::gate;
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, Lookup, SendError};
+use crate::network::Network;
 use crate::playbook::plan::Plan;
 use crate::store::{
     Claim, Millis, OutboxId, OutboxOutcome, OutboxRow, Recovered, RunId, Store, StoreResult,
@@ -107,6 +108,18 @@ fn rate_limit_patience() -> TimeDelta {
 /// Requests in flight to one account at once, lookups included: a restart with many sends
 /// in doubt never asks a small server a hundred questions at the same moment.
 pub const PER_ACCOUNT: usize = 4;
+/// The same for a `webhook` account: a team's own receiver (a CRM, an internal tool) has
+/// none of a social network's rate limits and takes bursts; more requests in flight let a
+/// burst's marks and results be committed many at a time.
+pub const PER_WEBHOOK: usize = 32;
+
+/// Requests in flight to one account of `network` at once.
+pub fn in_flight_limit(network: Network) -> usize {
+    match network {
+        Network::Webhook => PER_WEBHOOK,
+        _ => PER_ACCOUNT,
+    }
+}
 
 /// Claims due rows, sends each through its account's connector, and records each result as
 /// soon as its own request ends. It keeps claiming while others are in flight: a slow or
@@ -239,6 +252,9 @@ impl Dispatcher {
         loop {
             let stopping = *stop.borrow();
             if stopping && flight.is_empty() {
+                if flight.sent > 0 {
+                    tracing::info!(sent = flight.sent, "posts sent since the last report");
+                }
                 return;
             }
             let mut wait = MAX_IDLE;
@@ -253,6 +269,12 @@ impl Dispatcher {
                         if let Some(due) = due {
                             wait = (from_millis(due) - now()).to_std().unwrap_or_default();
                         }
+                        // A claim that took fewer rows than it could left due only the rows
+                        // of accounts with no room: claiming again at once would find none
+                        // (and scan them all). A finish that makes room claims again.
+                        if wait.is_zero() && !flight.more_due {
+                            wait = MAX_IDLE;
+                        }
                     }
                     Err(error) => {
                         wait = backoff.failed(&error);
@@ -262,7 +284,10 @@ impl Dispatcher {
             let wait = wait.min(MAX_IDLE);
             tokio::select! {
                 event = self.next_event(&mut flight, &now), if !flight.is_empty() => match event {
-                    Ok(finished) => claim |= finished,
+                    Ok(finished) => {
+                        let room = flight.take_room_made() || flight.is_empty();
+                        claim |= finished && room;
+                    }
                     Err(error) => {
                         tracing::error!("recording a send failed: {error}; it is taken back when its claim's lease passes");
                         claim = true;
@@ -270,7 +295,13 @@ impl Dispatcher {
                 },
                 _ = tokio::time::sleep(wait) => claim = true,
                 _ = wake.notified() => claim = true,
-                _ = renew.tick() => self.renew(&flight, now()),
+                _ = renew.tick() => {
+                    self.renew(&flight, now());
+                    if flight.sent > 0 {
+                        tracing::info!(sent = flight.sent, in_flight = flight.claimed.len(), "posts sent since the last report");
+                        flight.sent = 0;
+                    }
+                }
                 _ = stop.changed(), if !stopping => {}
             }
         }
@@ -314,6 +345,7 @@ impl Dispatcher {
             },
             self.batch,
         )?;
+        flight.more_due = rows.len() == self.batch;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -385,28 +417,42 @@ impl Dispatcher {
                 Ok(false)
             }
             Some(joined) = flight.sends.join_next() => {
-                let Ok((row, attempt)) = joined else {
-                    // A send task panicked: its row stays claimed, and is taken back (in
-                    // doubt) when the lease passes.
-                    flight.forget_panicked();
-                    return Ok(true);
-                };
-                flight.finished(&row);
-                let Attempt::Made(result) = attempt else {
-                    return Ok(true);
-                };
-                let outcome = self.outcome(&row, result, now());
-                let event = self
-                    .events
-                    .as_ref()
-                    .and_then(|_| ServiceEvent::of_send(&row, &outcome));
-                let counted = telemetry_outcome(&outcome);
-                let recorded = self.finish(&[(row.id, outcome)], to_millis(now()))?;
-                if recorded {
-                    self.count(&row.account, counted);
+                // Every send that has finished by now is recorded in one commit: results
+                // are still committed after their responses, in a burst many at a time.
+                let mut outcomes = Vec::new();
+                let mut recorded = Vec::new();
+                let mut joined = Some(joined);
+                while let Some(result) = joined.take().or_else(|| flight.sends.try_join_next()) {
+                    let Ok((row, attempt)) = result else {
+                        // A send task panicked: its row stays claimed, and is taken back
+                        // (in doubt) when the lease passes.
+                        flight.forget_panicked();
+                        continue;
+                    };
+                    flight.finished(&row);
+                    let Attempt::Made(result) = attempt else {
+                        continue;
+                    };
+                    let outcome = self.outcome(&row, result, now());
+                    let event = self
+                        .events
+                        .as_ref()
+                        .and_then(|_| ServiceEvent::of_send(&row, &outcome));
+                    recorded.push((row.id, row.account, telemetry_outcome(&outcome), event));
+                    if matches!(outcome, OutboxOutcome::Sent { .. }) {
+                        flight.sent += 1;
+                    }
+                    outcomes.push((row.id, outcome));
                 }
-                if let (Some(events), Some(event), true) = (&self.events, event, recorded) {
-                    events.emit(event);
+                let taken_back = self.finish_all(&outcomes, to_millis(now()))?;
+                for (id, account, counted, event) in recorded {
+                    if taken_back.contains(&id) {
+                        continue;
+                    }
+                    self.count(&account, counted);
+                    if let (Some(events), Some(event)) = (&self.events, event) {
+                        events.emit(event);
+                    }
                 }
                 Ok(true)
             }
@@ -426,7 +472,9 @@ impl Dispatcher {
             .is_some_and(|c| cannot_confirm(c.capabilities()));
         match result {
             Ok(remote_id) => {
-                tracing::info!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, remote_id = %remote_id, "sent");
+                // One line per send only at debug level: in a burst it would cost more than
+                // the send; the service logs how many went out instead (`Flight::sent`).
+                tracing::debug!(account = %row.account, playbook = %row.post.playbook, item = %row.post.item, remote_id = %remote_id, "sent");
                 OutboxOutcome::Sent { remote_id }
             }
             // Resending could post twice, and the network cannot say whether the first
@@ -485,6 +533,15 @@ impl Dispatcher {
     /// Records outcomes of this dispatcher's claims; one taken back meanwhile is left to
     /// whoever holds it now. Returns whether every outcome was recorded.
     fn finish(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<bool> {
+        Ok(self.finish_all(outcomes, now)?.is_empty())
+    }
+
+    /// `finish`, returning the sends whose result was not recorded (taken back).
+    fn finish_all(
+        &self,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        now: Millis,
+    ) -> StoreResult<Vec<OutboxId>> {
         let taken_back = self.store.finish_outbox(&self.owner, outcomes, now)?;
         for id in &taken_back {
             tracing::warn!(
@@ -492,7 +549,7 @@ impl Dispatcher {
                 "this send's claim passed its lease and was taken back; its result here is not recorded"
             );
         }
-        Ok(taken_back.is_empty())
+        Ok(taken_back)
     }
 }
 
@@ -572,8 +629,15 @@ struct Flight {
     mark_sender: mpsc::UnboundedSender<MarkRequest>,
     /// Claimed and unfinished sends by id, with their account.
     claimed: HashMap<OutboxId, String>,
-    /// Per account: sends claimed and unfinished, and the permits for its requests.
-    accounts: HashMap<String, (usize, Arc<Semaphore>)>,
+    /// Per account: sends claimed and unfinished, how many may be in flight, and the
+    /// permits for its requests.
+    accounts: HashMap<String, (usize, usize, Arc<Semaphore>)>,
+    /// Sends delivered since the service last said how many.
+    sent: u64,
+    /// Whether the last claim took as many rows as it could (more may be due at once).
+    more_due: bool,
+    /// Whether a finished send made room on an account that had none.
+    room_made: bool,
     /// Becomes true when the dispatcher stops: sends still waiting for their network's pace
     /// give up their turn (nothing left; their claims are taken back at the next start).
     stopping: watch::Receiver<bool>,
@@ -589,6 +653,9 @@ impl Flight {
             claimed: HashMap::new(),
             accounts: HashMap::new(),
             stopping,
+            sent: 0,
+            more_due: false,
+            room_made: false,
         }
     }
 
@@ -604,16 +671,19 @@ impl Flight {
     fn busy_accounts(&self) -> Vec<String> {
         self.accounts
             .iter()
-            .filter(|(_, (claimed, _))| *claimed >= PER_ACCOUNT)
+            .filter(|(_, (claimed, limit, _))| *claimed >= *limit)
             .map(|(account, _)| account.clone())
             .collect()
     }
 
     fn start(&mut self, row: OutboxRow, connector: Option<Arc<dyn Connector>>) {
-        let (claimed, permits) = self
+        let limit = connector
+            .as_ref()
+            .map_or(PER_ACCOUNT, |c| in_flight_limit(c.network()));
+        let (claimed, _, permits) = self
             .accounts
             .entry(row.account.clone())
-            .or_insert_with(|| (0, Arc::new(Semaphore::new(PER_ACCOUNT))));
+            .or_insert_with(|| (0, limit, Arc::new(Semaphore::new(limit))));
         *claimed += 1;
         let permits = permits.clone();
         self.claimed.insert(row.id, row.account.clone());
@@ -653,12 +723,18 @@ impl Flight {
 
     fn finished(&mut self, row: &OutboxRow) {
         self.claimed.remove(&row.id);
-        if let Some((claimed, _)) = self.accounts.get_mut(&row.account) {
+        if let Some((claimed, limit, _)) = self.accounts.get_mut(&row.account) {
+            self.room_made |= *claimed == *limit;
             *claimed = claimed.saturating_sub(1);
             if *claimed == 0 {
                 self.accounts.remove(&row.account);
             }
         }
+    }
+
+    /// Whether room was made on a full account since the last call.
+    fn take_room_made(&mut self) -> bool {
+        std::mem::take(&mut self.room_made)
     }
 
     /// After a task panicked, the rows whose tasks are gone are forgotten (their claims

@@ -15,49 +15,97 @@ use crate::store::{
     Batch, Millis, NewRun, RunId, RunState, StepSpec, StoreResult, from_millis, to_millis,
 };
 
+/// Due fires built and committed per transaction: the first posts of a burst are claimable
+/// after the first chunk's commit, and a burst's memory is bounded by the chunk.
+pub const FIRE_CHUNK: usize = 1_000;
+
 impl Engine {
-    /// Turns every fire due at `now` into runs, committed together (with the record that
-    /// the engine was alive at `now`, even when nothing fired).
-    ///
-    /// If the store fails, nothing is lost: the fires go back in the queue and the cursors
-    /// are read again from the store, so the next call fires them again.
+    /// Turns every fire due at `now` into runs, committed in chunks of `FIRE_CHUNK` (each
+    /// with the record that the engine was alive at `now`; one commit even when nothing
+    /// fired). Returns how many runs were created.
     pub fn fire_due(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
-        if self.queue.peek().is_none_or(|at| at > now) {
-            return self.fire_due_now(now);
-        }
-        let queue = self.queue.clone();
-        self.fire_due_now(now).inspect_err(|_| {
-            self.queue = queue;
-            if let Ok(cursors) = self.parts.store.cursors() {
-                self.cursors = cursors
-                    .into_iter()
-                    .map(|(key, at)| (key, from_millis(at)))
-                    .collect();
-            }
-        })
+        self.fire_due_in_chunks(now, &mut |_| {})
     }
 
-    pub(super) fn fire_due_now(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+    /// `fire_due`, calling `committed` after each chunk's commit with how many runs it
+    /// held: the service wakes its dispatcher there, so the first posts of a burst go out
+    /// while the later ones are still being built, and memory is bounded by the chunk.
+    ///
+    /// If the store fails, nothing is lost: the chunks committed stay committed, the fires
+    /// of the failed chunk go back in the queue and the cursors are read again from the
+    /// store, so the next call fires them again.
+    pub fn fire_due_in_chunks(
+        &mut self,
+        now: DateTime<Utc>,
+        committed: &mut dyn FnMut(usize),
+    ) -> StoreResult<usize> {
+        let mut fired = 0;
+        loop {
+            let mut popped = Vec::new();
+            let mut next = Vec::new();
+            let chunk = self.fire_chunk(now, &mut popped, &mut next);
+            let runs = match chunk {
+                Ok(runs) => runs,
+                Err(error) => {
+                    for (at, item) in popped {
+                        self.queue.push(at, item);
+                    }
+                    if let Ok(cursors) = self.parts.store.cursors() {
+                        self.cursors = cursors
+                            .into_iter()
+                            .map(|(key, at)| (key, from_millis(at)))
+                            .collect();
+                    }
+                    return Err(error);
+                }
+            };
+            for (at, item) in next {
+                self.queue.push(at, item);
+            }
+            if runs > 0 {
+                fired += runs;
+                committed(runs);
+            }
+            if popped.is_empty() || self.queue.peek().is_none_or(|at| at > now) {
+                return Ok(fired);
+            }
+        }
+    }
+
+    /// Pops up to `FIRE_CHUNK` due fires (into `popped`), builds their runs and commits
+    /// them; the items' next fires go to `next`, to be queued once the commit holds.
+    fn fire_chunk(
+        &mut self,
+        now: DateTime<Utc>,
+        popped: &mut Vec<(DateTime<Utc>, ItemRef)>,
+        next: &mut Vec<(DateTime<Utc>, ItemRef)>,
+    ) -> StoreResult<usize> {
         let mut batch = Batch {
             now: to_millis(now),
             ..Batch::default()
         };
-        while let Some((at, item)) = self.queue.pop_due(now) {
-            if now - at > LATE_GRACE {
+        while batch.runs.len() < FIRE_CHUNK
+            && let Some((at, item)) = self.queue.pop_due(now)
+        {
+            popped.push((at, item));
+            let following = if now - at > LATE_GRACE {
                 // Woken long after the fire (the machine slept): the missed policy decides.
                 let cursor = self
                     .cursors
                     .get(&item.key(&self.plan))
                     .copied()
                     .unwrap_or(at - TimeDelta::milliseconds(1));
-                self.catch_up(item, cursor, now, &mut batch)?;
-                continue;
+                self.catch_up(item, cursor, now, &mut batch)?
+            } else {
+                self.fire(item, at, now, &mut batch)?
+            };
+            if let Some(following) = following {
+                next.push((following, item));
             }
-            self.fire(item, at, now, &mut batch)?;
         }
-        let fired = batch.runs.len();
+        let runs = batch.runs.len();
         self.commit(batch)?;
-        Ok(fired)
+        Ok(runs)
     }
 
     /// Rehearsals: fires what is due up to `horizon` in one commit, each run as if created
@@ -85,7 +133,9 @@ impl Engine {
                 }
             }
             let (at, item) = self.queue.pop_due(horizon).expect("peeked");
-            self.fire(item, at, at, &mut batch)?;
+            if let Some(next) = self.fire(item, at, at, &mut batch)? {
+                self.queue.push(next, item);
+            }
             if let Some(wake) = batch.runs.last().and_then(|run| run.wake_at) {
                 earliest_wake = Some(earliest_wake.map_or(wake, |w| w.min(wake)));
             }
@@ -130,21 +180,18 @@ impl Engine {
         ids.first().copied().ok_or(TriggerError::AlreadyFired)
     }
 
-    /// One fire at its time: the run, the cursor moved on, the item's next fire queued.
+    /// One fire at its time: the run, the cursor moved on; returns the item's next fire.
     pub(super) fn fire(
         &mut self,
         item: ItemRef,
         at: DateTime<Utc>,
         now: DateTime<Utc>,
         batch: &mut Batch,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Option<DateTime<Utc>>> {
         batch.runs.push(self.new_run(item, at, now, None)?);
         crate::telemetry::fire_lateness((now - at).num_milliseconds() as f64 / 1000.0);
         self.advance_cursor(item, at, batch);
-        if let Some(next) = next_fire(&self.plan, item, at) {
-            self.queue.push(next, item);
-        }
-        Ok(())
+        Ok(next_fire(&self.plan, item, at))
     }
 
     /// A run for one fire: the condition evaluated, the text rendered, the steps pinned.

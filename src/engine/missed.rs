@@ -53,8 +53,8 @@ impl Engine {
         Ok(recorded)
     }
 
-    /// Applies the item's `missed:` policy to the fires in `(cursor, now]`, and queues the
-    /// next future fire. Every missed fire is recorded; after a long outage they are
+    /// Applies the item's `missed:` policy to the fires in `(cursor, now]`, and returns the
+    /// next future fire, for the caller to queue. Every missed fire is recorded; after a long outage they are
     /// committed in chunks of `CATCH_UP_CHUNK` (runs with the cursor past them), so each
     /// transaction stays bounded and a crash midway resumes from the last chunk.
     pub(super) fn catch_up(
@@ -63,7 +63,7 @@ impl Engine {
         cursor: DateTime<Utc>,
         now: DateTime<Utc>,
         batch: &mut Batch,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Option<DateTime<Utc>>> {
         let mut from = cursor;
         loop {
             let missed = fires_between(&self.plan, item, from, now, CATCH_UP_CHUNK);
@@ -108,10 +108,7 @@ impl Engine {
             }
             from = last;
         }
-        if let Some(next) = next_fire(&self.plan, item, now.max(cursor)) {
-            self.queue.push(next, item);
-        }
-        Ok(())
+        Ok(next_fire(&self.plan, item, now.max(cursor)))
     }
 
     pub(super) fn missed_run(&self, item: ItemRef, at: DateTime<Utc>, reason: String) -> NewRun {

@@ -22,6 +22,7 @@ mod steps;
 pub mod timeline;
 
 pub use self::core::{Engine, EngineParts, TriggerError};
+pub use fire::FIRE_CHUNK;
 pub use missed::LATE_GRACE;
 // The key belongs to the store's model; re-exported for code written against it here.
 pub use crate::store::idempotency_key;

@@ -394,7 +394,7 @@ impl Running {
                 break Ok(());
             }
             let now = Utc::now();
-            let sleep = match self.tick(now) {
+            let sleep = match blocking(|| self.tick(now, &wake)) {
                 Ok(committed) => {
                     if committed {
                         wake.notify_one();
@@ -453,8 +453,9 @@ impl Running {
         outcome
     }
 
-    /// One pass of the engine at `now`; whether it committed anything to send.
-    fn tick(&mut self, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+    /// One pass of the engine at `now`; whether it committed anything to send (due fires
+    /// wake the dispatcher chunk by chunk through `wake`).
+    fn tick(&mut self, now: DateTime<Utc>, wake: &Notify) -> Result<bool, ServiceError> {
         let engine = &mut self.engine;
         let requested = engine.open_approvals(now)?;
         engine.tick_contests(now, crate::contest::lifecycle::Seeds::Random)?;
@@ -466,7 +467,12 @@ impl Running {
                 0
             }
         };
-        let fired = engine.fire_due(now)?;
+        // Each chunk of a burst is handed to the dispatcher as soon as it is committed.
+        let events = &self.events;
+        let fired = engine.fire_due_in_chunks(now, &mut |runs| {
+            wake.notify_one();
+            events.emit(ServiceEvent::RunsCreated { count: runs });
+        })?;
         let woke = engine.resume_waiting(now)?;
         let released = engine.release_held(now)?;
         if requested > 0 {
@@ -476,9 +482,6 @@ impl Running {
         if alerted > 0 {
             self.events
                 .emit(ServiceEvent::IncidentChanged { sends: alerted });
-        }
-        if fired > 0 {
-            self.events.emit(ServiceEvent::RunsCreated { count: fired });
         }
         Ok(fired + woke + released + alerted > 0)
     }
@@ -494,6 +497,16 @@ impl Running {
             self.report.as_ref(),
         );
         self.events.emit(ServiceEvent::Reloaded { applied });
+    }
+}
+
+/// Runs `work`, which blocks on the store, without holding up the other tasks of this
+/// worker: a dispatcher woken by the engine in the middle of a burst is queued on the
+/// engine's own worker, and would otherwise wait for the whole burst to be built.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
