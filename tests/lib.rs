@@ -31,3 +31,4 @@ mod store;
 mod support;
 mod telegram;
 mod vk;
+mod x;

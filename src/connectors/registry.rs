@@ -19,6 +19,7 @@ use super::slack::SlackConnector;
 use super::telegram::TelegramConnector;
 use super::vk::VkConnector;
 use super::webhook::WebhookConnector;
+use super::x::XConnector;
 use crate::network::Network;
 use crate::playbook::plan::Account;
 use crate::playbook::raw::AccountConfig;
@@ -136,7 +137,7 @@ impl Connectors {
 }
 
 /// The secret fields of an account, by name.
-fn secret_fields(config: &AccountConfig) -> [(&'static str, Option<&str>); 5] {
+fn secret_fields(config: &AccountConfig) -> [(&'static str, Option<&str>); 6] {
     fn field(value: &Option<Spanned<String>>) -> Option<&str> {
         value.as_ref().map(|v| v.value.as_str())
     }
@@ -146,6 +147,7 @@ fn secret_fields(config: &AccountConfig) -> [(&'static str, Option<&str>); 5] {
         ("webhook", field(&config.webhook)),
         ("secret", field(&config.secret)),
         ("password", field(&config.password)),
+        ("client_secret", field(&config.client_secret)),
     ]
 }
 
@@ -237,6 +239,7 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Slack => SlackConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Email => EmailConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Vk => VkConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::X => XConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
     };
     built.map_err(|err| vec![err])
 }

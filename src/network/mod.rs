@@ -28,6 +28,7 @@ pub enum Network {
     Email,
     Console,
     Vk,
+    X,
 }
 
 /// One network's entry in the table.
@@ -44,12 +45,13 @@ pub struct Profile {
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 10] = [
+    pub const ALL: [Network; 11] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
         Network::Matrix,
         Network::Vk,
+        Network::X,
         Network::Discord,
         Network::Slack,
         Network::Webhook,
@@ -70,6 +72,7 @@ impl Network {
             Network::Email => "email",
             Network::Console => "console",
             Network::Vk => "vk",
+            Network::X => "x",
         }
     }
 
@@ -77,7 +80,7 @@ impl Network {
     pub const fn profile(self) -> Profile {
         const Y: bool = true;
         const N: bool = false;
-        use Counting::{Characters, Graphemes, Mastodon, Utf16};
+        use Counting::{Characters, Graphemes, Mastodon, Utf16, XWeighted};
         let (title, capabilities, text, max_images) = match self {
             //                                           post reply media DM delete   mentions hashtags metrics lookup key
             Network::Mastodon => (
@@ -139,6 +142,12 @@ impl Network {
                 caps([Y, Y, Y, N, Y], [Y, N, Y, Y, Y]),
                 TextRules::limited(Characters, 16_384),
                 Some(10),
+            ),
+            Network::X => (
+                "X",
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
+                TextRules::limited(XWeighted, 280),
+                Some(4),
             ),
         };
         Profile {

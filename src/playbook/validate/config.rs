@@ -21,10 +21,18 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         Network::Email => (&["smtp", "from", "to"], &["username", "password"]),
         Network::Console => (&[], &[]),
         Network::Vk => (&["group", "token"], &["server"]),
+        Network::X => (&["token", "client_id"], &["client_secret", "server"]),
     }
 }
 
-const SECRET_FIELDS: [&str; 5] = ["token", "app_password", "webhook", "secret", "password"];
+const SECRET_FIELDS: [&str; 6] = [
+    "token",
+    "app_password",
+    "webhook",
+    "secret",
+    "password",
+    "client_secret",
+];
 const URL_FIELDS: [&str; 4] = ["server", "service", "homeserver", "url"];
 
 fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
@@ -35,6 +43,8 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
         ("handle", &a.handle),
         ("app_password", &a.app_password),
         ("group", &a.group),
+        ("client_id", &a.client_id),
+        ("client_secret", &a.client_secret),
         ("chat", &a.chat),
         ("homeserver", &a.homeserver),
         ("room", &a.room),
