@@ -692,3 +692,53 @@ async fn the_dispatcher_recovers_a_lost_answer_without_posting_twice() {
     assert_eq!(fake.posts().len(), 1, "posted once");
     assert_eq!(fake.calls("POST", "/2/tweets").len(), 1);
 }
+
+/// `crier accounts check` with a token X no longer renews: the account fails, saying what to
+/// do and where the new tokens go; once renewed tokens are in the file, it passes.
+#[test]
+fn accounts_check_fails_with_what_to_do_when_the_token_cannot_be_renewed() {
+    let fake = FakeX::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let file = token_file(&dir, "xat-expired", -60);
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  brand_x: {{ network: x, token: 'file:{}', client_id: {CLIENT_ID}, server: '{}' }}\n",
+            file.display(),
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["accounts", "check"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    fake.revoke_refresh_token();
+    let out = check();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .contains("brand_x  x        FAILED: X would not renew the token of account `brand_x`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("authorize crier again"), "{stdout}");
+    assert!(!stdout.contains(REFRESH));
+
+    // The token as it was: renewed by the check, which writes the new pair to the file.
+    let fake = FakeX::start(ACCESS, REFRESH);
+    let config = std::fs::read_to_string(dir.path().join("crier.yaml")).unwrap();
+    let config = config.replace(
+        &config[config.find("http://").unwrap()..config.rfind('\'').unwrap()],
+        &fake.url(),
+    );
+    std::fs::write(dir.path().join("crier.yaml"), config).unwrap();
+    let out = check();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let stored = TokenSet::parse(&std::fs::read_to_string(&file).unwrap(), None).unwrap();
+    assert_eq!(stored.refresh_token.as_deref(), Some("xrt-renewed-1"));
+}
