@@ -276,6 +276,7 @@ pub mod email;
 pub mod http;
 pub mod mastodon;
 pub mod matrix;
+pub mod meta;
 pub mod oauth;
 pub mod recording;
 pub mod registry;

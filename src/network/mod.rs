@@ -29,6 +29,8 @@ pub enum Network {
     Console,
     Vk,
     X,
+    Instagram,
+    Threads,
 }
 
 /// One network's entry in the table.
@@ -41,17 +43,21 @@ pub struct Profile {
     /// The most images one post takes, where the network fixes it (a Mastodon server says
     /// its own; this is the usual value).
     pub max_images: Option<usize>,
+    /// Every post needs an image (Instagram).
+    pub media_required: bool,
 }
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 11] = [
+    pub const ALL: [Network; 13] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
         Network::Matrix,
         Network::Vk,
         Network::X,
+        Network::Instagram,
+        Network::Threads,
         Network::Discord,
         Network::Slack,
         Network::Webhook,
@@ -73,6 +79,8 @@ impl Network {
             Network::Console => "console",
             Network::Vk => "vk",
             Network::X => "x",
+            Network::Instagram => "instagram",
+            Network::Threads => "threads",
         }
     }
 
@@ -149,12 +157,25 @@ impl Network {
                 TextRules::limited(XWeighted, 280),
                 Some(4),
             ),
+            Network::Instagram => (
+                "Instagram",
+                caps([Y, N, Y, N, N], [N, N, Y, Y, N]),
+                TextRules::limited(Characters, 2200),
+                Some(10),
+            ),
+            Network::Threads => (
+                "Threads",
+                caps([Y, Y, Y, N, Y], [N, N, Y, Y, N]),
+                TextRules::limited(Characters, 500),
+                Some(20),
+            ),
         };
         Profile {
             title,
             capabilities,
             text,
             max_images,
+            media_required: matches!(self, Network::Instagram),
         }
     }
 

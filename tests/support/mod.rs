@@ -9,6 +9,7 @@ pub mod fake_bluesky;
 pub mod fake_discord;
 pub mod fake_mastodon;
 pub mod fake_matrix;
+pub mod fake_meta;
 pub mod fake_network;
 pub mod fake_slack;
 pub mod fake_smtp;

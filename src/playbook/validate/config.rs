@@ -22,6 +22,8 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         Network::Console => (&[], &[]),
         Network::Vk => (&["group", "token"], &["server"]),
         Network::X => (&["token", "client_id"], &["client_secret", "server"]),
+        Network::Instagram => (&["user", "token", "media_url"], &["server"]),
+        Network::Threads => (&["user", "token"], &["media_url", "server"]),
     }
 }
 
@@ -33,7 +35,7 @@ const SECRET_FIELDS: [&str; 6] = [
     "password",
     "client_secret",
 ];
-const URL_FIELDS: [&str; 4] = ["server", "service", "homeserver", "url"];
+const URL_FIELDS: [&str; 5] = ["server", "service", "homeserver", "url", "media_url"];
 
 fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
     let optional = [
@@ -44,6 +46,8 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
         ("app_password", &a.app_password),
         ("group", &a.group),
         ("client_id", &a.client_id),
+        ("user", &a.user),
+        ("media_url", &a.media_url),
         ("client_secret", &a.client_secret),
         ("chat", &a.chat),
         ("homeserver", &a.homeserver),
