@@ -14,6 +14,7 @@ mod docs;
 mod email;
 mod engine;
 mod examples;
+mod facebook;
 mod fuzz;
 mod guardrails;
 mod hostile;

@@ -13,6 +13,7 @@ use super::discord::DiscordConnector;
 use super::email::EmailConnector;
 use super::mastodon::MastodonConnector;
 use super::matrix::MatrixConnector;
+use super::meta::facebook::FacebookConnector;
 use super::meta::{Flavor, MetaConnector};
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
@@ -241,6 +242,7 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Email => EmailConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Vk => VkConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::X => XConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Facebook => FacebookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Instagram => {
             MetaConnector::from_config(&mut setup, Flavor::Instagram).map(|c| Arc::new(c) as _)
         }

@@ -29,6 +29,7 @@ pub enum Network {
     Console,
     Vk,
     X,
+    Facebook,
     Instagram,
     Threads,
 }
@@ -49,13 +50,14 @@ pub struct Profile {
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 13] = [
+    pub const ALL: [Network; 14] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
         Network::Matrix,
         Network::Vk,
         Network::X,
+        Network::Facebook,
         Network::Instagram,
         Network::Threads,
         Network::Discord,
@@ -79,6 +81,7 @@ impl Network {
             Network::Console => "console",
             Network::Vk => "vk",
             Network::X => "x",
+            Network::Facebook => "facebook",
             Network::Instagram => "instagram",
             Network::Threads => "threads",
         }
@@ -156,6 +159,12 @@ impl Network {
                 caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
                 TextRules::limited(XWeighted, 280),
                 Some(4),
+            ),
+            Network::Facebook => (
+                "Facebook",
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
+                TextRules::limited(Characters, 63_206),
+                Some(10),
             ),
             Network::Instagram => (
                 "Instagram",

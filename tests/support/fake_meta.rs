@@ -20,9 +20,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::chat_server::{ChatServer, Conn};
+use super::chat_server::{ChatServer, Conn, parse_multipart};
 
 pub const IG_USER: &str = "17841400000000001";
+pub const PAGE_ID: &str = "104000000000001";
+pub const PAGE_FOLLOWERS: u64 = 12_000;
+/// Someone who comments on the Page.
+pub const FAN_ID: &str = "7100000000000042";
 pub const THREADS_USER: &str = "27100000000000001";
 pub const IG_FOLLOWERS: u64 = 8_800;
 pub const THREADS_FOLLOWERS: u64 = 640;
@@ -74,14 +78,30 @@ pub struct Published {
     pub likes: u64,
     pub comments: u64,
     pub views: u64,
+    /// Facebook: how many times it was shared.
+    pub shares: u64,
+}
+
+/// A comment on a Page post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FbComment {
+    pub id: String,
+    pub post: String,
+    pub from: String,
+    pub message: String,
+    pub parent: Option<String>,
+    pub created_time: DateTime<Utc>,
 }
 
 struct Inner {
     token: String,
+    comments: Vec<FbComment>,
     faults: Vec<(String, Fault)>,
     requests: Vec<Received>,
     containers: Vec<Container>,
     published: Vec<Published>,
+    /// Facebook photos uploaded unpublished, to attach to a feed post.
+    media_photos: Vec<String>,
     next_id: u64,
 }
 
@@ -96,10 +116,12 @@ impl FakeMeta {
     pub fn start(token: &str) -> FakeMeta {
         let inner = Arc::new(Mutex::new(Inner {
             token: token.into(),
+            comments: Vec::new(),
             faults: Vec::new(),
             requests: Vec::new(),
             containers: Vec::new(),
             published: Vec::new(),
+            media_photos: Vec::new(),
             next_id: 17_900_000_000_000_000,
         }));
         let state = inner.clone();
@@ -160,6 +182,39 @@ impl FakeMeta {
             likes: 0,
             comments: 0,
             views: 0,
+            shares: 0,
+        });
+        id
+    }
+
+    pub fn set_shares(&self, id: &str, shares: u64) {
+        if let Some(p) = self.lock().published.iter_mut().find(|p| p.id == id) {
+            p.shares = shares;
+        }
+    }
+
+    pub fn comments(&self) -> Vec<FbComment> {
+        self.lock().comments.clone()
+    }
+
+    /// A comment by `from` under `post` (or under the comment `parent`) at `at`; its id.
+    pub fn add_comment(
+        &self,
+        post: &str,
+        from: &str,
+        message: &str,
+        parent: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> String {
+        let mut inner = self.lock();
+        let id = format!("{post}_{}", next_id(&mut inner));
+        inner.comments.push(FbComment {
+            id: id.clone(),
+            post: post.into(),
+            from: from.into(),
+            message: message.into(),
+            parent: parent.map(str::to_owned),
+            created_time: at,
         });
         id
     }
@@ -215,7 +270,21 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_owned();
     let mut params = uri.query().map(pairs).unwrap_or_default();
-    params.extend(pairs(&String::from_utf8_lossy(&body)));
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("multipart/form-data") {
+        for field in parse_multipart(content_type, &body).unwrap_or_default() {
+            let value = match &field.file_name {
+                Some(name) => format!("file:{name}"),
+                None => field.text(),
+            };
+            params.insert(field.name, value);
+        }
+    } else {
+        params.extend(pairs(&String::from_utf8_lossy(&body)));
+    }
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -312,6 +381,9 @@ fn api(
     }
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let text_field = if threads { "text" } else { "caption" };
+    if !threads && let Some(answer) = facebook(inner, method, &rest, params) {
+        return answer;
+    }
     match (method.as_str(), rest.as_slice()) {
         ("POST", [user, "media" | "threads"]) => {
             let media_type = params.get("media_type").map(String::as_str);
@@ -383,6 +455,7 @@ fn api(
                 likes: 0,
                 comments: 0,
                 views: 0,
+                shares: 0,
             });
             axum::Json(json!({ "id": id })).into_response()
         }
@@ -460,4 +533,178 @@ pub fn set_status(fake: &FakeMeta, container: &str, status: &str) {
     {
         c.status = status.into();
     }
+}
+
+/// The Facebook Page routes; `None` for a request that is not about the Page.
+fn facebook(
+    inner: &mut Inner,
+    method: &Method,
+    rest: &[&str],
+    params: &BTreeMap<String, String>,
+) -> Option<Response> {
+    let page_post =
+        |id: &str| id.starts_with(&format!("{PAGE_ID}_")) && id.matches('_').count() == 1;
+    let answer = match (method.as_str(), rest) {
+        ("GET", [page]) if *page == PAGE_ID => axum::Json(json!({
+            "id": PAGE_ID, "name": "Brand", "followers_count": PAGE_FOLLOWERS,
+        }))
+        .into_response(),
+        ("POST", [page, "photos"]) if *page == PAGE_ID => {
+            if !params.get("source").is_some_and(|s| s.starts_with("file:")) {
+                return Some(invalid("(#324) Requires upload file"));
+            }
+            let photo = next_id(inner);
+            if params.get("published").map(String::as_str) == Some("false") {
+                inner.media_photos.push(photo.clone());
+                return Some(axum::Json(json!({ "id": photo })).into_response());
+            }
+            let post = format!("{PAGE_ID}_{}", next_id(inner));
+            push_post(
+                inner,
+                &post,
+                params.get("caption").cloned().unwrap_or_default(),
+                photo.clone(),
+            );
+            axum::Json(json!({ "id": photo, "post_id": post })).into_response()
+        }
+        ("POST", [page, "feed"]) if *page == PAGE_ID => {
+            let message = params.get("message").cloned().unwrap_or_default();
+            let attached: Vec<String> = params
+                .iter()
+                .filter(|(k, _)| k.starts_with("attached_media["))
+                .filter_map(|(_, v)| serde_json::from_str::<Value>(v).ok())
+                .filter_map(|v| v["media_fbid"].as_str().map(str::to_owned))
+                .collect();
+            if attached.iter().any(|a| !inner.media_photos.contains(a)) {
+                return Some(invalid("(#100) attached_media is invalid"));
+            }
+            if message.is_empty() && attached.is_empty() {
+                return Some(invalid("(#100) The message is empty"));
+            }
+            let post = format!("{PAGE_ID}_{}", next_id(inner));
+            push_post(inner, &post, message, attached.join(","));
+            axum::Json(json!({ "id": post })).into_response()
+        }
+        ("POST", [object, "comments"]) => {
+            let post = object.split('_').take(2).collect::<Vec<_>>().join("_");
+            if !inner.published.iter().any(|p| p.id == post) {
+                return Some(invalid(&format!(
+                    "Unsupported post request. Object with ID '{object}' does not exist"
+                )));
+            }
+            let parent = (*object != post).then(|| (*object).to_owned());
+            let id = format!("{post}_{}", next_id(inner));
+            inner.comments.push(FbComment {
+                id: id.clone(),
+                post,
+                from: PAGE_ID.into(),
+                message: params.get("message").cloned().unwrap_or_default(),
+                parent,
+                created_time: Utc::now(),
+            });
+            axum::Json(json!({ "id": id })).into_response()
+        }
+        ("GET", [page, "posts"]) if *page == PAGE_ID => {
+            let since = params.get("since").and_then(|s| s.parse::<i64>().ok());
+            let limit: usize = params
+                .get("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(25);
+            let data: Vec<Value> = inner
+                .published
+                .iter()
+                .rev()
+                .filter(|p| p.user == PAGE_ID && since.is_none_or(|s| p.timestamp.timestamp() >= s))
+                .take(limit)
+                .map(|p| {
+                    json!({ "id": p.id, "message": p.text, "created_time": time(p.timestamp),
+                                 "permalink_url": format!("https://www.facebook.com/{}", p.id) })
+                })
+                .collect();
+            axum::Json(json!({ "data": data })).into_response()
+        }
+        ("GET", [post, "comments"]) if page_post(post) => {
+            let offset: usize = params
+                .get("after")
+                .and_then(|a| a.strip_prefix("cursor-"))
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0);
+            let limit: usize = params
+                .get("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(25);
+            let all: Vec<&FbComment> = inner.comments.iter().filter(|c| c.post == *post).collect();
+            let data: Vec<Value> = all
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|c| {
+                    let mut json = json!({
+                        "id": c.id, "message": c.message, "created_time": time(c.created_time),
+                        "from": { "id": c.from, "name": if c.from == PAGE_ID { "Brand" } else { "Olena Fan" } },
+                        "permalink_url": format!("https://www.facebook.com/{}", c.id),
+                    });
+                    if let Some(parent) = &c.parent {
+                        json["parent"] = json!({ "id": parent });
+                    }
+                    json
+                })
+                .collect();
+            let end = offset + data.len();
+            let mut paging = json!({ "cursors": { "before": format!("cursor-{offset}"), "after": format!("cursor-{end}") } });
+            if end < all.len() {
+                paging["next"] = json!(format!(
+                    "https://graph.facebook.com/v21.0/{post}/comments?after=cursor-{end}"
+                ));
+            }
+            axum::Json(json!({ "data": data, "paging": paging })).into_response()
+        }
+        ("GET", [post, "insights"]) if page_post(post) => {
+            let p = inner.published.iter().find(|p| p.id == *post)?;
+            axum::Json(
+                json!({ "data": [{ "name": "post_impressions", "period": "lifetime",
+                "values": [{ "value": p.views }], "title": "Lifetime Post Total Impressions",
+                "id": format!("{post}/insights/post_impressions/lifetime") }] }),
+            )
+            .into_response()
+        }
+        ("GET", [post]) if page_post(post) => {
+            let p = inner.published.iter().find(|p| p.id == *post)?;
+            let comments = inner.comments.iter().filter(|c| c.post == *post).count();
+            axum::Json(json!({
+                "id": p.id, "permalink_url": format!("https://www.facebook.com/{}", p.id),
+                "likes": { "data": [], "summary": { "total_count": p.likes, "can_like": true, "has_liked": false } },
+                "comments": { "data": [], "summary": { "order": "ranked", "total_count": comments, "can_comment": true } },
+                "shares": { "count": p.shares },
+            }))
+            .into_response()
+        }
+        ("DELETE", [id]) if id.starts_with(&format!("{PAGE_ID}_")) => {
+            let before = inner.published.len() + inner.comments.len();
+            inner.published.retain(|p| p.id != *id);
+            inner.comments.retain(|c| c.id != *id);
+            if inner.published.len() + inner.comments.len() == before {
+                return Some(invalid(&format!(
+                    "Unsupported delete request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"
+                )));
+            }
+            axum::Json(json!({ "success": true })).into_response()
+        }
+        _ => return None,
+    };
+    Some(answer)
+}
+
+fn push_post(inner: &mut Inner, id: &str, text: String, container: String) {
+    inner.published.push(Published {
+        id: id.to_owned(),
+        user: PAGE_ID.into(),
+        container,
+        text,
+        timestamp: Utc::now(),
+        likes: 0,
+        comments: 0,
+        views: 0,
+        shares: 0,
+    });
 }

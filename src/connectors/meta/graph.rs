@@ -1,4 +1,5 @@
-//! The one Graph API client of Meta's networks (`graph.facebook.com/vNN` for Instagram,
+//! The one Graph API client of Meta's networks (`graph.facebook.com/vNN` for Facebook Pages
+//! and Instagram,
 //! `graph.threads.net/v1.0` for Threads): calls with the token in the `Authorization`
 //! header (never in a URL), Meta's error envelope classified, and the usage headers read as
 //! rate-limit signals.
@@ -113,6 +114,28 @@ impl Graph {
         params: &[(&str, String)],
         action: &str,
     ) -> Result<T, SendError> {
+        let request = self.request(method.clone(), path)?;
+        let request = if method == Method::GET {
+            request.query(params)
+        } else {
+            request.form(params)
+        };
+        self.send(request, action).await
+    }
+
+    /// `POST path` with a multipart `form` (an upload); the answer as `T`.
+    pub async fn upload<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        form: reqwest::multipart::Form,
+        action: &str,
+    ) -> Result<T, SendError> {
+        let request = self.request(Method::POST, path)?.multipart(form);
+        self.send(request, action).await
+    }
+
+    /// A request with the token, unless the usage headers said to hold off.
+    fn request(&self, method: Method, path: &[&str]) -> Result<reqwest::RequestBuilder, SendError> {
         let now = Utc::now();
         if let Some((until, why)) = self.hold(now) {
             return Err(SendError::RetryAfter {
@@ -123,15 +146,17 @@ impl Graph {
                 ),
             });
         }
-        let mut request = self
+        Ok(self
             .client
-            .request(method.clone(), self.url(path))
-            .bearer_auth(self.token.expose());
-        request = if method == Method::GET {
-            request.query(params)
-        } else {
-            request.form(params)
-        };
+            .request(method, self.url(path))
+            .bearer_auth(self.token.expose()))
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        action: &str,
+    ) -> Result<T, SendError> {
         let reply = http::fetch(request).await?;
         self.note_usage(&reply.headers, Utc::now());
         if !reply.status.is_success() {

@@ -1,5 +1,6 @@
-//! Meta's networks on one Graph client (`graph.rs`): `instagram` (a professional account,
-//! through `graph.facebook.com`) and `threads` (through `graph.threads.net`). Both publish in
+//! Meta's networks on one Graph client (`graph.rs`): `facebook` (a Page, `facebook.rs`), and
+//! here `instagram` (a professional account, through `graph.facebook.com`) and `threads`
+//! (through `graph.threads.net`). These two publish in
 //! two steps: a media container is created (`POST /{user}/media`, `POST /{user}/threads`),
 //! then published (`…/media_publish`, `…/threads_publish` with `creation_id`); several images
 //! make a carousel of item containers.
@@ -28,6 +29,7 @@
 //! never a second one. A process that never saw the container looks among the account's
 //! posts since the first attempt for the same text.
 
+pub mod facebook;
 pub mod graph;
 
 use std::collections::HashMap;

@@ -22,6 +22,7 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         Network::Console => (&[], &[]),
         Network::Vk => (&["group", "token"], &["server"]),
         Network::X => (&["token", "client_id"], &["client_secret", "server"]),
+        Network::Facebook => (&["page", "token"], &["server"]),
         Network::Instagram => (&["user", "token", "media_url"], &["server"]),
         Network::Threads => (&["user", "token"], &["media_url", "server"]),
     }
@@ -47,6 +48,7 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
         ("group", &a.group),
         ("client_id", &a.client_id),
         ("user", &a.user),
+        ("page", &a.page),
         ("media_url", &a.media_url),
         ("client_secret", &a.client_secret),
         ("chat", &a.chat),
