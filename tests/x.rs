@@ -742,3 +742,113 @@ fn accounts_check_fails_with_what_to_do_when_the_token_cannot_be_renewed() {
     let stored = TokenSet::parse(&std::fs::read_to_string(&file).unwrap(), None).unwrap();
     assert_eq!(stored.refresh_token.as_deref(), Some("xrt-renewed-1"));
 }
+
+/// `crier accounts connect`: prints X's authorization address (PKCE, S256, the scopes, a
+/// localhost redirect), takes the browser's redirect, exchanges the code and writes the
+/// tokens to the account's file, owner-only; the connector then uses them.
+#[tokio::test]
+async fn accounts_connect_runs_the_authorization_code_flow_with_pkce() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+
+    let fake = FakeX::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets").join("x.json");
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  brand_x: {{ network: x, token: 'file:{}', client_id: {CLIENT_ID}, server: '{}' }}\n  local: {{ network: console }}\n",
+            file.display(),
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["accounts", "connect", "brand_x", "--port", "0"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut address = None;
+    for _ in 0..10 {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(url) = line
+            .trim()
+            .strip_prefix("https://x.com/i/oauth2/authorize?")
+        {
+            address = Some(url.to_owned());
+            break;
+        }
+    }
+    let address = address.expect("the authorization address is printed");
+    let query: BTreeMap<String, String> = reqwest::Url::parse(&format!("http://x/?{address}"))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["client_id"], CLIENT_ID);
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(
+        query["scope"],
+        "tweet.read tweet.write users.read media.write offline.access"
+    );
+    assert!(query["redirect_uri"].starts_with("http://127.0.0.1:"));
+    // The person approves; X sends the browser back with the code and the state.
+    let code = fake.authorize(&query["code_challenge"]);
+    let back = format!(
+        "{}?state={}&code={code}",
+        query["redirect_uri"], query["state"]
+    );
+    let page = reqwest::get(&back).await.unwrap().text().await.unwrap();
+    assert!(page.contains("crier is authorized"), "{page}");
+    let status = {
+        let mut waited = 0;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(waited < 200, "crier accounts connect did not end");
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("account `brand_x`: tokens written to")),
+        "{rest:?}"
+    );
+    let stored = TokenSet::parse(&std::fs::read_to_string(&file).unwrap(), None).unwrap();
+    assert_eq!(stored.access_token, "xat-renewed-1");
+    assert!(stored.refresh_token.is_some() && stored.expires_at.is_some());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    x_with_file(&fake, &file).health().await.unwrap();
+
+    // A console account has nothing to authorize.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["accounts", "connect", "local", "--port", "0"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("crier authorizes itself only on networks whose tokens it renews (x)"),
+        "{said}"
+    );
+}

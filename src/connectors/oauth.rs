@@ -312,6 +312,203 @@ impl UserToken {
     }
 }
 
+/// What `crier accounts connect` needs to authorize crier for one account: the network's
+/// authorization page and token endpoint, the app, and the scopes to ask for.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    pub authorize_url: Url,
+    pub endpoint: TokenEndpoint,
+    pub scopes: &'static [&'static str],
+}
+
+/// A PKCE pair (RFC 7636): the verifier kept, its S256 challenge sent with the authorization.
+#[derive(Debug, Clone)]
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    pub fn new() -> Pkce {
+        use base64::Engine as _;
+        use rand::Rng as _;
+        use sha2::Digest as _;
+        const UNRESERVED: &[u8] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+        let mut rng = rand::thread_rng();
+        let verifier: String = (0..64)
+            .map(|_| UNRESERVED[rng.gen_range(0..UNRESERVED.len())] as char)
+            .collect();
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        Pkce {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+impl Default for Pkce {
+    fn default() -> Self {
+        Pkce::new()
+    }
+}
+
+/// A random `state`, checked when the network sends the browser back.
+pub fn random_state() -> String {
+    use rand::Rng as _;
+    let bytes: [u8; 16] = rand::thread_rng().r#gen();
+    hex::encode(bytes)
+}
+
+impl Authorization {
+    /// The address the person opens: the authorization page with the app, the scopes, the
+    /// redirect, `state` and the PKCE challenge.
+    pub fn url(&self, redirect: &str, state: &str, pkce: &Pkce) -> Url {
+        let mut url = self.authorize_url.clone();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.endpoint.client_id)
+            .append_pair("redirect_uri", redirect)
+            .append_pair("scope", &self.scopes.join(" "))
+            .append_pair("state", state)
+            .append_pair("code_challenge", &pkce.challenge)
+            .append_pair("code_challenge_method", "S256");
+        url
+    }
+
+    /// Exchanges the authorization `code` for the token set.
+    pub async fn exchange(
+        &self,
+        client: &reqwest::Client,
+        code: &str,
+        redirect: &str,
+        pkce: &Pkce,
+    ) -> Result<TokenSet, String> {
+        let endpoint = &self.endpoint;
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", redirect.to_owned()),
+            ("code_verifier", pkce.verifier.clone()),
+            ("client_id", endpoint.client_id.clone()),
+        ];
+        let mut request = client.post(endpoint.url.clone());
+        match (&endpoint.client_secret, endpoint.auth) {
+            (Some(secret), ClientAuth::Basic) => {
+                request = request.basic_auth(&endpoint.client_id, Some(secret.expose()));
+            }
+            (Some(secret), ClientAuth::Body) => {
+                form.push(("client_secret", secret.expose().to_owned()));
+            }
+            (None, _) => {}
+        }
+        let reply = http::fetch(request.form(&form)).await.map_err(|err| {
+            format!(
+                "{} did not answer the token request: {}",
+                endpoint.title,
+                err.reason()
+            )
+        })?;
+        if !reply.status.is_success() {
+            let said = http::body_message(&reply.body).unwrap_or_default();
+            return Err(format!(
+                "{} refused the authorization code ({}{}{said})",
+                endpoint.title,
+                http::status_text(reply.status),
+                if said.is_empty() { "" } else { ": " }
+            ));
+        }
+        let refreshed: Refreshed = serde_json::from_str(&reply.body).map_err(|_| {
+            format!(
+                "{} answered the token request with something crier cannot read",
+                endpoint.title
+            )
+        })?;
+        Ok(TokenSet {
+            access_token: refreshed.access_token,
+            refresh_token: refreshed.refresh_token,
+            expires_at: refreshed
+                .expires_in
+                .map(|seconds| Utc::now() + TimeDelta::seconds(seconds)),
+            expires_in: None,
+            scope: refreshed.scope,
+        })
+    }
+}
+
+/// Waits on `listener` for the browser's redirect to `/callback` and answers it with a short
+/// page; the authorization code, or why there is none (the person refused, or `state` does
+/// not match). Requests for anything else (a browser's `favicon.ico`) are answered 404.
+pub async fn wait_for_code(
+    listener: &tokio::net::TcpListener,
+    state: &str,
+    title: &str,
+) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // Bounded: a browser makes one or two requests; a stray client cannot keep crier here.
+    for _ in 0..32 {
+        let (mut stream, _) = listener
+            .accept()
+            .await
+            .map_err(|err| format!("the local redirect listener failed: {err}"))?;
+        let mut buffer = vec![0u8; 8192];
+        let mut read = 0;
+        while read < buffer.len() {
+            let n = stream.read(&mut buffer[read..]).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            read += n;
+            if buffer[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
+        let target = request.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let Ok(url) = Url::parse(&format!("http://localhost{target}")) else {
+            continue;
+        };
+        if url.path() != "/callback" {
+            let _ = stream
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await;
+            continue;
+        }
+        let query: std::collections::HashMap<String, String> =
+            url.query_pairs().into_owned().collect();
+        let outcome = if query.get("state").map(String::as_str) != Some(state) {
+            Err("the redirect's `state` does not match this request; start `crier accounts connect` again".to_owned())
+        } else if let Some(error) = query.get("error") {
+            Err(format!(
+                "{title} did not authorize crier: {error}{}",
+                query
+                    .get("error_description")
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ))
+        } else {
+            query
+                .get("code")
+                .cloned()
+                .ok_or_else(|| format!("{title} sent the browser back without a code"))
+        };
+        let page = match &outcome {
+            Ok(_) => "crier is authorized. You can close this tab.".to_owned(),
+            Err(reason) => format!("crier is not authorized: {reason}"),
+        };
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+            page.len()
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+        return outcome;
+    }
+    Err("no redirect with an authorization code arrived".into())
+}
+
 fn modified(path: &Path) -> Option<DateTime<Utc>> {
     let modified = std::fs::metadata(path).ok()?.modified().ok()?;
     Some(DateTime::<Utc>::from(modified))

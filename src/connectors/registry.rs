@@ -270,3 +270,57 @@ pub fn parse_http_url(
         other => Err(invalid(format!("the scheme is `{other}`"))),
     }
 }
+
+/// What `crier accounts connect` needs for `account`: how its network authorizes crier, and
+/// the `file:` its tokens are written to. Only networks whose tokens crier renews have one.
+pub fn authorization(
+    name: &str,
+    account: &Account,
+) -> Result<(super::oauth::Authorization, std::path::PathBuf), String> {
+    let config = &account.config;
+    let network = account.network;
+    let file = || {
+        config
+            .token
+            .as_ref()
+            .and_then(|t| t.value.strip_prefix("file:"))
+            .map(|path| std::path::PathBuf::from(path.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "account `{name}`: `token` must be a `file:PATH` secret, where crier writes the tokens"
+                )
+            })
+    };
+    match network {
+        Network::X => {
+            let client_id = config
+                .client_id
+                .as_ref()
+                .map(|c| c.value.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| format!("account `{name}`: an `x` account needs `client_id`"))?;
+            let secret = match &config.client_secret {
+                Some(reference) => Some(
+                    secret::resolve(name, "client_secret", &reference.value)
+                        .map_err(|e| e.to_string())?,
+                ),
+                None => None,
+            };
+            let server = match &config.server {
+                Some(server) => {
+                    parse_http_url(name, "server", &server.value).map_err(|e| e.to_string())?
+                }
+                None => Url::parse(super::x::DEFAULT_SERVER).expect("the default server is a URL"),
+            };
+            Ok((
+                XConnector::authorization(&server, &client_id, secret),
+                file()?,
+            ))
+        }
+        other => Err(format!(
+            "account `{name}`: crier authorizes itself only on networks whose tokens it renews (x); a `{}` account takes a token made as the README's section on {} says",
+            other.name(),
+            other.profile().title
+        )),
+    }
+}

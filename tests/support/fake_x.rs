@@ -79,6 +79,8 @@ pub struct FakeTweet {
 }
 
 struct Inner {
+    /// Authorization codes given out, with the PKCE challenge each was asked with.
+    codes: Vec<(String, String)>,
     access_tokens: Vec<String>,
     refresh_token: String,
     client_secret: Option<String>,
@@ -102,6 +104,7 @@ impl FakeX {
     /// A server that accepts the access token `access` and renews with `refresh`.
     pub fn start(access: &str, refresh: &str) -> FakeX {
         let inner = Arc::new(Mutex::new(Inner {
+            codes: Vec::new(),
             access_tokens: vec![access.into()],
             refresh_token: refresh.into(),
             client_secret: None,
@@ -152,6 +155,14 @@ impl FakeX {
             .filter(|t| t.author_id == ME_ID)
             .cloned()
             .collect()
+    }
+
+    /// What X's authorization page does once the person approves: a code for `challenge`.
+    pub fn authorize(&self, challenge: &str) -> String {
+        let mut inner = self.lock();
+        let code = format!("code-{}", inner.codes.len() + 1);
+        inner.codes.push((code.clone(), challenge.into()));
+        code
     }
 
     /// The access token stops working (revoked or expired early).
@@ -459,10 +470,35 @@ fn token(inner: &mut Inner, form: &BTreeMap<String, String>, authorization: &str
         )
             .into_response()
     };
-    if form.get("grant_type").map(String::as_str) != Some("refresh_token")
-        || form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
-    {
+    if form.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
         return invalid_token();
+    }
+    match form.get("grant_type").map(String::as_str) {
+        Some("refresh_token") => {}
+        Some("authorization_code") => {
+            use base64::Engine as _;
+            use sha2::Digest as _;
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(verifier.as_bytes()));
+            let code = form.get("code").cloned().unwrap_or_default();
+            let Some(index) = inner
+                .codes
+                .iter()
+                .position(|(c, ch)| *c == code && *ch == challenge)
+            else {
+                return invalid_token();
+            };
+            if !form
+                .get("redirect_uri")
+                .is_some_and(|r| r.starts_with("http://127.0.0.1:"))
+            {
+                return invalid_token();
+            }
+            inner.codes.remove(index);
+            inner.refresh_token = "retired".into();
+        }
+        _ => return invalid_token(),
     }
     if let Some(secret) = &inner.client_secret {
         use base64::Engine as _;
@@ -476,7 +512,9 @@ fn token(inner: &mut Inner, form: &BTreeMap<String, String>, authorization: &str
                 .into_response();
         }
     }
-    if form.get("refresh_token") != Some(&inner.refresh_token) {
+    if form.get("grant_type").map(String::as_str) == Some("refresh_token")
+        && form.get("refresh_token") != Some(&inner.refresh_token)
+    {
         return invalid_token();
     }
     inner.issued += 1;

@@ -16,7 +16,8 @@ use crate::connectors::SendError;
 use crate::connectors::http::{self, Reply};
 
 /// Where the README tells how to authorize crier again.
-pub const HELP: &str = "see \"X\" under Networks in crier's README";
+pub const HELP: &str =
+    "`crier accounts connect` does it; see \"X\" under Networks in crier's README";
 /// How long to wait on a 429 that names no reset.
 const DEFAULT_WAIT: Duration = Duration::from_secs(15 * 60);
 

@@ -40,7 +40,7 @@ use serde_json::json;
 
 use self::api::{Created, Envelope, HELP, Tweet, Uploaded, User};
 use super::http::{self, Reply};
-use super::oauth::{ClientAuth, TokenEndpoint, UserToken};
+use super::oauth::{Authorization, ClientAuth, TokenEndpoint, UserToken};
 use super::registry::{AccountSetup, ConnectorError};
 use super::{
     Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
@@ -50,6 +50,17 @@ use crate::network::Network;
 
 /// X's API server.
 pub const DEFAULT_SERVER: &str = "https://api.x.com";
+/// Where a person authorizes an app.
+pub const AUTHORIZE_URL: &str = "https://x.com/i/oauth2/authorize";
+/// What crier asks to do: read and write posts, upload images, read the account, and stay
+/// authorized (`offline.access` gives the refresh token).
+pub const SCOPES: &[&str] = &[
+    "tweet.read",
+    "tweet.write",
+    "users.read",
+    "media.write",
+    "offline.access",
+];
 /// The longest post, in X's weighted count.
 const TEXT_LIMIT: usize = Network::X.profile().text.max.expect("X has a limit");
 /// The most images on one post.
@@ -105,6 +116,19 @@ impl XConnector {
             auth: ClientAuth::Basic,
             title: "X",
             help: HELP,
+        }
+    }
+
+    /// How `crier accounts connect` authorizes crier for an account on `server`.
+    pub fn authorization(
+        server: &Url,
+        client_id: &str,
+        client_secret: Option<super::Secret>,
+    ) -> Authorization {
+        Authorization {
+            authorize_url: Url::parse(AUTHORIZE_URL).expect("X's authorization page is a URL"),
+            endpoint: Self::token_endpoint(server, client_id, client_secret),
+            scopes: SCOPES,
         }
     }
 
