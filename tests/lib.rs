@@ -20,6 +20,7 @@ mod guardrails;
 mod hostile;
 mod instagram;
 mod layering;
+mod linkedin;
 mod mastodon;
 mod matrix;
 mod ops;

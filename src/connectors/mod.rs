@@ -274,6 +274,7 @@ pub mod console;
 pub mod discord;
 pub mod email;
 pub mod http;
+pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
 pub mod meta;

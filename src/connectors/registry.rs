@@ -11,6 +11,7 @@ use super::bluesky::BlueskyConnector;
 use super::console::ConsoleConnector;
 use super::discord::DiscordConnector;
 use super::email::EmailConnector;
+use super::linkedin::LinkedinConnector;
 use super::mastodon::MastodonConnector;
 use super::matrix::MatrixConnector;
 use super::meta::facebook::FacebookConnector;
@@ -243,6 +244,7 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Vk => VkConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::X => XConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Facebook => FacebookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Linkedin => LinkedinConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Instagram => {
             MetaConnector::from_config(&mut setup, Flavor::Instagram).map(|c| Arc::new(c) as _)
         }

@@ -32,6 +32,7 @@ pub enum Network {
     Facebook,
     Instagram,
     Threads,
+    Linkedin,
 }
 
 /// One network's entry in the table.
@@ -50,7 +51,7 @@ pub struct Profile {
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 14] = [
+    pub const ALL: [Network; 15] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
@@ -60,6 +61,7 @@ impl Network {
         Network::Facebook,
         Network::Instagram,
         Network::Threads,
+        Network::Linkedin,
         Network::Discord,
         Network::Slack,
         Network::Webhook,
@@ -84,6 +86,7 @@ impl Network {
             Network::Facebook => "facebook",
             Network::Instagram => "instagram",
             Network::Threads => "threads",
+            Network::Linkedin => "linkedin",
         }
     }
 
@@ -176,6 +179,12 @@ impl Network {
                 "Threads",
                 caps([Y, Y, Y, N, Y], [N, N, Y, Y, N]),
                 TextRules::limited(Characters, 500),
+                Some(20),
+            ),
+            Network::Linkedin => (
+                "LinkedIn",
+                caps([Y, Y, Y, N, Y], [N, N, Y, Y, N]),
+                TextRules::limited(Characters, 3000),
                 Some(20),
             ),
         };

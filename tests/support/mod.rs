@@ -7,6 +7,7 @@ pub mod chat_server;
 pub mod crisis;
 pub mod fake_bluesky;
 pub mod fake_discord;
+pub mod fake_linkedin;
 pub mod fake_mastodon;
 pub mod fake_matrix;
 pub mod fake_meta;

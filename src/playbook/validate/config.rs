@@ -23,6 +23,10 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         Network::Vk => (&["group", "token"], &["server"]),
         Network::X => (&["token", "client_id"], &["client_secret", "server"]),
         Network::Facebook => (&["page", "token"], &["server"]),
+        Network::Linkedin => (
+            &["author", "token"],
+            &["client_id", "client_secret", "server"],
+        ),
         Network::Instagram => (&["user", "token", "media_url"], &["server"]),
         Network::Threads => (&["user", "token"], &["media_url", "server"]),
     }
@@ -49,6 +53,7 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
         ("client_id", &a.client_id),
         ("user", &a.user),
         ("page", &a.page),
+        ("author", &a.author),
         ("media_url", &a.media_url),
         ("client_secret", &a.client_secret),
         ("chat", &a.chat),
