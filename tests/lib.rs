@@ -36,3 +36,4 @@ mod telegram;
 mod threads;
 mod vk;
 mod x;
+mod youtube;

@@ -33,6 +33,7 @@ pub enum Network {
     Instagram,
     Threads,
     Linkedin,
+    Youtube,
 }
 
 /// One network's entry in the table.
@@ -45,13 +46,13 @@ pub struct Profile {
     /// The most images one post takes, where the network fixes it (a Mastodon server says
     /// its own; this is the usual value).
     pub max_images: Option<usize>,
-    /// Every post needs an image (Instagram).
+    /// Every post needs media (Instagram an image, YouTube a video: `required_media`).
     pub media_required: bool,
 }
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 15] = [
+    pub const ALL: [Network; 16] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
@@ -62,6 +63,7 @@ impl Network {
         Network::Instagram,
         Network::Threads,
         Network::Linkedin,
+        Network::Youtube,
         Network::Discord,
         Network::Slack,
         Network::Webhook,
@@ -87,6 +89,7 @@ impl Network {
             Network::Instagram => "instagram",
             Network::Threads => "threads",
             Network::Linkedin => "linkedin",
+            Network::Youtube => "youtube",
         }
     }
 
@@ -187,13 +190,30 @@ impl Network {
                 TextRules::limited(Characters, 3000),
                 Some(20),
             ),
+            // The first line is the title (100), the rest the description (5,000).
+            Network::Youtube => (
+                "YouTube",
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
+                TextRules::limited(Characters, 100 + 1 + 5000),
+                Some(1),
+            ),
         };
         Profile {
             title,
             capabilities,
             text,
             max_images,
-            media_required: matches!(self, Network::Instagram),
+            media_required: self.required_media().is_some(),
+        }
+    }
+
+    /// What every post on this network must carry, in words: "an image" (Instagram), "a
+    /// video" (YouTube).
+    pub const fn required_media(self) -> Option<&'static str> {
+        match self {
+            Network::Instagram => Some("an image"),
+            Network::Youtube => Some("a video"),
+            _ => None,
         }
     }
 

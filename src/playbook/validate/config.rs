@@ -29,6 +29,10 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         ),
         Network::Instagram => (&["user", "token", "media_url"], &["server"]),
         Network::Threads => (&["user", "token"], &["media_url", "server"]),
+        Network::Youtube => (
+            &["token", "client_id"],
+            &["client_secret", "privacy", "server"],
+        ),
     }
 }
 
@@ -54,6 +58,7 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
         ("user", &a.user),
         ("page", &a.page),
         ("author", &a.author),
+        ("privacy", &a.privacy),
         ("media_url", &a.media_url),
         ("client_secret", &a.client_secret),
         ("chat", &a.chat),
