@@ -187,3 +187,27 @@ fn the_table_says_what_threads_can_do() {
     assert_eq!((limit.max, limit.unit), (500, "characters"));
     assert!(!Network::Threads.profile().media_required);
 }
+
+#[tokio::test]
+async fn a_used_up_publishing_limit_waits_without_publishing() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = threads(&fake, None);
+    connector.post(&post("k1", "First", &[])).await.unwrap();
+    let limit = &fake.calls("GET", "threads_publishing_limit")[0];
+    assert_eq!(limit.params["fields"], "quota_usage,config");
+    fake.use_threads_quota(249);
+    let err = connector
+        .post(&post("k2", "One too many", &[]))
+        .await
+        .unwrap_err();
+    let SendError::RetryAfter { after, reason } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(after, http::MAX_RETRY_AFTER);
+    assert_eq!(
+        reason,
+        "the profile has published 250 of the 250 posts Threads allows through the API in 24 hours; crier tries again hourly"
+    );
+    assert_eq!(fake.published().len(), 1);
+    assert_eq!(fake.calls("POST", "threads_publish").len(), 1);
+}

@@ -100,6 +100,8 @@ struct Inner {
     requests: Vec<Received>,
     containers: Vec<Container>,
     published: Vec<Published>,
+    /// Threads posts published through the API today besides the ones kept here.
+    threads_used: u64,
     /// Facebook photos uploaded unpublished, to attach to a feed post.
     media_photos: Vec<String>,
     next_id: u64,
@@ -122,6 +124,7 @@ impl FakeMeta {
             containers: Vec::new(),
             published: Vec::new(),
             media_photos: Vec::new(),
+            threads_used: 0,
             next_id: 17_900_000_000_000_000,
         }));
         let state = inner.clone();
@@ -185,6 +188,11 @@ impl FakeMeta {
             shares: 0,
         });
         id
+    }
+
+    /// The Threads profile has published `count` more posts through the API today.
+    pub fn use_threads_quota(&self, count: u64) {
+        self.lock().threads_used += count;
     }
 
     pub fn set_shares(&self, id: &str, shares: u64) {
@@ -472,6 +480,10 @@ fn api(
                 })
                 .collect();
             axum::Json(json!({ "data": data, "paging": { "cursors": { "before": "b", "after": "a" } } })).into_response()
+        }
+        ("GET", [user, "threads_publishing_limit"]) if *user == THREADS_USER => {
+            let used = inner.published.iter().filter(|p| p.user == THREADS_USER).count() as u64 + inner.threads_used;
+            axum::Json(json!({ "data": [{ "quota_usage": used, "config": { "quota_total": 250, "quota_duration": 86400 } }] })).into_response()
         }
         ("GET", [user, "threads_insights"]) if *user == THREADS_USER => axum::Json(json!({ "data": [{
             "name": "followers_count", "period": "day", "title": "followers_count",

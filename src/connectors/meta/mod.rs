@@ -156,6 +156,23 @@ struct Recent {
     permalink: Option<String>,
 }
 
+/// `GET /{user}/threads_publishing_limit`.
+#[derive(Debug, Deserialize)]
+struct PublishingLimit {
+    #[serde(default)]
+    quota_usage: u64,
+    #[serde(default)]
+    config: Option<QuotaConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+struct QuotaConfig {
+    #[serde(default)]
+    quota_total: u64,
+    #[serde(default)]
+    quota_duration: u64,
+}
+
 #[derive(Debug, Deserialize)]
 struct Counts {
     #[serde(default)]
@@ -456,8 +473,44 @@ impl MetaConnector {
         };
     }
 
+    /// Threads: refuses to publish, as a wait, once the profile has used its posts for the
+    /// last 24 hours (`threads_publishing_limit`).
+    async fn within_publishing_limit(&self) -> Result<(), SendError> {
+        if self.flavor != Flavor::Threads {
+            return Ok(());
+        }
+        let limit: Page<PublishingLimit> = self
+            .graph
+            .call(
+                Method::GET,
+                &[&self.user, "threads_publishing_limit"],
+                &[("fields", "quota_usage,config".into())],
+                "reading the publishing limit",
+            )
+            .await?;
+        let Some(limit) = limit.data.first() else {
+            return Ok(());
+        };
+        if let Some(config) = &limit.config
+            && config.quota_total > 0
+            && limit.quota_usage >= config.quota_total
+        {
+            return Err(SendError::RetryAfter {
+                after: crate::connectors::http::MAX_RETRY_AFTER,
+                reason: format!(
+                    "the profile has published {} of the {} posts Threads allows through the API in {} hours; crier tries again hourly",
+                    limit.quota_usage,
+                    config.quota_total,
+                    (config.quota_duration / 3600).max(1)
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Publishes `container`; the post.
     async fn publish(&self, container: &str) -> Result<Delivered, SendError> {
+        self.within_publishing_limit().await?;
         let (_, publish) = self.flavor.edges();
         let published: Id = self
             .graph
