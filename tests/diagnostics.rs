@@ -1123,7 +1123,7 @@ error: account `team_slack` is on slack, which cannot post replies
    |
 11 |     to: team_slack
    |         ^^^^^^^^^^
-   = hint: `reply_to:` needs an account that can post replies (mastodon, bluesky, telegram, matrix, vk, x, facebook, threads, linkedin, youtube, email, console)
+   = hint: `reply_to:` needs an account that can post replies (mastodon, bluesky, telegram, matrix, vk, x, facebook, instagram, threads, linkedin, youtube, email, console)
 "#,
     );
 }

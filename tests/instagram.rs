@@ -14,7 +14,7 @@ use crier::playbook::plan::Account;
 use crier::playbook::raw::AccountConfig;
 use crier::playbook::yaml::{from_node, parse_documents};
 
-use crate::support::fake_meta::{FakeMeta, Fault, IG_FOLLOWERS, IG_USER, set_status};
+use crate::support::fake_meta::{FAN_ID, FakeMeta, Fault, IG_FOLLOWERS, IG_USER, set_status};
 
 const TOKEN: &str = "IGQVJ-long-lived-8c2e";
 const MEDIA_URL: &str = "https://cdn.example.com/crier/";
@@ -416,7 +416,8 @@ fn registry_builds_instagram_accounts_and_the_table_says_what_it_can_do() {
     );
     let caps = Network::Instagram.capabilities();
     assert!(caps.post && caps.media && caps.metrics && caps.lookup);
-    assert!(!caps.reply && !caps.delete && !caps.read_mentions && !caps.direct_message);
+    assert!(caps.reply && caps.read_mentions);
+    assert!(!caps.delete && !caps.direct_message);
     let limit = Network::Instagram.text_limit().unwrap();
     assert_eq!((limit.max, limit.unit), (2200, "characters"));
     assert!(Network::Instagram.profile().media_required);
@@ -456,4 +457,106 @@ fn validation_refuses_an_instagram_post_without_images_and_wants_media_url() {
         "{}",
         errors[0]
     );
+}
+
+#[tokio::test]
+async fn comments_are_read_page_by_page_and_answered() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = instagram(&fake, TOKEN);
+    let contest = connector
+        .post(&post("k1", "Comment to enter", &["a.png"]))
+        .await
+        .unwrap();
+    let start = chrono::Utc::now() - chrono::TimeDelta::minutes(30);
+    let mut entries = Vec::new();
+    for n in 0..60 {
+        entries.push(fake.add_comment(
+            &contest.remote_id,
+            FAN_ID,
+            &format!("entry {n}"),
+            None,
+            start + chrono::TimeDelta::seconds(n),
+        ));
+    }
+    let page = connector.mentions(None).await.unwrap();
+    assert_eq!(page.mentions.len(), 60);
+    assert_eq!(page.mentions[0].text, "entry 0");
+    assert_eq!(page.mentions[0].author.handle, "@olena_fan");
+    assert_eq!(
+        page.mentions[0].id,
+        format!("{}_{}", contest.remote_id, entries[0])
+    );
+    assert_eq!(
+        page.mentions[0].in_reply_to,
+        Some(contest.remote_id.clone())
+    );
+    let afters: Vec<Option<String>> = fake
+        .calls("GET", "/comments")
+        .iter()
+        .map(|c| c.params.get("after").cloned())
+        .collect();
+    assert_eq!(afters, [None, Some("c-50".into())]);
+
+    // A reply under an entry, and a comment on the post; neither needs an image.
+    let mut answer = post("k2", "Good luck!", &[]);
+    answer.reply_to = Some(page.mentions[0].id.clone());
+    let reply = connector.post(&answer).await.unwrap();
+    assert_eq!(
+        fake.calls("POST", &format!("{}/replies", entries[0])).len(),
+        1
+    );
+    assert!(
+        reply
+            .remote_id
+            .starts_with(&format!("{}_", contest.remote_id))
+    );
+    let mut note = post("k3", "Winners on Friday", &[]);
+    note.reply_to = Some(contest.remote_id.clone());
+    connector.post(&note).await.unwrap();
+    assert_eq!(
+        fake.calls("POST", &format!("{}/comments", contest.remote_id))
+            .len(),
+        1
+    );
+    assert_eq!(connector.lookup(&note).await.unwrap(), Lookup::Unsupported);
+
+    let cursor = page.cursor.unwrap();
+    fake.add_comment(
+        &contest.remote_id,
+        FAN_ID,
+        "late entry",
+        Some(&entries[2]),
+        chrono::Utc::now() + chrono::TimeDelta::seconds(5),
+    );
+    let next = connector.mentions(Some(&cursor)).await.unwrap();
+    let texts: Vec<&str> = next.mentions.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["late entry"], "our own answers are left out");
+    assert_eq!(
+        next.mentions[0].in_reply_to,
+        Some(format!("{}_{}", contest.remote_id, entries[2]))
+    );
+}
+
+#[tokio::test]
+async fn a_comment_is_read_again_as_it_is_now_or_as_gone() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = instagram(&fake, TOKEN);
+    let contest = connector
+        .post(&post("k1", "Comment to enter", &["a.png"]))
+        .await
+        .unwrap();
+    let entry = fake.add_comment(
+        &contest.remote_id,
+        FAN_ID,
+        "my entry",
+        None,
+        chrono::Utc::now(),
+    );
+    let id = format!("{}_{entry}", contest.remote_id);
+    fake.edit_comment(&entry, "my entry, edited");
+    let seen = connector.fetch_post(&id).await.unwrap().unwrap();
+    assert_eq!(seen.text, "my entry, edited");
+    assert_eq!(seen.in_reply_to, Some(contest.remote_id.clone()));
+    fake.remove_comment(&entry);
+    assert_eq!(connector.fetch_post(&id).await.unwrap(), None);
 }

@@ -174,7 +174,7 @@ impl Network {
             ),
             Network::Instagram => (
                 "Instagram",
-                caps([Y, N, Y, N, N], [N, N, Y, Y, N]),
+                caps([Y, Y, Y, N, N], [Y, N, Y, Y, N]),
                 TextRules::limited(Characters, 2200),
                 Some(10),
             ),

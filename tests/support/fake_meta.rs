@@ -195,6 +195,16 @@ impl FakeMeta {
         self.lock().threads_used += count;
     }
 
+    pub fn edit_comment(&self, id: &str, message: &str) {
+        if let Some(c) = self.lock().comments.iter_mut().find(|c| c.id == id) {
+            c.message = message.into();
+        }
+    }
+
+    pub fn remove_comment(&self, id: &str) {
+        self.lock().comments.retain(|c| c.id != id);
+    }
+
     pub fn set_shares(&self, id: &str, shares: u64) {
         if let Some(p) = self.lock().published.iter_mut().find(|p| p.id == id) {
             p.shares = shares;
@@ -205,7 +215,8 @@ impl FakeMeta {
         self.lock().comments.clone()
     }
 
-    /// A comment by `from` under `post` (or under the comment `parent`) at `at`; its id.
+    /// A comment by `from` under `post` (or under the comment `parent`) at `at`; its id
+    /// (Facebook's form, `{post}_{n}`; Instagram's comment ids are numbers of their own).
     pub fn add_comment(
         &self,
         post: &str,
@@ -215,7 +226,12 @@ impl FakeMeta {
         at: DateTime<Utc>,
     ) -> String {
         let mut inner = self.lock();
-        let id = format!("{post}_{}", next_id(&mut inner));
+        let n = next_id(&mut inner);
+        let id = if post.starts_with(PAGE_ID) {
+            format!("{post}_{n}")
+        } else {
+            n
+        };
         inner.comments.push(FbComment {
             id: id.clone(),
             post: post.into(),
@@ -393,6 +409,70 @@ fn api(
         return answer;
     }
     match (method.as_str(), rest.as_slice()) {
+        ("GET", [media, "comments"]) if !threads => {
+            let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+            let offset: usize = params
+                .get("after")
+                .and_then(|a| a.strip_prefix("c-"))
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0);
+            let top: Vec<&FbComment> = inner
+                .comments
+                .iter()
+                .filter(|c| c.post == *media && c.parent.is_none())
+                .collect();
+            let json_of = |c: &FbComment| {
+                json!({ "id": c.id, "text": c.message, "timestamp": time(c.created_time),
+                        "username": if c.from == IG_USER { "brand" } else { "olena_fan" },
+                        "from": { "id": c.from, "username": if c.from == IG_USER { "brand" } else { "olena_fan" } } })
+            };
+            let data: Vec<Value> = top
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|c| {
+                    let replies: Vec<Value> = inner
+                        .comments
+                        .iter()
+                        .filter(|r| r.parent.as_deref() == Some(c.id.as_str()))
+                        .map(json_of)
+                        .collect();
+                    let mut json = json_of(c);
+                    if !replies.is_empty() {
+                        json["replies"] = json!({ "data": replies });
+                    }
+                    json
+                })
+                .collect();
+            let end = offset + data.len();
+            let mut paging = json!({ "cursors": { "before": format!("c-{offset}"), "after": format!("c-{end}") } });
+            if end < top.len() {
+                paging["next"] = json!(format!("https://graph.facebook.com/v21.0/{media}/comments?after=c-{end}"));
+            }
+            axum::Json(json!({ "data": data, "paging": paging })).into_response()
+        }
+        ("POST", [target, edge @ ("comments" | "replies")]) if !threads => {
+            let (post, parent) = if *edge == "replies" {
+                match inner.comments.iter().find(|c| c.id == *target) {
+                    Some(c) => (c.post.clone(), Some((*target).to_owned())),
+                    None => return invalid(&format!("Unsupported post request. Object with ID '{target}' does not exist")),
+                }
+            } else if inner.published.iter().any(|p| p.id == *target) {
+                ((*target).to_owned(), None)
+            } else {
+                return invalid(&format!("Unsupported post request. Object with ID '{target}' does not exist"));
+            };
+            let id = next_id(inner);
+            inner.comments.push(FbComment {
+                id: id.clone(),
+                post,
+                from: IG_USER.into(),
+                message: params.get("message").cloned().unwrap_or_default(),
+                parent,
+                created_time: Utc::now(),
+            });
+            axum::Json(json!({ "id": id })).into_response()
+        }
         ("POST", [user, "media" | "threads"]) => {
             let media_type = params.get("media_type").map(String::as_str);
             let carousel_item = params.get("is_carousel_item").map(String::as_str) == Some("true");
@@ -507,6 +587,11 @@ fn api(
             if *id == IG_USER || *id == THREADS_USER {
                 return axum::Json(json!({ "id": id, "username": "brand", "followers_count": IG_FOLLOWERS })).into_response();
             }
+            if let Some(c) = inner.comments.iter().find(|c| c.id == *id) {
+                return axum::Json(json!({ "id": c.id, "text": c.message, "timestamp": time(c.created_time),
+                    "username": "olena_fan", "from": { "id": c.from, "username": "olena_fan" } }))
+                .into_response();
+            }
             if let Some(c) = inner.containers.iter().find(|c| c.id == *id) {
                 let field = if threads { "status" } else { "status_code" };
                 if !fields.contains(field) {
@@ -597,7 +682,7 @@ fn facebook(
             push_post(inner, &post, message, attached.join(","));
             axum::Json(json!({ "id": post })).into_response()
         }
-        ("POST", [object, "comments"]) => {
+        ("POST", [object, "comments"]) if object.starts_with(&format!("{PAGE_ID}_")) => {
             let post = object.split('_').take(2).collect::<Vec<_>>().join("_");
             if !inner.published.iter().any(|p| p.id == post) {
                 return Some(invalid(&format!(

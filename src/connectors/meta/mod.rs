@@ -43,7 +43,10 @@ use serde::Deserialize;
 
 use self::graph::Graph;
 use super::registry::{AccountSetup, ConnectorError};
-use super::{Connector, Delivered, Lookup, MetricsSnapshot, OutgoingPost, PostMetrics, SendError};
+use super::{
+    Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
+    PostMetrics, SendError,
+};
 use crate::network::Network;
 
 /// The Graph API version every Instagram call pins.
@@ -58,6 +61,10 @@ const LOOKUP_WINDOW: TimeDelta = TimeDelta::hours(6);
 const CLOCK_SLACK: TimeDelta = TimeDelta::minutes(2);
 /// Recent posts read by a lookup.
 const RECENT: u32 = 25;
+/// Instagram: the recent posts whose comments are read.
+const COMMENT_MEDIA: u32 = 10;
+/// The most pages of one post's comments read in one call.
+const MAX_COMMENT_PAGES: usize = 10;
 
 /// The two of Meta's networks that publish through containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +178,35 @@ struct QuotaConfig {
     quota_total: u64,
     #[serde(default)]
     quota_duration: u64,
+}
+
+/// A comment on Instagram media, with its replies.
+#[derive(Debug, Deserialize)]
+struct IgComment {
+    id: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    from: Option<IgFrom>,
+    #[serde(default)]
+    replies: Option<Page<IgComment>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IgFrom {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Cursored<T> {
+    #[serde(default = "Vec::new")]
+    data: Vec<T>,
+    #[serde(default)]
+    paging: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -473,6 +509,33 @@ impl MetaConnector {
         };
     }
 
+    /// Instagram: a comment on a post (`{media}`), or a reply under a comment
+    /// (`{media}_{comment}`, as mentions name them).
+    async fn comment(&self, post: &OutgoingPost, parent: &str) -> Result<Delivered, SendError> {
+        if post.text.trim().is_empty() {
+            return Err(SendError::Permanent {
+                reason: "the reply has no text".into(),
+            });
+        }
+        let (media, target, edge) = match parent.split_once('_') {
+            Some((media, comment)) => (media, comment, "replies"),
+            None => (parent, parent, "comments"),
+        };
+        let created: Id = self
+            .graph
+            .call(
+                Method::POST,
+                &[target, edge],
+                &[("message", post.text.clone())],
+                "the reply",
+            )
+            .await?;
+        Ok(Delivered {
+            remote_id: format!("{media}_{}", created.id),
+            url: None,
+        })
+    }
+
     /// Threads: refuses to publish, as a wait, once the profile has used its posts for the
     /// last 24 hours (`threads_publishing_limit`).
     async fn within_publishing_limit(&self) -> Result<(), SendError> {
@@ -580,6 +643,11 @@ impl Connector for MetaConnector {
     /// Creates the container (or takes the one made for this key before, when it is ready
     /// and unpublished) and publishes it.
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
+        if self.flavor == Flavor::Instagram
+            && let Some(parent) = &post.reply_to
+        {
+            return self.comment(post, parent).await;
+        }
         self.check(post)?;
         if let Some(container) = self.container_of(&post.idempotency_key) {
             let (status, _) = self.status(&container).await?;
@@ -617,6 +685,10 @@ impl Connector for MetaConnector {
         post: &OutgoingPost,
         first_attempt: Option<DateTime<Utc>>,
     ) -> Result<Lookup, SendError> {
+        if self.flavor == Flavor::Instagram && post.reply_to.is_some() {
+            // A comment has no container and no key: its outcome stays unconfirmed.
+            return Ok(Lookup::Unsupported);
+        }
         let since = match first_attempt {
             Some(at) => at - CLOCK_SLACK,
             None => Utc::now() - LOOKUP_WINDOW,
@@ -665,6 +737,163 @@ impl Connector for MetaConnector {
             Flavor::Instagram => Some("that `media_url` serves the images is not checked"),
             Flavor::Threads => None,
         }
+    }
+
+    /// Instagram: the comments (and their replies) on the account's 10 most recent posts after
+    /// `cursor` (the newest comment time read, Unix seconds), oldest first, the account's own
+    /// left out.
+    async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
+        if self.flavor != Flavor::Instagram {
+            return Err(super::unsupported(self.network(), "read mentions"));
+        }
+        let after = match cursor {
+            Some(cursor) => {
+                Some(
+                    cursor
+                        .trim()
+                        .parse::<i64>()
+                        .map_err(|_| SendError::Permanent {
+                            reason: format!("`{cursor}` is not an Instagram comments cursor"),
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let media: Page<Recent> = self
+            .graph
+            .call(
+                Method::GET,
+                &[&self.user, "media"],
+                &[
+                    ("fields", "id".into()),
+                    ("limit", COMMENT_MEDIA.to_string()),
+                ],
+                "reading comments",
+            )
+            .await?;
+        let mut mentions = Vec::new();
+        let mut newest = after;
+        for item in media.data {
+            let mut next: Option<String> = None;
+            for _ in 0..MAX_COMMENT_PAGES {
+                let mut params = vec![
+                    (
+                        "fields",
+                        "id,text,timestamp,username,from,replies{id,text,timestamp,username,from}"
+                            .to_owned(),
+                    ),
+                    ("limit", "50".to_owned()),
+                ];
+                if let Some(after) = &next {
+                    params.push(("after", after.clone()));
+                }
+                let page: Cursored<IgComment> = self
+                    .graph
+                    .call(
+                        Method::GET,
+                        &[&item.id, "comments"],
+                        &params,
+                        "reading comments",
+                    )
+                    .await?;
+                for comment in page.data {
+                    let replies = comment
+                        .replies
+                        .as_ref()
+                        .map(|r| r.data.iter().collect::<Vec<_>>())
+                        .unwrap_or_default();
+                    let parent = comment.id.clone();
+                    for (found, in_reply_to) in std::iter::once((&comment, item.id.clone())).chain(
+                        replies
+                            .into_iter()
+                            .map(|r| (r, format!("{}_{parent}", item.id))),
+                    ) {
+                        let at = found
+                            .timestamp
+                            .as_deref()
+                            .and_then(parse_time)
+                            .unwrap_or_default();
+                        newest = Some(newest.map_or(at.timestamp(), |n| n.max(at.timestamp())));
+                        let author = found
+                            .from
+                            .as_ref()
+                            .map(|f| f.id.clone())
+                            .unwrap_or_default();
+                        if author == self.user || after.is_some_and(|a| at.timestamp() <= a) {
+                            continue;
+                        }
+                        let handle = found.username.clone().unwrap_or_default();
+                        mentions.push(Mention {
+                            id: format!("{}_{}", item.id, found.id),
+                            author: Author {
+                                id: author,
+                                handle: format!("@{handle}"),
+                                ..Author::default()
+                            },
+                            text: found.text.clone(),
+                            created_at: at,
+                            in_reply_to: Some(in_reply_to),
+                            url: None,
+                            edited_at: None,
+                        });
+                    }
+                }
+                next = page
+                    .paging
+                    .as_ref()
+                    .filter(|p| p.get("next").is_some())
+                    .and_then(|p| p["cursors"]["after"].as_str().map(str::to_owned));
+                if next.is_none() {
+                    break;
+                }
+            }
+        }
+        mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(MentionPage {
+            mentions,
+            cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
+        })
+    }
+
+    /// Instagram: a comment read earlier as a mention, as it is now; `None` once deleted.
+    async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
+        let (Flavor::Instagram, Some((media, comment))) = (self.flavor, id.split_once('_')) else {
+            return Err(super::unsupported(self.network(), "read a post again"));
+        };
+        let read = self
+            .graph
+            .call::<IgComment>(
+                Method::GET,
+                &[comment],
+                &[("fields", "id,text,timestamp,username,from".into())],
+                "reading a comment again",
+            )
+            .await;
+        let found = match read {
+            Ok(found) => found,
+            // The Graph API answers code 100 for an object that no longer exists.
+            Err(SendError::Permanent { reason }) if reason.contains("(code 100:") => {
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        Ok(Some(Mention {
+            id: id.to_owned(),
+            author: Author {
+                id: found.from.map(|f| f.id).unwrap_or_default(),
+                handle: format!("@{}", found.username.unwrap_or_default()),
+                ..Author::default()
+            },
+            text: found.text,
+            created_at: found
+                .timestamp
+                .as_deref()
+                .and_then(parse_time)
+                .unwrap_or_default(),
+            in_reply_to: Some(media.to_owned()),
+            url: None,
+            edited_at: None,
+        }))
     }
 
     async fn delete(&self, remote_id: &str) -> Result<(), SendError> {
