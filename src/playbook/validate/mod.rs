@@ -255,6 +255,27 @@ impl Validator<'_> {
         }
     }
 
+    /// Refuses a post without media to an account whose network needs it (Instagram, YouTube).
+    fn account_posts_without_media(&mut self, name: &Spanned<String>) {
+        let Some(network) = self.accounts.get(&name.value).map(|a| a.network) else {
+            return;
+        };
+        if let Some(what) = network.required_media() {
+            let diagnostic = self
+                .sources
+                .error(
+                    name,
+                    format!(
+                        "account `{}` is on {}, which cannot post without {what}",
+                        name.value,
+                        network.name()
+                    ),
+                )
+                .with_hint(format!("add `media:` with {what} to this post"));
+            self.push(diagnostic);
+        }
+    }
+
     /// The error for an account whose network lacks what `needed` asks, built by `at`.
     fn capability_error(
         &self,
