@@ -1,5 +1,6 @@
 //! `crier accounts check`: resolve every account's secrets, run each connector's health
-//! check, and say per account whether it is ready, in plain words.
+//! check, and say per account whether it is ready, in plain words. `crier accounts connect`:
+//! authorize crier for one account through its network's OAuth page and store the tokens.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use super::engine_commands::{runtime, valid_plan};
 use super::{INVALID, TableFormat};
-use crate::connectors::{Connectors, http};
+use crate::connectors::oauth::{self, Pkce};
+use crate::connectors::{Connectors, http, registry};
 
 /// One account's verdict.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -146,4 +148,70 @@ fn table(results: &[Checked]) -> String {
         ),
     });
     out
+}
+
+/// How long `connect` waits for the browser to come back.
+const CONNECT_WAIT: Duration = Duration::from_secs(5 * 60);
+
+pub(super) fn connect(path: &Path, account: &str, port: u16) -> Result<ExitCode, String> {
+    let plan = match valid_plan(path)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(code),
+    };
+    let Some(config) = plan.accounts.get(account) else {
+        let known: Vec<&str> = plan.accounts.keys().map(String::as_str).collect();
+        return Err(format!(
+            "crier.yaml has no account `{account}` (it has: {})",
+            known.join(", ")
+        ));
+    };
+    let (authorization, file) = registry::authorization(account, config)?;
+    let title = authorization.endpoint.title;
+    let client =
+        http::client(&plan.http).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{port} for the redirect: {e}"))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the redirect listener's port: {e}"))?
+            .port();
+        let redirect = format!("http://127.0.0.1:{port}/callback");
+        let pkce = Pkce::new();
+        let state = oauth::random_state();
+        outln!(
+            "Open this address in a browser signed in as the account `{account}` posts as:\n\n  {}\n",
+            authorization.url(&redirect, &state, &pkce)
+        );
+        outln!(
+            "Waiting up to {} minutes for {title} to send the browser back to {redirect} ...",
+            CONNECT_WAIT.as_secs() / 60
+        );
+        let code = tokio::time::timeout(
+            CONNECT_WAIT,
+            oauth::wait_for_code(&listener, &state, title),
+        )
+        .await
+        .map_err(|_| {
+            format!(
+                "no redirect came back within {} minutes; run `crier accounts connect {account}` again",
+                CONNECT_WAIT.as_secs() / 60
+            )
+        })??;
+        let tokens = authorization
+            .exchange(&client, &code, &redirect, &pkce)
+            .await?;
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create `{}` for the tokens: {e}", dir.display()))?;
+        }
+        oauth::write_tokens(&file, &tokens)
+            .map_err(|e| format!("cannot write the tokens to `{}`: {e}", file.display()))?;
+        outln!(
+            "account `{account}`: tokens written to `{}` (readable by its owner only); crier renews them from now on",
+            file.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
 }

@@ -348,6 +348,19 @@ enum AccountsCommand {
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
     },
+    /// Authorize crier for ACCOUNT through its network's OAuth page (authorization code with
+    /// PKCE, redirected to this machine) and write the tokens to the account's `file:`
+    /// secret, readable by its owner only. For networks whose tokens crier renews (X).
+    Connect {
+        /// The account from crier.yaml.
+        account: String,
+        /// The folder holding crier.yaml (same as -C); `.` if neither is given.
+        path: Option<PathBuf>,
+        /// The local port the network sends the browser back to
+        /// (`http://127.0.0.1:PORT/callback`, as registered in the app); 0 picks a free one.
+        #[arg(long, default_value_t = 8910)]
+        port: u16,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -583,6 +596,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Accounts {
             command: AccountsCommand::Check { path, format },
         } => accounts::check(&folder(path)?, format),
+        Command::Accounts {
+            command:
+                AccountsCommand::Connect {
+                    account,
+                    path,
+                    port,
+                },
+        } => accounts::connect(&folder(path)?, &account, port),
         Command::Schema { which } => {
             let schema = match which {
                 SchemaKind::Playbook => playbook_schema(),

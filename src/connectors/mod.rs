@@ -302,6 +302,8 @@ pub mod email;
 pub mod http;
 pub mod mastodon;
 pub mod matrix;
+pub mod meta;
+pub mod oauth;
 pub mod recording;
 pub mod registry;
 pub mod secret;
@@ -310,6 +312,7 @@ pub mod telegram;
 pub(crate) mod upload;
 pub mod vk;
 pub mod webhook;
+pub mod x;
 
 pub use registry::{ConnectorError, Connectors};
 pub use secret::{Secret, SecretError};

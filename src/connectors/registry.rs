@@ -13,12 +13,15 @@ use super::discord::DiscordConnector;
 use super::email::EmailConnector;
 use super::mastodon::MastodonConnector;
 use super::matrix::MatrixConnector;
+use super::meta::facebook::FacebookConnector;
+use super::meta::{Flavor, MetaConnector};
 use super::recording::{Recording, RecordingConnector, RecordingLog};
 use super::secret::{self, Secret, SecretError};
 use super::slack::SlackConnector;
 use super::telegram::TelegramConnector;
 use super::vk::VkConnector;
 use super::webhook::WebhookConnector;
+use super::x::XConnector;
 use crate::network::Network;
 use crate::playbook::plan::Account;
 use crate::playbook::raw::AccountConfig;
@@ -136,7 +139,7 @@ impl Connectors {
 }
 
 /// The secret fields of an account, by name.
-fn secret_fields(config: &AccountConfig) -> [(&'static str, Option<&str>); 5] {
+fn secret_fields(config: &AccountConfig) -> [(&'static str, Option<&str>); 6] {
     fn field(value: &Option<Spanned<String>>) -> Option<&str> {
         value.as_ref().map(|v| v.value.as_str())
     }
@@ -146,6 +149,7 @@ fn secret_fields(config: &AccountConfig) -> [(&'static str, Option<&str>); 5] {
         ("webhook", field(&config.webhook)),
         ("secret", field(&config.secret)),
         ("password", field(&config.password)),
+        ("client_secret", field(&config.client_secret)),
     ]
 }
 
@@ -237,6 +241,14 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Slack => SlackConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Email => EmailConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Vk => VkConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::X => XConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Facebook => FacebookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Instagram => {
+            MetaConnector::from_config(&mut setup, Flavor::Instagram).map(|c| Arc::new(c) as _)
+        }
+        Network::Threads => {
+            MetaConnector::from_config(&mut setup, Flavor::Threads).map(|c| Arc::new(c) as _)
+        }
     };
     built.map_err(|err| vec![err])
 }
@@ -256,5 +268,59 @@ pub fn parse_http_url(
     match parsed.scheme() {
         "http" | "https" => Ok(parsed),
         other => Err(invalid(format!("the scheme is `{other}`"))),
+    }
+}
+
+/// What `crier accounts connect` needs for `account`: how its network authorizes crier, and
+/// the `file:` its tokens are written to. Only networks whose tokens crier renews have one.
+pub fn authorization(
+    name: &str,
+    account: &Account,
+) -> Result<(super::oauth::Authorization, std::path::PathBuf), String> {
+    let config = &account.config;
+    let network = account.network;
+    let file = || {
+        config
+            .token
+            .as_ref()
+            .and_then(|t| t.value.strip_prefix("file:"))
+            .map(|path| std::path::PathBuf::from(path.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "account `{name}`: `token` must be a `file:PATH` secret, where crier writes the tokens"
+                )
+            })
+    };
+    match network {
+        Network::X => {
+            let client_id = config
+                .client_id
+                .as_ref()
+                .map(|c| c.value.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| format!("account `{name}`: an `x` account needs `client_id`"))?;
+            let secret = match &config.client_secret {
+                Some(reference) => Some(
+                    secret::resolve(name, "client_secret", &reference.value)
+                        .map_err(|e| e.to_string())?,
+                ),
+                None => None,
+            };
+            let server = match &config.server {
+                Some(server) => {
+                    parse_http_url(name, "server", &server.value).map_err(|e| e.to_string())?
+                }
+                None => Url::parse(super::x::DEFAULT_SERVER).expect("the default server is a URL"),
+            };
+            Ok((
+                XConnector::authorization(&server, &client_id, secret),
+                file()?,
+            ))
+        }
+        other => Err(format!(
+            "account `{name}`: crier authorizes itself only on networks whose tokens it renews (x); a `{}` account takes a token made as the README's section on {} says",
+            other.name(),
+            other.profile().title
+        )),
     }
 }

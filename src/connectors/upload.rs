@@ -29,7 +29,7 @@ pub(crate) async fn image_part(path: &Path) -> Result<Part, SendError> {
 }
 
 /// The MIME type of an image file, by its extension.
-fn image_type(path: &Path) -> Option<&'static str> {
+pub(crate) fn image_type(path: &Path) -> Option<&'static str> {
     let extension = path.extension()?.to_str()?.to_ascii_lowercase();
     Some(match extension.as_str() {
         "jpg" | "jpeg" => "image/jpeg",

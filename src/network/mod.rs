@@ -28,6 +28,10 @@ pub enum Network {
     Email,
     Console,
     Vk,
+    X,
+    Facebook,
+    Instagram,
+    Threads,
 }
 
 /// One network's entry in the table.
@@ -40,16 +44,22 @@ pub struct Profile {
     /// The most images one post takes, where the network fixes it (a Mastodon server says
     /// its own; this is the usual value).
     pub max_images: Option<usize>,
+    /// Every post needs an image (Instagram).
+    pub media_required: bool,
 }
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 10] = [
+    pub const ALL: [Network; 14] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
         Network::Matrix,
         Network::Vk,
+        Network::X,
+        Network::Facebook,
+        Network::Instagram,
+        Network::Threads,
         Network::Discord,
         Network::Slack,
         Network::Webhook,
@@ -70,6 +80,10 @@ impl Network {
             Network::Email => "email",
             Network::Console => "console",
             Network::Vk => "vk",
+            Network::X => "x",
+            Network::Facebook => "facebook",
+            Network::Instagram => "instagram",
+            Network::Threads => "threads",
         }
     }
 
@@ -77,7 +91,7 @@ impl Network {
     pub const fn profile(self) -> Profile {
         const Y: bool = true;
         const N: bool = false;
-        use Counting::{Characters, Graphemes, Mastodon, Utf16};
+        use Counting::{Characters, Graphemes, Mastodon, Utf16, XWeighted};
         let (title, capabilities, text, max_images) = match self {
             //                                           post reply media DM delete   mentions hashtags metrics lookup key
             Network::Mastodon => (
@@ -140,12 +154,37 @@ impl Network {
                 TextRules::limited(Characters, 16_384),
                 Some(10),
             ),
+            Network::X => (
+                "X",
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
+                TextRules::limited(XWeighted, 280),
+                Some(4),
+            ),
+            Network::Facebook => (
+                "Facebook",
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
+                TextRules::limited(Characters, 63_206),
+                Some(10),
+            ),
+            Network::Instagram => (
+                "Instagram",
+                caps([Y, N, Y, N, N], [N, N, Y, Y, N]),
+                TextRules::limited(Characters, 2200),
+                Some(10),
+            ),
+            Network::Threads => (
+                "Threads",
+                caps([Y, Y, Y, N, Y], [N, N, Y, Y, N]),
+                TextRules::limited(Characters, 500),
+                Some(20),
+            ),
         };
         Profile {
             title,
             capabilities,
             text,
             max_images,
+            media_required: matches!(self, Network::Instagram),
         }
     }
 

@@ -54,20 +54,26 @@ pub struct HttpConfig {
 /// One account. Which fields a network needs: mastodon `server`, `token`; bluesky `handle`,
 /// `app_password` (and `service`); telegram `chat`, `token`; matrix `homeserver`, `room`,
 /// `token`; discord and slack `webhook`; webhook `url`, `secret`; email `smtp`, `from`, `to`
-/// (and `username`, `password`); vk `group`, `token` (and `server`); console nothing.
+/// (and `username`, `password`); vk `group`, `token` (and `server`); x `token`, `client_id`
+/// (and `client_secret`, `server`); facebook `page`, `token` (and `server`);
+/// instagram `user`, `token`, `media_url` (and `server`);
+/// threads `user`, `token` (and `media_url`, `server`); console nothing.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     /// The network this account is on.
     pub network: Spanned<Network>,
-    /// Mastodon: the instance URL, e.g. `https://mastodon.social`. Telegram, VK: another API
+    /// Mastodon: the instance URL, e.g. `https://mastodon.social`. Telegram, VK, X, Facebook, Instagram, Threads: another API
     /// server than the network's own (optional).
     #[serde(default)]
     pub server: Option<Spanned<String>>,
     /// Bluesky: the PDS URL; `https://bsky.social` if absent.
     #[serde(default)]
     pub service: Option<Spanned<String>>,
-    /// Mastodon, Telegram, Matrix, VK: the access token, as `env:NAME` or `file:PATH`.
+    /// Mastodon, Telegram, Matrix, VK, Facebook (a Page token), Instagram, Threads: the access token, as `env:NAME` or
+    /// `file:PATH`. X: the
+    /// OAuth 2.0 token set (JSON with `access_token`, `refresh_token`, `expires_at`) in a
+    /// `file:PATH` crier writes renewed tokens back to, or a bare access token.
     #[serde(default)]
     pub token: Option<Spanned<String>>,
     /// Bluesky: the account handle, e.g. `brand.bsky.social`.
@@ -79,6 +85,23 @@ pub struct AccountConfig {
     /// VK: the community's id, the number in `vk.com/club<number>`.
     #[serde(default)]
     pub group: Option<Spanned<String>>,
+    /// Facebook: the Page's id.
+    #[serde(default)]
+    pub page: Option<Spanned<String>>,
+    /// Instagram: the professional account's id; Threads: the Threads user id.
+    #[serde(default)]
+    pub user: Option<Spanned<String>>,
+    /// Instagram, Threads: the public address where the posts' image files are served by
+    /// name (Meta fetches them from there), e.g. `https://cdn.example.com/crier/`.
+    #[serde(default)]
+    pub media_url: Option<Spanned<String>>,
+    /// X: the app's OAuth 2.0 client id, which renews the token.
+    #[serde(default)]
+    pub client_id: Option<Spanned<String>>,
+    /// X: the app's OAuth 2.0 client secret, for a confidential client, as `env:NAME` or
+    /// `file:PATH`.
+    #[serde(default)]
+    pub client_secret: Option<Spanned<String>>,
     /// Telegram: the chat, e.g. `@brand_channel` or a numeric chat id.
     #[serde(default)]
     pub chat: Option<Spanned<String>>,

@@ -498,6 +498,8 @@ impl Validator<'_> {
             }
             if !item.media.is_empty() {
                 self.account_can(account, Capabilities::MEDIA, "`media:`");
+            } else {
+                self.account_posts_without_media(account);
             }
         }
         let text = match &item.text {

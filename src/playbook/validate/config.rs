@@ -21,11 +21,22 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         Network::Email => (&["smtp", "from", "to"], &["username", "password"]),
         Network::Console => (&[], &[]),
         Network::Vk => (&["group", "token"], &["server"]),
+        Network::X => (&["token", "client_id"], &["client_secret", "server"]),
+        Network::Facebook => (&["page", "token"], &["server"]),
+        Network::Instagram => (&["user", "token", "media_url"], &["server"]),
+        Network::Threads => (&["user", "token"], &["media_url", "server"]),
     }
 }
 
-const SECRET_FIELDS: [&str; 5] = ["token", "app_password", "webhook", "secret", "password"];
-const URL_FIELDS: [&str; 4] = ["server", "service", "homeserver", "url"];
+const SECRET_FIELDS: [&str; 6] = [
+    "token",
+    "app_password",
+    "webhook",
+    "secret",
+    "password",
+    "client_secret",
+];
+const URL_FIELDS: [&str; 5] = ["server", "service", "homeserver", "url", "media_url"];
 
 fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
     let optional = [
@@ -35,6 +46,11 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
         ("handle", &a.handle),
         ("app_password", &a.app_password),
         ("group", &a.group),
+        ("client_id", &a.client_id),
+        ("user", &a.user),
+        ("page", &a.page),
+        ("media_url", &a.media_url),
+        ("client_secret", &a.client_secret),
         ("chat", &a.chat),
         ("updates", &a.updates),
         ("homeserver", &a.homeserver),

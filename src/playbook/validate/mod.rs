@@ -255,6 +255,27 @@ impl Validator<'_> {
         }
     }
 
+    /// Refuses a post without images to an account whose network needs one (Instagram).
+    fn account_posts_without_media(&mut self, name: &Spanned<String>) {
+        let Some(network) = self.accounts.get(&name.value).map(|a| a.network) else {
+            return;
+        };
+        if network.profile().media_required {
+            let diagnostic = self
+                .sources
+                .error(
+                    name,
+                    format!(
+                        "account `{}` is on {}, which cannot post without an image",
+                        name.value,
+                        network.name()
+                    ),
+                )
+                .with_hint("add `media:` with at least one image to this post");
+            self.push(diagnostic);
+        }
+    }
+
     /// The error for an account whose network lacks what `needed` asks, built by `at`.
     fn capability_error(
         &self,

@@ -1,0 +1,285 @@
+//! The Facebook Page connector against a fake Graph API on 127.0.0.1.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use crier::connectors::http::{self, HttpOptions};
+use crier::connectors::meta::facebook::FacebookConnector;
+use crier::connectors::secret::Secret;
+use crier::connectors::{Connector, Connectors, Lookup, OutgoingPost, SendError};
+use crier::diagnostic::SourceFile;
+use crier::network::Network;
+use crier::playbook::plan::Account;
+use crier::playbook::raw::AccountConfig;
+use crier::playbook::yaml::{from_node, parse_documents};
+
+use crate::support::fake_meta::{FAN_ID, FakeMeta, Fault, PAGE_FOLLOWERS, PAGE_ID};
+
+const TOKEN: &str = "EAAG-page-token-77";
+
+fn client() -> reqwest::Client {
+    http::client(&HttpOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_millis(700),
+    })
+    .unwrap()
+}
+
+fn facebook(fake: &FakeMeta, token: &str) -> FacebookConnector {
+    let graph = FacebookConnector::graph(
+        fake.instagram_url().parse().unwrap(),
+        Secret::new(token),
+        client(),
+    );
+    FacebookConnector::new("brand_facebook", graph, PAGE_ID)
+}
+
+fn post(key: &str, text: &str) -> OutgoingPost {
+    OutgoingPost {
+        idempotency_key: key.into(),
+        text: text.into(),
+        media: vec![],
+        reply_to: None,
+        playbook: "launch".into(),
+        item: "teaser".into(),
+        direct_to: None,
+        notice: false,
+    }
+}
+
+fn image(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, b"\x89PNG fake").unwrap();
+    path
+}
+
+#[tokio::test]
+async fn text_goes_to_the_page_feed_and_one_image_through_photos() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = facebook(&fake, TOKEN);
+    let sent = connector.post(&post("k1", "Open today")).await.unwrap();
+    let feed = fake.calls("POST", &format!("{PAGE_ID}/feed"));
+    assert_eq!(feed[0].params["message"], "Open today");
+    assert_eq!(feed[0].bearer.as_deref(), Some(TOKEN));
+    assert_eq!(sent.remote_id, fake.published()[0].id);
+    assert_eq!(
+        sent.url,
+        Some(format!("https://www.facebook.com/{}", sent.remote_id))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut pictured = post("k2", "New look");
+    pictured.media = vec![image(&dir, "look.png")];
+    let sent = connector.post(&pictured).await.unwrap();
+    let photos = fake.calls("POST", &format!("{PAGE_ID}/photos"));
+    assert_eq!(photos[0].params["source"], "file:look.png");
+    assert_eq!(photos[0].params["caption"], "New look");
+    assert_eq!(
+        sent.remote_id,
+        fake.published()[1].id,
+        "the post, not the photo"
+    );
+}
+
+#[tokio::test]
+async fn several_images_are_unpublished_photos_attached_to_one_post() {
+    let fake = FakeMeta::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let mut pictured = post("k1", "Three looks");
+    pictured.media = vec![
+        image(&dir, "a.png"),
+        image(&dir, "b.png"),
+        image(&dir, "c.png"),
+    ];
+    facebook(&fake, TOKEN).post(&pictured).await.unwrap();
+    let photos = fake.calls("POST", &format!("{PAGE_ID}/photos"));
+    assert_eq!(photos.len(), 3);
+    assert!(photos.iter().all(|p| p.params["published"] == "false"));
+    let feed = &fake.calls("POST", &format!("{PAGE_ID}/feed"))[0];
+    assert!(feed.params["attached_media[2]"].contains("media_fbid"));
+    assert_eq!(fake.published().len(), 1);
+}
+
+#[tokio::test]
+async fn replies_are_comments_and_comments_are_read_page_by_page_after_the_cursor() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = facebook(&fake, TOKEN);
+    let contest = connector
+        .post(&post("k1", "Comment to enter"))
+        .await
+        .unwrap();
+    let start = Utc::now() - TimeDelta::minutes(30);
+    let mut entries = Vec::new();
+    for n in 0..150 {
+        entries.push(fake.add_comment(
+            &contest.remote_id,
+            FAN_ID,
+            &format!("entry {n}"),
+            None,
+            start + TimeDelta::seconds(n),
+        ));
+    }
+    let mut answer = post("k2", "Good luck!");
+    answer.reply_to = Some(entries[0].clone());
+    let reply = connector.post(&answer).await.unwrap();
+    let own = fake
+        .comments()
+        .into_iter()
+        .find(|c| c.id == reply.remote_id)
+        .unwrap();
+    assert_eq!(own.parent.as_deref(), Some(entries[0].as_str()));
+    assert_eq!(own.from, PAGE_ID);
+
+    let page = connector.mentions(None).await.unwrap();
+    assert_eq!(page.mentions.len(), 150, "not our own reply");
+    assert_eq!(page.mentions[0].text, "entry 0");
+    assert_eq!(page.mentions[0].author.id, FAN_ID);
+    assert_eq!(
+        page.mentions[0].in_reply_to,
+        Some(contest.remote_id.clone())
+    );
+    let afters: Vec<Option<String>> = fake
+        .calls("GET", "/comments")
+        .iter()
+        .map(|c| c.params.get("after").cloned())
+        .collect();
+    assert_eq!(afters, [None, Some("cursor-100".into())]);
+
+    let cursor = page.cursor.unwrap();
+    fake.add_comment(
+        &contest.remote_id,
+        FAN_ID,
+        "late entry",
+        Some(&entries[3]),
+        Utc::now() + TimeDelta::seconds(5),
+    );
+    let next = connector.mentions(Some(&cursor)).await.unwrap();
+    let texts: Vec<&str> = next.mentions.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["late entry"]);
+    assert_eq!(next.mentions[0].in_reply_to, Some(entries[3].clone()));
+    let err = connector.mentions(Some("soon")).await.unwrap_err();
+    assert_eq!(err.reason(), "`soon` is not a Facebook comments cursor");
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_found_among_the_pages_posts_since_the_first_attempt() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = facebook(&fake, TOKEN);
+    let first_attempt = Utc::now();
+    fake.push_fault(&format!("{PAGE_ID}/feed"), Fault::AcceptThenDrop);
+    let sent = post("k1", "Launch day");
+    let err = connector.post(&sent).await.unwrap_err();
+    assert!(matches!(err, SendError::OutcomeUnknown { .. }), "{err:?}");
+    let Lookup::Found(found) = connector
+        .lookup_since(&sent, Some(first_attempt))
+        .await
+        .unwrap()
+    else {
+        panic!("found")
+    };
+    assert_eq!(found.remote_id, fake.published()[0].id);
+    let listed = fake.calls("GET", &format!("{PAGE_ID}/posts"));
+    assert!(listed[0].params.contains_key("since"));
+    assert_eq!(
+        connector
+            .lookup_since(&post("k2", "Other"), Some(first_attempt))
+            .await
+            .unwrap(),
+        Lookup::NotFound
+    );
+}
+
+#[tokio::test]
+async fn throttling_and_an_expired_token_are_classified() {
+    let fake = FakeMeta::start(TOKEN);
+    fake.push_fault(
+        &format!("{PAGE_ID}/feed"),
+        Fault::Throttled {
+            code: 32,
+            minutes: 12,
+        },
+    );
+    let err = facebook(&fake, TOKEN)
+        .post(&post("k1", "Hi"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::RetryAfter { after, .. } if after == Duration::from_secs(12 * 60)),
+        "{err:?}"
+    );
+    let err = facebook(&fake, "EAAG-old").health().await.unwrap_err();
+    let SendError::Permanent { reason } = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        reason.starts_with("Facebook refused the token (code 190:"),
+        "{reason}"
+    );
+    facebook(&fake, TOKEN).health().await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_delete_and_text_limit() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = facebook(&fake, TOKEN);
+    let sent = connector.post(&post("k1", "Sale")).await.unwrap();
+    fake.set_counts(&sent.remote_id, 31, 0, 2_400);
+    fake.set_shares(&sent.remote_id, 4);
+    fake.add_comment(&sent.remote_id, FAN_ID, "nice", None, Utc::now());
+    let snapshot = connector
+        .metrics(std::slice::from_ref(&sent.remote_id))
+        .await
+        .unwrap();
+    assert_eq!(snapshot.followers, Some(PAGE_FOLLOWERS));
+    let counts = &snapshot.posts[0];
+    assert_eq!(
+        (counts.likes, counts.reposts, counts.replies, counts.views),
+        (31, 4, 1, Some(2_400))
+    );
+    connector.delete(&sent.remote_id).await.unwrap();
+    assert!(fake.published().is_empty());
+    connector.delete(&sent.remote_id).await.unwrap();
+
+    let err = connector
+        .post(&post("k2", &"a".repeat(63_207)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "the text has 63207 characters and Facebook allows 63206 in a post"
+    );
+}
+
+#[test]
+fn registry_builds_facebook_accounts_and_validation_wants_a_page() {
+    let yaml = "network: facebook\npage: '104000000000001'\ntoken: env:CRIER_TEST_UNSET_FB\n";
+    let (documents, _) = parse_documents(&SourceFile::new("crier.yaml", yaml.to_owned()), 0);
+    let config: AccountConfig = from_node(&documents[0]).unwrap();
+    let accounts = BTreeMap::from([(
+        "brand_facebook".to_owned(),
+        Account {
+            name: "brand_facebook".into(),
+            network: Network::Facebook,
+            config,
+        },
+    )]);
+    let errors = Connectors::build(&accounts, &client()).unwrap_err();
+    assert!(errors[0].to_string().contains("CRIER_TEST_UNSET_FB"));
+
+    let config =
+        "timezone: UTC\naccounts:\n  brand_facebook: { network: facebook, token: env:FB_TOKEN }\n";
+    let dir = crate::support::playbooks::folder(config, &[]);
+    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    assert!(
+        validated.diagnostics.iter().any(|d| d
+            .to_string()
+            .contains("account `brand_facebook` on `facebook` needs `page`")),
+        "{:?}",
+        validated.diagnostics
+    );
+    let caps = Network::Facebook.capabilities();
+    assert!(caps.post && caps.reply && caps.media && caps.delete && caps.read_mentions);
+    assert!(caps.metrics && caps.lookup && !caps.direct_message);
+}

@@ -1,0 +1,459 @@
+//! The Instagram connector against a fake Graph API on 127.0.0.1.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crier::connectors::http::{self, HttpOptions};
+use crier::connectors::meta::{Flavor, MetaConnector};
+use crier::connectors::secret::Secret;
+use crier::connectors::{Connector, Connectors, Lookup, OutgoingPost, SendError};
+use crier::diagnostic::SourceFile;
+use crier::network::Network;
+use crier::playbook::plan::Account;
+use crier::playbook::raw::AccountConfig;
+use crier::playbook::yaml::{from_node, parse_documents};
+
+use crate::support::fake_meta::{FakeMeta, Fault, IG_FOLLOWERS, IG_USER, set_status};
+
+const TOKEN: &str = "IGQVJ-long-lived-8c2e";
+const MEDIA_URL: &str = "https://cdn.example.com/crier/";
+
+fn client() -> reqwest::Client {
+    http::client(&HttpOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_millis(700),
+    })
+    .unwrap()
+}
+
+fn instagram(fake: &FakeMeta, token: &str) -> MetaConnector {
+    let graph = MetaConnector::graph(
+        Flavor::Instagram,
+        fake.instagram_url().parse().unwrap(),
+        Secret::new(token),
+        client(),
+    );
+    MetaConnector::new(
+        "brand_instagram",
+        Flavor::Instagram,
+        graph,
+        IG_USER,
+        Some(MEDIA_URL.parse().unwrap()),
+    )
+}
+
+fn post(key: &str, text: &str, images: &[&str]) -> OutgoingPost {
+    OutgoingPost {
+        idempotency_key: key.into(),
+        text: text.into(),
+        media: images
+            .iter()
+            .map(|i| PathBuf::from(format!("img/{i}")))
+            .collect(),
+        reply_to: None,
+        playbook: "launch".into(),
+        item: "teaser".into(),
+        direct_to: None,
+        notice: false,
+    }
+}
+
+#[tokio::test]
+async fn an_image_post_is_a_container_then_published() {
+    let fake = FakeMeta::start(TOKEN);
+    let delivered = instagram(&fake, TOKEN)
+        .post(&post("k1", "Spring is here 🌷 #launch", &["look.png"]))
+        .await
+        .unwrap();
+    let containers = fake.containers();
+    assert_eq!(containers.len(), 1);
+    assert_eq!(
+        containers[0].params["image_url"],
+        "https://cdn.example.com/crier/look.png"
+    );
+    assert_eq!(containers[0].params["caption"], "Spring is here 🌷 #launch");
+    let publish = fake.calls("POST", "media_publish");
+    assert_eq!(publish.len(), 1);
+    assert_eq!(publish[0].params["creation_id"], containers[0].id);
+    assert_eq!(publish[0].path, format!("/v21.0/{IG_USER}/media_publish"));
+    assert_eq!(publish[0].bearer.as_deref(), Some(TOKEN));
+    let published = &fake.published()[0];
+    assert_eq!(delivered.remote_id, published.id);
+    assert_eq!(
+        delivered.url,
+        Some(format!("https://www.example.com/p/{}", published.id))
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| !r.params.contains_key("access_token")),
+        "the token never goes in a URL or form"
+    );
+}
+
+#[tokio::test]
+async fn several_images_make_a_carousel() {
+    let fake = FakeMeta::start(TOKEN);
+    instagram(&fake, TOKEN)
+        .post(&post("k1", "Three looks", &["a.png", "b.jpg", "c.png"]))
+        .await
+        .unwrap();
+    let containers = fake.containers();
+    assert_eq!(containers.len(), 4);
+    assert!(
+        containers[..3]
+            .iter()
+            .all(|c| c.params["is_carousel_item"] == "true")
+    );
+    let carousel = &containers[3];
+    assert_eq!(carousel.params["media_type"], "CAROUSEL");
+    let children: Vec<&str> = containers[..3].iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(carousel.params["children"], children.join(","));
+    assert_eq!(carousel.params["caption"], "Three looks");
+    assert_eq!(fake.published().len(), 1);
+}
+
+#[tokio::test]
+async fn captions_and_hashtags_over_the_limits_and_posts_without_images_are_refused() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = instagram(&fake, TOKEN);
+    connector
+        .post(&post("k1", &"é".repeat(2200), &["a.png"]))
+        .await
+        .unwrap();
+    let err = connector
+        .post(&post("k2", &"é".repeat(2201), &["a.png"]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "the text has 2201 characters and Instagram allows 2200"
+    );
+    let tags: Vec<String> = (0..31).map(|n| format!("#tag{n}")).collect();
+    let err = connector
+        .post(&post("k3", &tags.join(" "), &["a.png"]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "the caption has 31 hashtags and Instagram allows 30"
+    );
+    connector
+        .post(&post("k4", &tags[..30].join(" "), &["a.png"]))
+        .await
+        .unwrap();
+    let err = connector
+        .post(&post("k5", "Words only", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "Instagram posts need an image, and this one has none"
+    );
+    let eleven: Vec<String> = (0..11).map(|n| format!("{n}.png")).collect();
+    let eleven: Vec<&str> = eleven.iter().map(String::as_str).collect();
+    let err = connector
+        .post(&post("k6", "Many", &eleven))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "the post has 11 images and Instagram takes at most 10 in one post"
+    );
+    assert_eq!(fake.published().len(), 2);
+}
+
+#[tokio::test]
+async fn a_lost_publish_answer_is_settled_by_the_containers_status() {
+    for fault in [
+        Fault::AcceptThenDrop,
+        Fault::Slow(Duration::from_millis(1500)),
+    ] {
+        let fake = FakeMeta::start(TOKEN);
+        let connector = instagram(&fake, TOKEN);
+        let first_attempt = chrono::Utc::now();
+        fake.push_fault("media_publish", fault);
+        let sent = post("k1", "Launch day", &["a.png"]);
+        let err = connector.post(&sent).await.unwrap_err();
+        assert!(matches!(err, SendError::OutcomeUnknown { .. }), "{err:?}");
+        assert_eq!(fake.published().len(), 1, "it was published");
+        let found = connector
+            .lookup_since(&sent, Some(first_attempt))
+            .await
+            .unwrap();
+        let container = &fake.containers()[0].id;
+        let status = fake.calls("GET", container.as_str());
+        assert_eq!(status[0].params["fields"], "status_code,error_message");
+        assert_eq!(
+            found,
+            Lookup::Found(crier::connectors::Delivered {
+                remote_id: fake.published()[0].id.clone(),
+                url: Some(format!(
+                    "https://www.example.com/p/{}",
+                    fake.published()[0].id
+                )),
+            })
+        );
+        // A resend of the same key publishes nothing new.
+        let again = connector.post(&sent).await.unwrap();
+        assert_eq!(again.remote_id, fake.published()[0].id);
+        assert_eq!(fake.published().len(), 1);
+        assert_eq!(fake.containers().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_unpublished_container_is_published_on_the_retry_never_a_second_one() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = instagram(&fake, TOKEN);
+    fake.push_fault(
+        "media_publish",
+        Fault::Error {
+            status: 500,
+            code: 2,
+            subcode: None,
+            message: "An unexpected error has occurred. Please retry your request later.",
+        },
+    );
+    let sent = post("k1", "Launch day", &["a.png"]);
+    let err = connector.post(&sent).await.unwrap_err();
+    assert!(matches!(err, SendError::Transient { .. }), "{err:?}");
+    assert_eq!(connector.lookup(&sent).await.unwrap(), Lookup::NotFound);
+    connector.post(&sent).await.unwrap();
+    assert_eq!(fake.containers().len(), 1, "the container was reused");
+    assert_eq!(fake.published().len(), 1);
+
+    // A container still being prepared is waited for, then published.
+    let later = post("k2", "Later", &["b.png"]);
+    fake.push_fault(
+        "media_publish",
+        Fault::Error {
+            status: 400,
+            code: 9007,
+            subcode: Some(2_207_027),
+            message: "The media is not ready for publishing, please wait for a moment",
+        },
+    );
+    let err = connector.post(&later).await.unwrap_err();
+    assert!(
+        matches!(err, SendError::RetryAfter { after, .. } if after == Duration::from_secs(30)),
+        "{err:?}"
+    );
+    connector.post(&later).await.unwrap();
+    assert_eq!(fake.containers().len(), 2);
+
+    // An expired container is replaced.
+    let expired = post("k3", "Expired", &["c.png"]);
+    fake.push_fault(
+        "media_publish",
+        Fault::Error {
+            status: 500,
+            code: 1,
+            subcode: None,
+            message: "An unknown error occurred",
+        },
+    );
+    connector.post(&expired).await.unwrap_err();
+    set_status(&fake, &fake.containers()[2].id, "EXPIRED");
+    connector.post(&expired).await.unwrap();
+    assert_eq!(fake.containers().len(), 4);
+}
+
+#[tokio::test]
+async fn a_restarted_process_finds_the_post_among_the_recent_ones() {
+    let fake = FakeMeta::start(TOKEN);
+    let old = chrono::Utc::now() - chrono::TimeDelta::hours(3);
+    fake.add_published(IG_USER, "Launch day", old);
+    let first_attempt = chrono::Utc::now() - chrono::TimeDelta::minutes(1);
+    let sent = post("k1", "Launch day", &["a.png"]);
+    let fresh = instagram(&fake, TOKEN);
+    assert_eq!(
+        fresh
+            .lookup_since(&sent, Some(first_attempt))
+            .await
+            .unwrap(),
+        Lookup::NotFound,
+        "the same caption before the first attempt is another post"
+    );
+    instagram(&fake, TOKEN).post(&sent).await.unwrap();
+    let Lookup::Found(found) = fresh
+        .lookup_since(&sent, Some(first_attempt))
+        .await
+        .unwrap()
+    else {
+        panic!("found among the recent posts")
+    };
+    assert_eq!(found.remote_id, fake.published()[1].id);
+}
+
+#[tokio::test]
+async fn throttling_waits_as_the_usage_headers_say() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = instagram(&fake, TOKEN);
+    fake.push_fault(
+        "media",
+        Fault::Throttled {
+            code: 80002,
+            minutes: 7,
+        },
+    );
+    let err = connector
+        .post(&post("k1", "Hi", &["a.png"]))
+        .await
+        .unwrap_err();
+    let SendError::RetryAfter { after, reason } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(after, Duration::from_secs(7 * 60));
+    assert!(
+        reason.starts_with("Instagram is rate limiting the app (code 80002:"),
+        "{reason}"
+    );
+
+    // A success that says the app's usage is full holds the next call back without sending.
+    let fake = FakeMeta::start(TOKEN);
+    let connector = instagram(&fake, TOKEN);
+    fake.push_fault("media_publish", Fault::AppUsage(100));
+    connector.post(&post("k1", "Hi", &["a.png"])).await.unwrap();
+    let before = fake.requests().len();
+    let err = connector
+        .post(&post("k2", "Again", &["a.png"]))
+        .await
+        .unwrap_err();
+    let SendError::RetryAfter { reason, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert!(reason.contains("X-App-Usage"), "{reason}");
+    assert_eq!(fake.requests().len(), before, "nothing was sent");
+}
+
+#[tokio::test]
+async fn the_daily_publishing_limit_and_an_expired_token_are_said_in_plain_words() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = instagram(&fake, TOKEN);
+    fake.push_fault(
+        "media_publish",
+        Fault::Error {
+            status: 400,
+            code: 9,
+            subcode: Some(2_207_042),
+            message: "Application request limit reached",
+        },
+    );
+    let err = connector
+        .post(&post("k1", "Hi", &["a.png"]))
+        .await
+        .unwrap_err();
+    assert!(
+        err.reason()
+            .contains("published as many posts through the API as Instagram allows in 24 hours"),
+        "{err}"
+    );
+    let err = instagram(&fake, "IGQVJ-expired")
+        .post(&post("k2", "Hi", &["a.png"]))
+        .await
+        .unwrap_err();
+    let SendError::Permanent { reason } = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        reason.starts_with("Instagram refused the token (code 190: Error validating access token"),
+        "{reason}"
+    );
+    assert!(reason.contains("get a new long-lived token"), "{reason}");
+    assert!(!reason.contains("IGQVJ-expired"));
+}
+
+#[tokio::test]
+async fn metrics_read_likes_comments_and_followers() {
+    let fake = FakeMeta::start(TOKEN);
+    let connector = instagram(&fake, TOKEN);
+    let sent = connector
+        .post(&post("k1", "Sale", &["a.png"]))
+        .await
+        .unwrap();
+    fake.set_counts(&sent.remote_id, 40, 6, 0);
+    let snapshot = connector
+        .metrics(std::slice::from_ref(&sent.remote_id))
+        .await
+        .unwrap();
+    assert_eq!(snapshot.followers, Some(IG_FOLLOWERS));
+    let counts = &snapshot.posts[0];
+    assert_eq!((counts.likes, counts.replies, counts.views), (40, 6, None));
+    let err = connector.delete(&sent.remote_id).await.unwrap_err();
+    assert_eq!(err.reason(), "the `instagram` network cannot delete posts");
+}
+
+fn account(fields: &str) -> BTreeMap<String, Account> {
+    let yaml = format!("network: instagram\n{fields}");
+    let (documents, diagnostics) = parse_documents(&SourceFile::new("crier.yaml", yaml), 0);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let config: AccountConfig = from_node(&documents[0]).unwrap();
+    BTreeMap::from([(
+        "brand_instagram".to_owned(),
+        Account {
+            name: "brand_instagram".into(),
+            network: Network::Instagram,
+            config,
+        },
+    )])
+}
+
+#[test]
+fn registry_builds_instagram_accounts_and_the_table_says_what_it_can_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("ig-token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let good = account(&format!(
+        "token: file:{}\nuser: '{IG_USER}'\nmedia_url: https://cdn.example.com/crier\n",
+        token.display()
+    ));
+    let built = Connectors::build(&good, &client()).unwrap();
+    assert_eq!(
+        built.get("brand_instagram").unwrap().network(),
+        Network::Instagram
+    );
+    let caps = Network::Instagram.capabilities();
+    assert!(caps.post && caps.media && caps.metrics && caps.lookup);
+    assert!(!caps.reply && !caps.delete && !caps.read_mentions && !caps.direct_message);
+    let limit = Network::Instagram.text_limit().unwrap();
+    assert_eq!((limit.max, limit.unit), (2200, "characters"));
+    assert!(Network::Instagram.profile().media_required);
+}
+
+#[test]
+fn validation_refuses_an_instagram_post_without_images_and_wants_media_url() {
+    let config = "timezone: UTC\naccounts:\n  brand_instagram: { network: instagram, user: '1', token: env:IG_TOKEN }\n";
+    let dir = crate::support::playbooks::folder(config, &[]);
+    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let errors: Vec<String> = validated
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("account `brand_instagram` on `instagram` needs `media_url`")),
+        "{errors:?}"
+    );
+
+    let config = "timezone: UTC\naccounts:\n  brand_instagram: { network: instagram, user: '1', token: env:IG_TOKEN, media_url: 'https://cdn.example.com/crier/' }\n";
+    let campaign = "kind: campaign\nname: launch\nposts:\n  - { id: words, at: \"2026-12-01 10:00\", to: brand_instagram, text: \"Words only\" }\n";
+    let dir = crate::support::playbooks::folder(config, &[("launch.yaml", campaign)]);
+    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let errors: Vec<String> = validated
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(
+            "account `brand_instagram` is on instagram, which cannot post without an image"
+        ),
+        "{}",
+        errors[0]
+    );
+}
