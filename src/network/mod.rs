@@ -32,6 +32,7 @@ pub enum Network {
     Facebook,
     Instagram,
     Threads,
+    Youtube,
 }
 
 /// One network's entry in the table.
@@ -44,13 +45,13 @@ pub struct Profile {
     /// The most images one post takes, where the network fixes it (a Mastodon server says
     /// its own; this is the usual value).
     pub max_images: Option<usize>,
-    /// Every post needs an image (Instagram).
+    /// Every post needs media: an image on Instagram, the video on YouTube.
     pub media_required: bool,
 }
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 14] = [
+    pub const ALL: [Network; 15] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
@@ -60,6 +61,7 @@ impl Network {
         Network::Facebook,
         Network::Instagram,
         Network::Threads,
+        Network::Youtube,
         Network::Discord,
         Network::Slack,
         Network::Webhook,
@@ -84,6 +86,7 @@ impl Network {
             Network::Facebook => "facebook",
             Network::Instagram => "instagram",
             Network::Threads => "threads",
+            Network::Youtube => "youtube",
         }
     }
 
@@ -178,13 +181,21 @@ impl Network {
                 TextRules::limited(Characters, 500),
                 Some(20),
             ),
+            // A post is a video: its text's first line is the title (100 characters), the
+            // rest the description (5,000); the one "image" is the video file.
+            Network::Youtube => (
+                "YouTube",
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
+                TextRules::limited(Characters, 5000),
+                Some(1),
+            ),
         };
         Profile {
             title,
             capabilities,
             text,
             max_images,
-            media_required: matches!(self, Network::Instagram),
+            media_required: matches!(self, Network::Instagram | Network::Youtube),
         }
     }
 
