@@ -37,3 +37,4 @@ mod telegram;
 mod threads;
 mod vk;
 mod x;
+mod youtube;

@@ -849,22 +849,28 @@ impl Connector for YoutubeConnector {
         }
     }
 
-    /// Comments on the channel's videos published after `cursor` (the newest time read),
-    /// oldest first; the channel's own are left out. Replies come as YouTube lists them with
-    /// their thread (up to five a thread).
+    /// Comments on the channel's videos published after `cursor`, oldest first; the
+    /// channel's own are left out. Replies come as YouTube lists them with their thread (up
+    /// to five a thread). The cursor is the newest time read (YouTube gives seconds) and the
+    /// ids read at that second: `2026-12-04T10:00:00Z Ugx1 Ugx2`.
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
-        let after = match cursor {
-            Some(cursor) => Some(
-                DateTime::parse_from_rfc3339(cursor.trim())
-                    .map_err(|_| SendError::Permanent {
+        let (after, seen_then) = match cursor {
+            Some(cursor) => {
+                let mut parts = cursor.split_whitespace();
+                let time = parts
+                    .next()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .ok_or_else(|| SendError::Permanent {
                         reason: format!("`{cursor}` is not a YouTube comment cursor"),
                     })?
-                    .with_timezone(&Utc),
-            ),
-            None => None,
+                    .with_timezone(&Utc);
+                (Some(time), parts.map(str::to_owned).collect::<Vec<_>>())
+            }
+            None => (None, Vec::new()),
         };
         let (channel, _) = self.channel().await?;
-        let mut newest = after;
+        let mut newest: Option<(DateTime<Utc>, Vec<String>)> =
+            after.map(|t| (t, seen_then.clone()));
         let mut mentions = Vec::new();
         for thread in self.threads(after).await? {
             let video = thread.snippet.video_id.clone();
@@ -872,10 +878,17 @@ impl Connector for YoutubeConnector {
                 .chain(thread.replies.unwrap_or_default().comments);
             for comment in comments {
                 let published = comment.snippet.published_at;
-                if after.is_some_and(|after| published <= after) {
+                let read_before = after.is_some_and(|after| {
+                    published < after || (published == after && seen_then.contains(&comment.id))
+                });
+                if read_before {
                     continue;
                 }
-                newest = Some(newest.map_or(published, |n| n.max(published)));
+                match &mut newest {
+                    Some((time, ids)) if *time == published => ids.push(comment.id.clone()),
+                    Some((time, _)) if *time > published => {}
+                    _ => newest = Some((published, vec![comment.id.clone()])),
+                }
                 let own = comment
                     .snippet
                     .author_channel_id
@@ -888,12 +901,17 @@ impl Connector for YoutubeConnector {
             }
         }
         mentions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(MentionPage {
-            mentions,
-            cursor: newest
-                .filter(|n| Some(*n) != after)
-                .map(|n| n.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        })
+        let cursor = newest
+            .filter(|(time, ids)| Some(*time) != after || *ids != seen_then)
+            .map(|(time, ids)| {
+                let mut cursor = time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                for id in ids {
+                    cursor.push(' ');
+                    cursor.push_str(&id);
+                }
+                cursor
+            });
+        Ok(MentionPage { mentions, cursor })
     }
 
     /// A comment read earlier (`VIDEO/COMMENT`) as it is now; `None` once it is gone.
