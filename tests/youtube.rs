@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use crier::connectors::http::{self, HttpOptions};
-use crier::connectors::oauth::UserToken;
+use crier::connectors::oauth::{TokenSet, UserToken};
 use crier::connectors::secret::Secret;
 use crier::connectors::youtube::YoutubeConnector;
 use crier::connectors::{Connector, Connectors, Delivered, Lookup, OutgoingPost, SendError};
@@ -507,4 +507,133 @@ fn validation_refuses_a_youtube_post_without_a_video_and_a_hashtag_contest() {
         )),
         "{errors:?}"
     );
+}
+
+/// `crier accounts check` with a token Google no longer renews fails, saying what to do.
+#[test]
+fn accounts_check_fails_with_what_to_do_when_google_will_not_renew() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let file = token_file(&dir, "ya29.expired", -60);
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  brand_youtube: {{ network: youtube, token: 'file:{}', client_id: {CLIENT_ID}, client_secret: env:CRIER_TEST_GOOGLE_SECRET, server: '{}' }}\n",
+            file.display(),
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["accounts", "check"])
+            .arg(dir.path())
+            .env("CRIER_TEST_GOOGLE_SECRET", CLIENT_SECRET)
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let stored = TokenSet::parse(&std::fs::read_to_string(&file).unwrap(), None).unwrap();
+    assert_eq!(stored.access_token, "ya29.renewed-1");
+
+    fake.revoke_access_tokens();
+    fake.revoke_refresh_token();
+    let out = check();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED: Google would not renew the token of account `brand_youtube`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("crier accounts connect"), "{stdout}");
+    assert!(!stdout.contains(REFRESH) && !stdout.contains(CLIENT_SECRET));
+}
+
+/// `crier accounts connect` for a YouTube account: Google's consent address asks for a
+/// refresh token (offline access, consent) with PKCE; the code is exchanged with the client
+/// secret and the tokens are written owner-only.
+#[tokio::test]
+async fn accounts_connect_asks_google_for_offline_access_with_pkce() {
+    use std::io::{BufRead as _, BufReader};
+
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets").join("youtube.json");
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  brand_youtube: {{ network: youtube, token: 'file:{}', client_id: {CLIENT_ID}, client_secret: env:CRIER_TEST_GOOGLE_SECRET, server: '{}' }}\n",
+            file.display(),
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["accounts", "connect", "brand_youtube", "--port", "0"])
+        .arg(dir.path())
+        .env("CRIER_TEST_GOOGLE_SECRET", CLIENT_SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut address = None;
+    for _ in 0..10 {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(url) = line
+            .trim()
+            .strip_prefix("https://accounts.google.com/o/oauth2/v2/auth?")
+        {
+            address = Some(url.to_owned());
+            break;
+        }
+    }
+    let address = address.expect("the authorization address is printed");
+    let query: BTreeMap<String, String> = reqwest::Url::parse(&format!("http://g/?{address}"))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(query["access_type"], "offline");
+    assert_eq!(query["prompt"], "consent");
+    assert_eq!(query["client_id"], CLIENT_ID);
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(
+        query["scope"],
+        "https://www.googleapis.com/auth/youtube.force-ssl"
+    );
+    let code = fake.authorize(&query["code_challenge"]);
+    let back = format!(
+        "{}?state={}&code={code}",
+        query["redirect_uri"], query["state"]
+    );
+    let page = reqwest::get(&back).await.unwrap().text().await.unwrap();
+    assert!(page.contains("crier is authorized"), "{page}");
+    let status = {
+        let mut waited = 0;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(waited < 200, "crier accounts connect did not end");
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert!(status.success());
+    let exchange = fake.calls("POST", "/token");
+    assert_eq!(exchange[0].form["grant_type"], "authorization_code");
+    assert_eq!(exchange[0].form["client_secret"], CLIENT_SECRET);
+    let stored = TokenSet::parse(&std::fs::read_to_string(&file).unwrap(), None).unwrap();
+    assert_eq!(stored.access_token, "ya29.renewed-1");
+    assert_eq!(stored.refresh_token.as_deref(), Some("1//granted-1"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    with_file(&fake, &file).health().await.unwrap();
 }

@@ -91,6 +91,8 @@ struct Session {
 }
 
 struct Inner {
+    /// Authorization codes given out, with the PKCE challenge each was asked with.
+    codes: Vec<(String, String)>,
     access_tokens: Vec<String>,
     refresh_token: String,
     issued: u64,
@@ -113,6 +115,7 @@ pub struct FakeYoutube {
 impl FakeYoutube {
     pub fn start(access: &str, refresh: &str) -> FakeYoutube {
         let inner = Arc::new(Mutex::new(Inner {
+            codes: Vec::new(),
             access_tokens: vec![access.into()],
             refresh_token: refresh.into(),
             issued: 0,
@@ -165,6 +168,14 @@ impl FakeYoutube {
     /// Comment threads are listed this many to a page (the API's maximum is 100).
     pub fn set_page_size(&self, size: usize) {
         self.lock().page_size = size;
+    }
+
+    /// What Google's consent page does once the person approves: a code for `challenge`.
+    pub fn authorize(&self, challenge: &str) -> String {
+        let mut inner = self.lock();
+        let code = format!("4/code-{}", inner.codes.len() + 1);
+        inner.codes.push((code.clone(), challenge.into()));
+        code
     }
 
     pub fn revoke_access_tokens(&self) {
@@ -337,24 +348,48 @@ fn token(inner: &mut Inner, form: &BTreeMap<String, String>) -> Response {
         )
             .into_response();
     }
-    if field("grant_type") != "refresh_token" || field("refresh_token") != inner.refresh_token {
-        return (
+    let invalid_grant = || {
+        (
             StatusCode::BAD_REQUEST,
             axum::Json(json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."})),
         )
-            .into_response();
+            .into_response()
+    };
+    let mut answer = json!({
+        "expires_in": 3599,
+        "scope": "https://www.googleapis.com/auth/youtube.force-ssl",
+        "token_type": "Bearer",
+    });
+    match field("grant_type") {
+        "refresh_token" if field("refresh_token") == inner.refresh_token => {
+            // Google keeps the refresh token: the answer carries none.
+        }
+        "authorization_code" => {
+            use base64::Engine as _;
+            use sha2::Digest as _;
+            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(field("code_verifier").as_bytes()));
+            let Some(index) = inner
+                .codes
+                .iter()
+                .position(|(c, ch)| c == field("code") && *ch == challenge)
+            else {
+                return invalid_grant();
+            };
+            if !field("redirect_uri").starts_with("http://127.0.0.1:") {
+                return invalid_grant();
+            }
+            inner.codes.remove(index);
+            inner.refresh_token = format!("1//granted-{}", inner.issued + 1);
+            answer["refresh_token"] = json!(inner.refresh_token);
+        }
+        _ => return invalid_grant(),
     }
     inner.issued += 1;
     let access = format!("ya29.renewed-{}", inner.issued);
     inner.access_tokens.push(access.clone());
-    // Google keeps the refresh token: the answer carries none.
-    axum::Json(json!({
-        "access_token": access,
-        "expires_in": 3599,
-        "scope": "https://www.googleapis.com/auth/youtube.force-ssl",
-        "token_type": "Bearer",
-    }))
-    .into_response()
+    answer["access_token"] = json!(access);
+    axum::Json(answer).into_response()
 }
 
 async fn handle(
