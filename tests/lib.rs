@@ -37,4 +37,3 @@ mod telegram;
 mod threads;
 mod vk;
 mod x;
-mod youtube;

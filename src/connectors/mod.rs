@@ -313,7 +313,6 @@ pub(crate) mod upload;
 pub mod vk;
 pub mod webhook;
 pub mod x;
-pub mod youtube;
 
 pub use registry::{ConnectorError, Connectors};
 pub use secret::{Secret, SecretError};

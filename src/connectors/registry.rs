@@ -22,7 +22,6 @@ use super::telegram::TelegramConnector;
 use super::vk::VkConnector;
 use super::webhook::WebhookConnector;
 use super::x::XConnector;
-use super::youtube::YoutubeConnector;
 use crate::network::Network;
 use crate::playbook::plan::Account;
 use crate::playbook::raw::AccountConfig;
@@ -243,7 +242,6 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Email => EmailConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Vk => VkConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::X => XConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
-        Network::Youtube => YoutubeConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Facebook => FacebookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Instagram => {
             MetaConnector::from_config(&mut setup, Flavor::Instagram).map(|c| Arc::new(c) as _)
@@ -319,35 +317,8 @@ pub fn authorization(
                 file()?,
             ))
         }
-        Network::Youtube => {
-            let client_id = config
-                .client_id
-                .as_ref()
-                .map(|c| c.value.trim().to_owned())
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| {
-                    format!("account `{name}`: a `youtube` account needs `client_id`")
-                })?;
-            let secret = match &config.client_secret {
-                Some(reference) => Some(
-                    secret::resolve(name, "client_secret", &reference.value)
-                        .map_err(|e| e.to_string())?,
-                ),
-                None => None,
-            };
-            let server = match &config.server {
-                Some(server) => {
-                    Some(parse_http_url(name, "server", &server.value).map_err(|e| e.to_string())?)
-                }
-                None => None,
-            };
-            Ok((
-                YoutubeConnector::authorization(server.as_ref(), &client_id, secret),
-                file()?,
-            ))
-        }
         other => Err(format!(
-            "account `{name}`: crier authorizes itself only on networks whose tokens it renews (x, youtube); a `{}` account takes a token made as the README's section on {} says",
+            "account `{name}`: crier authorizes itself only on networks whose tokens it renews (x); a `{}` account takes a token made as the README's section on {} says",
             other.name(),
             other.profile().title
         )),

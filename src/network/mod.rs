@@ -32,7 +32,6 @@ pub enum Network {
     Facebook,
     Instagram,
     Threads,
-    Youtube,
 }
 
 /// One network's entry in the table.
@@ -45,13 +44,13 @@ pub struct Profile {
     /// The most images one post takes, where the network fixes it (a Mastodon server says
     /// its own; this is the usual value).
     pub max_images: Option<usize>,
-    /// Every post needs media: an image on Instagram, the video on YouTube.
+    /// Every post needs an image (Instagram).
     pub media_required: bool,
 }
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 15] = [
+    pub const ALL: [Network; 14] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
@@ -61,7 +60,6 @@ impl Network {
         Network::Facebook,
         Network::Instagram,
         Network::Threads,
-        Network::Youtube,
         Network::Discord,
         Network::Slack,
         Network::Webhook,
@@ -86,7 +84,6 @@ impl Network {
             Network::Facebook => "facebook",
             Network::Instagram => "instagram",
             Network::Threads => "threads",
-            Network::Youtube => "youtube",
         }
     }
 
@@ -181,21 +178,13 @@ impl Network {
                 TextRules::limited(Characters, 500),
                 Some(20),
             ),
-            // A post is a video: its text's first line is the title (100 characters), the
-            // rest the description (5,000); the one "image" is the video file.
-            Network::Youtube => (
-                "YouTube",
-                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
-                TextRules::limited(Characters, 5000),
-                Some(1),
-            ),
         };
         Profile {
             title,
             capabilities,
             text,
             max_images,
-            media_required: matches!(self, Network::Instagram | Network::Youtube),
+            media_required: matches!(self, Network::Instagram),
         }
     }
 

@@ -16,7 +16,6 @@ pub mod fake_smtp;
 pub mod fake_telegram;
 pub mod fake_vk;
 pub mod fake_x;
-pub mod fake_youtube;
 pub mod playbooks;
 pub mod service;
 pub mod synapse;

@@ -57,8 +57,7 @@ pub struct HttpConfig {
 /// (and `username`, `password`); vk `group`, `token` (and `server`); x `token`, `client_id`
 /// (and `client_secret`, `server`); facebook `page`, `token` (and `server`);
 /// instagram `user`, `token`, `media_url` (and `server`);
-/// threads `user`, `token` (and `media_url`, `server`); youtube `token`, `client_id` (and
-/// `client_secret`, `server`); console nothing.
+/// threads `user`, `token` (and `media_url`, `server`); console nothing.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {

@@ -25,7 +25,6 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         Network::Facebook => (&["page", "token"], &["server"]),
         Network::Instagram => (&["user", "token", "media_url"], &["server"]),
         Network::Threads => (&["user", "token"], &["media_url", "server"]),
-        Network::Youtube => (&["token", "client_id"], &["client_secret", "server"]),
     }
 }
 

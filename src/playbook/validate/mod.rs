@@ -261,21 +261,17 @@ impl Validator<'_> {
             return;
         };
         if network.profile().media_required {
-            let what = match network {
-                Network::Youtube => "a video",
-                _ => "an image",
-            };
             let diagnostic = self
                 .sources
                 .error(
                     name,
                     format!(
-                        "account `{}` is on {}, which cannot post without {what}",
+                        "account `{}` is on {}, which cannot post without an image",
                         name.value,
                         network.name()
                     ),
                 )
-                .with_hint(format!("add `media:` with {what} to this post"));
+                .with_hint("add `media:` with at least one image to this post");
             self.push(diagnostic);
         }
     }
