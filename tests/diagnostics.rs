@@ -1117,13 +1117,13 @@ error: account `team_slack` is on slack, which cannot attach images
   |
 6 |     to: [demo, team_slack]
   |                ^^^^^^^^^^
-  = hint: `media:` needs an account that can attach images (mastodon, bluesky, telegram, matrix, vk, x, facebook, instagram, threads, discord, email, console)
+  = hint: `media:` needs an account that can attach images (mastodon, bluesky, telegram, matrix, vk, x, facebook, instagram, threads, linkedin, youtube, discord, email, console)
 error: account `team_slack` is on slack, which cannot post replies
    ——▶ DIR/sale.yaml:11:9
    |
 11 |     to: team_slack
    |         ^^^^^^^^^^
-   = hint: `reply_to:` needs an account that can post replies (mastodon, bluesky, telegram, matrix, vk, x, facebook, threads, email, console)
+   = hint: `reply_to:` needs an account that can post replies (mastodon, bluesky, telegram, matrix, vk, x, facebook, threads, linkedin, youtube, email, console)
 "#,
     );
 }

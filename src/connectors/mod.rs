@@ -300,6 +300,7 @@ pub mod console;
 pub mod discord;
 pub mod email;
 pub mod http;
+pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
 pub mod meta;
@@ -313,6 +314,7 @@ pub(crate) mod upload;
 pub mod vk;
 pub mod webhook;
 pub mod x;
+pub mod youtube;
 
 pub use registry::{ConnectorError, Connectors};
 pub use secret::{Secret, SecretError};

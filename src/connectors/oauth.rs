@@ -203,7 +203,7 @@ impl UserToken {
         // Another crier process sharing the file may have refreshed (and so rotated the
         // refresh token) already: take its tokens rather than spend a dead refresh token.
         if let Some(stored) = self.stored()
-            && stored != *current
+            && stored.access_token != current.access_token
             && !stored.due(Utc::now())
         {
             *current = stored;
@@ -214,6 +214,7 @@ impl UserToken {
             Err(err) => {
                 if let Some(stored) = self.stored()
                     && stored.refresh_token != current.refresh_token
+                    && stored.access_token != current.access_token
                     && !stored.due(Utc::now())
                 {
                     *current = stored;

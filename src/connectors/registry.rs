@@ -11,6 +11,7 @@ use super::bluesky::BlueskyConnector;
 use super::console::ConsoleConnector;
 use super::discord::DiscordConnector;
 use super::email::EmailConnector;
+use super::linkedin::LinkedinConnector;
 use super::mastodon::MastodonConnector;
 use super::matrix::MatrixConnector;
 use super::meta::facebook::FacebookConnector;
@@ -22,6 +23,7 @@ use super::telegram::TelegramConnector;
 use super::vk::VkConnector;
 use super::webhook::WebhookConnector;
 use super::x::XConnector;
+use super::youtube::YoutubeConnector;
 use crate::network::Network;
 use crate::playbook::plan::Account;
 use crate::playbook::raw::AccountConfig;
@@ -243,6 +245,8 @@ fn build_one(name: &str, account: &Account, client: &reqwest::Client) -> Built {
         Network::Vk => VkConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::X => XConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Facebook => FacebookConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Linkedin => LinkedinConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
+        Network::Youtube => YoutubeConnector::from_config(&mut setup).map(|c| Arc::new(c) as _),
         Network::Instagram => {
             MetaConnector::from_config(&mut setup, Flavor::Instagram).map(|c| Arc::new(c) as _)
         }

@@ -32,6 +32,8 @@ pub enum Network {
     Facebook,
     Instagram,
     Threads,
+    Linkedin,
+    Youtube,
 }
 
 /// One network's entry in the table.
@@ -44,13 +46,13 @@ pub struct Profile {
     /// The most images one post takes, where the network fixes it (a Mastodon server says
     /// its own; this is the usual value).
     pub max_images: Option<usize>,
-    /// Every post needs an image (Instagram).
+    /// Every post needs media (Instagram an image, YouTube a video: `required_media`).
     pub media_required: bool,
 }
 
 impl Network {
     /// Every network, in the order the docs list them.
-    pub const ALL: [Network; 14] = [
+    pub const ALL: [Network; 16] = [
         Network::Mastodon,
         Network::Bluesky,
         Network::Telegram,
@@ -60,6 +62,8 @@ impl Network {
         Network::Facebook,
         Network::Instagram,
         Network::Threads,
+        Network::Linkedin,
+        Network::Youtube,
         Network::Discord,
         Network::Slack,
         Network::Webhook,
@@ -84,6 +88,8 @@ impl Network {
             Network::Facebook => "facebook",
             Network::Instagram => "instagram",
             Network::Threads => "threads",
+            Network::Linkedin => "linkedin",
+            Network::Youtube => "youtube",
         }
     }
 
@@ -178,13 +184,36 @@ impl Network {
                 TextRules::limited(Characters, 500),
                 Some(20),
             ),
+            Network::Linkedin => (
+                "LinkedIn",
+                caps([Y, Y, Y, N, Y], [N, N, Y, Y, N]),
+                TextRules::limited(Characters, 3000),
+                Some(20),
+            ),
+            // The first line is the title (100), the rest the description (5,000).
+            Network::Youtube => (
+                "YouTube",
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
+                TextRules::limited(Characters, 100 + 1 + 5000),
+                Some(1),
+            ),
         };
         Profile {
             title,
             capabilities,
             text,
             max_images,
-            media_required: matches!(self, Network::Instagram),
+            media_required: self.required_media().is_some(),
+        }
+    }
+
+    /// What every post on this network must carry, in words: "an image" (Instagram), "a
+    /// video" (YouTube).
+    pub const fn required_media(self) -> Option<&'static str> {
+        match self {
+            Network::Instagram => Some("an image"),
+            Network::Youtube => Some("a video"),
+            _ => None,
         }
     }
 

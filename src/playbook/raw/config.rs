@@ -63,7 +63,7 @@ pub struct HttpConfig {
 pub struct AccountConfig {
     /// The network this account is on.
     pub network: Spanned<Network>,
-    /// Mastodon: the instance URL, e.g. `https://mastodon.social`. Telegram, VK, X, Facebook, Instagram, Threads: another API
+    /// Mastodon: the instance URL, e.g. `https://mastodon.social`. Telegram, VK, X, Facebook, Instagram, Threads, LinkedIn, YouTube: another API
     /// server than the network's own (optional).
     #[serde(default)]
     pub server: Option<Spanned<String>>,
@@ -71,7 +71,7 @@ pub struct AccountConfig {
     #[serde(default)]
     pub service: Option<Spanned<String>>,
     /// Mastodon, Telegram, Matrix, VK, Facebook (a Page token), Instagram, Threads: the access token, as `env:NAME` or
-    /// `file:PATH`. X: the
+    /// `file:PATH`. X, LinkedIn, YouTube: the
     /// OAuth 2.0 token set (JSON with `access_token`, `refresh_token`, `expires_at`) in a
     /// `file:PATH` crier writes renewed tokens back to, or a bare access token.
     #[serde(default)]
@@ -85,6 +85,13 @@ pub struct AccountConfig {
     /// VK: the community's id, the number in `vk.com/club<number>`.
     #[serde(default)]
     pub group: Option<Spanned<String>>,
+    /// LinkedIn: who posts, `urn:li:organization:<id>` (a Company Page) or
+    /// `urn:li:person:<id>`.
+    #[serde(default)]
+    pub author: Option<Spanned<String>>,
+    /// YouTube: the new videos' privacy, `public` (the default), `unlisted` or `private`.
+    #[serde(default)]
+    pub privacy: Option<Spanned<String>>,
     /// Facebook: the Page's id.
     #[serde(default)]
     pub page: Option<Spanned<String>>,
@@ -95,10 +102,11 @@ pub struct AccountConfig {
     /// name (Meta fetches them from there), e.g. `https://cdn.example.com/crier/`.
     #[serde(default)]
     pub media_url: Option<Spanned<String>>,
-    /// X: the app's OAuth 2.0 client id, which renews the token.
+    /// X, LinkedIn, YouTube: the app's OAuth 2.0 client id, which renews the token.
     #[serde(default)]
     pub client_id: Option<Spanned<String>>,
-    /// X: the app's OAuth 2.0 client secret, for a confidential client, as `env:NAME` or
+    /// X, LinkedIn, YouTube: the app's OAuth 2.0 client secret (X: for a confidential client),
+    /// as `env:NAME` or
     /// `file:PATH`.
     #[serde(default)]
     pub client_secret: Option<Spanned<String>>,

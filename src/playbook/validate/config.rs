@@ -23,8 +23,16 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         Network::Vk => (&["group", "token"], &["server"]),
         Network::X => (&["token", "client_id"], &["client_secret", "server"]),
         Network::Facebook => (&["page", "token"], &["server"]),
+        Network::Linkedin => (
+            &["author", "token"],
+            &["client_id", "client_secret", "server"],
+        ),
         Network::Instagram => (&["user", "token", "media_url"], &["server"]),
         Network::Threads => (&["user", "token"], &["media_url", "server"]),
+        Network::Youtube => (
+            &["token", "client_id"],
+            &["client_secret", "privacy", "server"],
+        ),
     }
 }
 
@@ -49,6 +57,8 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
         ("client_id", &a.client_id),
         ("user", &a.user),
         ("page", &a.page),
+        ("author", &a.author),
+        ("privacy", &a.privacy),
         ("media_url", &a.media_url),
         ("client_secret", &a.client_secret),
         ("chat", &a.chat),

@@ -255,23 +255,23 @@ impl Validator<'_> {
         }
     }
 
-    /// Refuses a post without images to an account whose network needs one (Instagram).
+    /// Refuses a post without media to an account whose network needs it (Instagram, YouTube).
     fn account_posts_without_media(&mut self, name: &Spanned<String>) {
         let Some(network) = self.accounts.get(&name.value).map(|a| a.network) else {
             return;
         };
-        if network.profile().media_required {
+        if let Some(what) = network.required_media() {
             let diagnostic = self
                 .sources
                 .error(
                     name,
                     format!(
-                        "account `{}` is on {}, which cannot post without an image",
+                        "account `{}` is on {}, which cannot post without {what}",
                         name.value,
                         network.name()
                     ),
                 )
-                .with_hint("add `media:` with at least one image to this post");
+                .with_hint(format!("add `media:` with {what} to this post"));
             self.push(diagnostic);
         }
     }

@@ -1,0 +1,342 @@
+//! The YouTube connector against a fake YouTube Data API on 127.0.0.1.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use crier::connectors::http::{self, HttpOptions};
+use crier::connectors::oauth::{TokenSet, UserToken};
+use crier::connectors::secret::Secret;
+use crier::connectors::youtube::YoutubeConnector;
+use crier::connectors::{Connector, Lookup, OutgoingPost, SendError};
+use crier::network::Network;
+
+use crate::support::fake_youtube::{
+    CHANNEL, CLIENT_ID, CLIENT_SECRET, FAN_CHANNEL, FakeYoutube, Fault, SUBSCRIBERS,
+};
+
+const ACCESS: &str = "ya29.first";
+const REFRESH: &str = "1//google-refresh";
+
+fn client() -> reqwest::Client {
+    http::client(&HttpOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(2),
+    })
+    .unwrap()
+}
+
+fn youtube_with(fake: &FakeYoutube, tokens: TokenSet, file: Option<PathBuf>) -> YoutubeConnector {
+    let server: reqwest::Url = fake.url().parse().unwrap();
+    let endpoint =
+        YoutubeConnector::token_endpoint(&server, CLIENT_ID, Some(Secret::new(CLIENT_SECRET)));
+    let token = UserToken::new("brand_youtube", tokens, file, endpoint, client());
+    YoutubeConnector::new("brand_youtube", server, token, "unlisted", client())
+}
+
+fn youtube(fake: &FakeYoutube) -> YoutubeConnector {
+    youtube_with(fake, TokenSet::parse(ACCESS, None).unwrap(), None)
+}
+
+fn video(dir: &tempfile::TempDir, name: &str, size: usize) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, vec![7u8; size]).unwrap();
+    path
+}
+
+fn post(key: &str, text: &str, media: Vec<PathBuf>) -> OutgoingPost {
+    OutgoingPost {
+        idempotency_key: key.into(),
+        text: text.into(),
+        media,
+        reply_to: None,
+        playbook: "launch".into(),
+        item: "video".into(),
+        direct_to: None,
+        notice: false,
+    }
+}
+
+#[tokio::test]
+async fn a_video_is_uploaded_through_a_resumable_session() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let sent = youtube(&fake)
+        .post(&post(
+            "k1",
+            "Rain Boots: the launch film\nFive colours, one storm.\nShop: https://shop.example",
+            vec![video(&dir, "launch.mp4", 4000)],
+        ))
+        .await
+        .unwrap();
+    let uploaded = &fake.videos()[0];
+    assert_eq!(sent.remote_id, uploaded.id);
+    assert_eq!(
+        sent.url,
+        Some(format!("https://www.youtube.com/watch?v={}", uploaded.id))
+    );
+    assert_eq!(uploaded.title, "Rain Boots: the launch film");
+    assert_eq!(
+        uploaded.description,
+        "Five colours, one storm.\nShop: https://shop.example"
+    );
+    assert_eq!(uploaded.privacy, "unlisted");
+    assert_eq!(uploaded.bytes, 4000);
+    let open = &fake.calls("POST", "/upload/youtube/v3/videos")[0];
+    assert_eq!(open.query["uploadType"], "resumable");
+    assert_eq!(open.query["part"], "snippet,status");
+    assert_eq!(open.headers["x-upload-content-length"], "4000");
+    assert_eq!(open.headers["x-upload-content-type"], "video/mp4");
+}
+
+#[tokio::test]
+async fn a_broken_upload_continues_from_where_the_server_stopped() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    fake.push_fault("/upload/session/", Fault::DropMidUpload);
+    youtube(&fake)
+        .post(&post("k1", "Teaser", vec![video(&dir, "t.mp4", 3000)]))
+        .await
+        .unwrap();
+    assert_eq!(fake.videos().len(), 1);
+    assert_eq!(fake.videos()[0].bytes, 3000);
+    let puts = fake.calls("PUT", "/upload/session/");
+    assert_eq!(puts.len(), 3, "the broken PUT, the status query, the rest");
+    assert_eq!(puts[1].headers["content-range"], "bytes */3000");
+    assert_eq!(puts[2].headers["content-range"], "bytes 1500-2999/3000");
+    assert_eq!(puts[2].len, 1500);
+    assert_eq!(fake.sessions_opened(), 1);
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_settled_by_the_upload_session() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let connector = youtube(&fake);
+    // The server takes the bytes and creates the video; its answer is lost, and so is the
+    // answer to the status question that follows: the send ends unknown.
+    for _ in 0..2 {
+        fake.push_fault("/upload/session/", Fault::DropAfterUpload);
+    }
+    let sent = post("k1", "Teaser", vec![video(&dir, "t.mp4", 1000)]);
+    let err = connector.post(&sent).await.unwrap_err();
+    assert!(matches!(err, SendError::OutcomeUnknown { .. }), "{err:?}");
+    assert_eq!(fake.videos().len(), 1);
+    let Lookup::Found(found) = connector.lookup(&sent).await.unwrap() else {
+        panic!("the session says the video exists")
+    };
+    assert_eq!(found.remote_id, fake.videos()[0].id);
+    assert_eq!(fake.sessions_opened(), 1);
+    assert_eq!(fake.videos().len(), 1);
+
+    // Another process finds it among the channel's videos since the first attempt.
+    let fresh = youtube(&fake);
+    let first_attempt = Utc::now() - TimeDelta::minutes(1);
+    let Lookup::Found(again) = fresh
+        .lookup_since(&sent, Some(first_attempt))
+        .await
+        .unwrap()
+    else {
+        panic!("found by title")
+    };
+    assert_eq!(again.remote_id, found.remote_id);
+    assert_eq!(
+        fresh
+            .lookup_since(&post("k2", "Other", vec![]), Some(first_attempt))
+            .await
+            .unwrap(),
+        Lookup::NotFound
+    );
+}
+
+#[tokio::test]
+async fn titles_descriptions_and_a_missing_video_are_refused_before_sending() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let connector = youtube(&fake);
+    let clip = || vec![video(&dir, "c.mp4", 10)];
+    connector
+        .post(&post("k1", &"t".repeat(100), clip()))
+        .await
+        .unwrap();
+    let err = connector
+        .post(&post("k2", &"t".repeat(101), clip()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "the title (the post's first line) has 101 characters and YouTube allows 100"
+    );
+    let long = format!("Title\n{}", "d".repeat(5001));
+    let err = connector
+        .post(&post("k3", &long, clip()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "the description has 5001 characters and YouTube allows 5000"
+    );
+    let err = connector
+        .post(&post("k4", "No video", vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "a YouTube post is one video, and this post has 0 files"
+    );
+    assert_eq!(fake.sessions_opened(), 1);
+}
+
+#[tokio::test]
+async fn a_used_up_quota_is_said_in_plain_words() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    fake.push_fault("/upload/youtube/v3/videos", Fault::Quota);
+    let err = youtube(&fake)
+        .post(&post("k1", "Teaser", vec![video(&dir, "t.mp4", 10)]))
+        .await
+        .unwrap_err();
+    let SendError::RetryAfter { after, reason } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(after, http::MAX_RETRY_AFTER);
+    assert!(
+        reason.starts_with("the Google Cloud project has used up its YouTube API quota for today"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("resets at midnight Pacific time"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_with_google_and_written_back() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("youtube.json");
+    let expires = (Utc::now() + TimeDelta::seconds(30)).to_rfc3339();
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"access_token":"{ACCESS}","refresh_token":"{REFRESH}","expires_at":"{expires}"}}"#
+        ),
+    )
+    .unwrap();
+    let (tokens, path) = UserToken::read_secret(
+        &format!("file:{}", file.display()),
+        &Secret::new(std::fs::read_to_string(&file).unwrap()),
+    )
+    .unwrap();
+    youtube_with(&fake, tokens, path).health().await.unwrap();
+    let renewal = &fake.calls("POST", "/token")[0];
+    assert_eq!(renewal.method, "POST");
+    let stored = TokenSet::parse(&std::fs::read_to_string(&file).unwrap(), None).unwrap();
+    assert!(stored.access_token.starts_with("ya29.renewed-"));
+    assert_eq!(
+        stored.refresh_token.as_deref(),
+        Some(REFRESH),
+        "Google keeps it"
+    );
+}
+
+#[tokio::test]
+async fn comments_are_read_page_by_page_newest_first_and_answered() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let connector = youtube(&fake);
+    let sent = connector
+        .post(&post("k1", "Contest video", vec![video(&dir, "c.mp4", 10)]))
+        .await
+        .unwrap();
+    let start = Utc::now() - TimeDelta::hours(1);
+    let mut threads = Vec::new();
+    for n in 0..150 {
+        threads.push(fake.add_comment(
+            &sent.remote_id,
+            &format!("entry {n}"),
+            start + TimeDelta::seconds(n),
+        ));
+    }
+    let page = connector.mentions(None).await.unwrap();
+    assert_eq!(page.mentions.len(), 100, "the most recent page");
+    let cursor = page.cursor.unwrap();
+    fake.add_comment(&sent.remote_id, "late", Utc::now());
+    let next = connector.mentions(Some(&cursor)).await.unwrap();
+    let texts: Vec<&str> = next.mentions.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["late"]);
+    assert_eq!(next.mentions[0].author.id, FAN_CHANNEL);
+    assert_eq!(next.mentions[0].in_reply_to, Some(sent.remote_id.clone()));
+
+    let mut answer = post("k2", "Thanks for entering!", vec![]);
+    answer.reply_to = Some(threads[0].clone());
+    connector.post(&answer).await.unwrap();
+    let mut on_video = post("k3", "Winners on Friday", vec![]);
+    on_video.reply_to = Some(sent.remote_id.clone());
+    connector.post(&on_video).await.unwrap();
+    let own: Vec<_> = fake
+        .comments()
+        .into_iter()
+        .filter(|c| c.author == CHANNEL)
+        .collect();
+    assert_eq!(own.len(), 2);
+    assert_eq!(own[0].parent.as_deref(), Some(threads[0].as_str()));
+    assert_eq!(own[1].parent, None);
+    let again = connector
+        .mentions(Some(&next.cursor.unwrap()))
+        .await
+        .unwrap();
+    assert!(
+        again.mentions.is_empty(),
+        "the channel's own comments are left out"
+    );
+}
+
+#[tokio::test]
+async fn metrics_and_delete() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let connector = youtube(&fake);
+    let sent = connector
+        .post(&post("k1", "Film", vec![video(&dir, "f.mp4", 10)]))
+        .await
+        .unwrap();
+    fake.set_counts(&sent.remote_id, 5_000, 320, 41);
+    let snapshot = connector
+        .metrics(std::slice::from_ref(&sent.remote_id))
+        .await
+        .unwrap();
+    assert_eq!(snapshot.followers, Some(SUBSCRIBERS));
+    let counts = &snapshot.posts[0];
+    assert_eq!(
+        (counts.views, counts.likes, counts.replies),
+        (Some(5_000), 320, 41)
+    );
+    connector.delete(&sent.remote_id).await.unwrap();
+    assert!(fake.videos().is_empty());
+    connector.delete(&sent.remote_id).await.unwrap();
+}
+
+#[test]
+fn the_table_and_validation_know_youtube() {
+    let caps = Network::Youtube.capabilities();
+    assert!(caps.post && caps.reply && caps.media && caps.delete && caps.read_mentions);
+    assert!(caps.metrics && caps.lookup && !caps.direct_message);
+    assert_eq!(Network::Youtube.required_media(), Some("a video"));
+    let config = "timezone: UTC\naccounts:\n  brand_youtube: { network: youtube, token: 'file:yt.json', client_id: abc }\n";
+    let campaign = "kind: campaign\nname: launch\nposts:\n  - { id: words, at: \"2026-12-01 10:00\", to: brand_youtube, text: \"Words only\" }\n";
+    let dir = crate::support::playbooks::folder(config, &[("launch.yaml", campaign)]);
+    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let errors: Vec<String> = validated
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]
+            .contains("account `brand_youtube` is on youtube, which cannot post without a video"),
+        "{}",
+        errors[0]
+    );
+}
