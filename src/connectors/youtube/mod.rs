@@ -42,7 +42,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::http::{self, Reply};
-use super::oauth::{ClientAuth, TokenEndpoint, UserToken};
+use super::oauth::{Authorization, ClientAuth, TokenEndpoint, UserToken};
 use super::registry::{AccountSetup, ConnectorError};
 use super::{
     Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
@@ -52,6 +52,15 @@ use crate::network::Network;
 
 pub const DEFAULT_SERVER: &str = "https://www.googleapis.com";
 pub const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+/// Google's consent page; `access_type=offline` and `prompt=consent` make Google hand out a
+/// refresh token every time the person approves.
+pub const AUTHORIZE_URL: &str =
+    "https://accounts.google.com/o/oauth2/v2/auth?access_type=offline&prompt=consent";
+/// Upload videos, and manage the channel's videos and comments.
+pub const SCOPES: &[&str] = &[
+    "https://www.googleapis.com/auth/youtube.upload",
+    "https://www.googleapis.com/auth/youtube.force-ssl",
+];
 const HELP: &str = "see \"YouTube\" under Networks in crier's README";
 pub const TITLE_LIMIT: usize = 100;
 pub const DESCRIPTION_LIMIT: usize = 5000;
@@ -218,6 +227,19 @@ impl YoutubeConnector {
             auth: ClientAuth::Body,
             title: "YouTube",
             help: HELP,
+        }
+    }
+
+    /// How `crier accounts connect` authorizes crier for an account on `server`.
+    pub fn authorization(
+        server: &Url,
+        client_id: &str,
+        client_secret: Option<super::Secret>,
+    ) -> Authorization {
+        Authorization {
+            authorize_url: Url::parse(AUTHORIZE_URL).expect("Google's consent page is a URL"),
+            endpoint: Self::token_endpoint(server, client_id, client_secret),
+            scopes: SCOPES,
         }
     }
 
