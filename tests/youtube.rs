@@ -434,3 +434,39 @@ async fn accounts_connect_asks_google_for_offline_access_with_pkce() {
     .unwrap();
     youtube_with(&fake, tokens, file).health().await.unwrap();
 }
+
+/// YouTube gives comment times in whole seconds: a comment written in the same second as the
+/// newest one read, but listed only afterwards, is still read the next time, and nothing is
+/// read twice.
+#[tokio::test]
+async fn a_comment_in_the_same_second_as_the_cursor_is_not_lost() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let connector = youtube(&fake);
+    let sent = connector
+        .post(&post("k1", "Contest video", vec![video(&dir, "c.mp4", 10)]))
+        .await
+        .unwrap();
+    let second = chrono::DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let first = fake.add_comment(&sent.remote_id, "first", second);
+    let page = connector.mentions(None).await.unwrap();
+    assert_eq!(page.mentions.len(), 1);
+    let cursor = page.cursor.unwrap();
+    assert_eq!(cursor, format!("2026-12-04T10:00:00Z {first}"));
+
+    let late = fake.add_comment(&sent.remote_id, "same second", second);
+    let next = connector.mentions(Some(&cursor)).await.unwrap();
+    let ids: Vec<&str> = next.mentions.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [late.as_str()]);
+    let again = connector.mentions(next.cursor.as_deref()).await.unwrap();
+    assert!(again.mentions.is_empty());
+    assert_eq!(again.cursor, None);
+    // A cursor of the time alone (as stored before) still reads.
+    let plain = connector
+        .mentions(Some("2026-12-04T09:59:59Z"))
+        .await
+        .unwrap();
+    assert_eq!(plain.mentions.len(), 2);
+}

@@ -835,19 +835,27 @@ impl Connector for YoutubeConnector {
     /// Comments on the channel's videos after `cursor` (the newest comment time read, RFC
     /// 3339), oldest first; the channel's own left out.
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
-        let after = match cursor {
-            Some(cursor) => Some(
-                DateTime::parse_from_rfc3339(cursor)
-                    .map_err(|_| SendError::Permanent {
+        // YouTube gives times in whole seconds: the cursor keeps, besides the newest time
+        // read, the comments read at that second (`2026-12-04T10:00:00Z Ugx1 Ugx2`), so one
+        // written later in the same second is not lost.
+        let (after, seen_then) = match cursor {
+            Some(cursor) => {
+                let mut parts = cursor.split_whitespace();
+                let time = parts
+                    .next()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .ok_or_else(|| SendError::Permanent {
                         reason: format!("`{cursor}` is not a YouTube comments cursor"),
                     })?
-                    .with_timezone(&Utc),
-            ),
-            None => None,
+                    .with_timezone(&Utc);
+                (Some(time), parts.map(str::to_owned).collect::<Vec<_>>())
+            }
+            None => (None, Vec::new()),
         };
         let channel = self.channel().await?.id;
         let mut mentions = Vec::new();
-        let mut newest = after;
+        let mut newest: Option<(DateTime<Utc>, Vec<String>)> =
+            after.map(|t| (t, seen_then.clone()));
         let mut page_token: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let mut query = vec![
@@ -873,11 +881,17 @@ impl Connector for YoutubeConnector {
             for thread in page.items {
                 let snippet = thread.snippet.top_level_comment.snippet;
                 let at = snippet.published_at.unwrap_or_default();
-                if after.is_some_and(|after| at <= after) {
+                if after.is_some_and(|after| {
+                    at < after || (at == after && seen_then.contains(&thread.id))
+                }) {
                     older = true;
                     continue;
                 }
-                newest = Some(newest.map_or(at, |n| n.max(at)));
+                match &mut newest {
+                    Some((time, ids)) if *time == at => ids.push(thread.id.clone()),
+                    Some((time, _)) if *time > at => {}
+                    _ => newest = Some((at, vec![thread.id.clone()])),
+                }
                 let author = snippet
                     .author_channel_id
                     .map(|c| c.value)
@@ -914,8 +928,15 @@ impl Connector for YoutubeConnector {
         Ok(MentionPage {
             mentions,
             cursor: newest
-                .filter(|n| Some(*n) != after)
-                .map(|n| n.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                .filter(|(time, ids)| Some(*time) != after || *ids != seen_then)
+                .map(|(time, ids)| {
+                    let mut cursor = time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+                    for id in ids {
+                        cursor.push(' ');
+                        cursor.push_str(&id);
+                    }
+                    cursor
+                }),
         })
     }
 
