@@ -470,3 +470,33 @@ async fn a_comment_in_the_same_second_as_the_cursor_is_not_lost() {
         .unwrap();
     assert_eq!(plain.mentions.len(), 2);
 }
+
+/// A video is read and sent a chunk at a time: each chunk with its `Content-Range`, the next
+/// starting where the 308's `Range` says YouTube's bytes end.
+#[tokio::test]
+async fn a_video_goes_up_a_chunk_at_a_time() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let connector = youtube(&fake).with_chunk_size(200_000); // rounded up to 256 KiB
+    let size = 600_000;
+    connector
+        .post(&post("k1", "Trailer", vec![video(&dir, "t.mp4", size)]))
+        .await
+        .unwrap();
+    let ranges: Vec<String> = fake
+        .calls("PUT", "/upload/session/")
+        .iter()
+        .map(|r| r.headers["content-range"].clone())
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            "bytes 0-262143/600000",
+            "bytes 262144-524287/600000",
+            "bytes 524288-599999/600000"
+        ]
+    );
+    let videos = fake.videos();
+    assert_eq!(videos.len(), 1);
+    assert_eq!(videos[0].bytes, size);
+}

@@ -371,6 +371,14 @@ async fn handle(
         if session.received.len() < session.total {
             let mut response = StatusCode::OK.into_response();
             *response.status_mut() = StatusCode::from_u16(308).unwrap();
+            if !session.received.is_empty() {
+                response.headers_mut().insert(
+                    "range",
+                    format!("bytes=0-{}", session.received.len() - 1)
+                        .parse()
+                        .unwrap(),
+                );
+            }
             return response;
         }
         inner.next += 1;

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Endpoints: `POST /upload/youtube/v3/videos?uploadType=resumable&part=snippet,status` opens
-//! an upload session (its address in `Location`), a `PUT` of the bytes completes it; after a
+//! an upload session (its address in `Location`), `PUT`s of 8 MiB chunks read from the file
+//! (each with its `Content-Range`, answered `308` with `Range` until the last) complete it; after a
 //! broken connection `Content-Range: bytes */TOTAL` asks how far it got (`308` with `Range`)
 //! and the rest is sent. Comments: `commentThreads.list` (`allThreadsRelatedToChannelId`,
 //! paged with `pageToken`), replies through `comments.insert` (under a comment) or
@@ -66,6 +67,11 @@ pub const TITLE_LIMIT: usize = 100;
 pub const DESCRIPTION_LIMIT: usize = 5000;
 /// How many times one `post` resumes a broken upload before giving up for now.
 const RESUMES: usize = 3;
+/// Google takes upload chunks in multiples of this.
+const CHUNK_UNIT: u64 = 256 * 1024;
+/// Bytes sent per upload request: a video is read and sent a chunk at a time, so neither its
+/// size nor the request timeout bounds what can be uploaded.
+pub const CHUNK: u64 = 32 * CHUNK_UNIT;
 const COMMENTS_PAGE: u32 = 100;
 const MAX_PAGES: usize = 10;
 const LOOKUP_WINDOW: TimeDelta = TimeDelta::hours(6);
@@ -80,6 +86,8 @@ pub struct YoutubeConnector {
     client: reqwest::Client,
     /// Idempotency key → the upload session made for it.
     sessions: Mutex<HashMap<String, Url>>,
+    /// Bytes sent per upload request (a multiple of 256 KiB, as Google asks).
+    chunk: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,7 +214,14 @@ impl YoutubeConnector {
             privacy: privacy.into(),
             client,
             sessions: Mutex::new(HashMap::new()),
+            chunk: CHUNK,
         }
+    }
+
+    /// Uploads in requests of `bytes` (rounded up to a multiple of 256 KiB) instead of 8 MiB.
+    pub fn with_chunk_size(mut self, bytes: u64) -> Self {
+        self.chunk = bytes.div_ceil(CHUNK_UNIT).max(1) * CHUNK_UNIT;
+        self
     }
 
     /// Google's token endpoint, or `{server}/token` for another server.
@@ -382,50 +397,67 @@ impl YoutubeConnector {
             .await?;
         match reply.status.as_u16() {
             200 | 201 => Ok(Progress::Done(video_id(&reply)?)),
-            308 => Ok(Progress::Partial(
-                reply
-                    .headers
-                    .get("range")
-                    .and_then(|r| r.to_str().ok())
-                    .and_then(|r| r.rsplit('-').next())
-                    .and_then(|last| last.parse::<u64>().ok())
-                    .map_or(0, |last| last + 1),
-            )),
+            308 => Ok(Progress::Partial(held(&reply).unwrap_or(0))),
             404 | 410 => Ok(Progress::Lost),
             _ => Err(refusal(&reply, "the upload", Utc::now())),
         }
     }
 
-    /// Sends `bytes` from `from` on; the video's id once the server has them all.
-    async fn send_from(&self, session: &Url, bytes: &[u8], from: u64) -> Result<String, SendError> {
-        let size = bytes.len() as u64;
-        let rest = bytes[from as usize..].to_vec();
-        let reply = self
-            .send(|| {
-                let mut request = self.client.put(session.clone()).body(rest.clone());
-                if from > 0 {
-                    request = request
-                        .header("Content-Range", format!("bytes {from}-{}/{size}", size - 1));
+    /// Sends the file from byte `from` on, a chunk per request; the video's id once the
+    /// server has them all.
+    async fn send_from(
+        &self,
+        session: &Url,
+        video: &Path,
+        size: u64,
+        mut from: u64,
+    ) -> Result<String, SendError> {
+        // Each pass sends one chunk and the server's answer moves `from` forward; one that
+        // does not is an error, so the loop ends.
+        for _ in 0..=size.div_ceil(self.chunk) {
+            let end = (from + self.chunk).min(size);
+            let bytes = read_range(video, from, end).await?;
+            let range = if size == 0 {
+                "bytes */0".to_owned()
+            } else {
+                format!("bytes {from}-{}/{size}", end - 1)
+            };
+            let reply = self
+                .send(|| {
+                    self.client
+                        .put(session.clone())
+                        .header("Content-Range", range.clone())
+                        .body(bytes.clone())
+                })
+                .await?;
+            match reply.status.as_u16() {
+                200 | 201 => return video_id(&reply),
+                308 => {
+                    let held = held(&reply).unwrap_or(end);
+                    if held <= from {
+                        break;
+                    }
+                    from = held;
                 }
-                request
-            })
-            .await?;
-        match reply.status.as_u16() {
-            200 | 201 => video_id(&reply),
-            308 => Err(SendError::OutcomeUnknown {
-                reason: "YouTube holds part of the video; the upload continues".into(),
-            }),
-            _ => Err(refusal(&reply, "the upload", Utc::now())),
+                _ => return Err(refusal(&reply, "the upload", Utc::now())),
+            }
         }
+        Err(SendError::OutcomeUnknown {
+            reason: "YouTube holds part of the video; the upload continues".into(),
+        })
     }
 
     /// Uploads through `session`, resuming after a broken connection a few times.
-    async fn upload(&self, session: &Url, bytes: &[u8]) -> Result<String, SendError> {
-        let size = bytes.len() as u64;
-        let mut from = 0;
+    async fn upload(
+        &self,
+        session: &Url,
+        video: &Path,
+        size: u64,
+        mut from: u64,
+    ) -> Result<String, SendError> {
         let mut last = None;
         for _ in 0..=RESUMES {
-            match self.send_from(session, bytes, from).await {
+            match self.send_from(session, video, size, from).await {
                 Ok(id) => return Ok(id),
                 Err(err @ SendError::OutcomeUnknown { .. }) => {
                     last = Some(err);
@@ -508,6 +540,36 @@ impl YoutubeConnector {
             url: None,
         })
     }
+}
+
+/// One past the last byte a 308 answer's `Range: bytes=0-N` says the server holds.
+fn held(reply: &Reply) -> Option<u64> {
+    reply
+        .headers
+        .get("range")
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.rsplit('-').next())
+        .and_then(|last| last.trim().parse::<u64>().ok())
+        .map(|last| last + 1)
+}
+
+/// Bytes `start..end` of the video file.
+async fn read_range(video: &Path, start: u64, end: u64) -> Result<Vec<u8>, SendError> {
+    use std::io::{Read as _, Seek as _};
+    let owned = video.to_owned();
+    let failed = |err: String| SendError::Permanent {
+        reason: format!("could not read the video `{}`: {err}", video.display()),
+    };
+    tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut file = std::fs::File::open(owned)?;
+        file.seek(std::io::SeekFrom::Start(start))?;
+        let mut bytes = vec![0; usize::try_from(end - start).unwrap_or(0)];
+        file.read_exact(&mut bytes)?;
+        Ok(bytes)
+    })
+    .await
+    .map_err(|err| failed(err.to_string()))?
+    .map_err(|err| failed(err.to_string()))
 }
 
 fn endpoint(server: &Url, segments: &[&str]) -> Url {
@@ -699,16 +761,11 @@ impl Connector for YoutubeConnector {
         }
         check(post)?;
         let video = &post.media[0];
-        let owned = video.clone();
-        let bytes = tokio::task::spawn_blocking(move || std::fs::read(owned))
-            .await
+        let size = std::fs::metadata(video)
             .map_err(|err| SendError::Permanent {
                 reason: format!("could not read the video `{}`: {err}", video.display()),
             })?
-            .map_err(|err| SendError::Permanent {
-                reason: format!("could not read the video `{}`: {err}", video.display()),
-            })?;
-        let size = bytes.len() as u64;
+            .len();
         let (session, from) = match self.session_of(&post.idempotency_key) {
             Some(session) => match self.progress(&session, size).await? {
                 Progress::Done(id) => {
@@ -727,15 +784,7 @@ impl Connector for YoutubeConnector {
             None => (self.open_session(post, video, size).await?, 0),
         };
         self.remember(&post.idempotency_key, Some(session.clone()));
-        let id = if from > 0 {
-            match self.send_from(&session, &bytes, from.min(size)).await {
-                Ok(id) => id,
-                Err(SendError::OutcomeUnknown { .. }) => self.upload(&session, &bytes).await?,
-                Err(err) => return Err(err),
-            }
-        } else {
-            self.upload(&session, &bytes).await?
-        };
+        let id = self.upload(&session, video, size, from.min(size)).await?;
         self.remember(&post.idempotency_key, None);
         Ok(Delivered {
             url: Some(video_url(&id)),
