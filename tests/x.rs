@@ -848,7 +848,9 @@ async fn accounts_connect_runs_the_authorization_code_flow_with_pkce() {
     assert_ne!(out.status.code(), Some(0));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        said.contains("crier authorizes itself only on networks whose tokens it renews (x)"),
+        said.contains(
+            "crier authorizes itself only on networks whose tokens it renews (x, youtube)"
+        ),
         "{said}"
     );
 }

@@ -340,3 +340,163 @@ fn the_table_and_validation_know_youtube() {
         errors[0]
     );
 }
+
+/// `crier accounts connect` for a YouTube account: Google's consent address asks for offline
+/// access with PKCE, the code is exchanged with the client secret, and the tokens are written
+/// owner-only, ready for the connector.
+#[tokio::test]
+async fn accounts_connect_asks_google_for_offline_access_with_pkce() {
+    use std::collections::BTreeMap;
+    use std::io::{BufRead as _, BufReader};
+
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets").join("youtube.json");
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  brand_youtube: {{ network: youtube, token: 'file:{}', client_id: {CLIENT_ID}, client_secret: env:CRIER_TEST_GOOGLE_SECRET, server: '{}' }}\n",
+            file.display(),
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["accounts", "connect", "brand_youtube", "--port", "0"])
+        .arg(dir.path())
+        .env("CRIER_TEST_GOOGLE_SECRET", CLIENT_SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut address = None;
+    for _ in 0..10 {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(url) = line
+            .trim()
+            .strip_prefix("https://accounts.google.com/o/oauth2/v2/auth?")
+        {
+            address = Some(url.to_owned());
+            break;
+        }
+    }
+    let address = address.expect("the authorization address is printed");
+    let query: BTreeMap<String, String> = reqwest::Url::parse(&format!("http://g/?{address}"))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(query["access_type"], "offline");
+    assert_eq!(query["prompt"], "consent");
+    assert_eq!(query["client_id"], CLIENT_ID);
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(
+        query["scope"],
+        "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.force-ssl"
+    );
+    assert!(query["redirect_uri"].starts_with("http://127.0.0.1:"));
+    // The person approves; Google sends the browser back with the code and the state.
+    let code = fake.authorize(&query["code_challenge"]);
+    let back = format!(
+        "{}?state={}&code={code}",
+        query["redirect_uri"], query["state"]
+    );
+    let page = reqwest::get(&back).await.unwrap().text().await.unwrap();
+    assert!(page.contains("crier is authorized"), "{page}");
+    let status = {
+        let mut waited = 0;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(waited < 200, "crier accounts connect did not end");
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert!(status.success());
+    let exchange = fake.calls("POST", "/token");
+    assert_eq!(exchange.len(), 1);
+    let stored = TokenSet::parse(&std::fs::read_to_string(&file).unwrap(), None).unwrap();
+    assert_eq!(stored.refresh_token.as_deref(), Some("1//granted-1"));
+    assert!(stored.expires_at.is_some());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (tokens, file) = UserToken::read_secret(
+        &format!("file:{}", file.display()),
+        &Secret::new(std::fs::read_to_string(&file).unwrap()),
+    )
+    .unwrap();
+    youtube_with(&fake, tokens, file).health().await.unwrap();
+}
+
+/// YouTube gives comment times in whole seconds: a comment written in the same second as the
+/// newest one read, but listed only afterwards, is still read the next time, and nothing is
+/// read twice.
+#[tokio::test]
+async fn a_comment_in_the_same_second_as_the_cursor_is_not_lost() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let connector = youtube(&fake);
+    let sent = connector
+        .post(&post("k1", "Contest video", vec![video(&dir, "c.mp4", 10)]))
+        .await
+        .unwrap();
+    let second = chrono::DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let first = fake.add_comment(&sent.remote_id, "first", second);
+    let page = connector.mentions(None).await.unwrap();
+    assert_eq!(page.mentions.len(), 1);
+    let cursor = page.cursor.unwrap();
+    assert_eq!(cursor, format!("2026-12-04T10:00:00Z {first}"));
+
+    let late = fake.add_comment(&sent.remote_id, "same second", second);
+    let next = connector.mentions(Some(&cursor)).await.unwrap();
+    let ids: Vec<&str> = next.mentions.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [late.as_str()]);
+    let again = connector.mentions(next.cursor.as_deref()).await.unwrap();
+    assert!(again.mentions.is_empty());
+    assert_eq!(again.cursor, None);
+    // A cursor of the time alone (as stored before) still reads.
+    let plain = connector
+        .mentions(Some("2026-12-04T09:59:59Z"))
+        .await
+        .unwrap();
+    assert_eq!(plain.mentions.len(), 2);
+}
+
+/// A video is read and sent a chunk at a time: each chunk with its `Content-Range`, the next
+/// starting where the 308's `Range` says YouTube's bytes end.
+#[tokio::test]
+async fn a_video_goes_up_a_chunk_at_a_time() {
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let connector = youtube(&fake).with_chunk_size(200_000); // rounded up to 256 KiB
+    let size = 600_000;
+    connector
+        .post(&post("k1", "Trailer", vec![video(&dir, "t.mp4", size)]))
+        .await
+        .unwrap();
+    let ranges: Vec<String> = fake
+        .calls("PUT", "/upload/session/")
+        .iter()
+        .map(|r| r.headers["content-range"].clone())
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            "bytes 0-262143/600000",
+            "bytes 262144-524287/600000",
+            "bytes 524288-599999/600000"
+        ]
+    );
+    let videos = fake.videos();
+    assert_eq!(videos.len(), 1);
+    assert_eq!(videos[0].bytes, size);
+}

@@ -79,6 +79,8 @@ pub struct FakeComment {
 }
 
 struct Inner {
+    /// Authorization codes given out, with the PKCE challenge each was asked with.
+    codes: Vec<(String, String)>,
     access: Vec<String>,
     refresh: String,
     faults: VecDeque<(String, Fault)>,
@@ -100,6 +102,7 @@ pub struct FakeYoutube {
 impl FakeYoutube {
     pub fn start(access: &str, refresh: &str) -> FakeYoutube {
         let inner = Arc::new(Mutex::new(Inner {
+            codes: Vec::new(),
             access: vec![access.into()],
             refresh: refresh.into(),
             faults: VecDeque::new(),
@@ -153,6 +156,14 @@ impl FakeYoutube {
 
     pub fn comments(&self) -> Vec<FakeComment> {
         self.lock().comments.clone()
+    }
+
+    /// What Google's consent page does once the person approves: a code for `challenge`.
+    pub fn authorize(&self, challenge: &str) -> String {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let code = format!("4/code-{}", inner.codes.len() + 1);
+        inner.codes.push((code.clone(), challenge.into()));
+        code
     }
 
     pub fn revoke_access(&self) {
@@ -233,9 +244,30 @@ async fn handle(
     });
     if path == "/token" {
         let form = pairs(&String::from_utf8_lossy(&body));
+        let mut granted = None;
+        if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
+            use base64::Engine as _;
+            use sha2::Digest as _;
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(verifier.as_bytes()));
+            let code = form.get("code").cloned().unwrap_or_default();
+            if let Some(index) = inner
+                .codes
+                .iter()
+                .position(|(c, ch)| *c == code && *ch == challenge)
+                && form
+                    .get("redirect_uri")
+                    .is_some_and(|r| r.starts_with("http://127.0.0.1:"))
+            {
+                inner.codes.remove(index);
+                inner.refresh = format!("1//granted-{}", inner.next + 1);
+                granted = Some(inner.refresh.clone());
+            }
+        }
         if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
             || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
-            || form.get("refresh_token") != Some(&inner.refresh)
+            || (granted.is_none() && form.get("refresh_token") != Some(&inner.refresh))
         {
             return (
                 StatusCode::BAD_REQUEST,
@@ -246,7 +278,12 @@ async fn handle(
         inner.next += 1;
         let access = format!("ya29.renewed-{}", inner.next);
         inner.access.push(access.clone());
-        return axum::Json(json!({ "access_token": access, "expires_in": 3599, "scope": "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.force-ssl", "token_type": "Bearer" })).into_response();
+        let mut answer = json!({ "access_token": access, "expires_in": 3599, "scope": "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.force-ssl", "token_type": "Bearer" });
+        // Google gives a refresh token with a code, and keeps it on a refresh.
+        if let Some(refresh) = granted {
+            answer["refresh_token"] = json!(refresh);
+        }
+        return axum::Json(answer).into_response();
     }
     let bearer = header_map
         .get("authorization")
@@ -334,6 +371,14 @@ async fn handle(
         if session.received.len() < session.total {
             let mut response = StatusCode::OK.into_response();
             *response.status_mut() = StatusCode::from_u16(308).unwrap();
+            if !session.received.is_empty() {
+                response.headers_mut().insert(
+                    "range",
+                    format!("bytes=0-{}", session.received.len() - 1)
+                        .parse()
+                        .unwrap(),
+                );
+            }
             return response;
         }
         inner.next += 1;

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Endpoints: `POST /upload/youtube/v3/videos?uploadType=resumable&part=snippet,status` opens
-//! an upload session (its address in `Location`), a `PUT` of the bytes completes it; after a
+//! an upload session (its address in `Location`), `PUT`s of 8 MiB chunks read from the file
+//! (each with its `Content-Range`, answered `308` with `Range` until the last) complete it; after a
 //! broken connection `Content-Range: bytes */TOTAL` asks how far it got (`308` with `Range`)
 //! and the rest is sent. Comments: `commentThreads.list` (`allThreadsRelatedToChannelId`,
 //! paged with `pageToken`), replies through `comments.insert` (under a comment) or
@@ -42,7 +43,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::http::{self, Reply};
-use super::oauth::{ClientAuth, TokenEndpoint, UserToken};
+use super::oauth::{Authorization, ClientAuth, TokenEndpoint, UserToken};
 use super::registry::{AccountSetup, ConnectorError};
 use super::{
     Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
@@ -52,11 +53,25 @@ use crate::network::Network;
 
 pub const DEFAULT_SERVER: &str = "https://www.googleapis.com";
 pub const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+/// Google's consent page; `access_type=offline` and `prompt=consent` make Google hand out a
+/// refresh token every time the person approves.
+pub const AUTHORIZE_URL: &str =
+    "https://accounts.google.com/o/oauth2/v2/auth?access_type=offline&prompt=consent";
+/// Upload videos, and manage the channel's videos and comments.
+pub const SCOPES: &[&str] = &[
+    "https://www.googleapis.com/auth/youtube.upload",
+    "https://www.googleapis.com/auth/youtube.force-ssl",
+];
 const HELP: &str = "see \"YouTube\" under Networks in crier's README";
 pub const TITLE_LIMIT: usize = 100;
 pub const DESCRIPTION_LIMIT: usize = 5000;
 /// How many times one `post` resumes a broken upload before giving up for now.
 const RESUMES: usize = 3;
+/// Google takes upload chunks in multiples of this.
+const CHUNK_UNIT: u64 = 256 * 1024;
+/// Bytes sent per upload request: a video is read and sent a chunk at a time, so neither its
+/// size nor the request timeout bounds what can be uploaded.
+pub const CHUNK: u64 = 32 * CHUNK_UNIT;
 const COMMENTS_PAGE: u32 = 100;
 const MAX_PAGES: usize = 10;
 const LOOKUP_WINDOW: TimeDelta = TimeDelta::hours(6);
@@ -71,6 +86,8 @@ pub struct YoutubeConnector {
     client: reqwest::Client,
     /// Idempotency key → the upload session made for it.
     sessions: Mutex<HashMap<String, Url>>,
+    /// Bytes sent per upload request (a multiple of 256 KiB, as Google asks).
+    chunk: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,7 +214,14 @@ impl YoutubeConnector {
             privacy: privacy.into(),
             client,
             sessions: Mutex::new(HashMap::new()),
+            chunk: CHUNK,
         }
+    }
+
+    /// Uploads in requests of `bytes` (rounded up to a multiple of 256 KiB) instead of 8 MiB.
+    pub fn with_chunk_size(mut self, bytes: u64) -> Self {
+        self.chunk = bytes.div_ceil(CHUNK_UNIT).max(1) * CHUNK_UNIT;
+        self
     }
 
     /// Google's token endpoint, or `{server}/token` for another server.
@@ -218,6 +242,19 @@ impl YoutubeConnector {
             auth: ClientAuth::Body,
             title: "YouTube",
             help: HELP,
+        }
+    }
+
+    /// How `crier accounts connect` authorizes crier for an account on `server`.
+    pub fn authorization(
+        server: &Url,
+        client_id: &str,
+        client_secret: Option<super::Secret>,
+    ) -> Authorization {
+        Authorization {
+            authorize_url: Url::parse(AUTHORIZE_URL).expect("Google's consent page is a URL"),
+            endpoint: Self::token_endpoint(server, client_id, client_secret),
+            scopes: SCOPES,
         }
     }
 
@@ -360,50 +397,67 @@ impl YoutubeConnector {
             .await?;
         match reply.status.as_u16() {
             200 | 201 => Ok(Progress::Done(video_id(&reply)?)),
-            308 => Ok(Progress::Partial(
-                reply
-                    .headers
-                    .get("range")
-                    .and_then(|r| r.to_str().ok())
-                    .and_then(|r| r.rsplit('-').next())
-                    .and_then(|last| last.parse::<u64>().ok())
-                    .map_or(0, |last| last + 1),
-            )),
+            308 => Ok(Progress::Partial(held(&reply).unwrap_or(0))),
             404 | 410 => Ok(Progress::Lost),
             _ => Err(refusal(&reply, "the upload", Utc::now())),
         }
     }
 
-    /// Sends `bytes` from `from` on; the video's id once the server has them all.
-    async fn send_from(&self, session: &Url, bytes: &[u8], from: u64) -> Result<String, SendError> {
-        let size = bytes.len() as u64;
-        let rest = bytes[from as usize..].to_vec();
-        let reply = self
-            .send(|| {
-                let mut request = self.client.put(session.clone()).body(rest.clone());
-                if from > 0 {
-                    request = request
-                        .header("Content-Range", format!("bytes {from}-{}/{size}", size - 1));
+    /// Sends the file from byte `from` on, a chunk per request; the video's id once the
+    /// server has them all.
+    async fn send_from(
+        &self,
+        session: &Url,
+        video: &Path,
+        size: u64,
+        mut from: u64,
+    ) -> Result<String, SendError> {
+        // Each pass sends one chunk and the server's answer moves `from` forward; one that
+        // does not is an error, so the loop ends.
+        for _ in 0..=size.div_ceil(self.chunk) {
+            let end = (from + self.chunk).min(size);
+            let bytes = read_range(video, from, end).await?;
+            let range = if size == 0 {
+                "bytes */0".to_owned()
+            } else {
+                format!("bytes {from}-{}/{size}", end - 1)
+            };
+            let reply = self
+                .send(|| {
+                    self.client
+                        .put(session.clone())
+                        .header("Content-Range", range.clone())
+                        .body(bytes.clone())
+                })
+                .await?;
+            match reply.status.as_u16() {
+                200 | 201 => return video_id(&reply),
+                308 => {
+                    let held = held(&reply).unwrap_or(end);
+                    if held <= from {
+                        break;
+                    }
+                    from = held;
                 }
-                request
-            })
-            .await?;
-        match reply.status.as_u16() {
-            200 | 201 => video_id(&reply),
-            308 => Err(SendError::OutcomeUnknown {
-                reason: "YouTube holds part of the video; the upload continues".into(),
-            }),
-            _ => Err(refusal(&reply, "the upload", Utc::now())),
+                _ => return Err(refusal(&reply, "the upload", Utc::now())),
+            }
         }
+        Err(SendError::OutcomeUnknown {
+            reason: "YouTube holds part of the video; the upload continues".into(),
+        })
     }
 
     /// Uploads through `session`, resuming after a broken connection a few times.
-    async fn upload(&self, session: &Url, bytes: &[u8]) -> Result<String, SendError> {
-        let size = bytes.len() as u64;
-        let mut from = 0;
+    async fn upload(
+        &self,
+        session: &Url,
+        video: &Path,
+        size: u64,
+        mut from: u64,
+    ) -> Result<String, SendError> {
         let mut last = None;
         for _ in 0..=RESUMES {
-            match self.send_from(session, bytes, from).await {
+            match self.send_from(session, video, size, from).await {
                 Ok(id) => return Ok(id),
                 Err(err @ SendError::OutcomeUnknown { .. }) => {
                     last = Some(err);
@@ -486,6 +540,36 @@ impl YoutubeConnector {
             url: None,
         })
     }
+}
+
+/// One past the last byte a 308 answer's `Range: bytes=0-N` says the server holds.
+fn held(reply: &Reply) -> Option<u64> {
+    reply
+        .headers
+        .get("range")
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.rsplit('-').next())
+        .and_then(|last| last.trim().parse::<u64>().ok())
+        .map(|last| last + 1)
+}
+
+/// Bytes `start..end` of the video file.
+async fn read_range(video: &Path, start: u64, end: u64) -> Result<Vec<u8>, SendError> {
+    use std::io::{Read as _, Seek as _};
+    let owned = video.to_owned();
+    let failed = |err: String| SendError::Permanent {
+        reason: format!("could not read the video `{}`: {err}", video.display()),
+    };
+    tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut file = std::fs::File::open(owned)?;
+        file.seek(std::io::SeekFrom::Start(start))?;
+        let mut bytes = vec![0; usize::try_from(end - start).unwrap_or(0)];
+        file.read_exact(&mut bytes)?;
+        Ok(bytes)
+    })
+    .await
+    .map_err(|err| failed(err.to_string()))?
+    .map_err(|err| failed(err.to_string()))
 }
 
 fn endpoint(server: &Url, segments: &[&str]) -> Url {
@@ -677,16 +761,11 @@ impl Connector for YoutubeConnector {
         }
         check(post)?;
         let video = &post.media[0];
-        let owned = video.clone();
-        let bytes = tokio::task::spawn_blocking(move || std::fs::read(owned))
-            .await
+        let size = std::fs::metadata(video)
             .map_err(|err| SendError::Permanent {
                 reason: format!("could not read the video `{}`: {err}", video.display()),
             })?
-            .map_err(|err| SendError::Permanent {
-                reason: format!("could not read the video `{}`: {err}", video.display()),
-            })?;
-        let size = bytes.len() as u64;
+            .len();
         let (session, from) = match self.session_of(&post.idempotency_key) {
             Some(session) => match self.progress(&session, size).await? {
                 Progress::Done(id) => {
@@ -705,15 +784,7 @@ impl Connector for YoutubeConnector {
             None => (self.open_session(post, video, size).await?, 0),
         };
         self.remember(&post.idempotency_key, Some(session.clone()));
-        let id = if from > 0 {
-            match self.send_from(&session, &bytes, from.min(size)).await {
-                Ok(id) => id,
-                Err(SendError::OutcomeUnknown { .. }) => self.upload(&session, &bytes).await?,
-                Err(err) => return Err(err),
-            }
-        } else {
-            self.upload(&session, &bytes).await?
-        };
+        let id = self.upload(&session, video, size, from.min(size)).await?;
         self.remember(&post.idempotency_key, None);
         Ok(Delivered {
             url: Some(video_url(&id)),
@@ -813,19 +884,27 @@ impl Connector for YoutubeConnector {
     /// Comments on the channel's videos after `cursor` (the newest comment time read, RFC
     /// 3339), oldest first; the channel's own left out.
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
-        let after = match cursor {
-            Some(cursor) => Some(
-                DateTime::parse_from_rfc3339(cursor)
-                    .map_err(|_| SendError::Permanent {
+        // YouTube gives times in whole seconds: the cursor keeps, besides the newest time
+        // read, the comments read at that second (`2026-12-04T10:00:00Z Ugx1 Ugx2`), so one
+        // written later in the same second is not lost.
+        let (after, seen_then) = match cursor {
+            Some(cursor) => {
+                let mut parts = cursor.split_whitespace();
+                let time = parts
+                    .next()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .ok_or_else(|| SendError::Permanent {
                         reason: format!("`{cursor}` is not a YouTube comments cursor"),
                     })?
-                    .with_timezone(&Utc),
-            ),
-            None => None,
+                    .with_timezone(&Utc);
+                (Some(time), parts.map(str::to_owned).collect::<Vec<_>>())
+            }
+            None => (None, Vec::new()),
         };
         let channel = self.channel().await?.id;
         let mut mentions = Vec::new();
-        let mut newest = after;
+        let mut newest: Option<(DateTime<Utc>, Vec<String>)> =
+            after.map(|t| (t, seen_then.clone()));
         let mut page_token: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let mut query = vec![
@@ -851,11 +930,17 @@ impl Connector for YoutubeConnector {
             for thread in page.items {
                 let snippet = thread.snippet.top_level_comment.snippet;
                 let at = snippet.published_at.unwrap_or_default();
-                if after.is_some_and(|after| at <= after) {
+                if after.is_some_and(|after| {
+                    at < after || (at == after && seen_then.contains(&thread.id))
+                }) {
                     older = true;
                     continue;
                 }
-                newest = Some(newest.map_or(at, |n| n.max(at)));
+                match &mut newest {
+                    Some((time, ids)) if *time == at => ids.push(thread.id.clone()),
+                    Some((time, _)) if *time > at => {}
+                    _ => newest = Some((at, vec![thread.id.clone()])),
+                }
                 let author = snippet
                     .author_channel_id
                     .map(|c| c.value)
@@ -892,8 +977,15 @@ impl Connector for YoutubeConnector {
         Ok(MentionPage {
             mentions,
             cursor: newest
-                .filter(|n| Some(*n) != after)
-                .map(|n| n.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                .filter(|(time, ids)| Some(*time) != after || *ids != seen_then)
+                .map(|(time, ids)| {
+                    let mut cursor = time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+                    for id in ids {
+                        cursor.push(' ');
+                        cursor.push_str(&id);
+                    }
+                    cursor
+                }),
         })
     }
 
