@@ -19,5 +19,6 @@ pub mod preview;
 pub mod rules;
 pub mod schedule;
 pub mod script;
+pub mod server;
 pub mod store;
 pub mod text;

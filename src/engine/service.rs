@@ -141,7 +141,42 @@ pub struct ServiceHandle {
     stop: watch::Sender<bool>,
     reload: Arc<Notify>,
     events: Events,
+    view: ServiceView,
+    /// Tasks that live and stop with the service (a server): on a stop they are told first
+    /// and awaited, so what they are doing finishes against a running service.
+    companions: Vec<JoinHandle<()>>,
     running: JoinHandle<Result<(), ServiceError>>,
+}
+
+/// What a front end running beside the service reads: its store, the plan it runs now (a
+/// reload changes it), its events, and whether it is stopping. Cheap to clone.
+#[derive(Clone)]
+pub struct ServiceView {
+    store: Arc<dyn Store>,
+    dispatcher: Arc<Dispatcher>,
+    events: Events,
+    stop: watch::Receiver<bool>,
+}
+
+impl ServiceView {
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The plan the service runs now: the latest valid load.
+    pub fn plan(&self) -> Option<Arc<Plan>> {
+        self.dispatcher.plan()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
+        self.events.subscribe()
+    }
+
+    /// Resolves once the service is asked to stop (or its handle is gone).
+    pub async fn stopping(&self) {
+        let mut stop = self.stop.clone();
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    }
 }
 
 impl ServiceHandle {
@@ -149,6 +184,17 @@ impl ServiceHandle {
     /// requests, incidents.
     pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
         self.events.subscribe()
+    }
+
+    /// The service's store, current plan and events, for a front end beside it.
+    pub fn view(&self) -> ServiceView {
+        self.view.clone()
+    }
+
+    /// Ties `task` to the service's life: [`ServiceHandle::stop`] waits for it (at most
+    /// `DRAIN_TIMEOUT`) once the view's `stopping` has resolved, before the engine stops.
+    pub fn attach(&mut self, task: JoinHandle<()>) {
+        self.companions.push(task);
     }
 
     /// Reads the playbooks again; an invalid edit keeps the running revision.
@@ -160,6 +206,20 @@ impl ServiceHandle {
     /// `DRAIN_TIMEOUT`); returns once the service has stopped.
     pub async fn stop(self) -> Result<(), ServiceError> {
         let _ = self.stop.send(true);
+        let companions = async {
+            for companion in self.companions {
+                let _ = companion.await;
+            }
+        };
+        if tokio::time::timeout(DRAIN_TIMEOUT, companions)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "requests still in flight after {}s; stopping without them",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
         self.running.await.map_err(ServiceError::Stopped)?
     }
 }
@@ -209,6 +269,12 @@ impl Service {
         );
         dispatcher.set_plan(plan.clone());
         let (stop_sender, stop) = watch::channel(false);
+        let view = ServiceView {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+            events: events.clone(),
+            stop: stop.clone(),
+        };
         let reload = Arc::new(Notify::new());
         let running = Running {
             path,
@@ -230,7 +296,26 @@ impl Service {
             stop: stop_sender,
             reload,
             events,
+            view,
+            companions: Vec::new(),
             running,
+        })
+    }
+}
+
+/// The signals a service obeys, listened for before it starts so none is missed.
+pub struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn listen() -> Result<Signals, ServiceError> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).map_err(ServiceError::Signals)?,
+            terminate: signal(SignalKind::terminate()).map_err(ServiceError::Signals)?,
+            hangup: signal(SignalKind::hangup()).map_err(ServiceError::Signals)?,
         })
     }
 }
@@ -238,10 +323,18 @@ impl Service {
 /// Runs until a signal stops it: the first SIGINT/SIGTERM gracefully, a second at once;
 /// SIGHUP reloads.
 pub async fn run(path: PathBuf, report: Report) -> Result<(), ServiceError> {
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServiceError::Signals)?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(ServiceError::Signals)?;
-    let mut hangup = signal(SignalKind::hangup()).map_err(ServiceError::Signals)?;
+    let signals = Signals::listen()?;
     let service = Service::start(path, report).await?;
+    until_signalled(service, signals).await
+}
+
+/// Drives a started service until a signal stops it, as [`run`] does.
+pub async fn until_signalled(service: ServiceHandle, signals: Signals) -> Result<(), ServiceError> {
+    let Signals {
+        mut interrupt,
+        mut terminate,
+        mut hangup,
+    } = signals;
     loop {
         tokio::select! {
             _ = interrupt.recv() => break,

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::model::*;
-use super::{AccountMetrics, Store, StoreError, StoreResult};
+use super::{AccountMetrics, NewToken, Store, StoreError, StoreResult, TokenRow, TokenStore};
 use crate::connectors::OutgoingPost;
 
 /// The in-memory store. `MemoryStore::new()` starts empty.
@@ -93,6 +93,8 @@ struct Inner {
     incidents: BTreeMap<i64, IncidentRow>,
     /// Action `id` is `incident_actions[id - 1]`.
     incident_actions: Vec<IncidentActionRow>,
+    /// Token `id` is `tokens[id - 1]`.
+    tokens: Vec<TokenRow>,
 }
 
 impl Inner {
@@ -1482,5 +1484,55 @@ impl Store for MemoryStore {
             .get((id - 1).max(0) as usize)
             .filter(|a| a.id == id)
             .cloned())
+    }
+}
+
+impl TokenStore for MemoryStore {
+    fn add_token(&self, token: &NewToken, now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        if inner.tokens.iter().any(|t| t.sha256 == token.sha256) {
+            return Err(StoreError::Corrupt(
+                "UNIQUE constraint failed: tokens.sha256".into(),
+            ));
+        }
+        let id = inner.tokens.len() as i64 + 1;
+        inner.tokens.push(TokenRow {
+            id,
+            person: token.person.clone(),
+            name: token.name.clone(),
+            sha256: token.sha256.clone(),
+            created_at: now,
+            expires_at: token.expires_at,
+            revoked_at: None,
+        });
+        Ok(id)
+    }
+
+    fn token_by_sha256(&self, sha256: &str) -> StoreResult<Option<TokenRow>> {
+        Ok(self
+            .lock()
+            .tokens
+            .iter()
+            .find(|t| t.sha256 == sha256)
+            .cloned())
+    }
+
+    fn tokens(&self) -> StoreResult<Vec<TokenRow>> {
+        Ok(self.lock().tokens.clone())
+    }
+
+    fn revoke_token(&self, id: i64, now: Millis) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        match inner
+            .tokens
+            .iter_mut()
+            .find(|t| t.id == id && t.revoked_at.is_none())
+        {
+            Some(token) => {
+                token.revoked_at = Some(now);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }

@@ -8,10 +8,12 @@
 pub mod memory;
 mod model;
 pub mod sqlite;
+mod tokens;
 
 pub use memory::MemoryStore;
 pub use model::*;
 pub use sqlite::SqliteStore;
+pub use tokens::{NewToken, TokenRow, TokenStore};
 
 /// What went wrong talking to the store. Its message is shown to people as it is.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +87,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub use crate::script::AccountMetrics;
 
 /// The engine's view of durable state. Every method is one transaction.
-pub trait Store: Send + Sync {
+pub trait Store: TokenStore + Send + Sync {
     /// Records a playbook revision (by content digest) and returns its id.
     fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64>;
     /// When the engine was last known to be running (every commit records it).

@@ -12,7 +12,7 @@ mod template;
 pub use campaign::{
     ApprovalNeed, Campaign, Missed, PostApproval, PostApprovalTimeout, PostItem, Window,
 };
-pub use config::{AccountConfig, ConfigFile, HttpConfig, Network, Person};
+pub use config::{AccountConfig, ConfigFile, HttpConfig, Network, Person, Role, ServerConfig};
 pub use contest::{
     Announce, Commitment, Contest, Draw, Entries, EntrySource, OnePer, WinnerMessages,
 };

@@ -11,6 +11,8 @@ use super::model::*;
 use super::{AccountMetrics, Store, StoreError, StoreResult};
 use crate::connectors::OutgoingPost;
 
+mod tokens;
+
 /// Append only: a store's `user_version` is how many of these it has applied, in order.
 const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
@@ -21,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0007_approvals.sql"),
     include_str!("0008_incidents.sql"),
     include_str!("0009_claims.sql"),
+    include_str!("0010_tokens.sql"),
 ];
 const CLAIM_OUTBOX: &str = include_str!("claim_outbox.sql");
 const SETTLE_RUN: &str = include_str!("settle_run.sql");
