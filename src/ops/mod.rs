@@ -126,7 +126,7 @@ impl Permission {
 
 /// A person's role does not allow an action.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{person} is a{} {}; {} needs the {} role (set `role:` in crier.yaml's `people:`)", if matches!(role, Role::Admin) { "n" } else { "" }, role.name(), what.doing(), what.needs().name())]
+#[error("{person} is {} {}; {} needs the {} role (set `role:` in crier.yaml's `people:`)", if matches!(role, Role::Viewer) { "a" } else { "an" }, role.name(), what.doing(), what.needs().name())]
 pub struct Forbidden {
     pub person: String,
     pub role: Role,
