@@ -751,6 +751,29 @@ async fn the_event_stream_resumes_after_the_last_event_id() {
     // An id from before the server started: what was missed is unknown, so `reset`.
     let old = read_events(&rig, &vera, Some("1"), |events| !events.is_empty()).await;
     assert_eq!(old[0].1, "reset");
+
+    // People's actions through the API are events too, saying who.
+    let ada = rig.token("ada");
+    let (status, _, _) = rig
+        .call(
+            "POST",
+            "/api/v1/pauses",
+            Some(&ada),
+            Some(json!({ "all": true, "reason": "storm" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let last = ids.last().unwrap().to_string();
+    let after = read_events(&rig, &vera, Some(&last), |events| {
+        events.iter().any(|(_, e, _)| e == "paused")
+    })
+    .await;
+    let (_, _, data) = after.iter().find(|(_, e, _)| e == "paused").unwrap();
+    let data: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(
+        (data["by"].as_str(), data["scope"].as_str()),
+        (Some("ada"), Some("everything"))
+    );
     rig.stop().await;
 }
 
@@ -811,6 +834,60 @@ fn blocking_status(url: &str) -> u16 {
     })
     .join()
     .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_get_cors_headers_only_for_the_origins_configured() {
+    let config = format!("{CONFIG}server:\n  cors: [\"https://dash.example.com\"]\n");
+    let dir = folder(&config, &[("news.yaml", &campaign())]);
+    let mut service = Service::start(dir.path().to_path_buf(), Arc::new(|_| {}))
+        .await
+        .unwrap();
+    let plan = service.view().plan().unwrap();
+    let bound = crier::server::start(&mut service, &plan.server, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let allowed = |origin: &'static str| {
+        let request = client
+            .get(format!("http://{bound}/healthz"))
+            .header("Origin", origin)
+            .send();
+        async move {
+            request
+                .await
+                .unwrap()
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_string())
+        }
+    };
+    assert_eq!(
+        allowed("https://dash.example.com").await.as_deref(),
+        Some("https://dash.example.com")
+    );
+    assert_eq!(allowed("https://evil.example.com").await, None);
+    tokio::time::timeout(Duration::from_secs(60), service.stop())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Without `cors:`, no origin gets the header.
+    let rig = Rig::start(&[("news.yaml", &campaign())]).await;
+    let answer = rig
+        .client
+        .get(format!("{}/healthz", rig.base))
+        .header("Origin", "https://dash.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    rig.stop().await;
 }
 
 #[test]

@@ -172,6 +172,11 @@ impl ServiceView {
         self.events.subscribe()
     }
 
+    /// Tells the service's subscribers of something a front end did (after it is stored).
+    pub fn emit(&self, event: ServiceEvent) {
+        self.events.emit(event);
+    }
+
     /// Resolves once the service is asked to stop (or its handle is gone).
     pub async fn stopping(&self) {
         let mut stop = self.stop.clone();

@@ -19,6 +19,7 @@ use super::problem::Problem;
 use crate::crisis::ReportFormat;
 use crate::engine::TriggerError;
 use crate::engine::approvals::{DecideError, FindError};
+use crate::engine::events::ServiceEvent;
 use crate::engine::service::ServiceError;
 use crate::ops::approvals::ApprovalError;
 use crate::ops::contests::ContestError;
@@ -334,6 +335,20 @@ async fn decide(
         Utc::now(),
     )
     .map_err(approval_problem)?;
+    state.view.emit(ServiceEvent::ApprovalDecided {
+        approval: decided.id,
+        playbook: decided.playbook.clone(),
+        item: decided.item.clone(),
+        by: caller.actor.name().to_string(),
+        decision: match decision {
+            Decision::Approve => "approve".into(),
+            Decision::Reject => "reject".into(),
+        },
+        state: serde_json::to_value(decided.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+    });
     Ok(Json(Approval::of(&decided, desk.plan.timezone)))
 }
 
@@ -415,6 +430,13 @@ pub async fn pause(
     let now = Utc::now();
     let paused = ops::pauses::pause(&desk, &caller.actor, &selection, until, &body.reason, now)
         .map_err(pause_problem)?;
+    for made in &paused {
+        state.view.emit(ServiceEvent::Paused {
+            pause: made.id,
+            scope: made.scope.to_string(),
+            by: caller.actor.name().to_string(),
+        });
+    }
     let in_force = desk.store.pauses(crate::store::to_millis(now))?;
     let tz = desk.plan.timezone;
     Ok((
@@ -489,6 +511,14 @@ pub async fn trigger(
         TriggerRefused::Load(error @ ServiceError::Invalid) => Problem::conflict(error.to_string()),
         error => Problem::internal(error),
     })?;
+    if let Some(run) = &triggered.run {
+        state.view.emit(ServiceEvent::Triggered {
+            run: run.id,
+            playbook: run.playbook.clone(),
+            item: run.item.clone(),
+            by: caller.actor.name().to_string(),
+        });
+    }
     let tz = triggered.plan.timezone;
     Ok(Json(Triggered {
         run: triggered.run.as_ref().map(|r| Run::of(r, tz)),
@@ -593,8 +623,19 @@ async fn act(
     action: IncidentAction,
 ) -> Result<(StatusCode, Json<IncidentRecorded>), Problem> {
     let desk = state.desk()?;
+    let what = match &action {
+        IncidentAction::Ack => "ack",
+        IncidentAction::Decide { approve: true, .. } => "approve",
+        IncidentAction::Decide { approve: false, .. } => "reject",
+        IncidentAction::Resolve { .. } => "resolve",
+    };
     let recorded = ops::incidents::act(&desk, &caller.actor, id, action, Utc::now())
         .map_err(incident_problem)?;
+    state.view.emit(ServiceEvent::IncidentAction {
+        incident: id,
+        action: what.into(),
+        by: caller.actor.name().to_string(),
+    });
     Ok((
         StatusCode::ACCEPTED,
         Json(IncidentRecorded {
@@ -826,6 +867,12 @@ pub async fn disqualify(
         &body.reason,
     )
     .map_err(contest_problem)?;
+    state.view.emit(ServiceEvent::Disqualified {
+        contest: name,
+        out: substitution.out.clone(),
+        replacement: substitution.replacement.clone(),
+        by: caller.actor.name().to_string(),
+    });
     Ok(Json(Substitution::of(&substitution)))
 }
 

@@ -151,7 +151,7 @@ struct Streaming {
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "views",
     params(("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received: the events after it that are still kept come first")),
-    description = "Server-sent events: `runs_created`, `approvals_requested`, `incident_changed`, `sent`, `failed`, `reloaded`, each with an `id`; `reset` when some were missed. The data is the event as JSON.",
+    description = "Server-sent events, each with an `id`: the service's `runs_created`, `approvals_requested`, `incident_changed`, `sent`, `failed`, `reloaded`, and people's actions taken through the API: `approval_decided`, `paused`, `resumed`, `triggered`, `incident_action`, `disqualified`; `reset` when some were missed. The data is the event as JSON.",
     responses((status = 200, content_type = "text/event-stream", body = String), (status = 401, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn stream(
