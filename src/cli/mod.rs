@@ -481,7 +481,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let until = match (until, days) {
                 (Some(text), _) => parse_instant(&text, plan.timezone, "--until")?,
-                (None, days) => from + TimeDelta::days(i64::from(days.unwrap_or(14))),
+                (None, days) => TimeDelta::try_days(i64::from(days.unwrap_or(14)))
+                    .and_then(|length| from.checked_add_signed(length))
+                    .ok_or("--days is too many")?,
             };
             let plan = window_anchored(&path, &texts, plan, from)?;
             let Some(plan) = plan else {

@@ -35,6 +35,8 @@ use crate::store::Decision;
 /// Runs on a page when the caller names no `limit`, and the most a page holds.
 const PAGE: usize = 50;
 const PAGE_MAX: usize = 500;
+/// The longest plan window one request may ask for.
+const PLAN_DAYS_MAX: i64 = 366;
 
 /// A JSON body; a malformed one is a problem, not axum's plain text.
 pub struct Body<T>(pub T);
@@ -142,8 +144,15 @@ pub async fn plan(
     };
     let until = match (&query.until, query.days) {
         (Some(text), _) => instant(&desk, text, "until")?,
-        (None, days) => from + TimeDelta::days(i64::from(days.unwrap_or(14))),
+        (None, days) => TimeDelta::try_days(i64::from(days.unwrap_or(14)))
+            .and_then(|length| from.checked_add_signed(length))
+            .ok_or_else(|| Problem::bad_request("days is too many"))?,
     };
+    if until - from > TimeDelta::days(PLAN_DAYS_MAX) {
+        return Err(Problem::bad_request(format!(
+            "a window is at most {PLAN_DAYS_MAX} days long; ask for the rest in another"
+        )));
+    }
     let texts = crate::text::TextTemplates::new();
     let planned = views::plan(&desk.plan, &texts, from, until)
         .map_err(|e| Problem::bad_request(e.to_string()))?;

@@ -81,7 +81,8 @@ pub struct PlanQuery {
     pub from: Option<String>,
     /// End (exclusive), same forms as `from`.
     pub until: Option<String>,
-    /// Length of the window in days, when `until` is absent (14 by default).
+    /// Length of the window in days, when `until` is absent (14 by default; a window is at
+    /// most 366 days).
     pub days: Option<u32>,
 }
 
