@@ -61,6 +61,8 @@ if [ -z "$ADDRESS" ]; then
     exit 1
 fi
 
+# Schemathesis keeps its cache in the directory it runs in: the temporary one.
+cd "$WORK"
 run() {
     "$VENV/bin/schemathesis" run "$ADDRESS/api/v1/openapi.json" \
         --checks not_a_server_error \
@@ -72,6 +74,7 @@ run() {
         "$@"
 }
 # Revoking tokens would soon revoke the one the run uses: every other operation first,
-# then revoking alone.
-run --exclude-path '/api/v1/tokens/{id}/revoke'
+# then revoking alone. The event stream never ends by itself, so it is left out (its
+# contract is tested in tests/server.rs).
+run --exclude-path '/api/v1/tokens/{id}/revoke' --exclude-path '/api/v1/events'
 run --include-path '/api/v1/tokens/{id}/revoke'

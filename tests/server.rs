@@ -511,6 +511,7 @@ async fn the_openapi_document_describes_the_real_answers() {
         ("/api/v1/runs/{id}", "/api/v1/runs/999999", 404),
         ("/api/v1/incidents/{id}", "/api/v1/incidents/7", 404),
         ("/api/v1/runs", "/api/v1/runs?cursor=nonsense", 400),
+        ("/api/v1/plan", "/api/v1/plan?days=2147483648", 400),
         ("/api/v1/status", "/api/v1/status", 401),
     ];
     for (template, path, expected) in refusals {
@@ -815,6 +816,24 @@ fn crier_run_prints_the_address_it_serves_and_stops_on_sigint() {
     };
     assert_eq!(blocking_status(&format!("{address}/healthz")), 200);
     crate::support::service::stop(child);
+}
+
+#[test]
+fn crier_run_refuses_an_address_it_cannot_serve_on() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = folder(CONFIG, &[("news.yaml", &campaign())]);
+    let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap(), "--listen", &address])
+        .env("CRIER_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(&format!("cannot serve the API on {address}")),
+        "{text}"
+    );
 }
 
 /// The status of a GET, from a thread of its own (a plain test has no runtime).

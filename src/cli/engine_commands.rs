@@ -96,9 +96,16 @@ pub(super) fn run(
 ) -> CommandResult {
     init_logs(log_format);
     let runtime = runtime()?;
+    // Why the service stopped other than as asked: its own error, or no place to serve.
+    enum Stopped {
+        Service(ServiceError),
+        Listen(String),
+    }
     let outcome = runtime.block_on(async {
-        let signals = service::Signals::listen()?;
-        let mut service = service::Service::start(path, Arc::new(report)).await?;
+        let signals = service::Signals::listen().map_err(Stopped::Service)?;
+        let mut service = service::Service::start(path, Arc::new(report))
+            .await
+            .map_err(Stopped::Service)?;
         let mut options = match service.view().plan() {
             Some(plan) => plan.server.clone(),
             None => Default::default(),
@@ -108,20 +115,26 @@ pub(super) fn run(
             match crate::server::start(&mut service, &options, address).await {
                 Ok(bound) => outln!("serving the API on http://{bound}"),
                 Err(error) => {
-                    service.stop().await?;
-                    return Err(ServiceError::Connectors(format!(
-                        "cannot serve on {address}: {error}"
+                    service.stop().await.map_err(Stopped::Service)?;
+                    return Err(Stopped::Listen(format!(
+                        "cannot serve the API on {address}: {error}"
                     )));
                 }
             }
         }
-        service::until_signalled(service, signals).await
+        service::until_signalled(service, signals)
+            .await
+            .map_err(Stopped::Service)
     });
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(ServiceError::Invalid) => Ok(ExitCode::from(INVALID)),
-        Err(error) => {
+        Err(Stopped::Service(ServiceError::Invalid)) => Ok(ExitCode::from(INVALID)),
+        Err(Stopped::Service(error)) => {
             eprintln!("error: {error}");
+            Ok(ExitCode::from(INVALID))
+        }
+        Err(Stopped::Listen(message)) => {
+            eprintln!("error: {message}");
             Ok(ExitCode::from(INVALID))
         }
     }
