@@ -48,7 +48,11 @@ struct Rig {
 
 impl Rig {
     async fn start(files: &[(&str, &str)]) -> Rig {
-        let dir = folder(CONFIG, files);
+        Rig::start_with(CONFIG, files).await
+    }
+
+    async fn start_with(config: &str, files: &[(&str, &str)]) -> Rig {
+        let dir = folder(config, files);
         let mut service = Service::start(dir.path().to_path_buf(), Arc::new(|_| {}))
             .await
             .expect("the service starts");
@@ -220,6 +224,62 @@ async fn the_server_answers_health_and_readiness_and_stops_with_the_service() {
         .send()
         .await;
     assert!(after.is_err(), "the server still answers after the stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_finishes_before_the_service_stops() {
+    // A webhook receiver that takes its time: the trigger's send is in flight while the
+    // service is asked to stop.
+    let (received, mut arrived) = tokio::sync::mpsc::channel::<()>(4);
+    let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink_address = sink.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move || {
+            let received = received.clone();
+            async move {
+                let _ = received.send(()).await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                r#"{"id":"slow-1"}"#
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(sink, app).await.unwrap() });
+    let config = CONFIG.replace(
+        "  demo: { network: console }\n",
+        &format!("  demo: {{ network: console }}\n  hook: {{ network: webhook, url: \"http://{sink_address}/\" }}\n"),
+    );
+    let rig = Rig::start_with(
+        &config,
+        &[(
+            "slow.yaml",
+            "kind: campaign\nname: slow\nposts:\n  - { id: now, at: 2030-01-01 10:00, to: hook, text: slow }\n",
+        )],
+    )
+    .await;
+    let ed = rig.token("ed");
+    let request = rig
+        .client
+        .post(format!("{}/api/v1/trigger", rig.base))
+        .bearer_auth(&ed)
+        .json(&json!({ "playbook": "slow", "item": "now" }))
+        .send();
+    let pending = tokio::spawn(async move {
+        let response = request.await.expect("an answer, not a dropped connection");
+        (response.status(), response.text().await.unwrap())
+    });
+    tokio::time::timeout(Duration::from_secs(60), arrived.recv())
+        .await
+        .expect("the send reached the receiver");
+    let store = rig.desk.store.clone();
+    rig.stop().await;
+    let (status, body) = pending.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["run"]["sends"][0]["state"], "sent", "{answer}");
+    assert_eq!(answer["run"]["sends"][0]["remote_id"], "slow-1");
+    let runs = store.history(&Default::default()).unwrap();
+    assert_eq!(runs[0].outbox[0].remote_id.as_deref(), Some("slow-1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
