@@ -21,4 +21,5 @@ pub mod schedule;
 pub mod script;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod text;

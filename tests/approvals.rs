@@ -11,8 +11,8 @@ use crier::engine::rehearse::{RehearsalEvent, rehearse};
 use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
 use crier::playbook::plan::Plan;
 use crier::store::{
-    ApprovalState, Decision, HistoryFilter, ItemKey, MemoryStore, RunState, RunView, SqliteStore,
-    Store,
+    ApprovalState, ApprovalStore, Decision, HistoryFilter, ItemKey, MemoryStore, RunState, RunView,
+    SqliteStore, Store,
 };
 use tempfile::TempDir;
 

@@ -578,3 +578,44 @@ fn plan_marks_conditions_decided_at_fire_time() {
     );
     assert_eq!(condition("plain"), Value::Null);
 }
+
+/// `validate` and `plan` warn about one-off posts whose time has passed (calendar rows
+/// counted per file), and still succeed.
+#[test]
+fn validate_and_plan_warn_about_one_off_posts_already_past() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: UTC\naccounts:\n  out: { network: console }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("days.csv"),
+        "at,to,text\n2020-01-01 09:00,out,one\n2020-01-02 09:00,out,two\n2999-01-01 09:00,out,later\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("news.yaml"),
+        "kind: campaign\nname: news\nposts:\n  - id: old\n    at: \"2020-01-01 09:00\"\n    to: out\n    text: old news\n  - id: new\n    at: \"2999-01-01 09:00\"\n    to: out\n    text: news\n  - calendar: days.csv\n",
+    )
+    .unwrap();
+    for command in ["validate", "plan"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args([command, dir.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command}: {stderr}");
+        assert!(
+            stderr.contains("warning: post `news/old` was due 2020-01-01 09:00 UTC, which has passed: unless crier already sent it, `crier run` records it as missed and does not send it"),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains(
+                "warning: 2 row(s) of `days.csv` in `news` were due by 2020-01-02 09:00 UTC"
+            ),
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains("news/new"), "{command}: {stderr}");
+    }
+}

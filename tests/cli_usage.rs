@@ -24,6 +24,52 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
 
+/// Errors for a person go to stderr; a closed stderr loses them but does not make crier panic:
+/// it still ends with the error's exit code.
+#[test]
+fn errors_into_a_closed_stderr_end_with_their_exit_code() {
+    let copy = crate::support::playbooks::quickstart_copy();
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["incident", "report", "1", "--format", "xml"])
+        .args(["-C", copy.path().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(writer)
+        .output()
+        .expect("run crier");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // A store nobody ran yet: the read-only view says so, and creates no store.
+    let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["incidents", "-C", copy.path().to_str().unwrap()])
+        .output()
+        .expect("run crier");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing recorded yet"),
+        "{out:?}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args([
+            "contest",
+            "status",
+            "december-giveaway",
+            "-C",
+            copy.path().to_str().unwrap(),
+        ])
+        .output()
+        .expect("run crier");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        std::fs::read_dir(copy.path()).unwrap().all(|entry| !entry
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("crier.db")),
+        "a read-only view created the store"
+    );
+}
+
 /// Every option and argument of every command says what it is in `--help`.
 #[test]
 fn every_argument_has_help() {

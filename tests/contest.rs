@@ -1407,7 +1407,8 @@ async fn an_edit_after_the_close_is_kept_aside_when_entries_are_read_again() {
         .unwrap()
         .plan
         .expect("valid");
-    let store = MemoryStore::new();
+    let handle = crier::store::StoreHandle::new(Arc::new(MemoryStore::new()));
+    let store = handle.store().as_ref();
     let connectors = Connectors::build(&plan.accounts, &reqwest::Client::new()).unwrap();
     let fan = |id: &str, name: &str| FakeAccount::new(id, &format!("{name}@other.example"));
     let (_, before) = fake.add_mention(&fan("101", "ann"), "@brand me", None);
@@ -1418,7 +1419,7 @@ async fn an_edit_after_the_close_is_kept_aside_when_entries_are_read_again() {
         let mention = connector.fetch_post(id).await.unwrap().unwrap();
         seen.push(Entry::from_mention("mastodon", &mention));
     }
-    lifecycle::add_entries(&store, &plan.contests[0], seen, Utc::now()).unwrap();
+    lifecycle::add_entries(store, &plan.contests[0], seen, Utc::now()).unwrap();
     fake.author_edits(&before, "@brand me #win");
     // Bounded: the close is two seconds away.
     let closes = plan.contests[0].closes.with_timezone(&Utc);
@@ -1426,8 +1427,8 @@ async fn an_edit_after_the_close_is_kept_aside_when_entries_are_read_again() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     fake.author_edits(&after, "@brand no longer playing");
-    crier::contest::collect::collect(&plan, &store, &connectors, Utc::now()).await;
-    let entries = lifecycle::load_entries(&store, "giveaway").unwrap();
+    crier::contest::collect::collect(&plan, &handle, &connectors, Utc::now()).await;
+    let entries = lifecycle::load_entries(store, "giveaway").unwrap();
     let find = |id: &str| entries.iter().find(|e| e.id == id).unwrap().clone();
     let edited_before = find(&before);
     assert_eq!(edited_before.text, "@brand me #win");
@@ -1441,4 +1442,65 @@ async fn an_edit_after_the_close_is_kept_aside_when_entries_are_read_again() {
         edited_after.edited_after_close.as_deref(),
         Some("@brand no longer playing")
     );
+}
+
+/// A store that cannot be read is an error of the round, not "no entries" and not "no
+/// cursor": nothing is read from the network from a cursor it could not load, and the
+/// error is answered.
+#[tokio::test]
+async fn entries_are_not_read_when_the_store_cannot_be_read() {
+    use crate::support::fake_mastodon::{Endpoint, FakeMastodon, TOKEN};
+    use crier::connectors::registry::Connectors;
+
+    let fake = FakeMastodon::start();
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+    let now = Utc::now();
+    let at = |seconds: i64| {
+        (now + TimeDelta::seconds(seconds))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: {{ network: mastodon, server: {}, token: 'file:{}' }}\n",
+            fake.url(),
+            dir.path().join("token").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("giveaway.yaml"),
+        format!(
+            "kind: contest\nname: giveaway\naccount: brand\nannounce:\n  at: {}\n  text: \"Reply with #win\"\nentries:\n  from: mentions\n  closes: {}\ndraw:\n  at: {}\n  winners: 1\n",
+            at(-60),
+            at(3600),
+            at(7200)
+        ),
+    )
+    .unwrap();
+    let plan = crier::playbook::load::load_and_validate(dir.path())
+        .unwrap()
+        .plan
+        .expect("valid");
+    let path = dir.path().join("crier.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let handle = crier::store::StoreHandle::new(store);
+    let connectors = Connectors::build(&plan.accounts, &reqwest::Client::new()).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE contests")
+        .unwrap();
+
+    let collected = crier::contest::collect::collect(&plan, &handle, &connectors, Utc::now()).await;
+    assert_eq!(collected.new, 0);
+    assert_eq!(collected.errors.len(), 1, "{:?}", collected.errors);
+    assert!(
+        collected.errors[0].starts_with("giveaway: cannot read the contest's state: ")
+            && collected.errors[0].contains("no such table: contests"),
+        "{:?}",
+        collected.errors
+    );
+    assert!(fake.requests_to(Endpoint::Notifications).is_empty());
 }

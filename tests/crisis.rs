@@ -735,6 +735,20 @@ levels:
         let json: serde_json::Value = serde_json::from_str(&r.render(ReportFormat::Json)).unwrap();
         assert_eq!(json["durations"]["time_to_resolve_ms"], 33 * MIN);
         assert_eq!(json["levels"][1]["level"], "critical");
+        // Times are RFC 3339 with the plan's offset, never epoch milliseconds.
+        for time in [
+            &json["opened_at"],
+            &json["signal_at"],
+            &json["resolved_at"],
+            &json["levels"][1]["at"],
+            &json["timeline"][0]["at"],
+            &json["mentions"][0]["at"],
+        ] {
+            let text = time
+                .as_str()
+                .unwrap_or_else(|| panic!("not a string: {time}"));
+            chrono::DateTime::parse_from_rfc3339(text).unwrap();
+        }
         // The chart has every minute from an hour before the signal to the resolve, quiet
         // minutes as zeros.
         let minutes: Vec<i64> = r.mentions.iter().map(|m| (m.at - T0) / MIN).collect();
@@ -1049,7 +1063,10 @@ resolve:
         assert!(list.contains("acknowledged by duty"), "{list}");
         assert!(list.contains("resolved"), "{list}");
         let json = crier(path, &["incident", "report", "1", "--format", "json"]);
-        let report: IncidentReport = serde_json::from_slice(&json.stdout).unwrap();
+        let mut value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        // Every time is RFC 3339 with an offset; read back as the stored report to check it.
+        super::millis_again(&mut value);
+        let report: IncidentReport = serde_json::from_value(value).unwrap();
         assert_eq!(report.acknowledged_by.as_deref(), Some("duty"));
         assert_eq!(report.resolved_by.as_deref(), Some("lead"));
         assert!(report.responded_at.is_some());
@@ -1070,6 +1087,29 @@ resolve:
         assert!(String::from_utf8_lossy(&html.stdout).contains("<svg"));
         let gone = crier(path, &["incident", "ack", "7", "--by", "duty"]);
         assert!(String::from_utf8_lossy(&gone.stderr).contains("there is no incident 7"));
+    }
+}
+
+/// A report's JSON with each RFC 3339 time (which must carry an offset) back in epoch
+/// milliseconds, as the report is stored.
+fn millis_again(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            for (key, field) in object.iter_mut() {
+                if key == "at" || key.ends_with("_at") {
+                    assert!(field.is_string() || field.is_null(), "{key}: {field}");
+                    if let Some(text) = field.as_str() {
+                        let at = chrono::DateTime::parse_from_rfc3339(text)
+                            .unwrap_or_else(|e| panic!("{key}: {text}: {e}"));
+                        *field = at.timestamp_millis().into();
+                    }
+                } else {
+                    millis_again(field);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(millis_again),
+        _ => {}
     }
 }
 
@@ -1861,4 +1901,130 @@ levels:
         ),
         "{stdout}"
     );
+}
+
+mod restore {
+    use super::*;
+    use crier::crisis::runner::{PlanRunner, REPLAY_PAGE, RunnerState};
+    use crier::store::{
+        CrisisStore, IncidentActionRow, IncidentRow, Millis, NewMention, SqliteStore, StoreResult,
+        StoredMention,
+    };
+    use std::sync::Mutex;
+
+    /// The crisis aggregate of a store, with the size of every answer about mentions.
+    struct Counting {
+        inner: SqliteStore,
+        answers: Mutex<Vec<usize>>,
+    }
+
+    impl CrisisStore for Counting {
+        fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>> {
+            self.inner.crisis_state(plan)
+        }
+        fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {
+            self.inner.crisis_cursor(plan, account)
+        }
+        fn add_crisis_mentions(
+            &self,
+            plan: &str,
+            account: &str,
+            mentions: &[NewMention],
+            cursor: Option<&str>,
+            now: Millis,
+        ) -> StoreResult<usize> {
+            self.inner
+                .add_crisis_mentions(plan, account, mentions, cursor, now)
+        }
+        fn crisis_mentions(
+            &self,
+            plan: &str,
+            after_seq: i64,
+            since: Millis,
+        ) -> StoreResult<Vec<StoredMention>> {
+            let answer = self.inner.crisis_mentions(plan, after_seq, since)?;
+            self.answers.lock().unwrap().push(answer.len());
+            Ok(answer)
+        }
+        fn crisis_mentions_page(
+            &self,
+            plan: &str,
+            after_seq: i64,
+            since: Millis,
+            limit: usize,
+        ) -> StoreResult<Vec<StoredMention>> {
+            let answer = self
+                .inner
+                .crisis_mentions_page(plan, after_seq, since, limit)?;
+            self.answers.lock().unwrap().push(answer.len());
+            Ok(answer)
+        }
+        fn incidents(&self) -> StoreResult<Vec<IncidentRow>> {
+            self.inner.incidents()
+        }
+        fn incident(&self, id: i64) -> StoreResult<Option<IncidentRow>> {
+            self.inner.incident(id)
+        }
+        fn next_incident_id(&self) -> StoreResult<i64> {
+            self.inner.next_incident_id()
+        }
+        fn add_incident_action(
+            &self,
+            incident: i64,
+            action: &str,
+            now: Millis,
+        ) -> StoreResult<i64> {
+            self.inner.add_incident_action(incident, action, now)
+        }
+        fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>> {
+            self.inner.pending_incident_actions(plan)
+        }
+        fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>> {
+            self.inner.incident_action(id)
+        }
+    }
+
+    /// A restore rebuilds the windows from the stored mentions a page at a time, up to the
+    /// last one the saved state had read: it never holds every stored mention at once.
+    #[test]
+    fn a_restore_replays_stored_mentions_a_page_at_a_time() {
+        let config = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  duty: { notify: chat }\n";
+        let playbook = "kind: crisis\nname: outage\nwatch:\n  accounts: [brand]\n  keywords: [acme]\n  every: 1m\nlevels:\n  - name: elevated\n    when: 'signal.total == 2400'\n    do:\n      - notify: duty\n";
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::write(dir.path().join("crier.yaml"), config).unwrap();
+        std::fs::write(dir.path().join("outage.yaml"), playbook).unwrap();
+        let plan = crier::playbook::load::load_and_validate(dir.path())
+            .unwrap()
+            .plan
+            .expect("a valid plan");
+        let store = Counting {
+            inner: SqliteStore::in_memory().unwrap(),
+            answers: Mutex::new(Vec::new()),
+        };
+        let mentions: Vec<NewMention> = (0..2_500)
+            .map(|i| NewMention {
+                key: format!("console:{i}"),
+                at: T0 + i * 500,
+                author: format!("@fan{i}"),
+                text: "acme is down".into(),
+            })
+            .collect();
+        store
+            .add_crisis_mentions("outage", "brand", &mentions, None, T0)
+            .unwrap();
+        let (engine, texts) = (ScriptEngine::new(), crier::text::TextTemplates::new());
+        let state = RunnerState {
+            mentions_read: 2_400,
+            ..RunnerState::default()
+        };
+        let mut runner = PlanRunner::new(&plan.crises[0], &engine, &texts, state);
+        runner.replay_stored(&store, T0 - MIN).unwrap();
+        let answers = store.answers.lock().unwrap().clone();
+        assert!(
+            answers.iter().all(|n| *n <= REPLAY_PAGE) && answers.len() == 3,
+            "{answers:?}"
+        );
+        // Exactly the 2,400 mentions read before are in the windows.
+        assert!(runner.evaluate(T0 + 2_500 * 500, 1));
+    }
 }

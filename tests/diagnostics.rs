@@ -345,7 +345,7 @@ kind: campaign
 name: sale
 posts:
   - id: teaser
-    at: 2026-12-01 10:00
+    at: 2099-12-01 10:00
     to: [brand_mastodon]
     text: hello
 ";

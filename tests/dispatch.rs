@@ -96,6 +96,39 @@ fn sigkill_during_a_burst_loses_nothing_and_sends_nothing_twice() {
     assert_exactly_once(&network, POSTS);
 }
 
+/// A receiver that takes a minute to answer does not hold a stop: sends in flight get a
+/// bounded time to finish (then they are looked up after the next start), and the engine a
+/// bounded time to end its step. A stop used to wait 30 s for such a send.
+#[test]
+fn a_stop_does_not_wait_long_for_a_receiver_that_does_not_answer() {
+    let network = FakeNetwork::start();
+    network.set_random_faults(1.0, vec![Fault::Slow(Duration::from_secs(60))], 5);
+    let dir = burst(&network, 2, "120s");
+    let child = start(dir.path());
+    wait_for(&network, 1, Duration::from_secs(60));
+    assert!(
+        network.created_count() >= 1,
+        "no request reached the receiver"
+    );
+    let pid = child.id().to_string();
+    let mut child = child;
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    // 10 s for the sends in flight and 1 s for the engine's step, with room for a loaded
+    // machine to start the process's exit.
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut exited = false;
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(exited, "crier did not stop within 25 s of SIGINT");
+}
+
 #[test]
 fn every_fault_ends_in_exactly_one_post_and_no_retry_is_early() {
     const POSTS: usize = 60;
@@ -564,7 +597,7 @@ fn editing_only_a_calendar_reloads_it() {
 
 /// The sends of the store in `dir`: (sent, failed as unconfirmed, still pending or sending).
 fn outbox_counts(dir: &Path) -> (usize, usize, usize) {
-    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, ViewStore};
     let store = SqliteStore::open(&dir.join("crier.db")).unwrap();
     let runs = store.history(&HistoryFilter::default()).unwrap();
     let sends: Vec<_> = runs.iter().flat_map(|run| &run.outbox).collect();
@@ -594,7 +627,8 @@ fn outbox_counts(dir: &Path) -> (usize, usize, usize) {
 #[test]
 fn a_kill_leaves_in_doubt_only_the_requests_in_flight() {
     use crate::support::fake_telegram::{CHANNEL, FakeTelegram, Fault as TelegramFault};
-    const POSTS: usize = 200;
+    // Within Telegram's pace for one channel (20 a minute) before and after the kill.
+    const POSTS: usize = 30;
     const TOKEN: &str = "123456:AAF-test_token-9f8e7d";
     let telegram = FakeTelegram::start(TOKEN);
     // Every request takes a while, so the burst lasts seconds and the kill lands inside it.
@@ -645,8 +679,10 @@ fn a_kill_leaves_in_doubt_only_the_requests_in_flight() {
     child.wait().unwrap();
     let (sent, unconfirmed, open) = counts;
     assert_eq!((sent + unconfirmed, open), (POSTS, 0), "{counts:?}");
+    // Sends waiting for Telegram's pace to the channel were not in flight: only the one
+    // request that had left can be in doubt.
     assert!(
-        unconfirmed <= crier::engine::dispatch::PER_ACCOUNT,
+        unconfirmed <= crier::connectors::telegram::PACE.in_flight,
         "{unconfirmed} unconfirmed: more than the requests that can be in flight"
     );
     // Nothing went out twice; only the unconfirmed ones may be missing from the channel.
@@ -658,11 +694,120 @@ fn a_kill_leaves_in_doubt_only_the_requests_in_flight() {
     assert!(texts.len() >= sent && texts.len() <= POSTS);
 }
 
+/// A burst to one Telegram channel goes out at Telegram's pace for a bot, 20 a minute,
+/// instead of meeting `429`s: the fake counts the messages in every minute.
+#[test]
+fn a_burst_to_a_telegram_channel_keeps_to_twenty_a_minute() {
+    use crate::support::fake_telegram::{CHANNEL, FakeTelegram};
+    const POSTS: usize = 23;
+    const TOKEN: &str = "123456:AAF-test_token-9f8e7d";
+    let telegram = FakeTelegram::start(TOKEN);
+    let dir = TempDir::new().unwrap();
+    let token_file = dir.path().join("telegram.token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  tg: {{ network: telegram, token: \"file:{}\", chat: '{CHANNEL}', server: '{}' }}\n",
+            token_file.display(),
+            telegram.url()
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..POSTS {
+        csv.push_str(&format!("{at},tg,post {n}\n"));
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(150);
+    while telegram.messages().len() < POSTS && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    stop(child);
+    let arrivals = telegram.arrivals();
+    assert_eq!(arrivals.len(), POSTS, "every post went out");
+    for (index, first) in arrivals.iter().enumerate() {
+        let within = arrivals[index..]
+            .iter()
+            // A little under a minute: a request's time on the way may differ by a second.
+            .take_while(|later| **later < *first + Duration::from_secs(55))
+            .count();
+        assert!(within <= 20, "{within} messages within 55 s");
+    }
+}
+
+/// A stop in the middle of a burst that waits for Telegram's pace is not held up by the
+/// sends still waiting: they were never in flight, so none is in doubt and none is lost.
+#[test]
+fn a_stop_does_not_wait_for_sends_waiting_for_their_pace() {
+    use crate::support::fake_telegram::{CHANNEL, FakeTelegram};
+    const POSTS: usize = 25;
+    const TOKEN: &str = "123456:AAF-test_token-9f8e7d";
+    let telegram = FakeTelegram::start(TOKEN);
+    let dir = TempDir::new().unwrap();
+    let token_file = dir.path().join("telegram.token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  tg: {{ network: telegram, token: \"file:{}\", chat: '{CHANNEL}', server: '{}' }}\n",
+            token_file.display(),
+            telegram.url()
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..POSTS {
+        csv.push_str(&format!("{at},tg,post {n}\n"));
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let mut child = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while telegram.messages().len() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(telegram.messages().len(), 20, "the first minute's messages");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    // The sends in flight get 10 s; these were waiting, not in flight.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut exited = false;
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        exited,
+        "crier waited for sends that were only waiting for their pace"
+    );
+    let (sent, unconfirmed, open) = outbox_counts(dir.path());
+    assert_eq!((sent, unconfirmed, open), (20, 0, POSTS - 20));
+}
+
 /// One account's receiver hangs: another account's post, due a moment later, goes out
 /// while that request is still hanging.
 #[test]
 fn a_hanging_receiver_delays_no_other_account() {
-    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, ViewStore};
     let stuck = FakeNetwork::start();
     stuck.push_fault(Fault::Slow(Duration::from_secs(60)));
     let free = FakeNetwork::start();
@@ -799,6 +944,64 @@ async fn a_rate_limit_is_a_wait_not_a_failure() {
         notes[0]
     );
     assert_eq!(network.created_count(), 1);
+}
+
+/// A post with `max_late: 10s` waits for the network's "429, Retry-After: 3" only as long
+/// as its `max_late`, then fails saying so.
+#[tokio::test]
+async fn a_rate_limit_wait_ends_at_the_posts_max_late() {
+    use crier::connectors::Connectors;
+    use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
+    use std::sync::Arc;
+
+    let network = FakeNetwork::start();
+    for _ in 0..20 {
+        network.push_fault(Fault::RateLimited {
+            retry_after: "3".into(),
+        });
+    }
+    let config = format!(
+        "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+        network.url()
+    );
+    let campaign = "kind: campaign\nname: news\nposts:\n  - id: hello\n    at: \"2026-12-01 10:00\"\n    to: hook\n    text: Hello\n    max_late: 10s\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(&config, &[("news.yaml", campaign)]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 59, 0).unwrap();
+    let mut engine =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
+    engine.start(start).unwrap();
+    let client = crier::connectors::http::client(&plan.http).unwrap();
+    let connectors = Connectors::build(&plan.accounts, &client).unwrap();
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+    dispatcher.set_plan(plan.clone());
+    let mut now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    engine.fire_due(now).unwrap();
+    let send = |store: &Arc<dyn Store>| {
+        store.history(&HistoryFilter::default()).unwrap()[0].outbox[0].clone()
+    };
+    let mut waits = 0;
+    for _ in 0..20 {
+        dispatcher.dispatch_due(|| now, None).await.unwrap();
+        if send(&store).state != OutboxState::Pending {
+            break;
+        }
+        waits += 1;
+        now += chrono::TimeDelta::seconds(3);
+    }
+    let row = send(&store);
+    assert_eq!(row.state, OutboxState::Failed, "{row:?}");
+    assert!(
+        row.error
+            .as_deref()
+            .is_some_and(|e| e
+                .starts_with("the network kept asking to wait for more than 10s (its `max_late`)")),
+        "{row:?}"
+    );
+    // 10:00:00, :03 and :06 waited; the answer at :09 asked past 10:00:10.
+    assert_eq!(waits, 3);
+    assert_eq!(network.created_count(), 0);
 }
 
 /// Five kills during a burst to a slow receiver: only the requests in flight at each kill

@@ -506,3 +506,81 @@ fn a_store_error_reading_an_approval_is_not_a_decision() {
     assert_eq!(teaser.state, Running);
     assert_eq!(teaser.outbox.len(), 1);
 }
+
+/// A one-off post whose time passed before the service first saw it is recorded as missed,
+/// with the reason, once; `crier history` shows it, and shows when a late send went out.
+#[test]
+fn a_one_off_already_past_is_recorded_as_missed_and_history_shows_late_sends() {
+    use crier::store::{Claim, OutboxOutcome};
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  out: { network: console }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("news.yaml"),
+        "kind: campaign\nname: news\nposts:\n  - id: old\n    at: \"2030-01-01 09:00\"\n    to: out\n    text: old news\n  - id: late\n    at: \"2030-01-01 11:00\"\n    to: out\n    text: late news\n",
+    )
+    .unwrap();
+    let plan = Arc::new(
+        crier::playbook::load::load_and_validate(dir.path())
+            .unwrap()
+            .plan
+            .unwrap(),
+    );
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("crier.db")).unwrap());
+    let ten = Utc.with_ymd_and_hms(2030, 1, 1, 10, 0, 0).unwrap();
+    let mut first = engine(&plan, &store, ten);
+    assert_eq!(first.record_passed_one_offs(ten).unwrap(), 1);
+    assert_eq!(first.record_passed_one_offs(ten).unwrap(), 0);
+    // A restart finds it recorded.
+    let later = ten + chrono::TimeDelta::minutes(5);
+    let mut second = engine(&plan, &store, later);
+    assert_eq!(second.record_passed_one_offs(later).unwrap(), 0);
+    let old = store
+        .history(&HistoryFilter::default())
+        .unwrap()
+        .into_iter()
+        .find(|run| run.item == "old")
+        .expect("a run of the past post");
+    assert_eq!(old.state, RunState::Missed);
+    assert_eq!(
+        old.reason.as_deref(),
+        Some(crier::playbook::plan::PASSED_BEFORE_LOADED)
+    );
+
+    // The other post fires at 11:00 and the network takes it at 11:07.
+    let eleven = Utc.with_ymd_and_hms(2030, 1, 1, 11, 0, 0).unwrap();
+    assert_eq!(second.fire_due(eleven).unwrap(), 1);
+    let sent_at = (eleven + chrono::TimeDelta::minutes(7)).timestamp_millis();
+    let claim = Claim {
+        owner: "test",
+        now: eleven.timestamp_millis(),
+        lease_until: sent_at + 60_000,
+        run: None,
+        skip_accounts: &[],
+    };
+    let rows = store.claim_outbox(&claim, 10).unwrap();
+    let ids: Vec<_> = rows.iter().map(|row| row.id).collect();
+    store.mark_in_flight("test", &ids, sent_at).unwrap();
+    let sent = OutboxOutcome::Sent {
+        remote_id: "r-1".into(),
+    };
+    store
+        .finish_outbox("test", &[(ids[0], sent)], sent_at)
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["history", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let history = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        history.contains("news/old fired 2030-01-01 09:00:00 +00:00 missed — its time had passed when the plan was loaded"),
+        "{history}"
+    );
+    assert!(
+        history.contains("out: sent 2030-01-01 11:07:00 +00:00, 7m after its time (id r-1)"),
+        "{history}"
+    );
+}

@@ -19,6 +19,9 @@ const ENDLESS_TEXT: &str = "{% for i in range(n) %}{% for j in range(n) %}{% end
 const GROWING_TEXT: &str = "{% for i in range(n) %}{{ \"many words \" * 1000 }}{% endfor %}";
 /// A text whose `join` makes half a megabyte per turn.
 const JOINING_TEXT: &str = "{% for i in range(n) %}{{ range(n) | join(\",\") }}{% endfor %}";
+/// A text that doubles a string every turn: a few steps each, so only the size budget can
+/// stop it before memory runs out.
+const DOUBLING_TEXT: &str = "{% set ns = namespace(s=\"ab\") %}{% for i in range(n) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}";
 const OVER_STEPS: &str = "the text takes more than 100000 steps to render (the limit for one text)";
 const OVER_SIZE: &str =
     "the text grows larger than 256 KiB while rendering (the limit for one text)";
@@ -89,6 +92,11 @@ fn plan_and_rehearse_show_texts_over_budget_and_go_on() {
     );
     write(
         dir.path(),
+        "doubling.yaml",
+        &campaign("doubling", at, DOUBLING_TEXT),
+    );
+    write(
+        dir.path(),
         "fine.yaml",
         &campaign("fine", at, "all is well"),
     );
@@ -97,6 +105,11 @@ fn plan_and_rehearse_show_texts_over_budget_and_go_on() {
     let plan = crier_bounded(&[&["plan", path, "--format", "json"][..], &window].concat());
     assert!(plan.contains(OVER_STEPS), "{plan}");
     assert!(plan.contains(OVER_SIZE), "{plan}");
+    assert!(
+        plan.lines()
+            .any(|line| line.contains("\"playbook\":\"doubling\"") && line.contains(OVER_SIZE)),
+        "{plan}"
+    );
     assert!(plan.contains("\"playbook\":\"joining\""), "{plan}");
     assert!(plan.contains("all is well"), "{plan}");
     let rehearsal = crier_bounded(&[&["rehearse", path][..], &window].concat());
@@ -139,6 +152,11 @@ fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
     );
     write(
         dir.path(),
+        "doubling.yaml",
+        &campaign("doubling", &at, DOUBLING_TEXT),
+    );
+    write(
+        dir.path(),
         "fine.yaml",
         &campaign("fine", &at, "all is well"),
     );
@@ -156,7 +174,7 @@ fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
     let sent = network.created_count();
     let path = dir.path().to_str().unwrap();
     let every_run_recorded = |history: &str| {
-        ["endless", "growing", "joining", "fine"]
+        ["endless", "growing", "joining", "doubling", "fine"]
             .iter()
             .all(|playbook| history.contains(&format!("{playbook}/only")))
     };
@@ -185,5 +203,6 @@ fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
     assert!(line("endless").contains(OVER_STEPS), "{history}");
     assert!(line("growing").contains(OVER_SIZE), "{history}");
     assert!(line("joining").contains(OVER_STEPS), "{history}");
+    assert!(line("doubling").contains(OVER_SIZE), "{history}");
     assert!(!line("fine").contains("failed"), "{history}");
 }

@@ -1127,3 +1127,250 @@ async fn a_lookup_after_a_restart_searches_from_the_stored_first_attempt() {
         Lookup::Found(sent)
     );
 }
+
+/// A burst through three accounts on one small server, `crier run` killed twice in the
+/// middle of it: every post goes out once, and the server is never asked more than it can
+/// answer at once (4 here: crier's bound per server), recovery lookups included.
+#[test]
+fn a_burst_with_restarts_never_overloads_a_small_server() {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+    const ACCOUNTS: [&str; 3] = ["a", "b", "c"];
+    const EACH: usize = 12;
+    let fake = FakeMastodon::start();
+    fake.set_load(
+        Duration::from_millis(300),
+        crier::connectors::mastodon::PER_SERVER,
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut config = String::from("timezone: UTC\nstore: sqlite://crier.db\naccounts:\n");
+    for account in ACCOUNTS {
+        config.push_str(&format!(
+            "  {account}: {{ network: mastodon, server: '{}', token: env:CRIER_TEST_BURST_TOKEN }}\n",
+            fake.url()
+        ));
+    }
+    std::fs::write(dir.path().join("crier.yaml"), config).unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(2)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..EACH {
+        for account in ACCOUNTS {
+            csv.push_str(&format!("{at},{account},post {n} from {account}\n"));
+        }
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["run", dir.path().to_str().unwrap()])
+            .env("CRIER_TEST_BURST_TOKEN", TOKEN)
+            .env("CRIER_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    for pause in [3000, 1500] {
+        let mut child = start();
+        std::thread::sleep(Duration::from_millis(pause));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let child = start();
+    let total = EACH * ACCOUNTS.len();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while fake.statuses().len() < total && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    crate::support::service::stop(child);
+    let texts: BTreeMap<String, usize> =
+        fake.statuses()
+            .into_iter()
+            .fold(BTreeMap::new(), |mut seen, status| {
+                *seen.entry(status.text).or_default() += 1;
+                seen
+            });
+    assert_eq!(texts.len(), total, "posts missing: {texts:?}");
+    assert!(texts.values().all(|n| *n == 1), "posted twice: {texts:?}");
+    let (most, overloaded) = fake.load();
+    assert!(most <= 4, "{most} requests at once");
+    assert_eq!(overloaded, 0);
+}
+
+/// The Python that runs PyPI's `mastodon-mock` (a third-party implementation of Mastodon's
+/// API); `.ci/run` installs it and sets this.
+const MASTODON_MOCK_PYTHON: &str = "CRIER_TEST_MASTODON_MOCK_PYTHON";
+
+/// Against `mastodon-mock` (run here on 127.0.0.1 with its seeded `mock_token`): a burst of
+/// 60 posts with `crier run` killed twice in the middle of it goes out once each, and no send
+/// fails (no timeouts: recovery asks the server a few things at a time). Skipped, saying so,
+/// where `mastodon-mock` is not installed.
+#[test]
+fn a_burst_against_mastodon_mock_with_restarts_posts_each_once() {
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, ViewStore};
+    use std::process::{Child, Command, Stdio};
+    use std::time::Instant;
+    const POSTS: usize = 60;
+    let python = std::env::var(MASTODON_MOCK_PYTHON).unwrap_or_else(|_| "python3".into());
+    let installed = Command::new(&python)
+        .args(["-c", "import mastodon_mock"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !installed {
+        eprintln!(
+            "SKIPPED mastodon::a_burst_against_mastodon_mock_with_restarts_posts_each_once: \
+             `{python}` cannot import mastodon_mock (pip install mastodon-mock, or set \
+             {MASTODON_MOCK_PYTHON} to a Python that has it)"
+        );
+        return;
+    }
+    struct Stopped(Child);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Stopped(
+        Command::new(&python)
+            .args(["-m", "mastodon_mock", "serve", "--host", "127.0.0.1"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--in-memory",
+                "--log-level",
+                "warning",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // No kept connections: the runtime is only driven inside `get`.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let get = |path: String| {
+        let request = client
+            .get(format!("{url}{path}"))
+            .bearer_auth("mock_token")
+            .timeout(Duration::from_secs(10));
+        runtime.block_on(async move {
+            let reply = request.send().await.ok()?;
+            reply.json::<serde_json::Value>().await.ok()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut me = get("/api/v1/accounts/verify_credentials".into());
+    while me.is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        me = get("/api/v1/accounts/verify_credentials".into());
+    }
+    let me = me.expect("mastodon-mock did not answer within 60 s");
+    let id = me["id"].as_str().unwrap().to_owned();
+
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: {{ network: mastodon, server: '{url}', token: env:CRIER_TEST_MOCK_TOKEN }}\n"
+        ),
+    )
+    .unwrap();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(3)).format("%Y-%m-%d %H:%M:%S");
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..POSTS {
+        csv.push_str(&format!("{at},brand,burst post {n}\n"));
+    }
+    std::fs::write(dir.path().join("burst.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("burst.yaml"),
+        "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+    )
+    .unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["run", dir.path().to_str().unwrap()])
+            .env("CRIER_TEST_MOCK_TOKEN", "mock_token")
+            .env("CRIER_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    for pause in [4000, 1500] {
+        let mut child = start();
+        std::thread::sleep(Duration::from_millis(pause));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let child = start();
+    let settled = || {
+        let store = SqliteStore::open(&dir.path().join("crier.db")).unwrap();
+        let runs = store.history(&HistoryFilter::default()).unwrap();
+        let sends: Vec<_> = runs.into_iter().flat_map(|run| run.outbox).collect();
+        let done = sends
+            .iter()
+            .filter(|send| matches!(send.state, OutboxState::Sent | OutboxState::Failed))
+            .count();
+        (done, sends)
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut done, mut sends) = settled();
+    while done < POSTS && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        (done, sends) = settled();
+    }
+    crate::support::service::stop(child);
+    let failed: Vec<_> = sends
+        .iter()
+        .filter(|send| send.state != OutboxState::Sent)
+        .map(|send| (send.state, send.error.clone()))
+        .collect();
+    assert!(failed.is_empty(), "not sent: {failed:?}");
+    assert_eq!(sends.len(), POSTS);
+    // Each text once on the server (its statuses, newest first, 40 a page).
+    let mut texts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut max_id: Option<String> = None;
+    for _ in 0..10 {
+        let page = match &max_id {
+            Some(max) => format!("/api/v1/accounts/{id}/statuses?limit=40&max_id={max}"),
+            None => format!("/api/v1/accounts/{id}/statuses?limit=40"),
+        };
+        let statuses = get(page).expect("the statuses");
+        let statuses = statuses.as_array().unwrap();
+        if statuses.is_empty() {
+            break;
+        }
+        for status in statuses {
+            let content = status["content"].as_str().unwrap_or_default();
+            if let Some(start) = content.find("burst post ") {
+                let text: String = content[start..].chars().take_while(|c| *c != '<').collect();
+                *texts.entry(text).or_default() += 1;
+            }
+        }
+        max_id = statuses
+            .last()
+            .and_then(|s| s["id"].as_str())
+            .map(String::from);
+    }
+    assert_eq!(texts.len(), POSTS, "{texts:?}");
+    assert!(texts.values().all(|n| *n == 1), "posted twice: {texts:?}");
+}

@@ -61,6 +61,7 @@ contract!(
     crisis_mentions_are_stored_once_with_their_cursor,
     crisis_states_incidents_and_pauses_commit_together,
     incident_actions_wait_until_applied,
+    contest_entries_are_read_by_key,
 );
 
 const T: Millis = 1_800_000_000_000;
@@ -2186,4 +2187,354 @@ fn read_commands_create_no_store_and_read_a_read_only_one() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The store's interface is the backend's business of none: its traits and error type name no
+/// SQLite type, so a second backend implements them without depending on rusqlite.
+#[test]
+fn the_store_interface_names_no_backend() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    for file in ["api.rs", "mod.rs", "model.rs"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            assert!(
+                !line.contains("rusqlite"),
+                "src/store/{file}:{}: the interface names a backend: {line}",
+                number + 1
+            );
+        }
+    }
+}
+
+/// A caller that needs one aggregate takes only its trait; a whole store is each of them.
+#[test]
+fn a_store_is_each_of_its_aggregates() {
+    use crier::store::{
+        ApprovalStore, ContestStore, CrisisStore, MetricsStore, PauseStore, RunStore,
+        ScheduleStore, ViewStore,
+    };
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::in_memory().unwrap());
+    let schedules: &dyn ScheduleStore = store.as_ref();
+    let revision = schedules.record_revision("d", T).unwrap();
+    let runs: &dyn RunStore = store.as_ref();
+    runs.commit(&Batch {
+        now: T,
+        runs: vec![posting(revision, "news", "a", T, &["x"])],
+        ..Batch::default()
+    })
+    .unwrap();
+    let views: &dyn ViewStore = store.as_ref();
+    assert_eq!(views.history(&HistoryFilter::default()).unwrap().len(), 1);
+    let contests: &dyn ContestStore = store.as_ref();
+    contests.put_contest_state("c", "{}", T).unwrap();
+    assert_eq!(contests.contest_state("c").unwrap().as_deref(), Some("{}"));
+    let pauses: &dyn PauseStore = store.as_ref();
+    assert!(pauses.pauses(T).unwrap().is_empty());
+    let approvals: &dyn ApprovalStore = store.as_ref();
+    assert!(approvals.approvals(false).unwrap().is_empty());
+    let crisis: &dyn CrisisStore = store.as_ref();
+    assert_eq!(crisis.next_incident_id().unwrap(), 1);
+    let metrics: &dyn MetricsStore = store.as_ref();
+    assert_eq!(metrics.latest_metrics("x").unwrap(), None);
+}
+
+/// The schema as stores made before migrations were recorded by name had it: the first
+/// `version` files applied in order, counted in `user_version`.
+fn positional_store(path: &std::path::Path, version: usize) -> rusqlite::Connection {
+    const OLD: [&str; 8] = [
+        include_str!("../src/store/sqlite/migrations/0001_init.sql"),
+        include_str!("../src/store/sqlite/migrations/0002_alive.sql"),
+        include_str!("../src/store/sqlite/migrations/0003_metrics.sql"),
+        include_str!("../src/store/sqlite/migrations/0004_holds.sql"),
+        include_str!("../src/store/sqlite/migrations/0005_contests.sql"),
+        include_str!("../src/store/sqlite/migrations/0007_approvals.sql"),
+        include_str!("../src/store/sqlite/migrations/0008_incidents.sql"),
+        include_str!("../src/store/sqlite/migrations/0009_claims.sql"),
+    ];
+    let connection = rusqlite::Connection::open(path).unwrap();
+    for sql in &OLD[..version] {
+        connection.execute_batch(sql).unwrap();
+    }
+    connection
+        .pragma_update(None, "user_version", version)
+        .unwrap();
+    connection
+}
+
+fn recorded_migrations(path: &std::path::Path) -> Vec<String> {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    let mut query = connection
+        .prepare("SELECT name FROM schema_migrations ORDER BY name")
+        .unwrap();
+    query
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Every migration of this crier: the files in `src/store/sqlite/migrations/`, in order.
+fn all_migrations() -> Vec<String> {
+    let folder =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/sqlite/migrations");
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".sql").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A store whose migrations were counted by position opens with its rows, its migrations
+/// recorded by name, and those it lacked applied.
+#[test]
+fn a_store_with_positional_migrations_keeps_its_rows_and_gets_them_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    for version in [8, 5] {
+        let path = dir.path().join(format!("v{version}.db"));
+        let old = positional_store(&path, version);
+        old.execute(
+            "INSERT INTO revisions (digest, loaded_at) VALUES ('d1', ?1)",
+            [T],
+        )
+        .unwrap();
+        old.execute(
+            "INSERT INTO contests (name, state, updated_at) VALUES ('giveaway', '{\"seed\":1}', ?1)",
+            [T],
+        )
+        .unwrap();
+        drop(old);
+        assert!(
+            !SqliteStore::open_read_only(&path)
+                .unwrap()
+                .is_current()
+                .unwrap()
+        );
+
+        let opened = SqliteStore::open(&path).unwrap();
+        assert!(opened.is_current().unwrap());
+        let store: &dyn Store = &opened;
+        assert_eq!(store.first_started().unwrap(), Some(T));
+        assert_eq!(store.record_revision("d1", T + 1).unwrap(), 1);
+        assert_eq!(
+            store.contest_state("giveaway").unwrap().as_deref(),
+            Some("{\"seed\":1}")
+        );
+        // The migrations it lacked ran: the tables of 0007 and later are there.
+        assert!(store.approvals(false).unwrap().is_empty());
+        assert_eq!(store.next_incident_id().unwrap(), 1);
+        drop(opened);
+        assert_eq!(recorded_migrations(&path), all_migrations());
+        // Opening it again changes nothing.
+        SqliteStore::open(&path).unwrap();
+        assert_eq!(recorded_migrations(&path), all_migrations());
+    }
+}
+
+/// A migration edited after a store applied it is refused, naming it; so is a store that
+/// applied migrations this crier does not know.
+#[test]
+fn a_changed_or_unknown_applied_migration_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crier.db");
+    SqliteStore::open(&path).unwrap();
+    assert_eq!(recorded_migrations(&path), all_migrations());
+    let side = rusqlite::Connection::open(&path).unwrap();
+    side.execute(
+        "UPDATE schema_migrations SET checksum = ?1 WHERE name = '0004_holds'",
+        ["0".repeat(64)],
+    )
+    .unwrap();
+    let error = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!("cannot use the store `{}`: ", path.display()))
+            && error.contains("migration `0004_holds` changed after this store applied it")
+            && error.contains("000000000000 then"),
+        "{error}"
+    );
+    side.execute(
+        "UPDATE schema_migrations SET checksum = (SELECT checksum FROM schema_migrations WHERE name = '0001_init') WHERE name = '0004_holds'",
+        [],
+    )
+    .unwrap();
+    assert!(SqliteStore::open(&path).is_err());
+
+    let path = dir.path().join("newer.db");
+    SqliteStore::open(&path).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES ('0099_later', 'x', 0)",
+            [],
+        )
+        .unwrap();
+    let error = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("migration `0099_later`, which this crier does not know")
+            && error.contains("upgrade crier"),
+        "{error}"
+    );
+}
+
+/// A store call made through a `StoreHandle` runs off the async workers: on a runtime with
+/// one worker, a call that waits for another task of that runtime still gets its answer
+/// (run on the worker, it would block the only thread that task could run on).
+#[test]
+fn store_calls_from_async_code_leave_the_worker_free() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle =
+        crier::store::StoreHandle::new(std::sync::Arc::new(SqliteStore::in_memory().unwrap()));
+    let (sender, receiver) = std::sync::mpsc::channel::<()>();
+    let answer = runtime.block_on(async move {
+        let signal = tokio::spawn(async move { sender.send(()).unwrap() });
+        let answer = handle
+            .call(move |store| {
+                // Bounded: the other task signals as soon as it runs.
+                let signalled = receiver
+                    .recv_timeout(std::time::Duration::from_secs(20))
+                    .is_ok();
+                Ok((signalled, store.record_revision("d", T)?))
+            })
+            .await;
+        signal.await.unwrap();
+        answer
+    });
+    assert_eq!(answer.unwrap(), (true, 1));
+}
+
+/// Files of one concept: the SQLite backend is one file per aggregate and the crisis runner
+/// one file per part (state, evaluate, act, due, steps), none of them a catch-all.
+#[test]
+fn the_sqlite_backend_and_the_crisis_runner_are_split_by_concept() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for folder in ["store/sqlite", "crisis/runner"] {
+        for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+                assert!(
+                    lines <= 600,
+                    "{}: {lines} lines; split it by concept",
+                    path.display()
+                );
+            }
+        }
+    }
+    for part in ["state", "evaluate", "act", "due", "steps"] {
+        assert!(
+            root.join(format!("crisis/runner/{part}.rs")).exists(),
+            "{part}"
+        );
+    }
+    for aggregate in [
+        "runs",
+        "schedules",
+        "approvals",
+        "pauses",
+        "contests",
+        "crisis",
+        "metrics",
+        "views",
+    ] {
+        assert!(
+            root.join(format!("store/sqlite/{aggregate}.rs")).exists(),
+            "{aggregate}"
+        );
+    }
+}
+
+fn contest_entries_are_read_by_key(store: &dyn Store) {
+    let entries = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let keys = |keys: &[&str]| -> Vec<String> { keys.iter().map(|k| k.to_string()).collect() };
+    store
+        .put_contest_entries(
+            "giveaway",
+            &entries(&[("a", "1"), ("b", "2"), ("c", "3")]),
+            T,
+        )
+        .unwrap();
+    store
+        .put_contest_entries("other", &entries(&[("x", "9")]), T)
+        .unwrap();
+    store
+        .put_contest_entries("giveaway", &entries(&[("b", "2'")]), T + 1)
+        .unwrap();
+    assert_eq!(
+        store
+            .contest_entries_of("giveaway", &keys(&["c", "x", "b", "zz"]))
+            .unwrap(),
+        entries(&[("c", "3"), ("b", "2'")])
+    );
+    assert!(
+        store
+            .contest_entries_of("nobody", &keys(&["a"]))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .contest_entries_of("giveaway", &[])
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The statements the dispatcher and the engine run for every send or tick read indexes,
+/// never the whole outbox or every step (what they cost must not grow with what is stored).
+#[test]
+fn hot_statements_read_indexes_not_whole_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crier.db");
+    SqliteStore::open(&path).unwrap();
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/sqlite");
+    for name in [
+        "runs/claim_outbox",
+        "runs/claim_ids",
+        "runs/pending_accounts",
+        "runs/due_of_account",
+        "runs/mark_in_flight",
+        "runs/finish_sent",
+        "runs/settle_run",
+        "runs/send_slots",
+        "runs/next_outbox_due",
+        "runs/next_wake",
+        "runs/waiting_steps_due",
+        "runs/recover_in_doubt",
+        "runs/recover_unstarted",
+        "pauses/pauses_in_force",
+        "pauses/held_sends",
+        "crisis/mentions_page",
+    ] {
+        let sql = std::fs::read_to_string(root.join(format!("{name}.sql"))).unwrap();
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let count = statement.parameter_count();
+        let plan: Vec<String> = statement
+            .query_map(
+                rusqlite::params_from_iter(std::iter::repeat_n("[]", count)),
+                |row| row.get::<_, String>(3),
+            )
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for line in &plan {
+            let whole_table = line.starts_with("SCAN ")
+                && !line.contains("USING")
+                && !line.contains("json_each")
+                && !line.starts_with("SCAN accounts")
+                && !line.starts_with("SCAN a");
+            assert!(!whole_table, "{name}: {line}\n{plan:#?}");
+        }
+    }
 }

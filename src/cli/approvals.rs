@@ -128,7 +128,7 @@ pub(super) fn decide(
                 FindError::Store(error) => return Err(error.to_string()),
                 other @ FindError::Malformed { .. } => other.to_string(),
             };
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             Ok(ExitCode::from(USAGE))
         }
         Err(ApprovalError::Decide(error)) => {
@@ -137,7 +137,7 @@ pub(super) fn decide(
                 DecideError::Store(error) => return Err(error.to_string()),
                 other => other.to_string(),
             };
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             Ok(ExitCode::from(1))
         }
     }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::engine_commands::desk;
+use super::engine_commands::reading_desk;
 use super::{INVALID, USAGE};
 use crate::contest::{Proof, verify};
 use crate::engine::service::ServiceError;
@@ -26,11 +26,11 @@ fn refused(error: ContestError) -> CommandResult {
     match error {
         ContestError::Load(ServiceError::Invalid) => Ok(ExitCode::from(INVALID)),
         error @ ContestError::UnknownContest { .. } => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             Ok(ExitCode::from(USAGE))
         }
         ContestError::Refused(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             Ok(ExitCode::from(1))
         }
         error => Err(error.to_string()),
@@ -38,7 +38,7 @@ fn refused(error: ContestError) -> CommandResult {
 }
 
 pub(super) fn status(path: &Path, name: &str) -> CommandResult {
-    let desk = match desk(path)? {
+    let desk = match reading_desk(path)? {
         Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
@@ -109,7 +109,7 @@ pub(super) fn status(path: &Path, name: &str) -> CommandResult {
 }
 
 pub(super) fn entries(path: &Path, name: &str, format: EntriesFormat) -> CommandResult {
-    let desk = match desk(path)? {
+    let desk = match reading_desk(path)? {
         Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
@@ -172,7 +172,7 @@ pub(super) fn entries(path: &Path, name: &str, format: EntriesFormat) -> Command
 }
 
 pub(super) fn proof(path: &Path, name: &str) -> CommandResult {
-    let desk = match desk(path)? {
+    let desk = match reading_desk(path)? {
         Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
@@ -215,7 +215,7 @@ pub(super) fn disqualify(
     reason: &str,
     by: Option<String>,
 ) -> CommandResult {
-    let desk = match desk(path)? {
+    let desk = match reading_desk(path)? {
         Ok(desk) => desk,
         Err(code) => return Ok(code),
     };

@@ -66,6 +66,23 @@ pub(super) fn desk(path: &Path) -> Result<Result<crate::ops::Desk, ExitCode>, St
     Ok(Ok(crate::ops::Desk::new(Arc::new(plan), store)))
 }
 
+/// A desk for views that only read: the store opened read-only (`existing_store`). Where
+/// crier has not run yet it says there is nothing recorded and the command ends there.
+pub(super) fn reading_desk(path: &Path) -> Result<Result<crate::ops::Desk, ExitCode>, String> {
+    let plan = match valid_plan(path)? {
+        Ok(plan) => plan,
+        Err(code) => return Ok(Err(code)),
+    };
+    let Some(store) = existing_store(&plan)? else {
+        outln!(
+            "nothing recorded yet: crier has not run here ({})",
+            plan.store
+        );
+        return Ok(Err(ExitCode::SUCCESS));
+    };
+    Ok(Ok(crate::ops::Desk::new(Arc::new(plan), store)))
+}
+
 /// The store file a plan names, opened for reading only, for commands that only read it:
 /// nothing is created or changed, so they work beside a starting service and on a
 /// read-only file system.
@@ -101,7 +118,7 @@ pub(super) fn run(
         Service(ServiceError),
         Listen(String),
     }
-    let outcome = runtime.block_on(async {
+    let stopped = runtime.block_on(async {
         let signals = service::Signals::listen().map_err(Stopped::Service)?;
         let mut service = service::Service::start(path, Arc::new(report))
             .await
@@ -126,15 +143,18 @@ pub(super) fn run(
             .await
             .map_err(Stopped::Service)
     });
-    match outcome {
+    // A worker still inside an engine step does not hold the process: the step is cut
+    // short like a crash, and what it did not commit is done after the next start.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match stopped {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(Stopped::Service(ServiceError::Invalid)) => Ok(ExitCode::from(INVALID)),
         Err(Stopped::Service(error)) => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             Ok(ExitCode::from(INVALID))
         }
         Err(Stopped::Listen(message)) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             Ok(ExitCode::from(INVALID))
         }
     }
@@ -396,7 +416,7 @@ pub(super) fn trigger(
         Ok(triggered) => triggered,
         Err(TriggerRefused::Load(ServiceError::Invalid)) => return Ok(ExitCode::from(INVALID)),
         Err(TriggerRefused::Trigger(TriggerError::UnknownItem { item, hint })) => {
-            eprintln!(
+            errln!(
                 "error: unknown item `{item}`{}",
                 hint.map(|h| format!("; {h}")).unwrap_or_default()
             );
@@ -463,11 +483,29 @@ fn detail_lines(run: &RunView, tz: Tz) -> Vec<String> {
     }
     for send in &run.outbox {
         let line = match send.state {
-            OutboxState::Sent => format!(
-                "{}: sent (id {})",
-                send.account,
-                send.remote_id.as_deref().unwrap_or("?")
-            ),
+            OutboxState::Sent => {
+                // Beside the due time on the run's line, so a late send is visibly late.
+                let late = chrono::TimeDelta::milliseconds(send.updated_at - run.fire_at);
+                let mut line = format!(
+                    "{}: sent {}",
+                    send.account,
+                    local(from_millis(send.updated_at), tz)
+                );
+                if late >= chrono::TimeDelta::minutes(1) {
+                    line.push_str(&format!(
+                        ", {} after its time",
+                        crate::schedule::format_duration(late)
+                    ));
+                }
+                if let Some(note) = &send.note {
+                    line.push_str(&format!(" (it waited: {note})"));
+                }
+                line.push_str(&format!(
+                    " (id {})",
+                    send.remote_id.as_deref().unwrap_or("?")
+                ));
+                line
+            }
             OutboxState::Failed => format!(
                 "{}: failed after {} attempt(s): {}",
                 send.account,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::engine_commands::{desk, local};
+use super::engine_commands::{desk, local, reading_desk};
 use super::{TableFormat, USAGE};
 use crate::crisis::{IncidentReport, ReportFormat, duration};
 use crate::ops::incidents::{self, Applied, IncidentAction, IncidentError};
@@ -21,7 +21,7 @@ type CommandResult = Result<ExitCode, String>;
 const WAIT_APPLIED: Duration = Duration::from_secs(3);
 
 pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult {
-    let desk = match desk(path)? {
+    let desk = match reading_desk(path)? {
         Ok(desk) => desk,
         Err(code) => return Ok(code),
     };
@@ -93,10 +93,10 @@ fn status_line(report: &IncidentReport, tz: chrono_tz::Tz) -> String {
 
 pub(super) fn report(path: &Path, id: i64, format: &str) -> CommandResult {
     let Some(format) = ReportFormat::parse(format) else {
-        eprintln!("error: --format is md, html or json, not `{format}`");
+        errln!("error: --format is md, html or json, not `{format}`");
         return Ok(ExitCode::from(USAGE));
     };
-    let desk = match desk(path)? {
+    let desk = match reading_desk(path)? {
         Ok(desk) => desk,
         Err(code) => return Ok(code),
     };

@@ -36,12 +36,12 @@ fn refused(error: PauseError, tz: chrono_tz::Tz) -> CommandResult {
         PauseError::UntilInPast { until } => format!("--until {} is in the past", local(until, tz)),
         PauseError::NothingToResume { idle, remaining } => {
             for scope in idle {
-                eprintln!("nothing to resume for {scope}: no pause in force on it");
+                errln!("nothing to resume for {scope}: no pause in force on it");
             }
             if !remaining.is_empty() {
-                eprintln!("pauses in force:");
+                errln!("pauses in force:");
                 for pause in remaining {
-                    eprintln!("  {}: {} ({})", pause.id, pause.scope, pause.reason);
+                    errln!("  {}: {} ({})", pause.id, pause.scope, pause.reason);
                 }
             }
             return Ok(ExitCode::from(1));
@@ -51,7 +51,7 @@ fn refused(error: PauseError, tz: chrono_tz::Tz) -> CommandResult {
             other.to_string()
         }
     };
-    eprintln!("error: {message}");
+    errln!("error: {message}");
     Ok(ExitCode::from(USAGE))
 }
 
@@ -105,7 +105,7 @@ pub(super) fn resume(path: &Path, selection: Selection, by: Option<String>) -> C
         Err(error) => return refused(error, desk.plan.timezone),
     };
     for scope in &resumed.idle {
-        eprintln!("nothing to resume for {scope}: no pause in force on it");
+        errln!("nothing to resume for {scope}: no pause in force on it");
     }
     outln!(
         "lifted {} pause(s); held posts go out within a second on a running `crier run` (or at its next start), each by its `missed:` policy and within the posting rules' limits",

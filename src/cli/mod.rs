@@ -122,7 +122,7 @@ enum Command {
     Rehearse {
         /// The folder holding crier.yaml (same as -C); `.` if neither is given.
         path: Option<PathBuf>,
-        /// Input events (JSON Lines: mentions, replies, approvals).
+        /// Input events (JSON Lines: mentions, replies, approvals, hook events).
         #[arg(long)]
         events: Option<PathBuf>,
         /// Start of the rehearsal: `YYYY-MM-DD HH:MM` in crier.yaml's time zone, a date, or
@@ -429,7 +429,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             ExitCode::from(USAGE)
         }
     }
@@ -452,8 +452,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if validated.has_errors() {
                 return Ok(ExitCode::from(INVALID));
             }
+            let plan = validated.plan.as_ref().expect("a valid load has a plan");
+            warn_passed(plan, Utc::now());
             if format == DiagnosticFormat::Text {
-                let plan = validated.plan.as_ref().expect("a valid load has a plan");
                 outln!("{}", summary(plan));
             }
             Ok(ExitCode::SUCCESS)
@@ -485,6 +486,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .and_then(|length| from.checked_add_signed(length))
                     .ok_or("--days is too many")?,
             };
+            warn_passed(&plan, Utc::now());
             let plan = window_anchored(&path, &texts, plan, from)?;
             let Some(plan) = plan else {
                 return Ok(ExitCode::from(INVALID));
@@ -711,11 +713,11 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFo
     match format {
         DiagnosticFormat::Text => {
             for diagnostic in diagnostics {
-                eprintln!("{diagnostic}");
+                errln!("{diagnostic}");
             }
             let errors = diagnostics.iter().filter(|d| d.is_error()).count();
             if errors > 0 {
-                eprintln!("{errors} error(s) found");
+                errln!("{errors} error(s) found");
             }
         }
         DiagnosticFormat::Json => {
@@ -723,6 +725,38 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], format: DiagnosticFo
                 outln!("{}", diagnostic.to_json());
             }
         }
+    }
+}
+
+/// Warns (on stderr; the command still succeeds) about one-off posts whose time has passed:
+/// `crier run` records them as missed and never sends them. Calendar rows are counted per
+/// file.
+fn warn_passed(plan: &Plan, now: DateTime<Utc>) {
+    let local = |at: &DateTime<Tz>| at.format("%Y-%m-%d %H:%M %Z").to_string();
+    let mut rows: std::collections::BTreeMap<(&str, &str), (usize, DateTime<Tz>)> =
+        std::collections::BTreeMap::new();
+    for passed in plan.passed_one_offs(now) {
+        match passed.id.rsplit_once(':') {
+            Some((file, line)) if line.parse::<u64>().is_ok() => {
+                let entry = rows
+                    .entry((passed.campaign, file))
+                    .or_insert((0, passed.at));
+                entry.0 += 1;
+                entry.1 = entry.1.max(passed.at);
+            }
+            _ => errln!(
+                "warning: post `{}/{}` was due {}, which has passed: unless crier already sent it, `crier run` records it as missed and does not send it",
+                passed.campaign,
+                passed.id,
+                local(&passed.at)
+            ),
+        }
+    }
+    for ((campaign, file), (count, latest)) in rows {
+        errln!(
+            "warning: {count} row(s) of `{file}` in `{campaign}` were due by {}, which has passed: unless crier already sent them, `crier run` records them as missed and does not send them",
+            local(&latest)
+        );
     }
 }
 

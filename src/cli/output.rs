@@ -1,10 +1,19 @@
 //! The command line's one way to write to stdout. A reader that goes away early (`crier plan
 //! | head -1`) is not an error: once stdout is a broken pipe, everything else written to it is
 //! dropped quietly and the command still ends with its own exit code. Any other write error is
-//! said once on stderr.
+//! said once on stderr. Messages for stderr go through `errln!`, which never panics either
+//! (a closed stderr loses the message, not the command).
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `eprintln!` that ignores a closed or failing stderr instead of panicking.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 static CLOSED: AtomicBool = AtomicBool::new(false);
 static FAILED: AtomicBool = AtomicBool::new(false);
@@ -25,7 +34,7 @@ impl Stdout {
             }
             Err(error) => {
                 if !FAILED.swap(true, Ordering::Relaxed) {
-                    eprintln!("error: cannot write the output: {error}");
+                    errln!("error: cannot write the output: {error}");
                 }
                 Err(error)
             }

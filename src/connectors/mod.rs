@@ -212,6 +212,13 @@ pub trait Connector: Send + Sync + fmt::Debug {
     }
     /// Checks the account can be used (token valid, chat or room reachable) without posting.
     async fn health(&self) -> Result<(), SendError>;
+    /// Waits until the network's documented limits let `post` be sent, and holds its place
+    /// while it is (see [`pacing`]). The dispatcher asks before a send is marked in flight
+    /// and keeps the slot through the send's lookups and request.
+    async fn pace(&self, post: &OutgoingPost) -> pacing::Slot {
+        let _ = post;
+        pacing::Slot::none()
+    }
 
     /// What `health` cannot check on this network, said beside a passing check ("a Slack
     /// webhook cannot be checked without posting"); `None` when it checks everything.
@@ -267,6 +274,32 @@ pub trait Connector: Send + Sync + fmt::Debug {
         let _ = posts;
         Err(unsupported(self.network(), "report metrics"))
     }
+
+    /// An update the network pushed to crier's server (Telegram's webhook mode), proven by
+    /// `token` (the header the network sends with it): the mention it is, `None` for an
+    /// update addressed to nobody crier watches. An account that takes no pushed updates
+    /// refuses.
+    async fn pushed_update(
+        &self,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<Option<Mention>, PushedUpdateError> {
+        let _ = (token, body);
+        Err(PushedUpdateError::NotPushed)
+    }
+}
+
+/// Why a pushed update was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum PushedUpdateError {
+    #[error("this account does not take pushed updates")]
+    NotPushed,
+    #[error("the update does not carry the account's secret token")]
+    BadToken,
+    #[error("the body is not an update: {reason}")]
+    NotAnUpdate { reason: String },
+    #[error(transparent)]
+    Network(SendError),
 }
 
 pub mod bluesky;
@@ -276,6 +309,8 @@ pub mod email;
 pub mod http;
 pub mod mastodon;
 pub mod matrix;
+pub mod pacing;
+pub mod paging;
 pub mod recording;
 pub mod registry;
 pub mod secret;

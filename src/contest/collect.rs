@@ -4,19 +4,25 @@
 //! and stores each entry once per (network, id) however many feeds and pages it appears in
 //! (an edit updates it, or is kept aside after the close). Each cursor is saved after the
 //! entries it follows, so a restart reads a page again rather than skip one. Posts carrying
-//! the hashtag, and mentions, from before the announcement are not entries.
+//! the hashtag, and mentions, from before the announcement are not entries. Pages are read
+//! by the loop crisis mentions share (`connectors::paging`); store calls run off the async
+//! workers (`StoreHandle`). A store that cannot be read stops that contest's round with an
+//! error: it is never taken for "no entries" or "no cursor".
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use std::sync::Arc;
+
 use super::entries::Entry;
 use super::lifecycle::{add_entries, load_entries, load_state};
+use crate::connectors::paging::{PagingError, read_pages};
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, MentionPage, SendError};
 use crate::playbook::plan::{ContestPlan, Plan};
 use crate::playbook::raw::EntrySource;
-use crate::store::{Store, to_millis};
+use crate::store::{StoreHandle, to_millis};
 
 /// How often entries are read while a contest takes them: 30 s, or
 /// `CRIER_ENTRIES_POLL_SECONDS`.
@@ -68,6 +74,13 @@ impl Feed<'_> {
             Feed::Hashtag(tag) => connector.search_hashtag(tag, cursor).await,
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Feed::Mentions => "mentions",
+            Feed::Hashtag(_) => "hashtag",
+        }
+    }
 }
 
 /// The feeds `contest` reads on a network that can do what `capabilities` says.
@@ -90,34 +103,60 @@ fn feeds<'a>(contest: &'a ContestPlan, capabilities: Capabilities) -> Vec<Feed<'
     feeds
 }
 
-/// Reads new entries for every contest taking them; returns how many were new.
+/// What a round of reading did: entries new to the store, and what went wrong (each error
+/// is logged too; the next round goes on from the stored cursors).
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub new: usize,
+    pub errors: Vec<String>,
+}
+
+/// Reads new entries for every contest taking them.
 pub async fn collect(
     plan: &Plan,
-    store: &dyn Store,
+    store: &StoreHandle,
     connectors: &Connectors,
     now: DateTime<Utc>,
-) -> usize {
-    let mut new = 0;
+) -> Collected {
+    let mut collected = Collected::default();
     for contest in &plan.contests {
         let taking = now >= contest.announce_at.with_timezone(&Utc)
             && now <= contest.closes.with_timezone(&Utc) + AFTER_CLOSE;
-        let committed = load_state(store, &contest.name)
-            .map(|s| s.committed.is_some())
-            .unwrap_or(false);
-        if !taking || committed && now > contest.closes.with_timezone(&Utc) + AFTER_CLOSE {
+        if !taking {
+            continue;
+        }
+        let name = contest.name.clone();
+        let committed = match store.call(move |store| load_state(store, &name)).await {
+            Ok(state) => state.committed.is_some(),
+            Err(error) => {
+                tracing::error!(contest = %contest.name, "cannot read the contest's state: {error}");
+                collected.errors.push(format!(
+                    "{}: cannot read the contest's state: {error}",
+                    contest.name
+                ));
+                continue;
+            }
+        };
+        if committed && now > contest.closes.with_timezone(&Utc) + AFTER_CLOSE {
             continue;
         }
         let Some(connector) = connectors.get(&contest.account) else {
             continue;
         };
         for feed in feeds(contest, connector.capabilities()) {
-            new += read_feed(store, contest, connector.as_ref(), feed, now).await;
+            match read_feed(store, contest, &connector, feed, now).await {
+                Ok(new) => collected.new += new,
+                Err(error) => collected.errors.push(format!("{}: {error}", contest.name)),
+            }
         }
-        if !committed && now > contest.closes.with_timezone(&Utc) {
-            recheck_at_close(store, contest, connector.as_ref()).await;
+        if !committed
+            && now > contest.closes.with_timezone(&Utc)
+            && let Err(error) = recheck_at_close(store, contest, connector.as_ref()).await
+        {
+            collected.errors.push(format!("{}: {error}", contest.name));
         }
     }
-    new
+    collected
 }
 
 /// Entries checked per write while rechecking, so that progress survives an interruption.
@@ -128,15 +167,20 @@ const RECHECK_BATCH: usize = 50;
 /// before the close takes its current text (the text at close is the one judged; mentions
 /// polling does not see edits). An entry is checked once; a network that cannot read a post
 /// again (a `Permanent` answer) leaves it as last seen, and a passing failure stops this
-/// round, to go on at the next poll.
-async fn recheck_at_close(store: &dyn Store, contest: &ContestPlan, connector: &dyn Connector) {
+/// round, to go on at the next poll. A store error stops it too, and is answered.
+async fn recheck_at_close(
+    store: &StoreHandle,
+    contest: &ContestPlan,
+    connector: &dyn Connector,
+) -> Result<(), String> {
     let network = connector.network().name();
     let closes = contest.closes.with_timezone(&Utc);
-    let entries = match load_entries(store, &contest.name) {
+    let name = contest.name.clone();
+    let entries = match store.call(move |store| load_entries(store, &name)).await {
         Ok(entries) => entries,
         Err(error) => {
             tracing::error!(contest = %contest.name, "cannot read entries: {error}");
-            return;
+            return Err(format!("cannot read entries: {error}"));
         }
     };
     let unchecked = entries
@@ -173,18 +217,23 @@ async fn recheck_at_close(store: &dyn Store, contest: &ContestPlan, connector: &
         };
         entry.checked_at_close = true;
         checked.push(entry);
-        if checked.len() == RECHECK_BATCH && !write_checked(store, contest, &mut checked) {
-            return;
+        if checked.len() == RECHECK_BATCH {
+            write_checked(store, contest, &mut checked).await?;
         }
     }
-    write_checked(store, contest, &mut checked);
+    write_checked(store, contest, &mut checked).await?;
     if stop {
         tracing::info!(contest = %contest.name, "rechecking entries goes on at the next poll");
     }
+    Ok(())
 }
 
-/// Stores rechecked entries; false when the store refused.
-fn write_checked(store: &dyn Store, contest: &ContestPlan, checked: &mut Vec<Entry>) -> bool {
+/// Stores rechecked entries.
+async fn write_checked(
+    store: &StoreHandle,
+    contest: &ContestPlan,
+    checked: &mut Vec<Entry>,
+) -> Result<(), String> {
     let writes: Vec<(String, String)> = checked
         .drain(..)
         .map(|e| {
@@ -194,64 +243,77 @@ fn write_checked(store: &dyn Store, contest: &ContestPlan, checked: &mut Vec<Ent
             )
         })
         .collect();
-    match store.put_contest_entries(&contest.name, &writes, to_millis(Utc::now())) {
-        Ok(()) => true,
-        Err(error) => {
+    let name = contest.name.clone();
+    let now = to_millis(Utc::now());
+    store
+        .call(move |store| store.put_contest_entries(&name, &writes, now))
+        .await
+        .map_err(|error| {
             tracing::error!(contest = %contest.name, "cannot store rechecked entries: {error}");
-            false
-        }
-    }
+            format!("cannot store rechecked entries: {error}")
+        })
 }
 
 /// Reads `feed` from its cursor, a page at a time, storing entries before the cursor that
-/// follows them; returns how many entries were new.
+/// follows them; returns how many entries were new, or why it stopped.
 async fn read_feed(
-    store: &dyn Store,
+    store: &StoreHandle,
     contest: &ContestPlan,
-    connector: &dyn Connector,
+    connector: &Arc<dyn Connector>,
     feed: Feed<'_>,
     now: DateTime<Utc>,
-) -> usize {
+) -> Result<usize, String> {
     let network = connector.network().name();
     let key = feed.cursor_key(&contest.name);
     let announced = contest.announce_at.with_timezone(&Utc);
-    let mut cursor = store.contest_state(&key).ok().flatten();
-    let mut new = 0;
-    for _ in 0..MAX_PAGES {
-        let page = match feed.read(connector, cursor.as_deref()).await {
-            Ok(page) => page,
-            Err(error) => {
-                tracing::warn!(contest = %contest.name, "cannot read entries: {error}");
-                break;
-            }
-        };
-        let count = page.mentions.len();
-        let entries: Vec<Entry> = page
-            .mentions
-            .iter()
-            // Posts from before the contest are not entries: a hashtag is anyone's, and the
-            // first read of mentions (no cursor yet) starts with the most recent page.
-            .filter(|post| post.created_at >= announced)
-            .map(|mention| Entry::from_mention(network, mention))
-            .collect();
-        match add_entries(store, contest, entries, now) {
-            Ok(added) => new += added,
-            Err(error) => {
-                tracing::error!(contest = %contest.name, "cannot store entries: {error}");
-                break;
-            }
+    let cursor_key = key.clone();
+    let cursor = match store
+        .call(move |store| store.contest_state(&cursor_key))
+        .await
+    {
+        Ok(cursor) => cursor,
+        Err(error) => {
+            // Not "no cursor": that would read from the latest page and skip entries.
+            tracing::error!(contest = %contest.name, "cannot read the {} cursor: {error}", feed.name());
+            return Err(format!("cannot read the {} cursor: {error}", feed.name()));
         }
-        let moved = page.cursor.is_some() && page.cursor != cursor;
-        if let Some(next) = page.cursor {
-            if let Err(error) = store.put_contest_state(&key, &next, to_millis(now)) {
-                tracing::error!(contest = %contest.name, "cannot store the cursor: {error}");
-                break;
-            }
-            cursor = Some(next);
+    };
+    let paged = read_pages(
+        cursor,
+        MAX_PAGES,
+        |cursor| {
+            let connector = connector.clone();
+            async move { feed.read(connector.as_ref(), cursor.as_deref()).await }
+        },
+        |page| {
+            let entries: Vec<Entry> = page
+                .mentions
+                .iter()
+                // Posts from before the contest are not entries: a hashtag is anyone's, and
+                // the first read of mentions (no cursor yet) starts with the most recent page.
+                .filter(|post| post.created_at >= announced)
+                .map(|mention| Entry::from_mention(network, mention))
+                .collect();
+            let (contest, key) = (contest.clone(), key.clone());
+            store.call(move |store| {
+                let added = add_entries(store, &contest, entries, now)?;
+                if let Some(next) = &page.cursor {
+                    store.put_contest_state(&key, next, to_millis(now))?;
+                }
+                Ok(added)
+            })
+        },
+    )
+    .await;
+    match paged.error {
+        None => Ok(paged.saved),
+        Some(PagingError::Read(error)) => {
+            tracing::warn!(contest = %contest.name, "cannot read entries: {error}");
+            Err(format!("cannot read the {}: {error}", feed.name()))
         }
-        if count == 0 || !moved {
-            break;
+        Some(PagingError::Save(error)) => {
+            tracing::error!(contest = %contest.name, "cannot store entries: {error}");
+            Err(format!("cannot store entries: {error}"))
         }
     }
-    new
 }

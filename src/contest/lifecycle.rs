@@ -125,10 +125,17 @@ pub fn add_entries(
     seen: Vec<Entry>,
     now: DateTime<Utc>,
 ) -> StoreResult<usize> {
-    let existing: std::collections::HashMap<String, Entry> = load_entries(store, &contest.name)?
+    // Only the entries seen again are read: a page is compared with what it touches.
+    let keys: Vec<String> = seen.iter().map(Entry::key).collect();
+    let existing: std::collections::HashMap<String, Entry> = store
+        .contest_entries_of(&contest.name, &keys)?
         .into_iter()
-        .map(|entry| (entry.key(), entry))
-        .collect();
+        .map(|(key, json)| {
+            serde_json::from_str(&json)
+                .map(|entry| (key, entry))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .collect::<StoreResult<_>>()?;
     let closed = now > contest.closes.with_timezone(&Utc);
     let mut writes = Vec::new();
     let mut new = 0;

@@ -1,25 +1,37 @@
 //! Reading the watched accounts' mentions under `crier run`: for every crisis plan, each
 //! watched account's mentions and replies are read through its connector from the cursor it
-//! stopped at, and stored once per network id (an account watched by several plans is read
-//! for each, with its own cursor). The engine's crisis tick takes them from the store.
+//! stopped at (`connectors::paging`), and stored once per network id, each page with the
+//! cursor after it in one transaction (an account watched by several plans is read for
+//! each, with its own cursor). The engine's crisis tick takes them from the store. Store
+//! calls run off the async workers (`StoreHandle`).
 
 use chrono::{DateTime, Utc};
 
+use crate::connectors::paging::{PagingError, read_pages};
 use crate::connectors::registry::Connectors;
 use crate::playbook::plan::Plan;
-use crate::store::{NewMention, Store, to_millis};
+use crate::store::{NewMention, StoreHandle, to_millis};
 
 /// Pages read per account per round, at most.
 const MAX_PAGES: usize = 20;
 
-/// Reads new mentions for every crisis plan; returns how many were new.
+/// What a round of reading did: mentions new to the store, and what went wrong (each
+/// error is logged too; the next round goes on from the stored cursor).
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub new: usize,
+    pub errors: Vec<String>,
+}
+
+/// Reads new mentions for every crisis plan.
 pub async fn collect(
     plan: &Plan,
-    store: &dyn Store,
+    store: &StoreHandle,
     connectors: &Connectors,
     now: DateTime<Utc>,
-) -> usize {
-    let mut new = 0;
+) -> Collected {
+    let mut collected = Collected::default();
+    let now_ms = to_millis(now);
     for crisis in &plan.crises {
         for account in &crisis.watch {
             let Some(connector) = connectors.get(account) else {
@@ -29,53 +41,71 @@ pub async fn collect(
                 continue;
             }
             let network = connector.network().name();
-            let mut cursor = match store.crisis_cursor(&crisis.name, account) {
+            let (name, watched) = (crisis.name.clone(), account.clone());
+            let cursor = match store
+                .call(move |store| store.crisis_cursor(&name, &watched))
+                .await
+            {
                 Ok(cursor) => cursor,
                 Err(error) => {
                     tracing::error!(plan = %crisis.name, "cannot read the mentions cursor: {error}");
+                    collected.errors.push(format!(
+                        "{}: cannot read the mentions cursor of {account}: {error}",
+                        crisis.name
+                    ));
                     continue;
                 }
             };
-            for _ in 0..MAX_PAGES {
-                let page = match connector.mentions(cursor.as_deref()).await {
-                    Ok(page) => page,
-                    Err(error) => {
-                        tracing::warn!(plan = %crisis.name, account = %account, "cannot read mentions: {error}");
-                        break;
-                    }
-                };
-                let mentions: Vec<NewMention> = page
-                    .mentions
-                    .iter()
-                    .map(|m| NewMention {
-                        key: format!("{network}:{}", m.id),
-                        at: to_millis(m.created_at),
-                        author: m.author.handle.clone(),
-                        text: m.text.clone(),
+            let paged = read_pages(
+                cursor,
+                MAX_PAGES,
+                |cursor| {
+                    let connector = connector.clone();
+                    async move { connector.mentions(cursor.as_deref()).await }
+                },
+                |page| {
+                    let mentions: Vec<NewMention> = page
+                        .mentions
+                        .iter()
+                        .map(|m| NewMention {
+                            key: format!("{network}:{}", m.id),
+                            at: to_millis(m.created_at),
+                            author: m.author.handle.clone(),
+                            text: m.text.clone(),
+                        })
+                        .collect();
+                    let (name, watched) = (crisis.name.clone(), account.clone());
+                    store.call(move |store| {
+                        store.add_crisis_mentions(
+                            &name,
+                            &watched,
+                            &mentions,
+                            page.cursor.as_deref(),
+                            now_ms,
+                        )
                     })
-                    .collect();
-                let moved = page.cursor.is_some() && page.cursor != cursor;
-                match store.add_crisis_mentions(
-                    &crisis.name,
-                    account,
-                    &mentions,
-                    page.cursor.as_deref(),
-                    to_millis(now),
-                ) {
-                    Ok(added) => new += added,
-                    Err(error) => {
-                        tracing::error!(plan = %crisis.name, "cannot store mentions: {error}");
-                        break;
-                    }
+                },
+            )
+            .await;
+            collected.new += paged.saved;
+            match paged.error {
+                None => {}
+                Some(PagingError::Read(error)) => {
+                    tracing::warn!(plan = %crisis.name, account = %account, "cannot read mentions: {error}");
+                    collected.errors.push(format!(
+                        "{}: cannot read the mentions of {account}: {error}",
+                        crisis.name
+                    ));
                 }
-                if page.cursor.is_some() {
-                    cursor = page.cursor;
-                }
-                if mentions.is_empty() || !moved {
-                    break;
+                Some(PagingError::Save(error)) => {
+                    tracing::error!(plan = %crisis.name, "cannot store mentions: {error}");
+                    collected.errors.push(format!(
+                        "{}: cannot store the mentions of {account}: {error}",
+                        crisis.name
+                    ));
                 }
             }
         }
     }
-    new
+    collected
 }

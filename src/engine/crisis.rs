@@ -360,14 +360,8 @@ fn restore<'a>(
         }
         None => RunnerState::default(),
     };
-    let read = state.mentions_read;
     let mut runner = PlanRunner::new(crisis, scripts, texts, state);
-    for mention in store.crisis_mentions(&crisis.name, 0, now - KEEP_MENTIONS_MS)? {
-        if mention.seq > read {
-            break;
-        }
-        runner.replay(mention.at, &mention.author, &mention.text);
-    }
+    runner.replay_stored(store, now - KEEP_MENTIONS_MS)?;
     Ok(runner)
 }
 

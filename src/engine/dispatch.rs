@@ -211,7 +211,8 @@ impl Dispatcher {
         now: impl Fn() -> DateTime<Utc> + Sync,
         run: Option<RunId>,
     ) -> StoreResult<usize> {
-        let mut flight = Flight::new();
+        // Never stopped: it returns once nothing is due or in flight.
+        let mut flight = Flight::new(watch::channel(false).1);
         let mut attempts = 0;
         let mut claim = true;
         loop {
@@ -230,7 +231,7 @@ impl Dispatcher {
     /// error is logged and retried after a pause; it never ends the loop.
     pub async fn serve(&self, wake: &Notify, stop: &mut watch::Receiver<bool>) {
         let now = Utc::now;
-        let mut flight = Flight::new();
+        let mut flight = Flight::new(stop.clone());
         let mut claim = true;
         let mut renew = tokio::time::interval(LEASE / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -318,6 +319,10 @@ impl Dispatcher {
         }
         let rows = match self.plan() {
             Some(plan) => {
+                let accounts: Vec<(OutboxId, String)> = rows
+                    .iter()
+                    .map(|row| (row.id, row.account.clone()))
+                    .collect();
                 let gate::Checked { go, stopped } =
                     gate::check(&plan, self.store.as_ref(), rows, at)?;
                 for (id, outcome) in &stopped {
@@ -331,7 +336,13 @@ impl Dispatcher {
                         }
                     );
                 }
-                self.finish(&stopped, to_millis(at))?;
+                if self.finish(&stopped, to_millis(at))? {
+                    for (id, outcome) in &stopped {
+                        if let Some((_, account)) = accounts.iter().find(|(row, _)| row == id) {
+                            self.count(account, telemetry_outcome(outcome));
+                        }
+                    }
+                }
                 go
             }
             None => rows,
@@ -389,7 +400,11 @@ impl Dispatcher {
                     .events
                     .as_ref()
                     .and_then(|_| ServiceEvent::of_send(&row, &outcome));
+                let counted = telemetry_outcome(&outcome);
                 let recorded = self.finish(&[(row.id, outcome)], to_millis(now()))?;
+                if recorded {
+                    self.count(&row.account, counted);
+                }
                 if let (Some(events), Some(event), true) = (&self.events, event, recorded) {
                     events.emit(event);
                 }
@@ -427,11 +442,16 @@ impl Dispatcher {
             Err(SendError::RetryAfter { after, reason }) => {
                 let until = now + TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX);
                 let started = row.first_attempt_at.map_or(now, from_millis);
-                if until - started > rate_limit_patience() {
+                // A post's own `max_late` bounds how long it may wait; others wait a day.
+                let (patience, whose) = match self.plan().and_then(|plan| max_late(&plan, row)) {
+                    Some(max_late) => (max_late, "its `max_late`"),
+                    None => (rate_limit_patience(), "a day"),
+                };
+                if until - started > patience {
                     return OutboxOutcome::Failed {
                         error: format!(
-                            "the network kept asking to wait for more than {}; the last: {reason}",
-                            crate::schedule::format_duration(rate_limit_patience())
+                            "the network kept asking to wait for more than {} ({whose}); the last: {reason}",
+                            crate::schedule::format_duration(patience)
                         ),
                     };
                 }
@@ -453,6 +473,15 @@ impl Dispatcher {
         }
     }
 
+    /// Counts a send's recorded outcome in the metrics.
+    fn count(&self, account: &str, outcome: &'static str) {
+        let network = self
+            .connectors()
+            .get(account)
+            .map_or("unknown", |c| c.network().name());
+        crate::telemetry::send(network, account, outcome);
+    }
+
     /// Records outcomes of this dispatcher's claims; one taken back meanwhile is left to
     /// whoever holds it now. Returns whether every outcome was recorded.
     fn finish(&self, outcomes: &[(OutboxId, OutboxOutcome)], now: Millis) -> StoreResult<bool> {
@@ -464,6 +493,17 @@ impl Dispatcher {
             );
         }
         Ok(taken_back.is_empty())
+    }
+}
+
+/// An outcome as the metrics name it.
+fn telemetry_outcome(outcome: &OutboxOutcome) -> &'static str {
+    match outcome {
+        OutboxOutcome::Sent { .. } => "sent",
+        OutboxOutcome::Failed { .. } => "failed",
+        OutboxOutcome::Retry { .. } => "retry",
+        OutboxOutcome::Held { .. } => "held",
+        OutboxOutcome::Deferred { .. } => "deferred",
     }
 }
 
@@ -534,10 +574,13 @@ struct Flight {
     claimed: HashMap<OutboxId, String>,
     /// Per account: sends claimed and unfinished, and the permits for its requests.
     accounts: HashMap<String, (usize, Arc<Semaphore>)>,
+    /// Becomes true when the dispatcher stops: sends still waiting for their network's pace
+    /// give up their turn (nothing left; their claims are taken back at the next start).
+    stopping: watch::Receiver<bool>,
 }
 
 impl Flight {
-    fn new() -> Flight {
+    fn new(stopping: watch::Receiver<bool>) -> Flight {
         let (mark_sender, marks) = mpsc::unbounded_channel();
         Flight {
             sends: JoinSet::new(),
@@ -545,6 +588,7 @@ impl Flight {
             mark_sender,
             claimed: HashMap::new(),
             accounts: HashMap::new(),
+            stopping,
         }
     }
 
@@ -574,9 +618,24 @@ impl Flight {
         let permits = permits.clone();
         self.claimed.insert(row.id, row.account.clone());
         let marks = self.mark_sender.clone();
+        let mut stopping = self.stopping.clone();
         self.sends.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return (row, Attempt::NotMade);
+            };
+            // The network's pace, waited for before the send is marked in flight: a stop
+            // or a crash during the wait leaves nothing in doubt.
+            let stopped = async {
+                if stopping.wait_for(|stopping| *stopping).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let _slot = match &connector {
+                Some(connector) => tokio::select! {
+                    slot = connector.pace(&row.post) => Some(slot),
+                    () = stopped => return (row, Attempt::NotMade),
+                },
+                None => None,
             };
             let (reply, marked) = oneshot::channel();
             if marks.send((row.id, reply)).is_err() || !marked.await.unwrap_or(false) {
@@ -610,6 +669,17 @@ impl Flight {
             self.accounts.clear();
         }
     }
+}
+
+/// The `max_late` of the campaign post `row` sends, if it has one.
+fn max_late(plan: &Plan, row: &OutboxRow) -> Option<TimeDelta> {
+    plan.campaigns
+        .iter()
+        .find(|campaign| campaign.name == row.post.playbook)?
+        .posts
+        .iter()
+        .find(|post| post.id == row.post.item)?
+        .max_late
 }
 
 /// A network that neither deduplicates by key nor answers lookups (Telegram, Discord,

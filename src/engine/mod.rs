@@ -2,20 +2,27 @@
 //! through their steps; `dispatch` sends what they commit, exactly once; `service` drives
 //! them on the system clock (`crier run`), `rehearse` on a virtual one.
 
+mod approval_requests;
 pub mod approvals;
 pub mod clock;
 pub mod core;
 mod crisis;
 pub mod dispatch;
 pub mod events;
+mod fire;
 pub mod gate;
+mod held;
+pub mod hooks;
 pub mod metrics;
+mod missed;
 pub mod rehearse;
 mod rehearse_crises;
 pub mod service;
+mod steps;
 pub mod timeline;
 
 pub use self::core::{Engine, EngineParts, TriggerError};
+pub use missed::LATE_GRACE;
 // The key belongs to the store's model; re-exported for code written against it here.
 pub use crate::store::idempotency_key;
 pub use clock::{Clock, SystemClock, VirtualClock};

@@ -54,6 +54,14 @@ pub struct RehearsalEvent {
     pub age_days: Option<i64>,
     #[serde(default)]
     pub follows_us: Option<bool>,
+    /// The network's id of a mention or reply; a hook event's idempotency key.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A `hook` event: the hook it goes to, and the JSON body it carries.
+    #[serde(default)]
+    pub hook: Option<String>,
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -62,6 +70,7 @@ pub enum EventKind {
     Mention,
     Reply,
     Approval,
+    Hook,
 }
 
 /// What an `approval` event may decide: a post's or an incident's approval, or (for an
@@ -101,6 +110,11 @@ pub fn read_events(path: &Path) -> Result<Vec<RehearsalEvent>, RehearsalError> {
             reason,
         };
         let event: RehearsalEvent = serde_json::from_str(line).map_err(|e| error(e.to_string()))?;
+        if event.kind == EventKind::Hook && (event.hook.is_none() || event.body.is_none()) {
+            return Err(error(
+                "a hook event needs `hook` (its name) and `body` (the JSON it carries)".into(),
+            ));
+        }
         if event.kind == EventKind::Approval {
             let decision = event.decision.as_deref().unwrap_or("");
             if !DECISIONS.contains(&decision) {
@@ -205,10 +219,14 @@ pub async fn rehearsal(
         crate::contest::lifecycle::add_entries(store.as_ref(), contest, entries, from)?;
     }
     // Decisions on posts, applied at their times.
+    // Hook events too: like a decision, each happens at its time and fires what it fires.
     let mut decisions: Vec<&RehearsalEvent> = events
         .iter()
-        .filter(|e| e.kind == EventKind::Approval && e.playbook.is_some())
+        .filter(|e| {
+            e.kind == EventKind::Approval && e.playbook.is_some() || e.kind == EventKind::Hook
+        })
         .collect();
+    let hook_posts = super::hooks::hook_items(&plan);
     decisions.sort_by_key(|e| e.at);
     let mut decisions = decisions.into_iter().peekable();
     let mut refused = Vec::new();
@@ -291,7 +309,11 @@ pub async fn rehearsal(
         }) {
             let event = decisions.next().expect("peeked");
             clock.advance_to(from_millis(at).max(clock.now()));
-            if let Err(reason) = decide_event(store.as_ref(), event, clock.now(), plan.timezone) {
+            let decided = match event.kind {
+                EventKind::Hook => hook_event(&mut engine, &hook_posts, event, clock.now()),
+                _ => decide_event(store.as_ref(), event, clock.now(), plan.timezone),
+            };
+            if let Err(reason) = decided {
                 refused.push(refused_line(event, reason, plan.timezone));
             }
             engine.resume_waiting(clock.now())?;
@@ -494,6 +516,33 @@ fn entry_from_event(network: &str, index: usize, event: &RehearsalEvent) -> crat
     }
 }
 
+/// A rehearsal's `hook` event, fired as `crier run` fires one it receives (the signature
+/// aside); a second event with the same `id` fires nothing, as a retry would not.
+fn hook_event(
+    engine: &mut Engine,
+    posts: &std::collections::HashMap<String, Vec<super::timeline::ItemRef>>,
+    event: &RehearsalEvent,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let hook = event.hook.as_deref().unwrap_or_default();
+    let body = event.body.clone().unwrap_or_default();
+    let key = match &event.id {
+        Some(id) => id.clone(),
+        None => format!(
+            "rehearsal-{}-{body}",
+            to_millis(event.at.with_timezone(&Utc))
+        ),
+    };
+    let hook_posts = posts.get(hook).map(Vec::as_slice).unwrap_or_default();
+    match engine.fire_hook(hook, hook_posts, &body, &key, now) {
+        Ok(fired) if fired.replay => Err(format!(
+            "event `{key}` was received before; nothing fired again"
+        )),
+        Ok(_) => Ok(()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// A rehearsal's `approval` event on a post, decided as `crier approve`/`reject` would.
 fn decide_event(
     store: &dyn Store,
@@ -546,14 +595,23 @@ fn lines(
             EventKind::Mention => "mention",
             EventKind::Reply => "reply",
             EventKind::Approval => "approval",
+            EventKind::Hook => "hook",
         };
         lines.push(RehearsalLine {
             at: event.at.with_timezone(&tz),
             kind: kind.into(),
-            playbook: event.incident.clone().or_else(|| event.playbook.clone()),
+            playbook: event
+                .incident
+                .clone()
+                .or_else(|| event.playbook.clone())
+                .or_else(|| event.hook.clone()),
             item: event.in_reply_to.clone().or_else(|| event.item.clone()),
             account: event.account.clone().or_else(|| event.by.clone()),
-            text: event.text.clone().or_else(|| event.decision.clone()),
+            text: event
+                .text
+                .clone()
+                .or_else(|| event.decision.clone())
+                .or_else(|| event.body.as_ref().map(|b| b.to_string())),
             reply_to: None,
             direct_to: None,
             reason: event.author.clone(),
@@ -759,7 +817,7 @@ fn summary(lines: &[RehearsalLine]) -> String {
         count("failed"),
         lines
             .iter()
-            .filter(|l| matches!(l.kind.as_str(), "mention" | "reply" | "approval"))
+            .filter(|l| matches!(l.kind.as_str(), "mention" | "reply" | "approval" | "hook"))
             .count()
     )
 }

@@ -20,21 +20,27 @@ use tokio::task::JoinHandle;
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
 use super::events::{Events, ServiceEvent};
+use super::hooks::{HookReceiver, hook_secrets};
 use super::metrics::{self, StoredMetrics};
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
 use crate::playbook::load::{LoadError, load_and_validate_from};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
-use crate::store::{self, Store, from_millis, to_millis};
+use crate::store::{self, Store, StoreHandle, from_millis, to_millis};
 
 /// The longest the engine sleeps without looking at the store again (a `crier trigger` from
 /// another process, or a send due after a retry, is noticed within this).
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// How often the playbook files are checked for changes.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
-/// How long a graceful stop waits for in-flight sends.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a graceful stop waits for in-flight sends; one cut short is looked up on its
+/// network after the next start, like after a crash.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stop waits, once no send is in flight, for the engine to end the step it is in
+/// (many fires committed at once on a slow disk can take long). A step cut short is like a
+/// crash: what it did not commit is done after the next start.
+const STEP_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -145,7 +151,11 @@ pub struct ServiceHandle {
     /// Tasks that live and stop with the service (a server): on a stop they are told first
     /// and awaited, so what they are doing finishes against a running service.
     companions: Vec<JoinHandle<()>>,
+    hooks: Arc<HookReceiver>,
+    dispatcher: Arc<Dispatcher>,
     running: JoinHandle<Result<(), ServiceError>>,
+    /// Becomes true when the dispatcher has stopped (its sends in flight recorded).
+    drained: watch::Receiver<bool>,
 }
 
 /// What a front end running beside the service reads: its store, the plan it runs now (a
@@ -202,17 +212,29 @@ impl ServiceHandle {
         self.companions.push(task);
     }
 
+    /// What inbound events (`hooks:`) are received with, on the running revision.
+    pub fn hooks(&self) -> Arc<HookReceiver> {
+        self.hooks.clone()
+    }
+
+    /// The accounts' connectors of the running revision (updates a network pushes are
+    /// checked by them).
+    pub fn connectors(&self) -> Arc<Connectors> {
+        self.dispatcher.connectors()
+    }
+
     /// Reads the playbooks again; an invalid edit keeps the running revision.
     pub fn reload(&self) {
         self.reload.notify_one();
     }
 
     /// Stops gracefully: no new work, in-flight sends finish and are recorded (at most
-    /// `DRAIN_TIMEOUT`); returns once the service has stopped.
-    pub async fn stop(self) -> Result<(), ServiceError> {
+    /// `DRAIN_TIMEOUT`), and the engine ends its current step (at most `STEP_GRACE` more);
+    /// returns once the service has stopped, or those bounds have passed.
+    pub async fn stop(mut self) -> Result<(), ServiceError> {
         let _ = self.stop.send(true);
         let companions = async {
-            for companion in self.companions {
+            for companion in std::mem::take(&mut self.companions) {
                 let _ = companion.await;
             }
         };
@@ -225,17 +247,28 @@ impl ServiceHandle {
                 DRAIN_TIMEOUT.as_secs()
             );
         }
-        self.running.await.map_err(ServiceError::Stopped)?
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.drained.wait_for(|done| *done)).await;
+        match tokio::time::timeout(STEP_GRACE, &mut self.running).await {
+            Ok(stopped) => stopped.map_err(ServiceError::Stopped)?,
+            Err(_) => {
+                tracing::warn!(
+                    "the engine is still in a step; stopping without it (what it did not commit is done after the next start)"
+                );
+                Ok(())
+            }
+        }
     }
 }
 
 impl Service {
     /// Loads `path` (diagnostics through `report`), takes the store's service lock, and
     /// starts. Fails, with nothing started, on invalid playbooks, a store in use by another
-    /// service, or accounts whose connectors cannot be built.
+    /// service, accounts whose connectors cannot be built, or hooks whose secrets cannot be
+    /// read.
     pub async fn start(path: PathBuf, report: Report) -> Result<ServiceHandle, ServiceError> {
         // The store is named by the playbooks, so they are read first, with an engine's parts
         // whose store is replaced once it is known.
+        crate::telemetry::install();
         let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
         let loaded = load_anchored(&path, &parts, report.as_ref())?;
         let plan = loaded.plan.clone();
@@ -251,6 +284,16 @@ impl Service {
         let client = http::client(&plan.http)
             .map_err(|e| ServiceError::Connectors(format!("cannot build the HTTP client: {e}")))?;
         let connectors = build_connectors(&plan, &client)?;
+        // Like the accounts' secrets, the hooks' are read before anything starts.
+        hook_secrets(&plan).map_err(|errors| {
+            ServiceError::Connectors(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
         let now = Utc::now();
         super::dispatch::log_recovered(store.recover_in_doubt(to_millis(now))?);
         if service_lock.is_some() {
@@ -261,6 +304,7 @@ impl Service {
         }
         let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
         engine.start(now)?;
+        log_passed(engine.record_passed_one_offs(now)?);
         tracing::info!(
             store = %plan.store,
             items = engine.scheduled_items(),
@@ -268,6 +312,12 @@ impl Service {
             "crier is running"
         );
         let events = Events::new();
+        let wake = Arc::new(Notify::new());
+        let hooks = Arc::new(
+            HookReceiver::new(plan.clone(), &loaded.digest, parts.clone(), now)
+                .map_err(|e| ServiceError::Connectors(e.to_string()))?
+                .notifying(wake.clone(), events.clone()),
+        );
         let dispatcher = Arc::new(
             Dispatcher::for_service(store.clone(), Arc::new(connectors), RetryPolicy::default())
                 .with_events(events.clone()),
@@ -280,6 +330,7 @@ impl Service {
             events: events.clone(),
             stop: stop.clone(),
         };
+        let (drained_sender, drained) = watch::channel(false);
         let reload = Arc::new(Notify::new());
         let running = Running {
             path,
@@ -289,9 +340,15 @@ impl Service {
             engine,
             store,
             digest: loaded.digest,
-            accounts: AccountsReload { client, dispatcher },
+            accounts: AccountsReload {
+                client,
+                dispatcher: dispatcher.clone(),
+                hooks: hooks.clone(),
+            },
             events: events.clone(),
             reload: reload.clone(),
+            wake,
+            drained: drained_sender,
         };
         let running = tokio::spawn(async move {
             let _service_lock = service_lock;
@@ -303,7 +360,10 @@ impl Service {
             events,
             view,
             companions: Vec::new(),
+            hooks,
+            dispatcher,
             running,
+            drained,
         })
     }
 }
@@ -375,6 +435,9 @@ struct Running {
     accounts: AccountsReload,
     events: Events,
     reload: Arc<Notify>,
+    /// Wakes the dispatcher when something was committed to send.
+    wake: Arc<Notify>,
+    drained: watch::Sender<bool>,
 }
 
 impl Running {
@@ -382,14 +445,27 @@ impl Running {
     async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), ServiceError> {
         let dispatcher = self.accounts.dispatcher.clone();
         let store = self.store.clone();
-        let wake = Arc::new(Notify::new());
+        let wake = self.wake.clone();
         // The tasks beside the engine stop when it does, whether asked to or on an error.
         let (halt, halted) = watch::channel(false);
-        let dispatching = tokio::spawn(dispatch_loop(
-            dispatcher.clone(),
-            wake.clone(),
-            halted.clone(),
-        ));
+        let halt = Arc::new(halt);
+        // A stop reaches the dispatcher at once, not after the engine's current step.
+        let forward = {
+            let (halt, wake, mut stop) = (halt.clone(), wake.clone(), stop.clone());
+            tokio::spawn(async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+                let _ = halt.send(true);
+                wake.notify_one();
+            })
+        };
+        let dispatching = {
+            let (dispatcher, wake, halted) = (dispatcher.clone(), wake.clone(), halted.clone());
+            let drained = std::mem::replace(&mut self.drained, watch::channel(false).0);
+            tokio::spawn(async move {
+                dispatch_loop(dispatcher, wake, halted).await;
+                let _ = drained.send(true);
+            })
+        };
         let collecting = tokio::spawn(collect_loop(
             store.clone(),
             dispatcher.clone(),
@@ -458,6 +534,7 @@ impl Running {
         };
         let _ = halt.send(true);
         wake.notify_one();
+        forward.abort();
         collecting.abort();
         entries.abort();
         mentions.abort();
@@ -550,7 +627,7 @@ enum Feed {
 }
 
 impl Feed {
-    async fn read(self, plan: &Plan, store: &dyn Store, connectors: &Connectors) {
+    async fn read(self, plan: &Plan, store: &StoreHandle, connectors: &Connectors) {
         match self {
             Feed::ContestEntries if !plan.contests.is_empty() => {
                 crate::contest::collect::collect(plan, store, connectors, Utc::now()).await;
@@ -571,15 +648,26 @@ async fn entries_loop(
     dispatcher: Arc<Dispatcher>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let store = StoreHandle::new(store);
     loop {
         if let Some(current) = dispatcher.plan() {
             let connectors = dispatcher.connectors();
-            feed.read(&current, store.as_ref(), &connectors).await;
+            feed.read(&current, &store, &connectors).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(crate::contest::collect::poll_every()) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+fn log_passed(count: usize) {
+    if count > 0 {
+        tracing::warn!(
+            posts = count,
+            "one-off posts recorded as missed: {}",
+            crate::playbook::plan::PASSED_BEFORE_LOADED
+        );
     }
 }
 
@@ -600,6 +688,7 @@ fn build_connectors(plan: &Plan, client: &reqwest::Client) -> Result<Connectors,
 struct AccountsReload {
     client: reqwest::Client,
     dispatcher: Arc<Dispatcher>,
+    hooks: Arc<HookReceiver>,
 }
 
 /// Loads the playbooks again. The accounts' connectors are rebuilt too (secrets read again,
@@ -647,9 +736,31 @@ fn reload(
             return false;
         }
     };
-    match engine.replace_plan(loaded.plan.clone(), &loaded.digest, Utc::now()) {
-        Ok(()) => {
+    let secrets = match hook_secrets(&loaded.plan) {
+        Ok(secrets) => secrets,
+        Err(errors) => {
+            for error in errors {
+                tracing::error!("{error}: keeping the running revision");
+            }
+            return false;
+        }
+    };
+    let now = Utc::now();
+    let replaced = engine
+        .replace_plan(loaded.plan.clone(), &loaded.digest, now)
+        .and_then(|()| engine.record_passed_one_offs(now));
+    match replaced {
+        Ok(passed) => {
+            log_passed(passed);
             accounts.dispatcher.set_connectors(Arc::new(connectors));
+            if let Err(error) = accounts.hooks.replace_plan(
+                loaded.plan.clone(),
+                &loaded.digest,
+                secrets,
+                Utc::now(),
+            ) {
+                tracing::error!("hooks keep the previous revision: {error}");
+            }
             accounts.dispatcher.set_plan(loaded.plan);
             *digest = loaded.digest;
             tracing::info!(items = engine.scheduled_items(), "reloaded the playbooks");

@@ -63,6 +63,7 @@ pub fn next_fire(plan: &Plan, item: ItemRef, after: DateTime<Utc>) -> Option<Dat
             .fire_times_after(campaign.timezone, after)
             .next()
             .map(|at| at.with_timezone(&Utc)),
+        Trigger::Hook(_) => None,
     }?;
     match until {
         Some(until) if fire >= until => None,

@@ -116,6 +116,39 @@ pub struct CampaignPlan {
     pub window: Option<TimeWindow>,
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub posts: Vec<PostPlan>,
+    /// The inbound events that fire its `Trigger::Hook` posts.
+    pub hooks: Vec<HookPlan>,
+}
+
+/// An inbound event a campaign declares: `POST /hooks/NAME`, signed with `secret`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookPlan {
+    /// Unique across the plan.
+    pub name: String,
+    /// Where the signing key is: `env:NAME` or `file:PATH` (read when the service starts).
+    pub secret: String,
+    /// A JSON pointer (RFC 6901) to the event's own id in the body, if the hook names one.
+    pub id_pointer: Option<String>,
+}
+
+impl Plan {
+    /// The hook called `name`, and the campaign that declares it.
+    pub fn hook(&self, name: &str) -> Option<(&CampaignPlan, &HookPlan)> {
+        self.campaigns.iter().find_map(|campaign| {
+            campaign
+                .hooks
+                .iter()
+                .find(|hook| hook.name == name)
+                .map(|hook| (campaign, hook))
+        })
+    }
+
+    /// Every hook's name, for "did you mean".
+    pub fn hook_names(&self) -> impl Iterator<Item = &str> {
+        self.campaigns
+            .iter()
+            .flat_map(|c| c.hooks.iter().map(|h| h.name.as_str()))
+    }
 }
 
 /// When a post fires.
@@ -125,6 +158,8 @@ pub enum Trigger {
     /// Shared: items written with the same rule share one parsed schedule, and one-off
     /// rows (most items of a large plan) do not pay for its size.
     Cron(Arc<CronSchedule>),
+    /// Whenever the campaign's hook of this name receives an event; never on a clock.
+    Hook(String),
 }
 
 #[derive(Debug, Clone)]
@@ -285,3 +320,42 @@ pub struct QuietHoursPlan {
 /// The accounts a post goes to. Shared: the rows of a calendar that name the same accounts
 /// hold one list between them.
 pub type Accounts = Arc<[String]>;
+
+/// The reason a one-off post whose time passed before `crier run` first saw it is recorded
+/// as missed (history shows it; `validate` and `plan` warn about it beforehand).
+pub const PASSED_BEFORE_LOADED: &str = "its time had passed when the plan was loaded";
+
+/// A one-off post (an `at:` or a calendar row) whose time has passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassedPost<'p> {
+    pub campaign: &'p str,
+    pub id: &'p str,
+    pub at: DateTime<Tz>,
+}
+
+impl Plan {
+    /// One-off posts due before `now` (inside their campaign's window, so they would have
+    /// fired): a service that has not sent them records them as missed, never sends them.
+    pub fn passed_one_offs(&self, now: DateTime<chrono::Utc>) -> Vec<PassedPost<'_>> {
+        let mut passed = Vec::new();
+        for campaign in &self.campaigns {
+            for post in &campaign.posts {
+                let Trigger::At(at) = &post.trigger else {
+                    continue;
+                };
+                let inside = campaign
+                    .window
+                    .as_ref()
+                    .is_none_or(|window| window.from <= *at && *at < window.until);
+                if *at <= now && inside {
+                    passed.push(PassedPost {
+                        campaign: &campaign.name,
+                        id: &post.id,
+                        at: *at,
+                    });
+                }
+            }
+        }
+        passed
+    }
+}

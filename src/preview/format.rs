@@ -26,7 +26,10 @@ pub fn write(format: Format, planned: &[Planned], out: &mut dyn Write) -> io::Re
 }
 
 fn local_time(item: &Planned) -> String {
-    item.at.format("%Y-%m-%d %H:%M %:z").to_string()
+    match &item.on_hook {
+        Some(hook) => format!("on hook {hook}"),
+        None => item.at.format("%Y-%m-%d %H:%M %:z").to_string(),
+    }
 }
 
 fn table(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
@@ -100,6 +103,11 @@ fn json_lines(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
             "to": p.to,
             "text": p.text,
         });
+        // A post fired by a hook has no time of its own.
+        if let Some(hook) = &p.on_hook {
+            object.as_object_mut().map(|o| o.remove("at"));
+            object["on_hook"] = hook.as_str().into();
+        }
         // Only on lines a posting rule touched, so other lines stay as they were.
         if let Some(rule) = &p.rule {
             object["rule"] = rule.as_str().into();
@@ -127,7 +135,7 @@ fn csv(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         writer.write_record([
-            p.at.to_rfc3339(),
+            local_or_hook(p),
             p.playbook.clone(),
             p.item.clone(),
             kind,
@@ -148,7 +156,8 @@ fn ics(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
         "CALSCALE:GREGORIAN".into(),
         "METHOD:PUBLISH".into(),
     ];
-    for p in planned {
+    // A calendar has no place for posts without a time.
+    for p in planned.iter().filter(|p| p.on_hook.is_none()) {
         let utc = p.at.with_timezone(&Utc);
         let stamp = utc.format("%Y%m%dT%H%M%SZ").to_string();
         let end = (utc + chrono::TimeDelta::minutes(15))
@@ -180,6 +189,14 @@ fn ics(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
         out.write_all(fold(&line).as_bytes())?;
     }
     Ok(())
+}
+
+/// The RFC 3339 time, or `on hook NAME` for a post a hook fires.
+fn local_or_hook(p: &Planned) -> String {
+    match &p.on_hook {
+        Some(hook) => format!("on hook {hook}"),
+        None => p.at.to_rfc3339(),
+    }
 }
 
 /// The text, preceded by why it is rejected when the posting rules reject it.

@@ -43,6 +43,9 @@ pub struct Planned {
     pub approval: Option<String>,
     /// The post's `when:`, decided at fire time, and why it cannot hold where that is known.
     pub condition: Option<String>,
+    /// The hook whose events fire this post: it has no time (`at` is the window's start),
+    /// and its text is the template, as each event fills it in.
+    pub on_hook: Option<String>,
 }
 
 /// Everything that would happen in `[from, until)`, sorted by time, then playbook and item.
@@ -61,8 +64,15 @@ pub fn preview(
     for contest in &plan.contests {
         contest_milestones(contest, texts, from, until, &mut planned);
     }
+    // Posts fired by hooks have no time: they come after every timed line.
     let order = |a: &Planned, b: &Planned| {
-        (a.at, &a.playbook, a.kind, &a.item).cmp(&(b.at, &b.playbook, b.kind, &b.item))
+        (a.on_hook.is_some(), a.at, &a.playbook, a.kind, &a.item).cmp(&(
+            b.on_hook.is_some(),
+            b.at,
+            &b.playbook,
+            b.kind,
+            &b.item,
+        ))
     };
     planned.sort_by(order);
     if rules::limits::Limiter::any(plan) {
@@ -80,7 +90,8 @@ fn apply_limits(plan: &Plan, planned: Vec<Planned>) -> Vec<Planned> {
     let mut out = Vec::with_capacity(planned.len());
     for line in planned {
         let sends = matches!(line.kind, PlannedKind::Post | PlannedKind::ContestAnnounce)
-            && line.rejected.is_none();
+            && line.rejected.is_none()
+            && line.on_hook.is_none();
         if !sends {
             out.push(line);
             continue;
@@ -150,6 +161,22 @@ fn campaign_posts(
             .when
             .as_ref()
             .map(|when| describe_condition(plan, when.source()));
+        if let Trigger::Hook(hook) = &post.trigger {
+            out.push(Planned {
+                at: start.with_timezone(&campaign.timezone),
+                playbook: campaign.name.clone(),
+                item: post.id.clone(),
+                kind: PlannedKind::Post,
+                to: post.to.to_vec(),
+                text: post.text.clone(),
+                rule: None,
+                rejected: None,
+                approval: None,
+                condition,
+                on_hook: Some(hook.clone()),
+            });
+            continue;
+        }
         // Only `now` differs between fires of one post; without it, render once.
         let fixed_text = (!post.text.contains("now")).then(|| {
             render(
@@ -183,6 +210,7 @@ fn campaign_posts(
                     )
                 }),
                 condition: condition.clone(),
+                on_hook: None,
             };
             let hold = rules::hold(plan, &campaign.name, &post.to, at.with_timezone(&Utc));
             if let Some(hold) = &hold
@@ -249,6 +277,7 @@ fn campaign_posts(
                     emit(at);
                 }
             }
+            Trigger::Hook(_) => {}
         }
     }
 }
@@ -319,6 +348,7 @@ fn contest_milestones(
                 rejected: None,
                 approval: None,
                 condition: None,
+                on_hook: None,
             });
         }
     }

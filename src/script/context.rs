@@ -21,6 +21,11 @@ pub enum ConditionContext {
     /// - `metrics(account)`: map of the account's latest snapshot: `followers`, `posts`,
     ///   `likes`, `reposts`, `replies` (ints, 0 when there is no snapshot).
     CampaignWhen,
+    /// The `when:` of a campaign post fired by a hook (`on: { hook: NAME }`): everything a
+    /// campaign `when:` sees, and
+    ///
+    /// - `event`: the JSON body the hook received (objects are maps, arrays are arrays).
+    HookWhen,
     /// A contest's `eligible:` rules, checked for each entry.
     ///
     /// - `now`: see above.
@@ -55,8 +60,9 @@ pub enum ConditionContext {
 pub(crate) const CONTEXT_FUNCTIONS: &[&str] = &["metrics", "mentions", "spike", "zscore", "rate"];
 
 impl ConditionContext {
-    pub const ALL: [ConditionContext; 4] = [
+    pub const ALL: [ConditionContext; 5] = [
         ConditionContext::CampaignWhen,
+        ConditionContext::HookWhen,
         ConditionContext::ContestEligible,
         ConditionContext::RulesRequire,
         ConditionContext::CrisisWhen,
@@ -66,6 +72,7 @@ impl ConditionContext {
     pub fn variables(self) -> &'static [&'static str] {
         match self {
             ConditionContext::CampaignWhen => &["now", "vars", "post", "run"],
+            ConditionContext::HookWhen => &["now", "vars", "post", "run", "event"],
             ConditionContext::ContestEligible => &["now", "entry", "contest"],
             ConditionContext::RulesRequire => &["now", "post"],
             ConditionContext::CrisisWhen => &["now", "signal"],
@@ -75,7 +82,7 @@ impl ConditionContext {
     /// The crier functions (beyond rhai built-ins) a condition of this context may call.
     pub fn functions(self) -> &'static [&'static str] {
         match self {
-            ConditionContext::CampaignWhen => &["metrics"],
+            ConditionContext::CampaignWhen | ConditionContext::HookWhen => &["metrics"],
             ConditionContext::ContestEligible | ConditionContext::RulesRequire => &[],
             ConditionContext::CrisisWhen => &["mentions", "spike", "zscore", "rate"],
         }
@@ -85,6 +92,7 @@ impl ConditionContext {
     pub fn field(self) -> &'static str {
         match self {
             ConditionContext::CampaignWhen => "campaign `when:`",
+            ConditionContext::HookWhen => "hook post `when:`",
             ConditionContext::ContestEligible => "contest `eligible:`",
             ConditionContext::RulesRequire => "rules `require:`",
             ConditionContext::CrisisWhen => "crisis `when:`",

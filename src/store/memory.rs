@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::model::*;
-use super::{AccountMetrics, NewToken, Store, StoreError, StoreResult, TokenRow, TokenStore};
+use super::*;
 use crate::connectors::OutgoingPost;
 
 /// The in-memory store. `MemoryStore::new()` starts empty.
@@ -93,6 +93,8 @@ struct Inner {
     incidents: BTreeMap<i64, IncidentRow>,
     /// Action `id` is `incident_actions[id - 1]`.
     incident_actions: Vec<IncidentActionRow>,
+    /// (hook, key) → what the inbound event fired.
+    hook_events: HashMap<(String, String), HookReceipt>,
     /// Token `id` is `tokens[id - 1]`.
     tokens: Vec<TokenRow>,
 }
@@ -250,10 +252,7 @@ struct Attempt {
 
 /// The error SQLite gives when a row names a parent that does not exist.
 fn foreign_key_failed() -> StoreError {
-    StoreError::Sql(rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
-        Some("FOREIGN KEY constraint failed".into()),
-    ))
+    StoreError::Backend("FOREIGN KEY constraint failed".into())
 }
 
 /// SQLite's `LIMIT ?` with a usize bound as i64: a value past i64::MAX is negative, which
@@ -562,44 +561,32 @@ impl Inner {
                     error: send.error.clone(),
                     note: send.note.clone(),
                     text: send.text.clone(),
+                    updated_at: send.updated_at,
                 })
                 .collect(),
         }
     }
 }
 
-impl Store for MemoryStore {
-    fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64> {
-        let mut inner = self.lock();
-        if let Some(id) = inner.revisions.get(digest) {
-            return Ok(*id);
-        }
-        inner.first_started.get_or_insert(now);
-        let id = inner.revisions.len() as i64 + 1;
-        inner.revisions.insert(digest.to_string(), id);
-        Ok(id)
-    }
-
-    fn last_alive(&self) -> StoreResult<Option<Millis>> {
-        Ok(self.lock().alive)
-    }
-
-    fn first_started(&self) -> StoreResult<Option<Millis>> {
-        Ok(self.lock().first_started)
-    }
-
-    fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
+impl RunStore for MemoryStore {
+    fn hook_receipt(&self, hook: &str, key: &str) -> StoreResult<Option<HookReceipt>> {
         Ok(self
             .lock()
-            .cursors
-            .iter()
-            .map(|(key, at)| (key.clone(), *at))
-            .collect())
+            .hook_events
+            .get(&(hook.to_string(), key.to_string()))
+            .cloned())
     }
 
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
         let now = batch.now;
         let mut inner = self.lock();
+        if let Some(event) = &batch.hook_event
+            && inner
+                .hook_events
+                .contains_key(&(event.hook.clone(), event.key.clone()))
+        {
+            return Ok(Vec::new());
+        }
         // First which runs are new (the first of several with one key wins), and refuse the
         // whole batch, as SQLite's rollback does, if a new one names an unknown revision.
         let mut seen = HashSet::new();
@@ -714,6 +701,17 @@ impl Store for MemoryStore {
         }
         for write in &batch.crisis {
             inner.write_crisis(write, now);
+        }
+        if let Some(event) = &batch.hook_event {
+            inner.hook_events.insert(
+                (event.hook.clone(), event.key.clone()),
+                HookReceipt {
+                    hook: event.hook.clone(),
+                    key: event.key.clone(),
+                    received_at: now,
+                    runs: ids.clone(),
+                },
+            );
         }
         Ok(ids)
     }
@@ -904,60 +902,6 @@ impl Store for MemoryStore {
         Ok(not_ours)
     }
 
-    fn record_metrics(
-        &self,
-        account: &str,
-        metrics: &AccountMetrics,
-        at: Millis,
-    ) -> StoreResult<()> {
-        self.lock()
-            .metrics
-            .entry(account.to_owned())
-            .or_default()
-            .insert(at, *metrics);
-        Ok(())
-    }
-
-    fn latest_metrics(&self, account: &str) -> StoreResult<Option<(Millis, AccountMetrics)>> {
-        Ok(self
-            .lock()
-            .metrics
-            .get(account)
-            .and_then(|snapshots| snapshots.last_key_value())
-            .map(|(at, metrics)| (*at, *metrics)))
-    }
-
-    fn recent_remote_ids(
-        &self,
-        account: &str,
-        since: Millis,
-        limit: usize,
-    ) -> StoreResult<Vec<String>> {
-        let inner = self.lock();
-        let mut sent: Vec<(Millis, usize, &str)> = inner
-            .outbox
-            .iter()
-            .enumerate()
-            .filter(|(_, send)| {
-                &*send.account == account
-                    && send.state == OutboxState::Sent
-                    && send.updated_at >= since
-            })
-            .filter_map(|(index, send)| {
-                send.remote_id
-                    .as_deref()
-                    .map(|remote_id| (send.updated_at, index, remote_id))
-            })
-            .collect();
-        // As SQLite orders them: newest first, then by id, descending.
-        sent.sort_by_key(|&(at, index, _)| std::cmp::Reverse((at, index)));
-        Ok(sent
-            .into_iter()
-            .take(limit)
-            .map(|(_, _, remote_id)| remote_id.to_owned())
-            .collect())
-    }
-
     fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>> {
         let inner = self.lock();
         let Some(item) = inner.item_id(key) else {
@@ -1052,6 +996,481 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>> {
+        let inner = self.lock();
+        let mut slots = Vec::new();
+        for id in 1..=inner.outbox.len() as OutboxId {
+            let send = inner.send(id);
+            // Direct messages and notices to the team are not posts: no limit counts them.
+            if send.direct_to.is_some() || send.notice {
+                continue;
+            }
+            let at = match (send.state, send.claimed_at) {
+                (OutboxState::Sent | OutboxState::Sending, Some(claimed)) if claimed >= since => {
+                    claimed
+                }
+                (OutboxState::Pending, _) if send.next_attempt_at > now => send.next_attempt_at,
+                _ => continue,
+            };
+            let run = inner.run(send.run_id).expect("sends belong to runs");
+            slots.push(SendSlot {
+                id,
+                account: send.account.to_string(),
+                playbook: inner.key(run).playbook.clone(),
+                at,
+            });
+        }
+        Ok(slots)
+    }
+}
+
+impl ScheduleStore for MemoryStore {
+    fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        if let Some(id) = inner.revisions.get(digest) {
+            return Ok(*id);
+        }
+        inner.first_started.get_or_insert(now);
+        let id = inner.revisions.len() as i64 + 1;
+        inner.revisions.insert(digest.to_string(), id);
+        Ok(id)
+    }
+
+    fn last_alive(&self) -> StoreResult<Option<Millis>> {
+        Ok(self.lock().alive)
+    }
+
+    fn first_started(&self) -> StoreResult<Option<Millis>> {
+        Ok(self.lock().first_started)
+    }
+
+    fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>> {
+        Ok(self
+            .lock()
+            .cursors
+            .iter()
+            .map(|(key, at)| (key.clone(), *at))
+            .collect())
+    }
+}
+
+impl ApprovalStore for MemoryStore {
+    fn approval_for(&self, key: &ItemKey, fire_at: Millis) -> StoreResult<Option<ApprovalView>> {
+        let inner = self.lock();
+        Ok(inner
+            .approval_ids
+            .get(&(key.clone(), fire_at))
+            .map(|id| inner.approvals[(*id - 1) as usize].clone()))
+    }
+
+    fn approval(&self, id: i64) -> StoreResult<Option<ApprovalView>> {
+        let inner = self.lock();
+        Ok(usize::try_from(id - 1)
+            .ok()
+            .and_then(|index| inner.approvals.get(index))
+            .cloned())
+    }
+
+    fn approvals(&self, pending_only: bool) -> StoreResult<Vec<ApprovalView>> {
+        let inner = self.lock();
+        let mut list: Vec<ApprovalView> = inner
+            .approvals
+            .iter()
+            .filter(|a| !pending_only || a.state == ApprovalState::Pending)
+            .cloned()
+            .collect();
+        list.sort_by_key(|a| (a.fire_at, a.id));
+        Ok(list)
+    }
+
+    fn decide(
+        &self,
+        id: i64,
+        by: &str,
+        decision: Decision,
+        note: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<ApprovalView> {
+        let mut inner = self.lock();
+        let Some(index) = usize::try_from(id - 1)
+            .ok()
+            .filter(|index| *index < inner.approvals.len())
+        else {
+            return Err(foreign_key_failed());
+        };
+        let approval = &mut inner.approvals[index];
+        approval.decisions.push(DecisionView {
+            by: by.to_string(),
+            decision,
+            note: note.map(str::to_string),
+            at: now,
+        });
+        let state = approval.state_from_decisions();
+        let changed = state != approval.state;
+        approval.state = state;
+        let view = approval.clone();
+        if changed {
+            let key = ItemKey::new(&view.playbook, &view.item);
+            let run_id = inner
+                .item_id(&key)
+                .and_then(|item| inner.by_item[item].get(&view.fire_at).copied());
+            if let Some(run_id) = run_id {
+                let waiting: Vec<(usize, Option<String>)> = inner
+                    .run(run_id)
+                    .map(|run| {
+                        run.steps
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, step)| {
+                                step.state == StepState::Waiting && step.spec.kind() == "approve"
+                            })
+                            .map(|(index, step)| (index, step.reason.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for (index, reason) in waiting {
+                    inner.set_step(run_id, index, StepState::Waiting, reason, Some(now), now);
+                }
+            }
+        }
+        Ok(view)
+    }
+}
+
+impl PauseStore for MemoryStore {
+    fn pause(&self, pause: &NewPause, now: Millis) -> StoreResult<i64> {
+        Ok(self.lock().insert_pause(pause, now))
+    }
+
+    fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
+        Ok(self.lock().lift_pauses(scope, by, None, now))
+    }
+
+    fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
+        Ok(self
+            .lock()
+            .pauses
+            .iter()
+            .filter(|pause| pause.in_force(now))
+            .map(|pause| pause.view.clone())
+            .collect())
+    }
+
+    fn held_sends(&self) -> StoreResult<Vec<HeldSend>> {
+        let inner = self.lock();
+        Ok((1..=inner.outbox.len() as OutboxId)
+            .filter(|id| inner.send(*id).state == OutboxState::Held)
+            .map(|id| {
+                let send = inner.send(id);
+                let run = inner.run(send.run_id).expect("sends belong to runs");
+                HeldSend {
+                    id,
+                    run_id: send.run_id,
+                    key: inner.key(run).clone(),
+                    fire_at: run.fire_at,
+                    account: send.account.to_string(),
+                }
+            })
+            .collect())
+    }
+
+    fn release_held(&self, releases: &[(OutboxId, Release)], now: Millis) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let mut runs = Vec::new();
+        for (id, release) in releases {
+            let id = *id;
+            if !inner.knows_send(id) || inner.send(id).state != OutboxState::Held {
+                continue;
+            }
+            match release {
+                Release::Send => {
+                    inner.set_send_state(id, OutboxState::Pending, now);
+                    inner.send_mut(id).note = None;
+                }
+                Release::Skip { reason } => {
+                    let at = inner.send(id).next_attempt_at;
+                    inner.set_send_state(id, OutboxState::Skipped, at);
+                    inner.send_mut(id).note = Some(reason.clone());
+                }
+            }
+            inner.send_mut(id).updated_at = now;
+            runs.push(inner.send(id).run_id);
+        }
+        runs.sort_unstable();
+        runs.dedup();
+        for run_id in runs {
+            inner.settle(run_id, now);
+        }
+        Ok(())
+    }
+}
+
+impl ContestStore for MemoryStore {
+    fn contest_state(&self, contest: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().contest_states.get(contest).cloned())
+    }
+
+    fn put_contest_state(&self, contest: &str, state: &str, _now: Millis) -> StoreResult<()> {
+        self.lock()
+            .contest_states
+            .insert(contest.to_string(), state.to_string());
+        Ok(())
+    }
+
+    fn contest_entries(&self, contest: &str) -> StoreResult<Vec<(String, String)>> {
+        // SQLite orders by (first_seen, key); here, the order first seen within one call
+        // is the order given, which the callers keep sorted by key.
+        Ok(self
+            .lock()
+            .contest_entries
+            .get(contest)
+            .map(|(entries, _)| entries.clone())
+            .unwrap_or_default())
+    }
+
+    fn contest_entries_of(
+        &self,
+        contest: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let inner = self.lock();
+        let Some((list, index)) = inner.contest_entries.get(contest) else {
+            return Ok(Vec::new());
+        };
+        Ok(keys
+            .iter()
+            .filter_map(|key| index.get(key).map(|at| list[*at].clone()))
+            .collect())
+    }
+
+    fn put_contest_entries(
+        &self,
+        contest: &str,
+        entries: &[(String, String)],
+        _now: Millis,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let (list, index) = inner
+            .contest_entries
+            .entry(contest.to_string())
+            .or_default();
+        for (key, entry) in entries {
+            match index.get(key) {
+                Some(position) => list[*position].1 = entry.clone(),
+                None => {
+                    index.insert(key.clone(), list.len());
+                    list.push((key.clone(), entry.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CrisisStore for MemoryStore {
+    fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().crisis_states.get(plan).cloned())
+    }
+
+    fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .lock()
+            .crisis_cursors
+            .get(&(plan.to_string(), account.to_string()))
+            .cloned())
+    }
+
+    fn add_crisis_mentions(
+        &self,
+        plan: &str,
+        account: &str,
+        mentions: &[NewMention],
+        cursor: Option<&str>,
+        _now: Millis,
+    ) -> StoreResult<usize> {
+        let mut inner = self.lock();
+        let mut new = 0;
+        for mention in mentions {
+            if !inner
+                .crisis_mention_keys
+                .insert((plan.to_string(), mention.key.clone()))
+            {
+                continue;
+            }
+            let seq = inner.crisis_mentions.len() as i64 + 1;
+            inner.crisis_mentions.push(Some((
+                plan.to_string(),
+                mention.key.clone(),
+                StoredMention {
+                    seq,
+                    at: mention.at,
+                    author: mention.author.clone(),
+                    text: mention.text.clone(),
+                },
+            )));
+            new += 1;
+        }
+        if let Some(cursor) = cursor {
+            inner
+                .crisis_cursors
+                .insert((plan.to_string(), account.to_string()), cursor.to_string());
+        }
+        Ok(new)
+    }
+
+    fn crisis_mentions(
+        &self,
+        plan: &str,
+        after_seq: i64,
+        since: Millis,
+    ) -> StoreResult<Vec<StoredMention>> {
+        let inner = self.lock();
+        Ok(inner
+            .crisis_mentions
+            .iter()
+            .skip(after_seq.max(0) as usize)
+            .flatten()
+            .filter(|(p, _, m)| p == plan && m.at >= since)
+            .map(|(_, _, m)| m.clone())
+            .collect())
+    }
+
+    fn crisis_mentions_page(
+        &self,
+        plan: &str,
+        after_seq: i64,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredMention>> {
+        let inner = self.lock();
+        Ok(inner
+            .crisis_mentions
+            .iter()
+            .skip(after_seq.max(0) as usize)
+            .flatten()
+            .filter(|(p, _, m)| p == plan && m.at >= since)
+            .take(sql_limit(limit))
+            .map(|(_, _, m)| m.clone())
+            .collect())
+    }
+
+    fn incidents(&self) -> StoreResult<Vec<IncidentRow>> {
+        Ok(self.lock().incidents.values().rev().cloned().collect())
+    }
+
+    fn incident(&self, id: i64) -> StoreResult<Option<IncidentRow>> {
+        Ok(self.lock().incidents.get(&id).cloned())
+    }
+
+    fn next_incident_id(&self) -> StoreResult<i64> {
+        Ok(self
+            .lock()
+            .incidents
+            .keys()
+            .next_back()
+            .map_or(1, |id| id + 1))
+    }
+
+    fn add_incident_action(&self, incident: i64, action: &str, now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        if !inner.incidents.contains_key(&incident) {
+            return Err(foreign_key_failed());
+        }
+        let id = inner.incident_actions.len() as i64 + 1;
+        inner.incident_actions.push(IncidentActionRow {
+            id,
+            incident,
+            action: action.to_string(),
+            at: now,
+            applied_at: None,
+            outcome: None,
+        });
+        Ok(id)
+    }
+
+    fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>> {
+        let inner = self.lock();
+        Ok(inner
+            .incident_actions
+            .iter()
+            .filter(|a| a.applied_at.is_none())
+            .filter(|a| {
+                inner
+                    .incidents
+                    .get(&a.incident)
+                    .is_some_and(|i| i.plan == plan)
+            })
+            .cloned()
+            .collect())
+    }
+
+    fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>> {
+        Ok(self
+            .lock()
+            .incident_actions
+            .get((id - 1).max(0) as usize)
+            .filter(|a| a.id == id)
+            .cloned())
+    }
+}
+
+impl MetricsStore for MemoryStore {
+    fn record_metrics(
+        &self,
+        account: &str,
+        metrics: &AccountMetrics,
+        at: Millis,
+    ) -> StoreResult<()> {
+        self.lock()
+            .metrics
+            .entry(account.to_owned())
+            .or_default()
+            .insert(at, *metrics);
+        Ok(())
+    }
+
+    fn latest_metrics(&self, account: &str) -> StoreResult<Option<(Millis, AccountMetrics)>> {
+        Ok(self
+            .lock()
+            .metrics
+            .get(account)
+            .and_then(|snapshots| snapshots.last_key_value())
+            .map(|(at, metrics)| (*at, *metrics)))
+    }
+
+    fn recent_remote_ids(
+        &self,
+        account: &str,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let inner = self.lock();
+        let mut sent: Vec<(Millis, usize, &str)> = inner
+            .outbox
+            .iter()
+            .enumerate()
+            .filter(|(_, send)| {
+                &*send.account == account
+                    && send.state == OutboxState::Sent
+                    && send.updated_at >= since
+            })
+            .filter_map(|(index, send)| {
+                send.remote_id
+                    .as_deref()
+                    .map(|remote_id| (send.updated_at, index, remote_id))
+            })
+            .collect();
+        // As SQLite orders them: newest first, then by id, descending.
+        sent.sort_by_key(|&(at, index, _)| std::cmp::Reverse((at, index)));
+        Ok(sent
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, remote_id)| remote_id.to_owned())
+            .collect())
+    }
+}
+
+impl ViewStore for MemoryStore {
     fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>> {
         let inner = self.lock();
         let limit = filter.limit.map_or(usize::MAX, sql_limit);
@@ -1140,353 +1559,7 @@ impl Store for MemoryStore {
             in_flight,
         })
     }
-
-    fn pause(&self, pause: &NewPause, now: Millis) -> StoreResult<i64> {
-        Ok(self.lock().insert_pause(pause, now))
-    }
-
-    fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize> {
-        Ok(self.lock().lift_pauses(scope, by, None, now))
-    }
-
-    fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>> {
-        Ok(self
-            .lock()
-            .pauses
-            .iter()
-            .filter(|pause| pause.in_force(now))
-            .map(|pause| pause.view.clone())
-            .collect())
-    }
-
-    fn held_sends(&self) -> StoreResult<Vec<HeldSend>> {
-        let inner = self.lock();
-        Ok((1..=inner.outbox.len() as OutboxId)
-            .filter(|id| inner.send(*id).state == OutboxState::Held)
-            .map(|id| {
-                let send = inner.send(id);
-                let run = inner.run(send.run_id).expect("sends belong to runs");
-                HeldSend {
-                    id,
-                    run_id: send.run_id,
-                    key: inner.key(run).clone(),
-                    fire_at: run.fire_at,
-                    account: send.account.to_string(),
-                }
-            })
-            .collect())
-    }
-
-    fn release_held(&self, releases: &[(OutboxId, Release)], now: Millis) -> StoreResult<()> {
-        let mut inner = self.lock();
-        let mut runs = Vec::new();
-        for (id, release) in releases {
-            let id = *id;
-            if !inner.knows_send(id) || inner.send(id).state != OutboxState::Held {
-                continue;
-            }
-            match release {
-                Release::Send => {
-                    inner.set_send_state(id, OutboxState::Pending, now);
-                    inner.send_mut(id).note = None;
-                }
-                Release::Skip { reason } => {
-                    let at = inner.send(id).next_attempt_at;
-                    inner.set_send_state(id, OutboxState::Skipped, at);
-                    inner.send_mut(id).note = Some(reason.clone());
-                }
-            }
-            inner.send_mut(id).updated_at = now;
-            runs.push(inner.send(id).run_id);
-        }
-        runs.sort_unstable();
-        runs.dedup();
-        for run_id in runs {
-            inner.settle(run_id, now);
-        }
-        Ok(())
-    }
-
-    fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>> {
-        let inner = self.lock();
-        let mut slots = Vec::new();
-        for id in 1..=inner.outbox.len() as OutboxId {
-            let send = inner.send(id);
-            // Direct messages and notices to the team are not posts: no limit counts them.
-            if send.direct_to.is_some() || send.notice {
-                continue;
-            }
-            let at = match (send.state, send.claimed_at) {
-                (OutboxState::Sent | OutboxState::Sending, Some(claimed)) if claimed >= since => {
-                    claimed
-                }
-                (OutboxState::Pending, _) if send.next_attempt_at > now => send.next_attempt_at,
-                _ => continue,
-            };
-            let run = inner.run(send.run_id).expect("sends belong to runs");
-            slots.push(SendSlot {
-                id,
-                account: send.account.to_string(),
-                playbook: inner.key(run).playbook.clone(),
-                at,
-            });
-        }
-        Ok(slots)
-    }
-
-    fn approval_for(&self, key: &ItemKey, fire_at: Millis) -> StoreResult<Option<ApprovalView>> {
-        let inner = self.lock();
-        Ok(inner
-            .approval_ids
-            .get(&(key.clone(), fire_at))
-            .map(|id| inner.approvals[(*id - 1) as usize].clone()))
-    }
-
-    fn approval(&self, id: i64) -> StoreResult<Option<ApprovalView>> {
-        let inner = self.lock();
-        Ok(usize::try_from(id - 1)
-            .ok()
-            .and_then(|index| inner.approvals.get(index))
-            .cloned())
-    }
-
-    fn approvals(&self, pending_only: bool) -> StoreResult<Vec<ApprovalView>> {
-        let inner = self.lock();
-        let mut list: Vec<ApprovalView> = inner
-            .approvals
-            .iter()
-            .filter(|a| !pending_only || a.state == ApprovalState::Pending)
-            .cloned()
-            .collect();
-        list.sort_by_key(|a| (a.fire_at, a.id));
-        Ok(list)
-    }
-
-    fn decide(
-        &self,
-        id: i64,
-        by: &str,
-        decision: Decision,
-        note: Option<&str>,
-        now: Millis,
-    ) -> StoreResult<ApprovalView> {
-        let mut inner = self.lock();
-        let Some(index) = usize::try_from(id - 1)
-            .ok()
-            .filter(|index| *index < inner.approvals.len())
-        else {
-            return Err(foreign_key_failed());
-        };
-        let approval = &mut inner.approvals[index];
-        approval.decisions.push(DecisionView {
-            by: by.to_string(),
-            decision,
-            note: note.map(str::to_string),
-            at: now,
-        });
-        let state = approval.state_from_decisions();
-        let changed = state != approval.state;
-        approval.state = state;
-        let view = approval.clone();
-        if changed {
-            let key = ItemKey::new(&view.playbook, &view.item);
-            let run_id = inner
-                .item_id(&key)
-                .and_then(|item| inner.by_item[item].get(&view.fire_at).copied());
-            if let Some(run_id) = run_id {
-                let waiting: Vec<(usize, Option<String>)> = inner
-                    .run(run_id)
-                    .map(|run| {
-                        run.steps
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, step)| {
-                                step.state == StepState::Waiting && step.spec.kind() == "approve"
-                            })
-                            .map(|(index, step)| (index, step.reason.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                for (index, reason) in waiting {
-                    inner.set_step(run_id, index, StepState::Waiting, reason, Some(now), now);
-                }
-            }
-        }
-        Ok(view)
-    }
-
-    fn contest_state(&self, contest: &str) -> StoreResult<Option<String>> {
-        Ok(self.lock().contest_states.get(contest).cloned())
-    }
-
-    fn put_contest_state(&self, contest: &str, state: &str, _now: Millis) -> StoreResult<()> {
-        self.lock()
-            .contest_states
-            .insert(contest.to_string(), state.to_string());
-        Ok(())
-    }
-
-    fn contest_entries(&self, contest: &str) -> StoreResult<Vec<(String, String)>> {
-        // SQLite orders by (first_seen, key); here, the order first seen within one call
-        // is the order given, which the callers keep sorted by key.
-        Ok(self
-            .lock()
-            .contest_entries
-            .get(contest)
-            .map(|(entries, _)| entries.clone())
-            .unwrap_or_default())
-    }
-
-    fn put_contest_entries(
-        &self,
-        contest: &str,
-        entries: &[(String, String)],
-        _now: Millis,
-    ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        let (list, index) = inner
-            .contest_entries
-            .entry(contest.to_string())
-            .or_default();
-        for (key, entry) in entries {
-            match index.get(key) {
-                Some(position) => list[*position].1 = entry.clone(),
-                None => {
-                    index.insert(key.clone(), list.len());
-                    list.push((key.clone(), entry.clone()));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>> {
-        Ok(self.lock().crisis_states.get(plan).cloned())
-    }
-
-    fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {
-        Ok(self
-            .lock()
-            .crisis_cursors
-            .get(&(plan.to_string(), account.to_string()))
-            .cloned())
-    }
-
-    fn add_crisis_mentions(
-        &self,
-        plan: &str,
-        account: &str,
-        mentions: &[NewMention],
-        cursor: Option<&str>,
-        _now: Millis,
-    ) -> StoreResult<usize> {
-        let mut inner = self.lock();
-        let mut new = 0;
-        for mention in mentions {
-            if !inner
-                .crisis_mention_keys
-                .insert((plan.to_string(), mention.key.clone()))
-            {
-                continue;
-            }
-            let seq = inner.crisis_mentions.len() as i64 + 1;
-            inner.crisis_mentions.push(Some((
-                plan.to_string(),
-                mention.key.clone(),
-                StoredMention {
-                    seq,
-                    at: mention.at,
-                    author: mention.author.clone(),
-                    text: mention.text.clone(),
-                },
-            )));
-            new += 1;
-        }
-        if let Some(cursor) = cursor {
-            inner
-                .crisis_cursors
-                .insert((plan.to_string(), account.to_string()), cursor.to_string());
-        }
-        Ok(new)
-    }
-
-    fn crisis_mentions(
-        &self,
-        plan: &str,
-        after_seq: i64,
-        since: Millis,
-    ) -> StoreResult<Vec<StoredMention>> {
-        let inner = self.lock();
-        Ok(inner
-            .crisis_mentions
-            .iter()
-            .skip(after_seq.max(0) as usize)
-            .flatten()
-            .filter(|(p, _, m)| p == plan && m.at >= since)
-            .map(|(_, _, m)| m.clone())
-            .collect())
-    }
-
-    fn incidents(&self) -> StoreResult<Vec<IncidentRow>> {
-        Ok(self.lock().incidents.values().rev().cloned().collect())
-    }
-
-    fn incident(&self, id: i64) -> StoreResult<Option<IncidentRow>> {
-        Ok(self.lock().incidents.get(&id).cloned())
-    }
-
-    fn next_incident_id(&self) -> StoreResult<i64> {
-        Ok(self
-            .lock()
-            .incidents
-            .keys()
-            .next_back()
-            .map_or(1, |id| id + 1))
-    }
-
-    fn add_incident_action(&self, incident: i64, action: &str, now: Millis) -> StoreResult<i64> {
-        let mut inner = self.lock();
-        if !inner.incidents.contains_key(&incident) {
-            return Err(foreign_key_failed());
-        }
-        let id = inner.incident_actions.len() as i64 + 1;
-        inner.incident_actions.push(IncidentActionRow {
-            id,
-            incident,
-            action: action.to_string(),
-            at: now,
-            applied_at: None,
-            outcome: None,
-        });
-        Ok(id)
-    }
-
-    fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>> {
-        let inner = self.lock();
-        Ok(inner
-            .incident_actions
-            .iter()
-            .filter(|a| a.applied_at.is_none())
-            .filter(|a| {
-                inner
-                    .incidents
-                    .get(&a.incident)
-                    .is_some_and(|i| i.plan == plan)
-            })
-            .cloned()
-            .collect())
-    }
-
-    fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>> {
-        Ok(self
-            .lock()
-            .incident_actions
-            .get((id - 1).max(0) as usize)
-            .filter(|a| a.id == id)
-            .cloned())
-    }
 }
-
 impl TokenStore for MemoryStore {
     fn add_token(&self, token: &NewToken, now: Millis) -> StoreResult<i64> {
         let mut inner = self.lock();

@@ -1,15 +1,21 @@
 //! The store: runs, steps, the outbox, schedule cursors and the audit log. Everything the
 //! engine must not forget goes here *before* anything visible happens ("durable before
-//! visible"). The embedded default is SQLite (`sqlite/`); the trait is what a PostgreSQL
-//! store implements next, so the claiming SQL stays compatible with `FOR UPDATE SKIP LOCKED`.
-//! `memory` is the same store in plain collections, for rehearsals and tests: it behaves
+//! visible"). Its interface (`api.rs`) is one trait per aggregate and `Store`, all of them,
+//! in backend-neutral terms; the embedded default backend is SQLite (`sqlite/`, its SQL and
+//! migrations in files beside it). A PostgreSQL backend implements the same traits, so the
+//! claiming SQL stays compatible with `FOR UPDATE SKIP LOCKED`. `memory` is the same store in
+//! plain collections, for rehearsals (a year of fires in seconds) and tests: it behaves
 //! exactly like SQLite (`tests/store.rs` holds both to one suite) and keeps nothing.
 
+mod api;
+mod handle;
 pub mod memory;
 mod model;
 pub mod sqlite;
 mod tokens;
 
+pub use api::*;
+pub use handle::StoreHandle;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use sqlite::SqliteStore;
@@ -20,8 +26,13 @@ pub use tokens::{NewToken, TokenRow, TokenStore};
 pub enum StoreError {
     #[error("cannot open the store `{location}`: {reason}")]
     Open { location: String, reason: String },
+    /// The backend failed or refused a call, in its own words (a refused call changes
+    /// nothing).
     #[error("the store failed: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Backend(String),
+    /// The store's schema cannot be brought up to date by this crier.
+    #[error("cannot use the store `{location}`: {reason}")]
+    Schema { location: String, reason: String },
     #[error("the store holds a value crier cannot read: {0}")]
     Corrupt(String),
     #[error("unsupported store `{0}`: use `sqlite://PATH` (PostgreSQL is not supported yet)")]
@@ -85,184 +96,6 @@ pub fn lock_service(url: &str, base: &std::path::Path) -> StoreResult<Option<Ser
 pub type StoreResult<T> = Result<T, StoreError>;
 
 pub use crate::script::AccountMetrics;
-
-/// The engine's view of durable state. Every method is one transaction.
-pub trait Store: TokenStore + Send + Sync {
-    /// Records a playbook revision (by content digest) and returns its id.
-    fn record_revision(&self, digest: &str, now: Millis) -> StoreResult<i64>;
-    /// When the engine was last known to be running (every commit records it).
-    fn last_alive(&self) -> StoreResult<Option<Millis>>;
-    /// When the first playbook revision was recorded: the day `crier run` first started on
-    /// this store (what `day_one: first-run` counts from).
-    fn first_started(&self) -> StoreResult<Option<Millis>>;
-    /// The last fire handled for every item that has fired.
-    fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>>;
-    /// Commits new runs (with steps and outbox rows) and advanced cursors together, and
-    /// records that the engine was alive at `batch.now`. A run whose (playbook, item, fire time) exists already is left alone.
-    fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>>;
-    /// Takes back the sends of claims whose lease passed (their dispatcher stopped or
-    /// stalled): those whose request had left go back to `pending` with `check_first` set
-    /// (their outcome is unknown); those whose request never left go back as they were,
-    /// the claim's attempt not counted.
-    fn recover_in_doubt(&self, now: Millis) -> StoreResult<Recovered>;
-    /// Takes back, as `recover_in_doubt` does, every claim whose owner starts with
-    /// `owner_prefix`, lease or not: for a caller that knows those owners are gone (the
-    /// one `crier run` on an SQLite store, holding its service lock, after a crash).
-    fn recover_claims_of(&self, owner_prefix: &str, now: Millis) -> StoreResult<Recovered>;
-    /// Claims up to `limit` outbox rows due at `claim.now` (`pending` → `sending`, one
-    /// attempt more) for `claim.owner` until `claim.lease_until`. No request has left for
-    /// them yet: `mark_in_flight` records each one just before it does.
-    fn claim_outbox(&self, claim: &Claim, limit: usize) -> StoreResult<Vec<OutboxRow>>;
-    /// Records that requests for `ids` are leaving now (and the first attempt's time).
-    /// Returns the ids marked: those still claimed by `owner`; any other must not be sent.
-    fn mark_in_flight(
-        &self,
-        owner: &str,
-        ids: &[OutboxId],
-        now: Millis,
-    ) -> StoreResult<Vec<OutboxId>>;
-    /// Extends the lease of the sends `ids` that `owner` still holds to `lease_until`;
-    /// returns how many. (A claim its owner forgot, such as one whose mark failed, lapses.)
-    fn renew_claims(
-        &self,
-        owner: &str,
-        ids: &[OutboxId],
-        lease_until: Millis,
-        now: Millis,
-    ) -> StoreResult<usize>;
-    /// Records what happened to sends `owner` claimed and settles the runs they finish.
-    /// A send no longer claimed by `owner` (its lease passed and it was taken back) is left
-    /// alone: its id is returned, and its result is not recorded.
-    fn finish_outbox(
-        &self,
-        owner: &str,
-        outcomes: &[(OutboxId, OutboxOutcome)],
-        now: Millis,
-    ) -> StoreResult<Vec<OutboxId>>;
-    /// The network's id of the latest post an item sent with an account (for replies).
-    fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>>;
-    /// When the next pending outbox row is due.
-    fn next_outbox_due(&self) -> StoreResult<Option<Millis>>;
-    /// Steps waiting (`wait`, `approve`) whose time has come.
-    fn waiting_steps_due(&self, now: Millis) -> StoreResult<Vec<WaitingStep>>;
-    /// When the next waiting step wakes.
-    fn next_wake(&self) -> StoreResult<Option<Millis>>;
-    /// Moves a run on: closes its current step with `outcome`, then appends the outbox rows
-    /// and the next waiting step (if any) the engine computed.
-    fn advance_run(&self, advance: &RunAdvance, now: Millis) -> StoreResult<()>;
-    /// Every run matching the filter, newest first, with steps and outbox rows.
-    fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>>;
-    /// Every run with each of its sends, oldest first, in one pass (for rehearsal reports).
-    fn timeline(&self) -> StoreResult<Vec<TimelineRow>>;
-    /// Counts and the rows still in flight, for `crier status`.
-    fn status(&self) -> StoreResult<StatusView>;
-    /// Records a snapshot of `account`'s metrics taken at `at` (a second one at the same
-    /// instant replaces the first).
-    fn record_metrics(
-        &self,
-        account: &str,
-        metrics: &AccountMetrics,
-        at: Millis,
-    ) -> StoreResult<()>;
-    /// The latest snapshot of `account`, and when it was taken.
-    fn latest_metrics(&self, account: &str) -> StoreResult<Option<(Millis, AccountMetrics)>>;
-    /// The network ids of `account`'s posts sent at or after `since`, newest first, at most
-    /// `limit` (what a metrics snapshot counts likes and replies of).
-    fn recent_remote_ids(
-        &self,
-        account: &str,
-        since: Millis,
-        limit: usize,
-    ) -> StoreResult<Vec<String>>;
-
-    // The kill switch.
-
-    /// Records a pause; the dispatcher holds the sends it covers from its next claim on.
-    fn pause(&self, pause: &NewPause, now: Millis) -> StoreResult<i64>;
-    /// Lifts the pauses in force with exactly `scope` (every pause, for `All`); returns
-    /// how many. Held sends are released by the service (`Engine::release_held`).
-    fn resume(&self, scope: &PauseScope, by: &str, now: Millis) -> StoreResult<usize>;
-    /// The pauses in force at `now`, oldest first.
-    fn pauses(&self, now: Millis) -> StoreResult<Vec<PauseView>>;
-    /// Every send a pause holds, by id.
-    fn held_sends(&self) -> StoreResult<Vec<HeldSend>>;
-    /// Sends held sends on (due at `now`) or drops them, and settles their runs. A send no
-    /// longer held is left alone.
-    fn release_held(&self, releases: &[(OutboxId, Release)], now: Millis) -> StoreResult<()>;
-
-    // The posting rules' limits.
-
-    /// Sends that count against the limits: sent or sending at or after `since`, and those
-    /// due after `now` (placed there by a limit or a retry).
-    /// (Direct messages and notices are left out: the limits do not count them.)
-    fn send_slots(&self, since: Millis, now: Millis) -> StoreResult<Vec<SendSlot>>;
-
-    // Approvals of posts (opened by `commit`, with the runs that notify the approvers).
-
-    /// The approval of one fire of a post, if one was opened.
-    fn approval_for(&self, key: &ItemKey, fire_at: Millis) -> StoreResult<Option<ApprovalView>>;
-    fn approval(&self, id: i64) -> StoreResult<Option<ApprovalView>>;
-    /// Every approval (only the pending ones if asked), by the post's time.
-    fn approvals(&self, pending_only: bool) -> StoreResult<Vec<ApprovalView>>;
-    /// Records a person's decision, settles the approval by its `need`, and wakes a run
-    /// held waiting for it. Who may decide, and until when, is checked by the caller.
-    fn decide(
-        &self,
-        id: i64,
-        by: &str,
-        decision: Decision,
-        note: Option<&str>,
-        now: Millis,
-    ) -> StoreResult<ApprovalView>;
-
-    // Contests: their state and entries, as JSON the `contest` module reads and writes.
-
-    fn contest_state(&self, contest: &str) -> StoreResult<Option<String>>;
-    fn put_contest_state(&self, contest: &str, state: &str, now: Millis) -> StoreResult<()>;
-    /// Every entry of a contest, `(key, entry)`, in the order first seen.
-    fn contest_entries(&self, contest: &str) -> StoreResult<Vec<(String, String)>>;
-    /// Adds entries, or replaces those already seen (same key), in one transaction.
-    fn put_contest_entries(
-        &self,
-        contest: &str,
-        entries: &[(String, String)],
-        now: Millis,
-    ) -> StoreResult<()>;
-
-    // Crisis plans: runner states and incidents are written through `commit` (with the runs
-    // and pauses they imply); mentions and people's actions arrive here.
-
-    fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>>;
-    /// Where `account`'s mentions were read up to for `plan`.
-    fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>>;
-    /// Stores mentions read for `plan` (each key once) and the cursor after them, together.
-    /// Returns how many were new.
-    fn add_crisis_mentions(
-        &self,
-        plan: &str,
-        account: &str,
-        mentions: &[NewMention],
-        cursor: Option<&str>,
-        now: Millis,
-    ) -> StoreResult<usize>;
-    /// `plan`'s mentions read after `after_seq` and made at or after `since`, in read order.
-    fn crisis_mentions(
-        &self,
-        plan: &str,
-        after_seq: i64,
-        since: Millis,
-    ) -> StoreResult<Vec<StoredMention>>;
-    /// Every incident, newest first.
-    fn incidents(&self) -> StoreResult<Vec<IncidentRow>>;
-    fn incident(&self, id: i64) -> StoreResult<Option<IncidentRow>>;
-    /// The id the next incident takes.
-    fn next_incident_id(&self) -> StoreResult<i64>;
-    /// Records a person's action on an incident, for the service to apply.
-    fn add_incident_action(&self, incident: i64, action: &str, now: Millis) -> StoreResult<i64>;
-    /// The actions on `plan`'s incidents not applied yet, oldest first.
-    fn pending_incident_actions(&self, plan: &str) -> StoreResult<Vec<IncidentActionRow>>;
-    fn incident_action(&self, id: i64) -> StoreResult<Option<IncidentActionRow>>;
-}
 
 /// The day `crier run` first started on the store `plan` names, in the plan's time zone,
 /// without creating or changing anything: `None` when there is no store yet (or it names a

@@ -205,6 +205,25 @@ pub struct Batch {
     pub pauses: Vec<NewPause>,
     /// Pauses to lift (a crisis plan's `resume:` step).
     pub resumes: Vec<NewResume>,
+    /// The inbound event these runs answer, recorded with them. If its (hook, key) was
+    /// received before, nothing of the batch is written and `commit` returns no run.
+    pub hook_event: Option<NewHookEvent>,
+}
+
+/// An inbound event: its hook, and the key that tells a retry from a new event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHookEvent {
+    pub hook: String,
+    pub key: String,
+}
+
+/// What an inbound event fired, as first committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HookReceipt {
+    pub hook: String,
+    pub key: String,
+    pub received_at: Millis,
+    pub runs: Vec<RunId>,
 }
 
 impl Batch {
@@ -215,6 +234,7 @@ impl Batch {
             && self.crisis.is_empty()
             && self.pauses.is_empty()
             && self.resumes.is_empty()
+            && self.hook_event.is_none()
     }
 }
 
@@ -523,6 +543,8 @@ pub struct OutboxView {
     /// Why it waits or was dropped (a pause, a limit), with the rule named.
     pub note: Option<String>,
     pub text: String,
+    /// When its state last changed: for a sent one, when the network took it.
+    pub updated_at: Millis,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

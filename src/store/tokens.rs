@@ -28,7 +28,7 @@ pub struct TokenRow {
 }
 
 /// The API tokens of a store. Every method is one transaction.
-pub trait TokenStore {
+pub trait TokenStore: Send + Sync {
     /// Records a token; its id. A digest recorded already is refused.
     fn add_token(&self, token: &NewToken, now: Millis) -> StoreResult<i64>;
     /// The token whose secret has this digest, revoked or expired ones included.

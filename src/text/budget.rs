@@ -3,7 +3,6 @@
 //! reason; the budget keeps every render short, so nothing else waits on it.
 
 use std::cell::Cell;
-use std::io;
 
 use minijinja::value::Value;
 use minijinja::{Error, ErrorKind};
@@ -66,27 +65,21 @@ pub(super) fn too_large() -> String {
     )
 }
 
+pub(super) fn too_deep() -> String {
+    "the text nests values more than 64 deep while rendering (the limit for one text)".into()
+}
+
+pub(super) fn too_much_made() -> String {
+    format!(
+        "the text builds more than {} MiB of values while rendering (the limit for one text)",
+        super::bounded::MAX_MADE_BYTES / (1024 * 1024)
+    )
+}
+
+/// Every reason a render goes over budget.
+pub(super) fn reasons() -> [String; 4] {
+    [out_of_steps(), too_large(), too_deep(), too_much_made()]
+}
+
 pub(super) const OVER_BUDGET_HINT: &str =
     "loop over fewer items, or move long lists out of the text";
-
-/// Collects rendered output and refuses to grow past [`MAX_TEXT_BYTES`].
-#[derive(Default)]
-pub(super) struct BoundedOutput {
-    pub(super) text: Vec<u8>,
-    pub(super) overflowed: bool,
-}
-
-impl io::Write for BoundedOutput {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.text.len() + buf.len() > MAX_TEXT_BYTES {
-            self.overflowed = true;
-            return Err(io::Error::other("the rendered text is over budget"));
-        }
-        self.text.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}

@@ -60,7 +60,10 @@ impl TextError {
         if error.kind() == ErrorKind::OutOfFuel {
             return TextError::over_budget(super::budget::out_of_steps());
         }
-        if detail == super::budget::too_large() || detail == super::budget::out_of_steps() {
+        if super::budget::reasons()
+            .iter()
+            .any(|reason| reason == detail)
+        {
             return TextError::over_budget(detail.to_string());
         }
         let spanned = error

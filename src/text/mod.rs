@@ -6,6 +6,7 @@
 //! hints; [`TextTemplates::render`] renders with strict undefined values within a budget of
 //! steps and size, caching each compiled template.
 
+mod bounded;
 mod budget;
 mod check;
 mod error;

@@ -1,12 +1,14 @@
 //! `TextTemplates`: the one minijinja environment, strict about undefined values, with a
-//! thread-safe cache of compiled templates keyed by their source.
+//! thread-safe cache of compiled templates keyed by their source; each render runs through
+//! `bounded` so that no text can take more than its budget.
 
 use std::sync::RwLock;
 
+use minijinja::machinery::{Vm, get_compiled_template, make_string_output};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
-use super::budget::{BoundedOutput, MAX_STEPS};
-use super::{TextError, check, filters};
+use super::budget::MAX_STEPS;
+use super::{TextError, bounded, check, filters};
 
 /// Compiled templates kept before the cache is emptied (playbooks hold far fewer texts).
 const CACHE_LIMIT: usize = 10_000;
@@ -44,6 +46,7 @@ impl TextTemplates {
         env.add_filter("duration", filters::duration);
         env.add_filter("join", filters::bounded_join);
         env.add_function("range", super::budget::bounded_range);
+        bounded::register(&mut env);
         TextTemplates {
             env: RwLock::new(env),
         }
@@ -63,7 +66,7 @@ impl TextTemplates {
         {
             let env = self.env.read().unwrap_or_else(|e| e.into_inner());
             if let Ok(template) = env.get_template(source) {
-                return bounded_render(&template, source, context);
+                return bounded_render(&env, &template, source, context);
             }
         }
         let mut env = self.env.write().unwrap_or_else(|e| e.into_inner());
@@ -73,22 +76,32 @@ impl TextTemplates {
         env.add_template_owned(source.to_owned(), source.to_owned())
             .map_err(to_text)?;
         let template = env.get_template(source).map_err(to_text)?;
-        bounded_render(&template, source, context)
+        bounded_render(&env, &template, source, context)
     }
 }
 
 fn bounded_render(
+    env: &Environment<'_>,
     template: &minijinja::Template<'_, '_>,
     source: &str,
     context: &serde_json::Value,
 ) -> Result<String, TextError> {
-    let _metered = super::budget::start();
-    let mut output = BoundedOutput::default();
-    match template.render_captured_to(context, &mut output) {
-        Ok(_) => Ok(String::from_utf8_lossy(&output.text).into_owned()),
-        Err(_) if output.overflowed => Err(TextError::over_budget(super::budget::too_large())),
-        Err(error) => Err(TextError::from_minijinja(&error, source)),
-    }
+    let compiled = bounded::rewrite_compiled(get_compiled_template(template));
+    let _range_items = super::budget::start();
+    let _counts = bounded::start();
+    let mut text = String::new();
+    let mut output = make_string_output(&mut text);
+    let root = minijinja::Value::from_serialize(context);
+    Vm::new(env)
+        .eval(
+            &compiled.instructions,
+            root,
+            &compiled.blocks,
+            &mut output,
+            AutoEscape::None,
+        )
+        .map_err(|error| TextError::from_minijinja(&error, source))?;
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -113,7 +126,11 @@ mod tests {
         }
         assert_eq!(exists("filter", "nope"), "False");
         let env = texts.env.read().unwrap();
-        let mut globals: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+        let mut globals: Vec<&str> = env
+            .globals()
+            .map(|(name, _)| name)
+            .filter(|name| !bounded::is_internal(name))
+            .collect();
         let mut expected = FUNCTIONS.to_vec();
         globals.sort_unstable();
         expected.sort_unstable();
@@ -196,5 +213,118 @@ mod tests {
         );
         let fine = "{% for i in range(3) %}{{ range(4) | list | length }}{% endfor %}";
         assert_eq!(render(fine).unwrap(), "444");
+    }
+
+    /// Texts that would double a value every turn of a loop (memory, not steps): each fails
+    /// with the budget's reason after a few turns, long before memory grows.
+    #[test]
+    fn values_that_double_stop_at_the_size_budget() {
+        let ns = "{% set ns = namespace(s=\"x&\", l=[1]) %}";
+        let doubling = [
+            "{% set ns.s = ns.s ~ ns.s %}",
+            "{% set ns.s = ns.s + ns.s %}",
+            "{% set ns.s = ns.s * 2 %}",
+            "{% set ns.s = ns.s | replace(\"x\", ns.s) %}",
+            "{% set ns.s = ns.s | replace(\"\", \"yy\") %}",
+            "{% set c %}{{ ns.s }}{{ ns.s }}{% endset %}{% set ns.s = c %}",
+            "{% set ns.s = ns.s | indent(ns.s | length, true) %}",
+            "{% set ns.s = [ns.s, ns.s] | join %}",
+            "{% set ns.l = ns.l + ns.l %}",
+            "{% set ns.l = [ns.l, ns.l] %}",
+            "{% set ns.l = ns.l * 2 %}",
+            "{% set ns.s = ns.l | string %}{% set ns.l = [ns.l, ns.l] %}",
+        ];
+        for step in doubling {
+            let source = format!("{ns}{{% for i in range(200) %}}{step}{{% endfor %}}ok");
+            let error = render(&source).unwrap_err();
+            assert!(
+                error.message.contains("larger than 256 KiB")
+                    || error.message.contains("more than 64 deep"),
+                "{source}: {error:?}"
+            );
+            assert_eq!(
+                error.hint.as_deref(),
+                Some("loop over fewer items, or move long lists out of the text"),
+                "{source}"
+            );
+        }
+        let single = [
+            "{{ \"x\" * 100000000 }}",
+            "{{ \"a\\nb\" | indent(1000000000) }}",
+            "{{ \"a\\nb\" | indent(width=1000000000) }}",
+            "{{ [1] | batch(1000000000, 0) | list }}",
+            "{{ [1] | slice(1000000000, 0) | list }}",
+            "{% macro d(s) %}{{ s }}{{ s }}{% endmacro %}{% set ns = namespace(s=\"x\") %}{% for i in range(60) %}{% set ns.s = d(ns.s) %}{% endfor %}",
+            "{% for i in range(100000) %}{{ \"abc\" }}{% endfor %}",
+            "{% for i in range(100000) %}abc{% endfor %}",
+        ];
+        for source in single {
+            let error = render(source).unwrap_err();
+            assert!(
+                error.hint.as_deref() == Some(super::super::budget::OVER_BUDGET_HINT),
+                "{source}: {error:?}"
+            );
+        }
+        let spread = render("{{ \"a\" | indent(*[2]) }}").unwrap_err();
+        assert!(spread.message.contains("spread"), "{spread:?}");
+    }
+
+    /// A value made and dropped again and again uses no memory but does work: that is
+    /// bounded too.
+    #[test]
+    fn values_made_over_and_over_stop_at_the_work_budget() {
+        let source = "{% set big = \"x\" * 200000 %}{% for i in range(100000) %}{% set t = big ~ \"y\" %}{% endfor %}";
+        let error = render(source).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the text builds more than 16 MiB of values while rendering (the limit for one text)"
+        );
+    }
+
+    #[test]
+    fn the_checks_change_nothing_within_budget() {
+        let texts = TextTemplates::new();
+        let context = serde_json::json!({ "winners": ["ann", "bo"], "n": 3, "items": [1, 2, 3] });
+        for (source, expected) in [
+            ("Hi {{ winners | mentions }}!\n", "Hi @ann and @bo!\n"),
+            (
+                "{{ \"ab\" * n }} {{ [1] * 2 }} {{ n * 2 }} {{ 1.5 * 2 }}",
+                "ababab [1, 1] 6 3.0",
+            ),
+            (
+                "{{ \"a\\nb\" | indent(2) }}|{{ \"a-b\" | replace(\"-\", \"+\") }}",
+                "a\n  b|a+b",
+            ),
+            (
+                "{{ items | batch(2) | list }} {{ items | slice(2) | list }}",
+                "[[1, 2], [3]] [[1, 2], [3]]",
+            ),
+            (
+                "{% for i in items %}{{ loop.index }}{% if not loop.last %},{% endif %}{% endfor %}",
+                "1,2,3",
+            ),
+            (
+                "{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(1) ~ m(2) }}",
+                "<1><2>",
+            ),
+            ("{% set c %}{{ n }}{% endset %}{{ c ~ c }}", "33"),
+            (
+                "{% for x in [[1, [2]], [3]] recursive %}{% if x is iterable %}{{ loop(x) }}{% else %}{{ x }}{% endif %}{% endfor %}",
+                "123",
+            ),
+            (
+                "{{ (items | map(\"string\") | join(\"+\")) if n > 2 else \"no\" }}",
+                "1+2+3",
+            ),
+        ] {
+            assert_eq!(
+                texts.render(source, &context).unwrap(),
+                expected,
+                "{source}"
+            );
+        }
+        let missing = texts.render("a {{ nope }} b", &context).unwrap_err();
+        assert_eq!(missing.message, "`nope` has no value");
+        assert_eq!((missing.line, missing.column), (1, 6));
     }
 }

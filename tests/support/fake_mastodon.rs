@@ -216,6 +216,14 @@ struct Inner {
     faults: VecDeque<(Endpoint, Fault)>,
     requests: Vec<Received>,
     base_url: String,
+    /// How long every answer takes (on top of any fault's).
+    latency: Duration,
+    /// Requests being answered now, the most at once so far, and how many arrived while
+    /// `capacity` were already being answered (a small server's database pool running out).
+    busy: usize,
+    most_busy: usize,
+    capacity: usize,
+    overloaded: usize,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -256,6 +264,11 @@ impl FakeMastodon {
             faults: VecDeque::new(),
             requests: Vec::new(),
             base_url: format!("http://{addr}"),
+            latency: Duration::ZERO,
+            busy: 0,
+            most_busy: 0,
+            capacity: usize::MAX,
+            overloaded: 0,
         }));
         let (shutdown, stop) = oneshot::channel();
         let state = inner.clone();
@@ -301,6 +314,20 @@ impl FakeMastodon {
     }
 
     /// Accepts `token` instead of [`TOKEN`].
+    /// Every answer takes `latency`; more than `capacity` requests at once count as an
+    /// overload (see [`FakeMastodon::load`]).
+    pub fn set_load(&self, latency: Duration, capacity: usize) {
+        let mut inner = self.lock();
+        inner.latency = latency;
+        inner.capacity = capacity;
+    }
+
+    /// (the most requests answered at once, requests that arrived over capacity).
+    pub fn load(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.most_busy, inner.overloaded)
+    }
+
     pub fn set_token(&self, token: &str) {
         self.lock().token = token.into();
     }
@@ -549,6 +576,9 @@ async fn handle(
     let path = uri.path().to_owned();
     let query = parse_pairs(uri.query().unwrap_or(""));
     let endpoint = endpoint_of(&method, &path);
+    let _busy = Busy::start(&state);
+    let latency = state.lock().unwrap_or_else(|e| e.into_inner()).latency;
+    tokio::time::sleep(latency).await;
     let (fault, answer) = {
         let mut inner = state.lock().unwrap_or_else(|e| e.into_inner());
         let fault = inner
@@ -582,6 +612,28 @@ async fn handle(
             StatusCode::OK.into_response()
         }
         _ => answer.into_response(),
+    }
+}
+
+/// One request being answered, counted while it lives (a dropped connection included).
+struct Busy(Shared);
+
+impl Busy {
+    fn start(state: &Shared) -> Busy {
+        let mut inner = state.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.busy >= inner.capacity {
+            inner.overloaded += 1;
+        }
+        inner.busy += 1;
+        inner.most_busy = inner.most_busy.max(inner.busy);
+        Busy(state.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        inner.busy -= 1;
     }
 }
 

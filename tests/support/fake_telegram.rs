@@ -81,6 +81,8 @@ struct Inner {
     faults: VecDeque<Fault>,
     requests: Vec<Received>,
     messages: Vec<FakeMessage>,
+    /// When each message arrived, in order.
+    arrivals: Vec<std::time::Instant>,
     next_message_id: BTreeMap<i64, i64>,
     started: BTreeSet<i64>,
     blocked: BTreeSet<i64>,
@@ -103,6 +105,7 @@ impl FakeTelegram {
             faults: VecDeque::new(),
             requests: Vec::new(),
             messages: Vec::new(),
+            arrivals: Vec::new(),
             next_message_id: BTreeMap::new(),
             started: BTreeSet::from([FAN_ID]),
             blocked: BTreeSet::from([BLOCKER_ID]),
@@ -146,6 +149,11 @@ impl FakeTelegram {
     /// The messages in the chats, in the order they were sent.
     pub fn messages(&self) -> Vec<FakeMessage> {
         self.lock().messages.clone()
+    }
+
+    /// When each message arrived, in order.
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        self.lock().arrivals.clone()
     }
 
     /// Queues an update for `getUpdates`: `content` is the update without `update_id`
@@ -350,11 +358,13 @@ fn create(inner: &mut Inner, mut message: FakeMessage) -> FakeMessage {
     *next += 1;
     message.message_id = *next;
     inner.messages.push(message.clone());
+    inner.arrivals.push(std::time::Instant::now());
     message
 }
 
 fn handle(inner: &mut Inner, method: &str, params: &Value, form: &[FormField]) -> Response {
     match method {
+        "setWebhook" => ok(Value::Bool(true)),
         "getMe" => ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "Brand", "username": BOT_USERNAME,
             "can_join_groups": true, "can_read_all_group_messages": false,

@@ -59,6 +59,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::{RequestBuilder, StatusCode, Url};
 
 use super::http;
+use super::pacing::{Limits, Pacer, Slot};
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{
@@ -138,7 +139,28 @@ pub struct MastodonConnector {
     own_account_id: Mutex<Option<String>>,
     /// When each idempotency key was first sent by this process, to bound `lookup`.
     first_sent: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// The account's quota as the server last told it (`X-RateLimit-Remaining`, `-Reset`).
+    quota: Pacer,
 }
+
+/// Requests in flight to one Mastodon server at once, over every account on it and every
+/// kind of request (posts, lookups, uploads, reads): a small server is never asked a hundred
+/// things at the same moment (after a restart with many sends in doubt, say).
+pub const PER_SERVER: usize = 4;
+
+/// One lane per server (`host:port`), shared by every Mastodon account of the process.
+static SERVERS: std::sync::LazyLock<Pacer> = std::sync::LazyLock::new(|| {
+    Pacer::new(Limits {
+        in_flight: PER_SERVER,
+        rate: None,
+    })
+});
+
+/// The account's lane: no rate of its own, the server's count believed.
+const QUOTA: Limits = Limits {
+    in_flight: PER_SERVER,
+    rate: None,
+};
 
 /// The limits to check a post against, and whether the server gave them.
 struct Checked {
@@ -174,6 +196,25 @@ impl MastodonConnector {
             limits: Mutex::new(None),
             own_account_id: Mutex::new(None),
             first_sent: Mutex::new(HashMap::new()),
+            quota: Pacer::new(QUOTA),
+        }
+    }
+
+    fn server_key(&self) -> String {
+        format!(
+            "{}:{}",
+            self.server.host_str().unwrap_or_default(),
+            self.server.port_or_known_default().unwrap_or_default()
+        )
+    }
+
+    /// Believes the server's `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
+    fn observe_quota(&self, headers: &reqwest::header::HeaderMap) {
+        let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        let remaining = text("x-ratelimit-remaining").and_then(|v| v.trim().parse::<u64>().ok());
+        let reset = text("x-ratelimit-reset").and_then(|v| http::parse_reset(v, Utc::now()));
+        if let (Some(remaining), Some(reset)) = (remaining, reset) {
+            self.quota.observe("account", remaining, reset);
         }
     }
 
@@ -227,9 +268,12 @@ impl MastodonConnector {
         what: &str,
     ) -> Result<http::Reply, SendError> {
         let request = request.bearer_auth(self.token.expose());
-        http::fetch(request)
+        let _place = SERVERS.slot(&self.server_key()).await;
+        let reply = http::fetch(request)
             .await
-            .map_err(|err| transport_error(err, what))
+            .map_err(|err| transport_error(err, what))?;
+        self.observe_quota(&reply.headers);
+        Ok(reply)
     }
 
     /// Sends `request`; anything but a 2xx comes back classified by `http::classify_status`
@@ -261,7 +305,10 @@ impl MastodonConnector {
             };
         }
         let request = self.client.get(self.endpoint("/api/v2/instance"));
-        let limits = match http::execute(request).await {
+        let place = SERVERS.slot(&self.server_key()).await;
+        let limits = http::execute(request).await;
+        drop(place);
+        let limits = match limits {
             Ok(reply) => {
                 let instance: Instance = serde_json::from_str(&reply.body).unwrap_or_default();
                 #[derive(serde::Deserialize)]
@@ -615,6 +662,12 @@ impl Connector for MastodonConnector {
 
     fn account(&self) -> &str {
         &self.account
+    }
+
+    /// The account's quota, as the server last told it. (Each request takes one of the
+    /// server's places in flight as it leaves.)
+    async fn pace(&self, _post: &OutgoingPost) -> Slot {
+        self.quota.slot("account").await
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {

@@ -49,11 +49,14 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use self::api::{Context, Message, Update, User};
-use self::updates::{Audience, mention_in};
+use self::updates::{Audience, WebhookError, mention_in};
 use super::http;
+use super::pacing::{Limits, Pacer, Slot};
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
-use super::{Connector, Delivered, Lookup, MentionPage, OutgoingPost, SendError};
+use super::{
+    Connector, Delivered, Lookup, Mention, MentionPage, OutgoingPost, PushedUpdateError, SendError,
+};
 use crate::network::Network;
 
 pub use updates::{SECRET_TOKEN_HEADER, parse_webhook_update, verify_secret_token};
@@ -89,7 +92,29 @@ pub struct TelegramConnector {
     client: reqwest::Client,
     /// `getMe`, asked once, to recognise mentions of the bot.
     bot: OnceCell<User>,
+    /// `updates: webhook`: where Telegram pushes the bot's updates, with which secret token;
+    /// registered (`setWebhook`) once, when updates are first asked for.
+    webhook: Option<Webhook>,
+    webhook_registered: std::sync::atomic::AtomicBool,
+    /// Sends per chat within Telegram's limits for a bot ([`PACE`]).
+    pacer: Pacer,
 }
+
+/// Webhook mode: the public URL of crier's server for this account, and the secret token
+/// Telegram sends with each update.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: Url,
+    pub secret: Secret,
+}
+
+/// Telegram asks bots for at most about 20 messages a minute to one group or channel (and
+/// one a second to any chat): sends to one chat go one at a time, at most 20 a minute, so a
+/// burst goes out at that pace instead of being refused with `429`.
+pub const PACE: Limits = Limits {
+    in_flight: 1,
+    rate: Some((20, std::time::Duration::from_secs(60))),
+};
 
 impl TelegramConnector {
     pub fn new(
@@ -106,7 +131,16 @@ impl TelegramConnector {
             chat: chat.into(),
             client,
             bot: OnceCell::new(),
+            webhook: None,
+            webhook_registered: Default::default(),
+            pacer: Pacer::new(PACE),
         }
+    }
+
+    /// Takes the bot's updates from Telegram's pushes to `webhook` instead of `getUpdates`.
+    pub fn with_webhook(mut self, webhook: Webhook) -> Self {
+        self.webhook = Some(webhook);
+        self
     }
 
     /// The connector of a `telegram` account: `token`, `chat`, and optionally `server`.
@@ -118,13 +152,21 @@ impl TelegramConnector {
         };
         let chat = chat.to_owned();
         let token = setup.required_secret(Network::Telegram, "token")?;
-        Ok(TelegramConnector::new(
-            setup.name,
-            server,
-            token,
-            chat,
-            setup.client.clone(),
-        ))
+        let webhook = match setup.config.updates.as_ref().map(|u| u.trim()) {
+            Some("webhook") => {
+                let url = setup.required(Network::Telegram, "url", &setup.config.url)?;
+                let url = setup.http_url("url", url)?;
+                let secret = setup.required_secret(Network::Telegram, "secret")?;
+                Some(Webhook { url, secret })
+            }
+            _ => None,
+        };
+        let connector =
+            TelegramConnector::new(setup.name, server, token, chat, setup.client.clone());
+        Ok(match webhook {
+            Some(webhook) => connector.with_webhook(webhook),
+            None => connector,
+        })
     }
 
     /// `{server}/bot{token}/{method}`.
@@ -327,6 +369,12 @@ impl Connector for TelegramConnector {
         self.send_to(&self.chat, post).await
     }
 
+    async fn pace(&self, post: &OutgoingPost) -> Slot {
+        self.pacer
+            .slot(post.direct_to.as_deref().unwrap_or(&self.chat))
+            .await
+    }
+
     /// Telegram keeps no idempotency key and lets no bot list its messages.
     async fn lookup(&self, _post: &OutgoingPost) -> Result<Lookup, SendError> {
         Ok(Lookup::Unsupported)
@@ -385,6 +433,30 @@ impl Connector for TelegramConnector {
     }
 
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
+        // Telegram answers `getUpdates` with an error while a webhook is set: in webhook
+        // mode updates arrive through `pushed_update`, once the webhook is registered.
+        if let Some(webhook) = &self.webhook {
+            use std::sync::atomic::Ordering;
+            if !self.webhook_registered.load(Ordering::SeqCst) {
+                let body = json!({
+                    "url": webhook.url.as_str(),
+                    "secret_token": webhook.secret.expose(),
+                    "allowed_updates": ["message", "channel_post"],
+                });
+                let context = Context {
+                    action: "registering the bot's webhook",
+                    chat: None,
+                };
+                let _: bool = self
+                    .call("setWebhook", RequestBody::Json(body), context)
+                    .await?;
+                self.webhook_registered.store(true, Ordering::SeqCst);
+            }
+            return Ok(MentionPage {
+                mentions: Vec::new(),
+                cursor: cursor.map(str::to_owned),
+            });
+        }
         let offset = match cursor {
             Some(cursor) => {
                 Some(
@@ -427,5 +499,29 @@ impl Connector for TelegramConnector {
                 .last()
                 .map(|update| (update.update_id + 1).to_string()),
         })
+    }
+
+    async fn pushed_update(
+        &self,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<Option<Mention>, PushedUpdateError> {
+        let Some(webhook) = &self.webhook else {
+            return Err(PushedUpdateError::NotPushed);
+        };
+        let update = super::telegram::parse_webhook_update(webhook.secret.expose(), token, body)
+            .map_err(|error| match error {
+                WebhookError::BadSecretToken => PushedUpdateError::BadToken,
+                WebhookError::NotAnUpdate { reason } => PushedUpdateError::NotAnUpdate { reason },
+            })?;
+        let audience = Audience {
+            bot: self
+                .bot()
+                .await
+                .map_err(PushedUpdateError::Network)?
+                .clone(),
+            chat: self.chat.clone(),
+        };
+        Ok(mention_in(&update, &audience))
     }
 }

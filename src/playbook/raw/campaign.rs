@@ -41,6 +41,33 @@ pub struct Campaign {
     /// replaces this).
     #[serde(default)]
     pub approve: Option<Spanned<PostApproval>>,
+    /// Inbound events that fire its `on: { hook: NAME }` posts: `POST /hooks/NAME` with a
+    /// signed JSON body. Names are unique across all loaded playbooks.
+    #[serde(default)]
+    pub hooks: BTreeMap<String, Spanned<Hook>>,
+}
+
+/// An inbound event: who may send it, and how to tell a retry from a new event.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    /// The HMAC-SHA256 key requests are signed with, as `env:NAME` or `file:PATH`: the
+    /// sender puts `X-Crier-Timestamp` (unix seconds) and `X-Crier-Signature:
+    /// sha256=<hex of HMAC(secret, "TIMESTAMP.BODY")>` on each request.
+    #[serde(default)]
+    pub secret: Option<Spanned<String>>,
+    /// A JSON pointer to the event's own id in the body, e.g. `/review/id`: a second event
+    /// with the same id fires nothing (the `Idempotency-Key` header does the same, and wins).
+    #[serde(default)]
+    pub id: Option<Spanned<String>>,
+}
+
+/// What fires a post instead of a time.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnEvent {
+    /// The name of one of the campaign's `hooks:`.
+    pub hook: Name,
 }
 
 /// When a campaign is active.
@@ -71,6 +98,10 @@ pub struct PostItem {
     /// A CSV file (`at,to,text,media`), relative to this playbook, each row a post.
     #[serde(default)]
     pub calendar: Option<Spanned<String>>,
+    /// Fired by an inbound event instead of a time: `on: { hook: new-review }`. Its `when:`
+    /// and text see the event's JSON body as `event`.
+    #[serde(default)]
+    pub on: Option<Spanned<OnEvent>>,
     /// The accounts to post with (names from `crier.yaml`).
     #[serde(default)]
     pub to: OneOrMany<Name>,

@@ -106,6 +106,11 @@ pub struct AccountConfig {
     /// Telegram: the chat, e.g. `@brand_channel` or a numeric chat id.
     #[serde(default)]
     pub chat: Option<Spanned<String>>,
+    /// Telegram: how the bot's updates (mentions, replies) arrive: `poll` (`getUpdates`, the
+    /// default) or `webhook` (Telegram pushes them to `url`, with `secret` as its secret
+    /// token).
+    #[serde(default)]
+    pub updates: Option<Spanned<String>>,
     /// Matrix: the homeserver URL.
     #[serde(default)]
     pub homeserver: Option<Spanned<String>>,
@@ -115,10 +120,12 @@ pub struct AccountConfig {
     /// Discord, Slack: the incoming-webhook URL, as `env:NAME` or `file:PATH` (it is a secret).
     #[serde(default)]
     pub webhook: Option<Spanned<String>>,
-    /// Webhook: the receiver's URL.
+    /// Webhook: the receiver's URL. Telegram with `updates: webhook`: the public URL of
+    /// crier's server that Telegram sends the bot's updates to.
     #[serde(default)]
     pub url: Option<Spanned<String>>,
-    /// Webhook: the HMAC-SHA256 signing secret, as `env:NAME` or `file:PATH`.
+    /// Webhook: the HMAC-SHA256 signing secret. Telegram with `updates: webhook`: the
+    /// webhook's secret token (1–256 of `A-Z a-z 0-9 _ -`). As `env:NAME` or `file:PATH`.
     #[serde(default)]
     pub secret: Option<Spanned<String>>,
     /// Email: the SMTP server, e.g. `smtp://localhost:25` or `smtps://smtp.example.com`.

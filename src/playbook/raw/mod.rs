@@ -10,7 +10,8 @@ mod rules;
 mod template;
 
 pub use campaign::{
-    ApprovalNeed, Campaign, Missed, PostApproval, PostApprovalTimeout, PostItem, Window,
+    ApprovalNeed, Campaign, Hook, Missed, OnEvent, PostApproval, PostApprovalTimeout, PostItem,
+    Window,
 };
 pub use config::{AccountConfig, ConfigFile, HttpConfig, Network, Person, Role, ServerConfig};
 pub use contest::{

@@ -10,9 +10,9 @@ use super::expand::Templates;
 use super::{Validator, known_variables, spanned_scalar};
 use crate::diagnostic::{Diagnostic, Position};
 use crate::network::Capabilities;
-use crate::playbook::plan::{Accounts, ApprovalPlan, CampaignPlan, PostPlan, Trigger};
+use crate::playbook::plan::{Accounts, ApprovalPlan, CampaignPlan, HookPlan, PostPlan, Trigger};
 use crate::playbook::raw::{
-    ApprovalNeed, Campaign, Missed, PostApproval, PostApprovalTimeout, PostItem,
+    ApprovalNeed, Campaign, Hook, Missed, PostApproval, PostApprovalTimeout, PostItem,
 };
 use crate::playbook::yaml::{Node, NodeKind, Spanned};
 use crate::schedule::{self, CronSchedule, TimeWindow, read_calendar, resolve_local};
@@ -20,6 +20,8 @@ use crate::script::ConditionContext;
 
 /// Variables every campaign text sees besides `vars`.
 pub const CAMPAIGN_TEXT_VARIABLES: [&str; 3] = ["campaign", "post", "now"];
+/// What the text of a post fired by a hook sees besides those: the event's JSON body.
+pub const HOOK_TEXT_VARIABLE: &str = "event";
 
 impl Validator<'_> {
     pub(super) fn campaign(&mut self, node: &Node, templates: &Templates) -> Option<CampaignPlan> {
@@ -53,6 +55,7 @@ impl Validator<'_> {
             );
         }
         let known = known_variables(&vars, &CAMPAIGN_TEXT_VARIABLES);
+        let hooks = self.hooks(&campaign.name.value, &campaign.hooks);
         let campaign_approval = campaign.approve.as_ref().and_then(|a| self.approval(a));
         let mut posts = Vec::new();
         let mut ids: HashSet<String> = HashSet::new();
@@ -63,7 +66,11 @@ impl Validator<'_> {
                 continue;
             }
             let approve = self.item_approval(item, &campaign_approval);
-            if let Some(post) = self.post(item, tz, &known, approve) {
+            let post = match &item.on {
+                Some(on) => self.hook_post(item, on, &campaign.hooks, &known, approve),
+                None => self.post(item, tz, &known, approve),
+            };
+            if let Some(post) = post {
                 if !ids.insert(post.id.clone()) {
                     let id = item.id.as_ref().expect("a post has an id");
                     self.error(
@@ -95,6 +102,217 @@ impl Validator<'_> {
             window,
             vars,
             posts,
+            hooks,
+        })
+    }
+
+    /// A campaign's `hooks:`: each named once across all playbooks, with a secret given as
+    /// a reference (read when the service starts, never here).
+    fn hooks(
+        &mut self,
+        campaign: &str,
+        hooks: &std::collections::BTreeMap<String, Spanned<Hook>>,
+    ) -> Vec<HookPlan> {
+        let mut plans = Vec::new();
+        for (name, hook) in hooks {
+            let mut ok = true;
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                self.error(
+                    hook,
+                    format!("hook name `{name}` cannot be part of a URL path"),
+                    Some("use letters, digits, `-` and `_`: `new-review`".into()),
+                );
+                ok = false;
+            }
+            match self.hooks.get(name) {
+                Some(other) => {
+                    self.error(
+                        hook,
+                        format!("duplicate hook `{name}`"),
+                        Some(format!(
+                            "campaign `{other}` declares it already; hook names are unique across all playbooks, as each is its own URL"
+                        )),
+                    );
+                    ok = false;
+                }
+                None => {
+                    self.hooks.insert(name.clone(), campaign.to_string());
+                }
+            }
+            let secret = match &hook.secret {
+                None => {
+                    self.error(
+                        hook,
+                        format!("hook `{name}` has no `secret`"),
+                        Some(format!(
+                            "every request must be signed: `secret: env:{}_SECRET`",
+                            name.to_uppercase().replace('-', "_")
+                        )),
+                    );
+                    ok = false;
+                    String::new()
+                }
+                Some(secret) if !super::config::is_secret_reference(secret) => {
+                    let mut diagnostic = self
+                        .sources
+                        .error(secret, format!("the `secret` of hook `{name}` holds a secret in the file"))
+                        .with_hint(format!(
+                            "secrets are references: write `secret: env:{}_SECRET` and set the variable, or `secret: file:/run/secrets/{name}`",
+                            name.to_uppercase().replace('-', "_")
+                        ));
+                    // Never print the secret itself.
+                    if let Some(line) = &mut diagnostic.source_line
+                        && !secret.is_empty()
+                    {
+                        *line = line.replace(secret.as_str(), "********");
+                        if let Some(position) = &mut diagnostic.position {
+                            position.len = 8 + secret.width.saturating_sub(secret.chars().count());
+                        }
+                    }
+                    self.push(diagnostic);
+                    ok = false;
+                    String::new()
+                }
+                Some(secret) => secret.trim().to_string(),
+            };
+            if let Some(pointer) = &hook.id
+                && !pointer.starts_with('/')
+            {
+                self.error(
+                    pointer,
+                    format!("`{}` is not a JSON pointer", pointer.value),
+                    Some(
+                        "a JSON pointer starts with `/`: `/review/id` is `id` inside `review`"
+                            .into(),
+                    ),
+                );
+                ok = false;
+            }
+            if ok {
+                plans.push(HookPlan {
+                    name: name.clone(),
+                    secret,
+                    id_pointer: hook.id.as_ref().map(|p| p.value.clone()),
+                });
+            }
+        }
+        plans
+    }
+
+    /// A post fired by one of the campaign's hooks: no time, no missed-fire policy, no
+    /// approval (it goes out when its event arrives); its `when:` and text see `event`.
+    fn hook_post(
+        &mut self,
+        item: &PostItem,
+        on: &Spanned<crate::playbook::raw::OnEvent>,
+        hooks: &std::collections::BTreeMap<String, Spanned<Hook>>,
+        known: &[&str],
+        approve: Option<Arc<ApprovalPlan>>,
+    ) -> Option<PostPlan> {
+        let Some(id) = &item.id else {
+            self.error(
+                on,
+                "post has no `id`",
+                Some("give every post an `id:` unique in its campaign".into()),
+            );
+            return None;
+        };
+        if item.at.is_some() || item.cron.is_some() {
+            self.error(
+                id,
+                format!("post `{}` has both a time and `on:`", id.value),
+                Some(
+                    "a post fires either at its time (`at:`, `cron:`) or on an event (`on:`)"
+                        .into(),
+                ),
+            );
+        }
+        let hook = &on.hook;
+        if !hooks.contains_key(hook.as_str()) {
+            let hint = crate::diagnostic::did_you_mean(hook, hooks.keys().map(String::as_str))
+                .or_else(|| {
+                    Some(format!(
+                        "declare it on the campaign: `hooks: {{ {}: {{ secret: env:{}_SECRET }} }}`",
+                        hook.value,
+                        hook.value.to_uppercase().replace('-', "_")
+                    ))
+                });
+            self.error(hook, format!("unknown hook `{}`", hook.value), hint);
+        }
+        for (field, set) in [
+            ("missed", item.missed.is_some()),
+            ("max_late", item.max_late.is_some()),
+        ] {
+            if set {
+                self.error(
+                    id,
+                    format!("`{field}:` does not apply to post `{}`", id.value),
+                    Some("a post fired by a hook goes out when its event arrives; it is never missed".into()),
+                );
+            }
+        }
+        if approve.is_some() {
+            let message = format!(
+                "post `{}` is fired by a hook and cannot wait for an approval",
+                id.value
+            );
+            let hint = Some(
+                "it goes out when its event arrives; an `approve:` (its own or its campaign's) is for posts with a time".into(),
+            );
+            match &item.approve {
+                Some(own) => self.error(own, message, hint),
+                None => self.error(on, message, hint),
+            }
+        }
+        if item.to.is_empty() {
+            self.error(
+                id,
+                format!("post `{}` has no accounts", id.value),
+                Some("add `to: [account, ...]` with accounts from `crier.yaml`".into()),
+            );
+        }
+        let to = self.accounts(&item.to);
+        for account in item.to.iter() {
+            self.account_can(account, Capabilities::POST, "a post");
+            if item.reply_to.is_some() {
+                self.account_can(account, Capabilities::REPLY, "`reply_to:`");
+            }
+            if !item.media.is_empty() {
+                self.account_can(account, Capabilities::MEDIA, "`media:`");
+            }
+        }
+        let mut known = known.to_vec();
+        known.push(HOOK_TEXT_VARIABLE);
+        let text = match &item.text {
+            Some(text) => {
+                self.text(text, &known);
+                text.value.clone()
+            }
+            None => {
+                self.error(id, format!("post `{}` has no `text`", id.value), None);
+                String::new()
+            }
+        };
+        let when = item
+            .when
+            .as_ref()
+            .and_then(|w| self.condition(w, ConditionContext::HookWhen));
+        Some(PostPlan {
+            id: id.value.clone(),
+            trigger: Trigger::Hook(hook.value.clone()),
+            to: to.into(),
+            text,
+            media: item.media.iter().map(|m| m.value.clone()).collect(),
+            when,
+            reply_to: item.reply_to.as_ref().map(|r| r.value.clone()),
+            // Held by a pause, each event's post goes out when the pause lifts.
+            missed: Missed::All,
+            max_late: None,
+            approve: None,
         })
     }
 
@@ -240,7 +458,7 @@ impl Validator<'_> {
             } else {
                 format!("post `{}` has both `at` and `cron`", id.value)
             };
-            self.error(id, message, Some("give each post exactly one of `at:` (once), `cron:` (recurring) or `calendar:` (a CSV file)".into()));
+            self.error(id, message, Some("give each post exactly one of `at:` (once), `cron:` (recurring), `calendar:` (a CSV file) or `on: { hook: NAME }` (an inbound event)".into()));
             return None;
         }
         // A bad time is reported, and the rest of the post is still checked.
@@ -304,7 +522,7 @@ impl Validator<'_> {
             .map(|m| m.value)
             .unwrap_or(match trigger {
                 Trigger::At(_) => Missed::Once,
-                Trigger::Cron(_) => Missed::Skip,
+                Trigger::Cron(_) | Trigger::Hook(_) => Missed::Skip,
             });
         Some(PostPlan {
             id: id.value.clone(),
@@ -329,7 +547,12 @@ impl Validator<'_> {
         known: &[&str],
         approve: Option<Arc<ApprovalPlan>>,
     ) -> Vec<PostPlan> {
-        if item.at.is_some() || item.cron.is_some() || item.text.is_some() || !item.to.is_empty() {
+        if item.at.is_some()
+            || item.cron.is_some()
+            || item.on.is_some()
+            || item.text.is_some()
+            || !item.to.is_empty()
+        {
             self.error(
                 calendar,
                 "a `calendar:` item takes its times, accounts and texts from the file",

@@ -14,7 +14,7 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
     match network {
         Network::Mastodon => (&["server", "token"], &[]),
         Network::Bluesky => (&["handle", "app_password"], &["service"]),
-        Network::Telegram => (&["chat", "token"], &["server"]),
+        Network::Telegram => (&["chat", "token"], &["server", "updates", "url", "secret"]),
         Network::Matrix => (&["homeserver", "room", "token"], &[]),
         Network::Discord | Network::Slack => (&["webhook"], &[]),
         Network::Webhook => (&["url"], &["secret"]),
@@ -36,6 +36,7 @@ fn present_fields(a: &AccountConfig) -> Vec<(&'static str, &Spanned<String>)> {
         ("app_password", &a.app_password),
         ("group", &a.group),
         ("chat", &a.chat),
+        ("updates", &a.updates),
         ("homeserver", &a.homeserver),
         ("room", &a.room),
         ("webhook", &a.webhook),
@@ -301,6 +302,9 @@ impl Validator<'_> {
                 );
             }
         }
+        if network == Network::Telegram {
+            self.telegram_updates(name, account);
+        }
         for field in required {
             if !present.iter().any(|(name, _)| name == field) {
                 self.error(
@@ -318,5 +322,43 @@ impl Validator<'_> {
                 config: account.value.clone(),
             },
         );
+    }
+
+    /// A Telegram account's `updates:`: `poll`, or `webhook` with the `url` Telegram pushes
+    /// to and the `secret` token it sends; `url` and `secret` only with `webhook`.
+    fn telegram_updates(&mut self, name: &str, account: &AccountConfig) {
+        let webhook = match &account.updates {
+            None => false,
+            Some(updates) => match updates.trim() {
+                "poll" => false,
+                "webhook" => true,
+                other => {
+                    self.error(
+                        updates,
+                        format!("`updates` is `poll` or `webhook`, not `{other}`"),
+                        None,
+                    );
+                    return;
+                }
+            },
+        };
+        for (field, value) in [("url", &account.url), ("secret", &account.secret)] {
+            match value {
+                Some(value) if !webhook => self.error(
+                    value,
+                    format!("`{field}` of account `{name}` is for `updates: webhook`"),
+                    Some("a Telegram account polls for updates unless it says `updates: webhook`".into()),
+                ),
+                None if webhook => self.error(
+                    &account.network,
+                    format!("account `{name}` with `updates: webhook` needs `{field}`"),
+                    Some(match field {
+                        "url" => "the public URL of crier's server for it: `url: https://crier.example.com/telegram/NAME`".into(),
+                        _ => format!("the secret token Telegram sends: `secret: env:{}_SECRET`", name.to_uppercase()),
+                    }),
+                ),
+                _ => {}
+            }
+        }
     }
 }

@@ -71,11 +71,21 @@ impl<'d> Templates<'d> {
                     .map(|(_, t)| t);
             }
             for post in &template.posts {
+                // A post fired by a hook also sees the event.
+                let (context, mut known) = match &post.on {
+                    Some(_) => (ConditionContext::HookWhen, variables.clone()),
+                    None => (ConditionContext::CampaignWhen, Vec::new()),
+                };
                 if let Some(text) = &post.text {
-                    v.text(text, &variables);
+                    if post.on.is_some() {
+                        known.push(super::campaign::HOOK_TEXT_VARIABLE);
+                        v.text(text, &known);
+                    } else {
+                        v.text(text, &variables);
+                    }
                 }
                 if let Some(when) = &post.when {
-                    v.condition(when, ConditionContext::CampaignWhen);
+                    v.condition(when, context);
                 }
             }
         }

@@ -78,6 +78,7 @@ pub fn validate_from(
         cron_rules: Default::default(),
         day_one: None,
         calendars: Vec::new(),
+        hooks: Default::default(),
     };
     let store = v.config(config.as_ref(), first_run);
     v.unique_names(&documents);
@@ -156,6 +157,8 @@ pub(crate) struct Validator<'a> {
     day_one: Option<super::plan::DayOne>,
     /// The calendars read so far.
     calendars: Vec<crate::diagnostic::SourceFile>,
+    /// Hooks declared so far, and the campaign declaring each (names are unique).
+    hooks: std::collections::HashMap<String, String>,
 }
 
 impl Validator<'_> {
@@ -314,10 +317,11 @@ impl Validator<'_> {
         match self.scripts.compile(source, context) {
             Ok(condition) => Some(Arc::new(condition)),
             Err(error) => {
+                let hint = event_hint(&error.message).or(error.hint);
                 let diagnostic = self
                     .sources
                     .error_inside(source, error.line, error.column, error.len, error.message)
-                    .with_optional_hint(error.hint);
+                    .with_optional_hint(hint);
                 self.push(diagnostic);
                 None
             }
@@ -327,6 +331,7 @@ impl Validator<'_> {
     /// Checks a text template against the variables it will see.
     fn text(&mut self, source: &Spanned<String>, known: &[&str]) {
         if let Err(error) = self.texts.check(source, known) {
+            let hint = event_hint(&error.message).or(error.hint);
             let diagnostic = self
                 .sources
                 .error_inside(
@@ -336,7 +341,7 @@ impl Validator<'_> {
                     error.len.max(1),
                     error.message,
                 )
-                .with_optional_hint(error.hint);
+                .with_optional_hint(hint);
             self.push(diagnostic);
         }
     }
@@ -344,6 +349,14 @@ impl Validator<'_> {
     fn path(&self, file: usize) -> PathBuf {
         self.sources.path(file).to_path_buf()
     }
+}
+
+/// Where `event` is unknown, the hint that only posts fired by a hook see it.
+fn event_hint(message: &str) -> Option<String> {
+    (message == "unknown variable `event`").then(|| {
+        "`event` is the body of an inbound event: only posts with `on: { hook: NAME }` see it"
+            .to_string()
+    })
 }
 
 /// A scalar node as a `Spanned<String>` (for fields read before deserialising).

@@ -1,0 +1,199 @@
+//! Reading a feed of mentions page by page from a stored cursor: the one loop that contest
+//! entries and crisis mentions share. Each page goes to `save`, which stores what it carries
+//! together with (or before) the cursor after it, before the next page is read: a restart
+//! reads a page again rather than skip one. Reading stops at an empty page, at a cursor
+//! that does not move, after `max_pages`, or at the first error.
+
+use std::future::Future;
+
+use super::{MentionPage, SendError};
+
+/// Why a round of reading stopped early.
+#[derive(Debug)]
+pub enum PagingError<E> {
+    /// The network could not be read (the next round tries again from the stored cursor).
+    Read(SendError),
+    /// A page could not be stored (nor the cursor after it).
+    Save(E),
+}
+
+/// What a round of reading did: what `save` counted, and the error that stopped it.
+#[derive(Debug)]
+pub struct Paged<E> {
+    pub saved: usize,
+    pub pages: usize,
+    pub error: Option<PagingError<E>>,
+}
+
+/// Reads pages from `cursor` with `read` (given the cursor to read from), handing each to
+/// `save` (which answers how many of its items were new), until the feed has nothing more,
+/// at most `max_pages`.
+pub async fn read_pages<E, R, RF, S, SF>(
+    mut cursor: Option<String>,
+    max_pages: usize,
+    mut read: R,
+    mut save: S,
+) -> Paged<E>
+where
+    R: FnMut(Option<String>) -> RF,
+    RF: Future<Output = Result<MentionPage, SendError>>,
+    S: FnMut(MentionPage) -> SF,
+    SF: Future<Output = Result<usize, E>>,
+{
+    let mut paged = Paged {
+        saved: 0,
+        pages: 0,
+        error: None,
+    };
+    while paged.pages < max_pages {
+        let page = match read(cursor.clone()).await {
+            Ok(page) => page,
+            Err(error) => {
+                paged.error = Some(PagingError::Read(error));
+                break;
+            }
+        };
+        paged.pages += 1;
+        let count = page.mentions.len();
+        let next = page.cursor.clone();
+        let moved = next.is_some() && next != cursor;
+        match save(page).await {
+            Ok(saved) => paged.saved += saved,
+            Err(error) => {
+                paged.error = Some(PagingError::Save(error));
+                break;
+            }
+        }
+        if next.is_some() {
+            cursor = next;
+        }
+        if count == 0 || !moved {
+            break;
+        }
+    }
+    paged
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    fn page(ids: &[&str], cursor: Option<&str>) -> MentionPage {
+        MentionPage {
+            mentions: ids
+                .iter()
+                .map(|id| {
+                    serde_json::from_value(serde_json::json!({
+                        "id": id, "author": { "id": "a", "handle": "@a" }, "text": "",
+                        "created_at": "2027-01-01T00:00:00Z",
+                    }))
+                    .unwrap()
+                })
+                .collect(),
+            cursor: cursor.map(str::to_owned),
+        }
+    }
+
+    /// Runs `read_pages` over `pages` (answered in turn); returns what it did and the
+    /// cursors it read from and saved, in order.
+    fn run(
+        pages: Vec<Result<MentionPage, SendError>>,
+        fail_save_at: Option<usize>,
+        max_pages: usize,
+    ) -> (Paged<String>, Vec<String>) {
+        let log = RefCell::new(Vec::new());
+        let pages = RefCell::new(pages.into_iter());
+        let paged = block_on(read_pages(
+            Some("c0".to_string()),
+            max_pages,
+            |cursor| {
+                log.borrow_mut().push(format!("read {cursor:?}"));
+                let next = pages.borrow_mut().next().expect("a page is read too many");
+                async move { next }
+            },
+            |page| {
+                let saves = log
+                    .borrow()
+                    .iter()
+                    .filter(|l| l.starts_with("save"))
+                    .count();
+                log.borrow_mut().push(format!("save {:?}", page.cursor));
+                let answer = match fail_save_at {
+                    Some(at) if at == saves => Err("refused".to_string()),
+                    _ => Ok(page.mentions.len()),
+                };
+                async move { answer }
+            },
+        ));
+        (paged, log.into_inner())
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn pages_are_saved_one_by_one_until_the_feed_stops_moving() {
+        let (paged, log) = run(
+            vec![
+                Ok(page(&["1", "2"], Some("c1"))),
+                Ok(page(&["3"], Some("c2"))),
+                Ok(page(&["4"], Some("c2"))),
+            ],
+            None,
+            20,
+        );
+        assert_eq!((paged.saved, paged.pages), (4, 3));
+        assert!(paged.error.is_none());
+        assert_eq!(
+            log,
+            [
+                "read Some(\"c0\")",
+                "save Some(\"c1\")",
+                "read Some(\"c1\")",
+                "save Some(\"c2\")",
+                "read Some(\"c2\")",
+                "save Some(\"c2\")",
+            ]
+        );
+        // An empty page ends the round, and so does the page limit.
+        let (paged, _) = run(vec![Ok(page(&[], Some("c1")))], None, 20);
+        assert_eq!((paged.saved, paged.pages), (0, 1));
+        let (paged, _) = run(
+            vec![Ok(page(&["1"], Some("c1"))), Ok(page(&["2"], Some("c2")))],
+            None,
+            2,
+        );
+        assert_eq!((paged.saved, paged.pages), (2, 2));
+    }
+
+    #[test]
+    fn an_error_stops_the_round_and_nothing_after_it_is_read() {
+        let (paged, log) = run(
+            vec![
+                Ok(page(&["1"], Some("c1"))),
+                Err(SendError::Transient {
+                    reason: "down".into(),
+                }),
+            ],
+            None,
+            20,
+        );
+        assert_eq!(paged.saved, 1);
+        assert!(matches!(paged.error, Some(PagingError::Read(_))));
+        assert_eq!(log.len(), 3);
+        let (paged, log) = run(
+            vec![Ok(page(&["1"], Some("c1"))), Ok(page(&["2"], Some("c2")))],
+            Some(1),
+            20,
+        );
+        assert_eq!(paged.saved, 1);
+        assert!(matches!(paged.error, Some(PagingError::Save(ref e)) if e == "refused"));
+        assert_eq!(log.len(), 4, "{log:?}");
+    }
+}

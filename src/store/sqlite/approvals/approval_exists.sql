@@ -1,0 +1,1 @@
+SELECT id FROM approvals WHERE id = ?1

@@ -1,0 +1,1 @@
+SELECT state FROM contests WHERE name = ?1

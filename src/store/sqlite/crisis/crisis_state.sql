@@ -1,0 +1,1 @@
+SELECT state FROM crisis_plans WHERE name = ?1

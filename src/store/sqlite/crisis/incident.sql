@@ -1,0 +1,1 @@
+SELECT id, plan, status, level, opened_at, resolved_at, report FROM incidents WHERE id = ?1

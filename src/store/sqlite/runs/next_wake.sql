@@ -1,0 +1,1 @@
+SELECT min(wake_at) FROM steps WHERE state = 'waiting'

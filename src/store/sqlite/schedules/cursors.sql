@@ -1,0 +1,1 @@
+SELECT playbook, item, last_fire FROM cursors ORDER BY playbook, item

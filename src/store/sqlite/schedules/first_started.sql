@@ -1,0 +1,1 @@
+SELECT MIN(loaded_at) FROM revisions

@@ -1,0 +1,1 @@
+SELECT state, count(*) FROM runs GROUP BY state ORDER BY state

@@ -1,0 +1,4 @@
+SELECT r.fire_at, r.playbook, r.item, r.state, r.reason, o.account, o.state, json_extract(o.payload, '$.text'), o.error,
+      json_extract(o.payload, '$.reply_to'), o.remote_id, o.updated_at, o.note
+ FROM runs r LEFT JOIN outbox o ON o.run_id = r.id
+  ORDER BY r.fire_at, r.id, o.step, o.id
