@@ -191,9 +191,12 @@ async fn the_server_answers_health_and_readiness_and_stops_with_the_service() {
         .header("content-type", "application/json")
         .body(format!("{{\"all\":true,\"reason\":\"{big}\"}}"))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        .await;
+    // The server answers as soon as the declared length is over the limit, and may close
+    // the connection before the client has written the rest.
+    if let Ok(response) = response {
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
     assert!(
         rig.desk
             .store
@@ -1088,4 +1091,85 @@ fn tokens_behave_alike_in_both_stores() {
         seen.push(tokens::list(&desk).unwrap());
     }
     assert_eq!(seen[0], seen[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_and_metrics_are_served() {
+    const SECRET: &str = "review-signing-key";
+    let keys = TempDir::new().unwrap();
+    let key = keys.path().join("review.key");
+    std::fs::write(&key, SECRET).unwrap();
+    let reviews = format!(
+        "kind: campaign\nname: reviews\nhooks:\n  new-review: {{ secret: \"file:{}\" }}\nposts:\n  - id: thanks\n    on: {{ hook: new-review }}\n    to: demo\n    text: \"Thank you, {{{{ event.author }}}}!\"\n",
+        key.display()
+    );
+    let rig = Rig::start(&[("reviews.yaml", &reviews)]).await;
+    let url = format!("{}/hooks/new-review", rig.base);
+    let body = r#"{"author":"Ann","stars":5}"#;
+
+    let unsigned = rig.client.post(&url).body(body).send().await.unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        rig.desk
+            .store
+            .history(&Default::default())
+            .unwrap()
+            .is_empty()
+    );
+
+    let timestamp = Utc::now().timestamp().to_string();
+    let signature =
+        crier::connectors::webhook::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+    let signed = rig
+        .client
+        .post(&url)
+        .header("X-Crier-Timestamp", &timestamp)
+        .header("X-Crier-Signature", &signature)
+        .header("Idempotency-Key", "review-1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::ACCEPTED);
+    let accepted: Value = signed.json().await.unwrap();
+    let run = accepted["runs"][0].as_i64().expect("a run id");
+    let runs = rig.desk.store.history(&Default::default()).unwrap();
+    assert!(
+        runs.iter().any(|r| r.id == run),
+        "the run is committed before the answer"
+    );
+
+    // An editor's token stands in for the signature; a viewer's does not.
+    let vera = rig.token("vera");
+    let ed = rig.token("ed");
+    let by_viewer = rig
+        .client
+        .post(&url)
+        .bearer_auth(&vera)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_viewer.status(), StatusCode::FORBIDDEN);
+    let by_editor = rig
+        .client
+        .post(&url)
+        .bearer_auth(&ed)
+        .header("Idempotency-Key", "review-2")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_editor.status(), StatusCode::ACCEPTED);
+
+    let metrics = rig
+        .client
+        .get(format!("{}/metrics", rig.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("crier_runs"), "{text}");
+    rig.stop().await;
 }

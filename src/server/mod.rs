@@ -1,6 +1,7 @@
 //! `crier run`'s HTTP server, a front end beside the CLI: axum with tower-http's body limit,
-//! timeout and (only when configured) CORS; `/healthz`, `/readyz`, and the API under
-//! `/api/v1` (`api`), whose OpenAPI document is `openapi`. It runs inside the service's
+//! timeout and (only when configured) CORS; `/healthz`, `/readyz`, `/metrics` and inbound
+//! `/hooks/{name}` (`inbound`), and the API under `/api/v1` (`api`), whose OpenAPI document
+//! is `openapi`. It runs inside the service's
 //! lifecycle: [`start`] ties it to a [`ServiceHandle`], whose graceful stop lets requests in
 //! flight finish before the engine stops. Every endpoint calls `ops`, as the CLI does.
 
@@ -23,6 +24,7 @@ use crate::playbook::plan::ServerPlan;
 mod api;
 mod auth;
 mod events;
+mod inbound;
 mod model;
 mod openapi;
 mod problem;
@@ -35,6 +37,7 @@ pub use problem::Problem;
 pub(crate) struct AppState {
     view: ServiceView,
     events: Arc<events::EventLog>,
+    hooks: Arc<crate::engine::hooks::HookReceiver>,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ pub async fn start(
     let state = AppState {
         events: events::EventLog::start(&view),
         view: view.clone(),
+        hooks: service.hooks(),
     };
     let app = router(state, options);
     let task = tokio::spawn(async move {
@@ -83,6 +87,8 @@ fn router(state: AppState, options: &ServerPlan) -> Router {
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(inbound::metrics))
+        .route("/hooks/{name}", axum::routing::post(inbound::hook))
         .nest("/api/v1", api::routes())
         .fallback(not_found)
         .with_state(state)

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api, events, model, problem};
+use super::{api, events, inbound, model, problem};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,8 @@ use super::{api, events, model, problem};
     paths(
         super::healthz,
         super::readyz,
+        inbound::metrics,
+        inbound::hook,
         api::plan,
         api::status,
         api::runs,
@@ -52,7 +54,8 @@ use super::{api, events, model, problem};
         (name = "views", description = "What crier plans, did and holds"),
         (name = "actions", description = "What people decide"),
         (name = "tokens", description = "People's API tokens"),
-        (name = "health", description = "For load balancers and orchestrators"),
+        (name = "health", description = "For load balancers, orchestrators and Prometheus"),
+        (name = "inbound", description = "Events other tools push in"),
     )
 )]
 struct Document;
