@@ -1162,6 +1162,39 @@ async fn hooks_and_metrics_are_served() {
         .unwrap();
     assert_eq!(by_editor.status(), StatusCode::ACCEPTED);
 
+    // Mentions pushed in: an editor's, checked whole before anything is stored.
+    let mentions = format!("{}/api/v1/mentions", rig.base);
+    let mention = r#"{"at": "2026-12-01T09:00:00Z", "type": "mention", "id": "m-1", "account": "demo", "author": "@ann", "text": "hello"}"#;
+    let by_viewer = rig
+        .client
+        .post(&mentions)
+        .bearer_auth(&vera)
+        .body(mention)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_viewer.status(), StatusCode::FORBIDDEN);
+    let invalid = rig
+        .client
+        .post(&mentions)
+        .bearer_auth(&ed)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+    let pushed = rig
+        .client
+        .post(&mentions)
+        .bearer_auth(&ed)
+        .body(mention)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::OK);
+    let pushed: Value = pushed.json().await.unwrap();
+    assert_eq!(pushed["received"], 1, "{pushed}");
+
     let metrics = rig
         .client
         .get(format!("{}/metrics", rig.base))

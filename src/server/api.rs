@@ -108,6 +108,7 @@ pub fn routes() -> Router<AppState> {
         .route("/contests/{name}/proof", get(contest_proof))
         .route("/contests/{name}/disqualify", post(disqualify))
         .route("/accounts/check", get(accounts_check))
+        .route("/mentions", post(super::inbound::mentions))
         .route("/tokens", get(tokens).post(new_token))
         .route("/tokens/{id}/revoke", post(revoke_token))
         .route("/openapi.json", get(super::openapi::serve))

@@ -114,3 +114,42 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, Problem>
     )
         .into_response())
 }
+
+/// What a push stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MentionsPushed {
+    /// Mentions in the push.
+    pub received: u64,
+    /// Mentions new to a crisis plan (one watched by two plans counts twice).
+    pub crisis_mentions: u64,
+    /// Contest entries new to a contest.
+    pub contest_entries: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/mentions", tag = "inbound",
+    request_body(content = String, description = "Mentions and replies in the rehearsal events format: a JSON array, or JSON Lines", content_type = "application/json"),
+    description = "Mentions and replies from networks crier cannot read, or from a social-listening tool: they feed contests and crisis plans as read ones do, once per (network, id). One bad mention refuses the whole push. Editors and admins.",
+    responses((status = 200, body = MentionsPushed), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 413, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn mentions(
+    _caller: super::auth::Caller<super::auth::ToTrigger>,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<axum::Json<MentionsPushed>, Problem> {
+    let desk = state.desk()?;
+    let pushed = tokio::task::spawn_blocking(move || {
+        let mentions = crate::ops::mentions::parse(&body)?;
+        crate::ops::mentions::push(&desk, &mentions, Utc::now())
+    })
+    .await
+    .map_err(Problem::internal)?
+    .map_err(|refusal| {
+        let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Problem::new(status, refusal.to_string())
+    })?;
+    Ok(axum::Json(MentionsPushed {
+        received: pushed.received as u64,
+        crisis_mentions: pushed.crisis_mentions as u64,
+        contest_entries: pushed.contest_entries as u64,
+    }))
+}
