@@ -141,11 +141,13 @@ fn snapshot(store: &dyn Store) -> String {
         store.pauses(now).unwrap(),
         store.approvals(false).unwrap(),
         store.tokens().unwrap(),
+        // The runs there are, not their states: the service moves its own runs on (the
+        // approval's notice is sent) whatever the refused calls do.
         store
             .history(&Default::default())
             .unwrap()
             .iter()
-            .map(|r| (r.id, r.state))
+            .map(|r| (r.id, r.playbook.clone(), r.item.clone()))
             .collect::<Vec<_>>(),
         store.incidents().unwrap(),
     )
