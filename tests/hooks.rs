@@ -220,6 +220,14 @@ fn refusals_say_why_map_to_a_status_and_store_nothing() {
     assert_eq!(refused.status(), 401);
     assert!(refused.to_string().contains("5 minutes"), "{refused}");
 
+    // The extreme timestamps are refused as far off, not an overflow.
+    for at in [i64::MIN, i64::MAX] {
+        let extreme = signed(body, at, SECRET, Some("k2"), &mut signature, &mut timestamp);
+        let refused = receive(&setup.receiver, "new-review", extreme, now()).unwrap_err();
+        assert_eq!(refused.status(), 401);
+        assert!(refused.to_string().contains("5 minutes"), "{refused}");
+    }
+
     let unsigned = HookRequest {
         timestamp: None,
         signature: None,
