@@ -496,5 +496,5 @@ fn detail_lines(run: &RunView, tz: Tz) -> Vec<String> {
 
 fn run_json(run: &RunView, tz: Tz) -> serde_json::Value {
     let value = serde_json::to_value(run).expect("runs serialise");
-    super::json_times::with_rfc3339_times(value, super::json_times::RUN_TIMES, tz)
+    crate::store::json_times::with_rfc3339_times(value, crate::store::json_times::RUN_TIMES, tz)
 }

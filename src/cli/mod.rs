@@ -30,7 +30,6 @@ mod approvals;
 mod contest;
 mod engine_commands;
 mod incidents;
-mod json_times;
 mod kill_switch;
 
 #[derive(Debug, Parser)]

@@ -1,14 +1,14 @@
 //! JSON output's one time format: RFC 3339 with the offset of crier.yaml's time zone. The
-//! store's views keep epoch milliseconds; each command names the fields that are times and
-//! they are rewritten here, at any depth, before the line is printed.
+//! store's views keep epoch milliseconds; each command (and the incident report) names the
+//! fields that are times and they are rewritten here, at any depth, before they are printed.
 
 use chrono_tz::Tz;
 use serde_json::Value;
 
-use crate::store::from_millis;
+use super::from_millis;
 
 /// The time fields of a run in `crier history --format json` (and its steps and sends).
-pub(crate) const RUN_TIMES: &[&str] = &[
+pub const RUN_TIMES: &[&str] = &[
     "fire_at",
     "created_at",
     "updated_at",
@@ -16,10 +16,10 @@ pub(crate) const RUN_TIMES: &[&str] = &[
     "next_attempt_at",
 ];
 /// The time fields of an approval (and its decisions).
-pub(crate) const APPROVAL_TIMES: &[&str] = &["fire_at", "deadline", "created_at", "at"];
+pub const APPROVAL_TIMES: &[&str] = &["fire_at", "deadline", "created_at", "at"];
 /// The time fields of an incident in `crier incidents --format json` (and its levels and
 /// approvals).
-pub(crate) const INCIDENT_TIMES: &[&str] = &[
+pub const INCIDENT_TIMES: &[&str] = &[
     "at",
     "signal_at",
     "opened_at",
@@ -30,7 +30,7 @@ pub(crate) const INCIDENT_TIMES: &[&str] = &[
 
 /// `value` with every integer under one of `fields` rewritten from epoch milliseconds to
 /// RFC 3339 in `tz`; `null` stays `null`.
-pub(crate) fn with_rfc3339_times(mut value: Value, fields: &[&str], tz: Tz) -> Value {
+pub fn with_rfc3339_times(mut value: Value, fields: &[&str], tz: Tz) -> Value {
     rewrite(&mut value, fields, tz);
     value
 }
