@@ -193,13 +193,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 
 /// `X-RateLimit-Reset`: when the limit resets, as epoch seconds (fractions allowed) or an
 /// ISO 8601 time. Small numbers (under a billion) are read as seconds from now, as some
-/// networks send them. Capped at `MAX_RETRY_AFTER`: a reset years away (a server's bug)
-/// must not stop an account for good.
+/// networks send them. Not capped (a daily limit's reset is hours away): a caller that
+/// waits on it bounds it.
 pub fn parse_reset(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    parse_reset_uncapped(value, now).map(|after| after.min(MAX_RETRY_AFTER))
-}
-
-fn parse_reset_uncapped(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(number) = value.parse::<f64>() {
         if !number.is_finite() || number < 0.0 {
@@ -385,12 +381,6 @@ mod tests {
             Some(Duration::from_secs(20))
         );
         assert_eq!(parse_reset("17", now()), Some(Duration::from_secs(17)));
-        let far = now().timestamp() + 10 * 365 * 24 * 3600;
-        assert_eq!(parse_reset(&far.to_string(), now()), Some(MAX_RETRY_AFTER));
-        assert_eq!(
-            parse_reset("2099-01-01T00:00:00Z", now()),
-            Some(MAX_RETRY_AFTER)
-        );
         assert_eq!(parse_reset("next tuesday", now()), None);
     }
 
