@@ -25,14 +25,14 @@ use criterion::{Criterion, criterion_group, criterion_main};
 struct Snapshot;
 
 impl MetricsSource for Snapshot {
-    fn metrics(&self, _account: &str) -> Option<AccountMetrics> {
-        Some(AccountMetrics {
+    fn metrics(&self, _account: &str) -> Result<Option<AccountMetrics>, String> {
+        Ok(Some(AccountMetrics {
             followers: 1200,
             posts: 10,
             likes: 5,
             reposts: 1,
             replies: 2,
-        })
+        }))
     }
 }
 

@@ -654,3 +654,53 @@ fn a_burst_is_committed_and_sendable_chunk_by_chunk() {
     // Nothing more is due: a second call fires nothing and commits only that it was alive.
     assert_eq!(engine.fire_due(at(10, 0)).unwrap(), 0);
 }
+
+/// A chunk whose commit fails, with the store unreadable too, leaves its items' cursors
+/// where they were: the fire, retried late, is caught up on, not lost.
+#[test]
+fn a_fire_whose_commit_fails_is_fired_again_when_the_store_is_back() {
+    let (dir, plan) = plan_from(&[("news.yaml", &hourly("missed: all\n    max_late: 2h"))]);
+    let file = dir.path().join("crier.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+    let mut engine = engine(&plan, &store, at(9, 30));
+    let side = rusqlite::Connection::open(&file).unwrap();
+    side.execute_batch("ALTER TABLE cursors RENAME TO cursors_away")
+        .unwrap();
+    assert!(engine.fire_due(at(10, 0)).is_err());
+    side.execute_batch("ALTER TABLE cursors_away RENAME TO cursors")
+        .unwrap();
+    // Back five minutes later: past the grace, so the missed policy catches up from the cursor.
+    assert_eq!(engine.fire_due(at(10, 5)).unwrap(), 1);
+    assert_eq!(runs(&store), [("10:00".to_string(), Running)]);
+}
+
+/// A reload whose store fails while the engine starts on the new plan leaves the engine on
+/// the plan, queue and cursors it had.
+#[test]
+fn a_reload_that_fails_keeps_the_running_plan() {
+    let (dir, plan) = plan_from(&[("news.yaml", &hourly("missed: all\n    max_late: 2h"))]);
+    let every_quarter = "kind: campaign\nname: news\nposts:\n  - id: hourly\n    cron: \"*/15 * * * *\"\n    to: demo\n    text: edited\n    missed: all\n    max_late: 2h\n";
+    let (_dir2, edited) = plan_from(&[("news.yaml", every_quarter)]);
+    let file = dir.path().join("crier.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+    let mut engine = engine(&plan, &store, at(9, 30));
+    assert_eq!(engine.fire_due(at(10, 0)).unwrap(), 1);
+    // The new plan catches up on 10:15, 10:30 and 10:45; no run can be stored.
+    let side = rusqlite::Connection::open(&file).unwrap();
+    side.execute_batch(
+        "CREATE TRIGGER refuse_runs BEFORE INSERT ON runs BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    )
+    .unwrap();
+    assert!(engine.replace_plan(edited, "rev2", at(10, 50)).is_err());
+    side.execute_batch("DROP TRIGGER refuse_runs").unwrap();
+    assert_eq!(engine.next_fire(), Some(at(11, 0)));
+    assert_eq!(engine.fire_due(at(11, 0)).unwrap(), 1);
+    let history = store.history(&HistoryFilter::default()).unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(
+        history
+            .iter()
+            .all(|run| run.outbox[0].text.starts_with("news at")),
+        "{history:?}"
+    );
+}

@@ -220,6 +220,14 @@ fn refusals_say_why_map_to_a_status_and_store_nothing() {
     assert_eq!(refused.status(), 401);
     assert!(refused.to_string().contains("5 minutes"), "{refused}");
 
+    // The extreme timestamps are refused as far off, not an overflow.
+    for at in [i64::MIN, i64::MAX] {
+        let extreme = signed(body, at, SECRET, Some("k2"), &mut signature, &mut timestamp);
+        let refused = receive(&setup.receiver, "new-review", extreme, now()).unwrap_err();
+        assert_eq!(refused.status(), 401);
+        assert!(refused.to_string().contains("5 minutes"), "{refused}");
+    }
+
     let unsigned = HookRequest {
         timestamp: None,
         signature: None,
@@ -395,6 +403,8 @@ fn rehearse_takes_hook_events() {
             "\n",
             r#"{"at": "2026-12-01T11:00:00Z", "type": "hook", "hook": "new-review", "body": {"author": "Bob", "stars": 2}}"#,
             "\n",
+            r#"{"at": "2026-12-01T11:00:00Z", "type": "hook", "hook": "new-review", "body": {"author": "Bob", "stars": 2}}"#,
+            "\n",
         ),
     )
     .unwrap();
@@ -421,6 +431,17 @@ fn rehearse_takes_hook_events() {
     assert!(text.contains("review by Bob: 2 stars"), "{text}");
     assert!(text.contains("received before"), "{text}");
     assert!(text.contains("event.stars >= 4"), "{text}");
+    // The same event without an id, twice at one time: its key is the time and a digest of
+    // the body, not the body.
+    let unkeyed = text
+        .split("event `rehearsal-")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no unkeyed replay in {text}"));
+    let (millis, digest) = unkeyed.split_once('-').unwrap();
+    assert!(millis.parse::<i64>().is_ok(), "{unkeyed}");
+    assert_eq!(digest.len(), 16, "{unkeyed}");
+    assert!(digest.chars().all(|c| c.is_ascii_hexdigit()), "{unkeyed}");
 }
 
 const LISTENING: &str = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  duty: { notify: chat }\n  owner: { notify: chat }\n";
@@ -497,6 +518,32 @@ fn a_pushed_mention_counts_once_for_a_crisis_plan_and_a_contest() {
             .to_string()
             .contains("`id` is missing")
     );
+    // An author's age that is not a date is refused, not a panic.
+    for age in ["-1", "9223372036854775807", "-9223372036854775808"] {
+        let body = format!(
+            r#"{{"at": "2026-12-02T12:00:00Z", "type": "mention", "id": "p-5", "account": "brand", "author": "@cy", "text": "acme", "age_days": {age}}}"#
+        );
+        let refused = push(&desk, &parse(body.as_bytes()).unwrap(), at).unwrap_err();
+        assert_eq!(refused.status(), 400);
+        assert!(refused.to_string().contains("`age_days`"), "{refused}");
+    }
+    assert_eq!(store.crisis_mentions("outage", 0, 0).unwrap().len(), 2);
+}
+
+#[test]
+fn a_rehearsal_event_with_an_impossible_age_names_its_line() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("events.jsonl");
+    std::fs::write(
+        &path,
+        "{\"at\": \"2026-12-02T12:00:00Z\", \"type\": \"mention\", \"account\": \"brand\", \"age_days\": 10}\n\
+         {\"at\": \"2026-12-02T12:00:00Z\", \"type\": \"mention\", \"account\": \"brand\", \"age_days\": 9223372036854775807}\n",
+    )
+    .unwrap();
+    let error = crier::engine::rehearse::read_events(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("events.jsonl:2: `age_days`"), "{error}");
 }
 
 #[tokio::test]

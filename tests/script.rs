@@ -61,14 +61,17 @@ fn now() -> ConditionInput {
 struct Brand;
 
 impl MetricsSource for Brand {
-    fn metrics(&self, account: &str) -> Option<AccountMetrics> {
-        (account == "brand").then_some(AccountMetrics {
+    fn metrics(&self, account: &str) -> Result<Option<AccountMetrics>, String> {
+        if account == "broken" {
+            return Err("the store is locked".into());
+        }
+        Ok((account == "brand").then_some(AccountMetrics {
             followers: 150,
             posts: 12,
             likes: 40,
             reposts: 3,
             replies: 7,
-        })
+        }))
     }
 }
 
@@ -155,6 +158,14 @@ mod contexts {
         assert_eq!(
             ok(r#"metrics("nobody").followers == 0 && metrics("nobody").likes == 0"#),
             Ok(true)
+        );
+        // A snapshot that cannot be read is an error, never zeros.
+        let failed = ok(r#"metrics("broken").followers == 0"#)
+            .unwrap_err()
+            .message;
+        assert!(
+            failed.contains("cannot read the metrics of `broken`: the store is locked"),
+            "{failed}"
         );
         assert_eq!(
             ok(

@@ -2538,3 +2538,32 @@ fn hot_statements_read_indexes_not_whole_tables() {
         }
     }
 }
+
+/// A state this crier does not know (a store written by a newer one, or edited by hand) is
+/// an error naming the value, not a run, step or send shown as failed.
+#[test]
+fn an_unknown_state_in_the_store_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crier.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let rev = revision(&store);
+    commit(&store, T, vec![posting(rev, "news", "a", T, &["x"])]);
+    assert_eq!(all(&store).len(), 1);
+    let side = rusqlite::Connection::open(&path).unwrap();
+    for (table, error) in [
+        ("outbox", "unknown send state `frobbed`"),
+        ("steps", "unknown step state `frobbed`"),
+        ("runs", "unknown run state `frobbed`"),
+    ] {
+        side.execute(&format!("UPDATE {table} SET state = 'frobbed'"), [])
+            .unwrap();
+        let refused = (&store as &dyn Store)
+            .history(&HistoryFilter::default())
+            .unwrap_err();
+        assert!(
+            matches!(refused, crier::store::StoreError::Corrupt(_))
+                && refused.to_string().contains(error),
+            "{refused}"
+        );
+    }
+}

@@ -193,7 +193,8 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 
 /// `X-RateLimit-Reset`: when the limit resets, as epoch seconds (fractions allowed) or an
 /// ISO 8601 time. Small numbers (under a billion) are read as seconds from now, as some
-/// networks send them.
+/// networks send them. Not capped (a daily limit's reset is hours away): a caller that
+/// waits on it bounds it.
 pub fn parse_reset(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(number) = value.parse::<f64>() {

@@ -8,6 +8,15 @@ use std::future::Future;
 
 use super::{MentionPage, SendError};
 
+/// What a round of reading feeds did: items new to the store (contest entries, crisis
+/// mentions), and what went wrong (each error is logged too; the next round goes on from the
+/// stored cursors).
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub new: usize,
+    pub errors: Vec<String>,
+}
+
 /// Why a round of reading stopped early.
 #[derive(Debug)]
 pub enum PagingError<E> {

@@ -103,13 +103,7 @@ fn feeds<'a>(contest: &'a ContestPlan, capabilities: Capabilities) -> Vec<Feed<'
     feeds
 }
 
-/// What a round of reading did: entries new to the store, and what went wrong (each error
-/// is logged too; the next round goes on from the stored cursors).
-#[derive(Debug, Default)]
-pub struct Collected {
-    pub new: usize,
-    pub errors: Vec<String>,
-}
+pub use crate::connectors::paging::Collected;
 
 /// Reads new entries for every contest taking them.
 pub async fn collect(

@@ -15,13 +15,7 @@ use crate::store::{NewMention, StoreHandle, to_millis};
 /// Pages read per account per round, at most.
 const MAX_PAGES: usize = 20;
 
-/// What a round of reading did: mentions new to the store, and what went wrong (each
-/// error is logged too; the next round goes on from the stored cursor).
-#[derive(Debug, Default)]
-pub struct Collected {
-    pub new: usize,
-    pub errors: Vec<String>,
-}
+pub use crate::connectors::paging::Collected;
 
 /// Reads new mentions for every crisis plan.
 pub async fn collect(

@@ -125,38 +125,6 @@ fn md_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The fields of a report (at any depth) that are times: epoch milliseconds as stored, RFC 3339
-/// with the plan's offset in the JSON a person or a tool reads.
-const TIME_FIELDS: &[&str] = &[
-    "at",
-    "signal_at",
-    "opened_at",
-    "acknowledged_at",
-    "responded_at",
-    "resolved_at",
-];
-
-fn rfc3339_times(value: &mut serde_json::Value, zone: chrono_tz::Tz) {
-    match value {
-        serde_json::Value::Object(object) => {
-            for (key, field) in object.iter_mut() {
-                let time = field
-                    .as_i64()
-                    .filter(|_| TIME_FIELDS.contains(&key.as_str()))
-                    .and_then(DateTime::<Utc>::from_timestamp_millis);
-                match time {
-                    Some(time) => *field = time.with_timezone(&zone).to_rfc3339().into(),
-                    None => rfc3339_times(field, zone),
-                }
-            }
-        }
-        serde_json::Value::Array(items) => {
-            items.iter_mut().for_each(|item| rfc3339_times(item, zone));
-        }
-        _ => {}
-    }
-}
-
 impl IncidentReport {
     fn zone(&self) -> chrono_tz::Tz {
         self.timezone.parse().unwrap_or(chrono_tz::UTC)
@@ -214,7 +182,11 @@ impl IncidentReport {
                     })
                     .collect();
                 json["durations"] = durations.into();
-                rfc3339_times(&mut json, self.zone());
+                let json = crate::store::json_times::with_rfc3339_times(
+                    json,
+                    crate::store::json_times::INCIDENT_TIMES,
+                    self.zone(),
+                );
                 serde_json::to_string_pretty(&json).expect("a report serializes") + "\n"
             }
         }

@@ -95,7 +95,9 @@ impl Engine {
     }
 
     /// Takes a new revision of the playbooks: future fires follow it (a deleted post never
-    /// goes out); runs already created keep the steps they were created with.
+    /// goes out); runs already created keep the steps they were created with. If the store
+    /// fails, the engine stays on the revision it had (plan, timer queue and cursors), so
+    /// it never runs a plan the rest of the service does not.
     pub fn replace_plan(
         &mut self,
         plan: Arc<Plan>,
@@ -105,11 +107,47 @@ impl Engine {
         // Fires already due belong to the old revision; without this, a reload at the very
         // moment of a fire would count it as missed.
         self.fire_due(now)?;
-        self.revision = self.parts.store.record_revision(digest, to_millis(now))?;
-        self.plan = plan;
+        let revision = self.parts.store.record_revision(digest, to_millis(now))?;
+        let old_plan = std::mem::replace(&mut self.plan, plan);
+        let old_revision = std::mem::replace(&mut self.revision, revision);
+        let old_queue = self.queue.clone();
+        let old_needs_approval = self.needs_approval.clone();
+        let old_cursors = self.cursors.clone();
         // Keywords or word lists may have changed: windows are rebuilt from stored mentions.
         self.crises.clear();
-        self.start(now)
+        let started = self.start(now);
+        if started.is_err() {
+            self.plan = old_plan;
+            self.revision = old_revision;
+            self.queue = old_queue;
+            self.needs_approval = old_needs_approval;
+            self.restore_cursors(old_cursors);
+        }
+        started
+    }
+
+    /// Puts back the cursors as they were before a batch that did not commit, then takes
+    /// the store's where it can be read (a batch may have committed parts of its work).
+    pub(super) fn restore_cursors(&mut self, before: HashMap<ItemKey, DateTime<Utc>>) {
+        self.cursors = before;
+        self.reread_cursors();
+    }
+
+    /// Replaces the cursors in memory with the store's, if it can be read.
+    pub(super) fn reread_cursors(&mut self) {
+        match self.parts.store.cursors() {
+            Ok(cursors) => {
+                self.cursors = cursors
+                    .into_iter()
+                    .map(|(key, at)| (key, from_millis(at)))
+                    .collect();
+            }
+            Err(error) => {
+                tracing::warn!(
+                    "cannot read the cursors again, keeping the last committed: {error}"
+                );
+            }
+        }
     }
 
     /// Fills the timer queue. Every item catches up, by its policy, on the fires it missed

@@ -12,7 +12,7 @@ use crate::playbook::raw::Then;
 use crate::preview::campaign_context;
 use crate::script::ConditionInput;
 use crate::store::{
-    Batch, Millis, NewRun, RunId, RunState, StepSpec, StoreResult, from_millis, to_millis,
+    Batch, ItemKey, Millis, NewRun, RunId, RunState, StepSpec, StoreResult, from_millis, to_millis,
 };
 
 /// Due fires built and committed per transaction: the first posts of a burst are claimable
@@ -32,8 +32,9 @@ impl Engine {
     /// while the later ones are still being built, and memory is bounded by the chunk.
     ///
     /// If the store fails, nothing is lost: the chunks committed stay committed, the fires
-    /// of the failed chunk go back in the queue and the cursors are read again from the
-    /// store, so the next call fires them again.
+    /// of the failed chunk go back in the queue and their cursors back to where they were
+    /// (then read again from the store, when it can be read), so the next call fires them
+    /// again.
     pub fn fire_due_in_chunks(
         &mut self,
         now: DateTime<Utc>,
@@ -43,19 +44,22 @@ impl Engine {
         loop {
             let mut popped = Vec::new();
             let mut next = Vec::new();
-            let chunk = self.fire_chunk(now, &mut popped, &mut next);
+            let mut before = Vec::new();
+            let chunk = self.fire_chunk(now, &mut popped, &mut next, &mut before);
             let runs = match chunk {
                 Ok(runs) => runs,
                 Err(error) => {
                     for (at, item) in popped {
                         self.queue.push(at, item);
                     }
-                    if let Ok(cursors) = self.parts.store.cursors() {
-                        self.cursors = cursors
-                            .into_iter()
-                            .map(|(key, at)| (key, from_millis(at)))
-                            .collect();
+                    // Latest first, so an item popped twice ends at its cursor before both.
+                    for (key, cursor) in before.into_iter().rev() {
+                        match cursor {
+                            Some(at) => self.cursors.insert(key, at),
+                            None => self.cursors.remove(&key),
+                        };
                     }
+                    self.reread_cursors();
                     return Err(error);
                 }
             };
@@ -79,6 +83,7 @@ impl Engine {
         now: DateTime<Utc>,
         popped: &mut Vec<(DateTime<Utc>, ItemRef)>,
         next: &mut Vec<(DateTime<Utc>, ItemRef)>,
+        before: &mut Vec<(ItemKey, Option<DateTime<Utc>>)>,
     ) -> StoreResult<usize> {
         let mut batch = Batch {
             now: to_millis(now),
@@ -88,6 +93,9 @@ impl Engine {
             && let Some((at, item)) = self.queue.pop_due(now)
         {
             popped.push((at, item));
+            let key = item.key(&self.plan);
+            let cursor = self.cursors.get(&key).copied();
+            before.push((key, cursor));
             let following = if now - at > LATE_GRACE {
                 // Woken long after the fire (the machine slept): the missed policy decides.
                 let cursor = self

@@ -19,7 +19,8 @@ pub const POSTS_SINCE: TimeDelta = TimeDelta::days(7);
 /// At most this many of an account's recent posts are counted.
 pub const MAX_POSTS: usize = 100;
 
-/// `metrics(account)` from the latest stored snapshot (zeros when there is none).
+/// `metrics(account)` from the latest stored snapshot (zeros when there is none; a store
+/// that cannot be read fails the condition).
 pub struct StoredMetrics {
     store: Arc<dyn Store>,
 }
@@ -31,12 +32,12 @@ impl StoredMetrics {
 }
 
 impl MetricsSource for StoredMetrics {
-    fn metrics(&self, account: &str) -> Option<AccountMetrics> {
+    fn metrics(&self, account: &str) -> Result<Option<AccountMetrics>, String> {
         match self.store.latest_metrics(account) {
-            Ok(latest) => latest.map(|(_, metrics)| metrics),
+            Ok(latest) => Ok(latest.map(|(_, metrics)| metrics)),
             Err(error) => {
                 tracing::warn!(account, "cannot read the latest metrics: {error}");
-                None
+                Err(error.to_string())
             }
         }
     }
@@ -66,16 +67,23 @@ pub async fn collect(store: &dyn Store, connectors: &Connectors, now: DateTime<U
             }
         };
         let count = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-        // A network that could not say this time keeps the last known followers.
-        let known_followers = || {
-            store
-                .latest_metrics(account)
-                .ok()
-                .flatten()
-                .map_or(0, |(_, last)| last.followers)
+        let followers = match snapshot.followers {
+            Some(followers) => count(followers),
+            // A network that could not say this time keeps the last known followers; if
+            // they cannot be read, no snapshot is better than one saying zero.
+            None => match store.latest_metrics(account) {
+                Ok(last) => last.map_or(0, |(_, last)| last.followers),
+                Err(error) => {
+                    tracing::warn!(
+                        account,
+                        "cannot read the last followers for metrics: {error}"
+                    );
+                    continue;
+                }
+            },
         };
         let metrics = AccountMetrics {
-            followers: snapshot.followers.map_or_else(known_followers, count),
+            followers,
             posts: count(snapshot.posts.len() as u64),
             likes: count(snapshot.posts.iter().map(|p| p.likes).sum()),
             reposts: count(snapshot.posts.iter().map(|p| p.reposts).sum()),

@@ -22,6 +22,7 @@ impl Engine {
     /// reason, instead of disappearing; called by the service after `start`. Returns how
     /// many were recorded.
     pub fn record_passed_one_offs(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let before = self.cursors.clone();
         let mut batch = Batch {
             now: to_millis(now),
             ..Batch::default()
@@ -47,8 +48,11 @@ impl Engine {
             }
         }
         let recorded = batch.runs.len();
-        if recorded > 0 {
-            self.commit(batch)?;
+        if recorded > 0
+            && let Err(error) = self.commit(batch)
+        {
+            self.restore_cursors(before);
+            return Err(error);
         }
         Ok(recorded)
     }

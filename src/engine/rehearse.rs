@@ -87,10 +87,34 @@ pub enum RehearsalError {
         line: usize,
         reason: String,
     },
+    #[error("event {number}: {reason}")]
+    Invalid { number: usize, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
     Connectors(String),
+}
+
+/// The most `age_days` an event may say an author's account has (about 300 years).
+pub const MAX_AGE_DAYS: i64 = 110_000;
+
+impl RehearsalEvent {
+    /// When the author's account was created, from `age_days` before the event; refused
+    /// when negative or too large to be a date.
+    pub fn author_created(&self) -> Result<Option<DateTime<Utc>>, String> {
+        let Some(days) = self.age_days else {
+            return Ok(None);
+        };
+        if !(0..=MAX_AGE_DAYS).contains(&days) {
+            return Err(format!(
+                "`age_days` is {days}: it must be between 0 and {MAX_AGE_DAYS}"
+            ));
+        }
+        TimeDelta::try_days(days)
+            .and_then(|age| self.at.with_timezone(&Utc).checked_sub_signed(age))
+            .map(Some)
+            .ok_or_else(|| format!("`age_days` {days} before `at` is not a date"))
+    }
 }
 
 /// Reads an events file; every bad line is an error naming its line.
@@ -115,6 +139,7 @@ pub fn read_events(path: &Path) -> Result<Vec<RehearsalEvent>, RehearsalError> {
                 "a hook event needs `hook` (its name) and `body` (the JSON it carries)".into(),
             ));
         }
+        event.author_created().map_err(error)?;
         if event.kind == EventKind::Approval {
             let decision = event.decision.as_deref().unwrap_or("");
             if !DECISIONS.contains(&decision) {
@@ -215,7 +240,7 @@ pub async fn rehearsal(
                     && e.account.as_deref() == Some(contest.account.as_str())
             })
             .map(|(index, e)| entry_from_event(network, index, e))
-            .collect();
+            .collect::<Result<_, _>>()?;
         crate::contest::lifecycle::add_entries(store.as_ref(), contest, entries, from)?;
     }
     // Decisions on posts, applied at their times.
@@ -492,19 +517,29 @@ fn incident_lines(report: &IncidentReport, tz: Tz) -> Vec<RehearsalLine> {
 }
 
 /// A reply or mention of a rehearsal's events file as a contest entry.
-fn entry_from_event(network: &str, index: usize, event: &RehearsalEvent) -> crate::contest::Entry {
+fn entry_from_event(
+    network: &str,
+    index: usize,
+    event: &RehearsalEvent,
+) -> Result<crate::contest::Entry, RehearsalError> {
     let at = event.at.with_timezone(&Utc);
+    let account_created = event
+        .author_created()
+        .map_err(|reason| RehearsalError::Invalid {
+            number: index + 1,
+            reason,
+        })?;
     let author = event
         .author
         .clone()
         .unwrap_or_else(|| format!("author-{index}"));
-    crate::contest::Entry {
+    Ok(crate::contest::Entry {
         network: network.to_string(),
         id: format!("event-{}", index + 1),
         author_id: author.clone(),
         author,
         followers: event.followers,
-        account_created: event.age_days.map(|days| at - TimeDelta::days(days)),
+        account_created,
         follows_us: event.follows_us,
         bot: None,
         text: event.text.clone().unwrap_or_default(),
@@ -513,7 +548,7 @@ fn entry_from_event(network: &str, index: usize, event: &RehearsalEvent) -> crat
         edited_after_close: None,
         deleted_before_close: false,
         checked_at_close: false,
-    }
+    })
 }
 
 /// A rehearsal's `hook` event, fired as `crier run` fires one it receives (the signature
@@ -528,10 +563,16 @@ fn hook_event(
     let body = event.body.clone().unwrap_or_default();
     let key = match &event.id {
         Some(id) => id.clone(),
-        None => format!(
-            "rehearsal-{}-{body}",
-            to_millis(event.at.with_timezone(&Utc))
-        ),
+        // Bounded like a received event's key, whatever the body's size.
+        None => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(body.to_string().as_bytes());
+            format!(
+                "rehearsal-{}-{}",
+                to_millis(event.at.with_timezone(&Utc)),
+                &hex::encode(digest)[..16]
+            )
+        }
     };
     let hook_posts = posts.get(hook).map(Vec::as_slice).unwrap_or_default();
     match engine.fire_hook(hook, hook_posts, &body, &key, now) {

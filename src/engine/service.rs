@@ -704,8 +704,6 @@ struct AccountsReload {
     hooks: Arc<HookReceiver>,
 }
 
-/// Loads the playbooks again. The accounts' connectors are rebuilt too (secrets read again,
-/// so a rotated token file is picked up); any problem keeps the whole running revision.
 /// Takes metrics snapshots at start and every `COLLECT_EVERY` until stopped.
 async fn collect_loop(
     store: Arc<dyn Store>,
@@ -722,6 +720,12 @@ async fn collect_loop(
     }
 }
 
+/// Loads the playbooks again. The accounts' connectors are rebuilt too (secrets read again,
+/// so a rotated token file is picked up). Invalid playbooks, connectors that cannot be built,
+/// unreadable hook secrets or a store failing while the engine takes the new plan keep the
+/// whole running revision (engine, dispatcher, hooks); once the engine holds the new plan,
+/// the rest follows it, and a later failure (recording passed one-off posts, the hooks'
+/// store) is only logged.
 fn reload(
     path: &Path,
     parts: &EngineParts,
@@ -759,12 +763,14 @@ fn reload(
         }
     };
     let now = Utc::now();
-    let replaced = engine
-        .replace_plan(loaded.plan.clone(), &loaded.digest, now)
-        .and_then(|()| engine.record_passed_one_offs(now));
-    match replaced {
-        Ok(passed) => {
-            log_passed(passed);
+    match engine.replace_plan(loaded.plan.clone(), &loaded.digest, now) {
+        Ok(()) => {
+            match engine.record_passed_one_offs(now) {
+                Ok(passed) => log_passed(passed),
+                Err(error) => tracing::error!(
+                    "cannot record the one-off posts whose time had passed (tried again at the next reload or start): {error}"
+                ),
+            }
             accounts.dispatcher.set_connectors(Arc::new(connectors));
             if let Err(error) = accounts.hooks.replace_plan(
                 loaded.plan.clone(),

@@ -14,7 +14,7 @@ use crate::store::{RunId, StoreError};
 /// The largest body a hook takes (1 MiB).
 pub const MAX_BODY: usize = 1024 * 1024;
 /// How far a request's `X-Crier-Timestamp` may be from the receiver's clock.
-pub const SIGNATURE_WINDOW_SECONDS: i64 = 5 * 60;
+pub const SIGNATURE_WINDOW_SECONDS: u64 = 5 * 60;
 /// The longest idempotency key taken.
 pub const MAX_KEY: usize = 256;
 
@@ -158,7 +158,7 @@ fn check_signature(
     let seconds: i64 = timestamp
         .parse()
         .map_err(|_| unsigned("`X-Crier-Timestamp` is not unix seconds"))?;
-    if (now.timestamp() - seconds).abs() > SIGNATURE_WINDOW_SECONDS {
+    if now.timestamp().abs_diff(seconds) > SIGNATURE_WINDOW_SECONDS {
         return Err(unsigned(
             "`X-Crier-Timestamp` is more than 5 minutes from this server's clock",
         ));

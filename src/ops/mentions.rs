@@ -230,6 +230,7 @@ fn check(
         .filter(|a| !a.trim().is_empty())
         .ok_or_else(|| invalid("`author` is missing".into()))?;
     let at = event.at.with_timezone(&Utc);
+    let created_at = event.author_created().map_err(invalid)?;
     let mention = Mention {
         id: id.to_string(),
         author: Author {
@@ -237,9 +238,7 @@ fn check(
             handle: author.to_string(),
             display_name: None,
             followers: event.followers,
-            created_at: event
-                .age_days
-                .map(|days| at - chrono::TimeDelta::days(days)),
+            created_at,
             follows_account: event.follows_us,
             bot: None,
         },

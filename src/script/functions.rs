@@ -73,8 +73,10 @@ pub(super) fn register(engine: &mut Engine) {
         .register_get("likes", |m: &mut AccountMetrics| m.likes)
         .register_get("reposts", |m: &mut AccountMetrics| m.reposts)
         .register_get("replies", |m: &mut AccountMetrics| m.replies);
-    engine.register_fn("metrics", |account: &str| {
-        with_sources(|(metrics, _)| metrics.metrics(account)).unwrap_or_default()
+    engine.register_fn("metrics", |account: &str| -> Result<AccountMetrics> {
+        with_sources(|(metrics, _)| metrics.metrics(account))
+            .map(Option::unwrap_or_default)
+            .map_err(|error| format!("cannot read the metrics of `{account}`: {error}").into())
     });
     engine
         .register_type_with_name::<MentionCounts>("mentions")

@@ -15,10 +15,12 @@ pub struct AccountMetrics {
 
 /// Account metrics for `metrics(account)` in campaign `when:`.
 pub trait MetricsSource: Send + Sync {
-    /// The latest snapshot of `account`; `None` when there is none (conditions then see zeros).
-    fn metrics(&self, account: &str) -> Option<AccountMetrics> {
+    /// The latest snapshot of `account`; `None` when there is none (conditions then see
+    /// zeros). An error (the snapshot could not be read) fails the evaluation: a condition
+    /// is never decided on zeros that stand for a failed read.
+    fn metrics(&self, account: &str) -> Result<Option<AccountMetrics>, String> {
         let _ = account;
-        None
+        Ok(None)
     }
 }
 

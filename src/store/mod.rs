@@ -9,6 +9,7 @@
 
 mod api;
 mod handle;
+pub mod json_times;
 pub mod memory;
 mod model;
 pub mod sqlite;

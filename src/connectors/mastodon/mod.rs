@@ -212,7 +212,10 @@ impl MastodonConnector {
     fn observe_quota(&self, headers: &reqwest::header::HeaderMap) {
         let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
         let remaining = text("x-ratelimit-remaining").and_then(|v| v.trim().parse::<u64>().ok());
-        let reset = text("x-ratelimit-reset").and_then(|v| http::parse_reset(v, Utc::now()));
+        // A reset far in the future (a server's bug) must not stop the account for good.
+        let reset = text("x-ratelimit-reset")
+            .and_then(|v| http::parse_reset(v, Utc::now()))
+            .map(|reset| reset.min(http::MAX_RETRY_AFTER));
         if let (Some(remaining), Some(reset)) = (remaining, reset) {
             self.quota.observe("account", remaining, reset);
         }

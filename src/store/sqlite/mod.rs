@@ -160,8 +160,42 @@ impl SqliteStore {
 /// SQLite's errors in the store's neutral terms: the message stays SQLite's own.
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> StoreError {
-        StoreError::Backend(error.to_string())
+        match error {
+            rusqlite::Error::FromSqlConversionFailure(_, _, inner) if inner.is::<Unreadable>() => {
+                StoreError::Corrupt(inner.to_string())
+            }
+            error => StoreError::Backend(error.to_string()),
+        }
     }
+}
+
+/// A stored value crier does not know, raised inside a row mapping (which can only return
+/// `rusqlite::Error`) and turned into `StoreError::Corrupt`.
+#[derive(Debug)]
+struct Unreadable(String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+/// `parse(value)`, or, for a value it does not know, an error naming `what` and the value.
+fn known<T>(
+    column: usize,
+    what: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    parse(value).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            Box::new(Unreadable(format!("unknown {what} `{value}`"))),
+        )
+    })
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

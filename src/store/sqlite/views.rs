@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::{SqliteStore, from_json};
+use super::{SqliteStore, from_json, known};
 use crate::connectors::OutgoingPost;
 use crate::store::model::*;
 use crate::store::{StoreResult, ViewStore};
@@ -60,7 +60,7 @@ impl ViewStore for SqliteStore {
             let send = match (account, send_state, text) {
                 (Some(account), Some(send_state), Some(text)) => Some(TimelineSend {
                     account,
-                    state: OutboxState::parse(&send_state).unwrap_or(OutboxState::Failed),
+                    state: known(6, "send state", &send_state, OutboxState::parse)?,
                     text,
                     error,
                     reply_to,
@@ -74,7 +74,7 @@ impl ViewStore for SqliteStore {
                 fire_at,
                 playbook,
                 item,
-                state: RunState::parse(&state).unwrap_or(RunState::Failed),
+                state: known(3, "run state", &state, RunState::parse)?,
                 reason,
                 send,
             });
@@ -116,7 +116,7 @@ pub(super) fn run_view(row: &rusqlite::Row) -> rusqlite::Result<RunView> {
         item: row.get(2)?,
         fire_at: row.get(3)?,
         revision: row.get(4)?,
-        state: RunState::parse(&state).unwrap_or(RunState::Failed),
+        state: known(5, "run state", &state, RunState::parse)?,
         reason: row.get(6)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
@@ -133,7 +133,7 @@ pub(super) fn with_details(connection: &Connection, mut run: RunView) -> StoreRe
             Ok(StepView {
                 index: row.get::<_, i64>(0)? as usize,
                 kind: row.get(1)?,
-                state: StepState::parse(&state).unwrap_or(StepState::Failed),
+                state: known(2, "step state", &state, StepState::parse)?,
                 wake_at: row.get(3)?,
                 reason: row.get(4)?,
             })
@@ -173,7 +173,7 @@ pub(super) fn with_details(connection: &Connection, mut run: RunView) -> StoreRe
         run.outbox.push(OutboxView {
             step: step as usize,
             account,
-            state: OutboxState::parse(&state).unwrap_or(OutboxState::Failed),
+            state: known(2, "send state", &state, OutboxState::parse)?,
             attempts: attempts as u32,
             next_attempt_at,
             remote_id,
