@@ -308,10 +308,6 @@ fn trigger_then_history_and_status() {
     assert_eq!(run["reason"], "triggered by hand");
 
     let status = crier(&["status", path]);
-    assert!(
-        status.contains("2030-01-01 10:00:00 +00:00  launch/hello → hook"),
-        "{status}"
-    );
     assert!(status.contains("runs: 1 succeeded"), "{status}");
 
     let unknown = Command::new(env!("CARGO_BIN_EXE_crier"))

@@ -92,7 +92,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
     },
-    /// What is scheduled next, what is running or waiting, and what the store holds.
+    /// What the store holds: what waits, what fired last, pauses, what is running (reads no playbook).
     Status {
         /// The folder holding crier.yaml (same as -C); `.` if neither is given.
         path: Option<PathBuf>,

@@ -144,6 +144,8 @@ pub trait ContestStore: Send + Sync {
 /// and pauses they imply); mentions and people's actions arrive here.
 pub trait CrisisStore: Send + Sync {
     fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>>;
+    /// Every crisis plan's stored state, by name.
+    fn crisis_states(&self) -> StoreResult<Vec<(String, String)>>;
     /// Where `account`'s mentions were read up to for `plan`.
     fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>>;
     /// Stores mentions read for `plan` (each key once) and the cursor after them, together.

@@ -1270,6 +1270,17 @@ impl CrisisStore for MemoryStore {
         Ok(self.lock().crisis_states.get(plan).cloned())
     }
 
+    fn crisis_states(&self) -> StoreResult<Vec<(String, String)>> {
+        let mut states: Vec<_> = self
+            .lock()
+            .crisis_states
+            .iter()
+            .map(|(name, state)| (name.clone(), state.clone()))
+            .collect();
+        states.sort();
+        Ok(states)
+    }
+
     fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {
         Ok(self
             .lock()
