@@ -238,3 +238,18 @@ pub fn plan(
     }
     Ok(crate::preview::preview(plan, texts, from, until))
 }
+
+/// The same lines in the same order, handed to `line` one by one as they are made: memory
+/// does not grow with the window. `Ok(Err(_))` is `line`'s own failure.
+pub fn plan_streamed(
+    plan: &Plan,
+    texts: &TextTemplates,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    line: &mut dyn FnMut(&Planned) -> std::io::Result<()>,
+) -> Result<std::io::Result<()>, EmptyWindow> {
+    if until <= from {
+        return Err(EmptyWindow { from, until });
+    }
+    Ok(crate::preview::stream(plan, texts, from, until, line))
+}
