@@ -14,12 +14,12 @@ use crate::crisis::runner::RunnerState;
 use crate::playbook::plan::Plan;
 use crate::preview::Planned;
 use crate::store::{
-    ApprovalView, HistoryFilter, IncidentRow, ItemKey, PauseView, RunView, StatusView, Store,
-    StoreError, from_millis, to_millis,
+    ApprovalView, HistoryFilter, IncidentRow, PauseView, RunView, StatusView, Store, StoreError,
+    from_millis, to_millis,
 };
 use crate::text::TextTemplates;
 
-/// How many scheduled fires a status lists.
+/// How many of the latest fires a status lists.
 pub const NEXT_SHOWN: usize = 10;
 
 /// An item's latest fire recorded in the store.
@@ -100,17 +100,9 @@ pub fn status(
     };
     status.next_send_due = store.next_outbox_due()?.map(from_millis);
     status.next_wake = store.next_wake()?.map(from_millis);
-    let mut cursors = store.cursors()?;
-    status.more = cursors.len().saturating_sub(NEXT_SHOWN);
-    let shown = cursors.len().min(NEXT_SHOWN);
-    if shown > 0 {
-        // Newest first; only the shown ones are sorted.
-        let newest = |a: &(ItemKey, i64), b: &(ItemKey, i64)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
-        cursors.select_nth_unstable_by(shown - 1, newest);
-        cursors.truncate(shown);
-        cursors.sort_by(newest);
-    }
-    status.last_fired = cursors
+    let (latest, fired) = store.latest_fires(NEXT_SHOWN)?;
+    status.more = fired.saturating_sub(latest.len());
+    status.last_fired = latest
         .into_iter()
         .map(|(key, at)| LastFire {
             at: from_millis(at),

@@ -81,6 +81,8 @@ pub trait ScheduleStore: Send + Sync {
     fn first_started(&self) -> StoreResult<Option<Millis>>;
     /// The last fire handled for every item that has fired.
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>>;
+    /// The `limit` latest fires, newest first (then by item), and how many items fired.
+    fn latest_fires(&self, limit: usize) -> StoreResult<(Vec<(ItemKey, Millis)>, usize)>;
 }
 
 /// Approvals of posts (opened by `commit`, with the runs that notify the approvers).

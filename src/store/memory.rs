@@ -1050,6 +1050,18 @@ impl ScheduleStore for MemoryStore {
             .map(|(key, at)| (key.clone(), *at))
             .collect())
     }
+
+    fn latest_fires(&self, limit: usize) -> StoreResult<(Vec<(ItemKey, Millis)>, usize)> {
+        let inner = self.lock();
+        let mut latest: Vec<(ItemKey, Millis)> = inner
+            .cursors
+            .iter()
+            .map(|(key, at)| (key.clone(), *at))
+            .collect();
+        latest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        latest.truncate(limit);
+        Ok((latest, inner.cursors.len()))
+    }
 }
 
 impl ApprovalStore for MemoryStore {
