@@ -17,6 +17,9 @@ pub enum Format {
 }
 
 pub fn write(format: Format, planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
+    if format == Format::Table {
+        return table(planned, out);
+    }
     let mut writer = Writer::new(format, out);
     for line in planned {
         writer.line(line)?;
