@@ -19,6 +19,7 @@ pub mod preview;
 pub mod rules;
 pub mod schedule;
 pub mod script;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod text;

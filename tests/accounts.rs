@@ -177,6 +177,8 @@ timezone: UTC
 accounts:
   tg: {{ network: telegram, token: env:CRIER_TEST_TG_TOKEN, chat: '@brand_channel', server: '{}' }}
   masto: {{ network: mastodon, server: '{}', token: env:CRIER_TEST_MASTO_TOKEN }}
+people:
+  olena: {{ notify: masto }}
 ",
         telegram.url(),
         mastodon.url()
@@ -194,7 +196,9 @@ accounts:
     let path = dir.path().to_str().unwrap().to_owned();
     let mut everything = String::new();
     for args in [
-        vec!["trigger", "launch", "hello", "--path", &path],
+        vec![
+            "trigger", "launch", "hello", "--path", &path, "--by", "olena",
+        ],
         vec!["accounts", "check", &path],
         vec!["history", &path, "--format", "json"],
         vec!["history", &path],

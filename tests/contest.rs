@@ -359,6 +359,7 @@ fn the_lifecycle_commits_before_it_draws_and_the_proof_holds() {
         &rig.plan.contests[0],
         &out,
         "fake account",
+        Some("olena"),
         utc(8, 9, 0),
     )
     .unwrap();
@@ -384,6 +385,7 @@ fn the_lifecycle_commits_before_it_draws_and_the_proof_holds() {
         &rig.plan.contests[0],
         "console:nobody",
         "x",
+        None,
         utc(8, 9, 0),
     );
     assert!(

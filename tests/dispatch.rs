@@ -274,7 +274,7 @@ fn trigger_then_history_and_status() {
     std::fs::write(
         dir.path().join("crier.yaml"),
         format!(
-            "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+            "timezone: UTC\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\npeople:\n  olena: {{ notify: hook }}\n",
             network.url()
         ),
     )
@@ -293,7 +293,9 @@ fn trigger_then_history_and_status() {
         String::from_utf8(out.stdout).unwrap()
     };
     let path = dir.path().to_str().unwrap();
-    let triggered = crier(&["trigger", "launch", "hello", "--path", path]);
+    let triggered = crier(&[
+        "trigger", "launch", "hello", "--path", path, "--by", "olena",
+    ]);
     assert!(
         triggered.contains("launch/hello") && triggered.contains("succeeded"),
         "{triggered}"
@@ -305,13 +307,13 @@ fn trigger_then_history_and_status() {
     let run: serde_json::Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
     assert_eq!(run["state"], "succeeded");
     assert_eq!(run["outbox"][0]["state"], "sent");
-    assert_eq!(run["reason"], "triggered by hand");
+    assert_eq!(run["reason"], "triggered by hand by olena");
 
     let status = crier(&["status", path]);
     assert!(status.contains("runs: 1 succeeded"), "{status}");
 
     let unknown = Command::new(env!("CARGO_BIN_EXE_crier"))
-        .args(["trigger", "launch", "helo", "--path", path])
+        .args(["trigger", "launch", "helo", "--path", path, "--by", "olena"])
         .output()
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
@@ -328,7 +330,7 @@ fn an_unconfirmable_send_is_never_resent() {
     let dir = TempDir::new().unwrap();
     std::fs::write(
         dir.path().join("crier.yaml"),
-        "timezone: UTC\naccounts:\n  team: { network: slack, webhook: env:CRIER_TEST_SLACK_HOOK }\n",
+        "timezone: UTC\naccounts:\n  team: { network: slack, webhook: env:CRIER_TEST_SLACK_HOOK }\npeople:\n  olena: { notify: team }\n",
     )
     .unwrap();
     std::fs::write(
@@ -344,7 +346,9 @@ fn an_unconfirmable_send_is_never_resent() {
             .output()
             .unwrap()
     };
-    crier(&["trigger", "launch", "hello", "--path", path]);
+    crier(&[
+        "trigger", "launch", "hello", "--path", path, "--by", "olena",
+    ]);
     let history = String::from_utf8(crier(&["history", path, "--format", "json"]).stdout).unwrap();
     let run: serde_json::Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
     assert_eq!(run["outbox"][0]["state"], "failed", "{run}");

@@ -152,7 +152,15 @@ async fn local_networks_example_posts_once_to_fake_mastodon_and_synapse() {
 
     // One post now, by hand.
     let child = crier(
-        &["trigger", "rain-boots", "launch", "--path", path],
+        &[
+            "trigger",
+            "rain-boots",
+            "launch",
+            "--by",
+            "you",
+            "--path",
+            path,
+        ],
         &env,
         &logs,
         "trigger",

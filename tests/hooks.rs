@@ -343,7 +343,8 @@ fn validate_checks_hook_names_secrets_and_what_hook_posts_cannot_do() {
 fn plan_lists_hook_posts_as_on_hook() {
     let dir = TempDir::new().unwrap();
     let playbook = reviews(dir.path());
-    let folder = folder(CONFIG, &[("reviews.yaml", &playbook)]);
+    let config = format!("{CONFIG}people:\n  olena: {{ notify: brand }}\n");
+    let folder = folder(&config, &[("reviews.yaml", &playbook)]);
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
         .args([
             "plan",
@@ -367,6 +368,8 @@ fn plan_lists_hook_posts_as_on_hook() {
             "trigger",
             "reviews",
             "thanks",
+            "--by",
+            "olena",
             "-C",
             folder.path().to_str().unwrap(),
         ])

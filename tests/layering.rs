@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["contest", "crisis", "preview"],
     &["engine"],
     &["ops"],
-    &["cli", "init", "main"],
+    &["cli", "server", "init", "main"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

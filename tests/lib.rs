@@ -31,6 +31,7 @@ mod quickstart;
 mod rules;
 mod schedule;
 mod script;
+mod server;
 mod service;
 mod slack;
 mod store;

@@ -1,6 +1,6 @@
-//! `crier accounts check`: resolve every account's secrets, run each connector's health
-//! check, and say per account whether it is ready, in plain words. `crier accounts connect`:
-//! authorize crier for one account through its network's OAuth page and store the tokens.
+//! `crier accounts check`: `ops::accounts::check`'s verdicts as a table or JSON lines.
+//! `crier accounts connect`: authorize crier for one account through its network's OAuth
+//! page and store the tokens.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,90 +9,16 @@ use std::time::Duration;
 use super::engine_commands::{runtime, valid_plan};
 use super::{INVALID, TableFormat};
 use crate::connectors::oauth::{self, Pkce};
-use crate::connectors::{Connectors, http, registry};
-
-/// One account's verdict.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Checked {
-    account: String,
-    network: &'static str,
-    ok: bool,
-    /// Why it is not ready, or what the check could not cover.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
-}
+use crate::connectors::{http, registry};
+use crate::ops::accounts::Checked;
 
 pub(super) fn check(path: &Path, format: TableFormat) -> Result<ExitCode, String> {
     let plan = match valid_plan(path)? {
         Ok(plan) => plan,
         Err(code) => return Ok(code),
     };
-    let client =
-        http::client(&plan.http).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    // A health check may take a few requests (log in, then look up the chat or room).
-    let deadline = plan.http.request_timeout * 3 + plan.http.connect_timeout;
     let runtime = runtime()?;
-    let results = runtime.block_on(async {
-        let mut checks = tokio::task::JoinSet::new();
-        for (index, (name, built)) in Connectors::build_each(&plan.accounts, &client)
-            .into_iter()
-            .enumerate()
-        {
-            let network = plan.accounts[&name].network.name();
-            checks.spawn(async move {
-                let prefix = format!("account `{name}`: ");
-                let checked = match built {
-                    Err(errors) => Checked {
-                        account: name.clone(),
-                        network,
-                        ok: false,
-                        detail: Some(
-                            errors
-                                .iter()
-                                .map(|e| {
-                                    let text = e.to_string();
-                                    text.strip_prefix(&prefix).unwrap_or(&text).to_owned()
-                                })
-                                .collect::<Vec<_>>()
-                                .join("; "),
-                        ),
-                    },
-                    Ok(connector) => {
-                        match tokio::time::timeout(deadline, connector.health()).await {
-                            Ok(Ok(())) => Checked {
-                                account: name.clone(),
-                                network,
-                                ok: true,
-                                detail: connector.health_limits().map(str::to_owned),
-                            },
-                            Ok(Err(error)) => Checked {
-                                account: name.clone(),
-                                network,
-                                ok: false,
-                                detail: Some(error.reason().to_owned()),
-                            },
-                            Err(_) => Checked {
-                                account: name.clone(),
-                                network,
-                                ok: false,
-                                detail: Some(format!(
-                                    "the network did not answer within {}",
-                                    seconds(deadline)
-                                )),
-                            },
-                        }
-                    }
-                };
-                (index, checked)
-            });
-        }
-        let mut results = Vec::new();
-        while let Some(joined) = checks.join_next().await {
-            results.push(joined.map_err(|e| format!("a health check failed: {e}"))?);
-        }
-        results.sort_by_key(|(index, _)| *index);
-        Ok::<_, String>(results.into_iter().map(|(_, c)| c).collect::<Vec<_>>())
-    })?;
+    let results = runtime.block_on(crate::ops::accounts::check(&plan))?;
     match format {
         TableFormat::Table => out!("{}", table(&results)),
         TableFormat::Json => {
@@ -109,10 +35,6 @@ pub(super) fn check(path: &Path, format: TableFormat) -> Result<ExitCode, String
     } else {
         Ok(ExitCode::from(INVALID))
     }
-}
-
-fn seconds(duration: Duration) -> String {
-    format!("{} s", duration.as_secs_f64())
 }
 
 fn table(results: &[Checked]) -> String {

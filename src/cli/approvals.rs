@@ -30,9 +30,9 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
         TableFormat::Json => {
             for approval in &list {
                 let value = serde_json::to_value(approval).expect("approvals serialise");
-                let value = super::json_times::with_rfc3339_times(
+                let value = crate::ops::times::with_rfc3339_times(
                     value,
-                    super::json_times::APPROVAL_TIMES,
+                    crate::ops::times::APPROVAL_TIMES,
                     tz,
                 );
                 outln!("{value}");

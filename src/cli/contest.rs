@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::engine_commands::reading_desk;
-use super::{DiagnosticFormat, INVALID, USAGE, print_diagnostics};
+use super::{INVALID, USAGE};
 use crate::contest::{Proof, verify};
 use crate::engine::service::ServiceError;
 use crate::ops::contests::{self, ContestError, JudgedEntry};
@@ -208,10 +208,21 @@ pub(super) fn verify_file(file: &Path) -> CommandResult {
     Ok(ExitCode::from(1))
 }
 
-pub(super) fn disqualify(path: &Path, name: &str, entry: &str, reason: &str) -> CommandResult {
-    let report =
-        |validated: &Validated| print_diagnostics(&validated.diagnostics, DiagnosticFormat::Text);
-    match contests::disqualify(path, &report, name, entry, reason) {
+pub(super) fn disqualify(
+    path: &Path,
+    name: &str,
+    entry: &str,
+    reason: &str,
+    by: Option<String>,
+) -> CommandResult {
+    let desk = match reading_desk(path)? {
+        Ok(desk) => desk,
+        Err(code) => return Ok(code),
+    };
+    let by = super::kill_switch::actor(&desk, by)?;
+    // Its diagnostics were printed as the desk was read; the same files load again here.
+    let report = |_: &Validated| {};
+    match contests::disqualify(path, &report, &by, name, entry, reason) {
         Ok(substitution) => {
             outln!(
                 "{} disqualified ({}); {}. The announcement goes out with `crier run`.",

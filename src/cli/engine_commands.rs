@@ -109,18 +109,55 @@ fn existing_store_at(url: &str, root: &Path) -> Result<Option<Arc<dyn Store>>, S
     Ok(Some(Arc::new(store)))
 }
 
-pub(super) fn run(path: PathBuf, log_format: LogFormat) -> CommandResult {
+pub(super) fn run(
+    path: PathBuf,
+    log_format: LogFormat,
+    listen: Option<std::net::SocketAddr>,
+) -> CommandResult {
     init_logs(log_format);
     let runtime = runtime()?;
-    let stopped = runtime.block_on(service::run(path, Arc::new(report)));
+    // Why the service stopped other than as asked: its own error, or no place to serve.
+    enum Stopped {
+        Service(ServiceError),
+        Listen(String),
+    }
+    let stopped = runtime.block_on(async {
+        let signals = service::Signals::listen().map_err(Stopped::Service)?;
+        let mut service = service::Service::start(path, Arc::new(report))
+            .await
+            .map_err(Stopped::Service)?;
+        let mut options = match service.view().plan() {
+            Some(plan) => plan.server.clone(),
+            None => Default::default(),
+        };
+        options.listen = listen.or(options.listen);
+        if let Some(address) = options.listen {
+            match crate::server::start(&mut service, &options, address).await {
+                Ok(bound) => outln!("serving the API on http://{bound}"),
+                Err(error) => {
+                    service.stop().await.map_err(Stopped::Service)?;
+                    return Err(Stopped::Listen(format!(
+                        "cannot serve the API on {address}: {error}"
+                    )));
+                }
+            }
+        }
+        service::until_signalled(service, signals)
+            .await
+            .map_err(Stopped::Service)
+    });
     // A worker still inside an engine step does not hold the process: the step is cut
     // short like a crash, and what it did not commit is done after the next start.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match stopped {
         Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(ServiceError::Invalid) => Ok(ExitCode::from(INVALID)),
-        Err(error) => {
+        Err(Stopped::Service(ServiceError::Invalid)) => Ok(ExitCode::from(INVALID)),
+        Err(Stopped::Service(error)) => {
             errln!("error: {error}");
+            Ok(ExitCode::from(INVALID))
+        }
+        Err(Stopped::Listen(message)) => {
+            errln!("error: {message}");
             Ok(ExitCode::from(INVALID))
         }
     }
@@ -353,10 +390,23 @@ pub(super) fn rehearse(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn trigger(path: &Path, playbook: &str, item: &str) -> CommandResult {
+pub(super) fn trigger(
+    path: &Path,
+    playbook: &str,
+    item: &str,
+    by: Option<String>,
+) -> CommandResult {
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
+        Err(code) => return Ok(code),
+    };
+    let by = super::kill_switch::actor(&desk, by)?;
     init_logs(LogFormat::Text);
     let runtime = runtime()?;
-    let triggered = match runtime.block_on(ops::trigger::trigger(path, &report, playbook, item)) {
+    // Its diagnostics were printed as the desk was read; the same files load again here.
+    let quiet = |_: &Validated| {};
+    let triggered = match runtime.block_on(ops::trigger::trigger(path, &quiet, &by, playbook, item))
+    {
         Ok(triggered) => triggered,
         Err(TriggerRefused::Load(ServiceError::Invalid)) => return Ok(ExitCode::from(INVALID)),
         Err(TriggerRefused::Trigger(TriggerError::UnknownItem { item, hint })) => {
@@ -490,5 +540,5 @@ fn detail_lines(run: &RunView, tz: Tz) -> Vec<String> {
 
 fn run_json(run: &RunView, tz: Tz) -> serde_json::Value {
     let value = serde_json::to_value(run).expect("runs serialise");
-    super::json_times::with_rfc3339_times(value, super::json_times::RUN_TIMES, tz)
+    crate::ops::times::with_rfc3339_times(value, crate::ops::times::RUN_TIMES, tz)
 }

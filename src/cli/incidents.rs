@@ -38,9 +38,9 @@ pub(super) fn list(path: &Path, all: bool, format: TableFormat) -> CommandResult
                     object.remove("timeline");
                     object.insert("status".into(), row.status.clone().into());
                 }
-                let value = super::json_times::with_rfc3339_times(
+                let value = crate::ops::times::with_rfc3339_times(
                     value,
-                    super::json_times::INCIDENT_TIMES,
+                    crate::ops::times::INCIDENT_TIMES,
                     plan.timezone,
                 );
                 outln!("{value}");

@@ -1,5 +1,5 @@
-//! The command line: `validate`, `plan`, `init`, `schema`, and the engine's `run`,
-//! `status`, `history`, `rehearse`, `trigger` (in `engine_commands`). Exit codes: 0 success, 1 an
+//! The command line: `validate`, `plan`, `init`, `schema`, the engine's `run`, `status`,
+//! `history`, `rehearse`, `trigger` (in `engine_commands`), and people's API `token`s. Exit codes: 0 success, 1 an
 //! invalid playbook, 2 a usage error (bad arguments, a path that does not exist).
 
 use std::io::Write;
@@ -18,7 +18,6 @@ use crate::playbook::plan::Plan;
 use crate::playbook::schema::{config_schema, playbook_schema};
 use crate::playbook::validate::Validated;
 use crate::preview::{self, Format};
-use crate::schedule;
 use crate::script::ScriptEngine;
 use crate::text::TextTemplates;
 
@@ -30,8 +29,8 @@ mod approvals;
 mod contest;
 mod engine_commands;
 mod incidents;
-mod json_times;
 mod kill_switch;
+mod tokens;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -91,6 +90,10 @@ enum Command {
         /// `text` for people, `json` (one object per line) for log collectors.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Serve the HTTP API on this address and port (e.g. `127.0.0.1:7878`; port 0 picks
+        /// a free one), instead of crier.yaml's `server: { listen: … }`.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// What the store holds: what waits, what fired last, pauses, what is running (reads no playbook).
     Status {
@@ -143,6 +146,14 @@ enum Command {
         playbook: String,
         /// The post's id.
         item: String,
+        /// Who fires it: one of the people in crier.yaml (your login name if absent).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// People's API tokens: `new` (shown once), `list`, `revoke`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// A contest: its status, entries, the proof of its draw, and disqualifications.
     Contest {
@@ -334,6 +345,36 @@ enum ContestCommand {
         /// Why: kept in the proof of the draw.
         #[arg(long)]
         reason: String,
+        /// Who decides: one of the people in crier.yaml (your login name if absent).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make an API token for PERSON (one of `people:`); it is printed once and the store
+    /// keeps only its hash. Calls with it act as PERSON, within their `role:`.
+    New {
+        /// The person the token acts for.
+        person: String,
+        /// What the token is for, to tell tokens apart (`crier token list`).
+        #[arg(long, default_value = "token")]
+        name: String,
+        /// How long it is valid, e.g. `90d` or `12h`; for ever if absent.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Every token: its id, person, name, and when it expires or was revoked.
+    List {
+        /// `table` for people, `json` (one object per line) for scripts.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// Revoke a token by its id (`crier token list`): it is refused from then on.
+    Revoke {
+        /// The token's id.
+        id: i64,
     },
 }
 
@@ -454,7 +495,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let until = match (until, days) {
                 (Some(text), _) => parse_instant(&text, plan.timezone, "--until")?,
-                (None, days) => from + TimeDelta::days(i64::from(days.unwrap_or(14))),
+                (None, days) => TimeDelta::try_days(i64::from(days.unwrap_or(14)))
+                    .and_then(|length| from.checked_add_signed(length))
+                    .ok_or("--days is too many")?,
             };
             warn_passed(&plan, Utc::now());
             let plan = window_anchored(&path, &texts, plan, from)?;
@@ -488,7 +531,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { path, log_format } => engine_commands::run(folder(path)?, log_format),
+        Command::Run {
+            path,
+            log_format,
+            listen,
+        } => engine_commands::run(folder(path)?, log_format, listen),
         Command::Status { path } => engine_commands::status(&folder(path)?),
         Command::History {
             path,
@@ -512,7 +559,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             format,
             incident_report.as_deref(),
         ),
-        Command::Trigger { playbook, item } => engine_commands::trigger(&path, &playbook, &item),
+        Command::Trigger { playbook, item, by } => {
+            engine_commands::trigger(&path, &playbook, &item, by)
+        }
+        Command::Token { command } => match command {
+            TokenCommand::New {
+                person,
+                name,
+                expires,
+            } => tokens::new(&path, &person, &name, expires.as_deref()),
+            TokenCommand::List { format } => tokens::list(&path, format),
+            TokenCommand::Revoke { id } => tokens::revoke(&path, id),
+        },
         Command::Contest { command } => match command {
             ContestCommand::Status { name } => contest::status(&path, &name),
             ContestCommand::Entries { name, format } => contest::entries(&path, &name, format),
@@ -522,7 +580,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 name,
                 entry,
                 reason,
-            } => contest::disqualify(&path, &name, &entry, &reason),
+                by,
+            } => contest::disqualify(&path, &name, &entry, &reason, by),
         },
         Command::Approvals { all, format } => approvals::list(&path, all, format),
         Command::Incidents { all, format } => incidents::list(&path, all, format),
@@ -750,12 +809,5 @@ fn summary(plan: &Plan) -> String {
 
 /// `YYYY-MM-DD HH:MM` (in `tz`), `YYYY-MM-DD` (its midnight), or RFC 3339.
 pub(crate) fn parse_instant(text: &str, tz: Tz, flag: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(date) = schedule::parse_date(text.trim()) {
-        return Ok(
-            schedule::resolve_local(date.and_time(chrono::NaiveTime::MIN), tz).with_timezone(&Utc),
-        );
-    }
-    schedule::parse_local_datetime(text.trim(), tz)
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| format!("{flag} `{text}`: {e}"))
+    crate::ops::times::parse_instant(text, tz).map_err(|e| format!("{flag} `{text}`: {e}"))
 }

@@ -58,6 +58,9 @@ pub struct Substitution {
     pub replacement: Option<String>,
     pub reason: String,
     pub at: String,
+    /// The person who decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// Everything needed to check a draw: what was committed, what was revealed, the result.

@@ -311,6 +311,7 @@ pub fn disqualify(
     contest: &ContestPlan,
     key: &str,
     reason: &str,
+    by: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Substitution, String> {
     let mut state = load_state(parts.store, &contest.name).map_err(|e| e.to_string())?;
@@ -336,6 +337,7 @@ pub fn disqualify(
         replacement: replacement.clone(),
         reason: reason.to_string(),
         at: now.to_rfc3339(),
+        by: by.map(str::to_string),
     };
     state.substitutions.push(substitution.clone());
     save_state(parts.store, &contest.name, &state, now).map_err(|e| e.to_string())?;

@@ -55,7 +55,8 @@ pub struct Engine {
     pub(super) crises: HashMap<String, (RunnerState, CrisisSignals)>,
 }
 
-/// The note of a run fired by `crier trigger`: a person's act, which needs no approval.
+/// The note of a run fired by `crier trigger` (followed by " by NAME" when a person is
+/// named): a person's act, which needs no approval.
 pub const TRIGGERED_BY_HAND: &str = "triggered by hand";
 
 impl Engine {

@@ -1,7 +1,8 @@
 //! What a running service tells its subscribers (a server's live view, a test): each event is
 //! sent after what it reports is committed to the store, so a subscriber that reads the
 //! store on an event finds it there. Subscribers that fall behind miss events, never block
-//! the service.
+//! the service. Besides the engine's own events, a front end running inside the service
+//! (the server) tells of the people's actions it takes (`ServiceView::emit`).
 
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -42,6 +43,43 @@ pub enum ServiceEvent {
     /// The playbooks were read again: `applied` is false when the running revision was
     /// kept (an invalid edit, an account that could not be built).
     Reloaded { applied: bool },
+    /// A person decided on a post's approval; `state` is where the approval stands now.
+    ApprovalDecided {
+        approval: i64,
+        playbook: String,
+        item: String,
+        by: String,
+        decision: String,
+        state: String,
+    },
+    /// A person paused what `scope` names.
+    Paused {
+        pause: i64,
+        scope: String,
+        by: String,
+    },
+    /// A person lifted this many pauses.
+    Resumed { lifted: usize, by: String },
+    /// A person fired a post by hand.
+    Triggered {
+        run: RunId,
+        playbook: String,
+        item: String,
+        by: String,
+    },
+    /// A person's action on an incident was recorded for the service to apply.
+    IncidentAction {
+        incident: i64,
+        action: String,
+        by: String,
+    },
+    /// A person disqualified a contest winner; `replacement` wins instead.
+    Disqualified {
+        contest: String,
+        out: String,
+        replacement: Option<String>,
+        by: String,
+    },
 }
 
 impl ServiceEvent {

@@ -152,6 +152,27 @@ impl Engine {
         item: &str,
         now: DateTime<Utc>,
     ) -> Result<RunId, TriggerError> {
+        self.trigger_as(playbook, item, TRIGGERED_BY_HAND.into(), now)
+    }
+
+    /// [`Engine::trigger`], the run noting who fired it ("triggered by hand by NAME").
+    pub fn trigger_by(
+        &mut self,
+        playbook: &str,
+        item: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RunId, TriggerError> {
+        self.trigger_as(playbook, item, format!("{TRIGGERED_BY_HAND} by {by}"), now)
+    }
+
+    fn trigger_as(
+        &mut self,
+        playbook: &str,
+        item: &str,
+        note: String,
+        now: DateTime<Utc>,
+    ) -> Result<RunId, TriggerError> {
         let found = items(&self.plan)
             .into_iter()
             .find(|i| i.campaign(&self.plan).name == playbook && i.post(&self.plan).id == item);
@@ -171,7 +192,7 @@ impl Engine {
                 hook: hook.clone(),
             });
         }
-        let run = self.new_run(item_ref, now, now, Some(TRIGGERED_BY_HAND.into()))?;
+        let run = self.new_run(item_ref, now, now, Some(note))?;
         let ids = self.parts.store.commit(&Batch {
             now: to_millis(now),
             runs: vec![run],
@@ -298,11 +319,11 @@ impl Engine {
             })
             .collect();
         // Approval: decided by now (approved, rejected), or the deadline's policy.
-        if let Some(approve) = post
-            .approve
-            .as_deref()
-            .filter(|_| run.reason.as_deref() != Some(TRIGGERED_BY_HAND))
-        {
+        if let Some(approve) = post.approve.as_deref().filter(|_| {
+            !run.reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(TRIGGERED_BY_HAND))
+        }) {
             match self.approval_gate(&key, approve, run.fire_at, &mut run)? {
                 None => {}
                 Some(ApprovalOutcome::Rejected(reason)) => {

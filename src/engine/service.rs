@@ -147,6 +147,10 @@ pub struct ServiceHandle {
     stop: watch::Sender<bool>,
     reload: Arc<Notify>,
     events: Events,
+    view: ServiceView,
+    /// Tasks that live and stop with the service (a server): on a stop they are told first
+    /// and awaited, so what they are doing finishes against a running service.
+    companions: Vec<JoinHandle<()>>,
     hooks: Arc<HookReceiver>,
     dispatcher: Arc<Dispatcher>,
     running: JoinHandle<Result<(), ServiceError>>,
@@ -154,11 +158,58 @@ pub struct ServiceHandle {
     drained: watch::Receiver<bool>,
 }
 
+/// What a front end running beside the service reads: its store, the plan it runs now (a
+/// reload changes it), its events, and whether it is stopping. Cheap to clone.
+#[derive(Clone)]
+pub struct ServiceView {
+    store: Arc<dyn Store>,
+    dispatcher: Arc<Dispatcher>,
+    events: Events,
+    stop: watch::Receiver<bool>,
+}
+
+impl ServiceView {
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The plan the service runs now: the latest valid load.
+    pub fn plan(&self) -> Option<Arc<Plan>> {
+        self.dispatcher.plan()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
+        self.events.subscribe()
+    }
+
+    /// Tells the service's subscribers of something a front end did (after it is stored).
+    pub fn emit(&self, event: ServiceEvent) {
+        self.events.emit(event);
+    }
+
+    /// Resolves once the service is asked to stop (or its handle is gone).
+    pub async fn stopping(&self) {
+        let mut stop = self.stop.clone();
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    }
+}
+
 impl ServiceHandle {
     /// Everything that happens from now on: runs created, sends, failures, approval
     /// requests, incidents.
     pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
         self.events.subscribe()
+    }
+
+    /// The service's store, current plan and events, for a front end beside it.
+    pub fn view(&self) -> ServiceView {
+        self.view.clone()
+    }
+
+    /// Ties `task` to the service's life: [`ServiceHandle::stop`] waits for it (at most
+    /// `DRAIN_TIMEOUT`) once the view's `stopping` has resolved, before the engine stops.
+    pub fn attach(&mut self, task: JoinHandle<()>) {
+        self.companions.push(task);
     }
 
     /// What inbound events (`hooks:`) are received with, on the running revision.
@@ -182,6 +233,20 @@ impl ServiceHandle {
     /// returns once the service has stopped, or those bounds have passed.
     pub async fn stop(mut self) -> Result<(), ServiceError> {
         let _ = self.stop.send(true);
+        let companions = async {
+            for companion in std::mem::take(&mut self.companions) {
+                let _ = companion.await;
+            }
+        };
+        if tokio::time::timeout(DRAIN_TIMEOUT, companions)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "requests still in flight after {}s; stopping without them",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.drained.wait_for(|done| *done)).await;
         match tokio::time::timeout(STEP_GRACE, &mut self.running).await {
             Ok(stopped) => stopped.map_err(ServiceError::Stopped)?,
@@ -259,6 +324,12 @@ impl Service {
         );
         dispatcher.set_plan(plan.clone());
         let (stop_sender, stop) = watch::channel(false);
+        let view = ServiceView {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+            events: events.clone(),
+            stop: stop.clone(),
+        };
         let (drained_sender, drained) = watch::channel(false);
         let reload = Arc::new(Notify::new());
         let running = Running {
@@ -287,6 +358,8 @@ impl Service {
             stop: stop_sender,
             reload,
             events,
+            view,
+            companions: Vec::new(),
             hooks,
             dispatcher,
             running,
@@ -295,13 +368,38 @@ impl Service {
     }
 }
 
+/// The signals a service obeys, listened for before it starts so none is missed.
+pub struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn listen() -> Result<Signals, ServiceError> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).map_err(ServiceError::Signals)?,
+            terminate: signal(SignalKind::terminate()).map_err(ServiceError::Signals)?,
+            hangup: signal(SignalKind::hangup()).map_err(ServiceError::Signals)?,
+        })
+    }
+}
+
 /// Runs until a signal stops it: the first SIGINT/SIGTERM gracefully, a second at once;
 /// SIGHUP reloads.
 pub async fn run(path: PathBuf, report: Report) -> Result<(), ServiceError> {
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServiceError::Signals)?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(ServiceError::Signals)?;
-    let mut hangup = signal(SignalKind::hangup()).map_err(ServiceError::Signals)?;
+    let signals = Signals::listen()?;
     let service = Service::start(path, report).await?;
+    until_signalled(service, signals).await
+}
+
+/// Drives a started service until a signal stops it, as [`run`] does.
+pub async fn until_signalled(service: ServiceHandle, signals: Signals) -> Result<(), ServiceError> {
+    let Signals {
+        mut interrupt,
+        mut terminate,
+        mut hangup,
+    } = signals;
     loop {
         tokio::select! {
             _ = interrupt.recv() => break,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{Desk, suggestion};
+use super::{Actor, Desk, suggestion};
 use crate::contest::lifecycle::{self, Parts, Seeds};
 use crate::contest::{Entry, Proof, Substitution, Verdict, judge};
 use crate::engine::EngineParts;
@@ -32,10 +32,12 @@ pub enum ContestError {
     Store(#[from] StoreError),
 }
 
-/// Disqualifies the winner `entry` (`network:id`) of contest `name` for `reason`.
+/// Disqualifies the winner `entry` (`network:id`) of contest `name` for `reason`, as `by`'s
+/// decision (kept with the substitution in the proof).
 pub fn disqualify(
     path: &Path,
     report: &dyn Fn(&Validated),
+    by: &Actor,
     name: &str,
     entry: &str,
     reason: &str,
@@ -62,8 +64,15 @@ pub fn disqualify(
         seeds: Seeds::Random,
         freeze_after: crate::contest::collect::freeze_grace(),
     };
-    lifecycle::disqualify(&lifecycle_parts, contest, entry, reason, now)
-        .map_err(ContestError::Refused)
+    lifecycle::disqualify(
+        &lifecycle_parts,
+        contest,
+        entry,
+        reason,
+        Some(by.name()),
+        now,
+    )
+    .map_err(ContestError::Refused)
 }
 
 /// A contest's phase and counts, as stored.

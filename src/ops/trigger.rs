@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde::Serialize;
 
+use super::Actor;
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
 use crate::engine::service::{self, ServiceError};
@@ -41,10 +42,12 @@ pub struct Triggered {
     pub plan: Arc<Plan>,
 }
 
-/// Fires `playbook`'s post `item` now and sends what it commits.
+/// Fires `playbook`'s post `item` now, as `by`'s act (the run notes who), and sends what it
+/// commits.
 pub async fn trigger(
     path: &Path,
-    report: &dyn Fn(&Validated),
+    report: &(dyn Fn(&Validated) + Sync),
+    by: &Actor,
     playbook: &str,
     item: &str,
 ) -> Result<Triggered, TriggerRefused> {
@@ -59,7 +62,7 @@ pub async fn trigger(
     })?;
     let now = Utc::now();
     let mut engine = Engine::new(plan.clone(), &loaded.digest, parts, now)?;
-    let run_id = engine.trigger(playbook, item, now)?;
+    let run_id = engine.trigger_by(playbook, item, by.name(), now)?;
     let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
     dispatcher.set_plan(plan.clone());
     dispatcher.dispatch_due(Utc::now, Some(run_id)).await?;

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::crisis::IncidentReport;
 use crate::crisis::runner::RunnerState;
+use crate::engine::timeline::{items, next_fire};
 use crate::playbook::plan::Plan;
 use crate::preview::Planned;
 use crate::store::{
@@ -21,6 +22,49 @@ use crate::text::TextTemplates;
 
 /// How many of the latest fires a status lists.
 pub const NEXT_SHOWN: usize = 10;
+
+/// One item's next fire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextFire {
+    pub at: DateTime<Utc>,
+    /// `PLAYBOOK/ITEM`.
+    pub item: String,
+    pub to: Vec<String>,
+}
+
+/// What a validated `plan` fires next after `now` (after each item's last fire in `store`),
+/// soonest first (at most `NEXT_SHOWN`), and how many more items have a next fire. For a
+/// front end that holds the plan already (the running service's API); `status` reads no plan.
+pub fn next_fires(
+    plan: &Plan,
+    store: Option<&Arc<dyn Store>>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<NextFire>, usize), StoreError> {
+    let cursors: HashMap<_, _> = match store {
+        Some(store) => store.cursors()?.into_iter().collect(),
+        None => HashMap::new(),
+    };
+    let mut next: Vec<NextFire> = items(plan)
+        .into_iter()
+        .filter_map(|item| {
+            let key = item.key(plan);
+            let after = cursors
+                .get(&key)
+                .map(|c| from_millis(*c))
+                .unwrap_or(now)
+                .max(now);
+            next_fire(plan, item, after).map(|at| NextFire {
+                at,
+                item: key.to_string(),
+                to: item.post(plan).to.to_vec(),
+            })
+        })
+        .collect();
+    next.sort_by(|a, b| (a.at, &a.item, &a.to).cmp(&(b.at, &b.item, &b.to)));
+    let more = next.len().saturating_sub(NEXT_SHOWN);
+    next.truncate(NEXT_SHOWN);
+    Ok((next, more))
+}
 
 /// An item's latest fire recorded in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -244,4 +288,122 @@ pub fn plan_streamed(
         return Err(EmptyWindow { from, until });
     }
     Ok(crate::preview::stream(plan, texts, from, until, line))
+}
+
+/// Which runs a page of history shows, and where it starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunsQuery {
+    pub playbook: Option<String>,
+    /// Only runs fired at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only runs in this state (`succeeded`, `failed`, `waiting`…).
+    pub state: Option<String>,
+    /// Only runs with a send to this account (a page of sends: only those sends).
+    pub account: Option<String>,
+    /// The `next` of the page before; the first page if absent.
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// A page of runs, newest first, and the cursor of the next page if there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunsPage {
+    pub runs: Vec<RunView>,
+    pub next: Option<String>,
+}
+
+/// A cursor that is not one a page gave.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a cursor a page gave (pass a page's `next` as it is)")]
+pub struct BadCursor(pub String);
+
+/// The cursor after `run`: its fire time and id, the order history is in.
+fn cursor_of(run: &RunView) -> String {
+    format!("{}.{}", run.fire_at, run.id)
+}
+
+fn parse_cursor(text: &str) -> Result<(i64, i64), BadCursor> {
+    text.split_once('.')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
+        .ok_or_else(|| BadCursor(text.to_string()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error(transparent)]
+    Cursor(#[from] BadCursor),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One page of runs as `query` selects them, newest first (by fire time, then id).
+pub fn runs_page(store: Option<&Arc<dyn Store>>, query: &RunsQuery) -> Result<RunsPage, PageError> {
+    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let filter = HistoryFilter {
+        playbook: query.playbook.clone(),
+        since: query.since.map(to_millis),
+        limit: None,
+    };
+    let limit = query.limit.max(1);
+    let mut selected = history(store, &filter)?
+        .into_iter()
+        .filter(|run| after.is_none_or(|(at, id)| (run.fire_at, run.id) < (at, id)))
+        .filter(|run| {
+            query
+                .state
+                .as_deref()
+                .is_none_or(|state| run.state.as_str() == state)
+        })
+        .filter_map(|mut run| match &query.account {
+            Some(account) => {
+                run.outbox.retain(|send| &send.account == account);
+                (!run.outbox.is_empty()).then_some(run)
+            }
+            None => Some(run),
+        })
+        .take(limit + 1)
+        .collect::<Vec<_>>();
+    let next = (selected.len() > limit).then(|| {
+        selected.truncate(limit);
+        cursor_of(selected.last().expect("a full page"))
+    });
+    Ok(RunsPage {
+        runs: selected,
+        next,
+    })
+}
+
+/// Run `id` with its steps and sends; `None` if there is none.
+pub fn run(store: Option<&Arc<dyn Store>>, id: i64) -> Result<Option<RunView>, StoreError> {
+    Ok(history(store, &HistoryFilter::default())?
+        .into_iter()
+        .find(|run| run.id == id))
+}
+
+/// The pauses in force at `now`, each with how many sends it holds.
+pub fn pause_holdings(
+    plan: &Plan,
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<PauseHolding>, StoreError> {
+    let pauses = store.pauses(to_millis(now))?;
+    if pauses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let held = store.held_sends()?;
+    let is_campaign = |name: &str| plan.campaigns.iter().any(|c| c.name == name);
+    Ok(pauses
+        .into_iter()
+        .map(|pause| PauseHolding {
+            held: held
+                .iter()
+                .filter(|h| {
+                    pause
+                        .scope
+                        .covers(&h.account, &h.key.playbook, is_campaign(&h.key.playbook))
+                })
+                .count(),
+            pause,
+        })
+        .collect())
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta};
 use chrono_tz::Tz;
 
+pub use super::raw::Role;
 use super::raw::{
     AccountConfig, ApprovalNeed, EntrySource, LimitScope, Missed, Network, OnTimeout,
     PostApprovalTimeout, Then,
@@ -49,6 +50,8 @@ pub struct Plan {
     pub http: HttpOptions,
     pub accounts: BTreeMap<String, Account>,
     pub people: BTreeMap<String, PersonPlan>,
+    /// `crier run`'s HTTP server (`crier.yaml`'s `server:`).
+    pub server: ServerPlan,
     pub campaigns: Vec<CampaignPlan>,
     pub templates: Vec<String>,
     pub contests: Vec<ContestPlan>,
@@ -77,6 +80,32 @@ pub struct PersonPlan {
     pub name: String,
     pub display_name: Option<String>,
     pub notify: Vec<String>,
+    /// What their API tokens may do (`viewer` if not given).
+    pub role: Role,
+}
+
+/// `crier.yaml`'s `server:`, with its defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPlan {
+    /// Where to serve; `None`: no server unless `crier run --listen` asks for one.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Origins allowed to call the API from a browser (none: no CORS headers).
+    pub cors: Vec<String>,
+    /// The largest request body, in bytes (1 MiB by default).
+    pub body_limit: usize,
+    /// How long one request may take (30 s by default).
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerPlan {
+    fn default() -> Self {
+        ServerPlan {
+            listen: None,
+            cors: Vec::new(),
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

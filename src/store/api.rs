@@ -3,6 +3,7 @@
 //! them. Nothing here names a backend: errors are `StoreError`.
 
 use super::model::*;
+use super::tokens::TokenStore;
 use super::{AccountMetrics, StoreResult};
 
 /// Runs, their steps and the outbox: what fires commit, what the dispatcher claims and
@@ -233,6 +234,7 @@ pub trait Store:
     + CrisisStore
     + MetricsStore
     + ViewStore
+    + TokenStore
 {
 }
 
@@ -245,6 +247,7 @@ impl<T> Store for T where
         + CrisisStore
         + MetricsStore
         + ViewStore
+        + TokenStore
         + ?Sized
 {
 }

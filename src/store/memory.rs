@@ -95,6 +95,8 @@ struct Inner {
     incident_actions: Vec<IncidentActionRow>,
     /// (hook, key) → what the inbound event fired.
     hook_events: HashMap<(String, String), HookReceipt>,
+    /// Token `id` is `tokens[id - 1]`.
+    tokens: Vec<TokenRow>,
 }
 
 impl Inner {
@@ -1579,5 +1581,54 @@ impl ViewStore for MemoryStore {
             outbox: counts(outbox),
             in_flight,
         })
+    }
+}
+impl TokenStore for MemoryStore {
+    fn add_token(&self, token: &NewToken, now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        if inner.tokens.iter().any(|t| t.sha256 == token.sha256) {
+            return Err(StoreError::Corrupt(
+                "UNIQUE constraint failed: tokens.sha256".into(),
+            ));
+        }
+        let id = inner.tokens.len() as i64 + 1;
+        inner.tokens.push(TokenRow {
+            id,
+            person: token.person.clone(),
+            name: token.name.clone(),
+            sha256: token.sha256.clone(),
+            created_at: now,
+            expires_at: token.expires_at,
+            revoked_at: None,
+        });
+        Ok(id)
+    }
+
+    fn token_by_sha256(&self, sha256: &str) -> StoreResult<Option<TokenRow>> {
+        Ok(self
+            .lock()
+            .tokens
+            .iter()
+            .find(|t| t.sha256 == sha256)
+            .cloned())
+    }
+
+    fn tokens(&self) -> StoreResult<Vec<TokenRow>> {
+        Ok(self.lock().tokens.clone())
+    }
+
+    fn revoke_token(&self, id: i64, now: Millis) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        match inner
+            .tokens
+            .iter_mut()
+            .find(|t| t.id == id && t.revoked_at.is_none())
+        {
+            Some(token) => {
+                token.revoked_at = Some(now);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }

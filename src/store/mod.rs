@@ -12,12 +12,14 @@ mod handle;
 pub mod memory;
 mod model;
 pub mod sqlite;
+mod tokens;
 
 pub use api::*;
 pub use handle::StoreHandle;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use sqlite::SqliteStore;
+pub use tokens::{NewToken, TokenRow, TokenStore};
 
 /// What went wrong talking to the store. Its message is shown to people as it is.
 #[derive(Debug, thiserror::Error)]

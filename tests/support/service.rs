@@ -6,9 +6,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `crier run` on `dir`; a server its crier.yaml asks for listens on a free port instead
+/// (tests run side by side).
 pub fn start(dir: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_crier"))
-        .args(["run", dir.to_str().unwrap()])
+        .args(["run", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env("CRIER_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -20,7 +22,7 @@ pub fn start(dir: &Path) -> Child {
 pub fn start_logged(dir: &Path, log: &Path) -> Child {
     let file = std::fs::File::create(log).expect("create the log file");
     Command::new(env!("CARGO_BIN_EXE_crier"))
-        .args(["run", dir.to_str().unwrap()])
+        .args(["run", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env("CRIER_LOG", "info")
         .stdout(Stdio::null())
         .stderr(file)

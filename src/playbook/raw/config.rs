@@ -1,5 +1,5 @@
-//! `crier.yaml`: the accounts a team posts with, the people it notifies, the store and the
-//! default time zone.
+//! `crier.yaml`: the accounts a team posts with, the people it notifies (and what each may do
+//! through the API), the store, the default time zone and `crier run`'s HTTP server.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +37,30 @@ pub struct ConfigFile {
     /// drills and stories told in days rather than dates.
     #[serde(default)]
     pub day_one: Option<Spanned<String>>,
+    /// `crier run`'s HTTP server: the API, `/healthz` and `/readyz`. Off unless `listen` is
+    /// set here or `crier run --listen ADDR` is given.
+    #[serde(default)]
+    pub server: Option<ServerConfig>,
+}
+
+/// `crier run`'s HTTP server.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The address and port to serve on, e.g. `127.0.0.1:7878` (this machine only; put a
+    /// reverse proxy with TLS in front to reach it from elsewhere).
+    #[serde(default)]
+    pub listen: Option<Spanned<String>>,
+    /// Web origins allowed to call the API from a browser, e.g. `https://dash.example.com`.
+    /// None if absent: browsers get no CORS headers.
+    #[serde(default)]
+    pub cors: Vec<Spanned<String>>,
+    /// The largest request body, in KiB; 1024 (1 MiB) if absent.
+    #[serde(default)]
+    pub body_limit_kib: Option<Spanned<u32>>,
+    /// How long one request may take before it is answered 503, e.g. `30s` (the default).
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
 }
 
 /// HTTP settings shared by every connector.
@@ -161,4 +185,46 @@ pub struct Person {
     /// How to address them in messages.
     #[serde(default)]
     pub name: Option<String>,
+    /// What their API tokens may do: `viewer` (read everything, the default), `editor` (also
+    /// trigger posts and disqualify contest winners) or `admin` (also pause and resume, and
+    /// manage tokens). Deciding an approval is for the people the approval names, whatever
+    /// their role.
+    #[serde(default)]
+    pub role: Option<Spanned<Role>>,
+}
+
+/// What a person may do through the API; each role may do what the one before it may.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Deserialize,
+    serde::Serialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything; acknowledges and resolves incidents and decides the approvals
+    /// that name them.
+    #[default]
+    Viewer,
+    /// Also triggers posts and disqualifies contest winners.
+    Editor,
+    /// Also pauses and resumes, and manages API tokens.
+    Admin,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use super::Validator;
 use crate::diagnostic::did_you_mean;
 use crate::playbook::plan::{Account, DayOne, PersonPlan};
-use crate::playbook::raw::{AccountConfig, ConfigFile, Network};
+use crate::playbook::raw::{AccountConfig, ConfigFile, Network, ServerConfig};
 use std::collections::BTreeMap;
 
 use crate::playbook::yaml::{Node, NodeKind, Spanned, from_node};
@@ -119,6 +119,7 @@ fn readable_parts(node: &Node) -> ConfigFile {
         people: entries(node.get("people")),
         http: part(node.get("http")),
         day_one: part(node.get("day_one")),
+        server: part(node.get("server")),
     }
 }
 
@@ -218,10 +219,57 @@ impl Validator<'_> {
                     name: name.clone(),
                     display_name: person.name.clone(),
                     notify,
+                    role: person.role.as_ref().map(|r| r.value).unwrap_or_default(),
                 },
             );
         }
+        if let Some(server) = &config.server {
+            self.server_config(server);
+        }
         store
+    }
+
+    fn server_config(&mut self, server: &ServerConfig) {
+        if let Some(listen) = &server.listen {
+            match listen.trim().parse::<std::net::SocketAddr>() {
+                Ok(address) => self.server.listen = Some(address),
+                Err(_) => self.error(
+                    listen,
+                    format!("`listen` must be an IP address and a port, found `{}`", listen.value),
+                    Some("write `127.0.0.1:7878` (this machine only) or `0.0.0.0:7878` (every interface)".into()),
+                ),
+            }
+        }
+        for origin in &server.cors {
+            let scheme = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            match scheme {
+                Some(host) if !host.is_empty() && !host.contains('/') => {
+                    self.server.cors.push(origin.value.clone());
+                }
+                _ => self.error(
+                    origin,
+                    format!("a CORS origin is a scheme and a host, found `{}`", origin.value),
+                    Some("write it as a browser sends it: `https://dash.example.com` (no path, no `*`)".into()),
+                ),
+            }
+        }
+        if let Some(limit) = &server.body_limit_kib {
+            if limit.value == 0 {
+                self.error(limit, "`body_limit_kib` must be at least 1", None);
+            } else {
+                self.server.body_limit = limit.value as usize * 1024;
+            }
+        }
+        if let Some(timeout) = server.timeout.as_ref()
+            && let Some(delta) = self.duration(timeout)
+        {
+            match delta.to_std() {
+                Ok(duration) if !duration.is_zero() => self.server.request_timeout = duration,
+                _ => self.error(timeout, "`timeout` must be longer than nothing", None),
+            }
+        }
     }
 
     fn account_config(&mut self, name: &str, account: &Spanned<AccountConfig>) {

@@ -72,6 +72,7 @@ pub fn validate_from(
         timezone: Tz::UTC,
         accounts: BTreeMap::new(),
         people: BTreeMap::new(),
+        server: Default::default(),
         references_unreliable: false,
         http: Default::default(),
         cron_rules: Default::default(),
@@ -90,6 +91,7 @@ pub fn validate_from(
         http: v.http,
         accounts: BTreeMap::new(),
         people: BTreeMap::new(),
+        server: std::mem::take(&mut v.server),
         campaigns: Vec::new(),
         templates: templates.names(),
         contests: Vec::new(),
@@ -145,6 +147,7 @@ pub(crate) struct Validator<'a> {
     timezone: Tz,
     accounts: BTreeMap<String, Account>,
     people: BTreeMap<String, PersonPlan>,
+    server: crate::playbook::plan::ServerPlan,
     /// `crier.yaml` could not be read, so account and person names cannot be checked.
     references_unreliable: bool,
     http: crate::playbook::plan::HttpOptions,

@@ -25,6 +25,7 @@ mod migrate;
 mod pauses;
 mod runs;
 mod schedules;
+mod tokens;
 mod views;
 
 use super::{StoreError, StoreResult};

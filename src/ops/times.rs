@@ -1,14 +1,17 @@
-//! JSON output's one time format: RFC 3339 with the offset of crier.yaml's time zone. The
-//! store's views keep epoch milliseconds; each command names the fields that are times and
-//! they are rewritten here, at any depth, before the line is printed.
+//! JSON's one time format, in the CLI's output and the API's answers alike: RFC 3339 with the
+//! offset of crier.yaml's time zone. The store's views keep epoch milliseconds; each front end
+//! names the fields that are times and they are rewritten here, at any depth.
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
+
+use crate::schedule;
 
 use crate::store::from_millis;
 
 /// The time fields of a run in `crier history --format json` (and its steps and sends).
-pub(crate) const RUN_TIMES: &[&str] = &[
+pub const RUN_TIMES: &[&str] = &[
     "fire_at",
     "created_at",
     "updated_at",
@@ -16,10 +19,10 @@ pub(crate) const RUN_TIMES: &[&str] = &[
     "next_attempt_at",
 ];
 /// The time fields of an approval (and its decisions).
-pub(crate) const APPROVAL_TIMES: &[&str] = &["fire_at", "deadline", "created_at", "at"];
+pub const APPROVAL_TIMES: &[&str] = &["fire_at", "deadline", "created_at", "at"];
 /// The time fields of an incident in `crier incidents --format json` (and its levels and
 /// approvals).
-pub(crate) const INCIDENT_TIMES: &[&str] = &[
+pub const INCIDENT_TIMES: &[&str] = &[
     "at",
     "signal_at",
     "opened_at",
@@ -30,9 +33,22 @@ pub(crate) const INCIDENT_TIMES: &[&str] = &[
 
 /// `value` with every integer under one of `fields` rewritten from epoch milliseconds to
 /// RFC 3339 in `tz`; `null` stays `null`.
-pub(crate) fn with_rfc3339_times(mut value: Value, fields: &[&str], tz: Tz) -> Value {
+pub fn with_rfc3339_times(mut value: Value, fields: &[&str], tz: Tz) -> Value {
     rewrite(&mut value, fields, tz);
     value
+}
+
+/// A time people write: `YYYY-MM-DD HH:MM` (in `tz`), `YYYY-MM-DD` (its midnight), or
+/// RFC 3339. The error says what is wrong with it.
+pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    if let Ok(date) = schedule::parse_date(text.trim()) {
+        return Ok(
+            schedule::resolve_local(date.and_time(chrono::NaiveTime::MIN), tz).with_timezone(&Utc),
+        );
+    }
+    schedule::parse_local_datetime(text.trim(), tz)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| e.to_string())
 }
 
 fn rewrite(value: &mut Value, fields: &[&str], tz: Tz) {

@@ -1,0 +1,161 @@
+//! `crier run`'s HTTP server, a front end beside the CLI: axum with tower-http's body limit,
+//! timeout and (only when configured) CORS; `/healthz`, `/readyz`, `/metrics` and inbound
+//! `/hooks/{name}` (`inbound`), and the API under `/api/v1` (`api`), whose OpenAPI document
+//! is `openapi`. It runs inside the service's
+//! lifecycle: [`start`] ties it to a [`ServiceHandle`], whose graceful stop lets requests in
+//! flight finish before the engine stops. Every endpoint calls `ops`, as the CLI does.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::engine::service::{ServiceHandle, ServiceView};
+use crate::ops::Desk;
+use crate::playbook::plan::ServerPlan;
+
+mod api;
+mod auth;
+mod events;
+mod inbound;
+mod model;
+mod openapi;
+mod problem;
+
+pub use openapi::document;
+pub use problem::Problem;
+
+/// What every request handler reads.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    view: ServiceView,
+    events: Arc<events::EventLog>,
+    hooks: Arc<crate::engine::hooks::HookReceiver>,
+}
+
+impl AppState {
+    /// The plan the service runs now and its store.
+    fn desk(&self) -> Result<Desk, Problem> {
+        match self.view.plan() {
+            Some(plan) => Ok(Desk::new(plan, self.view.store())),
+            None => Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the service has not loaded its playbooks yet",
+            )),
+        }
+    }
+}
+
+/// Binds `address` and serves the API from the service `service` runs, until it stops.
+/// Returns the address bound (port 0 picks a free one).
+pub async fn start(
+    service: &mut ServiceHandle,
+    options: &ServerPlan,
+    address: SocketAddr,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    let view = service.view();
+    let state = AppState {
+        events: events::EventLog::start(&view),
+        view: view.clone(),
+        hooks: service.hooks(),
+    };
+    let app = router(state, options);
+    let task = tokio::spawn(async move {
+        let stopping = async move { view.stopping().await };
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopping)
+            .await
+        {
+            tracing::error!("the server stopped: {error}");
+        }
+    });
+    service.attach(task);
+    tracing::info!(address = %bound, "serving the API");
+    Ok(bound)
+}
+
+fn router(state: AppState, options: &ServerPlan) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(inbound::metrics))
+        .route("/hooks/{name}", axum::routing::post(inbound::hook))
+        .nest("/api/v1", api::routes())
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(RequestBodyLimitLayer::new(options.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            options.request_timeout,
+        ));
+    if options.cors.is_empty() {
+        return router;
+    }
+    let origins: Vec<HeaderValue> = options
+        .cors
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::HeaderName::from_static("last-event-id"),
+            ]),
+    )
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found("no such endpoint; the API is under /api/v1 (see /api/v1/openapi.json)")
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    description = "The server is up. No token needed.",
+    responses((status = 200, body = model::Health)))]
+pub async fn healthz() -> Json<model::Health> {
+    Json(model::Health {
+        status: "ok".into(),
+    })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    description = "The service runs a valid revision of the playbooks and its store answers. No token needed.",
+    responses((status = 200, body = model::Readiness), (status = 503, body = model::Readiness)))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let playbooks_loaded = state.view.plan().is_some();
+    let store = state.view.store().last_alive();
+    let store_reachable = store.is_ok();
+    let detail = match (&store, playbooks_loaded) {
+        (Err(error), _) => Some(error.to_string()),
+        (Ok(_), false) => Some("the playbooks are not loaded".to_string()),
+        _ => None,
+    };
+    let ready = playbooks_loaded && store_reachable;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(model::Readiness {
+            ready,
+            playbooks_loaded,
+            store_reachable,
+            detail,
+        }),
+    )
+}
