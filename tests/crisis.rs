@@ -1922,6 +1922,9 @@ mod restore {
         fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>> {
             self.inner.crisis_state(plan)
         }
+        fn crisis_states(&self) -> StoreResult<Vec<(String, String)>> {
+            self.inner.crisis_states()
+        }
         fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {
             self.inner.crisis_cursor(plan, account)
         }

@@ -26,6 +26,7 @@ mod mastodon;
 mod matrix;
 mod metrics;
 mod ops;
+mod preview;
 mod quickstart;
 mod rules;
 mod schedule;

@@ -55,14 +55,10 @@ fn a_pause_is_refused_with_the_facts_and_shows_in_the_status() {
     let paused = pauses::pause(&desk, &olena, &campaign("news"), None, "storm", now).unwrap();
     assert_eq!(paused[0].scope, PauseScope::Campaign("news".into()));
     let store = desk.store.clone();
-    let status = views::status(&desk.plan, Some(&store), now).unwrap();
+    let status = views::status(&desk.plan.store, Some(&store), now).unwrap();
     assert_eq!(status.pauses.len(), 1);
     assert_eq!(status.pauses[0].pause.by, "olena");
-    assert_eq!(status.next[0].item, "news/hourly");
-    assert_eq!(
-        status.next[0].at,
-        Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap()
-    );
+    assert!(status.last_fired.is_empty(), "nothing fired yet");
 
     let taras = desk.actor("taras").unwrap();
     let resumed = pauses::resume(&desk, &taras, &campaign("news"), now).unwrap();
@@ -75,16 +71,106 @@ fn a_pause_is_refused_with_the_facts_and_shows_in_the_status() {
 }
 
 #[test]
-fn the_status_of_a_folder_crier_never_ran_in_lists_what_fires_next() {
-    let (_dir, desk) = desk();
+fn the_status_of_a_folder_crier_never_ran_in_says_so() {
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 30, 0).unwrap();
-    let status = views::status(&desk.plan, None, now).unwrap();
+    let status = views::status("sqlite://crier.db", None, now).unwrap();
     assert!(!status.store_exists);
     assert!(status.store_status.is_none());
-    assert_eq!(status.next.len(), 1);
-    assert_eq!(status.next[0].to, ["demo"]);
+    assert!(status.last_fired.is_empty());
     let json = serde_json::to_value(&status).unwrap();
-    assert_eq!(json["next"][0]["item"], "news/hourly");
+    assert_eq!(json["store"], "sqlite://crier.db");
+}
+
+const LAUNCH: &str = "kind: campaign\nname: launch\nposts:\n  - { id: hello, at: \"2026-12-01 09:00\", to: demo, text: hi }\n  - { id: later, at: \"2026-12-02 09:00\", to: demo, text: later }\n";
+
+/// A folder crier ran in (with a SQLite store), `hello` fired at 09:00.
+fn folder_that_ran() -> tempfile::TempDir {
+    use crier::engine::core::{Engine, EngineParts};
+    use crier::store::SqliteStore;
+    let config = format!("{CONFIG}store: sqlite://crier.db\n");
+    let (dir, plan) = crate::support::playbooks::valid_plan(&config, &[("launch.yaml", LAUNCH)]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("crier.db")).unwrap());
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+    let mut engine = Engine::new(plan, "rev", EngineParts::new(store.clone()), start).unwrap();
+    engine.start(start).unwrap();
+    let fired = engine
+        .fire_due(Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap())
+        .unwrap();
+    assert_eq!(fired, 1);
+    drop(engine);
+    drop(store);
+    dir
+}
+
+fn crier(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn status_answers_from_the_store_after_the_playbooks_turn_invalid() {
+    let dir = folder_that_ran();
+    std::fs::write(
+        dir.path().join("launch.yaml"),
+        "kind: campaign\nname: launch\nposts: [oops\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    assert_eq!(crier(&["validate", path]).status.code(), Some(1));
+    let out = crier(&["status", path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout.contains("2026-12-01 09:00:00 +00:00  launch/hello"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("runs: 1 "), "{stdout}");
+}
+
+/// `status` reads `crier.yaml` and the store, never a playbook: files that cannot even be
+/// read as text (bytes that are not UTF-8, a link loop) leave it unaffected, while `validate`,
+/// which reads them, refuses the folder.
+#[test]
+fn status_never_reads_a_playbook() {
+    let dir = folder_that_ran();
+    std::fs::write(
+        dir.path().join("launch.yaml"),
+        b"kind: campaign\n\xff\xfe\x00",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("more")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("more/loop")).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let validate = crier(&["validate", path]);
+    assert_eq!(validate.status.code(), Some(1), "{validate:?}");
+    let out = crier(&["status", path]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("launch/hello"));
+    assert!(out.stderr.is_empty(), "{out:?}");
+}
+
+#[test]
+fn the_store_config_is_read_from_crier_yaml_alone() {
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: Europe/Kyiv\nstore: sqlite://data/c.db\naccounts: {}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.yaml"), "kind: [").unwrap();
+    let config = crier::playbook::load::read_store_config(dir.path()).unwrap();
+    assert_eq!(config.store, "sqlite://data/c.db");
+    assert_eq!(config.timezone, chrono_tz::Europe::Kyiv);
+    assert_eq!(config.root, dir.path());
+    std::fs::write(dir.path().join("crier.yaml"), "timezone: Mars/Base\n").unwrap();
+    let error = crier::playbook::load::read_store_config(dir.path()).unwrap_err();
+    assert!(
+        error.contains("crier.yaml") && error.contains("timezone"),
+        "{error}"
+    );
 }
 
 #[test]

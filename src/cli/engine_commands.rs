@@ -87,12 +87,15 @@ pub(super) fn reading_desk(path: &Path) -> Result<Result<crate::ops::Desk, ExitC
 /// nothing is created or changed, so they work beside a starting service and on a
 /// read-only file system.
 pub(super) fn existing_store(plan: &Plan) -> Result<Option<Arc<dyn Store>>, String> {
-    let Some(path) = plan.store.strip_prefix("sqlite://") else {
-        return store::open(&plan.store, &plan.root)
-            .map(Some)
-            .map_err(|e| e.to_string());
+    existing_store_at(&plan.store, &plan.root)
+}
+
+/// The same for a store URL, a `sqlite://` one relative to `root`.
+fn existing_store_at(url: &str, root: &Path) -> Result<Option<Arc<dyn Store>>, String> {
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return store::open(url, root).map(Some).map_err(|e| e.to_string());
     };
-    let file = plan.root.join(path);
+    let file = root.join(path);
     if !file.exists() {
         return Ok(None);
     }
@@ -160,41 +163,43 @@ pub(super) fn run(
     }
 }
 
+/// Reads `crier.yaml` and the store only: the playbooks are neither read nor validated.
 pub(super) fn status(path: &Path) -> CommandResult {
-    let plan = match valid_plan(path)? {
-        Ok(plan) => plan,
-        Err(code) => return Ok(code),
-    };
-    let store = existing_store(&plan)?;
-    let status = views::status(&plan, store.as_ref(), Utc::now()).map_err(|e| e.to_string())?;
-    let tz = plan.timezone;
+    let config = crate::playbook::load::read_store_config(path)?;
+    let store = existing_store_at(&config.store, &config.root)?;
+    let status =
+        views::status(&config.store, store.as_ref(), Utc::now()).map_err(|e| e.to_string())?;
+    let tz = config.timezone;
     outln!(
         "store: {}{}",
         status.store,
         if status.store_exists {
             ""
         } else {
-            " (not created yet: crier has not run here)"
+            " (not created yet: crier has not run here; `crier plan` shows what would go out)"
         }
     );
-    outln!("\nscheduled next:");
-    if status.next.is_empty() {
-        outln!("  nothing");
+    let Some(counts) = status.store_status else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    outln!("\nwaiting:");
+    match status.next_send_due {
+        Some(at) => outln!("  next send due {}", local(at, tz)),
+        None => outln!("  no send waiting"),
     }
-    for next in &status.next {
-        outln!(
-            "  {}  {} → {}",
-            local(next.at, tz),
-            next.item,
-            next.to.join(", ")
-        );
+    if let Some(at) = status.next_wake {
+        outln!("  next waiting step wakes {}", local(at, tz));
+    }
+    outln!("\nfired last:");
+    if status.last_fired.is_empty() {
+        outln!("  nothing yet");
+    }
+    for fire in &status.last_fired {
+        outln!("  {}  {}", local(fire.at, tz), fire.item);
     }
     if status.more > 0 {
         outln!("  … and {} more item(s)", status.more);
     }
-    let Some(counts) = status.store_status else {
-        return Ok(ExitCode::SUCCESS);
-    };
     let count_line = |pairs: &[(String, i64)]| {
         if pairs.is_empty() {
             "none".to_string()
@@ -224,25 +229,14 @@ pub(super) fn status(path: &Path) -> CommandResult {
         }
     }
     // A crisis plan whose conditions keep failing is not quietly "no incident".
-    if let Some(store) = &store {
-        for crisis in &plan.crises {
-            let failure = store
-                .crisis_state(&crisis.name)
-                .map_err(|e| e.to_string())?
-                .and_then(|json| {
-                    serde_json::from_str::<crate::crisis::runner::RunnerState>(&json).ok()
-                })
-                .and_then(|state| state.condition_failure);
-            if let Some(failure) = failure {
-                outln!(
-                    "\ncrisis plan {} cannot evaluate its conditions ({} failed evaluation(s) in a row since {}): {}",
-                    crisis.name,
-                    failure.failures,
-                    local(from_millis(failure.since), tz),
-                    failure.error
-                );
-            }
-        }
+    for failure in &status.crisis_failures {
+        outln!(
+            "\ncrisis plan {} cannot evaluate its conditions ({} failed evaluation(s) in a row since {}): {}",
+            failure.plan,
+            failure.failures,
+            local(failure.since, tz),
+            failure.error
+        );
     }
     if !status.pauses.is_empty() {
         outln!("\npaused (`crier resume` lifts):");

@@ -95,7 +95,7 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
-    /// What is scheduled next, what is running or waiting, and what the store holds.
+    /// What the store holds: what waits, what fired last, pauses, what is running (reads no playbook).
     Status {
         /// The folder holding crier.yaml (same as -C); `.` if neither is given.
         path: Option<PathBuf>,
@@ -504,10 +504,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let Some(plan) = plan else {
                 return Ok(ExitCode::from(INVALID));
             };
-            let planned = crate::ops::views::plan(&plan, &texts, from, until)
-                .map_err(|_| "--until must be after --from".to_string())?;
+            let window = |_| "--until must be after --from".to_string();
             let mut out = std::io::BufWriter::new(output::stdout());
-            preview::write(format, &planned, &mut out).map_err(|e| e.to_string())?;
+            if format == preview::Format::Table {
+                // The table's columns are as wide as their widest cell: it needs every line.
+                let planned =
+                    crate::ops::views::plan(&plan, &texts, from, until).map_err(window)?;
+                preview::write(format, &planned, &mut out).map_err(|e| e.to_string())?;
+            } else {
+                let mut writer = preview::Writer::new(format, &mut out);
+                crate::ops::views::plan_streamed(&plan, &texts, from, until, &mut |line| {
+                    writer.line(line)
+                })
+                .map_err(window)?
+                .map_err(|e| e.to_string())?;
+                writer.finish().map_err(|e| e.to_string())?;
+            }
             out.flush().map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::crisis::IncidentReport;
+use crate::crisis::runner::RunnerState;
 use crate::engine::timeline::{items, next_fire};
 use crate::playbook::plan::Plan;
 use crate::preview::Planned;
@@ -19,7 +20,7 @@ use crate::store::{
 };
 use crate::text::TextTemplates;
 
-/// How many scheduled fires a status lists.
+/// How many of the latest fires a status lists.
 pub const NEXT_SHOWN: usize = 10;
 
 /// One item's next fire.
@@ -29,6 +30,57 @@ pub struct NextFire {
     /// `PLAYBOOK/ITEM`.
     pub item: String,
     pub to: Vec<String>,
+}
+
+/// What a validated `plan` fires next after `now` (after each item's last fire in `store`),
+/// soonest first (at most `NEXT_SHOWN`), and how many more items have a next fire. For a
+/// front end that holds the plan already (the running service's API); `status` reads no plan.
+pub fn next_fires(
+    plan: &Plan,
+    store: Option<&Arc<dyn Store>>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<NextFire>, usize), StoreError> {
+    let cursors: HashMap<_, _> = match store {
+        Some(store) => store.cursors()?.into_iter().collect(),
+        None => HashMap::new(),
+    };
+    let mut next: Vec<NextFire> = items(plan)
+        .into_iter()
+        .filter_map(|item| {
+            let key = item.key(plan);
+            let after = cursors
+                .get(&key)
+                .map(|c| from_millis(*c))
+                .unwrap_or(now)
+                .max(now);
+            next_fire(plan, item, after).map(|at| NextFire {
+                at,
+                item: key.to_string(),
+                to: item.post(plan).to.to_vec(),
+            })
+        })
+        .collect();
+    next.sort_by(|a, b| (a.at, &a.item, &a.to).cmp(&(b.at, &b.item, &b.to)));
+    let more = next.len().saturating_sub(NEXT_SHOWN);
+    next.truncate(NEXT_SHOWN);
+    Ok((next, more))
+}
+
+/// An item's latest fire recorded in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastFire {
+    pub at: DateTime<Utc>,
+    /// `PLAYBOOK/ITEM`.
+    pub item: String,
+}
+
+/// A crisis plan whose conditions keep failing to evaluate: never taken for "no incident".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrisisFailure {
+    pub plan: String,
+    pub failures: u32,
+    pub since: DateTime<Utc>,
+    pub error: String,
 }
 
 /// An incident still open.
@@ -53,56 +105,54 @@ pub struct Status {
     /// The store's address, and whether crier has run here yet.
     pub store: String,
     pub store_exists: bool,
-    /// The next fires, soonest first (at most `NEXT_SHOWN`), and how many more items have one.
-    pub next: Vec<NextFire>,
+    /// When the soonest send waiting in the outbox is due.
+    pub next_send_due: Option<DateTime<Utc>>,
+    /// When the soonest step waiting (a `wait:`, a retry) wakes.
+    pub next_wake: Option<DateTime<Utc>>,
+    /// The latest fires, newest first (at most `NEXT_SHOWN`), and how many more items fired.
+    pub last_fired: Vec<LastFire>,
     pub more: usize,
     pub open_incidents: Vec<OpenIncident>,
     pub pauses: Vec<PauseHolding>,
+    pub crisis_failures: Vec<CrisisFailure>,
     /// Runs and sends by state, and the runs in flight.
     pub store_status: Option<StatusView>,
 }
 
-/// What `plan` fires next after `now`, and what `store` (if crier has run) holds.
+/// What the store at `store_url` (`None` if crier has not run there) holds: what waits,
+/// what fired last, pauses, incidents and runs. Reads only the store, never the playbooks,
+/// so it answers at once however large the plan and even while the files are being edited.
 pub fn status(
-    plan: &Plan,
+    store_url: &str,
     store: Option<&Arc<dyn Store>>,
     now: DateTime<Utc>,
 ) -> Result<Status, StoreError> {
-    let cursors: HashMap<_, _> = match store {
-        Some(store) => store.cursors()?.into_iter().collect(),
-        None => HashMap::new(),
-    };
-    let mut next: Vec<NextFire> = items(plan)
-        .into_iter()
-        .filter_map(|item| {
-            let key = item.key(plan);
-            let after = cursors
-                .get(&key)
-                .map(|c| from_millis(*c))
-                .unwrap_or(now)
-                .max(now);
-            next_fire(plan, item, after).map(|at| NextFire {
-                at,
-                item: key.to_string(),
-                to: item.post(plan).to.to_vec(),
-            })
-        })
-        .collect();
-    next.sort_by(|a, b| (a.at, &a.item, &a.to).cmp(&(b.at, &b.item, &b.to)));
-    let more = next.len().saturating_sub(NEXT_SHOWN);
-    next.truncate(NEXT_SHOWN);
     let mut status = Status {
-        store: plan.store.clone(),
+        store: store_url.to_string(),
         store_exists: store.is_some(),
-        next,
-        more,
+        next_send_due: None,
+        next_wake: None,
+        last_fired: Vec::new(),
+        more: 0,
         open_incidents: Vec::new(),
         pauses: Vec::new(),
+        crisis_failures: Vec::new(),
         store_status: None,
     };
     let Some(store) = store else {
         return Ok(status);
     };
+    status.next_send_due = store.next_outbox_due()?.map(from_millis);
+    status.next_wake = store.next_wake()?.map(from_millis);
+    let (latest, fired) = store.latest_fires(NEXT_SHOWN)?;
+    status.more = fired.saturating_sub(latest.len());
+    status.last_fired = latest
+        .into_iter()
+        .map(|(key, at)| LastFire {
+            at: from_millis(at),
+            item: key.to_string(),
+        })
+        .collect();
     status.open_incidents = store
         .incidents()?
         .into_iter()
@@ -117,7 +167,46 @@ pub fn status(
             opened_at: from_millis(incident.opened_at),
         })
         .collect();
-    status.pauses = pause_holdings(plan, store.as_ref(), now)?;
+    status.crisis_failures = store
+        .crisis_states()?
+        .into_iter()
+        .filter_map(|(plan, json)| {
+            let state = serde_json::from_str::<RunnerState>(&json).ok()?;
+            let failure = state.condition_failure?;
+            Some(CrisisFailure {
+                plan,
+                failures: failure.failures,
+                since: from_millis(failure.since),
+                error: failure.error,
+            })
+        })
+        .collect();
+    let pauses = store.pauses(to_millis(now))?;
+    if !pauses.is_empty() {
+        let held = store.held_sends()?;
+        // A playbook with a contest state is a contest; every other one a campaign.
+        let mut contests = HashMap::new();
+        let mut is_campaign = |name: &str| -> Result<bool, StoreError> {
+            if let Some(known) = contests.get(name) {
+                return Ok(!known);
+            }
+            let contest = store.contest_state(name)?.is_some();
+            contests.insert(name.to_string(), contest);
+            Ok(!contest)
+        };
+        let mut holdings = Vec::with_capacity(pauses.len());
+        for pause in pauses {
+            let mut count = 0;
+            for h in &held {
+                let campaign = is_campaign(&h.key.playbook)?;
+                if pause.scope.covers(&h.account, &h.key.playbook, campaign) {
+                    count += 1;
+                }
+            }
+            holdings.push(PauseHolding { held: count, pause });
+        }
+        status.pauses = holdings;
+    }
     status.store_status = Some(store.status()?);
     Ok(status)
 }
@@ -184,6 +273,21 @@ pub fn plan(
         return Err(EmptyWindow { from, until });
     }
     Ok(crate::preview::preview(plan, texts, from, until))
+}
+
+/// The same lines in the same order, handed to `line` one by one as they are made: memory
+/// does not grow with the window. `Ok(Err(_))` is `line`'s own failure.
+pub fn plan_streamed(
+    plan: &Plan,
+    texts: &TextTemplates,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    line: &mut dyn FnMut(&Planned) -> std::io::Result<()>,
+) -> Result<std::io::Result<()>, EmptyWindow> {
+    if until <= from {
+        return Err(EmptyWindow { from, until });
+    }
+    Ok(crate::preview::stream(plan, texts, from, until, line))
 }
 
 /// Which runs a page of history shows, and where it starts.

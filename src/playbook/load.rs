@@ -396,3 +396,63 @@ mod tests {
         assert_eq!(text.unwrap(), "kind: campaign\n");
     }
 }
+
+/// What a command that reads only the store needs from `crier.yaml`: where the store is and
+/// the time zone times are shown in. Nothing else in the folder is read or validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    /// The folder holding `crier.yaml`; a `sqlite://` store is relative to it.
+    pub root: PathBuf,
+    pub store: String,
+    pub timezone: chrono_tz::Tz,
+}
+
+/// Reads `store:` and `timezone:` of the `crier.yaml` of a folder (or beside a file),
+/// with the defaults validation uses; a value that does not read is an error naming it.
+pub fn read_store_config(path: &Path) -> Result<StoreConfig, String> {
+    if !path.exists() {
+        return Err(LoadError::Missing {
+            path: path.to_path_buf(),
+        }
+        .to_string());
+    }
+    let root = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let file = root.join(CONFIG_FILE);
+    if !file.is_file() {
+        return Err(LoadError::NoConfig { path: root }.to_string());
+    }
+    let text = std::fs::read_to_string(&file)
+        .map_err(|source| format!("cannot read `{}`: {source}", file.display()))?;
+    let source = SourceFile::new(&file, text);
+    let (documents, diagnostics) = parse_documents(&source, 0);
+    if let Some(first) = diagnostics.first() {
+        return Err(format!(
+            "`{}` does not read: {}; `crier validate` shows where",
+            file.display(),
+            first.message
+        ));
+    }
+    let field = |name: &str| -> Result<Option<String>, String> {
+        let Some(node) = documents.first().and_then(|doc| doc.get(name)) else {
+            return Ok(None);
+        };
+        super::yaml::from_node::<String>(node)
+            .map(Some)
+            .map_err(|_| format!("`{}`: `{name}:` must be a string", file.display()))
+    };
+    let store = field("store")?.unwrap_or_else(|| "sqlite://crier.db".into());
+    let timezone = match field("timezone")? {
+        Some(name) => crate::schedule::parse_timezone(&name)
+            .map_err(|error| format!("`{}`: timezone: {error}", file.display()))?,
+        None => chrono_tz::Tz::UTC,
+    };
+    Ok(StoreConfig {
+        root,
+        store,
+        timezone,
+    })
+}

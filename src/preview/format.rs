@@ -17,11 +17,87 @@ pub enum Format {
 }
 
 pub fn write(format: Format, planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
-    match format {
-        Format::Table => table(planned, out),
-        Format::Json => json_lines(planned, out),
-        Format::Csv => csv(planned, out),
-        Format::Ics => ics(planned, out),
+    if format == Format::Table {
+        return table(planned, out);
+    }
+    let mut writer = Writer::new(format, out);
+    for line in planned {
+        writer.line(line)?;
+    }
+    writer.finish()
+}
+
+/// Writes a plan line by line as the lines come: JSON, CSV and iCalendar write each line
+/// at once and keep nothing; the table keeps every line until `finish`, as its columns are
+/// as wide as their widest cell.
+pub struct Writer<'w> {
+    sink: Sink<'w>,
+    started: bool,
+    table: Vec<Planned>,
+}
+
+enum Sink<'w> {
+    Table(&'w mut dyn Write),
+    Json(&'w mut dyn Write),
+    Csv(Box<::csv::Writer<&'w mut dyn Write>>),
+    Ics(&'w mut dyn Write),
+}
+
+impl<'w> Writer<'w> {
+    /// Nothing is written before the first line or `finish`.
+    pub fn new(format: Format, out: &'w mut dyn Write) -> Writer<'w> {
+        let sink = match format {
+            Format::Table => Sink::Table(out),
+            Format::Json => Sink::Json(out),
+            Format::Csv => Sink::Csv(Box::new(::csv::Writer::from_writer(out))),
+            Format::Ics => Sink::Ics(out),
+        };
+        Writer {
+            sink,
+            started: false,
+            table: Vec::new(),
+        }
+    }
+
+    fn start(&mut self) -> io::Result<()> {
+        if std::mem::replace(&mut self.started, true) {
+            return Ok(());
+        }
+        match &mut self.sink {
+            Sink::Csv(writer) => {
+                writer.write_record(["at", "playbook", "item", "kind", "to", "text"])?;
+            }
+            Sink::Ics(out) => {
+                for line in ICS_HEADER {
+                    out.write_all(fold(line).as_bytes())?;
+                }
+            }
+            Sink::Table(_) | Sink::Json(_) => {}
+        }
+        Ok(())
+    }
+
+    pub fn line(&mut self, p: &Planned) -> io::Result<()> {
+        self.start()?;
+        match &mut self.sink {
+            Sink::Table(_) => {
+                self.table.push(p.clone());
+                Ok(())
+            }
+            Sink::Json(out) => json_line(p, *out),
+            Sink::Csv(writer) => csv_line(p, writer),
+            Sink::Ics(out) => ics_event(p, *out),
+        }
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.start()?;
+        match self.sink {
+            Sink::Table(out) => table(&self.table, out),
+            Sink::Json(_) => Ok(()),
+            Sink::Csv(mut writer) => writer.flush(),
+            Sink::Ics(out) => out.write_all(fold("END:VCALENDAR").as_bytes()),
+        }
     }
 }
 
@@ -93,98 +169,92 @@ fn table(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "\n{} item(s)", planned.len())
 }
 
-fn json_lines(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
-    for p in planned {
-        let mut object = serde_json::json!({
-            "at": p.at.to_rfc3339(),
-            "playbook": p.playbook,
-            "item": p.item,
-            "kind": p.kind,
-            "to": p.to,
-            "text": p.text,
-        });
-        // A post fired by a hook has no time of its own.
-        if let Some(hook) = &p.on_hook {
-            object.as_object_mut().map(|o| o.remove("at"));
-            object["on_hook"] = hook.as_str().into();
-        }
-        // Only on lines a posting rule touched, so other lines stay as they were.
-        if let Some(rule) = &p.rule {
-            object["rule"] = rule.as_str().into();
-        }
-        if let Some(approval) = &p.approval {
-            object["approval"] = approval.as_str().into();
-        }
-        if let Some(condition) = &p.condition {
-            object["condition"] = condition.as_str().into();
-        }
-        if let Some(reason) = &p.rejected {
-            object["rejected"] = reason.as_str().into();
-        }
-        writeln!(out, "{object}")?;
+fn json_line(p: &Planned, out: &mut dyn Write) -> io::Result<()> {
+    let mut object = serde_json::json!({
+        "at": p.at.to_rfc3339(),
+        "playbook": p.playbook,
+        "item": p.item,
+        "kind": p.kind,
+        "to": p.to,
+        "text": p.text,
+    });
+    // A post fired by a hook has no time of its own.
+    if let Some(hook) = &p.on_hook {
+        object.as_object_mut().map(|o| o.remove("at"));
+        object["on_hook"] = hook.as_str().into();
     }
+    // Only on lines a posting rule touched, so other lines stay as they were.
+    if let Some(rule) = &p.rule {
+        object["rule"] = rule.as_str().into();
+    }
+    if let Some(approval) = &p.approval {
+        object["approval"] = approval.as_str().into();
+    }
+    if let Some(condition) = &p.condition {
+        object["condition"] = condition.as_str().into();
+    }
+    if let Some(reason) = &p.rejected {
+        object["rejected"] = reason.as_str().into();
+    }
+    writeln!(out, "{object}")
+}
+
+fn csv_line(p: &Planned, writer: &mut ::csv::Writer<&mut dyn Write>) -> io::Result<()> {
+    let kind = serde_json::to_value(p.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    writer.write_record([
+        local_or_hook(p),
+        p.playbook.clone(),
+        p.item.clone(),
+        kind,
+        p.to.join(";"),
+        marked_text(p),
+    ])?;
     Ok(())
 }
 
-fn csv(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
-    let mut writer = ::csv::Writer::from_writer(out);
-    writer.write_record(["at", "playbook", "item", "kind", "to", "text"])?;
-    for p in planned {
-        let kind = serde_json::to_value(p.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        writer.write_record([
-            local_or_hook(p),
-            p.playbook.clone(),
-            p.item.clone(),
-            kind,
-            p.to.join(";"),
-            marked_text(p),
-        ])?;
-    }
-    writer.flush()
-}
+const ICS_HEADER: [&str; 5] = [
+    "BEGIN:VCALENDAR",
+    "VERSION:2.0",
+    "PRODID:-//crier//plan//EN",
+    "CALSCALE:GREGORIAN",
+    "METHOD:PUBLISH",
+];
 
 /// RFC 5545: one VEVENT per item, times in UTC (unambiguous in every calendar app), a UID
 /// stable across runs so re-importing updates events instead of duplicating them.
-fn ics(planned: &[Planned], out: &mut dyn Write) -> io::Result<()> {
-    let mut lines = vec![
-        "BEGIN:VCALENDAR".to_string(),
-        "VERSION:2.0".into(),
-        "PRODID:-//crier//plan//EN".into(),
-        "CALSCALE:GREGORIAN".into(),
-        "METHOD:PUBLISH".into(),
-    ];
+fn ics_event(p: &Planned, out: &mut dyn Write) -> io::Result<()> {
     // A calendar has no place for posts without a time.
-    for p in planned.iter().filter(|p| p.on_hook.is_none()) {
-        let utc = p.at.with_timezone(&Utc);
-        let stamp = utc.format("%Y%m%dT%H%M%SZ").to_string();
-        let end = (utc + chrono::TimeDelta::minutes(15))
-            .format("%Y%m%dT%H%M%SZ")
-            .to_string();
-        let digest = Sha256::digest(format!(
-            "{}\u{1f}{}\u{1f}{}",
-            p.playbook,
-            p.item,
-            utc.to_rfc3339()
-        ));
-        let uid: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-        lines.extend([
-            "BEGIN:VEVENT".to_string(),
-            format!("UID:{uid}@crier"),
-            format!("DTSTAMP:{stamp}"),
-            format!("DTSTART:{stamp}"),
-            format!("DTEND:{end}"),
-            format!(
-                "SUMMARY:{}",
-                escape(&format!("{}: {} → {}", p.playbook, p.item, p.to.join(", ")))
-            ),
-            format!("DESCRIPTION:{}", escape(&marked_text(p))),
-            "END:VEVENT".into(),
-        ]);
+    if p.on_hook.is_some() {
+        return Ok(());
     }
-    lines.push("END:VCALENDAR".into());
+    let utc = p.at.with_timezone(&Utc);
+    let stamp = utc.format("%Y%m%dT%H%M%SZ").to_string();
+    let end = (utc + chrono::TimeDelta::minutes(15))
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let digest = Sha256::digest(format!(
+        "{}\u{1f}{}\u{1f}{}",
+        p.playbook,
+        p.item,
+        utc.to_rfc3339()
+    ));
+    let uid: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let lines = [
+        "BEGIN:VEVENT".to_string(),
+        format!("UID:{uid}@crier"),
+        format!("DTSTAMP:{stamp}"),
+        format!("DTSTART:{stamp}"),
+        format!("DTEND:{end}"),
+        format!(
+            "SUMMARY:{}",
+            escape(&format!("{}: {} → {}", p.playbook, p.item, p.to.join(", ")))
+        ),
+        format!("DESCRIPTION:{}", escape(&marked_text(p))),
+        "END:VEVENT".into(),
+    ];
     for line in lines {
         out.write_all(fold(&line).as_bytes())?;
     }

@@ -2,14 +2,16 @@
 //! order, with texts rendered. Reads only the validated `Plan`.
 
 mod format;
+mod stream;
 
-pub use format::{Format, write};
+pub use format::{Format, Writer, write};
+pub use stream::stream;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use crate::playbook::plan::{CampaignPlan, ContestPlan, Plan, Trigger};
+use crate::playbook::plan::{CampaignPlan, ContestPlan, Plan, PostPlan, Trigger};
 use crate::playbook::raw::Then;
 use crate::rules;
 use crate::script::ScriptEngine;
@@ -89,52 +91,57 @@ fn apply_limits(plan: &Plan, planned: Vec<Planned>) -> Vec<Planned> {
     let mut limiter = rules::limits::Limiter::new(plan, Vec::new());
     let mut out = Vec::with_capacity(planned.len());
     for line in planned {
-        let sends = matches!(line.kind, PlannedKind::Post | PlannedKind::ContestAnnounce)
-            && line.rejected.is_none()
-            && line.on_hook.is_none();
-        if !sends {
-            out.push(line);
-            continue;
-        }
-        // Accounts placed at the same moment stay on one line.
-        let mut groups: Vec<(Option<rules::limits::Delay>, Vec<String>)> = Vec::new();
-        for account in &line.to {
-            let delay = limiter.place(account, &line.playbook, line.at.with_timezone(&Utc), false);
-            let until = delay.as_ref().map(|d| d.until);
-            match groups
-                .iter_mut()
-                .find(|(d, _)| d.as_ref().map(|d| d.until) == until)
-            {
-                Some((_, accounts)) => accounts.push(account.clone()),
-                None => groups.push((delay, vec![account.clone()])),
-            }
-        }
-        for (delay, accounts) in groups {
-            let Some(delay) = delay else {
-                out.push(Planned {
-                    to: accounts,
-                    ..line.clone()
-                });
-                continue;
-            };
-            let note = format!(
-                "{}: delayed from {} ({})",
-                delay.rule,
-                line.at.format("%Y-%m-%d %H:%M"),
-                delay.limit
-            );
-            out.push(Planned {
-                at: delay.until.with_timezone(&line.at.timezone()),
-                to: accounts,
-                rule: Some(match &line.rule {
-                    Some(rule) => format!("{rule}; {note}"),
-                    None => note,
-                }),
-                ..line.clone()
-            });
-        }
+        limit_line(&mut limiter, line, &mut out);
     }
     out
+}
+
+/// One line, in time order, placed against the limits: as it is, or delayed, or split.
+fn limit_line(limiter: &mut rules::limits::Limiter, line: Planned, out: &mut Vec<Planned>) {
+    let sends = matches!(line.kind, PlannedKind::Post | PlannedKind::ContestAnnounce)
+        && line.rejected.is_none()
+        && line.on_hook.is_none();
+    if !sends {
+        out.push(line);
+        return;
+    }
+    // Accounts placed at the same moment stay on one line.
+    let mut groups: Vec<(Option<rules::limits::Delay>, Vec<String>)> = Vec::new();
+    for account in &line.to {
+        let delay = limiter.place(account, &line.playbook, line.at.with_timezone(&Utc), false);
+        let until = delay.as_ref().map(|d| d.until);
+        match groups
+            .iter_mut()
+            .find(|(d, _)| d.as_ref().map(|d| d.until) == until)
+        {
+            Some((_, accounts)) => accounts.push(account.clone()),
+            None => groups.push((delay, vec![account.clone()])),
+        }
+    }
+    for (delay, accounts) in groups {
+        let Some(delay) = delay else {
+            out.push(Planned {
+                to: accounts,
+                ..line.clone()
+            });
+            continue;
+        };
+        let note = format!(
+            "{}: delayed from {} ({})",
+            delay.rule,
+            line.at.format("%Y-%m-%d %H:%M"),
+            delay.limit
+        );
+        out.push(Planned {
+            at: delay.until.with_timezone(&line.at.timezone()),
+            to: accounts,
+            rule: Some(match &line.rule {
+                Some(rule) => format!("{rule}; {note}"),
+                None => note,
+            }),
+            ..line.clone()
+        });
+    }
 }
 
 fn campaign_posts(
@@ -146,16 +153,9 @@ fn campaign_posts(
     until: DateTime<Utc>,
     out: &mut Vec<Planned>,
 ) {
-    let (start, end) = match &campaign.window {
-        Some(window) => (
-            from.max(window.from.with_timezone(&Utc)),
-            until.min(window.until.with_timezone(&Utc)),
-        ),
-        None => (from, until),
-    };
-    if start >= end {
+    let Some((start, end)) = campaign_window(campaign, from, until) else {
         return;
-    }
+    };
     for post in &campaign.posts {
         let condition = post
             .when
@@ -177,89 +177,18 @@ fn campaign_posts(
             });
             continue;
         }
-        // Only `now` differs between fires of one post; without it, render once.
-        let fixed_text = (!post.text.contains("now")).then(|| {
-            render(
-                texts,
-                &post.text,
-                &campaign_context(campaign, &post.id, start.with_timezone(&campaign.timezone)),
-            )
-        });
+        let fixed_text = fixed_text(campaign, post, texts, start);
         let mut emit = |at: DateTime<Tz>| {
-            let text = match &fixed_text {
-                Some(text) => text.clone(),
-                None => render(texts, &post.text, &campaign_context(campaign, &post.id, at)),
+            let fire = Fire {
+                plan,
+                scripts,
+                texts,
+                campaign,
+                post,
+                condition: &condition,
+                fixed_text: &fixed_text,
             };
-            let line = |to: Vec<String>, text: String| Planned {
-                at,
-                playbook: campaign.name.clone(),
-                item: post.id.clone(),
-                kind: PlannedKind::Post,
-                to,
-                text,
-                rule: None,
-                rejected: None,
-                approval: post.approve.as_ref().map(|approve| {
-                    let deadline = at - approve.before;
-                    format!(
-                        "needs approval: {} of {} by {} (then {})",
-                        approve.need.as_str(),
-                        approve.by.join(", "),
-                        deadline.format("%Y-%m-%d %H:%M"),
-                        approve.on_timeout.as_str()
-                    )
-                }),
-                condition: condition.clone(),
-                on_hook: None,
-            };
-            let hold = rules::hold(plan, &campaign.name, &post.to, at.with_timezone(&Utc));
-            if let Some(hold) = &hold
-                && hold.then == Then::Skip
-            {
-                out.push(Planned {
-                    rule: Some(hold.rule.clone()),
-                    rejected: Some(hold.to_string()),
-                    ..line(post.to.to_vec(), text)
-                });
-                return;
-            }
-            // A delayed post is listed when it would go out.
-            let (at, delayed) = match &hold {
-                Some(hold) => (
-                    hold.until.with_timezone(&at.timezone()),
-                    Some(format!(
-                        "{}: delayed from {} ({})",
-                        hold.rule,
-                        at.format("%Y-%m-%d %H:%M"),
-                        hold.window
-                    )),
-                ),
-                None => (at, None),
-            };
-            let line = |to: Vec<String>, text: String| Planned {
-                at,
-                rule: delayed.clone(),
-                ..line(to, text)
-            };
-            match rules::check_post(plan, scripts, texts, &campaign.name, &post.to, &text, at) {
-                Ok(versions) => out.extend(versions.into_iter().map(|version| {
-                    let line = line(version.accounts, version.text);
-                    let changed =
-                        (!version.changed_by.is_empty()).then(|| version.changed_by.join(", "));
-                    Planned {
-                        rule: match (changed, line.rule.clone()) {
-                            (Some(changed), Some(delayed)) => Some(format!("{changed}; {delayed}")),
-                            (changed, delayed) => changed.or(delayed),
-                        },
-                        ..line
-                    }
-                })),
-                Err(rejection) => out.push(Planned {
-                    rule: Some(rejection.rule.clone()),
-                    rejected: Some(rejection.to_string()),
-                    ..line(post.to.to_vec(), text)
-                }),
-            }
+            fire.lines(at, out)
         };
         match &post.trigger {
             Trigger::At(at) => {
@@ -278,6 +207,139 @@ fn campaign_posts(
                 }
             }
             Trigger::Hook(_) => {}
+        }
+    }
+}
+
+/// The part of `[from, until)` inside the campaign's own window, if any.
+fn campaign_window(
+    campaign: &CampaignPlan,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (start, end) = match &campaign.window {
+        Some(window) => (
+            from.max(window.from.with_timezone(&Utc)),
+            until.min(window.until.with_timezone(&Utc)),
+        ),
+        None => (from, until),
+    };
+    (start < end).then_some((start, end))
+}
+
+/// Only `now` differs between fires of one post; without it, the text is rendered once.
+fn fixed_text(
+    campaign: &CampaignPlan,
+    post: &PostPlan,
+    texts: &TextTemplates,
+    start: DateTime<Utc>,
+) -> Option<String> {
+    (!post.text.contains("now")).then(|| {
+        render(
+            texts,
+            &post.text,
+            &campaign_context(campaign, &post.id, start.with_timezone(&campaign.timezone)),
+        )
+    })
+}
+
+/// What one fire of a timed post needs to become its lines.
+struct Fire<'a> {
+    plan: &'a Plan,
+    scripts: &'a ScriptEngine,
+    texts: &'a TextTemplates,
+    campaign: &'a CampaignPlan,
+    post: &'a PostPlan,
+    condition: &'a Option<String>,
+    fixed_text: &'a Option<String>,
+}
+
+impl Fire<'_> {
+    /// The lines of the fire at `at`: held by a window (listed when it would go out), or
+    /// rejected, or one line per version the posting rules make of it.
+    fn lines(&self, at: DateTime<Tz>, out: &mut Vec<Planned>) {
+        let Fire {
+            plan,
+            scripts,
+            texts,
+            campaign,
+            post,
+            condition,
+            fixed_text,
+        } = *self;
+        let text = match fixed_text {
+            Some(text) => text.clone(),
+            None => render(texts, &post.text, &campaign_context(campaign, &post.id, at)),
+        };
+        let line = |to: Vec<String>, text: String| Planned {
+            at,
+            playbook: campaign.name.clone(),
+            item: post.id.clone(),
+            kind: PlannedKind::Post,
+            to,
+            text,
+            rule: None,
+            rejected: None,
+            approval: post.approve.as_ref().map(|approve| {
+                let deadline = at - approve.before;
+                format!(
+                    "needs approval: {} of {} by {} (then {})",
+                    approve.need.as_str(),
+                    approve.by.join(", "),
+                    deadline.format("%Y-%m-%d %H:%M"),
+                    approve.on_timeout.as_str()
+                )
+            }),
+            condition: condition.clone(),
+            on_hook: None,
+        };
+        let hold = rules::hold(plan, &campaign.name, &post.to, at.with_timezone(&Utc));
+        if let Some(hold) = &hold
+            && hold.then == Then::Skip
+        {
+            out.push(Planned {
+                rule: Some(hold.rule.clone()),
+                rejected: Some(hold.to_string()),
+                ..line(post.to.to_vec(), text)
+            });
+            return;
+        }
+        // A delayed post is listed when it would go out.
+        let (at, delayed) = match &hold {
+            Some(hold) => (
+                hold.until.with_timezone(&at.timezone()),
+                Some(format!(
+                    "{}: delayed from {} ({})",
+                    hold.rule,
+                    at.format("%Y-%m-%d %H:%M"),
+                    hold.window
+                )),
+            ),
+            None => (at, None),
+        };
+        let line = |to: Vec<String>, text: String| Planned {
+            at,
+            rule: delayed.clone(),
+            ..line(to, text)
+        };
+        match rules::check_post(plan, scripts, texts, &campaign.name, &post.to, &text, at) {
+            Ok(versions) => out.extend(versions.into_iter().map(|version| {
+                let line = line(version.accounts, version.text);
+                let changed =
+                    (!version.changed_by.is_empty()).then(|| version.changed_by.join(", "));
+                Planned {
+                    rule: match (changed, line.rule.clone()) {
+                        (Some(changed), Some(delayed)) => Some(format!("{changed}; {delayed}")),
+                        (changed, delayed) => changed.or(delayed),
+                    },
+                    ..line
+                }
+            })),
+            Err(rejection) => out.push(Planned {
+                rule: Some(rejection.rule.clone()),
+                rejected: Some(rejection.to_string()),
+                ..line(post.to.to_vec(), text)
+            }),
         }
     }
 }

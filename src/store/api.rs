@@ -82,6 +82,8 @@ pub trait ScheduleStore: Send + Sync {
     fn first_started(&self) -> StoreResult<Option<Millis>>;
     /// The last fire handled for every item that has fired.
     fn cursors(&self) -> StoreResult<Vec<(ItemKey, Millis)>>;
+    /// The `limit` latest fires, newest first (then by item), and how many items fired.
+    fn latest_fires(&self, limit: usize) -> StoreResult<(Vec<(ItemKey, Millis)>, usize)>;
 }
 
 /// Approvals of posts (opened by `commit`, with the runs that notify the approvers).
@@ -145,6 +147,8 @@ pub trait ContestStore: Send + Sync {
 /// and pauses they imply); mentions and people's actions arrive here.
 pub trait CrisisStore: Send + Sync {
     fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>>;
+    /// Every crisis plan's stored state, by name.
+    fn crisis_states(&self) -> StoreResult<Vec<(String, String)>>;
     /// Where `account`'s mentions were read up to for `plan`.
     fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>>;
     /// Stores mentions read for `plan` (each key once) and the cursor after them, together.

@@ -1052,6 +1052,18 @@ impl ScheduleStore for MemoryStore {
             .map(|(key, at)| (key.clone(), *at))
             .collect())
     }
+
+    fn latest_fires(&self, limit: usize) -> StoreResult<(Vec<(ItemKey, Millis)>, usize)> {
+        let inner = self.lock();
+        let mut latest: Vec<(ItemKey, Millis)> = inner
+            .cursors
+            .iter()
+            .map(|(key, at)| (key.clone(), *at))
+            .collect();
+        latest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        latest.truncate(limit);
+        Ok((latest, inner.cursors.len()))
+    }
 }
 
 impl ApprovalStore for MemoryStore {
@@ -1270,6 +1282,17 @@ impl ContestStore for MemoryStore {
 impl CrisisStore for MemoryStore {
     fn crisis_state(&self, plan: &str) -> StoreResult<Option<String>> {
         Ok(self.lock().crisis_states.get(plan).cloned())
+    }
+
+    fn crisis_states(&self) -> StoreResult<Vec<(String, String)>> {
+        let mut states: Vec<_> = self
+            .lock()
+            .crisis_states
+            .iter()
+            .map(|(name, state)| (name.clone(), state.clone()))
+            .collect();
+        states.sort();
+        Ok(states)
     }
 
     fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {

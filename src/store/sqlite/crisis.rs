@@ -15,6 +15,13 @@ impl CrisisStore for SqliteStore {
             .optional()?)
     }
 
+    fn crisis_states(&self) -> StoreResult<Vec<(String, String)>> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(sql!("crisis/crisis_states"))?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn crisis_cursor(&self, plan: &str, account: &str) -> StoreResult<Option<String>> {
         let connection = self.lock();
         Ok(connection

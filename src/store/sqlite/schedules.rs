@@ -40,4 +40,20 @@ impl ScheduleStore for SqliteStore {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn latest_fires(&self, limit: usize) -> StoreResult<(Vec<(ItemKey, Millis)>, usize)> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(sql!("schedules/latest_fires"))?;
+        let rows = query.query_map([limit as i64], |row| {
+            Ok((
+                ItemKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                row.get(2)?,
+            ))
+        })?;
+        let latest = rows.collect::<Result<_, _>>()?;
+        let count: i64 = connection
+            .prepare_cached(sql!("schedules/count_cursors"))?
+            .query_row([], |row| row.get(0))?;
+        Ok((latest, count as usize))
+    }
 }

@@ -1,0 +1,1 @@
+SELECT name, state FROM crisis_plans ORDER BY name
