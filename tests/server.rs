@@ -1208,3 +1208,68 @@ async fn hooks_and_metrics_are_served() {
     assert!(text.contains("crier_runs"), "{text}");
     rig.stop().await;
 }
+
+/// Telegram's pushed updates reach an `updates: webhook` account through the server: a
+/// wrong secret token is refused and stores nothing; an update mentioning the bot feeds the
+/// crisis plan watching the account, once however often Telegram repeats it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_pushes_updates_to_the_webhook_route() {
+    use crate::support::fake_telegram::{BOT_USERNAME, FakeTelegram};
+    let fake = FakeTelegram::start("123:abc");
+    let keys = TempDir::new().unwrap();
+    let token = keys.path().join("token");
+    let secret = keys.path().join("secret");
+    std::fs::write(&token, "123:abc").unwrap();
+    std::fs::write(&secret, "tg-webhook-token").unwrap();
+    let config = CONFIG.replace(
+        "  demo: { network: console }\n",
+        &format!(
+            "  demo: {{ network: console }}\n  brand_telegram:\n    network: telegram\n    server: {}\n    token: \"file:{}\"\n    chat: \"@brand_channel\"\n    updates: webhook\n    url: https://crier.example.com/telegram/brand_telegram\n    secret: \"file:{}\"\n",
+            fake.url(),
+            token.display(),
+            secret.display()
+        ),
+    );
+    let crisis = "kind: crisis\nname: outage\nwatch:\n  accounts: [brand_telegram]\n  keywords: [app]\n  every: 1m\nlevels:\n  - name: elevated\n    when: 'mentions(\"10m\").negative >= 5'\n    do:\n      - notify: vera\n";
+    let rig = Rig::start_with(&config, &[("outage.yaml", crisis)]).await;
+    let text = format!("is the app down again @{BOT_USERNAME}");
+    let offset = text.encode_utf16().count() - BOT_USERNAME.len() - 1;
+    let update = json!({ "update_id": 900, "message": {
+        "message_id": 42,
+        "from": { "id": 88, "is_bot": false, "first_name": "Bo" },
+        "chat": { "id": -1_005_555, "type": "supergroup", "title": "Brand chat" },
+        "date": Utc::now().timestamp(),
+        "text": text,
+        "entities": [{ "type": "mention", "offset": offset, "length": BOT_USERNAME.len() + 1 }]
+    }});
+    let url = format!("{}/telegram/brand_telegram", rig.base);
+    let push = |secret: &'static str| {
+        rig.client
+            .post(&url)
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .json(&update)
+            .send()
+    };
+    let forged = push("guess").await.unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let first = push("tg-webhook-token").await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["crisis_mentions"], 1, "{first}");
+    let again: Value = push("tg-webhook-token")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["crisis_mentions"], 0, "{again}");
+    let unknown = rig
+        .client
+        .post(format!("{}/telegram/nobody", rig.base))
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    rig.stop().await;
+}

@@ -223,6 +223,13 @@ impl ServiceHandle {
         self.dispatcher.connectors()
     }
 
+    /// The accounts' connectors as they are at each call, across reloads (what a server
+    /// keeps to check the updates a network pushes).
+    pub fn connectors_source(&self) -> impl Fn() -> Arc<Connectors> + Send + Sync + 'static {
+        let dispatcher = self.dispatcher.clone();
+        move || dispatcher.connectors()
+    }
+
     /// Reads the playbooks again; an invalid edit keeps the running revision.
     pub fn reload(&self) {
         self.reload.notify_one();

@@ -1,6 +1,8 @@
 //! What other tools push in, and what Prometheus scrapes: `POST /hooks/{name}` hands a
 //! signed event (or one sent with an editor's token) to `ops::hooks`, answering `202` with
-//! its runs only once they are committed; `GET /metrics` is `ops::metrics::render`.
+//! its runs only once they are committed; `POST /telegram/{account}` takes the updates
+//! Telegram pushes to an account with `updates: webhook`; `GET /metrics` is
+//! `ops::metrics::render`.
 
 use std::sync::Arc;
 
@@ -143,6 +145,43 @@ pub async fn mentions(
     })
     .await
     .map_err(Problem::internal)?
+    .map_err(|refusal| {
+        let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Problem::new(status, refusal.to_string())
+    })?;
+    Ok(axum::Json(MentionsPushed {
+        received: pushed.received as u64,
+        crisis_mentions: pushed.crisis_mentions as u64,
+        contest_entries: pushed.contest_entries as u64,
+    }))
+}
+
+#[utoipa::path(post, path = "/telegram/{account}", tag = "inbound",
+    params(
+        ("account" = String, Path, description = "The Telegram account of crier.yaml with `updates: webhook`"),
+        ("X-Telegram-Bot-Api-Secret-Token" = Option<String>, Header, description = "The account's webhook `secret`, which Telegram sends with each update"),
+    ),
+    request_body(content = Object, description = "One Telegram `Update`"),
+    description = "Where Telegram pushes the bot's updates for an account with `updates: webhook` (the account's `url:` points here). An update that mentions or answers the bot feeds contests and crisis plans as a read one does, once per message.",
+    responses((status = 200, body = MentionsPushed), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn telegram(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<MentionsPushed>, Problem> {
+    let desk = state.desk()?;
+    let connectors = (state.connectors)();
+    let token = header_text(&headers, crate::connectors::telegram::SECRET_TOKEN_HEADER);
+    let pushed = crate::ops::mentions::receive_update(
+        &desk,
+        &connectors,
+        &account,
+        token,
+        &body,
+        Utc::now(),
+    )
+    .await
     .map_err(|refusal| {
         let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
         Problem::new(status, refusal.to_string())

@@ -38,6 +38,8 @@ pub(crate) struct AppState {
     view: ServiceView,
     events: Arc<events::EventLog>,
     hooks: Arc<crate::engine::hooks::HookReceiver>,
+    /// The running revision's connectors, which check the updates a network pushes.
+    connectors: Arc<dyn Fn() -> Arc<crate::connectors::Connectors> + Send + Sync>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ pub async fn start(
         events: events::EventLog::start(&view),
         view: view.clone(),
         hooks: service.hooks(),
+        connectors: Arc::new(service.connectors_source()),
     };
     let app = router(state, options);
     let task = tokio::spawn(async move {
@@ -89,6 +92,10 @@ fn router(state: AppState, options: &ServerPlan) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(inbound::metrics))
         .route("/hooks/{name}", axum::routing::post(inbound::hook))
+        .route(
+            "/telegram/{account}",
+            axum::routing::post(inbound::telegram),
+        )
         .nest("/api/v1", api::routes())
         .fallback(not_found)
         .with_state(state)

@@ -18,6 +18,7 @@ use super::{api, events, inbound, model, problem};
         super::readyz,
         inbound::metrics,
         inbound::hook,
+        inbound::telegram,
         inbound::mentions,
         api::plan,
         api::status,
