@@ -184,3 +184,24 @@ fn the_plan_view_lists_a_window_and_refuses_an_empty_one() {
     let empty = views::plan(&desk.plan, &texts, until, from).unwrap_err();
     assert_eq!((empty.from, empty.until), (until, from));
 }
+
+/// A crisis plan's saved state that cannot be read is an error that says which one, never
+/// "no condition failing".
+#[test]
+fn status_refuses_a_corrupt_crisis_state_naming_it() {
+    let dir = folder_that_ran();
+    let side = rusqlite::Connection::open(dir.path().join("crier.db")).unwrap();
+    side.execute(
+        "INSERT INTO crisis_plans (name, state, updated_at) VALUES ('outage', '{not json', 0)",
+        [],
+    )
+    .unwrap();
+    drop(side);
+    let out = crier(&["status", dir.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stderr.contains("the saved state of crisis plan `outage`"),
+        "{stderr}"
+    );
+}

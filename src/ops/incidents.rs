@@ -111,12 +111,16 @@ pub fn act(
     }
     let action = action.by(by);
     // The service's view of the open incident: its level, who took it, what waits.
-    let open = desk
-        .store
-        .crisis_state(&row.plan)?
-        .and_then(|json| serde_json::from_str::<RunnerState>(&json).ok())
-        .and_then(|s| s.open)
-        .filter(|o| o.report.id == id);
+    let saved = match desk.store.crisis_state(&row.plan)? {
+        Some(json) => Some(serde_json::from_str::<RunnerState>(&json).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "the saved state of crisis plan `{}`: {e}",
+                row.plan
+            ))
+        })?),
+        None => None,
+    };
+    let open = saved.and_then(|s| s.open).filter(|o| o.report.id == id);
     match &open {
         Some(open) => open.check(&action)?,
         // Before the service saved its view, only an approval is known not to wait.

@@ -157,30 +157,35 @@ pub fn status(
         .incidents()?
         .into_iter()
         .filter(|i| i.status == "open")
-        .map(|incident| OpenIncident {
-            acknowledged_by: serde_json::from_str::<IncidentReport>(&incident.report)
-                .ok()
-                .and_then(|r| r.acknowledged_by),
-            id: incident.id,
-            plan: incident.plan,
-            level: incident.level,
-            opened_at: from_millis(incident.opened_at),
+        .map(|incident| {
+            let report = serde_json::from_str::<IncidentReport>(&incident.report).map_err(|e| {
+                StoreError::Corrupt(format!("the report of incident {}: {e}", incident.id))
+            })?;
+            Ok(OpenIncident {
+                acknowledged_by: report.acknowledged_by,
+                id: incident.id,
+                plan: incident.plan,
+                level: incident.level,
+                opened_at: from_millis(incident.opened_at),
+            })
         })
-        .collect();
+        .collect::<Result<_, StoreError>>()?;
     status.crisis_failures = store
         .crisis_states()?
         .into_iter()
-        .filter_map(|(plan, json)| {
-            let state = serde_json::from_str::<RunnerState>(&json).ok()?;
-            let failure = state.condition_failure?;
-            Some(CrisisFailure {
+        .map(|(plan, json)| {
+            let state = serde_json::from_str::<RunnerState>(&json).map_err(|e| {
+                StoreError::Corrupt(format!("the saved state of crisis plan `{plan}`: {e}"))
+            })?;
+            Ok(state.condition_failure.map(|failure| CrisisFailure {
                 plan,
                 failures: failure.failures,
                 since: from_millis(failure.since),
                 error: failure.error,
-            })
+            }))
         })
-        .collect();
+        .filter_map(Result::transpose)
+        .collect::<Result<_, StoreError>>()?;
     let pauses = store.pauses(to_millis(now))?;
     if !pauses.is_empty() {
         let held = store.held_sends()?;
