@@ -630,7 +630,7 @@ fn a_burst_is_committed_and_sendable_chunk_by_chunk() {
                     .block_on(dispatcher.dispatch_due(|| at(10, 0), None))
                     .unwrap();
             }
-            seen.push((runs, stored, recording.lock().unwrap().len()));
+            seen.push((runs.len(), stored, recording.lock().unwrap().len()));
         })
         .unwrap();
     assert_eq!(fired, posts);

@@ -62,7 +62,10 @@ async fn a_started_service_tells_its_subscribers_of_each_send_and_stops_on_reque
         matches!(e, ServiceEvent::RunsCreated { .. })
     })
     .await;
-    assert_eq!(created, ServiceEvent::RunsCreated { count: 1 });
+    let ServiceEvent::RunsCreated { count: 1, runs } = &created else {
+        panic!("one run created, not {created:?}");
+    };
+    let created_run = runs[0];
     let sent = first(&mut events, |e| matches!(e, ServiceEvent::Sent { .. })).await;
     let ServiceEvent::Sent {
         account,
@@ -74,6 +77,7 @@ async fn a_started_service_tells_its_subscribers_of_each_send_and_stops_on_reque
         unreachable!("matched above");
     };
     assert_eq!((account.as_str(), playbook.as_str()), ("demo", "launch"));
+    assert_eq!(*run, created_run, "the send names the run the fire created");
 
     service.reload();
     let reloaded = first(&mut events, |e| matches!(e, ServiceEvent::Reloaded { .. })).await;

@@ -15,8 +15,9 @@ pub const EVENTS_BUFFERED: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ServiceEvent {
-    /// Due items fired: this many new runs were committed.
-    RunsCreated { count: usize },
+    /// Due items fired (or a hook's event): these runs were committed. A burst commits in
+    /// chunks, one event each.
+    RunsCreated { count: usize, runs: Vec<RunId> },
     /// Posts reached the point where they wait for a person: this many approval requests.
     ApprovalsRequested { count: usize },
     /// The crisis plans moved: an incident opened, rose, was acted on or resolved, and

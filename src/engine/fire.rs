@@ -27,8 +27,8 @@ impl Engine {
         self.fire_due_in_chunks(now, &mut |_| {})
     }
 
-    /// `fire_due`, calling `committed` after each chunk's commit with how many runs it
-    /// held: the service wakes its dispatcher there, so the first posts of a burst go out
+    /// `fire_due`, calling `committed` after each chunk's commit with the ids of the runs it
+    /// created: the service wakes its dispatcher there, so the first posts of a burst go out
     /// while the later ones are still being built, and memory is bounded by the chunk.
     ///
     /// If the store fails, nothing is lost: the chunks committed stay committed, the fires
@@ -38,7 +38,7 @@ impl Engine {
     pub fn fire_due_in_chunks(
         &mut self,
         now: DateTime<Utc>,
-        committed: &mut dyn FnMut(usize),
+        committed: &mut dyn FnMut(&[RunId]),
     ) -> StoreResult<usize> {
         let mut fired = 0;
         loop {
@@ -46,8 +46,8 @@ impl Engine {
             let mut next = Vec::new();
             let mut before = Vec::new();
             let chunk = self.fire_chunk(now, &mut popped, &mut next, &mut before);
-            let runs = match chunk {
-                Ok(runs) => runs,
+            let (runs, created) = match chunk {
+                Ok(chunk) => chunk,
                 Err(error) => {
                     for (at, item) in popped {
                         self.queue.push(at, item);
@@ -68,7 +68,7 @@ impl Engine {
             }
             if runs > 0 {
                 fired += runs;
-                committed(runs);
+                committed(&created);
             }
             if popped.is_empty() || self.queue.peek().is_none_or(|at| at > now) {
                 return Ok(fired);
@@ -84,7 +84,7 @@ impl Engine {
         popped: &mut Vec<(DateTime<Utc>, ItemRef)>,
         next: &mut Vec<(DateTime<Utc>, ItemRef)>,
         before: &mut Vec<(ItemKey, Option<DateTime<Utc>>)>,
-    ) -> StoreResult<usize> {
+    ) -> StoreResult<(usize, Vec<RunId>)> {
         let mut batch = Batch {
             now: to_millis(now),
             ..Batch::default()
@@ -112,8 +112,8 @@ impl Engine {
             }
         }
         let runs = batch.runs.len();
-        self.commit(batch)?;
-        Ok(runs)
+        let created = self.parts.store.commit(&batch)?;
+        Ok((runs, created))
     }
 
     /// Rehearsals: fires what is due up to `horizon` in one commit, each run as if created

@@ -254,6 +254,7 @@ impl HookReceiver {
             if let Some(events) = &self.events {
                 events.emit(ServiceEvent::RunsCreated {
                     count: fired.runs.len(),
+                    runs: fired.runs.clone(),
                 });
             }
         }

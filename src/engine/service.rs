@@ -576,7 +576,10 @@ impl Running {
         let events = &self.events;
         let fired = engine.fire_due_in_chunks(now, &mut |runs| {
             wake.notify_one();
-            events.emit(ServiceEvent::RunsCreated { count: runs });
+            events.emit(ServiceEvent::RunsCreated {
+                count: runs.len(),
+                runs: runs.to_vec(),
+            });
         })?;
         let woke = engine.resume_waiting(now)?;
         let released = engine.release_held(now)?;
