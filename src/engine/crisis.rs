@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use super::core::Engine;
 use crate::crisis::IncidentReport;
 use crate::crisis::runner::{
-    Action, CONDITION_FAILURES_TO_ALERT, Effect, EffectKind, PlanRunner, Purpose, RETENTION,
-    RunnerState,
+    Action, CONDITION_FAILURES_TO_ALERT, Effect, EffectKind, PlanRunner, Purpose, REPLAY_PAGE,
+    RETENTION, RunnerState,
 };
 use crate::playbook::plan::{CrisisPlan, StepPlan};
 use crate::store::{
@@ -50,15 +50,23 @@ impl Engine {
         };
         let mut changed = false;
 
-        let fresh = store.crisis_mentions(
-            &crisis.name,
-            runner.state.mentions_read,
-            now_ms - KEEP_MENTIONS_MS,
-        )?;
-        for mention in &fresh {
-            runner.observe(mention.at, &mention.author, &mention.text);
-            runner.state.mentions_read = mention.seq;
-            changed = true;
+        // A page at a time: a burst of mentions (pushed in, or read after an outage) is never
+        // held in memory all at once.
+        loop {
+            let page = store.crisis_mentions_page(
+                &crisis.name,
+                runner.state.mentions_read,
+                now_ms - KEEP_MENTIONS_MS,
+                REPLAY_PAGE,
+            )?;
+            for mention in &page {
+                runner.observe(mention.at, &mention.author, &mention.text);
+                runner.state.mentions_read = mention.seq;
+                changed = true;
+            }
+            if page.len() < REPLAY_PAGE {
+                break;
+            }
         }
 
         let mut applied = Vec::new();

@@ -161,13 +161,16 @@ pub trait CrisisStore: Send + Sync {
         cursor: Option<&str>,
         now: Millis,
     ) -> StoreResult<usize>;
-    /// `plan`'s mentions read after `after_seq` and made at or after `since`, in read order.
+    /// Every one of `plan`'s mentions read after `after_seq` and made at or after `since`, in
+    /// read order (for a look at all of them; the service reads them a page at a time).
     fn crisis_mentions(
         &self,
         plan: &str,
         after_seq: i64,
         since: Millis,
-    ) -> StoreResult<Vec<StoredMention>>;
+    ) -> StoreResult<Vec<StoredMention>> {
+        self.crisis_mentions_page(plan, after_seq, since, usize::MAX)
+    }
     /// At most `limit` of `plan`'s mentions read after `after_seq` and made at or after
     /// `since`, in read order: a caller going through many of them takes them a page at a
     /// time, and holds no more than a page.

@@ -1341,23 +1341,6 @@ impl CrisisStore for MemoryStore {
         Ok(new)
     }
 
-    fn crisis_mentions(
-        &self,
-        plan: &str,
-        after_seq: i64,
-        since: Millis,
-    ) -> StoreResult<Vec<StoredMention>> {
-        let inner = self.lock();
-        Ok(inner
-            .crisis_mentions
-            .iter()
-            .skip(after_seq.max(0) as usize)
-            .flatten()
-            .filter(|(p, _, m)| p == plan && m.at >= since)
-            .map(|(_, _, m)| m.clone())
-            .collect())
-    }
-
     fn crisis_mentions_page(
         &self,
         plan: &str,

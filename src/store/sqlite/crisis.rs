@@ -59,24 +59,6 @@ impl CrisisStore for SqliteStore {
         })
     }
 
-    fn crisis_mentions(
-        &self,
-        plan: &str,
-        after_seq: i64,
-        since: Millis,
-    ) -> StoreResult<Vec<StoredMention>> {
-        let connection = self.lock();
-        let mut query = connection.prepare_cached(
-            // NOT INDEXED: the service asks every second for the few mentions after `seq`,
-            // a seek on the row id; the (plan, at) index would walk eight days of them.
-            sql!("crisis/mentions_after"),
-        )?;
-        let rows = query
-            .query_map(params![plan, after_seq, since], stored_mention)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
-    }
-
     fn crisis_mentions_page(
         &self,
         plan: &str,
@@ -88,7 +70,7 @@ impl CrisisStore for SqliteStore {
         let mut query = connection.prepare_cached(sql!("crisis/mentions_page"))?;
         let rows = query
             .query_map(
-                params![plan, after_seq, since, limit as i64],
+                params![plan, after_seq, since, i64::try_from(limit).unwrap_or(-1)],
                 stored_mention,
             )?
             .collect::<Result<Vec<_>, _>>()?;
