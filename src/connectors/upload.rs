@@ -1,4 +1,5 @@
-//! Image files read for multipart uploads, shared by the connectors that upload them.
+//! Image files read for uploads (their bytes as a multipart part, their MIME type by
+//! extension), shared by the connectors that upload them.
 
 use std::path::{Path, PathBuf};
 

@@ -62,7 +62,7 @@ mod xrpc;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -762,17 +762,6 @@ fn check_text(text: &str) -> Result<(), SendError> {
     Ok(())
 }
 
-fn image_type(path: &Path) -> Option<&'static str> {
-    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match extension.as_str() {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        _ => return None,
-    })
-}
-
 /// Reads the images of a post, refusing what Bluesky would refuse.
 fn read_images(paths: &[PathBuf]) -> Result<Vec<Image>, SendError> {
     if paths.len() > MAX_IMAGES {
@@ -787,7 +776,7 @@ fn read_images(paths: &[PathBuf]) -> Result<Vec<Image>, SendError> {
         .iter()
         .map(|path| {
             let shown = path.display();
-            let mime = image_type(path).ok_or_else(|| SendError::Permanent {
+            let mime = super::upload::image_type(path).ok_or_else(|| SendError::Permanent {
                 reason: format!(
                     "`{shown}` is not an image Bluesky takes (JPEG, PNG, GIF or WebP)"
                 ),

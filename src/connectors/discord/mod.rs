@@ -262,38 +262,6 @@ async fn call(request: reqwest::RequestBuilder, action: Action) -> Result<Reply,
     }
 }
 
-/// An image file as the multipart part `files[n]`.
-async fn image_part(path: &Path) -> Result<Part, SendError> {
-    let owned = path.to_owned();
-    let read = tokio::task::spawn_blocking(move || std::fs::read(owned)).await;
-    let bytes = match read {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(err)) => {
-            return Err(SendError::Permanent {
-                reason: format!("could not read the image `{}`: {err}", path.display()),
-            });
-        }
-        Err(err) => {
-            return Err(SendError::Permanent {
-                reason: format!("could not read the image `{}`: {err}", path.display()),
-            });
-        }
-    };
-    let part = Part::bytes(bytes).file_name(file_name(path));
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let mime = match extension.as_deref() {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        _ => "application/octet-stream",
-    };
-    Ok(part.mime_str(mime).expect("a valid MIME type"))
-}
-
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -325,7 +293,10 @@ impl Connector for DiscordConnector {
             let mut attachments = Vec::new();
             for (n, path) in post.media.iter().enumerate() {
                 attachments.push(json!({ "id": n, "filename": file_name(path) }));
-                form = form.part(format!("files[{n}]"), image_part(path).await?);
+                form = form.part(
+                    format!("files[{n}]"),
+                    super::upload::image_part(path).await?,
+                );
             }
             payload["attachments"] = Value::Array(attachments);
             let form = form.part(
