@@ -11,8 +11,8 @@ use crier::engine::rehearse::{RehearsalEvent, rehearse};
 use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
 use crier::playbook::plan::Plan;
 use crier::store::{
-    ApprovalState, ApprovalStore, Decision, HistoryFilter, ItemKey, MemoryStore, RunState, RunView,
-    SqliteStore, Store,
+    ApprovalState, ApprovalStore, Decision, HistoryFilter, ItemKey, RunState, RunView, SqliteStore,
+    Store,
 };
 use tempfile::TempDir;
 
@@ -58,7 +58,7 @@ fn rig_on(plan: Arc<Plan>, store: Arc<dyn Store>, start: DateTime<Utc>) -> Rig {
 
 fn rigged(approve: &str, start: DateTime<Utc>) -> (TempDir, Rig) {
     let (dir, plan) = plan_from(approve);
-    let rig = rig_on(plan, Arc::new(MemoryStore::new()), start);
+    let rig = rig_on(plan, Arc::new(SqliteStore::in_memory().unwrap()), start);
     (dir, rig)
 }
 

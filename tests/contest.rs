@@ -12,7 +12,7 @@ use crier::engine::rehearse::{RehearsalEvent, rehearse};
 use crier::engine::{Engine, EngineParts};
 use crier::playbook::plan::Plan;
 use crier::script::ScriptEngine;
-use crier::store::{HistoryFilter, MemoryStore, SqliteStore, Store};
+use crier::store::{HistoryFilter, SqliteStore, Store};
 use crier::text::TextTemplates;
 use tempfile::TempDir;
 
@@ -232,7 +232,8 @@ struct Rig {
 impl Rig {
     fn new(extra: &str, winners: u32, reserves: u32, store: Option<Arc<dyn Store>>) -> Rig {
         let (dir, plan) = plan_with(extra, winners, reserves);
-        let store: Arc<dyn Store> = store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let store: Arc<dyn Store> =
+            store.unwrap_or_else(|| Arc::new(SqliteStore::in_memory().unwrap()));
         store.record_revision("rev", 0).unwrap();
         Rig {
             _dir: dir,
@@ -1407,7 +1408,7 @@ async fn an_edit_after_the_close_is_kept_aside_when_entries_are_read_again() {
         .unwrap()
         .plan
         .expect("valid");
-    let handle = crier::store::StoreHandle::new(Arc::new(MemoryStore::new()));
+    let handle = crier::store::StoreHandle::new(Arc::new(SqliteStore::in_memory().unwrap()));
     let store = handle.store().as_ref();
     let connectors = Connectors::build(&plan.accounts, &reqwest::Client::new()).unwrap();
     let fan = |id: &str, name: &str| FakeAccount::new(id, &format!("{name}@other.example"));

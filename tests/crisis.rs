@@ -1338,7 +1338,7 @@ levels:
 #[test]
 fn an_edited_plan_drops_the_queued_steps_of_its_open_incident() {
     use crier::engine::core::{Engine, EngineParts};
-    use crier::store::{HistoryFilter, MemoryStore, Store};
+    use crier::store::{HistoryFilter, SqliteStore, Store};
     use std::sync::Arc;
 
     let before = r#"kind: crisis
@@ -1360,7 +1360,7 @@ levels:
         crate::support::playbooks::valid_plan(config, &[("outage.yaml", before)]);
     let (_dir2, new_plan) =
         crate::support::playbooks::valid_plan(config, &[("outage.yaml", &after)]);
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     crate::support::crisis::negative_mention(store.as_ref(), "brand", T0);
     let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
     let mut engine = Engine::new(old_plan, "old", EngineParts::new(store.clone()), at(T0)).unwrap();
@@ -1386,7 +1386,7 @@ levels:
 #[test]
 fn a_refused_crisis_post_is_not_the_response() {
     use crier::engine::core::{Engine, EngineParts};
-    use crier::store::{MemoryStore, Store};
+    use crier::store::{SqliteStore, Store};
     use std::sync::Arc;
 
     let plan = r#"kind: crisis
@@ -1404,7 +1404,7 @@ levels:
         config,
         &[("outage.yaml", plan), ("words.yaml", rules)],
     );
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     crate::support::crisis::negative_mention(store.as_ref(), "brand", T0);
     let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
     let mut engine = Engine::new(plan, "rev", EngineParts::new(store.clone()), at(T0)).unwrap();
@@ -1805,7 +1805,7 @@ resolve:
 fn a_failing_condition_is_kept_and_told_never_taken_for_false() {
     use crier::crisis::runner::{CONDITION_FAILURES_TO_ALERT, RunnerState};
     use crier::engine::core::{Engine, EngineParts};
-    use crier::store::{HistoryFilter, MemoryStore, Store};
+    use crier::store::{HistoryFilter, SqliteStore, Store};
     use std::sync::Arc;
 
     let plan = r#"kind: crisis
@@ -1819,7 +1819,7 @@ levels:
 "#;
     let config = "timezone: UTC\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  lead: { notify: chat }\n";
     let (_dir, plan) = crate::support::playbooks::valid_plan(config, &[("outage.yaml", plan)]);
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     crate::support::crisis::negative_mention(store.as_ref(), "brand", T0);
     let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
     let mut engine = Engine::new(plan, "rev", EngineParts::new(store.clone()), at(T0)).unwrap();

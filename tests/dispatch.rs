@@ -882,7 +882,7 @@ fn the_service_outlives_a_store_that_fails_for_a_while() {
 async fn a_rate_limit_is_a_wait_not_a_failure() {
     use crier::connectors::Connectors;
     use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
-    use crier::store::{HistoryFilter, MemoryStore, OutboxState, Store};
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
     use std::sync::Arc;
 
     let network = FakeNetwork::start();
@@ -899,7 +899,7 @@ async fn a_rate_limit_is_a_wait_not_a_failure() {
     );
     let campaign = "kind: campaign\nname: news\nposts:\n  - id: hello\n    at: \"2026-12-01 10:00\"\n    to: hook\n    text: Hello\n";
     let (_dir, plan) = crate::support::playbooks::valid_plan(&config, &[("news.yaml", campaign)]);
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 59, 0).unwrap();
     let mut engine =
         Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();

@@ -10,7 +10,7 @@ use crier::engine::rehearse::rehearse;
 use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
 use crier::playbook::plan::Plan;
 use crier::store::{
-    HistoryFilter, MemoryStore, NewPause, OutboxState, PauseScope, RunState, Store,
+    HistoryFilter, NewPause, OutboxState, PauseScope, RunState, SqliteStore, Store,
 };
 use tempfile::TempDir;
 
@@ -198,7 +198,7 @@ struct Rig {
 }
 
 fn rig(plan: Arc<Plan>, start: DateTime<Utc>) -> Rig {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     let mut engine =
         Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
     engine.start(start).unwrap();

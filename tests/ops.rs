@@ -6,14 +6,14 @@ use chrono::{TimeZone, Utc};
 use crier::ops::pauses::{self, PauseError, Selection};
 use crier::ops::views;
 use crier::ops::{Desk, UnknownPerson};
-use crier::store::{MemoryStore, PauseScope, Store};
+use crier::store::{PauseScope, SqliteStore, Store};
 
 const CONFIG: &str = "timezone: UTC\naccounts:\n  demo: { network: console }\npeople:\n  olena: { notify: demo }\n  taras: { notify: demo }\n";
 const NEWS: &str = "kind: campaign\nname: news\nposts:\n  - { id: hourly, cron: \"0 * * * *\", to: demo, text: news }\n";
 
 fn desk() -> (tempfile::TempDir, Desk) {
     let (dir, plan) = crate::support::playbooks::valid_plan(CONFIG, &[("news.yaml", NEWS)]);
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     (dir, Desk::new(plan, store))
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use crier::engine::service::{Service, ServiceHandle};
 use crier::ops::{Desk, tokens};
-use crier::store::{MemoryStore, Store, to_millis};
+use crier::store::{SqliteStore, Store, to_millis};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -1053,7 +1053,7 @@ fn tokens_behave_alike_in_both_stores() {
     let (_dir, plan) = crate::support::playbooks::valid_plan(CONFIG, &[]);
     let file = TempDir::new().unwrap();
     let stores: [Arc<dyn Store>; 2] = [
-        Arc::new(MemoryStore::new()),
+        Arc::new(SqliteStore::in_memory().unwrap()),
         Arc::new(crier::store::SqliteStore::open(&file.path().join("crier.db")).unwrap()),
     ];
     let now = Utc::now();

@@ -1,16 +1,17 @@
-//! One suite of store behaviours, written once over `&dyn Store` and run against both
-//! stores: `SqliteStore` (the reference) and `MemoryStore` (rehearsals, tests). A last test
+//! One suite of store behaviours, written once over `&dyn Store` and run against SQLite
+//! twice: each call its own transaction (`crier run`), and every call inside one group
+//! (`begin_group`, a rehearsal's virtual tick), where each call is a savepoint. A last test
 //! drives both with the same long seeded sequence of calls and requires every answer to be
-//! the same.
+//! the same, refused calls included.
 
 use crier::connectors::OutgoingPost;
 use crier::store::{
-    Batch, Claim, HistoryFilter, ItemKey, MemoryStore, Millis, NewOutbox, NewPause, NewRun,
-    OutboxId, OutboxOutcome, OutboxRow, OutboxState, PauseScope, Recovered, Release, RunAdvance,
-    RunState, SqliteStore, StepSpec, StepState, Store, StoreResult,
+    Batch, Claim, HistoryFilter, ItemKey, Millis, NewOutbox, NewPause, NewRun, OutboxId,
+    OutboxOutcome, OutboxRow, OutboxState, PauseScope, Recovered, Release, RunAdvance, RunState,
+    SqliteStore, StepSpec, StepState, Store, StoreResult,
 };
 
-/// Runs each case against both stores, as `store::sqlite::<case>` and `store::memory::<case>`.
+/// Runs each case against both ways, as `store::sqlite::<case>` and `store::grouped::<case>`.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -19,13 +20,22 @@ macro_rules! contract {
                 super::$case(&crier::store::SqliteStore::in_memory().unwrap());
             })*
         }
-        mod memory {
+        mod grouped {
             $(#[test]
             fn $case() {
-                super::$case(&crier::store::MemoryStore::new());
+                let store = super::grouped();
+                super::$case(&store);
+                store.commit_group().unwrap();
             })*
         }
     };
+}
+
+/// A store whose calls all run inside one open group.
+fn grouped() -> SqliteStore {
+    let store = SqliteStore::in_memory().unwrap();
+    store.begin_group().unwrap();
+    store
 }
 
 contract!(
@@ -1338,23 +1348,28 @@ fn finishing_an_unknown_send_changes_nothing(store: &dyn Store) {
     assert!(store.finish(&[], T + 1).unwrap().is_empty());
 }
 
-/// Both stores driven by one long seeded sequence of calls, as an engine and a dispatcher
-/// would make them (and some they would not): every answer, and every view after each call,
-/// must be the same.
+/// SQLite call by call and SQLite in groups (committed every few calls, as a rehearsal
+/// commits each virtual tick), driven by one long seeded sequence of calls, as an engine and
+/// a dispatcher would make them (and some they would not): every answer, and every view
+/// after each call, must be the same.
 #[test]
-fn both_stores_answer_every_call_alike() {
+fn grouped_calls_answer_every_call_alike() {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
     for seed in 0..5 {
         let sqlite = SqliteStore::in_memory().unwrap();
-        let memory = MemoryStore::new();
-        let stores: [&dyn Store; 2] = [&sqlite, &memory];
+        let grouped = grouped();
+        let stores: [&dyn Store; 2] = [&sqlite, &grouped];
         let mut rng = StdRng::seed_from_u64(seed);
         let mut now = T;
         let accounts = ["x", "y", "z"];
         let items = ["a", "b", "c", "d"];
         for step in 0..300 {
+            if step % 7 == 0 {
+                grouped.commit_group().unwrap();
+                grouped.begin_group().unwrap();
+            }
             now += rng.gen_range(0..5 * MINUTE);
             let call = rng.gen_range(0..100);
             let answers: Vec<String> = stores
@@ -1555,7 +1570,7 @@ fn both_stores_answer_every_call_alike() {
                 .collect();
             assert_eq!(
                 answers[0], answers[1],
-                "seed {seed}, call {step} ({call}): SQLite (left) and memory (right) differ"
+                "seed {seed}, call {step} ({call}): call by call (left) and grouped (right) differ"
             );
         }
     }

@@ -527,7 +527,7 @@ async fn the_dispatcher_recovers_a_lost_answer_without_posting_twice() {
 
     use chrono::{TimeDelta, TimeZone, Utc};
     use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
-    use crier::store::{HistoryFilter, MemoryStore, OutboxState, Store};
+    use crier::store::{HistoryFilter, OutboxState, SqliteStore, Store};
 
     let fake = FakeVk::start(TOKEN);
     let secrets = tempfile::tempdir().unwrap();
@@ -541,7 +541,7 @@ async fn the_dispatcher_recovers_a_lost_answer_without_posting_twice() {
     let campaign = "kind: campaign\nname: launch\nposts:\n  - { id: teaser, at: \"2026-12-01 10:00\", to: brand_vk, text: \"Soon on our wall\" }\n";
     let (_dir, plan) = crate::support::playbooks::valid_plan(&config, &[("launch.yaml", campaign)]);
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 59, 0).unwrap();
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     let mut engine =
         Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
     engine.start(start).unwrap();

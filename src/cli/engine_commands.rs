@@ -12,7 +12,9 @@ use super::{
     print_diagnostics,
 };
 use crate::engine::TriggerError;
-use crate::engine::rehearse::{read_events, rehearsal as run_rehearsal, render_text};
+use crate::engine::rehearse::{
+    RehearsalError, RehearsalLine, Tally, read_events, rehearse_into, text_line,
+};
 use crate::engine::service::{self, ServiceError};
 use crate::ops::views::{self, PauseHolding};
 use crate::ops::{self, trigger::TriggerRefused};
@@ -370,22 +372,41 @@ pub(super) fn rehearse(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let rehearsal = runtime
-        .block_on(run_rehearsal(Arc::new(plan), &events, from, until))
+    // Each line is written as soon as the rehearsal passes it: the output's memory does not
+    // grow with the window.
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(super::output::stdout());
+    let mut tally = Tally::default();
+    let mut write = |line: RehearsalLine| {
+        let written = match format {
+            RehearsalFormat::Text => {
+                tally.count(&line);
+                out.write_all(text_line(&line).as_bytes())
+            }
+            RehearsalFormat::Json => serde_json::to_writer(&mut out, &line)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n")),
+        };
+        written.map_err(|e| RehearsalError::Write(e.to_string()))
+    };
+    let incidents = runtime
+        .block_on(rehearse_into(
+            Arc::new(plan),
+            &events,
+            from,
+            until,
+            &mut write,
+        ))
         .map_err(|e| e.to_string())?;
+    if format == RehearsalFormat::Text {
+        out.write_all(tally.summary().as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())?;
     if let (Some(file), Some(report_format)) = (incident_report, report_format) {
-        let text = crate::crisis::render_reports(&rehearsal.incidents, report_format);
+        let text = crate::crisis::render_reports(&incidents, report_format);
         std::fs::write(file, text)
             .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
-    }
-    let lines = rehearsal.lines;
-    match format {
-        RehearsalFormat::Text => out!("{}", render_text(&lines)),
-        RehearsalFormat::Json => {
-            for line in &lines {
-                outln!("{}", serde_json::to_string(line).expect("lines serialise"));
-            }
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -25,9 +25,19 @@ pub struct Recorded {
 pub struct RecordingLog {
     records: Vec<Recorded>,
     by_key: HashMap<(String, String), usize>,
+    /// Posts recorded since the start, those taken included: the next remote id.
+    count: usize,
 }
 
 impl RecordingLog {
+    /// Takes the posts recorded so far, leaving the log empty (remote ids go on counting):
+    /// a long rehearsal keeps only what it has not read yet. A post taken is not found
+    /// again by `lookup`, so take only what no retry can ask about (sends finished).
+    pub fn take(&mut self) -> Vec<Recorded> {
+        self.by_key.clear();
+        std::mem::take(&mut self.records)
+    }
+
     fn find(&self, account: &str, key: &str) -> Option<Delivered> {
         self.by_key
             .get(&(account.to_string(), key.to_string()))
@@ -108,9 +118,10 @@ impl Connector for RecordingConnector {
             return Ok(delivered);
         }
         let delivered = Delivered {
-            remote_id: format!("rehearsal-{}", records.len() + 1),
+            remote_id: format!("rehearsal-{}", records.count + 1),
             url: None,
         };
+        records.count += 1;
         let index = records.records.len();
         records
             .by_key

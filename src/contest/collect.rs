@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::Arc;
 
 use super::entries::Entry;
-use super::lifecycle::{add_entries, load_entries, load_state};
+use super::lifecycle::{add_entries, load_state, unchecked_entries};
 use crate::connectors::paging::{PagingError, read_pages};
 use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, MentionPage, SendError};
@@ -169,8 +169,11 @@ async fn recheck_at_close(
 ) -> Result<(), String> {
     let network = connector.network().name();
     let closes = contest.closes.with_timezone(&Utc);
-    let name = contest.name.clone();
-    let entries = match store.call(move |store| load_entries(store, &name)).await {
+    let plan = contest.clone();
+    let entries = match store
+        .call(move |store| unchecked_entries(store, &plan))
+        .await
+    {
         Ok(entries) => entries,
         Err(error) => {
             tracing::error!(contest = %contest.name, "cannot read entries: {error}");

@@ -189,10 +189,22 @@ fn rechecked(
     {
         return Ok(true);
     }
+    Ok(unchecked_entries(parts.store, contest)?.is_empty())
+}
+
+/// The entries made by the close that were not read again at the close yet (read without
+/// the others: the freeze asks every second until there are none).
+pub fn unchecked_entries(store: &dyn Store, contest: &ContestPlan) -> StoreResult<Vec<Entry>> {
     let closes = contest.closes.with_timezone(&Utc);
-    Ok(load_entries(parts.store, &contest.name)?
-        .iter()
-        .all(|entry| entry.at > closes || entry.checked_at_close))
+    let mut entries = Vec::new();
+    for (_, json) in store.unchecked_entries(&contest.name, to_millis(closes))? {
+        let entry: Entry =
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if entry.at <= closes && !entry.checked_at_close {
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
 }
 
 /// Moves the contest on to where `now` says it should be.

@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::connectors::Connectors;
 use crate::script::{AccountMetrics, MetricsSource};
-use crate::store::{Store, to_millis};
+use crate::store::{Store, StoreHandle, to_millis};
 
 /// How often `crier run` takes a snapshot.
 pub const COLLECT_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -45,13 +45,18 @@ impl MetricsSource for StoredMetrics {
 
 /// Takes and stores a snapshot of every account whose network reports metrics; returns how
 /// many were stored. A network that fails is logged and skipped (the last snapshot stays).
-pub async fn collect(store: &dyn Store, connectors: &Connectors, now: DateTime<Utc>) -> usize {
+/// The store is called through its handle, off the async workers.
+pub async fn collect(store: &StoreHandle, connectors: &Connectors, now: DateTime<Utc>) -> usize {
     let mut stored = 0;
     for (account, connector) in connectors.iter() {
         if !connector.capabilities().metrics {
             continue;
         }
-        let posts = match store.recent_remote_ids(account, to_millis(now - POSTS_SINCE), MAX_POSTS)
+        let name = account.to_string();
+        let since = to_millis(now - POSTS_SINCE);
+        let posts = match store
+            .call(move |store| store.recent_remote_ids(&name, since, MAX_POSTS))
+            .await
         {
             Ok(posts) => posts,
             Err(error) => {
@@ -71,16 +76,19 @@ pub async fn collect(store: &dyn Store, connectors: &Connectors, now: DateTime<U
             Some(followers) => count(followers),
             // A network that could not say this time keeps the last known followers; if
             // they cannot be read, no snapshot is better than one saying zero.
-            None => match store.latest_metrics(account) {
-                Ok(last) => last.map_or(0, |(_, last)| last.followers),
-                Err(error) => {
-                    tracing::warn!(
-                        account,
-                        "cannot read the last followers for metrics: {error}"
-                    );
-                    continue;
+            None => {
+                let name = account.to_string();
+                match store.call(move |store| store.latest_metrics(&name)).await {
+                    Ok(last) => last.map_or(0, |(_, last)| last.followers),
+                    Err(error) => {
+                        tracing::warn!(
+                            account,
+                            "cannot read the last followers for metrics: {error}"
+                        );
+                        continue;
+                    }
                 }
-            },
+            }
         };
         let metrics = AccountMetrics {
             followers,
@@ -89,9 +97,14 @@ pub async fn collect(store: &dyn Store, connectors: &Connectors, now: DateTime<U
             reposts: count(snapshot.posts.iter().map(|p| p.reposts).sum()),
             replies: count(snapshot.posts.iter().map(|p| p.replies).sum()),
         };
-        match store.record_metrics(account, &metrics, to_millis(now)) {
+        let name = account.to_string();
+        let at = to_millis(now);
+        let recorded = store
+            .call(move |store| store.record_metrics(&name, &metrics, at))
+            .await;
+        match recorded {
             Ok(()) => {
-                tracing::debug!(account, followers = metrics.followers, "metrics stored");
+                tracing::debug!(account, followers, "metrics stored");
                 stored += 1;
             }
             Err(error) => tracing::warn!(account, "cannot store metrics: {error}"),

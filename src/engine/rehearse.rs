@@ -1,7 +1,8 @@
-//! `crier rehearse`: the very same engine on a virtual clock, with an in-memory store
-//! (`MemoryStore`, which behaves exactly like SQLite without its cost per fire) and
-//! recording connectors. Nothing is sent and no file is written; the same input gives
-//! byte-identical output.
+//! `crier rehearse`: the very same engine on a virtual clock, with SQLite in memory (each
+//! virtual tick's writes in one transaction) and recording connectors. Nothing is sent and
+//! no file is written; the same input gives byte-identical output. Lines stream out in time
+//! order as the virtual clock passes them, and the runs they came from are forgotten, so
+//! memory follows a day of posts, not the window.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,10 +15,14 @@ use super::clock::{Clock, VirtualClock};
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
 use super::rehearse_crises::CrisisFeed;
+use crate::connectors::recording::Recording;
 use crate::connectors::registry::Connectors;
 use crate::crisis::IncidentReport;
 use crate::playbook::plan::Plan;
-use crate::store::{MemoryStore, OutboxState, Store, StoreError, from_millis, to_millis};
+use crate::store::{
+    Millis, OutboxState, SqliteStore, Store, StoreError, ViewStore, from_millis, to_millis,
+};
+use std::collections::HashMap;
 
 /// One line of a rehearsal events file (JSON Lines), as PLAYBOOKS.md shows them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -93,6 +98,9 @@ pub enum RehearsalError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Connectors(String),
+    /// The output could not be written.
+    #[error("cannot write the output: {0}")]
+    Write(String),
 }
 
 /// The most `age_days` an event may say an author's account has (about 300 years).
@@ -203,9 +211,47 @@ pub async fn rehearsal(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Rehearsal, RehearsalError> {
+    let mut lines = Vec::new();
+    let incidents = rehearse_into(plan, events, from, until, &mut |line| {
+        lines.push(line);
+        Ok(())
+    })
+    .await?;
+    Ok(Rehearsal { lines, incidents })
+}
+
+/// Where a rehearsal's lines go, one at a time, in time order.
+pub type LineSink<'s> = dyn FnMut(RehearsalLine) -> Result<(), RehearsalError> + Send + 's;
+
+/// Runs the plan from `from` to `until` (exclusive), handing `out` each line in time order
+/// as soon as nothing still to come can sort before it, and returns the incidents. Runs
+/// are read from the store a stretch at a time and, once their lines are out, forgotten:
+/// memory follows a day's posts, not the window's. (A plan with contests or crisis plans
+/// has lines known only at the end, the verdicts and the incidents' timelines: its lines
+/// go out then.)
+pub async fn rehearse_into(
+    plan: Arc<Plan>,
+    events: &[RehearsalEvent],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    out: &mut LineSink<'_>,
+) -> Result<Vec<IncidentReport>, RehearsalError> {
+    let store = Arc::new(SqliteStore::in_memory()?);
+    rehearse_on(store, plan, events, from, until, out).await
+}
+
+/// `rehearse_into` on `sqlite`, a new store in memory.
+async fn rehearse_on(
+    sqlite: Arc<SqliteStore>,
+    plan: Arc<Plan>,
+    events: &[RehearsalEvent],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    out: &mut LineSink<'_>,
+) -> Result<Vec<IncidentReport>, RehearsalError> {
     let start = from - TimeDelta::milliseconds(1);
     let clock = Arc::new(VirtualClock::new(start));
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = sqlite.clone();
     let (connectors, recording) = Connectors::build_rehearsal(&plan.accounts);
     let connectors = Arc::new(connectors);
     let mut engine = Engine::new(
@@ -218,14 +264,12 @@ pub async fn rehearsal(
     let dispatcher = Dispatcher::new(store.clone(), connectors, RetryPolicy::default());
     dispatcher.set_plan(plan.clone());
     let until_ms = to_millis(until);
+    let limits = crate::rules::limits::Limiter::any(&plan);
     // Fires are taken a day at a time, and never past a step waking or a send due again:
     // with recording connectors nothing else can happen in between. Limits count sends by
     // the time they go out, so with limits every fire is sent at its own time.
-    let stride: i64 = if crate::rules::limits::Limiter::any(&plan) {
-        0
-    } else {
-        24 * 3600 * 1000
-    };
+    let stride: i64 = if limits { 0 } else { 24 * 3600 * 1000 };
+    let mut lines = Lines::new(&plan, events, limits);
     // Contest entries: every reply or mention to a contest's account, seen at its time.
     for contest in &plan.contests {
         let network = plan
@@ -254,148 +298,145 @@ pub async fn rehearsal(
     let hook_posts = super::hooks::hook_items(&plan);
     decisions.sort_by_key(|e| e.at);
     let mut decisions = decisions.into_iter().peekable();
-    let mut refused = Vec::new();
     let mut contests_done_until = start;
     let mut crises = CrisisFeed::new(&plan, events, from);
-    // Sends a pause held, once it lifted: (playbook, item, account, fire time).
-    let mut released = std::collections::HashSet::new();
-    loop {
-        engine.open_approvals(clock.now())?;
-        let next_decision = decisions
-            .peek()
-            .map(|e| to_millis(e.at.with_timezone(&Utc)))
-            .filter(|at| *at < until_ms);
-        let next_fire = engine.next_fire().map(to_millis);
-        let due_others = [store.next_outbox_due()?, store.next_wake()?]
-            .into_iter()
-            .flatten()
-            .min();
-        let next_crisis = crises.next_at().filter(|at| *at < until_ms);
-        if let Some(at) = engine
-            .next_contest_milestone(contests_done_until)
-            .map(to_millis)
-            .filter(|at| *at < until_ms)
-            .filter(|at| {
-                [next_fire, due_others, next_decision, next_crisis]
+    let mut done = false;
+    while !done {
+        // Each virtual tick's writes commit together: one transaction, not one per call.
+        sqlite.begin_group()?;
+        'tick: {
+            engine.open_approvals(clock.now())?;
+            let next_decision = decisions
+                .peek()
+                .map(|e| to_millis(e.at.with_timezone(&Utc)))
+                .filter(|at| *at < until_ms);
+            let next_fire = engine.next_fire().map(to_millis);
+            let due_others = [store.next_outbox_due()?, store.next_wake()?]
+                .into_iter()
+                .flatten()
+                .min();
+            let next_crisis = crises.next_at().filter(|at| *at < until_ms);
+            if let Some(at) = engine
+                .next_contest_milestone(contests_done_until)
+                .map(to_millis)
+                .filter(|at| *at < until_ms)
+                .filter(|at| {
+                    [next_fire, due_others, next_decision, next_crisis]
+                        .into_iter()
+                        .flatten()
+                        .all(|other| *at <= other)
+                })
+            {
+                clock.advance_to(from_millis(at).max(clock.now()));
+                engine.tick_contests(clock.now(), crate::contest::lifecycle::Seeds::Rehearsal)?;
+                contests_done_until = from_millis(at);
+                dispatcher.dispatch_due(|| clock.now(), None).await?;
+                break 'tick;
+            }
+            // Crisis plans tick as under `crier run`: before the fires due at the same time,
+            // so a pause holds them.
+            if let Some(at) = next_crisis.filter(|at| {
+                [next_fire, due_others, next_decision]
                     .into_iter()
                     .flatten()
                     .all(|other| *at <= other)
-            })
-        {
-            clock.advance_to(from_millis(at).max(clock.now()));
-            engine.tick_contests(clock.now(), crate::contest::lifecycle::Seeds::Rehearsal)?;
-            contests_done_until = from_millis(at);
-            dispatcher.dispatch_due(|| clock.now(), None).await?;
-            continue;
-        }
-        // Crisis plans tick as under `crier run`: before the fires due at the same time, so
-        // a pause holds them.
-        if let Some(at) = next_crisis.filter(|at| {
-            [next_fire, due_others, next_decision]
-                .into_iter()
-                .flatten()
-                .all(|other| *at <= other)
-        }) {
-            clock.advance_to(from_millis(at).max(clock.now()));
-            for refusal in crises.tick(&plan, &mut engine, store.as_ref(), clock.now())? {
-                refused.push(refused_line(refusal.event, refusal.reason, plan.timezone));
-            }
-            // A resume lifts the pause: what it held goes out now, and is listed then.
-            let held = store.held_sends()?;
-            if !held.is_empty() && engine.release_held(clock.now())? > 0 {
-                released
-                    .extend(held.into_iter().map(|send| {
+            }) {
+                clock.advance_to(from_millis(at).max(clock.now()));
+                for refusal in crises.tick(&plan, &mut engine, store.as_ref(), clock.now())? {
+                    lines.push(refused_line(refusal.event, refusal.reason, plan.timezone));
+                }
+                // A resume lifts the pause: what it held goes out now, and is listed then.
+                let held = store.held_sends()?;
+                if !held.is_empty() && engine.release_held(clock.now())? > 0 {
+                    lines.released.extend(held.into_iter().map(|send| {
                         (send.key.playbook, send.key.item, send.account, send.fire_at)
                     }));
+                }
+                dispatcher.dispatch_due(|| clock.now(), None).await?;
+                break 'tick;
             }
-            dispatcher.dispatch_due(|| clock.now(), None).await?;
-            continue;
-        }
-        let next_ask = engine
-            .next_approval_ask()
-            .map(to_millis)
-            .filter(|at| *at < until_ms);
-        if let Some(at) = next_ask.filter(|at| {
-            [next_fire, due_others, next_decision]
+            let next_ask = engine
+                .next_approval_ask()
+                .map(to_millis)
+                .filter(|at| *at < until_ms);
+            if let Some(at) = next_ask.filter(|at| {
+                [next_fire, due_others, next_decision]
+                    .into_iter()
+                    .flatten()
+                    .all(|other| *at <= other)
+            }) {
+                clock.advance_to(from_millis(at).max(clock.now()));
+                engine.open_approvals(clock.now())?;
+                dispatcher.dispatch_due(|| clock.now(), None).await?;
+                break 'tick;
+            }
+            if let Some(at) = next_decision.filter(|at| {
+                [next_fire, due_others]
+                    .into_iter()
+                    .flatten()
+                    .all(|other| *at < other)
+            }) {
+                let event = decisions.next().expect("peeked");
+                clock.advance_to(from_millis(at).max(clock.now()));
+                let decided = match event.kind {
+                    EventKind::Hook => hook_event(&mut engine, &hook_posts, event, clock.now()),
+                    _ => decide_event(store.as_ref(), event, clock.now(), plan.timezone),
+                };
+                if let Err(reason) = decided {
+                    lines.push(refused_line(event, reason, plan.timezone));
+                }
+                engine.resume_waiting(clock.now())?;
+                dispatcher.dispatch_due(|| clock.now(), None).await?;
+                break 'tick;
+            }
+            let next_fire = engine.next_fire().map(to_millis);
+            let others = [store.next_outbox_due()?, store.next_wake()?]
                 .into_iter()
                 .flatten()
-                .all(|other| *at <= other)
-        }) {
-            clock.advance_to(from_millis(at).max(clock.now()));
-            engine.open_approvals(clock.now())?;
-            dispatcher.dispatch_due(|| clock.now(), None).await?;
-            continue;
-        }
-        if let Some(at) = next_decision.filter(|at| {
-            [next_fire, due_others]
+                .min();
+            let Some(next) = [next_fire, others]
                 .into_iter()
                 .flatten()
-                .all(|other| *at < other)
-        }) {
-            let event = decisions.next().expect("peeked");
-            clock.advance_to(from_millis(at).max(clock.now()));
-            let decided = match event.kind {
-                EventKind::Hook => hook_event(&mut engine, &hook_posts, event, clock.now()),
-                _ => decide_event(store.as_ref(), event, clock.now(), plan.timezone),
+                .min()
+                .filter(|n| *n < until_ms)
+            else {
+                done = true;
+                break 'tick;
             };
-            if let Err(reason) = decided {
-                refused.push(refused_line(event, reason, plan.timezone));
-            }
+            let horizon = (next + stride)
+                .min(others.unwrap_or(i64::MAX))
+                .min(next_crisis.map_or(i64::MAX, |at| at - 1))
+                .min(next_decision.map_or(i64::MAX, |at| at - 1))
+                .min(next_ask.map_or(i64::MAX, |at| at - 1))
+                .min(until_ms - 1)
+                .max(next);
+            let reached = engine.fire_until(from_millis(horizon))?;
+            clock.advance_to(reached);
             engine.resume_waiting(clock.now())?;
+            engine.release_held(clock.now())?;
             dispatcher.dispatch_due(|| clock.now(), None).await?;
-            continue;
         }
-        let next_fire = engine.next_fire().map(to_millis);
-        let others = [store.next_outbox_due()?, store.next_wake()?]
-            .into_iter()
-            .flatten()
-            .min();
-        let Some(next) = [next_fire, others]
-            .into_iter()
-            .flatten()
-            .min()
-            .filter(|n| *n < until_ms)
-        else {
-            break;
-        };
-        let horizon = (next + stride)
-            .min(others.unwrap_or(i64::MAX))
-            .min(next_crisis.map_or(i64::MAX, |at| at - 1))
-            .min(next_decision.map_or(i64::MAX, |at| at - 1))
-            .min(next_ask.map_or(i64::MAX, |at| at - 1))
-            .min(until_ms - 1)
-            .max(next);
-        let reached = engine.fire_until(from_millis(horizon))?;
-        clock.advance_to(reached);
-        engine.resume_waiting(clock.now())?;
-        engine.release_held(clock.now())?;
-        dispatcher.dispatch_due(|| clock.now(), None).await?;
+        sqlite.commit_group()?;
+        if !done {
+            lines.advance(&sqlite, &recording, to_millis(clock.now()), out)?;
+        }
     }
-    // Who each direct message went to, by the id the recording gave it.
-    let recipients: std::collections::HashMap<String, String> = recording
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter_map(|record| {
-            let recipient = record.post.direct_to.clone()?;
-            Some((record.delivered.remote_id.clone(), recipient))
-        })
-        .collect();
-    let mut lines = lines(&plan, store.as_ref(), events, &recipients, &released)?;
     let incidents = incidents(store.as_ref())?;
-    lines.extend(
-        incidents
-            .iter()
-            .flat_map(|r| incident_lines(r, plan.timezone)),
-    );
+    lines.read(&sqlite, &recording, Millis::MAX)?;
+    for report in &incidents {
+        for line in incident_lines(report, plan.timezone) {
+            lines.push(line);
+        }
+    }
     let scripts = crate::script::ScriptEngine::new();
     for contest in &plan.contests {
         let standings = crate::contest::standings(store.as_ref(), contest, &scripts)?;
-        lines.extend(contest_lines(&contest.name, &standings, plan.timezone));
+        for line in contest_lines(&contest.name, &standings, plan.timezone) {
+            lines.push(line);
+        }
     }
-    lines.extend(refused);
-    sort_lines(&mut lines);
-    Ok(Rehearsal { lines, incidents })
+    lines.emit_before(None, out)?;
+    Ok(incidents)
 }
 
 /// A contest's standings as lines: each entry's verdict at its time (`entry`, the rule that
@@ -620,66 +661,221 @@ fn decide_event(
     .map_err(|e| e.to_string())
 }
 
-/// The events and the store's timeline as lines; `recipients` names the recipient of each
-/// direct message by its remote id; `released` the sends a pause held for a while.
-fn lines(
-    plan: &Plan,
-    store: &dyn Store,
-    events: &[RehearsalEvent],
-    recipients: &std::collections::HashMap<String, String>,
-    released: &std::collections::HashSet<(String, String, String, i64)>,
-) -> Result<Vec<RehearsalLine>, StoreError> {
-    let tz = plan.timezone;
-    let mut lines = Vec::new();
-    for event in events {
-        let kind = match event.kind {
-            EventKind::Mention => "mention",
-            EventKind::Reply => "reply",
-            EventKind::Approval => "approval",
-            EventKind::Hook => "hook",
-        };
-        lines.push(RehearsalLine {
-            at: event.at.with_timezone(&tz),
-            kind: kind.into(),
-            playbook: event
-                .incident
-                .clone()
-                .or_else(|| event.playbook.clone())
-                .or_else(|| event.hook.clone()),
-            item: event.in_reply_to.clone().or_else(|| event.item.clone()),
-            account: event.account.clone().or_else(|| event.by.clone()),
-            text: event
-                .text
-                .clone()
-                .or_else(|| event.decision.clone())
-                .or_else(|| event.body.as_ref().map(|b| b.to_string())),
-            reply_to: None,
-            direct_to: None,
-            reason: event.author.clone(),
-            rule: None,
-        });
-    }
-    let timeline = store.timeline()?;
-    // Which post each network id is, to say what a reply replies to.
-    let posts_by_remote_id: std::collections::HashMap<&str, String> = timeline
-        .iter()
-        .filter_map(|row| {
-            let remote_id = row.send.as_ref()?.remote_id.as_deref()?;
-            Some((remote_id, format!("{}/{}", row.playbook, row.item)))
-        })
-        .collect();
-    let replied_to = |send: &crate::store::TimelineSend| {
-        let remote_id = send.reply_to.as_deref()?;
-        Some(
-            posts_by_remote_id
-                .get(remote_id)
-                .cloned()
-                .unwrap_or_else(|| remote_id.to_owned()),
+/// A line waiting to go out, ordered as the output is: time, then what kind of line, then
+/// names, then the order it was made in (events in the file's order, runs by fire time).
+struct Pending(RehearsalLine, u64);
+
+impl Pending {
+    #[allow(clippy::type_complexity)]
+    fn key(
+        &self,
+    ) -> (
+        &DateTime<Tz>,
+        &String,
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+        u64,
+    ) {
+        let line = &self.0;
+        (
+            &line.at,
+            &line.kind,
+            &line.playbook,
+            &line.item,
+            &line.account,
+            self.1,
         )
-    };
-    for row in timeline.iter().cloned() {
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Pending {}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// How often, in virtual time, a rehearsal reads the runs that finished and writes lines.
+const READ_EVERY: i64 = 3600 * 1000;
+
+/// A rehearsal's lines on their way out: the events file's lines and the refusals, and the
+/// store's runs read a stretch of fire times at a time, merged in time order. Everything
+/// before the watermark (the clock, or the earliest run still going if earlier) is final
+/// and goes out; the runs read are forgotten by the store.
+struct Lines {
+    tz: Tz,
+    /// Whether lines go out before the end (not with contests or crisis plans, whose
+    /// verdicts and incident timelines are only known at the end).
+    early: bool,
+    /// Whether runs whose lines are out are forgotten (not with limits, which count past
+    /// sends).
+    forget: bool,
+    /// Runs fired before this were read.
+    read_until: Millis,
+    next_read: Millis,
+    /// The events' lines, by time; those before `next_event` are in `pending`.
+    events: Vec<RehearsalLine>,
+    next_event: usize,
+    pending: std::collections::BinaryHeap<std::cmp::Reverse<Pending>>,
+    made: u64,
+    /// Which post each network id is (the latest of each item and account), to say what a
+    /// reply replies to.
+    names: HashMap<String, String>,
+    latest: HashMap<(String, String, String), String>,
+    /// Who each direct message went to, by its network id.
+    recipients: HashMap<String, String>,
+    /// Sends a pause held, once it lifted: (playbook, item, account, fire time).
+    released: std::collections::HashSet<(String, String, String, i64)>,
+    plan_crises: Vec<String>,
+}
+
+impl Lines {
+    fn new(plan: &Plan, events: &[RehearsalEvent], limits: bool) -> Lines {
+        let tz = plan.timezone;
+        let mut event_lines: Vec<(usize, RehearsalLine)> = events
+            .iter()
+            .map(|event| event_line(event, tz))
+            .enumerate()
+            .collect();
+        // Events keep their order in the file among lines that sort alike.
+        event_lines.sort_by_key(|a| (a.1.at, a.0));
+        let early = plan.contests.is_empty() && plan.crises.is_empty();
+        Lines {
+            tz,
+            early,
+            forget: early && !limits,
+            read_until: Millis::MIN,
+            next_read: Millis::MIN,
+            events: event_lines.into_iter().map(|(_, line)| line).collect(),
+            next_event: 0,
+            pending: Default::default(),
+            made: 0,
+            names: HashMap::new(),
+            latest: HashMap::new(),
+            recipients: HashMap::new(),
+            released: Default::default(),
+            plan_crises: plan.crises.iter().map(|c| c.name.clone()).collect(),
+        }
+    }
+
+    fn push(&mut self, line: RehearsalLine) {
+        self.made += 1;
+        self.pending
+            .push(std::cmp::Reverse(Pending(line, self.made + EVENT_ORDER)));
+    }
+
+    /// After a virtual tick at `now`: reads what finished and writes what is final.
+    fn advance(
+        &mut self,
+        store: &SqliteStore,
+        recording: &Recording,
+        now: Millis,
+        out: &mut LineSink<'_>,
+    ) -> Result<(), RehearsalError> {
+        if !self.early || now < self.next_read {
+            return Ok(());
+        }
+        self.next_read = now.saturating_add(READ_EVERY);
+        let watermark = store.unfinished_from()?.map_or(now, |at| at.min(now));
+        self.read(store, recording, watermark)?;
+        let watermark = from_millis(watermark).with_timezone(&self.tz);
+        self.emit_before(Some(watermark), out)?;
+        if self.forget {
+            store.forget_finished_runs(to_millis(watermark.with_timezone(&Utc)))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the runs fired before `until` not read yet, and the posts recorded since.
+    fn read(
+        &mut self,
+        store: &SqliteStore,
+        recording: &Recording,
+        until: Millis,
+    ) -> Result<(), RehearsalError> {
+        if until <= self.read_until {
+            return Ok(());
+        }
+        let recorded = recording.lock().unwrap_or_else(|e| e.into_inner()).take();
+        for record in recorded {
+            if let Some(recipient) = record.post.direct_to {
+                self.recipients
+                    .insert(record.delivered.remote_id, recipient);
+            }
+        }
+        let rows = store.timeline_between(self.read_until, until)?;
+        self.read_until = until;
+        // Names first: a run's later step may reply to its own earlier post.
+        let mut replaced = Vec::new();
+        for row in &rows {
+            let Some(send) = &row.send else { continue };
+            let Some(remote_id) = &send.remote_id else {
+                continue;
+            };
+            let key = (row.playbook.clone(), row.item.clone(), send.account.clone());
+            if let Some(old) = self.latest.insert(key, remote_id.clone())
+                && old != *remote_id
+            {
+                replaced.push(old);
+            }
+            self.names
+                .insert(remote_id.clone(), format!("{}/{}", row.playbook, row.item));
+        }
+        for row in rows {
+            let line = self.timeline_line(row);
+            self.push(line);
+        }
+        // Later posts reply to an item's latest post: the earlier names are not needed.
+        for old in replaced {
+            self.names.remove(&old);
+        }
+        Ok(())
+    }
+
+    /// Writes the lines before `watermark` (all of them, for `None`), in order.
+    fn emit_before(
+        &mut self,
+        watermark: Option<DateTime<Tz>>,
+        out: &mut LineSink<'_>,
+    ) -> Result<(), RehearsalError> {
+        while let Some(event) = self.events.get(self.next_event) {
+            if watermark.is_some_and(|w| event.at >= w) {
+                break;
+            }
+            let seq = self.next_event as u64;
+            self.pending
+                .push(std::cmp::Reverse(Pending(event.clone(), seq)));
+            self.next_event += 1;
+        }
+        while let Some(std::cmp::Reverse(first)) = self.pending.peek() {
+            if watermark.is_some_and(|w| first.0.at >= w) {
+                break;
+            }
+            let std::cmp::Reverse(Pending(line, _)) = self.pending.pop().expect("peeked");
+            out(line)?;
+        }
+        Ok(())
+    }
+
+    /// A run (with one of its sends) as a line.
+    fn timeline_line(&self, row: crate::store::TimelineRow) -> RehearsalLine {
+        let tz = self.tz;
         let was_held = row.send.as_ref().is_some_and(|send| {
-            released.contains(&(
+            self.released.contains(&(
                 row.playbook.clone(),
                 row.item.clone(),
                 send.account.clone(),
@@ -699,11 +895,11 @@ fn lines(
             reason: row.reason,
         };
         let notice = line.reason.as_deref().is_some_and(super::crisis::notifies)
-            && plan
-                .crises
+            && self
+                .plan_crises
                 .iter()
-                .any(|c| Some(&c.name) == line.playbook.as_ref());
-        lines.push(match row.send {
+                .any(|c| Some(c) == line.playbook.as_ref());
+        match row.send {
             None => line,
             Some(send) if send.state == OutboxState::Sent && was_held => RehearsalLine {
                 kind: "post".into(),
@@ -726,7 +922,6 @@ fn lines(
                     _ => "pending",
                 }
                 .into(),
-                // A post a limit delayed is listed when it went out, with the rule named.
                 // A post a limit delayed, and an approval request (sent ahead of the post it
                 // asks about), are listed when they went out.
                 at: match (send.state, &send.note) {
@@ -741,11 +936,16 @@ fn lines(
                     }
                     _ => line.at,
                 },
-                reply_to: replied_to(&send),
+                reply_to: send.reply_to.as_deref().map(|remote_id| {
+                    self.names
+                        .get(remote_id)
+                        .cloned()
+                        .unwrap_or_else(|| remote_id.to_owned())
+                }),
                 direct_to: send
                     .remote_id
                     .as_ref()
-                    .and_then(|id| recipients.get(id))
+                    .and_then(|id| self.recipients.get(id))
                     .cloned(),
                 account: Some(send.account),
                 text: Some(send.text),
@@ -757,10 +957,41 @@ fn lines(
                 reason: send.error.or(send.note).or(line.reason.clone()),
                 ..line
             },
-        });
+        }
     }
-    sort_lines(&mut lines);
-    Ok(lines)
+}
+
+/// Lines made during the rehearsal come after the events' lines that sort alike.
+const EVENT_ORDER: u64 = 1 << 40;
+
+/// An events file's line as a rehearsal line.
+fn event_line(event: &RehearsalEvent, tz: Tz) -> RehearsalLine {
+    let kind = match event.kind {
+        EventKind::Mention => "mention",
+        EventKind::Reply => "reply",
+        EventKind::Approval => "approval",
+        EventKind::Hook => "hook",
+    };
+    RehearsalLine {
+        at: event.at.with_timezone(&tz),
+        kind: kind.into(),
+        playbook: event
+            .incident
+            .clone()
+            .or_else(|| event.playbook.clone())
+            .or_else(|| event.hook.clone()),
+        item: event.in_reply_to.clone().or_else(|| event.item.clone()),
+        account: event.account.clone().or_else(|| event.by.clone()),
+        text: event
+            .text
+            .clone()
+            .or_else(|| event.decision.clone())
+            .or_else(|| event.body.as_ref().map(|b| b.to_string())),
+        reply_to: None,
+        direct_to: None,
+        reason: event.author.clone(),
+        rule: None,
+    }
 }
 
 /// The rule set a reason names: `delayed by rules `pace` (…)` → `pace`.
@@ -770,95 +1001,174 @@ fn rule_named(reason: &str) -> Option<String> {
     Some(reason[start..start + end].to_string())
 }
 
-/// Stable order: time, then what kind of line, then names.
-fn sort_lines(lines: &mut [RehearsalLine]) {
-    lines.sort_by(|a, b| {
-        (a.at, &a.kind, &a.playbook, &a.item, &a.account).cmp(&(
-            b.at,
-            &b.kind,
-            &b.playbook,
-            &b.item,
-            &b.account,
-        ))
-    });
-}
-
 fn rfc3339<S: serde::Serializer>(at: &DateTime<Tz>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&at.to_rfc3339())
 }
 
-/// The text form: one line per entry.
+/// The text form: one line per entry, then the summary.
 pub fn render_text(lines: &[RehearsalLine]) -> String {
+    let mut tally = Tally::default();
     let mut out = String::new();
     for line in lines {
-        let at = line.at.format("%Y-%m-%d %H:%M %:z");
-        let what = match (&line.playbook, &line.item) {
-            (Some(playbook), Some(item)) => format!("{playbook}/{item}"),
-            (Some(playbook), None) => playbook.clone(),
-            (None, Some(item)) => item.clone(),
-            (None, None) => String::new(),
-        };
-        let account = line
-            .account
-            .as_deref()
-            .map(|a| format!(" → {a}"))
-            .unwrap_or_default();
-        let recipient = line
-            .direct_to
-            .as_deref()
-            .map(|to| format!(" (DM to {to})"))
-            .unwrap_or_default();
-        let text = line
-            .text
-            .as_deref()
-            .map(|t| format!(": {}", t.replace('\n', " ⏎ ")))
-            .unwrap_or_default();
-        let reply = line
-            .reply_to
-            .as_deref()
-            .map(|target| format!(" (reply to {target})"))
-            .unwrap_or_default();
-        let reason = match line.kind.as_str() {
-            "mention" | "reply" => line
-                .reason
-                .as_deref()
-                .map(|a| format!(" (from {a})"))
-                .unwrap_or_default(),
-            _ => line
-                .reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default(),
-        };
-        out.push_str(&format!(
-            "{at}  {:<8} {what}{account}{recipient}{text}{reply}{reason}\n",
-            line.kind
-        ));
+        tally.count(line);
+        out.push_str(&text_line(line));
     }
-    out.push_str(&summary(lines));
+    out.push_str(&tally.summary());
     out
 }
 
-fn summary(lines: &[RehearsalLine]) -> String {
-    let count = |kind: &str| lines.iter().filter(|l| l.kind == kind).count();
-    let held = match count("held") {
-        0 => String::new(),
-        held => format!(", {held} held by a pause"),
+/// One entry of the text form, ending in a newline.
+pub fn text_line(line: &RehearsalLine) -> String {
+    let at = line.at.format("%Y-%m-%d %H:%M %:z");
+    let what = match (&line.playbook, &line.item) {
+        (Some(playbook), Some(item)) => format!("{playbook}/{item}"),
+        (Some(playbook), None) => playbook.clone(),
+        (None, Some(item)) => item.clone(),
+        (None, None) => String::new(),
     };
-    let notified = match count("notify") {
-        0 => String::new(),
-        notified => format!("{notified} notification(s) to the team; "),
+    let account = line
+        .account
+        .as_deref()
+        .map(|a| format!(" → {a}"))
+        .unwrap_or_default();
+    let recipient = line
+        .direct_to
+        .as_deref()
+        .map(|to| format!(" (DM to {to})"))
+        .unwrap_or_default();
+    let text = line
+        .text
+        .as_deref()
+        .map(|t| format!(": {}", t.replace('\n', " ⏎ ")))
+        .unwrap_or_default();
+    let reply = line
+        .reply_to
+        .as_deref()
+        .map(|target| format!(" (reply to {target})"))
+        .unwrap_or_default();
+    let reason = match line.kind.as_str() {
+        "mention" | "reply" => line
+            .reason
+            .as_deref()
+            .map(|a| format!(" (from {a})"))
+            .unwrap_or_default(),
+        _ => line
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
     };
     format!(
-        "\n{} post(s) would go out{held}, {} skipped, {} rejected, {} missed, {} failed; {notified}{} input event(s). Nothing was sent.\n",
-        count("post"),
-        count("skipped"),
-        count("rejected"),
-        count("missed"),
-        count("failed"),
-        lines
-            .iter()
-            .filter(|l| matches!(l.kind.as_str(), "mention" | "reply" | "approval" | "hook"))
-            .count()
+        "{at}  {:<8} {what}{account}{recipient}{text}{reply}{reason}\n",
+        line.kind
     )
+}
+
+/// What the text form's summary counts, kept as the lines go by.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    posts: usize,
+    held: usize,
+    skipped: usize,
+    rejected: usize,
+    missed: usize,
+    failed: usize,
+    notified: usize,
+    inputs: usize,
+}
+
+impl Tally {
+    pub fn count(&mut self, line: &RehearsalLine) {
+        match line.kind.as_str() {
+            "post" => self.posts += 1,
+            "held" => self.held += 1,
+            "skipped" => self.skipped += 1,
+            "rejected" => self.rejected += 1,
+            "missed" => self.missed += 1,
+            "failed" => self.failed += 1,
+            "notify" => self.notified += 1,
+            "mention" | "reply" | "approval" | "hook" => self.inputs += 1,
+            _ => {}
+        }
+    }
+
+    /// The summary that ends the text form (with a blank line before it).
+    pub fn summary(&self) -> String {
+        let held = match self.held {
+            0 => String::new(),
+            held => format!(", {held} held by a pause"),
+        };
+        let notified = match self.notified {
+            0 => String::new(),
+            notified => format!("{notified} notification(s) to the team; "),
+        };
+        format!(
+            "\n{} post(s) would go out{held}, {} skipped, {} rejected, {} missed, {} failed; {notified}{} input event(s). Nothing was sent.\n",
+            self.posts, self.skipped, self.rejected, self.missed, self.failed, self.inputs
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ScheduleStore;
+    use chrono::TimeZone;
+
+    /// A post at 09:00 every day.
+    fn daily() -> (tempfile::TempDir, Arc<Plan>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("crier.yaml"),
+            "timezone: UTC\naccounts:\n  demo: { network: console }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("daily.yaml"),
+            "kind: campaign\nname: daily\nposts:\n  - { id: news, cron: \"0 9 * * *\", to: demo, text: \"news\" }\n",
+        )
+        .unwrap();
+        let validated = crate::playbook::load::load_and_validate(dir.path()).unwrap();
+        assert!(
+            validated.diagnostics.is_empty(),
+            "{:?}",
+            validated.diagnostics
+        );
+        let plan = Arc::new(validated.plan.unwrap());
+        (dir, plan)
+    }
+
+    /// Each line goes out while the rehearsal is at its day, not at the end, and the store
+    /// never holds more than a few days of runs; the lines are those of the collected form.
+    #[tokio::test]
+    async fn lines_stream_out_as_the_clock_passes_them_and_runs_are_forgotten() {
+        let (_dir, plan) = daily();
+        let from = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+        let until = Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).unwrap();
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let watched = store.clone();
+        let mut streamed = Vec::new();
+        let mut most_runs = 0;
+        let mut sink = |line: RehearsalLine| {
+            // Where the engine stood when the line came out.
+            let (cursors, _) = watched.latest_fires(1).unwrap();
+            let fired_until = from_millis(cursors[0].1);
+            assert!(
+                fired_until - line.at.with_timezone(&Utc) <= TimeDelta::days(2),
+                "{} came out when the engine had fired until {fired_until}",
+                line.at
+            );
+            most_runs = most_runs.max(watched.timeline().unwrap().len());
+            streamed.push(line);
+            Ok(())
+        };
+        rehearse_on(store.clone(), plan.clone(), &[], from, until, &mut sink)
+            .await
+            .unwrap();
+        assert_eq!(streamed.len(), 365);
+        assert!(most_runs < 10, "the store held {most_runs} runs at once");
+        let collected = rehearse(plan, &[], from, until).await.unwrap();
+        assert_eq!(streamed, collected);
+        assert!(streamed.windows(2).all(|pair| pair[0].at < pair[1].at));
+    }
 }

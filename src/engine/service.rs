@@ -276,7 +276,7 @@ impl Service {
         // The store is named by the playbooks, so they are read first, with an engine's parts
         // whose store is replaced once it is known.
         crate::telemetry::install();
-        let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
+        let mut parts = EngineParts::new(Arc::new(store::SqliteStore::in_memory()?));
         let loaded = load_anchored(&path, &parts, report.as_ref())?;
         let plan = loaded.plan.clone();
         // Reloads keep counting `day N` from the day the first load settled on.
@@ -344,7 +344,7 @@ impl Service {
             first_run,
             report,
             parts,
-            engine,
+            engine: Arc::new(std::sync::Mutex::new(engine)),
             store,
             digest: loaded.digest,
             accounts: AccountsReload {
@@ -436,7 +436,8 @@ struct Running {
     first_run: Option<chrono::NaiveDate>,
     report: Report,
     parts: EngineParts,
-    engine: Engine,
+    /// Shared with the blocking pool, where each tick runs (its store calls block).
+    engine: Arc<std::sync::Mutex<Engine>>,
     store: Arc<dyn Store>,
     digest: String,
     accounts: AccountsReload,
@@ -499,15 +500,7 @@ impl Running {
                 break Ok(());
             }
             let now = Utc::now();
-            let sleep = match blocking(|| self.tick(now, &wake)) {
-                Ok(committed) => {
-                    if committed {
-                        wake.notify_one();
-                    }
-                    sleep_until(&self.engine, store.as_ref(), now)
-                }
-                Err(error) => Err(error),
-            };
+            let sleep = self.tick(now).await;
             // A store error (disk full, a lock held too long) is logged and the tick tried
             // again after a pause that grows; what it did not commit is done then.
             let sleep = match sleep {
@@ -558,48 +551,36 @@ impl Running {
         outcome
     }
 
-    /// One pass of the engine at `now`; whether it committed anything to send (due fires
-    /// wake the dispatcher chunk by chunk through `wake`).
-    fn tick(&mut self, now: DateTime<Utc>, wake: &Notify) -> Result<bool, ServiceError> {
-        let engine = &mut self.engine;
-        let requested = engine.open_approvals(now)?;
-        engine.tick_contests(now, crate::contest::lifecycle::Seeds::Random)?;
-        let alerted = match engine.tick_crises(now) {
-            Ok(sends) => sends,
-            Err(error) => {
-                // Nothing of the failed step was committed; it is tried again next tick.
-                tracing::error!("crisis plans: {error}");
-                0
+    /// One pass of the engine at `now`, on the blocking pool (the engine's store calls
+    /// block); how long it may then sleep. Due fires wake the dispatcher chunk by chunk.
+    async fn tick(&self, now: DateTime<Utc>) -> Result<Duration, ServiceError> {
+        let engine = self.engine.clone();
+        let (events, wake, store) = (self.events.clone(), self.wake.clone(), self.store.clone());
+        let ticked = tokio::task::spawn_blocking(move || {
+            let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+            if tick(&mut engine, &events, &wake, now)? {
+                wake.notify_one();
             }
-        };
-        // Each chunk of a burst is handed to the dispatcher as soon as it is committed.
-        let events = &self.events;
-        let fired = engine.fire_due_in_chunks(now, &mut |runs| {
-            wake.notify_one();
-            events.emit(ServiceEvent::RunsCreated {
-                count: runs.len(),
-                runs: runs.to_vec(),
-            });
-        })?;
-        let woke = engine.resume_waiting(now)?;
-        let released = engine.release_held(now)?;
-        if requested > 0 {
-            self.events
-                .emit(ServiceEvent::ApprovalsRequested { count: requested });
+            sleep_until(&engine, store.as_ref(), now)
+        })
+        .await;
+        match ticked {
+            Ok(sleep) => sleep,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => Err(ServiceError::Store(store::StoreError::Backend(format!(
+                "the engine's tick did not finish: {error}"
+            )))),
         }
-        if alerted > 0 {
-            self.events
-                .emit(ServiceEvent::IncidentChanged { sends: alerted });
-        }
-        Ok(fired + woke + released + alerted > 0)
     }
 
     fn reload(&mut self) {
+        let engine = self.engine.clone();
+        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
         let applied = reload(
             &self.path,
             &self.parts,
             self.first_run,
-            &mut self.engine,
+            &mut engine,
             &mut self.digest,
             &self.accounts,
             self.report.as_ref(),
@@ -608,14 +589,41 @@ impl Running {
     }
 }
 
-/// Runs `work`, which blocks on the store, without holding up the other tasks of this
-/// worker: a dispatcher woken by the engine in the middle of a burst is queued on the
-/// engine's own worker, and would otherwise wait for the whole burst to be built.
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
-        _ => work(),
+/// One pass of the engine at `now`; whether it committed anything to send (due fires
+/// wake the dispatcher chunk by chunk through `wake`, as soon as each is committed, so the
+/// first posts of a burst leave while later ones are built).
+fn tick(
+    engine: &mut Engine,
+    events: &Events,
+    wake: &Notify,
+    now: DateTime<Utc>,
+) -> Result<bool, ServiceError> {
+    let requested = engine.open_approvals(now)?;
+    engine.tick_contests(now, crate::contest::lifecycle::Seeds::Random)?;
+    let alerted = match engine.tick_crises(now) {
+        Ok(sends) => sends,
+        Err(error) => {
+            // Nothing of the failed step was committed; it is tried again next tick.
+            tracing::error!("crisis plans: {error}");
+            0
+        }
+    };
+    let fired = engine.fire_due_in_chunks(now, &mut |runs| {
+        wake.notify_one();
+        events.emit(ServiceEvent::RunsCreated {
+            count: runs.len(),
+            runs: runs.to_vec(),
+        });
+    })?;
+    let woke = engine.resume_waiting(now)?;
+    let released = engine.release_held(now)?;
+    if requested > 0 {
+        events.emit(ServiceEvent::ApprovalsRequested { count: requested });
     }
+    if alerted > 0 {
+        events.emit(ServiceEvent::IncidentChanged { sends: alerted });
+    }
+    Ok(fired + woke + released + alerted > 0)
 }
 
 /// How long the engine may sleep: until its next fire, the next waiting step, or at most
@@ -720,9 +728,10 @@ async fn collect_loop(
     dispatcher: Arc<Dispatcher>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let store = StoreHandle::new(store);
     loop {
         let connectors = dispatcher.connectors();
-        metrics::collect(store.as_ref(), &connectors, Utc::now()).await;
+        metrics::collect(&store, &connectors, Utc::now()).await;
         tokio::select! {
             _ = tokio::time::sleep(metrics::COLLECT_EVERY) => {}
             _ = stop.changed() => return,

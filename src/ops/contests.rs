@@ -42,7 +42,7 @@ pub fn disqualify(
     entry: &str,
     reason: &str,
 ) -> Result<Substitution, ContestError> {
-    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
+    let mut parts = EngineParts::new(Arc::new(store::SqliteStore::in_memory()?));
     let loaded = service::load_anchored(path, &parts, report)?;
     let plan = loaded.plan;
     let Some(contest) = plan.contests.iter().find(|c| c.name == name) else {

@@ -51,7 +51,7 @@ pub async fn trigger(
     playbook: &str,
     item: &str,
 ) -> Result<Triggered, TriggerRefused> {
-    let mut parts = EngineParts::new(Arc::new(store::MemoryStore::new()));
+    let mut parts = EngineParts::new(Arc::new(store::SqliteStore::in_memory()?));
     let loaded = service::load_anchored(path, &parts, report)?;
     let plan = loaded.plan;
     let store = store::open(&plan.store, &plan.root)?;

@@ -127,6 +127,15 @@ pub trait ContestStore: Send + Sync {
     fn put_contest_state(&self, contest: &str, state: &str, now: Millis) -> StoreResult<()>;
     /// Every entry of a contest, `(key, entry)`, in the order first seen.
     fn contest_entries(&self, contest: &str) -> StoreResult<Vec<(String, String)>>;
+    /// The entries of a contest made at or before `made_by` and not read again at the
+    /// close (`checked_at_close`), in the order first seen: what the freeze waits for,
+    /// read without going through the entries checked already. (It may include an entry
+    /// made within a millisecond after `made_by`: callers compare the exact time.)
+    fn unchecked_entries(
+        &self,
+        contest: &str,
+        made_by: Millis,
+    ) -> StoreResult<Vec<(String, String)>>;
     /// The entries of a contest with these keys (those stored), in the order of `keys`:
     /// what a page of new entries is compared with, without reading every entry.
     fn contest_entries_of(
@@ -220,7 +229,12 @@ pub trait ViewStore: Send + Sync {
     /// Every run matching the filter, newest first, with steps and outbox rows.
     fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>>;
     /// Every run with each of its sends, oldest first, in one pass (for rehearsal reports).
-    fn timeline(&self) -> StoreResult<Vec<TimelineRow>>;
+    fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
+        self.timeline_between(Millis::MIN, Millis::MAX)
+    }
+    /// `timeline`, of the runs fired at or after `from` and before `until` (a rehearsal
+    /// reads it a stretch at a time).
+    fn timeline_between(&self, from: Millis, until: Millis) -> StoreResult<Vec<TimelineRow>>;
     /// Counts and the rows still in flight, for `crier status`.
     fn status(&self) -> StoreResult<StatusView>;
 }

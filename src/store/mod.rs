@@ -3,21 +3,18 @@
 //! visible"). Its interface (`api.rs`) is one trait per aggregate and `Store`, all of them,
 //! in backend-neutral terms; the embedded default backend is SQLite (`sqlite/`, its SQL and
 //! migrations in files beside it). A PostgreSQL backend implements the same traits, so the
-//! claiming SQL stays compatible with `FOR UPDATE SKIP LOCKED`. `memory` is the same store in
-//! plain collections, for rehearsals (a year of fires in seconds) and tests: it behaves
-//! exactly like SQLite (`tests/store.rs` holds both to one suite) and keeps nothing.
+//! claiming SQL stays compatible with `FOR UPDATE SKIP LOCKED`. Rehearsals and tests use
+//! SQLite in memory (`SqliteStore::in_memory`): one implementation of the semantics.
 
 mod api;
 mod handle;
 pub mod json_times;
-pub mod memory;
 mod model;
 pub mod sqlite;
 mod tokens;
 
 pub use api::*;
 pub use handle::StoreHandle;
-pub use memory::MemoryStore;
 pub use model::*;
 pub use sqlite::SqliteStore;
 pub use tokens::{NewToken, TokenRow, TokenStore};

@@ -30,6 +30,22 @@ impl ContestStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn unchecked_entries(
+        &self,
+        contest: &str,
+        made_by: Millis,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let made_by = chrono::DateTime::from_timestamp_millis(made_by)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(sql!("contests/unchecked_entries"))?;
+        let rows = query.query_map(params![contest, made_by], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn contest_entries_of(
         &self,
         contest: &str,

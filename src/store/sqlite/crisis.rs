@@ -1,6 +1,6 @@
 //! Crisis plans: their mentions, cursors, incidents and people's actions.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use crate::store::model::*;
@@ -129,7 +129,7 @@ impl CrisisStore for SqliteStore {
     }
 }
 
-pub(super) fn write_crisis(tx: &Transaction, write: &CrisisWrite, now: Millis) -> StoreResult<()> {
+pub(super) fn write_crisis(tx: &Connection, write: &CrisisWrite, now: Millis) -> StoreResult<()> {
     tx.prepare_cached(sql!("crisis/put_plan_state"))?
         .execute(params![write.plan, write.state, now])?;
     let mut incident = tx.prepare_cached(sql!("crisis/put_incident"))?;

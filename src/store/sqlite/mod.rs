@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 
 /// A statement from its file beside the code that runs it: `sql!("runs/claim_outbox")` is
 /// `runs/claim_outbox.sql`.
@@ -20,6 +20,7 @@ macro_rules! sql {
 mod approvals;
 mod contests;
 mod crisis;
+mod forget;
 mod metrics;
 mod migrate;
 mod pauses;
@@ -145,15 +146,43 @@ impl SqliteStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Runs one call's writes as one transaction; inside a group (`begin_group`), as a
+    /// savepoint of the group's transaction, so a call that fails still changes nothing.
     pub(super) fn transaction<T>(
         &self,
-        work: impl FnOnce(&Transaction) -> StoreResult<T>,
+        work: impl FnOnce(&Connection) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut connection = self.lock();
+        if !connection.is_autocommit() {
+            let savepoint = connection.savepoint()?;
+            let value = work(&savepoint)?;
+            savepoint.commit()?;
+            return Ok(value);
+        }
         let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let value = work(&tx)?;
         tx.commit()?;
         Ok(value)
+    }
+
+    /// Opens a group: every call until `commit_group` writes into one transaction, which
+    /// the group's reads see. For a store with one user that makes many small calls in a
+    /// row (a rehearsal's virtual tick): one commit instead of one per call.
+    pub fn begin_group(&self) -> StoreResult<()> {
+        let connection = self.lock();
+        if connection.is_autocommit() {
+            connection.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        Ok(())
+    }
+
+    /// Commits the group `begin_group` opened (nothing without one).
+    pub fn commit_group(&self) -> StoreResult<()> {
+        let connection = self.lock();
+        if !connection.is_autocommit() {
+            connection.execute_batch("COMMIT")?;
+        }
+        Ok(())
     }
 }
 

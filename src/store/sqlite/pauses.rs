@@ -1,6 +1,6 @@
 //! Pauses, and the sends they hold.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::runs::settle;
@@ -95,7 +95,7 @@ impl PauseStore for SqliteStore {
     }
 }
 
-pub(super) fn insert_pause(tx: &Transaction, pause: &NewPause, now: Millis) -> StoreResult<i64> {
+pub(super) fn insert_pause(tx: &Connection, pause: &NewPause, now: Millis) -> StoreResult<i64> {
     Ok(tx.query_row(
         sql!("pauses/insert_pause"),
         params![
@@ -113,7 +113,7 @@ pub(super) fn insert_pause(tx: &Transaction, pause: &NewPause, now: Millis) -> S
 /// Lifts the pauses of `scope` in force (every one for `All`), only those `paused_by` set
 /// when given.
 pub(super) fn lift_pauses(
-    tx: &Transaction,
+    tx: &Connection,
     scope: &PauseScope,
     by: &str,
     paused_by: Option<&str>,

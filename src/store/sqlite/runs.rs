@@ -1,6 +1,6 @@
 //! Runs, their steps and the outbox: commits of fires, claims, results, waiting steps.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::crisis::write_crisis;
 use super::pauses::{insert_pause, lift_pauses};
@@ -430,7 +430,7 @@ impl RunStore for SqliteStore {
 }
 
 pub(super) fn insert_outbox(
-    tx: &Transaction,
+    tx: &Connection,
     run_id: RunId,
     rows: &[NewOutbox],
     now: Millis,
@@ -454,7 +454,7 @@ pub(super) fn insert_outbox(
 /// every claim of those owners. Those whose request had left are in doubt (`check_first`);
 /// the others go back as they were, the attempt not counted.
 pub(super) fn recover(
-    tx: &Transaction,
+    tx: &Connection,
     now: Millis,
     owner_prefix: Option<&str>,
 ) -> StoreResult<Recovered> {
@@ -470,7 +470,7 @@ pub(super) fn recover(
     })
 }
 
-pub(super) fn settle(tx: &Transaction, run_id: RunId, now: Millis) -> StoreResult<()> {
+pub(super) fn settle(tx: &Connection, run_id: RunId, now: Millis) -> StoreResult<()> {
     tx.prepare_cached(SETTLE_RUN)?
         .execute(params![run_id, now])?;
     Ok(())
@@ -496,7 +496,7 @@ fn claimed_row(row: &rusqlite::Row) -> rusqlite::Result<ClaimedRow> {
 
 /// The ids of the first `limit` sends due at `claim.now` (by due time, then id) of accounts
 /// `claim` does not leave out.
-fn due_leaving_out(tx: &Transaction, claim: &Claim, limit: usize) -> StoreResult<Vec<OutboxId>> {
+fn due_leaving_out(tx: &Connection, claim: &Claim, limit: usize) -> StoreResult<Vec<OutboxId>> {
     let accounts = tx
         .prepare_cached(sql!("runs/pending_accounts"))?
         .query_map([], |row| row.get::<_, String>(0))?

@@ -20,10 +20,10 @@ impl ViewStore for SqliteStore {
             .collect()
     }
 
-    fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
+    fn timeline_between(&self, from: Millis, until: Millis) -> StoreResult<Vec<TimelineRow>> {
         let connection = self.lock();
-        let mut query = connection.prepare(sql!("views/timeline"))?;
-        let rows = query.query_map([], |row| {
+        let mut query = connection.prepare_cached(sql!("views/timeline"))?;
+        let rows = query.query_map(params![from, until], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
                 row.get::<_, String>(1)?,

@@ -1,0 +1,39 @@
+//! Forgetting finished runs, for a store that must not grow with time: a rehearsal on SQLite
+//! in memory reads the lines of a stretch of runs, then forgets them, so a year rehearses
+//! in the memory of a day. Never used on a service's store, which keeps its history.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::SqliteStore;
+use crate::store::StoreResult;
+use crate::store::model::Millis;
+
+impl SqliteStore {
+    /// The earliest fire time of a run still going (running, or waiting for a step): runs
+    /// fired before it are finished, and so are their lines.
+    pub fn unfinished_from(&self) -> StoreResult<Option<Millis>> {
+        let connection = self.lock();
+        let earliest = connection
+            .prepare_cached(sql!("forget/unsettled_from"))?
+            .query_row([], |row| row.get::<_, Option<Millis>>(0))
+            .optional()?;
+        Ok(earliest.flatten())
+    }
+
+    /// Deletes the finished runs fired before `before`, with their steps, sends and
+    /// attempts, except each item's latest sent post per account (a later reply to the
+    /// item reads it). Schedule cursors, approvals, pauses and everything else stay.
+    /// Returns how many runs were forgotten.
+    pub fn forget_finished_runs(&self, before: Millis) -> StoreResult<usize> {
+        self.transaction(|tx| {
+            tx.execute_batch(sql!("forget/create"))?;
+            let marked = tx
+                .prepare_cached(sql!("forget/mark_forgotten"))?
+                .execute(params![before])?;
+            if marked > 0 {
+                tx.execute_batch(sql!("forget/forget"))?;
+            }
+            Ok(marked)
+        })
+    }
+}
