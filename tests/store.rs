@@ -8,7 +8,7 @@ use crier::connectors::OutgoingPost;
 use crier::store::{
     Batch, Claim, HistoryFilter, ItemKey, Millis, NewOutbox, NewPause, NewRun, OutboxId,
     OutboxOutcome, OutboxRow, OutboxState, PauseScope, Recovered, Release, RunAdvance, RunState,
-    SqliteStore, StepSpec, StepState, Store, StoreResult,
+    RunStore, SqliteStore, StepSpec, StepState, Store, StoreResult, ViewStore,
 };
 
 /// Runs each case against both ways, as `store::sqlite::<case>` and `store::grouped::<case>`.
@@ -72,6 +72,7 @@ contract!(
     crisis_states_incidents_and_pauses_commit_together,
     incident_actions_wait_until_applied,
     contest_entries_are_read_by_key,
+    unchecked_entries_are_those_made_by_the_close_not_read_again,
 );
 
 const T: Millis = 1_800_000_000_000;
@@ -2581,4 +2582,134 @@ fn an_unknown_state_in_the_store_is_refused_naming_it() {
             "{refused}"
         );
     }
+}
+
+fn unchecked_entries_are_those_made_by_the_close_not_read_again(store: &dyn Store) {
+    let entry = |at: &str, checked: bool| {
+        let checked = if checked {
+            r#","checked_at_close":true"#
+        } else {
+            ""
+        };
+        format!(r#"{{"at":"{at}"{checked}}}"#)
+    };
+    let close = 1_800_000_000_000; // 2027-01-15T08:00:00Z
+    let entries = vec![
+        (
+            "early".to_string(),
+            entry("2027-01-15T07:59:59.999Z", false),
+        ),
+        ("checked".to_string(), entry("2027-01-15T07:00:00Z", true)),
+        (
+            "at-close".to_string(),
+            entry("2027-01-15T08:00:00+00:00", false),
+        ),
+        ("late".to_string(), entry("2027-01-15T08:00:01Z", false)),
+        (
+            "kyiv".to_string(),
+            entry("2027-01-15T09:30:00+02:00", false),
+        ),
+    ];
+    store.put_contest_entries("giveaway", &entries, T).unwrap();
+    store
+        .put_contest_entries(
+            "other",
+            &[("o".into(), entry("2027-01-01T00:00:00Z", false))],
+            T,
+        )
+        .unwrap();
+    let keys = |rows: Vec<(String, String)>| rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    assert_eq!(
+        keys(store.unchecked_entries("giveaway", close).unwrap()),
+        ["at-close", "early", "kyiv"]
+    );
+    // Read again: it is no longer waited for.
+    store
+        .put_contest_entries(
+            "giveaway",
+            &[("early".into(), entry("2027-01-15T07:59:59.999Z", true))],
+            T + 1,
+        )
+        .unwrap();
+    assert_eq!(
+        keys(store.unchecked_entries("giveaway", close).unwrap()),
+        ["at-close", "kyiv"]
+    );
+    assert!(store.unchecked_entries("nobody", close).unwrap().is_empty());
+}
+
+/// A call that fails inside a group changes nothing, and the group goes on: what the
+/// calls before it wrote is committed with the group.
+#[test]
+fn a_failed_call_in_a_group_leaves_the_group_as_it_was() {
+    let store = grouped();
+    let rev = revision(&store);
+    commit(&store, T, vec![posting(rev, "news", "a", T, &["x"])]);
+    let refused = store.commit(&Batch {
+        now: T,
+        runs: vec![posting(99, "news", "b", T, &["x"])],
+        ..Batch::default()
+    });
+    assert!(refused.is_err());
+    commit(&store, T, vec![posting(rev, "news", "c", T, &["x"])]);
+    store.commit_group().unwrap();
+    let items: Vec<String> = store
+        .timeline()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.item)
+        .collect();
+    assert_eq!(items, ["a", "c"]);
+}
+
+/// Forgetting finished runs keeps those still going and each item's latest post per
+/// account (what a reply reads), and the latest remote ids stay as they were.
+#[test]
+fn forgetting_finished_runs_keeps_runs_going_and_each_items_latest_post() {
+    let store = SqliteStore::in_memory().unwrap();
+    let rev = revision(&store);
+    commit(
+        &store,
+        T,
+        vec![
+            posting(rev, "news", "a", T, &["x"]),
+            posting(rev, "news", "a", T + MINUTE, &["x"]),
+            posting(rev, "news", "b", T + MINUTE, &["x"]),
+            posting(rev, "news", "a", T + 2 * MINUTE, &["x"]),
+        ],
+    );
+    let claimed = store.claim(T + MINUTE, 10, None).unwrap();
+    let outcomes: Vec<_> = claimed
+        .iter()
+        .map(|row| (row.id, sent(&format!("sent-{}", row.id))))
+        .collect();
+    store.finish(&outcomes, T + MINUTE).unwrap();
+    assert_eq!(store.unfinished_from().unwrap(), Some(T + 2 * MINUTE));
+    let latest = store
+        .latest_remote_id(&ItemKey::new("news", "a"), "x")
+        .unwrap();
+    // Only a's first post goes: a's second is its latest sent, b's is b's only, and a's
+    // third is still to be sent.
+    assert_eq!(store.forget_finished_runs(T + 3 * MINUTE).unwrap(), 1);
+    let left: Vec<(String, Millis)> = store
+        .timeline()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.item, r.fire_at))
+        .collect();
+    assert_eq!(
+        left,
+        [
+            ("a".to_string(), T + MINUTE),
+            ("b".to_string(), T + MINUTE),
+            ("a".to_string(), T + 2 * MINUTE)
+        ]
+    );
+    assert_eq!(
+        store
+            .latest_remote_id(&ItemKey::new("news", "a"), "x")
+            .unwrap(),
+        latest
+    );
+    assert_eq!(store.forget_finished_runs(T + 3 * MINUTE).unwrap(), 0);
 }

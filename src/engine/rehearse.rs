@@ -20,7 +20,8 @@ use crate::connectors::registry::Connectors;
 use crate::crisis::IncidentReport;
 use crate::playbook::plan::Plan;
 use crate::store::{
-    Millis, OutboxState, SqliteStore, Store, StoreError, ViewStore, from_millis, to_millis,
+    Millis, OutboxState, RunState, SqliteStore, Store, StoreError, ViewStore, from_millis,
+    to_millis,
 };
 use std::collections::HashMap;
 
@@ -724,8 +725,9 @@ struct Lines {
     /// Whether runs whose lines are out are forgotten (not with limits, which count past
     /// sends).
     forget: bool,
-    /// Runs fired before this were read.
+    /// Runs fired before this were read, and those read ahead of it (finished already).
     read_until: Millis,
+    read_ahead: std::collections::HashSet<(String, String, Millis)>,
     next_read: Millis,
     /// The events' lines, by time; those before `next_event` are in `pending`.
     events: Vec<RehearsalLine>,
@@ -759,6 +761,7 @@ impl Lines {
             early,
             forget: early && !limits,
             read_until: Millis::MIN,
+            read_ahead: Default::default(),
             next_read: Millis::MIN,
             events: event_lines.into_iter().map(|(_, line)| line).collect(),
             next_event: 0,
@@ -817,7 +820,22 @@ impl Lines {
                     .insert(record.delivered.remote_id, recipient);
             }
         }
-        let rows = store.timeline_between(self.read_until, until)?;
+        let mut rows = store.timeline_between(self.read_until, until)?;
+        let ahead = std::mem::take(&mut self.read_ahead);
+        rows.retain(|row| !ahead.contains(&run_of(row)));
+        self.read_ahead = ahead.into_iter().filter(|run| run.2 >= until).collect();
+        // Runs finished ahead of their fire time (an approval request, sent before the post
+        // it asks about, is listed when it went out): read now, skipped when reached.
+        if until < Millis::MAX {
+            let finished_ahead = store
+                .timeline_between(until, Millis::MAX)?
+                .into_iter()
+                .filter(|row| !matches!(row.state, RunState::Running | RunState::Waiting))
+                .filter(|row| !self.read_ahead.contains(&run_of(row)))
+                .collect::<Vec<_>>();
+            self.read_ahead.extend(finished_ahead.iter().map(run_of));
+            rows.extend(finished_ahead);
+        }
         self.read_until = until;
         // Names first: a run's later step may reply to its own earlier post.
         let mut replaced = Vec::new();
@@ -959,6 +977,11 @@ impl Lines {
             },
         }
     }
+}
+
+/// A run's name in the timeline: (playbook, item, fire time).
+fn run_of(row: &crate::store::TimelineRow) -> (String, String, Millis) {
+    (row.playbook.clone(), row.item.clone(), row.fire_at)
 }
 
 /// Lines made during the rehearsal come after the events' lines that sort alike.

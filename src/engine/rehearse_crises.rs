@@ -112,32 +112,47 @@ impl<'e> CrisisFeed<'e> {
         Ok(refused)
     }
 
-    /// Every mention made by `now`, into the stream of each plan watching its account.
+    /// Every mention made by `now`, into the stream of each plan watching its account: a
+    /// plan's mentions are stored as `crier run` stores a page it read, many in one call
+    /// (one for each run of mentions of the same account, so the read order stays the
+    /// events' order).
     fn store_mentions(&mut self, plan: &Plan, store: &dyn Store, now: i64) -> StoreResult<()> {
-        while let Some(&(at, index, event)) = self.mentions.get(self.next_mention) {
+        let first = self.next_mention;
+        while let Some(&(at, _, _)) = self.mentions.get(self.next_mention) {
             if at > now {
                 break;
             }
             self.next_mention += 1;
-            let account = event.account.as_deref().unwrap_or_default();
-            let mention = NewMention {
-                key: format!("event-{}", index + 1),
-                at,
-                author: event.author.clone().unwrap_or_default(),
-                text: event.text.clone().unwrap_or_default(),
-            };
-            for crisis in plan.crises.iter().filter(|c| {
-                event.account.is_none()
-                    || c.watch.is_empty()
-                    || c.watch.iter().any(|w| w == account)
-            }) {
-                store.add_crisis_mentions(
-                    &crisis.name,
-                    account,
-                    std::slice::from_ref(&mention),
-                    None,
+        }
+        let made = &self.mentions[first..self.next_mention];
+        if made.is_empty() {
+            return Ok(());
+        }
+        for crisis in &plan.crises {
+            let mut batch: Vec<NewMention> = Vec::new();
+            let mut batch_account = "";
+            for &(at, index, event) in made {
+                let account = event.account.as_deref().unwrap_or_default();
+                let watched = event.account.is_none()
+                    || crisis.watch.is_empty()
+                    || crisis.watch.iter().any(|w| w == account);
+                if !watched {
+                    continue;
+                }
+                if account != batch_account && !batch.is_empty() {
+                    store.add_crisis_mentions(&crisis.name, batch_account, &batch, None, now)?;
+                    batch.clear();
+                }
+                batch_account = account;
+                batch.push(NewMention {
+                    key: format!("event-{}", index + 1),
                     at,
-                )?;
+                    author: event.author.clone().unwrap_or_default(),
+                    text: event.text.clone().unwrap_or_default(),
+                });
+            }
+            if !batch.is_empty() {
+                store.add_crisis_mentions(&crisis.name, batch_account, &batch, None, now)?;
             }
         }
         Ok(())

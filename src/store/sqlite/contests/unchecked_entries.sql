@@ -1,4 +1,5 @@
 SELECT key, entry FROM contest_entries
- WHERE contest = ?1 AND json_extract(entry, '$.checked_at_close') IS NULL
-   AND julianday(json_extract(entry, '$.at')) <= julianday(?2)
+ WHERE contest = ?1
+   AND CASE WHEN json_valid(entry) THEN json_extract(entry, '$.checked_at_close') END IS NULL
+   AND julianday(CASE WHEN json_valid(entry) THEN json_extract(entry, '$.at') END) <= julianday(?2)
  ORDER BY first_seen, key
