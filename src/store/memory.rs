@@ -97,6 +97,25 @@ struct Inner {
     hook_events: HashMap<(String, String), HookReceipt>,
     /// Token `id` is `tokens[id - 1]`.
     tokens: Vec<TokenRow>,
+    /// People's actions, in the order stored: action `id` is `actions[id - 1]`.
+    actions: Vec<(Journaled, Millis)>,
+}
+
+/// What a person's action wrote (as SQLite's `actions` rows, read back the same way).
+#[derive(Debug, Clone)]
+enum Journaled {
+    /// Decision `index` of approval `approval`.
+    Decided {
+        approval: i64,
+        index: usize,
+    },
+    Paused(i64),
+    Resumed(i64),
+    Incident(i64),
+    Triggered {
+        run: RunId,
+        reason: String,
+    },
 }
 
 impl Inner {
@@ -113,6 +132,7 @@ impl Inner {
             },
             lifted: None,
         });
+        self.actions.push((Journaled::Paused(id), now));
         id
     }
 
@@ -130,6 +150,7 @@ impl Inner {
                 && paused_by.is_none_or(|p| pause.view.by == p)
             {
                 pause.lifted = Some((now, by.to_string()));
+                self.actions.push((Journaled::Resumed(pause.view.id), now));
                 lifted += 1;
             }
         }
@@ -523,6 +544,56 @@ impl Inner {
         run.updated_at = now;
     }
 
+    /// A journaled action with what its rows say now.
+    fn recorded(&self, journaled: &Journaled) -> RecordedAction {
+        match journaled {
+            Journaled::Decided { approval, index } => {
+                let view = &self.approvals[(*approval - 1) as usize];
+                let decision = &view.decisions[*index];
+                RecordedAction::Decided {
+                    approval: *approval,
+                    playbook: view.playbook.clone(),
+                    item: view.item.clone(),
+                    by: decision.by.clone(),
+                    decision: decision.decision.as_str().to_string(),
+                    state: view.state.as_str().to_string(),
+                }
+            }
+            Journaled::Paused(id) => {
+                let pause = &self.pauses[(*id - 1) as usize];
+                RecordedAction::Paused {
+                    pause: *id,
+                    scope: pause.view.scope.clone(),
+                    by: pause.view.by.clone(),
+                }
+            }
+            Journaled::Resumed(id) => {
+                let pause = &self.pauses[(*id - 1) as usize];
+                RecordedAction::Resumed {
+                    pause: *id,
+                    scope: pause.view.scope.clone(),
+                    by: pause.lifted.as_ref().map(|(_, by)| by.clone()),
+                }
+            }
+            Journaled::Incident(id) => {
+                let row = &self.incident_actions[(*id - 1) as usize];
+                RecordedAction::Incident {
+                    incident: row.incident,
+                    action: row.action.clone(),
+                }
+            }
+            Journaled::Triggered { run, reason } => {
+                let key = self.key(self.run(*run).expect("journaled runs exist"));
+                RecordedAction::Triggered {
+                    run: *run,
+                    playbook: key.playbook.clone(),
+                    item: key.item.clone(),
+                    reason: reason.clone(),
+                }
+            }
+        }
+    }
+
     fn view(&self, id: RunId) -> RunView {
         let run = self.run(id).expect("indexed runs exist");
         let key = self.key(run);
@@ -640,6 +711,16 @@ impl RunStore for MemoryStore {
                     }
                 })
                 .collect();
+            if let Some(reason) = run
+                .reason
+                .as_ref()
+                .filter(|r| r.starts_with("triggered by hand"))
+            {
+                let reason = reason.clone();
+                inner
+                    .actions
+                    .push((Journaled::Triggered { run: id, reason }, now));
+            }
             inner.runs.push(Run {
                 item,
                 fire_at: run.fire_at,
@@ -1117,6 +1198,12 @@ impl ApprovalStore for MemoryStore {
             note: note.map(str::to_string),
             at: now,
         });
+        let decided = Journaled::Decided {
+            approval: id,
+            index: approval.decisions.len() - 1,
+        };
+        inner.actions.push((decided, now));
+        let approval = &mut inner.approvals[index];
         let state = approval.state_from_decisions();
         let changed = state != approval.state;
         approval.state = state;
@@ -1391,6 +1478,7 @@ impl CrisisStore for MemoryStore {
             applied_at: None,
             outcome: None,
         });
+        inner.actions.push((Journaled::Incident(id), now));
         Ok(id)
     }
 
@@ -1494,6 +1582,46 @@ impl ViewStore for MemoryStore {
             .take(limit)
             .map(|id| inner.view(id))
             .collect())
+    }
+
+    fn runs_page(&self, filter: &RunsPageFilter) -> StoreResult<Vec<RunView>> {
+        let inner = self.lock();
+        let before = filter.before.unwrap_or((Millis::MAX, RunId::MAX));
+        Ok(inner
+            .by_fire
+            .range(..before)
+            .rev()
+            .take_while(|(fire_at, _)| filter.since.is_none_or(|since| *fire_at >= since))
+            .map(|(_, id)| inner.view(*id))
+            .filter(|run| filter.selects(run))
+            .take(filter.limit)
+            .collect())
+    }
+
+    fn run_view(&self, id: RunId) -> StoreResult<Option<RunView>> {
+        let inner = self.lock();
+        Ok((id >= 1 && inner.run(id).is_some()).then(|| inner.view(id)))
+    }
+
+    fn actions_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ActionRecord>> {
+        let inner = self.lock();
+        let start = usize::try_from(after.max(0)).unwrap_or(usize::MAX);
+        Ok(inner
+            .actions
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(limit)
+            .map(|(index, (journaled, at))| ActionRecord {
+                id: index as i64 + 1,
+                at: *at,
+                action: inner.recorded(journaled),
+            })
+            .collect())
+    }
+
+    fn latest_action(&self) -> StoreResult<i64> {
+        Ok(self.lock().actions.len() as i64)
     }
 
     fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
