@@ -33,6 +33,7 @@ mod schedule;
 mod script;
 mod server;
 mod service;
+mod serving;
 mod slack;
 mod store;
 mod support;

@@ -73,6 +73,7 @@ contract!(
     incident_actions_wait_until_applied,
     contest_entries_are_read_by_key,
     unchecked_entries_are_those_made_by_the_close_not_read_again,
+    pages_of_runs_start_at_their_cursor_and_filter,
 );
 
 const T: Millis = 1_800_000_000_000;
@@ -1088,6 +1089,114 @@ fn an_aborted_run_ends_with_its_reason(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+fn pages_of_runs_start_at_their_cursor_and_filter(store: &dyn Store) {
+    use crier::store::RunsPageFilter;
+    let rev = revision(store);
+    let ids = commit(
+        store,
+        T,
+        vec![
+            posting(rev, "news", "a", T, &["x"]),
+            posting(rev, "sale", "b", T + MINUTE, &["y"]),
+            posting(rev, "news", "c", T, &["x", "y"]),
+            posting(rev, "news", "d", T - MINUTE, &["y"]),
+            missed(rev, "e", T - 2 * MINUTE),
+        ],
+    );
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+    let page = |filter: RunsPageFilter| -> Vec<i64> {
+        store
+            .runs_page(&filter)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect()
+    };
+    let all = RunsPageFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(page(all.clone()), [2, 3, 1, 4, 5]);
+    // Pages of two, each from the last run of the one before (ties on the time by id).
+    let first = RunsPageFilter {
+        limit: 2,
+        ..all.clone()
+    };
+    assert_eq!(page(first.clone()), [2, 3]);
+    let second = RunsPageFilter {
+        before: Some((T, 3)),
+        ..first.clone()
+    };
+    assert_eq!(page(second), [1, 4]);
+    let third = RunsPageFilter {
+        before: Some((T - MINUTE, 4)),
+        ..first.clone()
+    };
+    assert_eq!(page(third), [5]);
+    assert!(
+        page(RunsPageFilter {
+            before: Some((T - 2 * MINUTE, 5)),
+            ..first
+        })
+        .is_empty()
+    );
+    let news = RunsPageFilter {
+        playbook: Some("news".into()),
+        ..all.clone()
+    };
+    assert_eq!(page(news.clone()), [3, 1, 4, 5]);
+    assert_eq!(
+        page(RunsPageFilter {
+            before: Some((T, 3)),
+            ..news.clone()
+        }),
+        [1, 4, 5]
+    );
+    assert_eq!(
+        page(RunsPageFilter {
+            since: Some(T),
+            ..news
+        }),
+        [3, 1]
+    );
+    assert_eq!(
+        page(RunsPageFilter {
+            state: Some(RunState::Missed),
+            ..all.clone()
+        }),
+        [5]
+    );
+    assert_eq!(
+        page(RunsPageFilter {
+            account: Some("y".into()),
+            ..all.clone()
+        }),
+        [2, 3, 4]
+    );
+    assert_eq!(
+        page(RunsPageFilter {
+            account: Some("x".into()),
+            send_state: Some(OutboxState::Pending),
+            ..all.clone()
+        }),
+        [3, 1]
+    );
+    assert!(
+        page(RunsPageFilter {
+            playbook: Some("none".into()),
+            ..all
+        })
+        .is_empty()
+    );
+    let run = store.run_view(3).unwrap().expect("run 3");
+    assert_eq!(
+        (run.playbook.as_str(), run.item.as_str(), run.outbox.len()),
+        ("news", "c", 2)
+    );
+    assert!(store.run_view(99).unwrap().is_none());
+    assert!(store.run_view(0).unwrap().is_none());
 }
 
 fn history_is_newest_first_and_filters(store: &dyn Store) {

@@ -135,7 +135,14 @@ pub(super) fn run(
         options.listen = listen.or(options.listen);
         if let Some(address) = options.listen {
             match crate::server::start(&mut service, &options, address).await {
-                Ok(bound) => outln!("serving the API on http://{bound}"),
+                Ok(bound) => outln!(
+                    "serving the API on {}://{bound}",
+                    if options.tls_enabled() {
+                        "https"
+                    } else {
+                        "http"
+                    }
+                ),
                 Err(error) => {
                     service.stop().await.map_err(Stopped::Service)?;
                     return Err(Stopped::Listen(format!(

@@ -3,10 +3,11 @@
 //! committed in one transaction with the event's receipt (its hook and idempotency key): an
 //! event acknowledged once its runs are committed is never lost, and a retry with the same
 //! key fires nothing and gets the first answer. The dispatcher sends the runs' posts like any
-//! other. `HookReceiver` is what a running service receives events with.
+//! other. `HookReceiver` is what a running service receives events with: one writer thread
+//! commits the events waiting together (group commit).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
@@ -16,7 +17,7 @@ use super::events::{Events, ServiceEvent};
 use super::timeline::{ItemRef, items};
 use crate::connectors::secret::{self, Secret, SecretError};
 use crate::playbook::plan::{Plan, Trigger};
-use crate::store::{Batch, NewHookEvent, RunId, StoreError, StoreResult, to_millis};
+use crate::store::{Batch, NewHookEvent, RunId, Store, StoreError, StoreResult, to_millis};
 
 /// What an event fired.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -59,18 +60,38 @@ impl Engine {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<HookFired, HookError> {
-        if self.plan.hook(hook).is_none() {
-            return Err(HookError::Unknown {
-                hook: hook.to_string(),
-                hint: crate::diagnostic::did_you_mean(hook, self.plan.hook_names()),
-            });
-        }
+        self.known_hook(hook)?;
         if let Some(receipt) = self.parts.store.hook_receipt(hook, key)? {
             return Ok(HookFired {
                 runs: receipt.runs,
                 replay: true,
             });
         }
+        let batch = self.hook_batch(hook, posts, event, key, now)?;
+        let runs = self.parts.store.commit(&batch)?;
+        settle_fired(self.parts.store.as_ref(), &batch, runs)
+    }
+
+    fn known_hook(&self, hook: &str) -> Result<(), HookError> {
+        if self.plan.hook(hook).is_some() {
+            return Ok(());
+        }
+        Err(HookError::Unknown {
+            hook: hook.to_string(),
+            hint: crate::diagnostic::did_you_mean(hook, self.plan.hook_names()),
+        })
+    }
+
+    /// The runs one event fires and its receipt, ready to commit; the posts' cursors move
+    /// on in memory (a batch that turns out to be a retry leaves a gap of a millisecond).
+    fn hook_batch(
+        &mut self,
+        hook: &str,
+        posts: &[ItemRef],
+        event: &serde_json::Value,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Batch, HookError> {
         let mut batch = Batch {
             now: to_millis(now),
             hook_event: Some(NewHookEvent {
@@ -80,34 +101,49 @@ impl Engine {
             ..Batch::default()
         };
         let note = format!("fired by hook `{hook}`");
+        // Fire times are stored in milliseconds: two events within one must differ there.
+        let now_ms = crate::store::from_millis(to_millis(now));
         for item in posts {
             let item_key = item.key(&self.plan);
             let at = match self.cursors.get(&item_key) {
-                Some(last) if *last >= now => *last + TimeDelta::milliseconds(1),
-                _ => now,
+                Some(last) if *last >= now_ms => *last + TimeDelta::milliseconds(1),
+                _ => now_ms,
             };
             let run = self.new_run_for(*item, at, now, Some(note.clone()), Some(event))?;
             batch.runs.push(run);
             self.cursors.insert(item_key.clone(), at);
             batch.cursors.push((item_key, to_millis(at)));
         }
-        let fired = batch.runs.len();
-        let runs = self.parts.store.commit(&batch)?;
-        if runs.is_empty() && fired > 0 {
-            // Another request with the same key committed first.
-            let receipt = self.parts.store.hook_receipt(hook, key)?.ok_or_else(|| {
-                StoreError::Corrupt(format!("hook `{hook}`: an event's receipt is missing"))
-            })?;
-            return Ok(HookFired {
-                runs: receipt.runs,
-                replay: true,
-            });
-        }
-        Ok(HookFired {
-            runs,
-            replay: false,
-        })
+        Ok(batch)
     }
+}
+
+/// What a committed event batch fired: its runs, or (when its key was committed first by
+/// another request) the first answer.
+fn settle_fired(
+    store: &dyn Store,
+    batch: &Batch,
+    runs: Vec<RunId>,
+) -> Result<HookFired, HookError> {
+    if runs.is_empty() && !batch.runs.is_empty() {
+        let event = batch.hook_event.as_ref().expect("an event's batch");
+        let receipt = store
+            .hook_receipt(&event.hook, &event.key)?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "hook `{}`: an event's receipt is missing",
+                    event.hook
+                ))
+            })?;
+        return Ok(HookFired {
+            runs: receipt.runs,
+            replay: true,
+        });
+    }
+    Ok(HookFired {
+        runs,
+        replay: false,
+    })
 }
 
 /// Why hooks cannot receive: a secret that cannot be read.
@@ -167,20 +203,43 @@ fn secret_reason(error: &SecretError) -> String {
 }
 
 /// What a running service receives hook events with: the plan's hooks, their keys, and an
-/// engine of its own on the service's store (firing serialised, one event at a time). A
-/// reload gives it the new revision; the service's dispatcher is woken after each commit.
+/// engine of its own on the service's store. Events are fired by one writer thread, which
+/// commits the events that arrived while it wrote the last ones in one transaction (group
+/// commit: one write to the disk for many events) and answers each once that commit is
+/// done. A reload gives it the new revision; the service's dispatcher is woken after each
+/// commit.
 pub struct HookReceiver {
-    state: Mutex<Receiving>,
-    parts: EngineParts,
-    wake: Option<Arc<Notify>>,
-    events: Option<Events>,
+    shared: Arc<Shared>,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
+
+struct Shared {
+    state: Mutex<Receiving>,
+    /// The plan and the hooks' keys, read by requests without waiting for the writer.
+    current: std::sync::RwLock<Current>,
+    parts: EngineParts,
+    notify: OnceLock<(Arc<Notify>, Events)>,
+}
+
+/// The plan events are checked against, and the hooks' signing keys.
+type Current = (Arc<Plan>, Arc<HashMap<String, Secret>>);
 
 struct Receiving {
     engine: Engine,
     posts: HashMap<String, Vec<ItemRef>>,
-    secrets: HashMap<String, Secret>,
 }
+
+/// One event waiting for the writer, and where its answer goes.
+struct Job {
+    hook: String,
+    event: serde_json::Value,
+    key: String,
+    now: DateTime<Utc>,
+    answer: Box<dyn FnOnce(Result<HookFired, HookError>) + Send>,
+}
+
+/// The most events committed in one transaction.
+pub const GROUP_MAX: usize = 1024;
 
 impl HookReceiver {
     /// A receiver for `plan` (revision `digest`), its secrets read now. `parts` must be the
@@ -192,19 +251,25 @@ impl HookReceiver {
         now: DateTime<Utc>,
     ) -> Result<HookReceiver, HookSetupError> {
         let secrets = hook_secrets(&plan).map_err(HookSetupError::Secrets)?;
-        let state = Receiving::new(plan, digest, &parts, secrets, now)?;
-        Ok(HookReceiver {
+        let state = Receiving::new(plan.clone(), digest, &parts, now)?;
+        let shared = Arc::new(Shared {
             state: Mutex::new(state),
+            current: std::sync::RwLock::new((plan, Arc::new(secrets))),
             parts,
-            wake: None,
-            events: None,
-        })
+            notify: OnceLock::new(),
+        });
+        let (jobs, waiting) = std::sync::mpsc::channel();
+        let writer = shared.clone();
+        std::thread::Builder::new()
+            .name("crier-hooks".into())
+            .spawn(move || writer.write(&waiting))
+            .map_err(|e| StoreError::Backend(format!("cannot start the hook writer: {e}")))?;
+        Ok(HookReceiver { shared, jobs })
     }
 
-    /// Wakes `wake` (the dispatcher) and tells `events` after each event that fired runs.
-    pub fn notifying(mut self, wake: Arc<Notify>, events: Events) -> Self {
-        self.wake = Some(wake);
-        self.events = Some(events);
+    /// Wakes `wake` (the dispatcher) and tells `events` after each commit that fired runs.
+    pub fn notifying(self, wake: Arc<Notify>, events: Events) -> Self {
+        let _ = self.shared.notify.set((wake, events));
         self
     }
 
@@ -217,23 +282,37 @@ impl HookReceiver {
         secrets: HashMap<String, Secret>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let state = Receiving::new(plan, digest, &self.parts, secrets, now)?;
-        *self.lock() = state;
+        let state = Receiving::new(plan.clone(), digest, &self.shared.parts, now)?;
+        let mut current = self.shared.lock();
+        *current = state;
+        *self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = (plan, Arc::new(secrets));
         Ok(())
+    }
+
+    fn current(&self) -> Current {
+        self.shared
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The plan events are fired against.
     pub fn plan(&self) -> Arc<Plan> {
-        self.lock().engine.plan().clone()
+        self.current().0
     }
 
     /// The signing key of `hook`, if the plan has that hook.
     pub fn secret(&self, hook: &str) -> Option<Secret> {
-        self.lock().secrets.get(hook).cloned()
+        self.current().1.get(hook).cloned()
     }
 
     /// Fires `hook`'s posts for one event (see [`Engine::fire_hook`]); returns once its runs
-    /// are committed. Blocks on the store: call it off the async workers.
+    /// are committed. Blocks until then: call it off the async workers, or use [`Self::submit`].
     pub fn fire(
         &self,
         hook: &str,
@@ -241,28 +320,144 @@ impl HookReceiver {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<HookFired, HookError> {
-        let fired = {
-            let mut state = self.lock();
-            let Receiving { engine, posts, .. } = &mut *state;
-            let hook_posts = posts.get(hook).map(Vec::as_slice).unwrap_or_default();
-            engine.fire_hook(hook, hook_posts, event, key, now)?
-        };
-        if !fired.replay && !fired.runs.is_empty() {
-            if let Some(wake) = &self.wake {
-                wake.notify_one();
-            }
-            if let Some(events) = &self.events {
-                events.emit(ServiceEvent::RunsCreated {
-                    count: fired.runs.len(),
-                    runs: fired.runs.clone(),
-                });
-            }
-        }
-        Ok(fired)
+        let (sender, answer) = std::sync::mpsc::channel();
+        self.queue(
+            hook,
+            event.clone(),
+            key,
+            now,
+            Box::new(move |fired| {
+                let _ = sender.send(fired);
+            }),
+        )?;
+        answer.recv().map_err(|_| stopped())?
     }
 
+    /// The same for async code: the answer comes once the event's runs are committed.
+    pub async fn submit(
+        &self,
+        hook: &str,
+        event: serde_json::Value,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<HookFired, HookError> {
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        self.queue(
+            hook,
+            event,
+            key,
+            now,
+            Box::new(move |fired| {
+                let _ = sender.send(fired);
+            }),
+        )?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    fn queue(
+        &self,
+        hook: &str,
+        event: serde_json::Value,
+        key: &str,
+        now: DateTime<Utc>,
+        answer: Box<dyn FnOnce(Result<HookFired, HookError>) + Send>,
+    ) -> Result<(), HookError> {
+        self.jobs
+            .send(Job {
+                hook: hook.to_string(),
+                event,
+                key: key.to_string(),
+                now,
+                answer,
+            })
+            .map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> HookError {
+    HookError::Store(StoreError::Backend(
+        "the hook writer has stopped; the event was not stored".into(),
+    ))
+}
+
+impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Receiving> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The writer: takes the events waiting (at most `GROUP_MAX`), commits them together,
+    /// answers each; until the receiver is dropped.
+    fn write(&self, waiting: &std::sync::mpsc::Receiver<Job>) {
+        while let Ok(first) = waiting.recv() {
+            let mut group = vec![first];
+            while group.len() < GROUP_MAX {
+                match waiting.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.fire_group(group);
+        }
+    }
+
+    fn fire_group(&self, group: Vec<Job>) {
+        let store = self.parts.store.clone();
+        let mut ready: Vec<Job> = Vec::with_capacity(group.len());
+        let mut batches: Vec<Batch> = Vec::with_capacity(group.len());
+        let mut answered: Vec<(Job, Result<HookFired, HookError>)> = Vec::new();
+        {
+            let mut state = self.lock();
+            let Receiving { engine, posts, .. } = &mut *state;
+            for job in group {
+                let built = engine.known_hook(&job.hook).and_then(|()| {
+                    let hook_posts = posts.get(&job.hook).map(Vec::as_slice).unwrap_or_default();
+                    engine.hook_batch(&job.hook, hook_posts, &job.event, &job.key, job.now)
+                });
+                match built {
+                    Ok(batch) => {
+                        ready.push(job);
+                        batches.push(batch);
+                    }
+                    Err(error) => answered.push((job, Err(error))),
+                }
+            }
+        }
+        match store.commit_all(&batches) {
+            Ok(committed) => {
+                for ((job, batch), runs) in ready.into_iter().zip(&batches).zip(committed) {
+                    let fired = settle_fired(store.as_ref(), batch, runs);
+                    answered.push((job, fired));
+                }
+            }
+            // One batch the store refuses does not refuse the others: each alone.
+            Err(_) => {
+                for (job, batch) in ready.into_iter().zip(&batches) {
+                    let fired = store
+                        .commit(batch)
+                        .map_err(HookError::from)
+                        .and_then(|runs| settle_fired(store.as_ref(), batch, runs));
+                    answered.push((job, fired));
+                }
+            }
+        }
+        let new_runs: Vec<RunId> = answered
+            .iter()
+            .filter_map(|(_, fired)| fired.as_ref().ok())
+            .filter(|fired| !fired.replay)
+            .flat_map(|fired| fired.runs.iter().copied())
+            .collect();
+        if !new_runs.is_empty()
+            && let Some((wake, events)) = self.notify.get()
+        {
+            wake.notify_one();
+            events.emit(ServiceEvent::RunsCreated {
+                count: new_runs.len(),
+                runs: new_runs,
+            });
+        }
+        for (job, fired) in answered {
+            (job.answer)(fired);
+        }
     }
 }
 
@@ -271,16 +466,11 @@ impl Receiving {
         plan: Arc<Plan>,
         digest: &str,
         parts: &EngineParts,
-        secrets: HashMap<String, Secret>,
         now: DateTime<Utc>,
     ) -> StoreResult<Receiving> {
         let posts = hook_items(&plan);
         let engine = Engine::new(plan, digest, parts.clone(), now)?;
-        Ok(Receiving {
-            engine,
-            posts,
-            secrets,
-        })
+        Ok(Receiving { engine, posts })
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::connectors::webhook::verify_signature;
-use crate::engine::hooks::{HookError, HookReceiver};
+use crate::engine::hooks::{HookError, HookFired, HookReceiver};
 use crate::store::{RunId, StoreError};
 
 /// The largest body a hook takes (1 MiB).
@@ -83,21 +83,41 @@ impl HookRefusal {
 }
 
 /// Receives a signed event for `hook` at `now`: accepted once its runs are committed.
-/// Blocks on the store: an async server calls it off its workers (`spawn_blocking`).
+/// Blocks until then: async code calls [`receive_async`].
 pub fn receive(
     receiver: &HookReceiver,
     hook: &str,
     request: HookRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<Accepted, HookRefusal> {
-    let outcome = check_signature(receiver, hook, &request, now)
-        .and_then(|()| fire(receiver, hook, request.idempotency_key, request.body, now));
+    let outcome = check_signed(receiver, hook, &request, now)
+        .and_then(|(event, key)| answer(hook, receiver.fire(hook, &event, &key, now), key));
+    crate::telemetry::hook_event(hook, outcome.as_ref().err().map(HookRefusal::kind));
+    outcome
+}
+
+/// The same for async code: the checks are made at once, and the answer comes when the
+/// event's runs are committed with the other events that arrived meanwhile (one transaction).
+pub async fn receive_async(
+    receiver: &HookReceiver,
+    hook: &str,
+    request: HookRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Accepted, HookRefusal> {
+    let outcome = match check_signed(receiver, hook, &request, now) {
+        Ok((event, key)) => {
+            let fired = receiver.submit(hook, event, &key, now).await;
+            answer(hook, fired, key)
+        }
+        Err(refusal) => Err(refusal),
+    };
     crate::telemetry::hook_event(hook, outcome.as_ref().err().map(HookRefusal::kind));
     outcome
 }
 
 /// Receives an event for `hook` from a sender authenticated otherwise (a person's API token
-/// with a role that may trigger posts): everything but the signature is checked.
+/// with a role that may trigger posts): everything but the signature is checked. Blocks
+/// until its runs are committed.
 pub fn receive_authorized(
     receiver: &HookReceiver,
     hook: &str,
@@ -105,11 +125,51 @@ pub fn receive_authorized(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Accepted, HookRefusal> {
-    let outcome = known(receiver, hook)
-        .and_then(|()| size(body))
-        .and_then(|()| fire(receiver, hook, idempotency_key, body, now));
+    let outcome = check_authorized(receiver, hook, idempotency_key, body)
+        .and_then(|(event, key)| answer(hook, receiver.fire(hook, &event, &key, now), key));
     crate::telemetry::hook_event(hook, outcome.as_ref().err().map(HookRefusal::kind));
     outcome
+}
+
+/// [`receive_authorized`] for async code.
+pub async fn receive_authorized_async(
+    receiver: &HookReceiver,
+    hook: &str,
+    idempotency_key: Option<&str>,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Accepted, HookRefusal> {
+    let outcome = match check_authorized(receiver, hook, idempotency_key, body) {
+        Ok((event, key)) => {
+            let fired = receiver.submit(hook, event, &key, now).await;
+            answer(hook, fired, key)
+        }
+        Err(refusal) => Err(refusal),
+    };
+    crate::telemetry::hook_event(hook, outcome.as_ref().err().map(HookRefusal::kind));
+    outcome
+}
+
+/// A signed request's event and key, or why it is refused.
+fn check_signed(
+    receiver: &HookReceiver,
+    hook: &str,
+    request: &HookRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<(serde_json::Value, String), HookRefusal> {
+    check_signature(receiver, hook, request, now)?;
+    event_of(receiver, hook, request.idempotency_key, request.body)
+}
+
+fn check_authorized(
+    receiver: &HookReceiver,
+    hook: &str,
+    idempotency_key: Option<&str>,
+    body: &[u8],
+) -> Result<(serde_json::Value, String), HookRefusal> {
+    known(receiver, hook)?;
+    size(body)?;
+    event_of(receiver, hook, idempotency_key, body)
 }
 
 fn known(receiver: &HookReceiver, hook: &str) -> Result<(), HookRefusal> {
@@ -176,14 +236,13 @@ fn check_signature(
     Ok(())
 }
 
-/// Parses the body, settles the event's key, and fires the hook's posts.
-fn fire(
+/// Parses the body and settles the event's key.
+fn event_of(
     receiver: &HookReceiver,
     hook: &str,
     idempotency_key: Option<&str>,
     body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<Accepted, HookRefusal> {
+) -> Result<(serde_json::Value, String), HookRefusal> {
     let invalid = |reason: String| HookRefusal::Invalid { reason };
     let event: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| invalid(format!("invalid JSON: {e}")))?;
@@ -214,7 +273,16 @@ fn fire(
             key.len()
         )));
     }
-    match receiver.fire(hook, &event, &key, now) {
+    Ok((event, key))
+}
+
+/// What the receiver's answer means to the sender.
+fn answer(
+    hook: &str,
+    fired: Result<HookFired, HookError>,
+    key: String,
+) -> Result<Accepted, HookRefusal> {
+    match fired {
         Ok(fired) => Ok(Accepted {
             hook: hook.to_string(),
             runs: fired.runs,

@@ -15,8 +15,8 @@ use crate::engine::timeline::{items, next_fire};
 use crate::playbook::plan::Plan;
 use crate::preview::Planned;
 use crate::store::{
-    ApprovalView, HistoryFilter, IncidentRow, PauseView, RunView, StatusView, Store, StoreError,
-    from_millis, to_millis,
+    ApprovalView, HistoryFilter, IncidentRow, OutboxState, PauseView, RunState, RunView,
+    RunsPageFilter, StatusView, Store, StoreError, from_millis, to_millis,
 };
 use crate::text::TextTemplates;
 
@@ -305,6 +305,8 @@ pub struct RunsQuery {
     pub state: Option<String>,
     /// Only runs with a send to this account (a page of sends: only those sends).
     pub account: Option<String>,
+    /// Only runs with a send in this state (`sent`, `failed`, `held`…).
+    pub send_state: Option<String>,
     /// The `next` of the page before; the first page if absent.
     pub cursor: Option<String>,
     pub limit: usize,
@@ -341,33 +343,55 @@ pub enum PageError {
     Store(#[from] StoreError),
 }
 
-/// One page of runs as `query` selects them, newest first (by fire time, then id).
+/// One page of runs as `query` selects them, newest first (by fire time, then id), read by
+/// the store from where the page starts.
 pub fn runs_page(store: Option<&Arc<dyn Store>>, query: &RunsQuery) -> Result<RunsPage, PageError> {
-    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
-    let filter = HistoryFilter {
-        playbook: query.playbook.clone(),
-        since: query.since.map(to_millis),
-        limit: None,
+    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let Some(store) = store else {
+        return Ok(RunsPage {
+            runs: Vec::new(),
+            next: None,
+        });
     };
     let limit = query.limit.max(1);
-    let mut selected = history(store, &filter)?
-        .into_iter()
-        .filter(|run| after.is_none_or(|(at, id)| (run.fire_at, run.id) < (at, id)))
-        .filter(|run| {
-            query
-                .state
-                .as_deref()
-                .is_none_or(|state| run.state.as_str() == state)
-        })
-        .filter_map(|mut run| match &query.account {
-            Some(account) => {
-                run.outbox.retain(|send| &send.account == account);
-                (!run.outbox.is_empty()).then_some(run)
-            }
-            None => Some(run),
-        })
-        .take(limit + 1)
-        .collect::<Vec<_>>();
+    let filter = RunsPageFilter {
+        playbook: query.playbook.clone(),
+        since: query.since.map(to_millis),
+        state: match query.state.as_deref() {
+            // A state no run can be in selects none.
+            Some(state) => match RunState::parse(state) {
+                Some(state) => Some(state),
+                None => {
+                    return Ok(RunsPage {
+                        runs: Vec::new(),
+                        next: None,
+                    });
+                }
+            },
+            None => None,
+        },
+        account: query.account.clone(),
+        send_state: match query.send_state.as_deref() {
+            Some(state) => match OutboxState::parse(state) {
+                Some(state) => Some(state),
+                None => {
+                    return Ok(RunsPage {
+                        runs: Vec::new(),
+                        next: None,
+                    });
+                }
+            },
+            None => None,
+        },
+        before,
+        limit: limit + 1,
+    };
+    let mut selected = store.runs_page(&filter)?;
+    if let Some(account) = &query.account {
+        for run in &mut selected {
+            run.outbox.retain(|send| &send.account == account);
+        }
+    }
     let next = (selected.len() > limit).then(|| {
         selected.truncate(limit);
         cursor_of(selected.last().expect("a full page"))
@@ -380,9 +404,10 @@ pub fn runs_page(store: Option<&Arc<dyn Store>>, query: &RunsQuery) -> Result<Ru
 
 /// Run `id` with its steps and sends; `None` if there is none.
 pub fn run(store: Option<&Arc<dyn Store>>, id: i64) -> Result<Option<RunView>, StoreError> {
-    Ok(history(store, &HistoryFilter::default())?
-        .into_iter()
-        .find(|run| run.id == id))
+    match store {
+        Some(store) => store.run_view(id),
+        None => Ok(None),
+    }
 }
 
 /// The pauses in force at `now`, each with how many sends it holds.

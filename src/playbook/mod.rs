@@ -6,5 +6,6 @@ pub mod plan;
 pub mod raw;
 pub mod schema;
 pub mod sources;
+pub mod tls;
 pub mod validate;
 pub mod yaml;

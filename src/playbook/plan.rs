@@ -95,6 +95,15 @@ pub struct ServerPlan {
     pub body_limit: usize,
     /// How long one request may take (30 s by default).
     pub request_timeout: Duration,
+    /// The certificate and key to serve HTTPS with; `None`: plain HTTP.
+    pub tls: Option<super::tls::TlsPlan>,
+}
+
+impl ServerPlan {
+    /// The server answers over HTTPS (so cookies it sets can be `Secure`).
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.is_some()
+    }
 }
 
 impl Default for ServerPlan {
@@ -104,6 +113,7 @@ impl Default for ServerPlan {
             cors: Vec::new(),
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }

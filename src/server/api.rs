@@ -227,6 +227,7 @@ fn runs_query(desk: &Desk, params: RunsParams) -> Result<RunsQuery, Problem> {
         },
         state: params.state,
         account: params.account,
+        send_state: None,
         cursor: params.cursor,
         limit,
     })
@@ -259,7 +260,7 @@ pub async fn runs(
 }
 
 #[utoipa::path(get, path = "/api/v1/sends", tag = "views", params(RunsParams),
-    description = "Sends, of runs newest first, a page of runs at a time; `state` selects sends by their state.",
+    description = "Sends, of runs newest first, a page of runs at a time; `state` selects sends by their state (and the runs that have one).",
     responses((status = 200, body = SendPage), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 pub async fn sends(
@@ -270,7 +271,8 @@ pub async fn sends(
     let desk = state.desk()?;
     // `state` is a send's state here, not its run's.
     let send_state = params.state.take();
-    let query = runs_query(&desk, params)?;
+    let mut query = runs_query(&desk, params)?;
+    query.send_state = send_state.clone();
     let page = views::runs_page(Some(&desk.store), &query).map_err(page_problem)?;
     Ok(Json(SendPage::of(
         &page.runs,
@@ -348,20 +350,7 @@ async fn decide(
         Utc::now(),
     )
     .map_err(approval_problem)?;
-    state.view.emit(ServiceEvent::ApprovalDecided {
-        approval: decided.id,
-        playbook: decided.playbook.clone(),
-        item: decided.item.clone(),
-        by: caller.actor.name().to_string(),
-        decision: match decision {
-            Decision::Approve => "approve".into(),
-            Decision::Reject => "reject".into(),
-        },
-        state: serde_json::to_value(decided.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-    });
+    state.events.nudge();
     Ok(Json(Approval::of(&decided, desk.plan.timezone)))
 }
 
@@ -443,13 +432,8 @@ pub async fn pause(
     let now = Utc::now();
     let paused = ops::pauses::pause(&desk, &caller.actor, &selection, until, &body.reason, now)
         .map_err(pause_problem)?;
-    for made in &paused {
-        state.view.emit(ServiceEvent::Paused {
-            pause: made.id,
-            scope: made.scope.to_string(),
-            by: caller.actor.name().to_string(),
-        });
-    }
+    // The pauses reach the event stream through the store's journal of actions.
+    state.events.nudge();
     let in_force = desk.store.pauses(crate::store::to_millis(now))?;
     let tz = desk.plan.timezone;
     Ok((
@@ -481,6 +465,7 @@ pub async fn resume(
     };
     let resumed =
         ops::pauses::resume(&desk, &caller.actor, &selection, Utc::now()).map_err(pause_problem)?;
+    state.events.nudge();
     let tz = desk.plan.timezone;
     Ok(Json(Resumed {
         lifted: resumed.lifted as u64,
@@ -524,14 +509,7 @@ pub async fn trigger(
         TriggerRefused::Load(error @ ServiceError::Invalid) => Problem::conflict(error.to_string()),
         error => Problem::internal(error),
     })?;
-    if let Some(run) = &triggered.run {
-        state.view.emit(ServiceEvent::Triggered {
-            run: run.id,
-            playbook: run.playbook.clone(),
-            item: run.item.clone(),
-            by: caller.actor.name().to_string(),
-        });
-    }
+    state.events.nudge();
     let tz = triggered.plan.timezone;
     Ok(Json(Triggered {
         run: triggered.run.as_ref().map(|r| Run::of(r, tz)),
@@ -636,19 +614,9 @@ async fn act(
     action: IncidentAction,
 ) -> Result<(StatusCode, Json<IncidentRecorded>), Problem> {
     let desk = state.desk()?;
-    let what = match &action {
-        IncidentAction::Ack => "ack",
-        IncidentAction::Decide { approve: true, .. } => "approve",
-        IncidentAction::Decide { approve: false, .. } => "reject",
-        IncidentAction::Resolve { .. } => "resolve",
-    };
     let recorded = ops::incidents::act(&desk, &caller.actor, id, action, Utc::now())
         .map_err(incident_problem)?;
-    state.view.emit(ServiceEvent::IncidentAction {
-        incident: id,
-        action: what.into(),
-        by: caller.actor.name().to_string(),
-    });
+    state.events.nudge();
     Ok((
         StatusCode::ACCEPTED,
         Json(IncidentRecorded {

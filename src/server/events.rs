@@ -4,6 +4,11 @@
 //! from the server's start time in milliseconds times a million, so they only grow across
 //! restarts; when what a client missed is no longer kept (or it fell behind), it gets a
 //! `reset` event: read the state again.
+//!
+//! People's actions (approvals decided, pauses, resumes, incident actions, posts fired by
+//! hand) come from the store's journal of actions, whichever process took them: `crier
+//! approve` in a terminal shows on the stream as the API's own actions do. The journal is
+//! read every `POLL`, and at once after an action taken through this server (`nudge`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -14,15 +19,22 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 
 use super::AppState;
 use super::auth::{Caller, ToRead};
+use crate::crisis::runner::Action;
+use crate::engine::core::TRIGGERED_BY_HAND;
 use crate::engine::events::ServiceEvent;
 use crate::engine::service::ServiceView;
+use crate::store::{ActionRecord, RecordedAction};
 
 /// How many recent events are kept for clients that reconnect.
 pub const KEPT: usize = 1024;
+/// How often the store's journal of people's actions is read.
+pub const POLL: Duration = Duration::from_millis(300);
+/// The most journal rows read at once.
+const JOURNAL_PAGE: usize = 256;
 
 #[derive(Debug, Clone)]
 struct Numbered {
@@ -40,6 +52,8 @@ pub struct EventLog {
     ring: Mutex<Ring>,
     live: broadcast::Sender<Numbered>,
     first: u64,
+    /// Wakes the journal reader (an action was just stored).
+    journal: Notify,
 }
 
 impl EventLog {
@@ -54,7 +68,9 @@ impl EventLog {
             }),
             live: broadcast::channel(KEPT).0,
             first,
+            journal: Notify::new(),
         });
+        tokio::spawn(read_journal(log.clone(), view.clone()));
         let mut events = view.subscribe();
         let view = view.clone();
         let keeper = log.clone();
@@ -73,6 +89,11 @@ impl EventLog {
             }
         });
         log
+    }
+
+    /// An action was just stored: read the journal now rather than at the next `POLL`.
+    pub fn nudge(&self) {
+        self.journal.notify_one();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
@@ -117,6 +138,138 @@ impl EventLog {
     }
 }
 
+/// Tells the stream of the people's actions stored after the server started, until the
+/// service stops. A journal that cannot be read is logged and read again later.
+async fn read_journal(log: Arc<EventLog>, view: ServiceView) {
+    let store = view.store();
+    let reading = store.clone();
+    let mut last = match tokio::task::spawn_blocking(move || reading.latest_action()).await {
+        Ok(Ok(last)) => last,
+        Ok(Err(error)) => {
+            tracing::warn!("cannot read the journal of people's actions: {error}");
+            0
+        }
+        Err(_) => return,
+    };
+    let mut warned = false;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = log.journal.notified() => {}
+            _ = view.stopping() => return,
+        }
+        loop {
+            let reading = store.clone();
+            let after = last;
+            let records = match tokio::task::spawn_blocking(move || {
+                reading.actions_after(after, JOURNAL_PAGE)
+            })
+            .await
+            {
+                Ok(Ok(records)) => records,
+                Ok(Err(error)) => {
+                    if !warned {
+                        tracing::warn!("cannot read the journal of people's actions: {error}");
+                        warned = true;
+                    }
+                    break;
+                }
+                Err(_) => return,
+            };
+            warned = false;
+            let full = records.len() == JOURNAL_PAGE;
+            if let Some(record) = records.last() {
+                last = record.id;
+            }
+            for event in journal_events(records) {
+                log.push(event);
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+}
+
+/// The events of journal rows: pauses lifted together (same time, same person) are one
+/// `resumed`.
+fn journal_events(records: Vec<ActionRecord>) -> Vec<ServiceEvent> {
+    let mut events: Vec<ServiceEvent> = Vec::with_capacity(records.len());
+    let mut last_lift: Option<(i64, Option<String>)> = None;
+    for record in records {
+        let event = match record.action {
+            RecordedAction::Resumed { by, .. } => {
+                let lift = (record.at, by.clone());
+                if last_lift.as_ref() == Some(&lift)
+                    && let Some(ServiceEvent::Resumed { lifted, .. }) = events.last_mut()
+                {
+                    *lifted += 1;
+                    continue;
+                }
+                last_lift = Some(lift);
+                events.push(ServiceEvent::Resumed {
+                    lifted: 1,
+                    by: by.unwrap_or_default(),
+                });
+                continue;
+            }
+            RecordedAction::Decided {
+                approval,
+                playbook,
+                item,
+                by,
+                decision,
+                state,
+            } => ServiceEvent::ApprovalDecided {
+                approval,
+                playbook,
+                item,
+                by,
+                decision,
+                state,
+            },
+            RecordedAction::Paused { pause, scope, by } => ServiceEvent::Paused {
+                pause,
+                scope: scope.to_string(),
+                by,
+            },
+            RecordedAction::Incident { incident, action } => {
+                let (action, by) = match serde_json::from_str::<Action>(&action) {
+                    Ok(Action::Ack { by }) => ("ack", by),
+                    Ok(Action::Decide { by, approve, .. }) => {
+                        (if approve { "approve" } else { "reject" }, by)
+                    }
+                    Ok(Action::Resolve { by, .. }) => ("resolve", by),
+                    Err(_) => ("unknown", String::new()),
+                };
+                ServiceEvent::IncidentAction {
+                    incident,
+                    action: action.into(),
+                    by,
+                }
+            }
+            RecordedAction::Triggered {
+                run,
+                playbook,
+                item,
+                reason,
+            } => ServiceEvent::Triggered {
+                run,
+                playbook,
+                item,
+                by: reason
+                    .strip_prefix(TRIGGERED_BY_HAND)
+                    .and_then(|rest| rest.strip_prefix(" by "))
+                    .unwrap_or_default()
+                    .to_string(),
+            },
+        };
+        last_lift = None;
+        events.push(event);
+    }
+    events
+}
+
 fn event_name(event: &ServiceEvent) -> String {
     match serde_json::to_value(event) {
         Ok(serde_json::Value::Object(object)) => object
@@ -151,7 +304,7 @@ struct Streaming {
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "views",
     params(("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received: the events after it that are still kept come first")),
-    description = "Server-sent events, each with an `id`: the service's `runs_created`, `approvals_requested`, `incident_changed`, `sent`, `failed`, `reloaded`, and people's actions taken through the API: `approval_decided`, `paused`, `resumed`, `triggered`, `incident_action`, `disqualified`; `reset` when some were missed. The data is the event as JSON.",
+    description = "Server-sent events, each with an `id`: the service's `runs_created`, `approvals_requested`, `incident_changed`, `sent`, `failed`, `reloaded`, and people's actions, taken through the API or the CLI (read from the store's journal): `approval_decided`, `paused`, `resumed`, `triggered`, `incident_action`, and `disqualified` (through the API); `reset` when some were missed. The data is the event as JSON.",
     responses((status = 200, content_type = "text/event-stream", body = String), (status = 401, body = super::problem::Problem)),
     security(("bearer" = [])))]
 pub async fn stream(

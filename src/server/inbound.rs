@@ -71,22 +71,18 @@ pub async fn hook(
     let timestamp = header_text(&headers, "x-crier-timestamp").map(str::to_string);
     let signature = header_text(&headers, "x-crier-signature").map(str::to_string);
     let key = header_text(&headers, "idempotency-key").map(str::to_string);
-    // The store is written from a blocking thread, off the server's workers.
-    let accepted = tokio::task::spawn_blocking(move || {
-        if authorization.is_some() {
-            hooks::receive_authorized(&receiver, &name, key.as_deref(), &body, now)
-        } else {
-            let request = HookRequest {
-                timestamp: timestamp.as_deref(),
-                signature: signature.as_deref(),
-                idempotency_key: key.as_deref(),
-                body: &body,
-            };
-            hooks::receive(&receiver, &name, request, now)
-        }
-    })
-    .await
-    .map_err(Problem::internal)?
+    // The store is written by the receiver's writer thread; this waits for its commit.
+    let accepted = if authorization.is_some() {
+        hooks::receive_authorized_async(&receiver, &name, key.as_deref(), &body, now).await
+    } else {
+        let request = HookRequest {
+            timestamp: timestamp.as_deref(),
+            signature: signature.as_deref(),
+            idempotency_key: key.as_deref(),
+            body: &body,
+        };
+        hooks::receive_async(&receiver, &name, request, now).await
+    }
     .map_err(refused)?;
     Ok((
         StatusCode::ACCEPTED,

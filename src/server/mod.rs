@@ -55,13 +55,22 @@ impl AppState {
     }
 }
 
-/// Binds `address` and serves the API from the service `service` runs, until it stops.
-/// Returns the address bound (port 0 picks a free one).
+/// Binds `address` and serves the API from the service `service` runs, until it stops:
+/// over HTTPS when `options` has a certificate (`tls:`), HTTP otherwise. Returns the address
+/// bound (port 0 picks a free one).
 pub async fn start(
     service: &mut ServiceHandle,
     options: &ServerPlan,
     address: SocketAddr,
 ) -> std::io::Result<SocketAddr> {
+    // The files were checked at load; read again now, as they may have been renewed since.
+    let tls = match &options.tls {
+        Some(tls) => Some(
+            tls.server_config()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.message))?,
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     let view = service.view();
@@ -72,17 +81,39 @@ pub async fn start(
         connectors: Arc::new(service.connectors_source()),
     };
     let app = router(state, options);
-    let task = tokio::spawn(async move {
-        let stopping = async move { view.stopping().await };
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(stopping)
-            .await
-        {
-            tracing::error!("the server stopped: {error}");
+    let task = match tls {
+        None => tokio::spawn(async move {
+            let stopping = async move { view.stopping().await };
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await
+            {
+                tracing::error!("the server stopped: {error}");
+            }
+        }),
+        Some(config) => {
+            let listener = listener.into_std()?;
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                view.stopping().await;
+                // Requests in flight finish; no new connection is taken.
+                stopper.graceful_shutdown(None);
+            });
+            let server = axum_server::from_tcp_rustls(
+                listener,
+                axum_server::tls_rustls::RustlsConfig::from_config(config),
+            )
+            .handle(handle);
+            tokio::spawn(async move {
+                if let Err(error) = server.serve(app.into_make_service()).await {
+                    tracing::error!("the server stopped: {error}");
+                }
+            })
         }
-    });
+    };
     service.attach(task);
-    tracing::info!(address = %bound, "serving the API");
+    tracing::info!(address = %bound, tls = options.tls_enabled(), "serving the API");
     Ok(bound)
 }
 

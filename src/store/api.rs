@@ -15,6 +15,11 @@ pub trait RunStore: Send + Sync {
     /// Commits new runs (with steps and outbox rows) and advanced cursors together, and
     /// records that the engine was alive at `batch.now`. A run whose (playbook, item, fire time) exists already is left alone.
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>>;
+    /// Commits each batch as `commit` would, all in one transaction (one write to the disk
+    /// for many inbound events): every batch or none. The runs of each, in order.
+    fn commit_all(&self, batches: &[Batch]) -> StoreResult<Vec<Vec<RunId>>> {
+        batches.iter().map(|batch| self.commit(batch)).collect()
+    }
     /// Takes back the sends of claims whose lease passed (their dispatcher stopped or
     /// stalled): those whose request had left go back to `pending` with `check_first` set
     /// (their outcome is unknown); those whose request never left go back as they were,
@@ -228,6 +233,15 @@ pub trait MetricsStore: Send + Sync {
 pub trait ViewStore: Send + Sync {
     /// Every run matching the filter, newest first, with steps and outbox rows.
     fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>>;
+    /// One page of runs as `filter` selects them, with steps and outbox rows: read from
+    /// where the page starts (keyset), never counted from the newest run.
+    fn runs_page(&self, filter: &RunsPageFilter) -> StoreResult<Vec<RunView>>;
+    /// Run `id` with its steps and outbox rows.
+    fn run_view(&self, id: RunId) -> StoreResult<Option<RunView>>;
+    /// People's actions stored after the one numbered `after`, oldest first, at most `limit`.
+    fn actions_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ActionRecord>>;
+    /// The number of the latest action stored (0 if none).
+    fn latest_action(&self) -> StoreResult<i64>;
     /// Every run with each of its sends, oldest first, in one pass (for rehearsal reports).
     fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
         self.timeline_between(Millis::MIN, Millis::MAX)

@@ -522,6 +522,38 @@ pub struct HistoryFilter {
     pub limit: Option<usize>,
 }
 
+/// One page of runs, newest first (by fire time, then id): the runs before `before` that
+/// every given filter selects, at most `limit` of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunsPageFilter {
+    pub playbook: Option<String>,
+    /// Only runs fired at or after this time.
+    pub since: Option<Millis>,
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// Only runs with a send to this account…
+    pub account: Option<String>,
+    /// …and (or) a send in this state (both on the same send when both are given).
+    pub send_state: Option<OutboxState>,
+    /// The (fire time, id) of the last run of the page before; the first page if `None`.
+    pub before: Option<(Millis, RunId)>,
+    pub limit: usize,
+}
+
+impl RunsPageFilter {
+    /// `run` is one the filter selects, the position aside.
+    pub fn selects(&self, run: &RunView) -> bool {
+        self.playbook.as_ref().is_none_or(|p| run.playbook == *p)
+            && self.since.is_none_or(|since| run.fire_at >= since)
+            && self.state.is_none_or(|state| run.state == state)
+            && (self.account.is_none() && self.send_state.is_none()
+                || run.outbox.iter().any(|send| {
+                    self.account.as_ref().is_none_or(|a| send.account == *a)
+                        && self.send_state.is_none_or(|s| send.state == s)
+                }))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepView {
     pub index: usize,
@@ -703,4 +735,47 @@ impl ApprovalView {
             ApprovalState::Pending => "waiting for approval".to_string(),
         }
     }
+}
+
+/// A person's action as the store recorded it, whichever process took it: what a running
+/// server tells its event stream about actions taken elsewhere (`crier approve`, `pause`…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRecord {
+    /// Grows with every action stored.
+    pub id: i64,
+    pub at: Millis,
+    pub action: RecordedAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordedAction {
+    /// A decision on a post's approval; `state` is where the approval stands now.
+    Decided {
+        approval: i64,
+        playbook: String,
+        item: String,
+        by: String,
+        decision: String,
+        state: String,
+    },
+    Paused {
+        pause: i64,
+        scope: PauseScope,
+        by: String,
+    },
+    /// A pause lifted (by nobody when its `until` passed).
+    Resumed {
+        pause: i64,
+        scope: PauseScope,
+        by: Option<String>,
+    },
+    /// An action on an incident, as its JSON (`crisis::runner::Action`).
+    Incident { incident: i64, action: String },
+    /// A post fired by hand; `reason` says by whom.
+    Triggered {
+        run: RunId,
+        playbook: String,
+        item: String,
+        reason: String,
+    },
 }

@@ -47,8 +47,8 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// The address and port to serve on, e.g. `127.0.0.1:7878` (this machine only; put a
-    /// reverse proxy with TLS in front to reach it from elsewhere).
+    /// The address and port to serve on, e.g. `127.0.0.1:7878` (this machine only; serve
+    /// HTTPS with `tls:`, or put a reverse proxy with TLS in front, to reach it from elsewhere).
     #[serde(default)]
     pub listen: Option<Spanned<String>>,
     /// Web origins allowed to call the API from a browser, e.g. `https://dash.example.com`.
@@ -61,6 +61,20 @@ pub struct ServerConfig {
     /// How long one request may take before it is answered 503, e.g. `30s` (the default).
     #[serde(default)]
     pub timeout: Option<Spanned<String>>,
+    /// Serve HTTPS instead of HTTP, with this certificate and key (PEM files).
+    #[serde(default)]
+    pub tls: Option<Spanned<TlsConfig>>,
+}
+
+/// The certificate and private key `crier run` serves HTTPS with.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// `file:PATH` of the certificate chain in PEM, the server's certificate first, e.g.
+    /// `file:/etc/crier/fullchain.pem` (a relative path is from the folder of `crier.yaml`).
+    pub cert: Spanned<String>,
+    /// `file:PATH` of the certificate's private key in PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: Spanned<String>,
 }
 
 /// HTTP settings shared by every connector.

@@ -13,7 +13,9 @@ pub use campaign::{
     ApprovalNeed, Campaign, Hook, Missed, OnEvent, PostApproval, PostApprovalTimeout, PostItem,
     Window,
 };
-pub use config::{AccountConfig, ConfigFile, HttpConfig, Network, Person, Role, ServerConfig};
+pub use config::{
+    AccountConfig, ConfigFile, HttpConfig, Network, Person, Role, ServerConfig, TlsConfig,
+};
 pub use contest::{
     Announce, Commitment, Contest, Draw, Entries, EntrySource, OnePer, WinnerMessages,
 };

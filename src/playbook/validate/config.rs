@@ -4,7 +4,8 @@
 use super::Validator;
 use crate::diagnostic::did_you_mean;
 use crate::playbook::plan::{Account, DayOne, PersonPlan};
-use crate::playbook::raw::{AccountConfig, ConfigFile, Network, ServerConfig};
+use crate::playbook::raw::{AccountConfig, ConfigFile, Network, ServerConfig, TlsConfig};
+use crate::playbook::tls::{TlsPart, TlsPlan};
 use std::collections::BTreeMap;
 
 use crate::playbook::yaml::{Node, NodeKind, Spanned, from_node};
@@ -268,6 +269,38 @@ impl Validator<'_> {
             match delta.to_std() {
                 Ok(duration) if !duration.is_zero() => self.server.request_timeout = duration,
                 _ => self.error(timeout, "`timeout` must be longer than nothing", None),
+            }
+        }
+        if let Some(tls) = &server.tls {
+            self.server_tls(tls);
+        }
+    }
+
+    /// `tls:`: both `file:` references, and files that make a working certificate and key.
+    fn server_tls(&mut self, tls: &Spanned<TlsConfig>) {
+        let mut path = |field: &str, reference: &Spanned<String>| {
+            let path = TlsPlan::path(&self.root, reference);
+            if path.is_none() {
+                self.error(
+                    reference,
+                    format!("`{field}` must be `file:PATH`, found `{}`", reference.value),
+                    Some(format!("write e.g. `{field}: file:/etc/crier/{}.pem` (a relative path is from this folder)", if field == "cert" { "fullchain" } else { "privkey" })),
+                );
+            }
+            path
+        };
+        let (Some(cert), Some(key)) = (path("cert", &tls.cert), path("key", &tls.key)) else {
+            return;
+        };
+        let plan = TlsPlan { cert, key };
+        match plan.server_config() {
+            Ok(_) => self.server.tls = Some(plan),
+            Err(error) => {
+                let at = match error.part {
+                    TlsPart::Cert => &tls.cert,
+                    TlsPart::Key => &tls.key,
+                };
+                self.error(at, error.message, error.hint);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Validation: from the raw documents to the `Plan`, collecting every diagnostic on the way.
 //! Pure: it reads no secret, opens no connection and touches no store. The only files it
-//! reads are CSV calendars the playbooks name, which are part of the playbooks.
+//! reads are CSV calendars the playbooks name, which are part of the playbooks, and the
+//! certificate and key of `server: tls:`, checked so that `crier run` can serve HTTPS.
 
 mod campaign;
 mod config;
@@ -65,6 +66,7 @@ pub fn validate_from(
         diagnostics,
     } = loaded;
     let mut v = Validator {
+        root: root.clone(),
         sources: &sources,
         diagnostics,
         scripts,
@@ -140,6 +142,8 @@ pub fn validate_from(
 }
 
 pub(crate) struct Validator<'a> {
+    /// The folder of `crier.yaml`: relative paths are from here.
+    root: PathBuf,
     sources: &'a Sources,
     diagnostics: Vec<Diagnostic>,
     scripts: &'a ScriptEngine,

@@ -211,6 +211,15 @@ impl std::fmt::Display for Unreadable {
 
 impl std::error::Error for Unreadable {}
 
+/// A row crier cannot read, saying why (a `StoreError::Corrupt` once out of the mapping).
+fn unreadable(reason: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Null,
+        Box::new(Unreadable(reason)),
+    )
+}
+
 /// `parse(value)`, or, for a value it does not know, an error naming `what` and the value.
 fn known<T>(
     column: usize,

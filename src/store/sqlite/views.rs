@@ -1,8 +1,8 @@
 //! History, the rehearsal timeline, and status.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SqliteStore, from_json, known};
+use super::{SqliteStore, from_json, known, unreadable};
 use crate::connectors::OutgoingPost;
 use crate::store::model::*;
 use crate::store::{StoreResult, ViewStore};
@@ -18,6 +18,120 @@ impl ViewStore for SqliteStore {
         runs.into_iter()
             .map(|run| with_details(&connection, run))
             .collect()
+    }
+
+    fn runs_page(&self, filter: &RunsPageFilter) -> StoreResult<Vec<RunView>> {
+        let connection = self.lock();
+        let (before_at, before_id) = filter.before.unwrap_or((Millis::MAX, RunId::MAX));
+        let sql = match filter.playbook {
+            Some(_) => sql!("views/runs_page_of_playbook"),
+            None => sql!("views/runs_page"),
+        };
+        let mut query = connection.prepare_cached(sql)?;
+        let runs = query
+            .query_map(
+                params![
+                    before_at,
+                    before_id,
+                    filter.since,
+                    filter.playbook,
+                    filter.state.map(RunState::as_str),
+                    filter.account,
+                    filter.send_state.map(OutboxState::as_str),
+                    filter.limit as i64,
+                ],
+                run_view,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(query);
+        runs.into_iter()
+            .map(|run| with_details(&connection, run))
+            .collect()
+    }
+
+    fn run_view(&self, id: RunId) -> StoreResult<Option<RunView>> {
+        let connection = self.lock();
+        let run = connection
+            .prepare_cached(sql!("views/run_by_id"))?
+            .query_row([id], run_view)
+            .optional()?;
+        run.map(|run| with_details(&connection, run)).transpose()
+    }
+
+    fn actions_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ActionRecord>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(sql!("views/actions_after"))?;
+        let rows = query.query_map(params![after, limit as i64], |row| {
+            let id: i64 = row.get(0)?;
+            let kind: String = row.get(1)?;
+            let reference: i64 = row.get(2)?;
+            let missing = |what: &str| {
+                unreadable(format!(
+                    "action {id}: its {what} row {reference} is missing"
+                ))
+            };
+            let scope = |row: &rusqlite::Row| -> rusqlite::Result<PauseScope> {
+                let kind: Option<String> = row.get(10)?;
+                let name: Option<String> = row.get(11)?;
+                kind.as_deref()
+                    .and_then(|kind| PauseScope::from_parts(kind, name))
+                    .ok_or_else(|| missing("pause"))
+            };
+            let action = match kind.as_str() {
+                "decided" => RecordedAction::Decided {
+                    approval: row
+                        .get::<_, Option<i64>>(4)?
+                        .ok_or_else(|| missing("decision"))?,
+                    playbook: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    item: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    by: row.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                    decision: row.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                    state: row.get::<_, Option<String>>(9)?.unwrap_or_default(),
+                },
+                "paused" => RecordedAction::Paused {
+                    pause: reference,
+                    scope: scope(row)?,
+                    by: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                },
+                "resumed" => RecordedAction::Resumed {
+                    pause: reference,
+                    scope: scope(row)?,
+                    by: row.get(13)?,
+                },
+                "incident" => RecordedAction::Incident {
+                    incident: row
+                        .get::<_, Option<i64>>(14)?
+                        .ok_or_else(|| missing("incident action"))?,
+                    action: row.get::<_, Option<String>>(15)?.unwrap_or_default(),
+                },
+                "triggered" => RecordedAction::Triggered {
+                    run: reference,
+                    playbook: row
+                        .get::<_, Option<String>>(16)?
+                        .ok_or_else(|| missing("run"))?,
+                    item: row.get::<_, Option<String>>(17)?.unwrap_or_default(),
+                    reason: row.get::<_, Option<String>>(18)?.unwrap_or_default(),
+                },
+                other => {
+                    return Err(unreadable(format!(
+                        "action {id} is of an unknown kind `{other}`"
+                    )));
+                }
+            };
+            Ok(ActionRecord {
+                id,
+                at: row.get(3)?,
+                action,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn latest_action(&self) -> StoreResult<i64> {
+        let connection = self.lock();
+        Ok(connection
+            .prepare_cached(sql!("views/latest_action"))?
+            .query_row([], |row| row.get(0))?)
     }
 
     fn timeline_between(&self, from: Millis, until: Millis) -> StoreResult<Vec<TimelineRow>> {

@@ -1,0 +1,328 @@
+//! The inbound-events benchmark: signed hook events through `crier run` as users run it.
+//! The release binary serves a folder whose hook fires one post with a condition on the
+//! event (`when: event.stars >= 1`) and a text rendered from it, to a `webhook` account at a
+//! local HTTP sink; every event is committed to the SQLite file (WAL, `synchronous=FULL`)
+//! before its `202`. It reports:
+//!
+//! - accepted events/s: senders with keep-alive connections post signed events as fast as
+//!   `202`s come back, for `FLOOD`;
+//! - at a steady rate (5,000 events/s by default, for `STEADY`): the time from each
+//!   request's start to its post's arrival at the sink, p50/p99/max, and how many arrived;
+//! - exactly once: the sink counts posts by the event number in their text.
+//!
+//! Run: `scripts/bench-hooks [RATE]` (builds the release binary first), or
+//! `cargo bench --bench hooks -- 5000` with `target/release/crier` already built.
+//! `CRIER_BIN` names another binary.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+
+const SECRET: &str = "bench-signing-key";
+/// How long the flood of events lasts.
+const FLOOD: Duration = Duration::from_secs(10);
+/// How long the steady rate lasts.
+const STEADY: Duration = Duration::from_secs(10);
+/// Connections the flood keeps busy.
+const FLOOD_SENDERS: usize = 64;
+/// The longest the sink is waited for after the senders stop (bounded: never hangs).
+const DRAIN: Duration = Duration::from_secs(180);
+
+fn micros_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// Event number → arrivals at the sink (µs since the epoch).
+#[derive(Default)]
+struct Sink {
+    arrivals: Mutex<HashMap<u64, Vec<u64>>>,
+    count: AtomicU64,
+}
+
+async fn accept(State(sink): State<Arc<Sink>>, body: Bytes) -> &'static str {
+    let at = micros_now();
+    let post: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let n = post["text"]
+        .as_str()
+        .and_then(|t| t.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX);
+    sink.arrivals.lock().unwrap().entry(n).or_default().push(at);
+    sink.count.fetch_add(1, Ordering::SeqCst);
+    "{}"
+}
+
+fn start_sink(runtime: &tokio::runtime::Runtime, sink: Arc<Sink>) -> String {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route("/", axum::routing::post(accept))
+        .with_state(sink);
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/")
+}
+
+fn write_folder(dir: &Path, sink: &str) {
+    std::fs::write(dir.join("hook.key"), SECRET).unwrap();
+    std::fs::write(
+        dir.join("crier.yaml"),
+        format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  sink: {{ network: webhook, url: \"{sink}\" }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("orders.yaml"),
+        format!(
+            "kind: campaign\nname: orders\nhooks:\n  order: {{ secret: \"file:{}\" }}\nposts:\n  - id: thanks\n    on: {{ hook: order }}\n    when: 'event.stars >= 1'\n    to: sink\n    text: \"Thank you, {{{{ event.author }}}}! order {{{{ event.n }}}}\"\n",
+            dir.join("hook.key").display()
+        ),
+    )
+    .unwrap();
+}
+
+fn crier_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("CRIER_BIN") {
+        return PathBuf::from(path);
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/crier");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build --release --bin crier` (scripts/bench-hooks does)",
+        path.display()
+    );
+    path
+}
+
+/// `crier run` on `dir`, and the address it serves on.
+fn start_crier(binary: &Path, dir: &Path) -> (Child, String) {
+    let mut child = Command::new(binary)
+        .args(["run", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("CRIER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    while let Ok(line) = said.recv_timeout(Duration::from_secs(120)) {
+        if let Some(address) = line.strip_prefix("serving the API on ") {
+            return (child, address.to_string());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("crier run did not start");
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// One signed event `n`; its answer's status.
+async fn post_event(client: &reqwest::Client, url: &str, n: u64) -> Result<u16, reqwest::Error> {
+    let body = format!(r#"{{"n":{n},"author":"Ann","stars":5}}"#);
+    let timestamp = (micros_now() / 1_000_000).to_string();
+    let signature =
+        crier::connectors::webhook::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+    let answer = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-crier-timestamp", timestamp)
+        .header("x-crier-signature", signature)
+        .header("idempotency-key", format!("event-{n}"))
+        .body(body)
+        .send()
+        .await?;
+    let status = answer.status().as_u16();
+    answer.bytes().await?;
+    Ok(status)
+}
+
+fn pick(sorted: &[f64], q: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1))
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+/// Waits (bounded) until the sink holds `count` events.
+fn drain(sink: &Sink, count: usize) {
+    let deadline = Instant::now() + DRAIN;
+    while sink.arrivals.lock().unwrap().len() < count && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn exactly_once(sink: &Sink, first: u64, accepted: &[u64]) -> String {
+    let arrivals = sink.arrivals.lock().unwrap();
+    let missing = accepted
+        .iter()
+        .filter(|n| !arrivals.contains_key(n))
+        .count();
+    let twice = arrivals
+        .iter()
+        .filter(|(n, at)| **n >= first && at.len() > 1)
+        .count();
+    if missing == 0 && twice == 0 {
+        "yes".into()
+    } else {
+        format!("NO: {missing} missing, {twice} twice")
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    let rate: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5_000);
+    let binary = crier_binary();
+    // The sink and the senders share two threads of their own: on a 2-core machine they
+    // compete with crier for the CPU, as senders and a receiver on the same machine would.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sink = Arc::new(Sink::default());
+    let sink_url = start_sink(&runtime, sink.clone());
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path(), &sink_url);
+    let (mut child, base) = start_crier(&binary, dir.path());
+    let url = format!("{base}/hooks/order");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(FLOOD_SENDERS)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+
+    // The flood: as fast as 202s come back.
+    let next = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let stop_flood = Arc::new(AtomicBool::new(false));
+    let flood_started = Instant::now();
+    let accepted_flood: Vec<u64> = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..FLOOD_SENDERS {
+            let (client, url, next) = (client.clone(), url.clone(), next.clone());
+            let (refused, stop_flood) = (refused.clone(), stop_flood.clone());
+            tasks.spawn(async move {
+                let mut accepted = Vec::new();
+                while !stop_flood.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    match post_event(&client, &url, n).await {
+                        Ok(202) => accepted.push(n),
+                        _ => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                accepted
+            });
+        }
+        tokio::time::sleep(FLOOD).await;
+        stop_flood.store(true, Ordering::Relaxed);
+        let mut all = Vec::new();
+        while let Some(accepted) = tasks.join_next().await {
+            all.extend(accepted.unwrap());
+        }
+        all
+    });
+    let flood_time = flood_started.elapsed().as_secs_f64();
+    let flood_rate = accepted_flood.len() as f64 / flood_time;
+    drain(&sink, accepted_flood.len());
+    let flood_delivered = sink.arrivals.lock().unwrap().len();
+    let flood_once = exactly_once(&sink, 0, &accepted_flood);
+
+    // The steady rate: one event every 1/rate s, each request timed from its start.
+    let first = next.load(Ordering::SeqCst);
+    let total = (rate as f64 * STEADY.as_secs_f64()) as u64;
+    let started_at: Arc<Mutex<HashMap<u64, u64>>> = Arc::default();
+    let steady_accepted: Vec<u64> = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let began = tokio::time::Instant::now();
+        for i in 0..total {
+            tokio::time::sleep_until(began + interval * i as u32).await;
+            let n = first + i;
+            let (client, url, started_at) = (client.clone(), url.clone(), started_at.clone());
+            tasks.spawn(async move {
+                started_at.lock().unwrap().insert(n, micros_now());
+                matches!(post_event(&client, &url, n).await, Ok(202)).then_some(n)
+            });
+        }
+        let mut accepted = Vec::new();
+        while let Some(n) = tasks.join_next().await {
+            accepted.extend(n.unwrap());
+        }
+        accepted
+    });
+    drain(&sink, flood_delivered + steady_accepted.len());
+    stop(&mut child);
+    let arrivals = sink.arrivals.lock().unwrap();
+    let started_at = started_at.lock().unwrap();
+    let mut latency: Vec<f64> = steady_accepted
+        .iter()
+        .filter_map(|n| {
+            let arrived = *arrivals.get(n)?.first()?;
+            Some((arrived as f64 - *started_at.get(n)? as f64) / 1000.0)
+        })
+        .collect();
+    latency.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let delivered = latency.len();
+    drop(arrivals);
+    let steady_once = exactly_once(&sink, first, &steady_accepted);
+
+    println!(
+        "machine: {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "| load | accepted | events/s accepted | request → delivery p50 / p99 / max | exactly once |"
+    );
+    println!("|---|---|---|---|---|");
+    println!(
+        "| flood, {FLOOD_SENDERS} connections, {:.0} s | {} ({} refused or failed) | {flood_rate:.0} | – | {flood_once} |",
+        flood_time,
+        accepted_flood.len(),
+        refused.load(Ordering::SeqCst)
+    );
+    println!(
+        "| {rate} events/s, {} s | {} of {total}, {delivered} delivered | {:.0} | {:.1} / {:.1} / {:.1} ms | {steady_once} |",
+        STEADY.as_secs(),
+        steady_accepted.len(),
+        steady_accepted.len() as f64 / STEADY.as_secs_f64(),
+        pick(&latency, 0.5),
+        pick(&latency, 0.99),
+        pick(&latency, 1.0),
+    );
+}
