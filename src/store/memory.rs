@@ -232,6 +232,8 @@ struct Outbox {
     /// Who holds it while `sending`.
     claim: Option<Box<ClaimHeld>>,
     first_attempt_at: Option<Millis>,
+    /// What a connector kept while making it (`RunStore::keep_send_handle`).
+    handle: Option<Box<str>>,
     updated_at: Millis,
 }
 
@@ -472,6 +474,7 @@ impl Inner {
                 claimed_at: None,
                 claim: None,
                 first_attempt_at: None,
+                handle: None,
                 updated_at: now,
             });
             self.pending.insert((row.due, id));
@@ -794,6 +797,31 @@ impl RunStore for MemoryStore {
             marked.push(*id);
         }
         Ok(marked)
+    }
+
+    fn send_handle(&self, id: OutboxId) -> StoreResult<Option<String>> {
+        let inner = self.lock();
+        Ok(inner
+            .knows_send(id)
+            .then(|| inner.send(id).handle.as_deref().map(str::to_owned))
+            .flatten())
+    }
+
+    fn keep_send_handle(
+        &self,
+        owner: &str,
+        id: OutboxId,
+        handle: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        if !inner.claimed_by(id, owner) {
+            return Ok(false);
+        }
+        let send = inner.send_mut(id);
+        send.handle = handle.map(Box::from);
+        send.updated_at = now;
+        Ok(true)
     }
 
     fn renew_claims(
