@@ -4,8 +4,9 @@
 //! `POST /rest/images?action=initializeUpload` names an upload URL (`PUT /upload/<n>`) and an
 //! image URN; comments under `/rest/socialActions/{urn}/comments`; `GET /rest/posts?q=author`;
 //! `GET /rest/socialActions/{urn}`; `GET /rest/networkSizes/{urn}`; `DELETE
-//! /rest/posts/{urn}`; tokens renewed at `POST /oauth/v2/accessToken` (client id and secret in
-//! the form). URNs in paths come percent-encoded. Refusals are
+//! /rest/posts/{urn}`; comments read page by page (`start`, `count`, `paging.total`); tokens
+//! granted for an authorization code and renewed at `POST /oauth/v2/accessToken` (client id
+//! and secret in the form). URNs in paths come percent-encoded. Refusals are
 //! `{"message", "status", "serviceErrorCode"}`.
 
 use std::collections::{BTreeMap, VecDeque};

@@ -6,6 +6,11 @@
 //! deletion on Threads. The token comes as a bearer; refusals are Meta's error envelope
 //! (`{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`).
 //!
+//! Threads replies are read through `GET /{post}/conversation`. Long-lived tokens are renewed
+//! at `GET /v21.0/oauth/access_token` (`fb_exchange_token`, with the app's id and secret) and
+//! `GET /refresh_access_token` (`th_refresh_token`); a Page's token is read with
+//! `GET /{page}?fields=access_token`.
+//!
 //! Faults are queued for a request whose path ends with a given edge (`media_publish`).
 
 use std::collections::BTreeMap;

@@ -17,8 +17,11 @@
 //! `content.media`, several `content.multiImage`), replies as comments
 //! (`POST /socialActions/{post}/comments`), `DELETE /posts/{post}`, the account's posts through
 //! `GET /posts?q=author`, counts through `GET /socialActions/{post}` and an organization's
-//! followers through `GET /networkSizes/{organization}`. Tokens with a refresh token are renewed
-//! at `/oauth/v2/accessToken` (LinkedIn gives refresh tokens to approved apps only).
+//! followers through `GET /networkSizes/{organization}`, an organization's posts' comments
+//! through `GET /socialActions/{post}/comments` (LinkedIn lets only approved partners read a
+//! member's). Tokens with a refresh token are renewed at `/oauth/v2/accessToken` (LinkedIn
+//! gives refresh tokens to approved apps only); `crier accounts connect` gets them at
+//! `/oauth/v2/authorization`.
 //!
 //! Exactly once: the Posts API takes no idempotency key; after an unknown outcome `lookup`
 //! reads the author's recent posts for the same text since the first attempt.

@@ -5,7 +5,9 @@
 //!   brand_facebook:
 //!     network: facebook
 //!     page: '104000000000001'          # the Page's id
-//!     token: env:FACEBOOK_PAGE_TOKEN   # a Page access token
+//!     token: env:FACEBOOK_PAGE_TOKEN   # a Page access token, or in a `file:` a token set
+//!     # client_id: '1234567890123456'  # with client_secret: renews a long-lived user token
+//!     # client_secret: env:META_APP_SECRET   # and reads the Page's token with it (`token.rs`)
 //! ```
 //!
 //! Endpoints: `POST /{page}/feed` (`message`), one image through `POST /{page}/photos`

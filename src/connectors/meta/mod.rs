@@ -29,6 +29,10 @@
 //! and it is found among the account's recent posts; `FINISHED` means it was not published
 //! and the same container is published now, never a second one. A send with no container
 //! kept looks among the account's posts since the first attempt for the same text.
+//!
+//! Mentions: Instagram's are the comments on the account's recent posts, Threads' the replies
+//! to the profile's recent posts (`GET /{post}/conversation`). A token written as a token set
+//! is renewed before it expires (`token.rs`).
 
 pub mod facebook;
 pub mod graph;
