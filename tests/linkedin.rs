@@ -428,6 +428,16 @@ async fn comments_on_the_organizations_posts_are_read_page_by_page_after_the_cur
     assert_eq!(reads[1].query["start"], "50");
     assert!(reads[0].raw_path.contains("urn%3Ali%3Ashare%3A"));
 
+    // Read again as it is now, or as gone.
+    let third = page.mentions[2].id.clone();
+    let again = connector.fetch_post(&third).await.unwrap().unwrap();
+    assert_eq!(
+        (again.text.as_str(), again.author.id.as_str()),
+        ("yellow 2", fan)
+    );
+    fake.remove_comment(&third);
+    assert_eq!(connector.fetch_post(&third).await.unwrap(), None);
+
     fake.add_comment(
         &sent.remote_id,
         fan,

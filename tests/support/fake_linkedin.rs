@@ -158,6 +158,10 @@ impl FakeLinkedin {
         id
     }
 
+    pub fn remove_comment(&self, id: &str) {
+        self.lock().comments.retain(|(c, _, _)| c != id);
+    }
+
     pub fn revoke_access(&self) {
         self.lock().access.clear();
     }
@@ -399,6 +403,17 @@ fn api(
             let mut response = StatusCode::CREATED.into_response();
             response.headers_mut().insert("x-restli-id", id.parse().unwrap());
             response
+        }
+        ("GET", ["socialActions", urn, "comments", number]) => {
+            let id = format!("urn:li:comment:({urn},{number})");
+            match inner.comments.iter().find(|(c, _, _)| *c == id) {
+                Some((_, _, body)) => axum::Json(json!({
+                    "actor": body["actor"], "commentUrn": id, "id": number, "object": urn,
+                    "message": body["message"], "created": body["created"],
+                }))
+                .into_response(),
+                None => error(StatusCode::NOT_FOUND, "Not Found", 404),
+            }
         }
         // Comments newest last, in pages of `count` from `start`, with Rest.li's paging.
         ("GET", ["socialActions", urn, "comments"]) => {

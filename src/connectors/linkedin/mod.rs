@@ -18,10 +18,10 @@
 //! (`POST /socialActions/{post}/comments`), `DELETE /posts/{post}`, the account's posts through
 //! `GET /posts?q=author`, counts through `GET /socialActions/{post}` and an organization's
 //! followers through `GET /networkSizes/{organization}`, an organization's posts' comments
-//! through `GET /socialActions/{post}/comments` (LinkedIn lets only approved partners read a
-//! member's). Tokens with a refresh token are renewed at `/oauth/v2/accessToken` (LinkedIn
-//! gives refresh tokens to approved apps only); `crier accounts connect` gets them at
-//! `/oauth/v2/authorization`.
+//! through `GET /socialActions/{post}/comments` (one again through `…/comments/{id}`;
+//! LinkedIn lets only approved partners read a member's). Tokens with a refresh token are
+//! renewed at `/oauth/v2/accessToken` (LinkedIn gives refresh tokens to approved apps only);
+//! `crier accounts connect` gets them at `/oauth/v2/authorization`.
 //!
 //! Exactly once: the Posts API takes no idempotency key; after an unknown outcome `lookup`
 //! reads the author's recent posts for the same text since the first attempt.
@@ -786,6 +786,52 @@ impl Connector for LinkedinConnector {
             mentions,
             cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
         })
+    }
+
+    /// A comment read earlier as a mention (`urn:li:comment:({post},{id})`), as it is now
+    /// (`GET /socialActions/{post}/comments/{id}`); `None` once deleted.
+    async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
+        let Some((post, number)) = id
+            .strip_prefix("urn:li:comment:(")
+            .and_then(|rest| rest.strip_suffix(')'))
+            .and_then(|rest| rest.rsplit_once(','))
+        else {
+            return Err(SendError::Permanent {
+                reason: format!("`{id}` is not a LinkedIn comment"),
+            });
+        };
+        let reply = match self
+            .call(
+                Method::GET,
+                &["socialActions", post, "comments", number],
+                &[],
+                None,
+                "reading a comment again",
+            )
+            .await
+        {
+            Ok(reply) => reply,
+            Err(SendError::Permanent { reason }) if reason.contains("404") => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let comment: Comment =
+            serde_json::from_str(&reply.body).map_err(|_| SendError::Transient {
+                reason: "LinkedIn answered the comment with something crier cannot read".into(),
+            })?;
+        let at = comment.created.as_ref().map_or(0, |c| c.time);
+        Ok(Some(Mention {
+            id: id.to_owned(),
+            author: Author {
+                id: comment.actor.clone(),
+                handle: comment.actor.clone(),
+                ..Author::default()
+            },
+            text: comment.message.map(|m| m.text).unwrap_or_default(),
+            created_at: DateTime::from_timestamp_millis(at).unwrap_or_default(),
+            in_reply_to: Some(comment.parent_comment.unwrap_or(post.to_owned())),
+            url: Some(post_url(post)),
+            edited_at: None,
+        }))
     }
 
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
