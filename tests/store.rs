@@ -1499,7 +1499,20 @@ fn both_stores_answer_every_call_alike() {
                                     .map_err(|e| e.to_string())
                             )
                         }
-                        70..=72 => format!("{:?}", store.recover_in_doubt(now).unwrap()),
+                        70..=71 => format!("{:?}", store.recover_in_doubt(now).unwrap()),
+                        72 => {
+                            let id = rng.gen_range(1..40);
+                            let handle = rng.gen_bool(0.7).then(|| format!("c-{id}-{now}"));
+                            let kept = store
+                                .keep_send_handle(
+                                    ["a", "b"][rng.gen_range(0..2)],
+                                    id,
+                                    handle.as_deref(),
+                                    now,
+                                )
+                                .unwrap();
+                            format!("{kept} {:?}", store.send_handle(id).unwrap())
+                        }
                         73..=74 => {
                             let ids: Vec<i64> = (0..rng.gen_range(0..4))
                                 .map(|_| rng.gen_range(1..40))
