@@ -15,7 +15,9 @@ use crier::playbook::plan::Account;
 use crier::playbook::raw::AccountConfig;
 use crier::playbook::yaml::{from_node, parse_documents};
 
-use crate::support::fake_meta::{FAN_ID, FakeMeta, Fault, PAGE_FOLLOWERS, PAGE_ID};
+use crate::support::fake_meta::{
+    APP_ID, APP_SECRET, FAN_ID, FakeMeta, Fault, PAGE_FOLLOWERS, PAGE_ID,
+};
 
 const TOKEN: &str = "EAAG-page-token-77";
 
@@ -282,4 +284,170 @@ fn registry_builds_facebook_accounts_and_validation_wants_a_page() {
     let caps = Network::Facebook.capabilities();
     assert!(caps.post && caps.reply && caps.media && caps.delete && caps.read_mentions);
     assert!(caps.metrics && caps.lookup && !caps.direct_message);
+}
+
+/// A `facebook` account built as `crier run` builds it, its token set and the app's secret in
+/// `file:` secrets in `dir`.
+fn renewing_facebook(
+    fake: &FakeMeta,
+    dir: &tempfile::TempDir,
+    tokens: &str,
+) -> std::sync::Arc<dyn Connector> {
+    let file = dir.path().join("facebook.json");
+    std::fs::write(&file, tokens).unwrap();
+    let app_secret = dir.path().join("app-secret");
+    std::fs::write(&app_secret, APP_SECRET).unwrap();
+    let yaml = format!(
+        "network: facebook\npage: '{PAGE_ID}'\ntoken: 'file:{}'\nclient_id: '{APP_ID}'\nclient_secret: 'file:{}'\nserver: '{}'\n",
+        file.display(),
+        app_secret.display(),
+        fake.instagram_url()
+    );
+    let (documents, diagnostics) = parse_documents(&SourceFile::new("crier.yaml", yaml), 0);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let config: AccountConfig = from_node(&documents[0]).unwrap();
+    let accounts = BTreeMap::from([(
+        "brand_facebook".to_owned(),
+        Account {
+            name: "brand_facebook".into(),
+            network: Network::Facebook,
+            config,
+        },
+    )]);
+    Connectors::build(&accounts, &client())
+        .unwrap()
+        .get("brand_facebook")
+        .unwrap()
+}
+
+/// A long-lived user token a few days from expiry is exchanged for a new one
+/// (`fb_exchange_token`, with the app's id and secret) before the next call, the Page's token
+/// is read again with it, and both are written back to the secret file, owner-only; the Page
+/// is then called with the new Page token.
+#[tokio::test]
+async fn a_long_lived_token_near_expiry_is_exchanged_and_the_page_token_read_again() {
+    const USER_TOKEN: &str = "EAAG-user-long-lived-1";
+    let fake = FakeMeta::start(USER_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let expires = Utc::now() + TimeDelta::days(3);
+    let connector = renewing_facebook(
+        &fake,
+        &dir,
+        &format!(
+            r#"{{"access_token": "{USER_TOKEN}", "expires_at": "{}"}}"#,
+            expires.to_rfc3339()
+        ),
+    );
+    connector.post(&post("k1", "Renewed")).await.unwrap();
+
+    let exchange = &fake.calls("GET", "/oauth/access_token")[0];
+    assert_eq!(exchange.params["grant_type"], "fb_exchange_token");
+    assert_eq!(exchange.params["client_id"], APP_ID);
+    assert_eq!(exchange.params["client_secret"], APP_SECRET);
+    assert_eq!(exchange.params["fb_exchange_token"], USER_TOKEN);
+    let renewed = fake.renewed_tokens();
+    let (user, page) = (&renewed[0], &renewed[1]);
+    assert!(user.starts_with("EAAG-renewed-"), "{renewed:?}");
+    let page_read = fake
+        .requests()
+        .into_iter()
+        .find(|r| {
+            r.path == format!("/v21.0/{PAGE_ID}")
+                && r.params.get("fields").map(String::as_str) == Some("access_token")
+        })
+        .unwrap();
+    assert_eq!(page_read.bearer.as_deref(), Some(user.as_str()));
+    let feed = &fake.calls("POST", "/feed")[0];
+    assert_eq!(feed.bearer.as_deref(), Some(page.as_str()));
+
+    let file = dir.path().join("facebook.json");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(stored["access_token"], user.as_str());
+    assert_eq!(stored["page_token"], page.as_str());
+    let until: chrono::DateTime<Utc> = stored["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(until > Utc::now() + TimeDelta::days(59), "{until}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Not due any more: the next call renews nothing.
+    connector.post(&post("k2", "Again")).await.unwrap();
+    assert_eq!(fake.calls("GET", "/oauth/access_token").len(), 1);
+    assert_eq!(
+        fake.calls("POST", "/feed")[1].bearer.as_deref(),
+        Some(page.as_str())
+    );
+}
+
+/// A long-lived token that can no longer be renewed (expired, or access revoked) fails the
+/// account's check with what to do, and the file is left as it was.
+#[tokio::test]
+async fn a_token_that_cannot_be_renewed_fails_the_check_saying_what_to_do() {
+    const USER_TOKEN: &str = "EAAG-user-long-lived-2";
+    let fake = FakeMeta::start(USER_TOKEN);
+    fake.revoke(USER_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let written = format!(
+        r#"{{"access_token": "{USER_TOKEN}", "expires_at": "{}", "page_token": "EAAG-page-old"}}"#,
+        (Utc::now() + TimeDelta::hours(5)).to_rfc3339()
+    );
+    let connector = renewing_facebook(&fake, &dir, &written);
+    let err = connector.health().await.unwrap_err();
+    let SendError::Permanent { reason } = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        reason.starts_with(
+            "Facebook would not renew the long-lived token of account `brand_facebook` (code 190: Error validating access token"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains(
+            "get a new one (see \"Facebook\" under Networks in crier's README) and write it to"
+        ),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("facebook.json")).unwrap(),
+        written
+    );
+}
+
+/// A token set with an expiry needs the app's id and secret to be renewed: the registry says
+/// so instead of letting it lapse.
+#[test]
+fn a_token_set_without_the_apps_secret_is_refused_when_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("facebook.json");
+    std::fs::write(
+        &file,
+        r#"{"access_token": "EAAG-x", "expires_at": "2027-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let yaml = format!(
+        "network: facebook\npage: '{PAGE_ID}'\ntoken: 'file:{}'\n",
+        file.display()
+    );
+    let (documents, _) = parse_documents(&SourceFile::new("crier.yaml", yaml), 0);
+    let config: AccountConfig = from_node(&documents[0]).unwrap();
+    let accounts = BTreeMap::from([(
+        "brand_facebook".to_owned(),
+        Account {
+            name: "brand_facebook".into(),
+            network: Network::Facebook,
+            config,
+        },
+    )]);
+    let errors = Connectors::build(&accounts, &client()).unwrap_err();
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("add `client_id` and `client_secret` to the account"),
+        "{}",
+        errors[0]
+    );
 }

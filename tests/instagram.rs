@@ -560,3 +560,164 @@ async fn a_comment_is_read_again_as_it_is_now_or_as_gone() {
     fake.remove_comment(&entry);
     assert_eq!(connector.fetch_post(&id).await.unwrap(), None);
 }
+
+/// A folder with `brand_instagram` on the fake and a campaign posting `Launch day` with an
+/// image at 10:00, fired into `store`; the dispatcher that sends it, with connectors of its
+/// own (a new process's, which never saw what an earlier one made).
+fn fired_launch(
+    fake: &FakeMeta,
+    store: &std::sync::Arc<dyn crier::store::Store>,
+) -> ([tempfile::TempDir; 2], crier::engine::Dispatcher) {
+    use chrono::TimeZone as _;
+    use crier::engine::{Dispatcher, Engine, EngineParts, RetryPolicy};
+    use std::sync::Arc;
+
+    let secrets = tempfile::tempdir().unwrap();
+    let token = secrets.path().join("instagram-token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let config = format!(
+        "timezone: UTC\nhttp: {{ timeout: 30s, connect_timeout: 2s }}\naccounts:\n  brand_instagram: {{ network: instagram, user: '{IG_USER}', token: 'file:{}', media_url: '{MEDIA_URL}', server: '{}' }}\n",
+        token.display(),
+        fake.instagram_url()
+    );
+    let campaign = "kind: campaign\nname: launch\nposts:\n  - id: teaser\n    at: \"2026-12-01 10:00\"\n    to: brand_instagram\n    text: Launch day\n    media: [look.png]\n";
+    let (dir, plan) = crate::support::playbooks::valid_plan(
+        &config,
+        &[("launch.yaml", campaign), ("look.png", "\u{89}PNG")],
+    );
+    let start = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 9, 59, 0).unwrap();
+    if store
+        .history(&crier::store::HistoryFilter::default())
+        .unwrap()
+        .is_empty()
+    {
+        let mut engine =
+            Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), start).unwrap();
+        engine.start(start).unwrap();
+        engine.fire_due(ten()).unwrap();
+    }
+    let client = http::client(&plan.http).unwrap();
+    let connectors = Connectors::build(&plan.accounts, &client).unwrap();
+    let dispatcher = Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default());
+    dispatcher.set_plan(plan);
+    ([dir, secrets], dispatcher)
+}
+
+fn ten() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone as _;
+    chrono::Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap()
+}
+
+/// Sends what is due in a task, and kills it (as a crash would) once `reached` holds: its
+/// send stays claimed and in flight in the store.
+async fn crash_when(dispatcher: crier::engine::Dispatcher, reached: impl Fn() -> bool) {
+    let task = tokio::spawn(async move {
+        let _ = dispatcher.dispatch_due(ten, None).await;
+    });
+    let mut waited = 0;
+    while !reached() {
+        assert!(waited < 400, "the send never got that far");
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+    let _ = task.await;
+}
+
+/// The one send of the store.
+fn the_send(store: &std::sync::Arc<dyn crier::store::Store>) -> crier::store::OutboxView {
+    store
+        .history(&crier::store::HistoryFilter::default())
+        .unwrap()
+        .remove(0)
+        .outbox
+        .remove(0)
+}
+
+/// A crash after the container was made and before it was published: the container's id
+/// was kept with the send in the store, so the next process asks its status (ready, not
+/// published) and publishes that container; no second container, exactly one post.
+#[tokio::test]
+async fn a_crash_before_publishing_publishes_the_kept_container_after_the_restart() {
+    use crier::store::{OutboxState, SqliteStore, Store};
+    use std::sync::Arc;
+
+    let fake = FakeMeta::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crier.db");
+    // The publish request never arrives while the first process lives.
+    fake.push_fault("media_publish", Fault::Stall(Duration::from_secs(60)));
+    {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+        let (_folder, dispatcher) = fired_launch(&fake, &store);
+        crash_when(dispatcher, || {
+            !fake.calls("POST", "media_publish").is_empty()
+        })
+        .await;
+    }
+    assert_eq!(fake.containers().len(), 1);
+    assert!(fake.published().is_empty());
+    let container = fake.containers()[0].id.clone();
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+    let later = ten() + chrono::TimeDelta::minutes(1);
+    let recovered = store.recover_in_doubt(later.timestamp_millis()).unwrap();
+    assert_eq!(recovered.in_doubt, 1);
+    let (_folder, dispatcher) = fired_launch(&fake, &store);
+    dispatcher.dispatch_due(|| later, None).await.unwrap();
+
+    let send = the_send(&store);
+    assert_eq!(send.state, OutboxState::Sent, "{send:?}");
+    assert_eq!(fake.containers().len(), 1, "no second container");
+    assert_eq!(fake.published().len(), 1, "exactly one post");
+    assert_eq!(fake.published()[0].container, container);
+    assert_eq!(
+        send.remote_id.as_deref(),
+        Some(fake.published()[0].id.as_str())
+    );
+    let status_reads = fake.calls("GET", container.as_str());
+    assert!(
+        !status_reads.is_empty(),
+        "the kept container's status was asked"
+    );
+}
+
+/// A crash after the publish request left (Meta published; the answer never came back):
+/// the kept container says `PUBLISHED`, so the next process records the post it finds and
+/// publishes nothing.
+#[tokio::test]
+async fn a_crash_after_publishing_records_the_post_the_kept_container_became() {
+    use crier::store::{OutboxState, SqliteStore, Store};
+    use std::sync::Arc;
+
+    let fake = FakeMeta::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crier.db");
+    fake.push_fault("media_publish", Fault::Slow(Duration::from_secs(60)));
+    {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+        let (_folder, dispatcher) = fired_launch(&fake, &store);
+        crash_when(dispatcher, || !fake.published().is_empty()).await;
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+    let later = ten() + chrono::TimeDelta::minutes(1);
+    assert_eq!(
+        store
+            .recover_in_doubt(later.timestamp_millis())
+            .unwrap()
+            .in_doubt,
+        1
+    );
+    let (_folder, dispatcher) = fired_launch(&fake, &store);
+    dispatcher.dispatch_due(|| later, None).await.unwrap();
+
+    let send = the_send(&store);
+    assert_eq!(send.state, OutboxState::Sent, "{send:?}");
+    assert_eq!(fake.containers().len(), 1);
+    assert_eq!(fake.published().len(), 1, "exactly one post");
+    assert_eq!(fake.calls("POST", "media_publish").len(), 1);
+    assert_eq!(
+        send.remote_id.as_deref(),
+        Some(fake.published()[0].id.as_str())
+    );
+}

@@ -243,7 +243,7 @@ async fn replies_metrics_and_delete() {
 fn the_table_and_validation_know_linkedin() {
     let caps = Network::Linkedin.capabilities();
     assert!(caps.post && caps.reply && caps.media && caps.delete && caps.metrics && caps.lookup);
-    assert!(!caps.read_mentions && !caps.direct_message);
+    assert!(caps.read_mentions && !caps.search_hashtags && !caps.direct_message);
     let limit = Network::Linkedin.text_limit().unwrap();
     assert_eq!((limit.max, limit.unit), (3000, "characters"));
     let config =
@@ -256,5 +256,236 @@ fn the_table_and_validation_know_linkedin() {
             .contains("account `brand_linkedin` on `linkedin` needs `author`")),
         "{:?}",
         validated.diagnostics
+    );
+}
+
+/// `crier accounts connect` for a LinkedIn organization: LinkedIn's authorization page is
+/// asked for the organization's scopes (with `state` and a PKCE challenge), the code is
+/// exchanged with the app's id and secret, and the tokens are written owner-only, ready for
+/// the connector.
+#[tokio::test]
+async fn accounts_connect_authorizes_the_organization_and_writes_the_tokens() {
+    use std::collections::BTreeMap;
+    use std::io::{BufRead as _, BufReader};
+
+    let fake = FakeLinkedin::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets").join("linkedin.json");
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  brand_linkedin: {{ network: linkedin, author: '{ORG}', token: 'file:{}', client_id: {CLIENT_ID}, client_secret: env:CRIER_TEST_LINKEDIN_SECRET, server: '{}' }}\n",
+            file.display(),
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["accounts", "connect", "brand_linkedin", "--port", "0"])
+        .arg(dir.path())
+        .env("CRIER_TEST_LINKEDIN_SECRET", CLIENT_SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let page = format!("{}/oauth/v2/authorization?", fake.url());
+    let mut address = None;
+    for _ in 0..10 {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(url) = line.trim().strip_prefix(page.as_str()) {
+            address = Some(url.to_owned());
+            break;
+        }
+    }
+    let address = address.expect("the authorization address is printed");
+    let query: BTreeMap<String, String> = reqwest::Url::parse(&format!("http://l/?{address}"))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["client_id"], CLIENT_ID);
+    assert_eq!(
+        query["scope"],
+        "w_organization_social r_organization_social rw_organization_admin"
+    );
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert!(!query["state"].is_empty());
+    assert!(query["redirect_uri"].starts_with("http://127.0.0.1:"));
+    // The administrator approves; LinkedIn sends the browser back with the code.
+    let code = fake.authorize(&query["redirect_uri"]);
+    let back = format!(
+        "{}?code={code}&state={}",
+        query["redirect_uri"], query["state"]
+    );
+    let answer = reqwest::get(&back).await.unwrap().text().await.unwrap();
+    assert!(answer.contains("crier is authorized"), "{answer}");
+    let status = {
+        let mut waited = 0;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(waited < 200, "crier accounts connect did not end");
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert!(status.success());
+    let exchange = &fake.calls("POST", "/oauth/v2/accessToken")[0];
+    assert_eq!(exchange.method, "POST");
+    let stored = TokenSet::parse(&std::fs::read_to_string(&file).unwrap(), None).unwrap();
+    assert_eq!(stored.refresh_token.as_deref(), Some(REFRESH));
+    assert!(stored.expires_at.is_some());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (tokens, file) = UserToken::read_secret(
+        &format!("file:{}", file.display()),
+        &Secret::new(std::fs::read_to_string(&file).unwrap()),
+    )
+    .unwrap();
+    assert!(tokens.access_token.starts_with("li-granted-"));
+    linkedin(&fake, tokens, file).health().await.unwrap();
+}
+
+/// A member's account asks only for posting as the member; an account without the app's
+/// secret is refused before anything is opened (LinkedIn exchanges codes only with it).
+#[test]
+fn accounts_connect_asks_a_member_for_member_scopes_and_wants_the_secret() {
+    use crier::connectors::linkedin::{MEMBER_SCOPES, ORGANIZATION_SCOPES};
+    let server: reqwest::Url = "https://api.linkedin.com".parse().unwrap();
+    let member = LinkedinConnector::authorization(&server, "urn:li:person:abc", CLIENT_ID, None);
+    assert_eq!(member.scopes, MEMBER_SCOPES);
+    assert!(
+        member
+            .authorize_url
+            .as_str()
+            .starts_with("https://www.linkedin.com/oauth/v2/authorization")
+    );
+    let organization = LinkedinConnector::authorization(&server, ORG, CLIENT_ID, None);
+    assert_eq!(organization.scopes, ORGANIZATION_SCOPES);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  brand_linkedin: {{ network: linkedin, author: '{ORG}', token: 'file:secrets/li.json', client_id: {CLIENT_ID} }}\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["accounts", "connect", "brand_linkedin", "--port", "0"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("add `client_secret`"), "{said}");
+}
+
+/// The comments on the organization's recent posts are read as mentions, each post's page by
+/// page (`start`, `count`, until `paging.total`), oldest first, the organization's own
+/// left out; the cursor (the newest comment's time) reads only newer ones next time.
+#[tokio::test]
+async fn comments_on_the_organizations_posts_are_read_page_by_page_after_the_cursor() {
+    let fake = FakeLinkedin::start(ACCESS, REFRESH);
+    let connector = bare(&fake);
+    let sent = connector.post(&post("k1", "Which colour?")).await.unwrap();
+    let start = Utc::now().timestamp_millis() - 3_600_000;
+    let fan = "urn:li:person:fan42";
+    for n in 0..70 {
+        fake.add_comment(
+            &sent.remote_id,
+            fan,
+            &format!("yellow {n}"),
+            start + n * 1000,
+        );
+    }
+    let mut answer = post("k2", "Thanks!");
+    answer.reply_to = Some(sent.remote_id.clone());
+    connector.post(&answer).await.unwrap();
+
+    let page = connector.mentions(None).await.unwrap();
+    assert_eq!(
+        page.mentions.len(),
+        70,
+        "the organization's own answer is left out"
+    );
+    assert_eq!(page.mentions[0].text, "yellow 0");
+    assert_eq!(page.mentions[0].author.id, fan);
+    assert_eq!(
+        page.mentions[0].in_reply_to.as_deref(),
+        Some(sent.remote_id.as_str())
+    );
+    assert!(page.mentions[0].id.starts_with("urn:li:comment:("));
+    let reads = fake.calls("GET", "/comments");
+    assert_eq!(reads.len(), 2, "two pages of 50");
+    assert_eq!(reads[1].query["start"], "50");
+    assert!(reads[0].raw_path.contains("urn%3Ali%3Ashare%3A"));
+
+    // Read again as it is now, or as gone.
+    let third = page.mentions[2].id.clone();
+    let again = connector.fetch_post(&third).await.unwrap().unwrap();
+    assert_eq!(
+        (again.text.as_str(), again.author.id.as_str()),
+        ("yellow 2", fan)
+    );
+    fake.remove_comment(&third);
+    assert_eq!(connector.fetch_post(&third).await.unwrap(), None);
+
+    fake.add_comment(
+        &sent.remote_id,
+        fan,
+        "late",
+        Utc::now().timestamp_millis() + 1000,
+    );
+    let next = connector.mentions(page.cursor.as_deref()).await.unwrap();
+    assert_eq!(
+        next.mentions
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>(),
+        ["late"]
+    );
+}
+
+/// LinkedIn lets only approved partners read a member's comments: a contest reading entries
+/// from a member's account is refused by validation, naming the account.
+#[test]
+fn a_contest_on_a_members_account_is_refused_naming_it() {
+    let config = "timezone: UTC\naccounts:\n  ceo: { network: linkedin, author: 'urn:li:person:abc', token: env:LI_TOKEN }\n  brand: { network: linkedin, author: 'urn:li:organization:1', token: env:LI_TOKEN }\n";
+    let contest = |account: &str| {
+        format!(
+            "kind: contest\nname: giveaway\naccount: {account}\nannounce:\n  at: 2027-03-01 10:00\n  text: Comment to win\nentries:\n  from: replies\n  closes: 2027-03-07 20:00\ndraw:\n  at: 2027-03-07 21:00\n  winners: 1\n  commitment: record\nwinners:\n  reply: \"Congratulations {{{{ winners | mentions }}}}!\"\n"
+        )
+    };
+    let dir = crate::support::playbooks::folder(config, &[("giveaway.yaml", &contest("ceo"))]);
+    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let said: Vec<String> = validated
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        said.iter().any(|d| d.contains(
+            "account `ceo` is on linkedin as a member, which cannot read mentions and replies"
+        )),
+        "{said:?}"
+    );
+    let dir = crate::support::playbooks::folder(config, &[("giveaway.yaml", &contest("brand"))]);
+    let validated = crier::cli::load_and_validate(dir.path()).unwrap();
+    let said: Vec<String> = validated
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        !said.iter().any(|d| d.contains("cannot read mentions")),
+        "{said:?}"
     );
 }

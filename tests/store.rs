@@ -51,6 +51,7 @@ contract!(
     claims_can_be_limited_to_one_run,
     sends_left_sending_are_recovered_in_doubt,
     only_the_claimant_marks_renews_and_finishes_its_sends,
+    a_sends_handle_is_kept_by_its_claimant_across_a_take_back,
     a_claim_leaves_the_accounts_it_is_told_to,
     a_service_takes_back_a_stopped_services_claims_at_once,
     a_repeated_idempotency_key_is_ignored,
@@ -693,6 +694,48 @@ fn sends_left_sending_are_recovered_in_doubt(store: &dyn Store) {
         store.claim(T + 300, 10, None).unwrap()[0].first_attempt_at,
         Some(T + 1)
     );
+}
+
+/// A connector's handle (a media container's id) is kept on the send by the dispatcher
+/// holding its claim, and survives the send being taken back in doubt and claimed again.
+fn a_sends_handle_is_kept_by_its_claimant_across_a_take_back(store: &dyn Store) {
+    let rev = revision(store);
+    commit(store, T, vec![posting(rev, "news", "a", T, &["x"])]);
+    assert_eq!(store.send_handle(1).unwrap(), None);
+    let crashed = "dispatcher-crashed";
+    store
+        .claim_outbox(&claim_by(crashed, T, T + 10, None, &[]), 10)
+        .unwrap();
+    store.mark_in_flight(crashed, &[1], T + 1).unwrap();
+    assert!(
+        !store
+            .keep_send_handle(OWNER, 1, Some("17900000000000001"), T + 1)
+            .unwrap(),
+        "not its claim"
+    );
+    assert!(
+        store
+            .keep_send_handle(crashed, 1, Some("17900000000000001"), T + 2)
+            .unwrap()
+    );
+    assert_eq!(
+        store.send_handle(1).unwrap().as_deref(),
+        Some("17900000000000001")
+    );
+    assert_eq!(store.recover_in_doubt(T + 20).unwrap().in_doubt, 1);
+    assert!(
+        !store.keep_send_handle(crashed, 1, None, T + 21).unwrap(),
+        "taken back: the crashed claim cannot change it"
+    );
+    let again = store.claim(T + 30, 10, None).unwrap();
+    assert!(again[0].check_first);
+    assert_eq!(
+        store.send_handle(1).unwrap().as_deref(),
+        Some("17900000000000001")
+    );
+    assert!(store.keep_send_handle(OWNER, 1, None, T + 31).unwrap());
+    assert_eq!(store.send_handle(1).unwrap(), None);
+    assert_eq!(store.send_handle(99).unwrap(), None, "an unknown send");
 }
 
 fn only_the_claimant_marks_renews_and_finishes_its_sends(store: &dyn Store) {
@@ -1581,7 +1624,20 @@ fn grouped_calls_answer_every_call_alike() {
                                     .map_err(|e| e.to_string())
                             )
                         }
-                        70..=72 => format!("{:?}", store.recover_in_doubt(now).unwrap()),
+                        70..=71 => format!("{:?}", store.recover_in_doubt(now).unwrap()),
+                        72 => {
+                            let id = rng.gen_range(1..40);
+                            let handle = rng.gen_bool(0.7).then(|| format!("c-{id}-{now}"));
+                            let kept = store
+                                .keep_send_handle(
+                                    ["a", "b"][rng.gen_range(0..2)],
+                                    id,
+                                    handle.as_deref(),
+                                    now,
+                                )
+                                .unwrap();
+                            format!("{kept} {:?}", store.send_handle(id).unwrap())
+                        }
                         73..=74 => {
                             let ids: Vec<i64> = (0..rng.gen_range(0..4))
                                 .map(|_| rng.gen_range(1..40))

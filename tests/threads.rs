@@ -182,7 +182,8 @@ async fn metrics_come_from_insights_and_delete_is_idempotent() {
 fn the_table_says_what_threads_can_do() {
     let caps = Network::Threads.capabilities();
     assert!(caps.post && caps.reply && caps.media && caps.delete && caps.metrics && caps.lookup);
-    assert!(!caps.read_mentions && !caps.direct_message && !caps.idempotency_key);
+    assert!(caps.read_mentions);
+    assert!(!caps.search_hashtags && !caps.direct_message && !caps.idempotency_key);
     let limit = Network::Threads.text_limit().unwrap();
     assert_eq!((limit.max, limit.unit), (500, "characters"));
     assert!(!Network::Threads.profile().media_required);
@@ -210,4 +211,150 @@ async fn a_used_up_publishing_limit_waits_without_publishing() {
     );
     assert_eq!(fake.published().len(), 1);
     assert_eq!(fake.calls("POST", "threads_publish").len(), 1);
+}
+
+/// A Threads token days from expiry is refreshed (`th_refresh_token`) before the next call,
+/// written back to its `file:` secret, and sent from then on.
+#[tokio::test]
+async fn a_long_lived_token_near_expiry_is_refreshed_and_written_back() {
+    use chrono::{TimeDelta, Utc};
+    use crier::connectors::Connectors;
+    use crier::diagnostic::SourceFile;
+    use crier::playbook::plan::Account;
+    use crier::playbook::raw::AccountConfig;
+    use crier::playbook::yaml::{from_node, parse_documents};
+
+    let fake = FakeMeta::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("threads.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"access_token": "{TOKEN}", "expires_at": "{}"}}"#,
+            (Utc::now() + TimeDelta::days(2)).to_rfc3339()
+        ),
+    )
+    .unwrap();
+    let yaml = format!(
+        "network: threads\nuser: '{THREADS_USER}'\ntoken: 'file:{}'\nserver: '{}'\n",
+        file.display(),
+        fake.threads_url()
+    );
+    let (documents, diagnostics) = parse_documents(&SourceFile::new("crier.yaml", yaml), 0);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let config: AccountConfig = from_node(&documents[0]).unwrap();
+    let accounts = std::collections::BTreeMap::from([(
+        "brand_threads".to_owned(),
+        Account {
+            name: "brand_threads".into(),
+            network: Network::Threads,
+            config,
+        },
+    )]);
+    let connector = Connectors::build(&accounts, &client())
+        .unwrap()
+        .get("brand_threads")
+        .unwrap();
+    connector
+        .post(&post("k1", "Fresh token", &[]))
+        .await
+        .unwrap();
+
+    let refresh = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/refresh_access_token")
+        .expect("the token was refreshed");
+    assert_eq!(refresh.params["grant_type"], "th_refresh_token");
+    assert_eq!(refresh.params["access_token"], TOKEN);
+    let renewed = fake.renewed_tokens()[0].clone();
+    let publish = &fake.calls("POST", "threads_publish")[0];
+    assert_eq!(publish.bearer.as_deref(), Some(renewed.as_str()));
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(stored["access_token"], renewed.as_str());
+    let until: chrono::DateTime<Utc> = stored["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(until > Utc::now() + TimeDelta::days(59), "{until}");
+}
+
+/// Replies to the profile's posts, at any depth, are read as mentions page by page (each
+/// conversation's `after` cursors), oldest first, the profile's own left out; the cursor (the
+/// newest reply's time) reads only newer ones next time; a reply is read again as it is now,
+/// or as gone.
+#[tokio::test]
+async fn replies_to_the_profiles_posts_are_read_page_by_page_after_the_cursor() {
+    use chrono::{TimeDelta, Utc};
+    let fake = FakeMeta::start(TOKEN);
+    let connector = threads(&fake, None);
+    let post_id = connector
+        .post(&post("k1", "Which colour?", &[]))
+        .await
+        .unwrap()
+        .remote_id;
+    let start = Utc::now() - TimeDelta::minutes(90);
+    let mut replies = Vec::new();
+    for n in 0..60 {
+        replies.push(fake.add_comment(
+            &post_id,
+            "27100000000000042",
+            &format!("yellow {n}"),
+            None,
+            start + TimeDelta::minutes(n),
+        ));
+    }
+    // The profile answering is not a mention; a reply to that answer is.
+    let own = fake.add_comment(
+        &post_id,
+        THREADS_USER,
+        "thanks!",
+        Some(&replies[0]),
+        start + TimeDelta::minutes(61),
+    );
+    fake.add_comment(
+        &post_id,
+        "27100000000000042",
+        "you're welcome",
+        Some(&own),
+        start + TimeDelta::minutes(62),
+    );
+
+    let page = connector.mentions(None).await.unwrap();
+    assert_eq!(page.mentions.len(), 61);
+    assert_eq!(page.mentions[0].text, "yellow 0");
+    assert_eq!(page.mentions[0].author.handle, "@olena_fan");
+    assert_eq!(
+        page.mentions[0].in_reply_to.as_deref(),
+        Some(post_id.as_str())
+    );
+    assert_eq!(page.mentions[60].text, "you're welcome");
+    assert_eq!(page.mentions[60].in_reply_to.as_deref(), Some(own.as_str()));
+    let conversation = fake.calls("GET", "/conversation");
+    assert_eq!(conversation.len(), 2, "two pages of 50");
+    assert_eq!(conversation[1].params["after"], "r-50");
+    assert_eq!(conversation[0].params["reverse"], "false");
+
+    fake.add_comment(&post_id, "27100000000000042", "late", None, Utc::now());
+    let next = connector.mentions(page.cursor.as_deref()).await.unwrap();
+    assert_eq!(
+        next.mentions
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>(),
+        ["late"]
+    );
+
+    let again = connector.fetch_post(&replies[3]).await.unwrap().unwrap();
+    assert_eq!(again.text, "yellow 3");
+    fake.edit_comment(&replies[3], "green 3");
+    assert_eq!(
+        connector
+            .fetch_post(&replies[3])
+            .await
+            .unwrap()
+            .unwrap()
+            .text,
+        "green 3"
+    );
+    fake.remove_comment(&replies[3]);
+    assert_eq!(connector.fetch_post(&replies[3]).await.unwrap(), None);
 }

@@ -849,7 +849,7 @@ async fn accounts_connect_runs_the_authorization_code_flow_with_pkce() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
         said.contains(
-            "crier authorizes itself only on networks whose tokens it renews (x, youtube)"
+            "crier authorizes itself only on networks whose tokens it renews (x, linkedin, youtube)"
         ),
         "{said}"
     );

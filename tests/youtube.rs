@@ -500,3 +500,115 @@ async fn a_video_goes_up_a_chunk_at_a_time() {
     assert_eq!(videos.len(), 1);
     assert_eq!(videos[0].bytes, size);
 }
+
+/// A crash in the middle of an upload: the session's address was kept with the send in the
+/// store before the first byte left, so the next process asks the session how far it got and
+/// sends the rest through it; one session, one video.
+#[tokio::test]
+async fn a_crash_mid_upload_continues_the_kept_session_after_the_restart() {
+    use crier::connectors::Connectors;
+    use crier::engine::{Dispatcher, RetryPolicy};
+    use crier::store::{
+        Batch, HistoryFilter, ItemKey, NewOutbox, NewRun, OutboxState, SqliteStore, Store,
+        idempotency_key,
+    };
+    use std::sync::Arc;
+
+    let fake = FakeYoutube::start(ACCESS, REFRESH);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crier.db");
+    let clip = video(&dir, "launch.mp4", 3000);
+    let dispatcher = |store: &Arc<dyn Store>| {
+        let mut connectors = Connectors::new();
+        // Patient: the hanging upload is cut by the crash, never by a timeout.
+        let client = http::client(&HttpOptions {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(300),
+        })
+        .unwrap();
+        let server: reqwest::Url = fake.url().parse().unwrap();
+        let endpoint =
+            YoutubeConnector::token_endpoint(&server, CLIENT_ID, Some(Secret::new(CLIENT_SECRET)));
+        let token = UserToken::new(
+            "brand_youtube",
+            TokenSet::parse(ACCESS, None).unwrap(),
+            None,
+            endpoint,
+            client.clone(),
+        );
+        let connector = YoutubeConnector::new("brand_youtube", server, token, "unlisted", client);
+        connectors.insert("brand_youtube", Arc::new(connector));
+        Dispatcher::new(store.clone(), Arc::new(connectors), RetryPolicy::default())
+    };
+    let at = Utc::now();
+    let now = move || at;
+    fake.push_fault("/upload/session/", Fault::HangMidUpload);
+    {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+        let revision = store.record_revision("rev", at.timestamp_millis()).unwrap();
+        let key = ItemKey::new("launch", "film");
+        let mut run = NewRun::running(key.clone(), at.timestamp_millis(), revision);
+        let mut sent = post("", "The launch film", vec![clip.clone()]);
+        sent.idempotency_key = idempotency_key(&key, at.timestamp_millis(), 0, "brand_youtube");
+        run.outbox.push(NewOutbox {
+            step: 0,
+            account: "brand_youtube".into(),
+            post: sent,
+            due: at.timestamp_millis(),
+        });
+        store
+            .commit(&Batch {
+                now: at.timestamp_millis(),
+                runs: vec![run],
+                ..Batch::default()
+            })
+            .unwrap();
+        let first = dispatcher(&store);
+        let task = tokio::spawn(async move {
+            let _ = first.dispatch_due(now, None).await;
+        });
+        let mut waited = 0;
+        while fake.session_bytes().first().copied().unwrap_or(0) == 0 {
+            assert!(waited < 400, "the upload never started");
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        task.abort();
+        let _ = task.await;
+    }
+    assert_eq!(fake.session_bytes(), [1500]);
+    assert!(fake.videos().is_empty());
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+    let later = at + TimeDelta::minutes(1);
+    assert_eq!(
+        store
+            .recover_in_doubt(later.timestamp_millis())
+            .unwrap()
+            .in_doubt,
+        1
+    );
+    dispatcher(&store)
+        .dispatch_due(|| later, None)
+        .await
+        .unwrap();
+
+    let send = store.history(&HistoryFilter::default()).unwrap()[0].outbox[0].clone();
+    assert_eq!(send.state, OutboxState::Sent, "{send:?}");
+    assert_eq!(
+        fake.sessions_opened(),
+        1,
+        "the kept session, not a second one"
+    );
+    assert_eq!(fake.videos().len(), 1);
+    assert_eq!(fake.videos()[0].bytes, 3000);
+    assert_eq!(
+        send.remote_id.as_deref(),
+        Some(fake.videos()[0].id.as_str())
+    );
+    let puts = fake.calls("PUT", "/upload/session/");
+    assert_eq!(
+        puts.last().unwrap().headers["content-range"],
+        "bytes 1500-2999/3000"
+    );
+}

@@ -210,6 +210,29 @@ pub trait Connector: Send + Sync + fmt::Debug {
         let _ = first_attempt;
         self.lookup(post).await
     }
+    /// `post` for a send whose handle `resume` keeps (see [`resume`]): a network that makes
+    /// a post in several requests (a media container, then its publication) keeps its
+    /// handle there before the request that publishes, and continues from a kept one.
+    /// Others post as `post` does.
+    async fn post_resuming(
+        &self,
+        post: &OutgoingPost,
+        resume: &dyn resume::Resume,
+    ) -> Result<Delivered, SendError> {
+        let _ = resume;
+        self.post(post).await
+    }
+    /// `lookup_since` for a send whose handle `resume` keeps: the kept handle, when there is
+    /// one, says whether the post went out.
+    async fn lookup_resuming(
+        &self,
+        post: &OutgoingPost,
+        first_attempt: Option<DateTime<Utc>>,
+        resume: &dyn resume::Resume,
+    ) -> Result<Lookup, SendError> {
+        let _ = resume;
+        self.lookup_since(post, first_attempt).await
+    }
     /// Checks the account can be used (token valid, chat or room reachable) without posting.
     async fn health(&self) -> Result<(), SendError>;
     /// Waits until the network's documented limits let `post` be sent, and holds its place
@@ -316,6 +339,7 @@ pub mod pacing;
 pub mod paging;
 pub mod recording;
 pub mod registry;
+pub mod resume;
 pub mod secret;
 pub mod slack;
 pub mod telegram;

@@ -518,8 +518,13 @@ fn modified(path: &Path) -> Option<DateTime<Utc>> {
 /// Writes `tokens` to `path` as JSON: to a temporary file beside it, readable by its owner
 /// only, then renamed over it, so a crash leaves either the old tokens or the new ones.
 pub fn write_tokens(path: &Path, tokens: &TokenSet) -> std::io::Result<()> {
+    write_secret_json(path, tokens)
+}
+
+/// Writes `value` to the secret file `path` as `write_tokens` does: whole, owner-only.
+pub fn write_secret_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     use std::io::Write as _;
-    let json = serde_json::to_string_pretty(tokens).expect("a token set serialises");
+    let json = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())

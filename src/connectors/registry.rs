@@ -350,8 +350,47 @@ pub fn authorization(
                 file()?,
             ))
         }
+        Network::Linkedin => {
+            let client_id = config
+                .client_id
+                .as_ref()
+                .map(|c| c.value.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    format!("account `{name}`: a `linkedin` account needs `client_id`")
+                })?;
+            let secret = match &config.client_secret {
+                Some(reference) => Some(
+                    secret::resolve(name, "client_secret", &reference.value)
+                        .map_err(|e| e.to_string())?,
+                ),
+                None => {
+                    return Err(format!(
+                        "account `{name}`: LinkedIn exchanges the code only with the app's secret: add `client_secret`"
+                    ));
+                }
+            };
+            let author = config
+                .author
+                .as_ref()
+                .map(|a| a.value.trim().to_owned())
+                .unwrap_or_default();
+            let server = match &config.server {
+                Some(server) => {
+                    parse_http_url(name, "server", &server.value).map_err(|e| e.to_string())?
+                }
+                None => Url::parse(super::linkedin::DEFAULT_SERVER)
+                    .expect("the default server is a URL"),
+            };
+            Ok((
+                super::linkedin::LinkedinConnector::authorization(
+                    &server, &author, &client_id, secret,
+                ),
+                file()?,
+            ))
+        }
         other => Err(format!(
-            "account `{name}`: crier authorizes itself only on networks whose tokens it renews (x, youtube); a `{}` account takes a token made as the README's section on {} says",
+            "account `{name}`: crier authorizes itself only on networks whose tokens it renews (x, linkedin, youtube); a `{}` account takes a token made as the README's section on {} says",
             other.name(),
             other.profile().title
         )),

@@ -13,7 +13,9 @@ use tokio::task::JoinSet;
 
 use super::events::{Events, ServiceEvent};
 use super::gate;
+use super::send_handles::KeptOnRow;
 use crate::connectors::registry::Connectors;
+use crate::connectors::resume::Resume;
 use crate::connectors::{Capabilities, Connector, Lookup, SendError};
 use crate::network::Network;
 use crate::playbook::plan::Plan;
@@ -381,9 +383,11 @@ impl Dispatcher {
         };
         let started = rows.len();
         let connectors = self.connectors();
+        let owner: Arc<str> = Arc::from(self.owner.as_str());
         for row in rows {
             let connector = connectors.get(&row.account);
-            flight.start(row, connector);
+            let handle = KeptOnRow::new(&self.store, owner.clone(), row.id);
+            flight.start(row, connector, handle);
         }
         Ok(started)
     }
@@ -676,7 +680,7 @@ impl Flight {
             .collect()
     }
 
-    fn start(&mut self, row: OutboxRow, connector: Option<Arc<dyn Connector>>) {
+    fn start(&mut self, row: OutboxRow, connector: Option<Arc<dyn Connector>>, handle: KeptOnRow) {
         let limit = connector
             .as_ref()
             .map_or(PER_ACCOUNT, |c| in_flight_limit(c.network()));
@@ -712,7 +716,7 @@ impl Flight {
                 return (row, Attempt::NotMade);
             }
             let result = match connector {
-                Some(connector) => send(connector.as_ref(), &row).await,
+                Some(connector) => send(connector.as_ref(), &row, &handle).await,
                 None => Err(SendError::Permanent {
                     reason: format!("no connector for account `{}`", row.account),
                 }),
@@ -772,10 +776,18 @@ fn unconfirmed(reason: &str) -> String {
 }
 
 /// One attempt: look the post up first when an earlier attempt may have gone through.
-async fn send(connector: &dyn Connector, row: &OutboxRow) -> Result<String, SendError> {
+/// `handle` is what the connector keeps on the send's row between its requests.
+async fn send(
+    connector: &dyn Connector,
+    row: &OutboxRow,
+    handle: &dyn Resume,
+) -> Result<String, SendError> {
     if row.check_first {
         let first_attempt = row.first_attempt_at.map(from_millis);
-        match connector.lookup_since(&row.post, first_attempt).await? {
+        match connector
+            .lookup_resuming(&row.post, first_attempt, handle)
+            .await?
+        {
             Lookup::Found(delivered) => return Ok(delivered.remote_id),
             Lookup::NotFound => {}
             Lookup::Unsupported if cannot_confirm(connector.capabilities()) => {
@@ -788,7 +800,7 @@ async fn send(connector: &dyn Connector, row: &OutboxRow) -> Result<String, Send
     }
     let delivered = match &row.post.direct_to {
         Some(recipient) => connector.direct_message(recipient, &row.post).await,
-        None => connector.post(&row.post).await,
+        None => connector.post_resuming(&row.post, handle).await,
     };
     delivered.map(|delivered| delivered.remote_id)
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 mod missed;
 pub mod rehearse;
 mod rehearse_crises;
+mod send_handles;
 pub mod service;
 mod steps;
 pub mod timeline;

@@ -180,13 +180,13 @@ impl Network {
             ),
             Network::Threads => (
                 "Threads",
-                caps([Y, Y, Y, N, Y], [N, N, Y, Y, N]),
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
                 TextRules::limited(Characters, 500),
                 Some(20),
             ),
             Network::Linkedin => (
                 "LinkedIn",
-                caps([Y, Y, Y, N, Y], [N, N, Y, Y, N]),
+                caps([Y, Y, Y, N, Y], [Y, N, Y, Y, N]),
                 TextRules::limited(Characters, 3000),
                 Some(20),
             ),

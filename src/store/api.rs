@@ -50,6 +50,19 @@ pub trait RunStore: Send + Sync {
         lease_until: Millis,
         now: Millis,
     ) -> StoreResult<usize>;
+    /// What a connector kept for send `id` while making it in several requests (a media
+    /// container's id, an upload session's address), if anything: a later attempt, in any
+    /// process, continues from it.
+    fn send_handle(&self, id: OutboxId) -> StoreResult<Option<String>>;
+    /// Keeps `handle` for send `id` (`None` forgets it) while `owner` holds its claim;
+    /// whether it did (a send taken back meanwhile is left alone, and must not go on).
+    fn keep_send_handle(
+        &self,
+        owner: &str,
+        id: OutboxId,
+        handle: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<bool>;
     /// Records what happened to sends `owner` claimed and settles the runs they finish.
     /// A send no longer claimed by `owner` (its lease passed and it was taken back) is left
     /// alone: its id is returned, and its result is not recorded.

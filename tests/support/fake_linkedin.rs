@@ -4,8 +4,9 @@
 //! `POST /rest/images?action=initializeUpload` names an upload URL (`PUT /upload/<n>`) and an
 //! image URN; comments under `/rest/socialActions/{urn}/comments`; `GET /rest/posts?q=author`;
 //! `GET /rest/socialActions/{urn}`; `GET /rest/networkSizes/{urn}`; `DELETE
-//! /rest/posts/{urn}`; tokens renewed at `POST /oauth/v2/accessToken` (client id and secret in
-//! the form). URNs in paths come percent-encoded. Refusals are
+//! /rest/posts/{urn}`; comments read page by page (`start`, `count`, `paging.total`); tokens
+//! granted for an authorization code and renewed at `POST /oauth/v2/accessToken` (client id
+//! and secret in the form). URNs in paths come percent-encoded. Refusals are
 //! `{"message", "status", "serviceErrorCode"}`.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -57,6 +58,8 @@ pub struct FakePost {
 }
 
 struct Inner {
+    /// Authorization codes handed out, with the redirect they were sent to.
+    codes: Vec<(String, String)>,
     access: Vec<String>,
     refresh: String,
     faults: VecDeque<(String, Fault)>,
@@ -79,6 +82,7 @@ pub struct FakeLinkedin {
 impl FakeLinkedin {
     pub fn start(access: &str, refresh: &str) -> FakeLinkedin {
         let inner = Arc::new(Mutex::new(Inner {
+            codes: Vec::new(),
             access: vec![access.into()],
             refresh: refresh.into(),
             faults: VecDeque::new(),
@@ -133,6 +137,29 @@ impl FakeLinkedin {
 
     pub fn uploads(&self) -> Vec<String> {
         self.lock().uploads.clone()
+    }
+
+    /// What LinkedIn's authorization page does once the member approves: a code for
+    /// `redirect`, valid once.
+    pub fn authorize(&self, redirect: &str) -> String {
+        let mut inner = self.lock();
+        let code = format!("AQT-code-{}", inner.codes.len() + 1);
+        inner.codes.push((code.clone(), redirect.into()));
+        code
+    }
+
+    /// A comment by `actor` on the post `urn` at `time` (Unix milliseconds); its URN.
+    pub fn add_comment(&self, urn: &str, actor: &str, text: &str, time: i64) -> String {
+        let mut inner = self.lock();
+        inner.next += 1;
+        let id = format!("urn:li:comment:({urn},{})", inner.next);
+        let body = json!({ "actor": actor, "object": urn, "message": { "text": text }, "created": { "time": time } });
+        inner.comments.push((id.clone(), urn.to_owned(), body));
+        id
+    }
+
+    pub fn remove_comment(&self, id: &str) {
+        self.lock().comments.retain(|(c, _, _)| c != id);
     }
 
     pub fn revoke_access(&self) {
@@ -191,6 +218,36 @@ async fn handle(
         });
         if path == "/oauth/v2/accessToken" {
             let form = pairs(&String::from_utf8_lossy(&body));
+            // The authorization-code grant: the code, the same redirect, the app's id and secret.
+            if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
+                let code = form.get("code").cloned().unwrap_or_default();
+                let redirect = form.get("redirect_uri").cloned().unwrap_or_default();
+                let Some(index) = inner
+                    .codes
+                    .iter()
+                    .position(|c| *c == (code.clone(), redirect.clone()))
+                else {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(json!({ "error": "invalid_request", "error_description": "Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired. Or external member binding exists" })),
+                    )
+                        .into_response();
+                };
+                if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+                    || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
+                {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        axum::Json(json!({ "error": "invalid_client", "error_description": "Client authentication failed" })),
+                    )
+                        .into_response();
+                }
+                inner.codes.remove(index);
+                inner.next += 1;
+                let access = format!("li-granted-{}", inner.next);
+                inner.access.push(access.clone());
+                return axum::Json(json!({ "access_token": access, "expires_in": 5_184_000, "refresh_token": inner.refresh, "refresh_token_expires_in": 31_536_000, "scope": "r_organization_social,rw_organization_admin,w_organization_social" })).into_response();
+            }
             if form.get("grant_type").map(String::as_str) != Some("refresh_token")
                 || form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
                 || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
@@ -340,10 +397,52 @@ fn api(
             }
             inner.next += 1;
             let id = format!("urn:li:comment:({urn},{})", inner.next);
-            inner.comments.push((id.clone(), (*urn).to_owned(), body.clone()));
+            let mut body = body.clone();
+            body["created"] = json!({ "time": Utc::now().timestamp_millis() });
+            inner.comments.push((id.clone(), (*urn).to_owned(), body));
             let mut response = StatusCode::CREATED.into_response();
             response.headers_mut().insert("x-restli-id", id.parse().unwrap());
             response
+        }
+        ("GET", ["socialActions", urn, "comments", number]) => {
+            let id = format!("urn:li:comment:({urn},{number})");
+            match inner.comments.iter().find(|(c, _, _)| *c == id) {
+                Some((_, _, body)) => axum::Json(json!({
+                    "actor": body["actor"], "commentUrn": id, "id": number, "object": urn,
+                    "message": body["message"], "created": body["created"],
+                }))
+                .into_response(),
+                None => error(StatusCode::NOT_FOUND, "Not Found", 404),
+            }
+        }
+        // Comments newest last, in pages of `count` from `start`, with Rest.li's paging.
+        ("GET", ["socialActions", urn, "comments"]) => {
+            if !inner.posts.iter().any(|p| p.urn == *urn) {
+                return error(StatusCode::NOT_FOUND, "Not Found", 404);
+            }
+            let start: usize = query.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
+            let count: usize = query.get("count").and_then(|s| s.parse().ok()).unwrap_or(10);
+            let all: Vec<&(String, String, Value)> = inner.comments.iter().filter(|(_, on, _)| on == urn).collect();
+            let elements: Vec<Value> = all
+                .iter()
+                .skip(start)
+                .take(count)
+                .map(|(id, on, body)| {
+                    let number = id.rsplit(',').next().unwrap_or("").trim_end_matches(')');
+                    let time = body["created"]["time"].as_i64().unwrap_or(0);
+                    let mut comment = json!({
+                        "actor": body["actor"], "commentUrn": id, "$URN": id, "id": number,
+                        "object": on, "message": body["message"],
+                        "created": { "actor": body["actor"], "time": time },
+                        "lastModified": { "actor": body["actor"], "time": time },
+                    });
+                    if let Some(parent) = body.get("parentComment") {
+                        comment["parentComment"] = parent.clone();
+                    }
+                    comment
+                })
+                .collect();
+            axum::Json(json!({ "elements": elements, "paging": { "start": start, "count": count, "total": all.len(), "links": [] } })).into_response()
         }
         ("GET", ["socialActions", urn]) => match inner.posts.iter().find(|p| p.urn == *urn) {
             Some(p) => axum::Json(json!({

@@ -6,6 +6,11 @@
 //! deletion on Threads. The token comes as a bearer; refusals are Meta's error envelope
 //! (`{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`).
 //!
+//! Threads replies are read through `GET /{post}/conversation`. Long-lived tokens are renewed
+//! at `GET /v21.0/oauth/access_token` (`fb_exchange_token`, with the app's id and secret) and
+//! `GET /refresh_access_token` (`th_refresh_token`); a Page's token is read with
+//! `GET /{page}?fields=access_token`.
+//!
 //! Faults are queued for a request whose path ends with a given edge (`media_publish`).
 
 use std::collections::BTreeMap;
@@ -29,6 +34,9 @@ pub const PAGE_FOLLOWERS: u64 = 12_000;
 pub const FAN_ID: &str = "7100000000000042";
 pub const THREADS_USER: &str = "27100000000000001";
 pub const IG_FOLLOWERS: u64 = 8_800;
+/// The Meta app's id and secret, for the renewal of long-lived tokens.
+pub const APP_ID: &str = "1234567890123456";
+pub const APP_SECRET: &str = "meta-app-secret";
 pub const THREADS_FOLLOWERS: u64 = 640;
 
 /// A way to misbehave, for one request.
@@ -49,6 +57,9 @@ pub enum Fault {
     Slow(Duration),
     /// Does the request, then closes the connection without answering.
     AcceptThenDrop,
+    /// Does nothing and answers nothing for this long (a request that never arrived, as
+    /// far as anyone can tell), then a 503.
+    Stall(Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +106,10 @@ pub struct FbComment {
 
 struct Inner {
     token: String,
+    /// Tokens handed out by renewals (and Page tokens), accepted as well as `token`.
+    renewed: Vec<String>,
+    /// Tokens that no longer work (expired or revoked).
+    revoked: Vec<String>,
     comments: Vec<FbComment>,
     faults: Vec<(String, Fault)>,
     requests: Vec<Received>,
@@ -118,6 +133,8 @@ impl FakeMeta {
     pub fn start(token: &str) -> FakeMeta {
         let inner = Arc::new(Mutex::new(Inner {
             token: token.into(),
+            renewed: Vec::new(),
+            revoked: Vec::new(),
             comments: Vec::new(),
             faults: Vec::new(),
             requests: Vec::new(),
@@ -188,6 +205,16 @@ impl FakeMeta {
             shares: 0,
         });
         id
+    }
+
+    /// `token` no longer works: it expired or its person revoked crier's access.
+    pub fn revoke(&self, token: &str) {
+        self.lock().revoked.push(token.into());
+    }
+
+    /// The tokens renewals handed out, in order.
+    pub fn renewed_tokens(&self) -> Vec<String> {
+        self.lock().renewed.clone()
     }
 
     /// The Threads profile has published `count` more posts through the API today.
@@ -322,7 +349,14 @@ async fn handle(
             params: params.clone(),
             bearer: bearer.clone(),
         });
-        if bearer.as_deref() != Some(inner.token.as_str()) || params.contains_key("access_token") {
+        if let Some(answer) = renewal(&mut inner, &path, &params, bearer.as_deref()) {
+            return answer;
+        }
+        let known = bearer.as_deref().is_some_and(|b| {
+            (b == inner.token || inner.renewed.iter().any(|r| r == b))
+                && !inner.revoked.iter().any(|r| r == b)
+        });
+        if !known || params.contains_key("access_token") {
             return graph_error(
                 400,
                 190,
@@ -358,12 +392,16 @@ async fn handle(
             }
             _ => {}
         }
-        let segments: Vec<String> = path
-            .trim_start_matches('/')
-            .split('/')
-            .map(str::to_owned)
-            .collect();
-        let answer = api(&mut inner, &method, &segments, &params);
+        let answer = if matches!(fault, Some(Fault::Stall(_))) {
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        } else {
+            let segments: Vec<String> = path
+                .trim_start_matches('/')
+                .split('/')
+                .map(str::to_owned)
+                .collect();
+            api(&mut inner, &method, &segments, &params)
+        };
         (fault, answer)
     };
     match fault {
@@ -378,7 +416,7 @@ async fn handle(
             );
             answer
         }
-        Some(Fault::Slow(delay)) => {
+        Some(Fault::Slow(delay) | Fault::Stall(delay)) => {
             tokio::time::sleep(delay).await;
             answer
         }
@@ -388,6 +426,75 @@ async fn handle(
         }
         _ => answer,
     }
+}
+
+/// The renewal of long-lived tokens: `GET /{version}/oauth/access_token` with
+/// `grant_type=fb_exchange_token` (the app's id and secret, and the token to exchange), `GET
+/// /refresh_access_token` with `grant_type=th_refresh_token` (Threads), and a Page's token
+/// (`GET /{page}?fields=access_token` with a user token); `None` for any other request.
+fn renewal(
+    inner: &mut Inner,
+    path: &str,
+    params: &BTreeMap<String, String>,
+    bearer: Option<&str>,
+) -> Option<Response> {
+    let valid = |inner: &Inner, token: &str| {
+        (token == inner.token || inner.renewed.iter().any(|r| r == token))
+            && !inner.revoked.iter().any(|r| r == token)
+    };
+    let expired = || {
+        graph_error(
+            400,
+            190,
+            Some(463),
+            "Error validating access token: Session has expired on Friday, 04-Dec-26 10:00:00 PST.",
+        )
+    };
+    let grant = params.get("grant_type").map(String::as_str);
+    let prefix = match (path, grant) {
+        ("/v21.0/oauth/access_token", Some("fb_exchange_token")) => {
+            if params.get("client_id").map(String::as_str) != Some(APP_ID)
+                || params.get("client_secret").map(String::as_str) != Some(APP_SECRET)
+            {
+                return Some(graph_error(400, 1, None, "Error validating client secret."));
+            }
+            let old = params.get("fb_exchange_token").cloned().unwrap_or_default();
+            if !valid(inner, &old) {
+                return Some(expired());
+            }
+            "EAAG-renewed"
+        }
+        ("/refresh_access_token", Some("th_refresh_token")) => {
+            let old = params.get("access_token").cloned().unwrap_or_default();
+            if !valid(inner, &old) {
+                return Some(expired());
+            }
+            "THAA-renewed"
+        }
+        _ => {
+            if path == format!("/v21.0/{PAGE_ID}")
+                && params.get("fields").map(String::as_str) == Some("access_token")
+            {
+                if !bearer.is_some_and(|b| valid(inner, b)) {
+                    return Some(expired());
+                }
+                let page = format!("EAAG-page-{}", next_id(inner));
+                inner.renewed.push(page.clone());
+                return Some(
+                    axum::Json(json!({ "access_token": page, "id": PAGE_ID })).into_response(),
+                );
+            }
+            return None;
+        }
+    };
+    let token = format!("{prefix}-{}", next_id(inner));
+    inner.renewed.push(token.clone());
+    Some(
+        axum::Json(
+            json!({ "access_token": token, "token_type": "bearer", "expires_in": 5_183_944 }),
+        )
+        .into_response(),
+    )
 }
 
 fn api(
@@ -448,6 +555,23 @@ fn api(
             let mut paging = json!({ "cursors": { "before": format!("c-{offset}"), "after": format!("c-{end}") } });
             if end < top.len() {
                 paging["next"] = json!(format!("https://graph.facebook.com/v21.0/{media}/comments?after=c-{end}"));
+            }
+            axum::Json(json!({ "data": data, "paging": paging })).into_response()
+        }
+        // Threads: every reply under a post, at any depth, oldest first (`reverse=false`).
+        ("GET", [media, "conversation"]) if threads => {
+            let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+            let offset: usize = params
+                .get("after")
+                .and_then(|a| a.strip_prefix("r-"))
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0);
+            let all: Vec<&FbComment> = inner.comments.iter().filter(|c| c.post == *media).collect();
+            let data: Vec<Value> = all.iter().skip(offset).take(limit).map(|c| thread_reply(c)).collect();
+            let end = offset + data.len();
+            let mut paging = json!({ "cursors": { "before": format!("r-{offset}"), "after": format!("r-{end}") } });
+            if end < all.len() {
+                paging["next"] = json!(format!("https://graph.threads.net/v1.0/{media}/conversation?after=r-{end}"));
             }
             axum::Json(json!({ "data": data, "paging": paging })).into_response()
         }
@@ -588,6 +712,9 @@ fn api(
                 return axum::Json(json!({ "id": id, "username": "brand", "followers_count": IG_FOLLOWERS })).into_response();
             }
             if let Some(c) = inner.comments.iter().find(|c| c.id == *id) {
+                if threads {
+                    return axum::Json(thread_reply(c)).into_response();
+                }
                 return axum::Json(json!({ "id": c.id, "text": c.message, "timestamp": time(c.created_time),
                     "username": "olena_fan", "from": { "id": c.from, "username": "olena_fan" } }))
                 .into_response();
@@ -618,6 +745,20 @@ fn api(
         }
         _ => invalid("Unknown path components"),
     }
+}
+
+/// A reply as Threads shows it (`id,text,username,permalink,timestamp,replied_to,root_post,
+/// is_reply_owned_by_me`).
+fn thread_reply(c: &FbComment) -> Value {
+    let own = c.from == THREADS_USER;
+    json!({
+        "id": c.id, "text": c.message, "username": if own { "brand" } else { "olena_fan" },
+        "permalink": format!("https://www.threads.net/@olena_fan/post/{}", c.id),
+        "timestamp": time(c.created_time),
+        "replied_to": { "id": c.parent.clone().unwrap_or_else(|| c.post.clone()) },
+        "root_post": { "id": c.post },
+        "is_reply_owned_by_me": own,
+    })
 }
 
 /// Sets a container's status, as Meta moves it along.

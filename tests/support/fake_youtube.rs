@@ -32,6 +32,9 @@ pub enum Fault {
     Quota,
     /// The upload `PUT` keeps half the bytes, then the connection breaks.
     DropMidUpload,
+    /// The upload `PUT` keeps half the bytes, then answers nothing for a minute (the
+    /// uploader's process dies meanwhile).
+    HangMidUpload,
     /// The upload `PUT` takes every byte and creates the video, then the connection breaks
     /// (a status query answers, then breaks).
     DropAfterUpload,
@@ -154,6 +157,15 @@ impl FakeYoutube {
         self.lock().sessions.len()
     }
 
+    /// The bytes each upload session holds.
+    pub fn session_bytes(&self) -> Vec<usize> {
+        self.lock()
+            .sessions
+            .iter()
+            .map(|s| s.received.len())
+            .collect()
+    }
+
     pub fn comments(&self) -> Vec<FakeComment> {
         self.lock().comments.clone()
     }
@@ -218,7 +230,30 @@ fn video_json(v: &FakeVideo) -> Value {
             "status": { "uploadStatus": "uploaded", "privacyStatus": v.privacy } })
 }
 
+/// Set by `answer` on a response to hold back for that many seconds.
+const HANG: &str = "x-fake-hang";
+
 async fn handle(
+    state: State<Shared>,
+    conn: ConnectInfo<Conn>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut response = answer(state, conn, method, uri, headers, body);
+    if let Some(seconds) = response.headers_mut().remove(HANG) {
+        let seconds = seconds
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60);
+        tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+    }
+    response
+}
+
+fn answer(
     State(state): State<Shared>,
     ConnectInfo(conn): ConnectInfo<Conn>,
     method: Method,
@@ -355,7 +390,7 @@ async fn handle(
                 "global",
             );
         }
-        let take = if fault == Some(Fault::DropMidUpload) {
+        let take = if matches!(fault, Some(Fault::DropMidUpload | Fault::HangMidUpload)) {
             body.len() / 2
         } else {
             body.len()
@@ -366,6 +401,11 @@ async fn handle(
         if fault == Some(Fault::DropMidUpload) {
             conn.drop_connection();
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        if fault == Some(Fault::HangMidUpload) {
+            let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            response.headers_mut().insert(HANG, "60".parse().unwrap());
+            return response;
         }
         let session = inner.sessions[index].clone();
         if session.received.len() < session.total {

@@ -17,8 +17,11 @@
 //! `content.media`, several `content.multiImage`), replies as comments
 //! (`POST /socialActions/{post}/comments`), `DELETE /posts/{post}`, the account's posts through
 //! `GET /posts?q=author`, counts through `GET /socialActions/{post}` and an organization's
-//! followers through `GET /networkSizes/{organization}`. Tokens with a refresh token are renewed
-//! at `/oauth/v2/accessToken` (LinkedIn gives refresh tokens to approved apps only).
+//! followers through `GET /networkSizes/{organization}`, an organization's posts' comments
+//! through `GET /socialActions/{post}/comments` (one again through `…/comments/{id}`;
+//! LinkedIn lets only approved partners read a member's). Tokens with a refresh token are
+//! renewed at `/oauth/v2/accessToken` (LinkedIn gives refresh tokens to approved apps only);
+//! `crier accounts connect` gets them at `/oauth/v2/authorization`.
 //!
 //! Exactly once: the Posts API takes no idempotency key; after an unknown outcome `lookup`
 //! reads the author's recent posts for the same text since the first attempt.
@@ -35,14 +38,28 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::http::{self, Reply};
-use super::oauth::{ClientAuth, TokenEndpoint, UserToken};
+use super::oauth::{Authorization, ClientAuth, TokenEndpoint, UserToken};
 use super::registry::{AccountSetup, ConnectorError};
-use super::{Connector, Delivered, Lookup, MetricsSnapshot, OutgoingPost, PostMetrics, SendError};
+use super::{
+    Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
+    PostMetrics, SendError,
+};
 use crate::network::Network;
 
 pub const DEFAULT_SERVER: &str = "https://api.linkedin.com";
 /// Where LinkedIn renews tokens, for the default server.
 pub const TOKEN_URL: &str = "https://www.linkedin.com/oauth/v2/accessToken";
+/// LinkedIn's authorization page, where the person `crier accounts connect` sends approves.
+pub const AUTHORIZE_URL: &str = "https://www.linkedin.com/oauth/v2/authorization";
+/// Posting as an organization, reading its posts' comments, and its follower count: granted
+/// by an administrator of the Page (the app needs the Community Management API product).
+pub const ORGANIZATION_SCOPES: &[&str] = &[
+    "w_organization_social",
+    "r_organization_social",
+    "rw_organization_admin",
+];
+/// Posting as the member (the "Share on LinkedIn" product).
+pub const MEMBER_SCOPES: &[&str] = &["w_member_social"];
 /// The API version every call pins (`YYYYMM`).
 pub const API_VERSION: &str = "202411";
 const HELP: &str = "see \"LinkedIn\" under Networks in crier's README";
@@ -58,6 +75,12 @@ const MAX_IMAGES: usize = Network::Linkedin
 const LOOKUP_WINDOW: TimeDelta = TimeDelta::hours(6);
 const CLOCK_SLACK: TimeDelta = TimeDelta::minutes(2);
 const RECENT: u32 = 20;
+/// The recent posts whose comments are read.
+const COMMENTED_POSTS: usize = 10;
+/// Comments asked for per page.
+const COMMENTS_PAGE: u64 = 50;
+/// The most pages of one post's comments read in one call.
+const MAX_COMMENT_PAGES: usize = 10;
 
 #[derive(Debug)]
 pub struct LinkedinConnector {
@@ -95,6 +118,53 @@ struct PostRecord {
     commentary: String,
     #[serde(default)]
     created_at: Option<i64>,
+}
+
+/// A comment under a post (`GET /rest/socialActions/{post}/comments`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Comment {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    comment_urn: Option<String>,
+    #[serde(default, rename = "$URN")]
+    urn: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    message: Option<CommentText>,
+    #[serde(default)]
+    created: Option<Stamp>,
+    #[serde(default)]
+    parent_comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CommentText {
+    #[serde(default)]
+    text: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Stamp {
+    #[serde(default)]
+    time: i64,
+}
+
+/// A page of a Rest.li collection with its offset paging.
+#[derive(Debug, Deserialize)]
+struct Paged<T> {
+    #[serde(default = "Vec::new")]
+    elements: Vec<T>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Paging {
+    #[serde(default)]
+    total: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +211,31 @@ impl LinkedinConnector {
             token,
             author: author.into(),
             client,
+        }
+    }
+
+    /// What `crier accounts connect` needs for an account posting as `author`: LinkedIn's
+    /// authorization page (or `{server}/oauth/v2/authorization` for another server), the token
+    /// endpoint, and the scopes an organization or a member needs.
+    pub fn authorization(
+        server: &Url,
+        author: &str,
+        client_id: &str,
+        client_secret: Option<super::Secret>,
+    ) -> Authorization {
+        let authorize_url = if server.as_str().trim_end_matches('/') == DEFAULT_SERVER {
+            Url::parse(AUTHORIZE_URL).expect("LinkedIn's authorization page is a URL")
+        } else {
+            endpoint(server, &["oauth", "v2", "authorization"])
+        };
+        Authorization {
+            authorize_url,
+            endpoint: Self::token_endpoint(server, client_id, client_secret),
+            scopes: if author.starts_with("urn:li:person:") {
+                MEMBER_SCOPES
+            } else {
+                ORGANIZATION_SCOPES
+            },
         }
     }
 
@@ -598,6 +693,147 @@ impl Connector for LinkedinConnector {
     }
 
     /// Likes and comments of `posts`; an organization's followers.
+    /// The comments on the author's recent posts after `cursor` (the newest comment time
+    /// read, Unix milliseconds), oldest first, the author's own left out: each post's
+    /// comments read page by page (`start`, `count`). An organization's token needs
+    /// `r_organization_social`; LinkedIn lets only approved partners read a member's.
+    async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
+        if self.author.starts_with("urn:li:person:") {
+            return Err(SendError::Permanent {
+                reason: format!(
+                    "LinkedIn lets only approved partners read the comments on a member's posts (r_member_social); account `{}` posts as a member",
+                    self.account
+                ),
+            });
+        }
+        let after = cursor
+            .map(|cursor| {
+                cursor
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| SendError::Permanent {
+                        reason: format!("`{cursor}` is not a LinkedIn comments cursor"),
+                    })
+            })
+            .transpose()?;
+        let mut mentions = Vec::new();
+        let mut newest = after;
+        for post in self.recent().await?.into_iter().take(COMMENTED_POSTS) {
+            let mut start = 0u64;
+            for _ in 0..MAX_COMMENT_PAGES {
+                let reply = self
+                    .call(
+                        Method::GET,
+                        &["socialActions", &post.id, "comments"],
+                        &[
+                            ("start", start.to_string()),
+                            ("count", COMMENTS_PAGE.to_string()),
+                        ],
+                        None,
+                        "reading comments",
+                    )
+                    .await?;
+                let page: Paged<Comment> =
+                    serde_json::from_str(&reply.body).map_err(|_| SendError::Transient {
+                        reason: "LinkedIn answered the comments with something crier cannot read"
+                            .into(),
+                    })?;
+                let read = page.elements.len() as u64;
+                for comment in page.elements {
+                    let at = comment.created.as_ref().map_or(0, |c| c.time);
+                    newest = Some(newest.map_or(at, |n| n.max(at)));
+                    if comment.actor == self.author || after.is_some_and(|a| at <= a) {
+                        continue;
+                    }
+                    let Some(id) =
+                        comment
+                            .comment_urn
+                            .clone()
+                            .or(comment.urn.clone())
+                            .or_else(|| {
+                                comment
+                                    .id
+                                    .as_ref()
+                                    .map(|id| format!("urn:li:comment:({},{id})", post.id))
+                            })
+                    else {
+                        continue;
+                    };
+                    mentions.push(Mention {
+                        id,
+                        author: Author {
+                            id: comment.actor.clone(),
+                            // Names need a permission LinkedIn rarely grants: the URN stands.
+                            handle: comment.actor.clone(),
+                            ..Author::default()
+                        },
+                        text: comment.message.map(|m| m.text).unwrap_or_default(),
+                        created_at: DateTime::from_timestamp_millis(at).unwrap_or_default(),
+                        in_reply_to: Some(comment.parent_comment.unwrap_or(post.id.clone())),
+                        url: Some(post_url(&post.id)),
+                        edited_at: None,
+                    });
+                }
+                start += read;
+                let total = page.paging.and_then(|p| p.total).unwrap_or(0);
+                if read == 0 || start >= total {
+                    break;
+                }
+            }
+        }
+        mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(MentionPage {
+            mentions,
+            cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
+        })
+    }
+
+    /// A comment read earlier as a mention (`urn:li:comment:({post},{id})`), as it is now
+    /// (`GET /socialActions/{post}/comments/{id}`); `None` once deleted.
+    async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
+        let Some((post, number)) = id
+            .strip_prefix("urn:li:comment:(")
+            .and_then(|rest| rest.strip_suffix(')'))
+            .and_then(|rest| rest.rsplit_once(','))
+        else {
+            return Err(SendError::Permanent {
+                reason: format!("`{id}` is not a LinkedIn comment"),
+            });
+        };
+        let reply = match self
+            .call(
+                Method::GET,
+                &["socialActions", post, "comments", number],
+                &[],
+                None,
+                "reading a comment again",
+            )
+            .await
+        {
+            Ok(reply) => reply,
+            Err(SendError::Permanent { reason }) if reason.contains("404") => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let comment: Comment =
+            serde_json::from_str(&reply.body).map_err(|_| SendError::Transient {
+                reason: "LinkedIn answered the comment with something crier cannot read".into(),
+            })?;
+        let at = comment.created.as_ref().map_or(0, |c| c.time);
+        Ok(Some(Mention {
+            id: id.to_owned(),
+            author: Author {
+                id: comment.actor.clone(),
+                handle: comment.actor.clone(),
+                ..Author::default()
+            },
+            text: comment.message.map(|m| m.text).unwrap_or_default(),
+            created_at: DateTime::from_timestamp_millis(at).unwrap_or_default(),
+            in_reply_to: Some(comment.parent_comment.unwrap_or(post.to_owned())),
+            url: Some(post_url(post)),
+            edited_at: None,
+        }))
+    }
+
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
         let followers = if self.author.starts_with("urn:li:organization:") {
             let reply = self

@@ -5,7 +5,9 @@
 //!   brand_facebook:
 //!     network: facebook
 //!     page: '104000000000001'          # the Page's id
-//!     token: env:FACEBOOK_PAGE_TOKEN   # a Page access token
+//!     token: env:FACEBOOK_PAGE_TOKEN   # a Page access token, or in a `file:` a token set
+//!     # client_id: '1234567890123456'  # with client_secret: renews a long-lived user token
+//!     # client_secret: env:META_APP_SECRET   # and reads the Page's token with it (`token.rs`)
 //! ```
 //!
 //! Endpoints: `POST /{page}/feed` (`message`), one image through `POST /{page}/photos`
@@ -186,7 +188,8 @@ impl FacebookConnector {
         Graph::new(server, token, client, "Facebook", HELP)
     }
 
-    /// The connector of a `facebook` account: `page`, `token`, and optionally `server`.
+    /// The connector of a `facebook` account: `page`, `token`, and optionally `server`, and
+    /// `client_id` and `client_secret` to renew a long-lived token (`meta::token`).
     pub fn from_config(setup: &mut AccountSetup<'_>) -> Result<Self, ConnectorError> {
         let page = setup
             .required(Network::Facebook, "page", &setup.config.page)?
@@ -195,8 +198,8 @@ impl FacebookConnector {
             Some(server) => setup.http_url("server", &server.value)?,
             None => reqwest::Url::parse(SERVER).expect("the default server is a URL"),
         };
-        let token = setup.required_secret(Network::Facebook, "token")?;
-        let graph = Self::graph(server, token, setup.client.clone());
+        let token = super::graph_token(setup, Network::Facebook, Some(&page))?;
+        let graph = Graph::with_token(server, token, setup.client.clone(), "Facebook", HELP);
         Ok(FacebookConnector::new(setup.name, graph, page))
     }
 

@@ -24,6 +24,8 @@ use crate::connectors::SendError;
 use crate::connectors::http::{self, Reply};
 use crate::connectors::secret::Secret;
 
+use super::token::{GraphToken, LongLived, Renewal};
+
 /// How long to wait when throttled and no header says (the app limit's window is an hour).
 const DEFAULT_WAIT: Duration = Duration::from_secs(15 * 60);
 /// The usage, in percent, at which Meta refuses calls.
@@ -70,7 +72,7 @@ struct ErrorEnvelope {
 #[derive(Debug)]
 pub struct Graph {
     server: Url,
-    token: Secret,
+    token: GraphToken,
     client: reqwest::Client,
     /// The network as messages name it: `Instagram`.
     pub title: &'static str,
@@ -83,6 +85,17 @@ impl Graph {
     pub fn new(
         server: Url,
         token: Secret,
+        client: reqwest::Client,
+        title: &'static str,
+        help: &'static str,
+    ) -> Graph {
+        Self::with_token(server, GraphToken::fixed(token), client, title, help)
+    }
+
+    /// A client whose token may be renewed (see `token.rs`).
+    pub fn with_token(
+        server: Url,
+        token: GraphToken,
         client: reqwest::Client,
         title: &'static str,
         help: &'static str,
@@ -114,7 +127,7 @@ impl Graph {
         params: &[(&str, String)],
         action: &str,
     ) -> Result<T, SendError> {
-        let request = self.request(method.clone(), path)?;
+        let request = self.request(method.clone(), path).await?;
         let request = if method == Method::GET {
             request.query(params)
         } else {
@@ -130,12 +143,17 @@ impl Graph {
         form: reqwest::multipart::Form,
         action: &str,
     ) -> Result<T, SendError> {
-        let request = self.request(Method::POST, path)?.multipart(form);
+        let request = self.request(Method::POST, path).await?.multipart(form);
         self.send(request, action).await
     }
 
-    /// A request with the token, unless the usage headers said to hold off.
-    fn request(&self, method: Method, path: &[&str]) -> Result<reqwest::RequestBuilder, SendError> {
+    /// A request with the token (renewed first when due), unless the usage headers said to
+    /// hold off.
+    async fn request(
+        &self,
+        method: Method,
+        path: &[&str],
+    ) -> Result<reqwest::RequestBuilder, SendError> {
         let now = Utc::now();
         if let Some((until, why)) = self.hold(now) {
             return Err(SendError::RetryAfter {
@@ -146,10 +164,130 @@ impl Graph {
                 ),
             });
         }
+        let bearer = self.bearer().await?;
         Ok(self
             .client
             .request(method, self.url(path))
-            .bearer_auth(self.token.expose()))
+            .bearer_auth(bearer.expose()))
+    }
+
+    /// The token to send now: the Page's token where the account has one, else the
+    /// long-lived token; renewed first when it is due.
+    async fn bearer(&self) -> Result<Secret, SendError> {
+        let mut current = self.token.current.lock().await;
+        if let Some((file, renewal)) = &self.token.renewed
+            && current.due(Utc::now())
+        {
+            self.renew(&mut current, file, renewal).await?;
+        }
+        Ok(Secret::new(
+            current
+                .page_token
+                .clone()
+                .unwrap_or_else(|| current.access_token.clone()),
+        ))
+    }
+
+    /// Renews `current` as `renewal` says and writes it to `file`.
+    async fn renew(
+        &self,
+        current: &mut LongLived,
+        file: &std::path::Path,
+        renewal: &Renewal,
+    ) -> Result<(), SendError> {
+        // Another crier process sharing the file may have renewed it already.
+        if let Some(stored) = self.token.stored()
+            && stored.access_token != current.access_token
+            && !stored.due(Utc::now())
+        {
+            *current = stored;
+            return Ok(());
+        }
+        let title = self.title;
+        let account = &self.token.account;
+        let lapsed = |said: &str| {
+            format!(
+                "{title} would not renew the long-lived token of account `{account}` ({said}): it has expired or was revoked; get a new one ({}) and write it to `{}`",
+                self.help,
+                file.display()
+            )
+        };
+        #[derive(Deserialize)]
+        struct Renewed {
+            access_token: String,
+            #[serde(default)]
+            expires_in: Option<i64>,
+        }
+        let (url, params) = match renewal {
+            Renewal::Exchange {
+                client_id,
+                client_secret,
+                ..
+            } => (
+                self.url(&["oauth", "access_token"]),
+                vec![
+                    ("grant_type", "fb_exchange_token".to_owned()),
+                    ("client_id", client_id.clone()),
+                    ("client_secret", client_secret.expose().to_owned()),
+                    ("fb_exchange_token", current.access_token.clone()),
+                ],
+            ),
+            Renewal::Threads => {
+                let mut url = self.server.clone();
+                url.set_path("/refresh_access_token");
+                (
+                    url,
+                    vec![
+                        ("grant_type", "th_refresh_token".to_owned()),
+                        ("access_token", current.access_token.clone()),
+                    ],
+                )
+            }
+        };
+        let renewed: Renewed = self
+            .renewal_call(
+                self.client.get(url).query(&params),
+                "the token's renewal",
+                &lapsed,
+            )
+            .await?;
+        let mut next = LongLived {
+            access_token: renewed.access_token,
+            expires_at: renewed
+                .expires_in
+                .map(|seconds| Utc::now() + TimeDelta::seconds(seconds)),
+            expires_in: None,
+            page_token: None,
+        };
+        if let Renewal::Exchange {
+            page: Some(page), ..
+        } = renewal
+        {
+            #[derive(Deserialize)]
+            struct PageToken {
+                access_token: String,
+            }
+            let request = self
+                .client
+                .get(self.url(&[page]))
+                .query(&[("fields", "access_token")])
+                .bearer_auth(&next.access_token);
+            let found: PageToken = self
+                .renewal_call(request, "reading the Page's token", &lapsed)
+                .await?;
+            next.page_token = Some(found.access_token);
+        }
+        crate::connectors::oauth::write_secret_json(file, &next).map_err(|err| {
+            SendError::Permanent {
+                reason: format!(
+                    "{title} renewed the token of account `{account}`, but crier could not write it to `{}`: {err}; the renewed token works until this process ends, then write a new one ({})",
+                    file.display(),
+                    self.help
+                ),
+            }
+        })?;
+        *current = next;
+        Ok(())
     }
 
     async fn send<T: DeserializeOwned>(
@@ -165,6 +303,41 @@ impl Graph {
         serde_json::from_str(&reply.body).map_err(|_| SendError::OutcomeUnknown {
             reason: format!(
                 "{} accepted {action} but its answer could not be read",
+                self.title
+            ),
+        })
+    }
+
+    /// A call of the renewal: nothing it does can post, so an unknown outcome is retried; a
+    /// refusal is said by `lapsed` with Meta's code and message.
+    async fn renewal_call<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        action: &str,
+        lapsed: &(dyn Fn(&str) -> String + Sync),
+    ) -> Result<T, SendError> {
+        let transient = |err: SendError| match err {
+            SendError::OutcomeUnknown { reason } => SendError::Transient { reason },
+            other => other,
+        };
+        let reply = http::fetch(request).await.map_err(transient)?;
+        self.note_usage(&reply.headers, Utc::now());
+        if !reply.status.is_success() {
+            return Err(match self.refusal(&reply, action, Utc::now()) {
+                SendError::Permanent { .. } => {
+                    let said = serde_json::from_str::<ErrorEnvelope>(&reply.body)
+                        .map(|e| format!("code {}: {}", e.error.code, e.error.message))
+                        .unwrap_or_else(|_| http::status_text(reply.status));
+                    SendError::Permanent {
+                        reason: lapsed(&said),
+                    }
+                }
+                other => transient(other),
+            });
+        }
+        serde_json::from_str(&reply.body).map_err(|_| SendError::Transient {
+            reason: format!(
+                "{} answered {action} with something crier cannot read",
                 self.title
             ),
         })

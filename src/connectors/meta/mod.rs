@@ -22,19 +22,23 @@
 //! Meta fetches images itself, so an image `img/launch.png` goes out as
 //! `{media_url}launch.png`: the account's `media_url` must serve crier's image files by name.
 //!
-//! Exactly once: the container's id is kept per idempotency key, so a send retried after an
-//! unknown outcome asks the container's status first (`status_code` on Instagram, `status` on
-//! Threads): `PUBLISHED` means the post exists and it is found among the account's recent
-//! posts; `FINISHED` means it was not published and the same container is published now,
-//! never a second one. A process that never saw the container looks among the account's
-//! posts since the first attempt for the same text.
+//! Exactly once: the container's id is kept with the send (in the store's outbox row, through
+//! `post_resuming`; see `connectors::resume`) before it is published, so a send retried after
+//! an unknown outcome, even after a crash and in another process, asks the container's status
+//! first (`status_code` on Instagram, `status` on Threads): `PUBLISHED` means the post exists
+//! and it is found among the account's recent posts; `FINISHED` means it was not published
+//! and the same container is published now, never a second one. A send with no container
+//! kept looks among the account's posts since the first attempt for the same text.
+//!
+//! Mentions: Instagram's are the comments on the account's recent posts, Threads' the replies
+//! to the profile's recent posts (`GET /{post}/conversation`). A token written as a token set
+//! is renewed before it expires (`token.rs`).
 
 pub mod facebook;
 pub mod graph;
+pub mod token;
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -42,7 +46,9 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 
 use self::graph::Graph;
+use self::token::{GraphToken, Renewal};
 use super::registry::{AccountSetup, ConnectorError};
+use super::resume::{LocalHandles, Resume};
 use super::{
     Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
     PostMetrics, SendError,
@@ -125,8 +131,9 @@ pub struct MetaConnector {
     user: String,
     /// Where the account's image files are public, ending in `/`.
     media_url: Option<Url>,
-    /// Idempotency key → the container made for it.
-    containers: Mutex<HashMap<String, String>>,
+    /// The containers of sends made through `post` (the dispatcher keeps its sends' in the
+    /// store, through `post_resuming`).
+    containers: LocalHandles,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +208,64 @@ struct IgFrom {
     id: String,
 }
 
+/// The fields of a Threads reply.
+const THREAD_REPLY_FIELDS: &str =
+    "id,text,username,permalink,timestamp,replied_to,root_post,is_reply_owned_by_me";
+
+/// A reply in a Threads conversation.
+#[derive(Debug, Deserialize)]
+struct ThreadReply {
+    id: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    permalink: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    replied_to: Option<IdOnly>,
+    #[serde(default)]
+    root_post: Option<IdOnly>,
+    #[serde(default)]
+    is_reply_owned_by_me: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+impl ThreadReply {
+    /// The reply as a mention; `post` is the post whose conversation it is in.
+    fn mention(&self, post: &str) -> Mention {
+        let username = self.username.clone().unwrap_or_default();
+        Mention {
+            id: self.id.clone(),
+            // Threads names a reply's author by username only.
+            author: Author {
+                id: username.clone(),
+                handle: format!("@{username}"),
+                ..Author::default()
+            },
+            text: self.text.clone().unwrap_or_default(),
+            created_at: self
+                .timestamp
+                .as_deref()
+                .and_then(parse_time)
+                .unwrap_or_default(),
+            in_reply_to: Some(
+                self.replied_to
+                    .as_ref()
+                    .map_or_else(|| post.to_owned(), |r| r.id.clone()),
+            ),
+            url: self.permalink.clone(),
+            edited_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct Cursored<T> {
     #[serde(default = "Vec::new")]
@@ -248,7 +313,7 @@ impl MetaConnector {
             graph,
             user: user.into(),
             media_url: media_url.map(media_base),
-            containers: Mutex::new(HashMap::new()),
+            containers: LocalHandles::default(),
         }
     }
 
@@ -285,8 +350,14 @@ impl MetaConnector {
             (None, Flavor::Instagram) => return Err(setup.missing(network, "media_url")),
             (None, Flavor::Threads) => None,
         };
-        let token = setup.required_secret(network, "token")?;
-        let graph = Self::graph(flavor, server, token, setup.client.clone());
+        let token = graph_token(setup, network, None)?;
+        let graph = Graph::with_token(
+            server,
+            token,
+            setup.client.clone(),
+            flavor.title(),
+            flavor.help(),
+        );
         Ok(MetaConnector::new(
             setup.name, flavor, graph, user, media_url,
         ))
@@ -493,22 +564,6 @@ impl MetaConnector {
             }))
     }
 
-    fn container_of(&self, key: &str) -> Option<String> {
-        self.containers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
-    }
-
-    fn remember(&self, key: &str, container: Option<String>) {
-        let mut containers = self.containers.lock().unwrap_or_else(|e| e.into_inner());
-        match container {
-            Some(container) => containers.insert(key.to_owned(), container),
-            None => containers.remove(key),
-        };
-    }
-
     /// Instagram: a comment on a post (`{media}`), or a reply under a comment
     /// (`{media}_{comment}`, as mentions name them).
     async fn comment(&self, post: &OutgoingPost, parent: &str) -> Result<Delivered, SendError> {
@@ -534,6 +589,101 @@ impl MetaConnector {
             remote_id: format!("{media}_{}", created.id),
             url: None,
         })
+    }
+
+    /// Threads: the replies to the profile's recent posts after `cursor` (Unix seconds of the
+    /// newest reply read), each post's conversation read page by page (`after` cursors).
+    async fn thread_replies(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
+        let after = cursor
+            .map(|cursor| {
+                cursor
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| SendError::Permanent {
+                        reason: format!("`{cursor}` is not a Threads replies cursor"),
+                    })
+            })
+            .transpose()?;
+        let posts: Page<Recent> = self
+            .graph
+            .call(
+                Method::GET,
+                &[&self.user, "threads"],
+                &[
+                    ("fields", "id".into()),
+                    ("limit", COMMENT_MEDIA.to_string()),
+                ],
+                "reading replies",
+            )
+            .await?;
+        let mut mentions = Vec::new();
+        let mut newest = after;
+        for post in posts.data {
+            let mut next: Option<String> = None;
+            for _ in 0..MAX_COMMENT_PAGES {
+                let mut params = vec![
+                    ("fields", THREAD_REPLY_FIELDS.to_owned()),
+                    ("reverse", "false".to_owned()),
+                    ("limit", "50".to_owned()),
+                ];
+                if let Some(after) = &next {
+                    params.push(("after", after.clone()));
+                }
+                let page: Cursored<ThreadReply> = self
+                    .graph
+                    .call(
+                        Method::GET,
+                        &[&post.id, "conversation"],
+                        &params,
+                        "reading replies",
+                    )
+                    .await?;
+                for reply in page.data {
+                    let mention = reply.mention(&post.id);
+                    let at = mention.created_at.timestamp();
+                    newest = Some(newest.map_or(at, |n| n.max(at)));
+                    if reply.is_reply_owned_by_me == Some(true) || after.is_some_and(|a| at <= a) {
+                        continue;
+                    }
+                    mentions.push(mention);
+                }
+                next = page
+                    .paging
+                    .as_ref()
+                    .filter(|p| p.get("next").is_some())
+                    .and_then(|p| p["cursors"]["after"].as_str().map(str::to_owned));
+                if next.is_none() {
+                    break;
+                }
+            }
+        }
+        mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(MentionPage {
+            mentions,
+            cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
+        })
+    }
+
+    /// Threads: a reply read earlier, as it is now; `None` once deleted.
+    async fn thread_reply(&self, id: &str) -> Result<Option<Mention>, SendError> {
+        let read = self
+            .graph
+            .call::<ThreadReply>(
+                Method::GET,
+                &[id],
+                &[("fields", THREAD_REPLY_FIELDS.into())],
+                "reading a reply again",
+            )
+            .await;
+        match read {
+            Ok(reply) => {
+                let root = reply.root_post.as_ref().map(|r| r.id.clone());
+                Ok(Some(reply.mention(root.as_deref().unwrap_or(id))))
+            }
+            // The Graph API answers code 100 for an object that no longer exists.
+            Err(SendError::Permanent { reason }) if reason.contains("(code 100:") => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// Threads: refuses to publish, as a wait, once the profile has used its posts for the
@@ -571,8 +721,8 @@ impl MetaConnector {
         Ok(())
     }
 
-    /// Publishes `container`; the post.
-    async fn publish(&self, container: &str) -> Result<Delivered, SendError> {
+    /// Publishes `container`; the post. The container is forgotten once published.
+    async fn publish(&self, container: &str, resume: &dyn Resume) -> Result<Delivered, SendError> {
         self.within_publishing_limit().await?;
         let (_, publish) = self.flavor.edges();
         let published: Id = self
@@ -595,11 +745,60 @@ impl MetaConnector {
             .await
             .ok()
             .and_then(|p| p.permalink);
+        // The post exists whatever happens now: a handle not forgotten is only read again
+        // if the send is retried, and it says `PUBLISHED`.
+        let _ = resume.keep(None).await;
         Ok(Delivered {
             remote_id: published.id,
             url: permalink,
         })
     }
+}
+
+/// The Graph token of the account `setup` builds, from its `token` secret: one written as a
+/// token set with an expiry is renewed (`token.rs`), on Threads with itself, on Facebook and
+/// Instagram with the app's `client_id` and `client_secret`; `page` is a Facebook Page, whose
+/// token is read again with each renewed user token.
+pub(crate) fn graph_token(
+    setup: &mut AccountSetup<'_>,
+    network: Network,
+    page: Option<&str>,
+) -> Result<GraphToken, ConnectorError> {
+    let value = setup.required_secret(network, "token")?;
+    let reference = setup
+        .config
+        .token
+        .as_ref()
+        .map(|t| t.value.clone())
+        .unwrap_or_default();
+    let renewal = match network {
+        Network::Threads => Ok(Renewal::Threads),
+        _ => {
+            let client_id = setup
+                .config
+                .client_id
+                .as_ref()
+                .map(|c| c.value.trim().to_owned())
+                .filter(|c| !c.is_empty());
+            match (client_id, setup.secret("client_secret")) {
+                (Some(client_id), Some(client_secret)) => Ok(Renewal::Exchange {
+                    client_id,
+                    client_secret,
+                    page: page.map(str::to_owned),
+                }),
+                _ => Err(
+                    "a long-lived token with an expiry is renewed with the app's id and secret: add `client_id` and `client_secret` to the account".to_owned(),
+                ),
+            }
+        }
+    };
+    GraphToken::from_secret(setup.name, &reference, &value, renewal).map_err(|reason| {
+        ConnectorError::InvalidField {
+            account: setup.name.into(),
+            field: "token",
+            reason,
+        }
+    })
 }
 
 /// `url` as a base other paths join onto: ending in `/`.
@@ -640,17 +839,26 @@ impl Connector for MetaConnector {
         &self.account
     }
 
-    /// Creates the container (or takes the one made for this key before, when it is ready
-    /// and unpublished) and publishes it.
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
+        self.post_resuming(post, &self.containers.of(&post.idempotency_key))
+            .await
+    }
+
+    /// Creates the container (or takes the one an earlier attempt kept, when it is ready and
+    /// unpublished), keeps it in `resume`, and publishes it.
+    async fn post_resuming(
+        &self,
+        post: &OutgoingPost,
+        resume: &dyn Resume,
+    ) -> Result<Delivered, SendError> {
         if self.flavor == Flavor::Instagram
             && let Some(parent) = &post.reply_to
         {
             return self.comment(post, parent).await;
         }
         self.check(post)?;
-        if let Some(container) = self.container_of(&post.idempotency_key) {
-            let (status, _) = self.status(&container).await?;
+        if let Some(container) = resume.kept().await.map_err(before_publish)? {
+            let (status, _) = self.status(&container).await.map_err(before_publish)?;
             match status.as_str() {
                 "PUBLISHED" => {
                     return self
@@ -663,27 +871,42 @@ impl Connector for MetaConnector {
                             ),
                         });
                 }
-                "FINISHED" | "IN_PROGRESS" => return self.publish(&container).await,
-                _ => self.remember(&post.idempotency_key, None),
+                "FINISHED" | "IN_PROGRESS" => return self.publish(&container, resume).await,
+                _ => resume.keep(None).await.map_err(before_publish)?,
             }
         }
         let container = self.create_container(post).await?;
-        self.remember(&post.idempotency_key, Some(container.clone()));
-        let delivered = self.publish(&container).await?;
-        self.remember(&post.idempotency_key, None);
-        Ok(delivered)
+        resume
+            .keep(Some(&container))
+            .await
+            .map_err(before_publish)?;
+        self.publish(&container, resume).await
     }
 
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError> {
         self.lookup_since(post, None).await
     }
 
-    /// The container's status when this process made it; otherwise (or once it says
-    /// `PUBLISHED`) the account's posts since the first attempt.
     async fn lookup_since(
         &self,
         post: &OutgoingPost,
         first_attempt: Option<DateTime<Utc>>,
+    ) -> Result<Lookup, SendError> {
+        self.lookup_resuming(
+            post,
+            first_attempt,
+            &self.containers.of(&post.idempotency_key),
+        )
+        .await
+    }
+
+    /// The kept container's status, when an earlier attempt kept one; otherwise (or once it
+    /// says `PUBLISHED`) the account's posts since the first attempt.
+    async fn lookup_resuming(
+        &self,
+        post: &OutgoingPost,
+        first_attempt: Option<DateTime<Utc>>,
+        resume: &dyn Resume,
     ) -> Result<Lookup, SendError> {
         if self.flavor == Flavor::Instagram && post.reply_to.is_some() {
             // A comment has no container and no key: its outcome stays unconfirmed.
@@ -693,13 +916,13 @@ impl Connector for MetaConnector {
             Some(at) => at - CLOCK_SLACK,
             None => Utc::now() - LOOKUP_WINDOW,
         };
-        if let Some(container) = self.container_of(&post.idempotency_key) {
+        if let Some(container) = resume.kept().await? {
             let (status, error) = self.status(&container).await?;
             match status.as_str() {
                 "PUBLISHED" => {}
                 "FINISHED" | "IN_PROGRESS" => return Ok(Lookup::NotFound),
                 other => {
-                    self.remember(&post.idempotency_key, None);
+                    resume.keep(None).await?;
                     if other == "ERROR" {
                         return Err(SendError::Permanent {
                             reason: format!(
@@ -741,10 +964,11 @@ impl Connector for MetaConnector {
 
     /// Instagram: the comments (and their replies) on the account's 10 most recent posts after
     /// `cursor` (the newest comment time read, Unix seconds), oldest first, the account's own
-    /// left out.
+    /// left out. Threads: the replies (at any depth) to the profile's 10 most recent posts,
+    /// the same way.
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
-        if self.flavor != Flavor::Instagram {
-            return Err(super::unsupported(self.network(), "read mentions"));
+        if self.flavor == Flavor::Threads {
+            return self.thread_replies(cursor).await;
         }
         let after = match cursor {
             Some(cursor) => {
@@ -856,7 +1080,11 @@ impl Connector for MetaConnector {
     }
 
     /// Instagram: a comment read earlier as a mention, as it is now; `None` once deleted.
+    /// Threads: a reply, the same way.
     async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
+        if self.flavor == Flavor::Threads {
+            return self.thread_reply(id).await;
+        }
         let (Flavor::Instagram, Some((media, comment))) = (self.flavor, id.split_once('_')) else {
             return Err(super::unsupported(self.network(), "read a post again"));
         };

@@ -22,18 +22,18 @@
 //! `commentThreads.insert` (on a video); `videos.delete`; counts through `videos.list`
 //! (`statistics`), subscribers through `channels.list`.
 //!
-//! Exactly once: the upload session is kept per idempotency key, so after an unknown outcome
-//! the session says whether the video was created (and a retry finishes the same upload
-//! instead of starting a second); a process that never saw the session looks among the
-//! channel's videos since the first attempt for the same title.
+//! Exactly once: the upload session's address is kept with the send (in the store's outbox
+//! row, through `post_resuming`; see `connectors::resume`) before the first byte leaves, so
+//! after an unknown outcome, even after a crash and in another process, the session says
+//! whether the video was created, and a retry finishes the same upload instead of starting a
+//! second; a send with no session kept looks among the channel's videos since the first
+//! attempt for the same title.
 //!
 //! Quota: YouTube's errors `quotaExceeded` (the project's daily units) and
 //! `uploadLimitExceeded` (the channel's uploads) are said in plain words and retried hourly;
 //! `rateLimitExceeded` waits a minute. Community posts have no API.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,6 +45,7 @@ use serde_json::{Value, json};
 use super::http::{self, Reply};
 use super::oauth::{Authorization, ClientAuth, TokenEndpoint, UserToken};
 use super::registry::{AccountSetup, ConnectorError};
+use super::resume::{LocalHandles, Resume};
 use super::{
     Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
     PostMetrics, SendError,
@@ -84,8 +85,9 @@ pub struct YoutubeConnector {
     token: UserToken,
     privacy: String,
     client: reqwest::Client,
-    /// Idempotency key → the upload session made for it.
-    sessions: Mutex<HashMap<String, Url>>,
+    /// The upload sessions of sends made through `post` (the dispatcher keeps its sends' in
+    /// the store, through `post_resuming`).
+    sessions: LocalHandles,
     /// Bytes sent per upload request (a multiple of 256 KiB, as Google asks).
     chunk: u64,
 }
@@ -213,7 +215,7 @@ impl YoutubeConnector {
             token,
             privacy: privacy.into(),
             client,
-            sessions: Mutex::new(HashMap::new()),
+            sessions: LocalHandles::default(),
             chunk: CHUNK,
         }
     }
@@ -480,20 +482,9 @@ impl YoutubeConnector {
         }))
     }
 
-    fn session_of(&self, key: &str) -> Option<Url> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
-    }
-
-    fn remember(&self, key: &str, session: Option<Url>) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        match session {
-            Some(s) => sessions.insert(key.to_owned(), s),
-            None => sessions.remove(key),
-        };
+    /// The upload session an earlier attempt kept, if it is still an address.
+    async fn kept_session(&self, resume: &dyn Resume) -> Result<Option<Url>, SendError> {
+        Ok(resume.kept().await?.and_then(|kept| Url::parse(&kept).ok()))
     }
 
     async fn channel(&self) -> Result<Channel, SendError> {
@@ -751,6 +742,17 @@ impl Connector for YoutubeConnector {
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
+        self.post_resuming(post, &self.sessions.of(&post.idempotency_key))
+            .await
+    }
+
+    /// Opens an upload session (or continues the one an earlier attempt kept), keeps it in
+    /// `resume` before the first byte leaves, and uploads the video through it.
+    async fn post_resuming(
+        &self,
+        post: &OutgoingPost,
+        resume: &dyn Resume,
+    ) -> Result<Delivered, SendError> {
         if let Some(parent) = &post.reply_to {
             if post.text.trim().is_empty() {
                 return Err(SendError::Permanent {
@@ -766,10 +768,11 @@ impl Connector for YoutubeConnector {
                 reason: format!("could not read the video `{}`: {err}", video.display()),
             })?
             .len();
-        let (session, from) = match self.session_of(&post.idempotency_key) {
+        let kept = self.kept_session(resume).await.map_err(before_upload)?;
+        let (session, from) = match kept {
             Some(session) => match self.progress(&session, size).await? {
                 Progress::Done(id) => {
-                    self.remember(&post.idempotency_key, None);
+                    let _ = resume.keep(None).await;
                     return Ok(Delivered {
                         url: Some(video_url(&id)),
                         remote_id: id,
@@ -783,9 +786,13 @@ impl Connector for YoutubeConnector {
             },
             None => (self.open_session(post, video, size).await?, 0),
         };
-        self.remember(&post.idempotency_key, Some(session.clone()));
+        resume
+            .keep(Some(session.as_str()))
+            .await
+            .map_err(before_upload)?;
         let id = self.upload(&session, video, size, from.min(size)).await?;
-        self.remember(&post.idempotency_key, None);
+        // The video exists whatever happens now: a session not forgotten only says so again.
+        let _ = resume.keep(None).await;
         Ok(Delivered {
             url: Some(video_url(&id)),
             remote_id: id,
@@ -796,17 +803,31 @@ impl Connector for YoutubeConnector {
         self.lookup_since(post, None).await
     }
 
-    /// The upload session's state when this process opened it; otherwise the channel's
-    /// videos since the first attempt with the same title.
     async fn lookup_since(
         &self,
         post: &OutgoingPost,
         first_attempt: Option<DateTime<Utc>>,
     ) -> Result<Lookup, SendError> {
+        self.lookup_resuming(
+            post,
+            first_attempt,
+            &self.sessions.of(&post.idempotency_key),
+        )
+        .await
+    }
+
+    /// The kept upload session's state, when an earlier attempt kept one; otherwise the
+    /// channel's videos since the first attempt with the same title.
+    async fn lookup_resuming(
+        &self,
+        post: &OutgoingPost,
+        first_attempt: Option<DateTime<Utc>>,
+        resume: &dyn Resume,
+    ) -> Result<Lookup, SendError> {
         if post.reply_to.is_some() {
             return Ok(Lookup::Unsupported);
         }
-        if let Some(session) = self.session_of(&post.idempotency_key) {
+        if let Some(session) = self.kept_session(resume).await? {
             let size = match post.media.first().map(std::fs::metadata) {
                 Some(Ok(meta)) => meta.len(),
                 _ => 0,

@@ -23,12 +23,18 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
         Network::Console => (&[], &[]),
         Network::Vk => (&["group", "token"], &["server"]),
         Network::X => (&["token", "client_id"], &["client_secret", "server"]),
-        Network::Facebook => (&["page", "token"], &["server"]),
+        Network::Facebook => (
+            &["page", "token"],
+            &["client_id", "client_secret", "server"],
+        ),
         Network::Linkedin => (
             &["author", "token"],
             &["client_id", "client_secret", "server"],
         ),
-        Network::Instagram => (&["user", "token", "media_url"], &["server"]),
+        Network::Instagram => (
+            &["user", "token", "media_url"],
+            &["client_id", "client_secret", "server"],
+        ),
         Network::Threads => (&["user", "token"], &["media_url", "server"]),
         Network::Youtube => (
             &["token", "client_id"],

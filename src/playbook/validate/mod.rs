@@ -291,8 +291,20 @@ impl Validator<'_> {
         asked_by: &str,
         at: impl FnOnce(String) -> Diagnostic,
     ) -> Option<Diagnostic> {
-        let network = self.accounts.get(account)?.network;
-        let missing = Capabilities::of(network).missing(needed);
+        let declared = self.accounts.get(account)?;
+        let network = declared.network;
+        let mut capabilities = Capabilities::of(network);
+        // LinkedIn lets only approved partners read the comments on a member's posts.
+        let member = network == Network::Linkedin
+            && declared
+                .config
+                .author
+                .as_ref()
+                .is_some_and(|a| a.value.trim().starts_with("urn:li:person:"));
+        if member {
+            capabilities.read_mentions = false;
+        }
+        let missing = capabilities.missing(needed);
         let first = *missing.first()?;
         let able: Vec<&str> = Network::ALL
             .iter()
@@ -300,8 +312,9 @@ impl Validator<'_> {
             .map(|n| n.name())
             .collect();
         let message = format!(
-            "account `{account}` is on {}, which cannot {}",
+            "account `{account}` is on {}{}, which cannot {}",
             network.name(),
+            if member { " as a member" } else { "" },
             missing.join(" or ")
         );
         let hint = format!(

@@ -40,6 +40,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0011_hooks"),
     migration!("0012_tokens"),
     migration!("0016_pages_and_actions"),
+    migration!("0017_send_handles"),
     migration!("0018_contest_entries_unchecked"),
 ];
 

@@ -142,6 +142,29 @@ impl RunStore for SqliteStore {
         })
     }
 
+    fn send_handle(&self, id: OutboxId) -> StoreResult<Option<String>> {
+        let connection = self.lock();
+        let handle = connection
+            .prepare_cached(sql!("runs/send_handle"))?
+            .query_row(params![id], |row| row.get::<_, Option<String>>(0))
+            .optional()?;
+        Ok(handle.flatten())
+    }
+
+    fn keep_send_handle(
+        &self,
+        owner: &str,
+        id: OutboxId,
+        handle: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let connection = self.lock();
+        let kept = connection
+            .prepare_cached(sql!("runs/keep_send_handle"))?
+            .execute(params![id, owner, handle, now])?;
+        Ok(kept == 1)
+    }
+
     fn finish_outbox(
         &self,
         owner: &str,

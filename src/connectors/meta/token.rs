@@ -1,0 +1,212 @@
+//! Meta's long-lived tokens, renewed before they expire. A token in a `file:` secret written as
+//! a token set is renewed by the Graph client (`graph.rs`) once it expires within
+//! [`RENEW_BEFORE`], and the renewed set is written back to the file atomically, owner-only
+//! (`oauth::write_secret_json`):
+//!
+//! - Facebook and Instagram (a long-lived user token from Facebook Login): exchanged for a new
+//!   long-lived one (`GET /oauth/access_token?grant_type=fb_exchange_token`, with the app's
+//!   `client_id` and `client_secret`); a Facebook Page's token is then read with the new user
+//!   token (`GET /{page}?fields=access_token`), and the Page's calls send the Page token.
+//! - Threads: `GET /refresh_access_token?grant_type=th_refresh_token` with the token itself.
+//!
+//! ```json
+//! {"access_token": "EAAG…", "expires_at": "2027-02-01T09:00:00Z", "page_token": "EAAG…"}
+//! ```
+//!
+//! `expires_in` (seconds, from the file's modification time) may stand for `expires_at` in a
+//! file written by hand; a token given bare (or without an expiry) is sent as it is and never
+//! renewed.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::secret::Secret;
+
+/// How long before it expires a long-lived token (60 days) is renewed: Threads renews only
+/// tokens at least a day old, and a week leaves room for a renewal that fails for a while.
+pub const RENEW_BEFORE: TimeDelta = TimeDelta::days(7);
+
+/// A long-lived token as the secret file keeps it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LongLived {
+    /// The long-lived user token (Facebook, Instagram) or Threads token.
+    pub access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Seconds from the file's modification time; only read, as `expires_at`.
+    #[serde(default, skip_serializing)]
+    pub expires_in: Option<i64>,
+    /// Facebook: the Page's token, read with the user token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_token: Option<String>,
+}
+
+impl fmt::Debug for LongLived {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LongLived")
+            .field("access_token", &"***")
+            .field("expires_at", &self.expires_at)
+            .field("page_token", &self.page_token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl LongLived {
+    /// A secret's value: the JSON token set, or a bare token. `issued` is when a relative
+    /// `expires_in` counts from.
+    pub fn parse(value: &str, issued: Option<DateTime<Utc>>) -> Result<LongLived, String> {
+        let value = value.trim();
+        if !value.starts_with('{') {
+            return Ok(LongLived {
+                access_token: value.to_owned(),
+                expires_at: None,
+                expires_in: None,
+                page_token: None,
+            });
+        }
+        let mut set: LongLived = serde_json::from_str(value).map_err(|err| {
+            format!("it is not a token set (JSON with `access_token` and `expires_at`): {err}")
+        })?;
+        if set.access_token.trim().is_empty() {
+            return Err("its `access_token` is empty".into());
+        }
+        if set.expires_at.is_none()
+            && let (Some(seconds), Some(issued)) = (set.expires_in, issued)
+        {
+            set.expires_at = Some(issued + TimeDelta::seconds(seconds));
+        }
+        Ok(set)
+    }
+
+    /// Whether it is time to renew.
+    pub fn due(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at
+            .is_some_and(|expires| expires - RENEW_BEFORE <= now)
+    }
+}
+
+/// How an account's token is renewed.
+#[derive(Debug, Clone)]
+pub enum Renewal {
+    /// `fb_exchange_token` with the app's id and secret; `page`, for a Facebook Page, whose
+    /// token is read again with the new user token.
+    Exchange {
+        client_id: String,
+        client_secret: Secret,
+        page: Option<String>,
+    },
+    /// `th_refresh_token`.
+    Threads,
+}
+
+/// An account's Graph token: sent as it is, or renewed and written back.
+#[derive(Debug)]
+pub struct GraphToken {
+    pub(super) account: String,
+    pub(super) current: tokio::sync::Mutex<LongLived>,
+    /// The `file:` secret the token came from, written back after each renewal; with
+    /// `renewal`, `None` for a token that is never renewed.
+    pub(super) renewed: Option<(PathBuf, Renewal)>,
+}
+
+impl GraphToken {
+    /// A token sent as it is.
+    pub fn fixed(token: Secret) -> GraphToken {
+        GraphToken {
+            account: String::new(),
+            current: tokio::sync::Mutex::new(LongLived {
+                access_token: token.expose().to_owned(),
+                expires_at: None,
+                expires_in: None,
+                page_token: None,
+            }),
+            renewed: None,
+        }
+    }
+
+    /// The token of account `account` from its secret `reference` (`file:PATH` or `env:NAME`)
+    /// whose value is `value`. One with an expiry is renewed as `renewal` says, and must be in
+    /// a `file:` secret (where the renewed one is written); `renewal` is `Err(why)` when the
+    /// account lacks what renewing needs.
+    pub fn from_secret(
+        account: &str,
+        reference: &str,
+        value: &Secret,
+        renewal: Result<Renewal, String>,
+    ) -> Result<GraphToken, String> {
+        let file = reference
+            .strip_prefix("file:")
+            .map(|path| PathBuf::from(path.trim()));
+        let issued = file.as_deref().and_then(modified);
+        let set = LongLived::parse(value.expose(), issued)?;
+        let renewed = match (set.expires_at, file) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(
+                    "a token set with `expires_at` must be in a `file:` secret, where crier writes the renewed token".into(),
+                );
+            }
+            (Some(_), Some(file)) => Some((file, renewal?)),
+        };
+        Ok(GraphToken {
+            account: account.to_owned(),
+            current: tokio::sync::Mutex::new(set),
+            renewed,
+        })
+    }
+
+    /// The token set in the file now, if it reads.
+    pub(super) fn stored(&self) -> Option<LongLived> {
+        let (file, _) = self.renewed.as_ref()?;
+        let text = std::fs::read_to_string(file).ok()?;
+        LongLived::parse(&text, modified(file)).ok()
+    }
+}
+
+fn modified(path: &Path) -> Option<DateTime<Utc>> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(DateTime::<Utc>::from(modified))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_token_is_never_due_and_expires_in_counts_from_the_file() {
+        let bare = LongLived::parse("EAAG-bare\n", None).unwrap();
+        assert_eq!(bare.access_token, "EAAG-bare");
+        assert!(!bare.due(Utc::now() + TimeDelta::days(400)));
+        let issued = Utc::now() - TimeDelta::days(55);
+        let set = LongLived::parse(
+            r#"{"access_token":"EAAG-1","expires_in":5184000}"#,
+            Some(issued),
+        )
+        .unwrap();
+        assert_eq!(set.expires_at, Some(issued + TimeDelta::days(60)));
+        assert!(set.due(Utc::now()), "five days left: renewed");
+        assert!(!set.due(issued));
+        assert!(!format!("{set:?}").contains("EAAG-1"));
+    }
+
+    #[test]
+    fn a_token_with_an_expiry_wants_a_file_and_what_renews_it() {
+        let value = Secret::new(r#"{"access_token":"t","expires_at":"2027-01-01T00:00:00Z"}"#);
+        let err = GraphToken::from_secret("a", "env:T", &value, Ok(Renewal::Threads)).unwrap_err();
+        assert!(err.contains("must be in a `file:` secret"), "{err}");
+        let err =
+            GraphToken::from_secret("a", "file:t.json", &value, Err("add `client_id`".into()))
+                .unwrap_err();
+        assert_eq!(err, "add `client_id`");
+        let bare = Secret::new("EAAG-bare");
+        assert!(
+            GraphToken::from_secret("a", "env:T", &bare, Err("unused".into()))
+                .unwrap()
+                .renewed
+                .is_none()
+        );
+    }
+}
