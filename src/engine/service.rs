@@ -611,7 +611,7 @@ impl Running {
 /// Runs `work`, which blocks on the store, without holding up the other tasks of this
 /// worker: a dispatcher woken by the engine in the middle of a burst is queued on the
 /// engine's own worker, and would otherwise wait for the whole burst to be built.
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
+pub(super) fn blocking<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::current().runtime_flavor() {
         tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
         _ => work(),
