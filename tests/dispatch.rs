@@ -876,6 +876,42 @@ fn the_service_outlives_a_store_that_fails_for_a_while() {
     assert_exactly_once(&network, 1);
 }
 
+/// The store refuses every write in the middle of a burst, while requests are in flight
+/// and results and marks are being committed in groups: a group that cannot be committed
+/// lets none of its requests leave, and its results are taken back in doubt and resent
+/// with the same key. Every post still exists exactly once, and every send ends `sent`.
+#[test]
+fn a_burst_survives_group_commits_that_fail() {
+    const POSTS: usize = 300;
+    let network = FakeNetwork::start();
+    // Failures and retries stretch the burst over seconds, so the store fails inside it.
+    network.set_random_faults(0.2, vec![Fault::ServerError, Fault::AcceptThenDrop], 11);
+    let dir = burst(&network, POSTS, "2s");
+    let mut child = start(dir.path());
+    wait_for(&network, 40, Duration::from_secs(30));
+    let blocker = rusqlite::Connection::open(dir.path().join("crier.db")).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    // Longer than the store's busy timeout: the service's commits fail meanwhile.
+    std::thread::sleep(Duration::from_secs(7));
+    let during = network.created_count();
+    blocker.execute_batch("COMMIT").unwrap();
+    network.clear_faults();
+    // Claims whose results could not be recorded are taken back once their lease passes,
+    // then resent: every send ends recorded.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut counts = outbox_counts(dir.path());
+    while counts.0 + counts.1 < POSTS && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        counts = outbox_counts(dir.path());
+    }
+    let alive = child.try_wait().unwrap().is_none();
+    stop(child);
+    assert!(alive, "the service exited on a store error");
+    assert!(during < POSTS, "the store failed after the burst: {during}");
+    assert_eq!(counts, (POSTS, 0, 0));
+    assert_exactly_once(&network, POSTS);
+}
+
 /// A network that answers "429, Retry-After: 3" for longer than the retry budget lasts:
 /// the post waits each time as asked, history says until when, and it goes out in the end.
 #[tokio::test]

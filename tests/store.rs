@@ -75,6 +75,7 @@ contract!(
     contest_entries_are_read_by_key,
     unchecked_entries_are_those_made_by_the_close_not_read_again,
     pages_of_runs_start_at_their_cursor_and_filter,
+    finish_and_mark_records_results_and_marks_of_the_claimant,
 );
 
 const T: Millis = 1_800_000_000_000;
@@ -2877,4 +2878,116 @@ fn forgetting_finished_runs_keeps_runs_going_and_each_items_latest_post() {
         latest
     );
     assert_eq!(store.forget_finished_runs(T + 3 * MINUTE).unwrap(), 0);
+}
+
+/// The dispatcher's group commit: the results of requests that ended and the marks of
+/// those about to leave, together; both only for the claimant.
+fn finish_and_mark_records_results_and_marks_of_the_claimant(store: &dyn Store) {
+    let rev = revision(store);
+    commit(
+        store,
+        T,
+        vec![posting(rev, "news", "a", T, &["x", "y", "z"])],
+    );
+    assert_eq!(store.claim(T, 10, None).unwrap().len(), 3);
+    assert_eq!(store.mark_in_flight(OWNER, &[1], T + 1).unwrap(), [1]);
+    // Nothing to do is no error.
+    assert_eq!(
+        store.finish_and_mark(OWNER, &[], &[], T + 2).unwrap(),
+        (vec![], vec![])
+    );
+    // Another dispatcher neither records nor marks.
+    assert_eq!(
+        store
+            .finish_and_mark("someone-else", &[(1, sent("r-1"))], &[2], T + 2)
+            .unwrap(),
+        (vec![1], vec![])
+    );
+    assert_eq!(
+        store
+            .finish_and_mark(OWNER, &[(1, sent("r-1"))], &[3, 2], T + 3)
+            .unwrap(),
+        (vec![], vec![3, 2])
+    );
+    let outbox = &all(store)[0].outbox;
+    assert_eq!(
+        outbox
+            .iter()
+            .map(|o| (o.state, o.remote_id.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (OutboxState::Sent, Some("r-1")),
+            (OutboxState::Sending, None),
+            (OutboxState::Sending, None),
+        ]
+    );
+    // Marked in flight: after a stop, both are in doubt, none is unstarted.
+    assert_eq!(
+        store.recover_claims_of(OWNER, T + 4).unwrap(),
+        Recovered {
+            in_doubt: 2,
+            unstarted: 0
+        }
+    );
+}
+
+/// A group commit that fails records none of it: neither the results of the requests that
+/// ended (they stay claimed, and are taken back in doubt when the lease passes) nor the
+/// marks of those about to leave (which must not leave).
+#[test]
+fn a_failed_group_commit_records_neither_results_nor_marks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crier.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let store: &dyn Store = &store;
+    let rev = revision(store);
+    commit(store, T, vec![posting(rev, "news", "a", T, &["x", "y"])]);
+    assert_eq!(store.claim(T, 10, None).unwrap().len(), 2);
+    assert_eq!(store.mark_in_flight(OWNER, &[1], T + 1).unwrap(), [1]);
+    // The disk refuses the second half of the commit (the mark).
+    let side = rusqlite::Connection::open(&path).unwrap();
+    side.execute_batch(
+        "CREATE TRIGGER refuse_marks BEFORE UPDATE OF in_flight_at ON outbox \
+         WHEN NEW.in_flight_at IS NOT NULL AND NEW.id = 2 \
+         BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .unwrap();
+    let refused = store
+        .finish_and_mark(OWNER, &[(1, sent("r-1"))], &[2], T + 2)
+        .unwrap_err();
+    assert!(refused.to_string().contains("disk full"), "{refused}");
+    let outbox = &all(store)[0].outbox;
+    assert_eq!(
+        outbox
+            .iter()
+            .map(|o| (o.state, o.remote_id.as_deref()))
+            .collect::<Vec<_>>(),
+        [(OutboxState::Sending, None), (OutboxState::Sending, None)]
+    );
+    assert_eq!(
+        store.recover_claims_of(OWNER, T + 3).unwrap(),
+        Recovered {
+            in_doubt: 1,
+            unstarted: 1
+        }
+    );
+    // Once the disk takes writes again, the next commit holds both.
+    side.execute_batch("DROP TRIGGER refuse_marks").unwrap();
+    assert_eq!(store.claim(T + 4, 10, None).unwrap().len(), 2);
+    assert_eq!(
+        store.finish_and_mark(OWNER, &[], &[1, 2], T + 5).unwrap(),
+        (vec![], vec![1, 2])
+    );
+    assert_eq!(
+        store
+            .finish_and_mark(OWNER, &[(1, sent("r-1")), (2, sent("r-2"))], &[], T + 6)
+            .unwrap(),
+        (vec![], vec![])
+    );
+    assert!(
+        all(store)[0]
+            .outbox
+            .iter()
+            .all(|o| o.state == OutboxState::Sent)
+    );
 }

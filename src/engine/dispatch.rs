@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use super::events::{Events, ServiceEvent};
 use super::gate;
 use super::send_handles::KeptOnRow;
+use super::service::blocking;
 use crate::connectors::registry::Connectors;
 use crate::connectors::resume::Resume;
 use crate::connectors::{Capabilities, Connector, Lookup, SendError};
@@ -113,7 +114,7 @@ pub const PER_ACCOUNT: usize = 4;
 /// The same for a `webhook` account: a team's own receiver (a CRM, an internal tool) has
 /// none of a social network's rate limits and takes bursts; more requests in flight let a
 /// burst's marks and results be committed many at a time.
-pub const PER_WEBHOOK: usize = 32;
+pub const PER_WEBHOOK: usize = 64;
 
 /// Requests in flight to one account of `network` at once.
 pub fn in_flight_limit(network: Network) -> usize {
@@ -261,10 +262,10 @@ impl Dispatcher {
             }
             let mut wait = MAX_IDLE;
             if claim && !stopping {
-                match self
-                    .claim(&mut flight, &now, None)
-                    .and_then(|_| self.next_due())
-                {
+                match blocking(|| {
+                    self.claim(&mut flight, &now, None)
+                        .and_then(|_| self.next_due())
+                }) {
                     Ok(due) => {
                         claim = false;
                         backoff.reset();
@@ -392,75 +393,75 @@ impl Dispatcher {
         Ok(started)
     }
 
-    /// Waits for the next thing a send task needs or did: requests about to leave are
-    /// marked in flight (all those waiting, in one commit), and a finished request is
-    /// recorded at once. Returns whether a send finished (room for more claims).
+    /// Waits for the next thing send tasks need or did, then records all that is waiting
+    /// in one commit (group commit): the results of every request that has ended, and the
+    /// marks of every request about to leave. A result is still committed after its
+    /// response and a mark before its request; what piles up while one commit reaches the
+    /// disk goes into the next, so a batch grows with the disk's latency. Returns whether a
+    /// send finished (room for more claims).
     async fn next_event(
         &self,
         flight: &mut Flight,
         now: &(dyn Fn() -> DateTime<Utc> + Sync),
     ) -> StoreResult<bool> {
+        let mut waiting: Vec<MarkRequest> = Vec::new();
+        let mut joined = None;
         tokio::select! {
-            Some(first) = flight.marks.recv() => {
-                let mut waiting = vec![first];
-                while let Ok(next) = flight.marks.try_recv() {
-                    waiting.push(next);
-                }
-                let ids: Vec<OutboxId> = waiting.iter().map(|(id, _)| *id).collect();
-                let marked = match self.store.mark_in_flight(&self.owner, &ids, to_millis(now())) {
-                    Ok(marked) => marked,
-                    Err(error) => {
-                        // None leaves; the tasks end and their claims are taken back later.
-                        drop(waiting);
-                        return Err(error);
-                    }
-                };
-                for (id, reply) in waiting {
-                    let _ = reply.send(marked.contains(&id));
-                }
-                Ok(false)
+            Some(first) = flight.marks.recv() => waiting.push(first),
+            Some(first) = flight.sends.join_next() => joined = Some(first),
+        }
+        while let Ok(next) = flight.marks.try_recv() {
+            waiting.push(next);
+        }
+        let mut finished = false;
+        let mut outcomes = Vec::new();
+        let mut recorded = Vec::new();
+        while let Some(result) = joined.take().or_else(|| flight.sends.try_join_next()) {
+            finished = true;
+            let Ok((row, attempt)) = result else {
+                // A send task panicked: its row stays claimed, and is taken back (in
+                // doubt) when the lease passes.
+                flight.forget_panicked();
+                continue;
+            };
+            flight.finished(&row);
+            let Attempt::Made(result) = attempt else {
+                continue;
+            };
+            let outcome = self.outcome(&row, result, now());
+            let event = self
+                .events
+                .as_ref()
+                .and_then(|_| ServiceEvent::of_send(&row, &outcome));
+            recorded.push((row.id, row.account, telemetry_outcome(&outcome), event));
+            if matches!(outcome, OutboxOutcome::Sent { .. }) {
+                flight.sent += 1;
             }
-            Some(joined) = flight.sends.join_next() => {
-                // Every send that has finished by now is recorded in one commit: results
-                // are still committed after their responses, in a burst many at a time.
-                let mut outcomes = Vec::new();
-                let mut recorded = Vec::new();
-                let mut joined = Some(joined);
-                while let Some(result) = joined.take().or_else(|| flight.sends.try_join_next()) {
-                    let Ok((row, attempt)) = result else {
-                        // A send task panicked: its row stays claimed, and is taken back
-                        // (in doubt) when the lease passes.
-                        flight.forget_panicked();
-                        continue;
-                    };
-                    flight.finished(&row);
-                    let Attempt::Made(result) = attempt else {
-                        continue;
-                    };
-                    let outcome = self.outcome(&row, result, now());
-                    let event = self
-                        .events
-                        .as_ref()
-                        .and_then(|_| ServiceEvent::of_send(&row, &outcome));
-                    recorded.push((row.id, row.account, telemetry_outcome(&outcome), event));
-                    if matches!(outcome, OutboxOutcome::Sent { .. }) {
-                        flight.sent += 1;
-                    }
-                    outcomes.push((row.id, outcome));
-                }
-                let taken_back = self.finish_all(&outcomes, to_millis(now()))?;
-                for (id, account, counted, event) in recorded {
-                    if taken_back.contains(&id) {
-                        continue;
-                    }
-                    self.count(&account, counted);
-                    if let (Some(events), Some(event)) = (&self.events, event) {
-                        events.emit(event);
-                    }
-                }
-                Ok(true)
+            outcomes.push((row.id, outcome));
+        }
+        let ids: Vec<OutboxId> = waiting.iter().map(|(id, _)| *id).collect();
+        let at = to_millis(now());
+        // On an error none of the waiting requests leaves (their tasks end and their claims
+        // are taken back later), and the results stay unrecorded until the lease passes.
+        let (taken_back, marked) =
+            blocking(|| self.store.finish_and_mark(&self.owner, &outcomes, &ids, at))?;
+        warn_taken_back(&taken_back);
+        // The marked ids come back in the order they were asked for.
+        let mut marked = marked.into_iter().peekable();
+        for (id, reply) in waiting {
+            let yes = marked.next_if_eq(&id).is_some();
+            let _ = reply.send(yes);
+        }
+        for (id, account, counted, event) in recorded {
+            if taken_back.contains(&id) {
+                continue;
+            }
+            self.count(&account, counted);
+            if let (Some(events), Some(event)) = (&self.events, event) {
+                events.emit(event);
             }
         }
+        Ok(finished)
     }
 
     /// What one attempt's result means for its send.
@@ -547,13 +548,17 @@ impl Dispatcher {
         now: Millis,
     ) -> StoreResult<Vec<OutboxId>> {
         let taken_back = self.store.finish_outbox(&self.owner, outcomes, now)?;
-        for id in &taken_back {
-            tracing::warn!(
-                send = id,
-                "this send's claim passed its lease and was taken back; its result here is not recorded"
-            );
-        }
+        warn_taken_back(&taken_back);
         Ok(taken_back)
+    }
+}
+
+fn warn_taken_back(taken_back: &[OutboxId]) {
+    for id in taken_back {
+        tracing::warn!(
+            send = id,
+            "this send's claim passed its lease and was taken back; its result here is not recorded"
+        );
     }
 }
 

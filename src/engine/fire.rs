@@ -286,11 +286,18 @@ impl Engine {
                 return Ok(run);
             }
         }
-        let mut context = campaign_context(campaign, &post.id, local);
-        if let (Some(event), Some(fields)) = (event, context.as_object_mut()) {
-            fields.insert("event".into(), event.clone());
-        }
-        let text = match self.parts.texts.render(&post.text, &context) {
+        // A text without template syntax is itself: no context to build (most calendar
+        // rows, and a burst's worth of them).
+        let rendered = if crate::text::is_literal(&post.text) {
+            Ok(post.text.clone())
+        } else {
+            let mut context = campaign_context(campaign, &post.id, local);
+            if let (Some(event), Some(fields)) = (event, context.as_object_mut()) {
+                fields.insert("event".into(), event.clone());
+            }
+            self.parts.texts.render(&post.text, &context)
+        };
+        let text = match rendered {
             Ok(text) => text,
             Err(error) => {
                 run.state = RunState::Failed;

@@ -626,6 +626,16 @@ fn tick(
     Ok(fired + woke + released + alerted > 0)
 }
 
+/// Runs `work`, which blocks on the store, without holding up the other tasks of this
+/// worker: a dispatcher woken by the engine in the middle of a burst is queued on the
+/// engine's own worker, and would otherwise wait for the whole burst to be built.
+pub(super) fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// How long the engine may sleep: until its next fire, the next waiting step, or at most
 /// `MAX_SLEEP`.
 fn sleep_until(

@@ -72,6 +72,21 @@ pub trait RunStore: Send + Sync {
         outcomes: &[(OutboxId, OutboxOutcome)],
         now: Millis,
     ) -> StoreResult<Vec<OutboxId>>;
+    /// `finish_outbox(owner, outcomes)` then `mark_in_flight(owner, marks)`, as one
+    /// commit where the backend can (SQLite does): the results of the requests that ended
+    /// and the marks of those about to leave share one write to disk, and on an error
+    /// neither is recorded. Returns what each of the two returns.
+    fn finish_and_mark(
+        &self,
+        owner: &str,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        marks: &[OutboxId],
+        now: Millis,
+    ) -> StoreResult<(Vec<OutboxId>, Vec<OutboxId>)> {
+        let taken_back = self.finish_outbox(owner, outcomes, now)?;
+        let marked = self.mark_in_flight(owner, marks, now)?;
+        Ok((taken_back, marked))
+    }
     /// The network's id of the latest post an item sent with an account (for replies).
     fn latest_remote_id(&self, key: &ItemKey, account: &str) -> StoreResult<Option<String>>;
     /// When the next pending outbox row is due.

@@ -17,4 +17,4 @@ mod templates;
 pub use budget::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use error::TextError;
 pub use filters::{duration, hashtag, mentions};
-pub use templates::TextTemplates;
+pub use templates::{TextTemplates, is_literal};

@@ -62,6 +62,9 @@ impl TextTemplates {
     /// Renders `source` with `context` (a JSON object). Undefined values are errors, and so
     /// is a text over its budget (`MAX_STEPS`, `MAX_TEXT_BYTES`).
     pub fn render(&self, source: &str, context: &serde_json::Value) -> Result<String, TextError> {
+        if is_literal(source) {
+            return Ok(source.to_owned());
+        }
         let to_text = |error: minijinja::Error| TextError::from_minijinja(&error, source);
         {
             let env = self.env.read().unwrap_or_else(|e| e.into_inner());
@@ -78,6 +81,13 @@ impl TextTemplates {
         let template = env.get_template(source).map_err(to_text)?;
         bounded_render(&env, &template, source, context)
     }
+}
+
+/// Whether `source` has no template syntax (`{{`, `{%`, `{#` all start with `{`) and fits
+/// the budget: it renders to itself whatever the context, with nothing to compile or cache.
+/// Most calendar rows are such texts.
+pub fn is_literal(source: &str) -> bool {
+    source.len() <= super::budget::MAX_TEXT_BYTES && !source.contains('{')
 }
 
 fn bounded_render(
@@ -108,6 +118,24 @@ fn bounded_render(
 mod tests {
     use super::super::names::{BUILTIN_FILTERS, CRIER_FILTERS, FUNCTIONS, TESTS};
     use super::*;
+
+    #[test]
+    fn a_text_without_template_syntax_renders_to_itself() {
+        let texts = TextTemplates::new();
+        let context = serde_json::json!({});
+        for source in [
+            "Launch day: 50% off}",
+            "two lines\nand a trailing newline\n",
+            "",
+            "%} #} }} -%}",
+        ] {
+            assert!(is_literal(source), "{source:?}");
+            assert_eq!(texts.render(source, &context).unwrap(), source);
+        }
+        assert!(!is_literal("Hi {{ name }}"));
+        assert!(!is_literal("{# a comment #}"));
+        assert!(!is_literal(&"x".repeat(super::super::MAX_TEXT_BYTES + 1)));
+    }
 
     #[test]
     fn every_listed_name_exists() {

@@ -110,16 +110,7 @@ impl RunStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.transaction(|tx| {
-            let mut mark = tx.prepare_cached(sql!("runs/mark_in_flight"))?;
-            let mut marked = Vec::with_capacity(ids.len());
-            for id in ids {
-                if mark.execute(params![id, owner, now])? == 1 {
-                    marked.push(*id);
-                }
-            }
-            Ok(marked)
-        })
+        self.transaction(|tx| mark(tx, owner, ids, now))
     }
 
     fn renew_claims(
@@ -174,68 +165,24 @@ impl RunStore for SqliteStore {
         if outcomes.is_empty() {
             return Ok(Vec::new());
         }
+        self.transaction(|tx| finish(tx, owner, outcomes, now))
+    }
+
+    fn finish_and_mark(
+        &self,
+        owner: &str,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        marks: &[OutboxId],
+        now: Millis,
+    ) -> StoreResult<(Vec<OutboxId>, Vec<OutboxId>)> {
+        if outcomes.is_empty() && marks.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
         self.transaction(|tx| {
-            let mut runs = Vec::new();
-            let mut not_ours = Vec::new();
-            {
-                // Each update touches the send only while `owner` still holds its claim
-                // (`WHERE id = ?1 AND state = 'sending' AND claimed_by = ?2`).
-                let mut sent = tx.prepare_cached(sql!("runs/finish_sent"))?;
-                let mut retry = tx.prepare_cached(sql!("runs/finish_retry"))?;
-                let mut failed = tx.prepare_cached(sql!("runs/finish_failed"))?;
-                let mut attempt = tx.prepare_cached(sql!("runs/insert_attempt"))?;
-                // Held and deferred sends made no attempt: the claim's count is taken back.
-                let mut held = tx.prepare_cached(sql!("runs/finish_held"))?;
-                let mut deferred = tx.prepare_cached(sql!("runs/finish_deferred"))?;
-                let get = |row: &rusqlite::Row| row.get::<_, i64>(0);
-                for (id, outcome) in outcomes {
-                    let run_id: Option<i64> = match outcome {
-                        // A success is on the outbox row itself (state, remote id,
-                        // attempts); the log keeps what went wrong.
-                        OutboxOutcome::Sent { remote_id } => sent
-                            .query_row(params![id, owner, remote_id, now], get)
-                            .optional()?,
-                        OutboxOutcome::Retry {
-                            at,
-                            error,
-                            check_first,
-                        } => {
-                            let run_id = retry
-                                .query_row(params![id, owner, at, error, check_first, now], get)
-                                .optional()?;
-                            if run_id.is_some() {
-                                attempt.execute(params![id, now, "retry", error])?;
-                            }
-                            run_id
-                        }
-                        OutboxOutcome::Failed { error } => {
-                            let run_id = failed
-                                .query_row(params![id, owner, error, now], get)
-                                .optional()?;
-                            if run_id.is_some() {
-                                attempt.execute(params![id, now, "failed", error])?;
-                            }
-                            run_id
-                        }
-                        OutboxOutcome::Held { note } => held
-                            .query_row(params![id, owner, note, now], get)
-                            .optional()?,
-                        OutboxOutcome::Deferred { at, note } => deferred
-                            .query_row(params![id, owner, at, note, now], get)
-                            .optional()?,
-                    };
-                    match run_id {
-                        Some(run_id) => runs.push(run_id),
-                        None => not_ours.push(*id),
-                    }
-                }
-            }
-            runs.sort_unstable();
-            runs.dedup();
-            for run_id in runs {
-                settle(tx, run_id, now)?;
-            }
-            Ok(not_ours)
+            Ok((
+                finish(tx, owner, outcomes, now)?,
+                mark(tx, owner, marks, now)?,
+            ))
         })
     }
 
@@ -357,6 +304,94 @@ impl RunStore for SqliteStore {
         slots.sort_by_key(|slot| slot.id);
         Ok(slots)
     }
+}
+
+/// Records `outcomes` of `owner`'s claims and settles the runs they finish; returns the
+/// sends no longer claimed by `owner` (left alone).
+fn finish(
+    tx: &Transaction,
+    owner: &str,
+    outcomes: &[(OutboxId, OutboxOutcome)],
+    now: Millis,
+) -> StoreResult<Vec<OutboxId>> {
+    let mut runs = Vec::new();
+    let mut not_ours = Vec::new();
+    {
+        // Each update touches the send only while `owner` still holds its claim
+        // (`WHERE id = ?1 AND state = 'sending' AND claimed_by = ?2`).
+        let mut sent = tx.prepare_cached(sql!("runs/finish_sent"))?;
+        let mut retry = tx.prepare_cached(sql!("runs/finish_retry"))?;
+        let mut failed = tx.prepare_cached(sql!("runs/finish_failed"))?;
+        let mut attempt = tx.prepare_cached(sql!("runs/insert_attempt"))?;
+        // Held and deferred sends made no attempt: the claim's count is taken back.
+        let mut held = tx.prepare_cached(sql!("runs/finish_held"))?;
+        let mut deferred = tx.prepare_cached(sql!("runs/finish_deferred"))?;
+        let get = |row: &rusqlite::Row| row.get::<_, i64>(0);
+        for (id, outcome) in outcomes {
+            let run_id: Option<i64> = match outcome {
+                // A success is on the outbox row itself (state, remote id,
+                // attempts); the log keeps what went wrong.
+                OutboxOutcome::Sent { remote_id } => sent
+                    .query_row(params![id, owner, remote_id, now], get)
+                    .optional()?,
+                OutboxOutcome::Retry {
+                    at,
+                    error,
+                    check_first,
+                } => {
+                    let run_id = retry
+                        .query_row(params![id, owner, at, error, check_first, now], get)
+                        .optional()?;
+                    if run_id.is_some() {
+                        attempt.execute(params![id, now, "retry", error])?;
+                    }
+                    run_id
+                }
+                OutboxOutcome::Failed { error } => {
+                    let run_id = failed
+                        .query_row(params![id, owner, error, now], get)
+                        .optional()?;
+                    if run_id.is_some() {
+                        attempt.execute(params![id, now, "failed", error])?;
+                    }
+                    run_id
+                }
+                OutboxOutcome::Held { note } => held
+                    .query_row(params![id, owner, note, now], get)
+                    .optional()?,
+                OutboxOutcome::Deferred { at, note } => deferred
+                    .query_row(params![id, owner, at, note, now], get)
+                    .optional()?,
+            };
+            match run_id {
+                Some(run_id) => runs.push(run_id),
+                None => not_ours.push(*id),
+            }
+        }
+    }
+    runs.sort_unstable();
+    runs.dedup();
+    for run_id in runs {
+        settle(tx, run_id, now)?;
+    }
+    Ok(not_ours)
+}
+
+/// Marks `owner`'s claims `ids` in flight; returns those marked.
+fn mark(
+    tx: &Transaction,
+    owner: &str,
+    ids: &[OutboxId],
+    now: Millis,
+) -> StoreResult<Vec<OutboxId>> {
+    let mut mark = tx.prepare_cached(sql!("runs/mark_in_flight"))?;
+    let mut marked = Vec::with_capacity(ids.len());
+    for id in ids {
+        if mark.execute(params![id, owner, now])? == 1 {
+            marked.push(*id);
+        }
+    }
+    Ok(marked)
 }
 
 pub(super) fn insert_outbox(
