@@ -188,7 +188,7 @@ fn thousand_cron_items(dir: &Path) {
 }
 
 /// `crier rehearse` over a year of the fixture, from the validated plan to the lines it
-/// prints (the engine on a virtual clock, the in-memory store, recording connectors).
+/// prints (the engine on a virtual clock, SQLite in memory, recording connectors).
 fn rehearse(c: &mut Criterion) {
     let year = tempfile::tempdir().unwrap();
     thousand_cron_items(year.path());

@@ -309,7 +309,7 @@ impl RunStore for SqliteStore {
 /// Records `outcomes` of `owner`'s claims and settles the runs they finish; returns the
 /// sends no longer claimed by `owner` (left alone).
 fn finish(
-    tx: &Transaction,
+    tx: &Connection,
     owner: &str,
     outcomes: &[(OutboxId, OutboxOutcome)],
     now: Millis,
@@ -379,7 +379,7 @@ fn finish(
 
 /// Marks `owner`'s claims `ids` in flight; returns those marked.
 fn mark(
-    tx: &Transaction,
+    tx: &Connection,
     owner: &str,
     ids: &[OutboxId],
     now: Millis,
