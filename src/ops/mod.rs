@@ -16,6 +16,7 @@ use crate::store::Store;
 pub mod accounts;
 pub mod approvals;
 pub mod contests;
+pub mod decision_links;
 pub mod hooks;
 pub mod incidents;
 pub mod mentions;

@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::Utc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -23,11 +24,13 @@ use crate::playbook::plan::ServerPlan;
 
 mod api;
 mod auth;
+mod decision;
 mod events;
 mod inbound;
 mod model;
 mod openapi;
 mod problem;
+mod replies;
 
 pub use openapi::document;
 pub use problem::Problem;
@@ -40,6 +43,8 @@ pub(crate) struct AppState {
     hooks: Arc<crate::engine::hooks::HookReceiver>,
     /// The running revision's connectors, which check the updates a network pushes.
     connectors: Arc<dyn Fn() -> Arc<crate::connectors::Connectors> + Send + Sync>,
+    /// Makes and checks the links in notices that open a decision's page.
+    links: Arc<crate::ops::decision_links::Signer>,
 }
 
 impl AppState {
@@ -65,12 +70,23 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     let view = service.view();
+    let base = options
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let links = Arc::new(
+        crate::ops::decision_links::Signer::open(view.store().as_ref(), &base, Utc::now())
+            .map_err(std::io::Error::other)?,
+    );
+    service.set_decision_links(links.clone());
     let state = AppState {
         events: events::EventLog::start(&view),
         view: view.clone(),
         hooks: service.hooks(),
         connectors: Arc::new(service.connectors_source()),
+        links,
     };
+    service.attach(tokio::spawn(replies::read_loop(state.clone())));
     let app = router(state, options);
     let task = tokio::spawn(async move {
         let stopping = async move { view.stopping().await };
@@ -95,6 +111,10 @@ fn router(state: AppState, options: &ServerPlan) -> Router {
         .route(
             "/telegram/{account}",
             axum::routing::post(inbound::telegram),
+        )
+        .route(
+            "/decide/{token}",
+            get(decision::page).post(decision::decide),
         )
         .nest("/api/v1", api::routes())
         .fallback(not_found)

@@ -2,6 +2,7 @@
 //! approvals, pauses, contests, crisis plans, metrics, views), and `Store`, which is all of
 //! them. Nothing here names a backend: errors are `StoreError`.
 
+use super::links::LinkStore;
 use super::model::*;
 use super::tokens::TokenStore;
 use super::{AccountMetrics, StoreResult};
@@ -238,6 +239,7 @@ pub trait Store:
     + MetricsStore
     + ViewStore
     + TokenStore
+    + LinkStore
 {
 }
 
@@ -251,6 +253,7 @@ impl<T> Store for T where
         + MetricsStore
         + ViewStore
         + TokenStore
+        + LinkStore
         + ?Sized
 {
 }

@@ -97,6 +97,8 @@ struct Inner {
     hook_events: HashMap<(String, String), HookReceipt>,
     /// Token `id` is `tokens[id - 1]`.
     tokens: Vec<TokenRow>,
+    server_keys: HashMap<String, Vec<u8>>,
+    reply_cursors: HashMap<String, String>,
 }
 
 impl Inner {
@@ -1613,5 +1615,27 @@ impl TokenStore for MemoryStore {
             }
             None => Ok(false),
         }
+    }
+}
+
+impl crate::store::LinkStore for MemoryStore {
+    fn server_key(&self, name: &str, fresh: &[u8], _now: Millis) -> StoreResult<Vec<u8>> {
+        Ok(self
+            .lock()
+            .server_keys
+            .entry(name.to_string())
+            .or_insert_with(|| fresh.to_vec())
+            .clone())
+    }
+
+    fn reply_cursor(&self, account: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().reply_cursors.get(account).cloned())
+    }
+
+    fn put_reply_cursor(&self, account: &str, cursor: &str, _now: Millis) -> StoreResult<()> {
+        self.lock()
+            .reply_cursors
+            .insert(account.to_string(), cursor.to_string());
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@
 mod api;
 mod handle;
 pub mod json_times;
+mod links;
 pub mod memory;
 mod model;
 pub mod sqlite;
@@ -17,6 +18,7 @@ mod tokens;
 
 pub use api::*;
 pub use handle::StoreHandle;
+pub use links::LinkStore;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use sqlite::SqliteStore;

@@ -20,6 +20,7 @@ macro_rules! sql {
 mod approvals;
 mod contests;
 mod crisis;
+mod links;
 mod metrics;
 mod migrate;
 mod pauses;
