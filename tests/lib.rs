@@ -7,6 +7,7 @@ mod cli_usage;
 mod connectors;
 mod contest;
 mod crisis;
+mod dashboard;
 mod diagnostics;
 mod discord;
 mod dispatch;

@@ -95,6 +95,8 @@ pub struct ServerPlan {
     pub body_limit: usize,
     /// How long one request may take (30 s by default).
     pub request_timeout: Duration,
+    /// The dashboard's cookies are `Secure`: it is served over TLS (by a reverse proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerPlan {
@@ -104,6 +106,7 @@ impl Default for ServerPlan {
             cors: Vec::new(),
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            secure_cookies: false,
         }
     }
 }

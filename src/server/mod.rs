@@ -1,7 +1,7 @@
 //! `crier run`'s HTTP server, a front end beside the CLI: axum with tower-http's body limit,
 //! timeout and (only when configured) CORS; `/healthz`, `/readyz`, `/metrics` and inbound
-//! `/hooks/{name}` (`inbound`), and the API under `/api/v1` (`api`), whose OpenAPI document
-//! is `openapi`. It runs inside the service's
+//! `/hooks/{name}` (`inbound`), the API under `/api/v1` (`api`), whose OpenAPI document
+//! is `openapi`, and the web dashboard at `/` (`dashboard`). It runs inside the service's
 //! lifecycle: [`start`] ties it to a [`ServiceHandle`], whose graceful stop lets requests in
 //! flight finish before the engine stops. Every endpoint calls `ops`, as the CLI does.
 
@@ -23,6 +23,7 @@ use crate::playbook::plan::ServerPlan;
 
 mod api;
 mod auth;
+pub mod dashboard;
 mod events;
 mod inbound;
 mod model;
@@ -40,6 +41,8 @@ pub(crate) struct AppState {
     hooks: Arc<crate::engine::hooks::HookReceiver>,
     /// The running revision's connectors, which check the updates a network pushes.
     connectors: Arc<dyn Fn() -> Arc<crate::connectors::Connectors> + Send + Sync>,
+    /// The dashboard's cookies are `Secure` (`server: { secure_cookies: true }`).
+    secure_cookies: bool,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ pub async fn start(
         view: view.clone(),
         hooks: service.hooks(),
         connectors: Arc::new(service.connectors_source()),
+        secure_cookies: options.secure_cookies,
     };
     let app = router(state, options);
     let task = tokio::spawn(async move {
@@ -82,7 +86,7 @@ pub async fn start(
         }
     });
     service.attach(task);
-    tracing::info!(address = %bound, "serving the API");
+    tracing::info!(address = %bound, "serving the API and the dashboard");
     Ok(bound)
 }
 
@@ -97,6 +101,7 @@ fn router(state: AppState, options: &ServerPlan) -> Router {
             axum::routing::post(inbound::telegram),
         )
         .nest("/api/v1", api::routes())
+        .merge(dashboard::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(options.body_limit))

@@ -3,6 +3,7 @@
 //! them. Nothing here names a backend: errors are `StoreError`.
 
 use super::model::*;
+use super::sessions::SessionStore;
 use super::tokens::TokenStore;
 use super::{AccountMetrics, StoreResult};
 
@@ -238,6 +239,7 @@ pub trait Store:
     + MetricsStore
     + ViewStore
     + TokenStore
+    + SessionStore
 {
 }
 
@@ -251,6 +253,7 @@ impl<T> Store for T where
         + MetricsStore
         + ViewStore
         + TokenStore
+        + SessionStore
         + ?Sized
 {
 }

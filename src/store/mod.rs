@@ -12,6 +12,7 @@ mod handle;
 pub mod json_times;
 pub mod memory;
 mod model;
+mod sessions;
 pub mod sqlite;
 mod tokens;
 
@@ -19,6 +20,7 @@ pub use api::*;
 pub use handle::StoreHandle;
 pub use memory::MemoryStore;
 pub use model::*;
+pub use sessions::{LoginLinkRow, NewLoginLink, NewSession, SessionRow, SessionStore};
 pub use sqlite::SqliteStore;
 pub use tokens::{NewToken, TokenRow, TokenStore};
 

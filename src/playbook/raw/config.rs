@@ -61,6 +61,10 @@ pub struct ServerConfig {
     /// How long one request may take before it is answered 503, e.g. `30s` (the default).
     #[serde(default)]
     pub timeout: Option<Spanned<String>>,
+    /// Mark the dashboard's sign-in cookies `Secure` (browsers then send them over HTTPS
+    /// only): set it when a reverse proxy with TLS serves the dashboard. False if absent.
+    #[serde(default)]
+    pub secure_cookies: Option<Spanned<bool>>,
 }
 
 /// HTTP settings shared by every connector.
