@@ -750,3 +750,109 @@ async fn the_event_stream_needs_a_session_and_carries_a_pause_made_in_a_form() {
     assert_eq!(found, Ok(true), "{seen}");
     rig.stop().await;
 }
+
+/// On a network that cannot be asked whether a post went out (Slack), a send whose outcome
+/// is unknown is recorded unconfirmed; once a person checked, "send again" posts it again,
+/// through the form for an editor, refused for a viewer and for a send that was confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_send_is_sent_again_by_an_editor() {
+    use crate::support::fake_slack::{FakeSlack, Fault};
+    let slack = FakeSlack::start("hook-secret");
+    slack.push_fault(Fault::AcceptThenDrop);
+    let hook = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(hook.path(), slack.url_with("hook-secret")).unwrap();
+    let config = format!(
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  team: {{ network: slack, webhook: \"file:{}\" }}\npeople:\n  olena: {{ notify: team, role: editor }}\n  vic: {{ notify: team }}\n",
+        hook.path().display()
+    );
+    let dir = folder(
+        &config,
+        &[(
+            "launch.yaml",
+            "kind: campaign\nname: launch\nposts:\n  - id: hello\n    at: 2030-01-01 10:00\n    to: team\n    text: Hello\n",
+        )],
+    );
+    let rig = Rig::start(dir).await;
+    let olena = rig.desk.actor("olena").unwrap();
+    let first =
+        crier::ops::trigger::trigger(&rig.desk.plan.root, &|_| {}, &olena, "launch", "hello")
+            .await
+            .unwrap()
+            .run
+            .unwrap();
+    // The running service may be the one that tried it: wait until it is recorded.
+    let mut first = first;
+    for _ in 0..600 {
+        if first.outbox[0].state == crier::store::OutboxState::Failed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        first = crier::ops::views::run(Some(&rig.desk.store), first.id)
+            .unwrap()
+            .unwrap();
+    }
+    assert!(
+        crier::ops::trigger::unconfirmed(&first.outbox[0]),
+        "{first:?}"
+    );
+    assert_eq!(slack.messages(), ["Hello"]);
+
+    let editor = rig.sign_in("olena").await;
+    let page = rig.page("/runs", &editor).await;
+    assert!(page.contains("Check team for the post"), "{page}");
+    assert!(
+        page.contains(&format!("/runs/{}/send-again", first.id)),
+        "{page}"
+    );
+    let viewer = rig.sign_in("vic").await;
+    let page = rig.page("/runs", &viewer).await;
+    assert!(
+        !page.contains("send-again"),
+        "a viewer is offered no button: {page}"
+    );
+    let path = format!("/runs/{}/send-again", first.id);
+    let (status, _, _) = rig.post(&path, &viewer, &[("account", "team")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(slack.messages(), ["Hello"], "refused: nothing sent");
+
+    let (status, location, body) = rig.post(&path, &editor, &[("account", "team")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location, "/runs?done=sent_again");
+    assert_eq!(slack.messages(), ["Hello", "Hello"]);
+    let runs = crier::ops::views::runs_page(
+        Some(&rig.desk.store),
+        &crier::ops::views::RunsQuery {
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .runs;
+    assert_eq!(runs.len(), 2);
+    let again = runs.iter().find(|r| r.id != first.id).unwrap();
+    assert_eq!(again.outbox[0].state, crier::store::OutboxState::Sent);
+    // A confirmed send is not sent again.
+    let refused =
+        crier::ops::trigger::send_again(&rig.desk, &|_| {}, &olena, again.id, "team").await;
+    assert!(
+        matches!(
+            refused,
+            Err(crier::ops::trigger::SendAgainRefused::NotUnconfirmed { .. })
+        ),
+        "{refused:?}"
+    );
+    let (status, _, body) = rig
+        .post(
+            &format!("/runs/{}/send-again", again.id),
+            &editor,
+            &[("account", "team")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        body.contains("only a send crier could not confirm"),
+        "{body}"
+    );
+    assert_eq!(slack.messages(), ["Hello", "Hello"]);
+    rig.stop().await;
+}
