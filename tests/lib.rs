@@ -7,6 +7,8 @@ mod cli_usage;
 mod connectors;
 mod contest;
 mod crisis;
+mod dashboard;
+mod dashboard_incidents;
 mod decisions;
 mod diagnostics;
 mod discord;

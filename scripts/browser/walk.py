@@ -142,16 +142,38 @@ class Crier:
 
 
 class Walk:
-    def __init__(self, context, axe, screenshots):
-        self.context = context
+    """Each person gets a browser of their own: a fresh profile (`--user-data-dir`)."""
+
+    def __init__(self, playwright, axe, screenshots):
+        self.playwright = playwright
         self.axe = axe
         self.screenshots = screenshots
+        self.profiles = []
+        self.contexts = []
         self.checked = []
 
-    def page(self):
-        page = self.context.new_page()
+    def page(self, width=1280, height=900):
+        profile = tempfile.mkdtemp(prefix="crier-chromium-")
+        self.profiles.append(profile)
+        context = self.playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": width, "height": height},
+            locale="en-GB",
+            timezone_id="Europe/Kyiv",
+        )
+        self.contexts.append(context)
+        page = context.pages[0] if context.pages else context.new_page()
         page.set_default_timeout(WAIT_MS)
         return page
+
+    def close(self):
+        for context in self.contexts:
+            context.close()
+        for profile in self.profiles:
+            shutil.rmtree(profile, ignore_errors=True)
 
     def look(self, page, name):
         """A screenshot of the page, and its accessibility check."""
@@ -196,21 +218,11 @@ def main():
         print(f"crier run on {crier.base} ({crier.folder})")
         token = crier.cli("token", "new", "pr_lead", "--name", "browser-walk").split()[-1]
         with sync_playwright() as playwright:
-            profile = tempfile.mkdtemp(prefix="crier-chromium-")
+            walk = Walk(playwright, Path(args.axe), screenshots)
             try:
-                context = playwright.chromium.launch_persistent_context(
-                    profile,
-                    executable_path="/usr/bin/chromium",
-                    headless=True,
-                    args=CHROMIUM_ARGS,
-                    viewport={"width": 1280, "height": 900},
-                    locale="en-GB",
-                    timezone_id="Europe/Kyiv",
-                )
-                walk_all(crier, token, Walk(context, Path(args.axe), screenshots))
-                context.close()
+                walk_all(crier, token, walk)
             finally:
-                shutil.rmtree(profile, ignore_errors=True)
+                walk.close()
     except WalkFailed as failed:
         print(f"FAILED: {failed}", file=sys.stderr)
         print("crier run said:\n" + crier.output()[-4000:], file=sys.stderr)
@@ -248,27 +260,36 @@ def walk_all(crier, token, walk):
     walk.look(page, "02-calendar-list")
 
     # A post's detail.
-    page.get_by_role("link", name=re.compile("teaser")).first.click()
+    page.locator("a[href*='item=teaser']").first.click()
     page.wait_for_url(re.compile(r"/calendar/post"))
     check("Something warm is coming" in page.inner_text("main"), "the teaser's text is not shown")
     walk.look(page, "03-post")
 
-    # A viewer may not decide the teaser: refused, nothing decided.
+    # A viewer sees no button to decide the teaser, and a forged form is refused.
+    waiting = crier.api("GET", "/api/v1/approvals", token)
+    waiting = waiting.get("approvals", waiting) if isinstance(waiting, dict) else waiting
+    teaser = next(a for a in waiting if a.get("item") == "teaser")
     guest = sign_in(walk, crier.login_link("guest"))
     guest.goto(f"{crier.base}/approvals")
-    guest.get_by_role("button", name=re.compile("Approve")).first.click()
     check(
-        re.search("guest cannot decide|not allowed|Not allowed", guest.inner_text("main")),
-        f"a viewer's approval was not refused: {guest.inner_text('main')[:400]}",
+        guest.locator("form[action$='/decide'] button[value='approve']").count() == 0,
+        "a viewer is shown the button to approve the teaser",
     )
-    walk.look(guest, "04-approvals-viewer-refused")
-    guest.close()
+    csrf = guest.locator("input[name='csrf']").first.get_attribute("value")
+    forged = guest.request.post(
+        f"{crier.base}/approvals/{teaser['id']}/decide",
+        form={"csrf": csrf, "decision": "approve", "note": ""},
+        max_redirects=0,
+    )
+    check(forged.status == 403, f"a viewer's approval was answered {forged.status}, not 403")
+    check("guest cannot decide" in forged.text(), f"no reason given: {forged.text()[:300]}")
+    walk.look(guest, "04-approvals-viewer")
 
     # Its approver approves it.
-    page = sign_in(walk, crier.login_link("pr_lead"))
     page.goto(f"{crier.base}/approvals")
     walk.look(page, "05-approvals")
-    page.get_by_role("button", name=re.compile("Approve")).first.click()
+    page.locator("form[action$='/decide'] button[value='approve']").first.click()
+    page.wait_for_url(re.compile(r"done=approved"))
     check("Approved" in page.inner_text("main"), "the approval was not confirmed")
     walk.look(page, "06-approved")
 
@@ -276,10 +297,11 @@ def walk_all(crier, token, walk):
     page.goto(f"{crier.base}/pauses")
     page.locator("#reason-all").fill("browser walk: checking the kill switch")
     page.locator("form[action='/pauses'] button").first.click()
-    text = page.inner_text("main")
-    check(re.search(r"\bheld\b|задерж", text), f"no held count after pausing: {text[:400]}")
+    page.wait_for_url(re.compile(r"done=paused"))
+    check(page.locator("dd.held").count() > 0, f"no held count after pausing: {page.inner_text('main')[:400]}")
     walk.look(page, "07-paused")
     page.locator("form[action='/pauses/resume'] button").first.click()
+    page.wait_for_url(re.compile(r"done=resumed"))
     check("Resumed" in page.inner_text("main"), "resuming was not confirmed")
     walk.look(page, "08-resumed")
 
@@ -310,15 +332,15 @@ def walk_all(crier, token, walk):
     check(incident is not None, "no incident opened within 180 s of the outage's mentions")
     page.goto(f"{crier.base}/incidents")
     walk.look(page, "09-incidents")
-    page.goto(f"{crier.base}/incidents/{incident['id']}")
+    page.locator(f"a[href='/incidents/{incident['id']}']").first.click()
+    page.wait_for_url(re.compile(r"/incidents/\d+$"))
     check(page.locator("svg[aria-label='Mentions per minute']").count() == 1, "no mentions chart")
     walk.look(page, "10-incident")
 
     # The notice to pr_lead carries a link that opens the decision's page.
     links = re.findall(re.escape(crier.base) + r"/decide/[A-Za-z0-9_.-]+", crier.output())
     check(links, "no decision link in the notices crier sent")
-    phone = walk.page()
-    phone.set_viewport_size({"width": 375, "height": 740})
+    phone = walk.page(width=375, height=740)
     phone.goto(links[-1])
     walk.look(phone, "11-decision-link")
     button = phone.get_by_role("button", name=re.compile("Acknowledge|Approve"))
@@ -326,7 +348,6 @@ def walk_all(crier, token, walk):
     button.first.click()
     check("Recorded" in phone.inner_text("main"), "the decision was not recorded")
     walk.look(phone, "12-decided")
-    phone.close()
 
     # The giveaway's entries.
     entries = "\n".join(
@@ -343,16 +364,19 @@ def walk_all(crier, token, walk):
         for i in range(3)
     )
     crier.api("POST", "/api/v1/mentions", token, entries)
-    page.goto(f"{crier.base}/contests/december-giveaway")
+    page.goto(f"{crier.base}/contests")
+    walk.look(page, "13-contests")
+    page.locator("a[href='/contests/december-giveaway']").first.click()
+    page.wait_for_url(re.compile(r"/contests/december-giveaway$"))
     text = page.inner_text("main")
     check("@fan1@mastodon.social" in text, f"the giveaway's entries are not listed: {text[:400]}")
-    walk.look(page, "13-contest")
+    walk.look(page, "14-contest")
 
     # Russian.
     page.get_by_role("link", name="Русский").first.click()
     page.wait_for_load_state()
     check(page.locator("html").get_attribute("lang") == "ru", "the page did not switch to Russian")
-    walk.look(page, "14-russian")
+    walk.look(page, "15-russian")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod mentions;
 pub mod metrics;
 pub mod pauses;
+pub mod sessions;
 pub mod times;
 pub mod tokens;
 pub mod trigger;

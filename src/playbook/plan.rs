@@ -101,6 +101,8 @@ pub struct ServerPlan {
     /// The address people reach the server at (links in notices start with it), without a
     /// trailing slash; `None`: `http://` and the address served on.
     pub url: Option<String>,
+    /// The dashboard's cookies are `Secure`: it is served over TLS (by a reverse proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerPlan {
@@ -111,6 +113,7 @@ impl Default for ServerPlan {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             url: None,
+            secure_cookies: false,
         }
     }
 }

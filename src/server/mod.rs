@@ -1,7 +1,7 @@
 //! `crier run`'s HTTP server, a front end beside the CLI: axum with tower-http's body limit,
 //! timeout and (only when configured) CORS; `/healthz`, `/readyz`, `/metrics` and inbound
-//! `/hooks/{name}` (`inbound`), and the API under `/api/v1` (`api`), whose OpenAPI document
-//! is `openapi`. It runs inside the service's
+//! `/hooks/{name}` (`inbound`), the API under `/api/v1` (`api`), whose OpenAPI document
+//! is `openapi`, and the web dashboard at `/` (`dashboard`). It runs inside the service's
 //! lifecycle: [`start`] ties it to a [`ServiceHandle`], whose graceful stop lets requests in
 //! flight finish before the engine stops. Every endpoint calls `ops`, as the CLI does.
 
@@ -24,6 +24,7 @@ use crate::playbook::plan::ServerPlan;
 
 mod api;
 mod auth;
+pub mod dashboard;
 mod decision;
 mod events;
 mod inbound;
@@ -45,6 +46,8 @@ pub(crate) struct AppState {
     connectors: Arc<dyn Fn() -> Arc<crate::connectors::Connectors> + Send + Sync>,
     /// Makes and checks the links in notices that open a decision's page.
     links: Arc<crate::ops::decision_links::Signer>,
+    /// The dashboard's cookies are `Secure` (`server: { secure_cookies: true }`).
+    secure_cookies: bool,
 }
 
 impl AppState {
@@ -85,6 +88,7 @@ pub async fn start(
         hooks: service.hooks(),
         connectors: Arc::new(service.connectors_source()),
         links,
+        secure_cookies: options.secure_cookies,
     };
     service.attach(tokio::spawn(replies::read_loop(state.clone())));
     let app = router(state, options);
@@ -98,7 +102,7 @@ pub async fn start(
         }
     });
     service.attach(task);
-    tracing::info!(address = %bound, "serving the API");
+    tracing::info!(address = %bound, "serving the API and the dashboard");
     Ok(bound)
 }
 
@@ -117,6 +121,7 @@ fn router(state: AppState, options: &ServerPlan) -> Router {
             get(decision::page).post(decision::decide),
         )
         .nest("/api/v1", api::routes())
+        .merge(dashboard::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(options.body_limit))

@@ -4,6 +4,7 @@
 
 use super::links::LinkStore;
 use super::model::*;
+use super::sessions::SessionStore;
 use super::tokens::TokenStore;
 use super::{AccountMetrics, StoreResult};
 
@@ -240,6 +241,7 @@ pub trait Store:
     + ViewStore
     + TokenStore
     + LinkStore
+    + SessionStore
 {
 }
 
@@ -254,6 +256,7 @@ impl<T> Store for T where
         + ViewStore
         + TokenStore
         + LinkStore
+        + SessionStore
         + ?Sized
 {
 }

@@ -99,6 +99,10 @@ struct Inner {
     tokens: Vec<TokenRow>,
     server_keys: HashMap<String, Vec<u8>>,
     reply_cursors: HashMap<String, String>,
+    /// Session `id` is `sessions[id - 1]`.
+    sessions: Vec<SessionRow>,
+    /// Login link `id` is `login_links[id - 1]`.
+    login_links: Vec<LoginLinkRow>,
 }
 
 impl Inner {
@@ -1637,5 +1641,82 @@ impl crate::store::LinkStore for MemoryStore {
             .reply_cursors
             .insert(account.to_string(), cursor.to_string());
         Ok(())
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn add_session(&self, new: &NewSession, now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        if inner.sessions.iter().any(|s| s.sha256 == new.sha256) {
+            return Err(StoreError::Corrupt(
+                "UNIQUE constraint failed: sessions.sha256".into(),
+            ));
+        }
+        let id = inner.sessions.len() as i64 + 1;
+        inner.sessions.push(SessionRow {
+            id,
+            person: new.person.clone(),
+            sha256: new.sha256.clone(),
+            csrf: new.csrf.clone(),
+            created_at: now,
+            expires_at: new.expires_at,
+            ended_at: None,
+        });
+        Ok(id)
+    }
+
+    fn session_by_sha256(&self, sha256: &str) -> StoreResult<Option<SessionRow>> {
+        Ok(self
+            .lock()
+            .sessions
+            .iter()
+            .find(|s| s.sha256 == sha256)
+            .cloned())
+    }
+
+    fn end_session(&self, sha256: &str, now: Millis) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        match inner
+            .sessions
+            .iter_mut()
+            .find(|s| s.sha256 == sha256 && s.ended_at.is_none())
+        {
+            Some(session) => {
+                session.ended_at = Some(now);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn add_login_link(&self, new: &NewLoginLink, now: Millis) -> StoreResult<i64> {
+        let mut inner = self.lock();
+        if inner.login_links.iter().any(|l| l.sha256 == new.sha256) {
+            return Err(StoreError::Corrupt(
+                "UNIQUE constraint failed: login_links.sha256".into(),
+            ));
+        }
+        let id = inner.login_links.len() as i64 + 1;
+        inner.login_links.push(LoginLinkRow {
+            id,
+            person: new.person.clone(),
+            sha256: new.sha256.clone(),
+            created_at: now,
+            expires_at: new.expires_at,
+            used_at: None,
+        });
+        Ok(id)
+    }
+
+    fn use_login_link(&self, sha256: &str, now: Millis) -> StoreResult<Option<LoginLinkRow>> {
+        let mut inner = self.lock();
+        let Some(link) = inner.login_links.iter_mut().find(|l| l.sha256 == sha256) else {
+            return Ok(None);
+        };
+        let found = link.clone();
+        if link.used_at.is_none() && link.expires_at > now {
+            link.used_at = Some(now);
+        }
+        Ok(Some(found))
     }
 }

@@ -13,6 +13,7 @@ pub mod json_times;
 mod links;
 pub mod memory;
 mod model;
+mod sessions;
 pub mod sqlite;
 mod tokens;
 
@@ -21,6 +22,7 @@ pub use handle::StoreHandle;
 pub use links::LinkStore;
 pub use memory::MemoryStore;
 pub use model::*;
+pub use sessions::{LoginLinkRow, NewLoginLink, NewSession, SessionRow, SessionStore};
 pub use sqlite::SqliteStore;
 pub use tokens::{NewToken, TokenRow, TokenStore};
 

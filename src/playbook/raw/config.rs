@@ -66,6 +66,10 @@ pub struct ServerConfig {
     /// `http://` and the address served on.
     #[serde(default)]
     pub url: Option<Spanned<String>>,
+    /// Mark the dashboard's sign-in cookies `Secure` (browsers then send them over HTTPS
+    /// only): set it when a reverse proxy with TLS serves the dashboard. False if absent.
+    #[serde(default)]
+    pub secure_cookies: Option<Spanned<bool>>,
 }
 
 /// HTTP settings shared by every connector.

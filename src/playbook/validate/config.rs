@@ -304,6 +304,9 @@ impl Validator<'_> {
                 self.server.body_limit = limit.value as usize * 1024;
             }
         }
+        if let Some(secure) = &server.secure_cookies {
+            self.server.secure_cookies = secure.value;
+        }
         if let Some(timeout) = server.timeout.as_ref()
             && let Some(delta) = self.duration(timeout)
         {

@@ -220,8 +220,13 @@ fn refused(error: &LinkError) -> Response {
 
 /// Who is signed in to the dashboard in this browser, if anyone (a link opened by someone
 /// else signed in is refused).
-fn signed_in(_headers: &axum::http::HeaderMap, _desk: &Desk) -> Option<String> {
-    None
+fn signed_in(headers: &axum::http::HeaderMap, desk: &Desk) -> Option<String> {
+    let secret =
+        super::dashboard::session::cookie(headers, super::dashboard::session::SESSION_COOKIE);
+    match crate::ops::sessions::authenticate(desk, secret.as_deref(), Utc::now()) {
+        Ok(Ok(signed)) => Some(signed.actor.name().to_string()),
+        _ => None,
+    }
 }
 
 pub(super) async fn page(

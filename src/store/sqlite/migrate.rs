@@ -39,6 +39,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0010_outbox_due_by_account"),
     migration!("0011_hooks"),
     migration!("0012_tokens"),
+    migration!("0013_sessions"),
     migration!("0014_decision_links"),
 ];
 

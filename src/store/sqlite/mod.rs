@@ -26,6 +26,7 @@ mod migrate;
 mod pauses;
 mod runs;
 mod schedules;
+mod sessions;
 mod tokens;
 mod views;
 
