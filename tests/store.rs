@@ -69,6 +69,7 @@ contract!(
     held_sends_wait_unclaimed_and_are_released_or_skipped,
     a_deferred_send_comes_back_at_its_slot_without_an_attempt,
     send_slots_are_recent_sends_and_future_ones,
+    sessions_end_and_login_links_are_used_once_before_they_expire,
     crisis_mentions_are_stored_once_with_their_cursor,
     crisis_states_incidents_and_pauses_commit_together,
     incident_actions_wait_until_applied,
@@ -2990,4 +2991,57 @@ fn a_failed_group_commit_records_neither_results_nor_marks() {
             .iter()
             .all(|o| o.state == OutboxState::Sent)
     );
+}
+
+fn sessions_end_and_login_links_are_used_once_before_they_expire(store: &dyn Store) {
+    use crier::store::{NewLoginLink, NewSession};
+    let session = NewSession {
+        person: "vera".into(),
+        sha256: "s1".into(),
+        csrf: "c1".into(),
+        expires_at: 5_000,
+    };
+    let id = store.add_session(&session, 1_000).unwrap();
+    assert!(
+        store.add_session(&session, 1_000).is_err(),
+        "a digest is recorded once"
+    );
+    let row = store.session_by_sha256("s1").unwrap().unwrap();
+    assert_eq!(
+        (row.id, row.person.as_str(), row.csrf.as_str()),
+        (id, "vera", "c1")
+    );
+    assert_eq!(
+        (row.created_at, row.expires_at, row.ended_at),
+        (1_000, 5_000, None)
+    );
+    assert!(store.session_by_sha256("other").unwrap().is_none());
+    assert!(store.end_session("s1", 2_000).unwrap());
+    assert!(!store.end_session("s1", 3_000).unwrap(), "ended once");
+    assert_eq!(
+        store.session_by_sha256("s1").unwrap().unwrap().ended_at,
+        Some(2_000)
+    );
+
+    let link = |sha256: &str, expires_at| NewLoginLink {
+        person: "ada".into(),
+        sha256: sha256.into(),
+        expires_at,
+    };
+    store.add_login_link(&link("l1", 10_000), 1_000).unwrap();
+    store.add_login_link(&link("l2", 2_000), 1_000).unwrap();
+    assert!(store.add_login_link(&link("l1", 10_000), 1_000).is_err());
+    // The first use finds it unused and marks it; the second finds it used.
+    let first = store.use_login_link("l1", 1_500).unwrap().unwrap();
+    assert_eq!((first.person.as_str(), first.used_at), ("ada", None));
+    let second = store.use_login_link("l1", 1_600).unwrap().unwrap();
+    assert_eq!(second.used_at, Some(1_500));
+    // An expired link is not marked used.
+    let expired = store.use_login_link("l2", 3_000).unwrap().unwrap();
+    assert_eq!((expired.expires_at, expired.used_at), (2_000, None));
+    assert_eq!(
+        store.use_login_link("l2", 3_100).unwrap().unwrap().used_at,
+        None
+    );
+    assert!(store.use_login_link("nope", 1_000).unwrap().is_none());
 }

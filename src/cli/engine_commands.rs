@@ -135,14 +135,13 @@ pub(super) fn run(
         options.listen = listen.or(options.listen);
         if let Some(address) = options.listen {
             match crate::server::start(&mut service, &options, address).await {
-                Ok(bound) => outln!(
-                    "serving the API on {}://{bound}",
-                    if options.tls_enabled() {
-                        "https"
-                    } else {
-                        "http"
-                    }
-                ),
+                Ok(bound) => {
+                    let scheme = if options.tls_enabled() { "https" } else { "http" };
+                    outln!("serving the API on {scheme}://{bound}");
+                    outln!(
+                        "the dashboard: {scheme}://{bound}/ (sign in with the one-time link `crier login PERSON` prints, or an API token of `crier token new PERSON`)"
+                    );
+                }
                 Err(error) => {
                     service.stop().await.map_err(Stopped::Service)?;
                     return Err(Stopped::Listen(format!(

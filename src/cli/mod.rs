@@ -150,6 +150,19 @@ enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// A one-time link that signs PERSON in to the dashboard of `crier run`'s server: valid
+    /// for a few minutes, used once; the store keeps only its hash.
+    Login {
+        /// The person the link signs in (one of `people:`).
+        person: String,
+        /// How long the link is valid, e.g. `15m` (the default) or `2h`.
+        #[arg(long, default_value = "15m")]
+        valid: String,
+        /// The dashboard's address as the browser reaches it (a reverse proxy's), instead of
+        /// crier.yaml's `server: { listen: … }`.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// People's API tokens: `new` (shown once), `list`, `revoke`.
     Token {
         #[command(subcommand)]
@@ -561,6 +574,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         ),
         Command::Trigger { playbook, item, by } => {
             engine_commands::trigger(&path, &playbook, &item, by)
+        }
+        Command::Login { person, valid, url } => {
+            tokens::login(&path, &person, &valid, url.as_deref())
         }
         Command::Token { command } => match command {
             TokenCommand::New {

@@ -1,4 +1,5 @@
-//! `crier token new|list|revoke`: people's API tokens, made and revoked by `ops::tokens`.
+//! `crier token new|list|revoke`: people's API tokens, made and revoked by `ops::tokens`;
+//! `crier login PERSON`: a one-time link to the dashboard (`ops::sessions`).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -111,4 +112,40 @@ pub(super) fn revoke(path: &Path, id: i64) -> CommandResult {
             Ok(ExitCode::from(USAGE))
         }
     }
+}
+
+pub(super) fn login(path: &Path, person: &str, valid: &str, url: Option<&str>) -> CommandResult {
+    let lifetime = crate::schedule::parse_duration(valid.trim())
+        .map_err(|e| format!("--valid `{valid}`: {}", e.message))?;
+    if lifetime <= chrono::TimeDelta::zero() {
+        return Err(format!(
+            "--valid `{valid}`: a link must be valid for some time"
+        ));
+    }
+    let desk = match desk(path)? {
+        Ok(desk) => desk,
+        Err(code) => return Ok(code),
+    };
+    let base = match url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => match desk.plan.server.listen {
+            Some(address) => format!("http://{address}"),
+            None => {
+                return Err(
+                    "crier.yaml has no `server: { listen: … }`: give the dashboard's address with --url"
+                        .into(),
+                );
+            }
+        },
+    };
+    let person = desk.actor(person).map_err(|e| e.to_string())?;
+    let link = crate::ops::sessions::issue_link(&desk, &person, lifetime, Utc::now())
+        .map_err(|e| e.to_string())?;
+    outln!("{base}{}", crate::ops::sessions::link_path(&link.secret));
+    eprintln!(
+        "signs {person} ({}) in once, until {}; crier keeps only its hash",
+        person.role().name(),
+        local(link.expires_at, desk.plan.timezone)
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::core::Engine;
+use super::links::notices;
 use super::timeline::{ItemRef, fires_between, next_fire};
 use crate::playbook::plan::ApprovalPlan;
 use crate::playbook::raw::PostApprovalTimeout;
@@ -88,8 +89,7 @@ impl Engine {
             text: text.clone(),
             accounts: post.to.to_vec(),
         };
-        let accounts = self.notify_accounts(&approve.by);
-        if accounts.is_empty() {
+        if self.notify_accounts(&approve.by).is_empty() {
             return Ok((request, None));
         }
         let fmt = |t: DateTime<Utc>| {
@@ -106,10 +106,22 @@ impl Engine {
             fmt(deadline),
         );
         let notify_key = ItemKey::new(&key.playbook, format!("{}/approval", key.item));
-        let steps = vec![StepSpec::Notify {
-            accounts,
-            text: message,
-        }];
+        let links = self.parts.links.get();
+        let (fire_at, due) = (request.fire_at, request.deadline);
+        let key_ref = &key;
+        let link = links
+            .as_ref()
+            .map(|links| move |person: &str| links.approval(person, key_ref, fire_at, due));
+        let steps: Vec<StepSpec> = notices(
+            &approve.by,
+            |person| self.notify_accounts(&[person.to_string()]),
+            &message,
+            "Decide in the browser",
+            link.as_ref().map(|l| l as &dyn Fn(&str) -> String),
+        )
+        .into_iter()
+        .map(|(accounts, text)| StepSpec::Notify { accounts, text })
+        .collect();
         let progress = self.execute(&notify_key, to_millis(at), &steps, 0, now)?;
         let run = NewRun {
             key: notify_key,

@@ -27,6 +27,8 @@ pub struct EngineParts {
     pub scripts: Arc<ScriptEngine>,
     pub texts: Arc<TextTemplates>,
     pub metrics: Arc<dyn MetricsSource>,
+    /// The links notices carry to each decision's page, while a server runs.
+    pub links: super::links::LinkSlot,
 }
 
 impl EngineParts {
@@ -36,6 +38,7 @@ impl EngineParts {
             scripts: Arc::new(ScriptEngine::new()),
             texts: Arc::new(TextTemplates::new()),
             metrics: Arc::new(NoData),
+            links: Default::default(),
         }
     }
 }

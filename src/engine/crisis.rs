@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::core::Engine;
+use super::links::notices;
 use crate::crisis::IncidentReport;
 use crate::crisis::runner::{
     Action, CONDITION_FAILURES_TO_ALERT, Effect, EffectKind, PlanRunner, Purpose, REPLAY_PAGE,
@@ -242,8 +243,7 @@ impl Engine {
                 text,
                 purpose,
             } => {
-                let accounts = self.notify_accounts(people);
-                if accounts.is_empty() {
+                if self.notify_accounts(people).is_empty() {
                     tracing::warn!(
                         plan = %crisis.name,
                         people = %people.join(", "),
@@ -251,33 +251,53 @@ impl Engine {
                     );
                 }
                 let id = effect.incident;
-                let footer = match purpose {
-                    Purpose::Alert | Purpose::Reminder | Purpose::Escalation => {
-                        format!("Acknowledge: crier incident ack {id} --by NAME")
-                    }
-                    Purpose::Approval => format!(
-                        "Decide: crier incident approve {id} --by NAME, or crier incident reject {id} --by NAME --note WHY"
+                let (footer, label) = match purpose {
+                    Purpose::Alert | Purpose::Reminder | Purpose::Escalation => (
+                        format!("Acknowledge: crier incident ack {id} --by NAME"),
+                        Some("Acknowledge in the browser"),
                     ),
-                    Purpose::Resolved => format!("Report: crier incident report {id}"),
+                    Purpose::Approval => (
+                        format!(
+                            "Decide: crier incident approve {id} --by NAME, or crier incident reject {id} --by NAME --note WHY"
+                        ),
+                        Some("Decide in the browser"),
+                    ),
+                    Purpose::Resolved => (format!("Report: crier incident report {id}"), None),
                 };
                 let message = format!(
                     "[{}] incident {id} ({}): {text}\n{footer}",
                     crisis.name, effect.level
                 );
+                let links = label.and(self.parts.links.get());
+                let link = links
+                    .as_ref()
+                    .map(|links| move |person: &str| links.incident(person, id, fire_at));
                 let mut run = NewRun::running(key.clone(), fire_at, self.revision);
                 run.reason = Some(format!("incident {id}: {NOTIFY} {}", people.join(", ")));
-                for account in &accounts {
-                    let mut row =
-                        self.outbox_row(&key, fire_at, 0, account, &message, &[], None, now);
-                    row.post.notice = true;
-                    run.outbox.push(row);
+                for (accounts, text) in notices(
+                    people,
+                    |person| self.notify_accounts(&[person.to_string()]),
+                    &message,
+                    label.unwrap_or_default(),
+                    link.as_ref().map(|l| l as &dyn Fn(&str) -> String),
+                ) {
+                    let step = run.steps.len();
+                    for account in &accounts {
+                        let mut row =
+                            self.outbox_row(&key, fire_at, step, account, &text, &[], None, now);
+                        row.post.notice = true;
+                        run.outbox.push(row);
+                    }
+                    run.steps.push(StepSpec::Notify { accounts, text });
+                }
+                if run.steps.is_empty() {
+                    run.steps.push(StepSpec::Notify {
+                        accounts: Vec::new(),
+                        text: message,
+                    });
                 }
                 let sends = run.outbox.len();
-                run.steps.push(StepSpec::Notify {
-                    accounts,
-                    text: message,
-                });
-                run.current_step = 1;
+                run.current_step = run.steps.len();
                 batch.runs.push(run);
                 Ok(sends)
             }

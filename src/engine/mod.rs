@@ -13,6 +13,7 @@ mod fire;
 pub mod gate;
 mod held;
 pub mod hooks;
+pub mod links;
 pub mod metrics;
 mod missed;
 pub mod rehearse;

@@ -156,6 +156,7 @@ pub struct ServiceHandle {
     running: JoinHandle<Result<(), ServiceError>>,
     /// Becomes true when the dispatcher has stopped (its sends in flight recorded).
     drained: watch::Receiver<bool>,
+    links: super::links::LinkSlot,
 }
 
 /// What a front end running beside the service reads: its store, the plan it runs now (a
@@ -228,6 +229,11 @@ impl ServiceHandle {
     pub fn connectors_source(&self) -> impl Fn() -> Arc<Connectors> + Send + Sync + 'static {
         let dispatcher = self.dispatcher.clone();
         move || dispatcher.connectors()
+    }
+
+    /// From now on, notices carry `links` to each decision's page (the server sets them).
+    pub fn set_decision_links(&self, links: Arc<dyn super::links::DecisionLinks>) {
+        self.links.set(links);
     }
 
     /// Reads the playbooks again; an invalid edit keeps the running revision.
@@ -339,6 +345,7 @@ impl Service {
         };
         let (drained_sender, drained) = watch::channel(false);
         let reload = Arc::new(Notify::new());
+        let links = parts.links.clone();
         let running = Running {
             path,
             first_run,
@@ -371,6 +378,7 @@ impl Service {
             dispatcher,
             running,
             drained,
+            links,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Firing one campaign post now, whatever its schedule, and sending it: loaded as the
 //! service loads (so the run is pinned to the same revision), passing the kill switch and
-//! the limits like any other send.
+//! the limits like any other send. Sending again a send crier could not confirm (`send_again`)
+//! is a trigger of its item, once a person has checked it did not go out.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -80,4 +81,81 @@ pub async fn trigger(
             .any(|o| matches!(o.state, OutboxState::Pending | OutboxState::Held))
     });
     Ok(Triggered { run, waiting, plan })
+}
+
+/// Why a send cannot be sent again from its run.
+#[derive(Debug, thiserror::Error)]
+pub enum SendAgainRefused {
+    #[error("there is no run {run}")]
+    UnknownRun { run: i64 },
+    #[error("run {run} has no send to `{account}`")]
+    NoSend { run: i64, account: String },
+    #[error(
+        "the send of run {run} to `{account}` is {state}: only a send crier could not confirm is sent again"
+    )]
+    NotUnconfirmed {
+        run: i64,
+        account: String,
+        state: String,
+    },
+    #[error(
+        "run {run} went out on {sent} already: sending it again would post there twice (`crier trigger` sends the whole post)"
+    )]
+    SentElsewhere { run: i64, sent: String },
+    #[error(transparent)]
+    Trigger(#[from] TriggerRefused),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A send that failed with its outcome unknown on a network that cannot be asked: it may
+/// or may not have gone out, and crier did not resend it.
+pub fn unconfirmed(send: &crate::store::OutboxView) -> bool {
+    send.state == OutboxState::Failed
+        && send
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("unconfirmed:"))
+}
+
+/// Sends run `run`'s post again, as `by`'s act, after a person checked that its send to
+/// `account` did not go out: a new run of the same item, fired now (as `trigger` fires
+/// it). Refused unless that send is unconfirmed, and when another account of the run has
+/// the post already (it would appear there twice).
+pub async fn send_again(
+    desk: &super::Desk,
+    report: &(dyn Fn(&Validated) + Sync),
+    by: &Actor,
+    run: i64,
+    account: &str,
+) -> Result<Triggered, SendAgainRefused> {
+    let Some(found) = super::views::run(Some(&desk.store), run)? else {
+        return Err(SendAgainRefused::UnknownRun { run });
+    };
+    let Some(send) = found.outbox.iter().find(|s| s.account == account) else {
+        return Err(SendAgainRefused::NoSend {
+            run,
+            account: account.to_string(),
+        });
+    };
+    if !unconfirmed(send) {
+        return Err(SendAgainRefused::NotUnconfirmed {
+            run,
+            account: account.to_string(),
+            state: send.state.as_str().to_string(),
+        });
+    }
+    let sent: Vec<&str> = found
+        .outbox
+        .iter()
+        .filter(|s| s.account != account && s.state == OutboxState::Sent)
+        .map(|s| s.account.as_str())
+        .collect();
+    if !sent.is_empty() {
+        return Err(SendAgainRefused::SentElsewhere {
+            run,
+            sent: sent.join(", "),
+        });
+    }
+    Ok(trigger(&desk.plan.root, report, by, &found.playbook, &found.item).await?)
 }

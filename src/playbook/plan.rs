@@ -80,6 +80,9 @@ pub struct PersonPlan {
     pub name: String,
     pub display_name: Option<String>,
     pub notify: Vec<String>,
+    /// Their own users by network (`telegram`, `matrix`), whose replies to notices decide as
+    /// them.
+    pub users: Vec<(crate::network::Network, String)>,
     /// What their API tokens may do (`viewer` if not given).
     pub role: Role,
 }
@@ -95,6 +98,12 @@ pub struct ServerPlan {
     pub body_limit: usize,
     /// How long one request may take (30 s by default).
     pub request_timeout: Duration,
+    /// The address people reach the server at (links in notices start with it), without a
+    /// trailing slash; `None`: `http://` and the address served on.
+    pub url: Option<String>,
+    /// The dashboard's cookies are `Secure` though crier serves plain HTTP: a reverse proxy
+    /// serves it over TLS. (Under `tls` they are `Secure` anyway.)
+    pub secure_cookies: bool,
     /// The certificate and key to serve HTTPS with; `None`: plain HTTP.
     pub tls: Option<super::tls::TlsPlan>,
 }
@@ -114,6 +123,8 @@ impl Default for ServerPlan {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             tls: None,
+            url: None,
+            secure_cookies: false,
         }
     }
 }

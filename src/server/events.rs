@@ -312,6 +312,14 @@ pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    serve(&state, &headers)
+}
+
+/// The stream for a caller already authenticated (by token, or by the dashboard's session).
+pub(super) fn serve(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

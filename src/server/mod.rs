@@ -1,7 +1,7 @@
 //! `crier run`'s HTTP server, a front end beside the CLI: axum with tower-http's body limit,
 //! timeout and (only when configured) CORS; `/healthz`, `/readyz`, `/metrics` and inbound
-//! `/hooks/{name}` (`inbound`), and the API under `/api/v1` (`api`), whose OpenAPI document
-//! is `openapi`. It runs inside the service's
+//! `/hooks/{name}` (`inbound`), the API under `/api/v1` (`api`), whose OpenAPI document
+//! is `openapi`, and the web dashboard at `/` (`dashboard`). It runs inside the service's
 //! lifecycle: [`start`] ties it to a [`ServiceHandle`], whose graceful stop lets requests in
 //! flight finish before the engine stops. Every endpoint calls `ops`, as the CLI does.
 
@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::Utc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -23,11 +24,14 @@ use crate::playbook::plan::ServerPlan;
 
 mod api;
 mod auth;
+pub mod dashboard;
+mod decision;
 mod events;
 mod inbound;
 mod model;
 mod openapi;
 mod problem;
+mod replies;
 
 pub use openapi::document;
 pub use problem::Problem;
@@ -40,6 +44,11 @@ pub(crate) struct AppState {
     hooks: Arc<crate::engine::hooks::HookReceiver>,
     /// The running revision's connectors, which check the updates a network pushes.
     connectors: Arc<dyn Fn() -> Arc<crate::connectors::Connectors> + Send + Sync>,
+    /// Makes and checks the links in notices that open a decision's page.
+    links: Arc<crate::ops::decision_links::Signer>,
+    /// The dashboard's cookies are `Secure`: served over TLS (`server: { tls: … }`), or
+    /// behind a proxy that is (`server: { secure_cookies: true }`).
+    secure_cookies: bool,
 }
 
 impl AppState {
@@ -74,12 +83,24 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     let view = service.view();
+    let base = options
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let links = Arc::new(
+        crate::ops::decision_links::Signer::open(view.store().as_ref(), &base, Utc::now())
+            .map_err(std::io::Error::other)?,
+    );
+    service.set_decision_links(links.clone());
     let state = AppState {
         events: events::EventLog::start(&view),
         view: view.clone(),
         hooks: service.hooks(),
         connectors: Arc::new(service.connectors_source()),
+        links,
+        secure_cookies: options.secure_cookies || options.tls_enabled(),
     };
+    service.attach(tokio::spawn(replies::read_loop(state.clone())));
     let app = router(state, options);
     let task = match tls {
         None => tokio::spawn(async move {
@@ -113,7 +134,7 @@ pub async fn start(
         }
     };
     service.attach(task);
-    tracing::info!(address = %bound, tls = options.tls_enabled(), "serving the API");
+    tracing::info!(address = %bound, tls = options.tls_enabled(), "serving the API and the dashboard");
     Ok(bound)
 }
 
@@ -127,7 +148,12 @@ fn router(state: AppState, options: &ServerPlan) -> Router {
             "/telegram/{account}",
             axum::routing::post(inbound::telegram),
         )
+        .route(
+            "/decide/{token}",
+            get(decision::page).post(decision::decide),
+        )
         .nest("/api/v1", api::routes())
+        .merge(dashboard::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(options.body_limit))

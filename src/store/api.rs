@@ -2,7 +2,9 @@
 //! approvals, pauses, contests, crisis plans, metrics, views), and `Store`, which is all of
 //! them. Nothing here names a backend: errors are `StoreError`.
 
+use super::links::LinkStore;
 use super::model::*;
+use super::sessions::SessionStore;
 use super::tokens::TokenStore;
 use super::{AccountMetrics, StoreResult};
 
@@ -294,6 +296,8 @@ pub trait Store:
     + MetricsStore
     + ViewStore
     + TokenStore
+    + LinkStore
+    + SessionStore
 {
 }
 
@@ -307,6 +311,8 @@ impl<T> Store for T where
         + MetricsStore
         + ViewStore
         + TokenStore
+        + LinkStore
+        + SessionStore
         + ?Sized
 {
 }

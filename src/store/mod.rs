@@ -9,13 +9,17 @@
 mod api;
 mod handle;
 pub mod json_times;
+mod links;
 mod model;
+mod sessions;
 pub mod sqlite;
 mod tokens;
 
 pub use api::*;
 pub use handle::StoreHandle;
+pub use links::LinkStore;
 pub use model::*;
+pub use sessions::{LoginLinkRow, NewLoginLink, NewSession, SessionRow, SessionStore};
 pub use sqlite::SqliteStore;
 pub use tokens::{NewToken, TokenRow, TokenStore};
 

@@ -61,6 +61,15 @@ pub struct ServerConfig {
     /// How long one request may take before it is answered 503, e.g. `30s` (the default).
     #[serde(default)]
     pub timeout: Option<Spanned<String>>,
+    /// The address people reach the server at, e.g. `https://crier.example.com` (a reverse
+    /// proxy's): the links in notices that open a decision's page start with it. If absent,
+    /// `http://` and the address served on.
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// Mark the dashboard's sign-in cookies `Secure` (browsers then send them over HTTPS
+    /// only): set it when a reverse proxy with TLS serves the dashboard. False if absent.
+    #[serde(default)]
+    pub secure_cookies: Option<Spanned<bool>>,
     /// Serve HTTPS instead of HTTP, with this certificate and key (PEM files).
     #[serde(default)]
     pub tls: Option<Spanned<TlsConfig>>,
@@ -199,6 +208,12 @@ pub struct Person {
     /// How to address them in messages.
     #[serde(default)]
     pub name: Option<String>,
+    /// Their own users on the networks whose replies crier reads, by network, e.g.
+    /// `{ telegram: "@alice", matrix: "@alice:example.org" }` (a Telegram user may be its
+    /// numeric id). A reply to a notice from one of them (`approve`, `reject: why`, `ack`)
+    /// decides as this person.
+    #[serde(default)]
+    pub users: BTreeMap<String, Spanned<String>>,
     /// What their API tokens may do: `viewer` (read everything, the default), `editor` (also
     /// trigger posts and disqualify contest winners) or `admin` (also pause and resume, and
     /// manage tokens). Deciding an approval is for the people the approval names, whatever

@@ -220,12 +220,32 @@ impl Validator<'_> {
                     None,
                 );
             }
+            let mut users = Vec::new();
+            for (network, user) in &person.users {
+                match network.as_str() {
+                    "telegram" => users.push((Network::Telegram, user.value.trim().to_string())),
+                    "matrix" => users.push((Network::Matrix, user.value.trim().to_string())),
+                    other => self.error(
+                        user,
+                        format!("person `{name}`: crier reads no replies on `{other}`"),
+                        Some("`users:` takes `telegram` and `matrix`".into()),
+                    ),
+                }
+                if user.value.trim().is_empty() {
+                    self.error(
+                        user,
+                        format!("person `{name}`: an empty `{network}` user"),
+                        None,
+                    );
+                }
+            }
             self.people.insert(
                 name.clone(),
                 PersonPlan {
                     name: name.clone(),
                     display_name: person.name.clone(),
                     notify,
+                    users,
                     role: person.role.as_ref().map(|r| r.value).unwrap_or_default(),
                 },
             );
@@ -262,12 +282,37 @@ impl Validator<'_> {
                 ),
             }
         }
+        if let Some(url) = &server.url {
+            let value = url.value.trim().trim_end_matches('/');
+            let host = value
+                .strip_prefix("https://")
+                .or_else(|| value.strip_prefix("http://"));
+            match host {
+                Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+                    self.server.url = Some(value.to_string());
+                }
+                _ => self.error(
+                    url,
+                    format!(
+                        "`url` must be an http:// or https:// address, found `{}`",
+                        url.value
+                    ),
+                    Some(
+                        "write the address a browser opens, e.g. `https://crier.example.com`"
+                            .into(),
+                    ),
+                ),
+            }
+        }
         if let Some(limit) = &server.body_limit_kib {
             if limit.value == 0 {
                 self.error(limit, "`body_limit_kib` must be at least 1", None);
             } else {
                 self.server.body_limit = limit.value as usize * 1024;
             }
+        }
+        if let Some(secure) = &server.secure_cookies {
+            self.server.secure_cookies = secure.value;
         }
         if let Some(timeout) = server.timeout.as_ref()
             && let Some(delta) = self.duration(timeout)

@@ -39,6 +39,8 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0010_outbox_due_by_account"),
     migration!("0011_hooks"),
     migration!("0012_tokens"),
+    migration!("0013_sessions"),
+    migration!("0014_decision_links"),
     migration!("0016_pages_and_actions"),
     migration!("0017_send_handles"),
     migration!("0018_contest_entries_unchecked"),

@@ -21,11 +21,13 @@ mod approvals;
 mod contests;
 mod crisis;
 mod forget;
+mod links;
 mod metrics;
 mod migrate;
 mod pauses;
 mod runs;
 mod schedules;
+mod sessions;
 mod tokens;
 mod views;
 

@@ -1,0 +1,1 @@
+SELECT key FROM server_keys WHERE name = ?1

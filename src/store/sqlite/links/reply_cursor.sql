@@ -1,0 +1,1 @@
+SELECT cursor FROM reply_cursors WHERE account = ?1

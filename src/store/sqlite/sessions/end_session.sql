@@ -1,0 +1,1 @@
+UPDATE sessions SET ended_at = ?2 WHERE sha256 = ?1 AND ended_at IS NULL
