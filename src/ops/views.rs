@@ -341,33 +341,53 @@ pub enum PageError {
     Store(#[from] StoreError),
 }
 
-/// One page of runs as `query` selects them, newest first (by fire time, then id).
+/// One page of runs as `query` selects them, newest first (by fire time, then id). The
+/// store reads from the cursor on, a chunk at a time, so a page costs the same however many
+/// runs the store holds (only an account filter that few runs match reads further).
 pub fn runs_page(store: Option<&Arc<dyn Store>>, query: &RunsQuery) -> Result<RunsPage, PageError> {
-    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let mut before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let limit = query.limit.max(1);
+    let Some(store) = store else {
+        return Ok(RunsPage {
+            runs: Vec::new(),
+            next: None,
+        });
+    };
+    let state = match query.state.as_deref() {
+        Some(text) => match crate::store::RunState::parse(text) {
+            Some(state) => Some(state),
+            // No run is in a state that does not exist.
+            None => {
+                return Ok(RunsPage {
+                    runs: Vec::new(),
+                    next: None,
+                });
+            }
+        },
+        None => None,
+    };
     let filter = HistoryFilter {
         playbook: query.playbook.clone(),
         since: query.since.map(to_millis),
         limit: None,
     };
-    let limit = query.limit.max(1);
-    let mut selected = history(store, &filter)?
-        .into_iter()
-        .filter(|run| after.is_none_or(|(at, id)| (run.fire_at, run.id) < (at, id)))
-        .filter(|run| {
-            query
-                .state
-                .as_deref()
-                .is_none_or(|state| run.state.as_str() == state)
-        })
-        .filter_map(|mut run| match &query.account {
+    let chunk = limit + 1;
+    let mut selected = Vec::with_capacity(chunk);
+    loop {
+        let runs = store.history_before(&filter, state, before, chunk)?;
+        let exhausted = runs.len() < chunk;
+        before = runs.last().map(|r| (r.fire_at, r.id)).or(before);
+        selected.extend(runs.into_iter().filter_map(|mut run| match &query.account {
             Some(account) => {
                 run.outbox.retain(|send| &send.account == account);
                 (!run.outbox.is_empty()).then_some(run)
             }
             None => Some(run),
-        })
-        .take(limit + 1)
-        .collect::<Vec<_>>();
+        }));
+        if selected.len() > limit || exhausted {
+            break;
+        }
+    }
     let next = (selected.len() > limit).then(|| {
         selected.truncate(limit);
         cursor_of(selected.last().expect("a full page"))

@@ -220,6 +220,28 @@ pub trait MetricsStore: Send + Sync {
 pub trait ViewStore: Send + Sync {
     /// Every run matching the filter, newest first, with steps and outbox rows.
     fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<RunView>>;
+    /// A page of history: at most `limit` runs matching `filter` (its own `limit` aside) and
+    /// `state`, newest first, each before `before` (by fire time, then id); only the runs
+    /// returned are read in full, so a page deep in a large store costs what a page costs.
+    fn history_before(
+        &self,
+        filter: &HistoryFilter,
+        state: Option<RunState>,
+        before: Option<(Millis, RunId)>,
+        limit: usize,
+    ) -> StoreResult<Vec<RunView>> {
+        let all = HistoryFilter {
+            limit: None,
+            ..filter.clone()
+        };
+        Ok(self
+            .history(&all)?
+            .into_iter()
+            .filter(|r| state.is_none_or(|s| r.state == s))
+            .filter(|r| before.is_none_or(|b| (r.fire_at, r.id) < b))
+            .take(limit)
+            .collect())
+    }
     /// Every run with each of its sends, oldest first, in one pass (for rehearsal reports).
     fn timeline(&self) -> StoreResult<Vec<TimelineRow>>;
     /// Counts and the rows still in flight, for `crier status`.

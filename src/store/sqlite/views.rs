@@ -20,6 +20,34 @@ impl ViewStore for SqliteStore {
             .collect()
     }
 
+    fn history_before(
+        &self,
+        filter: &HistoryFilter,
+        state: Option<RunState>,
+        before: Option<(Millis, RunId)>,
+        limit: usize,
+    ) -> StoreResult<Vec<RunView>> {
+        let connection = self.lock();
+        let (at, id) = before.unwrap_or((Millis::MAX, RunId::MAX));
+        let mut query = connection.prepare_cached(sql!("views/history_before"))?;
+        let runs = query
+            .query_map(
+                params![
+                    filter.playbook,
+                    filter.since,
+                    state.map(RunState::as_str),
+                    at,
+                    id,
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                run_view,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        runs.into_iter()
+            .map(|run| with_details(&connection, run))
+            .collect()
+    }
+
     fn timeline(&self) -> StoreResult<Vec<TimelineRow>> {
         let connection = self.lock();
         let mut query = connection.prepare(sql!("views/timeline"))?;
