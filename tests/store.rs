@@ -1308,6 +1308,32 @@ fn history_is_newest_first_and_filters(store: &dyn Store) {
         })
         .is_empty()
     );
+    // Pages: from a cursor (fire time, id) on, with a state, a chunk at a time.
+    let page = |playbook: Option<&str>, state, before, limit| -> Vec<i64> {
+        let filter = RunsPageFilter {
+            playbook: playbook.map(str::to_owned),
+            state,
+            before,
+            limit,
+            ..Default::default()
+        };
+        store
+            .runs_page(&filter)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect()
+    };
+    assert_eq!(page(None, None, None, 10), [2, 3, 1, 4]);
+    assert_eq!(page(None, None, None, 2), [2, 3]);
+    assert_eq!(page(None, None, Some((T, 3)), 2), [1, 4]);
+    assert_eq!(page(None, None, Some((T, 1)), 10), [4]);
+    assert_eq!(
+        page(Some("news"), None, Some((T + MINUTE, 2)), 10),
+        [3, 1, 4]
+    );
+    assert_eq!(page(None, Some(RunState::Running), None, 10), [2, 3, 1, 4]);
+    assert!(page(None, Some(RunState::Failed), None, 10).is_empty());
 }
 
 fn status_counts_and_lists_runs_in_flight(store: &dyn Store) {

@@ -301,7 +301,7 @@ impl Frame {
             lang => self.lang,
             title => title,
             message => message.to_string(),
-            back => self.here.clone(),
+            back => back_to(&self.here),
         };
         match environment()
             .get_template("error.html")
@@ -311,6 +311,13 @@ impl Frame {
             Err(error) => (status, format!("{message} ({error})")).into_response(),
         }
     }
+}
+
+/// The page a failed request goes back to: its section (`/approvals` for a decision).
+fn back_to(here: &str) -> String {
+    let path = here.split('?').next().unwrap_or("/");
+    let section = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    format!("/{section}")
 }
 
 /// A time as a page shows it: in the brand's zone, the viewer's beside it when it differs.
