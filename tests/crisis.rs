@@ -726,6 +726,22 @@ levels:
                 && html.contains("<svg")
                 && html.contains("critical")
         );
+        // Each level's label reads inward from its mark, so one near the right edge is not cut.
+        let svg = r.svg_chart();
+        let labels: Vec<(f64, &str)> = svg
+            .split("<text x=\"")
+            .skip(1)
+            .filter(|text| text.contains("fill=\"#1a73e8\""))
+            .map(|text| {
+                let x = text.split('"').next().unwrap().parse().unwrap();
+                let anchor = text.split("text-anchor=\"").nth(1).unwrap();
+                (x, anchor.split('"').next().unwrap())
+            })
+            .collect();
+        assert!(!labels.is_empty(), "{svg}");
+        for (x, anchor) in labels {
+            assert_eq!(anchor, if x > 440.0 { "end" } else { "start" }, "{svg}");
+        }
         // Self-contained: no scripts, and the only URL is the SVG namespace.
         assert!(!html.contains("<script"));
         assert_eq!(

@@ -220,7 +220,12 @@ async fn a_link_after_its_deadline_or_altered_is_refused() {
     }
 
     // Another store's key does not verify this store's links.
-    let other = Signer::open(&SqliteStore::in_memory().unwrap(), "https://crier.test", utc(7, 0)).unwrap();
+    let other = Signer::open(
+        &SqliteStore::in_memory().unwrap(),
+        "https://crier.test",
+        utc(7, 0),
+    )
+    .unwrap();
     assert!(matches!(
         other.verify(&link, utc(7, 30)),
         Err(LinkRefused::Invalid)

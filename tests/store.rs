@@ -8,7 +8,7 @@ use crier::connectors::OutgoingPost;
 use crier::store::{
     Batch, Claim, HistoryFilter, ItemKey, Millis, NewOutbox, NewPause, NewRun, OutboxId,
     OutboxOutcome, OutboxRow, OutboxState, PauseScope, Recovered, Release, RunAdvance, RunState,
-    RunStore, SqliteStore, StepSpec, StepState, Store, StoreResult, ViewStore,
+    RunStore, RunsPageFilter, SqliteStore, StepSpec, StepState, Store, StoreResult, ViewStore,
 };
 
 /// Runs each case against both ways, as `store::sqlite::<case>` and `store::grouped::<case>`.

@@ -321,13 +321,18 @@ impl IncidentReport {
         }
         for mark in &self.levels {
             let mx = x(mark.at.clamp(first.at, last.at));
+            // A mark in the right half is labelled to its left, so the label stays inside.
+            let (tx, anchor) = if mx > W / 2.0 {
+                (mx - 3.0, "end")
+            } else {
+                (mx + 3.0, "start")
+            };
             let _ = write!(
                 svg,
-                "<line x1=\"{mx:.1}\" y1=\"{PAD}\" x2=\"{mx:.1}\" y2=\"{b}\" stroke=\"#1a73e8\" stroke-dasharray=\"4 3\"/><text x=\"{tx:.1}\" y=\"{ty}\" font-size=\"11\" fill=\"#1a73e8\">{} {}</text>",
+                "<line x1=\"{mx:.1}\" y1=\"{PAD}\" x2=\"{mx:.1}\" y2=\"{b}\" stroke=\"#1a73e8\" stroke-dasharray=\"4 3\"/><text x=\"{tx:.1}\" y=\"{ty}\" font-size=\"11\" fill=\"#1a73e8\" text-anchor=\"{anchor}\">{} {}</text>",
                 escape(&mark.level),
                 self.clock(mark.at),
                 b = H - PAD,
-                tx = mx + 3.0,
                 ty = PAD - 6.0,
             );
         }

@@ -378,12 +378,7 @@ fn finish(
 }
 
 /// Marks `owner`'s claims `ids` in flight; returns those marked.
-fn mark(
-    tx: &Connection,
-    owner: &str,
-    ids: &[OutboxId],
-    now: Millis,
-) -> StoreResult<Vec<OutboxId>> {
+fn mark(tx: &Connection, owner: &str, ids: &[OutboxId], now: Millis) -> StoreResult<Vec<OutboxId>> {
     let mut mark = tx.prepare_cached(sql!("runs/mark_in_flight"))?;
     let mut marked = Vec::with_capacity(ids.len());
     for id in ids {
