@@ -1,0 +1,3 @@
+SELECT id, person, name, sha256, created_at, expires_at, revoked_at
+FROM tokens
+ORDER BY id
