@@ -313,19 +313,9 @@ pub async fn signin_token(
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let frame = bare_frame(&headers, &state, "/signin");
-    if !pre_matches(&headers, &form.csrf) {
-        return frame.fail(
-            StatusCode::FORBIDDEN,
-            i18n::text(frame.lang, "error.csrf").unwrap_or_default(),
-        );
-    }
-    let desk = match state.desk() {
-        Ok(desk) => desk,
-        Err(problem) => return problem.into_response(),
-    };
-    let outcome = sessions::sign_in_with_token(&desk, &form.token, Utc::now());
-    finish(&state, &headers, outcome, &form.next, None)
+    sign_in(&state, &headers, &form.csrf, &form.next, |desk, now| {
+        sessions::sign_in_with_token(desk, &form.token, now)
+    })
 }
 
 pub async fn signin_link(
@@ -333,8 +323,29 @@ pub async fn signin_link(
     headers: HeaderMap,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    let frame = bare_frame(&headers, &state, "/signin");
-    if !pre_matches(&headers, &form.csrf) {
+    sign_in(&state, &headers, &form.csrf, &form.next, |desk, now| {
+        sessions::sign_in_with_link(desk, &form.key, now)
+    })
+}
+
+/// What both sign-in forms do: check the form's CSRF token against the sign-in page's
+/// cookie, then try the credential it carries (`attempt`) and answer with the session or
+/// the refusal.
+fn sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+    next: &str,
+    attempt: impl FnOnce(
+        &crate::ops::Desk,
+        chrono::DateTime<Utc>,
+    ) -> Result<
+        Result<sessions::Session, sessions::SignInRefused>,
+        crate::store::StoreError,
+    >,
+) -> Response {
+    let frame = bare_frame(headers, state, "/signin");
+    if !pre_matches(headers, csrf) {
         return frame.fail(
             StatusCode::FORBIDDEN,
             i18n::text(frame.lang, "error.csrf").unwrap_or_default(),
@@ -344,8 +355,8 @@ pub async fn signin_link(
         Ok(desk) => desk,
         Err(problem) => return problem.into_response(),
     };
-    let outcome = sessions::sign_in_with_link(&desk, &form.key, Utc::now());
-    finish(&state, &headers, outcome, &form.next, None)
+    let outcome = attempt(&desk, Utc::now());
+    finish(state, headers, outcome, next, None)
 }
 
 #[derive(Deserialize)]
