@@ -15,28 +15,7 @@ use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use tempfile::TempDir;
 
-use crate::support::playbooks::{folder, quickstart_copy};
-
-const CONFIG: &str = "\
-timezone: Europe/Kyiv
-store: sqlite://crier.db
-accounts:
-  demo: { network: console }
-people:
-  vera: { notify: demo }
-  ed: { notify: demo, role: editor }
-  ada: { notify: demo, role: admin }
-";
-
-/// A campaign whose `launch` waits for vera's approval (asked at once).
-fn campaign() -> String {
-    let launch = (Utc::now() + TimeDelta::hours(3))
-        .with_timezone(&chrono_tz::Europe::Kyiv)
-        .format("%Y-%m-%d %H:%M");
-    format!(
-        "kind: campaign\nname: news\nposts:\n  - {{ id: hourly, cron: \"0 * * * *\", to: demo, text: news }}\n  - id: launch\n    at: {launch}\n    to: demo\n    text: Launch day\n    approve: {{ by: [vera], ask: 24h }}\n"
-    )
-}
+use crate::support::playbooks::{PEOPLE_CONFIG, approval_campaign, folder, quickstart_copy};
 
 struct Rig {
     _dir: TempDir,
@@ -102,7 +81,11 @@ impl Rig {
     }
 
     async fn with_campaign() -> Rig {
-        Rig::start(folder(CONFIG, &[("news.yaml", &campaign())])).await
+        Rig::start(folder(
+            PEOPLE_CONFIG,
+            &[("news.yaml", &approval_campaign())],
+        ))
+        .await
     }
 
     fn token(&self, person: &str) -> String {

@@ -14,29 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::support::playbooks::folder;
-
-const CONFIG: &str = "\
-timezone: Europe/Kyiv
-store: sqlite://crier.db
-accounts:
-  demo: { network: console }
-people:
-  vera: { notify: demo }
-  ed: { notify: demo, role: editor }
-  ada: { notify: demo, role: admin }
-";
-
-/// A campaign whose `launch` waits for vera's approval (asked at once) and whose `hourly`
-/// fires every hour; a contest that has not started.
-fn campaign() -> String {
-    let launch = (Utc::now() + TimeDelta::hours(3))
-        .with_timezone(&chrono_tz::Europe::Kyiv)
-        .format("%Y-%m-%d %H:%M");
-    format!(
-        "kind: campaign\nname: news\nposts:\n  - {{ id: hourly, cron: \"0 * * * *\", to: demo, text: news }}\n  - id: launch\n    at: {launch}\n    to: demo\n    text: Launch day\n    approve: {{ by: [vera], ask: 24h }}\n"
-    )
-}
+use crate::support::playbooks::{PEOPLE_CONFIG, approval_campaign, folder};
 
 struct Rig {
     dir: TempDir,
@@ -48,7 +26,7 @@ struct Rig {
 
 impl Rig {
     async fn start(files: &[(&str, &str)]) -> Rig {
-        Rig::start_with(CONFIG, files).await
+        Rig::start_with(PEOPLE_CONFIG, files).await
     }
 
     async fn start_with(config: &str, files: &[(&str, &str)]) -> Rig {
@@ -172,7 +150,7 @@ async fn approval_opened(rig: &Rig, token: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_answers_health_and_readiness_and_stops_with_the_service() {
-    let rig = Rig::start(&[("news.yaml", &campaign())]).await;
+    let rig = Rig::start(&[("news.yaml", &approval_campaign())]).await;
     let (status, _, body) = rig.call("GET", "/healthz", None, None).await;
     assert_eq!((status, body), (StatusCode::OK, json!({ "status": "ok" })));
     let (status, _, body) = rig.call("GET", "/readyz", None, None).await;
@@ -250,7 +228,7 @@ async fn a_request_in_flight_finishes_before_the_service_stops() {
         }),
     );
     tokio::spawn(async move { axum::serve(sink, app).await.unwrap() });
-    let config = CONFIG.replace(
+    let config = PEOPLE_CONFIG.replace(
         "  demo: { network: console }\n",
         &format!("  demo: {{ network: console }}\n  hook: {{ network: webhook, url: \"http://{sink_address}/\" }}\n"),
     );
@@ -289,7 +267,7 @@ async fn a_request_in_flight_finishes_before_the_service_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_refuses_a_missing_or_bad_token_and_a_role_that_does_not_allow_it() {
-    let rig = Rig::start(&[("news.yaml", &campaign())]).await;
+    let rig = Rig::start(&[("news.yaml", &approval_campaign())]).await;
     let vera = rig.token("vera");
     let ed = rig.token("ed");
     let ada = rig.token("ada");
@@ -479,7 +457,7 @@ fn assert_valid(document: &Value, path: &str, method: &str, status: u16, body: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_the_real_answers() {
-    let rig = Rig::start(&[("news.yaml", &campaign())]).await;
+    let rig = Rig::start(&[("news.yaml", &approval_campaign())]).await;
     let ada = rig.token("ada");
     let vera = rig.token("vera");
     let (status, _, document) = rig.call("GET", "/api/v1/openapi.json", None, None).await;
@@ -611,7 +589,7 @@ fn json_lines(output: &std::process::Output) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_and_the_api_give_the_same_results_for_one_store() {
-    let rig = Rig::start(&[("news.yaml", &campaign())]).await;
+    let rig = Rig::start(&[("news.yaml", &approval_campaign())]).await;
     let ada = rig.token("ada");
     approval_opened(&rig, &ada).await;
     rig.call(
@@ -845,7 +823,7 @@ async fn the_event_stream_resumes_after_the_last_event_id() {
 
 #[test]
 fn crier_run_prints_the_address_it_serves_and_stops_on_sigint() {
-    let dir = folder(CONFIG, &[("news.yaml", &campaign())]);
+    let dir = folder(PEOPLE_CONFIG, &[("news.yaml", &approval_campaign())]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
         .args([
             "run",
@@ -887,7 +865,7 @@ fn crier_run_prints_the_address_it_serves_and_stops_on_sigint() {
 fn crier_run_refuses_an_address_it_cannot_serve_on() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    let dir = folder(CONFIG, &[("news.yaml", &campaign())]);
+    let dir = folder(PEOPLE_CONFIG, &[("news.yaml", &approval_campaign())]);
     let out = Command::new(env!("CARGO_BIN_EXE_crier"))
         .args(["run", dir.path().to_str().unwrap(), "--listen", &address])
         .env("CRIER_LOG", "warn")
@@ -922,8 +900,8 @@ fn blocking_status(url: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_get_cors_headers_only_for_the_origins_configured() {
-    let config = format!("{CONFIG}server:\n  cors: [\"https://dash.example.com\"]\n");
-    let dir = folder(&config, &[("news.yaml", &campaign())]);
+    let config = format!("{PEOPLE_CONFIG}server:\n  cors: [\"https://dash.example.com\"]\n");
+    let dir = folder(&config, &[("news.yaml", &approval_campaign())]);
     let mut service = Service::start(dir.path().to_path_buf(), Arc::new(|_| {}))
         .await
         .unwrap();
@@ -957,7 +935,7 @@ async fn browsers_get_cors_headers_only_for_the_origins_configured() {
         .unwrap();
 
     // Without `cors:`, no origin gets the header.
-    let rig = Rig::start(&[("news.yaml", &campaign())]).await;
+    let rig = Rig::start(&[("news.yaml", &approval_campaign())]).await;
     let answer = rig
         .client
         .get(format!("{}/healthz", rig.base))
@@ -996,7 +974,7 @@ fn the_server_settings_and_roles_are_checked_where_they_are_written() {
 
 #[test]
 fn tokens_are_made_once_listed_and_revoked_from_the_cli() {
-    let dir = folder(CONFIG, &[]);
+    let dir = folder(PEOPLE_CONFIG, &[]);
     let made = crier(
         dir.path(),
         &[
@@ -1050,7 +1028,7 @@ fn tokens_are_made_once_listed_and_revoked_from_the_cli() {
 
 #[test]
 fn tokens_behave_alike_in_both_stores() {
-    let (_dir, plan) = crate::support::playbooks::valid_plan(CONFIG, &[]);
+    let (_dir, plan) = crate::support::playbooks::valid_plan(PEOPLE_CONFIG, &[]);
     let file = TempDir::new().unwrap();
     let stores: [Arc<dyn Store>; 2] = [
         Arc::new(SqliteStore::in_memory().unwrap()),
@@ -1221,7 +1199,7 @@ async fn telegram_pushes_updates_to_the_webhook_route() {
     let secret = keys.path().join("secret");
     std::fs::write(&token, "123:abc").unwrap();
     std::fs::write(&secret, "tg-webhook-token").unwrap();
-    let config = CONFIG.replace(
+    let config = PEOPLE_CONFIG.replace(
         "  demo: { network: console }\n",
         &format!(
             "  demo: {{ network: console }}\n  brand_telegram:\n    network: telegram\n    server: {}\n    token: \"file:{}\"\n    chat: \"@brand_channel\"\n    updates: webhook\n    url: https://crier.example.com/telegram/brand_telegram\n    secret: \"file:{}\"\n",

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chrono::{TimeDelta, Utc};
 use crier::playbook::plan::Plan;
 use tempfile::TempDir;
 
@@ -56,4 +57,28 @@ pub fn quickstart_copy() -> tempfile::TempDir {
         dir.path(),
     );
     dir
+}
+
+/// One console account and three people: vera (viewer), ed (editor), ada (admin); the
+/// server tests' and the dashboard tests' folder.
+pub const PEOPLE_CONFIG: &str = "\
+timezone: Europe/Kyiv
+store: sqlite://crier.db
+accounts:
+  demo: { network: console }
+people:
+  vera: { notify: demo }
+  ed: { notify: demo, role: editor }
+  ada: { notify: demo, role: admin }
+";
+
+/// A campaign whose `launch` waits for vera's approval (asked at once) and whose `hourly`
+/// fires every hour.
+pub fn approval_campaign() -> String {
+    let launch = (Utc::now() + TimeDelta::hours(3))
+        .with_timezone(&chrono_tz::Europe::Kyiv)
+        .format("%Y-%m-%d %H:%M");
+    format!(
+        "kind: campaign\nname: news\nposts:\n  - {{ id: hourly, cron: \"0 * * * *\", to: demo, text: news }}\n  - id: launch\n    at: {launch}\n    to: demo\n    text: Launch day\n    approve: {{ by: [vera], ask: 24h }}\n"
+    )
 }
