@@ -274,6 +274,30 @@ struct Cursored<T> {
     paging: Option<serde_json::Value>,
 }
 
+impl<T> Cursored<T> {
+    /// The cursor of the page after this one, if the network says there is one.
+    fn next_cursor(&self) -> Option<String> {
+        self.paging
+            .as_ref()
+            .filter(|p| p.get("next").is_some())
+            .and_then(|p| p["cursors"]["after"].as_str().map(str::to_owned))
+    }
+}
+
+/// Comments or replies read after the cursor `after`, oldest first, and the cursor to read
+/// from next time (the newest seen, when it moved).
+fn oldest_first(
+    mut mentions: Vec<Mention>,
+    newest: Option<i64>,
+    after: Option<i64>,
+) -> MentionPage {
+    mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    MentionPage {
+        mentions,
+        cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct Counts {
     #[serde(default)]
@@ -638,6 +662,7 @@ impl MetaConnector {
                         "reading replies",
                     )
                     .await?;
+                next = page.next_cursor();
                 for reply in page.data {
                     let mention = reply.mention(&post.id);
                     let at = mention.created_at.timestamp();
@@ -647,21 +672,12 @@ impl MetaConnector {
                     }
                     mentions.push(mention);
                 }
-                next = page
-                    .paging
-                    .as_ref()
-                    .filter(|p| p.get("next").is_some())
-                    .and_then(|p| p["cursors"]["after"].as_str().map(str::to_owned));
                 if next.is_none() {
                     break;
                 }
             }
         }
-        mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(MentionPage {
-            mentions,
-            cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
-        })
+        Ok(oldest_first(mentions, newest, after))
     }
 
     /// Threads: a reply read earlier, as it is now; `None` once deleted.
@@ -1020,6 +1036,7 @@ impl Connector for MetaConnector {
                         "reading comments",
                     )
                     .await?;
+                next = page.next_cursor();
                 for comment in page.data {
                     let replies = comment
                         .replies
@@ -1062,21 +1079,12 @@ impl Connector for MetaConnector {
                         });
                     }
                 }
-                next = page
-                    .paging
-                    .as_ref()
-                    .filter(|p| p.get("next").is_some())
-                    .and_then(|p| p["cursors"]["after"].as_str().map(str::to_owned));
                 if next.is_none() {
                     break;
                 }
             }
         }
-        mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(MentionPage {
-            mentions,
-            cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
-        })
+        Ok(oldest_first(mentions, newest, after))
     }
 
     /// Instagram: a comment read earlier as a mention, as it is now; `None` once deleted.
