@@ -1,8 +1,12 @@
 //! The parts of Mastodon's JSON entities crier reads (Status, Account, Notification,
-//! MediaAttachment, Instance, Relationship). Unknown fields are ignored; ids are strings.
+//! MediaAttachment, Instance, Relationship), unknown fields ignored and ids as strings, and
+//! its failures worded for a person (the class comes from `connectors::http`).
 
 use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
 use serde::Deserialize;
+
+use crate::connectors::{SendError, http};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Account {
@@ -111,6 +115,93 @@ pub fn link_min_id(link: &str) -> Option<String> {
             (name == "min_id" || name == "since_id").then(|| value.to_owned())
         })
     })
+}
+
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    body: &str,
+    what: &str,
+) -> Result<T, SendError> {
+    serde_json::from_str(body).map_err(|err| SendError::Transient {
+        reason: format!("{what}: Mastodon's answer could not be read: {err}"),
+    })
+}
+
+fn code(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+/// A failure to get any answer, in Mastodon's words.
+pub(super) fn transport_error(err: SendError, what: &str) -> SendError {
+    let reason = format!(
+        "{what}: {}",
+        err.reason()
+            .replacen("the network", "Mastodon", 1)
+            .replacen("after the post was sent", "after the request was sent", 1)
+    );
+    match err {
+        SendError::Permanent { .. } => SendError::Permanent { reason },
+        SendError::RetryAfter { after, .. } => SendError::RetryAfter { after, reason },
+        SendError::Transient { .. } => SendError::Transient { reason },
+        SendError::OutcomeUnknown { .. } => SendError::OutcomeUnknown { reason },
+    }
+}
+
+/// An error answer, classified by `http::classify_status`, reworded for a person.
+pub(super) fn reworded(class: SendError, status: StatusCode, body: &str, what: &str) -> SendError {
+    let code = code(status);
+    let message = http::body_message(body);
+    let with_message = |prefix: String| match &message {
+        Some(message) => format!("{prefix}: {message}"),
+        None => prefix,
+    };
+    let detailed = |code: &str| match &message {
+        Some(message) => format!("{code}: {message}"),
+        None => code.to_owned(),
+    };
+    match class {
+        SendError::RetryAfter { after, .. } if status == StatusCode::TOO_MANY_REQUESTS => {
+            SendError::RetryAfter {
+                after,
+                reason: format!("Mastodon is rate limiting the account ({code})"),
+            }
+        }
+        SendError::RetryAfter { after, .. } => SendError::RetryAfter {
+            after,
+            reason: format!("Mastodon is unavailable ({code})"),
+        },
+        SendError::Transient { .. } => SendError::Transient {
+            reason: format!("Mastodon failed ({code}) on {what}"),
+        },
+        SendError::OutcomeUnknown { reason } => SendError::OutcomeUnknown { reason },
+        SendError::Permanent { .. } => {
+            let reason = match status {
+                StatusCode::UNAUTHORIZED => format!(
+                    "Mastodon refused the access token ({}); check the account's `token`",
+                    detailed(&code)
+                ),
+                StatusCode::FORBIDDEN => format!(
+                    "Mastodon did not allow {what} ({}); the token may lack the `read` or \
+                     `write` scope",
+                    detailed(&code)
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY => {
+                    let message = message
+                        .as_deref()
+                        .map(|m| m.trim_start_matches("Validation failed: "))
+                        .unwrap_or("the server gave no reason");
+                    format!("Mastodon refused {what}: {message}")
+                }
+                StatusCode::NOT_FOUND => {
+                    with_message(format!("Mastodon could not find {what} ({code})"))
+                }
+                _ => with_message(format!("Mastodon refused {what} ({code})")),
+            };
+            SendError::Permanent { reason }
+        }
+    }
 }
 
 #[cfg(test)]
