@@ -284,6 +284,13 @@ pub struct Uploaded {
     pub id: String,
 }
 
+/// X's text escapes `&`, `<` and `>` as HTML entities.
+pub(super) fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,23 +28,22 @@
 //! `x-user-limit-24hour-reset`); a used-up monthly cap of the app's plan is said in plain words.
 
 pub mod api;
+mod metrics;
+mod post;
+mod read;
 
-use std::path::Path;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use reqwest::multipart::Form;
+use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode, Url};
-use serde_json::json;
 
-use self::api::{Created, Envelope, HELP, Tweet, Uploaded, User};
+use self::api::{Envelope, HELP, User};
 use super::http::{self, Reply};
 use super::oauth::{Authorization, ClientAuth, TokenEndpoint, UserToken};
 use super::registry::{AccountSetup, ConnectorError};
 use super::{
-    Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
-    PostMetrics, SendError,
+    Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost, SendError,
 };
 use crate::network::Network;
 
@@ -61,18 +60,8 @@ pub const SCOPES: &[&str] = &[
     "media.write",
     "offline.access",
 ];
-/// The longest post, in X's weighted count.
-const TEXT_LIMIT: usize = Network::X.profile().text.max.expect("X has a limit");
-/// The most images on one post.
-const MAX_IMAGES: usize = Network::X.profile().max_images.expect("X has a limit");
 /// Posts asked for per page (X's maximum for timelines).
 const PAGE: u32 = 100;
-/// The most pages of mentions read in one call.
-const MAX_PAGES: usize = 5;
-/// How far back `lookup` looks when the first attempt's time is not known.
-const LOOKUP_WINDOW: TimeDelta = TimeDelta::hours(6);
-/// How much earlier than the first attempt `lookup` starts, for clocks that differ.
-const CLOCK_SLACK: TimeDelta = TimeDelta::minutes(2);
 /// The fields asked for with every post read.
 const TWEET_FIELDS: &str = "created_at,author_id,referenced_tweets,attachments,public_metrics";
 const USER_FIELDS: &str = "username,name,created_at,public_metrics";
@@ -235,97 +224,6 @@ impl XConnector {
             None => Ok(self.user().await?.id),
         }
     }
-
-    /// Uploads one image; its media id.
-    async fn upload(&self, path: &Path) -> Result<String, SendError> {
-        let url = endpoint(&self.server, &["2", "media", "upload"]);
-        // The form is rebuilt for a resend after a renewed token, so the file is read once.
-        let owned = path.to_owned();
-        let unreadable = |err: String| SendError::Permanent {
-            reason: format!("could not read the image `{}`: {err}", path.display()),
-        };
-        let bytes = tokio::task::spawn_blocking(move || std::fs::read(owned))
-            .await
-            .map_err(|err| unreadable(err.to_string()))?
-            .map_err(|err| unreadable(err.to_string()))?;
-        let reply = self
-            .send(|token| {
-                let part = reqwest::multipart::Part::bytes(bytes.clone())
-                    .file_name(
-                        path.file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_else(|| "image".into()),
-                    )
-                    .mime_str(super::upload::image_type(path).unwrap_or("application/octet-stream"))
-                    .expect("a valid MIME type");
-                let form = Form::new()
-                    .text("media_category", "tweet_image")
-                    .part("media", part);
-                self.client
-                    .post(url.clone())
-                    .bearer_auth(token)
-                    .multipart(form)
-            })
-            .await
-            .map_err(before_post)?;
-        if !reply.status.is_success() {
-            return Err(api::refusal(&reply, "the image", Utc::now()));
-        }
-        let uploaded: Envelope<Uploaded> = api::data(&reply, "the image upload")?;
-        uploaded
-            .data
-            .map(|u| u.id)
-            .ok_or_else(|| SendError::Transient {
-                reason: format!("X named no media id for `{}`", path.display()),
-            })
-    }
-
-    /// The account's posts created from `since` on, newest first.
-    async fn own_posts_since(&self, since: DateTime<Utc>) -> Result<Vec<Tweet>, SendError> {
-        let user = self.user_id().await?;
-        let (page, _) = self
-            .call::<Vec<Tweet>>(
-                Method::GET,
-                &["2", "users", &user, "tweets"],
-                &[
-                    ("max_results", PAGE.to_string()),
-                    (
-                        "start_time",
-                        since.to_rfc3339_opts(SecondsFormat::Secs, true),
-                    ),
-                    ("tweet.fields", TWEET_FIELDS.into()),
-                ],
-                None,
-                "looking the post up",
-            )
-            .await?;
-        Ok(page.data.unwrap_or_default())
-    }
-
-    fn mention(tweet: Tweet, users: &[User]) -> Mention {
-        let author_id = tweet.author_id.clone().unwrap_or_default();
-        let user = users.iter().find(|u| u.id == author_id);
-        Mention {
-            author: Author {
-                id: author_id.clone(),
-                handle: user
-                    .map(|u| format!("@{}", u.username))
-                    .unwrap_or_else(|| author_id.clone()),
-                display_name: user.and_then(|u| u.name.clone()),
-                followers: user
-                    .and_then(|u| u.public_metrics.as_ref())
-                    .map(|m| m.followers_count),
-                created_at: user.and_then(|u| u.created_at),
-                ..Author::default()
-            },
-            in_reply_to: tweet.replied_to().map(str::to_owned),
-            url: Some(post_url(&tweet.id)),
-            created_at: tweet.created_at.unwrap_or_default(),
-            text: unescape(&tweet.text),
-            id: tweet.id,
-            edited_at: None,
-        }
-    }
 }
 
 /// `server` with `segments` as its path.
@@ -342,80 +240,6 @@ fn post_url(id: &str) -> String {
     format!("https://x.com/i/status/{id}")
 }
 
-/// A failure before `POST /2/tweets` was sent cannot have published anything.
-fn before_post(err: SendError) -> SendError {
-    match err {
-        SendError::OutcomeUnknown { reason } => SendError::Transient { reason },
-        other => other,
-    }
-}
-
-/// Refuses what X would refuse, before anything is sent.
-fn check(post: &OutgoingPost) -> Result<(), SendError> {
-    let weight = Network::X.count(&post.text);
-    if weight > TEXT_LIMIT {
-        return Err(SendError::Permanent {
-            reason: format!(
-                "the text weighs {weight} as X counts it (links 23, emoji and CJK 2) and X allows {TEXT_LIMIT}"
-            ),
-        });
-    }
-    if post.media.len() > MAX_IMAGES {
-        return Err(SendError::Permanent {
-            reason: format!(
-                "the post has {} images and X takes at most {MAX_IMAGES} in one post",
-                post.media.len()
-            ),
-        });
-    }
-    if post.text.trim().is_empty() && post.media.is_empty() {
-        return Err(SendError::Permanent {
-            reason: "the post has no text and no image".into(),
-        });
-    }
-    Ok(())
-}
-
-/// X's text escapes `&`, `<` and `>` as HTML entities.
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// A text as X shows it, made comparable with what crier sent: entities undone, whitespace
-/// collapsed, every link one token (X shows them as `t.co` links), and for a reply the
-/// `@handles` X puts in front dropped.
-fn comparable(text: &str, media: usize, reply: bool) -> Vec<String> {
-    let text = unescape(text);
-    let mut words: Vec<String> = text
-        .split_whitespace()
-        .map(|word| {
-            if word.starts_with("http://") || word.starts_with("https://") {
-                "<link>".to_owned()
-            } else {
-                word.to_owned()
-            }
-        })
-        .collect();
-    if reply {
-        let leading = words.iter().take_while(|w| w.starts_with('@')).count();
-        words.drain(..leading);
-    }
-    // X ends the text of a post with images with a link to them.
-    if media > 0 && words.last().is_some_and(|w| w == "<link>") {
-        words.pop();
-    }
-    words
-}
-
-fn same_post(tweet: &Tweet, post: &OutgoingPost) -> bool {
-    let reply = post.reply_to.is_some();
-    tweet.replied_to() == post.reply_to.as_deref()
-        && tweet.media_count() == post.media.len()
-        && comparable(&tweet.text, tweet.media_count(), reply) == comparable(&post.text, 0, reply)
-}
-
 #[async_trait]
 impl Connector for XConnector {
     fn network(&self) -> Network {
@@ -427,68 +251,19 @@ impl Connector for XConnector {
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<Delivered, SendError> {
-        check(post)?;
-        let mut media_ids = Vec::new();
-        for image in &post.media {
-            media_ids.push(self.upload(image).await?);
-        }
-        let mut body = json!({ "text": post.text });
-        if !media_ids.is_empty() {
-            body["media"] = json!({ "media_ids": media_ids });
-        }
-        if let Some(parent) = &post.reply_to {
-            body["reply"] = json!({ "in_reply_to_tweet_id": parent });
-        }
-        let action = if post.reply_to.is_some() {
-            "the reply"
-        } else {
-            "the post"
-        };
-        let (created, _) = self
-            .call::<Created>(Method::POST, &["2", "tweets"], &[], Some(&body), action)
-            .await
-            .map_err(|err| match err {
-                SendError::Transient { reason } if reason.contains("cannot read") => {
-                    SendError::OutcomeUnknown { reason }
-                }
-                other => other,
-            })?;
-        let created = created.data.ok_or_else(|| SendError::OutcomeUnknown {
-            reason: format!("X accepted {action} but named no post id"),
-        })?;
-        Ok(Delivered {
-            url: Some(post_url(&created.id)),
-            remote_id: created.id,
-        })
+        self.create_post(post).await
     }
 
     async fn lookup(&self, post: &OutgoingPost) -> Result<Lookup, SendError> {
         self.lookup_since(post, None).await
     }
 
-    /// The account's posts since the first attempt: one with the same text, images and
-    /// parent is the post.
     async fn lookup_since(
         &self,
         post: &OutgoingPost,
         first_attempt: Option<DateTime<Utc>>,
     ) -> Result<Lookup, SendError> {
-        let since = match first_attempt {
-            Some(at) => at - CLOCK_SLACK,
-            None => Utc::now() - LOOKUP_WINDOW,
-        };
-        let found = self
-            .own_posts_since(since)
-            .await?
-            .into_iter()
-            .find(|tweet| same_post(tweet, post));
-        Ok(match found {
-            Some(tweet) => Lookup::Found(Delivered {
-                url: Some(post_url(&tweet.id)),
-                remote_id: tweet.id,
-            }),
-            None => Lookup::NotFound,
-        })
+        self.find_sent(post, first_attempt).await
     }
 
     /// `GET /2/users/me`: the token works (renewed first when due or refused).
@@ -501,160 +276,18 @@ impl Connector for XConnector {
     }
 
     async fn delete(&self, remote_id: &str) -> Result<(), SendError> {
-        let result = self
-            .call::<serde_json::Value>(
-                Method::DELETE,
-                &["2", "tweets", remote_id],
-                &[],
-                None,
-                "the deletion",
-            )
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Already gone.
-            Err(SendError::Permanent { reason }) if reason.contains("HTTP 404") => Ok(()),
-            Err(err) => Err(err),
-        }
+        self.delete_post(remote_id).await
     }
 
-    /// Mentions after `cursor` (the newest post id read), oldest first; without a cursor, the
-    /// most recent page.
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
-        if let Some(cursor) = cursor
-            && cursor.parse::<u64>().is_err()
-        {
-            return Err(SendError::Permanent {
-                reason: format!("`{cursor}` is not an X mentions cursor"),
-            });
-        }
-        let user = self.user_id().await?;
-        let mut tweets = Vec::new();
-        let mut users = Vec::new();
-        let mut newest = cursor.map(str::to_owned);
-        let mut next: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut query = vec![
-                ("max_results", PAGE.to_string()),
-                ("tweet.fields", TWEET_FIELDS.into()),
-                ("expansions", "author_id".into()),
-                ("user.fields", USER_FIELDS.into()),
-            ];
-            if let Some(cursor) = cursor {
-                query.push(("since_id", cursor.to_owned()));
-            }
-            if let Some(token) = &next {
-                query.push(("pagination_token", token.clone()));
-            }
-            let (page, _) = self
-                .call::<Vec<Tweet>>(
-                    Method::GET,
-                    &["2", "users", &user, "mentions"],
-                    &query,
-                    None,
-                    "reading mentions",
-                )
-                .await?;
-            if let Some(id) = page.meta.newest_id
-                && newest.as_deref().is_none_or(|known| id_after(&id, known))
-            {
-                newest = Some(id);
-            }
-            tweets.extend(page.data.unwrap_or_default());
-            users.extend(page.includes.users);
-            next = page.meta.next_token;
-            if next.is_none() || cursor.is_none() {
-                break;
-            }
-        }
-        let mut mentions: Vec<Mention> = tweets
-            .into_iter()
-            .filter(|t| t.author_id.as_deref() != Some(user.as_str()))
-            .map(|t| Self::mention(t, &users))
-            .collect();
-        mentions.sort_by(|a, b| a.id.len().cmp(&b.id.len()).then_with(|| a.id.cmp(&b.id)));
-        mentions.dedup_by(|a, b| a.id == b.id);
-        Ok(MentionPage {
-            mentions,
-            cursor: newest.filter(|n| Some(n.as_str()) != cursor),
-        })
+        self.read_mentions(cursor).await
     }
 
-    /// A post read earlier as a mention, as it is now; `None` once it is deleted.
     async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
-        let (read, _) = self
-            .call::<Tweet>(
-                Method::GET,
-                &["2", "tweets", id],
-                &[
-                    ("tweet.fields", TWEET_FIELDS.into()),
-                    ("expansions", "author_id".into()),
-                    ("user.fields", USER_FIELDS.into()),
-                ],
-                None,
-                "reading a post again",
-            )
-            .await?;
-        Ok(read
-            .data
-            .map(|tweet| Self::mention(tweet, &read.includes.users)))
+        self.read_post(id).await
     }
 
-    /// Likes, reposts (and quotes), replies and impressions of `posts`; the followers.
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
-        let followers = self.user().await?.public_metrics.map(|m| m.followers_count);
-        let mut metrics = Vec::new();
-        for chunk in posts.chunks(PAGE as usize) {
-            let (read, _) = self
-                .call::<Vec<Tweet>>(
-                    Method::GET,
-                    &["2", "tweets"],
-                    &[
-                        ("ids", chunk.join(",")),
-                        ("tweet.fields", "public_metrics".into()),
-                    ],
-                    None,
-                    "reading the posts' counts",
-                )
-                .await?;
-            metrics.extend(read.data.unwrap_or_default().into_iter().map(|t| {
-                let counts = t.public_metrics.unwrap_or_default();
-                PostMetrics {
-                    remote_id: t.id,
-                    likes: counts.like_count,
-                    reposts: counts.retweet_count + counts.quote_count,
-                    replies: counts.reply_count,
-                    views: counts.impression_count,
-                }
-            }));
-        }
-        Ok(MetricsSnapshot {
-            followers,
-            posts: metrics,
-        })
-    }
-}
-
-/// Whether post id `a` is newer than `b` (ids grow with time; compared as numbers).
-fn id_after(a: &str, b: &str) -> bool {
-    (a.len(), a) > (b.len(), b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn texts_compare_with_links_as_links_and_reply_handles_dropped() {
-        assert_eq!(
-            comparable("@fan Thanks https://t.co/abc &amp; more", 0, true),
-            comparable("Thanks https://shop.example/x?y=1 & more", 0, true)
-        );
-        assert_eq!(
-            comparable("New look https://t.co/pic", 1, false),
-            comparable("New look", 0, false)
-        );
-        assert!(id_after("1800000000000000001", "999"));
-        assert!(!id_after("100", "101"));
+        self.read_metrics(posts).await
     }
 }
