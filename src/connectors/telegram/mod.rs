@@ -40,6 +40,8 @@
 //! reaction counts, so there are no metrics.
 
 pub mod api;
+mod post;
+mod read;
 pub mod updates;
 
 use async_trait::async_trait;
@@ -48,8 +50,7 @@ use reqwest::multipart::Form;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use self::api::{Context, Message, Update, User};
-use self::updates::{Audience, WebhookError, mention_in};
+use self::api::{Context, User};
 use super::http;
 use super::pacing::{Limits, Pacer, Slot};
 use super::registry::{AccountSetup, ConnectorError};
@@ -63,25 +64,6 @@ pub use updates::{SECRET_TOKEN_HEADER, parse_webhook_update, verify_secret_token
 
 /// Telegram's public Bot API server.
 pub const DEFAULT_SERVER: &str = "https://api.telegram.org";
-/// The longest message text, in characters.
-const TEXT_LIMIT: usize = Network::Telegram
-    .profile()
-    .text
-    .max
-    .expect("Telegram has a limit");
-/// The longest photo caption, in characters.
-const CAPTION_LIMIT: usize = Network::Telegram
-    .profile()
-    .text
-    .caption_max
-    .expect("Telegram has a caption limit");
-/// The most images in one media group.
-const MEDIA_GROUP_LIMIT: usize = Network::Telegram
-    .profile()
-    .max_images
-    .expect("Telegram has a limit");
-/// The most updates one `getUpdates` call returns (Telegram's own maximum).
-const UPDATES_PER_PAGE: u32 = 100;
 
 #[derive(Debug)]
 pub struct TelegramConnector {
@@ -207,92 +189,6 @@ impl TelegramConnector {
             })
             .await
     }
-
-    /// Sends `post` to `chat`: a message, a photo, or a media group.
-    async fn send_to(&self, chat: &str, post: &OutgoingPost) -> Result<Delivered, SendError> {
-        let reply_to = post.reply_to.as_deref().map(reply_target).transpose()?;
-        let chat_id = chat_id(chat);
-        let context = Context {
-            action: "the post",
-            chat: Some(chat),
-        };
-        match post.media.as_slice() {
-            [] => {
-                check_length(&post.text, TEXT_LIMIT, "a message")?;
-                if post.text.trim().is_empty() {
-                    return Err(SendError::Permanent {
-                        reason: "the post has no text and no image".into(),
-                    });
-                }
-                let mut body = json!({ "chat_id": chat_id, "text": post.text });
-                if let Some(message_id) = reply_to {
-                    body["reply_parameters"] = json!({ "message_id": message_id });
-                }
-                let sent: Message = self
-                    .call("sendMessage", RequestBody::Json(body), context)
-                    .await?;
-                Ok(delivered(&[sent]))
-            }
-            [image] => {
-                check_length(&post.text, CAPTION_LIMIT, "a photo caption")?;
-                let photo = crate::connectors::upload::image_part(image).await?;
-                let mut form = Form::new()
-                    .text("chat_id", chat.trim().to_owned())
-                    .part("photo", photo);
-                if !post.text.is_empty() {
-                    form = form.text("caption", post.text.clone());
-                }
-                if let Some(message_id) = reply_to {
-                    form = form.text(
-                        "reply_parameters",
-                        json!({ "message_id": message_id }).to_string(),
-                    );
-                }
-                let sent: Message = self
-                    .call("sendPhoto", RequestBody::Form(form), context)
-                    .await?;
-                Ok(delivered(&[sent]))
-            }
-            images => {
-                if images.len() > MEDIA_GROUP_LIMIT {
-                    return Err(SendError::Permanent {
-                        reason: format!(
-                            "the post has {} images and Telegram takes at most {MEDIA_GROUP_LIMIT} in one post",
-                            images.len()
-                        ),
-                    });
-                }
-                check_length(&post.text, CAPTION_LIMIT, "a photo caption")?;
-                let mut form = Form::new().text("chat_id", chat.trim().to_owned());
-                let mut media = Vec::new();
-                for (n, image) in images.iter().enumerate() {
-                    let name = format!("photo{n}");
-                    let mut item = json!({ "type": "photo", "media": format!("attach://{name}") });
-                    if n == 0 && !post.text.is_empty() {
-                        item["caption"] = Value::String(post.text.clone());
-                    }
-                    media.push(item);
-                    form = form.part(name, crate::connectors::upload::image_part(image).await?);
-                }
-                form = form.text("media", Value::Array(media).to_string());
-                if let Some(message_id) = reply_to {
-                    form = form.text(
-                        "reply_parameters",
-                        json!({ "message_id": message_id }).to_string(),
-                    );
-                }
-                let sent: Vec<Message> = self
-                    .call("sendMediaGroup", RequestBody::Form(form), context)
-                    .await?;
-                if sent.is_empty() {
-                    return Err(SendError::OutcomeUnknown {
-                        reason: "Telegram accepted the images but named no message".into(),
-                    });
-                }
-                Ok(delivered(&sent))
-            }
-        }
-    }
 }
 
 enum RequestBody {
@@ -306,53 +202,6 @@ fn chat_id(chat: &str) -> Value {
         Ok(id) => Value::from(id),
         Err(_) => Value::String(chat.trim().to_owned()),
     }
-}
-
-/// The message to reply to: a message id, or the first of a media group's ids.
-fn reply_target(remote_id: &str) -> Result<i64, SendError> {
-    message_ids(remote_id)?
-        .first()
-        .copied()
-        .ok_or_else(|| not_a_message_id(remote_id))
-}
-
-fn message_ids(remote_id: &str) -> Result<Vec<i64>, SendError> {
-    remote_id
-        .split(',')
-        .map(|id| {
-            id.trim()
-                .parse::<i64>()
-                .map_err(|_| not_a_message_id(remote_id))
-        })
-        .collect()
-}
-
-fn not_a_message_id(remote_id: &str) -> SendError {
-    SendError::Permanent {
-        reason: format!("`{remote_id}` is not the id of a Telegram message"),
-    }
-}
-
-fn delivered(messages: &[Message]) -> Delivered {
-    let ids: Vec<String> = messages.iter().map(|m| m.message_id.to_string()).collect();
-    Delivered {
-        remote_id: ids.join(","),
-        url: messages.first().and_then(Message::link),
-    }
-}
-
-/// Refuses text over `limit` characters before anything is sent.
-fn check_length(text: &str, limit: usize, what: &str) -> Result<(), SendError> {
-    let count = Network::Telegram.count(text);
-    if count > limit {
-        return Err(SendError::Permanent {
-            reason: format!(
-                "the text has {count} {} and Telegram allows {limit} in {what}",
-                Network::Telegram.profile().text.counting.unit()
-            ),
-        });
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -398,23 +247,7 @@ impl Connector for TelegramConnector {
     }
 
     async fn delete(&self, remote_id: &str) -> Result<(), SendError> {
-        for message_id in message_ids(remote_id)? {
-            let context = Context {
-                action: "the deletion",
-                chat: Some(&self.chat),
-            };
-            let body = json!({ "chat_id": chat_id(&self.chat), "message_id": message_id });
-            match self
-                .call::<bool>("deleteMessage", RequestBody::Json(body), context)
-                .await
-            {
-                Ok(_) => {}
-                Err(SendError::Permanent { reason })
-                    if reason.contains("message to delete not found") => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(())
+        self.delete_messages(remote_id).await
     }
 
     async fn direct_message(
@@ -422,83 +255,11 @@ impl Connector for TelegramConnector {
         recipient: &str,
         message: &OutgoingPost,
     ) -> Result<Delivered, SendError> {
-        if recipient.trim().parse::<i64>().is_err() {
-            return Err(SendError::Permanent {
-                reason: format!(
-                    "Telegram bots can write to a person only by their numeric user id, not `{recipient}`"
-                ),
-            });
-        }
-        self.send_to(recipient.trim(), message).await
+        self.send_direct(recipient, message).await
     }
 
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
-        // Telegram answers `getUpdates` with an error while a webhook is set: in webhook
-        // mode updates arrive through `pushed_update`, once the webhook is registered.
-        if let Some(webhook) = &self.webhook {
-            use std::sync::atomic::Ordering;
-            if !self.webhook_registered.load(Ordering::SeqCst) {
-                let body = json!({
-                    "url": webhook.url.as_str(),
-                    "secret_token": webhook.secret.expose(),
-                    "allowed_updates": ["message", "channel_post"],
-                });
-                let context = Context {
-                    action: "registering the bot's webhook",
-                    chat: None,
-                };
-                let _: bool = self
-                    .call("setWebhook", RequestBody::Json(body), context)
-                    .await?;
-                self.webhook_registered.store(true, Ordering::SeqCst);
-            }
-            return Ok(MentionPage {
-                mentions: Vec::new(),
-                cursor: cursor.map(str::to_owned),
-            });
-        }
-        let offset = match cursor {
-            Some(cursor) => {
-                Some(
-                    cursor
-                        .trim()
-                        .parse::<i64>()
-                        .map_err(|_| SendError::Permanent {
-                            reason: format!("`{cursor}` is not a Telegram update cursor"),
-                        })?,
-                )
-            }
-            None => None,
-        };
-        let audience = Audience {
-            bot: self.bot().await?.clone(),
-            chat: self.chat.clone(),
-        };
-        let mut body = json!({
-            "limit": UPDATES_PER_PAGE,
-            "timeout": 0,
-            "allowed_updates": ["message", "channel_post"],
-        });
-        if let Some(offset) = offset {
-            body["offset"] = Value::from(offset);
-        }
-        let context = Context {
-            action: "reading the bot's updates",
-            chat: None,
-        };
-        let mut updates: Vec<Update> = self
-            .call("getUpdates", RequestBody::Json(body), context)
-            .await?;
-        updates.sort_by_key(|update| update.update_id);
-        Ok(MentionPage {
-            mentions: updates
-                .iter()
-                .filter_map(|update| mention_in(update, &audience))
-                .collect(),
-            cursor: updates
-                .last()
-                .map(|update| (update.update_id + 1).to_string()),
-        })
+        self.read_updates(cursor).await
     }
 
     async fn pushed_update(
@@ -506,22 +267,6 @@ impl Connector for TelegramConnector {
         token: Option<&str>,
         body: &[u8],
     ) -> Result<Option<Mention>, PushedUpdateError> {
-        let Some(webhook) = &self.webhook else {
-            return Err(PushedUpdateError::NotPushed);
-        };
-        let update = super::telegram::parse_webhook_update(webhook.secret.expose(), token, body)
-            .map_err(|error| match error {
-                WebhookError::BadSecretToken => PushedUpdateError::BadToken,
-                WebhookError::NotAnUpdate { reason } => PushedUpdateError::NotAnUpdate { reason },
-            })?;
-        let audience = Audience {
-            bot: self
-                .bot()
-                .await
-                .map_err(PushedUpdateError::Network)?
-                .clone(),
-            chat: self.chat.clone(),
-        };
-        Ok(mention_in(&update, &audience))
+        self.take_pushed(token, body).await
     }
 }
