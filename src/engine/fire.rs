@@ -12,7 +12,8 @@ use crate::playbook::raw::Then;
 use crate::preview::campaign_context;
 use crate::script::ConditionInput;
 use crate::store::{
-    Batch, ItemKey, Millis, NewRun, RunId, RunState, StepSpec, StoreResult, from_millis, to_millis,
+    Batch, ItemKey, Millis, NewRun, RunId, RunState, StepSpec, StoreError, StoreResult,
+    from_millis, to_millis,
 };
 
 /// Due fires built and committed per transaction: the first posts of a burst are claimable
@@ -92,6 +93,10 @@ impl Engine {
         while batch.runs.len() < FIRE_CHUNK
             && let Some((at, item)) = self.queue.pop_due(now)
         {
+            if self.interrupted() {
+                popped.push((at, item));
+                return Err(StoreError::Interrupted);
+            }
             popped.push((at, item));
             let key = item.key(&self.plan);
             let cursor = self.cursors.get(&key).copied();
@@ -110,6 +115,9 @@ impl Engine {
             if let Some(following) = following {
                 next.push((following, item));
             }
+        }
+        if self.interrupted() {
+            return Err(StoreError::Interrupted);
         }
         let runs = batch.runs.len();
         let created = self.parts.store.commit(&batch)?;
@@ -295,7 +303,14 @@ impl Engine {
             if let (Some(event), Some(fields)) = (event, context.as_object_mut()) {
                 fields.insert("event".into(), event.clone());
             }
-            self.parts.texts.render(&post.text, &context)
+            match &self.interrupt {
+                Some(stop) => self
+                    .parts
+                    .texts
+                    .render_unless_stopped(&post.text, context, stop)
+                    .ok_or(StoreError::Interrupted)?,
+                None => self.parts.texts.render(&post.text, &context),
+            }
         };
         let text = match rendered {
             Ok(text) => text,
