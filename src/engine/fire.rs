@@ -119,6 +119,13 @@ impl Engine {
         if self.interrupted() {
             return Err(StoreError::Interrupted);
         }
+        // The commit records the engine alive at `batch.now`, and an item that never fired
+        // catches up only on fires after that: while fires due now wait for a later chunk,
+        // the record stops short of the earliest, so a crash or stop before that chunk's
+        // commit leaves them to fire after the next start instead of losing them.
+        if let Some(waiting) = self.queue.peek().filter(|at| *at <= now) {
+            batch.now = batch.now.min(to_millis(waiting) - 1);
+        }
         let runs = batch.runs.len();
         let created = self.parts.store.commit(&batch)?;
         Ok((runs, created))
