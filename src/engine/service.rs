@@ -249,12 +249,15 @@ impl ServiceHandle {
     /// returns once the service has stopped, or those bounds have passed.
     pub async fn stop(mut self) -> Result<(), ServiceError> {
         let _ = self.stop.send(true);
+        // Requests and sends drain side by side (the dispatcher was halted with the stop):
+        // one deadline for both, not one after the other.
+        let drain_until = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         let companions = async {
             for companion in std::mem::take(&mut self.companions) {
                 let _ = companion.await;
             }
         };
-        if tokio::time::timeout(DRAIN_TIMEOUT, companions)
+        if tokio::time::timeout_at(drain_until, companions)
             .await
             .is_err()
         {
@@ -263,7 +266,7 @@ impl ServiceHandle {
                 DRAIN_TIMEOUT.as_secs()
             );
         }
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.drained.wait_for(|done| *done)).await;
+        let _ = tokio::time::timeout_at(drain_until, self.drained.wait_for(|done| *done)).await;
         match tokio::time::timeout(STEP_GRACE, &mut self.running).await {
             Ok(stopped) => stopped.map_err(ServiceError::Stopped)?,
             Err(_) => {
