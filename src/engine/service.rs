@@ -599,18 +599,22 @@ impl Running {
         }
     }
 
+    /// Reads the files and takes the engine to the new plan (store calls, fires due then):
+    /// off the async worker, like a tick.
     fn reload(&mut self) {
         let engine = self.engine.clone();
-        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        let applied = reload(
-            &self.path,
-            &self.parts,
-            self.first_run,
-            &mut engine,
-            &mut self.digest,
-            &self.accounts,
-            self.report.as_ref(),
-        );
+        let applied = blocking(|| {
+            let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+            reload(
+                &self.path,
+                &self.parts,
+                self.first_run,
+                &mut engine,
+                &mut self.digest,
+                &self.accounts,
+                self.report.as_ref(),
+            )
+        });
         self.events.emit(ServiceEvent::Reloaded { applied });
     }
 }
