@@ -129,6 +129,80 @@ fn a_stop_does_not_wait_long_for_a_receiver_that_does_not_answer() {
     assert!(exited, "crier did not stop within 25 s of SIGINT");
 }
 
+/// Threads that spin until dropped: the machine loaded on purpose, more than its cores.
+struct Spinners {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Spinners {
+    fn start(count: usize) -> Spinners {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        Spinners { stop, threads }
+    }
+}
+
+impl Drop for Spinners {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// SIGINT in the middle of a burst of thousands of posts to a slow receiver, while spinning
+/// threads keep every core busy: crier stops within a generous bound, and after a restart
+/// every post is created exactly once.
+#[test]
+fn sigint_during_a_burst_on_a_loaded_machine_stops_and_loses_nothing() {
+    const POSTS: usize = 3000;
+    let network = FakeNetwork::start();
+    network.set_random_faults(1.0, vec![Fault::Slow(Duration::from_millis(300))], 11);
+    let dir = burst(&network, POSTS, "5s");
+    let log_dir = TempDir::new().unwrap();
+    let log = log_dir.path().join("crier.log");
+    let _load = Spinners::start(4);
+    let mut child = start_logged(dir.path(), &log);
+    wait_for(&network, 1, Duration::from_secs(120));
+    assert!(network.created_count() >= 1, "the burst did not start");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut exited = false;
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(exited, "crier did not stop within 20 s of SIGINT:\n{text}");
+    assert!(
+        network.created_count() < POSTS,
+        "the stop came after the burst"
+    );
+    network.clear_faults();
+    let child = start(dir.path());
+    wait_for(&network, POSTS, Duration::from_secs(180));
+    stop(child);
+    assert_exactly_once(&network, POSTS);
+}
+
 #[test]
 fn every_fault_ends_in_exactly_one_post_and_no_retry_is_early() {
     const POSTS: usize = 60;

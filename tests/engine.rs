@@ -655,6 +655,56 @@ fn a_burst_is_committed_and_sendable_chunk_by_chunk() {
     assert_eq!(engine.fire_due(at(10, 0)).unwrap(), 0);
 }
 
+/// A stop requested while a burst is being fired, after its first chunk's commit: the
+/// chunk being built is dropped, and an engine started on the same store (a restart) fires
+/// every post not yet recorded, none twice.
+#[test]
+fn a_burst_stopped_between_chunks_fires_the_rest_after_a_restart() {
+    use crier::engine::FIRE_CHUNK;
+    use crier::store::StoreError;
+
+    let posts = 2 * FIRE_CHUNK + FIRE_CHUNK / 2;
+    let mut csv = String::from("at,to,text\n");
+    for n in 0..posts {
+        csv.push_str(&format!("2026-12-01 10:00,demo,post {n}\n"));
+    }
+    let (_dir, plan) = plan_from(&[
+        ("burst.csv", &csv),
+        (
+            "burst.yaml",
+            "kind: campaign\nname: burst\nposts:\n  - calendar: burst.csv\n    missed: all\n",
+        ),
+    ]);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let stored = || {
+        store
+            .status()
+            .unwrap()
+            .runs
+            .iter()
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    let mut first = engine(&plan, &store, at(9, 0));
+    let stop = crier::text::StopFlag::default();
+    first.interrupt_on(stop.clone());
+    let fired = first.fire_due_in_chunks(at(10, 0), &mut |_| stop.request());
+    assert!(matches!(fired, Err(StoreError::Interrupted)), "{fired:?}");
+    assert_eq!(stored(), FIRE_CHUNK as i64);
+    drop(first);
+    let later = at(10, 0) + chrono::TimeDelta::seconds(5);
+    let mut restarted = engine(&plan, &store, later);
+    restarted.fire_due(later).unwrap();
+    assert_eq!(stored(), posts as i64);
+    let keys: std::collections::HashSet<_> = store
+        .history(&HistoryFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|run| run.item)
+        .collect();
+    assert_eq!(keys.len(), posts);
+}
+
 /// A chunk whose commit fails, with the store unreadable too, leaves its items' cursors
 /// where they were: the fire, retried late, is caught up on, not lost.
 #[test]

@@ -206,3 +206,120 @@ fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
     assert!(line("doubling").contains(OVER_SIZE), "{history}");
     assert!(!line("fine").contains("failed"), "{history}");
 }
+
+/// Within the budget but slow: each turn scans a long string from the campaign's vars a few
+/// times, so one render takes tens of seconds with the vars of the first start, and no time
+/// with those of the second.
+const SLOW_TEXT: &str = "{% for i in range(n) %}{% if big is lower and big is lower and big is lower and big is lower %}{% endif %}{% endfor %}slow done";
+
+fn slow_campaign(at: &str, n: usize, big: &str) -> String {
+    format!(
+        "kind: campaign\nname: slow\nvars: {{ n: {n}, big: \"{big}\" }}\nposts:\n  - id: only\n    at: \"{at}\"\n    to: hook\n    missed: all\n    text: '{SLOW_TEXT}'\n"
+    )
+}
+
+/// SIGTERM in the middle of a render that takes tens of seconds: `crier run` stops at once, says so,
+/// and records nothing of the fires it was building; after a restart each post goes out
+/// once.
+#[test]
+fn sigterm_during_a_slow_render_stops_at_once_and_the_post_fires_after_restart() {
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        &format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+            network.url()
+        ),
+    );
+    let fire_at = Utc::now() + TimeDelta::seconds(3);
+    let at = fire_at.format("%Y-%m-%d %H:%M:%S").to_string();
+    // 20 000 scans of 900 kB: tens of seconds of work, within the step budget.
+    write(
+        dir.path(),
+        "slow.yaml",
+        &slow_campaign(&at, 5000, &"x".repeat(900 * 1024)),
+    );
+    write(
+        dir.path(),
+        "fine.yaml",
+        &campaign("fine", &at, "all is well"),
+    );
+    let log_dir = TempDir::new().unwrap();
+    let log = log_dir.path().join("crier.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap()])
+        .env("CRIER_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !read_log().contains("crier is running") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Two seconds into the render of the fires.
+    while Utc::now() < fire_at + TimeDelta::seconds(2) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        network.created_count(),
+        0,
+        "the fires were committed already"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    // A liveness bound, far below the render's length.
+    let exited = wait_bounded(child, Duration::from_secs(5));
+    let text = read_log();
+    let exited = exited.unwrap_or_else(|| panic!("not stopped within 5 s of SIGTERM:\n{text}"));
+    assert!(exited.status.success(), "{:?}\n{text}", exited.status);
+    assert!(
+        text.lines()
+            .any(|line| line.trim_end().ends_with("service: stopped")),
+        "{text}"
+    );
+    assert!(!text.contains("still in a step"), "{text}");
+    assert_eq!(network.created_count(), 0, "{text}");
+    let path = dir.path().to_str().unwrap();
+    let history = crier_bounded(&["history", path]);
+    assert!(
+        !history.contains("slow/only") && !history.contains("fine/only"),
+        "runs were recorded:\n{history}"
+    );
+
+    // The same post, with vars that make its render quick: it fires after the restart.
+    write(dir.path(), "slow.yaml", &slow_campaign(&at, 3, "abc"));
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", path])
+        .env("CRIER_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while network.created_count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(
+        wait_bounded(child, Duration::from_secs(30)).is_some(),
+        "crier run did not exit within 30 s of SIGTERM"
+    );
+    let mut texts: Vec<String> = network
+        .posts_by_key()
+        .values()
+        .map(|post| post.body["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["all is well", "slow done"]);
+    let history = crier_bounded(&["history", path]);
+    for item in ["slow/only", "fine/only"] {
+        assert_eq!(history.matches(item).count(), 1, "{history}");
+    }
+}

@@ -18,7 +18,7 @@ use crate::crisis::runner::RunnerState;
 use crate::playbook::plan::Plan;
 use crate::script::{MetricsSource, NoData, ScriptEngine};
 use crate::store::{Batch, ItemKey, Store, StoreResult, from_millis, to_millis};
-use crate::text::TextTemplates;
+use crate::text::{StopFlag, TextTemplates};
 
 /// What the engine needs besides the plan.
 #[derive(Clone)]
@@ -56,6 +56,8 @@ pub struct Engine {
     /// Each crisis plan's runner state and mention windows as last committed (rebuilt from
     /// the store when missing).
     pub(super) crises: HashMap<String, (RunnerState, CrisisSignals)>,
+    /// Set under `crier run` (see [`Engine::interrupt_on`]).
+    pub(super) interrupt: Option<StopFlag>,
 }
 
 /// The note of a run fired by `crier trigger` (followed by " by NAME" when a person is
@@ -86,7 +88,22 @@ impl Engine {
             needs_approval: Vec::new(),
             asked_until: HashMap::new(),
             crises: HashMap::new(),
+            interrupt: None,
         })
+    }
+
+    /// From now on, posts' texts render on a thread of their own, and once `stop` is
+    /// requested, firing ends at once with `StoreError::Interrupted`: the runs of the chunk
+    /// being built (a render in progress included, its result never read) are dropped, not
+    /// committed, and their fires are put back, so they fire after the next start as fires
+    /// not yet handled do. No template, however slow, holds a stop.
+    pub fn interrupt_on(&mut self, stop: StopFlag) {
+        self.interrupt = Some(stop);
+    }
+
+    /// Whether a stop was requested through [`Engine::interrupt_on`].
+    pub(super) fn interrupted(&self) -> bool {
+        self.interrupt.as_ref().is_some_and(StopFlag::requested)
     }
 
     pub fn plan(&self) -> &Arc<Plan> {

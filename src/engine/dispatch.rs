@@ -299,7 +299,8 @@ impl Dispatcher {
                 _ = tokio::time::sleep(wait) => claim = true,
                 _ = wake.notified() => claim = true,
                 _ = renew.tick() => {
-                    self.renew(&flight, now());
+                    // Its store calls wait for the engine's commits: off the async worker.
+                    blocking(|| self.renew(&flight, now()));
                     if flight.sent > 0 {
                         tracing::info!(sent = flight.sent, in_flight = flight.claimed.len(), "posts sent since the last report");
                         flight.sent = 0;

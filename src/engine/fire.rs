@@ -12,7 +12,8 @@ use crate::playbook::raw::Then;
 use crate::preview::campaign_context;
 use crate::script::ConditionInput;
 use crate::store::{
-    Batch, ItemKey, Millis, NewRun, RunId, RunState, StepSpec, StoreResult, from_millis, to_millis,
+    Batch, ItemKey, Millis, NewRun, RunId, RunState, StepSpec, StoreError, StoreResult,
+    from_millis, to_millis,
 };
 
 /// Due fires built and committed per transaction: the first posts of a burst are claimable
@@ -92,6 +93,10 @@ impl Engine {
         while batch.runs.len() < FIRE_CHUNK
             && let Some((at, item)) = self.queue.pop_due(now)
         {
+            if self.interrupted() {
+                popped.push((at, item));
+                return Err(StoreError::Interrupted);
+            }
             popped.push((at, item));
             let key = item.key(&self.plan);
             let cursor = self.cursors.get(&key).copied();
@@ -110,6 +115,16 @@ impl Engine {
             if let Some(following) = following {
                 next.push((following, item));
             }
+        }
+        if self.interrupted() {
+            return Err(StoreError::Interrupted);
+        }
+        // The commit records the engine alive at `batch.now`, and an item that never fired
+        // catches up only on fires after that: while fires due now wait for a later chunk,
+        // the record stops short of the earliest, so a crash or stop before that chunk's
+        // commit leaves them to fire after the next start instead of losing them.
+        if let Some(waiting) = self.queue.peek().filter(|at| *at <= now) {
+            batch.now = batch.now.min(to_millis(waiting) - 1);
         }
         let runs = batch.runs.len();
         let created = self.parts.store.commit(&batch)?;
@@ -295,7 +310,14 @@ impl Engine {
             if let (Some(event), Some(fields)) = (event, context.as_object_mut()) {
                 fields.insert("event".into(), event.clone());
             }
-            self.parts.texts.render(&post.text, &context)
+            match &self.interrupt {
+                Some(stop) => self
+                    .parts
+                    .texts
+                    .render_unless_stopped(&post.text, context, stop)
+                    .ok_or(StoreError::Interrupted)?,
+                None => self.parts.texts.render(&post.text, &context),
+            }
         };
         let text = match rendered {
             Ok(text) => text,

@@ -2,8 +2,9 @@
 //! `Service::start` and driven through its `ServiceHandle` (stop, reload, subscribe to its
 //! events). The engine loop fires due items and wakes waiting steps; a dispatcher task sends
 //! what they commit. The
-//! first SIGINT/SIGTERM stops both gracefully (in-flight sends finish and are recorded); a
-//! second one stops at once. Nothing is lost either way: every intent is in the store, and
+//! first SIGINT/SIGTERM stops both gracefully (the engine drops the fires it has not
+//! committed, even in the middle of rendering a text; in-flight sends finish and are
+//! recorded); a second one stops at once. Nothing is lost either way: every intent is in the store, and
 //! sends left in doubt are looked up after the restart. SIGHUP, or a change to the
 //! playbook files, reloads them; an invalid edit keeps the running revision.
 
@@ -38,8 +39,9 @@ const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// network after the next start, like after a crash.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stop waits, once no send is in flight, for the engine to end the step it is in
-/// (many fires committed at once on a slow disk can take long). A step cut short is like a
-/// crash: what it did not commit is done after the next start.
+/// (it drops what it has not committed at once, but a commit in progress on a slow disk can
+/// take long). A step cut short is like a crash: what it did not commit is done after the
+/// next start.
 const STEP_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
@@ -241,17 +243,21 @@ impl ServiceHandle {
         self.reload.notify_one();
     }
 
-    /// Stops gracefully: no new work, in-flight sends finish and are recorded (at most
-    /// `DRAIN_TIMEOUT`), and the engine ends its current step (at most `STEP_GRACE` more);
+    /// Stops gracefully: no new work (the engine drops the fires it has not committed), in-flight
+    /// sends finish and are recorded (at most `DRAIN_TIMEOUT`), and the engine ends its
+    /// current step (at most `STEP_GRACE` more);
     /// returns once the service has stopped, or those bounds have passed.
     pub async fn stop(mut self) -> Result<(), ServiceError> {
         let _ = self.stop.send(true);
+        // Requests and sends drain side by side (the dispatcher was halted with the stop):
+        // one deadline for both, not one after the other.
+        let drain_until = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         let companions = async {
             for companion in std::mem::take(&mut self.companions) {
                 let _ = companion.await;
             }
         };
-        if tokio::time::timeout(DRAIN_TIMEOUT, companions)
+        if tokio::time::timeout_at(drain_until, companions)
             .await
             .is_err()
         {
@@ -260,7 +266,7 @@ impl ServiceHandle {
                 DRAIN_TIMEOUT.as_secs()
             );
         }
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.drained.wait_for(|done| *done)).await;
+        let _ = tokio::time::timeout_at(drain_until, self.drained.wait_for(|done| *done)).await;
         match tokio::time::timeout(STEP_GRACE, &mut self.running).await {
             Ok(stopped) => stopped.map_err(ServiceError::Stopped)?,
             Err(_) => {
@@ -318,6 +324,9 @@ impl Service {
         let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
         engine.start(now)?;
         log_passed(engine.record_passed_one_offs(now)?);
+        // From here on a stop ends the engine's step at once, even in the middle of a render.
+        let interrupt = crate::text::StopFlag::default();
+        engine.interrupt_on(interrupt.clone());
         tracing::info!(
             store = %plan.store,
             items = engine.scheduled_items(),
@@ -363,6 +372,7 @@ impl Service {
             reload: reload.clone(),
             wake,
             drained: drained_sender,
+            interrupt,
         };
         let running = tokio::spawn(async move {
             let _service_lock = service_lock;
@@ -454,6 +464,9 @@ struct Running {
     /// Wakes the dispatcher when something was committed to send.
     wake: Arc<Notify>,
     drained: watch::Sender<bool>,
+    /// Requested with the stop: the engine drops the step it is in (see
+    /// `Engine::interrupt_on`).
+    interrupt: crate::text::StopFlag,
 }
 
 impl Running {
@@ -465,11 +478,13 @@ impl Running {
         // The tasks beside the engine stop when it does, whether asked to or on an error.
         let (halt, halted) = watch::channel(false);
         let halt = Arc::new(halt);
-        // A stop reaches the dispatcher at once, not after the engine's current step.
+        // A stop reaches the dispatcher and the engine's step at once.
         let forward = {
             let (halt, wake, mut stop) = (halt.clone(), wake.clone(), stop.clone());
+            let interrupt = self.interrupt.clone();
             tokio::spawn(async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
+                interrupt.request();
                 let _ = halt.send(true);
                 wake.notify_one();
             })
@@ -512,6 +527,8 @@ impl Running {
             // A store error (disk full, a lock held too long) is logged and the tick tried
             // again after a pause that grows; what it did not commit is done then.
             let sleep = match sleep {
+                // Stopping: the step ended without committing what it was building.
+                Err(ServiceError::Store(store::StoreError::Interrupted)) => break Ok(()),
                 Ok(sleep) => {
                     store_failures = 0;
                     sleep
@@ -540,6 +557,7 @@ impl Running {
                 }
             }
         };
+        self.interrupt.request();
         let _ = halt.send(true);
         wake.notify_one();
         forward.abort();
@@ -581,18 +599,22 @@ impl Running {
         }
     }
 
+    /// Reads the files and takes the engine to the new plan (store calls, fires due then):
+    /// off the async worker, like a tick.
     fn reload(&mut self) {
         let engine = self.engine.clone();
-        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        let applied = reload(
-            &self.path,
-            &self.parts,
-            self.first_run,
-            &mut engine,
-            &mut self.digest,
-            &self.accounts,
-            self.report.as_ref(),
-        );
+        let applied = blocking(|| {
+            let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+            reload(
+                &self.path,
+                &self.parts,
+                self.first_run,
+                &mut engine,
+                &mut self.digest,
+                &self.accounts,
+                self.report.as_ref(),
+            )
+        });
         self.events.emit(ServiceEvent::Reloaded { applied });
     }
 }

@@ -43,6 +43,10 @@ pub enum StoreError {
         "another `crier run` is using the store `{location}` (pid {pid}); run one service per store"
     )]
     InUse { location: String, pid: String },
+    /// Not a failure of the store: the service is stopping, and the engine dropped what it
+    /// had not committed yet (it is done again after the next start).
+    #[error("stopping: what was not committed is done after the next start")]
+    Interrupted,
 }
 
 /// Held by `crier run` for as long as it runs: an exclusive lock on `<store file>.lock`, so

@@ -4,7 +4,9 @@
 //! `"Congratulations {{ winners | mentions }}!"`. [`TextTemplates::check`] finds syntax errors,
 //! unknown variables, filters, tests and functions at load, with positions and did-you-mean
 //! hints; [`TextTemplates::render`] renders with strict undefined values within a budget of
-//! steps and size, caching each compiled template.
+//! steps and size, caching each compiled template;
+//! [`TextTemplates::render_unless_stopped`] renders on a thread of its own, for a caller that
+//! must be able to stop waiting.
 
 mod bounded;
 mod budget;
@@ -13,8 +15,10 @@ mod error;
 mod filters;
 mod names;
 mod templates;
+mod worker;
 
 pub use budget::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use error::TextError;
 pub use filters::{duration, hashtag, mentions};
 pub use templates::{TextTemplates, is_literal};
+pub use worker::StopFlag;

@@ -17,6 +17,8 @@ const CACHE_LIMIT: usize = 10_000;
 pub struct TextTemplates {
     /// Templates are added under their own source as name, so the environment is the cache.
     env: RwLock<Environment<'static>>,
+    /// Where `render_unless_stopped` renders.
+    pub(super) thread: super::worker::RenderThread,
 }
 
 impl Default for TextTemplates {
@@ -49,6 +51,7 @@ impl TextTemplates {
         bounded::register(&mut env);
         TextTemplates {
             env: RwLock::new(env),
+            thread: Default::default(),
         }
     }
 
