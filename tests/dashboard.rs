@@ -523,6 +523,9 @@ async fn every_page_renders_on_the_quickstart_in_both_languages() {
         "/approvals".into(),
         "/pauses".into(),
         "/accounts".into(),
+        "/incidents".into(),
+        "/contests".into(),
+        "/contests/december-giveaway".into(),
     ] {
         let page = rig.page(&path, &admin).await;
         assert!(page.contains("<main id=\"content\""), "{path}: {page}");
@@ -580,6 +583,9 @@ async fn every_page_renders_on_the_quickstart_in_both_languages() {
         "/approvals",
         "/pauses",
         "/accounts",
+        "/incidents",
+        "/contests",
+        "/contests/december-giveaway",
     ] {
         let (status, _, page) = rig
             .get(
@@ -593,6 +599,15 @@ async fn every_page_renders_on_the_quickstart_in_both_languages() {
             .await;
         assert_eq!(status, StatusCode::OK, "{path}: {page}");
         assert!(page.contains("lang=\"ru\""), "{path}");
+        // The incidents and contests pages: nothing but names is left in English.
+        if path.starts_with("/incidents") || path.starts_with("/contests") {
+            let data = ["december-giveaway", "pr_lead", "Europe/Kyiv"];
+            assert_eq!(
+                crate::support::pages::english_left(&page, &data),
+                Vec::<String>::new(),
+                "{path}: {page}"
+            );
+        }
     }
     // The switch goes back to this server only.
     let (_, headers, _) = rig
@@ -837,5 +852,191 @@ async fn an_unconfirmed_send_is_sent_again_by_an_editor() {
         "{body}"
     );
     assert_eq!(slack.messages(), ["Hello", "Hello"]);
+    rig.stop().await;
+}
+
+/// The calendar marks a past post sent or failed from one lean read of the window's runs
+/// (post, fire time, state), searched by fire time in its index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_posts_are_marked_sent_or_failed_from_the_runs_of_their_window() {
+    use chrono::{NaiveTime, TimeZone};
+    let rig = Rig::start(folder(
+        PEOPLE_CONFIG,
+        &[(
+            "daily.yaml",
+            "kind: campaign\nname: news\nposts:\n  - { id: daily, cron: \"0 9 * * *\", to: demo, text: Every morning }\n",
+        )],
+    ))
+    .await;
+    let admin = rig.sign_in("ada").await;
+    let kyiv = chrono_tz::Europe::Kyiv;
+    let today = Utc::now().with_timezone(&kyiv).date_naive();
+    let morning = |days_ago: i64| {
+        let day = today - TimeDelta::days(days_ago);
+        kyiv.from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap()))
+            .unwrap()
+    };
+    let (sent, failed, quiet) = (morning(3), morning(2), morning(4));
+    {
+        let path = rig._dir.path().join("crier.db");
+        let db = rusqlite::Connection::open(path).unwrap();
+        let revision: i64 = db
+            .query_row("SELECT max(id) FROM revisions", [], |row| row.get(0))
+            .unwrap();
+        for (at, state) in [(sent, "succeeded"), (failed, "failed")] {
+            db.execute(
+                "INSERT INTO runs (playbook, item, fire_at, revision, state, reason, steps,
+                                   current_step, created_at, updated_at)
+                 VALUES ('news', 'daily', ?1, ?2, ?3, NULL, '[]', 0, ?1, ?1)",
+                rusqlite::params![at.timestamp_millis(), revision, state],
+            )
+            .unwrap();
+        }
+    }
+    let from = today - TimeDelta::days(5);
+    let list = rig
+        .page(&format!("/calendar?view=list&date={from}"), &admin)
+        .await;
+    let chip = |at: chrono::DateTime<chrono_tz::Tz>| {
+        let encoded = at.to_rfc3339().replace(':', "%3A").replace('+', "%2B");
+        list.split("<li class=\"post ")
+            .find(|chip| chip.contains(&encoded))
+            .unwrap_or_else(|| panic!("no post at {at}: {list}"))
+            .to_string()
+    };
+    assert!(chip(sent).contains("mark-sent"), "{}", chip(sent));
+    assert!(chip(failed).contains("mark-failed"), "{}", chip(failed));
+    let quiet = chip(quiet);
+    assert!(
+        !quiet.contains("mark-sent") && !quiet.contains("mark-failed"),
+        "{quiet}"
+    );
+
+    // The read: the window's runs only, oldest first; the statement searches the index.
+    let marks = rig
+        .desk
+        .store
+        .run_marks(failed.timestamp_millis() - 1, Utc::now().timestamp_millis())
+        .unwrap();
+    assert_eq!(
+        marks
+            .iter()
+            .map(|m| (m.item.as_str(), m.fire_at, m.state))
+            .collect::<Vec<_>>(),
+        [(
+            "daily",
+            failed.timestamp_millis(),
+            crier::store::RunState::Failed
+        )]
+    );
+    let db = rusqlite::Connection::open(rig._dir.path().join("crier.db")).unwrap();
+    let sql = include_str!("../src/store/sqlite/views/run_marks.sql");
+    let mut explain = db.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let plan: Vec<String> = explain
+        .query_map(rusqlite::params![0, 1], |row| row.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter().any(
+            |line| line.starts_with("SEARCH runs USING INDEX runs_by_fire")
+                && line.contains("fire_at>?")
+                && line.contains("fire_at<?")
+        ),
+        "{plan:?}"
+    );
+    assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "{plan:?}");
+    rig.stop().await;
+}
+
+/// A post's images are shown from the playbook folder, to people signed in, and only the
+/// files its `media:` names inside that folder: not `../`, an absolute path or a symbolic
+/// link leading out, nor a file that is no image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_posts_images_are_served_from_its_folder_and_nothing_else() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.png"), b"not yours").unwrap();
+    let secret = outside.path().join("secret.png");
+    let launch = (Utc::now() + TimeDelta::days(2)).format("%Y-%m-%d 10:00");
+    let campaign = format!(
+        "kind: campaign\nname: news\nposts:\n  - id: launch\n    at: \"{launch}\"\n    to: demo\n    text: Boots are here\n    media: [img/boots.png, \"../{}/secret.png\", \"{}\", img/link.png, notes.png]\n",
+        outside.path().file_name().unwrap().to_str().unwrap(),
+        secret.display(),
+    );
+    let dir = folder(PEOPLE_CONFIG, &[("news.yaml", &campaign)]);
+    let png = b"\x89PNG\r\n\x1a\n a picture of boots".to_vec();
+    std::fs::create_dir(dir.path().join("img")).unwrap();
+    std::fs::write(dir.path().join("img/boots.png"), &png).unwrap();
+    std::os::unix::fs::symlink(&secret, dir.path().join("img/link.png")).unwrap();
+    std::fs::create_dir(dir.path().join("notes.png")).unwrap();
+    let rig = Rig::start(dir).await;
+    let image = |n: &str| format!("/calendar/image?playbook=news&item=launch&n={n}");
+
+    // Not signed in: nothing.
+    let (status, _, body) = rig.get(&image("0"), None, &[]).await;
+    assert_ne!(status, StatusCode::OK, "{body}");
+    assert!(!body.contains("a picture of boots"));
+
+    let ada = rig.sign_in("ada").await;
+    let response = rig
+        .client
+        .get(format!("{}{}", rig.base, image("0")))
+        .header("cookie", format!("crier_session={}", ada.session))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.bytes().await.unwrap().to_vec(), png);
+
+    // Named by the playbook but leading out of its folder, or no image file: refused.
+    for (n, status, says) in [
+        ("1", StatusCode::FORBIDDEN, "outside the playbook folder"),
+        ("2", StatusCode::FORBIDDEN, "outside the playbook folder"),
+        ("3", StatusCode::FORBIDDEN, "outside the playbook folder"),
+        ("4", StatusCode::UNSUPPORTED_MEDIA_TYPE, "is not a JPEG"),
+        ("5", StatusCode::NOT_FOUND, "has no image 5"),
+    ] {
+        let (got, _, body) = rig.get(&image(n), Some(&ada), &[]).await;
+        assert_eq!(got, status, "image {n}: {body}");
+        assert!(body.contains(says), "image {n}: {body}");
+        assert!(!body.contains("not yours"), "image {n}: {body}");
+    }
+    // The address names a post and a number, never a path.
+    for path in [
+        "/calendar/image?playbook=..&item=..&n=0",
+        "/calendar/image?playbook=news&item=launch&n=..%2Fsecret.png",
+    ] {
+        let (got, _, body) = rig.get(path, Some(&ada), &[]).await;
+        assert_ne!(got, StatusCode::OK, "{path}: {body}");
+        assert!(!body.contains("not yours"), "{path}: {body}");
+    }
+
+    // The detail shows them as thumbnails, in the list and in each network's preview.
+    let at = chrono::NaiveDateTime::parse_from_str(&format!("{launch}:00"), "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_local_timezone(chrono_tz::Europe::Kyiv)
+        .unwrap()
+        .to_rfc3339();
+    let detail = rig
+        .page(
+            &format!(
+                "/calendar/post?playbook=news&item=launch&at={}",
+                at.replace(':', "%3A").replace('+', "%2B")
+            ),
+            &ada,
+        )
+        .await
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&");
+    let thumbnail =
+        "<img src=\"/calendar/image?playbook=news&item=launch&n=0\" alt=\"img/boots.png\"";
+    assert!(detail.contains(thumbnail), "{detail}");
+    assert!(
+        detail
+            .contains("<img class=\"media\" src=\"/calendar/image?playbook=news&item=launch&n=0\""),
+        "{detail}"
+    );
     rig.stop().await;
 }

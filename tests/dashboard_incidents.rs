@@ -2,7 +2,7 @@
 //! incident with its level, timeline and the report's mentions chart, acknowledged through
 //! its form (and a form without the session's CSRF token refused, nothing recorded), its
 //! report downloaded; the giveaway's phase timeline and its entries with the rule that left
-//! each out and why.
+//! each out and why; all of them in Russian with no English left but their data.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use crier::ops::{Desk, sessions};
 use crier::store::{Batch, CrisisWrite, IncidentRow, to_millis};
 use reqwest::redirect::Policy;
 
+use crate::support::pages::english_left;
 use crate::support::playbooks::quickstart_copy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,6 +56,22 @@ async fn incidents_and_contests_pages_show_and_act() {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = response.text().await.unwrap().replace("&#x2f;", "/");
+            (status, headers, body)
+        }
+    };
+    let russian = |path: &'static str| {
+        let (client, cookie) = (client.clone(), format!("{cookie}; crier_lang=ru"));
+        let url = format!("{base}{path}");
+        async move {
+            let response = client
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.text().await.unwrap();
             (status, headers, body)
         }
     };
@@ -130,6 +147,25 @@ async fn incidents_and_contests_pages_show_and_act() {
     assert!(page.contains("<polyline"), "the report's chart: {page}");
     assert!(page.contains("24 negative mentions in 30 min"), "{page}");
     assert!(page.contains("value=\"ack\""), "{page}");
+    // In Russian, nothing but the incident's own records is left in English.
+    let incident_data = [
+        "service-outage",
+        "critical",
+        "crisis:service-outage",
+        "entered critical: 24 negative mentions in 30 min",
+        "pr_lead",
+        "Europe/Kyiv",
+    ];
+    for path in ["/incidents", "/incidents/7"] {
+        let (status, _, page) = russian(path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(page.contains("<html lang=\"ru\">"), "{path}");
+        assert_eq!(
+            english_left(&page, &incident_data),
+            Vec::<String>::new(),
+            "{path}: {page}"
+        );
+    }
     let csrf = page
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -228,6 +264,27 @@ async fn incidents_and_contests_pages_show_and_act() {
     assert!(page.contains("not a reply to the announcement"), "{page}");
     assert!(page.contains("2 entries, 0 eligible"), "{page}");
     assert!(page.contains("2 left out by from"), "{page}");
+    let contest_data = [
+        "december-giveaway",
+        "@kate@mastodon.social",
+        "I'd love one #warmwinter",
+        "@spam@mastodon.social",
+        "#warmwinter http://spam.example",
+        "not a reply to the announcement",
+        "from",
+        "pr_lead",
+        "Europe/Kyiv",
+    ];
+    for path in ["/contests", "/contests/december-giveaway"] {
+        let (status, _, page) = russian(path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(page.contains("<html lang=\"ru\">"), "{path}");
+        assert_eq!(
+            english_left(&page, &contest_data),
+            Vec::<String>::new(),
+            "{path}: {page}"
+        );
+    }
     let (status, _, _) = get("/contests/no-such-contest".into()).await;
     assert_eq!(status, 404);
     tokio::time::timeout(Duration::from_secs(60), service.stop())

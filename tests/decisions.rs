@@ -449,11 +449,16 @@ async fn the_decision_page_decides_in_two_taps_and_refuses_what_it_must() {
     assert!(page.contains("Launch day"), "{page}");
     assert!(page.contains("Decide as vera"), "{page}");
     assert!(page.contains("name=\"choice\" value=\"approve\""), "{page}");
+    // The dashboard's layout and stylesheet, sized for a phone, in English by default.
+    assert!(page.contains("<html lang=\"en\">"), "{page}");
+    assert!(page.contains("href=\"/assets/dashboard.css"), "{page}");
+    assert!(page.contains("width=device-width"), "{page}");
+    assert!(!page.contains("<style"), "{page}");
 
     let (status, page) = post(vera.clone(), vec![("choice", "reject")]).await;
     assert_eq!(status, 409, "{page}");
     assert!(
-        page.contains("a rejection needs a note saying why"),
+        page.contains("A rejection needs a note saying why."),
         "{page}"
     );
     // ed is no approver: a link made for him decides nothing.
@@ -465,7 +470,7 @@ async fn the_decision_page_decides_in_two_taps_and_refuses_what_it_must() {
     let late = signer.url(&claim("vera", crier::store::to_millis(Utc::now()) - 1));
     let (status, page) = post(late, vec![("choice", "approve")]).await;
     assert_eq!(status, 410, "{page}");
-    assert!(page.contains("this link expired"), "{page}");
+    assert!(page.contains("This link expired at"), "{page}");
     let (status, _) = get(format!("{base}/decide/not-a-link")).await;
     assert_eq!(status, 404);
     assert_eq!(
@@ -485,5 +490,117 @@ async fn the_decision_page_decides_in_two_taps_and_refuses_what_it_must() {
     assert_eq!(status, 200);
     assert!(page.contains("approved"), "{page}");
     assert!(!page.contains("value=\"approve\""), "{page}");
+    service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decision_page_speaks_russian_and_keeps_its_guards() {
+    let (_dir, service, base, desk) = served().await;
+    let approval = desk.store.approvals(true).unwrap().remove(0);
+    let signer = Signer::open(desk.store.as_ref(), &base, Utc::now()).unwrap();
+    let claim = |expires: i64| decision_links::Claim {
+        subject: decision_links::Subject::Approval {
+            playbook: "news".into(),
+            item: "launch".into(),
+            fire_at: approval.fire_at,
+        },
+        person: "vera".into(),
+        expires,
+    };
+    let vera = signer.url(&claim(approval.deadline));
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let russian = |request: reqwest::RequestBuilder, by_cookie: bool| async move {
+        let request = if by_cookie {
+            request.header("cookie", "crier_lang=ru")
+        } else {
+            request.header("accept-language", "ru-RU,ru;q=0.9,en;q=0.4")
+        };
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let page = response.text().await.unwrap().replace("&#x2f;", "/");
+        (status, headers, page)
+    };
+    let english_left = |page: &str| {
+        [
+            "Approve",
+            "Reject",
+            "Decide",
+            "Goes out",
+            "Recorded",
+            "This link",
+            "rejection",
+            "Times are",
+        ]
+        .into_iter()
+        .filter(|word| page.contains(word))
+        .collect::<Vec<_>>()
+    };
+
+    let (status, headers, page) = russian(client.get(&vera), false).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<html lang=\"ru\">"), "{page}");
+    assert!(page.contains("Одобрить news/launch?"), "{page}");
+    assert!(page.contains("Решение от имени vera"), "{page}");
+    assert!(page.contains("Выходит") && page.contains("ждёт"), "{page}");
+    assert!(
+        page.contains("Launch day"),
+        "the post's text is data: {page}"
+    );
+    assert_eq!(english_left(&page), Vec::<&str>::new(), "{page}");
+    // The switch leads back to this same link.
+    let path = vera.trim_start_matches(&base);
+    assert!(
+        page.contains(&format!(
+            "/lang?to=en&amp;back={}",
+            path.replace('/', "%2F")
+        )),
+        "{page}"
+    );
+    // Its guards: no cache, no referrer, no framing, styles and scripts from this server.
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("style-src 'self'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+
+    // Refusals in Russian: a damaged link, an expired one, a rejection without a note.
+    let (status, _, page) = russian(client.get(format!("{base}/decide/not-a-link")), true).await;
+    assert_eq!(status, 404);
+    assert!(page.contains("Ссылка повреждена"), "{page}");
+    assert_eq!(english_left(&page), Vec::<&str>::new(), "{page}");
+    let late = signer.url(&claim(crier::store::to_millis(Utc::now()) - 1));
+    let (status, _, page) = russian(client.post(late).form(&[("choice", "approve")]), true).await;
+    assert_eq!(status, 410, "{page}");
+    assert!(page.contains("Срок ссылки истёк"), "{page}");
+    assert_eq!(english_left(&page), Vec::<&str>::new(), "{page}");
+    let (status, _, page) = russian(client.post(&vera).form(&[("choice", "reject")]), true).await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("Для отклонения нужен комментарий"), "{page}");
+    assert_eq!(english_left(&page), Vec::<&str>::new(), "{page}");
+
+    // One decision per link: recorded once, the second refused, in Russian both times.
+    let (status, _, page) = russian(client.post(&vera).form(&[("choice", "approve")]), true).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Записано: vera одобрил(а)"), "{page}");
+    assert_eq!(english_left(&page), Vec::<&str>::new(), "{page}");
+    let (status, _, page) = russian(client.post(&vera).form(&[("choice", "approve")]), true).await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("уже решено"), "{page}");
+    assert_eq!(english_left(&page), Vec::<&str>::new(), "{page}");
+    assert_eq!(
+        desk.store
+            .approval(approval.id)
+            .unwrap()
+            .unwrap()
+            .decisions
+            .len(),
+        1
+    );
     service.stop().await.unwrap();
 }

@@ -344,6 +344,128 @@ async fn actions_taken_from_the_cli_show_on_the_event_stream() {
         .expect("the service stops cleanly");
 }
 
+/// `crier contest disqualify` in another process, on the store of a running server: the
+/// journal keeps the substitution and the event stream tells who was left out, who wins
+/// instead and who decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disqualification_from_the_cli_shows_on_the_event_stream() {
+    use crier::contest::lifecycle::ContestState;
+    use crier::store::RecordedAction;
+
+    let dir = crate::support::playbooks::quickstart_copy();
+    let mut service = Service::start(dir.path().to_path_buf(), Arc::new(|_| {}))
+        .await
+        .expect("the service starts");
+    let view = service.view();
+    let plan = view.plan().expect("a plan");
+    let bound = crier::server::start(&mut service, &plan.server, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("the server starts");
+    let desk = crier::ops::Desk::new(plan, view.store());
+    // The giveaway, drawn: one winner, one reserve.
+    let now = chrono::Utc::now();
+    let drawn = ContestState {
+        announced: true,
+        seed: Some("00".repeat(32)),
+        drawn_at: Some(now.to_rfc3339()),
+        winners: vec!["mastodon:1".into()],
+        reserves: vec!["mastodon:2".into()],
+        commitment_posted: true,
+        winners_told: true,
+        ..ContestState::default()
+    };
+    desk.store
+        .put_contest_state(
+            "december-giveaway",
+            &serde_json::to_string(&drawn).unwrap(),
+            crier::store::to_millis(now),
+        )
+        .unwrap();
+    let admin = desk.actor("pr_lead").unwrap();
+    let token = crier::ops::tokens::issue(&desk, &admin, "test", None, now)
+        .unwrap()
+        .secret;
+    let client = reqwest::Client::new();
+    let mut stream = client
+        .get(format!("http://{bound}/api/v1/events"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args([
+            "contest",
+            "disqualify",
+            "december-giveaway",
+            "mastodon:1",
+            "--reason",
+            "a second account",
+            "--by",
+            "pr_lead",
+            "--path",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut text = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if events_in(&text).iter().any(|(e, _)| e == "disqualified") {
+                return;
+            }
+        }
+    })
+    .await;
+    let events = events_in(&text);
+    assert!(
+        read.is_ok(),
+        "no `disqualified` within a minute: {events:?}"
+    );
+    let disqualified = events.iter().find(|(e, _)| e == "disqualified").unwrap();
+    assert_eq!(disqualified.1["contest"], "december-giveaway");
+    assert_eq!(disqualified.1["out"], "mastodon:1");
+    assert_eq!(disqualified.1["replacement"], "mastodon:2");
+    assert_eq!(disqualified.1["by"], "pr_lead");
+    // One row in the journal, however often the contest's state is saved after it.
+    let state = desk
+        .store
+        .contest_state("december-giveaway")
+        .unwrap()
+        .unwrap();
+    desk.store
+        .put_contest_state("december-giveaway", &state, crier::store::to_millis(now))
+        .unwrap();
+    let journal: Vec<RecordedAction> = desk
+        .store
+        .actions_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|record| record.action)
+        .filter(|action| matches!(action, RecordedAction::Disqualified { .. }))
+        .collect();
+    assert_eq!(
+        journal,
+        vec![RecordedAction::Disqualified {
+            contest: "december-giveaway".into(),
+            out: "mastodon:1".into(),
+            replacement: Some("mastodon:2".into()),
+            by: Some("pr_lead".into()),
+        }]
+    );
+    drop(stream);
+    tokio::time::timeout(Duration::from_secs(60), service.stop())
+        .await
+        .expect("the service stops within a minute")
+        .expect("the service stops cleanly");
+}
+
 /// A storm of signed hook events from eight senders; `crier run` is killed with SIGKILL in
 /// the middle of it and started again. Every event answered `202` has its run, committed
 /// once with the run the answer named, and its post delivered once; events committed but

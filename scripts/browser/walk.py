@@ -4,7 +4,8 @@ Starts `crier run` on a copy of the quickstart (its store in a temporary folder 
 repository; `day_one: first-run`, so day 1 is today and the teaser's approval waits), signs in with one-time links from `crier login`, and walks the pages:
 calendar, a post, approvals (the teaser approved by its approver, a viewer refused), the kill
 switch (pause everything, the held count, resume), the outage's incident and its chart, the
-giveaway's entries, the page a notice's decision link opens, and the Russian interface. Each
+giveaway's entries, the page a notice's decision link opens (on a 375-px phone, in Russian
+and in English), and the Russian interface. Each
 page gets a screenshot and an axe-core check (no serious or critical violations). Every wait
 is bounded; the first failure stops the walk with what was expected and what the page shows.
 """
@@ -143,7 +144,7 @@ class Walk:
         self.contexts = []
         self.checked = []
 
-    def page(self, width=1280, height=900):
+    def page(self, width=1280, height=900, locale="en-GB"):
         profile = tempfile.mkdtemp(prefix="crier-chromium-")
         self.profiles.append(profile)
         context = self.playwright.chromium.launch_persistent_context(
@@ -152,7 +153,7 @@ class Walk:
             headless=True,
             args=CHROMIUM_ARGS,
             viewport={"width": width, "height": height},
-            locale="en-GB",
+            locale=locale,
             timezone_id="Europe/Kyiv",
             # axe-core is injected from its local file; the dashboard's CSP allows no
             # script it did not serve.
@@ -185,6 +186,12 @@ class Walk:
         check(not serious, f"{name}: accessibility violations:\n  " + "\n  ".join(serious))
         self.checked.append(name)
         print(f"  ok  {name}")
+
+
+def fits(page, what):
+    """Nothing on the page is wider than its viewport (no sideways scrolling on a phone)."""
+    wide = page.evaluate("() => document.documentElement.scrollWidth")
+    check(wide <= page.viewport_size["width"], f"{what} is {wide} px wide on a {page.viewport_size['width']} px screen")
 
 
 def sign_in(walk, link):
@@ -334,8 +341,25 @@ def walk_all(crier, token, walk):
     # The notice to pr_lead carries a link that opens the decision's page.
     links = re.findall(re.escape(crier.base) + r"/decide/[A-Za-z0-9_.-]+", crier.output())
     check(links, "no decision link in the notices crier sent")
+    # In Russian first (the phone's language), in the dashboard's layout, nothing wider
+    # than the phone; nothing is decided there.
+    russian = walk.page(width=375, height=740, locale="ru-RU")
+    russian.goto(links[-1])
+    check(russian.locator("html").get_attribute("lang") == "ru", "the decision page is not in Russian")
+    check(
+        russian.locator("link[href^='/assets/dashboard.css']").count() == 1,
+        "the decision page is not in the dashboard's style",
+    )
+    said = russian.inner_text("main")
+    check(
+        re.search("Принять|Одобрить", said) and not re.search("Acknowledge|Approve|Decide", said),
+        f"the Russian decision page says: {said[:400]}",
+    )
+    fits(russian, "the Russian decision page")
+    walk.look(russian, "11-decision-link-ru")
     phone = walk.page(width=375, height=740)
     phone.goto(links[-1])
+    fits(phone, "the decision page")
     walk.look(phone, "11-decision-link")
     button = phone.get_by_role("button", name=re.compile("Acknowledge|Approve"))
     check(button.count() > 0, f"the decision page offers nothing: {phone.inner_text('main')[:400]}")

@@ -277,14 +277,24 @@ impl IncidentReport {
     /// The chart: total (grey) and negative (red) mentions per minute, dashed lines at level
     /// changes with their names.
     pub fn svg_chart(&self) -> String {
+        self.svg_chart_labelled("Mentions per minute", "No mentions")
+    }
+
+    /// [`Self::svg_chart`] with its label and its text for no mentions in another language.
+    pub fn svg_chart_labelled(&self, label: &str, no_mentions: &str) -> String {
         const W: f64 = 880.0;
         const H: f64 = 240.0;
         const PAD: f64 = 36.0;
         let mut svg = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" aria-label=\"Mentions per minute\">"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" aria-label=\"{}\">",
+            escape(label)
         );
         let (Some(first), Some(last)) = (self.mentions.first(), self.mentions.last()) else {
-            svg.push_str("<text x=\"20\" y=\"40\">No mentions</text></svg>");
+            let _ = write!(
+                svg,
+                "<text x=\"20\" y=\"40\">{}</text></svg>",
+                escape(no_mentions)
+            );
             return svg;
         };
         let span = (last.at - first.at).max(60_000) as f64;

@@ -19,7 +19,6 @@ use super::problem::Problem;
 use crate::crisis::ReportFormat;
 use crate::engine::TriggerError;
 use crate::engine::approvals::{DecideError, FindError};
-use crate::engine::events::ServiceEvent;
 use crate::engine::service::ServiceError;
 use crate::ops::approvals::ApprovalError;
 use crate::ops::contests::ContestError;
@@ -848,12 +847,8 @@ pub async fn disqualify(
         &body.reason,
     )
     .map_err(contest_problem)?;
-    state.view.emit(ServiceEvent::Disqualified {
-        contest: name,
-        out: substitution.out.clone(),
-        replacement: substitution.replacement.clone(),
-        by: caller.actor.name().to_string(),
-    });
+    // The journal tells the stream (migration 0019), as for a disqualification from the CLI.
+    state.events.nudge();
     Ok(Json(Substitution::of(&substitution)))
 }
 

@@ -6,7 +6,7 @@
 //! `reset` event: read the state again.
 //!
 //! People's actions (approvals decided, pauses, resumes, incident actions, posts fired by
-//! hand) come from the store's journal of actions, whichever process took them: `crier
+//! hand, contest winners disqualified) come from the store's journal of actions, whichever process took them: `crier
 //! approve` in a terminal shows on the stream as the API's own actions do. The journal is
 //! read every `POLL`, and at once after an action taken through this server (`nudge`).
 
@@ -262,6 +262,17 @@ fn journal_events(records: Vec<ActionRecord>) -> Vec<ServiceEvent> {
                     .and_then(|rest| rest.strip_prefix(" by "))
                     .unwrap_or_default()
                     .to_string(),
+            },
+            RecordedAction::Disqualified {
+                contest,
+                out,
+                replacement,
+                by,
+            } => ServiceEvent::Disqualified {
+                contest,
+                out,
+                replacement,
+                by: by.unwrap_or_default(),
             },
         };
         last_lift = None;

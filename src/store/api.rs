@@ -268,6 +268,9 @@ pub trait ViewStore: Send + Sync {
     fn runs_page(&self, filter: &RunsPageFilter) -> StoreResult<Vec<RunView>>;
     /// Run `id` with its steps and outbox rows.
     fn run_view(&self, id: RunId) -> StoreResult<Option<RunView>>;
+    /// The runs fired at or after `from` and before `until`, oldest first, each as the
+    /// calendar marks it (post, fire time, state); no step or send is read.
+    fn run_marks(&self, from: Millis, until: Millis) -> StoreResult<Vec<RunMark>>;
     /// People's actions stored after the one numbered `after`, oldest first, at most `limit`.
     fn actions_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ActionRecord>>;
     /// The number of the latest action stored (0 if none).

@@ -602,6 +602,15 @@ pub struct StatusView {
     pub in_flight: Vec<RunView>,
 }
 
+/// A run as the calendar marks a past post: which post, when it fired, how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunMark {
+    pub playbook: String,
+    pub item: String,
+    pub fire_at: Millis,
+    pub state: RunState,
+}
+
 /// One line of a flat timeline: a run, and one of its sends if it has any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineRow {
@@ -777,5 +786,13 @@ pub enum RecordedAction {
         playbook: String,
         item: String,
         reason: String,
+    },
+    /// A contest winner disqualified: `out` left out, `replacement` the reserve that wins
+    /// instead (none when no reserve was left), `by` who decided.
+    Disqualified {
+        contest: String,
+        out: String,
+        replacement: Option<String>,
+        by: Option<String>,
     },
 }

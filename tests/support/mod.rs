@@ -18,6 +18,7 @@ pub mod fake_telegram;
 pub mod fake_vk;
 pub mod fake_x;
 pub mod fake_youtube;
+pub mod pages;
 pub mod playbooks;
 pub mod service;
 pub mod synapse;

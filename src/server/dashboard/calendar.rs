@@ -18,7 +18,7 @@ use super::{Viewer, hue, query, when};
 use crate::ops::views;
 use crate::playbook::plan::Plan;
 use crate::preview::{Planned, PlannedKind};
-use crate::store::{HistoryFilter, PauseView, RunState, to_millis};
+use crate::store::{PauseView, RunState, to_millis};
 use crate::text::TextTemplates;
 
 /// Posts a month's day shows before "+N more" (the list view shows them all).
@@ -176,12 +176,8 @@ impl<'a> Marker<'a> {
         let store = &viewer.desk.store;
         let mut past = HashMap::new();
         if from < now {
-            let runs = store.history(&HistoryFilter {
-                playbook: None,
-                since: Some(to_millis(from)),
-                limit: None,
-            })?;
-            for run in runs.into_iter().filter(|r| r.fire_at < to_millis(until)) {
+            let until = until.min(now);
+            for run in store.run_marks(to_millis(from), to_millis(until))? {
                 past.insert((run.playbook, run.item, run.fire_at), run.state);
             }
         }
@@ -570,8 +566,15 @@ struct PostPage {
     back: String,
     marks: Vec<Mark>,
     condition: Option<String>,
-    images: Vec<String>,
+    images: Vec<Image>,
     versions: Vec<Version>,
+}
+
+/// An image of a post: its name in the playbook and where the dashboard serves it.
+#[derive(Serialize)]
+struct Image {
+    name: String,
+    src: String,
 }
 
 pub async fn post(viewer: Viewer, Query(q): Query<PostQuery>) -> Response {
@@ -635,13 +638,14 @@ pub async fn post(viewer: Viewer, Query(q): Query<PostQuery>) -> Response {
         }
     }
     marks.dedup_by(|a, b| a.kind == b.kind && a.detail == b.detail);
-    let images = plan
-        .campaigns
+    let images = super::images::media(&plan, &q.playbook, &q.item)
         .iter()
-        .find(|c| c.name == q.playbook)
-        .and_then(|c| c.posts.iter().find(|p| p.id == q.item))
-        .map(|p| p.media.clone())
-        .unwrap_or_default();
+        .enumerate()
+        .map(|(n, name)| Image {
+            name: name.clone(),
+            src: super::images::address(&q.playbook, &q.item, n),
+        })
+        .collect();
     let (brand, viewer_tz) = viewer.zones();
     let shown = when(at, brand, viewer_tz);
     let page = PostPage {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{Viewer, when};
+use super::{Viewer, i18n, when};
 use crate::crisis::ReportFormat;
 use crate::engine::events::ServiceEvent;
 use crate::ops::incidents::{self, IncidentAction, IncidentError};
@@ -95,7 +95,7 @@ struct DetailPage {
     open: bool,
     acknowledged: bool,
     acknowledged_by: Option<String>,
-    durations: Vec<(&'static str, Option<String>)>,
+    durations: Vec<(String, Option<String>)>,
     chart: String,
     timeline: Vec<Line>,
 }
@@ -130,6 +130,7 @@ pub async fn detail(viewer: Viewer, Path(id): Path<i64>, Query(done): Query<Done
         Err(error) => return failed(&viewer, error),
     };
     let (brand, viewer_tz) = viewer.zones();
+    let lang = viewer.frame.lang;
     let page = DetailPage {
         id,
         plan: row.plan.clone(),
@@ -141,9 +142,17 @@ pub async fn detail(viewer: Viewer, Path(id): Path<i64>, Query(done): Query<Done
         durations: report
             .durations()
             .iter()
-            .map(|(name, ms)| (*name, ms.map(crate::crisis::duration)))
+            .map(|(name, ms)| {
+                (
+                    format!("incidents.{}", name.to_lowercase().replace(' ', "_")),
+                    ms.map(crate::crisis::duration),
+                )
+            })
             .collect(),
-        chart: report.svg_chart(),
+        chart: report.svg_chart_labelled(
+            i18n::text(lang, "incidents.chart").unwrap_or("Mentions per minute"),
+            i18n::text(lang, "incidents.no_mentions").unwrap_or("No mentions"),
+        ),
         timeline: report
             .timeline
             .iter()
@@ -153,7 +162,9 @@ pub async fn detail(viewer: Viewer, Path(id): Path<i64>, Query(done): Query<Done
                     at: at.at,
                     iso: at.iso,
                     actor: t.actor.clone(),
-                    kind: t.kind.clone(),
+                    // A kind the catalog does not know yet is shown as stored.
+                    kind: i18n::text(lang, &format!("incidents.kind.{}", t.kind))
+                        .map_or_else(|| t.kind.clone(), str::to_string),
                     detail: t.detail.clone(),
                 }
             })

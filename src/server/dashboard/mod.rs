@@ -3,7 +3,7 @@
 //! autoescaped), one stylesheet and one small script (`assets/`; no CDN, no build step),
 //! every text from one catalog in English and Russian (`i18n`). People sign in with an API
 //! token or a one-time link and get a session cookie; every form carries the session's CSRF
-//! token (`session`). Pages: the calendar (`calendar`), runs (`runs`), approvals and the
+//! token (`session`). Pages: the calendar (`calendar`, a post's images from `images`), runs (`runs`), approvals and the
 //! kill switch (`decide`), accounts (`accounts`), incidents (`incidents`) and contests
 //! (`contests`). `/events` streams the service's events to
 //! the page's script, which refreshes what the page shows.
@@ -30,6 +30,7 @@ mod calendar;
 mod contests;
 mod decide;
 pub mod i18n;
+mod images;
 mod incidents;
 mod runs;
 pub(crate) mod session;
@@ -66,6 +67,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("incident.html", include_str!("templates/incident.html")),
     ("contests.html", include_str!("templates/contests.html")),
     ("contest.html", include_str!("templates/contest.html")),
+    ("decision.html", include_str!("templates/decision.html")),
 ];
 
 const CSS: &str = include_str!("assets/dashboard.css");
@@ -90,6 +92,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/events", get(session::events))
         .route("/calendar", get(calendar::page))
         .route("/calendar/post", get(calendar::post))
+        .route("/calendar/image", get(images::image))
         .route("/runs", get(runs::page))
         .route("/runs/{id}/send-again", post(runs::send_again))
         .route("/approvals", get(decide::approvals))

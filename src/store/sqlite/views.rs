@@ -58,6 +58,23 @@ impl ViewStore for SqliteStore {
         run.map(|run| with_details(&connection, run)).transpose()
     }
 
+    fn run_marks(&self, from: Millis, until: Millis) -> StoreResult<Vec<RunMark>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(sql!("views/run_marks"))?;
+        let marks = query
+            .query_map(params![from, until], |row| {
+                let state: String = row.get(3)?;
+                Ok(RunMark {
+                    playbook: row.get(0)?,
+                    item: row.get(1)?,
+                    fire_at: row.get(2)?,
+                    state: known(3, "run state", &state, RunState::parse)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(marks)
+    }
+
     fn actions_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ActionRecord>> {
         let connection = self.lock();
         let mut query = connection.prepare_cached(sql!("views/actions_after"))?;
@@ -112,6 +129,12 @@ impl ViewStore for SqliteStore {
                     item: row.get::<_, Option<String>>(17)?.unwrap_or_default(),
                     reason: row.get::<_, Option<String>>(18)?.unwrap_or_default(),
                 },
+                "disqualified" => {
+                    let note: Option<String> = row.get(18)?;
+                    disqualified(note.as_deref().unwrap_or("")).ok_or_else(|| {
+                        unreadable(format!("action {id}: its note is not a disqualification"))
+                    })?
+                }
                 other => {
                     return Err(unreadable(format!(
                         "action {id} is of an unknown kind `{other}`"
@@ -298,4 +321,20 @@ pub(super) fn with_details(connection: &Connection, mut run: RunView) -> StoreRe
         });
     }
     Ok(run)
+}
+
+/// A `disqualified` journal row's note: `{"contest": …, "substitution": {"out", "in",
+/// "by", …}}`, as migration 0019's trigger writes it.
+fn disqualified(note: &str) -> Option<RecordedAction> {
+    let note: serde_json::Value = serde_json::from_str(note).ok()?;
+    let substitution = note.get("substitution")?;
+    let text = |value: &serde_json::Value, name: &str| {
+        value.get(name).and_then(|v| v.as_str()).map(str::to_string)
+    };
+    Some(RecordedAction::Disqualified {
+        contest: text(&note, "contest")?,
+        out: text(substitution, "out")?,
+        replacement: text(substitution, "in"),
+        by: text(substitution, "by"),
+    })
 }
