@@ -438,9 +438,12 @@ impl Dispatcher {
                 continue;
             };
             let outcome = self.outcome(&row, result, now());
+            // Built only for a subscriber: in a burst nobody watches, one event per send
+            // would be four strings copied for nothing.
             let event = self
                 .events
                 .as_ref()
+                .filter(|events| events.listened())
                 .and_then(|_| ServiceEvent::of_send(&row, &outcome));
             recorded.push((row.id, row.account, telemetry_outcome(&outcome), event));
             if matches!(outcome, OutboxOutcome::Sent { .. }) {
