@@ -7,7 +7,12 @@
 //! - posts/s from the due time to the last delivery, beside the sink's own limit (measured
 //!   first in the same run, with a keep-alive load generator against the same sink);
 //! - the first delivery after the due time, and lateness (arrival − due) p50/p99/max;
-//! - crier's peak memory (VmHWM) and its resident memory once the burst is over;
+//! - crier's resident memory just before the burst (the plan loaded, nothing sent: idle),
+//!   its peak (VmHWM), and its resident memory a few seconds after the burst is over (once
+//!   the dispatcher has had nothing to do for a second it gives freed memory back);
+//! - crier's CPU time (user + system, from `/proc`) from just before the due time to the
+//!   end of the burst, per post: the figure to compare builds by on a loaded machine, where
+//!   wall-clock rates say more about the other processes than about crier;
 //! - exactly-once: the sink counts requests and unique idempotency keys, and after crier
 //!   stops the store must hold N sends, every one `sent`.
 //!
@@ -158,6 +163,38 @@ fn crier_binary() -> PathBuf {
 }
 
 /// A `/proc/PID/status` figure in MB.
+/// The CPU time (user + system) process `pid` has used, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in parentheses; utime and
+    // stime are the 14th and 15th of the line, the 12th and 13th after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux if it cannot be asked).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
 fn memory(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -191,8 +228,11 @@ struct Burst {
     p99: f64,
     max: f64,
     rate: f64,
+    idle_mb: f64,
     peak_mb: f64,
     after_mb: f64,
+    /// crier's CPU time from just before the due time to the end of the burst.
+    cpu_s: f64,
     requests: usize,
     unique: usize,
     stored_sent: i64,
@@ -263,6 +303,13 @@ fn burst(binary: &Path, url: &str, received: &Received, posts: usize) -> Burst {
         .recv_timeout(BURST_TIMEOUT)
         .expect("crier did not start");
     let pid = child.id();
+    // Idle: the plan loaded, the burst not yet due.
+    let before_due = (due - Utc::now() - chrono::TimeDelta::milliseconds(300))
+        .to_std()
+        .unwrap_or_default();
+    std::thread::sleep(before_due);
+    let idle_mb = memory(pid, "VmRSS");
+    let cpu_before = cpu_seconds(pid);
     let deadline = Instant::now() + BURST_TIMEOUT;
     while (received.count.load(Ordering::SeqCst) as usize) < posts && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -270,10 +317,12 @@ fn burst(binary: &Path, url: &str, received: &Received, posts: usize) -> Burst {
             panic!("crier stopped during the burst: {status}");
         }
     }
-    // The results are recorded after the last response; then memory should settle.
-    std::thread::sleep(Duration::from_secs(3));
+    // The results are recorded after the last response, and a second after the dispatcher
+    // has nothing left to do it gives the burst's memory back.
+    std::thread::sleep(Duration::from_secs(4));
     let peak_mb = memory(pid, "VmHWM");
     let after_mb = memory(pid, "VmRSS");
+    let cpu_s = cpu_seconds(pid) - cpu_before;
     stop(&mut child);
     let _ = reader.join();
 
@@ -313,14 +362,24 @@ fn burst(binary: &Path, url: &str, received: &Received, posts: usize) -> Burst {
         p99: pick(0.99),
         max,
         rate: requests.len() as f64 / max,
+        idle_mb,
         peak_mb,
         after_mb,
+        cpu_s,
         requests: requests.len(),
         unique,
         stored_sent,
         stored_total,
         log_lines: log_lines.load(Ordering::Relaxed),
     }
+}
+
+/// The 1-minute load average (`/proc/loadavg`): figures on a busy machine are read with it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn main() {
@@ -346,11 +405,12 @@ fn main() {
     let url = start_sink(&runtime, received.clone());
     let limit = probe_sink(&runtime, &url);
     println!(
-        "machine: {} cores; sink alone (keep-alive, {PROBE_CONCURRENCY} in flight): {limit:.0} requests/s",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "machine: {} cores, load average {}; sink alone (keep-alive, {PROBE_CONCURRENCY} in flight): {limit:.0} requests/s",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
     );
     println!(
-        "| posts due at once | posts/s (share of the sink) | first delivery after due | lateness p50 / p99 / max | peak RSS | RSS after | exactly once |"
+        "| posts due at once | posts/s (share of the sink) | first delivery after due | lateness p50 / p99 / max | RSS idle / peak / after | CPU per post | exactly once |"
     );
     println!("|---|---|---|---|---|---|---|");
     for posts in bursts {
@@ -360,7 +420,7 @@ fn main() {
             && b.stored_sent == posts as i64
             && b.stored_total == posts as i64;
         println!(
-            "| {} | {:.0} ({:.2}) | {:.0} ms | {:.2} / {:.2} / {:.2} s | {:.0} MB | {:.0} MB | {} |",
+            "| {} | {:.0} ({:.2}) | {:.0} ms | {:.2} / {:.2} / {:.2} s | {:.0} / {:.0} / {:.0} MB | {:.0} µs | {} |",
             b.posts,
             b.rate,
             b.rate / limit,
@@ -368,8 +428,10 @@ fn main() {
             b.p50,
             b.p99,
             b.max,
+            b.idle_mb,
             b.peak_mb,
             b.after_mb,
+            b.cpu_s * 1e6 / b.posts as f64,
             if once {
                 "yes".to_string()
             } else {
@@ -380,11 +442,12 @@ fn main() {
             }
         );
         eprintln!(
-            "  ({} posts: service started {:.2} s after launch, due {:.2} s after launch; {} log lines)",
+            "  ({} posts: service started {:.2} s after launch, due {:.2} s after launch; {} log lines; load average {} after)",
             b.posts,
             b.started_after.as_secs_f64(),
             b.due_after_launch.as_secs_f64(),
-            b.log_lines
+            b.log_lines,
+            load_average()
         );
     }
 }

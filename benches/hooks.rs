@@ -8,7 +8,10 @@
 //!   `202`s come back, for `FLOOD`;
 //! - at a steady rate (5,000 events/s by default, for `STEADY`): the time from each
 //!   request's start to its post's arrival at the sink, p50/p99/max, and how many arrived;
-//! - exactly once: the sink counts posts by the event number in their text.
+//! - exactly once: the sink counts posts by the event number in their text. A post that
+//!   arrived twice is explained from the store: whether both requests carried one
+//!   idempotency key (one send, resent) and what crier recorded of its attempts (a failed
+//!   attempt's reason, or a claim taken back when its lease passed).
 //!
 //! Run: `scripts/bench-hooks [RATE]` (builds the release binary first), or
 //! `cargo bench --bench hooks -- 5000` with `target/release/crier` already built.
@@ -42,22 +45,36 @@ fn micros_now() -> u64 {
         .as_micros() as u64
 }
 
-/// Event number → arrivals at the sink (µs since the epoch).
+/// Event number → arrivals at the sink (µs since the epoch) and their idempotency keys.
 #[derive(Default)]
 struct Sink {
-    arrivals: Mutex<HashMap<u64, Vec<u64>>>,
+    arrivals: Mutex<HashMap<u64, Vec<(u64, String)>>>,
     count: AtomicU64,
 }
 
-async fn accept(State(sink): State<Arc<Sink>>, body: Bytes) -> &'static str {
+async fn accept(
+    State(sink): State<Arc<Sink>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> &'static str {
     let at = micros_now();
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|k| k.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let post: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let n = post["text"]
         .as_str()
         .and_then(|t| t.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(u64::MAX);
-    sink.arrivals.lock().unwrap().entry(n).or_default().push(at);
+    sink.arrivals
+        .lock()
+        .unwrap()
+        .entry(n)
+        .or_default()
+        .push((at, key));
     sink.count.fetch_add(1, Ordering::SeqCst);
     "{}"
 }
@@ -199,6 +216,85 @@ fn exactly_once(sink: &Sink, first: u64, accepted: &[u64]) -> String {
     }
 }
 
+/// For each event whose post arrived more than once: its keys, and what the store recorded
+/// of each send (attempts, state, every failed attempt's reason). A send resent with one
+/// key after a timeout shows that timeout; one resent with no failed attempt recorded was
+/// taken back when its claim's lease passed.
+fn explain_twice(sink: &Sink, db: &Path) -> Vec<String> {
+    let arrivals = sink.arrivals.lock().unwrap();
+    let mut twice: Vec<(&u64, &Vec<(u64, String)>)> =
+        arrivals.iter().filter(|(_, at)| at.len() > 1).collect();
+    twice.sort();
+    let Ok(store) = rusqlite::Connection::open(db) else {
+        return vec!["(the store could not be opened)".into()];
+    };
+    let mut lines = Vec::new();
+    for (n, at) in twice.iter().take(20) {
+        let mut keys: Vec<&str> = at.iter().map(|(_, key)| key.as_str()).collect();
+        keys.sort();
+        keys.dedup();
+        let apart = (at.iter().map(|a| a.0).max().unwrap() - at.iter().map(|a| a.0).min().unwrap())
+            as f64
+            / 1000.0;
+        let mut line = format!(
+            "event {n}: {} arrivals {apart:.0} ms apart, {} key(s)",
+            at.len(),
+            keys.len()
+        );
+        for key in keys {
+            let send = store.query_row(
+                "SELECT id, attempts, state, coalesce(error, '') FROM outbox WHERE idempotency_key = ?1",
+                [key],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                },
+            );
+            let Ok((id, attempts, state, error)) = send else {
+                line.push_str(&format!("; key {key}: no send stored"));
+                continue;
+            };
+            let failed: Vec<String> = store
+                .prepare("SELECT outcome, coalesce(detail, '') FROM attempts WHERE outbox_id = ?1 ORDER BY id")
+                .and_then(|mut query| {
+                    query
+                        .query_map([id], |row| {
+                            Ok(format!("{}: {}", row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                        })?
+                        .collect()
+                })
+                .unwrap_or_default();
+            line.push_str(&format!(
+                "; send {id}: {attempts} attempts, {state}{}, failed attempts recorded: {}",
+                if error.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({error})")
+                },
+                if failed.is_empty() {
+                    "none (its claim was taken back)".to_string()
+                } else {
+                    failed.join(" | ")
+                }
+            ));
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// The 1-minute load average (`/proc/loadavg`): figures on a busy machine are read with it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
@@ -206,6 +302,7 @@ fn main() {
     }
     let rate: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5_000);
     let binary = crier_binary();
+    let load_at_start = load_average();
     // The sink and the senders share two threads of their own: on a 2-core machine they
     // compete with crier for the CPU, as senders and a receiver on the same machine would.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -293,7 +390,7 @@ fn main() {
     let mut latency: Vec<f64> = steady_accepted
         .iter()
         .filter_map(|n| {
-            let arrived = *arrivals.get(n)?.first()?;
+            let arrived = arrivals.get(n)?.first()?.0;
             Some((arrived as f64 - *started_at.get(n)? as f64) / 1000.0)
         })
         .collect();
@@ -301,10 +398,13 @@ fn main() {
     let delivered = latency.len();
     drop(arrivals);
     let steady_once = exactly_once(&sink, first, &steady_accepted);
+    let twice = explain_twice(&sink, &dir.path().join("crier.db"));
 
     println!(
-        "machine: {} cores",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "machine: {} cores, load average {} at the start, {} at the end",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_at_start,
+        load_average()
     );
     println!(
         "| load | accepted | events/s accepted | request → delivery p50 / p99 / max | exactly once |"
@@ -325,4 +425,7 @@ fn main() {
         pick(&latency, 0.99),
         pick(&latency, 1.0),
     );
+    for line in twice {
+        println!("arrived twice: {line}");
+    }
 }

@@ -12,6 +12,7 @@ pub mod crisis;
 pub mod diagnostic;
 pub mod engine;
 pub mod init;
+pub mod memory;
 pub mod network;
 pub mod ops;
 pub mod playbook;

@@ -4,7 +4,10 @@
 //! render (`ops::metrics`). Nothing is recorded until a service installs the recorder
 //! ([`install`]); before that, and in every other command, emitting costs nothing.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use metrics::Counter;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -86,15 +89,43 @@ fn describe() {
     metrics::describe_counter!(HOOK_REFUSED, "Hook events refused, by hook and reason.");
 }
 
+/// The send counters by network, account and outcome, registered with this process's
+/// recorder once each: a burst's sends neither build labels nor look the registry up.
+type SendCounters = HashMap<&'static str, HashMap<String, HashMap<&'static str, Counter>>>;
+
+static SEND_COUNTERS: Mutex<Option<SendCounters>> = Mutex::new(None);
+
 /// A send's recorded outcome.
-pub fn send(network: &str, account: &str, outcome: &'static str) {
+pub fn send(network: &'static str, account: &str, outcome: &'static str) {
+    // A counter registered before the recorder is installed counts nothing; so only the
+    // installed recorder's are kept (a program with its own recorder registers each time).
+    if HANDLE.get().and_then(Option::as_ref).is_none() {
+        register_send(network, account, outcome).increment(1);
+        return;
+    }
+    let mut counters = SEND_COUNTERS.lock().unwrap_or_else(|e| e.into_inner());
+    let by_account = counters
+        .get_or_insert_with(HashMap::new)
+        .entry(network)
+        .or_default();
+    if !by_account.contains_key(account) {
+        by_account.insert(account.to_string(), HashMap::new());
+    }
+    by_account
+        .get_mut(account)
+        .expect("inserted above")
+        .entry(outcome)
+        .or_insert_with(|| register_send(network, account, outcome))
+        .increment(1);
+}
+
+fn register_send(network: &'static str, account: &str, outcome: &'static str) -> Counter {
     metrics::counter!(
         SENDS,
-        "network" => network.to_string(),
+        "network" => network,
         "account" => account.to_string(),
         "outcome" => outcome
     )
-    .increment(1);
 }
 
 /// A scheduled fire made into a run `seconds` after its time.

@@ -1134,3 +1134,43 @@ fn kills_repeat_only_the_requests_in_flight() {
         "{repeated} requests repeated over {KILLS} kills"
     );
 }
+
+/// Once a burst is over and nothing is due, the service gives the memory it freed back to
+/// the system (glibc keeps it otherwise), and says so at debug level.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn memory_is_given_back_once_a_burst_is_over() {
+    const POSTS: usize = 40;
+    let network = FakeNetwork::start();
+    let dir = burst(&network, POSTS, "10s");
+    let log = TempDir::new().unwrap();
+    let log = log.path().join("crier.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args([
+            "run",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("CRIER_LOG", "crier=debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for(&network, POSTS, Duration::from_secs(60));
+    let given_back = "memory given back to the system after a burst";
+    wait_for_log(&log, given_back, 1, Duration::from_secs(30));
+    // A few idle seconds more: nothing was sent in them, so nothing more is given back.
+    std::thread::sleep(Duration::from_millis(2500));
+    stop(child);
+    assert_exactly_once(&network, POSTS);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text.lines().find(|l| l.contains(given_back)).unwrap();
+    // Resident memory is read from /proc before and after.
+    assert!(
+        line.contains("before_mb=") && line.contains("after_mb=") && !line.contains("NaN"),
+        "{line}"
+    );
+    // Once per burst, not once per idle second.
+    assert_eq!(text.matches(given_back).count(), 1, "{text}");
+}

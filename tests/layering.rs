@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Bottom to top; a module may import from its own layer and every layer before it.
 const LAYERS: &[&[&str]] = &[
-    &["diagnostic", "telemetry"],
+    &["diagnostic", "telemetry", "memory"],
     &["schedule", "script", "text", "network"],
     &["playbook"],
     &["connectors"],

@@ -285,6 +285,9 @@ impl Dispatcher {
                 }
             }
             let wait = wait.min(MAX_IDLE);
+            // Nothing in flight and nothing due for a while: if sends went out since the
+            // last release, the burst is over and its memory can go back to the system.
+            let idle = flight.is_empty() && wait >= MAX_IDLE && flight.unreleased > 0;
             tokio::select! {
                 event = self.next_event(&mut flight, &now), if !flight.is_empty() => match event {
                     Ok(finished) => {
@@ -296,7 +299,13 @@ impl Dispatcher {
                         claim = true;
                     }
                 },
-                _ = tokio::time::sleep(wait) => claim = true,
+                _ = tokio::time::sleep(wait) => {
+                    claim = true;
+                    if idle {
+                        flight.unreleased = 0;
+                        release_memory();
+                    }
+                }
                 _ = wake.notified() => claim = true,
                 _ = renew.tick() => {
                     // Its store calls wait for the engine's commits: off the async worker.
@@ -430,14 +439,18 @@ impl Dispatcher {
                 continue;
             };
             let outcome = self.outcome(&row, result, now());
+            // Built only for a subscriber: in a burst nobody watches, one event per send
+            // would be four strings copied for nothing.
             let event = self
                 .events
                 .as_ref()
+                .filter(|events| events.listened())
                 .and_then(|_| ServiceEvent::of_send(&row, &outcome));
             recorded.push((row.id, row.account, telemetry_outcome(&outcome), event));
             if matches!(outcome, OutboxOutcome::Sent { .. }) {
                 flight.sent += 1;
             }
+            flight.unreleased += 1;
             outcomes.push((row.id, outcome));
         }
         let ids: Vec<OutboxId> = waiting.iter().map(|(id, _)| *id).collect();
@@ -582,6 +595,20 @@ fn lease() -> TimeDelta {
     TimeDelta::from_std(LEASE).expect("the lease fits")
 }
 
+/// Gives the memory a burst freed back to the system (where the process installed a way
+/// to, `crate::memory`), saying how much at debug level.
+fn release_memory() {
+    let Some(released) = blocking(crate::memory::release) else {
+        return;
+    };
+    let mb = |bytes: Option<u64>| bytes.map_or(f64::NAN, |b| b as f64 / 1_048_576.0);
+    tracing::debug!(
+        before_mb = format_args!("{:.1}", mb(released.before)),
+        after_mb = format_args!("{:.1}", mb(released.after)),
+        "memory given back to the system after a burst"
+    );
+}
+
 /// Says how many sends were taken back from claims whose lease passed.
 pub fn log_recovered(recovered: Recovered) {
     if recovered.in_doubt > 0 {
@@ -644,6 +671,8 @@ struct Flight {
     accounts: HashMap<String, (usize, usize, Arc<Semaphore>)>,
     /// Sends delivered since the service last said how many.
     sent: u64,
+    /// Attempts recorded since memory was last given back to the system.
+    unreleased: u64,
     /// Whether the last claim took as many rows as it could (more may be due at once).
     more_due: bool,
     /// Whether a finished send made room on an account that had none.
@@ -664,6 +693,7 @@ impl Flight {
             accounts: HashMap::new(),
             stopping,
             sent: 0,
+            unreleased: 0,
             more_due: false,
             room_made: false,
         }

@@ -130,6 +130,11 @@ impl Events {
         let _ = self.0.send(event);
     }
 
+    /// Whether anyone subscribes: an event nobody would hear need not be built.
+    pub fn listened(&self) -> bool {
+        self.0.receiver_count() > 0
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
         self.0.subscribe()
     }
