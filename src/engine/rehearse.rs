@@ -729,8 +729,9 @@ struct Lines {
     read_until: Millis,
     read_ahead: std::collections::HashSet<(String, String, Millis)>,
     next_read: Millis,
-    /// The events' lines, by time; those before `next_event` are in `pending`.
-    events: Vec<RehearsalLine>,
+    /// The events' lines not yet in `pending`, by time; `next_event` is the number of the
+    /// first (lines move into `pending`, never copied: an events file may have 100,000).
+    events: std::collections::VecDeque<RehearsalLine>,
     next_event: usize,
     pending: std::collections::BinaryHeap<std::cmp::Reverse<Pending>>,
     made: u64,
@@ -870,13 +871,13 @@ impl Lines {
         watermark: Option<DateTime<Tz>>,
         out: &mut LineSink<'_>,
     ) -> Result<(), RehearsalError> {
-        while let Some(event) = self.events.get(self.next_event) {
+        while let Some(event) = self.events.front() {
             if watermark.is_some_and(|w| event.at >= w) {
                 break;
             }
+            let event = self.events.pop_front().expect("looked at");
             let seq = self.next_event as u64;
-            self.pending
-                .push(std::cmp::Reverse(Pending(event.clone(), seq)));
+            self.pending.push(std::cmp::Reverse(Pending(event, seq)));
             self.next_event += 1;
         }
         while let Some(std::cmp::Reverse(first)) = self.pending.peek() {

@@ -113,9 +113,9 @@ impl<'e> CrisisFeed<'e> {
     }
 
     /// Every mention made by `now`, into the stream of each plan watching its account: a
-    /// plan's mentions are stored as `crier run` stores a page it read, many in one call
-    /// (one for each run of mentions of the same account, so the read order stays the
-    /// events' order).
+    /// plan's mentions of one tick are stored in one call, in the events' order, as `crier
+    /// run` stores a page it read. (A rehearsal keeps no read cursor, and only a cursor
+    /// belongs to an account: the mentions themselves do not name theirs.)
     fn store_mentions(&mut self, plan: &Plan, store: &dyn Store, now: i64) -> StoreResult<()> {
         let first = self.next_mention;
         while let Some(&(at, _, _)) = self.mentions.get(self.next_mention) {
@@ -128,22 +128,19 @@ impl<'e> CrisisFeed<'e> {
         if made.is_empty() {
             return Ok(());
         }
+        let mut batch: Vec<NewMention> = Vec::with_capacity(made.len());
         for crisis in &plan.crises {
-            let mut batch: Vec<NewMention> = Vec::new();
-            let mut batch_account = "";
+            batch.clear();
             for &(at, index, event) in made {
-                let account = event.account.as_deref().unwrap_or_default();
-                let watched = event.account.is_none()
-                    || crisis.watch.is_empty()
-                    || crisis.watch.iter().any(|w| w == account);
+                let watched = match event.account.as_deref() {
+                    None => true,
+                    Some(account) => {
+                        crisis.watch.is_empty() || crisis.watch.iter().any(|w| w == account)
+                    }
+                };
                 if !watched {
                     continue;
                 }
-                if account != batch_account && !batch.is_empty() {
-                    store.add_crisis_mentions(&crisis.name, batch_account, &batch, None, now)?;
-                    batch.clear();
-                }
-                batch_account = account;
                 batch.push(NewMention {
                     key: format!("event-{}", index + 1),
                     at,
@@ -152,7 +149,8 @@ impl<'e> CrisisFeed<'e> {
                 });
             }
             if !batch.is_empty() {
-                store.add_crisis_mentions(&crisis.name, batch_account, &batch, None, now)?;
+                // No cursor, so no account it would belong to.
+                store.add_crisis_mentions(&crisis.name, "", &batch, None, now)?;
             }
         }
         Ok(())
