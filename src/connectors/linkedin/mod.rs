@@ -19,7 +19,11 @@
 //! `GET /posts?q=author`, counts through `GET /socialActions/{post}` and an organization's
 //! followers through `GET /networkSizes/{organization}`, an organization's posts' comments
 //! through `GET /socialActions/{post}/comments` (one again through `…/comments/{id}`;
-//! LinkedIn lets only approved partners read a member's). Tokens with a refresh token are
+//! LinkedIn lets only approved partners read a member's). A commenter is named by their URN,
+//! the stable id, and read by their name where LinkedIn allows: a member's first and last
+//! name through `GET /people/(id:{id})`, an organization's through `GET
+//! /organizations/{id}` (the versioned API has no `actor~` decoration); where LinkedIn
+//! refuses (the app lacks the permission), the URN stands for the name. Tokens with a refresh token are
 //! renewed at `/oauth/v2/accessToken` (LinkedIn gives refresh tokens to approved apps only);
 //! `crier accounts connect` gets them at `/oauth/v2/authorization`.
 //!
@@ -77,6 +81,8 @@ const CLOCK_SLACK: TimeDelta = TimeDelta::minutes(2);
 const RECENT: u32 = 20;
 /// The recent posts whose comments are read.
 const COMMENTED_POSTS: usize = 10;
+/// Commenters' names kept; the cache starts over beyond this.
+const MAX_NAMES: usize = 10_000;
 /// Comments asked for per page.
 const COMMENTS_PAGE: u64 = 50;
 /// The most pages of one post's comments read in one call.
@@ -90,6 +96,8 @@ pub struct LinkedinConnector {
     /// `urn:li:organization:…` or `urn:li:person:…`.
     author: String,
     client: reqwest::Client,
+    /// Commenters' names by URN: `None` where LinkedIn would not say.
+    names: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,6 +219,7 @@ impl LinkedinConnector {
             token,
             author: author.into(),
             client,
+            names: std::sync::Mutex::default(),
         }
     }
 
@@ -343,6 +352,17 @@ impl LinkedinConnector {
         action: &str,
     ) -> Result<Reply, SendError> {
         let url = rest_url(&self.server, path)?;
+        self.call_url(method, url, query, body, action).await
+    }
+
+    async fn call_url(
+        &self,
+        method: Method,
+        url: Url,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        action: &str,
+    ) -> Result<Reply, SendError> {
         let reply = self
             .send(|_| {
                 let request = self
@@ -359,6 +379,78 @@ impl LinkedinConnector {
             return Ok(reply);
         }
         Err(refusal(&reply, action, Utc::now()))
+    }
+
+    /// The commenter `actor` as a mention names them: the URN as the id, their name (where
+    /// LinkedIn says it) as the handle.
+    async fn commenter(&self, actor: &str) -> Author {
+        let name = self.name_of(actor).await;
+        Author {
+            id: actor.to_owned(),
+            handle: name.clone().unwrap_or_else(|| actor.to_owned()),
+            display_name: name,
+            ..Author::default()
+        }
+    }
+
+    /// The readable name of `actor`, a member's or an organization's URN; `None` where
+    /// LinkedIn refuses to say (remembered) or could not answer now (asked again next time).
+    async fn name_of(&self, actor: &str) -> Option<String> {
+        if let Some(known) = self
+            .names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(actor)
+        {
+            return known.clone();
+        }
+        let base = self.server.as_str().trim_end_matches('/');
+        // Rest.li keys keep their `(`, `:` and `)` unencoded.
+        let (url, person) = if let Some(id) = actor.strip_prefix("urn:li:person:") {
+            (format!("{base}/rest/people/(id:{id})"), true)
+        } else if let Some(id) = actor.strip_prefix("urn:li:organization:") {
+            (format!("{base}/rest/organizations/{id}"), false)
+        } else {
+            return None;
+        };
+        let url = Url::parse(&url).ok()?;
+        let name = match self
+            .call_url(Method::GET, url, &[], None, "reading a commenter's name")
+            .await
+        {
+            Ok(reply) => {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Named {
+                    #[serde(default)]
+                    localized_first_name: Option<String>,
+                    #[serde(default)]
+                    localized_last_name: Option<String>,
+                    #[serde(default)]
+                    localized_name: Option<String>,
+                }
+                let named: Named = serde_json::from_str(&reply.body).ok()?;
+                let name = if person {
+                    [named.localized_first_name, named.localized_last_name]
+                        .into_iter()
+                        .flatten()
+                        .filter(|part| !part.trim().is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                } else {
+                    named.localized_name.unwrap_or_default()
+                };
+                Some(name.trim().to_owned()).filter(|name| !name.is_empty())
+            }
+            Err(SendError::Permanent { .. }) => None,
+            Err(_) => return None,
+        };
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if names.len() >= MAX_NAMES {
+            names.clear();
+        }
+        names.insert(actor.to_owned(), name.clone());
+        name
     }
 
     async fn upload(&self, path: &Path) -> Result<String, SendError> {
@@ -761,12 +853,7 @@ impl Connector for LinkedinConnector {
                     };
                     mentions.push(Mention {
                         id,
-                        author: Author {
-                            id: comment.actor.clone(),
-                            // Names need a permission LinkedIn rarely grants: the URN stands.
-                            handle: comment.actor.clone(),
-                            ..Author::default()
-                        },
+                        author: self.commenter(&comment.actor).await,
                         text: comment.message.map(|m| m.text).unwrap_or_default(),
                         created_at: DateTime::from_timestamp_millis(at).unwrap_or_default(),
                         in_reply_to: Some(comment.parent_comment.unwrap_or(post.id.clone())),
@@ -821,11 +908,7 @@ impl Connector for LinkedinConnector {
         let at = comment.created.as_ref().map_or(0, |c| c.time);
         Ok(Some(Mention {
             id: id.to_owned(),
-            author: Author {
-                id: comment.actor.clone(),
-                handle: comment.actor.clone(),
-                ..Author::default()
-            },
+            author: self.commenter(&comment.actor).await,
             text: comment.message.map(|m| m.text).unwrap_or_default(),
             created_at: DateTime::from_timestamp_millis(at).unwrap_or_default(),
             in_reply_to: Some(comment.parent_comment.unwrap_or(post.to_owned())),
