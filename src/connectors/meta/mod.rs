@@ -34,6 +34,7 @@
 //! to the profile's recent posts (`GET /{post}/conversation`). A token written as a token set
 //! is renewed before it expires (`token.rs`).
 
+pub mod connect;
 pub mod facebook;
 pub mod graph;
 pub mod token;
