@@ -594,9 +594,7 @@ async fn accounts_connect_says_what_to_do_when_facebook_login_fails() {
     let elsewhere = tempfile::tempdir().unwrap();
     let file = connectable(&fake, &elsewhere, "999000");
     let connecting = Connecting::start(elsewhere.path(), "brand_facebook", META_ENV, &page);
-    let code = fake.authorize(connecting.redirect());
-    connecting.back(&format!("code={code}")).await;
-    let done = connecting.finish().await;
+    let (_, done) = connecting.approve(|r| fake.authorize(r)).await;
     assert!(!done.success);
     assert!(
         done.stderr.contains(&format!(

@@ -752,9 +752,7 @@ async fn accounts_connect_finds_the_instagram_account_through_the_persons_pages(
     let file = write(&dir, IG_USER);
     let connecting = Connecting::start(dir.path(), "brand_instagram", envs, &page);
     assert_eq!(connecting.query["scope"], INSTAGRAM_SCOPES.join(","));
-    let code = fake.authorize(connecting.redirect());
-    connecting.back(&format!("code={code}")).await;
-    let done = connecting.finish().await;
+    let (_, done) = connecting.approve(|r| fake.authorize(r)).await;
     assert!(done.success, "{}", done.stderr);
     assert!(
         done.stdout.contains(&format!(
@@ -781,9 +779,7 @@ async fn accounts_connect_finds_the_instagram_account_through_the_persons_pages(
     let elsewhere = tempfile::tempdir().unwrap();
     let file = write(&elsewhere, "17841400000000999");
     let connecting = Connecting::start(elsewhere.path(), "brand_instagram", envs, &page);
-    let code = fake.authorize(connecting.redirect());
-    connecting.back(&format!("code={code}")).await;
-    let done = connecting.finish().await;
+    let (_, done) = connecting.approve(|r| fake.authorize(r)).await;
     assert!(!done.success);
     assert!(
         done.stderr.contains(&format!(

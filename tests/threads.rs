@@ -390,9 +390,7 @@ async fn accounts_connect_signs_in_to_threads_and_writes_the_long_lived_token() 
     let connecting = Connecting::start(dir.path(), "brand_threads", envs, &page);
     assert_eq!(connecting.query["scope"], THREADS_SCOPES.join(","));
     assert_eq!(connecting.query["client_id"], APP_ID);
-    let code = fake.authorize(connecting.redirect());
-    connecting.back(&format!("code={code}")).await;
-    let done = connecting.finish().await;
+    let (code, done) = connecting.approve(|r| fake.authorize(r)).await;
     assert!(done.success, "{}", done.stderr);
     let exchange = &fake.calls("POST", "/oauth/access_token")[0];
     assert_eq!(exchange.path, "/oauth/access_token");
@@ -429,9 +427,7 @@ async fn accounts_connect_signs_in_to_threads_and_writes_the_long_lived_token() 
     let elsewhere = tempfile::tempdir().unwrap();
     let file = write(&elsewhere, "27100000000000999");
     let connecting = Connecting::start(elsewhere.path(), "brand_threads", envs, &page);
-    let code = fake.authorize(connecting.redirect());
-    connecting.back(&format!("code={code}")).await;
-    let done = connecting.finish().await;
+    let (_, done) = connecting.approve(|r| fake.authorize(r)).await;
     assert!(!done.success);
     assert!(
         done.stderr.contains(&format!(

@@ -76,6 +76,14 @@ impl Connecting {
         reqwest::get(&url).await.unwrap().text().await.unwrap()
     }
 
+    /// The person approves: `authorize` (the fake's) makes the code for the redirect, the
+    /// browser comes back with it, and the command ends; the code and how it ended.
+    pub async fn approve(self, authorize: impl FnOnce(&str) -> String) -> (String, Connected) {
+        let code = authorize(self.redirect());
+        self.back(&format!("code={code}")).await;
+        (code, self.finish().await)
+    }
+
     /// Waits (at most 20 s) for the command to end.
     pub async fn finish(mut self) -> Connected {
         let mut waited = 0;

@@ -235,7 +235,7 @@ impl LinkedinConnector {
         let authorize_url = if server.as_str().trim_end_matches('/') == DEFAULT_SERVER {
             Url::parse(AUTHORIZE_URL).expect("LinkedIn's authorization page is a URL")
         } else {
-            endpoint(server, &["oauth", "v2", "authorization"])
+            http::with_path(server, &["oauth", "v2", "authorization"])
         };
         Authorization {
             authorize_url,
@@ -258,7 +258,7 @@ impl LinkedinConnector {
         let url = if server.as_str().trim_end_matches('/') == DEFAULT_SERVER {
             Url::parse(TOKEN_URL).expect("LinkedIn's token endpoint is a URL")
         } else {
-            endpoint(server, &["oauth", "v2", "accessToken"])
+            http::with_path(server, &["oauth", "v2", "accessToken"])
         };
         TokenEndpoint {
             url,
@@ -512,15 +512,6 @@ impl LinkedinConnector {
             })?;
         Ok(page.elements)
     }
-}
-
-fn endpoint(server: &Url, segments: &[&str]) -> Url {
-    let mut url = server.clone();
-    url.path_segments_mut()
-        .expect("an http(s) URL has path segments")
-        .pop_if_empty()
-        .extend(segments);
-    url
 }
 
 /// `{server}/rest/{path}` with URNs encoded as Rest.li wants them in a path

@@ -149,7 +149,7 @@ impl MetaLogin {
             (Target::Threads(_), true) => Url::parse(THREADS_AUTHORIZE_URL),
             (_, true) => Url::parse(FACEBOOK_AUTHORIZE_URL),
             (Target::Threads(_), false) => root(&server).join("oauth/authorize"),
-            (_, false) => Ok(joined(&server, &["dialog", "oauth"])),
+            (_, false) => Ok(http::with_path(&server, &["dialog", "oauth"])),
         }
         .map_err(|err| format!("account `{account}`: no authorization page: {err}"))?;
         Ok(MetaLogin {
@@ -258,7 +258,7 @@ impl MetaLogin {
         code: &str,
         redirect: &str,
     ) -> Result<(LongLived, Vec<ManagedPage>), String> {
-        let token_url = joined(&self.server, &["oauth", "access_token"]);
+        let token_url = http::with_path(&self.server, &["oauth", "access_token"]);
         let short: Granted = self
             .call(
                 client.get(token_url.clone()).query(&[
@@ -311,7 +311,7 @@ impl MetaLogin {
             let list: PageList = self
                 .call(
                     client
-                        .get(joined(&self.server, &["me", "accounts"]))
+                        .get(http::with_path(&self.server, &["me", "accounts"]))
                         .query(&query)
                         .bearer_auth(user_token),
                     "listing the Pages",
@@ -341,7 +341,7 @@ impl MetaLogin {
         let short: Granted = self
             .call(
                 client
-                    .post(joined(&root, &["oauth", "access_token"]))
+                    .post(http::with_path(&root, &["oauth", "access_token"]))
                     .form(&[
                         ("client_id", self.client_id.as_str()),
                         ("client_secret", self.client_secret.expose()),
@@ -365,11 +365,13 @@ impl MetaLogin {
         }
         let long: Granted = self
             .call(
-                client.get(joined(&root, &["access_token"])).query(&[
-                    ("grant_type", "th_exchange_token"),
-                    ("client_secret", self.client_secret.expose()),
-                    ("access_token", short.access_token.as_str()),
-                ]),
+                client
+                    .get(http::with_path(&root, &["access_token"]))
+                    .query(&[
+                        ("grant_type", "th_exchange_token"),
+                        ("client_secret", self.client_secret.expose()),
+                        ("access_token", short.access_token.as_str()),
+                    ]),
                 "the exchange for a long-lived token",
             )
             .await?;
@@ -406,16 +408,6 @@ impl MetaLogin {
         serde_json::from_str(&reply.body)
             .map_err(|_| format!("{title} answered {action} with something crier cannot read"))
     }
-}
-
-/// `server` with `segments` appended to its path.
-fn joined(server: &Url, segments: &[&str]) -> Url {
-    let mut url = server.clone();
-    url.path_segments_mut()
-        .expect("an http(s) URL has path segments")
-        .pop_if_empty()
-        .extend(segments);
-    url
 }
 
 /// `server` without its path (Threads' token endpoints are not versioned).

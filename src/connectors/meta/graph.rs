@@ -111,12 +111,7 @@ impl Graph {
     }
 
     fn url(&self, path: &[&str]) -> Url {
-        let mut url = self.server.clone();
-        url.path_segments_mut()
-            .expect("an http(s) URL has path segments")
-            .pop_if_empty()
-            .extend(path);
-        url
+        http::with_path(&self.server, path)
     }
 
     /// Calls `path` with `params` (a query for GET, a form otherwise); the answer as `T`.
