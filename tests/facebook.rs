@@ -16,7 +16,7 @@ use crier::playbook::raw::AccountConfig;
 use crier::playbook::yaml::{from_node, parse_documents};
 
 use crate::support::fake_meta::{
-    APP_ID, APP_SECRET, FAN_ID, FakeMeta, Fault, PAGE_FOLLOWERS, PAGE_ID,
+    APP_ID, APP_SECRET, FAN_ID, FakeMeta, Fault, OTHER_PAGE_ID, PAGE_FOLLOWERS, PAGE_ID,
 };
 
 const TOKEN: &str = "EAAG-page-token-77";
@@ -449,5 +449,249 @@ fn a_token_set_without_the_apps_secret_is_refused_when_built() {
             .contains("add `client_id` and `client_secret` to the account"),
         "{}",
         errors[0]
+    );
+}
+
+/// A `crier.yaml` in `dir` with one `facebook` account on the fake, its token written to
+/// `secrets/facebook.json` and the app's secret read from `CRIER_TEST_META_SECRET`.
+fn connectable(fake: &FakeMeta, dir: &tempfile::TempDir, page: &str) -> PathBuf {
+    let file = dir.path().join("secrets").join("facebook.json");
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "timezone: UTC\naccounts:\n  brand_facebook: {{ network: facebook, page: '{page}', token: 'file:{}', client_id: '{APP_ID}', client_secret: env:CRIER_TEST_META_SECRET, server: '{}' }}\n",
+            file.display(),
+            fake.instagram_url()
+        ),
+    )
+    .unwrap();
+    file
+}
+
+const META_ENV: &[(&str, &str)] = &[("CRIER_TEST_META_SECRET", APP_SECRET)];
+
+/// `crier accounts connect` for a Facebook Page: Facebook Login's page is asked for the
+/// Page's permissions with `state`; the code becomes a short-lived user token, then a
+/// long-lived one, and the Page's token is read from the person's Pages; the file holds the
+/// user token with its expiry and the Page token, owner-only, and `crier accounts check`
+/// then passes, the Page called with its token.
+#[tokio::test]
+async fn accounts_connect_signs_in_with_facebook_login_and_writes_the_page_token() {
+    use crate::support::connect::{Connecting, check};
+    use crier::connectors::meta::connect::FACEBOOK_SCOPES;
+    let fake = FakeMeta::start("EAAG-unused");
+    let dir = tempfile::tempdir().unwrap();
+    let file = connectable(&fake, &dir, PAGE_ID);
+    let page = format!("{}/dialog/oauth?", fake.instagram_url());
+    let connecting = Connecting::start(dir.path(), "brand_facebook", META_ENV, &page);
+    let query = connecting.query.clone();
+    assert_eq!(query["client_id"], APP_ID);
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["scope"], FACEBOOK_SCOPES.join(","));
+    assert!(!query["state"].is_empty());
+    assert!(query["redirect_uri"].starts_with("http://127.0.0.1:"));
+    let code = fake.authorize(connecting.redirect());
+    let shown = connecting.back(&format!("code={code}")).await;
+    assert!(shown.contains("crier is authorized"), "{shown}");
+    let done = connecting.finish().await;
+    assert!(done.success, "{}", done.stderr);
+    assert!(
+        done.stdout.contains(&format!(
+            "account `brand_facebook` (the Page \"Brand\" ({PAGE_ID}))"
+        )),
+        "{}",
+        done.stdout
+    );
+
+    let exchange = &fake.calls("GET", "/oauth/access_token")[0];
+    assert_eq!(exchange.params["code"], code);
+    assert_eq!(exchange.params["client_secret"], APP_SECRET);
+    assert_eq!(exchange.params["redirect_uri"], query["redirect_uri"]);
+    let long = &fake.calls("GET", "/oauth/access_token")[1];
+    assert_eq!(long.params["grant_type"], "fb_exchange_token");
+    assert!(long.params["fb_exchange_token"].starts_with("EAAG-short-"));
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let user = stored["access_token"].as_str().unwrap().to_owned();
+    assert!(user.starts_with("EAAG-renewed-"), "{stored}");
+    let page_token = stored["page_token"].as_str().unwrap().to_owned();
+    assert!(page_token.starts_with("EAAG-page-"), "{stored}");
+    let until: chrono::DateTime<Utc> = stored["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(until > Utc::now() + TimeDelta::days(59), "{until}");
+    assert_eq!(
+        fake.calls("GET", "/me/accounts")[0].bearer.as_deref(),
+        Some(user.as_str())
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let before = fake.requests().len();
+    let (ok, said) = check(dir.path(), META_ENV);
+    assert!(ok, "{said}");
+    let page_calls: Vec<_> = fake.requests()[before..]
+        .iter()
+        .filter(|r| r.path == format!("/v21.0/{PAGE_ID}"))
+        .cloned()
+        .collect();
+    assert!(!page_calls.is_empty());
+    assert!(
+        page_calls
+            .iter()
+            .all(|r| r.bearer.as_deref() == Some(page_token.as_str()))
+    );
+}
+
+/// A refused consent, a code Facebook does not know and a Page the person does not manage
+/// each end `crier accounts connect` with the account named and what to do, and write
+/// nothing.
+#[tokio::test]
+async fn accounts_connect_says_what_to_do_when_facebook_login_fails() {
+    use crate::support::connect::Connecting;
+    let fake = FakeMeta::start("EAAG-unused");
+    let page = format!("{}/dialog/oauth?", fake.instagram_url());
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = connectable(&fake, &dir, PAGE_ID);
+    let connecting = Connecting::start(dir.path(), "brand_facebook", META_ENV, &page);
+    let shown = connecting
+        .back("error=access_denied&error_reason=user_denied&error_description=Permissions+error")
+        .await;
+    assert!(shown.contains("crier is not authorized"), "{shown}");
+    let done = connecting.finish().await;
+    assert!(!done.success);
+    assert!(
+        done.stderr.contains(
+            "account `brand_facebook`: Facebook did not authorize crier: access_denied (Permissions error); run `crier accounts connect brand_facebook` again"
+        ),
+        "{}",
+        done.stderr
+    );
+    assert!(!file.exists());
+
+    let connecting = Connecting::start(dir.path(), "brand_facebook", META_ENV, &page);
+    connecting.back("code=not-a-code").await;
+    let done = connecting.finish().await;
+    assert!(!done.success);
+    assert!(
+        done.stderr.contains(
+            "account `brand_facebook`: Facebook refused the authorization code (code 100: Invalid verification code format.)"
+        ),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr
+            .contains("run `crier accounts connect brand_facebook` again"),
+        "{}",
+        done.stderr
+    );
+    assert!(!file.exists());
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = connectable(&fake, &elsewhere, "999000");
+    let connecting = Connecting::start(elsewhere.path(), "brand_facebook", META_ENV, &page);
+    let (_, done) = connecting.approve(|r| fake.authorize(r)).await;
+    assert!(!done.success);
+    assert!(
+        done.stderr.contains(&format!(
+            "account `brand_facebook`: the Page `999000` is not among the Pages the person who signed in manages (they manage: {PAGE_ID} \"Brand\", {OTHER_PAGE_ID} \"Brand Outlet\"); put one of these ids in the account's `page:`"
+        )),
+        "{}",
+        done.stderr
+    );
+    assert!(!file.exists());
+}
+
+/// A token pasted bare into the file, without an expiry, is looked up once with
+/// `debug_token` as the app: a user token that expires in three days gets the Page's token
+/// and is renewed before the post, and the file records what Meta said, so a second
+/// process asks nothing again.
+#[tokio::test]
+async fn a_pasted_token_is_looked_up_once_and_renewed_when_due() {
+    const PASTED: &str = "EAAG-pasted-user-token";
+    let fake = FakeMeta::start(PASTED);
+    let expires = Utc::now() + TimeDelta::days(3);
+    fake.set_token_info(PASTED, "USER", expires.timestamp());
+    let dir = tempfile::tempdir().unwrap();
+    let connector = renewing_facebook(&fake, &dir, &format!("{PASTED}\n"));
+    connector.post(&post("k1", "Pasted")).await.unwrap();
+
+    let asked = fake.calls("GET", "/debug_token");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].params["input_token"], PASTED);
+    assert_eq!(
+        asked[0].bearer.as_deref(),
+        Some(format!("{APP_ID}|{APP_SECRET}").as_str())
+    );
+    let exchange = &fake.calls("GET", "/oauth/access_token")[0];
+    assert_eq!(exchange.params["fb_exchange_token"], PASTED);
+    let file = dir.path().join("facebook.json");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(
+        stored["access_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("EAAG-renewed-")
+    );
+    let page = stored["page_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        fake.calls("POST", "/feed")[0].bearer.as_deref(),
+        Some(page.as_str())
+    );
+    let until: chrono::DateTime<Utc> = stored["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(until > Utc::now() + TimeDelta::days(59), "{until}");
+    assert!(stored["data_access_expires_at"].is_string(), "{stored}");
+
+    let again = renewing_facebook(&fake, &dir, &std::fs::read_to_string(&file).unwrap());
+    again.post(&post("k2", "Again")).await.unwrap();
+    assert_eq!(fake.calls("GET", "/debug_token").len(), 1);
+    assert_eq!(fake.calls("GET", "/oauth/access_token").len(), 1);
+}
+
+/// A pasted Page token that Meta says never expires is recorded as such and never renewed
+/// nor asked about again; one Meta says is no longer valid fails the check, saying what to
+/// do, and the file is left as it was.
+#[tokio::test]
+async fn a_pasted_page_token_that_never_expires_is_never_renewed() {
+    const PASTED: &str = "EAAG-pasted-page-token";
+    let fake = FakeMeta::start(PASTED);
+    let dir = tempfile::tempdir().unwrap();
+    let connector = renewing_facebook(&fake, &dir, PASTED);
+    connector.post(&post("k1", "Forever")).await.unwrap();
+    let file = dir.path().join("facebook.json");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(stored["access_token"], PASTED);
+    assert_eq!(stored["never_expires"], true);
+    assert!(stored.get("expires_at").is_none(), "{stored}");
+    assert_eq!(
+        fake.calls("POST", "/feed")[0].bearer.as_deref(),
+        Some(PASTED)
+    );
+    let again = renewing_facebook(&fake, &dir, &std::fs::read_to_string(&file).unwrap());
+    again.post(&post("k2", "Still")).await.unwrap();
+    assert_eq!(fake.calls("GET", "/debug_token").len(), 1);
+    assert!(fake.calls("GET", "/oauth/access_token").is_empty());
+
+    fake.revoke("EAAG-pasted-other");
+    let other = tempfile::tempdir().unwrap();
+    let connector = renewing_facebook(&fake, &other, "EAAG-pasted-other");
+    let err = connector.health().await.unwrap_err();
+    let SendError::Permanent { reason } = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        reason.contains("Facebook says the token of account `brand_facebook` in `")
+            && reason.contains("is no longer valid"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.path().join("facebook.json")).unwrap(),
+        "EAAG-pasted-other"
     );
 }

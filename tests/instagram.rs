@@ -721,3 +721,72 @@ async fn a_crash_after_publishing_records_the_post_the_kept_container_became() {
         Some(fake.published()[0].id.as_str())
     );
 }
+
+/// `crier accounts connect` for an Instagram account: Facebook Login with Instagram's
+/// permissions; the long-lived user token (no Page token) is written with its expiry, the
+/// professional account found among the person's Pages, and `crier accounts check` then
+/// passes. An account whose `user:` no Page links to is refused, listing the ones there are.
+#[tokio::test]
+async fn accounts_connect_finds_the_instagram_account_through_the_persons_pages() {
+    use crate::support::connect::{Connecting, check};
+    use crate::support::fake_meta::{APP_ID, APP_SECRET, IG_USERNAME};
+    use crier::connectors::meta::connect::INSTAGRAM_SCOPES;
+    let envs = &[("CRIER_TEST_META_SECRET", APP_SECRET)];
+    let fake = FakeMeta::start("EAAG-unused");
+    let page = format!("{}/dialog/oauth?", fake.instagram_url());
+    let write = |dir: &tempfile::TempDir, user: &str| {
+        let file = dir.path().join("instagram.json");
+        std::fs::write(
+            dir.path().join("crier.yaml"),
+            format!(
+                "timezone: UTC\naccounts:\n  brand_instagram: {{ network: instagram, user: '{user}', token: 'file:{}', media_url: '{MEDIA_URL}', client_id: '{APP_ID}', client_secret: env:CRIER_TEST_META_SECRET, server: '{}' }}\n",
+                file.display(),
+                fake.instagram_url()
+            ),
+        )
+        .unwrap();
+        file
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, IG_USER);
+    let connecting = Connecting::start(dir.path(), "brand_instagram", envs, &page);
+    assert_eq!(connecting.query["scope"], INSTAGRAM_SCOPES.join(","));
+    let (_, done) = connecting.approve(|r| fake.authorize(r)).await;
+    assert!(done.success, "{}", done.stderr);
+    assert!(
+        done.stdout.contains(&format!(
+            "(the Instagram account @{IG_USERNAME} ({IG_USER}) through the Page \"Brand\")"
+        )),
+        "{}",
+        done.stdout
+    );
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let token = stored["access_token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("EAAG-renewed-"), "{stored}");
+    assert!(stored.get("page_token").is_none(), "{stored}");
+    assert!(stored["expires_at"].is_string(), "{stored}");
+    let before = fake.requests().len();
+    let (ok, said) = check(dir.path(), envs);
+    assert!(ok, "{said}");
+    assert!(
+        fake.requests()[before..]
+            .iter()
+            .any(|r| r.path.contains(IG_USER) && r.bearer.as_deref() == Some(token.as_str()))
+    );
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = write(&elsewhere, "17841400000000999");
+    let connecting = Connecting::start(elsewhere.path(), "brand_instagram", envs, &page);
+    let (_, done) = connecting.approve(|r| fake.authorize(r)).await;
+    assert!(!done.success);
+    assert!(
+        done.stderr.contains(&format!(
+            "account `brand_instagram`: the Instagram account `17841400000000999` is not linked to any Page the person who signed in manages (they manage: {IG_USER} @{IG_USERNAME} through the Page \"Brand\"); put one of these ids in the account's `user:`"
+        )),
+        "{}",
+        done.stderr
+    );
+    assert!(!file.exists());
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use crier::connectors::http::{self, HttpOptions};
-use crier::connectors::linkedin::{LinkedinConnector, escape};
+use crier::connectors::linkedin::{API_VERSION, LinkedinConnector, escape};
 use crier::connectors::oauth::{TokenSet, UserToken};
 use crier::connectors::secret::Secret;
 use crier::connectors::{Connector, Lookup, OutgoingPost, SendError};
@@ -488,4 +488,80 @@ fn a_contest_on_a_members_account_is_refused_naming_it() {
         !said.iter().any(|d| d.contains("cannot read mentions")),
         "{said:?}"
     );
+}
+
+/// Commenters keep their URN as the stable id and are named where LinkedIn allows: a
+/// member by first and last name, an organization by its name; a member LinkedIn will not
+/// name (the app lacks the permission) is named by the URN. Each is asked once.
+#[tokio::test]
+async fn commenters_are_named_where_linkedin_allows_and_by_their_urn_where_not() {
+    let fake = FakeLinkedin::start(ACCESS, REFRESH);
+    fake.name_person("fan42", "Olena", "Kovalenko");
+    fake.name_organization("555", "Acme Supplies");
+    let connector = bare(&fake);
+    let sent = connector.post(&post("k1", "Who wins?")).await.unwrap();
+    let start = Utc::now().timestamp_millis() - 3_600_000;
+    for (n, actor) in [
+        "urn:li:person:fan42",
+        "urn:li:organization:555",
+        "urn:li:person:shy7",
+        "urn:li:person:fan42",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        fake.add_comment(
+            &sent.remote_id,
+            actor,
+            &format!("me {n}"),
+            start + n as i64 * 1000,
+        );
+    }
+    let page = connector.mentions(None).await.unwrap();
+    let authors: Vec<(&str, &str, Option<&str>)> = page
+        .mentions
+        .iter()
+        .map(|m| {
+            (
+                m.author.id.as_str(),
+                m.author.handle.as_str(),
+                m.author.display_name.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        authors,
+        [
+            (
+                "urn:li:person:fan42",
+                "Olena Kovalenko",
+                Some("Olena Kovalenko")
+            ),
+            (
+                "urn:li:organization:555",
+                "Acme Supplies",
+                Some("Acme Supplies")
+            ),
+            ("urn:li:person:shy7", "urn:li:person:shy7", None),
+            (
+                "urn:li:person:fan42",
+                "Olena Kovalenko",
+                Some("Olena Kovalenko")
+            ),
+        ]
+    );
+    let asked = fake.calls("GET", "(id:fan42)");
+    assert_eq!(asked.len(), 1, "asked once");
+    assert_eq!(asked[0].headers["linkedin-version"], API_VERSION);
+    assert_eq!(fake.calls("GET", "(id:shy7)").len(), 1);
+    assert_eq!(fake.calls("GET", "/organizations/555").len(), 1);
+
+    let again = connector
+        .fetch_post(&page.mentions[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.author.handle, "Olena Kovalenko");
+    assert_eq!(fake.calls("GET", "(id:fan42)").len(), 1);
+    assert_eq!(fake.calls("GET", "(id:shy7)").len(), 1);
 }

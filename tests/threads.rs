@@ -358,3 +358,83 @@ async fn replies_to_the_profiles_posts_are_read_page_by_page_after_the_cursor() 
     fake.remove_comment(&replies[3]);
     assert_eq!(connector.fetch_post(&replies[3]).await.unwrap(), None);
 }
+
+/// `crier accounts connect` for a Threads profile: Threads' own authorization page with its
+/// permissions; the code is exchanged (`POST /oauth/access_token`) and the short-lived token
+/// for a long-lived one (`th_exchange_token`), written with its expiry, owner-only; `crier
+/// accounts check` then passes with it. A person signed in as another profile is refused.
+#[tokio::test]
+async fn accounts_connect_signs_in_to_threads_and_writes_the_long_lived_token() {
+    use crate::support::connect::{Connecting, check};
+    use crate::support::fake_meta::{APP_ID, APP_SECRET};
+    use crier::connectors::meta::connect::THREADS_SCOPES;
+    let envs = &[("CRIER_TEST_META_SECRET", APP_SECRET)];
+    let fake = FakeMeta::start("THAA-unused");
+    let root = fake.threads_url().trim_end_matches("/v1.0").to_owned();
+    let page = format!("{root}/oauth/authorize?");
+    let write = |dir: &tempfile::TempDir, user: &str| {
+        let file = dir.path().join("threads.json");
+        std::fs::write(
+            dir.path().join("crier.yaml"),
+            format!(
+                "timezone: UTC\naccounts:\n  brand_threads: {{ network: threads, user: '{user}', token: 'file:{}', client_id: '{APP_ID}', client_secret: env:CRIER_TEST_META_SECRET, server: '{}' }}\n",
+                file.display(),
+                fake.threads_url()
+            ),
+        )
+        .unwrap();
+        file
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, THREADS_USER);
+    let connecting = Connecting::start(dir.path(), "brand_threads", envs, &page);
+    assert_eq!(connecting.query["scope"], THREADS_SCOPES.join(","));
+    assert_eq!(connecting.query["client_id"], APP_ID);
+    let (code, done) = connecting.approve(|r| fake.authorize(r)).await;
+    assert!(done.success, "{}", done.stderr);
+    let exchange = &fake.calls("POST", "/oauth/access_token")[0];
+    assert_eq!(exchange.path, "/oauth/access_token");
+    assert_eq!(exchange.params["grant_type"], "authorization_code");
+    assert_eq!(exchange.params["code"], code);
+    let long = &fake.calls("GET", "/access_token")[0];
+    assert_eq!(long.params["grant_type"], "th_exchange_token");
+    assert!(long.params["access_token"].starts_with("THAA-short-"));
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let token = stored["access_token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("THAA-long-"), "{stored}");
+    let until: chrono::DateTime<chrono::Utc> =
+        stored["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        until > chrono::Utc::now() + chrono::TimeDelta::days(59),
+        "{until}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let before = fake.requests().len();
+    let (ok, said) = check(dir.path(), envs);
+    assert!(ok, "{said}");
+    assert!(
+        fake.requests()[before..]
+            .iter()
+            .any(|r| r.bearer.as_deref() == Some(token.as_str()))
+    );
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = write(&elsewhere, "27100000000000999");
+    let connecting = Connecting::start(elsewhere.path(), "brand_threads", envs, &page);
+    let (_, done) = connecting.approve(|r| fake.authorize(r)).await;
+    assert!(!done.success);
+    assert!(
+        done.stderr.contains(&format!(
+            "account `brand_threads`: the person signed in as the Threads user `{THREADS_USER}`, but the account's `user:` is `27100000000000999`"
+        )),
+        "{}",
+        done.stderr
+    );
+    assert!(!file.exists());
+}

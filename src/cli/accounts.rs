@@ -87,8 +87,8 @@ pub(super) fn connect(path: &Path, account: &str, port: u16) -> Result<ExitCode,
             known.join(", ")
         ));
     };
-    let (authorization, file) = registry::authorization(account, config)?;
-    let title = authorization.endpoint.title;
+    let (authorizer, file) = registry::authorization(account, config)?;
+    let title = authorizer.title();
     let client =
         http::client(&plan.http).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     runtime()?.block_on(async {
@@ -104,7 +104,7 @@ pub(super) fn connect(path: &Path, account: &str, port: u16) -> Result<ExitCode,
         let state = oauth::random_state();
         outln!(
             "Open this address in a browser signed in as the account `{account}` posts as:\n\n  {}\n",
-            authorization.url(&redirect, &state, &pkce)
+            authorizer.url(&redirect, &state, &pkce)
         );
         outln!(
             "Waiting up to {} minutes for {title} to send the browser back to {redirect} ...",
@@ -120,18 +120,26 @@ pub(super) fn connect(path: &Path, account: &str, port: u16) -> Result<ExitCode,
                 "no redirect came back within {} minutes; run `crier accounts connect {account}` again",
                 CONNECT_WAIT.as_secs() / 60
             )
-        })??;
-        let tokens = authorization
-            .exchange(&client, &code, &redirect, &pkce)
-            .await?;
+        })?
+        .map_err(|reason| {
+            format!(
+                "account `{account}`: {reason}; run `crier accounts connect {account}` again and allow what crier asks for"
+            )
+        })?;
+        let granted = authorizer.grant(&client, &code, &redirect, &pkce).await?;
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create `{}` for the tokens: {e}", dir.display()))?;
         }
-        oauth::write_tokens(&file, &tokens)
+        granted
+            .write(&file)
             .map_err(|e| format!("cannot write the tokens to `{}`: {e}", file.display()))?;
         outln!(
-            "account `{account}`: tokens written to `{}` (readable by its owner only); crier renews them from now on",
+            "account `{account}`{}: tokens written to `{}` (readable by its owner only); crier renews them from now on",
+            granted
+                .connected()
+                .map(|what| format!(" ({what})"))
+                .unwrap_or_default(),
             file.display()
         );
         Ok(ExitCode::SUCCESS)

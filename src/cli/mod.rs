@@ -402,9 +402,10 @@ enum AccountsCommand {
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
     },
-    /// Authorize crier for ACCOUNT through its network's OAuth page (authorization code with
-    /// PKCE, redirected to this machine) and write the tokens to the account's `file:`
-    /// secret, readable by its owner only. For networks whose tokens crier renews (X).
+    /// Authorize crier for ACCOUNT through its network's OAuth page (redirected to this
+    /// machine) and write the tokens to the account's `file:` secret, readable by its owner
+    /// only. For networks whose tokens crier renews (X, LinkedIn, YouTube, Facebook,
+    /// Instagram, Threads).
     Connect {
         /// The account from crier.yaml.
         account: String,

@@ -23,6 +23,16 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 /// The longest part of a response body quoted in an error.
 const MAX_MESSAGE_CHARS: usize = 300;
 
+/// `server` with `segments` appended to its path (each one percent-encoded as a segment).
+pub fn with_path(server: &reqwest::Url, segments: &[&str]) -> reqwest::Url {
+    let mut url = server.clone();
+    url.path_segments_mut()
+        .expect("an http(s) URL has path segments")
+        .pop_if_empty()
+        .extend(segments);
+    url
+}
+
 /// Builds the client every connector shares (clone it: clones share one connection pool).
 pub fn client(options: &HttpOptions) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()

@@ -53,32 +53,69 @@ impl fmt::Debug for TokenSet {
     }
 }
 
+/// A token file's JSON shape (`TokenSet` here, Meta's `LongLived`), read by
+/// [`parse_token_file`].
+pub trait TokenFile: serde::de::DeserializeOwned {
+    /// The file's fields, for the message when it does not read.
+    const FIELDS: &'static str;
+    /// A secret holding only the access token.
+    fn bare(access_token: String) -> Self;
+    fn access_token(&self) -> &str;
+    /// `expires_at`, and the `expires_in` (seconds) that may stand for it.
+    fn expiry(&mut self) -> (&mut Option<DateTime<Utc>>, Option<i64>);
+}
+
+/// Reads a secret's value: the JSON token file, or a bare access token. `issued` is when a
+/// relative `expires_in` counts from (the file's modification time).
+pub fn parse_token_file<T: TokenFile>(
+    value: &str,
+    issued: Option<DateTime<Utc>>,
+) -> Result<T, String> {
+    let value = value.trim();
+    if !value.starts_with('{') {
+        return Ok(T::bare(value.to_owned()));
+    }
+    let mut set: T = serde_json::from_str(value)
+        .map_err(|err| format!("it is not a token set (JSON with {}): {err}", T::FIELDS))?;
+    if set.access_token().trim().is_empty() {
+        return Err("its `access_token` is empty".into());
+    }
+    let (expires_at, expires_in) = set.expiry();
+    if expires_at.is_none()
+        && let (Some(seconds), Some(issued)) = (expires_in, issued)
+    {
+        *expires_at = Some(issued + TimeDelta::seconds(seconds));
+    }
+    Ok(set)
+}
+
+impl TokenFile for TokenSet {
+    const FIELDS: &'static str = "`access_token`, `refresh_token`, `expires_at`";
+
+    fn bare(access_token: String) -> TokenSet {
+        TokenSet {
+            access_token,
+            refresh_token: None,
+            expires_at: None,
+            expires_in: None,
+            scope: None,
+        }
+    }
+
+    fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    fn expiry(&mut self) -> (&mut Option<DateTime<Utc>>, Option<i64>) {
+        (&mut self.expires_at, self.expires_in)
+    }
+}
+
 impl TokenSet {
     /// Reads a secret's value: the JSON token set, or a bare access token. `issued` is when
     /// a relative `expires_in` counts from (the file's modification time).
     pub fn parse(value: &str, issued: Option<DateTime<Utc>>) -> Result<TokenSet, String> {
-        let value = value.trim();
-        if !value.starts_with('{') {
-            return Ok(TokenSet {
-                access_token: value.to_owned(),
-                refresh_token: None,
-                expires_at: None,
-                expires_in: None,
-                scope: None,
-            });
-        }
-        let mut set: TokenSet = serde_json::from_str(value).map_err(|err| {
-            format!("it is not a token set (JSON with `access_token`, `refresh_token`, `expires_at`): {err}")
-        })?;
-        if set.access_token.trim().is_empty() {
-            return Err("its `access_token` is empty".into());
-        }
-        if set.expires_at.is_none()
-            && let (Some(seconds), Some(issued)) = (set.expires_in, issued)
-        {
-            set.expires_at = Some(issued + TimeDelta::seconds(seconds));
-        }
-        Ok(set)
+        parse_token_file(value, issued)
     }
 
     /// Whether it is time to refresh (it expires within `REFRESH_MARGIN`).
@@ -481,7 +518,7 @@ pub async fn wait_for_code(
         let query: std::collections::HashMap<String, String> =
             url.query_pairs().into_owned().collect();
         let outcome = if query.get("state").map(String::as_str) != Some(state) {
-            Err("the redirect's `state` does not match this request; start `crier accounts connect` again".to_owned())
+            Err("the redirect's `state` does not match this request".to_owned())
         } else if let Some(error) = query.get("error") {
             Err(format!(
                 "{title} did not authorize crier: {error}{}",
@@ -510,7 +547,8 @@ pub async fn wait_for_code(
     Err("no redirect with an authorization code arrived".into())
 }
 
-fn modified(path: &Path) -> Option<DateTime<Utc>> {
+/// When the secret file `path` was last written: where a relative `expires_in` counts from.
+pub(crate) fn modified(path: &Path) -> Option<DateTime<Utc>> {
     let modified = std::fs::metadata(path).ok()?.modified().ok()?;
     Some(DateTime::<Utc>::from(modified))
 }

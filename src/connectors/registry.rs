@@ -275,12 +275,84 @@ pub fn parse_http_url(
     }
 }
 
+/// How a network authorizes crier for `crier accounts connect`.
+#[derive(Debug, Clone)]
+pub enum Authorizer {
+    /// OAuth 2.0's authorization code with PKCE, exchanged for a token set (X, LinkedIn,
+    /// YouTube).
+    OAuth(super::oauth::Authorization),
+    /// Meta's sign-in, made into a long-lived token file (Facebook, Instagram, Threads).
+    Meta(super::meta::connect::MetaLogin),
+}
+
+/// What `Authorizer::grant` made of the code: the secret file's contents, and what it
+/// connected, when there is more to say than the account.
+pub enum Granted {
+    Tokens(super::oauth::TokenSet),
+    Meta(super::meta::token::LongLived, String),
+}
+
+impl Granted {
+    /// Writes the tokens to `path`, whole and owner-only.
+    pub fn write(&self, path: &std::path::Path) -> std::io::Result<()> {
+        match self {
+            Granted::Tokens(tokens) => super::oauth::write_tokens(path, tokens),
+            Granted::Meta(token, _) => super::oauth::write_secret_json(path, token),
+        }
+    }
+
+    pub fn connected(&self) -> Option<&str> {
+        match self {
+            Granted::Tokens(_) => None,
+            Granted::Meta(_, what) => Some(what),
+        }
+    }
+}
+
+impl Authorizer {
+    /// The network as messages name it.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Authorizer::OAuth(authorization) => authorization.endpoint.title,
+            Authorizer::Meta(login) => login.title(),
+        }
+    }
+
+    /// The address the person opens.
+    pub fn url(&self, redirect: &str, state: &str, pkce: &super::oauth::Pkce) -> Url {
+        match self {
+            Authorizer::OAuth(authorization) => authorization.url(redirect, state, pkce),
+            Authorizer::Meta(login) => login.url(redirect, state),
+        }
+    }
+
+    /// The authorization `code` made into the tokens to write.
+    pub async fn grant(
+        &self,
+        client: &reqwest::Client,
+        code: &str,
+        redirect: &str,
+        pkce: &super::oauth::Pkce,
+    ) -> Result<Granted, String> {
+        match self {
+            Authorizer::OAuth(authorization) => authorization
+                .exchange(client, code, redirect, pkce)
+                .await
+                .map(Granted::Tokens),
+            Authorizer::Meta(login) => login
+                .connect(client, code, redirect)
+                .await
+                .map(|(token, what)| Granted::Meta(token, what)),
+        }
+    }
+}
+
 /// What `crier accounts connect` needs for `account`: how its network authorizes crier, and
 /// the `file:` its tokens are written to. Only networks whose tokens crier renews have one.
 pub fn authorization(
     name: &str,
     account: &Account,
-) -> Result<(super::oauth::Authorization, std::path::PathBuf), String> {
+) -> Result<(Authorizer, std::path::PathBuf), String> {
     let config = &account.config;
     let network = account.network;
     let file = || {
@@ -317,7 +389,7 @@ pub fn authorization(
                 None => Url::parse(super::x::DEFAULT_SERVER).expect("the default server is a URL"),
             };
             Ok((
-                XConnector::authorization(&server, &client_id, secret),
+                Authorizer::OAuth(XConnector::authorization(&server, &client_id, secret)),
                 file()?,
             ))
         }
@@ -346,7 +418,7 @@ pub fn authorization(
                 }
             };
             Ok((
-                YoutubeConnector::authorization(&server, &client_id, secret),
+                Authorizer::OAuth(YoutubeConnector::authorization(&server, &client_id, secret)),
                 file()?,
             ))
         }
@@ -383,14 +455,62 @@ pub fn authorization(
                     .expect("the default server is a URL"),
             };
             Ok((
-                super::linkedin::LinkedinConnector::authorization(
+                Authorizer::OAuth(super::linkedin::LinkedinConnector::authorization(
                     &server, &author, &client_id, secret,
-                ),
+                )),
                 file()?,
             ))
         }
+        Network::Facebook | Network::Instagram | Network::Threads => {
+            let title = network.profile().title;
+            let client_id = config
+                .client_id
+                .as_ref()
+                .map(|c| c.value.trim().to_owned())
+                .filter(|c| !c.is_empty());
+            let secret = config
+                .client_secret
+                .as_ref()
+                .map(|reference| secret::resolve(name, "client_secret", &reference.value));
+            let (Some(client_id), Some(secret)) = (client_id, secret) else {
+                return Err(format!(
+                    "account `{name}`: {title} signs crier in only as a Meta app: add the app's `client_id` (its App ID) and `client_secret` (its App Secret) to the account"
+                ));
+            };
+            let secret = secret.map_err(|e| e.to_string())?;
+            let id = match network {
+                Network::Facebook => config.page.as_ref(),
+                _ => config.user.as_ref(),
+            }
+            .map(|v| v.value.trim().to_owned())
+            .unwrap_or_default();
+            let (server, default_server) = match &config.server {
+                Some(server) => (
+                    parse_http_url(name, "server", &server.value).map_err(|e| e.to_string())?,
+                    false,
+                ),
+                None => (
+                    Url::parse(match network {
+                        Network::Threads => super::meta::THREADS_SERVER,
+                        _ => super::meta::INSTAGRAM_SERVER,
+                    })
+                    .expect("the default server is a URL"),
+                    true,
+                ),
+            };
+            let login = super::meta::connect::MetaLogin::new(
+                name,
+                network,
+                server,
+                default_server,
+                &id,
+                client_id,
+                secret,
+            )?;
+            Ok((Authorizer::Meta(login), file()?))
+        }
         other => Err(format!(
-            "account `{name}`: crier authorizes itself only on networks whose tokens it renews (x, linkedin, youtube); a `{}` account takes a token made as the README's section on {} says",
+            "account `{name}`: crier authorizes itself only on networks whose tokens it renews (x, linkedin, youtube) and on Meta's (facebook, instagram, threads); a `{}` account takes a token made as the README's section on {} says",
             other.name(),
             other.profile().title
         )),

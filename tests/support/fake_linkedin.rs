@@ -3,7 +3,9 @@
 //! `POST /rest/posts` answers 201 with the post's URN in `x-restli-id` and no body;
 //! `POST /rest/images?action=initializeUpload` names an upload URL (`PUT /upload/<n>`) and an
 //! image URN; comments under `/rest/socialActions/{urn}/comments`; `GET /rest/posts?q=author`;
-//! `GET /rest/socialActions/{urn}`; `GET /rest/networkSizes/{urn}`; `DELETE
+//! `GET /rest/socialActions/{urn}`; `GET /rest/networkSizes/{urn}`; names through `GET
+//! /rest/people/(id:{id})` (403 for a member the app may not read) and `GET
+//! /rest/organizations/{id}`; `DELETE
 //! /rest/posts/{urn}`; comments read page by page (`start`, `count`, `paging.total`); tokens
 //! granted for an authorization code and renewed at `POST /oauth/v2/accessToken` (client id
 //! and secret in the form). URNs in paths come percent-encoded. Refusals are
@@ -70,6 +72,11 @@ struct Inner {
     images: Vec<String>,
     next: u64,
     addr: String,
+    /// Members whose names the app may read (`GET /rest/people/(id:…)`), by id; any other
+    /// member's lookup is refused with 403, as without the permission.
+    people: BTreeMap<String, (String, String)>,
+    /// Organizations' names (`GET /rest/organizations/{id}`), by id.
+    organizations: BTreeMap<String, String>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -93,6 +100,8 @@ impl FakeLinkedin {
             images: Vec::new(),
             next: 7_100_000_000_000_000_000,
             addr: String::new(),
+            people: BTreeMap::new(),
+            organizations: BTreeMap::new(),
         }));
         let state = inner.clone();
         let server = ChatServer::start("fake-linkedin", move || {
@@ -146,6 +155,18 @@ impl FakeLinkedin {
         let code = format!("AQT-code-{}", inner.codes.len() + 1);
         inner.codes.push((code.clone(), redirect.into()));
         code
+    }
+
+    /// The member `urn:li:person:{id}` is named `first last` to the app.
+    pub fn name_person(&self, id: &str, first: &str, last: &str) {
+        self.lock()
+            .people
+            .insert(id.into(), (first.into(), last.into()));
+    }
+
+    /// The organization `urn:li:organization:{id}` is named `name`.
+    pub fn name_organization(&self, id: &str, name: &str) {
+        self.lock().organizations.insert(id.into(), name.into());
     }
 
     /// A comment by `actor` on the post `urn` at `time` (Unix milliseconds); its URN.
@@ -454,6 +475,25 @@ fn api(
             None => error(StatusCode::NOT_FOUND, "Not Found", 404),
         },
         ("GET", ["networkSizes", urn]) if *urn == ORG => axum::Json(json!({ "firstDegreeSize": FOLLOWERS })).into_response(),
+        ("GET", ["people", key]) => {
+            let id = key.strip_prefix("(id:").and_then(|k| k.strip_suffix(')'));
+            match id.and_then(|id| inner.people.get(id)) {
+                Some((first, last)) => axum::Json(json!({
+                    "id": id, "localizedFirstName": first, "localizedLastName": last,
+                    "vanityName": format!("{}-{}", first.to_lowercase(), last.to_lowercase()),
+                }))
+                .into_response(),
+                None => error(
+                    StatusCode::FORBIDDEN,
+                    "Not enough permissions to access: partnerApiPeople.GET.20241101",
+                    100,
+                ),
+            }
+        }
+        ("GET", ["organizations", id]) => match inner.organizations.get(*id) {
+            Some(name) => axum::Json(json!({ "id": id.parse::<u64>().unwrap_or(0), "localizedName": name, "vanityName": name.to_lowercase().replace(' ', "-") })).into_response(),
+            None => error(StatusCode::NOT_FOUND, "Not Found", 404),
+        },
         _ => error(StatusCode::NOT_FOUND, "Not Found", 404),
     }
 }

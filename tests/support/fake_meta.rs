@@ -38,6 +38,10 @@ pub const IG_FOLLOWERS: u64 = 8_800;
 pub const APP_ID: &str = "1234567890123456";
 pub const APP_SECRET: &str = "meta-app-secret";
 pub const THREADS_FOLLOWERS: u64 = 640;
+/// A second Page the signed-in person manages, with no Instagram account linked.
+pub const OTHER_PAGE_ID: &str = "104000000000002";
+/// The Instagram professional account's username.
+pub const IG_USERNAME: &str = "brand";
 
 /// A way to misbehave, for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +124,11 @@ struct Inner {
     /// Facebook photos uploaded unpublished, to attach to a feed post.
     media_photos: Vec<String>,
     next_id: u64,
+    /// Authorization codes handed to a browser: the code, the redirect it was made for, and
+    /// whether it was spent.
+    codes: Vec<(String, String, bool)>,
+    /// What `debug_token` says of a token: its type and `expires_at` (0: never).
+    token_info: BTreeMap<String, (&'static str, i64)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -143,6 +152,8 @@ impl FakeMeta {
             media_photos: Vec::new(),
             threads_used: 0,
             next_id: 17_900_000_000_000_000,
+            codes: Vec::new(),
+            token_info: BTreeMap::new(),
         }));
         let state = inner.clone();
         let server = ChatServer::start("fake-meta", move || {
@@ -205,6 +216,23 @@ impl FakeMeta {
             shares: 0,
         });
         id
+    }
+
+    /// The person signs in and allows crier (Facebook Login or Threads): the code the
+    /// authorization page sends the browser back to `redirect` with.
+    pub fn authorize(&self, redirect: &str) -> String {
+        let mut inner = self.lock();
+        let code = format!("meta-code-{}", next_id(&mut inner));
+        inner.codes.push((code.clone(), redirect.into(), false));
+        code
+    }
+
+    /// What `debug_token` says of `token`: `kind` (`USER`, `PAGE`) and when it expires (0:
+    /// never). A valid token not set here is a Page token that never expires.
+    pub fn set_token_info(&self, token: &str, kind: &'static str, expires_at: i64) {
+        self.lock()
+            .token_info
+            .insert(token.into(), (kind, expires_at));
     }
 
     /// `token` no longer works: it expired or its person revoked crier's access.
@@ -349,6 +377,9 @@ async fn handle(
             params: params.clone(),
             bearer: bearer.clone(),
         });
+        if let Some(answer) = login(&mut inner, &path, &params, bearer.as_deref()) {
+            return answer;
+        }
         if let Some(answer) = renewal(&mut inner, &path, &params, bearer.as_deref()) {
             return answer;
         }
@@ -432,6 +463,142 @@ async fn handle(
 /// `grant_type=fb_exchange_token` (the app's id and secret, and the token to exchange), `GET
 /// /refresh_access_token` with `grant_type=th_refresh_token` (Threads), and a Page's token
 /// (`GET /{page}?fields=access_token` with a user token); `None` for any other request.
+fn valid_token(inner: &Inner, token: &str) -> bool {
+    (token == inner.token || inner.renewed.iter().any(|r| r == token))
+        && !inner.revoked.iter().any(|r| r == token)
+}
+
+/// Spends `code` if it was made for `redirect` and not spent yet.
+fn spend_code(inner: &mut Inner, code: &str, redirect: &str) -> bool {
+    match inner
+        .codes
+        .iter_mut()
+        .find(|(c, r, spent)| c == code && r == redirect && !spent)
+    {
+        Some(found) => {
+            found.2 = true;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Signing in: Facebook Login's code exchange and the person's Pages, Threads' code and
+/// long-lived exchanges, and `debug_token`.
+fn login(
+    inner: &mut Inner,
+    path: &str,
+    params: &BTreeMap<String, String>,
+    bearer: Option<&str>,
+) -> Option<Response> {
+    let app = |params: &BTreeMap<String, String>, id: bool| {
+        (!id || params.get("client_id").map(String::as_str) == Some(APP_ID))
+            && params.get("client_secret").map(String::as_str) == Some(APP_SECRET)
+    };
+    let bad_code = || graph_error(400, 100, Some(36007), "Invalid verification code format.");
+    let bad_secret = || graph_error(400, 1, None, "Error validating client secret.");
+    let issue = |inner: &mut Inner, prefix: &str| {
+        let token = format!("{prefix}-{}", next_id(inner));
+        inner.renewed.push(token.clone());
+        token
+    };
+    let grant = params.get("grant_type").map(String::as_str);
+    match (path, grant) {
+        ("/v21.0/oauth/access_token", None) if params.contains_key("code") => {
+            if !app(params, true) {
+                return Some(bad_secret());
+            }
+            let redirect = params.get("redirect_uri").cloned().unwrap_or_default();
+            if !spend_code(inner, &params["code"], &redirect) {
+                return Some(bad_code());
+            }
+            let token = issue(inner, "EAAG-short");
+            Some(
+                axum::Json(
+                    json!({ "access_token": token, "token_type": "bearer", "expires_in": 5_108 }),
+                )
+                .into_response(),
+            )
+        }
+        ("/v21.0/me/accounts", _) => {
+            if !bearer.is_some_and(|b| valid_token(inner, b)) {
+                return Some(graph_error(400, 190, None, "Invalid OAuth access token."));
+            }
+            let brand = issue(inner, "EAAG-page");
+            let outlet = issue(inner, "EAAG-page");
+            Some(
+                axum::Json(json!({
+                    "data": [
+                        { "id": PAGE_ID, "name": "Brand", "access_token": brand, "category": "Brand",
+                          "instagram_business_account": { "id": IG_USER, "username": IG_USERNAME } },
+                        { "id": OTHER_PAGE_ID, "name": "Brand Outlet", "access_token": outlet, "category": "Shopping" },
+                    ],
+                    "paging": { "cursors": { "before": "QVFIb", "after": "QVFIa" } }
+                }))
+                .into_response(),
+            )
+        }
+        ("/oauth/access_token", Some("authorization_code")) => {
+            if !app(params, true) {
+                return Some(bad_secret());
+            }
+            let redirect = params.get("redirect_uri").cloned().unwrap_or_default();
+            if !spend_code(
+                inner,
+                params.get("code").map_or("", String::as_str),
+                &redirect,
+            ) {
+                return Some(graph_error(400, 100, None, "Invalid authorization code"));
+            }
+            let token = issue(inner, "THAA-short");
+            let user: u64 = THREADS_USER.parse().unwrap();
+            Some(axum::Json(json!({ "access_token": token, "user_id": user })).into_response())
+        }
+        ("/access_token", Some("th_exchange_token")) => {
+            if !app(params, false) {
+                return Some(bad_secret());
+            }
+            let short = params.get("access_token").cloned().unwrap_or_default();
+            if !valid_token(inner, &short) {
+                return Some(graph_error(400, 190, None, "Invalid OAuth access token."));
+            }
+            let token = issue(inner, "THAA-long");
+            Some(
+                axum::Json(json!({ "access_token": token, "token_type": "bearer", "expires_in": 5_183_944 }))
+                    .into_response(),
+            )
+        }
+        ("/v21.0/debug_token", _) => {
+            if bearer != Some(format!("{APP_ID}|{APP_SECRET}").as_str()) {
+                return Some(graph_error(
+                    400,
+                    190,
+                    None,
+                    "Invalid OAuth access token signature.",
+                ));
+            }
+            let input = params.get("input_token").cloned().unwrap_or_default();
+            if !valid_token(inner, &input) {
+                return Some(
+                    axum::Json(json!({ "data": { "is_valid": false, "error": { "code": 190, "message": "Error validating access token: Session has expired" } } }))
+                        .into_response(),
+                );
+            }
+            let (kind, expires_at) = inner.token_info.get(&input).copied().unwrap_or(("PAGE", 0));
+            let data_access = Utc::now().timestamp() + 90 * 86_400;
+            Some(
+                axum::Json(json!({ "data": {
+                    "app_id": APP_ID, "type": kind, "application": "crier", "is_valid": true,
+                    "expires_at": expires_at, "data_access_expires_at": data_access,
+                    "scopes": ["pages_manage_posts", "pages_show_list"], "user_id": FAN_ID
+                } }))
+                .into_response(),
+            )
+        }
+        _ => None,
+    }
+}
+
 fn renewal(
     inner: &mut Inner,
     path: &str,

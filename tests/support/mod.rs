@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod chat_server;
+pub mod connect;
 pub mod crisis;
 pub mod fake_bluesky;
 pub mod fake_discord;

@@ -19,15 +19,24 @@
 //! `GET /posts?q=author`, counts through `GET /socialActions/{post}` and an organization's
 //! followers through `GET /networkSizes/{organization}`, an organization's posts' comments
 //! through `GET /socialActions/{post}/comments` (one again through `…/comments/{id}`;
-//! LinkedIn lets only approved partners read a member's). Tokens with a refresh token are
+//! LinkedIn lets only approved partners read a member's). A commenter is named by their URN,
+//! the stable id, and read by their name where LinkedIn allows: a member's first and last
+//! name through `GET /people/(id:{id})`, an organization's through `GET
+//! /organizations/{id}` (the versioned API has no `actor~` decoration); where LinkedIn
+//! refuses (the app lacks the permission), the URN stands for the name. Tokens with a refresh token are
 //! renewed at `/oauth/v2/accessToken` (LinkedIn gives refresh tokens to approved apps only);
 //! `crier accounts connect` gets them at `/oauth/v2/authorization`.
+//!
+//! Comments and their authors' names are read in `comments.rs`, counts in `metrics.rs`.
 //!
 //! Exactly once: the Posts API takes no idempotency key; after an unknown outcome `lookup`
 //! reads the author's recent posts for the same text since the first attempt.
 //!
 //! Rate limits: a 429 waits as `Retry-After` says, or an hour: LinkedIn's limits are per day
 //! and reset at midnight UTC, which the message says.
+
+mod comments;
+mod metrics;
 
 use std::path::Path;
 
@@ -41,8 +50,7 @@ use super::http::{self, Reply};
 use super::oauth::{Authorization, ClientAuth, TokenEndpoint, UserToken};
 use super::registry::{AccountSetup, ConnectorError};
 use super::{
-    Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
-    PostMetrics, SendError,
+    Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost, SendError,
 };
 use crate::network::Network;
 
@@ -75,12 +83,6 @@ const MAX_IMAGES: usize = Network::Linkedin
 const LOOKUP_WINDOW: TimeDelta = TimeDelta::hours(6);
 const CLOCK_SLACK: TimeDelta = TimeDelta::minutes(2);
 const RECENT: u32 = 20;
-/// The recent posts whose comments are read.
-const COMMENTED_POSTS: usize = 10;
-/// Comments asked for per page.
-const COMMENTS_PAGE: u64 = 50;
-/// The most pages of one post's comments read in one call.
-const MAX_COMMENT_PAGES: usize = 10;
 
 #[derive(Debug)]
 pub struct LinkedinConnector {
@@ -90,6 +92,8 @@ pub struct LinkedinConnector {
     /// `urn:li:organization:…` or `urn:li:person:…`.
     author: String,
     client: reqwest::Client,
+    /// Commenters' names by URN: `None` where LinkedIn would not say.
+    names: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,83 +124,6 @@ struct PostRecord {
     created_at: Option<i64>,
 }
 
-/// A comment under a post (`GET /rest/socialActions/{post}/comments`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Comment {
-    #[serde(default)]
-    actor: String,
-    #[serde(default)]
-    comment_urn: Option<String>,
-    #[serde(default, rename = "$URN")]
-    urn: Option<String>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    message: Option<CommentText>,
-    #[serde(default)]
-    created: Option<Stamp>,
-    #[serde(default)]
-    parent_comment: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CommentText {
-    #[serde(default)]
-    text: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Stamp {
-    #[serde(default)]
-    time: i64,
-}
-
-/// A page of a Rest.li collection with its offset paging.
-#[derive(Debug, Deserialize)]
-struct Paged<T> {
-    #[serde(default = "Vec::new")]
-    elements: Vec<T>,
-    #[serde(default)]
-    paging: Option<Paging>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Paging {
-    #[serde(default)]
-    total: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SocialActions {
-    #[serde(default)]
-    likes_summary: LikesSummary,
-    #[serde(default)]
-    comments_summary: CommentsSummary,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LikesSummary {
-    #[serde(default)]
-    total_likes: u64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CommentsSummary {
-    #[serde(default)]
-    aggregated_total_comments: u64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NetworkSize {
-    #[serde(default)]
-    first_degree_size: u64,
-}
-
 impl LinkedinConnector {
     pub fn new(
         account: impl Into<String>,
@@ -211,6 +138,7 @@ impl LinkedinConnector {
             token,
             author: author.into(),
             client,
+            names: std::sync::Mutex::default(),
         }
     }
 
@@ -226,7 +154,7 @@ impl LinkedinConnector {
         let authorize_url = if server.as_str().trim_end_matches('/') == DEFAULT_SERVER {
             Url::parse(AUTHORIZE_URL).expect("LinkedIn's authorization page is a URL")
         } else {
-            endpoint(server, &["oauth", "v2", "authorization"])
+            http::with_path(server, &["oauth", "v2", "authorization"])
         };
         Authorization {
             authorize_url,
@@ -249,7 +177,7 @@ impl LinkedinConnector {
         let url = if server.as_str().trim_end_matches('/') == DEFAULT_SERVER {
             Url::parse(TOKEN_URL).expect("LinkedIn's token endpoint is a URL")
         } else {
-            endpoint(server, &["oauth", "v2", "accessToken"])
+            http::with_path(server, &["oauth", "v2", "accessToken"])
         };
         TokenEndpoint {
             url,
@@ -343,6 +271,17 @@ impl LinkedinConnector {
         action: &str,
     ) -> Result<Reply, SendError> {
         let url = rest_url(&self.server, path)?;
+        self.call_url(method, url, query, body, action).await
+    }
+
+    async fn call_url(
+        &self,
+        method: Method,
+        url: Url,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        action: &str,
+    ) -> Result<Reply, SendError> {
         let reply = self
             .send(|_| {
                 let request = self
@@ -420,15 +359,6 @@ impl LinkedinConnector {
             })?;
         Ok(page.elements)
     }
-}
-
-fn endpoint(server: &Url, segments: &[&str]) -> Url {
-    let mut url = server.clone();
-    url.path_segments_mut()
-        .expect("an http(s) URL has path segments")
-        .pop_if_empty()
-        .extend(segments);
-    url
 }
 
 /// `{server}/rest/{path}` with URNs encoded as Rest.li wants them in a path
@@ -692,189 +622,23 @@ impl Connector for LinkedinConnector {
         }
     }
 
-    /// Likes and comments of `posts`; an organization's followers.
     /// The comments on the author's recent posts after `cursor` (the newest comment time
     /// read, Unix milliseconds), oldest first, the author's own left out: each post's
     /// comments read page by page (`start`, `count`). An organization's token needs
     /// `r_organization_social`; LinkedIn lets only approved partners read a member's.
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
-        if self.author.starts_with("urn:li:person:") {
-            return Err(SendError::Permanent {
-                reason: format!(
-                    "LinkedIn lets only approved partners read the comments on a member's posts (r_member_social); account `{}` posts as a member",
-                    self.account
-                ),
-            });
-        }
-        let after = cursor
-            .map(|cursor| {
-                cursor
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| SendError::Permanent {
-                        reason: format!("`{cursor}` is not a LinkedIn comments cursor"),
-                    })
-            })
-            .transpose()?;
-        let mut mentions = Vec::new();
-        let mut newest = after;
-        for post in self.recent().await?.into_iter().take(COMMENTED_POSTS) {
-            let mut start = 0u64;
-            for _ in 0..MAX_COMMENT_PAGES {
-                let reply = self
-                    .call(
-                        Method::GET,
-                        &["socialActions", &post.id, "comments"],
-                        &[
-                            ("start", start.to_string()),
-                            ("count", COMMENTS_PAGE.to_string()),
-                        ],
-                        None,
-                        "reading comments",
-                    )
-                    .await?;
-                let page: Paged<Comment> =
-                    serde_json::from_str(&reply.body).map_err(|_| SendError::Transient {
-                        reason: "LinkedIn answered the comments with something crier cannot read"
-                            .into(),
-                    })?;
-                let read = page.elements.len() as u64;
-                for comment in page.elements {
-                    let at = comment.created.as_ref().map_or(0, |c| c.time);
-                    newest = Some(newest.map_or(at, |n| n.max(at)));
-                    if comment.actor == self.author || after.is_some_and(|a| at <= a) {
-                        continue;
-                    }
-                    let Some(id) =
-                        comment
-                            .comment_urn
-                            .clone()
-                            .or(comment.urn.clone())
-                            .or_else(|| {
-                                comment
-                                    .id
-                                    .as_ref()
-                                    .map(|id| format!("urn:li:comment:({},{id})", post.id))
-                            })
-                    else {
-                        continue;
-                    };
-                    mentions.push(Mention {
-                        id,
-                        author: Author {
-                            id: comment.actor.clone(),
-                            // Names need a permission LinkedIn rarely grants: the URN stands.
-                            handle: comment.actor.clone(),
-                            ..Author::default()
-                        },
-                        text: comment.message.map(|m| m.text).unwrap_or_default(),
-                        created_at: DateTime::from_timestamp_millis(at).unwrap_or_default(),
-                        in_reply_to: Some(comment.parent_comment.unwrap_or(post.id.clone())),
-                        url: Some(post_url(&post.id)),
-                        edited_at: None,
-                    });
-                }
-                start += read;
-                let total = page.paging.and_then(|p| p.total).unwrap_or(0);
-                if read == 0 || start >= total {
-                    break;
-                }
-            }
-        }
-        mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(MentionPage {
-            mentions,
-            cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
-        })
+        self.read_comments(cursor).await
     }
 
     /// A comment read earlier as a mention (`urn:li:comment:({post},{id})`), as it is now
     /// (`GET /socialActions/{post}/comments/{id}`); `None` once deleted.
     async fn fetch_post(&self, id: &str) -> Result<Option<Mention>, SendError> {
-        let Some((post, number)) = id
-            .strip_prefix("urn:li:comment:(")
-            .and_then(|rest| rest.strip_suffix(')'))
-            .and_then(|rest| rest.rsplit_once(','))
-        else {
-            return Err(SendError::Permanent {
-                reason: format!("`{id}` is not a LinkedIn comment"),
-            });
-        };
-        let reply = match self
-            .call(
-                Method::GET,
-                &["socialActions", post, "comments", number],
-                &[],
-                None,
-                "reading a comment again",
-            )
-            .await
-        {
-            Ok(reply) => reply,
-            Err(SendError::Permanent { reason }) if reason.contains("404") => return Ok(None),
-            Err(err) => return Err(err),
-        };
-        let comment: Comment =
-            serde_json::from_str(&reply.body).map_err(|_| SendError::Transient {
-                reason: "LinkedIn answered the comment with something crier cannot read".into(),
-            })?;
-        let at = comment.created.as_ref().map_or(0, |c| c.time);
-        Ok(Some(Mention {
-            id: id.to_owned(),
-            author: Author {
-                id: comment.actor.clone(),
-                handle: comment.actor.clone(),
-                ..Author::default()
-            },
-            text: comment.message.map(|m| m.text).unwrap_or_default(),
-            created_at: DateTime::from_timestamp_millis(at).unwrap_or_default(),
-            in_reply_to: Some(comment.parent_comment.unwrap_or(post.to_owned())),
-            url: Some(post_url(post)),
-            edited_at: None,
-        }))
+        self.read_comment_again(id).await
     }
 
+    /// Likes and comments of `posts`; an organization's followers.
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
-        let followers = if self.author.starts_with("urn:li:organization:") {
-            let reply = self
-                .call(
-                    Method::GET,
-                    &["networkSizes", &self.author],
-                    &[("edgeType", "COMPANY_FOLLOWED_BY_MEMBER".into())],
-                    None,
-                    "reading the followers",
-                )
-                .await?;
-            serde_json::from_str::<NetworkSize>(&reply.body)
-                .ok()
-                .map(|n| n.first_degree_size)
-        } else {
-            None
-        };
-        let mut metrics = Vec::new();
-        for id in posts {
-            let reply = self
-                .call(
-                    Method::GET,
-                    &["socialActions", id],
-                    &[],
-                    None,
-                    "reading the post's counts",
-                )
-                .await?;
-            let actions: SocialActions = serde_json::from_str(&reply.body).unwrap_or_default();
-            metrics.push(PostMetrics {
-                remote_id: id.clone(),
-                likes: actions.likes_summary.total_likes,
-                reposts: 0,
-                replies: actions.comments_summary.aggregated_total_comments,
-                views: None,
-            });
-        }
-        Ok(MetricsSnapshot {
-            followers,
-            posts: metrics,
-        })
+        self.read_metrics(posts).await
     }
 }
 

@@ -111,12 +111,7 @@ impl Graph {
     }
 
     fn url(&self, path: &[&str]) -> Url {
-        let mut url = self.server.clone();
-        url.path_segments_mut()
-            .expect("an http(s) URL has path segments")
-            .pop_if_empty()
-            .extend(path);
-        url
+        http::with_path(&self.server, path)
     }
 
     /// Calls `path` with `params` (a query for GET, a form otherwise); the answer as `T`.
@@ -175,10 +170,13 @@ impl Graph {
     /// long-lived token; renewed first when it is due.
     async fn bearer(&self) -> Result<Secret, SendError> {
         let mut current = self.token.current.lock().await;
-        if let Some((file, renewal)) = &self.token.renewed
-            && current.due(Utc::now())
-        {
-            self.renew(&mut current, file, renewal).await?;
+        if let Some((file, renewal)) = &self.token.renewed {
+            if current.expiry_unknown() {
+                self.ask_expiry(&mut current, file, renewal).await?;
+            }
+            if current.due(Utc::now()) {
+                self.renew(&mut current, file, renewal).await?;
+            }
         }
         Ok(Secret::new(
             current
@@ -186,6 +184,120 @@ impl Graph {
                 .clone()
                 .unwrap_or_else(|| current.access_token.clone()),
         ))
+    }
+
+    /// Asks Meta when `current` expires (`GET /debug_token`, as the app), records the answer
+    /// in `file`, and for a Facebook Page whose token turns out to be a user token reads the
+    /// Page's token with it.
+    async fn ask_expiry(
+        &self,
+        current: &mut LongLived,
+        file: &std::path::Path,
+        renewal: &Renewal,
+    ) -> Result<(), SendError> {
+        let Renewal::Exchange {
+            client_id,
+            client_secret,
+            page,
+        } = renewal
+        else {
+            return Ok(());
+        };
+        // Another crier process sharing the file may have asked already.
+        if let Some(stored) = self.token.stored()
+            && stored.access_token == current.access_token
+            && !stored.expiry_unknown()
+        {
+            *current = stored;
+            return Ok(());
+        }
+        let (title, account) = (self.title, &self.token.account);
+        let refused = |said: &str| {
+            format!(
+                "{title} would not say when the token of account `{account}` in `{}` expires ({said}); check the app's `client_id` and `client_secret`, or get a new token ({})",
+                file.display(),
+                self.help
+            )
+        };
+        #[derive(Deserialize)]
+        struct Debugged {
+            data: TokenInfo,
+        }
+        #[derive(Deserialize)]
+        struct TokenInfo {
+            #[serde(default)]
+            is_valid: bool,
+            #[serde(default, rename = "type")]
+            kind: Option<String>,
+            #[serde(default)]
+            expires_at: Option<i64>,
+            #[serde(default)]
+            data_access_expires_at: Option<i64>,
+        }
+        let request = self
+            .client
+            .get(self.url(&["debug_token"]))
+            .query(&[("input_token", current.access_token.as_str())])
+            .bearer_auth(format!("{client_id}|{}", client_secret.expose()));
+        let Debugged { data } = self
+            .renewal_call(request, "the token's lookup", &refused)
+            .await?;
+        if !data.is_valid {
+            return Err(SendError::Permanent {
+                reason: format!(
+                    "{title} says the token of account `{account}` in `{}` is no longer valid (expired, or the person removed the app); get a new one ({}) and write it there",
+                    file.display(),
+                    self.help
+                ),
+            });
+        }
+        let at = |seconds: Option<i64>| {
+            seconds
+                .filter(|s| *s > 0)
+                .and_then(|s| DateTime::from_timestamp(s, 0))
+        };
+        let mut next = current.clone();
+        next.expires_at = at(data.expires_at);
+        next.never_expires = next.expires_at.is_none();
+        next.data_access_expires_at = at(data.data_access_expires_at);
+        if let Some(page) = page
+            && data.kind.as_deref() == Some("USER")
+            && next.page_token.is_none()
+        {
+            next.page_token = Some(self.page_token(&next.access_token, page, &refused).await?);
+        }
+        crate::connectors::oauth::write_secret_json(file, &next).map_err(|err| {
+            SendError::Permanent {
+                reason: format!(
+                    "{title} said when the token of account `{account}` expires, but crier could not write it to `{}`: {err}",
+                    file.display()
+                ),
+            }
+        })?;
+        *current = next;
+        Ok(())
+    }
+
+    /// The token of the Facebook Page `page`, read with the user token `user_token`.
+    async fn page_token(
+        &self,
+        user_token: &str,
+        page: &str,
+        lapsed: &(dyn Fn(&str) -> String + Sync),
+    ) -> Result<String, SendError> {
+        #[derive(Deserialize)]
+        struct PageToken {
+            access_token: String,
+        }
+        let request = self
+            .client
+            .get(self.url(&[page]))
+            .query(&[("fields", "access_token")])
+            .bearer_auth(user_token);
+        let found: PageToken = self
+            .renewal_call(request, "reading the Page's token", lapsed)
+            .await?;
+        Ok(found.access_token)
     }
 
     /// Renews `current` as `renewal` says and writes it to `file`.
@@ -251,31 +363,16 @@ impl Graph {
                 &lapsed,
             )
             .await?;
-        let mut next = LongLived {
-            access_token: renewed.access_token,
-            expires_at: renewed
-                .expires_in
-                .map(|seconds| Utc::now() + TimeDelta::seconds(seconds)),
-            expires_in: None,
-            page_token: None,
-        };
+        let mut next = LongLived::new(renewed.access_token);
+        next.expires_at = renewed
+            .expires_in
+            .map(|seconds| Utc::now() + TimeDelta::seconds(seconds));
+        next.data_access_expires_at = current.data_access_expires_at;
         if let Renewal::Exchange {
             page: Some(page), ..
         } = renewal
         {
-            #[derive(Deserialize)]
-            struct PageToken {
-                access_token: String,
-            }
-            let request = self
-                .client
-                .get(self.url(&[page]))
-                .query(&[("fields", "access_token")])
-                .bearer_auth(&next.access_token);
-            let found: PageToken = self
-                .renewal_call(request, "reading the Page's token", &lapsed)
-                .await?;
-            next.page_token = Some(found.access_token);
+            next.page_token = Some(self.page_token(&next.access_token, page, &lapsed).await?);
         }
         crate::connectors::oauth::write_secret_json(file, &next).map_err(|err| {
             SendError::Permanent {

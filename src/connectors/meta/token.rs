@@ -14,15 +14,21 @@
 //! ```
 //!
 //! `expires_in` (seconds, from the file's modification time) may stand for `expires_at` in a
-//! file written by hand; a token given bare (or without an expiry) is sent as it is and never
-//! renewed.
+//! file written by hand. A Facebook or Instagram token in a `file:` without an expiry (pasted
+//! bare) is looked up once, before its first use, with `GET /debug_token` as the app: its
+//! `expires_at` (0: it never expires, `never_expires` in the file) and
+//! `data_access_expires_at` are written into the file, and it is renewed as above when due; a
+//! Facebook account whose pasted token turns out to be a user token gets its Page's token
+//! beside it. A token in `env:`, a Threads token without an expiry, or one whose account lacks
+//! the app's id and secret is sent as it is and never renewed.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::connectors::oauth::modified;
 use crate::connectors::secret::Secret;
 
 /// How long before it expires a long-lived token (60 days) is renewed: Threads renews only
@@ -42,6 +48,14 @@ pub struct LongLived {
     /// Facebook: the Page's token, read with the user token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_token: Option<String>,
+    /// Meta said (`debug_token`) the token never expires, as a Page token made from a
+    /// long-lived user token does: it is never renewed, and never asked about again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_expires: bool,
+    /// When the token stops reading people's data, whatever its expiry (Meta's
+    /// `data_access_expires_at`): after it, the person signs in again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_access_expires_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for LongLived {
@@ -55,36 +69,49 @@ impl fmt::Debug for LongLived {
 }
 
 impl LongLived {
+    /// `access_token`, nothing yet known about it.
+    pub fn new(access_token: String) -> LongLived {
+        LongLived {
+            access_token,
+            expires_at: None,
+            expires_in: None,
+            page_token: None,
+            never_expires: false,
+            data_access_expires_at: None,
+        }
+    }
+
+    /// Whether Meta has not been asked yet when the token expires.
+    pub fn expiry_unknown(&self) -> bool {
+        self.expires_at.is_none() && !self.never_expires
+    }
+
     /// A secret's value: the JSON token set, or a bare token. `issued` is when a relative
     /// `expires_in` counts from.
     pub fn parse(value: &str, issued: Option<DateTime<Utc>>) -> Result<LongLived, String> {
-        let value = value.trim();
-        if !value.starts_with('{') {
-            return Ok(LongLived {
-                access_token: value.to_owned(),
-                expires_at: None,
-                expires_in: None,
-                page_token: None,
-            });
-        }
-        let mut set: LongLived = serde_json::from_str(value).map_err(|err| {
-            format!("it is not a token set (JSON with `access_token` and `expires_at`): {err}")
-        })?;
-        if set.access_token.trim().is_empty() {
-            return Err("its `access_token` is empty".into());
-        }
-        if set.expires_at.is_none()
-            && let (Some(seconds), Some(issued)) = (set.expires_in, issued)
-        {
-            set.expires_at = Some(issued + TimeDelta::seconds(seconds));
-        }
-        Ok(set)
+        crate::connectors::oauth::parse_token_file(value, issued)
     }
 
     /// Whether it is time to renew.
     pub fn due(&self, now: DateTime<Utc>) -> bool {
         self.expires_at
             .is_some_and(|expires| expires - RENEW_BEFORE <= now)
+    }
+}
+
+impl crate::connectors::oauth::TokenFile for LongLived {
+    const FIELDS: &'static str = "`access_token` and `expires_at`";
+
+    fn bare(access_token: String) -> LongLived {
+        LongLived::new(access_token)
+    }
+
+    fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    fn expiry(&mut self) -> (&mut Option<DateTime<Utc>>, Option<i64>) {
+        (&mut self.expires_at, self.expires_in)
     }
 }
 
@@ -117,12 +144,7 @@ impl GraphToken {
     pub fn fixed(token: Secret) -> GraphToken {
         GraphToken {
             account: String::new(),
-            current: tokio::sync::Mutex::new(LongLived {
-                access_token: token.expose().to_owned(),
-                expires_at: None,
-                expires_in: None,
-                page_token: None,
-            }),
+            current: tokio::sync::Mutex::new(LongLived::new(token.expose().to_owned())),
             renewed: None,
         }
     }
@@ -143,13 +165,18 @@ impl GraphToken {
         let issued = file.as_deref().and_then(modified);
         let set = LongLived::parse(value.expose(), issued)?;
         let renewed = match (set.expires_at, file) {
-            (None, _) => None,
             (Some(_), None) => {
                 return Err(
                     "a token set with `expires_at` must be in a `file:` secret, where crier writes the renewed token".into(),
                 );
             }
             (Some(_), Some(file)) => Some((file, renewal?)),
+            // Meta is asked once (`debug_token`, as the app) when it expires.
+            (None, Some(file)) if set.expiry_unknown() => match renewal {
+                Ok(renewal @ Renewal::Exchange { .. }) => Some((file, renewal)),
+                _ => None,
+            },
+            (None, _) => None,
         };
         Ok(GraphToken {
             account: account.to_owned(),
@@ -164,11 +191,6 @@ impl GraphToken {
         let text = std::fs::read_to_string(file).ok()?;
         LongLived::parse(&text, modified(file)).ok()
     }
-}
-
-fn modified(path: &Path) -> Option<DateTime<Utc>> {
-    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(DateTime::<Utc>::from(modified))
 }
 
 #[cfg(test)]

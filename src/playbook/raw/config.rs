@@ -102,9 +102,10 @@ pub struct HttpConfig {
 /// `app_password` (and `service`); telegram `chat`, `token`; matrix `homeserver`, `room`,
 /// `token`; discord and slack `webhook`; webhook `url`, `secret`; email `smtp`, `from`, `to`
 /// (and `username`, `password`); vk `group`, `token` (and `server`); x `token`, `client_id`
-/// (and `client_secret`, `server`); facebook `page`, `token` (and `server`);
-/// instagram `user`, `token`, `media_url` (and `server`);
-/// threads `user`, `token` (and `media_url`, `server`); console nothing.
+/// (and `client_secret`, `server`); facebook `page`, `token` (and `client_id`,
+/// `client_secret`, `server`); instagram `user`, `token`, `media_url` (and `client_id`,
+/// `client_secret`, `server`); threads `user`, `token` (and `media_url`, `client_id`,
+/// `client_secret`, `server`); console nothing.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
@@ -149,12 +150,12 @@ pub struct AccountConfig {
     /// name (Meta fetches them from there), e.g. `https://cdn.example.com/crier/`.
     #[serde(default)]
     pub media_url: Option<Spanned<String>>,
-    /// X, LinkedIn, YouTube: the app's OAuth 2.0 client id, which renews the token.
+    /// X, LinkedIn, YouTube: the app's OAuth 2.0 client id, which renews the token. Facebook,
+    /// Instagram, Threads: the Meta app's id, for `crier accounts connect` and renewals.
     #[serde(default)]
     pub client_id: Option<Spanned<String>>,
-    /// X, LinkedIn, YouTube: the app's OAuth 2.0 client secret (X: for a confidential client),
-    /// as `env:NAME` or
-    /// `file:PATH`.
+    /// X, LinkedIn, YouTube: the app's OAuth 2.0 client secret (X: for a confidential client);
+    /// Facebook, Instagram, Threads: the Meta app's secret; as `env:NAME` or `file:PATH`.
     #[serde(default)]
     pub client_secret: Option<Spanned<String>>,
     /// Telegram: the chat, e.g. `@brand_channel` or a numeric chat id.

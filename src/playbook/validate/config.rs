@@ -35,7 +35,10 @@ fn fields_of(network: Network) -> (&'static [&'static str], &'static [&'static s
             &["user", "token", "media_url"],
             &["client_id", "client_secret", "server"],
         ),
-        Network::Threads => (&["user", "token"], &["media_url", "server"]),
+        Network::Threads => (
+            &["user", "token"],
+            &["media_url", "client_id", "client_secret", "server"],
+        ),
         Network::Youtube => (
             &["token", "client_id"],
             &["client_secret", "privacy", "server"],
