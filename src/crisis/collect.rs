@@ -24,8 +24,9 @@ const MAX_PAGES: usize = 20;
 pub use crate::connectors::paging::Collected;
 
 /// Takes a page of what a watched account (its name, its network) received, before it is
-/// stored; called on the blocking pool, so it may block. An account watched by several
-/// plans hands the same message once per plan.
+/// stored; called on the blocking pool, so it may block. A page is handed over by each plan
+/// that reads it (a network whose reads confirm, like Telegram's `getUpdates`, gives each
+/// message to one reader only).
 pub type Handoff = Arc<dyn Fn(&str, Network, &[Mention]) + Send + Sync>;
 
 /// Where a front end installs its [`Handoff`]; shared across reloads, empty until set.

@@ -8,8 +8,7 @@
 //! `POST /telegram/{account}`, which hands them here) and one a crisis plan watches (the
 //! crisis reader hands what it reads through [`crisis_handoff`]).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,8 +27,6 @@ use crate::store::to_millis;
 const EVERY: Duration = Duration::from_secs(5);
 /// Pages read per account per round, at most.
 const MAX_PAGES: usize = 10;
-/// Messages the crisis hand-off remembers having handled, per server.
-const REMEMBERED: usize = 4096;
 
 /// Whether `account`'s replies arrive elsewhere than this poller: a Telegram account in
 /// webhook mode, or one a crisis plan watches.
@@ -88,38 +85,17 @@ pub(super) fn handle(
 }
 
 /// What the crisis reader hands over: the replies in what it read from a Telegram account
-/// this poller skips, decided on the plan `desk` gives at each call. An account watched by
-/// several plans is read by each, so a message already handled is not handled again (a
-/// second `approve` would decide the next request).
+/// this poller skips, decided on the plan `desk` gives at each call. (Each read confirms the
+/// bot's updates, so a plan watching the account after another reads none of them again.)
 pub fn crisis_handoff(desk: impl Fn() -> Option<Desk> + Send + Sync + 'static) -> Handoff {
-    let handled: Mutex<VecDeque<(String, String)>> = Mutex::new(VecDeque::new());
     Arc::new(
         move |account: &str, network: Network, mentions: &[Mention]| {
             let Some(desk) = desk() else {
                 return;
             };
-            if network != Network::Telegram || !is_watched(&desk.plan, account) {
-                return;
+            if network == Network::Telegram && is_watched(&desk.plan, account) {
+                handle(&desk, account, network, mentions, Utc::now());
             }
-            let fresh: Vec<Mention> = {
-                let mut handled = handled.lock().unwrap_or_else(|e| e.into_inner());
-                mentions
-                    .iter()
-                    .filter(|m| {
-                        let key = (account.to_string(), m.id.clone());
-                        if handled.contains(&key) {
-                            return false;
-                        }
-                        if handled.len() == REMEMBERED {
-                            handled.pop_front();
-                        }
-                        handled.push_back(key);
-                        true
-                    })
-                    .cloned()
-                    .collect()
-            };
-            handle(&desk, account, network, &fresh, Utc::now());
         },
     )
 }
