@@ -31,6 +31,7 @@ mod metrics;
 mod ops;
 mod preview;
 mod quickstart;
+mod replies;
 mod rules;
 mod schedule;
 mod script;

@@ -178,6 +178,22 @@ pub async fn receive_update(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Pushed, UpdateRefusal> {
+    Ok(
+        receive_update_read(desk, connectors, account, token, body, now)
+            .await?
+            .0,
+    )
+}
+
+/// [`receive_update`], answering also the message it read (for replies to notices).
+pub async fn receive_update_read(
+    desk: &Desk,
+    connectors: &Connectors,
+    account: &str,
+    token: Option<&str>,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(Pushed, Option<Mention>), UpdateRefusal> {
     let (Some(connector), Some(plan_account)) =
         (connectors.get(account), desk.plan.accounts.get(account))
     else {
@@ -191,10 +207,16 @@ pub async fn receive_update(
             error,
         })?;
     let checked: Vec<_> = mention
-        .into_iter()
-        .map(|mention| (account.to_string(), plan_account.network.name(), mention))
+        .iter()
+        .map(|mention| {
+            (
+                account.to_string(),
+                plan_account.network.name(),
+                mention.clone(),
+            )
+        })
         .collect();
-    Ok(store_mentions(desk, &checked, now)?)
+    Ok((store_mentions(desk, &checked, now)?, mention))
 }
 
 /// One event as a mention to an account of the plan: (account, network, mention).

@@ -158,7 +158,7 @@ pub async fn mentions(
         ("X-Telegram-Bot-Api-Secret-Token" = Option<String>, Header, description = "The account's webhook `secret`, which Telegram sends with each update"),
     ),
     request_body(content = Object, description = "One Telegram `Update`"),
-    description = "Where Telegram pushes the bot's updates for an account with `updates: webhook` (the account's `url:` points here). An update that mentions or answers the bot feeds contests and crisis plans as a read one does, once per message.",
+    description = "Where Telegram pushes the bot's updates for an account with `updates: webhook` (the account's `url:` points here). An update that mentions or answers the bot feeds contests and crisis plans as a read one does, once per message; a reply `approve`, `reject: reason` or `ack` from a person's own user decides as a reply read by polling does.",
     responses((status = 200, body = MentionsPushed), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn telegram(
     State(state): State<AppState>,
@@ -169,19 +169,24 @@ pub async fn telegram(
     let desk = state.desk()?;
     let connectors = (state.connectors)();
     let token = header_text(&headers, crate::connectors::telegram::SECRET_TOKEN_HEADER);
-    let pushed = crate::ops::mentions::receive_update(
-        &desk,
-        &connectors,
-        &account,
-        token,
-        &body,
-        Utc::now(),
-    )
-    .await
-    .map_err(|refusal| {
-        let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        Problem::new(status, refusal.to_string())
-    })?;
+    let now = Utc::now();
+    let (pushed, message) =
+        crate::ops::mentions::receive_update_read(&desk, &connectors, &account, token, &body, now)
+            .await
+            .map_err(|refusal| {
+                let status =
+                    StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                Problem::new(status, refusal.to_string())
+            })?;
+    // Polling never reads an account in webhook mode: its replies to notices arrive here.
+    if let Some(message) = message {
+        tokio::task::spawn_blocking(move || {
+            let network = crate::network::Network::Telegram;
+            super::replies::handle(&desk, &account, network, &[message], now)
+        })
+        .await
+        .map_err(Problem::internal)?;
+    }
     Ok(axum::Json(MentionsPushed {
         received: pushed.received as u64,
         crisis_mentions: pushed.crisis_mentions as u64,

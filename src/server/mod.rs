@@ -31,7 +31,7 @@ mod inbound;
 mod model;
 mod openapi;
 mod problem;
-mod replies;
+pub mod replies;
 
 pub use openapi::document;
 pub use problem::Problem;
@@ -100,6 +100,8 @@ pub async fn start(
         links,
         secure_cookies: options.secure_cookies || options.tls_enabled(),
     };
+    let current = state.clone();
+    service.set_mentions_handoff(replies::crisis_handoff(move || current.desk().ok()));
     service.attach(tokio::spawn(replies::read_loop(state.clone())));
     let app = router(state, options);
     let task = match tls {

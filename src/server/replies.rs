@@ -1,24 +1,104 @@
-//! Replies to notices, read while the server runs: every few seconds, each notify account on
-//! a network whose replies crier reads (Telegram, Matrix) is read from where it stopped
-//! (`connectors::paging`, the cursor kept in the store), and each reply is handed to
-//! `ops::decision_links::reply`, which decides as the person who wrote it. The cursor after a
-//! page is stored once the page's replies are handled.
+//! Replies to notices, read while the server runs, and handed to
+//! `ops::decision_links::reply`, which decides as the person who wrote them ([`handle`],
+//! wherever they were read). Every few seconds, each notify account on a network whose
+//! replies crier reads (Telegram, Matrix) is read from where it stopped
+//! (`connectors::paging`, the cursor kept in the store); the cursor after a page is stored
+//! once the page's replies are handled. A Telegram bot's updates are taken by whoever reads
+//! them, so two accounts are not read here: one in webhook mode (its updates are pushed to
+//! `POST /telegram/{account}`, which hands them here) and one a crisis plan watches (the
+//! crisis reader hands what it reads through [`crisis_handoff`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::AppState;
+use crate::connectors::Mention;
 use crate::connectors::paging::read_pages;
+use crate::crisis::collect::Handoff;
 use crate::network::Network;
+use crate::ops::Desk;
 use crate::ops::decision_links::{self, Reply, ReplyOutcome};
+use crate::playbook::plan::Plan;
 use crate::store::to_millis;
 
 /// How often the notify accounts are read for replies.
 const EVERY: Duration = Duration::from_secs(5);
 /// Pages read per account per round, at most.
 const MAX_PAGES: usize = 10;
+
+/// Whether `account`'s replies arrive elsewhere than this poller: a Telegram account in
+/// webhook mode, or one a crisis plan watches.
+fn read_elsewhere(plan: &Plan, account: &str, network: Network) -> bool {
+    network == Network::Telegram && (is_webhook(plan, account) || is_watched(plan, account))
+}
+
+fn is_webhook(plan: &Plan, account: &str) -> bool {
+    plan.accounts.get(account).is_some_and(|a| {
+        a.config
+            .updates
+            .as_ref()
+            .is_some_and(|u| u.value.trim() == "webhook")
+    })
+}
+
+fn is_watched(plan: &Plan, account: &str) -> bool {
+    plan.crises
+        .iter()
+        .any(|c| c.watch.iter().any(|w| w == account))
+}
+
+/// Hands each of `mentions`, read from `account`, to `ops::decision_links::reply`; answers
+/// how many decided. Blocks on the store.
+pub(super) fn handle(
+    desk: &Desk,
+    account: &str,
+    network: Network,
+    mentions: &[Mention],
+    now: DateTime<Utc>,
+) -> usize {
+    let mut decided = 0;
+    for mention in mentions {
+        let reply = Reply {
+            account,
+            network,
+            author: &mention.author,
+            in_reply_to: mention.in_reply_to.as_deref(),
+            text: &mention.text,
+        };
+        match decision_links::reply(desk, reply, now) {
+            Ok(ReplyOutcome::Decided { person, .. }) => {
+                decided += 1;
+                tracing::info!(%account, %person, "decided by a reply to a notice");
+            }
+            Ok(ReplyOutcome::Ambiguous { person, waiting }) => {
+                tracing::warn!(%account, %person, waiting, "a reply answers none of the notices of the decisions waiting; nothing decided");
+            }
+            Ok(_) => {}
+            Err(refused) => {
+                tracing::warn!(%account, "a reply decided nothing: {refused}");
+            }
+        }
+    }
+    decided
+}
+
+/// What the crisis reader hands over: the replies in what it read from a Telegram account
+/// this poller skips, decided on the plan `desk` gives at each call. (Each read confirms the
+/// bot's updates, so a plan watching the account after another reads none of them again.)
+pub fn crisis_handoff(desk: impl Fn() -> Option<Desk> + Send + Sync + 'static) -> Handoff {
+    Arc::new(
+        move |account: &str, network: Network, mentions: &[Mention]| {
+            let Some(desk) = desk() else {
+                return;
+            };
+            if network == Network::Telegram && is_watched(&desk.plan, account) {
+                handle(&desk, account, network, mentions, Utc::now());
+            }
+        },
+    )
+}
 
 /// Reads replies until the service stops.
 pub(super) async fn read_loop(state: AppState) {
@@ -59,11 +139,7 @@ async fn round(state: &AppState) {
         {
             continue;
         }
-        // A Telegram bot's updates are confirmed by whoever reads them: an account a crisis
-        // plan watches is read there, not here.
-        if network == Network::Telegram
-            && desk.plan.crises.iter().any(|c| c.watch.contains(account))
-        {
+        if read_elsewhere(&desk.plan, account, network) {
             continue;
         }
         let store = desk.store.clone();
@@ -89,29 +165,7 @@ async fn round(state: &AppState) {
                 async move {
                     tokio::task::spawn_blocking(move || {
                         let now = Utc::now();
-                        let mut decided = 0;
-                        for mention in &page.mentions {
-                            let reply = Reply {
-                                account: &account,
-                                network,
-                                author: &mention.author,
-                                in_reply_to: mention.in_reply_to.as_deref(),
-                                text: &mention.text,
-                            };
-                            match decision_links::reply(&desk, reply, now) {
-                                Ok(ReplyOutcome::Decided { person, .. }) => {
-                                    decided += 1;
-                                    tracing::info!(%account, %person, "decided by a reply to a notice");
-                                }
-                                Ok(ReplyOutcome::Ambiguous { person, waiting }) => {
-                                    tracing::warn!(%account, %person, waiting, "a reply answers none of the notices of the decisions waiting; nothing decided");
-                                }
-                                Ok(_) => {}
-                                Err(refused) => {
-                                    tracing::warn!(%account, "a reply decided nothing: {refused}");
-                                }
-                            }
-                        }
+                        let decided = handle(&desk, &account, network, &page.mentions, now);
                         if let Some(cursor) = &page.cursor {
                             desk.store
                                 .put_reply_cursor(&account, cursor, to_millis(now))
