@@ -529,13 +529,13 @@ impl Running {
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = stop.changed() => {}
-                _ = self.reload.notified() => self.reload(),
+                _ = self.reload.notified() => self.reload().await,
                 _ = watch_files.tick() => {
                     let current = files_fingerprint(&self.path);
                     if current != fingerprint {
                         fingerprint = current;
                         tracing::info!("playbook files changed: reloading");
-                        self.reload();
+                        self.reload().await;
                     }
                 }
             }
@@ -581,18 +581,41 @@ impl Running {
         }
     }
 
-    fn reload(&mut self) {
+    /// Loads the playbooks again on the blocking pool, like a tick: reading the files and
+    /// taking the new plan call the store, which would stall the other tasks of this worker.
+    async fn reload(&mut self) {
         let engine = self.engine.clone();
-        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        let applied = reload(
-            &self.path,
-            &self.parts,
-            self.first_run,
-            &mut engine,
-            &mut self.digest,
-            &self.accounts,
-            self.report.as_ref(),
+        let (path, parts, first_run) = (self.path.clone(), self.parts.clone(), self.first_run);
+        let (mut digest, accounts, report) = (
+            self.digest.clone(),
+            self.accounts.clone(),
+            self.report.clone(),
         );
+        let reloaded = tokio::task::spawn_blocking(move || {
+            let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+            let applied = reload(
+                &path,
+                &parts,
+                first_run,
+                &mut engine,
+                &mut digest,
+                &accounts,
+                report.as_ref(),
+            );
+            (applied, digest)
+        })
+        .await;
+        let applied = match reloaded {
+            Ok((applied, digest)) => {
+                self.digest = digest;
+                applied
+            }
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => {
+                tracing::error!("the reload did not finish, keeping the running revision: {error}");
+                false
+            }
+        };
         self.events.emit(ServiceEvent::Reloaded { applied });
     }
 }
@@ -734,6 +757,7 @@ fn build_connectors(plan: &Plan, client: &reqwest::Client) -> Result<Connectors,
 }
 
 /// What a reload needs to rebuild the accounts' connectors.
+#[derive(Clone)]
 struct AccountsReload {
     client: reqwest::Client,
     dispatcher: Arc<Dispatcher>,
