@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
@@ -24,6 +23,7 @@ use super::hooks::{HookReceiver, hook_secrets};
 use super::metrics::{self, StoredMetrics};
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
+use crate::playbook::cache::{CachedLoad, load_and_validate_cached};
 use crate::playbook::load::{LoadError, load_and_validate_from};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
@@ -65,8 +65,9 @@ pub struct Loaded {
 }
 
 /// Loads and validates `path` with the engine's own script and template engines (so the
-/// conditions it compiles are the ones it evaluates); prints diagnostics through `report`.
-/// `first_run` is the day the store first ran, for `day_one: first-run` (today if `None`).
+/// conditions it compiles are the ones it evaluates), the campaigns from the plan cache when
+/// no file changed; prints diagnostics through `report`. `first_run` is the day the store
+/// first ran, for `day_one: first-run` (today if `None`).
 pub fn load(
     path: &Path,
     parts: &EngineParts,
@@ -74,7 +75,7 @@ pub fn load(
     report: &dyn Fn(&Validated),
 ) -> Result<Loaded, ServiceError> {
     settle(
-        load_and_validate_from(path, &parts.scripts, &parts.texts, first_run)?,
+        load_and_validate_cached(path, &parts.scripts, &parts.texts, first_run)?,
         report,
     )
 }
@@ -86,8 +87,13 @@ pub fn load_anchored(
     parts: &EngineParts,
     report: &dyn Fn(&Validated),
 ) -> Result<Loaded, ServiceError> {
-    let validated = validate_anchored(path, &parts.scripts, &parts.texts)?;
-    settle(validated, report)
+    let (scripts, texts) = (&parts.scripts, &parts.texts);
+    let loaded = load_and_validate_cached(path, scripts, texts, None)?;
+    let loaded = match stored_first_run(&loaded.validated)? {
+        Some(day) => load_and_validate_cached(path, scripts, texts, Some(day))?,
+        None => loaded,
+    };
+    settle(loaded, report)
 }
 
 /// Validates `path` with `day_one: first-run` counting from the day its store first ran,
@@ -98,39 +104,33 @@ pub fn validate_anchored(
     texts: &crate::text::TextTemplates,
 ) -> Result<Validated, ServiceError> {
     let validated = load_and_validate_from(path, scripts, texts, None)?;
-    let stored_day = match validated
-        .plan
-        .as_ref()
-        .and_then(|plan| plan.day_one.map(|d| (plan, d)))
-    {
-        Some((plan, day_one)) if day_one.first_run => {
-            store::first_run_day(plan)?.filter(|day| *day != day_one.date)
-        }
-        _ => None,
-    };
-    match stored_day {
+    match stored_first_run(&validated)? {
         Some(day) => Ok(load_and_validate_from(path, scripts, texts, Some(day))?),
         None => Ok(validated),
     }
 }
 
-/// Reports a validation's diagnostics; its plan, with the digest of the files it came from.
-fn settle(validated: Validated, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceError> {
-    report(&validated);
-    let mut hasher = Sha256::new();
-    // The playbook files, then the calendars they read: a calendar edited alone is a change.
-    let sources = (0..).map_while(|file| validated.sources.try_get(file));
-    for source in sources.chain(&validated.calendars) {
-        hasher.update(source.path.display().to_string().as_bytes());
-        hasher.update([0]);
-        hasher.update(source.text.as_bytes());
-        hasher.update([0]);
+/// The day the store first ran, when `day_one: first-run` settled on another.
+fn stored_first_run(validated: &Validated) -> Result<Option<chrono::NaiveDate>, ServiceError> {
+    match validated
+        .plan
+        .as_ref()
+        .and_then(|plan| plan.day_one.map(|d| (plan, d)))
+    {
+        Some((plan, day_one)) if day_one.first_run => {
+            Ok(store::first_run_day(plan)?.filter(|day| *day != day_one.date))
+        }
+        _ => Ok(None),
     }
-    let digest = hex::encode(hasher.finalize());
-    let plan = validated.plan.ok_or(ServiceError::Invalid)?;
+}
+
+/// Reports a validation's diagnostics; its plan, with the digest of the files it came from.
+fn settle(loaded: CachedLoad, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceError> {
+    report(&loaded.validated);
+    let plan = loaded.validated.plan.ok_or(ServiceError::Invalid)?;
     Ok(Loaded {
         plan: Arc::new(plan),
-        digest,
+        digest: loaded.digest,
     })
 }
 
