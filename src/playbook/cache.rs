@@ -188,16 +188,26 @@ fn write(cache: &Path, validated: &Validated, roles: &[Role], digest: &str) -> R
         }
     }
     out.str(digest);
-    encode_campaigns(&mut out, plan)?;
-    let checksum = sha256(&out.buffer);
-    out.bytes(&checksum);
+    // The campaigns stay in their own buffer: copied behind the rest, a large plan's would
+    // be held twice at the peak of a first start.
+    let campaigns = encode_campaigns(&mut out, plan)?;
+    let mut checksum = Sha256::new();
+    checksum.update(&out.buffer);
+    checksum.update(&campaigns.buffer);
     // Written aside and renamed: a reader sees the old file or the new one, never half.
     let partial = cache.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::write(&partial, &out.buffer).map_err(|e| e.to_string())?;
-    std::fs::rename(&partial, cache).map_err(|e| {
-        let _ = std::fs::remove_file(&partial);
-        e.to_string()
-    })
+    let written = std::fs::File::create(&partial).and_then(|mut file| {
+        use std::io::Write as _;
+        file.write_all(&out.buffer)?;
+        file.write_all(&campaigns.buffer)?;
+        file.write_all(&checksum.finalize())
+    });
+    written
+        .and_then(|()| std::fs::rename(&partial, cache))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            e.to_string()
+        })
 }
 
 /// A start from the cache, or why there is none.
@@ -328,7 +338,8 @@ impl Shared {
     }
 }
 
-fn encode_campaigns(out: &mut Writer, plan: &Plan) -> Result<(), String> {
+/// Writes the shared values into `out`; the campaigns that name them, to follow.
+fn encode_campaigns(out: &mut Writer, plan: &Plan) -> Result<Writer, String> {
     let mut shared = Shared::default();
     let mut body = Writer::default();
     body.uint(plan.campaigns.len() as u64);
@@ -399,8 +410,7 @@ fn encode_campaigns(out: &mut Writer, plan: &Plan) -> Result<(), String> {
             PostApprovalTimeout::Send => 2,
         });
     }
-    out.buffer.extend_from_slice(&body.buffer);
-    Ok(())
+    Ok(body)
 }
 
 fn encode_post(out: &mut Writer, shared: &mut Shared, post: &PostPlan) -> Result<(), String> {
