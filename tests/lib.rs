@@ -29,6 +29,7 @@ mod mastodon;
 mod matrix;
 mod metrics;
 mod ops;
+mod plan_cache;
 mod preview;
 mod quickstart;
 mod replies;

@@ -124,3 +124,55 @@ async fn invalid_playbooks_start_nothing() {
     assert!(reported.load(std::sync::atomic::Ordering::SeqCst) > 0);
     assert!(!dir.path().join("crier.db").exists(), "no store was opened");
 }
+
+/// A reload (reading the files, the store taking the new plan) runs on the blocking pool:
+/// while it is inside, the runtime's one worker goes on running other tasks.
+#[tokio::test(flavor = "current_thread")]
+async fn a_reload_leaves_the_async_worker_free() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let dir = folder(
+        CONFIG,
+        &[(
+            "launch.yaml",
+            "kind: campaign\nname: launch\nposts:\n  - { id: daily, cron: \"0 9 * * *\", to: demo, text: hello }\n",
+        )],
+    );
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let loads = Arc::new(AtomicUsize::new(0));
+    let inside = Arc::new(AtomicBool::new(false));
+    let let_go = Arc::new(AtomicBool::new(false));
+    let report = {
+        let (loads, inside, let_go) = (loads.clone(), inside.clone(), let_go.clone());
+        Arc::new(move |_: &crier::playbook::validate::Validated| {
+            // The first load is the start's; the second, the reload's, waits to be let go
+            // by a task of the async worker (or gives up: the worker is held by the reload).
+            if loads.fetch_add(1, Ordering::SeqCst) == 1 {
+                inside.store(true, Ordering::SeqCst);
+                let receiver = released.lock().unwrap();
+                let got = receiver.recv_timeout(Duration::from_secs(20)).is_ok();
+                let_go.store(got, Ordering::SeqCst);
+            }
+        })
+    };
+    let service = Service::start(dir.path().to_path_buf(), report)
+        .await
+        .expect("the service starts");
+    let mut events = service.subscribe();
+    service.reload();
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while !inside.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the reload began");
+    let _ = release.send(());
+    let reloaded = first(&mut events, |e| matches!(e, ServiceEvent::Reloaded { .. })).await;
+    assert_eq!(reloaded, ServiceEvent::Reloaded { applied: true });
+    assert!(
+        let_go.load(Ordering::SeqCst),
+        "the async worker ran while the reload was inside"
+    );
+    service.stop().await.unwrap();
+}

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
@@ -25,6 +24,7 @@ use super::hooks::{HookReceiver, hook_secrets};
 use super::metrics::{self, StoredMetrics};
 use crate::connectors::http;
 use crate::connectors::registry::Connectors;
+use crate::playbook::cache::{CachedLoad, load_and_validate_cached};
 use crate::playbook::load::{LoadError, load_and_validate_from};
 use crate::playbook::plan::Plan;
 use crate::playbook::validate::Validated;
@@ -67,8 +67,9 @@ pub struct Loaded {
 }
 
 /// Loads and validates `path` with the engine's own script and template engines (so the
-/// conditions it compiles are the ones it evaluates); prints diagnostics through `report`.
-/// `first_run` is the day the store first ran, for `day_one: first-run` (today if `None`).
+/// conditions it compiles are the ones it evaluates), the campaigns from the plan cache when
+/// no file changed; prints diagnostics through `report`. `first_run` is the day the store
+/// first ran, for `day_one: first-run` (today if `None`).
 pub fn load(
     path: &Path,
     parts: &EngineParts,
@@ -76,7 +77,7 @@ pub fn load(
     report: &dyn Fn(&Validated),
 ) -> Result<Loaded, ServiceError> {
     settle(
-        load_and_validate_from(path, &parts.scripts, &parts.texts, first_run)?,
+        load_and_validate_cached(path, &parts.scripts, &parts.texts, first_run)?,
         report,
     )
 }
@@ -88,8 +89,13 @@ pub fn load_anchored(
     parts: &EngineParts,
     report: &dyn Fn(&Validated),
 ) -> Result<Loaded, ServiceError> {
-    let validated = validate_anchored(path, &parts.scripts, &parts.texts)?;
-    settle(validated, report)
+    let (scripts, texts) = (&parts.scripts, &parts.texts);
+    let loaded = load_and_validate_cached(path, scripts, texts, None)?;
+    let loaded = match stored_first_run(&loaded.validated)? {
+        Some(day) => load_and_validate_cached(path, scripts, texts, Some(day))?,
+        None => loaded,
+    };
+    settle(loaded, report)
 }
 
 /// Validates `path` with `day_one: first-run` counting from the day its store first ran,
@@ -100,39 +106,33 @@ pub fn validate_anchored(
     texts: &crate::text::TextTemplates,
 ) -> Result<Validated, ServiceError> {
     let validated = load_and_validate_from(path, scripts, texts, None)?;
-    let stored_day = match validated
-        .plan
-        .as_ref()
-        .and_then(|plan| plan.day_one.map(|d| (plan, d)))
-    {
-        Some((plan, day_one)) if day_one.first_run => {
-            store::first_run_day(plan)?.filter(|day| *day != day_one.date)
-        }
-        _ => None,
-    };
-    match stored_day {
+    match stored_first_run(&validated)? {
         Some(day) => Ok(load_and_validate_from(path, scripts, texts, Some(day))?),
         None => Ok(validated),
     }
 }
 
-/// Reports a validation's diagnostics; its plan, with the digest of the files it came from.
-fn settle(validated: Validated, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceError> {
-    report(&validated);
-    let mut hasher = Sha256::new();
-    // The playbook files, then the calendars they read: a calendar edited alone is a change.
-    let sources = (0..).map_while(|file| validated.sources.try_get(file));
-    for source in sources.chain(&validated.calendars) {
-        hasher.update(source.path.display().to_string().as_bytes());
-        hasher.update([0]);
-        hasher.update(source.text.as_bytes());
-        hasher.update([0]);
+/// The day the store first ran, when `day_one: first-run` settled on another.
+fn stored_first_run(validated: &Validated) -> Result<Option<chrono::NaiveDate>, ServiceError> {
+    match validated
+        .plan
+        .as_ref()
+        .and_then(|plan| plan.day_one.map(|d| (plan, d)))
+    {
+        Some((plan, day_one)) if day_one.first_run => {
+            Ok(store::first_run_day(plan)?.filter(|day| *day != day_one.date))
+        }
+        _ => Ok(None),
     }
-    let digest = hex::encode(hasher.finalize());
-    let plan = validated.plan.ok_or(ServiceError::Invalid)?;
+}
+
+/// Reports a validation's diagnostics; its plan, with the digest of the files it came from.
+fn settle(loaded: CachedLoad, report: &dyn Fn(&Validated)) -> Result<Loaded, ServiceError> {
+    report(&loaded.validated);
+    let plan = loaded.validated.plan.ok_or(ServiceError::Invalid)?;
     Ok(Loaded {
         plan: Arc::new(plan),
-        digest,
+        digest: loaded.digest,
     })
 }
 
@@ -559,13 +559,13 @@ impl Running {
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = stop.changed() => {}
-                _ = self.reload.notified() => self.reload(),
+                _ = self.reload.notified() => self.reload().await,
                 _ = watch_files.tick() => {
                     let current = files_fingerprint(&self.path);
                     if current != fingerprint {
                         fingerprint = current;
                         tracing::info!("playbook files changed: reloading");
-                        self.reload();
+                        self.reload().await;
                     }
                 }
             }
@@ -612,22 +612,41 @@ impl Running {
         }
     }
 
-    /// Reads the files and takes the engine to the new plan (store calls, fires due then):
-    /// off the async worker, like a tick.
-    fn reload(&mut self) {
+    /// Loads the playbooks again on the blocking pool, like a tick: reading the files and
+    /// taking the new plan call the store, which would stall the other tasks of this worker.
+    async fn reload(&mut self) {
         let engine = self.engine.clone();
-        let applied = blocking(|| {
+        let (path, parts, first_run) = (self.path.clone(), self.parts.clone(), self.first_run);
+        let (mut digest, accounts, report) = (
+            self.digest.clone(),
+            self.accounts.clone(),
+            self.report.clone(),
+        );
+        let reloaded = tokio::task::spawn_blocking(move || {
             let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-            reload(
-                &self.path,
-                &self.parts,
-                self.first_run,
+            let applied = reload(
+                &path,
+                &parts,
+                first_run,
                 &mut engine,
-                &mut self.digest,
-                &self.accounts,
-                self.report.as_ref(),
-            )
-        });
+                &mut digest,
+                &accounts,
+                report.as_ref(),
+            );
+            (applied, digest)
+        })
+        .await;
+        let applied = match reloaded {
+            Ok((applied, digest)) => {
+                self.digest = digest;
+                applied
+            }
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => {
+                tracing::error!("the reload did not finish, keeping the running revision: {error}");
+                false
+            }
+        };
         self.events.emit(ServiceEvent::Reloaded { applied });
     }
 }
@@ -777,6 +796,7 @@ fn build_connectors(plan: &Plan, client: &reqwest::Client) -> Result<Connectors,
 }
 
 /// What a reload needs to rebuild the accounts' connectors.
+#[derive(Clone)]
 struct AccountsReload {
     client: reqwest::Client,
     dispatcher: Arc<Dispatcher>,

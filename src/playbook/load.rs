@@ -116,6 +116,29 @@ pub fn load_and_validate_from(
 /// Loads a folder (recursively) or a single playbook file; for a file, `crier.yaml` is
 /// looked for beside it.
 pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
+    let (root, files, walk_diagnostics) = files_to_load(path)?;
+    let mut loaded = Loaded {
+        root: root.clone(),
+        diagnostics: walk_diagnostics,
+        ..Loaded::default()
+    };
+    for file in files {
+        let is_config = is_config(&root, &file);
+        read_file(&mut loaded, &file, is_config);
+    }
+    Ok(loaded)
+}
+
+/// Whether `file` is the `crier.yaml` of the folder `root`.
+pub(super) fn is_config(root: &Path, file: &Path) -> bool {
+    file.parent() == Some(root) && file.file_name().is_some_and(|n| n == CONFIG_FILE)
+}
+
+/// The folder playbooks are relative to, the files loading reads from it (in the order it
+/// reads them) and what the walk skipped.
+pub(super) fn files_to_load(
+    path: &Path,
+) -> Result<(PathBuf, Vec<PathBuf>, Vec<Diagnostic>), LoadError> {
     if !path.exists() {
         return Err(LoadError::Missing {
             path: path.to_path_buf(),
@@ -144,17 +167,7 @@ pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
         }
         (root, files)
     };
-    let mut loaded = Loaded {
-        root: root.clone(),
-        diagnostics: walk_diagnostics,
-        ..Loaded::default()
-    };
-    for file in files {
-        let is_config = file.parent() == Some(root.as_path())
-            && file.file_name().is_some_and(|n| n == CONFIG_FILE);
-        read_file(&mut loaded, &file, is_config);
-    }
-    Ok(loaded)
+    Ok((root, files, walk_diagnostics))
 }
 
 /// Why a folder without its own `crier.yaml` cannot be loaded: it is no crier folder at all,
@@ -259,7 +272,7 @@ fn read_sorted(dir: &Path) -> std::io::Result<Vec<std::fs::DirEntry>> {
 
 /// The text of a playbook file: a byte-order mark dropped; bytes that are not UTF-8 are an
 /// error at the line and column of the first of them.
-fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+pub(super) fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     let bytes = match bytes.strip_prefix("\u{feff}".as_bytes()) {
         Some(rest) => rest.to_vec(),
         None => bytes,
@@ -314,6 +327,12 @@ fn read_file(loaded: &mut Loaded, path: &Path, is_config: bool) {
             return;
         }
     };
+    add_text(loaded, path, text, is_config);
+}
+
+/// Parses a playbook file's text into `loaded`: its documents sorted by kind, or
+/// `crier.yaml`'s one document.
+pub(super) fn add_text(loaded: &mut Loaded, path: &Path, text: String, is_config: bool) {
     let file = loaded.sources.add(SourceFile::new(path, text));
     let (nodes, diagnostics) = parse_documents(loaded.sources.get(file), file);
     loaded.diagnostics.extend(diagnostics);

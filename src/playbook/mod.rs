@@ -1,6 +1,7 @@
 //! Playbooks: reading `crier.yaml` and the playbook files, validating them with precise
 //! diagnostics, and building the validated `Plan` that every later stage runs on.
 
+pub mod cache;
 pub mod load;
 pub mod plan;
 pub mod raw;
