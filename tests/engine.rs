@@ -585,6 +585,58 @@ fn a_one_off_already_past_is_recorded_as_missed_and_history_shows_late_sends() {
     );
 }
 
+/// A one-off post that falls due while the service is still loading and opening its store
+/// (a slow start on a busy machine) was seen before its time: it goes out, late, instead of
+/// being recorded as passed before the plan was loaded.
+#[test]
+fn a_one_off_due_while_the_service_starts_goes_out_late_not_missed() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  out: { network: console }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("news.yaml"),
+        "kind: campaign\nname: news\nposts:\n  - id: old\n    at: \"2030-01-01 09:58\"\n    to: out\n    text: old news\n  - id: soon\n    at: \"2030-01-01 10:00\"\n    to: out\n    text: soon\n",
+    )
+    .unwrap();
+    let plan = Arc::new(
+        crier::playbook::load::load_and_validate(dir.path())
+            .unwrap()
+            .plan
+            .unwrap(),
+    );
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("crier.db")).unwrap());
+    // Read at 09:59:50; the store opened and the engine started 30 s later, after 10:00.
+    let seen = Utc.with_ymd_and_hms(2030, 1, 1, 9, 59, 50).unwrap();
+    let started = seen + chrono::TimeDelta::seconds(30);
+    let mut engine = Engine::new(
+        plan.clone(),
+        "rev",
+        EngineParts::new(store.clone()),
+        started,
+    )
+    .unwrap();
+    engine.start_seen_at(seen, started).unwrap();
+    assert_eq!(engine.record_passed_one_offs(seen).unwrap(), 1);
+    let history = store.history(&HistoryFilter::default()).unwrap();
+    let state_of = |item: &str| {
+        history
+            .iter()
+            .find(|run| run.item == item)
+            .map(|run| (run.state, run.reason.clone()))
+    };
+    let (old, reason) = state_of("old").expect("a run of the post due before the plan was read");
+    assert_eq!(old, RunState::Missed);
+    assert_eq!(
+        reason.as_deref(),
+        Some(crier::playbook::plan::PASSED_BEFORE_LOADED)
+    );
+    let (soon, _) = state_of("soon").expect("a run of the post due while starting");
+    assert_ne!(soon, RunState::Missed, "{history:?}");
+}
+
 /// A burst larger than a chunk is committed chunk by chunk: the first chunk's posts can be
 /// claimed and sent while the later chunks are not yet built, and the burst still ends in
 /// exactly one run and one send per fire.

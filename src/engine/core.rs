@@ -175,13 +175,20 @@ impl Engine {
     /// alive (so a post added while crier was down is treated like one it missed). On the
     /// very first start there is nothing to catch up.
     pub fn start(&mut self, now: DateTime<Utc>) -> StoreResult<()> {
+        self.start_seen_at(now, now)
+    }
+
+    /// `start`, for a plan this process read at `seen`: on a store that has never run, fires
+    /// due since then are caught up (by each item's `missed:` policy) rather than taken as
+    /// passed before the plan was loaded, however long loading and opening took.
+    pub fn start_seen_at(&mut self, seen: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()> {
         self.queue.clear();
         let alive = self
             .parts
             .store
             .last_alive()?
             .map(from_millis)
-            .unwrap_or(now)
+            .unwrap_or(seen)
             .min(now);
         let mut batch = Batch {
             now: to_millis(now),

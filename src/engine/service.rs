@@ -295,6 +295,9 @@ impl Service {
         // The store is named by the playbooks, so they are read first, with an engine's parts
         // whose store is replaced once it is known.
         crate::telemetry::install();
+        // What was due before this moment had passed before the plan was seen; what falls
+        // due while loading is late, not missed.
+        let seen = Utc::now();
         let mut parts = EngineParts::new(Arc::new(store::SqliteStore::in_memory()?));
         let loaded = load_anchored(&path, &parts, report.as_ref())?;
         let plan = loaded.plan.clone();
@@ -329,8 +332,8 @@ impl Service {
             );
         }
         let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
-        engine.start(now)?;
-        log_passed(engine.record_passed_one_offs(now)?);
+        engine.start_seen_at(seen, now)?;
+        log_passed(engine.record_passed_one_offs(seen)?);
         // From here on a stop ends the engine's step at once, even in the middle of a render.
         let interrupt = crate::text::StopFlag::default();
         engine.interrupt_on(interrupt.clone());
