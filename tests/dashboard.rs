@@ -710,7 +710,7 @@ fn every_text_of_the_catalog_has_english_and_russian() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_event_stream_needs_a_session_and_carries_a_pause_made_in_a_form() {
+async fn the_event_stream_needs_a_session_and_carries_a_pause_made_in_a_form_once() {
     let rig = Rig::with_campaign().await;
     let (status, _, _) = rig.get("/events", None, &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -746,6 +746,31 @@ async fn the_event_stream_needs_a_session_and_carries_a_pause_made_in_a_form() {
     })
     .await;
     assert_eq!(found, Ok(true), "{seen}");
+    // The form's action reaches the stream once, from the store's journal of actions, and
+    // the resume after it too.
+    let (status, _, _) = rig.post("/pauses/resume", &ada, &[("scope", "all")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let resumed = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("event: resumed") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(resumed, Ok(true), "{seen}");
+    // Whatever else would come: a second copy of either is on the stream within a few
+    // journal reads.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert_eq!(seen.matches("event: paused").count(), 1, "{seen}");
+    assert_eq!(seen.matches("event: resumed").count(), 1, "{seen}");
     rig.stop().await;
 }
 

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Viewer, When, when};
 use crate::engine::approvals::{DecideError, FindError};
-use crate::engine::events::ServiceEvent;
 use crate::ops::approvals::ApprovalError;
 use crate::ops::pauses::{PauseError, Selection};
 use crate::ops::{self, Permission, views};
@@ -188,15 +187,8 @@ pub async fn decide(viewer: Viewer, Path(id): Path<i64>, Form(form): Form<Decide
         Utc::now(),
     );
     match decided {
-        Ok(decided) => {
-            viewer.state.view.emit(ServiceEvent::ApprovalDecided {
-                approval: decided.id,
-                playbook: decided.playbook.clone(),
-                item: decided.item.clone(),
-                by: viewer.actor.name().to_string(),
-                decision: decision.as_str().into(),
-                state: decided.state.as_str().into(),
-            });
+        Ok(_) => {
+            viewer.state.events.nudge();
             let done = match decision {
                 Decision::Approve => "approved",
                 Decision::Reject => "rejected",
@@ -377,12 +369,8 @@ pub async fn pause(viewer: Viewer, Form(form): Form<PauseForm>) -> Response {
     );
     match made {
         Ok(paused) => {
-            for made in &paused {
-                viewer.state.view.emit(ServiceEvent::Paused {
-                    pause: made.id,
-                    scope: made.scope.to_string(),
-                    by: viewer.actor.name().to_string(),
-                });
+            if !paused.is_empty() {
+                viewer.state.events.nudge();
             }
             Redirect::to("/pauses?done=paused").into_response()
         }
@@ -410,11 +398,8 @@ pub async fn resume(viewer: Viewer, Form(form): Form<ResumeForm>) -> Response {
         Err(message) => return viewer.frame.fail(StatusCode::BAD_REQUEST, message),
     };
     match ops::pauses::resume(&viewer.desk, &viewer.actor, &selection, Utc::now()) {
-        Ok(resumed) => {
-            viewer.state.view.emit(ServiceEvent::Resumed {
-                lifted: resumed.lifted,
-                by: viewer.actor.name().to_string(),
-            });
+        Ok(_) => {
+            viewer.state.events.nudge();
             Redirect::to("/pauses?done=resumed").into_response()
         }
         Err(error) => viewer.frame.fail(pause_status(&error), error),

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Viewer, i18n, when};
 use crate::crisis::ReportFormat;
-use crate::engine::events::ServiceEvent;
 use crate::ops::incidents::{self, IncidentAction, IncidentError};
 use crate::ops::{Permission, views};
 use crate::store::from_millis;
@@ -223,11 +222,7 @@ pub async fn act(viewer: Viewer, Path(id): Path<i64>, Form(form): Form<ActForm>)
     };
     match incidents::act(&viewer.desk, &viewer.actor, id, action, Utc::now()) {
         Ok(_) => {
-            viewer.state.view.emit(ServiceEvent::IncidentAction {
-                incident: id,
-                action: form.action.clone(),
-                by: viewer.actor.name().to_string(),
-            });
+            viewer.state.events.nudge();
             Redirect::to(&format!("/incidents/{id}?done=recorded")).into_response()
         }
         Err(error) => failed(&viewer, error),

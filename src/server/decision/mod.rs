@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::dashboard::{Frame, i18n};
 use crate::engine::approvals::DecideError;
-use crate::engine::events::ServiceEvent;
 use crate::ops::Desk;
 use crate::ops::approvals::ApprovalError;
 use crate::ops::decision_links::{self, Choice, Decided, LinkError, LinkRefused, Opened, Pending};
@@ -334,7 +333,6 @@ pub(super) async fn decide(
     };
     let frame = frame(&headers, Some(&desk), &token);
     let note = form.note.filter(|n| !n.trim().is_empty());
-    let what = form.choice.clone();
     let choice = match form.choice.as_str() {
         "approve" => Choice::Approve { note },
         "reject" => Choice::Reject { note },
@@ -349,7 +347,7 @@ pub(super) async fn decide(
         }
     };
     let links = state.links.clone();
-    let view = state.view.clone();
+    let events = state.events.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let now = Utc::now();
         let person = signed_in(&headers, &desk);
@@ -363,20 +361,7 @@ pub(super) async fn decide(
         match decided {
             Ok(Decided::Approval(approval)) => {
                 let last = approval.decisions.last();
-                view.emit(ServiceEvent::ApprovalDecided {
-                    approval: approval.id,
-                    playbook: approval.playbook.clone(),
-                    item: approval.item.clone(),
-                    by: last.map(|d| d.by.clone()).unwrap_or_default(),
-                    decision: match last.map(|d| d.decision) {
-                        Some(crate::store::Decision::Reject) => "reject".into(),
-                        _ => "approve".into(),
-                    },
-                    state: serde_json::to_value(approval.state)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                });
+                events.nudge();
                 page.outcome = last.map(|d| Outcome {
                     by: Some(d.by.clone()),
                     decision: Some(decision_word(d.decision)),
@@ -385,11 +370,7 @@ pub(super) async fn decide(
                 render(&frame, StatusCode::OK, &page)
             }
             Ok(Decided::Incident(recorded)) => {
-                view.emit(ServiceEvent::IncidentAction {
-                    incident: recorded.incident,
-                    action: what,
-                    by: page.person.clone().unwrap_or_default(),
-                });
+                events.nudge();
                 page.outcome = Some(Outcome {
                     at: Some(local_time(recorded.at, desk.plan.timezone)),
                     ..Outcome::default()
