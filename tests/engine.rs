@@ -757,6 +757,45 @@ fn a_burst_stopped_between_chunks_fires_the_rest_after_a_restart() {
     assert_eq!(keys.len(), posts);
 }
 
+/// A start that catches up a long outage commits its missed fires in chunks; a crash after
+/// the first chunk leaves every fire it did not reach to the next start: no item is taken as
+/// caught up because another item's chunk was committed.
+#[test]
+fn a_start_cut_short_between_catch_up_chunks_records_every_fire_after_a_restart() {
+    let every_minute =
+        |id: &str| format!("  - id: {id}\n    cron: \"* * * * *\"\n    to: demo\n    text: {id}\n");
+    let campaign = format!(
+        "kind: campaign\nname: ticks\nposts:\n{}{}",
+        every_minute("first"),
+        every_minute("second")
+    );
+    let (dir, plan) = plan_from(&[("ticks.yaml", &campaign)]);
+    let file = dir.path().join("crier.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).unwrap());
+    drop(engine(&plan, &store, at(10, 0)));
+    // Eight days down: 11,520 fires of each item, more than one chunk of catch-up.
+    let back = at(10, 0) + chrono::TimeDelta::days(8);
+    let side = rusqlite::Connection::open(&file).unwrap();
+    side.execute_batch(
+        "CREATE TRIGGER crash_after_a_chunk BEFORE INSERT ON runs \
+         WHEN (SELECT count(*) FROM runs) >= 10000 BEGIN SELECT RAISE(ABORT, 'crashed'); END;",
+    )
+    .unwrap();
+    let mut cut_short =
+        Engine::new(plan.clone(), "rev", EngineParts::new(store.clone()), back).unwrap();
+    assert!(cut_short.start(back).is_err());
+    drop(cut_short);
+    side.execute_batch("DROP TRIGGER crash_after_a_chunk")
+        .unwrap();
+    let later = back + chrono::TimeDelta::seconds(30);
+    drop(engine(&plan, &store, later));
+    let history = store.history(&HistoryFilter::default()).unwrap();
+    for item in ["first", "second"] {
+        let fires = history.iter().filter(|run| run.item == item).count();
+        assert_eq!(fires, 8 * 24 * 60, "{item}");
+    }
+}
+
 /// A chunk whose commit fails, with the store unreadable too, leaves its items' cursors
 /// where they were: the fire, retried late, is caught up on, not lost.
 #[test]

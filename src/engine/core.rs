@@ -207,7 +207,7 @@ impl Engine {
                 .get(&item.key(&self.plan))
                 .copied()
                 .unwrap_or(alive);
-            if let Some(next) = self.catch_up(item, cursor, now, &mut batch)? {
+            if let Some(next) = self.catch_up(item, cursor, now, alive, &mut batch)? {
                 self.queue.push(next, item);
             }
         }

@@ -108,7 +108,13 @@ impl Engine {
                     .get(&item.key(&self.plan))
                     .copied()
                     .unwrap_or(at - TimeDelta::milliseconds(1));
-                self.catch_up(item, cursor, now, &mut batch)?
+                // Fires due now that wait in the queue must stay after the recorded time.
+                let alive_floor = self
+                    .queue
+                    .peek()
+                    .filter(|waiting| *waiting <= now)
+                    .map_or(now, |waiting| waiting - TimeDelta::milliseconds(1));
+                self.catch_up(item, cursor, now, alive_floor, &mut batch)?
             } else {
                 self.fire(item, at, now, &mut batch)?
             };

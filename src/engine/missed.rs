@@ -61,11 +61,16 @@ impl Engine {
     /// next future fire, for the caller to queue. Every missed fire is recorded; after a long outage they are
     /// committed in chunks of `CATCH_UP_CHUNK` (runs with the cursor past them), so each
     /// transaction stays bounded and a crash midway resumes from the last chunk.
+    ///
+    /// A chunk committed before the others records the engine alive no later than
+    /// `alive_floor`: an item not yet caught up, and without a cursor of its own, catches up
+    /// from that time after a crash, so the chunk never hides its fires.
     pub(super) fn catch_up(
         &mut self,
         item: ItemRef,
         cursor: DateTime<Utc>,
         now: DateTime<Utc>,
+        alive_floor: DateTime<Utc>,
         batch: &mut Batch,
     ) -> StoreResult<Option<DateTime<Utc>>> {
         let mut from = cursor;
@@ -98,13 +103,14 @@ impl Engine {
             }
             self.advance_cursor(item, last, batch);
             if batch.runs.len() >= CATCH_UP_CHUNK {
-                let full = std::mem::replace(
+                let mut full = std::mem::replace(
                     batch,
                     Batch {
                         now: batch.now,
                         ..Batch::default()
                     },
                 );
+                full.now = full.now.min(to_millis(alive_floor));
                 self.commit(full)?;
             }
             if complete {
