@@ -1,18 +1,13 @@
-//! Replies to notices on a Telegram bot whose updates the reply poller does not read: pushed
-//! to the server's webhook (`updates: webhook`), or read by a crisis plan watching the
-//! account. A reply from the person's own user decides; anyone else's decides nothing.
+//! Replies to notices on a Telegram bot: pushed to the server's webhook (`updates: webhook`),
+//! or read by polling on a bot a crisis plan reads too, whichever reads first. A reply from
+//! the person's own user decides; anyone else's decides nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use crier::connectors::registry::Connectors;
-use crier::crisis::IncidentReport;
-use crier::crisis::runner::RunnerState;
 use crier::ops::Desk;
-use crier::store::{
-    ApprovalState, Batch, CrisisWrite, IncidentRow, SqliteStore, Store, StoreHandle, to_millis,
-};
+use crier::store::ApprovalState;
 use serde_json::{Value, json};
 
 use crate::support::fake_telegram::{BOT_USERNAME, FakeTelegram};
@@ -112,91 +107,90 @@ async fn a_reply_pushed_to_the_telegram_webhook_decides_as_its_person() {
     service.stop().await.unwrap();
 }
 
+/// Starts the service on `dir` with its server; answers both.
+async fn serve(dir: &std::path::Path) -> (crier::engine::service::ServiceHandle, crier::ops::Desk) {
+    let mut service = crier::engine::service::Service::start(dir.to_path_buf(), Arc::new(|_| {}))
+        .await
+        .unwrap();
+    let view = service.view();
+    let plan = view.plan().unwrap();
+    crier::server::start(&mut service, &plan.server, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    (service, Desk::new(plan, view.store()))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reply_read_by_a_crisis_plan_acknowledges_as_its_person() {
+async fn a_reply_waiting_when_the_service_starts_decides_though_a_crisis_plan_reads_the_bot() {
     let fake = FakeTelegram::start(TOKEN);
     let keys = tempfile::TempDir::new().unwrap();
     let (token, _) = secrets(keys.path());
     let config = format!(
-        "timezone: UTC\naccounts:\n  tg: {{ network: telegram, server: \"{}\", token: \"file:{token}\", chat: \"@brand_channel\" }}\npeople:\n  vera: {{ notify: tg, users: {{ telegram: \"@vera\" }} }}\n",
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: {{ network: console }}\n  tg: {{ network: telegram, server: \"{}\", token: \"file:{token}\", chat: \"@brand_channel\" }}\npeople:\n  vera: {{ notify: tg, users: {{ telegram: \"@vera\" }} }}\n",
         fake.url()
     );
+    let launch = (Utc::now() + chrono::TimeDelta::hours(3)).format("%Y-%m-%d %H:%M");
+    let campaign = format!(
+        "kind: campaign\nname: news\nposts:\n  - id: launch\n    at: {launch}\n    to: brand\n    text: Launch day\n    approve: {{ by: [vera], ask: 24h }}\n"
+    );
     let crisis = "kind: crisis\nname: outage\nwatch:\n  accounts: [tg]\n  keywords: [app]\n  every: 1m\nlevels:\n  - name: elevated\n    when: 'mentions(\"10m\").negative >= 5'\n    do:\n      - notify: vera\n";
-    let (_folder, plan) =
-        crate::support::playbooks::valid_plan(&config, &[("outage.yaml", crisis)]);
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-    let now = Utc::now();
-    let opened = to_millis(now) - 60_000;
-    let report = IncidentReport {
-        id: 3,
-        plan: "outage".into(),
-        signal_at: opened,
-        opened_at: opened,
-        acknowledged_at: None,
-        acknowledged_by: None,
-        responded_at: None,
-        resolved_at: None,
-        resolved_by: None,
-        level: "elevated".into(),
-        levels: vec![],
-        approvals: vec![],
-        timeline: vec![],
-        mentions: vec![],
-        timezone: "UTC".into(),
-    };
-    store
-        .commit(&Batch {
-            now: to_millis(now),
-            crisis: vec![CrisisWrite {
-                plan: "outage".into(),
-                state: serde_json::to_string(&RunnerState::default()).unwrap(),
-                incidents: vec![IncidentRow {
-                    id: 3,
-                    plan: "outage".into(),
-                    status: "open".into(),
-                    level: "elevated".into(),
-                    opened_at: opened,
-                    resolved_at: None,
-                    report: serde_json::to_string(&report).unwrap(),
-                }],
-                applied: vec![],
-                forget_mentions_before: None,
-            }],
-            ..Batch::default()
-        })
-        .unwrap();
-    let client = crier::connectors::http::client(&plan.http).unwrap();
-    let connectors = Connectors::build(&plan.accounts, &client).unwrap();
-    let handle = StoreHandle::new(store.clone());
-    let desk = {
-        let (plan, store) = (plan.clone(), store.clone());
-        move || Some(Desk::new(plan.clone(), store.clone()))
-    };
-    let handoff = crier::server::replies::crisis_handoff(desk);
-    let read = |handoff| {
-        crier::crisis::collect::collect(&plan, &handle, &connectors, Utc::now(), Some(handoff))
-    };
+    let dir = crate::support::playbooks::folder(
+        &config,
+        &[("news.yaml", &campaign), ("outage.yaml", crisis)],
+    );
+    // A first run asks vera, and stops.
+    let (service, desk) = serve(dir.path()).await;
+    for _ in 0..600 {
+        if !desk.store.approvals(true).unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(desk.store.approvals(true).unwrap().len(), 1);
+    service.stop().await.unwrap();
 
-    fake.push_update(reply(71, 66, "mallory", "ack"));
-    let collected = read(handoff.clone()).await;
-    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    // Her answer waits at Telegram; the service starts, and its crisis plan reads the bot
+    // before the server is up.
+    let reads_before = fake.calls("getUpdates").len();
+    fake.push_update(reply(81, 88, "vera", "approve"));
+    let mut service =
+        crier::engine::service::Service::start(dir.path().to_path_buf(), Arc::new(|_| {}))
+            .await
+            .unwrap();
+    for _ in 0..600 {
+        if fake.calls("getUpdates").len() >= reads_before + 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
-        collected.new, 1,
-        "the crisis plan still stores what it reads"
+        fake.pending_updates(),
+        0,
+        "the crisis plan read and confirmed the reply"
     );
-    assert!(
-        store.pending_incident_actions("outage").unwrap().is_empty(),
-        "someone who is none of the people decides nothing"
+    let view = service.view();
+    let plan = view.plan().unwrap();
+    crier::server::start(&mut service, &plan.server, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let store = view.store();
+    let mut decided = None;
+    for _ in 0..600 {
+        let approvals = store.approvals(false).unwrap();
+        if approvals[0].state != ApprovalState::Pending {
+            decided = Some(approvals[0].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let approval = decided.expect("the waiting reply decides");
+    assert_eq!(approval.state, ApprovalState::Approved);
+    assert_eq!(approval.decisions[0].by, "vera");
+    let mentions = store.crisis_mentions("outage", 0, 0).unwrap();
+    assert_eq!(
+        mentions.len(),
+        1,
+        "the crisis plan keeps the reply too: {mentions:?}"
     );
-
-    fake.push_update(reply(72, 88, "vera", "ack"));
-    read(handoff.clone()).await;
-    let actions = store.pending_incident_actions("outage").unwrap();
-    assert_eq!(actions.len(), 1, "{actions:?}");
-    assert_eq!(actions[0].incident, 3);
-    assert!(
-        actions[0].action.contains("\"vera\""),
-        "{}",
-        actions[0].action
-    );
+    service.stop().await.unwrap();
 }

@@ -1,6 +1,7 @@
 //! The Telegram connector against a fake Bot API on 127.0.0.1.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crier::connectors::http::{self, HttpOptions};
@@ -721,4 +722,263 @@ async fn the_token_never_shows_in_errors_or_debug() {
         );
     }
     assert!(texts.iter().any(|t| t.contains("Secret(***)")));
+}
+
+/// A message in a group mentioning the bot, written now (contests take only what was
+/// written after their announcement).
+fn mention_now(message_id: i64, text: &str) -> Value {
+    let mut update = mention_of_bot(message_id, text);
+    update["message"]["date"] = json!(chrono::Utc::now().timestamp());
+    update
+}
+
+/// `crier.yaml` with one Telegram account `tg` on the fake's bot, read by polling or in
+/// webhook mode, and the token and webhook secret written beside it.
+fn bot_config(fake: &FakeTelegram, keys: &std::path::Path, webhook: bool) -> String {
+    std::fs::write(keys.join("token"), TOKEN).unwrap();
+    std::fs::write(keys.join("secret"), "tg-webhook-secret").unwrap();
+    let mode = if webhook {
+        format!(
+            "    updates: webhook\n    url: https://crier.example.com/telegram/tg\n    secret: \"file:{}\"\n",
+            keys.join("secret").display()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "timezone: UTC\naccounts:\n  tg:\n    network: telegram\n    server: \"{}\"\n    token: \"file:{}\"\n    chat: \"{CHANNEL}\"\n{mode}",
+        fake.url(),
+        keys.join("token").display()
+    )
+}
+
+fn crisis_on_tg(name: &str) -> String {
+    format!(
+        "kind: crisis\nname: {name}\nwatch:\n  accounts: [tg]\n  keywords: [app]\n  every: 1m\nlevels:\n  - name: elevated\n    when: 'mentions(\"10m\").negative >= 5'\n    do:\n      - pause: all\n"
+    )
+}
+
+fn contest_on_tg() -> String {
+    let at = |minutes: i64| {
+        (chrono::Utc::now() + chrono::TimeDelta::minutes(minutes))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    format!(
+        "kind: contest\nname: giveaway\naccount: tg\nannounce:\n  at: {}\n  text: \"Mention the bot to play\"\nentries:\n  from: mentions\n  closes: {}\ndraw:\n  at: {}\n  winners: 1\n",
+        at(-1),
+        at(60),
+        at(120)
+    )
+}
+
+fn stored_mentions(store: &dyn crier::store::Store, plan: &str) -> Vec<String> {
+    store
+        .crisis_mentions(plan, 0, 0)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_crisis_plans_on_one_bot_both_read_every_mention_once_across_restarts() {
+    use crier::store::{SqliteStore, StoreHandle};
+    let fake = FakeTelegram::start(TOKEN);
+    let keys = tempfile::TempDir::new().unwrap();
+    let config = bot_config(&fake, keys.path(), false);
+    let (_folder, plan) = crate::support::playbooks::valid_plan(
+        &config,
+        &[
+            ("outage.yaml", &crisis_on_tg("outage")),
+            ("billing.yaml", &crisis_on_tg("billing")),
+        ],
+    );
+    let handle = StoreHandle::new(std::sync::Arc::new(SqliteStore::in_memory().unwrap()));
+    for n in 0..3 {
+        fake.push_update(mention_of_bot(
+            500 + n,
+            &format!("is the app down {n} @brand_bot"),
+        ));
+    }
+    fake.push_update(unrelated(510));
+    let connectors = Connectors::build(&plan.accounts, &client()).unwrap();
+    let collected =
+        crier::crisis::collect::collect(&plan, &handle, &connectors, chrono::Utc::now()).await;
+    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    assert_eq!(collected.new, 6, "each plan stores the three mentions");
+    for name in ["outage", "billing"] {
+        assert_eq!(
+            stored_mentions(handle.store().as_ref(), name).len(),
+            3,
+            "{name}"
+        );
+    }
+    assert_eq!(fake.pending_updates(), 0, "what was read is confirmed");
+
+    // A restart: new connectors, the same store. Each plan reads on from its own cursor.
+    fake.push_update(mention_of_bot(520, "app still down @brand_bot"));
+    let connectors = Connectors::build(&plan.accounts, &client()).unwrap();
+    let collected =
+        crier::crisis::collect::collect(&plan, &handle, &connectors, chrono::Utc::now()).await;
+    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    assert_eq!(collected.new, 2);
+    for name in ["outage", "billing"] {
+        let texts = stored_mentions(handle.store().as_ref(), name);
+        assert_eq!(texts.len(), 4, "{name}: {texts:?}");
+        assert_eq!(texts[3], "app still down @brand_bot");
+    }
+    // One reader per bot: every `getUpdates` asked from the cursor the one before left.
+    let offsets: Vec<Value> = fake
+        .calls("getUpdates")
+        .iter()
+        .map(|call| call.params["offset"].clone())
+        .collect();
+    assert!(
+        offsets
+            .windows(2)
+            .all(|pair| pair[1].as_i64() >= pair[0].as_i64()),
+        "{offsets:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contest_and_a_crisis_plan_on_one_bot_both_read_theirs() {
+    use crier::store::{SqliteStore, StoreHandle};
+    let fake = FakeTelegram::start(TOKEN);
+    let keys = tempfile::TempDir::new().unwrap();
+    let config = bot_config(&fake, keys.path(), false);
+    let (_folder, plan) = crate::support::playbooks::valid_plan(
+        &config,
+        &[
+            ("outage.yaml", &crisis_on_tg("outage")),
+            ("giveaway.yaml", &contest_on_tg()),
+        ],
+    );
+    let handle = StoreHandle::new(std::sync::Arc::new(SqliteStore::in_memory().unwrap()));
+    fake.push_update(mention_now(600, "me please @brand_bot"));
+    fake.push_update(mention_now(601, "and me @brand_bot"));
+    let connectors = Connectors::build(&plan.accounts, &client()).unwrap();
+    let now = chrono::Utc::now();
+    let entries = crier::contest::collect::collect(&plan, &handle, &connectors, now).await;
+    assert!(entries.errors.is_empty(), "{:?}", entries.errors);
+    assert_eq!(entries.new, 2);
+    let mentions = crier::crisis::collect::collect(&plan, &handle, &connectors, now).await;
+    assert!(mentions.errors.is_empty(), "{:?}", mentions.errors);
+    assert_eq!(
+        mentions.new, 2,
+        "the contest read first and took nothing away"
+    );
+
+    fake.push_update(mention_now(602, "count me in @brand_bot"));
+    let connectors = Connectors::build(&plan.accounts, &client()).unwrap();
+    let now = chrono::Utc::now();
+    let mentions = crier::crisis::collect::collect(&plan, &handle, &connectors, now).await;
+    assert_eq!(mentions.new, 1);
+    let entries = crier::contest::collect::collect(&plan, &handle, &connectors, now).await;
+    assert_eq!(entries.new, 1);
+    let stored = handle.store().contest_entries("giveaway").unwrap();
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    assert_eq!(stored_mentions(handle.store().as_ref(), "outage").len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_of_one_bot_see_each_update_once_across_restarts() {
+    use crier::store::{SqliteStore, StoreHandle, shared_feed};
+    let fake = FakeTelegram::start(TOKEN);
+    let handle = StoreHandle::new(std::sync::Arc::new(SqliteStore::in_memory().unwrap()));
+    // Two accounts on one bot: the channel's, and a group's that only mentions count for.
+    let connectors = || -> (Arc<dyn Connector>, Arc<dyn Connector>) {
+        (
+            Arc::new(telegram(&fake, TOKEN, CHANNEL)),
+            Arc::new(telegram(&fake, TOKEN, "@brandchat_other")),
+        )
+    };
+    let (channel, group) = connectors();
+    assert_eq!(channel.shared_feed(), Some("telegram:123456".to_string()));
+    assert_eq!(channel.shared_feed(), group.shared_feed());
+    fake.push_update(reply_to_channel_post(700, 1001, "me please"));
+    fake.push_update(mention_of_bot(701, "hello @brand_bot"));
+    let ids = |page: &crier::connectors::MentionPage| -> Vec<String> {
+        page.mentions.iter().map(|m| m.id.clone()).collect()
+    };
+    let first = shared_feed::mentions(&handle, &channel, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), ["-1005555:700", "-1005555:701"]);
+    assert_eq!(
+        fake.pending_updates(),
+        2,
+        "not confirmed until asked past them"
+    );
+    // The group's read asks Telegram past them, which forgets them: it reads them kept.
+    let theirs = shared_feed::mentions(&handle, &group, None).await.unwrap();
+    assert_eq!(
+        ids(&theirs),
+        ["-1005555:701"],
+        "a reply to the channel is not theirs"
+    );
+    assert_eq!(fake.pending_updates(), 0);
+
+    fake.push_update(mention_of_bot(702, "again @brand_bot"));
+    let (channel, group) = connectors();
+    let next = shared_feed::mentions(&handle, &channel, first.cursor.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(ids(&next), ["-1005555:702"]);
+    let after = shared_feed::mentions(&handle, &channel, next.cursor.as_deref())
+        .await
+        .unwrap();
+    assert!(after.mentions.is_empty(), "{:?}", ids(&after));
+    assert_eq!(fake.pending_updates(), 0);
+    let theirs = shared_feed::mentions(&handle, &group, theirs.cursor.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&theirs),
+        ["-1005555:702"],
+        "confirmed, and still read by both"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_pushed_to_the_webhook_reaches_every_plan_and_contest_once() {
+    use crier::store::{SqliteStore, Store};
+    let fake = FakeTelegram::start(TOKEN);
+    let keys = tempfile::TempDir::new().unwrap();
+    let config = bot_config(&fake, keys.path(), true);
+    let (_folder, plan) = crate::support::playbooks::valid_plan(
+        &config,
+        &[
+            ("outage.yaml", &crisis_on_tg("outage")),
+            ("billing.yaml", &crisis_on_tg("billing")),
+            ("giveaway.yaml", &contest_on_tg()),
+        ],
+    );
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let desk = crier::ops::Desk::new(plan.clone(), store.clone());
+    let connectors = Connectors::build(&plan.accounts, &client()).unwrap();
+    let mut update = mention_now(800, "the app is down @brand_bot");
+    update["update_id"] = json!(9100);
+    let body = update.to_string();
+    let push = || {
+        crier::ops::mentions::receive_update(
+            &desk,
+            &connectors,
+            "tg",
+            Some("tg-webhook-secret"),
+            body.as_bytes(),
+            chrono::Utc::now(),
+        )
+    };
+    let pushed = push().await.unwrap();
+    assert_eq!((pushed.crisis_mentions, pushed.contest_entries), (2, 1));
+    // Telegram sends an update again until it is answered: the second is nobody's new one.
+    let again = push().await.unwrap();
+    assert_eq!((again.crisis_mentions, again.contest_entries), (0, 0));
+    for name in ["outage", "billing"] {
+        assert_eq!(stored_mentions(store.as_ref(), name).len(), 1, "{name}");
+    }
+    assert_eq!(store.contest_entries("giveaway").unwrap().len(), 1);
+    assert!(fake.calls("getUpdates").is_empty());
 }

@@ -155,6 +155,23 @@ pub struct MentionPage {
     pub cursor: Option<String>,
 }
 
+/// A page of a feed several accounts read together ([`Connector::shared_feed`]): its items
+/// as the network sent them, oldest first, each with a key unique in the feed, and the
+/// network's cursor to ask from next time (`None` keeps the previous one).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FeedPage {
+    pub items: Vec<FeedItem>,
+    pub cursor: Option<String>,
+}
+
+/// One item of a shared feed: its key (a Telegram `update_id`) and the item itself (the
+/// update's JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedItem {
+    pub key: String,
+    pub item: String,
+}
+
 /// The counts of one of the account's own posts.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostMetrics {
@@ -271,6 +288,30 @@ pub trait Connector: Send + Sync + fmt::Debug {
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
         let _ = cursor;
         Err(unsupported(self.network(), "read mentions"))
+    }
+
+    /// The feed the account's mentions come from when reading it takes what was read away
+    /// from the next reader, and other accounts may read the same feed (a Telegram bot
+    /// polled with `getUpdates`: Telegram forgets the updates below the offset it is asked
+    /// from): its key, the same for every account reading it. Readers then go through
+    /// `store::shared_feed`, which reads the feed once for all of them. `None` (the
+    /// default): reading the account's mentions takes nothing from anyone.
+    fn shared_feed(&self) -> Option<String> {
+        None
+    }
+
+    /// The items of [`Connector::shared_feed`] after `cursor` (from the first one the network
+    /// still keeps when `None`), whoever they are meant for.
+    async fn read_shared_feed(&self, cursor: Option<&str>) -> Result<FeedPage, SendError> {
+        let _ = cursor;
+        Err(unsupported(self.network(), "read a shared feed"))
+    }
+
+    /// The mentions of and replies to this account among `items` of its shared feed, in
+    /// their order.
+    async fn mentions_in_feed(&self, items: &[String]) -> Result<Vec<Mention>, SendError> {
+        let _ = items;
+        Err(unsupported(self.network(), "read a shared feed"))
     }
 
     /// Public posts carrying the hashtag `tag` (written without `#`) after `cursor` (from

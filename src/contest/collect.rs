@@ -5,7 +5,8 @@
 //! (an edit updates it, or is kept aside after the close). Each cursor is saved after the
 //! entries it follows, so a restart reads a page again rather than skip one. Posts carrying
 //! the hashtag, and mentions, from before the announcement are not entries. Pages are read
-//! by the loop crisis mentions share (`connectors::paging`); store calls run off the async
+//! by the loop crisis mentions share (`connectors::paging`), a feed other readers take from
+//! too (a Telegram bot's updates) through `store::shared_feed`; store calls run off the async
 //! workers (`StoreHandle`). A store that cannot be read stops that contest's round with an
 //! error: it is never taken for "no entries" or "no cursor".
 
@@ -22,7 +23,7 @@ use crate::connectors::registry::Connectors;
 use crate::connectors::{Capabilities, Connector, MentionPage, SendError};
 use crate::playbook::plan::{ContestPlan, Plan};
 use crate::playbook::raw::EntrySource;
-use crate::store::{StoreHandle, to_millis};
+use crate::store::{StoreHandle, shared_feed, to_millis};
 
 /// How often entries are read while a contest takes them: 30 s, or
 /// `CRIER_ENTRIES_POLL_SECONDS`.
@@ -66,11 +67,12 @@ impl Feed<'_> {
 
     async fn read(
         self,
-        connector: &dyn Connector,
+        store: &StoreHandle,
+        connector: &Arc<dyn Connector>,
         cursor: Option<&str>,
     ) -> Result<MentionPage, SendError> {
         match self {
-            Feed::Mentions => connector.mentions(cursor).await,
+            Feed::Mentions => shared_feed::mentions(store, connector, cursor).await,
             Feed::Hashtag(tag) => connector.search_hashtag(tag, cursor).await,
         }
     }
@@ -280,7 +282,7 @@ async fn read_feed(
         MAX_PAGES,
         |cursor| {
             let connector = connector.clone();
-            async move { feed.read(connector.as_ref(), cursor.as_deref()).await }
+            async move { feed.read(store, &connector, cursor.as_deref()).await }
         },
         |page| {
             let entries: Vec<Entry> = page

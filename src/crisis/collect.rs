@@ -2,54 +2,29 @@
 //! watched account's mentions and replies are read through its connector from the cursor it
 //! stopped at (`connectors::paging`), and stored once per network id, each page with the
 //! cursor after it in one transaction (an account watched by several plans is read for
-//! each, with its own cursor). The engine's crisis tick takes them from the store. Store
-//! calls run off the async workers (`StoreHandle`). Whoever else needs what a watched
-//! account receives (a Telegram bot's updates are taken by the one who reads them: replies
-//! to notices sent from that bot) is handed each page first, through a [`HandoffSlot`].
-
-use std::sync::{Arc, RwLock};
+//! each, with its own cursor). A feed that others read too (a Telegram bot's updates, which
+//! its reply reader and contests read as well) is read through `store::shared_feed`, so
+//! every reader sees all of it. The engine's crisis tick takes them from the store. Store
+//! calls run off the async workers (`StoreHandle`).
 
 use chrono::{DateTime, Utc};
 
-use crate::connectors::Mention;
 use crate::connectors::paging::{PagingError, read_pages};
 use crate::connectors::registry::Connectors;
-use crate::network::Network;
 use crate::playbook::plan::Plan;
-use crate::store::{NewMention, StoreHandle, to_millis};
+use crate::store::{NewMention, StoreHandle, shared_feed, to_millis};
 
 /// Pages read per account per round, at most.
 const MAX_PAGES: usize = 20;
 
 pub use crate::connectors::paging::Collected;
 
-/// Takes a page of what a watched account (its name, its network) received, before it is
-/// stored; called on the blocking pool, so it may block. A page is handed over by each plan
-/// that reads it (a network whose reads confirm, like Telegram's `getUpdates`, gives each
-/// message to one reader only).
-pub type Handoff = Arc<dyn Fn(&str, Network, &[Mention]) + Send + Sync>;
-
-/// Where a front end installs its [`Handoff`]; shared across reloads, empty until set.
-#[derive(Clone, Default)]
-pub struct HandoffSlot(Arc<RwLock<Option<Handoff>>>);
-
-impl HandoffSlot {
-    pub fn set(&self, handoff: Handoff) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(handoff);
-    }
-
-    pub fn get(&self) -> Option<Handoff> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-/// Reads new mentions for every crisis plan, handing each page to `handoff` first.
+/// Reads new mentions for every crisis plan.
 pub async fn collect(
     plan: &Plan,
     store: &StoreHandle,
     connectors: &Connectors,
     now: DateTime<Utc>,
-    handoff: Option<Handoff>,
 ) -> Collected {
     let mut collected = Collected::default();
     let now_ms = to_millis(now);
@@ -82,7 +57,7 @@ pub async fn collect(
                 MAX_PAGES,
                 |cursor| {
                     let connector = connector.clone();
-                    async move { connector.mentions(cursor.as_deref()).await }
+                    async move { shared_feed::mentions(store, &connector, cursor.as_deref()).await }
                 },
                 |page| {
                     let mentions: Vec<NewMention> = page
@@ -96,11 +71,7 @@ pub async fn collect(
                         })
                         .collect();
                     let (name, watched) = (crisis.name.clone(), account.clone());
-                    let handoff = handoff.clone();
                     store.call(move |store| {
-                        if let Some(handoff) = &handoff {
-                            handoff(&watched, network, &page.mentions);
-                        }
                         store.add_crisis_mentions(
                             &name,
                             &watched,

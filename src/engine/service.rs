@@ -159,7 +159,6 @@ pub struct ServiceHandle {
     /// Becomes true when the dispatcher has stopped (its sends in flight recorded).
     drained: watch::Receiver<bool>,
     links: super::links::LinkSlot,
-    handoff: crate::crisis::collect::HandoffSlot,
 }
 
 /// What a front end running beside the service reads: its store, the plan it runs now (a
@@ -237,12 +236,6 @@ impl ServiceHandle {
     /// From now on, notices carry `links` to each decision's page (the server sets them).
     pub fn set_decision_links(&self, links: Arc<dyn super::links::DecisionLinks>) {
         self.links.set(links);
-    }
-
-    /// From now on, what crisis plans read from their watched accounts is handed to
-    /// `handoff` too (the server reads replies to notices in it).
-    pub fn set_mentions_handoff(&self, handoff: crate::crisis::collect::Handoff) {
-        self.handoff.set(handoff);
     }
 
     /// Reads the playbooks again; an invalid edit keeps the running revision.
@@ -365,7 +358,6 @@ impl Service {
         let (drained_sender, drained) = watch::channel(false);
         let reload = Arc::new(Notify::new());
         let links = parts.links.clone();
-        let handoff = crate::crisis::collect::HandoffSlot::default();
         let running = Running {
             path,
             first_run,
@@ -384,7 +376,6 @@ impl Service {
             wake,
             drained: drained_sender,
             interrupt,
-            handoff: handoff.clone(),
         };
         let running = tokio::spawn(async move {
             let _service_lock = service_lock;
@@ -401,7 +392,6 @@ impl Service {
             running,
             drained,
             links,
-            handoff,
         })
     }
 }
@@ -480,7 +470,6 @@ struct Running {
     /// Requested with the stop: the engine drops the step it is in (see
     /// `Engine::interrupt_on`).
     interrupt: crate::text::StopFlag,
-    handoff: crate::crisis::collect::HandoffSlot,
 }
 
 impl Running {
@@ -520,14 +509,12 @@ impl Running {
             Feed::ContestEntries,
             store.clone(),
             dispatcher.clone(),
-            self.handoff.clone(),
             halted.clone(),
         ));
         let mentions = tokio::spawn(entries_loop(
             Feed::CrisisMentions,
             store.clone(),
             dispatcher.clone(),
-            self.handoff.clone(),
             halted,
         ));
         let mut watch_files = tokio::time::interval(WATCH_EVERY);
@@ -733,20 +720,13 @@ enum Feed {
 }
 
 impl Feed {
-    async fn read(
-        self,
-        plan: &Plan,
-        store: &StoreHandle,
-        connectors: &Connectors,
-        handoff: &crate::crisis::collect::HandoffSlot,
-    ) {
+    async fn read(self, plan: &Plan, store: &StoreHandle, connectors: &Connectors) {
         match self {
             Feed::ContestEntries if !plan.contests.is_empty() => {
                 crate::contest::collect::collect(plan, store, connectors, Utc::now()).await;
             }
             Feed::CrisisMentions if !plan.crises.is_empty() => {
-                crate::crisis::collect::collect(plan, store, connectors, Utc::now(), handoff.get())
-                    .await;
+                crate::crisis::collect::collect(plan, store, connectors, Utc::now()).await;
             }
             _ => {}
         }
@@ -759,14 +739,13 @@ async fn entries_loop(
     feed: Feed,
     store: Arc<dyn Store>,
     dispatcher: Arc<Dispatcher>,
-    handoff: crate::crisis::collect::HandoffSlot,
     mut stop: watch::Receiver<bool>,
 ) {
     let store = StoreHandle::new(store);
     loop {
         if let Some(current) = dispatcher.plan() {
             let connectors = dispatcher.connectors();
-            feed.read(&current, &store, &connectors, &handoff).await;
+            feed.read(&current, &store, &connectors).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(crate::contest::collect::poll_every()) => {}

@@ -100,8 +100,6 @@ pub async fn start(
         links,
         secure_cookies: options.secure_cookies || options.tls_enabled(),
     };
-    let current = state.clone();
-    service.set_mentions_handoff(replies::crisis_handoff(move || current.desk().ok()));
     service.attach(tokio::spawn(replies::read_loop(state.clone())));
     let app = router(state, options);
     let task = match tls {

@@ -3,10 +3,10 @@
 //! wherever they were read). Every few seconds, each notify account on a network whose
 //! replies crier reads (Telegram, Matrix) is read from where it stopped
 //! (`connectors::paging`, the cursor kept in the store); the cursor after a page is stored
-//! once the page's replies are handled. A Telegram bot's updates are taken by whoever reads
-//! them, so two accounts are not read here: one in webhook mode (its updates are pushed to
-//! `POST /telegram/{account}`, which hands them here) and one a crisis plan watches (the
-//! crisis reader hands what it reads through [`crisis_handoff`]).
+//! once the page's replies are handled. A Telegram bot's updates are read through
+//! `store::shared_feed`, so crisis plans and contests reading the same bot take none of
+//! them away; an account in webhook mode is not read here: its updates are pushed to
+//! `POST /telegram/{account}`, which hands them to [`handle`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +16,11 @@ use chrono::{DateTime, Utc};
 use super::AppState;
 use crate::connectors::Mention;
 use crate::connectors::paging::read_pages;
-use crate::crisis::collect::Handoff;
 use crate::network::Network;
 use crate::ops::Desk;
 use crate::ops::decision_links::{self, Reply, ReplyOutcome};
 use crate::playbook::plan::Plan;
-use crate::store::to_millis;
+use crate::store::{StoreHandle, shared_feed, to_millis};
 
 /// How often the notify accounts are read for replies.
 const EVERY: Duration = Duration::from_secs(5);
@@ -29,24 +28,15 @@ const EVERY: Duration = Duration::from_secs(5);
 const MAX_PAGES: usize = 10;
 
 /// Whether `account`'s replies arrive elsewhere than this poller: a Telegram account in
-/// webhook mode, or one a crisis plan watches.
+/// webhook mode.
 fn read_elsewhere(plan: &Plan, account: &str, network: Network) -> bool {
-    network == Network::Telegram && (is_webhook(plan, account) || is_watched(plan, account))
-}
-
-fn is_webhook(plan: &Plan, account: &str) -> bool {
-    plan.accounts.get(account).is_some_and(|a| {
-        a.config
-            .updates
-            .as_ref()
-            .is_some_and(|u| u.value.trim() == "webhook")
-    })
-}
-
-fn is_watched(plan: &Plan, account: &str) -> bool {
-    plan.crises
-        .iter()
-        .any(|c| c.watch.iter().any(|w| w == account))
+    network == Network::Telegram
+        && plan.accounts.get(account).is_some_and(|a| {
+            a.config
+                .updates
+                .as_ref()
+                .is_some_and(|u| u.value.trim() == "webhook")
+        })
 }
 
 /// Hands each of `mentions`, read from `account`, to `ops::decision_links::reply`; answers
@@ -82,22 +72,6 @@ pub(super) fn handle(
         }
     }
     decided
-}
-
-/// What the crisis reader hands over: the replies in what it read from a Telegram account
-/// this poller skips, decided on the plan `desk` gives at each call. (Each read confirms the
-/// bot's updates, so a plan watching the account after another reads none of them again.)
-pub fn crisis_handoff(desk: impl Fn() -> Option<Desk> + Send + Sync + 'static) -> Handoff {
-    Arc::new(
-        move |account: &str, network: Network, mentions: &[Mention]| {
-            let Some(desk) = desk() else {
-                return;
-            };
-            if network == Network::Telegram && is_watched(&desk.plan, account) {
-                handle(&desk, account, network, mentions, Utc::now());
-            }
-        },
-    )
 }
 
 /// Reads replies until the service stops.
@@ -153,12 +127,13 @@ async fn round(state: &AppState) {
             Err(_) => continue,
         };
         let desk = Arc::new(desk.clone());
+        let feeds = StoreHandle::new(desk.store.clone());
         let paged = read_pages(
             cursor,
             MAX_PAGES,
             |cursor| {
-                let connector = connector.clone();
-                async move { connector.mentions(cursor.as_deref()).await }
+                let (connector, feeds) = (connector.clone(), feeds.clone());
+                async move { shared_feed::mentions(&feeds, &connector, cursor.as_deref()).await }
             },
             |page| {
                 let (desk, account) = (desk.clone(), account.clone());

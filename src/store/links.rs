@@ -1,6 +1,7 @@
 //! What deciding from a notice keeps: the key the server signs decision links with (made
-//! once per store, so links already sent stay valid across restarts), and where reading each
-//! notify account's replies stopped.
+//! once per store, so links already sent stay valid across restarts), where reading each
+//! notify account's replies stopped, and the feeds several readers share
+//! (`store::shared_feed`): their items and where reading each from its network stopped.
 
 use super::{Millis, StoreResult};
 
@@ -12,4 +13,25 @@ pub trait LinkStore: Send + Sync {
     /// Where reading the replies to `account`'s notices stopped.
     fn reply_cursor(&self, account: &str) -> StoreResult<Option<String>>;
     fn put_reply_cursor(&self, account: &str, cursor: &str, now: Millis) -> StoreResult<()>;
+    /// Where reading the shared feed `feed` from its network stopped.
+    fn feed_cursor(&self, feed: &str) -> StoreResult<Option<String>>;
+    /// Keeps `items` (key, item) of `feed` read at `now`, each key once however often it is
+    /// read, with the network's `cursor` after them; forgets the items stored before
+    /// `forget_before`. Answers how many items were new.
+    fn add_feed_items(
+        &self,
+        feed: &str,
+        items: &[(String, String)],
+        cursor: Option<&str>,
+        now: Millis,
+        forget_before: Millis,
+    ) -> StoreResult<usize>;
+    /// At most `limit` items of `feed` kept after position `after`, oldest first, each with
+    /// its position (positions only grow).
+    fn feed_items_after(
+        &self,
+        feed: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, String)>>;
 }

@@ -12,6 +12,7 @@ pub mod json_times;
 mod links;
 mod model;
 mod sessions;
+pub mod shared_feed;
 pub mod sqlite;
 mod tokens;
 

@@ -56,7 +56,8 @@ use super::pacing::{Limits, Pacer, Slot};
 use super::registry::{AccountSetup, ConnectorError};
 use super::secret::Secret;
 use super::{
-    Connector, Delivered, Lookup, Mention, MentionPage, OutgoingPost, PushedUpdateError, SendError,
+    Connector, Delivered, FeedPage, Lookup, Mention, MentionPage, OutgoingPost, PushedUpdateError,
+    SendError,
 };
 use crate::network::Network;
 
@@ -260,6 +261,18 @@ impl Connector for TelegramConnector {
 
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
         self.read_updates(cursor).await
+    }
+
+    fn shared_feed(&self) -> Option<String> {
+        self.update_feed()
+    }
+
+    async fn read_shared_feed(&self, cursor: Option<&str>) -> Result<FeedPage, SendError> {
+        self.read_update_page(cursor).await
+    }
+
+    async fn mentions_in_feed(&self, items: &[String]) -> Result<Vec<Mention>, SendError> {
+        self.mentions_in_updates(items).await
     }
 
     async fn pushed_update(

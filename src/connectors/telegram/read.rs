@@ -1,13 +1,15 @@
 //! Reading the bot's updates: `getUpdates` from the stored offset, or in webhook mode the
 //! webhook registered once and each pushed update taken; which updates count as mentions is
-//! `updates.rs`.
+//! `updates.rs`. Polled updates are one feed per bot (`Connector::shared_feed`): every
+//! account on the bot reads them through `store::shared_feed`, each picking its own
+//! mentions out of the same updates.
 
 use serde_json::{Value, json};
 
 use super::api::{Context, Update};
 use super::updates::{Audience, WebhookError, mention_in};
 use super::{RequestBody, TelegramConnector};
-use crate::connectors::{Mention, MentionPage, PushedUpdateError, SendError};
+use crate::connectors::{FeedItem, FeedPage, Mention, MentionPage, PushedUpdateError, SendError};
 
 /// The most updates one `getUpdates` call returns (Telegram's own maximum).
 const UPDATES_PER_PAGE: u32 = 100;
@@ -41,6 +43,20 @@ impl TelegramConnector {
                 cursor: cursor.map(str::to_owned),
             });
         }
+        let page = self.read_update_page(cursor).await?;
+        let items: Vec<String> = page.items.into_iter().map(|item| item.item).collect();
+        Ok(MentionPage {
+            mentions: self.mentions_in_updates(&items).await?,
+            cursor: page.cursor,
+        })
+    }
+
+    /// One `getUpdates` page from `cursor` (asking from it confirms the updates below it),
+    /// every update as Telegram sent it, keyed by its `update_id`.
+    pub(super) async fn read_update_page(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<FeedPage, SendError> {
         let offset = match cursor {
             Some(cursor) => {
                 Some(
@@ -54,10 +70,6 @@ impl TelegramConnector {
             }
             None => None,
         };
-        let audience = Audience {
-            bot: self.bot().await?.clone(),
-            chat: self.chat.clone(),
-        };
         let mut body = json!({
             "limit": UPDATES_PER_PAGE,
             "timeout": 0,
@@ -70,19 +82,69 @@ impl TelegramConnector {
             action: "reading the bot's updates",
             chat: None,
         };
-        let mut updates: Vec<Update> = self
+        let updates: Vec<Value> = self
             .call("getUpdates", RequestBody::Json(body), context)
             .await?;
-        updates.sort_by_key(|update| update.update_id);
-        Ok(MentionPage {
-            mentions: updates
-                .iter()
-                .filter_map(|update| mention_in(update, &audience))
+        let mut keyed = Vec::with_capacity(updates.len());
+        for update in updates {
+            let Some(id) = update.get("update_id").and_then(Value::as_i64) else {
+                return Err(SendError::Permanent {
+                    reason: "Telegram answered an update without an `update_id`".into(),
+                });
+            };
+            keyed.push((id, update));
+        }
+        keyed.sort_by_key(|(id, _)| *id);
+        Ok(FeedPage {
+            cursor: keyed.last().map(|(id, _)| (id + 1).to_string()),
+            items: keyed
+                .into_iter()
+                .map(|(id, update)| FeedItem {
+                    key: id.to_string(),
+                    item: update.to_string(),
+                })
                 .collect(),
-            cursor: updates
-                .last()
-                .map(|update| (update.update_id + 1).to_string()),
         })
+    }
+
+    /// The mentions of the bot, addressed the way this account's chat is, among `updates`
+    /// (each an update's JSON); an update crier cannot read is nobody's mention.
+    pub(super) async fn mentions_in_updates(
+        &self,
+        updates: &[String],
+    ) -> Result<Vec<Mention>, SendError> {
+        let audience = Audience {
+            bot: self.bot().await?.clone(),
+            chat: self.chat.clone(),
+        };
+        Ok(updates
+            .iter()
+            .filter_map(|update| match serde_json::from_str::<Update>(update) {
+                Ok(update) => mention_in(&update, &audience),
+                Err(error) => {
+                    tracing::warn!(account = %self.account, "an update crier cannot read is skipped: {error}");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// The bot's updates are one feed whoever reads them: keyed by the bot's id (the part of
+    /// the token before `:`), which names no secret.
+    pub(super) fn update_feed(&self) -> Option<String> {
+        if self.webhook.is_some() {
+            return None;
+        }
+        let token = self.token.expose();
+        let id = token.split(':').next().unwrap_or_default();
+        Some(
+            if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+                format!("telegram:{id}")
+            } else {
+                let digest = <sha2::Sha256 as sha2::Digest>::digest(token.as_bytes());
+                format!("telegram:{}", hex::encode(&digest[..8]))
+            },
+        )
     }
 
     pub(super) async fn take_pushed(

@@ -45,6 +45,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("0017_send_handles"),
     migration!("0018_contest_entries_unchecked"),
     migration!("0019_disqualified_action"),
+    migration!("0024_shared_feeds"),
 ];
 
 /// The migrations of stores that counted them in `user_version`, in the order applied: such a

@@ -1,0 +1,1 @@
+SELECT cursor FROM feed_cursors WHERE feed = ?1

@@ -1,0 +1,1 @@
+DELETE FROM feed_items WHERE feed = ?1 AND stored_at < ?2
