@@ -4,8 +4,12 @@ Starts `crier run` on a copy of the quickstart (its store in a temporary folder 
 repository; `day_one: first-run`, so day 1 is today and the teaser's approval waits), signs in with one-time links from `crier login`, and walks the pages:
 calendar, a post, approvals (the teaser approved by its approver, a viewer refused), the kill
 switch (pause everything, the held count, resume), the outage's incident and its chart, the
-giveaway's entries, the page a notice's decision link opens (on a 375-px phone, in Russian
-and in English), and the Russian interface. Each
+giveaway drawn with its winners, the page a notice's decision link opens (on a 375-px phone,
+in Russian and in English), and the Russian interface. The copy's giveaway is moved into the
+walk's own minutes (announced just after the start, closed and drawn about two minutes
+later; entries read every 2 s): the walk sends its replies through the inbound API
+(`POST /api/v1/mentions`) once it is announced, and opens it once drawn. The service runs on
+the real clock: nothing is shifted, and every account of the quickstart is a console one. Each
 page gets a screenshot and an axe-core check (no serious or critical violations). Every wait
 is bounded; the first failure stops the walk with what was expected and what the page shows.
 """
@@ -24,6 +28,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import sync_playwright
 
@@ -36,6 +41,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 15_000
+# The giveaway, moved into the walk's minutes: from the start of `crier run`.
+ANNOUNCE_AFTER = datetime.timedelta(seconds=20)
+CLOSES_AFTER = datetime.timedelta(seconds=100)
+DRAWN_AFTER = datetime.timedelta(seconds=110)
 
 
 class WalkFailed(Exception):
@@ -73,6 +82,30 @@ class Crier:
         self.base = f"http://127.0.0.1:{self.port}"
         self.out = open(self.dir / "run.out", "w+")
         self.process = None
+        self.giveaway = None
+
+    def time_the_giveaway(self):
+        """Moves the copy's giveaway into the walk's minutes: announced ANNOUNCE_AFTER from
+        now, closed CLOSES_AFTER, drawn DRAWN_AFTER (the contest's own time zone)."""
+        path = self.folder / "december-giveaway.yaml"
+        text = path.read_text()
+        zone = ZoneInfo(re.search(r"^timezone: (\S+)", text, re.M).group(1))
+        now = datetime.datetime.now(zone)
+        times = {
+            "announce": now + ANNOUNCE_AFTER,
+            "closes": now + CLOSES_AFTER,
+            "draw": now + DRAWN_AFTER,
+        }
+        written = {name: at.strftime("%Y-%m-%d %H:%M:%S") for name, at in times.items()}
+        for pattern, name in [
+            (r"^(announce:\n  at: ).*$", "announce"),
+            (r"^(  closes: ).*$", "closes"),
+            (r"^(draw:\n  at: ).*$", "draw"),
+        ]:
+            text, count = re.subn(pattern, lambda m: m.group(1) + written[name], text, count=1, flags=re.M)
+            check(count == 1, f"the quickstart's giveaway has no `{name}` time to move")
+        path.write_text(text)
+        self.giveaway = times
 
     def cli(self, *args):
         done = subprocess.run(
@@ -86,11 +119,13 @@ class Crier:
         return done.stdout
 
     def start(self):
+        self.time_the_giveaway()
         self.process = subprocess.Popen(
             [self.binary, "run", str(self.folder)],
             stdout=self.out,
             stderr=subprocess.STDOUT,
             cwd=self.folder,
+            env={**os.environ, "CRIER_ENTRIES_POLL_SECONDS": "2"},
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -218,6 +253,7 @@ def main():
         crier.start()
         print(f"crier run on {crier.base} ({crier.folder})")
         token = crier.cli("token", "new", "pr_lead", "--name", "browser-walk").split()[-1]
+        enter_the_giveaway(crier, token)
         with sync_playwright() as playwright:
             walk = Walk(playwright, Path(args.axe), screenshots)
             try:
@@ -232,6 +268,47 @@ def main():
     crier.stop()
     print(f"the walk passed; screenshots in {screenshots}")
     return 0
+
+
+GIVEAWAY = "december-giveaway"
+# Replies to its announcement: the first carries a link (the `no_links` rule leaves it out).
+ENTRANTS = 6
+
+
+def contest(crier, token):
+    return crier.api("GET", f"/api/v1/contests/{GIVEAWAY}", token)
+
+
+def enter_the_giveaway(crier, token):
+    """Once the giveaway is announced, replies to it come in through the inbound API."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and contest(crier, token).get("phase") in (None, "scheduled"):
+        time.sleep(1)
+    phase = contest(crier, token).get("phase")
+    check(phase not in (None, "scheduled"), f"the giveaway was not announced within 120 s: {phase}")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    check(
+        now < crier.giveaway["closes"],
+        "the walk reached the giveaway after its entries closed; move CLOSES_AFTER later",
+    )
+    entries = "\n".join(
+        json.dumps(
+            {
+                "at": now.isoformat(),
+                "type": "reply",
+                "account": "brand_mastodon",
+                "in_reply_to": "announce",
+                "id": f"walk-entry-{i}",
+                "author": f"@fan{i}@mastodon.social",
+                "follows_us": True,
+                "age_days": 400,
+                "text": "I'd love a jacket #warmwinter" + (" http://spam.example" if i == 0 else ""),
+            }
+        )
+        for i in range(ENTRANTS)
+    )
+    pushed = crier.api("POST", "/api/v1/mentions", token, entries)
+    check(pushed.get("contest_entries") == ENTRANTS, f"the giveaway took {pushed} of {ENTRANTS} replies")
 
 
 def walk_all(crier, token, walk):
@@ -367,31 +444,26 @@ def walk_all(crier, token, walk):
     check("Recorded" in phone.inner_text("main"), "the decision was not recorded")
     walk.look(phone, "12-decided")
 
-    # The giveaway's entries.
-    entries = "\n".join(
-        json.dumps(
-            {
-                "at": now.isoformat(),
-                "type": "reply",
-                "account": "brand_mastodon",
-                "id": f"walk-entry-{i}",
-                "author": f"@fan{i}@mastodon.social",
-                "text": "I'd love a jacket #warmwinter" + (" http://spam.example" if i == 0 else ""),
-            }
-        )
-        for i in range(3)
+    # The giveaway, drawn: its winners, and the entry the rules left out.
+    deadline = time.monotonic() + 240
+    drawn = contest(crier, token)
+    while not drawn.get("drawn") and time.monotonic() < deadline:
+        time.sleep(2)
+        drawn = contest(crier, token)
+    check(drawn.get("drawn"), f"the giveaway was not drawn within 240 s: {json.dumps(drawn)[:400]}")
+    check(
+        len(drawn["winners"]) == 3 and len(drawn["reserves"]) == 2,
+        f"the draw picked {drawn['winners']} and reserves {drawn['reserves']}",
     )
-    crier.api("POST", "/api/v1/mentions", token, entries)
     page.goto(f"{crier.base}/contests")
     walk.look(page, "13-contests")
-    page.locator("a[href='/contests/december-giveaway']").first.click()
-    page.wait_for_url(re.compile(r"/contests/december-giveaway$"))
+    page.locator(f"a[href='/contests/{GIVEAWAY}']").first.click()
+    page.wait_for_url(re.compile(f"/contests/{GIVEAWAY}$"))
     text = page.inner_text("main")
-    # Day 1 is today: the giveaway is announced tomorrow, so what came in is no entry yet.
-    check(
-        "Entries" in text and "Not announced yet" in text and "Entries close" in text,
-        f"the giveaway's phases and entries are not shown: {text[:400]}",
-    )
+    check("Winners" in text, f"the drawn giveaway shows no winners: {text[:400]}")
+    for winner in drawn["winners"]:
+        check(winner in text, f"the giveaway's page lacks its winner {winner}: {text[:400]}")
+    check("no_links" in text, f"the entry the rules left out is not shown: {text[:400]}")
     walk.look(page, "14-contest")
 
     # Russian.
