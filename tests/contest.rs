@@ -249,7 +249,7 @@ impl Rig {
             plan: &self.plan,
             store: self.store.as_ref(),
             scripts: &self.scripts,
-            texts: &self.texts,
+            texts: crier::text::Renderer::Inline(&self.texts),
             revision: 1,
             seeds: Seeds::Random,
             freeze_after: TimeDelta::zero(),

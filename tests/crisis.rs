@@ -667,7 +667,12 @@ levels:
             .plan
             .expect("a valid plan");
         let (engine, texts) = (ScriptEngine::new(), crier::text::TextTemplates::new());
-        let mut runner = PlanRunner::new(&plan.crises[0], &engine, &texts, RunnerState::default());
+        let mut runner = PlanRunner::new(
+            &plan.crises[0],
+            &engine,
+            crier::text::Renderer::Inline(&texts),
+            RunnerState::default(),
+        );
         let step = 7 * MIN;
         let ticks = 30 * 24 * 60 * MIN / step;
         let mut largest = 0;
@@ -2036,7 +2041,12 @@ mod restore {
             mentions_read: 2_400,
             ..RunnerState::default()
         };
-        let mut runner = PlanRunner::new(&plan.crises[0], &engine, &texts, state);
+        let mut runner = PlanRunner::new(
+            &plan.crises[0],
+            &engine,
+            crier::text::Renderer::Inline(&texts),
+            state,
+        );
         runner.replay_stored(&store, T0 - MIN).unwrap();
         let answers = store.answers.lock().unwrap().clone();
         assert!(

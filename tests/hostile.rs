@@ -323,3 +323,321 @@ fn sigterm_during_a_slow_render_stops_at_once_and_the_post_fires_after_restart()
         assert_eq!(history.matches(item).count(), 1, "{history}");
     }
 }
+
+/// A text of constants only (a rule's `utm:` value sees no vars) that is slow within the
+/// budget: 240 kB of Cyrillic scanned 20 000 times.
+const SLOW_CONSTANT_TEXT: &str = "{% set big = \"ж\" * 120000 %}{% for i in range(5000) %}{% if big is lower and big is lower and big is lower and big is lower %}{% endif %}{% endfor %}slow";
+
+/// The vars that make `SLOW_TEXT` take tens of seconds, and those that make it quick.
+fn slow_vars() -> String {
+    format!("{{ n: 5000, big: \"{}\" }}", "x".repeat(900 * 1024))
+}
+const QUICK_VARS: &str = "{ n: 3, big: \"abc\" }";
+
+/// `crier run` on `dir` (its `crier.yaml` and playbooks written), SIGTERM two seconds after
+/// `render_at`, while a slow text renders: it stops within 5 s, having sent nothing. Then
+/// `quick` files replace some playbooks, and after a restart `crier run` sends until
+/// `sent(stdout so far)` says it has (or a minute passes), and stops again. Returns what
+/// both runs printed on stdout (where `console` accounts post).
+fn stop_during_a_slow_render_then_restart(
+    network: &FakeNetwork,
+    dir: &Path,
+    render_at: chrono::DateTime<Utc>,
+    quick: &[(&str, String)],
+    sent: impl Fn(&str) -> bool,
+) -> String {
+    let log_dir = TempDir::new().unwrap();
+    let log = log_dir.path().join("crier.log");
+    let printed = log_dir.path().join("stdout");
+    let read_printed = || std::fs::read_to_string(&printed).unwrap_or_default();
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.to_str().unwrap()])
+        .env("CRIER_LOG", "info")
+        .stdout(std::fs::File::create(&printed).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !read_log().contains("crier is running") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let render_at = render_at.max(Utc::now());
+    while Utc::now() < render_at + TimeDelta::seconds(2) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        network.created_count(),
+        0,
+        "sent before the stop:\n{}",
+        read_log()
+    );
+    assert_eq!(
+        read_printed(),
+        "",
+        "posted before the stop:\n{}",
+        read_log()
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exited = wait_bounded(child, Duration::from_secs(5));
+    let text = read_log();
+    let exited = exited.unwrap_or_else(|| panic!("not stopped within 5 s of SIGTERM:\n{text}"));
+    assert!(exited.status.success(), "{:?}\n{text}", exited.status);
+    // The engine's step ended with the stop: it was not left behind still rendering.
+    assert!(!text.contains("still in a step"), "{text}");
+    assert!(
+        text.lines()
+            .any(|line| line.trim_end().ends_with("service: stopped")),
+        "{text}"
+    );
+    assert_eq!(network.created_count(), 0, "{text}");
+    assert_eq!(read_printed(), "", "{text}");
+
+    for (name, content) in quick {
+        write(dir, name, content);
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.to_str().unwrap()])
+        .env("CRIER_LOG", "warn")
+        .stdout(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&printed)
+                .unwrap(),
+        )
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !sent(&read_printed()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A moment more, for a second copy to show if there were one.
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(
+        wait_bounded(child, Duration::from_secs(30)).is_some(),
+        "crier run did not exit within 30 s of SIGTERM"
+    );
+    assert_eq!(network.repeat_count(), 0, "something was sent twice");
+    read_printed()
+}
+
+fn sent_texts(network: &FakeNetwork) -> Vec<String> {
+    let mut texts: Vec<String> = network
+        .posts_by_key()
+        .values()
+        .map(|post| post.body["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    texts.sort();
+    texts
+}
+
+fn webhook_config(network: &FakeNetwork, people: &str) -> String {
+    format!(
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n{people}",
+        network.url()
+    )
+}
+
+/// A rule's `utm:` value that renders slowly: SIGTERM during it stops `crier run` at once,
+/// and the post goes out once after the restart, tagged by the rule as it is then.
+#[test]
+fn sigterm_during_a_slow_rule_text_stops_at_once_and_the_post_fires_after_restart() {
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    write(dir.path(), "crier.yaml", &webhook_config(&network, ""));
+    let rules = |source: &str| {
+        format!(
+            "kind: rules\nname: tags\napplies_to: all\ncontent:\n  utm: {{ source: '{source}' }}\n"
+        )
+    };
+    write(dir.path(), "rules.yaml", &rules(SLOW_CONSTANT_TEXT));
+    let fire_at = Utc::now() + TimeDelta::seconds(3);
+    let at = fire_at.format("%Y-%m-%d %H:%M:%S").to_string();
+    write(
+        dir.path(),
+        "links.yaml",
+        &campaign("links", &at, "read https://example.com/a"),
+    );
+    stop_during_a_slow_render_then_restart(
+        &network,
+        dir.path(),
+        fire_at,
+        &[("rules.yaml", rules("quick"))],
+        |_| network.created_count() >= 1,
+    );
+    assert_eq!(
+        sent_texts(&network),
+        ["read https://example.com/a?utm_source=quick"]
+    );
+    let history = crier_bounded(&["history", dir.path().to_str().unwrap()]);
+    assert_eq!(history.matches("links/only").count(), 1, "{history}");
+}
+
+/// A contest's announcement that renders slowly: SIGTERM during it stops `crier run` at
+/// once, and the announcement goes out once after the restart.
+#[test]
+fn sigterm_during_a_slow_contest_text_stops_at_once_and_it_is_announced_after_restart() {
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        &webhook_config(
+            &network,
+            "  desk: { network: console }\npeople:\n  owner: { notify: hook }\n",
+        ),
+    );
+    let announce_at = Utc::now() + TimeDelta::seconds(3);
+    let day = |days: i64| {
+        (Utc::now() + TimeDelta::days(days))
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let contest = |vars: &str| {
+        format!(
+            "kind: contest\nname: giveaway\naccount: desk\nowner: owner\nvars: {vars}\nannounce:\n  at: \"{}\"\n  text: '{SLOW_TEXT}'\nentries:\n  from: mentions\n  closes: \"{}\"\ndraw:\n  at: \"{}\"\n  winners: 1\n  reserves: 0\n",
+            announce_at.format("%Y-%m-%d %H:%M:%S"),
+            day(2),
+            day(3)
+        )
+    };
+    write(dir.path(), "giveaway.yaml", &contest(&slow_vars()));
+    let printed = stop_during_a_slow_render_then_restart(
+        &network,
+        dir.path(),
+        announce_at,
+        &[("giveaway.yaml", contest(QUICK_VARS))],
+        |printed| printed.contains("slow done"),
+    );
+    assert_eq!(printed.matches("slow done").count(), 1, "{printed}");
+    let history = crier_bounded(&["history", dir.path().to_str().unwrap()]);
+    assert_eq!(history.matches("giveaway/announce").count(), 1, "{history}");
+}
+
+/// An approval request whose notice renders the post's slow text: SIGTERM during it stops
+/// `crier run` at once, and the approver is asked once after the restart.
+#[test]
+fn sigterm_during_a_slow_approval_notice_stops_at_once_and_it_is_sent_after_restart() {
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        &webhook_config(&network, "people:\n  ann: { notify: hook }\n"),
+    );
+    let post_at = (Utc::now() + TimeDelta::days(1))
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let campaign = |vars: &str| {
+        format!(
+            "kind: campaign\nname: release\nvars: {vars}\nposts:\n  - id: only\n    at: \"{post_at}\"\n    to: hook\n    text: '{SLOW_TEXT}'\n    approve:\n      by: ann\n      before: 1h\n      ask: 2d\n"
+        )
+    };
+    write(dir.path(), "release.yaml", &campaign(&slow_vars()));
+    // The request is opened, and its notice rendered, as soon as the service runs.
+    stop_during_a_slow_render_then_restart(
+        &network,
+        dir.path(),
+        Utc::now(),
+        &[("release.yaml", campaign(QUICK_VARS))],
+        |_| network.created_count() >= 1,
+    );
+    let texts = sent_texts(&network);
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].starts_with("Approval needed"), "{texts:?}");
+    assert!(texts[0].contains("slow done"), "{texts:?}");
+    let approvals = crier_bounded(&["approvals", "-C", dir.path().to_str().unwrap()]);
+    assert_eq!(approvals.matches("release/only").count(), 1, "{approvals}");
+}
+
+/// A crisis plan's public response that renders slowly: SIGTERM during it stops `crier run`
+/// at once, and the response goes out once after the restart.
+#[test]
+fn sigterm_during_a_slow_crisis_text_stops_at_once_and_the_response_goes_out_after_restart() {
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        &webhook_config(&network, "  desk: { network: console }\n"),
+    );
+    let crisis = |vars: &str| {
+        format!(
+            "kind: crisis\nname: outage\nwatch:\n  accounts: [desk]\n  keywords: [acme]\n  every: 1m\nvars: {vars}\nlevels:\n  - name: elevated\n    when: 'mentions(\"10m\").negative >= 0'\n    do:\n      - post:\n          to: [hook]\n          text: '{SLOW_TEXT}'\n"
+        )
+    };
+    write(dir.path(), "outage.yaml", &crisis(&slow_vars()));
+    // The level holds at the first evaluation, as soon as the service runs.
+    stop_during_a_slow_render_then_restart(
+        &network,
+        dir.path(),
+        Utc::now(),
+        &[("outage.yaml", crisis(QUICK_VARS))],
+        |_| network.created_count() >= 1,
+    );
+    assert_eq!(sent_texts(&network), ["slow done"]);
+}
+
+/// A loop whose size is known at load and is over the budget is an error of `crier validate`
+/// in every text crier renders: a post's, a rule's `utm:` value, a contest's, a crisis step's.
+#[test]
+fn validate_finds_constant_loops_over_budget_in_every_kind_of_text() {
+    const OVER: &str =
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        "timezone: UTC\naccounts:\n  desk: { network: console }\npeople:\n  ann: { notify: desk }\n",
+    );
+    write(
+        dir.path(),
+        "rules.yaml",
+        &format!(
+            "kind: rules\nname: tags\napplies_to: all\ncontent:\n  utm: {{ source: '{OVER}' }}\n"
+        ),
+    );
+    write(
+        dir.path(),
+        "sale.yaml",
+        &format!(
+            "kind: campaign\nname: sale\nposts:\n  - id: a\n    at: 2027-01-01 10:00\n    to: desk\n    text: '{OVER}'\n"
+        ),
+    );
+    write(
+        dir.path(),
+        "giveaway.yaml",
+        &format!(
+            "kind: contest\nname: giveaway\naccount: desk\nannounce:\n  at: 2027-01-01 10:00\n  text: '{OVER}'\nentries:\n  from: mentions\n  closes: 2027-01-03 10:00\ndraw:\n  at: 2027-01-04 10:00\n  winners: 1\nwinners:\n  reply: '{OVER}'\n"
+        ),
+    );
+    write(
+        dir.path(),
+        "outage.yaml",
+        &format!(
+            "kind: crisis\nname: outage\nwatch: {{ accounts: [desk], keywords: [acme] }}\nlevels:\n  - name: elevated\n    when: 'mentions(\"10m\").negative >= 5'\n    do:\n      - notify: ann\n        text: '{OVER}'\n      - post: {{ to: [desk], text: '{OVER}' }}\n"
+        ),
+    );
+    let out = crier_bounded(&["validate", dir.path().to_str().unwrap()]);
+    for place in [
+        "rules.yaml:5:",
+        "sale.yaml:7:",
+        "giveaway.yaml:6:",
+        "giveaway.yaml:14:",
+        "outage.yaml:9:",
+        "outage.yaml:10:",
+    ] {
+        assert!(out.contains(place), "no error at {place}:\n{out}");
+    }
+    assert_eq!(
+        out.matches("more than the 100000 a text may take").count(),
+        6,
+        "{out}"
+    );
+}

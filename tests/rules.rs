@@ -11,7 +11,7 @@ use crier::playbook::raw::Network;
 use crier::rules::{self, Rejection, Version};
 use crier::script::ScriptEngine;
 use crier::store::{HistoryFilter, RunState, SqliteStore, Store};
-use crier::text::TextTemplates;
+use crier::text::{Renderer, TextTemplates};
 use tempfile::TempDir;
 
 const CONFIG: &str =
@@ -47,12 +47,13 @@ fn check(files: &[(&str, &str)], text: &str) -> Result<Vec<Version>, Rejection> 
     rules::check_post(
         &plan,
         &ScriptEngine::new(),
-        &TextTemplates::new(),
+        Renderer::Inline(&TextTemplates::new()),
         "sale",
         &["demo".to_string(), "other".to_string()],
         text,
         at(10, 0).with_timezone(&chrono_tz::UTC),
     )
+    .expect("an inline render is never stopped")
 }
 
 // ---- deny words --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ use crate::store::{
     Batch, ItemKey, NewOutbox, NewRun, RunState, StepSpec, Store, StoreError, StoreResult,
     idempotency_key, to_millis,
 };
-use crate::text::TextTemplates;
+use crate::text::Renderer;
 
 /// Where the seed comes from: the operating system (a real contest) or the contest's name
 /// (a rehearsal, so that the same rehearsal draws the same winners; it says so).
@@ -80,7 +80,9 @@ pub struct Parts<'a> {
     pub plan: &'a Plan,
     pub store: &'a dyn Store,
     pub scripts: &'a ScriptEngine,
-    pub texts: &'a TextTemplates,
+    /// Under `crier run`, on the render thread and cut short by a stop: nothing a tick
+    /// was building is committed, and it is done again after the next start.
+    pub texts: Renderer<'a>,
     pub revision: i64,
     pub seeds: Seeds,
     /// How long after the close the list is frozen (the last entries made before it are
@@ -211,7 +213,7 @@ pub fn unchecked_entries(store: &dyn Store, contest: &ContestPlan) -> StoreResul
 pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreResult<()> {
     let mut state = load_state(parts.store, &contest.name)?;
     if !state.announced && now >= contest.announce_at.with_timezone(&Utc) {
-        commit_runs(parts, vec![announcement(parts, contest, now)], now)?;
+        commit_runs(parts, vec![announcement(parts, contest, now)?], now)?;
         state.announced = true;
         save_state(parts.store, &contest.name, &state, now)?;
     }
@@ -278,7 +280,7 @@ pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreRe
             text,
             reply_to,
             now,
-        );
+        )?;
         commit_runs(parts, vec![run], now)?;
         state.commitment_posted = true;
         save_state(parts.store, &contest.name, &state, now)?;
@@ -429,10 +431,10 @@ fn context(contest: &ContestPlan, winners: &[Entry]) -> serde_json::Value {
     serde_json::Value::Object(context)
 }
 
-fn announcement(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> NewRun {
+fn announcement(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreResult<NewRun> {
     let text = parts
         .texts
-        .render(&contest.announce_text, &context(contest, &[]))
+        .render(&contest.announce_text, &context(contest, &[]))?
         .unwrap_or_else(|e| format!("(the announcement cannot be rendered: {})", e.message));
     let mut run = post_run(
         parts,
@@ -442,7 +444,7 @@ fn announcement(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> New
         text,
         None,
         now,
-    );
+    )?;
     if let StepSpec::Post { media, .. } = &mut run.steps[0] {
         *media = contest.announce_media.clone();
     }
@@ -453,7 +455,7 @@ fn announcement(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> New
             .map(|m| parts.plan.root.join(m))
             .collect();
     }
-    run
+    Ok(run)
 }
 
 /// A run of one post by the contest's account, through the content rules.
@@ -465,7 +467,7 @@ fn post_run(
     text: String,
     reply_to: Option<String>,
     now: DateTime<Utc>,
-) -> NewRun {
+) -> StoreResult<NewRun> {
     let key = ItemKey::new(&contest.name, item);
     let mut run = NewRun::running(key.clone(), to_millis(fire_at), parts.revision);
     let accounts = [contest.account.clone()];
@@ -478,7 +480,7 @@ fn post_run(
         &accounts,
         &text,
         local,
-    ) {
+    )? {
         Err(rejection) => {
             run.state = RunState::Rejected;
             run.reason = Some(rejection.to_string());
@@ -530,7 +532,7 @@ fn post_run(
             }
         }
     }
-    run
+    Ok(run)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -587,7 +589,7 @@ fn winner_runs(
             (_, true) => "No eligible entries: there are no winners.".to_string(),
             (Some(template), false) => parts
                 .texts
-                .render(template, &context)
+                .render(template, &context)?
                 .unwrap_or_else(|e| format!("(cannot render the winners' reply: {})", e.message)),
             (None, false) => format!(
                 "Winners: {}",
@@ -621,7 +623,7 @@ fn winner_runs(
     let reply_to = announcement_ids(parts, contest)?.into_iter().next();
     let mut runs = vec![post_run(
         parts, contest, item, fire_at, public, reply_to, now,
-    )];
+    )?];
     let Some(dm_template) = &contest.winners_dm else {
         return Ok(runs);
     };
@@ -636,7 +638,7 @@ fn winner_runs(
         let personal = context_for(contest, person, &people);
         let text = parts
             .texts
-            .render(dm_template, &personal)
+            .render(dm_template, &personal)?
             .unwrap_or_else(|e| format!("(cannot render the message: {})", e.message));
         if can_dm {
             run.outbox.push(outbox_row(

@@ -6,7 +6,7 @@ use super::report::IncidentReport;
 use super::runner::{Action, PlanRunner, RunnerState};
 use crate::playbook::plan::CrisisPlan;
 use crate::script::ScriptEngine;
-use crate::text::TextTemplates;
+use crate::text::{Renderer, TextTemplates};
 
 /// A mention fed to the drill.
 #[derive(Debug, Clone)]
@@ -36,7 +36,8 @@ pub fn drill(
 ) -> Vec<IncidentReport> {
     let every = plan.every.num_milliseconds().max(1_000);
     let texts = TextTemplates::new();
-    let mut runner = PlanRunner::new(plan, engine, &texts, RunnerState::default());
+    let renderer = Renderer::Inline(&texts);
+    let mut runner = PlanRunner::new(plan, engine, renderer, RunnerState::default());
     let mut reports = Vec::new();
     let (mut next_mention, mut next_decision) = (0, 0);
     let ticks = (until - from).max(0) / every + 1;

@@ -74,9 +74,8 @@ impl Engine {
         let key = item.key(&self.plan);
         let local = at.with_timezone(&campaign.timezone);
         let text = self
-            .parts
-            .texts
-            .render(&post.text, &campaign_context(campaign, &post.id, local))
+            .renderer()
+            .render(&post.text, &campaign_context(campaign, &post.id, local))?
             .unwrap_or_else(|error| format!("(the text cannot be rendered: {})", error.message));
         let deadline = at - approve.before;
         let request = NewApproval {

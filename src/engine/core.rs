@@ -18,7 +18,7 @@ use crate::crisis::runner::RunnerState;
 use crate::playbook::plan::Plan;
 use crate::script::{MetricsSource, NoData, ScriptEngine};
 use crate::store::{Batch, ItemKey, Store, StoreResult, from_millis, to_millis};
-use crate::text::{StopFlag, TextTemplates};
+use crate::text::{Renderer, StopFlag, TextTemplates};
 
 /// What the engine needs besides the plan.
 #[derive(Clone)]
@@ -92,13 +92,20 @@ impl Engine {
         })
     }
 
-    /// From now on, posts' texts render on a thread of their own, and once `stop` is
+    /// From now on, texts render on a thread of their own, and once `stop` is
     /// requested, firing ends at once with `StoreError::Interrupted`: the runs of the chunk
     /// being built (a render in progress included, its result never read) are dropped, not
     /// committed, and their fires are put back, so they fire after the next start as fires
     /// not yet handled do. No template, however slow, holds a stop.
     pub fn interrupt_on(&mut self, stop: StopFlag) {
         self.interrupt = Some(stop);
+    }
+
+    /// How this engine renders texts: on the render thread until a stop under `crier run`
+    /// (every text: posts, rules' values, approval notices, contest and crisis texts),
+    /// inline otherwise.
+    pub(super) fn renderer(&self) -> Renderer<'_> {
+        Renderer::new(&self.parts.texts, self.interrupt.as_ref())
     }
 
     /// Whether a stop was requested through [`Engine::interrupt_on`].
@@ -239,7 +246,7 @@ impl Engine {
             plan: &self.plan,
             store: self.parts.store.as_ref(),
             scripts: &self.parts.scripts,
-            texts: &self.parts.texts,
+            texts: self.renderer(),
             revision: self.revision,
             seeds,
             freeze_after: match seeds {

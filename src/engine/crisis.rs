@@ -18,6 +18,7 @@ use crate::store::{
     Batch, CrisisWrite, IncidentRow, ItemKey, NewPause, NewResume, NewRun, PauseScope, RunState,
     StepSpec, StoreError, StoreResult, to_millis,
 };
+use crate::text::Renderer;
 
 /// Stored mentions older than this are forgotten (the longest window, and a day's margin).
 const KEEP_MENTIONS_MS: i64 = RETENTION.as_millis() as i64 + 86_400_000;
@@ -44,10 +45,13 @@ impl Engine {
         let store = self.parts.store.clone();
         let now_ms = to_millis(now);
         let scripts = self.parts.scripts.clone();
-        let texts = self.parts.texts.clone();
+        let (texts, stop) = (self.parts.texts.clone(), self.interrupt.clone());
+        let renderer = Renderer::new(&texts, stop.as_ref());
         let mut runner = match self.crises.remove(&crisis.name) {
-            Some((state, signals)) => PlanRunner::resume(crisis, &scripts, &texts, state, signals),
-            None => restore(store.as_ref(), crisis, &scripts, &texts, now_ms)?,
+            Some((state, signals)) => {
+                PlanRunner::resume(crisis, &scripts, renderer, state, signals)
+            }
+            None => restore(store.as_ref(), crisis, &scripts, renderer, now_ms)?,
         };
         let mut changed = false;
 
@@ -134,6 +138,11 @@ impl Engine {
             applied,
             forget_mentions_before: Some(now_ms - KEEP_MENTIONS_MS),
         });
+        // A text cut short by a stop (a step's, a rule's value) left this tick incomplete:
+        // none of it is committed, and it is done again after the next start.
+        if self.interrupted() {
+            return Err(StoreError::Interrupted);
+        }
         store.commit(&batch)?;
         for report in &closed {
             tracing::info!(plan = %crisis.name, incident = report.id, "incident resolved");
@@ -307,15 +316,20 @@ impl Engine {
                 let local = now.with_timezone(&crisis.timezone);
                 // Content rules apply (banned words, text limits, UTM); quiet hours and
                 // blackouts do not: a crisis response goes out when the plan says.
-                match crate::rules::check_post(
+                let checked = crate::rules::check_post(
                     &self.plan,
                     &self.parts.scripts,
-                    &self.parts.texts,
+                    self.renderer(),
                     &crisis.name,
                     to,
                     text,
                     local,
-                ) {
+                );
+                // Stopped: the tick is not committed (see `tick_crisis`).
+                let Ok(checked) = checked else {
+                    return Ok(0);
+                };
+                match checked {
                     Err(rejection) => {
                         run.state = RunState::Rejected;
                         run.reason = Some(rejection.to_string());
@@ -379,7 +393,7 @@ fn restore<'a>(
     store: &dyn crate::store::Store,
     crisis: &'a CrisisPlan,
     scripts: &'a crate::script::ScriptEngine,
-    texts: &'a crate::text::TextTemplates,
+    texts: Renderer<'a>,
     now: i64,
 ) -> StoreResult<PlanRunner<'a>> {
     let state: RunnerState = match store.crisis_state(&crisis.name)? {

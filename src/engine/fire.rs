@@ -316,14 +316,7 @@ impl Engine {
             if let (Some(event), Some(fields)) = (event, context.as_object_mut()) {
                 fields.insert("event".into(), event.clone());
             }
-            match &self.interrupt {
-                Some(stop) => self
-                    .parts
-                    .texts
-                    .render_unless_stopped(&post.text, context, stop)
-                    .ok_or(StoreError::Interrupted)?,
-                None => self.parts.texts.render(&post.text, &context),
-            }
+            self.renderer().render(&post.text, &context)?
         };
         let text = match rendered {
             Ok(text) => text,
@@ -338,12 +331,12 @@ impl Engine {
         let versions = crate::rules::check_post(
             &self.plan,
             &self.parts.scripts,
-            &self.parts.texts,
+            self.renderer(),
             &campaign.name,
             &post.to,
             &text,
             local,
-        );
+        )?;
         let versions = match versions {
             Ok(versions) => versions,
             Err(rejection) => {

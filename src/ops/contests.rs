@@ -59,7 +59,7 @@ pub fn disqualify(
         plan: &plan,
         store: store.as_ref(),
         scripts: &parts.scripts,
-        texts: &parts.texts,
+        texts: crate::text::Renderer::Inline(&parts.texts),
         revision,
         seeds: Seeds::Random,
         freeze_after: crate::contest::collect::freeze_grace(),

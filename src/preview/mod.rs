@@ -15,7 +15,7 @@ use crate::playbook::plan::{CampaignPlan, ContestPlan, Plan, PostPlan, Trigger};
 use crate::playbook::raw::Then;
 use crate::rules;
 use crate::script::ScriptEngine;
-use crate::text::TextTemplates;
+use crate::text::{Renderer, TextTemplates};
 
 /// What a planned line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -322,7 +322,14 @@ impl Fire<'_> {
             rule: delayed.clone(),
             ..line(to, text)
         };
-        match rules::check_post(plan, scripts, texts, &campaign.name, &post.to, &text, at) {
+        let renderer = Renderer::Inline(texts);
+        // Rendered inline: a preview has no stop to be cut short by.
+        let Ok(checked) =
+            rules::check_post(plan, scripts, renderer, &campaign.name, &post.to, &text, at)
+        else {
+            return;
+        };
+        match checked {
             Ok(versions) => out.extend(versions.into_iter().map(|version| {
                 let line = line(version.accounts, version.text);
                 let changed =

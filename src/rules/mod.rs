@@ -32,7 +32,7 @@ use serde_json::json;
 use crate::network::Network;
 use crate::playbook::plan::{Plan, RulesPlan};
 use crate::script::{ConditionInput, ScriptEngine};
-use crate::text::TextTemplates;
+use crate::text::{Renderer, Stopped};
 
 pub mod limits;
 pub mod windows;
@@ -207,16 +207,17 @@ fn encode(value: &str) -> String {
 
 /// Applies the content rules to a post of `campaign` with rendered `text` to `accounts` at
 /// `at` (the fire time, in the campaign's time zone): the text each account gets, or why
-/// the post is rejected. See the module documentation for the order.
+/// the post is rejected. See the module documentation for the order. `Stopped` when a stop
+/// was requested while a `utm:` value was being rendered (under `crier run`).
 pub fn check_post(
     plan: &Plan,
     scripts: &ScriptEngine,
-    texts: &TextTemplates,
+    texts: Renderer<'_>,
     campaign: &str,
     accounts: &[String],
     text: &str,
     at: DateTime<Tz>,
-) -> Result<Vec<Version>, Rejection> {
+) -> Result<Result<Vec<Version>, Rejection>, Stopped> {
     let mut versions: Vec<Version> = Vec::new();
     for account in accounts {
         let sets = applicable(&plan.rules, campaign, account);
@@ -224,7 +225,11 @@ pub fn check_post(
         let (text, changed_by) = if sets.is_empty() {
             (text.to_string(), Vec::new())
         } else {
-            check_account(scripts, texts, &sets, campaign, account, network, text, at)?
+            let utm = utm_values(texts, &sets, campaign, account, network)?;
+            match check_account(scripts, &sets, &utm, campaign, account, network, text, at) {
+                Ok(checked) => checked,
+                Err(rejection) => return Ok(Err(rejection)),
+            }
         };
         match versions.iter_mut().find(|v| v.text == text) {
             Some(version) => {
@@ -242,14 +247,67 @@ pub fn check_post(
             }),
         }
     }
-    Ok(versions)
+    Ok(Ok(versions))
+}
+
+/// One rule set's `utm:` parameters as rendered, or why one could not be.
+type UtmValues = Result<Vec<(String, String)>, Rejection>;
+
+/// Each rule set's `utm:` parameters rendered for `account` (they see its network, the
+/// account and the campaign, not the text), or the first that could not be rendered. Rendered
+/// before the other rules apply, so that only rendering can be stopped; a failure still
+/// rejects the post only where the UTM rule comes in the order.
+fn utm_values(
+    texts: Renderer<'_>,
+    sets: &[&RulesPlan],
+    campaign: &str,
+    account: &str,
+    network: Option<Network>,
+) -> Result<Vec<UtmValues>, Stopped> {
+    let context = serde_json::Value::Object(
+        [
+            (
+                "network".to_string(),
+                json!(network.map_or("unknown", Network::name)),
+            ),
+            ("account".to_string(), json!(account)),
+            ("campaign".to_string(), json!(campaign)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let mut values = Vec::with_capacity(sets.len());
+    for set in sets {
+        let mut params = Ok(Vec::with_capacity(set.utm.len()));
+        for (key, value) in &set.utm {
+            match texts.render(value, &context)? {
+                Ok(value) => {
+                    if let Ok(params) = &mut params {
+                        params.push((key.clone(), value));
+                    }
+                }
+                Err(error) => {
+                    params = Err(Rejection {
+                        rule: set.name.clone(),
+                        problem: format!(
+                            "the UTM `{key}` could not be rendered: {}",
+                            error.message
+                        ),
+                    });
+                    break;
+                }
+            }
+        }
+        values.push(params);
+    }
+    Ok(values)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn check_account(
     scripts: &ScriptEngine,
-    texts: &TextTemplates,
     sets: &[&RulesPlan],
+    utm: &[UtmValues],
     campaign: &str,
     account: &str,
     network: Option<Network>,
@@ -276,25 +334,9 @@ fn check_account(
         }
     }
     let network_name = network.map_or("unknown", Network::name);
-    let context = serde_json::Value::Object(
-        [
-            ("network".to_string(), json!(network_name)),
-            ("account".to_string(), json!(account)),
-            ("campaign".to_string(), json!(campaign)),
-        ]
-        .into_iter()
-        .collect(),
-    );
-    for set in sets {
-        let mut params = Vec::new();
-        for (key, value) in &set.utm {
-            let value = texts.render(value, &context).map_err(|error| Rejection {
-                rule: set.name.clone(),
-                problem: format!("the UTM `{key}` could not be rendered: {}", error.message),
-            })?;
-            params.push((key.clone(), value));
-        }
-        let tagged = add_utm(&text, &params);
+    for (set, params) in sets.iter().zip(utm) {
+        let params = params.as_ref().map_err(Rejection::clone)?;
+        let tagged = add_utm(&text, params);
         if tagged != text {
             if !changed_by.contains(&set.name) {
                 changed_by.push(set.name.clone());

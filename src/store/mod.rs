@@ -50,6 +50,12 @@ pub enum StoreError {
     Interrupted,
 }
 
+impl From<crate::text::Stopped> for StoreError {
+    fn from(_: crate::text::Stopped) -> Self {
+        StoreError::Interrupted
+    }
+}
+
 /// Held by `crier run` for as long as it runs: an exclusive lock on `<store file>.lock`, so
 /// a second service on the same store refuses to start (it would take the first one's
 /// in-flight sends for ones left in doubt). The operating system releases the lock when the

@@ -6,7 +6,7 @@
 //! hints; [`TextTemplates::render`] renders with strict undefined values within a budget of
 //! steps and size, caching each compiled template;
 //! [`TextTemplates::render_unless_stopped`] renders on a thread of its own, for a caller that
-//! must be able to stop waiting.
+//! must be able to stop waiting; a [`Renderer`] is how callers are handed one way or the other.
 
 mod bounded;
 mod budget;
@@ -21,4 +21,4 @@ pub use budget::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use error::TextError;
 pub use filters::{duration, hashtag, mentions};
 pub use templates::{TextTemplates, is_literal};
-pub use worker::StopFlag;
+pub use worker::{Renderer, StopFlag, Stopped};

@@ -1,7 +1,9 @@
 //! Renders on a thread of their own, for a caller that must be able to stop waiting for
-//! one: `crier run` renders fired posts there, so that a stop never waits for a template.
-//! A render left behind ends on that thread within its budget, its result unread, and the
-//! next render starts a fresh thread.
+//! one: `crier run` renders every text there (posts, rules' UTM values, contest texts,
+//! approval notices, crisis texts), through a [`Renderer`] that carries the service's
+//! [`StopFlag`], so that a stop never waits for a template. A render left behind ends on
+//! that thread within its budget, its result unread, and the next render starts a fresh
+//! thread. `crier plan` and `crier rehearse` render inline.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -122,6 +124,50 @@ impl TextTemplates {
     }
 }
 
+/// A render cut short by a stop: its result is never read, and what it was for must not be
+/// committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("stopped while a text was being rendered")]
+pub struct Stopped;
+
+/// How one caller renders its texts: inline on its own thread, or on the render thread,
+/// waited for until a stop is requested. Cheap to copy and hand down.
+#[derive(Clone, Copy)]
+pub enum Renderer<'a> {
+    Inline(&'a TextTemplates),
+    UnlessStopped(&'a Arc<TextTemplates>, &'a StopFlag),
+}
+
+impl<'a> Renderer<'a> {
+    /// On the render thread when `stop` is given, inline otherwise.
+    pub fn new(texts: &'a Arc<TextTemplates>, stop: Option<&'a StopFlag>) -> Self {
+        match stop {
+            Some(stop) => Renderer::UnlessStopped(texts, stop),
+            None => Renderer::Inline(texts),
+        }
+    }
+
+    /// [`TextTemplates::render`], or [`Stopped`] when a stop was requested before or
+    /// during the render.
+    pub fn render(
+        &self,
+        source: &str,
+        context: &serde_json::Value,
+    ) -> Result<Result<String, TextError>, Stopped> {
+        match self {
+            Renderer::Inline(texts) => Ok(texts.render(source, context)),
+            Renderer::UnlessStopped(texts, stop) => {
+                if super::is_literal(source) && !stop.requested() {
+                    return Ok(Ok(source.to_owned()));
+                }
+                texts
+                    .render_unless_stopped(source, context.clone(), stop)
+                    .ok_or(Stopped)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,10 +192,27 @@ mod tests {
                 "{source}"
             );
         }
+        for renderer in [
+            Renderer::new(&texts, None),
+            Renderer::new(&texts, Some(&stop)),
+        ] {
+            assert_eq!(
+                renderer.render("Hi {{ name }}", &context),
+                Ok(Ok("Hi ann".into()))
+            );
+        }
         stop.request();
         assert_eq!(
-            texts.render_unless_stopped("Hi {{ name }}", context, &stop),
+            texts.render_unless_stopped("Hi {{ name }}", context.clone(), &stop),
             None
+        );
+        assert_eq!(
+            Renderer::new(&texts, Some(&stop)).render("plain", &context),
+            Err(Stopped)
+        );
+        assert_eq!(
+            Renderer::new(&texts, None).render("Hi {{ name }}", &context),
+            Ok(Ok("Hi ann".into()))
         );
     }
 
@@ -170,6 +233,11 @@ mod tests {
             None
         );
         requester.join().unwrap();
+        let renderer = Renderer::new(&texts, Some(&stop));
+        assert_eq!(
+            renderer.render("{{ 1 + 1 }}", &serde_json::json!({})),
+            Err(Stopped)
+        );
         // The slow render still runs on the thread left behind; a new one renders this.
         let rendered =
             texts.render_unless_stopped("{{ 1 + 1 }}", serde_json::json!({}), &StopFlag::default());

@@ -27,7 +27,7 @@ use super::incident::IncidentMachine;
 use super::report::{IncidentReport, MinuteCount, TimelineEntry};
 use crate::playbook::plan::CrisisPlan;
 use crate::script::ScriptEngine;
-use crate::text::TextTemplates;
+use crate::text::Renderer;
 
 /// The baseline windows keep: the longest window conditions read in practice.
 pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
@@ -42,7 +42,9 @@ pub const CHART_POINTS: i64 = 1_440;
 pub struct PlanRunner<'a> {
     plan: &'a CrisisPlan,
     engine: &'a ScriptEngine,
-    texts: &'a TextTemplates,
+    /// Under `crier run`, cut short by a stop: a text that was stopped reads as one that
+    /// could not be rendered, and the engine commits nothing of that tick.
+    texts: Renderer<'a>,
     signals: CrisisSignals,
     machine: IncidentMachine,
     pub state: RunnerState,
@@ -59,7 +61,7 @@ impl<'a> PlanRunner<'a> {
     pub fn new(
         plan: &'a CrisisPlan,
         engine: &'a ScriptEngine,
-        texts: &'a TextTemplates,
+        texts: Renderer<'a>,
         state: RunnerState,
     ) -> PlanRunner<'a> {
         let signals = CrisisSignals::for_plan(plan, RETENTION);
@@ -73,7 +75,7 @@ impl<'a> PlanRunner<'a> {
     pub fn resume(
         plan: &'a CrisisPlan,
         engine: &'a ScriptEngine,
-        texts: &'a TextTemplates,
+        texts: Renderer<'a>,
         state: RunnerState,
         signals: CrisisSignals,
     ) -> PlanRunner<'a> {
@@ -83,7 +85,7 @@ impl<'a> PlanRunner<'a> {
     fn with_signals(
         plan: &'a CrisisPlan,
         engine: &'a ScriptEngine,
-        texts: &'a TextTemplates,
+        texts: Renderer<'a>,
         state: RunnerState,
         signals: CrisisSignals,
     ) -> PlanRunner<'a> {

@@ -7,7 +7,7 @@ use super::{AckTimer, Effect, EffectKind, PendingApproval, PlanRunner, Purpose, 
 use crate::crisis::duration;
 use crate::crisis::report::IncidentReport;
 use crate::playbook::plan::{CrisisPlan, StepPlan};
-use crate::text::TextTemplates;
+use crate::text::Renderer;
 
 impl PlanRunner<'_> {
     /// Runs one step of `level`, or of `resolve:` (`None`: the incident has just been
@@ -244,7 +244,7 @@ impl PlanRunner<'_> {
 
 /// A step's text with the plan's `vars`, `signal`, `incident`, `level` and `plan`.
 pub(super) fn render(
-    texts: &TextTemplates,
+    texts: Renderer<'_>,
     plan: &CrisisPlan,
     text: &str,
     signal: &serde_json::Value,
@@ -263,7 +263,8 @@ pub(super) fn render(
     );
     context.insert("level".into(), report.level.clone().into());
     context.insert("plan".into(), plan.name.clone().into());
-    texts
-        .render(text, &serde_json::Value::Object(context))
-        .map_err(|e| e.message)
+    match texts.render(text, &serde_json::Value::Object(context)) {
+        Ok(rendered) => rendered.map_err(|e| e.message),
+        Err(stopped) => Err(stopped.to_string()),
+    }
 }
