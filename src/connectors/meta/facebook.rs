@@ -492,6 +492,10 @@ impl Connector for FacebookConnector {
             .map(|_| ())
     }
 
+    async fn data_access_expires_at(&self) -> Result<Option<DateTime<Utc>>, SendError> {
+        self.graph.data_access_expires_at().await
+    }
+
     async fn delete(&self, remote_id: &str) -> Result<(), SendError> {
         match self
             .graph
