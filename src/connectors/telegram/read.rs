@@ -41,19 +41,7 @@ impl TelegramConnector {
                 cursor: cursor.map(str::to_owned),
             });
         }
-        let offset = match cursor {
-            Some(cursor) => {
-                Some(
-                    cursor
-                        .trim()
-                        .parse::<i64>()
-                        .map_err(|_| SendError::Permanent {
-                            reason: format!("`{cursor}` is not a Telegram update cursor"),
-                        })?,
-                )
-            }
-            None => None,
-        };
+        let offset = crate::connectors::paging::numeric_cursor(cursor, "a Telegram update cursor")?;
         let audience = Audience {
             bot: self.bot().await?.clone(),
             chat: self.chat.clone(),
