@@ -16,7 +16,7 @@ use crier::playbook::raw::AccountConfig;
 use crier::playbook::yaml::{from_node, parse_documents};
 
 use crate::support::fake_meta::{
-    APP_ID, APP_SECRET, FAN_ID, FakeMeta, Fault, OTHER_PAGE_ID, PAGE_FOLLOWERS, PAGE_ID,
+    APP_ID, APP_SECRET, FAN_ID, FakeMeta, Fault, IG_USER, OTHER_PAGE_ID, PAGE_FOLLOWERS, PAGE_ID,
 };
 
 const TOKEN: &str = "EAAG-page-token-77";
@@ -694,4 +694,113 @@ async fn a_pasted_page_token_that_never_expires_is_never_renewed() {
         std::fs::read_to_string(other.path().join("facebook.json")).unwrap(),
         "EAAG-pasted-other"
     );
+}
+
+/// `crier accounts check` says when each Facebook and Instagram token stops reading people's
+/// data (`debug_token`'s `data_access_expires_at`, asked as the app), and warns, saying to sign
+/// in again, when that is within 14 days or past; the accounts stay ready, since posting still
+/// works. In JSON, the date and the warning are fields.
+#[tokio::test]
+async fn accounts_check_says_when_data_access_ends_and_warns_when_soon() {
+    let fake = FakeMeta::start(TOKEN);
+    let now = Utc::now();
+    let far = (now + TimeDelta::days(80)).timestamp();
+    let soon = (now + TimeDelta::days(3) + TimeDelta::hours(2)).timestamp();
+    let ended = (now - TimeDelta::days(1)).timestamp();
+    fake.set_data_access(TOKEN, far);
+    fake.add_token("EAAG-soon");
+    fake.set_data_access("EAAG-soon", soon);
+    fake.add_token("EAAG-instagram-ended");
+    fake.set_data_access("EAAG-instagram-ended", ended);
+    let dir = tempfile::tempdir().unwrap();
+    for (name, token) in [("far.token", TOKEN), ("soon.token", "EAAG-soon")] {
+        std::fs::write(dir.path().join(name), token).unwrap();
+    }
+    std::fs::write(dir.path().join("app-secret"), APP_SECRET).unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let app = format!(
+        "client_id: '{APP_ID}', client_secret: 'file:{}', server: '{}'",
+        path("app-secret"),
+        fake.instagram_url()
+    );
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "accounts:\n  fb_far: {{ network: facebook, page: '{PAGE_ID}', token: 'file:{}', {app} }}\n  fb_soon: {{ network: facebook, page: '{PAGE_ID}', token: 'file:{}', {app} }}\n  ig_ended: {{ network: instagram, user: '{IG_USER}', token: env:CRIER_TEST_IG_TOKEN, media_url: 'https://cdn.example.com/', {app} }}\n",
+            path("far.token"),
+            path("soon.token"),
+        ),
+    )
+    .unwrap();
+    let run = |format: &'static str| {
+        let dir = dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+                .args(["accounts", "check", "--format", format])
+                .arg(&dir)
+                .env("CRIER_TEST_IG_TOKEN", "EAAG-instagram-ended")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run("table").await.unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let minute = |at: i64| {
+        chrono::DateTime::from_timestamp(at, 0)
+            .unwrap()
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string()
+    };
+    assert!(
+        stdout.contains(&format!(
+            "fb_far    facebook   ok (data access until {})\n",
+            minute(far)
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "fb_soon   facebook   ok; WARNING: the token's data access ends at {}, in 3 days: after it, reading comments and insights fails; sign in again with `crier accounts connect fb_soon` before then\n",
+            minute(soon)
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "ig_ended  instagram  ok (that `media_url` serves the images is not checked); WARNING: the token's data access ended at {}: reading comments and insights fails until someone signs in again with `crier accounts connect ig_ended`\n",
+            minute(ended)
+        )),
+        "{stdout}"
+    );
+    let asked = fake.calls("GET", "/debug_token");
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.params["input_token"] == "EAAG-instagram-ended"),
+        "{asked:?}"
+    );
+
+    let out = run("json").await.unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let soon_line = lines.iter().find(|l| l["account"] == "fb_soon").unwrap();
+    let at: chrono::DateTime<Utc> = soon_line["data_access_expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(at.timestamp(), soon);
+    assert!(
+        soon_line["warning"]
+            .as_str()
+            .unwrap()
+            .contains("crier accounts connect fb_soon"),
+        "{soon_line}"
+    );
+    let far_line = lines.iter().find(|l| l["account"] == "fb_far").unwrap();
+    assert!(far_line.get("warning").is_none(), "{far_line}");
 }

@@ -213,28 +213,14 @@ async fn a_used_up_publishing_limit_waits_without_publishing() {
     assert_eq!(fake.calls("POST", "threads_publish").len(), 1);
 }
 
-/// A Threads token days from expiry is refreshed (`th_refresh_token`) before the next call,
-/// written back to its `file:` secret, and sent from then on.
-#[tokio::test]
-async fn a_long_lived_token_near_expiry_is_refreshed_and_written_back() {
-    use chrono::{TimeDelta, Utc};
+/// A `threads` account built as `crier run` builds it, its token in the `file:` secret `file`.
+fn renewing_threads(fake: &FakeMeta, file: &std::path::Path) -> std::sync::Arc<dyn Connector> {
     use crier::connectors::Connectors;
     use crier::diagnostic::SourceFile;
     use crier::playbook::plan::Account;
     use crier::playbook::raw::AccountConfig;
     use crier::playbook::yaml::{from_node, parse_documents};
 
-    let fake = FakeMeta::start(TOKEN);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("threads.json");
-    std::fs::write(
-        &file,
-        format!(
-            r#"{{"access_token": "{TOKEN}", "expires_at": "{}"}}"#,
-            (Utc::now() + TimeDelta::days(2)).to_rfc3339()
-        ),
-    )
-    .unwrap();
     let yaml = format!(
         "network: threads\nuser: '{THREADS_USER}'\ntoken: 'file:{}'\nserver: '{}'\n",
         file.display(),
@@ -251,10 +237,45 @@ async fn a_long_lived_token_near_expiry_is_refreshed_and_written_back() {
             config,
         },
     )]);
-    let connector = Connectors::build(&accounts, &client())
+    Connectors::build(&accounts, &client())
         .unwrap()
         .get("brand_threads")
+        .unwrap()
+}
+
+fn stored(file: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+/// Sets `file`'s modification time `age` ago.
+fn aged(file: &std::path::Path, age: chrono::TimeDelta) {
+    let at = std::time::SystemTime::now() - age.to_std().unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_modified(at)
         .unwrap();
+}
+
+/// A Threads token days from expiry is refreshed (`th_refresh_token`) before the next call,
+/// written back to its `file:` secret, and sent from then on.
+#[tokio::test]
+async fn a_long_lived_token_near_expiry_is_refreshed_and_written_back() {
+    use chrono::{TimeDelta, Utc};
+
+    let fake = FakeMeta::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("threads.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"access_token": "{TOKEN}", "expires_at": "{}"}}"#,
+            (Utc::now() + TimeDelta::days(2)).to_rfc3339()
+        ),
+    )
+    .unwrap();
+    let connector = renewing_threads(&fake, &file);
     connector
         .post(&post("k1", "Fresh token", &[]))
         .await
@@ -270,11 +291,127 @@ async fn a_long_lived_token_near_expiry_is_refreshed_and_written_back() {
     let renewed = fake.renewed_tokens()[0].clone();
     let publish = &fake.calls("POST", "threads_publish")[0];
     assert_eq!(publish.bearer.as_deref(), Some(renewed.as_str()));
-    let stored: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    assert_eq!(stored["access_token"], renewed.as_str());
-    let until: chrono::DateTime<Utc> = stored["expires_at"].as_str().unwrap().parse().unwrap();
+    let written = stored(&file);
+    assert_eq!(written["access_token"], renewed.as_str());
+    let until: chrono::DateTime<Utc> = written["expires_at"].as_str().unwrap().parse().unwrap();
     assert!(until > Utc::now() + TimeDelta::days(59), "{until}");
+}
+
+/// A Threads token pasted bare into its file, its expiry unknown (Threads has no lookup of
+/// it): the file's time is recorded beside it as when crier first saw it, and it is sent as
+/// it is while younger than a day, which Threads requires of a token it refreshes; a day on,
+/// it is refreshed, the new token and its expiry written back and sent.
+#[tokio::test]
+async fn a_pasted_token_without_an_expiry_is_refreshed_once_a_day_old() {
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    let fake = FakeMeta::start(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("threads.json");
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    aged(&file, TimeDelta::hours(3));
+    let connector = renewing_threads(&fake, &file);
+    connector.post(&post("k1", "Pasted", &[])).await.unwrap();
+
+    assert!(fake.calls("GET", "/refresh_access_token").is_empty());
+    let first = stored(&file);
+    assert_eq!(first["access_token"], TOKEN);
+    assert!(first.get("expires_at").is_none(), "{first}");
+    let seen: DateTime<Utc> = first["seen_at"].as_str().unwrap().parse().unwrap();
+    let age = Utc::now() - seen;
+    assert!(
+        age > TimeDelta::hours(3) - TimeDelta::minutes(1)
+            && age < TimeDelta::hours(3) + TimeDelta::minutes(1),
+        "{seen}"
+    );
+    assert_eq!(
+        fake.calls("POST", "threads_publish")[0].bearer.as_deref(),
+        Some(TOKEN)
+    );
+
+    // Touching the file later does not put the refresh off: the time recorded counts.
+    let again = renewing_threads(&fake, &file);
+    again.post(&post("k2", "Still young", &[])).await.unwrap();
+    assert!(fake.calls("GET", "/refresh_access_token").is_empty());
+    assert_eq!(stored(&file)["seen_at"], first["seen_at"]);
+
+    // A day later (the recorded time moved back, as a clock would move forward).
+    let mut older = first.clone();
+    older["seen_at"] = (seen - TimeDelta::hours(22)).to_rfc3339().into();
+    std::fs::write(&file, older.to_string()).unwrap();
+    let connector = renewing_threads(&fake, &file);
+    connector.post(&post("k3", "A day on", &[])).await.unwrap();
+    let refresh = fake.calls("GET", "/refresh_access_token");
+    assert_eq!(refresh.len(), 1);
+    assert_eq!(refresh[0].params["grant_type"], "th_refresh_token");
+    assert_eq!(refresh[0].params["access_token"], TOKEN);
+    let renewed = fake.renewed_tokens()[0].clone();
+    assert_eq!(
+        fake.calls("POST", "threads_publish")[2].bearer.as_deref(),
+        Some(renewed.as_str())
+    );
+    let written = stored(&file);
+    assert_eq!(written["access_token"], renewed.as_str());
+    assert!(written.get("seen_at").is_none(), "{written}");
+    let until: DateTime<Utc> = written["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(until > Utc::now() + TimeDelta::days(59), "{until}");
+
+    // A bare token in a file already more than a day old is refreshed on its first use.
+    let old_file = dir.path().join("threads-old.json");
+    std::fs::write(&old_file, renewed.as_str()).unwrap();
+    aged(&old_file, TimeDelta::days(3));
+    let connector = renewing_threads(&fake, &old_file);
+    connector.post(&post("k4", "Old file", &[])).await.unwrap();
+    assert_eq!(fake.calls("GET", "/refresh_access_token").len(), 2);
+    assert_ne!(stored(&old_file)["access_token"], renewed.as_str());
+}
+
+/// A pasted token Threads will not refresh (it expired before crier could) fails `crier
+/// accounts check` in plain words, naming the account and the file and what to do, and the
+/// file keeps the token as it was.
+#[tokio::test]
+async fn a_refresh_refused_is_said_by_accounts_check_and_the_token_is_kept() {
+    use chrono::TimeDelta;
+
+    let fake = FakeMeta::start(TOKEN);
+    fake.revoke(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("threads.token");
+    std::fs::write(&file, TOKEN).unwrap();
+    aged(&file, TimeDelta::days(2));
+    std::fs::write(
+        dir.path().join("crier.yaml"),
+        format!(
+            "accounts:\n  brand_threads: {{ network: threads, user: '{THREADS_USER}', token: 'file:{}', server: '{}' }}\n",
+            file.display(),
+            fake.threads_url()
+        ),
+    )
+    .unwrap();
+    let crier = env!("CARGO_BIN_EXE_crier");
+    let dir_path = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crier)
+            .args(["accounts", "check"])
+            .arg(&dir_path)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "brand_threads  threads  FAILED: Threads would not renew the long-lived token of account `brand_threads` (code 190: Error validating access token: Session has expired on Friday, 04-Dec-26 10:00:00 PST.): it has expired or was revoked; get a new one (see \"Threads\" under Networks in crier's README) and write it to `{}`",
+            file.display()
+        )),
+        "{stdout}"
+    );
+    assert_eq!(fake.calls("GET", "/refresh_access_token").len(), 1);
+    let kept = stored(&file);
+    assert_eq!(kept["access_token"], TOKEN);
+    assert!(kept["seen_at"].is_string(), "{kept}");
 }
 
 /// Replies to the profile's posts, at any depth, are read as mentions page by page (each

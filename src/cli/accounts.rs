@@ -1,4 +1,5 @@
-//! `crier accounts check`: `ops::accounts::check`'s verdicts as a table or JSON lines.
+//! `crier accounts check`: `ops::accounts::check`'s verdicts as a table or JSON lines, with
+//! when each token's data access ends where the network says, and a warning when soon.
 //! `crier accounts connect`: authorize crier for one account through its network's OAuth
 //! page and store the tokens.
 
@@ -20,7 +21,7 @@ pub(super) fn check(path: &Path, format: TableFormat) -> Result<ExitCode, String
     let runtime = runtime()?;
     let results = runtime.block_on(crate::ops::accounts::check(&plan))?;
     match format {
-        TableFormat::Table => out!("{}", table(&results)),
+        TableFormat::Table => out!("{}", table(&results, plan.timezone)),
         TableFormat::Json => {
             for checked in &results {
                 outln!(
@@ -37,7 +38,7 @@ pub(super) fn check(path: &Path, format: TableFormat) -> Result<ExitCode, String
     }
 }
 
-fn table(results: &[Checked]) -> String {
+fn table(results: &[Checked], tz: chrono_tz::Tz) -> String {
     let width = |f: fn(&Checked) -> usize, title: &str| {
         results.iter().map(f).max().unwrap_or(0).max(title.len())
     };
@@ -48,12 +49,22 @@ fn table(results: &[Checked]) -> String {
         "ACCOUNT", "NETWORK"
     );
     for checked in results {
-        let verdict = match (checked.ok, &checked.detail) {
-            (true, None) => "ok".to_owned(),
-            (true, Some(note)) => format!("ok ({note})"),
-            (false, Some(reason)) => format!("FAILED: {reason}"),
-            (false, None) => "FAILED".to_owned(),
+        let mut notes: Vec<String> = checked.detail.iter().cloned().collect();
+        if let (Some(ends), None) = (checked.data_access_expires_at, &checked.warning) {
+            notes.push(format!(
+                "data access until {}",
+                ends.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
+            ));
+        }
+        let mut verdict = match (checked.ok, notes.is_empty()) {
+            (true, true) => "ok".to_owned(),
+            (true, false) => format!("ok ({})", notes.join("; ")),
+            (false, false) => format!("FAILED: {}", notes.join("; ")),
+            (false, true) => "FAILED".to_owned(),
         };
+        if let Some(warning) = &checked.warning {
+            verdict.push_str(&format!("; WARNING: {warning}"));
+        }
         out.push_str(&format!(
             "{:account_width$}  {:network_width$}  {verdict}\n",
             checked.account, checked.network

@@ -266,6 +266,13 @@ pub trait Connector: Send + Sync + fmt::Debug {
         None
     }
 
+    /// When the account's token stops reading people's data (comments, insights) even while
+    /// it is valid, if the network has such a date (Meta's `data_access_expires_at`): only
+    /// signing in again moves it. Asked by accounts check after a passing health check.
+    async fn data_access_expires_at(&self) -> Result<Option<DateTime<Utc>>, SendError> {
+        Ok(None)
+    }
+
     /// Deletes one of the account's posts by the id the network gave it. Deleting a post that
     /// is already gone succeeds.
     async fn delete(&self, remote_id: &str) -> Result<(), SendError> {

@@ -3,10 +3,43 @@
 //! together with (or before) the cursor after it, before the next page is read: a restart
 //! reads a page again rather than skip one. Reading stops at an empty page, at a cursor
 //! that does not move, after `max_pages`, or at the first error.
+//!
+//! The page itself, as the connectors whose cursor is a number (the newest comment's time,
+//! the last update's id) make it: the cursor read back ([`numeric_cursor`]), and the
+//! mentions after it oldest first with the cursor moved on ([`oldest_first`]).
 
 use std::future::Future;
 
-use super::{MentionPage, SendError};
+use super::{Mention, MentionPage, SendError};
+
+/// A stored cursor that is a number; `feed` names it in the error when it is not one (`a
+/// Threads replies cursor`).
+pub fn numeric_cursor(cursor: Option<&str>, feed: &str) -> Result<Option<i64>, SendError> {
+    cursor
+        .map(|cursor| {
+            cursor
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| SendError::Permanent {
+                    reason: format!("`{cursor}` is not {feed}"),
+                })
+        })
+        .transpose()
+}
+
+/// `mentions` read after the numeric cursor `after`, oldest first (then by id), and the
+/// cursor to read from next time: `newest`, the newest read, when it moved past `after`.
+pub fn oldest_first(
+    mut mentions: Vec<Mention>,
+    newest: Option<i64>,
+    after: Option<i64>,
+) -> MentionPage {
+    mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    MentionPage {
+        mentions,
+        cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
+    }
+}
 
 /// What a round of reading feeds did: items new to the store (contest entries, crisis
 /// mentions), and what went wrong (each error is logged too; the next round goes on from the
@@ -179,6 +212,21 @@ mod tests {
             2,
         );
         assert_eq!((paged.saved, paged.pages), (2, 2));
+    }
+
+    #[test]
+    fn a_numeric_cursor_reads_back_and_moves_only_when_newer_was_read() {
+        assert_eq!(numeric_cursor(None, "a feed cursor").unwrap(), None);
+        assert_eq!(numeric_cursor(Some(" 42 "), "x").unwrap(), Some(42));
+        let err = numeric_cursor(Some("abc"), "a Threads replies cursor").unwrap_err();
+        assert_eq!(err.reason(), "`abc` is not a Threads replies cursor");
+        let mut read = page(&["b", "a"], None).mentions;
+        read[0].created_at = "2027-01-01T00:00:05Z".parse().unwrap();
+        let sorted = oldest_first(read.clone(), Some(5), Some(1));
+        let ids: Vec<&str> = sorted.mentions.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(sorted.cursor.as_deref(), Some("5"));
+        assert_eq!(oldest_first(read, Some(5), Some(5)).cursor, None);
     }
 
     #[test]

@@ -367,96 +367,65 @@ pub fn authorization(
                 )
             })
     };
+    let client_id = |needs: &str| {
+        config
+            .client_id
+            .as_ref()
+            .map(|c| c.value.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| format!("account `{name}`: {needs} needs `client_id`"))
+    };
+    let client_secret = || {
+        config
+            .client_secret
+            .as_ref()
+            .map(|reference| {
+                secret::resolve(name, "client_secret", &reference.value).map_err(|e| e.to_string())
+            })
+            .transpose()
+    };
+    let server_or = |default: &str| match &config.server {
+        Some(server) => parse_http_url(name, "server", &server.value).map_err(|e| e.to_string()),
+        None => Ok(Url::parse(default).expect("the default server is a URL")),
+    };
     match network {
         Network::X => {
-            let client_id = config
-                .client_id
-                .as_ref()
-                .map(|c| c.value.trim().to_owned())
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| format!("account `{name}`: an `x` account needs `client_id`"))?;
-            let secret = match &config.client_secret {
-                Some(reference) => Some(
-                    secret::resolve(name, "client_secret", &reference.value)
-                        .map_err(|e| e.to_string())?,
-                ),
-                None => None,
-            };
-            let server = match &config.server {
-                Some(server) => {
-                    parse_http_url(name, "server", &server.value).map_err(|e| e.to_string())?
-                }
-                None => Url::parse(super::x::DEFAULT_SERVER).expect("the default server is a URL"),
-            };
+            let client_id = client_id("an `x` account")?;
+            let secret = client_secret()?;
+            let server = server_or(super::x::DEFAULT_SERVER)?;
             Ok((
                 Authorizer::OAuth(XConnector::authorization(&server, &client_id, secret)),
                 file()?,
             ))
         }
         Network::Youtube => {
-            let client_id = config
-                .client_id
-                .as_ref()
-                .map(|c| c.value.trim().to_owned())
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| {
-                    format!("account `{name}`: a `youtube` account needs `client_id`")
-                })?;
-            let secret = match &config.client_secret {
-                Some(reference) => Some(
-                    secret::resolve(name, "client_secret", &reference.value)
-                        .map_err(|e| e.to_string())?,
-                ),
-                None => None,
-            };
-            let server = match &config.server {
-                Some(server) => {
-                    parse_http_url(name, "server", &server.value).map_err(|e| e.to_string())?
-                }
-                None => {
-                    Url::parse(super::youtube::DEFAULT_SERVER).expect("the default server is a URL")
-                }
-            };
+            let client_id = client_id("a `youtube` account")?;
+            let secret = client_secret()?;
+            let server = server_or(super::youtube::DEFAULT_SERVER)?;
             Ok((
                 Authorizer::OAuth(YoutubeConnector::authorization(&server, &client_id, secret)),
                 file()?,
             ))
         }
         Network::Linkedin => {
-            let client_id = config
-                .client_id
-                .as_ref()
-                .map(|c| c.value.trim().to_owned())
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| {
-                    format!("account `{name}`: a `linkedin` account needs `client_id`")
-                })?;
-            let secret = match &config.client_secret {
-                Some(reference) => Some(
-                    secret::resolve(name, "client_secret", &reference.value)
-                        .map_err(|e| e.to_string())?,
-                ),
-                None => {
-                    return Err(format!(
-                        "account `{name}`: LinkedIn exchanges the code only with the app's secret: add `client_secret`"
-                    ));
-                }
-            };
+            let client_id = client_id("a `linkedin` account")?;
+            let secret = client_secret()?.ok_or_else(|| {
+                format!(
+                    "account `{name}`: LinkedIn exchanges the code only with the app's secret: add `client_secret`"
+                )
+            })?;
             let author = config
                 .author
                 .as_ref()
                 .map(|a| a.value.trim().to_owned())
                 .unwrap_or_default();
-            let server = match &config.server {
-                Some(server) => {
-                    parse_http_url(name, "server", &server.value).map_err(|e| e.to_string())?
-                }
-                None => Url::parse(super::linkedin::DEFAULT_SERVER)
-                    .expect("the default server is a URL"),
-            };
+            let server = server_or(super::linkedin::DEFAULT_SERVER)?;
             Ok((
                 Authorizer::OAuth(super::linkedin::LinkedinConnector::authorization(
-                    &server, &author, &client_id, secret,
+                    &server,
+                    &author,
+                    &client_id,
+                    Some(secret),
                 )),
                 file()?,
             ))

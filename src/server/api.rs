@@ -872,6 +872,10 @@ pub async fn accounts_check(
                 network: c.network.into(),
                 ok: c.ok,
                 detail: c.detail,
+                data_access_expires_at: c
+                    .data_access_expires_at
+                    .map(|at| time(at, desk.plan.timezone)),
+                warning: c.warning,
             })
             .collect(),
     ))

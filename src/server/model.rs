@@ -638,6 +638,15 @@ pub struct AccountCheck {
     /// Why it is not ready, or what the check could not cover.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// When the token stops reading people's data (comments, insights) although it stays
+    /// valid (Meta's data access expiry), where the network says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub data_access_expires_at: Option<String>,
+    /// What needs doing soon: the data access ends within 14 days or has ended, and signing
+    /// in again with `crier accounts connect` renews it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

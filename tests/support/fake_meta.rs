@@ -129,6 +129,8 @@ struct Inner {
     codes: Vec<(String, String, bool)>,
     /// What `debug_token` says of a token: its type and `expires_at` (0: never).
     token_info: BTreeMap<String, (&'static str, i64)>,
+    /// What `debug_token` says of a token's `data_access_expires_at` (90 days on if not set).
+    data_access: BTreeMap<String, i64>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -154,6 +156,7 @@ impl FakeMeta {
             next_id: 17_900_000_000_000_000,
             codes: Vec::new(),
             token_info: BTreeMap::new(),
+            data_access: BTreeMap::new(),
         }));
         let state = inner.clone();
         let server = ChatServer::start("fake-meta", move || {
@@ -233,6 +236,16 @@ impl FakeMeta {
         self.lock()
             .token_info
             .insert(token.into(), (kind, expires_at));
+    }
+
+    /// What `debug_token` says of when `token` stops reading people's data (Unix seconds).
+    pub fn set_data_access(&self, token: &str, expires_at: i64) {
+        self.lock().data_access.insert(token.into(), expires_at);
+    }
+
+    /// `token` works as well as the one the fake started with.
+    pub fn add_token(&self, token: &str) {
+        self.lock().renewed.push(token.into());
     }
 
     /// `token` no longer works: it expired or its person revoked crier's access.
@@ -585,7 +598,11 @@ fn login(
                 );
             }
             let (kind, expires_at) = inner.token_info.get(&input).copied().unwrap_or(("PAGE", 0));
-            let data_access = Utc::now().timestamp() + 90 * 86_400;
+            let data_access = inner
+                .data_access
+                .get(&input)
+                .copied()
+                .unwrap_or_else(|| Utc::now().timestamp() + 90 * 86_400);
             Some(
                 axum::Json(json!({ "data": {
                     "app_id": APP_ID, "type": kind, "application": "crier", "is_valid": true,

@@ -7,6 +7,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 
 use super::{LinkedinConnector, post_url};
+use crate::connectors::paging::{numeric_cursor, oldest_first};
 use crate::connectors::{Author, Mention, MentionPage, SendError};
 
 /// The recent posts whose comments are read.
@@ -151,16 +152,7 @@ impl LinkedinConnector {
                 ),
             });
         }
-        let after = cursor
-            .map(|cursor| {
-                cursor
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| SendError::Permanent {
-                        reason: format!("`{cursor}` is not a LinkedIn comments cursor"),
-                    })
-            })
-            .transpose()?;
+        let after = numeric_cursor(cursor, "a LinkedIn comments cursor")?;
         let mut mentions = Vec::new();
         let mut newest = after;
         for post in self.recent().await?.into_iter().take(COMMENTED_POSTS) {
@@ -221,11 +213,7 @@ impl LinkedinConnector {
                 }
             }
         }
-        mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(MentionPage {
-            mentions,
-            cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
-        })
+        Ok(oldest_first(mentions, newest, after))
     }
 
     /// `Connector::fetch_post` (its documentation is in `mod.rs`).

@@ -30,6 +30,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::graph::Graph;
+use super::metrics::{Counts, Insight};
+use super::parse_time;
+use crate::connectors::paging::{numeric_cursor, oldest_first};
 use crate::connectors::registry::{AccountSetup, ConnectorError};
 use crate::connectors::{
     Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
@@ -141,33 +144,15 @@ struct Shares {
     count: u64,
 }
 
+/// A Page post's counts: its `likes`, `comments` and `shares` summaries.
 #[derive(Debug, Deserialize)]
-struct Counts {
+struct Summaries {
     #[serde(default)]
     likes: Option<Summarised>,
     #[serde(default)]
     comments: Option<Summarised>,
     #[serde(default)]
     shares: Option<Shares>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Insight {
-    name: String,
-    #[serde(default)]
-    values: Vec<InsightValue>,
-}
-
-#[derive(Debug, Deserialize)]
-struct InsightValue {
-    #[serde(default)]
-    value: serde_json::Value,
-}
-
-#[derive(Debug, Deserialize)]
-struct Followers {
-    #[serde(default)]
-    followers_count: Option<u64>,
 }
 
 impl FacebookConnector {
@@ -304,13 +289,6 @@ impl FacebookConnector {
             edited_at: None,
         }
     }
-}
-
-fn parse_time(value: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(value)
-        .or_else(|_| DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%z"))
-        .ok()
-        .map(|at| at.with_timezone(&Utc))
 }
 
 fn comparable(text: &str) -> String {
@@ -492,6 +470,10 @@ impl Connector for FacebookConnector {
             .map(|_| ())
     }
 
+    async fn data_access_expires_at(&self) -> Result<Option<DateTime<Utc>>, SendError> {
+        self.graph.data_access_expires_at().await
+    }
+
     async fn delete(&self, remote_id: &str) -> Result<(), SendError> {
         match self
             .graph
@@ -507,19 +489,7 @@ impl Connector for FacebookConnector {
     /// Comments on the Page's recent posts after `cursor` (the newest comment time read, in
     /// Unix seconds), oldest first, the Page's own left out.
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
-        let after = match cursor {
-            Some(cursor) => {
-                Some(
-                    cursor
-                        .trim()
-                        .parse::<i64>()
-                        .map_err(|_| SendError::Permanent {
-                            reason: format!("`{cursor}` is not a Facebook comments cursor"),
-                        })?,
-                )
-            }
-            None => None,
-        };
+        let after = numeric_cursor(cursor, "a Facebook comments cursor")?;
         let mut mentions = Vec::new();
         let mut newest = after;
         for post in self.recent(None, "reading comments").await? {
@@ -538,16 +508,12 @@ impl Connector for FacebookConnector {
                 mentions.push(self.mention(&post.id, comment));
             }
         }
-        mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(MentionPage {
-            mentions,
-            cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
-        })
+        Ok(oldest_first(mentions, newest, after))
     }
 
     /// Likes, shares, comments and impressions of `posts`, and the Page's followers.
     async fn metrics(&self, posts: &[String]) -> Result<MetricsSnapshot, SendError> {
-        let page: Followers = self
+        let page: Counts = self
             .graph
             .call(
                 Method::GET,
@@ -558,7 +524,7 @@ impl Connector for FacebookConnector {
             .await?;
         let mut metrics = Vec::new();
         for id in posts {
-            let counts: Counts = self
+            let counts: Summaries = self
                 .graph
                 .call(
                     Method::GET,
@@ -580,12 +546,7 @@ impl Connector for FacebookConnector {
                     "reading the post's impressions",
                 )
                 .await?;
-            let views = insights
-                .data
-                .iter()
-                .find(|i| i.name == "post_impressions")
-                .and_then(|i| i.values.first())
-                .and_then(|v| v.value.as_u64());
+            let views = Insight::first_value(&insights.data, "post_impressions");
             metrics.push(PostMetrics {
                 remote_id: id.clone(),
                 likes: counts.likes.map_or(0, |l| l.summary.total_count),

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::connectors::SendError;
 use crate::connectors::http::{self, Reply};
+use crate::connectors::oauth::modified;
 use crate::connectors::secret::Secret;
 
 use super::token::{GraphToken, LongLived, Renewal};
@@ -188,7 +189,8 @@ impl Graph {
 
     /// Asks Meta when `current` expires (`GET /debug_token`, as the app), records the answer
     /// in `file`, and for a Facebook Page whose token turns out to be a user token reads the
-    /// Page's token with it.
+    /// Page's token with it. Threads cannot be asked: when the token was first seen is
+    /// recorded instead.
     async fn ask_expiry(
         &self,
         current: &mut LongLived,
@@ -201,7 +203,7 @@ impl Graph {
             page,
         } = renewal
         else {
-            return Ok(());
+            return self.note_seen(current, file);
         };
         // Another crier process sharing the file may have asked already.
         if let Some(stored) = self.token.stored()
@@ -219,28 +221,8 @@ impl Graph {
                 self.help
             )
         };
-        #[derive(Deserialize)]
-        struct Debugged {
-            data: TokenInfo,
-        }
-        #[derive(Deserialize)]
-        struct TokenInfo {
-            #[serde(default)]
-            is_valid: bool,
-            #[serde(default, rename = "type")]
-            kind: Option<String>,
-            #[serde(default)]
-            expires_at: Option<i64>,
-            #[serde(default)]
-            data_access_expires_at: Option<i64>,
-        }
-        let request = self
-            .client
-            .get(self.url(&["debug_token"]))
-            .query(&[("input_token", current.access_token.as_str())])
-            .bearer_auth(format!("{client_id}|{}", client_secret.expose()));
-        let Debugged { data } = self
-            .renewal_call(request, "the token's lookup", &refused)
+        let data = self
+            .debug_token(&current.access_token, client_id, client_secret, &refused)
             .await?;
         if !data.is_valid {
             return Err(SendError::Permanent {
@@ -251,15 +233,10 @@ impl Graph {
                 ),
             });
         }
-        let at = |seconds: Option<i64>| {
-            seconds
-                .filter(|s| *s > 0)
-                .and_then(|s| DateTime::from_timestamp(s, 0))
-        };
         let mut next = current.clone();
-        next.expires_at = at(data.expires_at);
+        next.expires_at = unix_time(data.expires_at);
         next.never_expires = next.expires_at.is_none();
-        next.data_access_expires_at = at(data.data_access_expires_at);
+        next.data_access_expires_at = unix_time(data.data_access_expires_at);
         if let Some(page) = page
             && data.kind.as_deref() == Some("USER")
             && next.page_token.is_none()
@@ -270,6 +247,96 @@ impl Graph {
             SendError::Permanent {
                 reason: format!(
                     "{title} said when the token of account `{account}` expires, but crier could not write it to `{}`: {err}",
+                    file.display()
+                ),
+            }
+        })?;
+        *current = next;
+        Ok(())
+    }
+
+    /// What Meta says of `token` (`GET /debug_token`, as the app); a refusal is said by
+    /// `refused`.
+    async fn debug_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        client_secret: &Secret,
+        refused: &(dyn Fn(&str) -> String + Sync),
+    ) -> Result<TokenInfo, SendError> {
+        let request = self
+            .client
+            .get(self.url(&["debug_token"]))
+            .query(&[("input_token", token)])
+            .bearer_auth(format!("{client_id}|{}", client_secret.expose()));
+        let Debugged { data } = self
+            .renewal_call(request, "the token's lookup", refused)
+            .await?;
+        Ok(data)
+    }
+
+    /// When the token sent stops reading people's data (`data_access_expires_at`): asked of
+    /// Meta (`debug_token`, as the app) when the account has the app's id and secret, else as
+    /// its secret file recorded it, if it did.
+    pub async fn data_access_expires_at(&self) -> Result<Option<DateTime<Utc>>, SendError> {
+        let (token, recorded) = {
+            let current = self.token.current.lock().await;
+            (
+                current
+                    .page_token
+                    .clone()
+                    .unwrap_or_else(|| current.access_token.clone()),
+                current.data_access_expires_at,
+            )
+        };
+        let Some((client_id, client_secret)) = &self.token.app else {
+            return Ok(recorded);
+        };
+        let (title, account) = (self.title, &self.token.account);
+        let refused = |said: &str| {
+            format!(
+                "{title} would not say until when the token of account `{account}` reads people's data ({said}); check the app's `client_id` and `client_secret`"
+            )
+        };
+        let data = self
+            .debug_token(&token, client_id, client_secret, &refused)
+            .await?;
+        if !data.is_valid {
+            return Ok(recorded);
+        }
+        let fresh = unix_time(data.data_access_expires_at);
+        if fresh.is_some() {
+            self.token.current.lock().await.data_access_expires_at = fresh;
+        }
+        Ok(fresh.or(recorded))
+    }
+
+    /// Records in `file` when a token of unknown expiry was first seen: the file's
+    /// modification time, since the token is at least as old as the file it was pasted in.
+    /// Written rather than read from the file each time, so that a file touched again later
+    /// does not put the refresh off until the token has expired.
+    fn note_seen(&self, current: &mut LongLived, file: &std::path::Path) -> Result<(), SendError> {
+        if current.seen_at.is_some() {
+            return Ok(());
+        }
+        // Another crier process sharing the file may have recorded it, or refreshed it.
+        if let Some(stored) = self.token.stored()
+            && (stored.access_token != current.access_token || stored.seen_at.is_some())
+        {
+            *current = stored;
+            if current.seen_at.is_some() || !current.expiry_unknown() {
+                return Ok(());
+            }
+        }
+        let now = Utc::now();
+        let mut next = current.clone();
+        next.seen_at = Some(modified(file).map_or(now, |at| at.min(now)));
+        crate::connectors::oauth::write_secret_json(file, &next).map_err(|err| {
+            SendError::Permanent {
+                reason: format!(
+                    "{} cannot say when the token of account `{}` expires, so crier records beside it when it first saw it, to refresh it a day later; it could not write `{}`: {err}",
+                    self.title,
+                    self.token.account,
                     file.display()
                 ),
             }
@@ -530,6 +597,31 @@ impl Graph {
             },
         }
     }
+}
+
+/// `GET /debug_token`'s answer.
+#[derive(Deserialize)]
+struct Debugged {
+    data: TokenInfo,
+}
+
+#[derive(Deserialize)]
+struct TokenInfo {
+    #[serde(default)]
+    is_valid: bool,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+    #[serde(default)]
+    data_access_expires_at: Option<i64>,
+}
+
+/// A time `debug_token` gives in Unix seconds, 0 meaning none.
+fn unix_time(seconds: Option<i64>) -> Option<DateTime<Utc>> {
+    seconds
+        .filter(|s| *s > 0)
+        .and_then(|s| DateTime::from_timestamp(s, 0))
 }
 
 /// How long the usage headers say to wait, and which said so: `X-Business-Use-Case-Usage`'s

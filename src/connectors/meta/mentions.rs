@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::{COMMENT_MEDIA, Flavor, MAX_COMMENT_PAGES, MetaConnector, Page, Recent, parse_time};
+use crate::connectors::paging::{numeric_cursor, oldest_first};
 use crate::connectors::{Author, Connector as _, Mention, MentionPage, SendError, unsupported};
 
 /// A comment on Instagram media, with its replies.
@@ -105,20 +106,6 @@ impl<T> Cursored<T> {
     }
 }
 
-/// Comments or replies read after the cursor `after`, oldest first, and the cursor to read
-/// from next time (the newest seen, when it moved).
-fn oldest_first(
-    mut mentions: Vec<Mention>,
-    newest: Option<i64>,
-    after: Option<i64>,
-) -> MentionPage {
-    mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-    MentionPage {
-        mentions,
-        cursor: newest.filter(|n| Some(*n) != after).map(|n| n.to_string()),
-    }
-}
-
 impl MetaConnector {
     /// Threads: the replies to the profile's recent posts after `cursor` (Unix seconds of the
     /// newest reply read), each post's conversation read page by page (`after` cursors).
@@ -126,16 +113,7 @@ impl MetaConnector {
         &self,
         cursor: Option<&str>,
     ) -> Result<MentionPage, SendError> {
-        let after = cursor
-            .map(|cursor| {
-                cursor
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| SendError::Permanent {
-                        reason: format!("`{cursor}` is not a Threads replies cursor"),
-                    })
-            })
-            .transpose()?;
+        let after = numeric_cursor(cursor, "a Threads replies cursor")?;
         let posts: Page<Recent> = self
             .graph
             .call(
@@ -218,19 +196,7 @@ impl MetaConnector {
         if self.flavor == Flavor::Threads {
             return self.thread_replies(cursor).await;
         }
-        let after = match cursor {
-            Some(cursor) => {
-                Some(
-                    cursor
-                        .trim()
-                        .parse::<i64>()
-                        .map_err(|_| SendError::Permanent {
-                            reason: format!("`{cursor}` is not an Instagram comments cursor"),
-                        })?,
-                )
-            }
-            None => None,
-        };
+        let after = numeric_cursor(cursor, "an Instagram comments cursor")?;
         let media: Page<Recent> = self
             .graph
             .call(

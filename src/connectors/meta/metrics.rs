@@ -1,5 +1,6 @@
 //! The metrics of Instagram and Threads posts: Instagram's counts per post and followers,
-//! Threads' insights per post and followers.
+//! Threads' insights per post and followers; the counts and insights of the Graph's answers,
+//! which a Facebook Page's metrics (`facebook.rs`) read as well.
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -7,18 +8,20 @@ use serde::Deserialize;
 use super::{Flavor, MetaConnector, Page};
 use crate::connectors::{MetricsSnapshot, PostMetrics, SendError};
 
+/// An object's counts, as many as the call asked for in `fields`.
 #[derive(Debug, Deserialize)]
-struct Counts {
+pub(super) struct Counts {
     #[serde(default)]
     like_count: Option<u64>,
     #[serde(default)]
     comments_count: Option<u64>,
     #[serde(default)]
-    followers_count: Option<u64>,
+    pub(super) followers_count: Option<u64>,
 }
 
+/// One metric of an insights edge: its values over periods, or its total.
 #[derive(Debug, Deserialize)]
-struct Insight {
+pub(super) struct Insight {
     name: String,
     #[serde(default)]
     values: Vec<InsightValue>,
@@ -29,7 +32,37 @@ struct Insight {
 #[derive(Debug, Deserialize)]
 struct InsightValue {
     #[serde(default)]
-    value: u64,
+    value: serde_json::Value,
+}
+
+impl InsightValue {
+    /// The count; 0 when Meta leaves it out, `None` when it is not a count.
+    fn count(&self) -> Option<u64> {
+        match &self.value {
+            serde_json::Value::Null => Some(0),
+            value => value.as_u64(),
+        }
+    }
+}
+
+impl Insight {
+    /// The metric `name` among `insights`: its first value, else its total.
+    pub(super) fn first_value(insights: &[Insight], name: &str) -> Option<u64> {
+        insights
+            .iter()
+            .find(|i| i.name == name)
+            .and_then(|i| i.values.first().or(i.total_value.as_ref()))
+            .and_then(InsightValue::count)
+    }
+
+    /// The metric `name` among `insights`: its total, else its first value.
+    fn total(insights: &[Insight], name: &str) -> Option<u64> {
+        insights
+            .iter()
+            .find(|i| i.name == name)
+            .and_then(|i| i.total_value.as_ref().or(i.values.first()))
+            .and_then(InsightValue::count)
+    }
 }
 
 impl MetaConnector {
@@ -83,12 +116,7 @@ impl MetaConnector {
                         "reading the followers",
                     )
                     .await?;
-                let followers = followers
-                    .data
-                    .iter()
-                    .find(|i| i.name == "followers_count")
-                    .and_then(|i| i.total_value.as_ref().or(i.values.first()))
-                    .map(|v| v.value);
+                let followers = Insight::total(&followers.data, "followers_count");
                 for id in posts {
                     let insights: Page<Insight> = self
                         .graph
@@ -99,14 +127,7 @@ impl MetaConnector {
                             "reading the post's counts",
                         )
                         .await?;
-                    let value = |name: &str| {
-                        insights
-                            .data
-                            .iter()
-                            .find(|i| i.name == name)
-                            .and_then(|i| i.values.first().or(i.total_value.as_ref()))
-                            .map(|v| v.value)
-                    };
+                    let value = |name: &str| Insight::first_value(&insights.data, name);
                     metrics.push(PostMetrics {
                         remote_id: id.clone(),
                         likes: value("likes").unwrap_or(0),

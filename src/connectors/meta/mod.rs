@@ -751,6 +751,10 @@ impl Connector for MetaConnector {
             .map(|_| ())
     }
 
+    async fn data_access_expires_at(&self) -> Result<Option<DateTime<Utc>>, SendError> {
+        self.graph.data_access_expires_at().await
+    }
+
     fn health_limits(&self) -> Option<&'static str> {
         match self.flavor {
             Flavor::Instagram => Some("that `media_url` serves the images is not checked"),

@@ -19,8 +19,12 @@
 //! `expires_at` (0: it never expires, `never_expires` in the file) and
 //! `data_access_expires_at` are written into the file, and it is renewed as above when due; a
 //! Facebook account whose pasted token turns out to be a user token gets its Page's token
-//! beside it. A token in `env:`, a Threads token without an expiry, or one whose account lacks
-//! the app's id and secret is sent as it is and never renewed.
+//! beside it. Threads cannot be asked when a token expires: a Threads token in a `file:`
+//! without an expiry is at least as old as the file, so the file's modification time is
+//! written beside it as `seen_at` before its first use, and it is refreshed once a day has
+//! passed since (Threads refreshes only tokens at least a day old), which gives it its
+//! `expires_at`. A token in `env:`, or a Facebook or Instagram one whose account lacks the
+//! app's id and secret, is sent as it is and never renewed.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -34,6 +38,9 @@ use crate::connectors::secret::Secret;
 /// How long before it expires a long-lived token (60 days) is renewed: Threads renews only
 /// tokens at least a day old, and a week leaves room for a renewal that fails for a while.
 pub const RENEW_BEFORE: TimeDelta = TimeDelta::days(7);
+
+/// How old a Threads token must be before Threads refreshes it.
+pub const THREADS_REFRESHABLE_AFTER: TimeDelta = TimeDelta::hours(24);
 
 /// A long-lived token as the secret file keeps it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +63,10 @@ pub struct LongLived {
     /// `data_access_expires_at`): after it, the person signs in again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_access_expires_at: Option<DateTime<Utc>>,
+    /// Threads, a token whose expiry is not known: when crier first found it (the file's
+    /// modification time then); it is refreshed once [`THREADS_REFRESHABLE_AFTER`] has passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for LongLived {
@@ -64,6 +75,8 @@ impl fmt::Debug for LongLived {
             .field("access_token", &"***")
             .field("expires_at", &self.expires_at)
             .field("page_token", &self.page_token.as_ref().map(|_| "***"))
+            .field("data_access_expires_at", &self.data_access_expires_at)
+            .field("seen_at", &self.seen_at)
             .finish()
     }
 }
@@ -78,6 +91,7 @@ impl LongLived {
             page_token: None,
             never_expires: false,
             data_access_expires_at: None,
+            seen_at: None,
         }
     }
 
@@ -92,10 +106,18 @@ impl LongLived {
         crate::connectors::oauth::parse_token_file(value, issued)
     }
 
-    /// Whether it is time to renew.
+    /// Whether it is time to renew: a week before it expires, or, its expiry unknown, a day
+    /// after it was first seen.
     pub fn due(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at
-            .is_some_and(|expires| expires - RENEW_BEFORE <= now)
+        match self.expires_at {
+            Some(expires) => expires - RENEW_BEFORE <= now,
+            None => {
+                !self.never_expires
+                    && self
+                        .seen_at
+                        .is_some_and(|seen| seen + THREADS_REFRESHABLE_AFTER <= now)
+            }
+        }
     }
 }
 
@@ -137,6 +159,8 @@ pub struct GraphToken {
     /// The `file:` secret the token came from, written back after each renewal; with
     /// `renewal`, `None` for a token that is never renewed.
     pub(super) renewed: Option<(PathBuf, Renewal)>,
+    /// The app's id and secret, when the account has them: `debug_token` is asked as the app.
+    pub(super) app: Option<(String, Secret)>,
 }
 
 impl GraphToken {
@@ -146,6 +170,7 @@ impl GraphToken {
             account: String::new(),
             current: tokio::sync::Mutex::new(LongLived::new(token.expose().to_owned())),
             renewed: None,
+            app: None,
         }
     }
 
@@ -164,6 +189,14 @@ impl GraphToken {
             .map(|path| PathBuf::from(path.trim()));
         let issued = file.as_deref().and_then(modified);
         let set = LongLived::parse(value.expose(), issued)?;
+        let app = match &renewal {
+            Ok(Renewal::Exchange {
+                client_id,
+                client_secret,
+                ..
+            }) => Some((client_id.clone(), client_secret.clone())),
+            _ => None,
+        };
         let renewed = match (set.expires_at, file) {
             (Some(_), None) => {
                 return Err(
@@ -171,17 +204,16 @@ impl GraphToken {
                 );
             }
             (Some(_), Some(file)) => Some((file, renewal?)),
-            // Meta is asked once (`debug_token`, as the app) when it expires.
-            (None, Some(file)) if set.expiry_unknown() => match renewal {
-                Ok(renewal @ Renewal::Exchange { .. }) => Some((file, renewal)),
-                _ => None,
-            },
+            // Facebook and Instagram: Meta is asked once (`debug_token`, as the app) when it
+            // expires; Threads: refreshed a day after it was first seen.
+            (None, Some(file)) if set.expiry_unknown() => renewal.ok().map(|r| (file, r)),
             (None, _) => None,
         };
         Ok(GraphToken {
             account: account.to_owned(),
             current: tokio::sync::Mutex::new(set),
             renewed,
+            app,
         })
     }
 
@@ -212,6 +244,24 @@ mod tests {
         assert!(set.due(Utc::now()), "five days left: renewed");
         assert!(!set.due(issued));
         assert!(!format!("{set:?}").contains("EAAG-1"));
+    }
+
+    #[test]
+    fn a_token_without_an_expiry_is_due_a_day_after_it_was_first_seen() {
+        let now = Utc::now();
+        let mut seen = LongLived::new("THAA-pasted".into());
+        seen.seen_at = Some(now - TimeDelta::hours(23));
+        assert!(!seen.due(now));
+        assert!(seen.due(now + TimeDelta::hours(1)));
+        seen.never_expires = true;
+        assert!(!seen.due(now + TimeDelta::days(30)));
+        let text = serde_json::to_string(&LongLived {
+            never_expires: false,
+            ..seen
+        })
+        .unwrap();
+        let back = LongLived::parse(&text, None).unwrap();
+        assert_eq!(back.seen_at, Some(now - TimeDelta::hours(23)));
     }
 
     #[test]

@@ -57,19 +57,7 @@ impl TelegramConnector {
         &self,
         cursor: Option<&str>,
     ) -> Result<FeedPage, SendError> {
-        let offset = match cursor {
-            Some(cursor) => {
-                Some(
-                    cursor
-                        .trim()
-                        .parse::<i64>()
-                        .map_err(|_| SendError::Permanent {
-                            reason: format!("`{cursor}` is not a Telegram update cursor"),
-                        })?,
-                )
-            }
-            None => None,
-        };
+        let offset = crate::connectors::paging::numeric_cursor(cursor, "a Telegram update cursor")?;
         let mut body = json!({
             "limit": UPDATES_PER_PAGE,
             "timeout": 0,

@@ -118,7 +118,7 @@ impl YoutubeConnector {
         let url = if server.as_str().trim_end_matches('/') == DEFAULT_SERVER {
             Url::parse(TOKEN_URL).expect("Google's token endpoint is a URL")
         } else {
-            endpoint(server, &["token"])
+            http::with_path(server, &["token"])
         };
         TokenEndpoint {
             url,
@@ -207,7 +207,7 @@ impl YoutubeConnector {
         body: Option<&Value>,
         action: &str,
     ) -> Result<T, SendError> {
-        let url = endpoint(&self.server, &["youtube", "v3", resource]);
+        let url = http::with_path(&self.server, &["youtube", "v3", resource]);
         let reply = self
             .send(|| {
                 let request = self
@@ -250,15 +250,6 @@ impl YoutubeConnector {
                 reason: "the token's Google account has no YouTube channel".into(),
             })
     }
-}
-
-fn endpoint(server: &Url, segments: &[&str]) -> Url {
-    let mut url = server.clone();
-    url.path_segments_mut()
-        .expect("an http(s) URL has path segments")
-        .pop_if_empty()
-        .extend(segments);
-    url
 }
 
 fn video_url(id: &str) -> String {

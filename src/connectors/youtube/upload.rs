@@ -8,12 +8,12 @@ use chrono::Utc;
 use reqwest::Url;
 use serde_json::json;
 
+use super::YoutubeConnector;
 use super::post::title_and_description;
 use super::wire::{Video, refusal};
-use super::{YoutubeConnector, endpoint};
 use crate::connectors::OutgoingPost;
 use crate::connectors::SendError;
-use crate::connectors::http::Reply;
+use crate::connectors::http::{self, Reply};
 use crate::connectors::resume::Resume;
 
 /// How many times one `post` resumes a broken upload before giving up for now.
@@ -37,7 +37,7 @@ impl YoutubeConnector {
         size: u64,
     ) -> Result<Url, SendError> {
         let (title, description) = title_and_description(&post.text);
-        let url = endpoint(&self.server, &["upload", "youtube", "v3", "videos"]);
+        let url = http::with_path(&self.server, &["upload", "youtube", "v3", "videos"]);
         let body = json!({
             "snippet": { "title": title, "description": description, "categoryId": "22" },
             "status": { "privacyStatus": self.privacy, "selfDeclaredMadeForKids": false },

@@ -1,5 +1,6 @@
 //! Accounts: each account's health check (`ops::accounts::check`: its secrets resolved and
-//! its network asked, nothing posted) and the last send to it that failed, among the
+//! its network asked, nothing posted), when its token's data access ends where the network
+//! says (with the check's warning when soon), and the last send to it that failed, among the
 //! latest runs.
 
 use std::collections::HashMap;
@@ -21,6 +22,9 @@ struct AccountRow {
     network: &'static str,
     ok: bool,
     detail: Option<String>,
+    data_access_at: Option<String>,
+    data_access_iso: Option<String>,
+    warning: Option<String>,
     last_error: Option<String>,
     last_error_at: Option<String>,
     last_error_iso: Option<String>,
@@ -66,11 +70,17 @@ pub async fn page(viewer: Viewer) -> Response {
             let check = checked.iter().find(|c| &c.account == name);
             let failed = last_error.get(name.as_str());
             let at = failed.map(|(at, _)| when(from_millis(*at), brand, viewer_tz));
+            let data_access = check
+                .and_then(|c| c.data_access_expires_at)
+                .map(|ends| when(ends, brand, viewer_tz));
             AccountRow {
                 account: name.clone(),
                 network: account.network.profile().title,
                 ok: check.is_some_and(|c| c.ok),
                 detail: check.and_then(|c| c.detail.clone()),
+                data_access_at: data_access.as_ref().map(|d| d.at.clone()),
+                data_access_iso: data_access.map(|d| d.iso),
+                warning: check.and_then(|c| c.warning.clone()),
                 last_error: failed.map(|(_, e)| e.clone()),
                 last_error_at: at.as_ref().map(|a| a.at.clone()),
                 last_error_iso: at.map(|a| a.iso),

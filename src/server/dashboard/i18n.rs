@@ -589,6 +589,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("accounts.ok", "ready", "готов"),
     ("accounts.not_ok", "not ready", "не готов"),
     ("accounts.no_error", "none", "нет"),
+    (
+        "accounts.data_access",
+        "Reads people's data until",
+        "Доступ к данным пользователей до",
+    ),
 ];
 
 /// The code of a language this catalog has, chosen by `crier_lang` or `Accept-Language`.
