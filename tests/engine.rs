@@ -845,3 +845,129 @@ fn a_reload_that_fails_keeps_the_running_plan() {
         "{history:?}"
     );
 }
+
+/// A year of cron items under posting rules (limits that defer, quiet hours that delay, a
+/// blackout, a denied word), approvals decided by events (approved, rejected, one timed out),
+/// a thread and daylight-saving changes.
+const YEAR_CONFIG: &str = "timezone: Europe/Kyiv\naccounts:\n  brand_mastodon: { network: console }\n  brand_bluesky: { network: console }\n  brand_telegram: { network: console }\n  oncall_slack: { network: console }\npeople:\n  pr_lead: { notify: oncall_slack, name: Olena, role: admin }\n";
+const YEAR_RULES: &str = r#"kind: rules
+name: house
+timezone: Europe/Kyiv
+applies_to: all
+limits:
+  - { max: 4, per: 1h, each: account }
+  - { min_gap: 10m, each: account }
+quiet_hours: { from: "23:00", to: "08:00", then: delay }
+blackout: ["2027-06-10 00:00 .. 2027-06-12 12:00"]
+content:
+  deny_words: [cheap]
+  append: " #house"
+"#;
+const YEAR_CAMPAIGN: &str = r#"kind: campaign
+name: year
+timezone: Europe/Kyiv
+vars: { product: Jacket }
+posts:
+  - { id: morning, cron: "0 9 * * *", to: [brand_mastodon, brand_bluesky], text: "Good morning from {{ product }}" }
+  - { id: night-owl, cron: "30 3 * * SUN", to: brand_telegram, text: "Night owl {{ product }}" }
+  - { id: burst, cron: "*/20 8-9 * * MON", to: brand_mastodon, text: "Burst {{ product }}" }
+  - { id: late, cron: "0 23 * * FRI", to: brand_bluesky, text: "Late {{ product }}" }
+  - { id: monthly, cron: "15 0 1 * *", to: brand_telegram, text: "Monthly {{ product }}" }
+  - { id: bargain, cron: "0 14 * * TUE", to: brand_mastodon, text: "A cheap {{ product }}" }
+  - { id: thread-start, cron: "0 10 * * WED", to: brand_mastodon, text: "1/2 {{ product }} news" }
+  - { id: thread-more, cron: "5 10 * * WED", to: brand_mastodon, text: "2/2 more", reply_to: thread-start }
+  - { id: dst, cron: "30 3 * 3,10 *", to: brand_bluesky, text: "DST {{ product }}" }
+  - { id: hourly-sat, cron: "0 */3 * * SAT", to: brand_telegram, text: "Saturday {{ product }}" }
+  - id: signed
+    cron: "0 12 * * THU"
+    to: brand_mastodon
+    text: "Signed {{ product }}"
+    approve: { by: [pr_lead], before: 2h, ask: 1d, on_timeout: skip }
+"#;
+
+/// The year's events: on each Thursday of 2027 but the last, the post waiting for approval
+/// is approved or rejected in turn (the last times out); a mention every fifth week.
+fn year_events() -> String {
+    let kyiv_winter = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
+    let mut events = String::new();
+    let mut day = Utc.with_ymd_and_hms(2027, 1, 7, 6, 0, 0).unwrap();
+    let mut week = 0;
+    while day < Utc.with_ymd_and_hms(2027, 12, 25, 0, 0, 0).unwrap() {
+        let at = day.with_timezone(&kyiv_winter);
+        let (decision, note) = match week % 2 {
+            0 => ("approve", "ok"),
+            _ => ("reject", "off-brand"),
+        };
+        events.push_str(&format!(
+            "{{\"at\":\"{}\",\"type\":\"approval\",\"playbook\":\"year\",\"item\":\"signed\",\"by\":\"pr_lead\",\"decision\":\"{decision}\",\"note\":\"{note}\"}}\n",
+            at.to_rfc3339()
+        ));
+        if week % 5 == 0 {
+            events.push_str(&format!(
+                "{{\"at\":\"{}\",\"type\":\"mention\",\"account\":\"brand_mastodon\",\"author\":\"@a\",\"text\":\"hello\"}}\n",
+                (at + chrono::TimeDelta::hours(1)).to_rfc3339()
+            ));
+        }
+        day += chrono::TimeDelta::days(7);
+        week += 1;
+    }
+    events
+}
+
+/// `crier rehearse` of `folder` in `format`, its output.
+fn rehearsed(folder: &std::path::Path, events: &std::path::Path, format: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .arg("rehearse")
+        .arg(folder)
+        .arg("--events")
+        .arg(events)
+        .args([
+            "--from",
+            "2027-01-01",
+            "--until",
+            "2028-01-01",
+            "--format",
+            format,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn sha256(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// A rehearsal's output is the one it was before its path changed (the text and the JSON,
+/// byte for byte, as digests of the output the previous build wrote): a year of cron items
+/// with limits, quiet hours, a blackout, denied words, approvals, a thread and DST changes.
+#[test]
+fn a_year_with_rules_and_approvals_rehearses_as_it_did_before() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("crier.yaml"), YEAR_CONFIG).unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), YEAR_RULES).unwrap();
+    std::fs::write(dir.path().join("year.yaml"), YEAR_CAMPAIGN).unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, year_events()).unwrap();
+    let text = rehearsed(dir.path(), &events, "text");
+    assert!(
+        text.ends_with(YEAR_SUMMARY),
+        "{}",
+        text.lines().last().unwrap_or_default()
+    );
+    assert_eq!(sha256(&text), YEAR_TEXT_SHA256);
+    let json = rehearsed(dir.path(), &events, "json");
+    assert_eq!(json.lines().count(), YEAR_JSON_LINES);
+    assert_eq!(sha256(&json), YEAR_JSON_SHA256);
+}
+
+const YEAR_SUMMARY: &str = "\n1818 post(s) would go out, 1 skipped, 77 rejected, 0 missed, 0 failed; 62 input event(s). Nothing was sent.\n";
+const YEAR_TEXT_SHA256: &str = "396cd963324ad4fd6bb7bfbfaa88b99c470f69bd7e24a148625f0b2d8a044918";
+const YEAR_JSON_LINES: usize = 1959;
+const YEAR_JSON_SHA256: &str = "a082077a6f539e0d125e43bcc12570f983b93f52df53626d6c664de97fd76078";

@@ -479,7 +479,7 @@ impl Dispatcher {
     }
 
     /// What one attempt's result means for its send.
-    fn outcome(
+    pub(super) fn outcome(
         &self,
         row: &OutboxRow,
         result: Result<String, SendError>,
@@ -813,7 +813,7 @@ fn unconfirmed(reason: &str) -> String {
 
 /// One attempt: look the post up first when an earlier attempt may have gone through.
 /// `handle` is what the connector keeps on the send's row between its requests.
-async fn send(
+pub(super) async fn send(
     connector: &dyn Connector,
     row: &OutboxRow,
     handle: &dyn Resume,

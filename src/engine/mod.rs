@@ -8,6 +8,7 @@ pub mod clock;
 pub mod core;
 mod crisis;
 pub mod dispatch;
+mod dispatch_rehearsal;
 pub mod events;
 mod fire;
 pub mod gate;

@@ -14,9 +14,11 @@ use serde::Deserialize;
 use super::clock::{Clock, VirtualClock};
 use super::core::{Engine, EngineParts};
 use super::dispatch::{Dispatcher, RetryPolicy};
+use super::dispatch_rehearsal::dispatch_due;
 use super::rehearse_crises::CrisisFeed;
 use crate::connectors::recording::Recording;
 use crate::connectors::registry::Connectors;
+use crate::connectors::resume::LocalHandles;
 use crate::crisis::IncidentReport;
 use crate::playbook::plan::Plan;
 use crate::store::{
@@ -264,6 +266,8 @@ async fn rehearse_on(
     engine.start(start)?;
     let dispatcher = Dispatcher::new(store.clone(), connectors, RetryPolicy::default());
     dispatcher.set_plan(plan.clone());
+    // What connectors keep between a send's requests, in memory like the rest.
+    let handles = LocalHandles::default();
     let until_ms = to_millis(until);
     let limits = crate::rules::limits::Limiter::any(&plan);
     // Fires are taken a day at a time, and never past a step waking or a send due again:
@@ -331,7 +335,7 @@ async fn rehearse_on(
                 clock.advance_to(from_millis(at).max(clock.now()));
                 engine.tick_contests(clock.now(), crate::contest::lifecycle::Seeds::Rehearsal)?;
                 contests_done_until = from_millis(at);
-                dispatcher.dispatch_due(|| clock.now(), None).await?;
+                dispatch_due(&dispatcher, &sqlite, &handles, clock.now()).await?;
                 break 'tick;
             }
             // Crisis plans tick as under `crier run`: before the fires due at the same time,
@@ -353,7 +357,7 @@ async fn rehearse_on(
                         (send.key.playbook, send.key.item, send.account, send.fire_at)
                     }));
                 }
-                dispatcher.dispatch_due(|| clock.now(), None).await?;
+                dispatch_due(&dispatcher, &sqlite, &handles, clock.now()).await?;
                 break 'tick;
             }
             let next_ask = engine
@@ -368,7 +372,7 @@ async fn rehearse_on(
             }) {
                 clock.advance_to(from_millis(at).max(clock.now()));
                 engine.open_approvals(clock.now())?;
-                dispatcher.dispatch_due(|| clock.now(), None).await?;
+                dispatch_due(&dispatcher, &sqlite, &handles, clock.now()).await?;
                 break 'tick;
             }
             if let Some(at) = next_decision.filter(|at| {
@@ -387,7 +391,7 @@ async fn rehearse_on(
                     lines.push(refused_line(event, reason, plan.timezone));
                 }
                 engine.resume_waiting(clock.now())?;
-                dispatcher.dispatch_due(|| clock.now(), None).await?;
+                dispatch_due(&dispatcher, &sqlite, &handles, clock.now()).await?;
                 break 'tick;
             }
             let next_fire = engine.next_fire().map(to_millis);
@@ -415,7 +419,7 @@ async fn rehearse_on(
             clock.advance_to(reached);
             engine.resume_waiting(clock.now())?;
             engine.release_held(clock.now())?;
-            dispatcher.dispatch_due(|| clock.now(), None).await?;
+            dispatch_due(&dispatcher, &sqlite, &handles, clock.now()).await?;
         }
         sqlite.commit_group()?;
         if !done {

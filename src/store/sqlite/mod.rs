@@ -25,6 +25,7 @@ mod links;
 mod metrics;
 mod migrate;
 mod pauses;
+mod rehearsal;
 mod runs;
 mod schedules;
 mod sessions;

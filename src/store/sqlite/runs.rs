@@ -77,27 +77,7 @@ impl RunStore for SqliteStore {
                 rows.collect::<Result<Vec<_>, _>>()?
             };
             claimed.sort_by_key(|row| row.0.0);
-            claimed
-                .into_iter()
-                .map(
-                    |(
-                        (id, run_id, step, account, payload),
-                        (attempts, check_first, reserved, first_attempt_at),
-                    )| {
-                        Ok(OutboxRow {
-                            id,
-                            run_id,
-                            step: step as usize,
-                            account,
-                            post: from_json::<OutgoingPost>(&payload)?,
-                            attempts: attempts as u32,
-                            check_first,
-                            reserved,
-                            first_attempt_at,
-                        })
-                    },
-                )
-                .collect()
+            claimed.into_iter().map(outbox_row).collect()
         })
     }
 
@@ -436,12 +416,33 @@ pub(super) fn settle(tx: &Connection, run_id: RunId, now: Millis) -> StoreResult
     Ok(())
 }
 
-type ClaimedRow = (
+pub(super) type ClaimedRow = (
     (i64, i64, i64, String, String),
     (i64, bool, bool, Option<i64>),
 );
 
-fn claimed_row(row: &rusqlite::Row) -> rusqlite::Result<ClaimedRow> {
+/// A claimed send's columns (`id, run_id, step, account, payload, attempts, check_first,
+/// reserved, first_attempt_at`) as a row the dispatcher sends.
+pub(super) fn outbox_row(
+    (
+        (id, run_id, step, account, payload),
+        (attempts, check_first, reserved, first_attempt_at),
+    ): ClaimedRow,
+) -> StoreResult<OutboxRow> {
+    Ok(OutboxRow {
+        id,
+        run_id,
+        step: step as usize,
+        account,
+        post: from_json::<OutgoingPost>(&payload)?,
+        attempts: attempts as u32,
+        check_first,
+        reserved,
+        first_attempt_at,
+    })
+}
+
+pub(super) fn claimed_row(row: &rusqlite::Row) -> rusqlite::Result<ClaimedRow> {
     Ok((
         (
             row.get(0)?,

@@ -1,0 +1,94 @@
+//! A rehearsal's sends, on its store in memory: read when due and their results written in
+//! one update each, without the claim, lease and in-flight mark that `crier run` commits
+//! around every request. A rehearsal is one process on a store nobody else opens, with
+//! recording connectors: nothing can crash or take a send between reading it and its
+//! result, so the row ends as the service's claim, mark and result would have left it.
+//! Never used on a service's store.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::SqliteStore;
+use super::runs::{claimed_row, outbox_row, settle};
+use crate::store::model::{Millis, OutboxId, OutboxOutcome, OutboxRow};
+use crate::store::{StoreError, StoreResult};
+
+impl SqliteStore {
+    /// The pending sends due at `now`, earliest first (by due time, then id), at most
+    /// `limit`; each row's `attempts` counts the attempt about to be made. Nothing changes.
+    pub fn rehearsal_due(&self, now: Millis, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+        let connection = self.lock();
+        let mut query = connection.prepare_cached(sql!("rehearsal/due"))?;
+        let rows = query.query_map(params![now, limit as i64], claimed_row)?;
+        rows.map(|row| outbox_row(row?)).collect()
+    }
+
+    /// Records the outcomes of pending sends read by `rehearsal_due` and settles the runs
+    /// they finish, in one transaction. `requests_left`: whether each send's request was
+    /// made (its first attempt is marked), or the send stopped before it (a pause held it,
+    /// a limit deferred it). A send no longer pending is an error, and nothing is written.
+    pub fn record_rehearsal_outcomes(
+        &self,
+        outcomes: &[(OutboxId, OutboxOutcome)],
+        requests_left: bool,
+        now: Millis,
+    ) -> StoreResult<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.transaction(|tx| {
+            let mut sent = tx.prepare_cached(sql!("rehearsal/sent"))?;
+            let mut retry = tx.prepare_cached(sql!("rehearsal/retry"))?;
+            let mut failed = tx.prepare_cached(sql!("rehearsal/failed"))?;
+            let mut held = tx.prepare_cached(sql!("rehearsal/held"))?;
+            let mut deferred = tx.prepare_cached(sql!("rehearsal/deferred"))?;
+            let mut attempt = tx.prepare_cached(sql!("runs/insert_attempt"))?;
+            let get = |row: &rusqlite::Row| row.get::<_, i64>(0);
+            let mut runs = Vec::with_capacity(outcomes.len());
+            for (id, outcome) in outcomes {
+                let run_id = match outcome {
+                    OutboxOutcome::Sent { remote_id } => sent
+                        .query_row(params![id, remote_id, now], get)
+                        .optional()?,
+                    OutboxOutcome::Retry {
+                        at,
+                        error,
+                        check_first,
+                    } => {
+                        let run_id = retry
+                            .query_row(params![id, at, error, check_first, now], get)
+                            .optional()?;
+                        if run_id.is_some() {
+                            attempt.execute(params![id, now, "retry", error])?;
+                        }
+                        run_id
+                    }
+                    OutboxOutcome::Failed { error } => {
+                        let run_id = failed.query_row(params![id, error, now], get).optional()?;
+                        if run_id.is_some() {
+                            attempt.execute(params![id, now, "failed", error])?;
+                        }
+                        run_id
+                    }
+                    OutboxOutcome::Held { note } => {
+                        held.query_row(params![id, note, now], get).optional()?
+                    }
+                    OutboxOutcome::Deferred { at, note } => deferred
+                        .query_row(params![id, at, note, now, requests_left], get)
+                        .optional()?,
+                };
+                let run_id = run_id.ok_or_else(|| {
+                    StoreError::Backend(format!(
+                        "send {id} was no longer pending when its rehearsed result came"
+                    ))
+                })?;
+                runs.push(run_id);
+            }
+            runs.sort_unstable();
+            runs.dedup();
+            for run_id in runs {
+                settle(tx, run_id, now)?;
+            }
+            Ok(())
+        })
+    }
+}
