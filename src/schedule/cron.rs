@@ -2,12 +2,13 @@
 //! the `@daily`-style macros), parsed with precise errors and evaluated in a time zone.
 //!
 //! Parsing and validation are ours, so errors point at the faulty token and the numbering
-//! is crontab's; `cron_candidates` enumerates wall-clock candidates, and `cron_fires`
-//! applies crier's daylight-saving rule to them.
+//! is crontab's; the `cron` crate then enumerates wall-clock candidates, and
+//! `cron_fires` applies crier's daylight-saving rule to them.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
+use super::cron_candidates::wall_clock_schedules;
 pub use super::cron_error::CronError;
 use super::cron_fields::CronFields;
 use super::cron_fires::FireTimes;
@@ -30,6 +31,8 @@ const FIELD_LIST: &str = "minute hour day-of-month month day-of-week";
 pub struct CronSchedule {
     source: String,
     pub(crate) fields: CronFields,
+    /// Wall-clock candidates are the union of these (two when the day fields are OR-ed).
+    pub(crate) wall_clock: Vec<cron::Schedule>,
 }
 
 impl CronSchedule {
@@ -47,9 +50,11 @@ impl CronSchedule {
             Some(_) if tokens.len() != 5 => return Err(field_count_error(&tokens)),
             Some(_) => CronFields::parse(&tokens)?,
         };
+        let wall_clock = wall_clock_schedules(&fields);
         Ok(CronSchedule {
             source: expr.to_owned(),
             fields,
+            wall_clock,
         })
     }
 

@@ -6,8 +6,9 @@
 //! - Jobs with `*` or a step in the hour field follow real instants: times in a gap do not
 //!   fire and both passes of a repeated hour do, in instant order.
 //!
-//! Candidates are wall-clock times (`cron_candidates`), blind to the zone; this module maps
-//! each to its instant.
+//! The `cron` crate alone gets both wrong when iterated in a `chrono_tz::Tz` (it skips gap
+//! times and yields both occurrences of a repeated time, whatever the hour field), so it is
+//! only asked for wall-clock candidates, by iterating it on `Utc` with local times.
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
