@@ -8,6 +8,9 @@
 //!   `202`s come back, for `FLOOD`;
 //! - at a steady rate (5,000 events/s by default, for `STEADY`): the time from each
 //!   request's start to its post's arrival at the sink, p50/p99/max, and how many arrived;
+//!   the time to each `202` (p50/p99), which tells the receiving side from the sending one;
+//! - crier's CPU time (user + system, from `/proc`) in each phase, per event accepted: the
+//!   figure to compare builds by on a busy machine;
 //! - exactly once: the sink counts posts by the event number in their text. A post that
 //!   arrived twice is explained from the store: whether both requests carried one
 //!   idempotency key (one send, resent) and what crier recorded of its attempts (a failed
@@ -287,6 +290,36 @@ fn explain_twice(sink: &Sink, db: &Path) -> Vec<String> {
     lines
 }
 
+/// CPU time (user + system) `pid` has used so far, in seconds (`/proc/PID/stat`).
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // The fields after the command's name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) / clock_ticks(),
+        _ => f64::NAN,
+    }
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 /// The 1-minute load average (`/proc/loadavg`): figures on a busy machine are read with it.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -316,6 +349,8 @@ fn main() {
     write_folder(dir.path(), &sink_url);
     let (mut child, base) = start_crier(&binary, dir.path());
     let url = format!("{base}/hooks/order");
+    let pid = child.id();
+    let cpu_at_start = cpu_seconds(pid);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(FLOOD_SENDERS)
         .timeout(Duration::from_secs(60))
@@ -359,11 +394,13 @@ fn main() {
     drain(&sink, accepted_flood.len());
     let flood_delivered = sink.arrivals.lock().unwrap().len();
     let flood_once = exactly_once(&sink, 0, &accepted_flood);
+    let cpu_after_flood = cpu_seconds(pid);
 
     // The steady rate: one event every 1/rate s, each request timed from its start.
     let first = next.load(Ordering::SeqCst);
     let total = (rate as f64 * STEADY.as_secs_f64()) as u64;
     let started_at: Arc<Mutex<HashMap<u64, u64>>> = Arc::default();
+    let answered_in: Arc<Mutex<Vec<f64>>> = Arc::default();
     let steady_accepted: Vec<u64> = runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         let interval = Duration::from_secs_f64(1.0 / rate as f64);
@@ -372,9 +409,16 @@ fn main() {
             tokio::time::sleep_until(began + interval * i as u32).await;
             let n = first + i;
             let (client, url, started_at) = (client.clone(), url.clone(), started_at.clone());
+            let answered_in = answered_in.clone();
             tasks.spawn(async move {
-                started_at.lock().unwrap().insert(n, micros_now());
-                matches!(post_event(&client, &url, n).await, Ok(202)).then_some(n)
+                let start = micros_now();
+                started_at.lock().unwrap().insert(n, start);
+                let accepted = matches!(post_event(&client, &url, n).await, Ok(202));
+                if accepted {
+                    let took = (micros_now() - start) as f64 / 1000.0;
+                    answered_in.lock().unwrap().push(took);
+                }
+                accepted.then_some(n)
             });
         }
         let mut accepted = Vec::new();
@@ -384,6 +428,7 @@ fn main() {
         accepted
     });
     drain(&sink, flood_delivered + steady_accepted.len());
+    let cpu_after_steady = cpu_seconds(pid);
     stop(&mut child);
     let arrivals = sink.arrivals.lock().unwrap();
     let started_at = started_at.lock().unwrap();
@@ -399,6 +444,10 @@ fn main() {
     drop(arrivals);
     let steady_once = exactly_once(&sink, first, &steady_accepted);
     let twice = explain_twice(&sink, &dir.path().join("crier.db"));
+    let mut answered_in = answered_in.lock().unwrap().clone();
+    answered_in.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    // Each phase's CPU includes delivering its posts (the drain is inside it).
+    let per_event = |seconds: f64, events: usize| seconds * 1e6 / events.max(1) as f64;
 
     println!(
         "machine: {} cores, load average {} at the start, {} at the end",
@@ -407,23 +456,27 @@ fn main() {
         load_average()
     );
     println!(
-        "| load | accepted | events/s accepted | request → delivery p50 / p99 / max | exactly once |"
+        "| load | accepted | events/s accepted | request → 202 p50 / p99 | request → delivery p50 / p99 / max | crier CPU per event | exactly once |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     println!(
-        "| flood, {FLOOD_SENDERS} connections, {:.0} s | {} ({} refused or failed) | {flood_rate:.0} | – | {flood_once} |",
+        "| flood, {FLOOD_SENDERS} connections, {:.0} s | {} ({} refused or failed) | {flood_rate:.0} | – | – | {:.0} µs | {flood_once} |",
         flood_time,
         accepted_flood.len(),
-        refused.load(Ordering::SeqCst)
+        refused.load(Ordering::SeqCst),
+        per_event(cpu_after_flood - cpu_at_start, accepted_flood.len()),
     );
     println!(
-        "| {rate} events/s, {} s | {} of {total}, {delivered} delivered | {:.0} | {:.1} / {:.1} / {:.1} ms | {steady_once} |",
+        "| {rate} events/s, {} s | {} of {total}, {delivered} delivered | {:.0} | {:.1} / {:.1} ms | {:.1} / {:.1} / {:.1} ms | {:.0} µs | {steady_once} |",
         STEADY.as_secs(),
         steady_accepted.len(),
         steady_accepted.len() as f64 / STEADY.as_secs_f64(),
+        pick(&answered_in, 0.5),
+        pick(&answered_in, 0.99),
         pick(&latency, 0.5),
         pick(&latency, 0.99),
         pick(&latency, 1.0),
+        per_event(cpu_after_steady - cpu_after_flood, steady_accepted.len()),
     );
     for line in twice {
         println!("arrived twice: {line}");

@@ -3071,3 +3071,33 @@ fn sessions_end_and_login_links_are_used_once_before_they_expire(store: &dyn Sto
     );
     assert!(store.use_login_link("nope", 1_000).unwrap().is_none());
 }
+
+/// A file store copies its write-ahead log into the database file in the background: pages
+/// written (fewer than SQLite's own checkpoint at 1,000) reach the file while the store is
+/// still open, without a commit having to do it.
+#[test]
+fn a_file_store_checkpoints_its_log_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crier.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    let writer = rusqlite::Connection::open(&path).unwrap();
+    writer
+        .execute_batch(
+            "CREATE TABLE filler (blob BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+             INSERT INTO filler SELECT zeroblob(3000) FROM n;",
+        )
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::metadata(&path).unwrap().len() < before + 400 * 3000
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        std::fs::metadata(&path).unwrap().len() >= before + 400 * 3000,
+        "the log was not copied into the database file while the store was open"
+    );
+    drop(store);
+}

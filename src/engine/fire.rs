@@ -274,14 +274,23 @@ impl Engine {
             ..NewRun::running(key.clone(), to_millis(at), self.revision)
         };
         if let Some(condition) = &post.when {
-            let input = ConditionInput::new()
-                .with_now(&local)
-                .with_json("vars", &serde_json::Value::Object(campaign.vars.clone()))
-                .with_json(
+            // Only what the condition reads is built: an event's condition (`event.stars
+            // >= 1`) needs none of the rest, and building it was most of its cost.
+            let mut input = ConditionInput::new().with_metrics(self.parts.metrics.clone());
+            if condition.reads("now") {
+                input = input.with_now(&local);
+            }
+            if condition.reads("vars") {
+                input.set_json("vars", &serde_json::Value::Object(campaign.vars.clone()));
+            }
+            if condition.reads("post") {
+                input.set_json(
                     "post",
                     &serde_json::json!({ "id": post.id, "text": post.text, "to": &post.to[..] }),
-                )
-                .with_json(
+                );
+            }
+            if condition.reads("run") {
+                input.set_json(
                     "run",
                     &serde_json::json!({
                         "playbook": campaign.name,
@@ -290,12 +299,11 @@ impl Engine {
                         "late_seconds": (now - at).num_seconds().max(0),
                         "reason": run.reason.as_deref().unwrap_or("scheduled"),
                     }),
-                )
-                .with_metrics(self.parts.metrics.clone());
-            let input = match event {
-                Some(event) => input.with_json("event", event),
-                None => input,
-            };
+                );
+            }
+            if let Some(event) = event.filter(|_| condition.reads("event")) {
+                input.set_json("event", event);
+            }
             let skip = match self.parts.scripts.evaluate(condition, &input) {
                 Ok(true) => None,
                 Ok(false) => Some(format!("`when` was false: {}", condition.source().trim())),

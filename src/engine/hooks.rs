@@ -3,10 +3,12 @@
 //! committed in one transaction with the event's receipt (its hook and idempotency key): an
 //! event acknowledged once its runs are committed is never lost, and a retry with the same
 //! key fires nothing and gets the first answer. The dispatcher sends the runs' posts like any
-//! other. `HookReceiver` is what a running service receives events with: one writer thread
-//! commits the events waiting together (group commit).
+//! other. `HookReceiver` is what a running service receives events with: one thread builds
+//! the runs of the events waiting, another commits what was built together (group commit),
+//! each commit starting as soon as the one before it ends.
 
 use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -203,11 +205,12 @@ fn secret_reason(error: &SecretError) -> String {
 }
 
 /// What a running service receives hook events with: the plan's hooks, their keys, and an
-/// engine of its own on the service's store. Events are fired by one writer thread, which
-/// commits the events that arrived while it wrote the last ones in one transaction (group
-/// commit: one write to the disk for many events) and answers each once that commit is
-/// done. A reload gives it the new revision; the service's dispatcher is woken after each
-/// commit.
+/// engine of its own on the service's store. Events are fired by two threads: a builder,
+/// which takes the events waiting and builds their runs (conditions, texts, rules), and a
+/// committer, which commits every group built while it wrote the last one in one
+/// transaction (group commit: one write to the disk for many events) and answers each once
+/// that commit is done. The next events are built while a commit waits for the disk. A
+/// reload gives it the new revision; the service's dispatcher is woken after each commit.
 pub struct HookReceiver {
     shared: Arc<Shared>,
     jobs: std::sync::mpsc::Sender<Job>,
@@ -221,8 +224,13 @@ struct Shared {
     notify: OnceLock<(Arc<Notify>, Events)>,
 }
 
-/// The plan events are checked against, and the hooks' signing keys.
-type Current = (Arc<Plan>, Arc<HashMap<String, Secret>>);
+/// The plan events are checked against, and the hooks' signing keys: one revision, read
+/// by a request at once.
+#[derive(Clone)]
+pub struct Current {
+    pub plan: Arc<Plan>,
+    pub secrets: Arc<HashMap<String, Secret>>,
+}
 
 struct Receiving {
     engine: Engine,
@@ -254,16 +262,31 @@ impl HookReceiver {
         let state = Receiving::new(plan.clone(), digest, &parts, now)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
-            current: std::sync::RwLock::new((plan, Arc::new(secrets))),
+            current: std::sync::RwLock::new(Current {
+                plan,
+                secrets: Arc::new(secrets),
+            }),
             parts,
             notify: OnceLock::new(),
         });
         let (jobs, waiting) = std::sync::mpsc::channel();
-        let writer = shared.clone();
-        std::thread::Builder::new()
-            .name("crier-hooks".into())
-            .spawn(move || writer.write(&waiting))
-            .map_err(|e| StoreError::Backend(format!("cannot start the hook writer: {e}")))?;
+        let (built, to_commit) = std::sync::mpsc::sync_channel(BUILT_WAITING);
+        let start = |name: &str, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(work)
+                .map_err(|e| StoreError::Backend(format!("cannot start the hook writer: {e}")))
+        };
+        let committer = shared.clone();
+        start(
+            "crier-hooks-commit",
+            Box::new(move || committer.commit(&to_commit)),
+        )?;
+        let builder = shared.clone();
+        start(
+            "crier-hooks",
+            Box::new(move || builder.build(&waiting, &built)),
+        )?;
         Ok(HookReceiver { shared, jobs })
     }
 
@@ -282,18 +305,29 @@ impl HookReceiver {
         secrets: HashMap<String, Secret>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let state = Receiving::new(plan.clone(), digest, &self.shared.parts, now)?;
+        let mut state = Receiving::new(plan.clone(), digest, &self.shared.parts, now)?;
         let mut current = self.shared.lock();
+        // Runs built and not yet committed moved the old engine's cursors past the stored
+        // ones: the new engine goes on from there, or an event fired now could take a fire
+        // time a waiting one holds, and its run would be dropped as recorded before.
+        for (item, at) in &current.engine.cursors {
+            let cursor = state.engine.cursors.entry(item.clone()).or_insert(*at);
+            *cursor = (*cursor).max(*at);
+        }
         *current = state;
         *self
             .shared
             .current
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = (plan, Arc::new(secrets));
+            .unwrap_or_else(|e| e.into_inner()) = Current {
+            plan,
+            secrets: Arc::new(secrets),
+        };
         Ok(())
     }
 
-    fn current(&self) -> Current {
+    /// The revision events are checked against now, and its hooks' keys.
+    pub fn current(&self) -> Current {
         self.shared
             .current
             .read()
@@ -303,12 +337,7 @@ impl HookReceiver {
 
     /// The plan events are fired against.
     pub fn plan(&self) -> Arc<Plan> {
-        self.current().0
-    }
-
-    /// The signing key of `hook`, if the plan has that hook.
-    pub fn secret(&self, hook: &str) -> Option<Secret> {
-        self.current().1.get(hook).cloned()
+        self.current().plan
     }
 
     /// Fires `hook`'s posts for one event (see [`Engine::fire_hook`]); returns once its runs
@@ -385,9 +414,10 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The writer: takes the events waiting (at most `GROUP_MAX`), commits them together,
-    /// answers each; until the receiver is dropped.
-    fn write(&self, waiting: &std::sync::mpsc::Receiver<Job>) {
+    /// The builder: takes the events waiting (at most `GROUP_MAX`), builds their runs under
+    /// the engine's lock, and hands them to the committer; until the receiver is dropped.
+    /// While the committer waits for the disk, the next events are built.
+    fn build(&self, waiting: &std::sync::mpsc::Receiver<Job>, built: &SyncSender<Built>) {
         while let Ok(first) = waiting.recv() {
             let mut group = vec![first];
             while group.len() < GROUP_MAX {
@@ -396,42 +426,72 @@ impl Shared {
                     Err(_) => break,
                 }
             }
-            self.fire_group(group);
+            let (ready, refused) = self.build_group(group);
+            for (job, error) in refused {
+                (job.answer)(Err(error));
+            }
+            if !ready.jobs.is_empty() && built.send(ready).is_err() {
+                return;
+            }
         }
     }
 
-    fn fire_group(&self, group: Vec<Job>) {
-        let store = self.parts.store.clone();
-        let mut ready: Vec<Job> = Vec::with_capacity(group.len());
-        let mut batches: Vec<Batch> = Vec::with_capacity(group.len());
-        let mut answered: Vec<(Job, Result<HookFired, HookError>)> = Vec::new();
-        {
-            let mut state = self.lock();
-            let Receiving { engine, posts, .. } = &mut *state;
-            for job in group {
-                let built = engine.known_hook(&job.hook).and_then(|()| {
-                    let hook_posts = posts.get(&job.hook).map(Vec::as_slice).unwrap_or_default();
-                    engine.hook_batch(&job.hook, hook_posts, &job.event, &job.key, job.now)
-                });
-                match built {
-                    Ok(batch) => {
-                        ready.push(job);
-                        batches.push(batch);
-                    }
-                    Err(error) => answered.push((job, Err(error))),
+    fn build_group(&self, group: Vec<Job>) -> (Built, Vec<(Job, HookError)>) {
+        let mut ready = Built {
+            jobs: Vec::with_capacity(group.len()),
+            batches: Vec::with_capacity(group.len()),
+        };
+        let mut refused = Vec::new();
+        let mut state = self.lock();
+        let Receiving { engine, posts, .. } = &mut *state;
+        for job in group {
+            let built = engine.known_hook(&job.hook).and_then(|()| {
+                let hook_posts = posts.get(&job.hook).map(Vec::as_slice).unwrap_or_default();
+                engine.hook_batch(&job.hook, hook_posts, &job.event, &job.key, job.now)
+            });
+            match built {
+                Ok(batch) => {
+                    ready.jobs.push(job);
+                    ready.batches.push(batch);
                 }
+                Err(error) => refused.push((job, error)),
             }
         }
+        (ready, refused)
+    }
+
+    /// The committer: commits every group built while the last commit reached the disk in
+    /// one transaction (group commit: the batch grows with the disk's latency, and a commit
+    /// starts as soon as the one before it ends), wakes the dispatcher, answers each event.
+    fn commit(&self, built: &Receiver<Built>) {
+        while let Ok(mut group) = built.recv() {
+            while group.jobs.len() < GROUP_MAX {
+                match built.try_recv() {
+                    Ok(more) => {
+                        group.jobs.extend(more.jobs);
+                        group.batches.extend(more.batches);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&self, group: Built) {
+        let store = self.parts.store.clone();
+        let Built { jobs, batches } = group;
+        let mut answered: Vec<(Job, Result<HookFired, HookError>)> = Vec::with_capacity(jobs.len());
         match store.commit_all(&batches) {
             Ok(committed) => {
-                for ((job, batch), runs) in ready.into_iter().zip(&batches).zip(committed) {
+                for ((job, batch), runs) in jobs.into_iter().zip(&batches).zip(committed) {
                     let fired = settle_fired(store.as_ref(), batch, runs);
                     answered.push((job, fired));
                 }
             }
             // One batch the store refuses does not refuse the others: each alone.
             Err(_) => {
-                for (job, batch) in ready.into_iter().zip(&batches) {
+                for (job, batch) in jobs.into_iter().zip(&batches) {
                     let fired = store
                         .commit(batch)
                         .map_err(HookError::from)
@@ -460,6 +520,16 @@ impl Shared {
         }
     }
 }
+
+/// Events built into their runs, in the order they arrived, waiting for the committer.
+struct Built {
+    jobs: Vec<Job>,
+    batches: Vec<Batch>,
+}
+
+/// Groups built and not yet committed: a few, so that the builder, when the disk is slow,
+/// waits rather than running far ahead of what is committed.
+const BUILT_WAITING: usize = 4;
 
 impl Receiving {
     fn new(

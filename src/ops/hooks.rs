@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::connectors::webhook::verify_signature;
-use crate::engine::hooks::{HookError, HookFired, HookReceiver};
+use crate::engine::hooks::{Current, HookError, HookFired, HookReceiver};
+use crate::playbook::plan::HookPlan;
 use crate::store::{RunId, StoreError};
 
 /// The largest body a hook takes (1 MiB).
@@ -157,8 +158,11 @@ fn check_signed(
     request: &HookRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<(serde_json::Value, String), HookRefusal> {
-    check_signature(receiver, hook, request, now)?;
-    event_of(receiver, hook, request.idempotency_key, request.body)
+    // One look at the current revision serves every check of the request.
+    let current = receiver.current();
+    let plan = known(&current, hook)?;
+    check_signature(&current, hook, request, now)?;
+    event_of(plan, request.idempotency_key, request.body)
 }
 
 fn check_authorized(
@@ -167,19 +171,20 @@ fn check_authorized(
     idempotency_key: Option<&str>,
     body: &[u8],
 ) -> Result<(serde_json::Value, String), HookRefusal> {
-    known(receiver, hook)?;
+    let current = receiver.current();
+    let plan = known(&current, hook)?;
     size(body)?;
-    event_of(receiver, hook, idempotency_key, body)
+    event_of(plan, idempotency_key, body)
 }
 
-fn known(receiver: &HookReceiver, hook: &str) -> Result<(), HookRefusal> {
-    let plan = receiver.plan();
-    if plan.hook(hook).is_some() {
-        return Ok(());
+/// The hook's plan, or a refusal naming the hooks there are.
+fn known<'c>(current: &'c Current, hook: &str) -> Result<&'c HookPlan, HookRefusal> {
+    if let Some((_, plan)) = current.plan.hook(hook) {
+        return Ok(plan);
     }
     Err(HookRefusal::UnknownHook {
         hook: hook.to_string(),
-        hint: crate::diagnostic::did_you_mean(hook, plan.hook_names()),
+        hint: crate::diagnostic::did_you_mean(hook, current.plan.hook_names()),
     })
 }
 
@@ -193,19 +198,18 @@ fn size(body: &[u8]) -> Result<(), HookRefusal> {
     Ok(())
 }
 
-/// The hook exists, the body is not too large, and the signature is the hook's, recent.
+/// The body is not too large, and the signature is the hook's, recent.
 fn check_signature(
-    receiver: &HookReceiver,
+    current: &Current,
     hook: &str,
     request: &HookRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), HookRefusal> {
-    known(receiver, hook)?;
     size(request.body)?;
     let unsigned = |reason: &str| HookRefusal::Unsigned {
         reason: reason.to_string(),
     };
-    let Some(secret) = receiver.secret(hook) else {
+    let Some(secret) = current.secrets.get(hook) else {
         return Err(unsigned("the hook has no key to check signatures with"));
     };
     let timestamp = request
@@ -238,8 +242,7 @@ fn check_signature(
 
 /// Parses the body and settles the event's key.
 fn event_of(
-    receiver: &HookReceiver,
-    hook: &str,
+    hook: &HookPlan,
     idempotency_key: Option<&str>,
     body: &[u8],
 ) -> Result<(serde_json::Value, String), HookRefusal> {
@@ -249,8 +252,8 @@ fn event_of(
     let key = match idempotency_key.map(str::trim) {
         Some("") => return Err(invalid("`Idempotency-Key` is empty".into())),
         Some(key) => key.to_string(),
-        None => match pointer(receiver, hook) {
-            Some(pointer) => match event.pointer(&pointer) {
+        None => match &hook.id_pointer {
+            Some(pointer) => match event.pointer(pointer) {
                 Some(serde_json::Value::String(id)) if !id.is_empty() => id.clone(),
                 Some(serde_json::Value::Number(id)) => id.to_string(),
                 Some(_) => {
@@ -292,9 +295,4 @@ fn answer(
         Err(HookError::Unknown { hook, hint }) => Err(HookRefusal::UnknownHook { hook, hint }),
         Err(HookError::Store(error)) => Err(HookRefusal::Store(error)),
     }
-}
-
-/// The hook's `id:` pointer, if it names one.
-fn pointer(receiver: &HookReceiver, hook: &str) -> Option<String> {
-    receiver.plan().hook(hook)?.1.id_pointer.clone()
 }

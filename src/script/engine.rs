@@ -36,6 +36,11 @@ impl Condition {
     pub fn source(&self) -> &str {
         &self.source
     }
+
+    /// Whether it reads variable `name`: a value it does not read need not be built.
+    pub fn reads(&self, name: &str) -> bool {
+        self.used.iter().any(|used| used == name)
+    }
 }
 
 impl Default for ScriptEngine {

@@ -105,6 +105,13 @@ pub async fn start(
     let task = match tls {
         None => tokio::spawn(async move {
             let stopping = async move { view.stopping().await };
+            // Each answer leaves at once: without it, a small answer on a keep-alive
+            // connection can wait for the client's delayed acknowledgement (Nagle).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY on a connection: {error}");
+                }
+            });
             if let Err(error) = axum::serve(listener, app)
                 .with_graceful_shutdown(stopping)
                 .await

@@ -18,6 +18,7 @@ macro_rules! sql {
 }
 
 mod approvals;
+mod checkpoint;
 mod contests;
 mod crisis;
 mod forget;
@@ -49,6 +50,8 @@ const STATEMENT_CACHE: usize = 128;
 
 pub struct SqliteStore {
     connection: Mutex<Connection>,
+    /// A file's log copied into it in the background (`checkpoint.rs`); none in memory.
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -84,7 +87,16 @@ impl SqliteStore {
         }
         // FULL: a committed intent survives power loss, not only a crash of crier.
         connection.pragma_update(None, "synchronous", "FULL")?;
-        Self::prepare(connection, &path.display().to_string())
+        let mut store = Self::prepare(connection, &path.display().to_string())?;
+        store.checkpointer = checkpoint::start(path);
+        if store.checkpointer.is_some() {
+            store.lock().pragma_update(
+                None,
+                "wal_autocheckpoint",
+                checkpoint::COMMIT_CHECKPOINTS_AT,
+            )?;
+        }
+        Ok(store)
     }
 
     /// Opens an existing store file for reading only: nothing is created, migrated or
@@ -101,6 +113,7 @@ impl SqliteStore {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
+            checkpointer: None,
         })
     }
 
@@ -125,6 +138,7 @@ impl SqliteStore {
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let store = SqliteStore {
             connection: Mutex::new(connection),
+            checkpointer: None,
         };
         store.migrate(location)?;
         Ok(store)
