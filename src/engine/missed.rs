@@ -143,7 +143,7 @@ impl Engine {
             reason: Some(reason),
             steps: vec![StepSpec::Post {
                 to: post.to.to_vec(),
-                text: post.text.clone(),
+                text: post.text.to_string(),
                 media: post.media.clone(),
                 reply_to: post.reply_to.clone(),
             }],

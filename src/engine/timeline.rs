@@ -30,7 +30,7 @@ impl ItemRef {
     }
 
     pub fn key(&self, plan: &Plan) -> ItemKey {
-        ItemKey::new(&self.campaign(plan).name, &self.post(plan).id)
+        ItemKey::new(&self.campaign(plan).name, self.post(plan).id.as_str())
     }
 
     /// The item's entry in a map keyed by `ItemKey`, looked up without making a key (a

@@ -25,7 +25,7 @@ use super::load::{
     read_store_config,
 };
 use super::plan::{
-    Accounts, ApprovalPlan, CampaignPlan, DayOne, HookPlan, Plan, PostPlan, Trigger,
+    Accounts, ApprovalPlan, CampaignPlan, DayOne, HookPlan, Plan, PostPlan, ShortText, Trigger,
 };
 use super::raw::{ApprovalNeed, Missed, PostApprovalTimeout};
 use super::validate::{Validated, validate_from};
@@ -676,7 +676,7 @@ fn decode_post(
     input: &mut Reader<impl std::io::BufRead>,
     shared: &Decoded,
 ) -> Result<PostPlan, String> {
-    let id = input.str()?;
+    let id = input.short_str()?;
     let trigger = match input.uint()? {
         0 => Trigger::At(shared.time(input)?),
         1 => Trigger::Cron(pick(&shared.crons, input.uint()?)?.clone()),
@@ -684,7 +684,7 @@ fn decode_post(
         _ => return Err("a bad trigger".into()),
     };
     let to = pick(&shared.accounts, input.uint()?)?.clone();
-    let text = input.str()?;
+    let text = input.short_str()?;
     let media = (0..input.count()?)
         .map(|_| input.str())
         .collect::<Result<Vec<_>, _>>()?;
@@ -901,6 +901,22 @@ impl<R: std::io::BufRead> Reader<R> {
     fn str(&mut self) -> Result<String, String> {
         let len = self.count()?;
         String::from_utf8(self.take(len)?).map_err(|_| "text that is not UTF-8".into())
+    }
+
+    /// A text read as a `ShortText`: inline, without allocating, when it is short.
+    fn short_str(&mut self) -> Result<ShortText, String> {
+        let len = self.count()?;
+        let mut inline = [0u8; 24];
+        if let Some(buffer) = inline.get_mut(..len) {
+            self.input
+                .read_exact(buffer)
+                .map_err(|_| "the cache is cut short")?;
+            self.left -= len as u64;
+            return ShortText::from_utf8(buffer).map_err(|_| "text that is not UTF-8".into());
+        }
+        String::from_utf8(self.take(len)?)
+            .map(ShortText::from)
+            .map_err(|_| "text that is not UTF-8".into())
     }
 
     fn optional_str(&mut self) -> Result<Option<String>, String> {
