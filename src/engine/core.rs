@@ -209,9 +209,8 @@ impl Engine {
             .filter(|item| item.post(&self.plan).approve.is_some())
             .collect();
         for item in items {
-            let cursor = self
-                .cursors
-                .get(&item.key(&self.plan))
+            let cursor = item
+                .entry_in(&self.plan, &self.cursors)
                 .copied()
                 .unwrap_or(alive);
             if let Some(next) = self.catch_up(item, cursor, now, alive, &mut batch)? {

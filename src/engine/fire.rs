@@ -286,7 +286,7 @@ impl Engine {
             if condition.reads("post") {
                 input.set_json(
                     "post",
-                    &serde_json::json!({ "id": post.id, "text": post.text, "to": &post.to[..] }),
+                    &serde_json::json!({ "id": post.id.as_str(), "text": post.text.as_str(), "to": &post.to[..] }),
                 );
             }
             if condition.reads("run") {
@@ -294,7 +294,7 @@ impl Engine {
                     "run",
                     &serde_json::json!({
                         "playbook": campaign.name,
-                        "item": post.id,
+                        "item": post.id.as_str(),
                         "scheduled_at": local.to_rfc3339(),
                         "late_seconds": (now - at).num_seconds().max(0),
                         "reason": run.reason.as_deref().unwrap_or("scheduled"),
@@ -318,7 +318,7 @@ impl Engine {
         // A text without template syntax is itself: no context to build (most calendar
         // rows, and a burst's worth of them).
         let rendered = if crate::text::is_literal(&post.text) {
-            Ok(post.text.clone())
+            Ok(post.text.to_string())
         } else {
             let mut context = campaign_context(campaign, &post.id, local);
             if let (Some(event), Some(fields)) = (event, context.as_object_mut()) {

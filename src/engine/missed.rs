@@ -22,11 +22,7 @@ impl Engine {
     /// reason, instead of disappearing; called by the service after `start`. Returns how
     /// many were recorded.
     pub fn record_passed_one_offs(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
-        let before = self.cursors.clone();
-        let mut batch = Batch {
-            now: to_millis(now),
-            ..Batch::default()
-        };
+        let mut passed = Vec::new();
         for item in items(&self.plan) {
             let Trigger::At(at) = &item.post(&self.plan).trigger else {
                 continue;
@@ -35,17 +31,27 @@ impl Engine {
             if at > now {
                 continue;
             }
-            let handled = self
-                .cursors
-                .get(&item.key(&self.plan))
+            let handled = item
+                .entry_in(&self.plan, &self.cursors)
                 .is_some_and(|cursor| *cursor >= at);
             let would_fire =
                 next_fire(&self.plan, item, at - TimeDelta::nanoseconds(1)) == Some(at);
             if !handled && would_fire {
-                let reason = crate::playbook::plan::PASSED_BEFORE_LOADED.to_string();
-                batch.runs.push(self.missed_run(item, at, reason));
-                self.advance_cursor(item, at, &mut batch);
+                passed.push((item, at));
             }
+        }
+        if passed.is_empty() {
+            return Ok(0);
+        }
+        let before = self.cursors.clone();
+        let mut batch = Batch {
+            now: to_millis(now),
+            ..Batch::default()
+        };
+        for (item, at) in passed {
+            let reason = crate::playbook::plan::PASSED_BEFORE_LOADED.to_string();
+            batch.runs.push(self.missed_run(item, at, reason));
+            self.advance_cursor(item, at, &mut batch);
         }
         let recorded = batch.runs.len();
         if recorded > 0
@@ -73,6 +79,12 @@ impl Engine {
         alive_floor: DateTime<Utc>,
         batch: &mut Batch,
     ) -> StoreResult<Option<DateTime<Utc>>> {
+        // Most items missed nothing: their first fire after the cursor is the next one.
+        match next_fire(&self.plan, item, cursor) {
+            None => return Ok(None),
+            Some(first) if first > now => return Ok(Some(first)),
+            Some(_) => {}
+        }
         let mut from = cursor;
         loop {
             let missed = fires_between(&self.plan, item, from, now, CATCH_UP_CHUNK);
@@ -131,7 +143,7 @@ impl Engine {
             reason: Some(reason),
             steps: vec![StepSpec::Post {
                 to: post.to.to_vec(),
-                text: post.text.clone(),
+                text: post.text.to_string(),
                 media: post.media.clone(),
                 reply_to: post.reply_to.clone(),
             }],

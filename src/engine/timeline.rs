@@ -2,8 +2,10 @@
 //! campaign's window, and the timer queue (a min-heap) the engine sleeps on. No per-tick
 //! scan over all items: only the earliest entry is ever looked at.
 
+use std::borrow::Borrow;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -28,9 +30,62 @@ impl ItemRef {
     }
 
     pub fn key(&self, plan: &Plan) -> ItemKey {
-        ItemKey::new(&self.campaign(plan).name, &self.post(plan).id)
+        ItemKey::new(&self.campaign(plan).name, self.post(plan).id.as_str())
+    }
+
+    /// The item's entry in a map keyed by `ItemKey`, looked up without making a key (a
+    /// start looks up every item of the plan).
+    pub fn entry_in<'m, V>(&self, plan: &Plan, map: &'m HashMap<ItemKey, V>) -> Option<&'m V> {
+        if map.is_empty() {
+            return None;
+        }
+        let names = (
+            self.campaign(plan).name.as_str(),
+            self.post(plan).id.as_str(),
+        );
+        map.get(&names as &dyn KeyNames)
     }
 }
+
+/// An item key's two names, however they are held: lets a map keyed by `ItemKey` be read
+/// with borrowed names. Hashes and compares as `ItemKey`'s derived `Hash` and `Eq` do.
+trait KeyNames {
+    fn names(&self) -> (&str, &str);
+}
+
+impl KeyNames for ItemKey {
+    fn names(&self) -> (&str, &str) {
+        (&self.playbook, &self.item)
+    }
+}
+
+impl KeyNames for (&str, &str) {
+    fn names(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> Borrow<dyn KeyNames + 'a> for ItemKey {
+    fn borrow(&self) -> &(dyn KeyNames + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn KeyNames + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (playbook, item) = self.names();
+        playbook.hash(state);
+        item.hash(state);
+    }
+}
+
+impl PartialEq for dyn KeyNames + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.names() == other.names()
+    }
+}
+
+impl Eq for dyn KeyNames + '_ {}
 
 /// Every schedulable item of a plan.
 pub fn items(plan: &Plan) -> Vec<ItemRef> {
@@ -136,5 +191,24 @@ impl Queue {
 
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_names_find_the_entry_an_item_key_was_stored_under() {
+        let mut map = HashMap::new();
+        map.insert(ItemKey::new("sale", "daily"), 1);
+        map.insert(ItemKey::new("sale", "weekly"), 2);
+        map.insert(ItemKey::new("saled", "aily"), 3);
+        let find = |names: (&str, &str)| map.get(&names as &dyn KeyNames).copied();
+        assert_eq!(find(("sale", "daily")), Some(1));
+        assert_eq!(find(("sale", "weekly")), Some(2));
+        assert_eq!(find(("saled", "aily")), Some(3));
+        assert_eq!(find(("sal", "edaily")), None);
+        assert_eq!(find(("sale", "monthly")), None);
     }
 }

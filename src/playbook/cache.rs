@@ -25,7 +25,7 @@ use super::load::{
     read_store_config,
 };
 use super::plan::{
-    Accounts, ApprovalPlan, CampaignPlan, DayOne, HookPlan, Plan, PostPlan, Trigger,
+    Accounts, ApprovalPlan, CampaignPlan, DayOne, HookPlan, Plan, PostPlan, ShortText, Trigger,
 };
 use super::raw::{ApprovalNeed, Missed, PostApprovalTimeout};
 use super::validate::{Validated, validate_from};
@@ -37,6 +37,8 @@ const MAGIC: &[u8] = b"crier plan cache\n";
 /// Bumped whenever the layout below changes.
 const FORMAT: u64 = 1;
 const CHECKSUM_LEN: usize = 32;
+/// The fewest bytes a post takes: one for each of its ten fields, two for its trigger.
+const LEAST_POST_BYTES: u64 = 11;
 
 /// A validation, and the digest of the files it came from (the revision runs are pinned to).
 pub struct CachedLoad {
@@ -164,7 +166,31 @@ fn write(cache: &Path, validated: &Validated, roles: &[Role], digest: &str) -> R
     let Some(plan) = &validated.plan else {
         return Err("no plan".into());
     };
-    let mut out = Writer::default();
+    // Written aside and renamed: a reader sees the old file or the new one, never half.
+    let partial = cache.with_extension(format!("partial-{}", std::process::id()));
+    let written = std::fs::File::create(&partial)
+        .map_err(|e| e.to_string())
+        .and_then(|file| write_to(file, plan, validated, roles, digest))
+        .and_then(|()| std::fs::rename(&partial, cache).map_err(|e| e.to_string()));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// The cache's bytes, streamed into `file` as they are encoded (a large plan's encoding is
+/// never held in memory beside the plan), followed by their checksum.
+fn write_to(
+    file: std::fs::File,
+    plan: &Plan,
+    validated: &Validated,
+    roles: &[Role],
+    digest: &str,
+) -> Result<(), String> {
+    let mut out = Writer::new(std::io::BufWriter::with_capacity(
+        1 << 16,
+        Hashing::new(file),
+    ));
     out.bytes(MAGIC);
     out.uint(FORMAT);
     out.str(env!("CARGO_PKG_VERSION"));
@@ -188,26 +214,15 @@ fn write(cache: &Path, validated: &Validated, roles: &[Role], digest: &str) -> R
         }
     }
     out.str(digest);
-    // The campaigns stay in their own buffer: copied behind the rest, a large plan's would
-    // be held twice at the peak of a first start.
-    let campaigns = encode_campaigns(&mut out, plan)?;
-    let mut checksum = Sha256::new();
-    checksum.update(&out.buffer);
-    checksum.update(&campaigns.buffer);
-    // Written aside and renamed: a reader sees the old file or the new one, never half.
-    let partial = cache.with_extension(format!("partial-{}", std::process::id()));
-    let written = std::fs::File::create(&partial).and_then(|mut file| {
-        use std::io::Write as _;
-        file.write_all(&out.buffer)?;
-        file.write_all(&campaigns.buffer)?;
-        file.write_all(&checksum.finalize())
-    });
-    written
-        .and_then(|()| std::fs::rename(&partial, cache))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&partial);
-            e.to_string()
-        })
+    encode_campaigns(&mut out, plan)?;
+    let sink = out.finish()?;
+    let mut file = sink.into_inner().map_err(|e| e.error().to_string())?;
+    let checksum = file.hasher.finalize_reset();
+    use std::io::Write as _;
+    file.inner
+        .write_all(&checksum)
+        .and_then(|()| file.inner.flush())
+        .map_err(|e| e.to_string())
 }
 
 /// A start from the cache, or why there is none.
@@ -218,14 +233,17 @@ fn read(
     texts: &TextTemplates,
     first_run: Option<NaiveDate>,
 ) -> Result<CachedLoad, String> {
-    let bytes = std::fs::read(cache).map_err(|e| format!("no cache: {e}"))?;
-    let (body, checksum) = bytes
-        .split_at_checked(bytes.len().saturating_sub(CHECKSUM_LEN))
+    let file = std::fs::File::open(cache).map_err(|e| format!("no cache: {e}"))?;
+    let len = file.metadata().map_err(|e| format!("no cache: {e}"))?.len();
+    let body = len
+        .checked_sub(CHECKSUM_LEN as u64)
         .ok_or("the cache is cut short")?;
-    if checksum.len() != CHECKSUM_LEN || sha256(body) != checksum {
-        return Err("the cache is damaged".into());
-    }
-    let mut input = Reader { bytes: body };
+    // Read in pieces and checked as it is read: the campaigns decoded from a cache whose
+    // checksum turns out wrong at the end are thrown away.
+    let mut input = Reader::new(
+        std::io::BufReader::with_capacity(1 << 16, Hashing::limited(file, body)),
+        body,
+    );
     if input.take(MAGIC.len())? != MAGIC || input.uint()? != FORMAT {
         return Err("not a cache of this format".into());
     }
@@ -251,7 +269,7 @@ fn read(
         let expected = input.take(32)?;
         let bytes = std::fs::read(file).map_err(|e| format!("`{}`: {e}", file.display()))?;
         let text = decode(file, bytes).map_err(|d| d.message)?;
-        if sha256(text.as_bytes()) != expected {
+        if expected != sha256(text.as_bytes()) {
             return Err(format!("`{}` changed", file.display()));
         }
         if role == Role::Validated as u64 {
@@ -262,7 +280,7 @@ fn read(
         let file = root.join(input.str()?);
         let expected = input.take(32)?;
         let bytes = std::fs::read(&file).map_err(|e| format!("`{}`: {e}", file.display()))?;
-        if sha256(&bytes) != expected {
+        if expected != sha256(&bytes) {
             return Err(format!("`{}` changed", file.display()));
         }
     }
@@ -277,7 +295,7 @@ fn read(
         }),
         _ => return Err("a bad day one".into()),
     };
-    let digest = input.str()?.to_owned();
+    let digest = input.str()?;
     let mut validated = validate_from(loaded, scripts, texts, first_run);
     if !validated.diagnostics.is_empty() {
         return Err("the files validated again report something".into());
@@ -286,10 +304,9 @@ fn read(
     if plan.day_one != day_one {
         return Err("`day_one:` settled on another day".into());
     }
-    plan.campaigns = decode_campaigns(&mut input, &root, scripts)?;
-    if !input.bytes.is_empty() {
-        return Err("the cache has bytes left over".into());
-    }
+    let campaigns = decode_campaigns(&mut input, &root, scripts)?;
+    input.verify()?;
+    plan.campaigns = campaigns;
     Ok(CachedLoad {
         validated,
         digest,
@@ -331,17 +348,30 @@ impl Shared {
         number(&mut self.zone_numbers, &mut self.zones, zone, &zone)
     }
 
-    fn time(&mut self, out: &mut Writer, time: &DateTime<Tz>) {
+    fn time(&mut self, out: &mut Writer<impl std::io::Write>, time: &DateTime<Tz>) {
         out.uint(self.zone(time.timezone()));
         out.int(time.timestamp());
         out.uint(u64::from(time.timestamp_subsec_nanos()));
     }
 }
 
-/// Writes the shared values into `out`; the campaigns that name them, to follow.
-fn encode_campaigns(out: &mut Writer, plan: &Plan) -> Result<Writer, String> {
+/// Writes the shared values, then the campaigns that name them, into `out`. The shared
+/// values go first, so the campaigns are walked twice: once to number them, once to write
+/// (rather than held encoded until the numbering is done).
+fn encode_campaigns(out: &mut Writer<impl std::io::Write>, plan: &Plan) -> Result<(), String> {
     let mut shared = Shared::default();
-    let mut body = Writer::default();
+    let mut numbering = Writer::new(std::io::sink());
+    encode_body(&mut numbering, &mut shared, plan)?;
+    encode_shared(out, &shared)?;
+    encode_body(out, &mut shared, plan)
+}
+
+/// The campaigns, naming the shared values by number (adding those not numbered yet).
+fn encode_body(
+    body: &mut Writer<impl std::io::Write>,
+    shared: &mut Shared,
+    plan: &Plan,
+) -> Result<(), String> {
     body.uint(plan.campaigns.len() as u64);
     for campaign in &plan.campaigns {
         body.str(&campaign.name);
@@ -351,8 +381,8 @@ fn encode_campaigns(out: &mut Writer, plan: &Plan) -> Result<Writer, String> {
             None => body.uint(0),
             Some(window) => {
                 body.uint(1);
-                shared.time(&mut body, &window.from);
-                shared.time(&mut body, &window.until);
+                shared.time(body, &window.from);
+                shared.time(body, &window.until);
             }
         }
         let vars = serde_json::to_string(&campaign.vars).map_err(|e| e.to_string())?;
@@ -365,9 +395,13 @@ fn encode_campaigns(out: &mut Writer, plan: &Plan) -> Result<Writer, String> {
         }
         body.uint(campaign.posts.len() as u64);
         for post in &campaign.posts {
-            encode_post(&mut body, &mut shared, post)?;
+            encode_post(body, shared, post)?;
         }
     }
+    Ok(())
+}
+
+fn encode_shared(out: &mut Writer<impl std::io::Write>, shared: &Shared) -> Result<(), String> {
     out.uint(shared.zones.len() as u64);
     for zone in &shared.zones {
         out.str(zone.name());
@@ -410,10 +444,14 @@ fn encode_campaigns(out: &mut Writer, plan: &Plan) -> Result<Writer, String> {
             PostApprovalTimeout::Send => 2,
         });
     }
-    Ok(body)
+    Ok(())
 }
 
-fn encode_post(out: &mut Writer, shared: &mut Shared, post: &PostPlan) -> Result<(), String> {
+fn encode_post(
+    out: &mut Writer<impl std::io::Write>,
+    shared: &mut Shared,
+    post: &PostPlan,
+) -> Result<(), String> {
     out.str(&post.id);
     match &post.trigger {
         Trigger::At(at) => {
@@ -490,26 +528,26 @@ fn encode_post(out: &mut Writer, shared: &mut Shared, post: &PostPlan) -> Result
 }
 
 fn decode_campaigns(
-    input: &mut Reader<'_>,
+    input: &mut Reader<impl std::io::BufRead>,
     root: &Path,
     scripts: &ScriptEngine,
 ) -> Result<Vec<CampaignPlan>, String> {
     let mut zones = Vec::new();
     for _ in 0..input.count()? {
         let name = input.str()?;
-        zones.push(crate::schedule::parse_timezone(name).map_err(|_| format!("zone `{name}`"))?);
+        zones.push(crate::schedule::parse_timezone(&name).map_err(|_| format!("zone `{name}`"))?);
     }
     let mut crons = Vec::new();
     for _ in 0..input.count()? {
         let source = input.str()?;
         crons.push(Arc::new(
-            CronSchedule::parse(source).map_err(|_| format!("cron `{source}`"))?,
+            CronSchedule::parse(&source).map_err(|_| format!("cron `{source}`"))?,
         ));
     }
     let mut accounts: Vec<Accounts> = Vec::new();
     for _ in 0..input.count()? {
         let names = (0..input.count()?)
-            .map(|_| input.str().map(str::to_owned))
+            .map(|_| input.str())
             .collect::<Result<Vec<_>, _>>()?;
         accounts.push(names.into());
     }
@@ -522,14 +560,14 @@ fn decode_campaigns(
             _ => return Err("a bad condition context".into()),
         };
         let condition = scripts
-            .compile(source, context)
+            .compile(&source, context)
             .map_err(|e| format!("condition `{source}`: {e}"))?;
         conditions.push(Arc::new(condition));
     }
     let mut approvals = Vec::new();
     for _ in 0..input.count()? {
         let by = (0..input.count()?)
-            .map(|_| input.str().map(str::to_owned))
+            .map(|_| input.str())
             .collect::<Result<Vec<_>, _>>()?;
         let need = match input.uint()? {
             0 => ApprovalNeed::Any,
@@ -561,7 +599,7 @@ fn decode_campaigns(
     };
     let mut campaigns = Vec::new();
     for _ in 0..input.count()? {
-        let name = input.str()?.to_owned();
+        let name = input.str()?;
         let file = root.join(input.str()?);
         let timezone = *pick(&shared.zones, input.uint()?)?;
         let window = match input.uint()? {
@@ -572,16 +610,16 @@ fn decode_campaigns(
             }),
             _ => return Err("a bad window".into()),
         };
-        let vars = serde_json::from_str(input.str()?).map_err(|e| e.to_string())?;
+        let vars = serde_json::from_str(&input.str()?).map_err(|e| e.to_string())?;
         let mut hooks = Vec::new();
         for _ in 0..input.count()? {
             hooks.push(HookPlan {
-                name: input.str()?.to_owned(),
-                secret: input.str()?.to_owned(),
+                name: input.str()?,
+                secret: input.str()?,
                 id_pointer: input.optional_str()?,
             });
         }
-        let count = input.count()?;
+        let count = input.count_of(LEAST_POST_BYTES)?;
         let mut posts = Vec::with_capacity(count);
         for _ in 0..count {
             posts.push(decode_post(input, &shared)?);
@@ -609,7 +647,7 @@ struct Decoded {
 }
 
 impl Decoded {
-    fn time(&self, input: &mut Reader<'_>) -> Result<DateTime<Tz>, String> {
+    fn time(&self, input: &mut Reader<impl std::io::BufRead>) -> Result<DateTime<Tz>, String> {
         let zone = *pick(&self.zones, input.uint()?)?;
         let seconds = input.int()?;
         let nanos = u32::try_from(input.uint()?).map_err(|_| "a bad time")?;
@@ -634,18 +672,21 @@ fn pick_optional<T: Clone>(list: &[T], number: u64) -> Result<Option<T>, String>
     }
 }
 
-fn decode_post(input: &mut Reader<'_>, shared: &Decoded) -> Result<PostPlan, String> {
-    let id = input.str()?.to_owned();
+fn decode_post(
+    input: &mut Reader<impl std::io::BufRead>,
+    shared: &Decoded,
+) -> Result<PostPlan, String> {
+    let id = input.short_str()?;
     let trigger = match input.uint()? {
         0 => Trigger::At(shared.time(input)?),
         1 => Trigger::Cron(pick(&shared.crons, input.uint()?)?.clone()),
-        2 => Trigger::Hook(input.str()?.to_owned()),
+        2 => Trigger::Hook(input.str()?),
         _ => return Err("a bad trigger".into()),
     };
     let to = pick(&shared.accounts, input.uint()?)?.clone();
-    let text = input.str()?.to_owned();
+    let text = input.short_str()?;
     let media = (0..input.count()?)
-        .map(|_| input.str().map(str::to_owned))
+        .map(|_| input.str())
         .collect::<Result<Vec<_>, _>>()?;
     let when = pick_optional(&shared.conditions, input.uint()?)?;
     let reply_to = input.optional_str()?;
@@ -675,27 +716,92 @@ fn decode_post(input: &mut Reader<'_>, shared: &Decoded) -> Result<PostPlan, Str
     })
 }
 
-/// Unsigned numbers as LEB128, signed ones zigzagged first, strings as length and UTF-8.
-#[derive(Default)]
-struct Writer {
-    buffer: Vec<u8>,
+/// A file that hashes the bytes passing through it: all that is written, or the first
+/// `left` bytes read (what follows them, the checksum, is not part of it).
+struct Hashing<F> {
+    inner: F,
+    hasher: Sha256,
+    left: u64,
 }
 
-impl Writer {
+impl<F> Hashing<F> {
+    fn new(inner: F) -> Self {
+        Self::limited(inner, u64::MAX)
+    }
+
+    fn limited(inner: F, left: u64) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            left,
+        }
+    }
+}
+
+impl<F: std::io::Write> std::io::Write for Hashing<F> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<F: std::io::Read> std::io::Read for Hashing<F> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        let hashed = usize::try_from(self.left).map_or(read, |left| read.min(left));
+        self.hasher.update(&buffer[..hashed]);
+        self.left -= hashed as u64;
+        Ok(read)
+    }
+}
+
+/// Unsigned numbers as LEB128, signed ones zigzagged first, strings as length and UTF-8.
+/// The first error writing stops the writing; [`Writer::finish`] returns it.
+struct Writer<W: std::io::Write> {
+    sink: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> Writer<W> {
+    fn new(sink: W) -> Self {
+        Writer { sink, error: None }
+    }
+
+    fn finish(self) -> Result<W, String> {
+        match self.error {
+            None => Ok(self.sink),
+            Some(error) => Err(error.to_string()),
+        }
+    }
+
     fn bytes(&mut self, bytes: &[u8]) {
-        self.buffer.extend_from_slice(bytes);
+        if self.error.is_none()
+            && let Err(error) = self.sink.write_all(bytes)
+        {
+            self.error = Some(error);
+        }
     }
 
     fn uint(&mut self, mut value: u64) {
+        let mut encoded = [0u8; 10];
+        let mut len = 0;
         loop {
             let low = (value & 0x7f) as u8;
             value >>= 7;
             if value == 0 {
-                self.buffer.push(low);
-                return;
+                encoded[len] = low;
+                len += 1;
+                break;
             }
-            self.buffer.push(low | 0x80);
+            encoded[len] = low | 0x80;
+            len += 1;
         }
+        self.bytes(&encoded[..len]);
     }
 
     fn int(&mut self, value: i64) {
@@ -723,25 +829,47 @@ impl Writer {
     }
 }
 
-/// Reads what `Writer` wrote; every read is checked against the bytes left.
-struct Reader<'a> {
-    bytes: &'a [u8],
+/// Reads what `Writer` wrote, piece by piece; every read is checked against the `left`
+/// bytes of the cache's body.
+struct Reader<R> {
+    input: R,
+    left: u64,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
-        let (taken, rest) = self
-            .bytes
-            .split_at_checked(len)
-            .ok_or("the cache is cut short")?;
-        self.bytes = rest;
+impl<R: std::io::BufRead> Reader<R> {
+    fn new(input: R, left: u64) -> Self {
+        Reader { input, left }
+    }
+
+    fn take(&mut self, len: usize) -> Result<Vec<u8>, String> {
+        if len as u64 > self.left {
+            return Err("the cache is cut short".into());
+        }
+        let mut taken = vec![0; len];
+        self.input
+            .read_exact(&mut taken)
+            .map_err(|_| "the cache is cut short")?;
+        self.left -= len as u64;
         Ok(taken)
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        if self.left == 0 {
+            return Err("the cache is cut short".into());
+        }
+        let byte = match self.input.fill_buf() {
+            Ok([byte, ..]) => *byte,
+            _ => return Err("the cache is cut short".into()),
+        };
+        self.input.consume(1);
+        self.left -= 1;
+        Ok(byte)
     }
 
     fn uint(&mut self) -> Result<u64, String> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
-            let byte = self.take(1)?[0];
+            let byte = self.byte()?;
             value |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 return Ok(value);
@@ -755,24 +883,46 @@ impl<'a> Reader<'a> {
         Ok((value >> 1) as i64 ^ -((value & 1) as i64))
     }
 
-    /// A number of things that follow, each at least one byte: never more than are left.
-    fn count(&mut self) -> Result<usize, String> {
+    /// A number of things that follow, each at least `least` bytes: never more than fit in
+    /// the bytes left, so nothing is allocated for a count the cache cannot hold.
+    fn count_of(&mut self, least: u64) -> Result<usize, String> {
         let count = self.uint()?;
         usize::try_from(count)
             .ok()
-            .filter(|count| *count <= self.bytes.len())
+            .filter(|count| (*count as u64).saturating_mul(least) <= self.left)
             .ok_or_else(|| "a count larger than the cache".into())
     }
 
-    fn str(&mut self) -> Result<&'a str, String> {
+    /// A number of things that follow, each at least one byte.
+    fn count(&mut self) -> Result<usize, String> {
+        self.count_of(1)
+    }
+
+    fn str(&mut self) -> Result<String, String> {
         let len = self.count()?;
-        std::str::from_utf8(self.take(len)?).map_err(|_| "text that is not UTF-8".into())
+        String::from_utf8(self.take(len)?).map_err(|_| "text that is not UTF-8".into())
+    }
+
+    /// A text read as a `ShortText`: inline, without allocating, when it is short.
+    fn short_str(&mut self) -> Result<ShortText, String> {
+        let len = self.count()?;
+        let mut inline = [0u8; 24];
+        if let Some(buffer) = inline.get_mut(..len) {
+            self.input
+                .read_exact(buffer)
+                .map_err(|_| "the cache is cut short")?;
+            self.left -= len as u64;
+            return ShortText::from_utf8(buffer).map_err(|_| "text that is not UTF-8".into());
+        }
+        String::from_utf8(self.take(len)?)
+            .map(ShortText::from)
+            .map_err(|_| "text that is not UTF-8".into())
     }
 
     fn optional_str(&mut self) -> Result<Option<String>, String> {
         match self.uint()? {
             0 => Ok(None),
-            1 => Ok(Some(self.str()?.to_owned())),
+            1 => Ok(Some(self.str()?)),
             _ => Err("a bad optional text".into()),
         }
     }
@@ -786,13 +936,35 @@ impl<'a> Reader<'a> {
     }
 }
 
+impl<F: std::io::Read> Reader<std::io::BufReader<Hashing<F>>> {
+    /// Every byte of the body was read, and the checksum after it is theirs.
+    fn verify(mut self) -> Result<(), String> {
+        use std::io::Read as _;
+        if self.left != 0 {
+            return Err("the cache has bytes left over".into());
+        }
+        let mut checksum = [0u8; CHECKSUM_LEN];
+        self.input
+            .read_exact(&mut checksum)
+            .map_err(|_| "the cache is cut short")?;
+        let mut rest = [0u8; 1];
+        if !matches!(self.input.read(&mut rest), Ok(0)) {
+            return Err("the cache has bytes left over".into());
+        }
+        if self.input.get_ref().hasher.clone().finalize()[..] != checksum {
+            return Err("the cache is damaged".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn numbers_and_durations_read_back_as_written() {
-        let mut out = Writer::default();
+        let mut out = Writer::new(Vec::new());
         let numbers = [0, 1, 127, 128, 300, u64::MAX];
         let ints = [0, -1, 1, i64::MIN, i64::MAX, -300];
         let deltas = [
@@ -803,7 +975,8 @@ mod tests {
         numbers.iter().for_each(|n| out.uint(*n));
         ints.iter().for_each(|n| out.int(*n));
         deltas.iter().for_each(|d| out.delta(*d));
-        let mut input = Reader { bytes: &out.buffer };
+        let bytes = out.finish().unwrap();
+        let mut input = Reader::new(&bytes[..], bytes.len() as u64);
         for n in numbers {
             assert_eq!(input.uint().unwrap(), n);
         }
@@ -813,15 +986,16 @@ mod tests {
         for d in deltas {
             assert_eq!(input.delta().unwrap(), d);
         }
-        assert!(input.bytes.is_empty());
+        assert_eq!(input.left, 0);
         assert!(input.uint().is_err(), "nothing left to read");
     }
 
     #[test]
     fn a_count_beyond_the_bytes_left_is_refused_before_anything_is_allocated() {
-        let mut out = Writer::default();
+        let mut out = Writer::new(Vec::new());
         out.uint(1 << 40);
-        let mut input = Reader { bytes: &out.buffer };
+        let bytes = out.finish().unwrap();
+        let mut input = Reader::new(&bytes[..], bytes.len() as u64);
         assert!(input.count().is_err());
     }
 }

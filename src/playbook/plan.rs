@@ -183,14 +183,18 @@ pub enum Trigger {
     Hook(String),
 }
 
+/// A post's id or text: up to 24 bytes kept inline, without an allocation of its own (most
+/// ids, and many texts of a calendar's rows, fit).
+pub type ShortText = compact_str::CompactString;
+
 #[derive(Debug, Clone)]
 pub struct PostPlan {
     /// The item id; calendar rows are `FILE.csv:LINE`.
-    pub id: String,
+    pub id: ShortText,
     pub trigger: Trigger,
     pub to: Accounts,
     /// The text template.
-    pub text: String,
+    pub text: ShortText,
     pub media: Vec<String>,
     pub when: Option<Arc<Condition>>,
     pub reply_to: Option<String>,

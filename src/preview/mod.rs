@@ -165,10 +165,10 @@ fn campaign_posts(
             out.push(Planned {
                 at: start.with_timezone(&campaign.timezone),
                 playbook: campaign.name.clone(),
-                item: post.id.clone(),
+                item: post.id.to_string(),
                 kind: PlannedKind::Post,
                 to: post.to.to_vec(),
-                text: post.text.clone(),
+                text: post.text.to_string(),
                 rule: None,
                 rejected: None,
                 approval: None,
@@ -274,7 +274,7 @@ impl Fire<'_> {
         let line = |to: Vec<String>, text: String| Planned {
             at,
             playbook: campaign.name.clone(),
-            item: post.id.clone(),
+            item: post.id.to_string(),
             kind: PlannedKind::Post,
             to,
             text,

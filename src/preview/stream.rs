@@ -46,10 +46,10 @@ pub fn stream(
                     made.push(Planned {
                         at: start.with_timezone(&campaign.timezone),
                         playbook: campaign.name.clone(),
-                        item: post.id.clone(),
+                        item: post.id.to_string(),
                         kind: PlannedKind::Post,
                         to: post.to.to_vec(),
-                        text: post.text.clone(),
+                        text: post.text.to_string(),
                         rule: None,
                         rejected: None,
                         approval: None,

@@ -71,7 +71,7 @@ impl Validator<'_> {
                 None => self.post(item, tz, &known, approve),
             };
             if let Some(post) = post {
-                if !ids.insert(post.id.clone()) {
+                if !ids.insert(post.id.to_string()) {
                     let id = item.id.as_ref().expect("a post has an id");
                     self.error(
                         id,
@@ -302,10 +302,10 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|w| self.condition(w, ConditionContext::HookWhen));
         Some(PostPlan {
-            id: id.value.clone(),
+            id: id.value.as_str().into(),
             trigger: Trigger::Hook(hook.value.clone()),
             to: to.into(),
-            text,
+            text: text.into(),
             media: item.media.iter().map(|m| m.value.clone()).collect(),
             when,
             reply_to: item.reply_to.as_ref().map(|r| r.value.clone()),
@@ -527,10 +527,10 @@ impl Validator<'_> {
                 Trigger::Cron(_) | Trigger::Hook(_) => Missed::Skip,
             });
         Some(PostPlan {
-            id: id.value.clone(),
+            id: id.value.as_str().into(),
             trigger,
             to: to.into(),
-            text,
+            text: text.into(),
             media: item.media.iter().map(|m| m.value.clone()).collect(),
             when,
             reply_to: item.reply_to.as_ref().map(|r| r.value.clone()),
@@ -687,10 +687,10 @@ impl Validator<'_> {
                     }
                 };
                 posts.push(PostPlan {
-                    id: format!("{file_name}:{}", row.line),
+                    id: compact_str::format_compact!("{file_name}:{}", row.line),
                     trigger: Trigger::At(at),
                     to,
-                    text: row.text.value.clone(),
+                    text: row.text.value.as_str().into(),
                     media: row.media.iter().map(|m| m.value.clone()).collect(),
                     when: when.clone(),
                     reply_to: None,
