@@ -1505,3 +1505,74 @@ async fn entries_are_not_read_when_the_store_cannot_be_read() {
     );
     assert!(fake.requests_to(Endpoint::Notifications).is_empty());
 }
+
+/// While entries are open, `crier contest entries` and `crier contest status` show the
+/// verdicts the close will give: a reply to the announcement is eligible before the close
+/// as after it, and an entry that is not a reply is left out by `from` both times.
+#[test]
+fn verdicts_shown_while_entries_are_open_are_the_ones_the_close_gives() {
+    let rig = Rig::new("", 2, 0, None);
+    let dir = rig._dir.path().to_path_buf();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("crier.db")).unwrap());
+    store.record_revision("rev", 0).unwrap();
+    let rig = Rig { store, ..rig };
+    rig.tick(utc(1, 10, 0));
+    let elsewhere = Entry {
+        in_reply_to: Some("some-other-post".into()),
+        ..entry("3", "cy", "#win", utc(2, 1, 0))
+    };
+    rig.add(
+        vec![
+            entry("1", "ann", "#win", utc(2, 0, 0)),
+            entry("2", "bo", "nope", utc(2, 0, 30)),
+            elsewhere,
+        ],
+        utc(2, 2, 0),
+    );
+    rig.tick(utc(3, 0, 0));
+    let path = dir.to_str().unwrap();
+    let crier = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(args)
+            .args(["--path", path])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let verdict_columns = |csv: &str| -> Vec<String> {
+        csv.lines()
+            .skip(1)
+            .map(|line| {
+                line.split(',')
+                    .take(1)
+                    .chain(line.split(',').skip(3).take(3))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect()
+    };
+    let open = crier(&["contest", "entries", "giveaway", "--format", "csv"]);
+    assert_eq!(
+        verdict_columns(&open),
+        [
+            "console:1,yes,,",
+            "console:2,no,hashtag,does not carry #win",
+            "console:3,no,from,not a reply to the announcement",
+        ],
+        "{open}"
+    );
+    let status = crier(&["contest", "status", "giveaway"]);
+    assert!(
+        status.contains("excluded by hashtag: 1") && status.contains("excluded by from: 1"),
+        "{status}"
+    );
+    rig.tick(utc(7, 21, 0));
+    let closed = crier(&["contest", "entries", "giveaway", "--format", "csv"]);
+    assert_eq!(verdict_columns(&closed), verdict_columns(&open), "{closed}");
+    assert_eq!(rig.proof().entries, ["console:1"]);
+}

@@ -604,3 +604,99 @@ async fn the_decision_page_speaks_russian_and_keeps_its_guards() {
     );
     service.stop().await.unwrap();
 }
+
+/// `crier run` with a server: an approval the start's catch-up requests at once goes out
+/// with a link to its page, which the server then opens.
+#[test]
+fn the_first_notices_after_a_start_carry_a_link_that_opens() {
+    use std::io::{BufRead, Read, Write};
+    use std::time::{Duration, Instant};
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let at = (Utc::now() + chrono::TimeDelta::hours(3))
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let config = format!(
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: {{ network: console }}\n  chat_pr: {{ network: console }}\npeople:\n  pr_lead: {{ notify: chat_pr }}\nserver:\n  listen: 127.0.0.1:{port}\n"
+    );
+    // Asked for four hours before a post three hours away: the start asks at once.
+    let campaign = format!(
+        "kind: campaign\nname: sale\nposts:\n  - id: teaser\n    at: \"{at}\"\n    to: brand\n    text: Warm jackets soon\n    approve: {{ by: [pr_lead], before: 1h, ask: 4h }}\n"
+    );
+    let dir = crate::support::playbooks::folder(&config, &[("sale.yaml", &campaign)]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap()])
+        .env("CRIER_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut seen = Vec::new();
+    let notice = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) if line.contains("Approval needed") || line.contains("/decide/") => {
+                break Some(line);
+            }
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    // The notice may put the link on the line after its first.
+    let notice = notice.map(|first| {
+        if first.contains("/decide/") {
+            return first;
+        }
+        let more = received
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_default();
+        format!("{first}\n{more}")
+    });
+    let prefix = format!("http://127.0.0.1:{port}/decide/");
+    let link = notice
+        .as_deref()
+        .and_then(|text| text.find(&prefix).map(|start| &text[start..]))
+        .map(|rest| rest.split_whitespace().next().unwrap().to_string());
+    let Some(link) = link else {
+        crate::support::service::stop(child);
+        panic!("the first notice carries no link: {notice:?}; stdout before it: {seen:?}");
+    };
+    let path = link.trim_start_matches(&format!("http://127.0.0.1:{port}"));
+    let answer = loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            write!(
+                stream,
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            break answer;
+        }
+        assert!(Instant::now() < deadline, "the server never listened");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    crate::support::service::stop(child);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("teaser"), "{answer}");
+}

@@ -125,9 +125,11 @@ pub(super) fn run(
     }
     let stopped = runtime.block_on(async {
         let signals = service::Signals::listen().map_err(Stopped::Service)?;
-        let mut service = service::Service::start(path, Arc::new(report))
-            .await
-            .map_err(Stopped::Service)?;
+        let mut service = service::Service::start_with_links(path, Arc::new(report), |store, plan| {
+            early_decision_links(store, plan, listen)
+        })
+        .await
+        .map_err(Stopped::Service)?;
         let mut options = match service.view().plan() {
             Some(plan) => plan.server.clone(),
             None => Default::default(),
@@ -169,6 +171,28 @@ pub(super) fn run(
             Ok(ExitCode::from(INVALID))
         }
     }
+}
+
+/// The links notices carry to a decision's page, made before the engine's first fire when
+/// the server's address is known before it binds (`server: url:`, or a `listen` address with
+/// its port): the start's own notices carry them. With port 0 and no `url:`, the server sets
+/// them once bound.
+fn early_decision_links(
+    store: &Arc<dyn store::Store>,
+    plan: &crate::playbook::plan::Plan,
+    listen: Option<std::net::SocketAddr>,
+) -> Result<Option<Arc<dyn crate::engine::links::DecisionLinks>>, store::StoreError> {
+    let Some(address) = listen.or(plan.server.listen) else {
+        return Ok(None);
+    };
+    let base = match &plan.server.url {
+        Some(url) => url.clone(),
+        None if address.port() != 0 => format!("http://{address}"),
+        None => return Ok(None),
+    };
+    let signer =
+        crate::ops::decision_links::Signer::open(store.as_ref(), &base, chrono::Utc::now())?;
+    Ok(Some(Arc::new(signer)))
 }
 
 /// Reads `crier.yaml` and the store only: the playbooks are neither read nor validated.

@@ -394,17 +394,19 @@ pub fn proof(store: &dyn Store, contest: &ContestPlan) -> Result<Proof, String> 
     })
 }
 
-/// The network's id of the announcement, once it went out (what replies answer).
-/// A store error is not "no announcement": replies would lose their target.
-fn announcement_remote_id(parts: &Parts, contest: &ContestPlan) -> StoreResult<Option<String>> {
-    let key = ItemKey::new(&contest.name, "announce");
-    parts.store.latest_remote_id(&key, &contest.account)
+/// What an entry replying to the announcement names: its network id, once it went out, or
+/// its item name (`announce`, as rehearsal events write it). A store error is not "no
+/// announcement": replies would lose their target.
+fn announcement_ids(parts: &Parts, contest: &ContestPlan) -> StoreResult<Vec<String>> {
+    reply_targets(parts.store, contest)
 }
 
-/// What an entry replying to the announcement names: its network id, or its item name
-/// (`announce`, as rehearsal events write it).
-fn announcement_ids(parts: &Parts, contest: &ContestPlan) -> StoreResult<Vec<String>> {
-    let mut ids: Vec<String> = announcement_remote_id(parts, contest)?
+/// What a reply to `contest`'s announcement may name, as the close judges entries: the
+/// verdicts shown while entries are open use the same.
+pub fn reply_targets(store: &dyn Store, contest: &ContestPlan) -> StoreResult<Vec<String>> {
+    let key = ItemKey::new(&contest.name, "announce");
+    let mut ids: Vec<String> = store
+        .latest_remote_id(&key, &contest.account)?
         .into_iter()
         .collect();
     ids.push("announce".into());

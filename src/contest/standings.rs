@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::entries::{Entry, Verdict, judge};
-use super::lifecycle::{load_entries, load_state};
+use super::lifecycle::{load_entries, load_state, reply_targets};
 use crate::playbook::plan::ContestPlan;
 use crate::script::ScriptEngine;
 use crate::store::{Store, StoreResult};
@@ -45,7 +45,10 @@ pub fn standings(
         .committed
         .map(|c| c.verdicts.into_iter().map(|v| (v.key.clone(), v)).collect())
         .unwrap_or_default();
-    let entries = judge(contest, scripts, &entries, &[])
+    // Before it, the verdicts the close would give now: judged by the same rules, replies
+    // against the same announcement.
+    let announcement = reply_targets(store, contest)?;
+    let entries = judge(contest, scripts, &entries, &announcement)
         .into_iter()
         .map(|(entry, verdict)| {
             let verdict = frozen.get(&verdict.key).cloned().unwrap_or(verdict);

@@ -1,7 +1,9 @@
 //! Links to a decision's page that notices carry while the server is on: the engine asks
 //! for one per person it notifies (an approval request's approvers, an incident's people)
-//! through [`DecisionLinks`], which the server installs in the service's [`LinkSlot`]. With
-//! no server, notices carry the commands to type instead, as they always do.
+//! through [`DecisionLinks`], installed in the service's [`LinkSlot`] before the engine's
+//! first fire when the server's address is known then (`Service::start_with_links`), and by
+//! the server once bound. With no server, notices carry the commands to type instead, as
+//! they always do.
 
 use std::sync::{Arc, RwLock};
 

@@ -285,6 +285,21 @@ impl Service {
     /// service, accounts whose connectors cannot be built, or hooks whose secrets cannot be
     /// read.
     pub async fn start(path: PathBuf, report: Report) -> Result<ServiceHandle, ServiceError> {
+        Self::start_with_links(path, report, |_, _| Ok(None)).await
+    }
+
+    /// As [`Service::start`], with the links notices carry to a decision's page made by
+    /// `links` from the store and the plan before the engine's first fire, so the notices of
+    /// the start's catch-up carry them too (a server started later may set them again).
+    pub async fn start_with_links(
+        path: PathBuf,
+        report: Report,
+        links: impl FnOnce(
+            &Arc<dyn Store>,
+            &Plan,
+        )
+            -> Result<Option<Arc<dyn super::links::DecisionLinks>>, store::StoreError>,
+    ) -> Result<ServiceHandle, ServiceError> {
         // The store is named by the playbooks, so they are read first, with an engine's parts
         // whose store is replaced once it is known.
         crate::telemetry::install();
@@ -323,6 +338,9 @@ impl Service {
             super::dispatch::log_recovered(
                 store.recover_claims_of(super::dispatch::SERVICE_CLAIMS, to_millis(now))?,
             );
+        }
+        if let Some(links) = links(&store, &plan)? {
+            parts.links.set(links);
         }
         let mut engine = Engine::new(plan.clone(), &loaded.digest, parts.clone(), now)?;
         engine.start_seen_at(seen, now)?;

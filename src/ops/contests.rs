@@ -2,7 +2,7 @@
 //! disqualifying a winner (the next reserve wins instead; the announcement goes out through
 //! the outbox with the service).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{Actor, Desk, suggestion};
 use crate::contest::lifecycle::{self, Parts, Seeds};
-use crate::contest::{Entry, Proof, Substitution, Verdict, judge};
+use crate::contest::{Entry, Proof, Substitution, Verdict, standings};
 use crate::engine::EngineParts;
 use crate::engine::service::{self, ServiceError};
 use crate::playbook::plan::ContestPlan;
@@ -126,7 +126,8 @@ pub fn status(desk: &Desk, name: &str) -> Result<ContestStatus, ContestError> {
     let entries = lifecycle::load_entries(store, name)?;
     let verdicts: Vec<Verdict> = match &state.committed {
         Some(committed) => committed.verdicts.clone(),
-        None => judge(contest, &ScriptEngine::new(), &entries, &[])
+        None => standings(store, contest, &ScriptEngine::new())?
+            .entries
             .into_iter()
             .map(|(_, v)| v)
             .collect(),
@@ -157,20 +158,13 @@ pub fn status(desk: &Desk, name: &str) -> Result<ContestStatus, ContestError> {
 /// Every entry of contest `name` with its verdict: after the close, the one frozen then.
 pub fn entries(desk: &Desk, name: &str) -> Result<Vec<JudgedEntry>, ContestError> {
     let contest = contest(desk, name)?;
-    let store = desk.store.as_ref();
-    let state = lifecycle::load_state(store, name)?;
-    let entries = lifecycle::load_entries(store, name)?;
-    let frozen: HashMap<String, Verdict> = state
-        .committed
-        .map(|c| c.verdicts.into_iter().map(|v| (v.key.clone(), v)).collect())
-        .unwrap_or_default();
-    Ok(judge(contest, &ScriptEngine::new(), &entries, &[])
-        .into_iter()
-        .map(|(entry, verdict)| JudgedEntry {
-            verdict: frozen.get(&verdict.key).cloned().unwrap_or(verdict),
-            entry,
-        })
-        .collect())
+    Ok(
+        standings(desk.store.as_ref(), contest, &ScriptEngine::new())?
+            .entries
+            .into_iter()
+            .map(|(entry, verdict)| JudgedEntry { entry, verdict })
+            .collect(),
+    )
 }
 
 /// The proof of contest `name`'s draw; refused before its list is committed.
