@@ -150,6 +150,16 @@ async fn replies_are_comments_and_comments_are_read_page_by_page_after_the_curso
     assert_eq!(afters, [None, Some("cursor-100".into())]);
 
     let cursor = page.cursor.unwrap();
+    // A comment made after that read, in the second the cursor stopped at, is read next time
+    // (the stores keep each mention once, whatever a read returns again).
+    let cursor_second = chrono::DateTime::from_timestamp(cursor.parse().unwrap(), 0).unwrap();
+    fake.add_comment(
+        &contest.remote_id,
+        FAN_ID,
+        "same second",
+        None,
+        cursor_second,
+    );
     fake.add_comment(
         &contest.remote_id,
         FAN_ID,
@@ -159,8 +169,8 @@ async fn replies_are_comments_and_comments_are_read_page_by_page_after_the_curso
     );
     let next = connector.mentions(Some(&cursor)).await.unwrap();
     let texts: Vec<&str> = next.mentions.iter().map(|m| m.text.as_str()).collect();
-    assert_eq!(texts, ["late entry"]);
-    assert_eq!(next.mentions[0].in_reply_to, Some(entries[3].clone()));
+    assert_eq!(texts, ["same second", "late entry"]);
+    assert_eq!(next.mentions[1].in_reply_to, Some(entries[3].clone()));
     let err = connector.mentions(Some("soon")).await.unwrap_err();
     assert_eq!(err.reason(), "`soon` is not a Facebook comments cursor");
 }

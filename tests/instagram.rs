@@ -521,6 +521,16 @@ async fn comments_are_read_page_by_page_and_answered() {
     assert_eq!(connector.lookup(&note).await.unwrap(), Lookup::Unsupported);
 
     let cursor = page.cursor.unwrap();
+    // A comment made after that read, in the second the cursor stopped at, is read next time,
+    // with the one read in that second before (the stores keep each mention once).
+    let cursor_second = chrono::DateTime::from_timestamp(cursor.parse().unwrap(), 0).unwrap();
+    fake.add_comment(
+        &contest.remote_id,
+        FAN_ID,
+        "same second",
+        None,
+        cursor_second,
+    );
     fake.add_comment(
         &contest.remote_id,
         FAN_ID,
@@ -530,9 +540,13 @@ async fn comments_are_read_page_by_page_and_answered() {
     );
     let next = connector.mentions(Some(&cursor)).await.unwrap();
     let texts: Vec<&str> = next.mentions.iter().map(|m| m.text.as_str()).collect();
-    assert_eq!(texts, ["late entry"], "our own answers are left out");
     assert_eq!(
-        next.mentions[0].in_reply_to,
+        texts,
+        ["entry 59", "same second", "late entry"],
+        "our own answers are left out"
+    );
+    assert_eq!(
+        next.mentions[2].in_reply_to,
         Some(format!("{}_{}", contest.remote_id, entries[2]))
     );
 }

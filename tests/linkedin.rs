@@ -438,6 +438,10 @@ async fn comments_on_the_organizations_posts_are_read_page_by_page_after_the_cur
     fake.remove_comment(&third);
     assert_eq!(connector.fetch_post(&third).await.unwrap(), None);
 
+    // A comment made after that read, in the millisecond the cursor stopped at, is read next
+    // time (the stores keep each mention once, whatever a read returns again).
+    let cursor_millisecond: i64 = page.cursor.as_deref().unwrap().parse().unwrap();
+    fake.add_comment(&sent.remote_id, fan, "same millisecond", cursor_millisecond);
     fake.add_comment(
         &sent.remote_id,
         fan,
@@ -450,7 +454,7 @@ async fn comments_on_the_organizations_posts_are_read_page_by_page_after_the_cur
             .iter()
             .map(|m| m.text.as_str())
             .collect::<Vec<_>>(),
-        ["late"]
+        ["same millisecond", "late"]
     );
 }
 

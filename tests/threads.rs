@@ -470,6 +470,18 @@ async fn replies_to_the_profiles_posts_are_read_page_by_page_after_the_cursor() 
     assert_eq!(conversation[1].params["after"], "r-50");
     assert_eq!(conversation[0].params["reverse"], "false");
 
+    // A reply made after that read, in the second the cursor stopped at, is read next time,
+    // with the one read in that second before (the stores keep each mention once).
+    let cursor_second =
+        chrono::DateTime::from_timestamp(page.cursor.as_deref().unwrap().parse().unwrap(), 0)
+            .unwrap();
+    fake.add_comment(
+        &post_id,
+        "27100000000000042",
+        "same second",
+        None,
+        cursor_second,
+    );
     fake.add_comment(&post_id, "27100000000000042", "late", None, Utc::now());
     let next = connector.mentions(page.cursor.as_deref()).await.unwrap();
     assert_eq!(
@@ -477,7 +489,7 @@ async fn replies_to_the_profiles_posts_are_read_page_by_page_after_the_cursor() 
             .iter()
             .map(|m| m.text.as_str())
             .collect::<Vec<_>>(),
-        ["late"]
+        ["you're welcome", "same second", "late"]
     );
 
     let again = connector.fetch_post(&replies[3]).await.unwrap().unwrap();

@@ -291,7 +291,8 @@ pub trait Connector: Send + Sync + fmt::Debug {
     }
 
     /// Mentions of and replies to the account after `cursor` (from the most recent page
-    /// when `None`), oldest first.
+    /// when `None`), oldest first. A cursor that is a time may give the mentions of its own
+    /// second again (see [`paging::read_before`]): callers keep each mention once by its id.
     async fn mentions(&self, cursor: Option<&str>) -> Result<MentionPage, SendError> {
         let _ = cursor;
         Err(unsupported(self.network(), "read mentions"))

@@ -27,6 +27,14 @@ pub fn numeric_cursor(cursor: Option<&str>, feed: &str) -> Result<Option<i64>, S
         .transpose()
 }
 
+/// Whether a mention made at `at` was read before, by a cursor at `after` (the newest time
+/// read then, in the feed's unit). A mention made in the cursor's own second (or
+/// millisecond) is read again: another one can arrive in that second after the read, and
+/// skipping the second would lose it. The stores keep each mention once, by its id.
+pub fn read_before(at: i64, after: Option<i64>) -> bool {
+    after.is_some_and(|after| at < after)
+}
+
 /// `mentions` read after the numeric cursor `after`, oldest first (then by id), and the
 /// cursor to read from next time: `newest`, the newest read, when it moved past `after`.
 pub fn oldest_first(

@@ -7,7 +7,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 
 use super::{LinkedinConnector, post_url};
-use crate::connectors::paging::{numeric_cursor, oldest_first};
+use crate::connectors::paging::{numeric_cursor, oldest_first, read_before};
 use crate::connectors::{Author, Mention, MentionPage, SendError};
 
 /// The recent posts whose comments are read.
@@ -179,7 +179,7 @@ impl LinkedinConnector {
                 for comment in page.elements {
                     let at = comment.created.as_ref().map_or(0, |c| c.time);
                     newest = Some(newest.map_or(at, |n| n.max(at)));
-                    if comment.actor == self.author || after.is_some_and(|a| at <= a) {
+                    if comment.actor == self.author || read_before(at, after) {
                         continue;
                     }
                     let Some(id) =

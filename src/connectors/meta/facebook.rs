@@ -32,7 +32,7 @@ use serde_json::json;
 use super::graph::Graph;
 use super::metrics::{Counts, Insight};
 use super::parse_time;
-use crate::connectors::paging::{numeric_cursor, oldest_first};
+use crate::connectors::paging::{numeric_cursor, oldest_first, read_before};
 use crate::connectors::registry::{AccountSetup, ConnectorError};
 use crate::connectors::{
     Author, Connector, Delivered, Lookup, Mention, MentionPage, MetricsSnapshot, OutgoingPost,
@@ -502,7 +502,7 @@ impl Connector for FacebookConnector {
                     .unwrap_or(0);
                 newest = Some(newest.map_or(at, |n| n.max(at)));
                 let own = comment.from.as_ref().is_some_and(|f| f.id == self.page);
-                if own || after.is_some_and(|after| at <= after) {
+                if own || read_before(at, after) {
                     continue;
                 }
                 mentions.push(self.mention(&post.id, comment));

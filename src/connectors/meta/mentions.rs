@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::{COMMENT_MEDIA, Flavor, MAX_COMMENT_PAGES, MetaConnector, Page, Recent, parse_time};
-use crate::connectors::paging::{numeric_cursor, oldest_first};
+use crate::connectors::paging::{numeric_cursor, oldest_first, read_before};
 use crate::connectors::{Author, Connector as _, Mention, MentionPage, SendError, unsupported};
 
 /// A comment on Instagram media, with its replies.
@@ -153,7 +153,7 @@ impl MetaConnector {
                     let mention = reply.mention(&post.id);
                     let at = mention.created_at.timestamp();
                     newest = Some(newest.map_or(at, |n| n.max(at)));
-                    if reply.is_reply_owned_by_me == Some(true) || after.is_some_and(|a| at <= a) {
+                    if reply.is_reply_owned_by_me == Some(true) || read_before(at, after) {
                         continue;
                     }
                     mentions.push(mention);
@@ -258,7 +258,7 @@ impl MetaConnector {
                             .as_ref()
                             .map(|f| f.id.clone())
                             .unwrap_or_default();
-                        if author == self.user || after.is_some_and(|a| at.timestamp() <= a) {
+                        if author == self.user || read_before(at.timestamp(), after) {
                             continue;
                         }
                         let handle = found.username.clone().unwrap_or_default();
