@@ -91,7 +91,7 @@ impl Rig {
         now: DateTime<Utc>,
     ) -> Result<(), String> {
         let approval =
-            approvals::find(self.store.as_ref(), "sale/teaser").map_err(|e| e.to_string())?;
+            approvals::find(self.store.as_ref(), "sale/teaser", now).map_err(|e| e.to_string())?;
         approvals::decide(
             self.store.as_ref(),
             &approval,
@@ -226,6 +226,41 @@ async fn without_a_decision_each_timeout_does_what_it_says() {
     rig.step(utc(11, 0)).await;
     assert_eq!(rig.posts_to_brand(), 1);
     assert_eq!(rig.teaser_run().state, RunState::Succeeded);
+}
+
+/// `PLAYBOOK/ITEM` names the post's earliest request still open to a decision: a daily
+/// post whose yesterday's request ran out (`on_timeout: skip`) is approved today by name.
+#[tokio::test]
+async fn a_request_past_its_deadline_does_not_stand_in_for_the_next_one() {
+    let daily = "kind: campaign\nname: sale\nposts:\n  - id: teaser\n    cron: \"0 10 * * *\"\n    to: brand\n    text: Warm jackets soon\n    approve: { by: [pr_lead], before: 1h, ask: 2h, on_timeout: skip }\n";
+    let (_dir, plan) = crate::support::playbooks::valid_plan(CONFIG, &[("sale.yaml", daily)]);
+    let mut rig = rig_on(plan, Arc::new(SqliteStore::in_memory().unwrap()), utc(7, 0));
+    rig.step(utc(7, 0)).await;
+    rig.step(utc(10, 0)).await;
+    assert_eq!(
+        rig.posts_to_brand(),
+        0,
+        "the first day's post had no decision"
+    );
+    let next_day = |h| utc(h, 0) + chrono::TimeDelta::days(1);
+    rig.step(next_day(7)).await;
+    assert_eq!(
+        rig.store.approvals(true).unwrap().len(),
+        2,
+        "the first day's request, past its deadline, and the second day's"
+    );
+    rig.decide("pr_lead", Decision::Approve, None, next_day(8))
+        .unwrap();
+    rig.step(next_day(10)).await;
+    assert_eq!(rig.posts_to_brand(), 1);
+    // With every waiting request past its deadline, the earliest is named, and is too late.
+    let late = rig
+        .decide("pr_lead", Decision::Approve, None, next_day(12))
+        .unwrap_err();
+    assert!(
+        late.starts_with("too late: the decision on sale/teaser at 2026-12-01 10:00 UTC"),
+        "{late}"
+    );
 }
 
 #[tokio::test]

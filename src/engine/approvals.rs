@@ -48,8 +48,15 @@ pub enum DecideError {
 }
 
 /// The request `reference` names: its id, or `PLAYBOOK/ITEM` for that post's earliest
-/// request still waiting for a decision.
-pub fn find(store: &dyn Store, reference: &str) -> Result<ApprovalView, FindError> {
+/// request still open to a decision at `now`. A request whose deadline has passed but that
+/// the engine has not settled yet (it settles timeouts at its next tick) is skipped for a
+/// later one of the same post; only when every waiting request is past its deadline is the
+/// earliest named, so that deciding it says it is too late.
+pub fn find(
+    store: &dyn Store,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> Result<ApprovalView, FindError> {
     if let Ok(id) = reference.parse::<i64>() {
         return store.approval(id)?.ok_or(FindError::NoSuchId { id });
     }
@@ -58,10 +65,16 @@ pub fn find(store: &dyn Store, reference: &str) -> Result<ApprovalView, FindErro
             reference: reference.to_string(),
         });
     };
-    store
+    let waiting: Vec<ApprovalView> = store
         .approvals(true)?
         .into_iter()
-        .find(|a| a.playbook == playbook && a.item == item)
+        .filter(|a| a.playbook == playbook && a.item == item)
+        .collect();
+    let still_open = |a: &ApprovalView| to_millis(now) < a.deadline || a.on_timeout == "hold";
+    let earliest_open = waiting.iter().position(still_open);
+    waiting
+        .into_iter()
+        .nth(earliest_open.unwrap_or(0))
         .ok_or_else(|| FindError::NothingWaiting {
             reference: reference.to_string(),
         })

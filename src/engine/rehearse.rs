@@ -652,7 +652,7 @@ fn decide_event(
         }
     };
     let by = event.by.as_deref().ok_or("an approval event needs `by`")?;
-    let approval = super::approvals::find(store, &reference).map_err(|e| e.to_string())?;
+    let approval = super::approvals::find(store, &reference, now).map_err(|e| e.to_string())?;
     super::approvals::decide(
         store,
         &approval,

@@ -26,7 +26,7 @@ pub fn decide(
     note: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<ApprovalView, ApprovalError> {
-    let approval = approvals::find(desk.store.as_ref(), reference)?;
+    let approval = approvals::find(desk.store.as_ref(), reference, now)?;
     Ok(approvals::decide(
         desk.store.as_ref(),
         &approval,
