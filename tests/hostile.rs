@@ -641,3 +641,132 @@ fn validate_finds_constant_loops_over_budget_in_every_kind_of_text() {
         "{out}"
     );
 }
+
+/// SIGTERM while a hook event's post text is rendering: `crier run` stops at once, the event
+/// is answered as not stored (or its connection closed), nothing is sent; the sender's
+/// retry after a restart fires the post once.
+#[test]
+fn sigterm_during_a_slow_hook_text_stops_at_once_and_the_retried_event_fires_once() {
+    use std::io::BufRead;
+
+    const SECRET: &str = "slow-hook-key";
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    let key = dir.path().join("hook.key");
+    std::fs::write(&key, SECRET).unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        &format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\n",
+            network.url()
+        ),
+    );
+    let hooked = |vars: &str| {
+        format!(
+            "kind: campaign\nname: slow\nvars: {vars}\nhooks:\n  order: {{ secret: \"file:{}\" }}\nposts:\n  - id: thanks\n    on: {{ hook: order }}\n    to: hook\n    text: '{SLOW_TEXT}'\n",
+            key.display()
+        )
+    };
+    write(dir.path(), "slow.yaml", &hooked(&slow_vars()));
+    let path = dir.path().to_str().unwrap().to_owned();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
+            .args(["run", &path, "--listen", "127.0.0.1:0"])
+            .env("CRIER_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (lines, said) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let base = loop {
+            let line = said
+                .recv_timeout(Duration::from_secs(60))
+                .expect("crier run says where it serves");
+            if let Some(address) = line.strip_prefix("serving the API on ") {
+                break address.to_string();
+            }
+        };
+        (child, base)
+    };
+    // One event, sent the same way each time (its idempotency key tells a retry).
+    let send = |base: String| {
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let body = r#"{"order":"A-1"}"#;
+                let timestamp = Utc::now().timestamp().to_string();
+                let signature = crier::connectors::webhook::sign(
+                    SECRET.as_bytes(),
+                    &timestamp,
+                    body.as_bytes(),
+                );
+                let answer = reqwest::Client::new()
+                    .post(format!("{base}/hooks/order"))
+                    .timeout(Duration::from_secs(90))
+                    .header("x-crier-timestamp", &timestamp)
+                    .header("x-crier-signature", signature)
+                    .header("idempotency-key", "order-A-1")
+                    .body(body)
+                    .send()
+                    .await;
+                match answer {
+                    Ok(answer) => Some(answer.status().as_u16()),
+                    Err(_) => None,
+                }
+            })
+        })
+    };
+
+    let (child, base) = start();
+    let answer = send(base);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !answer.is_finished(),
+        "the event was answered before its text rendered"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    // A liveness bound, far below the render's length.
+    let exited = wait_bounded(child, Duration::from_secs(5));
+    let exited = exited.expect("not stopped within 5 s of SIGTERM");
+    assert!(exited.status.success(), "{:?}", exited.status);
+    let status = answer.join().unwrap();
+    assert!(
+        status.is_none_or(|status| status == 503),
+        "the event was answered {status:?}, not as not stored"
+    );
+    assert_eq!(network.created_count(), 0);
+
+    // The sender tries again once crier is back, its texts quick to render now.
+    write(dir.path(), "slow.yaml", &hooked(QUICK_VARS));
+    let (mut child, base) = start();
+    let status = send(base.clone()).join().unwrap();
+    assert_eq!(status, Some(202));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while network.created_count() < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The same event once more: a replay, not a second post.
+    assert_eq!(send(base).join().unwrap(), Some(202));
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(sent_texts(&network), ["slow done"]);
+    assert_eq!(network.created_count(), 1, "sent once");
+}

@@ -20,6 +20,7 @@ use super::timeline::{ItemRef, items};
 use crate::connectors::secret::{self, Secret, SecretError};
 use crate::playbook::plan::{Plan, Trigger};
 use crate::store::{Batch, NewHookEvent, RunId, Store, StoreError, StoreResult, to_millis};
+use crate::text::StopFlag;
 
 /// What an event fired.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -222,6 +223,9 @@ struct Shared {
     current: std::sync::RwLock<Current>,
     parts: EngineParts,
     notify: OnceLock<(Arc<Notify>, Events)>,
+    /// The service's stop: a text in the middle of rendering is dropped when it is asked
+    /// for, and its event answered as not stored (the sender sends it again).
+    interrupt: OnceLock<StopFlag>,
 }
 
 /// The plan events are checked against, and the hooks' signing keys: one revision, read
@@ -268,6 +272,7 @@ impl HookReceiver {
             }),
             parts,
             notify: OnceLock::new(),
+            interrupt: OnceLock::new(),
         });
         let (jobs, waiting) = std::sync::mpsc::channel();
         let (built, to_commit) = std::sync::mpsc::sync_channel(BUILT_WAITING);
@@ -290,6 +295,14 @@ impl HookReceiver {
         Ok(HookReceiver { shared, jobs })
     }
 
+    /// Renders the events' texts so that `stop` cuts them short (see `Engine::interrupt_on`),
+    /// in this revision and every later one.
+    pub fn interrupted_by(self, stop: StopFlag) -> Self {
+        self.shared.lock().engine.interrupt_on(stop.clone());
+        let _ = self.shared.interrupt.set(stop);
+        self
+    }
+
     /// Wakes `wake` (the dispatcher) and tells `events` after each commit that fired runs.
     pub fn notifying(self, wake: Arc<Notify>, events: Events) -> Self {
         let _ = self.shared.notify.set((wake, events));
@@ -306,6 +319,9 @@ impl HookReceiver {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut state = Receiving::new(plan.clone(), digest, &self.shared.parts, now)?;
+        if let Some(stop) = self.shared.interrupt.get() {
+            state.engine.interrupt_on(stop.clone());
+        }
         let mut current = self.shared.lock();
         // Runs built and not yet committed moved the old engine's cursors past the stored
         // ones: the new engine goes on from there, or an event fired now could take a fire

@@ -359,7 +359,8 @@ impl Service {
         let hooks = Arc::new(
             HookReceiver::new(plan.clone(), &loaded.digest, parts.clone(), now)
                 .map_err(|e| ServiceError::Connectors(e.to_string()))?
-                .notifying(wake.clone(), events.clone()),
+                .notifying(wake.clone(), events.clone())
+                .interrupted_by(interrupt.clone()),
         );
         let dispatcher = Arc::new(
             Dispatcher::for_service(store.clone(), Arc::new(connectors), RetryPolicy::default())
