@@ -770,3 +770,123 @@ fn sigterm_during_a_slow_hook_text_stops_at_once_and_the_retried_event_fires_onc
     assert_eq!(sent_texts(&network), ["slow done"]);
     assert_eq!(network.created_count(), 1, "sent once");
 }
+
+/// SIGTERM while the API renders the plan of a slow text: the render holds none of the
+/// server's async workers (`/healthz` answers meanwhile), and `crier run` stops at once,
+/// answering the plan request 503 (or closing it) instead of waiting for the render.
+#[test]
+fn sigterm_while_the_api_renders_a_slow_plan_stops_at_once() {
+    use std::io::BufRead;
+
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        &format!(
+            "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  hook: {{ network: webhook, url: \"{}\" }}\npeople:\n  viewer: {{ role: viewer, notify: hook }}\n",
+            network.url()
+        ),
+    );
+    let tomorrow = (Utc::now() + TimeDelta::days(1))
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    write(
+        dir.path(),
+        "slow.yaml",
+        &format!(
+            "kind: campaign\nname: slow\nvars: {}\nposts:\n  - id: only\n    at: \"{tomorrow}\"\n    to: hook\n    text: '{SLOW_TEXT}'\n",
+            slow_vars()
+        ),
+    );
+    let path = dir.path().to_str().unwrap();
+    let token = crier_bounded(&["token", "new", "viewer", "--path", path]);
+    // The token is the first line (stdout); what follows is said on stderr.
+    let token = token.lines().next().unwrap_or_default().trim().to_owned();
+    assert!(!token.is_empty() && !token.contains(' '), "{token}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", path, "--listen", "127.0.0.1:0"])
+        .env("CRIER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let base = loop {
+        let line = said
+            .recv_timeout(Duration::from_secs(60))
+            .expect("crier run says where it serves");
+        if let Some(address) = line.strip_prefix("serving the API on ") {
+            break address.to_string();
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(90))
+        .build()
+        .unwrap();
+    // Two plan requests at once: as many as the server has async workers on two cores.
+    let plans: Vec<_> = (0..2)
+        .map(|_| {
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            runtime.spawn(async move {
+                client
+                    .get(format!("{base}/api/v1/plan?days=2"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .ok()
+                    .map(|answer| answer.status().as_u16())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        plans.iter().all(|plan| !plan.is_finished()),
+        "the plan was answered before its text rendered"
+    );
+    let health = runtime.block_on(async {
+        client
+            .get(format!("{base}/healthz"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map(|answer| answer.status().as_u16())
+    });
+    assert_eq!(
+        health.ok(),
+        Some(200),
+        "the server's workers are held by the render"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    // A liveness bound, far below the render's length.
+    let exited = wait_bounded(child, Duration::from_secs(5));
+    let exited = exited.expect("not stopped within 5 s of SIGTERM");
+    assert!(exited.status.success(), "{:?}", exited.status);
+    for plan in plans {
+        let status = runtime.block_on(plan).unwrap();
+        assert!(
+            status.is_none_or(|status| status == 503),
+            "the plan was answered {status:?}"
+        );
+    }
+    assert_eq!(network.created_count(), 0);
+}

@@ -130,7 +130,7 @@ fn log_diagnostics(validated: &Validated) {
 
 #[utoipa::path(get, path = "/api/v1/plan", tag = "views", params(PlanQuery),
     description = "Every post and contest milestone in a window, in time order: the content of `crier plan --format json`.",
-    responses((status = 200, body = Vec<PlannedItem>), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = Vec<PlannedItem>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 503, body = Problem, description = "crier is stopping")),
     security(("bearer" = [])))]
 pub async fn plan(
     _caller: Caller<ToRead>,
@@ -153,8 +153,12 @@ pub async fn plan(
             "a window is at most {PLAN_DAYS_MAX} days long; ask for the rest in another"
         )));
     }
-    let texts = crate::text::TextTemplates::new();
-    let planned = views::plan(&desk.plan, &texts, from, until)
+    let plan = desk.plan.clone();
+    let planned = state
+        .render_off_the_runtime(move || {
+            views::plan(&plan, &crate::text::TextTemplates::new(), from, until)
+        })
+        .await?
         .map_err(|e| Problem::bad_request(e.to_string()))?;
     Ok(Json(
         planned

@@ -52,6 +52,27 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// Runs `work` (the plan's texts rendered, for a calendar or `GET /api/v1/plan`) off the
+    /// async workers, so a slow template holds no worker the signals and other requests need;
+    /// a stop answers at once (503) instead of waiting for it, so a request never holds up
+    /// the service's stop.
+    async fn render_off_the_runtime<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Problem> {
+        let stopping = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "crier is stopping; ask again once it is back",
+        );
+        tokio::select! {
+            done = tokio::task::spawn_blocking(work) => done.map_err(|_| Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rendering the plan failed",
+            )),
+            () = self.view.stopping() => Err(stopping),
+        }
+    }
+
     /// The plan the service runs now and its store.
     fn desk(&self) -> Result<Desk, Problem> {
         match self.view.plan() {

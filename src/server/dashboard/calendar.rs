@@ -6,6 +6,7 @@
 //! network's limit, its images, and a preview shaped like the network's post.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -346,10 +347,9 @@ pub async fn page(viewer: Viewer, Query(q): Query<CalendarQuery>) -> Response {
     };
     let from = midnight(tz, grid_first);
     let until = midnight(tz, grid_last_excl);
-    let texts = TextTemplates::new();
-    let planned = match views::plan(&plan, &texts, from, until) {
+    let planned = match planned_in(&viewer, &plan, from, until).await {
         Ok(planned) => planned,
-        Err(error) => return viewer.frame.fail(StatusCode::BAD_REQUEST, error),
+        Err(failed) => return failed,
     };
     let marker = match Marker::new(&viewer, from, until) {
         Ok(marker) => marker,
@@ -591,10 +591,9 @@ pub async fn post(viewer: Viewer, Query(q): Query<PostQuery>) -> Response {
     // A post delayed by the limits is listed at the time it goes out, after its fire.
     let from = at - Duration::days(1);
     let until = at + Duration::seconds(1);
-    let texts = TextTemplates::new();
-    let planned = match views::plan(&plan, &texts, from, until) {
+    let planned = match planned_in(&viewer, &plan, from, until).await {
         Ok(planned) => planned,
-        Err(error) => return viewer.frame.fail(StatusCode::BAD_REQUEST, error),
+        Err(failed) => return failed,
     };
     let lines: Vec<&Planned> = planned
         .iter()
@@ -671,4 +670,27 @@ pub async fn post(viewer: Viewer, Query(q): Query<PostQuery>) -> Response {
         None,
         None,
     )
+}
+
+/// What goes out between `from` and `until`, the texts rendered off the async workers (see
+/// `AppState::render_off_the_runtime`).
+async fn planned_in(
+    viewer: &Viewer,
+    plan: &Arc<Plan>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<Planned>, Response> {
+    let plan = plan.clone();
+    let rendered = viewer
+        .state
+        .render_off_the_runtime(move || views::plan(&plan, &TextTemplates::new(), from, until))
+        .await;
+    match rendered {
+        Ok(Ok(planned)) => Ok(planned),
+        Ok(Err(error)) => Err(viewer.frame.fail(StatusCode::BAD_REQUEST, error)),
+        Err(problem) => Err(viewer.frame.fail(
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            problem.detail,
+        )),
+    }
 }
