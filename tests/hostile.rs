@@ -647,8 +647,6 @@ fn validate_finds_constant_loops_over_budget_in_every_kind_of_text() {
 /// retry after a restart fires the post once.
 #[test]
 fn sigterm_during_a_slow_hook_text_stops_at_once_and_the_retried_event_fires_once() {
-    use std::io::BufRead;
-
     const SECRET: &str = "slow-hook-key";
     let network = FakeNetwork::start();
     let dir = TempDir::new().unwrap();
@@ -669,37 +667,7 @@ fn sigterm_during_a_slow_hook_text_stops_at_once_and_the_retried_event_fires_onc
         )
     };
     write(dir.path(), "slow.yaml", &hooked(&slow_vars()));
-    let path = dir.path().to_str().unwrap().to_owned();
-    let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
-            .args(["run", &path, "--listen", "127.0.0.1:0"])
-            .env("CRIER_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (lines, said) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if lines.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let base = loop {
-            let line = said
-                .recv_timeout(Duration::from_secs(60))
-                .expect("crier run says where it serves");
-            if let Some(address) = line.strip_prefix("serving the API on ") {
-                break address.to_string();
-            }
-        };
-        (child, base)
-    };
+    let start = || crate::support::service::start_serving(dir.path());
     // One event, sent the same way each time (its idempotency key tells a retry).
     let send = |base: String| {
         std::thread::spawn(move || {
@@ -776,8 +744,6 @@ fn sigterm_during_a_slow_hook_text_stops_at_once_and_the_retried_event_fires_onc
 /// answering the plan request 503 (or closing it) instead of waiting for the render.
 #[test]
 fn sigterm_while_the_api_renders_a_slow_plan_stops_at_once() {
-    use std::io::BufRead;
-
     let network = FakeNetwork::start();
     let dir = TempDir::new().unwrap();
     write(
@@ -805,33 +771,7 @@ fn sigterm_while_the_api_renders_a_slow_plan_stops_at_once() {
     let token = token.lines().next().unwrap_or_default().trim().to_owned();
     assert!(!token.is_empty() && !token.contains(' '), "{token}");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
-        .args(["run", path, "--listen", "127.0.0.1:0"])
-        .env("CRIER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (lines, said) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let base = loop {
-        let line = said
-            .recv_timeout(Duration::from_secs(60))
-            .expect("crier run says where it serves");
-        if let Some(address) = line.strip_prefix("serving the API on ") {
-            break address.to_string();
-        }
-    };
+    let (child, base) = crate::support::service::start_serving(dir.path());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

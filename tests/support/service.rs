@@ -79,3 +79,36 @@ pub fn stop(mut child: Child) {
     let _ = child.kill();
     panic!("crier did not stop within 40 s of SIGINT");
 }
+
+/// `crier run` on `dir` serving on a free port, and the address it says it serves on
+/// (waiting up to a minute for it). Its stdout is read to the end on a thread of its own, so
+/// it never fills; its log is quiet.
+pub fn start_serving(dir: &Path) -> (Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("CRIER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start crier run");
+    let stdout = child.stdout.take().unwrap();
+    let (lines, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let base = loop {
+        let line = said
+            .recv_timeout(Duration::from_secs(60))
+            .expect("crier run says where it serves");
+        if let Some(address) = line.strip_prefix("serving the API on ") {
+            break address.to_string();
+        }
+    };
+    (child, base)
+}
