@@ -6,14 +6,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use crier::contest::lifecycle::{self, Parts, Seeds};
+use crier::contest::lifecycle::{self, DisqualifyError, Parts, Seeds};
 use crier::contest::{Entry, Proof, draw, judge, verify};
 use crier::engine::rehearse::{RehearsalEvent, rehearse};
 use crier::engine::{Engine, EngineParts};
 use crier::playbook::plan::Plan;
 use crier::script::ScriptEngine;
-use crier::store::{HistoryFilter, SqliteStore, Store};
-use crier::text::TextTemplates;
+use crier::store::{HistoryFilter, RecordedAction, SqliteStore, Store, StoreError};
+use crier::text::{Renderer, StopFlag, TextTemplates};
 use tempfile::TempDir;
 
 const CONFIG: &str = "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  brand: { network: console }\n  chat: { network: console }\npeople:\n  owner: { notify: chat }\n";
@@ -392,8 +392,88 @@ fn the_lifecycle_commits_before_it_draws_and_the_proof_holds() {
     assert!(
         not_a_winner
             .unwrap_err()
+            .to_string()
             .starts_with("`console:nobody` is not a winner of giveaway")
     );
+}
+
+/// A disqualification whose new winner's message is cut short by a stop changes nothing:
+/// the contest keeps its winners, reserves and proof, no announcement is committed, and
+/// none is journalled; asked again, it goes through once.
+#[test]
+fn a_disqualification_cut_short_by_a_stop_changes_nothing_and_goes_through_when_asked_again() {
+    let rig = Rig::new("", 2, 1, None);
+    rig.tick(utc(1, 10, 0));
+    let t = utc(2, 9, 0);
+    rig.add(
+        vec![
+            entry("1", "ann", "#win", t),
+            entry("2", "bo", "#win", t),
+            entry("3", "cy", "#win", t),
+        ],
+        t,
+    );
+    rig.tick(utc(7, 20, 0));
+    rig.tick(utc(7, 21, 0));
+    let drawn = rig.proof();
+    assert_eq!((drawn.winners.len(), drawn.reserves.len()), (2, 1));
+    let out = drawn.winners[0].clone();
+    let journalled = || {
+        rig.store
+            .actions_after(0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|a| matches!(a.action, RecordedAction::Disqualified { .. }))
+            .count()
+    };
+
+    let texts = Arc::new(TextTemplates::new());
+    let stop = StopFlag::default();
+    stop.request();
+    let stopping = Parts {
+        texts: Renderer::new(&texts, Some(&stop)),
+        ..rig.parts()
+    };
+    let stopped = lifecycle::disqualify(
+        &stopping,
+        &rig.plan.contests[0],
+        &out,
+        "fake account",
+        Some("olena"),
+        utc(8, 9, 0),
+    );
+    assert!(
+        matches!(
+            stopped,
+            Err(DisqualifyError::Store(StoreError::Interrupted))
+        ),
+        "{stopped:?}"
+    );
+    assert_eq!(rig.proof(), drawn, "the contest is as it was");
+    assert!(rig.texts_of("substitution-1").is_empty());
+    assert!(rig.texts_of("substitution-1-messages").is_empty());
+    assert_eq!(journalled(), 0);
+
+    let substitution = lifecycle::disqualify(
+        &rig.parts(),
+        &rig.plan.contests[0],
+        &out,
+        "fake account",
+        Some("olena"),
+        utc(8, 9, 0),
+    )
+    .unwrap();
+    assert_eq!(substitution.replacement.as_ref(), Some(&drawn.reserves[0]));
+    assert_eq!(rig.proof().substitutions, [substitution]);
+    assert_eq!(rig.texts_of("substitution-1").len(), 1);
+    assert_eq!(
+        rig.texts_of("substitution-1-messages")
+            .iter()
+            .map(|(_, _, text)| text.as_str())
+            .collect::<Vec<_>>(),
+        ["You won a jacket!"]
+    );
+    assert_eq!(journalled(), 1);
 }
 
 /// Under `crier run` the list is frozen only once every entry made before the close was

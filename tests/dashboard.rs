@@ -797,12 +797,18 @@ async fn an_unconfirmed_send_is_sent_again_by_an_editor() {
     );
     let rig = Rig::start(dir).await;
     let olena = rig.desk.actor("olena").unwrap();
-    let first =
-        crier::ops::trigger::trigger(&rig.desk.plan.root, &|_| {}, &olena, "launch", "hello")
-            .await
-            .unwrap()
-            .run
-            .unwrap();
+    let first = crier::ops::trigger::trigger(
+        &rig.desk.plan.root,
+        Arc::new(|_| {}),
+        &olena,
+        "launch",
+        "hello",
+        None,
+    )
+    .await
+    .unwrap()
+    .run
+    .unwrap();
     // The running service may be the one that tried it: wait until it is recorded.
     let mut first = first;
     for _ in 0..600 {
@@ -855,8 +861,15 @@ async fn an_unconfirmed_send_is_sent_again_by_an_editor() {
     let again = runs.iter().find(|r| r.id != first.id).unwrap();
     assert_eq!(again.outbox[0].state, crier::store::OutboxState::Sent);
     // A confirmed send is not sent again.
-    let refused =
-        crier::ops::trigger::send_again(&rig.desk, &|_| {}, &olena, again.id, "team").await;
+    let refused = crier::ops::trigger::send_again(
+        &rig.desk,
+        Arc::new(|_| {}),
+        &olena,
+        again.id,
+        "team",
+        None,
+    )
+    .await;
     assert!(
         matches!(
             refused,
@@ -878,6 +891,98 @@ async fn an_unconfirmed_send_is_sent_again_by_an_editor() {
     );
     assert_eq!(slack.messages(), ["Hello", "Hello"]);
     rig.stop().await;
+}
+
+/// A stop while "send again" renders a slow text: the render holds no async worker and is
+/// cut short, so the service stops at once; the form is answered 503 (crier is stopping),
+/// and no new run is stored or sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_while_send_again_renders_a_slow_text_answers_503_and_fires_nothing() {
+    use crate::hostile::{QUICK_VARS, SLOW_TEXT, slow_vars};
+    use crate::support::fake_slack::{FakeSlack, Fault};
+    let slack = FakeSlack::start("hook-secret");
+    slack.push_fault(Fault::AcceptThenDrop);
+    let hook = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(hook.path(), slack.url_with("hook-secret")).unwrap();
+    let config = format!(
+        "timezone: UTC\nstore: sqlite://crier.db\naccounts:\n  team: {{ network: slack, webhook: \"file:{}\" }}\npeople:\n  olena: {{ notify: team, role: editor }}\n",
+        hook.path().display()
+    );
+    let campaign = |vars: &str| {
+        format!(
+            "kind: campaign\nname: launch\nvars: {vars}\nposts:\n  - id: hello\n    at: 2030-01-01 10:00\n    to: team\n    text: '{SLOW_TEXT}'\n"
+        )
+    };
+    let dir = folder(&config, &[("launch.yaml", &campaign(QUICK_VARS))]);
+    let mut rig = Rig::start(dir).await;
+    let olena = rig.desk.actor("olena").unwrap();
+    let mut first = crier::ops::trigger::trigger(
+        &rig.desk.plan.root,
+        Arc::new(|_| {}),
+        &olena,
+        "launch",
+        "hello",
+        None,
+    )
+    .await
+    .unwrap()
+    .run
+    .unwrap();
+    for _ in 0..600 {
+        if first.outbox[0].state == crier::store::OutboxState::Failed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        first = crier::ops::views::run(Some(&rig.desk.store), first.id)
+            .unwrap()
+            .unwrap();
+    }
+    assert!(
+        crier::ops::trigger::unconfirmed(&first.outbox[0]),
+        "{first:?}"
+    );
+    let editor = rig.sign_in("olena").await;
+    // "Send again" loads the files as they are now: its text is slow.
+    std::fs::write(
+        rig.desk.plan.root.join("launch.yaml"),
+        campaign(&slow_vars()),
+    )
+    .unwrap();
+    let request = rig
+        .client
+        .post(format!("{}/runs/{}/send-again", rig.base, first.id))
+        .header("cookie", format!("crier_session={}", editor.session))
+        .form(&[("csrf", editor.csrf.as_str()), ("account", "team")])
+        .send();
+    let answer = tokio::spawn(async move {
+        let answer = request.await.ok()?;
+        Some((answer.status(), answer.text().await.unwrap_or_default()))
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!answer.is_finished(), "sent again before its text rendered");
+    let service = rig.service.take().unwrap();
+    // A liveness bound, far below the render's length.
+    tokio::time::timeout(Duration::from_secs(5), service.stop())
+        .await
+        .expect("the service stops within 5 s")
+        .expect("the service stops cleanly");
+    let (status, body) = answer
+        .await
+        .unwrap()
+        .expect("the form was answered, not dropped");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("crier is stopping"), "{body}");
+    let runs = crier::ops::views::runs_page(
+        Some(&rig.desk.store),
+        &crier::ops::views::RunsQuery {
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .runs;
+    assert_eq!(runs.len(), 1, "a run was stored: {runs:?}");
+    assert_eq!(slack.messages(), ["slow done"]);
 }
 
 /// The calendar marks a past post sent or failed from one lean read of the window's runs

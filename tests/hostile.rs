@@ -210,7 +210,7 @@ fn run_fails_a_text_over_budget_sends_the_rest_and_stops_on_sigterm() {
 /// Within the budget but slow: each turn scans a long string from the campaign's vars a few
 /// times, so one render takes tens of seconds with the vars of the first start, and no time
 /// with those of the second.
-const SLOW_TEXT: &str = "{% for i in range(n) %}{% if big is lower and big is lower and big is lower and big is lower %}{% endif %}{% endfor %}slow done";
+pub(crate) const SLOW_TEXT: &str = "{% for i in range(n) %}{% if big is lower and big is lower and big is lower and big is lower %}{% endif %}{% endfor %}slow done";
 
 fn slow_campaign(at: &str, n: usize, big: &str) -> String {
     format!(
@@ -329,10 +329,10 @@ fn sigterm_during_a_slow_render_stops_at_once_and_the_post_fires_after_restart()
 const SLOW_CONSTANT_TEXT: &str = "{% set big = \"ж\" * 120000 %}{% for i in range(5000) %}{% if big is lower and big is lower and big is lower and big is lower %}{% endif %}{% endfor %}slow";
 
 /// The vars that make `SLOW_TEXT` take tens of seconds, and those that make it quick.
-fn slow_vars() -> String {
+pub(crate) fn slow_vars() -> String {
     format!("{{ n: 5000, big: \"{}\" }}", "x".repeat(900 * 1024))
 }
-const QUICK_VARS: &str = "{ n: 3, big: \"abc\" }";
+pub(crate) const QUICK_VARS: &str = "{ n: 3, big: \"abc\" }";
 
 /// `crier run` on `dir` (its `crier.yaml` and playbooks written), SIGTERM two seconds after
 /// `render_at`, while a slow text renders: it stops within 5 s, having sent nothing. Then
@@ -829,4 +829,133 @@ fn sigterm_while_the_api_renders_a_slow_plan_stops_at_once() {
         );
     }
     assert_eq!(network.created_count(), 0);
+}
+
+/// `POST /api/v1/trigger {playbook, item}` as the person whose token is `token`, on a
+/// runtime of the test's: the answer's status, content type and text, or `None` when the
+/// connection ended without one.
+fn trigger_over_the_api(
+    runtime: &tokio::runtime::Runtime,
+    base: &str,
+    token: &str,
+    playbook: &str,
+    item: &str,
+) -> tokio::task::JoinHandle<Option<(u16, String, String)>> {
+    let url = format!("{base}/api/v1/trigger");
+    let (token, body) = (
+        token.to_owned(),
+        serde_json::json!({ "playbook": playbook, "item": item }),
+    );
+    runtime.spawn(async move {
+        let answer = reqwest::Client::new()
+            .post(url)
+            .timeout(Duration::from_secs(90))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .ok()?;
+        let status = answer.status().as_u16();
+        let kind = answer
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Some((status, kind, answer.text().await.unwrap_or_default()))
+    })
+}
+
+/// SIGTERM while `POST /api/v1/trigger` renders a slow text: the render holds none of the
+/// server's async workers (`/healthz` answers meanwhile), `crier run` stops at once, each
+/// trigger is answered 503 (problem+json: crier is stopping), and no run is stored. Back
+/// with a quick text, the same request fires the post, and it is sent once.
+#[test]
+fn sigterm_while_the_api_triggers_a_slow_post_stops_at_once_and_nothing_is_fired() {
+    let network = FakeNetwork::start();
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "crier.yaml",
+        &webhook_config(&network, "people:\n  ed: { role: editor, notify: hook }\n"),
+    );
+    let campaign = |vars: &str| {
+        format!(
+            "kind: campaign\nname: slow\nvars: {vars}\nposts:\n  - id: only\n    at: \"2030-01-01 10:00\"\n    to: hook\n    text: '{SLOW_TEXT}'\n"
+        )
+    };
+    write(dir.path(), "slow.yaml", &campaign(&slow_vars()));
+    let path = dir.path().to_str().unwrap();
+    let token = crier_bounded(&["token", "new", "ed", "--path", path]);
+    let token = token.lines().next().unwrap_or_default().trim().to_owned();
+    assert!(!token.is_empty() && !token.contains(' '), "{token}");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let (child, base) = crate::support::service::start_serving(dir.path());
+    // Two at once: as many as the server has async workers on two cores.
+    let triggers: Vec<_> = (0..2)
+        .map(|_| trigger_over_the_api(&runtime, &base, &token, "slow", "only"))
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        triggers.iter().all(|trigger| !trigger.is_finished()),
+        "a trigger was answered before its text rendered"
+    );
+    let health = runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{base}/healthz"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map(|answer| answer.status().as_u16())
+    });
+    assert_eq!(
+        health.ok(),
+        Some(200),
+        "the server's workers are held by the render"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    // A liveness bound, far below the render's length.
+    let exited = wait_bounded(child, Duration::from_secs(5));
+    let exited = exited.expect("not stopped within 5 s of SIGTERM");
+    assert!(exited.status.success(), "{:?}", exited.status);
+    for trigger in triggers {
+        let answer = runtime.block_on(trigger).unwrap();
+        let (status, kind, text) = answer.expect("the trigger was answered, not dropped");
+        assert_eq!(status, 503, "{text}");
+        assert_eq!(kind, "application/problem+json", "{text}");
+        assert!(
+            text.contains("crier is stopping; ask again once it is back"),
+            "{text}"
+        );
+    }
+    assert_eq!(network.created_count(), 0);
+    let history = crier_bounded(&["history", path]);
+    assert!(
+        !history.contains("slow/only"),
+        "a run was stored: {history}"
+    );
+
+    // Asked again once crier is back, its text quick now: fired and sent once.
+    write(dir.path(), "slow.yaml", &campaign(QUICK_VARS));
+    let (child, base) = crate::support::service::start_serving(dir.path());
+    let answer = runtime
+        .block_on(trigger_over_the_api(
+            &runtime, &base, &token, "slow", "only",
+        ))
+        .unwrap();
+    let (status, _, text) = answer.expect("the trigger was answered");
+    assert_eq!(status, 200, "{text}");
+    let triggered: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(triggered["run"]["item"], "only", "{text}");
+    crate::support::service::stop(child);
+    assert_eq!(sent_texts(&network), ["slow done"]);
+    let history = crier_bounded(&["history", path]);
+    assert_eq!(history.matches("slow/only").count(), 1, "{history}");
 }

@@ -699,3 +699,188 @@ fn a_hook_storm_killed_mid_way_loses_no_acknowledged_event_and_posts_each_once()
         "every committed event is delivered once"
     );
 }
+
+/// The service and its server on `dir`, started in this process; the address it serves on
+/// and its desk.
+async fn serve(
+    dir: &std::path::Path,
+) -> (
+    crier::engine::service::ServiceHandle,
+    std::net::SocketAddr,
+    crier::ops::Desk,
+) {
+    let mut service = Service::start(dir.to_path_buf(), Arc::new(|_| {}))
+        .await
+        .expect("the service starts");
+    let view = service.view();
+    let plan = view.plan().expect("a plan");
+    let bound = crier::server::start(&mut service, &plan.server, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("the server starts");
+    (service, bound, crier::ops::Desk::new(plan, view.store()))
+}
+
+/// A stop while `POST /api/v1/contests/{name}/disqualify` renders the new winner's slow
+/// message: the render holds no async worker and is cut short, so the service stops at
+/// once; the request is answered 503 (problem+json: crier is stopping), and the contest is
+/// as it was, with no announcement and nothing journalled. Asked again once the service is
+/// back, its message quick now, the reserve wins instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_while_the_api_disqualifies_with_a_slow_message_changes_nothing() {
+    use crate::hostile::{QUICK_VARS, SLOW_TEXT, slow_vars};
+    use chrono::{TimeDelta, Utc};
+    use crier::contest::Entry;
+    use crier::contest::lifecycle::{self, ContestState};
+    use crier::store::{HistoryFilter, RecordedAction};
+
+    let now = Utc::now();
+    let day = |days: i64| {
+        (now + TimeDelta::days(days))
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    // Drawn ahead of its dates, so the service's own ticks leave it alone.
+    let contest = |vars: &str| {
+        format!(
+            "kind: contest\nname: giveaway\naccount: demo\nvars: {vars}\nannounce:\n  at: \"{}\"\n  text: Reply to win\nentries:\n  from: mentions\n  closes: \"{}\"\ndraw:\n  at: \"{}\"\n  winners: 1\n  reserves: 1\nwinners:\n  dm: '{SLOW_TEXT}'\n",
+            day(1),
+            day(2),
+            day(3)
+        )
+    };
+    let config = PEOPLE.replace("role: admin", "role: editor");
+    let dir = folder(&config, &[("giveaway.yaml", &contest(QUICK_VARS))]);
+    let (service, bound, desk) = serve(dir.path()).await;
+    let entry = |id: &str, author: &str| Entry {
+        network: "console".into(),
+        id: id.into(),
+        author_id: author.into(),
+        author: author.into(),
+        followers: Some(100),
+        account_created: None,
+        follows_us: Some(true),
+        bot: Some(false),
+        text: "me!".into(),
+        at: now,
+        in_reply_to: None,
+        edited_after_close: None,
+        deleted_before_close: false,
+        checked_at_close: true,
+    };
+    lifecycle::add_entries(
+        desk.store.as_ref(),
+        &desk.plan.contests[0],
+        vec![entry("1", "ann"), entry("2", "bo")],
+        now,
+    )
+    .unwrap();
+    let drawn = ContestState {
+        announced: true,
+        seed: Some("00".repeat(32)),
+        drawn_at: Some(now.to_rfc3339()),
+        winners: vec!["console:1".into()],
+        reserves: vec!["console:2".into()],
+        commitment_posted: true,
+        winners_told: true,
+        ..ContestState::default()
+    };
+    desk.store
+        .put_contest_state(
+            "giveaway",
+            &serde_json::to_string(&drawn).unwrap(),
+            crier::store::to_millis(now),
+        )
+        .unwrap();
+    let editor = desk.actor("ada").unwrap();
+    let token = crier::ops::tokens::issue(&desk, &editor, "test", None, now)
+        .unwrap()
+        .secret;
+    let disqualify = |bound: std::net::SocketAddr| {
+        let token = token.clone();
+        tokio::spawn(async move {
+            let answer = reqwest::Client::new()
+                .post(format!(
+                    "http://{bound}/api/v1/contests/giveaway/disqualify"
+                ))
+                .timeout(Duration::from_secs(90))
+                .bearer_auth(token)
+                .json(&serde_json::json!({ "entry": "console:1", "reason": "a second account" }))
+                .send()
+                .await
+                .ok()?;
+            let status = answer.status().as_u16();
+            let kind = answer
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            Some((status, kind, answer.text().await.unwrap_or_default()))
+        })
+    };
+    let substitutions = |store: &Arc<dyn crier::store::Store>| {
+        store
+            .history(&HistoryFilter::default())
+            .unwrap()
+            .into_iter()
+            .filter(|run| run.item.starts_with("substitution"))
+            .count()
+    };
+    let journalled = |store: &Arc<dyn crier::store::Store>| {
+        store
+            .actions_after(0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|record| matches!(record.action, RecordedAction::Disqualified { .. }))
+            .count()
+    };
+
+    // The message is slow now: a disqualification loads the files as they are.
+    std::fs::write(dir.path().join("giveaway.yaml"), contest(&slow_vars())).unwrap();
+    let answer = disqualify(bound);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !answer.is_finished(),
+        "answered before the message rendered"
+    );
+    // A liveness bound, far below the render's length.
+    tokio::time::timeout(Duration::from_secs(5), service.stop())
+        .await
+        .expect("the service stops within 5 s")
+        .expect("the service stops cleanly");
+    let (status, kind, text) = answer
+        .await
+        .unwrap()
+        .expect("the request was answered, not dropped");
+    assert_eq!(status, 503, "{text}");
+    assert_eq!(kind, "application/problem+json", "{text}");
+    assert!(
+        text.contains("crier is stopping; ask again once it is back"),
+        "{text}"
+    );
+    assert_eq!(
+        lifecycle::load_state(desk.store.as_ref(), "giveaway").unwrap(),
+        drawn,
+        "the contest is as it was"
+    );
+    assert_eq!(substitutions(&desk.store), 0);
+    assert_eq!(journalled(&desk.store), 0);
+
+    // Back, the message quick again: the reserve wins instead, announced once.
+    std::fs::write(dir.path().join("giveaway.yaml"), contest(QUICK_VARS)).unwrap();
+    let (service, bound, _) = serve(dir.path()).await;
+    let (status, _, text) = disqualify(bound)
+        .await
+        .unwrap()
+        .expect("the request was answered");
+    assert_eq!(status, 200, "{text}");
+    let state = lifecycle::load_state(desk.store.as_ref(), "giveaway").unwrap();
+    assert_eq!(state.winners, ["console:2"]);
+    assert_eq!(state.substitutions.len(), 1);
+    assert!(substitutions(&desk.store) >= 1);
+    assert_eq!(journalled(&desk.store), 1);
+    tokio::time::timeout(Duration::from_secs(60), service.stop())
+        .await
+        .expect("the service stops within a minute")
+        .expect("the service stops cleanly");
+}

@@ -222,7 +222,7 @@ pub(super) fn disqualify(
     let by = super::kill_switch::actor(&desk, by)?;
     // Its diagnostics were printed as the desk was read; the same files load again here.
     let report = |_: &Validated| {};
-    match contests::disqualify(path, &report, &by, name, entry, reason) {
+    match contests::disqualify(path, &report, &by, name, entry, reason, None) {
         Ok(substitution) => {
             outln!(
                 "{} disqualified ({}); {}. The announcement goes out with `crier run`.",

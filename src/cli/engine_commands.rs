@@ -455,9 +455,10 @@ pub(super) fn trigger(
     init_logs(LogFormat::Text);
     let runtime = runtime()?;
     // Its diagnostics were printed as the desk was read; the same files load again here.
-    let quiet = |_: &Validated| {};
-    let triggered = match runtime.block_on(ops::trigger::trigger(path, &quiet, &by, playbook, item))
-    {
+    let quiet: service::Report = Arc::new(|_: &Validated| {});
+    let triggered = match runtime.block_on(ops::trigger::trigger(
+        path, quiet, &by, playbook, item, None,
+    )) {
         Ok(triggered) => triggered,
         Err(TriggerRefused::Load(ServiceError::Invalid)) => return Ok(ExitCode::from(INVALID)),
         Err(TriggerRefused::Trigger(TriggerError::UnknownItem { item, hint })) => {

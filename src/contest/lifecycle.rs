@@ -14,8 +14,8 @@ use crate::connectors::OutgoingPost;
 use crate::playbook::plan::{ContestPlan, Plan};
 use crate::script::ScriptEngine;
 use crate::store::{
-    Batch, ItemKey, NewOutbox, NewRun, RunState, StepSpec, Store, StoreError, StoreResult,
-    idempotency_key, to_millis,
+    Batch, ContestWrite, ItemKey, NewOutbox, NewRun, RunState, StepSpec, Store, StoreError,
+    StoreResult, idempotency_key, to_millis,
 };
 use crate::text::Renderer;
 
@@ -318,8 +318,22 @@ pub fn tick(parts: &Parts, contest: &ContestPlan, now: DateTime<Utc>) -> StoreRe
     Ok(())
 }
 
+/// Why a winner could not be disqualified: nothing was changed either way.
+#[derive(Debug, thiserror::Error)]
+pub enum DisqualifyError {
+    /// The contest's state does not allow it (not drawn yet, not a winner).
+    #[error("{0}")]
+    Refused(String),
+    /// The store failed, or a stop cut the announcement's text short
+    /// (`StoreError::Interrupted`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Replaces a disqualified winner with the next reserve, records it, and announces it
-/// (and messages the new winner) through the outbox.
+/// (and messages the new winner) through the outbox: the new state and the announcing runs
+/// are committed in one transaction, once every text is rendered, so a failure or a stop
+/// on the way leaves the contest as it was.
 pub fn disqualify(
     parts: &Parts,
     contest: &ContestPlan,
@@ -327,17 +341,20 @@ pub fn disqualify(
     reason: &str,
     by: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Substitution, String> {
-    let mut state = load_state(parts.store, &contest.name).map_err(|e| e.to_string())?;
+) -> Result<Substitution, DisqualifyError> {
+    let mut state = load_state(parts.store, &contest.name)?;
     if state.drawn_at.is_none() {
-        return Err(format!("{} has not been drawn yet", contest.name));
+        return Err(DisqualifyError::Refused(format!(
+            "{} has not been drawn yet",
+            contest.name
+        )));
     }
     let Some(position) = state.winners.iter().position(|w| w == key) else {
-        return Err(format!(
+        return Err(DisqualifyError::Refused(format!(
             "`{key}` is not a winner of {}; the winners are {}",
             contest.name,
             state.winners.join(", ")
-        ));
+        )));
     };
     let replacement = (!state.reserves.is_empty()).then(|| state.reserves.remove(0));
     match &replacement {
@@ -354,7 +371,6 @@ pub fn disqualify(
         by: by.map(str::to_string),
     };
     state.substitutions.push(substitution.clone());
-    save_state(parts.store, &contest.name, &state, now).map_err(|e| e.to_string())?;
     let item = format!("substitution-{}", state.substitutions.len());
     let runs = winner_runs(
         parts,
@@ -363,9 +379,16 @@ pub fn disqualify(
         &replacement.into_iter().collect::<Vec<_>>(),
         &item,
         now,
-    )
-    .map_err(|e| e.to_string())?;
-    commit_runs(parts, runs, now).map_err(|e| e.to_string())?;
+    )?;
+    parts.store.commit(&Batch {
+        now: to_millis(now),
+        runs,
+        contests: vec![ContestWrite {
+            contest: contest.name.clone(),
+            state: serde_json::to_string(&state).expect("contest states serialise"),
+        }],
+        ..Batch::default()
+    })?;
     Ok(substitution)
 }
 

@@ -169,6 +169,8 @@ pub struct ServiceView {
     dispatcher: Arc<Dispatcher>,
     events: Events,
     stop: watch::Receiver<bool>,
+    /// Requested with the stop: renders waiting on it are cut short.
+    interrupt: crate::text::StopFlag,
 }
 
 impl ServiceView {
@@ -194,6 +196,13 @@ impl ServiceView {
     pub async fn stopping(&self) {
         let mut stop = self.stop.clone();
         let _ = stop.wait_for(|stopping| *stopping).await;
+    }
+
+    /// The service's stop as a flag that synchronous work checks: an action a front end
+    /// takes on the blocking pool renders through it (`Engine::interrupt_on`), so a stop
+    /// cuts its texts short instead of waiting for them.
+    pub fn stop_flag(&self) -> crate::text::StopFlag {
+        self.interrupt.clone()
     }
 }
 
@@ -373,6 +382,7 @@ impl Service {
             dispatcher: dispatcher.clone(),
             events: events.clone(),
             stop: stop.clone(),
+            interrupt: interrupt.clone(),
         };
         let (drained_sender, drained) = watch::channel(false);
         let reload = Arc::new(Notify::new());

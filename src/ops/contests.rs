@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::{Actor, Desk, suggestion};
-use crate::contest::lifecycle::{self, Parts, Seeds};
+use crate::contest::lifecycle::{self, DisqualifyError, Parts, Seeds};
 use crate::contest::{Entry, Proof, Substitution, Verdict, standings};
 use crate::engine::EngineParts;
 use crate::engine::service::{self, ServiceError};
@@ -18,6 +18,7 @@ use crate::playbook::plan::ContestPlan;
 use crate::playbook::validate::Validated;
 use crate::script::ScriptEngine;
 use crate::store::{self, StoreError, to_millis};
+use crate::text::{Renderer, StopFlag};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContestError {
@@ -30,10 +31,16 @@ pub enum ContestError {
     Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The service beside it was asked to stop while the announcement's text rendered:
+    /// nothing was changed.
+    #[error("crier is stopping: nothing was changed; ask again once it is back")]
+    Stopped,
 }
 
 /// Disqualifies the winner `entry` (`network:id`) of contest `name` for `reason`, as `by`'s
-/// decision (kept with the substitution in the proof).
+/// decision (kept with the substitution in the proof). Blocking (it loads the playbooks and
+/// renders the announcement); with `stop` (the flag of the service it runs beside), a stop
+/// cuts the render short and nothing is changed ([`ContestError::Stopped`]).
 pub fn disqualify(
     path: &Path,
     report: &dyn Fn(&Validated),
@@ -41,7 +48,11 @@ pub fn disqualify(
     name: &str,
     entry: &str,
     reason: &str,
+    stop: Option<&StopFlag>,
 ) -> Result<Substitution, ContestError> {
+    if stop.is_some_and(StopFlag::requested) {
+        return Err(ContestError::Stopped);
+    }
     let mut parts = EngineParts::new(Arc::new(store::SqliteStore::in_memory()?));
     let loaded = service::load_anchored(path, &parts, report)?;
     let plan = loaded.plan;
@@ -59,7 +70,7 @@ pub fn disqualify(
         plan: &plan,
         store: store.as_ref(),
         scripts: &parts.scripts,
-        texts: crate::text::Renderer::Inline(&parts.texts),
+        texts: Renderer::new(&parts.texts, stop),
         revision,
         seeds: Seeds::Random,
         freeze_after: crate::contest::collect::freeze_grace(),
@@ -72,7 +83,11 @@ pub fn disqualify(
         Some(by.name()),
         now,
     )
-    .map_err(ContestError::Refused)
+    .map_err(|error| match error {
+        DisqualifyError::Refused(reason) => ContestError::Refused(reason),
+        DisqualifyError::Store(StoreError::Interrupted) => ContestError::Stopped,
+        DisqualifyError::Store(error) => ContestError::Store(error),
+    })
 }
 
 /// A contest's phase and counts, as stored.

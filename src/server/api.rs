@@ -3,6 +3,7 @@
 //! what the OpenAPI document (`openapi.rs`) is made from.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -483,7 +484,7 @@ pub async fn resume(
 
 #[utoipa::path(post, path = "/api/v1/trigger", tag = "actions", request_body = TriggerRequest,
     description = "Fires one campaign post now, whatever its schedule, and sends it: `crier trigger`. Editors and admins.",
-    responses((status = 200, body = Triggered), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = Triggered), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem, description = "crier is stopping: nothing was fired")),
     security(("bearer" = [])))]
 pub async fn trigger(
     caller: Caller<ToTrigger>,
@@ -493,13 +494,15 @@ pub async fn trigger(
     let desk = state.desk()?;
     let triggered = ops::trigger::trigger(
         &desk.plan.root,
-        &log_diagnostics,
+        Arc::new(log_diagnostics),
         &caller.actor,
         &body.playbook,
         &body.item,
+        Some(&state.view.stop_flag()),
     )
     .await
     .map_err(|error| match error {
+        TriggerRefused::Stopped => Problem::stopping(),
         TriggerRefused::Trigger(TriggerError::UnknownItem { item, hint }) => {
             Problem::not_found(format!(
                 "unknown item `{item}`{}",
@@ -709,6 +712,7 @@ fn contest_problem(error: ContestError) -> Problem {
         ContestError::Store(error) => error.into(),
         error @ ContestError::UnknownContest { .. } => Problem::not_found(error.to_string()),
         ContestError::Refused(reason) => Problem::conflict(reason),
+        ContestError::Stopped => Problem::stopping(),
         ContestError::Load(error @ ServiceError::Invalid) => Problem::conflict(error.to_string()),
         error => Problem::internal(error),
     }
@@ -828,7 +832,7 @@ pub async fn contest_proof(
 #[utoipa::path(post, path = "/api/v1/contests/{name}/disqualify", tag = "actions",
     params(("name" = String, Path, description = "The contest's name")), request_body = DisqualifyRequest,
     description = "Disqualifies a winner: the next reserve wins instead. Editors and admins.",
-    responses((status = 200, body = Substitution), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = Substitution), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem, description = "crier is stopping: nothing was changed")),
     security(("bearer" = [])))]
 pub async fn disqualify(
     caller: Caller<ToDisqualify>,
@@ -842,15 +846,21 @@ pub async fn disqualify(
             "a disqualification needs a reason (it is kept in the proof of the draw)",
         ));
     }
-    let substitution = ops::contests::disqualify(
-        &desk.plan.root,
-        &log_diagnostics,
-        &caller.actor,
-        &name,
-        &body.entry,
-        &body.reason,
-    )
-    .map_err(contest_problem)?;
+    let (root, actor) = (desk.plan.root.clone(), caller.actor.clone());
+    let substitution = state
+        .act_off_the_runtime(move |stop| {
+            ops::contests::disqualify(
+                &root,
+                &log_diagnostics,
+                &actor,
+                &name,
+                &body.entry,
+                &body.reason,
+                Some(stop),
+            )
+        })
+        .await?
+        .map_err(contest_problem)?;
     // The journal tells the stream (migration 0019), as for a disqualification from the CLI.
     state.events.nudge();
     Ok(Json(Substitution::of(&substitution)))

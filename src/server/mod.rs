@@ -60,16 +60,30 @@ impl AppState {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Problem> {
-        let stopping = Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "crier is stopping; ask again once it is back",
-        );
         tokio::select! {
             done = tokio::task::spawn_blocking(work) => done.map_err(|_| Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "rendering the plan failed",
             )),
-            () = self.view.stopping() => Err(stopping),
+            () = self.view.stopping() => Err(Problem::stopping()),
+        }
+    }
+
+    /// Runs `work`, an action that renders texts and stores what they make (a contest's
+    /// disqualification), on the blocking pool with the service's stop flag, which cuts its
+    /// renders short. Unlike a view it is awaited to its end, since only its result says
+    /// whether it stored anything; with its renders cut short that end comes at once.
+    async fn act_off_the_runtime<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&crate::text::StopFlag) -> T + Send + 'static,
+    ) -> Result<T, Problem> {
+        let stop = self.view.stop_flag();
+        match tokio::task::spawn_blocking(move || work(&stop)).await {
+            Ok(done) => Ok(done),
+            // Its message is on stderr.
+            Err(error) if error.is_panic() => Err(Problem::internal("the action failed")),
+            // The runtime is shutting down.
+            Err(_) => Err(Problem::stopping()),
         }
     }
 

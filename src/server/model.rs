@@ -486,7 +486,8 @@ pub struct TriggerRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Triggered {
     pub run: Option<Run>,
-    /// Some sends still wait (a pause, a limit, a retry); the service sends them.
+    /// Some sends still wait (a pause, a limit, a retry, a stop that came once the run was
+    /// committed); the service sends them.
     pub waiting: bool,
 }
 

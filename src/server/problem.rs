@@ -48,6 +48,15 @@ impl Problem {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     }
 
+    /// The service was asked to stop while the request was being worked on: nothing of it
+    /// was stored, and it may be sent again once crier is back.
+    pub fn stopping() -> Problem {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "crier is stopping; ask again once it is back",
+        )
+    }
+
     /// A failure of crier's side (the store, a task); logged, and said as it is.
     pub fn internal(detail: impl std::fmt::Display) -> Problem {
         tracing::error!("API request failed: {detail}");

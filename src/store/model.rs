@@ -208,6 +208,16 @@ pub struct Batch {
     /// The inbound event these runs answer, recorded with them. If its (hook, key) was
     /// received before, nothing of the batch is written and `commit` returns no run.
     pub hook_event: Option<NewHookEvent>,
+    /// Contests' states, committed with the runs that announce what changed in them (a
+    /// disqualification and its announcement are stored together or not at all).
+    pub contests: Vec<ContestWrite>,
+}
+
+/// A contest's state, as JSON the contest module owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContestWrite {
+    pub contest: String,
+    pub state: String,
 }
 
 /// An inbound event: its hook, and the key that tells a retry from a new event.
@@ -235,6 +245,7 @@ impl Batch {
             && self.pauses.is_empty()
             && self.resumes.is_empty()
             && self.hook_event.is_none()
+            && self.contests.is_empty()
     }
 }
 

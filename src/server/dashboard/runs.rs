@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{Viewer, query, when};
 use crate::engine::events::ServiceEvent;
 use crate::ops::Permission;
-use crate::ops::trigger::{self, SendAgainRefused};
+use crate::ops::trigger::{self, SendAgainRefused, TriggerRefused};
 use crate::ops::views::{self, PageError, RunsQuery};
 use crate::store::{RunState, from_millis};
 
@@ -227,12 +227,23 @@ pub async fn send_again(
     if let Err(forbidden) = viewer.actor.may(Permission::Trigger) {
         return viewer.frame.fail(StatusCode::FORBIDDEN, forbidden);
     }
-    let log = |validated: &crate::playbook::validate::Validated| {
-        for diagnostic in validated.diagnostics.iter().filter(|d| d.is_error()) {
-            tracing::warn!("{diagnostic}");
-        }
-    };
-    match trigger::send_again(&viewer.desk, &log, &viewer.actor, run, &form.account).await {
+    let log: crate::engine::service::Report =
+        std::sync::Arc::new(|validated: &crate::playbook::validate::Validated| {
+            for diagnostic in validated.diagnostics.iter().filter(|d| d.is_error()) {
+                tracing::warn!("{diagnostic}");
+            }
+        });
+    let stop = viewer.state.view.stop_flag();
+    let sent = trigger::send_again(
+        &viewer.desk,
+        log,
+        &viewer.actor,
+        run,
+        &form.account,
+        Some(&stop),
+    )
+    .await;
+    match sent {
         Ok(triggered) => {
             if let Some(new_run) = &triggered.run {
                 viewer.state.view.emit(ServiceEvent::Triggered {
@@ -249,6 +260,9 @@ pub async fn send_again(
         }
         Err(error @ SendAgainRefused::Store(_)) => {
             viewer.frame.fail(StatusCode::INTERNAL_SERVER_ERROR, error)
+        }
+        Err(error @ SendAgainRefused::Trigger(TriggerRefused::Stopped)) => {
+            viewer.frame.fail(StatusCode::SERVICE_UNAVAILABLE, error)
         }
         Err(error) => viewer.frame.fail(StatusCode::CONFLICT, error),
     }

@@ -574,6 +574,10 @@ fn write_batch(tx: &Connection, batch: &Batch) -> StoreResult<Vec<RunId>> {
     for write in &batch.crisis {
         write_crisis(tx, write, now)?;
     }
+    for write in &batch.contests {
+        tx.prepare_cached(sql!("contests/put_contest_state"))?
+            .execute(params![write.contest, write.state, now])?;
+    }
     if let Some(event) = &batch.hook_event {
         tx.prepare_cached(sql!("runs/set_hook_event_runs"))?
             .execute(params![event.hook, event.key, to_json(&ids)])?;
