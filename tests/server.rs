@@ -587,6 +587,38 @@ fn json_lines(output: &std::process::Output) -> Vec<Value> {
         .collect()
 }
 
+/// A post a hook fires cannot be triggered by hand (it needs the event its text reads): the
+/// API says so in the CLI's words, as 422, and fires nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggering_a_hook_post_is_refused_as_unprocessable_and_fires_nothing() {
+    let keys = TempDir::new().unwrap();
+    let key = keys.path().join("review.key");
+    std::fs::write(&key, "review-signing-key\n").unwrap();
+    let reviews = format!(
+        "kind: campaign\nname: reviews\nhooks:\n  new-review: {{ secret: \"file:{}\" }}\nposts:\n  - id: thanks\n    on: {{ hook: new-review }}\n    to: demo\n    text: \"Thank you, {{{{ event.author }}}}!\"\n",
+        key.display()
+    );
+    let rig = Rig::start(&[("reviews.yaml", &reviews)]).await;
+    let ed = rig.token("ed");
+    let (_, _, document) = rig.call("GET", "/api/v1/openapi.json", None, None).await;
+    let before = snapshot(rig.desk.store.as_ref());
+    let (status, content_type, body) = rig
+        .call(
+            "POST",
+            "/api/v1/trigger",
+            Some(&ed),
+            Some(json!({ "playbook": "reviews", "item": "thanks" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(content_type, "application/problem+json");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("is fired by hook `new-review`"), "{detail}");
+    assert_valid(&document, "/api/v1/trigger", "post", 422, &body);
+    assert_eq!(snapshot(rig.desk.store.as_ref()), before);
+    rig.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_and_the_api_give_the_same_results_for_one_store() {
     let rig = Rig::start(&[("news.yaml", &approval_campaign())]).await;

@@ -484,7 +484,7 @@ pub async fn resume(
 
 #[utoipa::path(post, path = "/api/v1/trigger", tag = "actions", request_body = TriggerRequest,
     description = "Fires one campaign post now, whatever its schedule, and sends it: `crier trigger`. Editors and admins.",
-    responses((status = 200, body = Triggered), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem, description = "crier is stopping: nothing was fired")),
+    responses((status = 200, body = Triggered), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem, description = "the item is fired by a hook, with the event it carries"), (status = 503, body = Problem, description = "crier is stopping: nothing was fired")),
     security(("bearer" = [])))]
 pub async fn trigger(
     caller: Caller<ToTrigger>,
@@ -511,6 +511,9 @@ pub async fn trigger(
         }
         TriggerRefused::Trigger(error @ TriggerError::AlreadyFired) => {
             Problem::conflict(error.to_string())
+        }
+        TriggerRefused::Trigger(error @ TriggerError::FiredByHook { .. }) => {
+            Problem::unprocessable(error.to_string())
         }
         TriggerRefused::Load(error @ ServiceError::Invalid) => Problem::conflict(error.to_string()),
         error => Problem::internal(error),
