@@ -7,10 +7,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::FutureExt;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 use super::events::{Events, ServiceEvent};
 use super::gate;
@@ -340,7 +339,7 @@ impl Dispatcher {
     }
 
     /// Claims what is due from accounts with room for more requests, passes each through
-    /// the gate, and starts each send. Returns how many started.
+    /// the gate, and starts a task per send. Returns how many tasks started.
     fn claim(
         &self,
         flight: &mut Flight,
@@ -404,7 +403,7 @@ impl Dispatcher {
         Ok(started)
     }
 
-    /// Waits for the next thing sends need or did, then records all that is waiting
+    /// Waits for the next thing send tasks need or did, then records all that is waiting
     /// in one commit (group commit): the results of every request that has ended, and the
     /// marks of every request about to leave. A result is still committed after its
     /// response and a mark before its request; what piles up while one commit reaches the
@@ -419,7 +418,7 @@ impl Dispatcher {
         let mut joined = None;
         tokio::select! {
             Some(first) = flight.marks.recv() => waiting.push(first),
-            Some(first) = flight.sends.next() => joined = Some(first),
+            Some(first) = flight.sends.join_next() => joined = Some(first),
         }
         while let Ok(next) = flight.marks.try_recv() {
             waiting.push(next);
@@ -427,13 +426,10 @@ impl Dispatcher {
         let mut finished = false;
         let mut outcomes = Vec::new();
         let mut recorded = Vec::new();
-        while let Some(result) = joined
-            .take()
-            .or_else(|| flight.sends.next().now_or_never().flatten())
-        {
+        while let Some(result) = joined.take().or_else(|| flight.sends.try_join_next()) {
             finished = true;
             let Ok((row, attempt)) = result else {
-                // A send panicked: its row stays claimed, and is taken back (in
+                // A send task panicked: its row stays claimed, and is taken back (in
                 // doubt) when the lease passes.
                 flight.forget_panicked();
                 continue;
@@ -459,7 +455,7 @@ impl Dispatcher {
         }
         let ids: Vec<OutboxId> = waiting.iter().map(|(id, _)| *id).collect();
         let at = to_millis(now());
-        // On an error none of the waiting requests leaves (their sends end and their claims
+        // On an error none of the waiting requests leaves (their tasks end and their claims
         // are taken back later), and the results stay unrecorded until the lease passes.
         let (taken_back, marked) =
             blocking(|| self.store.finish_and_mark(&self.owner, &outcomes, &ids, at))?;
@@ -652,7 +648,7 @@ impl Backoff {
     }
 }
 
-/// Did a send's request leave?
+/// Did a send task's request leave?
 enum Attempt {
     /// The request left; its result.
     Made(Result<String, SendError>),
@@ -662,20 +658,10 @@ enum Attempt {
 
 type MarkRequest = (OutboxId, oneshot::Sender<bool>);
 
-/// One send, from waiting for its turn to its request's end; `Err` if it panicked.
-type SendFuture = std::pin::Pin<
-    Box<dyn std::future::Future<Output = std::thread::Result<(OutboxRow, Attempt)>> + Send>,
->;
-
 /// The sends this dispatcher has claimed and not yet recorded.
 struct Flight {
-    /// Polled by the dispatcher's own task rather than spawned as a task each: in a burst,
-    /// a send's steps (its turn, its mark, its response) then wake one task that takes
-    /// everything ready at once, instead of a task per send and the dispatcher after it.
-    /// Requests still go out while the dispatcher waits for a commit (each connection's
-    /// reading and writing is a task of the HTTP client's own).
-    sends: FuturesUnordered<SendFuture>,
-    /// Sends ask here to be marked in flight just before their request leaves.
+    sends: JoinSet<(OutboxRow, Attempt)>,
+    /// Send tasks ask here to be marked in flight just before their request leaves.
     marks: mpsc::UnboundedReceiver<MarkRequest>,
     mark_sender: mpsc::UnboundedSender<MarkRequest>,
     /// Claimed and unfinished sends by id, with their account.
@@ -700,7 +686,7 @@ impl Flight {
     fn new(stopping: watch::Receiver<bool>) -> Flight {
         let (mark_sender, marks) = mpsc::unbounded_channel();
         Flight {
-            sends: FuturesUnordered::new(),
+            sends: JoinSet::new(),
             marks,
             mark_sender,
             claimed: HashMap::new(),
@@ -743,7 +729,7 @@ impl Flight {
         self.claimed.insert(row.id, row.account.clone());
         let marks = self.mark_sender.clone();
         let mut stopping = self.stopping.clone();
-        let send = async move {
+        self.sends.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return (row, Attempt::NotMade);
             };
@@ -772,10 +758,7 @@ impl Flight {
                 }),
             };
             (row, Attempt::Made(result))
-        };
-        // A send that panics (a connector's bug) ends alone, as a task of its own would.
-        self.sends
-            .push(Box::pin(std::panic::AssertUnwindSafe(send).catch_unwind()));
+        });
     }
 
     fn finished(&mut self, row: &OutboxRow) {
@@ -794,7 +777,7 @@ impl Flight {
         std::mem::take(&mut self.room_made)
     }
 
-    /// After a send panicked, the rows whose sends are gone are forgotten (their claims
+    /// After a task panicked, the rows whose tasks are gone are forgotten (their claims
     /// lapse and are taken back).
     fn forget_panicked(&mut self) {
         if self.sends.is_empty() {
