@@ -218,7 +218,7 @@ impl Engine {
         if let crate::playbook::plan::Trigger::Hook(hook) = &item_ref.post(&self.plan).trigger {
             return Err(TriggerError::FiredByHook {
                 item: item_ref.key(&self.plan).to_string(),
-                hook: hook.clone(),
+                hook: hook.to_string(),
             });
         }
         let run = self.new_run(item_ref, now, now, Some(note))?;
@@ -358,8 +358,8 @@ impl Engine {
             .map(|version| StepSpec::Post {
                 to: version.accounts,
                 text: version.text,
-                media: post.media.clone(),
-                reply_to: post.reply_to.clone(),
+                media: post.media.to_vec(),
+                reply_to: post.reply_to.as_deref().map(String::from),
             })
             .collect();
         // Approval: decided by now (approved, rejected), or the deadline's policy.

@@ -45,7 +45,7 @@ pub fn hook_items(plan: &Plan) -> HashMap<String, Vec<ItemRef>> {
     let mut index: HashMap<String, Vec<ItemRef>> = HashMap::new();
     for item in items(plan) {
         if let Trigger::Hook(hook) = &item.post(plan).trigger {
-            index.entry(hook.clone()).or_default().push(item);
+            index.entry(hook.to_string()).or_default().push(item);
         }
     }
     index

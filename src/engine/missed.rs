@@ -24,10 +24,9 @@ impl Engine {
     pub fn record_passed_one_offs(&mut self, now: DateTime<Utc>) -> StoreResult<usize> {
         let mut passed = Vec::new();
         for item in items(&self.plan) {
-            let Trigger::At(at) = &item.post(&self.plan).trigger else {
+            let Trigger::At(at) = item.post(&self.plan).trigger else {
                 continue;
             };
-            let at = at.with_timezone(&Utc);
             if at > now {
                 continue;
             }
@@ -144,8 +143,8 @@ impl Engine {
             steps: vec![StepSpec::Post {
                 to: post.to.to_vec(),
                 text: post.text.to_string(),
-                media: post.media.clone(),
-                reply_to: post.reply_to.clone(),
+                media: post.media.to_vec(),
+                reply_to: post.reply_to.as_deref().map(String::from),
             }],
             current_step: 0,
             wake_at: None,

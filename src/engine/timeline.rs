@@ -113,7 +113,7 @@ pub fn next_fire(plan: &Plan, item: ItemRef, after: DateTime<Utc>) -> Option<Dat
         .as_ref()
         .map(|w| w.until.with_timezone(&Utc));
     let fire = match &item.post(plan).trigger {
-        Trigger::At(at) => Some(at.with_timezone(&Utc)).filter(|at| *at > after),
+        Trigger::At(at) => Some(*at).filter(|at| *at > after),
         Trigger::Cron(schedule) => schedule
             .fire_times_after(campaign.timezone, after)
             .next()

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, TimeDelta};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
@@ -128,7 +128,7 @@ fn roles(loaded: &Loaded) -> Option<Vec<Role>> {
         let kinds = loaded
             .documents
             .iter()
-            .filter(|document| document.node.mark.file == file);
+            .filter(|document| document.file == file);
         let (mut campaigns, mut others) = (0, 0);
         for document in kinds {
             if document.kind == Kind::Campaign {
@@ -456,7 +456,7 @@ fn encode_post(
     match &post.trigger {
         Trigger::At(at) => {
             out.uint(0);
-            shared.time(out, at);
+            shared.time(out, &at.with_timezone(&Tz::UTC));
         }
         Trigger::Cron(cron) => {
             out.uint(1);
@@ -678,18 +678,18 @@ fn decode_post(
 ) -> Result<PostPlan, String> {
     let id = input.short_str()?;
     let trigger = match input.uint()? {
-        0 => Trigger::At(shared.time(input)?),
+        0 => Trigger::At(shared.time(input)?.with_timezone(&Utc)),
         1 => Trigger::Cron(pick(&shared.crons, input.uint()?)?.clone()),
-        2 => Trigger::Hook(input.str()?),
+        2 => Trigger::Hook(input.str()?.into()),
         _ => return Err("a bad trigger".into()),
     };
     let to = pick(&shared.accounts, input.uint()?)?.clone();
     let text = input.short_str()?;
     let media = (0..input.count()?)
         .map(|_| input.str())
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Box<[_]>, _>>()?;
     let when = pick_optional(&shared.conditions, input.uint()?)?;
-    let reply_to = input.optional_str()?;
+    let reply_to = input.optional_str()?.map(String::into_boxed_str);
     let missed = match input.uint()? {
         0 => Missed::Skip,
         1 => Missed::Once,

@@ -46,7 +46,47 @@ impl Kind {
 #[derive(Debug, Clone)]
 pub struct Document {
     pub kind: Kind,
-    pub node: Node,
+    /// Its file's index in `Loaded::sources`, and its place among that file's documents.
+    pub file: usize,
+    pub index: usize,
+    /// Its tree, kept for every kind but campaigns. A campaign's tree (a thousand items are
+    /// tens of megabytes of nodes) is parsed again from its file's text when it is validated
+    /// ([`Document::tree`]), so the trees of many large campaigns are never all in memory
+    /// beside the plan being built.
+    pub node: Option<Node>,
+    /// Its `name:`, for the check that names are unique across playbooks.
+    pub name: Option<Node>,
+}
+
+impl Document {
+    fn new(kind: Kind, file: usize, index: usize, node: Node) -> Document {
+        let name = node.get("name").cloned();
+        let node = (kind != Kind::Campaign).then_some(node);
+        Document {
+            kind,
+            file,
+            index,
+            node,
+            name,
+        }
+    }
+
+    /// Its tree: the one kept, or its file's text parsed again. `parsed` holds the trees of
+    /// the file parsed last, so a file of several campaigns is parsed once for all of them.
+    pub fn tree(self, sources: &Sources, parsed: &mut Option<(usize, Vec<Option<Node>>)>) -> Node {
+        if let Some(node) = self.node {
+            return node;
+        }
+        if parsed.as_ref().is_none_or(|(file, _)| *file != self.file) {
+            let (nodes, _reported_at_load) = parse_documents(sources.get(self.file), self.file);
+            *parsed = Some((self.file, nodes.into_iter().map(Some).collect()));
+        }
+        parsed
+            .as_mut()
+            .and_then(|(_, nodes)| nodes.get_mut(self.index))
+            .and_then(Option::take)
+            .expect("a file's text parses to the documents it parsed to when loaded")
+    }
 }
 
 /// Everything read from a folder, before validation.
@@ -336,7 +376,7 @@ pub(super) fn add_text(loaded: &mut Loaded, path: &Path, text: String, is_config
     let file = loaded.sources.add(SourceFile::new(path, text));
     let (nodes, diagnostics) = parse_documents(loaded.sources.get(file), file);
     loaded.diagnostics.extend(diagnostics);
-    for node in nodes {
+    for (index, node) in nodes.into_iter().enumerate() {
         if is_config {
             if loaded.config.is_some() {
                 loaded.diagnostics.push(
@@ -351,7 +391,9 @@ pub(super) fn add_text(loaded: &mut Loaded, path: &Path, text: String, is_config
             continue;
         }
         match classify(&loaded.sources, &node) {
-            Ok(kind) => loaded.documents.push(Document { kind, node }),
+            Ok(kind) => loaded
+                .documents
+                .push(Document::new(kind, file, index, node)),
             Err(diagnostic) => loaded.diagnostics.push(diagnostic),
         }
     }
@@ -404,6 +446,43 @@ mod tests {
                 .starts_with("cannot read folder: ")
         );
         assert_eq!(walk.files, [dir.path().join("next.yaml")]);
+    }
+
+    #[test]
+    fn a_campaign_keeps_no_tree_until_it_is_validated_and_then_parses_to_the_same_one() {
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "accounts: {}\n").unwrap();
+        let text = "kind: campaign\nname: a\nposts: []\n---\nkind: template\nname: t\n---\nkind: campaign\nname: b\nposts: [{id: x}]\n";
+        std::fs::write(dir.path().join("both.yaml"), text).unwrap();
+        let loaded = load_path(dir.path()).unwrap();
+        let kept: Vec<(Kind, bool, Option<&str>)> = loaded
+            .documents
+            .iter()
+            .map(|d| {
+                (
+                    d.kind,
+                    d.node.is_some(),
+                    d.name.as_ref().and_then(Node::as_str),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (Kind::Campaign, false, Some("a")),
+                (Kind::Template, true, Some("t")),
+                (Kind::Campaign, false, Some("b")),
+            ]
+        );
+        let file = loaded.documents[0].file;
+        let (expected, _) = parse_documents(loaded.sources.get(file), file);
+        let mut parsed = None;
+        let trees: Vec<Node> = loaded
+            .documents
+            .into_iter()
+            .map(|d| d.tree(&loaded.sources, &mut parsed))
+            .collect();
+        assert_eq!(trees, expected);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 pub use super::raw::Role;
@@ -175,12 +175,15 @@ impl Plan {
 /// When a post fires.
 #[derive(Debug, Clone)]
 pub enum Trigger {
-    At(DateTime<Tz>),
+    /// Once, at this instant; shown in the campaign's zone (`CampaignPlan::timezone`). Kept
+    /// in UTC: a one-off post is most of a large plan, and a time with its zone is four
+    /// times the size.
+    At(DateTime<Utc>),
     /// Shared: items written with the same rule share one parsed schedule, and one-off
     /// rows (most items of a large plan) do not pay for its size.
     Cron(Arc<CronSchedule>),
     /// Whenever the campaign's hook of this name receives an event; never on a clock.
-    Hook(String),
+    Hook(Box<str>),
 }
 
 /// A post's id or text: up to 24 bytes kept inline, without an allocation of its own (most
@@ -195,9 +198,10 @@ pub struct PostPlan {
     pub to: Accounts,
     /// The text template.
     pub text: ShortText,
-    pub media: Vec<String>,
+    /// (Boxed slices rather than a `Vec` and a `String`: a plan can hold a million posts.)
+    pub media: Box<[String]>,
     pub when: Option<Arc<Condition>>,
-    pub reply_to: Option<String>,
+    pub reply_to: Option<Box<str>>,
     pub missed: Missed,
     pub max_late: Option<TimeDelta>,
     /// Who must approve each fire before it goes out.
@@ -368,6 +372,7 @@ impl Plan {
                 let Trigger::At(at) = &post.trigger else {
                     continue;
                 };
+                let at = &at.with_timezone(&campaign.timezone);
                 let inside = campaign
                     .window
                     .as_ref()

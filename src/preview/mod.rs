@@ -173,7 +173,7 @@ fn campaign_posts(
                 rejected: None,
                 approval: None,
                 condition,
-                on_hook: Some(hook.clone()),
+                on_hook: Some(hook.to_string()),
             });
             continue;
         }
@@ -192,9 +192,8 @@ fn campaign_posts(
         };
         match &post.trigger {
             Trigger::At(at) => {
-                let utc = at.with_timezone(&Utc);
-                if utc >= start && utc < end {
-                    emit(*at);
+                if *at >= start && *at < end {
+                    emit(at.with_timezone(&campaign.timezone));
                 }
             }
             Trigger::Cron(schedule) => {

@@ -54,16 +54,15 @@ pub fn stream(
                         rejected: None,
                         approval: None,
                         condition,
-                        on_hook: Some(hook.clone()),
+                        on_hook: Some(hook.to_string()),
                     });
                     continue;
                 }
                 Trigger::At(at) => {
-                    let utc = at.with_timezone(&Utc);
-                    if utc < start || utc >= end {
+                    if *at < start || *at >= end {
                         continue;
                     }
-                    Box::new(std::iter::once(*at))
+                    Box::new(std::iter::once(at.with_timezone(&campaign.timezone)))
                 }
                 Trigger::Cron(schedule) => Box::new(
                     schedule

@@ -62,7 +62,7 @@ impl Validator<'_> {
         for item in &campaign.posts {
             if let Some(calendar) = &item.calendar {
                 let approve = self.item_approval(item, &campaign_approval);
-                posts.extend(self.calendar(item, calendar, tz, &known, approve));
+                self.calendar(item, calendar, tz, &known, approve, &mut posts);
                 continue;
             }
             let approve = self.item_approval(item, &campaign_approval);
@@ -303,12 +303,12 @@ impl Validator<'_> {
             .and_then(|w| self.condition(w, ConditionContext::HookWhen));
         Some(PostPlan {
             id: id.value.as_str().into(),
-            trigger: Trigger::Hook(hook.value.clone()),
+            trigger: Trigger::Hook(hook.value.as_str().into()),
             to: to.into(),
             text: text.into(),
             media: item.media.iter().map(|m| m.value.clone()).collect(),
             when,
-            reply_to: item.reply_to.as_ref().map(|r| r.value.clone()),
+            reply_to: item.reply_to.as_ref().map(|r| r.value.as_str().into()),
             // Held by a pause, each event's post goes out when the pause lifts.
             missed: Missed::All,
             max_late: None,
@@ -463,7 +463,8 @@ impl Validator<'_> {
         }
         // A bad time is reported, and the rest of the post is still checked.
         let trigger = if let Some(at) = &item.at {
-            self.datetime(at, tz).map(Trigger::At)
+            self.datetime(at, tz)
+                .map(|at| Trigger::At(at.with_timezone(&chrono::Utc)))
         } else {
             let cron = item.cron.as_ref().expect("one trigger");
             match self.cron_rule(cron.trim()) {
@@ -533,14 +534,16 @@ impl Validator<'_> {
             text: text.into(),
             media: item.media.iter().map(|m| m.value.clone()).collect(),
             when,
-            reply_to: item.reply_to.as_ref().map(|r| r.value.clone()),
+            reply_to: item.reply_to.as_ref().map(|r| r.value.as_str().into()),
             missed,
             max_late,
             approve,
         })
     }
 
-    /// Every row of a CSV calendar becomes a one-off post.
+    /// Every row of a CSV calendar becomes a one-off post, added to `posts` (room made for
+    /// all rows at once: a calendar's posts are most of a large plan, and neither a doubling
+    /// vector's spare room nor a second copy of them should be).
     fn calendar(
         &mut self,
         item: &PostItem,
@@ -548,7 +551,8 @@ impl Validator<'_> {
         tz: Tz,
         known: &[&str],
         approve: Option<Arc<ApprovalPlan>>,
-    ) -> Vec<PostPlan> {
+        posts: &mut Vec<PostPlan>,
+    ) {
         if item.at.is_some()
             || item.cron.is_some()
             || item.on.is_some()
@@ -581,14 +585,14 @@ impl Validator<'_> {
                         path.display()
                     )),
                 );
-                return Vec::new();
+                return;
             }
         };
         let source = match schedule::calendar::calendar_source(&path, &bytes) {
             Ok(source) => source,
             Err(diagnostics) => {
                 self.diagnostics.extend(diagnostics);
-                return Vec::new();
+                return;
             }
         };
         self.calendars.push(source.clone());
@@ -596,7 +600,7 @@ impl Validator<'_> {
             Ok(rows) => rows,
             Err(diagnostics) => {
                 self.diagnostics.extend(diagnostics);
-                return Vec::new();
+                return;
             }
         };
         let when = item
@@ -617,7 +621,7 @@ impl Validator<'_> {
                 message,
             )
         };
-        let mut posts = Vec::new();
+        posts.reserve_exact(rows.len());
         let account_names: Vec<String> = self.accounts.keys().cloned().collect();
         // Rows naming the same accounts share one list (a calendar has thousands of rows
         // and a handful of distinct lists).
@@ -688,7 +692,7 @@ impl Validator<'_> {
                 };
                 posts.push(PostPlan {
                     id: compact_str::format_compact!("{file_name}:{}", row.line),
-                    trigger: Trigger::At(at),
+                    trigger: Trigger::At(at.with_timezone(&chrono::Utc)),
                     to,
                     text: row.text.value.as_str().into(),
                     media: row.media.iter().map(|m| m.value.clone()).collect(),
@@ -700,7 +704,6 @@ impl Validator<'_> {
                 });
             }
         }
-        posts
     }
 }
 

@@ -31,10 +31,14 @@ pub(super) struct Expansion {
 impl<'d> Templates<'d> {
     pub(super) fn new(v: &mut Validator, documents: &'d [Document]) -> Self {
         let mut by_name = HashMap::new();
-        for document in documents.iter().filter(|d| d.kind == Kind::Template) {
-            match from_node::<Template>(&document.node) {
+        let trees = documents
+            .iter()
+            .filter(|d| d.kind == Kind::Template)
+            .filter_map(|d| d.node.as_ref());
+        for node in trees {
+            match from_node::<Template>(node) {
                 Ok(template) => {
-                    by_name.insert(template.name.value.clone(), (&document.node, template));
+                    by_name.insert(template.name.value.clone(), (node, template));
                 }
                 Err(errors) => v.structural(errors),
             }

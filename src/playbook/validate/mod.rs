@@ -84,7 +84,12 @@ pub fn validate_from(
     };
     let store = v.config(config.as_ref(), first_run);
     v.unique_names(&documents);
-    let templates = expand::Templates::new(&mut v, &documents);
+    // Templates are kept whole for the campaigns that use them; every other document is
+    // validated and dropped in turn.
+    let (template_documents, documents): (Vec<_>, Vec<_>) = documents
+        .into_iter()
+        .partition(|document| document.kind == Kind::Template);
+    let templates = expand::Templates::new(&mut v, &template_documents);
     let mut plan = Plan {
         root,
         timezone: v.timezone,
@@ -100,26 +105,29 @@ pub fn validate_from(
         crises: Vec::new(),
         rules: Vec::new(),
     };
-    for document in &documents {
-        match document.kind {
+    let mut parsed = None;
+    for document in documents {
+        let kind = document.kind;
+        let node = document.tree(&sources, &mut parsed);
+        match kind {
             Kind::Template => {}
             Kind::Campaign => {
-                if let Some(campaign) = v.campaign(&document.node, &templates) {
+                if let Some(campaign) = v.campaign(&node, &templates) {
                     plan.campaigns.push(campaign);
                 }
             }
             Kind::Contest => {
-                if let Some(contest) = v.contest(&document.node) {
+                if let Some(contest) = v.contest(&node) {
                     plan.contests.push(contest);
                 }
             }
             Kind::Crisis => {
-                if let Some(crisis) = v.crisis(&document.node) {
+                if let Some(crisis) = v.crisis(&node) {
                     plan.crises.push(crisis);
                 }
             }
             Kind::Rules => {
-                if let Some(rules) = v.rules(&document.node) {
+                if let Some(rules) = v.rules(&node) {
                     plan.rules.push(rules);
                 }
             }

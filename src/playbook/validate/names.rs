@@ -10,7 +10,7 @@ impl Validator<'_> {
     pub(super) fn unique_names(&mut self, documents: &[Document]) {
         let mut seen: HashMap<&str, &Node> = HashMap::new();
         for document in documents {
-            let Some(name) = document.node.get("name") else {
+            let Some(name) = &document.name else {
                 continue;
             };
             let Some(text) = name.as_str() else { continue };

@@ -30,7 +30,7 @@ pub(super) fn media<'a>(plan: &'a Plan, playbook: &str, item: &str) -> &'a [Stri
         .iter()
         .find(|c| c.name == playbook)
         .and_then(|c| c.posts.iter().find(|p| p.id == item))
-        .map_or(&[], |p| p.media.as_slice())
+        .map_or(&[], |p| &p.media[..])
 }
 
 /// The address of a post's `n`th image.
