@@ -68,17 +68,15 @@ pub async fn hook(
             .may(Permission::Trigger)
             .map_err(|forbidden| Problem::new(StatusCode::FORBIDDEN, forbidden.to_string()))?;
     }
-    let timestamp = header_text(&headers, "x-crier-timestamp").map(str::to_string);
-    let signature = header_text(&headers, "x-crier-signature").map(str::to_string);
-    let key = header_text(&headers, "idempotency-key").map(str::to_string);
+    let key = header_text(&headers, "idempotency-key");
     // The store is written by the receiver's writer thread; this waits for its commit.
     let accepted = if authorization.is_some() {
-        hooks::receive_authorized_async(&receiver, &name, key.as_deref(), &body, now).await
+        hooks::receive_authorized_async(&receiver, &name, key, &body, now).await
     } else {
         let request = HookRequest {
-            timestamp: timestamp.as_deref(),
-            signature: signature.as_deref(),
-            idempotency_key: key.as_deref(),
+            timestamp: header_text(&headers, "x-crier-timestamp"),
+            signature: header_text(&headers, "x-crier-signature"),
+            idempotency_key: key,
             body: &body,
         };
         hooks::receive_async(&receiver, &name, request, now).await

@@ -21,6 +21,7 @@ mod approvals;
 mod checkpoint;
 mod contests;
 mod crisis;
+mod fires;
 mod forget;
 mod links;
 mod metrics;

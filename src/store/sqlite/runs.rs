@@ -2,8 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::crisis::write_crisis;
-use super::pauses::{insert_pause, lift_pauses};
+use super::fires::write_batches;
 use super::{SqliteStore, from_json, to_json};
 use crate::connectors::OutgoingPost;
 use crate::store::model::*;
@@ -34,11 +33,11 @@ impl RunStore for SqliteStore {
     }
 
     fn commit(&self, batch: &Batch) -> StoreResult<Vec<RunId>> {
-        self.transaction(|tx| write_batch(tx, batch))
+        self.transaction(|tx| Ok(write_batches(tx, std::slice::from_ref(batch))?.remove(0)))
     }
 
     fn commit_all(&self, batches: &[Batch]) -> StoreResult<Vec<Vec<RunId>>> {
-        self.transaction(|tx| batches.iter().map(|batch| write_batch(tx, batch)).collect())
+        self.transaction(|tx| write_batches(tx, batches))
     }
 
     fn recover_in_doubt(&self, now: Millis) -> StoreResult<Recovered> {
@@ -479,108 +478,4 @@ fn due_leaving_out(tx: &Connection, claim: &Claim, limit: usize) -> StoreResult<
     due.sort_unstable();
     due.truncate(limit);
     Ok(due.into_iter().map(|(_, id)| id).collect())
-}
-
-/// Writes one batch of `commit` inside the transaction `tx`.
-fn write_batch(tx: &Connection, batch: &Batch) -> StoreResult<Vec<RunId>> {
-    let now = batch.now;
-    // An inbound event received before: its first answer stands; nothing is written.
-    if let Some(event) = &batch.hook_event {
-        let inserted = tx
-            .prepare_cached(sql!("runs/insert_hook_event"))?
-            .execute(params![event.hook, event.key, now])?;
-        if inserted == 0 {
-            return Ok(Vec::new());
-        }
-    }
-    let mut ids = Vec::with_capacity(batch.runs.len());
-    {
-        let mut insert_run = tx.prepare_cached(sql!("runs/insert_run"))?;
-        let mut insert_step = tx.prepare_cached(sql!("runs/insert_step"))?;
-        for run in &batch.runs {
-            let inserted = insert_run.execute(params![
-                run.key.playbook,
-                run.key.item,
-                run.fire_at,
-                run.revision,
-                run.state.as_str(),
-                run.reason,
-                to_json(&run.steps),
-                run.current_step as i64,
-                now,
-            ])?;
-            if inserted == 0 {
-                continue; // this fire was recorded before (a restart raced it)
-            }
-            let id = tx.last_insert_rowid();
-            for (index, step) in run.steps.iter().enumerate() {
-                let (state, wake_at) = if index < run.current_step {
-                    (StepState::Done, None)
-                } else if index == run.current_step && run.wake_at.is_some() {
-                    (StepState::Waiting, run.wake_at)
-                } else if matches!(run.state, RunState::Skipped | RunState::Missed) {
-                    (StepState::Skipped, None)
-                } else {
-                    (StepState::Pending, None)
-                };
-                insert_step.execute(params![
-                    id,
-                    index as i64,
-                    step.kind(),
-                    state.as_str(),
-                    wake_at,
-                    now
-                ])?;
-            }
-            insert_outbox(tx, id, &run.outbox, now)?;
-            if run.outbox.is_empty() {
-                settle(tx, id, now)?;
-            }
-            ids.push(id);
-        }
-    }
-    tx.prepare_cached(sql!("runs/mark_alive"))?.execute([now])?;
-    let mut cursor = tx.prepare_cached(sql!("runs/advance_cursor"))?;
-    for (key, at) in &batch.cursors {
-        cursor.execute(params![key.playbook, key.item, at])?;
-    }
-    let mut approval = tx.prepare_cached(sql!("runs/open_approval"))?;
-    for request in &batch.approvals {
-        approval.execute(params![
-            request.key.playbook,
-            request.key.item,
-            request.fire_at,
-            to_json(&request.approvers),
-            request.need,
-            request.deadline,
-            request.on_timeout,
-            request.text,
-            to_json(&request.accounts),
-            now
-        ])?;
-    }
-    for pause in &batch.pauses {
-        insert_pause(tx, pause, now)?;
-    }
-    for resume in &batch.resumes {
-        lift_pauses(
-            tx,
-            &resume.scope,
-            &resume.by,
-            resume.paused_by.as_deref(),
-            now,
-        )?;
-    }
-    for write in &batch.crisis {
-        write_crisis(tx, write, now)?;
-    }
-    for write in &batch.contests {
-        tx.prepare_cached(sql!("contests/put_contest_state"))?
-            .execute(params![write.contest, write.state, now])?;
-    }
-    if let Some(event) = &batch.hook_event {
-        tx.prepare_cached(sql!("runs/set_hook_event_runs"))?
-            .execute(params![event.hook, event.key, to_json(&ids)])?;
-    }
-    Ok(ids)
 }

@@ -1,2 +1,0 @@
-INSERT INTO hook_events (hook, key, received_at, runs) VALUES (?1, ?2, ?3, '[]')
-ON CONFLICT (hook, key) DO NOTHING
