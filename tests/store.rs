@@ -2907,6 +2907,103 @@ fn forgetting_finished_runs_keeps_runs_going_and_each_items_latest_post() {
     assert_eq!(store.forget_finished_runs(T + 3 * MINUTE).unwrap(), 0);
 }
 
+/// A rehearsal's sends, read when due and their results written straight from pending,
+/// leave every run and send as the service's claims and results do: the first failure by
+/// id fails a run, a send still to go keeps it running, one a pause dropped does not make
+/// a run with a post skipped.
+#[test]
+fn a_rehearsals_results_settle_runs_as_the_services_do() {
+    let service = SqliteStore::in_memory().unwrap();
+    let rehearsal = grouped();
+    for store in [&service, &rehearsal] {
+        let rev = revision(store);
+        commit(
+            store,
+            T,
+            vec![
+                posting(rev, "sale", "teaser", T, &["a", "b", "c"]),
+                posting(rev, "sale", "launch", T, &["demo", "other"]),
+                posting(rev, "sale", "quiet", T, &["p", "q"]),
+                posting(rev, "sale", "wrap", T, &["x"]),
+            ],
+        );
+    }
+    let failed = |error: &str| OutboxOutcome::Failed {
+        error: error.into(),
+    };
+    let held = || OutboxOutcome::Held {
+        note: "paused".into(),
+    };
+    let record = |now: Millis, outcomes: &[(OutboxId, OutboxOutcome)]| {
+        let claimed: Vec<OutboxId> = service
+            .claim(now, 100, None)
+            .unwrap()
+            .iter()
+            .map(|row| row.id)
+            .collect();
+        let due: Vec<OutboxId> = rehearsal
+            .rehearsal_due(now, 100)
+            .unwrap()
+            .iter()
+            .map(|row| row.id)
+            .collect();
+        assert_eq!(due, claimed);
+        service.finish(outcomes, now).unwrap();
+        rehearsal
+            .record_rehearsal_outcomes(outcomes, true, now)
+            .unwrap();
+    };
+    record(
+        T,
+        &[
+            (3, failed("401: bad token")),
+            (1, sent("r-1")),
+            (2, failed("422: too long")),
+            (4, held()),
+            (
+                5,
+                OutboxOutcome::Retry {
+                    at: T + MINUTE,
+                    error: "503".into(),
+                    check_first: false,
+                },
+            ),
+            (6, held()),
+            (7, held()),
+            (8, sent("r-8")),
+        ],
+    );
+    let skip = || Release::Skip {
+        reason: "missed: skip".into(),
+    };
+    for store in [&service, &rehearsal] {
+        crier::store::PauseStore::release_held(
+            store,
+            &[(4, skip()), (6, skip()), (7, Release::Send)],
+            T + 2 * MINUTE,
+        )
+        .unwrap();
+    }
+    record(T + 2 * MINUTE, &[(5, failed("400: no")), (7, sent("r-7"))]);
+    let runs = all(&rehearsal);
+    assert_eq!(runs, all(&service));
+    let ended = |item: &str| {
+        let run = runs.iter().find(|run| run.item == item).unwrap();
+        (run.state, run.reason.clone())
+    };
+    assert_eq!(
+        ended("teaser"),
+        (RunState::Failed, Some("b: 422: too long".into()))
+    );
+    assert_eq!(
+        ended("launch"),
+        (RunState::Failed, Some("other: 400: no".into()))
+    );
+    assert_eq!(ended("quiet"), (RunState::Succeeded, None));
+    assert_eq!(ended("wrap"), (RunState::Succeeded, None));
+    rehearsal.commit_group().unwrap();
+}
+
 /// The dispatcher's group commit: the results of requests that ended and the marks of
 /// those about to leave, together; both only for the claimant.
 fn finish_and_mark_records_results_and_marks_of_the_claimant(store: &dyn Store) {

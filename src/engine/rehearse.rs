@@ -682,14 +682,28 @@ impl Pending {
         &Option<String>,
         u64,
     ) {
-        let line = &self.0;
+        Pending::key_of(&self.0, self.1)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn key_of(
+        line: &RehearsalLine,
+        made: u64,
+    ) -> (
+        &DateTime<Tz>,
+        &String,
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+        u64,
+    ) {
         (
             &line.at,
             &line.kind,
             &line.playbook,
             &line.item,
             &line.account,
-            self.1,
+            made,
         )
     }
 }
@@ -733,8 +747,9 @@ struct Lines {
     read_until: Millis,
     read_ahead: std::collections::HashSet<(String, String, Millis)>,
     next_read: Millis,
-    /// The events' lines not yet in `pending`, by time; `next_event` is the number of the
-    /// first (lines move into `pending`, never copied: an events file may have 100,000).
+    /// The events' lines not written yet, in the output's order, merged with `pending` as
+    /// they go out (an events file may have 100,000 lines: they never go through the
+    /// heap); `next_event` is the number of the first.
     events: std::collections::VecDeque<RehearsalLine>,
     next_event: usize,
     pending: std::collections::BinaryHeap<std::cmp::Reverse<Pending>>,
@@ -758,8 +773,11 @@ impl Lines {
             .map(|event| event_line(event, tz))
             .enumerate()
             .collect();
-        // Events keep their order in the file among lines that sort alike.
-        event_lines.sort_by_key(|a| (a.1.at, a.0));
+        // In the output's order (`Pending`'s): events keep their order in the file among
+        // lines that sort alike.
+        event_lines.sort_by(|(a_index, a), (b_index, b)| {
+            Pending::key_of(a, *a_index as u64).cmp(&Pending::key_of(b, *b_index as u64))
+        });
         let early = plan.contests.is_empty() && plan.crises.is_empty();
         Lines {
             tz,
@@ -875,23 +893,31 @@ impl Lines {
         watermark: Option<DateTime<Tz>>,
         out: &mut LineSink<'_>,
     ) -> Result<(), RehearsalError> {
-        while let Some(event) = self.events.front() {
-            if watermark.is_some_and(|w| event.at >= w) {
-                break;
-            }
-            let event = self.events.pop_front().expect("looked at");
-            let seq = self.next_event as u64;
-            self.pending.push(std::cmp::Reverse(Pending(event, seq)));
-            self.next_event += 1;
-        }
-        while let Some(std::cmp::Reverse(first)) = self.pending.peek() {
-            if watermark.is_some_and(|w| first.0.at >= w) {
-                break;
-            }
-            let std::cmp::Reverse(Pending(line, _)) = self.pending.pop().expect("peeked");
+        let before = |line: &RehearsalLine| watermark.is_none_or(|w| line.at < w);
+        loop {
+            let event = self.events.front().filter(|line| before(line));
+            let made = self
+                .pending
+                .peek()
+                .map(|std::cmp::Reverse(first)| first)
+                .filter(|first| before(&first.0));
+            let event_first = match (event, made) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(event), Some(made)) => {
+                    Pending::key_of(event, self.next_event as u64) < made.key()
+                }
+            };
+            let line = if event_first {
+                self.next_event += 1;
+                self.events.pop_front().expect("looked at")
+            } else {
+                let std::cmp::Reverse(Pending(line, _)) = self.pending.pop().expect("peeked");
+                line
+            };
             out(line)?;
         }
-        Ok(())
     }
 
     /// A run (with one of its sends) as a line.

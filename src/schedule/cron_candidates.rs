@@ -59,12 +59,18 @@ fn list(set: u64, min: u32, max: u32) -> String {
 
 /// Wall-clock candidates strictly after a local time: the merged, de-duplicated output of
 /// the schedule's `cron` crate schedules.
-pub(crate) struct Candidates<'a> {
-    heads: Vec<(Option<NaiveDateTime>, cron::ScheduleIterator<'a, Utc>)>,
+pub(crate) enum Candidates<'a> {
+    /// One schedule (the usual case): its times as they are asked for, none ahead.
+    One(cron::ScheduleIterator<'a, Utc>),
+    /// Two (the day fields OR-ed): merged, with each one's next time looked at ahead.
+    Merged(Vec<(Option<NaiveDateTime>, cron::ScheduleIterator<'a, Utc>)>),
 }
 
 impl<'a> Candidates<'a> {
     pub fn after(schedule: &'a CronSchedule, local: NaiveDateTime) -> Self {
+        if let [one] = schedule.wall_clock.as_slice() {
+            return Candidates::One(one.after(&local.and_utc()));
+        }
         let heads = schedule
             .wall_clock
             .iter()
@@ -73,7 +79,7 @@ impl<'a> Candidates<'a> {
                 (it.next().map(|t| t.naive_utc()), it)
             })
             .collect();
-        Candidates { heads }
+        Candidates::Merged(heads)
     }
 }
 
@@ -81,8 +87,12 @@ impl Iterator for Candidates<'_> {
     type Item = NaiveDateTime;
 
     fn next(&mut self) -> Option<NaiveDateTime> {
-        let least = self.heads.iter().filter_map(|(head, _)| *head).min()?;
-        for (head, it) in &mut self.heads {
+        let heads = match self {
+            Candidates::One(it) => return it.next().map(|t| t.naive_utc()),
+            Candidates::Merged(heads) => heads,
+        };
+        let least = heads.iter().filter_map(|(head, _)| *head).min()?;
+        for (head, it) in heads {
             if *head == Some(least) {
                 *head = it.next().map(|t| t.naive_utc());
             }

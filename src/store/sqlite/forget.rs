@@ -25,7 +25,7 @@ impl SqliteStore {
     /// item reads it). Schedule cursors, approvals, pauses and everything else stay.
     /// Returns how many runs were forgotten.
     pub fn forget_finished_runs(&self, before: Millis) -> StoreResult<usize> {
-        self.transaction(|tx| {
+        self.rehearsal_write(|tx| {
             tx.execute_batch(sql!("forget/create"))?;
             let marked = tx
                 .prepare_cached(sql!("forget/mark_forgotten"))?

@@ -183,6 +183,24 @@ impl SqliteStore {
         Ok(value)
     }
 
+    /// A rehearsal's own writes (`rehearsal.rs`, `forget.rs`): inside a group, straight into
+    /// the group's transaction, without the savepoint that keeps any other call all or
+    /// nothing (its page copies cost about a twentieth of a rehearsal). An error of these
+    /// calls ends the rehearsal, and its store in memory with it, so nothing reads what a
+    /// failed one half wrote. Outside a group, one transaction, as any call.
+    pub(super) fn rehearsal_write<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        {
+            let connection = self.lock();
+            if !connection.is_autocommit() {
+                return work(&connection);
+            }
+        }
+        self.transaction(work)
+    }
+
     /// Opens a group: every call until `commit_group` writes into one transaction, which
     /// the group's reads see. For a store with one user that makes many small calls in a
     /// row (a rehearsal's virtual tick): one commit instead of one per call.

@@ -8,7 +8,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use super::runs::{claimed_row, outbox_row, settle};
+use super::runs::{claimed_row, outbox_row};
 use crate::store::model::{Millis, OutboxId, OutboxOutcome, OutboxRow};
 use crate::store::{StoreError, StoreResult};
 
@@ -25,7 +25,8 @@ impl SqliteStore {
     /// Records the outcomes of pending sends read by `rehearsal_due` and settles the runs
     /// they finish, in one transaction. `requests_left`: whether each send's request was
     /// made (its first attempt is marked), or the send stopped before it (a pause held it,
-    /// a limit deferred it). A send no longer pending is an error, and nothing is written.
+    /// a limit deferred it). A send no longer pending is an error: nothing is written
+    /// outside a group; inside one, the rehearsal ends on it (`rehearsal_write`).
     pub fn record_rehearsal_outcomes(
         &self,
         outcomes: &[(OutboxId, OutboxOutcome)],
@@ -35,7 +36,7 @@ impl SqliteStore {
         if outcomes.is_empty() {
             return Ok(());
         }
-        self.transaction(|tx| {
+        self.rehearsal_write(|tx| {
             let mut sent = tx.prepare_cached(sql!("rehearsal/sent"))?;
             let mut retry = tx.prepare_cached(sql!("rehearsal/retry"))?;
             let mut failed = tx.prepare_cached(sql!("rehearsal/failed"))?;
@@ -86,9 +87,51 @@ impl SqliteStore {
             runs.sort_unstable();
             runs.dedup();
             for run_id in runs {
-                settle(tx, run_id, now)?;
+                settle_from_sends(tx, run_id, now)?;
             }
             Ok(())
         })
     }
+}
+
+/// Settles a run as `runs/settle_run` does, reading its sends once (most runs have one)
+/// instead of asking the statement's several questions of them: a run with a send still
+/// to go stays running; otherwise it failed if a send failed (the first failure's
+/// `account: error` its reason), was skipped if none was sent and some were (the first
+/// one's note its reason), and succeeded otherwise, keeping its reason.
+fn settle_from_sends(tx: &rusqlite::Connection, run_id: i64, now: Millis) -> StoreResult<()> {
+    let mut sends = tx.prepare_cached(sql!("rehearsal/run_sends"))?;
+    let mut rows = sends.query(params![run_id])?;
+    let (mut failed, mut skipped, mut sent) = (false, false, false);
+    let (mut failure, mut skip_note) = (None::<String>, None::<String>);
+    while let Some(row) = rows.next()? {
+        let state: String = row.get(0)?;
+        match state.as_str() {
+            "pending" | "sending" | "held" => return Ok(()),
+            "failed" if !failed => {
+                failed = true;
+                // SQL's `account || ': ' || error`: nothing when the error is NULL.
+                let account: String = row.get(1)?;
+                failure = row
+                    .get::<_, Option<String>>(2)?
+                    .map(|error| format!("{account}: {error}"));
+            }
+            "skipped" if !skipped => {
+                skipped = true;
+                skip_note = row.get(3)?;
+            }
+            "sent" => sent = true,
+            _ => {}
+        }
+    }
+    let (state, reason) = if failed {
+        ("failed", failure.or(if sent { None } else { skip_note }))
+    } else if skipped && !sent {
+        ("skipped", skip_note)
+    } else {
+        ("succeeded", None)
+    };
+    tx.prepare_cached(sql!("rehearsal/settle"))?
+        .execute(params![run_id, state, reason, now])?;
+    Ok(())
 }
