@@ -1,8 +1,9 @@
 //! Giving memory back to the operating system once a burst of work is over. glibc's malloc
 //! keeps the pages a burst freed (spread over its per-thread arenas) and the process stays
 //! at its peak; `malloc_trim` hands them back. The library forbids `unsafe`, so the binary
-//! installs the call ([`set_release`]) and the dispatcher asks for it ([`release`]) once it
-//! has sent something and then had nothing to do for a while.
+//! installs the call ([`set_release`]); the service asks for it ([`release`]) once it has
+//! loaded its playbooks, and the dispatcher once it has sent something and then had nothing
+//! to do for a while.
 
 use std::sync::OnceLock;
 

@@ -1135,6 +1135,34 @@ fn kills_repeat_only_the_requests_in_flight() {
     );
 }
 
+/// Once the playbooks are loaded, the service gives back the memory loading freed (the
+/// files' trees, a calendar's rows), so an idle service does not keep the start's peak.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn memory_loading_freed_is_given_back_once_the_service_runs() {
+    let network = FakeNetwork::start();
+    let dir = burst(&network, 2_000, "10s");
+    let log = TempDir::new().unwrap();
+    let log = log.path().join("crier.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.path().to_str().unwrap()])
+        .env("CRIER_LOG", "crier=debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let given_back = "memory given back to the system after loading the playbooks";
+    wait_for_log(&log, given_back, 1, Duration::from_secs(60));
+    stop(child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text.lines().find(|l| l.contains(given_back)).unwrap();
+    assert!(
+        line.contains("before_mb=") && line.contains("after_mb=") && !line.contains("NaN"),
+        "{line}"
+    );
+    assert_eq!(text.matches(given_back).count(), 1, "{text}");
+}
+
 /// Once a burst is over and nothing is due, the service gives the memory it freed back to
 /// the system (glibc keeps it otherwise), and says so at debug level.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
