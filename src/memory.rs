@@ -33,6 +33,20 @@ pub fn release() -> Option<Released> {
     })
 }
 
+/// [`release`], saying at debug level how much was given back, and `after` what
+/// ("a burst", "loading the playbooks").
+pub fn release_and_report(after: &str) {
+    let Some(released) = release() else {
+        return;
+    };
+    let mb = |bytes: Option<u64>| bytes.map_or(f64::NAN, |b| b as f64 / 1_048_576.0);
+    tracing::debug!(
+        before_mb = format_args!("{:.1}", mb(released.before)),
+        after_mb = format_args!("{:.1}", mb(released.after)),
+        "memory given back to the system after {after}"
+    );
+}
+
 /// The process's resident memory in bytes (`VmRSS`), on Linux.
 pub fn resident() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

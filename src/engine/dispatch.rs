@@ -598,15 +598,7 @@ fn lease() -> TimeDelta {
 /// Gives the memory a burst freed back to the system (where the process installed a way
 /// to, `crate::memory`), saying how much at debug level.
 fn release_memory() {
-    let Some(released) = blocking(crate::memory::release) else {
-        return;
-    };
-    let mb = |bytes: Option<u64>| bytes.map_or(f64::NAN, |b| b as f64 / 1_048_576.0);
-    tracing::debug!(
-        before_mb = format_args!("{:.1}", mb(released.before)),
-        after_mb = format_args!("{:.1}", mb(released.after)),
-        "memory given back to the system after a burst"
-    );
+    blocking(|| crate::memory::release_and_report("a burst"));
 }
 
 /// Says how many sends were taken back from claims whose lease passed.

@@ -673,17 +673,9 @@ impl Running {
 
 /// Gives back to the system the memory loading freed (files' YAML trees, calendar rows,
 /// the old revision's plan): without it the idle service keeps the start's peak, since
-/// malloc returns only the top of its heap. Says how much at debug level.
+/// malloc returns only the top of its heap.
 fn release_load_memory() {
-    let Some(released) = crate::memory::release() else {
-        return;
-    };
-    let mb = |bytes: Option<u64>| bytes.map_or(f64::NAN, |b| b as f64 / 1_048_576.0);
-    tracing::debug!(
-        before_mb = format_args!("{:.1}", mb(released.before)),
-        after_mb = format_args!("{:.1}", mb(released.after)),
-        "memory given back to the system after loading the playbooks"
-    );
+    crate::memory::release_and_report("loading the playbooks");
 }
 
 /// One pass of the engine at `now`; whether it committed anything to send (due fires
