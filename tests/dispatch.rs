@@ -1135,6 +1135,37 @@ fn kills_repeat_only_the_requests_in_flight() {
     );
 }
 
+/// `crier run` on `dir` (with `extra` arguments) logging at debug level into a file in
+/// `log_dir`; the child and the log's path.
+fn run_with_debug_log(
+    dir: &std::path::Path,
+    extra: &[&str],
+    log_dir: &TempDir,
+) -> (std::process::Child, std::path::PathBuf) {
+    let log = log_dir.path().join("crier.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
+        .args(["run", dir.to_str().unwrap()])
+        .args(extra)
+        .env("CRIER_LOG", "crier=debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    (child, log)
+}
+
+/// The log says `given_back` exactly once, with the resident memory read from /proc
+/// before and after.
+fn assert_memory_given_back_once(log: &std::path::Path, given_back: &str) {
+    let text = std::fs::read_to_string(log).unwrap();
+    let line = text.lines().find(|l| l.contains(given_back)).unwrap();
+    assert!(
+        line.contains("before_mb=") && line.contains("after_mb=") && !line.contains("NaN"),
+        "{line}"
+    );
+    assert_eq!(text.matches(given_back).count(), 1, "{text}");
+}
+
 /// Once the playbooks are loaded, the service gives back the memory loading freed (the
 /// files' trees, a calendar's rows), so an idle service does not keep the start's peak.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -1142,25 +1173,12 @@ fn kills_repeat_only_the_requests_in_flight() {
 fn memory_loading_freed_is_given_back_once_the_service_runs() {
     let network = FakeNetwork::start();
     let dir = burst(&network, 2_000, "10s");
-    let log = TempDir::new().unwrap();
-    let log = log.path().join("crier.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
-        .args(["run", dir.path().to_str().unwrap()])
-        .env("CRIER_LOG", "crier=debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let log_dir = TempDir::new().unwrap();
+    let (child, log) = run_with_debug_log(dir.path(), &[], &log_dir);
     let given_back = "memory given back to the system after loading the playbooks";
     wait_for_log(&log, given_back, 1, Duration::from_secs(60));
     stop(child);
-    let text = std::fs::read_to_string(&log).unwrap();
-    let line = text.lines().find(|l| l.contains(given_back)).unwrap();
-    assert!(
-        line.contains("before_mb=") && line.contains("after_mb=") && !line.contains("NaN"),
-        "{line}"
-    );
-    assert_eq!(text.matches(given_back).count(), 1, "{text}");
+    assert_memory_given_back_once(&log, given_back);
 }
 
 /// Once a burst is over and nothing is due, the service gives the memory it freed back to
@@ -1171,34 +1189,15 @@ fn memory_is_given_back_once_a_burst_is_over() {
     const POSTS: usize = 40;
     let network = FakeNetwork::start();
     let dir = burst(&network, POSTS, "10s");
-    let log = TempDir::new().unwrap();
-    let log = log.path().join("crier.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_crier"))
-        .args([
-            "run",
-            dir.path().to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("CRIER_LOG", "crier=debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let log_dir = TempDir::new().unwrap();
+    let (child, log) = run_with_debug_log(dir.path(), &["--listen", "127.0.0.1:0"], &log_dir);
     wait_for(&network, POSTS, Duration::from_secs(60));
     let given_back = "memory given back to the system after a burst";
     wait_for_log(&log, given_back, 1, Duration::from_secs(30));
-    // A few idle seconds more: nothing was sent in them, so nothing more is given back.
+    // A few idle seconds more: nothing was sent in them, so nothing more is given back
+    // (once per burst, not once per idle second).
     std::thread::sleep(Duration::from_millis(2500));
     stop(child);
     assert_exactly_once(&network, POSTS);
-    let text = std::fs::read_to_string(&log).unwrap();
-    let line = text.lines().find(|l| l.contains(given_back)).unwrap();
-    // Resident memory is read from /proc before and after.
-    assert!(
-        line.contains("before_mb=") && line.contains("after_mb=") && !line.contains("NaN"),
-        "{line}"
-    );
-    // Once per burst, not once per idle second.
-    assert_eq!(text.matches(given_back).count(), 1, "{text}");
+    assert_memory_given_back_once(&log, given_back);
 }

@@ -670,33 +670,22 @@ fn decide_event(
 /// names, then the order it was made in (events in the file's order, runs by fire time).
 struct Pending(RehearsalLine, u64);
 
+/// A line's place in the output: its time, kind, playbook, item, account, then `made`.
+type LineOrder<'a> = (
+    &'a DateTime<Tz>,
+    &'a String,
+    &'a Option<String>,
+    &'a Option<String>,
+    &'a Option<String>,
+    u64,
+);
+
 impl Pending {
-    #[allow(clippy::type_complexity)]
-    fn key(
-        &self,
-    ) -> (
-        &DateTime<Tz>,
-        &String,
-        &Option<String>,
-        &Option<String>,
-        &Option<String>,
-        u64,
-    ) {
+    fn key(&self) -> LineOrder<'_> {
         Pending::key_of(&self.0, self.1)
     }
 
-    #[allow(clippy::type_complexity)]
-    fn key_of(
-        line: &RehearsalLine,
-        made: u64,
-    ) -> (
-        &DateTime<Tz>,
-        &String,
-        &Option<String>,
-        &Option<String>,
-        &Option<String>,
-        u64,
-    ) {
+    fn key_of(line: &RehearsalLine, made: u64) -> LineOrder<'_> {
         (
             &line.at,
             &line.kind,
