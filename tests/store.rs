@@ -2856,10 +2856,19 @@ fn a_failed_call_in_a_group_leaves_the_group_as_it_was() {
 }
 
 /// Forgetting finished runs keeps those still going and each item's latest post per
-/// account (what a reply reads), and the latest remote ids stay as they were.
+/// account (what a reply reads), and the latest remote ids stay as they were; on the
+/// store in memory and on the lean one of a rehearsal that forgets.
 #[test]
 fn forgetting_finished_runs_keeps_runs_going_and_each_items_latest_post() {
-    let store = SqliteStore::in_memory().unwrap();
+    for store in [
+        SqliteStore::in_memory().unwrap(),
+        SqliteStore::in_memory_forgetting().unwrap(),
+    ] {
+        forgetting_keeps_runs_going_and_each_items_latest_post(store);
+    }
+}
+
+fn forgetting_keeps_runs_going_and_each_items_latest_post(store: SqliteStore) {
     let rev = revision(&store);
     commit(
         &store,
@@ -2883,7 +2892,7 @@ fn forgetting_finished_runs_keeps_runs_going_and_each_items_latest_post() {
         .unwrap();
     // Only a's first post goes: a's second is its latest sent, b's is b's only, and a's
     // third is still to be sent.
-    assert_eq!(store.forget_finished_runs(T + 3 * MINUTE).unwrap(), 1);
+    assert_eq!(store.forget_finished_runs(T + 3 * MINUTE, true).unwrap(), 1);
     let left: Vec<(String, Millis)> = store
         .timeline()
         .unwrap()
@@ -2904,7 +2913,51 @@ fn forgetting_finished_runs_keeps_runs_going_and_each_items_latest_post() {
             .unwrap(),
         latest
     );
-    assert_eq!(store.forget_finished_runs(T + 3 * MINUTE).unwrap(), 0);
+    assert_eq!(store.forget_finished_runs(T + 3 * MINUTE, true).unwrap(), 0);
+}
+
+/// Without replies to keep a post for, every finished run goes, the latest too; a run
+/// still to send stays.
+#[test]
+fn forgetting_finished_runs_without_replies_keeps_only_runs_going() {
+    for store in [
+        SqliteStore::in_memory().unwrap(),
+        SqliteStore::in_memory_forgetting().unwrap(),
+    ] {
+        let rev = revision(&store);
+        commit(
+            &store,
+            T,
+            vec![
+                posting(rev, "news", "a", T, &["x"]),
+                posting(rev, "news", "b", T + MINUTE, &["x"]),
+                posting(rev, "news", "a", T + 2 * MINUTE, &["x"]),
+            ],
+        );
+        let claimed = store.claim(T + MINUTE, 10, None).unwrap();
+        let outcomes: Vec<_> = claimed
+            .iter()
+            .map(|row| (row.id, sent(&format!("sent-{}", row.id))))
+            .collect();
+        store.finish(&outcomes, T + MINUTE).unwrap();
+        assert_eq!(
+            store.forget_finished_runs(T + 3 * MINUTE, false).unwrap(),
+            2
+        );
+        let left: Vec<(String, Millis)> = store
+            .timeline()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.item, r.fire_at))
+            .collect();
+        assert_eq!(left, [("a".to_string(), T + 2 * MINUTE)]);
+        assert_eq!(
+            store
+                .latest_remote_id(&ItemKey::new("news", "b"), "x")
+                .unwrap(),
+            None
+        );
+    }
 }
 
 /// A rehearsal's sends, read when due and their results written straight from pending,

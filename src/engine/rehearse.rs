@@ -239,8 +239,27 @@ pub async fn rehearse_into(
     until: DateTime<Utc>,
     out: &mut LineSink<'_>,
 ) -> Result<Vec<IncidentReport>, RehearsalError> {
-    let store = Arc::new(SqliteStore::in_memory()?);
-    rehearse_on(store, plan, events, from, until, out).await
+    let store = if forgets_runs(&plan) {
+        SqliteStore::in_memory_forgetting()?
+    } else {
+        SqliteStore::in_memory()?
+    };
+    rehearse_on(Arc::new(store), plan, events, from, until, out).await
+}
+
+/// Whether a rehearsal of `plan` forgets the runs whose lines are out: not with contests
+/// or crisis plans, whose lines go out at the end, nor with limits, which count past sends.
+fn forgets_runs(plan: &Plan) -> bool {
+    plan.contests.is_empty() && plan.crises.is_empty() && !crate::rules::limits::Limiter::any(plan)
+}
+
+/// Whether some post replies to an item's earlier post: forgetting then keeps each item's
+/// latest sent post, which the reply reads.
+fn replies_to_earlier_posts(plan: &Plan) -> bool {
+    plan.campaigns
+        .iter()
+        .flat_map(|campaign| &campaign.posts)
+        .any(|post| post.reply_to.is_some())
 }
 
 /// `rehearse_into` on `sqlite`, a new store in memory.
@@ -274,7 +293,7 @@ async fn rehearse_on(
     // with recording connectors nothing else can happen in between. Limits count sends by
     // the time they go out, so with limits every fire is sent at its own time.
     let stride: i64 = if limits { 0 } else { 24 * 3600 * 1000 };
-    let mut lines = Lines::new(&plan, events, limits);
+    let mut lines = Lines::new(&plan, events);
     // Contest entries: every reply or mention to a contest's account, seen at its time.
     for contest in &plan.contests {
         let network = plan
@@ -729,9 +748,10 @@ struct Lines {
     /// Whether lines go out before the end (not with contests or crisis plans, whose
     /// verdicts and incident timelines are only known at the end).
     early: bool,
-    /// Whether runs whose lines are out are forgotten (not with limits, which count past
-    /// sends).
+    /// Whether runs whose lines are out are forgotten (`forgets_runs`).
     forget: bool,
+    /// Whether forgetting keeps each item's latest sent post, for a reply to read.
+    keep_latest_sent: bool,
     /// Runs fired before this were read, and those read ahead of it (finished already).
     read_until: Millis,
     read_ahead: std::collections::HashSet<(String, String, Millis)>,
@@ -755,7 +775,7 @@ struct Lines {
 }
 
 impl Lines {
-    fn new(plan: &Plan, events: &[RehearsalEvent], limits: bool) -> Lines {
+    fn new(plan: &Plan, events: &[RehearsalEvent]) -> Lines {
         let tz = plan.timezone;
         let mut event_lines: Vec<(usize, RehearsalLine)> = events
             .iter()
@@ -771,7 +791,8 @@ impl Lines {
         Lines {
             tz,
             early,
-            forget: early && !limits,
+            forget: forgets_runs(plan),
+            keep_latest_sent: replies_to_earlier_posts(plan),
             read_until: Millis::MIN,
             read_ahead: Default::default(),
             next_read: Millis::MIN,
@@ -810,7 +831,10 @@ impl Lines {
         let watermark = from_millis(watermark).with_timezone(&self.tz);
         self.emit_before(Some(watermark), out)?;
         if self.forget {
-            store.forget_finished_runs(to_millis(watermark.with_timezone(&Utc)))?;
+            store.forget_finished_runs(
+                to_millis(watermark.with_timezone(&Utc)),
+                self.keep_latest_sent,
+            )?;
         }
         Ok(())
     }
