@@ -13,7 +13,7 @@ use super::{
 };
 use crate::engine::TriggerError;
 use crate::engine::rehearse::{
-    RehearsalError, RehearsalLine, Tally, read_events, rehearse_into, text_line,
+    RehearsalError, RehearsalLine, Tally, read_events, rehearse_into, write_text_line,
 };
 use crate::engine::service::{self, ServiceError};
 use crate::ops::views::{self, PauseHolding};
@@ -407,11 +407,14 @@ pub(super) fn rehearse(
     use std::io::Write as _;
     let mut out = std::io::BufWriter::new(super::output::stdout());
     let mut tally = Tally::default();
+    let mut text = String::new();
     let mut write = |line: RehearsalLine| {
         let written = match format {
             RehearsalFormat::Text => {
                 tally.count(&line);
-                out.write_all(text_line(&line).as_bytes())
+                text.clear();
+                write_text_line(&mut text, &line).expect("a String takes every write");
+                out.write_all(text.as_bytes())
             }
             RehearsalFormat::Json => serde_json::to_writer(&mut out, &line)
                 .map_err(std::io::Error::from)

@@ -1078,57 +1078,64 @@ pub fn render_text(lines: &[RehearsalLine]) -> String {
     let mut out = String::new();
     for line in lines {
         tally.count(line);
-        out.push_str(&text_line(line));
+        write_text_line(&mut out, line).expect("a String takes every write");
     }
     out.push_str(&tally.summary());
     out
 }
 
-/// One entry of the text form, ending in a newline.
-pub fn text_line(line: &RehearsalLine) -> String {
-    let at = line.at.format("%Y-%m-%d %H:%M %:z");
-    let what = match (&line.playbook, &line.item) {
-        (Some(playbook), Some(item)) => format!("{playbook}/{item}"),
-        (Some(playbook), None) => playbook.clone(),
-        (None, Some(item)) => item.clone(),
-        (None, None) => String::new(),
-    };
-    let account = line
-        .account
-        .as_deref()
-        .map(|a| format!(" → {a}"))
-        .unwrap_or_default();
-    let recipient = line
-        .direct_to
-        .as_deref()
-        .map(|to| format!(" (DM to {to})"))
-        .unwrap_or_default();
-    let text = line
-        .text
-        .as_deref()
-        .map(|t| format!(": {}", t.replace('\n', " ⏎ ")))
-        .unwrap_or_default();
-    let reply = line
-        .reply_to
-        .as_deref()
-        .map(|target| format!(" (reply to {target})"))
-        .unwrap_or_default();
-    let reason = match line.kind.as_str() {
-        "mention" | "reply" => line
-            .reason
-            .as_deref()
-            .map(|a| format!(" (from {a})"))
-            .unwrap_or_default(),
-        _ => line
-            .reason
-            .as_deref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default(),
-    };
-    format!(
-        "{at}  {:<8} {what}{account}{recipient}{text}{reply}{reason}\n",
+/// One entry of the text form, ending in a newline, written to `out` piece by piece (a
+/// year's rehearsal writes hundreds of thousands of them).
+pub fn write_text_line(out: &mut impl std::fmt::Write, line: &RehearsalLine) -> std::fmt::Result {
+    use chrono::{Datelike as _, Offset as _, Timelike as _};
+    // `%Y-%m-%d %H:%M %:z`, without parsing the format for every line.
+    let at = &line.at;
+    let offset = at.offset().fix().local_minus_utc();
+    let sign = if offset < 0 { '-' } else { '+' };
+    let offset = offset.unsigned_abs() / 60;
+    write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02} {sign}{:02}:{:02}  {:<8} ",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        offset / 60,
+        offset % 60,
         line.kind
-    )
+    )?;
+    match (&line.playbook, &line.item) {
+        (Some(playbook), Some(item)) => write!(out, "{playbook}/{item}")?,
+        (Some(playbook), None) => out.write_str(playbook)?,
+        (None, Some(item)) => out.write_str(item)?,
+        (None, None) => {}
+    }
+    if let Some(account) = &line.account {
+        write!(out, " → {account}")?;
+    }
+    if let Some(to) = &line.direct_to {
+        write!(out, " (DM to {to})")?;
+    }
+    if let Some(text) = &line.text {
+        out.write_str(": ")?;
+        let mut lines = text.split('\n');
+        out.write_str(lines.next().unwrap_or_default())?;
+        for rest in lines {
+            out.write_str(" ⏎ ")?;
+            out.write_str(rest)?;
+        }
+    }
+    if let Some(target) = &line.reply_to {
+        write!(out, " (reply to {target})")?;
+    }
+    if let Some(reason) = &line.reason {
+        match line.kind.as_str() {
+            "mention" | "reply" => write!(out, " (from {reason})")?,
+            _ => write!(out, " ({reason})")?,
+        }
+    }
+    out.write_char('\n')
 }
 
 /// What the text form's summary counts, kept as the lines go by.
@@ -1203,6 +1210,41 @@ mod tests {
         );
         let plan = Arc::new(validated.plan.unwrap());
         (dir, plan)
+    }
+
+    /// The text form's time is `%Y-%m-%d %H:%M %:z` in the plan's zone, west of UTC and
+    /// off the hour too, and a text's line breaks are shown as ⏎.
+    #[test]
+    fn a_text_line_writes_its_time_with_the_zones_offset() {
+        let line = |zone: Tz| RehearsalLine {
+            at: Utc
+                .with_ymd_and_hms(2027, 1, 5, 14, 7, 0)
+                .unwrap()
+                .with_timezone(&zone),
+            kind: "post".into(),
+            playbook: Some("news".into()),
+            item: Some("a".into()),
+            account: Some("brand".into()),
+            text: Some("one\ntwo".into()),
+            reply_to: Some("news/b".into()),
+            direct_to: None,
+            reason: Some("held".into()),
+            rule: None,
+        };
+        for zone in [
+            chrono_tz::America::St_Johns,
+            chrono_tz::Asia::Kolkata,
+            chrono_tz::UTC,
+        ] {
+            let line = line(zone);
+            let mut text = String::new();
+            write_text_line(&mut text, &line).unwrap();
+            let at = line.at.format("%Y-%m-%d %H:%M %:z");
+            assert_eq!(
+                text,
+                format!("{at}  post     news/a → brand: one ⏎ two (reply to news/b) (held)\n")
+            );
+        }
     }
 
     /// Each line goes out while the rehearsal is at its day, not at the end, and the store
