@@ -172,6 +172,18 @@ mod classifier {
         assert!(!filter.matches("unrelated"));
         assert!(KeywordFilter::new(&[] as &[&str]).matches("anything"));
     }
+
+    /// A keyword found inside a longer one counts only where it stands alone, and an
+    /// occurrence that runs into a word does not hide one further on that stands alone.
+    #[test]
+    fn keywords_count_where_they_stand_alone() {
+        let filter = KeywordFilter::new(&["down", "downtime"]);
+        assert!(filter.matches("Downtime again"));
+        assert!(!filter.matches("downtimes and downloads"));
+        assert!(filter.matches("downloads are down!"));
+        assert!(KeywordFilter::new(&["a-a"]).matches("xa-a-a"));
+        assert!(!KeywordFilter::new(&["a-a"]).matches("xa-a-ax"));
+    }
 }
 
 mod windows {

@@ -535,32 +535,37 @@ impl Classifier for Lexicon {
 /// and `@акме`, not `акмеу`). No keywords means every mention of a watched account counts.
 #[derive(Debug, Clone, Default)]
 pub struct KeywordFilter {
-    keywords: Vec<String>,
+    /// Every keyword, lower-cased, found in one pass over a text (none: no keywords).
+    keywords: Option<aho_corasick::AhoCorasick>,
 }
 
 impl KeywordFilter {
     pub fn new<S: AsRef<str>>(keywords: &[S]) -> KeywordFilter {
+        let keywords: Vec<String> = keywords
+            .iter()
+            .map(|k| k.as_ref().trim().to_lowercase())
+            .filter(|k| !k.is_empty())
+            .collect();
         KeywordFilter {
-            keywords: keywords
-                .iter()
-                .map(|k| k.as_ref().trim().to_lowercase())
-                .filter(|k| !k.is_empty())
-                .collect(),
+            // The automaton fails only past billions of states; a plan's keywords come from
+            // playbook files of at most a megabyte.
+            keywords: (!keywords.is_empty()).then(|| {
+                aho_corasick::AhoCorasick::new(&keywords).expect("a playbook's keywords fit")
+            }),
         }
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        if self.keywords.is_empty() {
+        let Some(keywords) = &self.keywords else {
             return true;
-        }
+        };
         let lower = text.to_lowercase();
-        self.keywords.iter().any(|k| {
-            lower.match_indices(k.as_str()).any(|(start, found)| {
-                let before = lower[..start].chars().next_back();
-                let after = lower[start + found.len()..].chars().next();
-                !before.is_some_and(char::is_alphanumeric)
-                    && !after.is_some_and(char::is_alphanumeric)
-            })
+        // Overlapping: a keyword whose first occurrence runs into a word may stand alone
+        // further on, inside another occurrence (`a-a` in `xa-a-a`).
+        keywords.find_overlapping_iter(&lower).any(|found| {
+            let before = lower[..found.start()].chars().next_back();
+            let after = lower[found.end()..].chars().next();
+            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
         })
     }
 }
