@@ -65,6 +65,15 @@ pub fn render() -> String {
     }
 }
 
+/// Moves the histogram samples recorded since the last render into their buckets (the
+/// recorder keeps every sample until then: without a scrape, each fire's lateness would
+/// stay in memory for as long as the service runs).
+pub fn upkeep() {
+    if let Some(handle) = HANDLE.get().and_then(Option::as_ref) {
+        handle.run_upkeep();
+    }
+}
+
 fn describe() {
     metrics::describe_counter!(SENDS, "Sends by network, account and outcome.");
     metrics::describe_gauge!(RUNS, "Runs by state.");

@@ -971,3 +971,39 @@ const YEAR_SUMMARY: &str = "\n1818 post(s) would go out, 1 skipped, 77 rejected,
 const YEAR_TEXT_SHA256: &str = "396cd963324ad4fd6bb7bfbfaa88b99c470f69bd7e24a148625f0b2d8a044918";
 const YEAR_JSON_LINES: usize = 1959;
 const YEAR_JSON_SHA256: &str = "a082077a6f539e0d125e43bcc12570f983b93f52df53626d6c664de97fd76078";
+
+/// The engine's cursors are keyed by both names of an item held in one allocation: the
+/// boundary between the names counts (`ab`/`c` is not `a`/`bc`), a later insert replaces,
+/// and a merge keeps the later of two cursors.
+#[test]
+fn cursors_keep_both_names_apart_and_merge_to_the_later() {
+    use crier::engine::timeline::Cursors;
+    let at = |s: i64| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap();
+    let ab_c = ItemKey::new("ab", "c");
+    let a_bc = ItemKey::new("a", "bc");
+    let mut cursors = Cursors::default();
+    assert!(cursors.is_empty());
+    assert_eq!(cursors.insert(&ab_c, at(1)), None);
+    assert_eq!(cursors.get(&ab_c), Some(at(1)));
+    assert_eq!(cursors.get(&a_bc), None);
+    assert_eq!(cursors.insert(&a_bc, at(2)), None);
+    assert_eq!(cursors.insert(&ab_c, at(3)), Some(at(1)));
+    assert_eq!(
+        (cursors.get(&ab_c), cursors.get(&a_bc)),
+        (Some(at(3)), Some(at(2)))
+    );
+
+    let other: Cursors = [
+        (ab_c.clone(), at(2)),
+        (a_bc.clone(), at(5)),
+        (ItemKey::new("x", "y"), at(7)),
+    ]
+    .into_iter()
+    .collect();
+    cursors.advance_to(&other);
+    assert_eq!(cursors.get(&ab_c), Some(at(3)));
+    assert_eq!(cursors.get(&a_bc), Some(at(5)));
+    assert_eq!(cursors.get(&ItemKey::new("x", "y")), Some(at(7)));
+    assert_eq!(cursors.remove(&a_bc), Some(at(5)));
+    assert_eq!(cursors.get(&a_bc), None);
+}

@@ -168,3 +168,26 @@ async fn a_served_run_renders_sends_runs_hooks_lateness_and_gauges() {
     );
     assert!(text.contains("# HELP crier_sends_total"), "{text}");
 }
+
+/// Upkeep moves the lateness samples kept since the last render into the histogram's
+/// buckets (the dispatcher runs it once a burst is over, so they are not held until a
+/// scrape): the next render still counts every one.
+#[test]
+fn upkeep_keeps_every_lateness_sample_in_the_histogram() {
+    crier::telemetry::install().expect("the recorder");
+    let count = || {
+        sample(
+            &crier::telemetry::render(),
+            "crier_fire_lateness_seconds_count",
+            &[],
+        )
+        .unwrap_or(0.0)
+    };
+    let before = count();
+    for seconds in [0.001, 0.3, 2.0] {
+        crier::telemetry::fire_lateness(seconds);
+    }
+    crier::telemetry::upkeep();
+    crier::telemetry::upkeep();
+    assert!(count() >= before + 3.0);
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::timeline::{ItemRef, Queue, items};
+use super::timeline::{Cursors, ItemRef, Queue, items};
 use crate::contest::lifecycle::Seeds;
 use crate::crisis::CrisisSignals;
 use crate::crisis::runner::RunnerState;
@@ -49,7 +49,7 @@ pub struct Engine {
     pub(super) parts: EngineParts,
     pub(super) queue: Queue,
     /// The last fire handled per item, as the store has it.
-    pub(super) cursors: HashMap<ItemKey, DateTime<Utc>>,
+    pub(super) cursors: Cursors,
     /// The items that need approval, and up to when their requests are open.
     pub(super) needs_approval: Vec<ItemRef>,
     pub(super) asked_until: HashMap<ItemKey, DateTime<Utc>>,
@@ -155,7 +155,7 @@ impl Engine {
 
     /// Puts back the cursors as they were before a batch that did not commit, then takes
     /// the store's where it can be read (a batch may have committed parts of its work).
-    pub(super) fn restore_cursors(&mut self, before: HashMap<ItemKey, DateTime<Utc>>) {
+    pub(super) fn restore_cursors(&mut self, before: Cursors) {
         self.cursors = before;
         self.reread_cursors();
     }
@@ -209,10 +209,7 @@ impl Engine {
             .filter(|item| item.post(&self.plan).approve.is_some())
             .collect();
         for item in items {
-            let cursor = item
-                .entry_in(&self.plan, &self.cursors)
-                .copied()
-                .unwrap_or(alive);
+            let cursor = self.cursors.of(item, &self.plan).unwrap_or(alive);
             if let Some(next) = self.catch_up(item, cursor, now, alive, &mut batch)? {
                 self.queue.push(next, item);
             }
@@ -268,7 +265,7 @@ impl Engine {
 
     pub(super) fn advance_cursor(&mut self, item: ItemRef, at: DateTime<Utc>, batch: &mut Batch) {
         let key = item.key(&self.plan);
-        self.cursors.insert(key.clone(), at);
+        self.cursors.insert(&key, at);
         batch.cursors.push((key, to_millis(at)));
     }
 

@@ -303,7 +303,7 @@ impl Dispatcher {
                     claim = true;
                     if idle {
                         flight.unreleased = 0;
-                        release_memory();
+                        self.release_memory();
                     }
                 }
                 _ = wake.notified() => claim = true,
@@ -318,6 +318,18 @@ impl Dispatcher {
                 _ = stop.changed(), if !stopping => {}
             }
         }
+    }
+
+    /// Gives the memory a burst freed back to the system, once its sends are recorded:
+    /// the lateness samples recorded since the last scrape go into the histogram's buckets,
+    /// the store lets go of its cache, and the process hands its free pages back (where it
+    /// installed a way to, `crate::memory`), saying how much at debug level.
+    fn release_memory(&self) {
+        blocking(|| {
+            crate::telemetry::upkeep();
+            self.store.release_memory();
+            crate::memory::release_and_report("a burst");
+        });
     }
 
     /// Extends the lease of this dispatcher's claims, and takes back the claims of
@@ -593,12 +605,6 @@ const MAX_IDLE: Duration = Duration::from_secs(1);
 
 fn lease() -> TimeDelta {
     TimeDelta::from_std(LEASE).expect("the lease fits")
-}
-
-/// Gives the memory a burst freed back to the system (where the process installed a way
-/// to, `crate::memory`), saying how much at debug level.
-fn release_memory() {
-    blocking(|| crate::memory::release_and_report("a burst"));
 }
 
 /// Says how many sends were taken back from claims whose lease passed.

@@ -56,7 +56,7 @@ impl Engine {
                     // Latest first, so an item popped twice ends at its cursor before both.
                     for (key, cursor) in before.into_iter().rev() {
                         match cursor {
-                            Some(at) => self.cursors.insert(key, at),
+                            Some(at) => self.cursors.insert(&key, at),
                             None => self.cursors.remove(&key),
                         };
                     }
@@ -99,14 +99,13 @@ impl Engine {
             }
             popped.push((at, item));
             let key = item.key(&self.plan);
-            let cursor = self.cursors.get(&key).copied();
+            let cursor = self.cursors.get(&key);
             before.push((key, cursor));
             let following = if now - at > LATE_GRACE {
                 // Woken long after the fire (the machine slept): the missed policy decides.
                 let cursor = self
                     .cursors
-                    .get(&item.key(&self.plan))
-                    .copied()
+                    .of(item, &self.plan)
                     .unwrap_or(at - TimeDelta::milliseconds(1));
                 // Fires due now that wait in the queue must stay after the recorded time.
                 let alive_floor = self

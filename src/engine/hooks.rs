@@ -109,12 +109,12 @@ impl Engine {
         for item in posts {
             let item_key = item.key(&self.plan);
             let at = match self.cursors.get(&item_key) {
-                Some(last) if *last >= now_ms => *last + TimeDelta::milliseconds(1),
+                Some(last) if last >= now_ms => last + TimeDelta::milliseconds(1),
                 _ => now_ms,
             };
             let run = self.new_run_for(*item, at, now, Some(note.clone()), Some(event))?;
             batch.runs.push(run);
-            self.cursors.insert(item_key.clone(), at);
+            self.cursors.insert(&item_key, at);
             batch.cursors.push((item_key, to_millis(at)));
         }
         Ok(batch)
@@ -326,10 +326,7 @@ impl HookReceiver {
         // Runs built and not yet committed moved the old engine's cursors past the stored
         // ones: the new engine goes on from there, or an event fired now could take a fire
         // time a waiting one holds, and its run would be dropped as recorded before.
-        for (item, at) in &current.engine.cursors {
-            let cursor = state.engine.cursors.entry(item.clone()).or_insert(*at);
-            *cursor = (*cursor).max(*at);
-        }
+        state.engine.cursors.advance_to(&current.engine.cursors);
         *current = state;
         *self
             .shared

@@ -30,9 +30,10 @@ impl Engine {
             if at > now {
                 continue;
             }
-            let handled = item
-                .entry_in(&self.plan, &self.cursors)
-                .is_some_and(|cursor| *cursor >= at);
+            let handled = self
+                .cursors
+                .of(item, &self.plan)
+                .is_some_and(|cursor| cursor >= at);
             let would_fire =
                 next_fire(&self.plan, item, at - TimeDelta::nanoseconds(1)) == Some(at);
             if !handled && would_fire {

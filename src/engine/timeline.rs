@@ -32,19 +32,6 @@ impl ItemRef {
     pub fn key(&self, plan: &Plan) -> ItemKey {
         ItemKey::new(&self.campaign(plan).name, self.post(plan).id.as_str())
     }
-
-    /// The item's entry in a map keyed by `ItemKey`, looked up without making a key (a
-    /// start looks up every item of the plan).
-    pub fn entry_in<'m, V>(&self, plan: &Plan, map: &'m HashMap<ItemKey, V>) -> Option<&'m V> {
-        if map.is_empty() {
-            return None;
-        }
-        let names = (
-            self.campaign(plan).name.as_str(),
-            self.post(plan).id.as_str(),
-        );
-        map.get(&names as &dyn KeyNames)
-    }
 }
 
 /// An item key's two names, however they are held: lets a map keyed by `ItemKey` be read
@@ -86,6 +73,117 @@ impl PartialEq for dyn KeyNames + '_ {
 }
 
 impl Eq for dyn KeyNames + '_ {}
+
+/// The last fire handled per item, as the store has it. Compact, since a burst of N
+/// one-off posts leaves N of them for as long as the service runs: each item's two names
+/// in one allocation (an `ItemKey` takes two, and twice the room in the table).
+#[derive(Debug, Clone, Default)]
+pub struct Cursors {
+    map: HashMap<CursorKey, DateTime<Utc>>,
+}
+
+impl Cursors {
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The cursor of the item named by `key`.
+    pub fn get(&self, key: &ItemKey) -> Option<DateTime<Utc>> {
+        self.map.get(key as &dyn KeyNames).copied()
+    }
+
+    /// The cursor of `item` of `plan`, looked up without making a key (a start looks up
+    /// every item of the plan).
+    pub fn of(&self, item: ItemRef, plan: &Plan) -> Option<DateTime<Utc>> {
+        if self.map.is_empty() {
+            return None;
+        }
+        let names = (
+            item.campaign(plan).name.as_str(),
+            item.post(plan).id.as_str(),
+        );
+        self.map.get(&names as &dyn KeyNames).copied()
+    }
+
+    /// Sets the cursor of the item named by `key`; the one it had.
+    pub fn insert(&mut self, key: &ItemKey, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.map.get_mut(key as &dyn KeyNames) {
+            Some(cursor) => Some(std::mem::replace(cursor, at)),
+            None => self.map.insert(CursorKey::new(key), at),
+        }
+    }
+
+    pub fn remove(&mut self, key: &ItemKey) -> Option<DateTime<Utc>> {
+        self.map.remove(key as &dyn KeyNames)
+    }
+
+    /// Moves each cursor to `other`'s where that is later (or takes it where this has none).
+    pub fn advance_to(&mut self, other: &Cursors) {
+        for (key, at) in &other.map {
+            match self.map.get_mut(key as &dyn KeyNames) {
+                Some(cursor) => *cursor = (*cursor).max(*at),
+                None => {
+                    self.map.insert(key.clone(), *at);
+                }
+            }
+        }
+    }
+}
+
+impl FromIterator<(ItemKey, DateTime<Utc>)> for Cursors {
+    fn from_iter<I: IntoIterator<Item = (ItemKey, DateTime<Utc>)>>(iter: I) -> Self {
+        let mut cursors = Cursors::default();
+        for (key, at) in iter {
+            cursors.insert(&key, at);
+        }
+        cursors
+    }
+}
+
+/// An item's two names in one allocation, the playbook's first.
+#[derive(Debug, Clone)]
+struct CursorKey {
+    names: Box<str>,
+    playbook_len: u32,
+}
+
+impl CursorKey {
+    fn new(key: &ItemKey) -> CursorKey {
+        let mut names = String::with_capacity(key.playbook.len() + key.item.len());
+        names.push_str(&key.playbook);
+        names.push_str(&key.item);
+        CursorKey {
+            names: names.into_boxed_str(),
+            playbook_len: u32::try_from(key.playbook.len()).expect("a playbook name under 4 GB"),
+        }
+    }
+}
+
+impl KeyNames for CursorKey {
+    fn names(&self) -> (&str, &str) {
+        self.names.split_at(self.playbook_len as usize)
+    }
+}
+
+impl<'a> Borrow<dyn KeyNames + 'a> for CursorKey {
+    fn borrow(&self) -> &(dyn KeyNames + 'a) {
+        self
+    }
+}
+
+impl Hash for CursorKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self as &dyn KeyNames).hash(state);
+    }
+}
+
+impl PartialEq for CursorKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.names() == other.names()
+    }
+}
+
+impl Eq for CursorKey {}
 
 /// Every schedulable item of a plan.
 pub fn items(plan: &Plan) -> Vec<ItemRef> {

@@ -22,6 +22,9 @@ pub trait RunStore: Send + Sync {
     fn commit_all(&self, batches: &[Batch]) -> StoreResult<Vec<Vec<RunId>>> {
         batches.iter().map(|batch| self.commit(batch)).collect()
     }
+    /// Frees the memory the backend keeps only for speed (SQLite's page cache), once a burst
+    /// is over; it fills again as it is used. Nothing by default.
+    fn release_memory(&self) {}
     /// Takes back the sends of claims whose lease passed (their dispatcher stopped or
     /// stalled): those whose request had left go back to `pending` with `check_first` set
     /// (their outcome is unknown); those whose request never left go back as they were,

@@ -12,6 +12,12 @@ const CLAIM_OUTBOX: &str = sql!("runs/claim_outbox");
 const SETTLE_RUN: &str = sql!("runs/settle_run");
 
 impl RunStore for SqliteStore {
+    fn release_memory(&self) {
+        if let Err(error) = self.lock().release_memory() {
+            tracing::debug!("SQLite kept its cache: {error}");
+        }
+    }
+
     fn hook_receipt(&self, hook: &str, key: &str) -> StoreResult<Option<HookReceipt>> {
         let connection = self.lock();
         let found = connection
