@@ -2880,12 +2880,7 @@ fn forgetting_keeps_runs_going_and_each_items_latest_post(store: SqliteStore) {
             posting(rev, "news", "a", T + 2 * MINUTE, &["x"]),
         ],
     );
-    let claimed = store.claim(T + MINUTE, 10, None).unwrap();
-    let outcomes: Vec<_> = claimed
-        .iter()
-        .map(|row| (row.id, sent(&format!("sent-{}", row.id))))
-        .collect();
-    store.finish(&outcomes, T + MINUTE).unwrap();
+    send_all_due(&store, T + MINUTE);
     assert_eq!(store.unfinished_from().unwrap(), Some(T + 2 * MINUTE));
     let latest = store
         .latest_remote_id(&ItemKey::new("news", "a"), "x")
@@ -2916,6 +2911,16 @@ fn forgetting_keeps_runs_going_and_each_items_latest_post(store: SqliteStore) {
     assert_eq!(store.forget_finished_runs(T + 3 * MINUTE, true).unwrap(), 0);
 }
 
+/// Claims every send due at `now` and records each as sent.
+fn send_all_due(store: &SqliteStore, now: Millis) {
+    let claimed = store.claim(now, 10, None).unwrap();
+    let outcomes: Vec<_> = claimed
+        .iter()
+        .map(|row| (row.id, sent(&format!("sent-{}", row.id))))
+        .collect();
+    store.finish(&outcomes, now).unwrap();
+}
+
 /// Without replies to keep a post for, every finished run goes, the latest too; a run
 /// still to send stays.
 #[test]
@@ -2934,12 +2939,7 @@ fn forgetting_finished_runs_without_replies_keeps_only_runs_going() {
                 posting(rev, "news", "a", T + 2 * MINUTE, &["x"]),
             ],
         );
-        let claimed = store.claim(T + MINUTE, 10, None).unwrap();
-        let outcomes: Vec<_> = claimed
-            .iter()
-            .map(|row| (row.id, sent(&format!("sent-{}", row.id))))
-            .collect();
-        store.finish(&outcomes, T + MINUTE).unwrap();
+        send_all_due(&store, T + MINUTE);
         assert_eq!(
             store.forget_finished_runs(T + 3 * MINUTE, false).unwrap(),
             2
