@@ -3251,3 +3251,89 @@ fn a_file_store_checkpoints_its_log_in_the_background() {
     );
     drop(store);
 }
+
+/// Every statement of the SQLite backend is prepared once and run as often as it is called:
+/// none is prepared again at each run. (SQLite prepares a statement again whenever a
+/// parameter its plan read is bound, as a bare `LIMIT ?N` is: the backend writes `LIMIT
+/// +?N`.) Each file's statement is run three times on a migrated store, its parameters
+/// bound to small numbers, or to an empty JSON array where `json_each` reads them.
+#[test]
+fn every_statement_is_prepared_once_however_often_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crier.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/sqlite");
+    // Every statement file but the migrations (which change the schema, and so prepare
+    // every statement again by design), with its code without comments.
+    let mut files = Vec::new();
+    for folder in std::fs::read_dir(&root).unwrap() {
+        let folder = folder.unwrap().path();
+        if !folder.is_dir() || folder.ends_with("migrations") || folder.ends_with("migrate") {
+            continue;
+        }
+        for file in std::fs::read_dir(&folder).unwrap() {
+            let file = file.unwrap().path();
+            if file.extension().is_some_and(|e| e == "sql") {
+                let sql = std::fs::read_to_string(&file).unwrap();
+                let code: String = sql
+                    .lines()
+                    .filter(|line| !line.trim_start().starts_with("--"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                files.push((file, sql, code));
+            }
+        }
+    }
+    let first_word = |code: &str| {
+        code.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // The temporary tables some statements write (a rehearsal's forgetting) come first.
+    for (_, sql, code) in &files {
+        if first_word(code) == "CREATE" {
+            connection.execute_batch(sql).unwrap();
+        }
+    }
+    let mut checked = 0;
+    let mut prepared_again = Vec::new();
+    for (file, sql, code) in &files {
+        // Schema statements (a rehearsal's lean store) and files of several statements.
+        if ["CREATE", "DROP"].contains(&first_word(code).as_str()) {
+            continue;
+        }
+        let Ok(mut statement) = connection.prepare(sql) else {
+            assert!(
+                code.trim().trim_end_matches(';').contains(';'),
+                "{}: does not prepare",
+                file.display()
+            );
+            continue;
+        };
+        for _ in 0..3 {
+            for index in 1..=statement.parameter_count() {
+                let value: rusqlite::types::Value =
+                    if code.contains(&format!("json_each(?{index})")) {
+                        "[]".to_string().into()
+                    } else {
+                        (index as i64).into()
+                    };
+                statement.raw_bind_parameter(index, value).unwrap();
+            }
+            let mut rows = statement.raw_query();
+            // A constraint may refuse the made-up values: preparing is what is counted.
+            while let Ok(Some(_)) = rows.next() {}
+        }
+        checked += 1;
+        if statement.get_status(rusqlite::StatementStatus::RePrepare) > 0 {
+            prepared_again.push(file.strip_prefix(&root).unwrap().display().to_string());
+        }
+    }
+    assert!(checked > 100, "only {checked} statements found");
+    assert!(
+        prepared_again.is_empty(),
+        "prepared again at each run: {prepared_again:?}"
+    );
+}

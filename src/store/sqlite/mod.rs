@@ -3,6 +3,10 @@
 //! name beside it; migrations in `migrations/`, applied by `migrate.rs`. One connection
 //! behind a mutex: every call is one short transaction, and batching (claiming many sends
 //! at once) keeps it fast.
+//!
+//! A statement's `LIMIT` parameter is written `LIMIT +?N`: SQLite's planner reads a bare
+//! `LIMIT ?N`, and then prepares the statement again every time it is bound (a claim, a
+//! rehearsal's sends due, a page of mentions). A test runs every statement to hold to it.
 
 use std::path::Path;
 use std::sync::Mutex;

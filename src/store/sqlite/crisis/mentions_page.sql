@@ -3,4 +3,4 @@
 -- the (plan, at) index would walk eight days of them.
 SELECT seq, at, author, text FROM crisis_mentions NOT INDEXED
  WHERE plan = ?1 AND seq > ?2 AND at >= ?3 ORDER BY seq
- LIMIT ?4
+ LIMIT +?4

@@ -5,4 +5,4 @@ SELECT id, run_id, step, account, payload, attempts + 1, check_first, note IS NO
   FROM outbox
  WHERE state = 'pending' AND next_attempt_at <= ?1
  ORDER BY next_attempt_at, id
- LIMIT ?2
+ LIMIT +?2

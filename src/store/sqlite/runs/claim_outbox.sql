@@ -8,5 +8,5 @@ UPDATE outbox
                  AND (?3 IS NULL OR run_id = ?3)
                  AND account NOT IN (SELECT value FROM json_each(?6))
                ORDER BY next_attempt_at, id
-               LIMIT ?2)
+               LIMIT +?2)
 RETURNING id, run_id, step, account, payload, attempts, check_first, note IS NOT NULL, first_attempt_at

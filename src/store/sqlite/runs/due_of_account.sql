@@ -3,4 +3,4 @@ SELECT id, next_attempt_at FROM outbox
  WHERE state = 'pending' AND account = ?1 AND next_attempt_at <= ?2
    AND (?3 IS NULL OR run_id = ?3)
  ORDER BY next_attempt_at, id
- LIMIT ?4
+ LIMIT +?4

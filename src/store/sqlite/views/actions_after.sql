@@ -10,4 +10,4 @@ SELECT a.id, a.kind, a.ref, a.at,
   LEFT JOIN incident_actions ia ON a.kind = 'incident' AND ia.id = a.ref
   LEFT JOIN runs r ON a.kind = 'triggered' AND r.id = a.ref
   WHERE a.id > ?1
-  ORDER BY a.id LIMIT ?2
+  ORDER BY a.id LIMIT +?2

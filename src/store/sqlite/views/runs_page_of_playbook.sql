@@ -5,4 +5,4 @@ SELECT id, playbook, item, fire_at, revision, state, reason, created_at, updated
     AND ((?6 IS NULL AND ?7 IS NULL) OR EXISTS (
       SELECT 1 FROM outbox WHERE outbox.run_id = runs.id
         AND (?6 IS NULL OR outbox.account = ?6) AND (?7 IS NULL OR outbox.state = ?7)))
-  ORDER BY fire_at DESC, id DESC LIMIT ?8
+  ORDER BY fire_at DESC, id DESC LIMIT +?8
