@@ -581,6 +581,9 @@ impl Running {
                 _ = stop.changed() => {}
                 _ = self.reload.notified() => self.reload().await,
                 _ = watch_files.tick() => {
+                    // The lateness samples of fires that sent nothing yet (held for an
+                    // approval, say) go into the histogram's buckets without a scrape.
+                    crate::telemetry::upkeep();
                     let current = files_fingerprint(&self.path);
                     if current != fingerprint {
                         fingerprint = current;
