@@ -4,8 +4,10 @@
 //! local HTTP sink; every event is committed to the SQLite file (WAL, `synchronous=FULL`)
 //! before its `202`. It reports:
 //!
+//! - the machine's limit for this load, measured in the same run: the same senders against a
+//!   receiver that only checks each signature and answers `202` (nothing stored), for `PROBE`;
 //! - accepted events/s: senders with keep-alive connections post signed events as fast as
-//!   `202`s come back, for `FLOOD`;
+//!   `202`s come back, for `FLOOD`, and its share of that limit;
 //! - at a steady rate (5,000 events/s by default, for `STEADY`): the time from each
 //!   request's start to its post's arrival at the sink, p50/p99/max, and how many arrived;
 //!   the time to each `202` (p50/p99), which tells the receiving side from the sending one;
@@ -36,6 +38,8 @@ const SECRET: &str = "bench-signing-key";
 const FLOOD: Duration = Duration::from_secs(10);
 /// How long the steady rate lasts.
 const STEADY: Duration = Duration::from_secs(10);
+/// How long the same senders measure a receiver that stores nothing.
+const PROBE: Duration = Duration::from_secs(3);
 /// Connections the flood keeps busy.
 const FLOOD_SENDERS: usize = 64;
 /// The longest the sink is waited for after the senders stop (bounded: never hangs).
@@ -328,6 +332,83 @@ fn load_average() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// `FLOOD_SENDERS` keep-alive senders posting signed events to `url` as fast as answers come
+/// back, for `length`, numbered from `first`: the events answered `202`, how many were not,
+/// and the seconds it took.
+fn flood(
+    runtime: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    url: &str,
+    length: Duration,
+    first: u64,
+) -> (Vec<u64>, u64, f64) {
+    let next = Arc::new(AtomicU64::new(first));
+    let refused = Arc::new(AtomicU64::new(0));
+    let stop_flood = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let accepted = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..FLOOD_SENDERS {
+            let (client, url, next) = (client.clone(), url.to_string(), next.clone());
+            let (refused, stop_flood) = (refused.clone(), stop_flood.clone());
+            tasks.spawn(async move {
+                let mut accepted = Vec::new();
+                while !stop_flood.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    match post_event(&client, &url, n).await {
+                        Ok(202) => accepted.push(n),
+                        _ => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                accepted
+            });
+        }
+        tokio::time::sleep(length).await;
+        stop_flood.store(true, Ordering::Relaxed);
+        let mut all = Vec::new();
+        while let Some(accepted) = tasks.join_next().await {
+            all.extend(accepted.unwrap());
+        }
+        all
+    });
+    let took = started.elapsed().as_secs_f64();
+    (accepted, refused.load(Ordering::SeqCst), took)
+}
+
+/// A receiver that checks each event's signature and JSON and answers `202` at once, on a
+/// runtime of its own: the most this machine's loopback and these senders allow.
+fn start_bare_receiver(runtime: &tokio::runtime::Runtime) -> String {
+    async fn receive(headers: axum::http::HeaderMap, body: Bytes) -> axum::http::StatusCode {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        };
+        let signed = crier::connectors::webhook::verify_signature(
+            SECRET.as_bytes(),
+            header("x-crier-timestamp"),
+            &body,
+            header("x-crier-signature"),
+        );
+        let event: Result<serde_json::Value, _> = serde_json::from_slice(&body);
+        if signed && event.is_ok() {
+            axum::http::StatusCode::ACCEPTED
+        } else {
+            axum::http::StatusCode::UNAUTHORIZED
+        }
+    }
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/hooks/order", axum::routing::post(receive));
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/hooks/order")
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
@@ -350,46 +431,27 @@ fn main() {
     let (mut child, base) = start_crier(&binary, dir.path());
     let url = format!("{base}/hooks/order");
     let pid = child.id();
-    let cpu_at_start = cpu_seconds(pid);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(FLOOD_SENDERS)
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
 
+    // The machine's limit for this load: the same senders against a receiver that only
+    // checks each signature and answers at once (nothing stored, nothing delivered).
+    let probe_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let probe_url = start_bare_receiver(&probe_runtime);
+    let (probe_accepted, _, probe_time) = flood(&runtime, &client, &probe_url, PROBE, 0);
+    let limit = probe_accepted.len() as f64 / probe_time;
+    drop(probe_runtime);
+
     // The flood: as fast as 202s come back.
-    let next = Arc::new(AtomicU64::new(0));
-    let refused = Arc::new(AtomicU64::new(0));
-    let stop_flood = Arc::new(AtomicBool::new(false));
-    let flood_started = Instant::now();
-    let accepted_flood: Vec<u64> = runtime.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..FLOOD_SENDERS {
-            let (client, url, next) = (client.clone(), url.clone(), next.clone());
-            let (refused, stop_flood) = (refused.clone(), stop_flood.clone());
-            tasks.spawn(async move {
-                let mut accepted = Vec::new();
-                while !stop_flood.load(Ordering::Relaxed) {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    match post_event(&client, &url, n).await {
-                        Ok(202) => accepted.push(n),
-                        _ => {
-                            refused.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                accepted
-            });
-        }
-        tokio::time::sleep(FLOOD).await;
-        stop_flood.store(true, Ordering::Relaxed);
-        let mut all = Vec::new();
-        while let Some(accepted) = tasks.join_next().await {
-            all.extend(accepted.unwrap());
-        }
-        all
-    });
-    let flood_time = flood_started.elapsed().as_secs_f64();
+    let cpu_at_start = cpu_seconds(pid);
+    let (accepted_flood, refused, flood_time) = flood(&runtime, &client, &url, FLOOD, 0);
     let flood_rate = accepted_flood.len() as f64 / flood_time;
     drain(&sink, accepted_flood.len());
     let flood_delivered = sink.arrivals.lock().unwrap().len();
@@ -397,7 +459,8 @@ fn main() {
     let cpu_after_flood = cpu_seconds(pid);
 
     // The steady rate: one event every 1/rate s, each request timed from its start.
-    let first = next.load(Ordering::SeqCst);
+    // Every number the flood handed out was answered or counted as refused.
+    let first = accepted_flood.len() as u64 + refused;
     let total = (rate as f64 * STEADY.as_secs_f64()) as u64;
     let started_at: Arc<Mutex<HashMap<u64, u64>>> = Arc::default();
     let answered_in: Arc<Mutex<Vec<f64>>> = Arc::default();
@@ -456,6 +519,11 @@ fn main() {
         load_average()
     );
     println!(
+        "the same senders against a receiver that only checks each signature and answers 202 ({:.0} s): {limit:.0} events/s; the flood below is {:.2} of it",
+        probe_time,
+        flood_rate / limit
+    );
+    println!(
         "| load | accepted | events/s accepted | request → 202 p50 / p99 | request → delivery p50 / p99 / max | crier CPU per event | exactly once |"
     );
     println!("|---|---|---|---|---|---|---|");
@@ -463,7 +531,7 @@ fn main() {
         "| flood, {FLOOD_SENDERS} connections, {:.0} s | {} ({} refused or failed) | {flood_rate:.0} | – | – | {:.0} µs | {flood_once} |",
         flood_time,
         accepted_flood.len(),
-        refused.load(Ordering::SeqCst),
+        refused,
         per_event(cpu_after_flood - cpu_at_start, accepted_flood.len()),
     );
     println!(
