@@ -173,6 +173,44 @@ mod classifier {
         assert!(KeywordFilter::new(&[] as &[&str]).matches("anything"));
     }
 
+    /// A plan's signals lower-case a mention once for its keywords and its tone: what they
+    /// count is what the filter and the lexicon say of the text as it came.
+    #[test]
+    fn signals_count_what_the_filter_and_the_lexicon_say() {
+        let texts = [
+            ("The App is DOWN, I CAN’T LOG IN", Some(Tone::Negative)),
+            (
+                "Застосунок НЕ ПРАЦЮЄ, ЖАХЛИВИЙ сервіс",
+                Some(Tone::Negative),
+            ),
+            (
+                "Приложение НЕ РАБОТАЕТ, но поддержка ОТЛИЧНАЯ, спасибо",
+                Some(Tone::Positive),
+            ),
+            ("Down? Not BAD at all, it WORKS", Some(Tone::Positive)),
+            ("Сайт лежить, ПРОБЛЕМИ з оплатою", Some(Tone::Negative)),
+            ("ΣΑΣ down", Some(Tone::Negative)),
+            ("Love the new update", None),
+        ];
+        let keywords = ["down", "не працює", "не работает", "лежить"];
+        let mut signals = CrisisSignals::new(
+            KeywordFilter::new(&keywords),
+            Box::new(Lexicon::builtin()),
+            Duration::from_secs(3600),
+        );
+        for (i, (text, expected)) in texts.into_iter().enumerate() {
+            let as_came = KeywordFilter::new(&keywords)
+                .matches(text)
+                .then(|| tone(text));
+            assert_eq!(as_came, expected, "{text}");
+            assert_eq!(
+                signals.observe(T0 + i as i64, "@a", text),
+                expected,
+                "{text}"
+            );
+        }
+    }
+
     /// A keyword found inside a longer one counts only where it stands alone, and an
     /// occurrence that runs into a word does not hide one further on that stands alone.
     #[test]

@@ -71,6 +71,7 @@ contract!(
     send_slots_are_recent_sends_and_future_ones,
     sessions_end_and_login_links_are_used_once_before_they_expire,
     crisis_mentions_are_stored_once_with_their_cursor,
+    many_mentions_count_each_new_key_once_in_order,
     crisis_states_incidents_and_pauses_commit_together,
     incident_actions_wait_until_applied,
     contest_entries_are_read_by_key,
@@ -2157,6 +2158,47 @@ fn crisis_mentions_are_stored_once_with_their_cursor(store: &dyn Store) {
     let recent = store.crisis_mentions("outage", 0, T + MINUTE).unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].text, "down again");
+}
+
+/// A call of many mentions (stored several rows to a statement) counts and keeps each key
+/// once, the first time it comes, whether the same key comes again in the same call, in the
+/// same statement or in another call; numbers follow the order they came in.
+fn many_mentions_count_each_new_key_once_in_order(store: &dyn Store) {
+    // Each key twice in a row: 75 mentions, 38 keys.
+    let twice: Vec<_> = (0..75)
+        .map(|i| mention(&format!("m:{}", i / 2), T + i, &format!("text {i}")))
+        .collect();
+    assert_eq!(
+        store
+            .add_crisis_mentions("outage", "masto", &twice, None, T)
+            .unwrap(),
+        38
+    );
+    // 100 keys, the first 8 stored already.
+    let more: Vec<_> = (30..130)
+        .map(|k| mention(&format!("m:{k}"), T + 200 + k, &format!("more {k}")))
+        .collect();
+    assert_eq!(
+        store
+            .add_crisis_mentions("outage", "masto", &more, None, T)
+            .unwrap(),
+        92
+    );
+    assert_eq!(
+        store
+            .add_crisis_mentions("outage", "tg", &more, None, T)
+            .unwrap(),
+        0
+    );
+    let stored = store.crisis_mentions("outage", 0, 0).unwrap();
+    assert_eq!(stored.len(), 130);
+    assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
+    let texts: Vec<String> = stored.iter().map(|m| m.text.clone()).collect();
+    let expected: Vec<String> = (0..38)
+        .map(|k| format!("text {}", 2 * k))
+        .chain((38..130).map(|k| format!("more {k}")))
+        .collect();
+    assert_eq!(texts, expected);
 }
 
 fn incident(id: i64, status: &str) -> crier::store::IncidentRow {

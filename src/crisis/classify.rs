@@ -2,6 +2,7 @@
 //! Russian, with negation ("not bad" is positive, "не погано" too) and playbook word lists.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -17,7 +18,52 @@ pub enum Tone {
 /// Classifies a mention's text. Small on purpose, so a better model can replace the lexicon.
 pub trait Classifier: Send + Sync {
     fn classify(&self, text: &str) -> Tone;
+
+    /// The same, given `text` in lower case too ([`lowercase`]), as the keyword filter
+    /// made it already: a classifier that reads lower case need not make it again.
+    fn classify_lowercased(&self, text: &str, lower: &str) -> Tone {
+        let _ = lower;
+        self.classify(text)
+    }
 }
+
+/// The lexicon's tables are looked up a few times for every word of every mention: hashed
+/// with FxHash's multiply and rotate, a few instructions a word, rather than SipHash. Their
+/// keys are the lexicon's own words, so no text a mention brings can make them collide.
+#[derive(Debug, Clone, Copy, Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        // The table picks buckets by the low bits, which the multiply leaves poorly mixed.
+        self.0.rotate_left(26)
+    }
+}
+
+type Words<V> = HashMap<String, V, BuildHasherDefault<WordHasher>>;
 
 /// How many words after a negator it still flips ("not at all bad").
 const NEGATION_REACH: usize = 3;
@@ -29,10 +75,10 @@ const MIN_STEM_CHARS: usize = 3;
 /// matches every word starting with it (Ukrainian and Russian inflect: `жахлив*`).
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
-    exact: HashMap<String, i8>,
-    stems: HashMap<String, i8>,
+    exact: Words<i8>,
+    stems: Words<i8>,
     longest_stem: usize,
-    negators: HashSet<String>,
+    negators: HashSet<String, BuildHasherDefault<WordHasher>>,
 }
 
 const NEGATIVE: &[&str] = &[
@@ -466,26 +512,40 @@ impl Lexicon {
         }
         // Longest stem first: char boundaries from the end, down to the shortest stem.
         let mut end = word.len().min(self.longest_stem);
-        while end > 0 {
-            if word.is_char_boundary(end) {
-                let prefix = &word[..end];
-                if prefix.chars().count() < MIN_STEM_CHARS {
-                    break;
-                }
-                if let Some(score) = self.stems.get(prefix) {
-                    return *score;
-                }
+        while !word.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut chars = word[..end].chars().count();
+        while chars >= MIN_STEM_CHARS {
+            if let Some(score) = self.stems.get(&word[..end]) {
+                return *score;
             }
             end -= 1;
+            while !word.is_char_boundary(end) {
+                end -= 1;
+            }
+            chars -= 1;
         }
         0
     }
 
     /// The summed score of `text` (negative below zero).
     pub fn score(&self, text: &str) -> i32 {
+        self.score_lowercased(&lowercase(text))
+    }
+
+    /// `score` of a text already in lower case.
+    fn score_lowercased(&self, lower: &str) -> i32 {
         // A typographic apostrophe ("can’t") is the same word as a typed one.
-        let lower = text.to_lowercase().replace('\u{2019}', "'");
+        let typed;
+        let lower = if lower.contains('\u{2019}') {
+            typed = lower.replace('\u{2019}', "'");
+            typed.as_str()
+        } else {
+            lower
+        };
         let words: Vec<&str> = lower.unicode_words().collect();
+        let mut phrase = String::new();
         let mut total = 0i32;
         let mut since_negator = usize::MAX;
         let mut i = 0;
@@ -494,7 +554,10 @@ impl Lexicon {
             if self.negators.contains(word) {
                 // A phrase starting with a negator ("не працює") is a word of its own.
                 if let Some(next) = words.get(i + 1) {
-                    let phrase = format!("{word} {next}");
+                    phrase.clear();
+                    phrase.push_str(word);
+                    phrase.push(' ');
+                    phrase.push_str(next);
                     if let Some(score) = self.exact.get(&phrase) {
                         total += i32::from(*score);
                         i += 2;
@@ -522,11 +585,19 @@ impl Lexicon {
 
 impl Classifier for Lexicon {
     fn classify(&self, text: &str) -> Tone {
-        match self.score(text) {
-            s if s < 0 => Tone::Negative,
-            0 => Tone::Neutral,
-            _ => Tone::Positive,
-        }
+        tone(self.score(text))
+    }
+
+    fn classify_lowercased(&self, _text: &str, lower: &str) -> Tone {
+        tone(self.score_lowercased(lower))
+    }
+}
+
+fn tone(score: i32) -> Tone {
+    match score {
+        s if s < 0 => Tone::Negative,
+        0 => Tone::Neutral,
+        _ => Tone::Positive,
     }
 }
 
@@ -556,16 +627,71 @@ impl KeywordFilter {
     }
 
     pub fn matches(&self, text: &str) -> bool {
+        self.keywords.is_none() || self.matches_lowercased(&lowercase(text))
+    }
+
+    /// `matches` of a text already in lower case ([`lowercase`]).
+    pub fn matches_lowercased(&self, lower: &str) -> bool {
         let Some(keywords) = &self.keywords else {
             return true;
         };
-        let lower = text.to_lowercase();
         // Overlapping: a keyword whose first occurrence runs into a word may stand alone
         // further on, inside another occurrence (`a-a` in `xa-a-a`).
-        keywords.find_overlapping_iter(&lower).any(|found| {
+        keywords.find_overlapping_iter(lower).any(|found| {
             let before = lower[..found.start()].chars().next_back();
             let after = lower[found.end()..].chars().next();
             !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
         })
+    }
+}
+
+/// `str::to_lowercase`, a few times faster on the letters mentions are mostly written in:
+/// ASCII and the basic Cyrillic block (U+0400 to U+045F) are mapped here, any other
+/// character as `char::to_lowercase` maps it; a text with a capital sigma, whose lower case
+/// depends on where it stands in its word, goes to `str::to_lowercase` whole.
+pub fn lowercase(text: &str) -> String {
+    if text.contains('Σ') {
+        return text.to_lowercase();
+    }
+    let mut lower = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\0'..='\x7f' => lower.push(c.to_ascii_lowercase()),
+            // А..Я to а..я, and Ѐ..Џ (Ё, Є, І, Ї among them) to ѐ..џ.
+            '\u{410}'..='\u{42f}' | '\u{400}'..='\u{40f}' => {
+                let offset = if c >= '\u{410}' { 0x20 } else { 0x50 };
+                lower.push(char::from_u32(u32::from(c) + offset).expect("a Cyrillic letter"));
+            }
+            '\u{430}'..='\u{45f}' => lower.push(c),
+            _ => lower.extend(c.to_lowercase()),
+        }
+    }
+    lower
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lowercase;
+
+    #[test]
+    fn lowercase_is_the_standard_library_s_for_every_character() {
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            let text = format!("{c}{c}x");
+            assert_eq!(
+                lowercase(&text),
+                text.to_lowercase(),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        for text in [
+            "Застосунок НЕ ПРАЦЮЄ, ЖАХЛИВО! Її ЄДНІСТЬ, Ґанок",
+            "The App is DOWN, I can’t log in",
+            "ΟΔΥΣΣΕΥΣ ΣΑΣ Σ",
+            "İSTANBUL ǅ ß ẞ Ⅻ 🎉",
+            "",
+        ] {
+            assert_eq!(lowercase(text), text.to_lowercase(), "{text}");
+        }
     }
 }

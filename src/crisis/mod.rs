@@ -65,10 +65,12 @@ impl CrisisSignals {
 
     /// Counts one mention if it matches the keywords; returns its tone then.
     pub fn observe(&mut self, at: i64, author: &str, text: &str) -> Option<Tone> {
-        if !self.filter.matches(text) {
+        // Lower-cased once, for the keywords and the tone.
+        let lower = classify::lowercase(text);
+        if !self.filter.matches_lowercased(&lower) {
             return None;
         }
-        let tone = self.classifier.classify(text);
+        let tone = self.classifier.classify_lowercased(text, &lower);
         Arc::make_mut(&mut self.windows).record(at, author, tone);
         Some(tone)
     }

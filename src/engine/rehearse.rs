@@ -1085,37 +1085,64 @@ pub fn render_text(lines: &[RehearsalLine]) -> String {
 }
 
 /// One entry of the text form, ending in a newline, written to `out` piece by piece (a
-/// year's rehearsal writes hundreds of thousands of them).
+/// year's rehearsal writes hundreds of thousands of them, a drill one per mention).
 pub fn write_text_line(out: &mut impl std::fmt::Write, line: &RehearsalLine) -> std::fmt::Result {
     use chrono::{Datelike as _, Offset as _, Timelike as _};
-    // `%Y-%m-%d %H:%M %:z`, without parsing the format for every line.
-    let at = &line.at;
-    let offset = at.offset().fix().local_minus_utc();
+    // `%Y-%m-%d %H:%M %:z`, without parsing the format, the local time made once, and its
+    // digits put in place rather than formatted one by one.
+    let at = line.at.naive_local();
+    let offset = line.at.offset().fix().local_minus_utc();
     let sign = if offset < 0 { '-' } else { '+' };
     let offset = offset.unsigned_abs() / 60;
-    write!(
-        out,
-        "{:04}-{:02}-{:02} {:02}:{:02} {sign}{:02}:{:02}  {:<8} ",
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        offset / 60,
-        offset % 60,
-        line.kind
-    )?;
+    match u32::try_from(at.year()).ok().filter(|year| *year <= 9999) {
+        Some(year) => {
+            let mut stamp = *b"0000-00-00 00:00 +00:00  ";
+            put_digits(&mut stamp[0..4], year);
+            put_digits(&mut stamp[5..7], at.month());
+            put_digits(&mut stamp[8..10], at.day());
+            put_digits(&mut stamp[11..13], at.hour());
+            put_digits(&mut stamp[14..16], at.minute());
+            stamp[17] = sign as u8;
+            put_digits(&mut stamp[18..20], offset / 60);
+            put_digits(&mut stamp[21..23], offset % 60);
+            out.write_str(std::str::from_utf8(&stamp).expect("digits and ASCII"))?;
+        }
+        None => write!(
+            out,
+            "{:04}-{:02}-{:02} {:02}:{:02} {sign}{:02}:{:02}  ",
+            at.year(),
+            at.month(),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            offset / 60,
+            offset % 60,
+        )?,
+    }
+    // `{:<8} `: the kind, padded to 8 characters, and a space.
+    out.write_str(&line.kind)?;
+    for _ in line.kind.chars().count()..8 {
+        out.write_char(' ')?;
+    }
+    out.write_char(' ')?;
     match (&line.playbook, &line.item) {
-        (Some(playbook), Some(item)) => write!(out, "{playbook}/{item}")?,
+        (Some(playbook), Some(item)) => {
+            out.write_str(playbook)?;
+            out.write_char('/')?;
+            out.write_str(item)?;
+        }
         (Some(playbook), None) => out.write_str(playbook)?,
         (None, Some(item)) => out.write_str(item)?,
         (None, None) => {}
     }
     if let Some(account) = &line.account {
-        write!(out, " → {account}")?;
+        out.write_str(" → ")?;
+        out.write_str(account)?;
     }
     if let Some(to) = &line.direct_to {
-        write!(out, " (DM to {to})")?;
+        out.write_str(" (DM to ")?;
+        out.write_str(to)?;
+        out.write_char(')')?;
     }
     if let Some(text) = &line.text {
         out.write_str(": ")?;
@@ -1127,15 +1154,27 @@ pub fn write_text_line(out: &mut impl std::fmt::Write, line: &RehearsalLine) -> 
         }
     }
     if let Some(target) = &line.reply_to {
-        write!(out, " (reply to {target})")?;
+        out.write_str(" (reply to ")?;
+        out.write_str(target)?;
+        out.write_char(')')?;
     }
     if let Some(reason) = &line.reason {
         match line.kind.as_str() {
-            "mention" | "reply" => write!(out, " (from {reason})")?,
-            _ => write!(out, " ({reason})")?,
+            "mention" | "reply" => out.write_str(" (from ")?,
+            _ => out.write_str(" (")?,
         }
+        out.write_str(reason)?;
+        out.write_char(')')?;
     }
     out.write_char('\n')
+}
+
+/// `n`'s last decimal digits into `digits`, zero-padded on the left.
+fn put_digits(digits: &mut [u8], mut n: u32) {
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
 }
 
 /// What the text form's summary counts, kept as the lines go by.
@@ -1244,6 +1283,90 @@ mod tests {
                 text,
                 format!("{at}  post     news/a → brand: one ⏎ two (reply to news/b) (held)\n")
             );
+        }
+    }
+
+    /// Each part of a text line, written as it always was: a year of four digits or not,
+    /// kinds shorter or longer than their column, an item without its playbook and the
+    /// reverse, a direct message, a mention's author.
+    #[test]
+    fn a_text_line_writes_each_of_its_parts() {
+        let line = |at: DateTime<Tz>, kind: &str| RehearsalLine {
+            at,
+            kind: kind.into(),
+            playbook: None,
+            item: None,
+            account: None,
+            text: None,
+            reply_to: None,
+            direct_to: None,
+            reason: None,
+            rule: None,
+        };
+        let kyiv = Utc
+            .with_ymd_and_hms(2027, 3, 3, 9, 5, 0)
+            .unwrap()
+            .with_timezone(&chrono_tz::Europe::Kyiv);
+        let utc = |year| {
+            Utc.with_ymd_and_hms(year, 3, 3, 9, 5, 0)
+                .unwrap()
+                .with_timezone(&chrono_tz::UTC)
+        };
+        let cases = [
+            (
+                RehearsalLine {
+                    account: Some("brand".into()),
+                    text: Some("down".into()),
+                    reason: Some("@ann".into()),
+                    ..line(kyiv, "mention")
+                },
+                "2027-03-03 11:05 +02:00  mention   → brand: down (from @ann)\n",
+            ),
+            (
+                RehearsalLine {
+                    playbook: Some("outage".into()),
+                    item: Some("incident-1/1".into()),
+                    account: Some("slack".into()),
+                    direct_to: Some("pr_lead".into()),
+                    text: Some("a\nb".into()),
+                    reason: Some("incident 1: notify pr_lead".into()),
+                    ..line(kyiv, "notify")
+                },
+                "2027-03-03 11:05 +02:00  notify   outage/incident-1/1 → slack (DM to pr_lead): a ⏎ b (incident 1: notify pr_lead)\n",
+            ),
+            (
+                RehearsalLine {
+                    playbook: Some("outage".into()),
+                    text: Some("approve".into()),
+                    reason: Some("pr_lead".into()),
+                    ..line(kyiv, "approval")
+                },
+                "2027-03-03 11:05 +02:00  approval outage: approve (pr_lead)\n",
+            ),
+            (
+                RehearsalLine {
+                    item: Some("x".into()),
+                    ..line(kyiv, "unreachable")
+                },
+                "2027-03-03 11:05 +02:00  unreachable x\n",
+            ),
+            (
+                line(utc(12027), "post"),
+                "12027-03-03 09:05 +00:00  post     \n",
+            ),
+            (
+                line(utc(999), "post"),
+                "0999-03-03 09:05 +00:00  post     \n",
+            ),
+            (
+                line(utc(-44), "post"),
+                "-044-03-03 09:05 +00:00  post     \n",
+            ),
+        ];
+        for (line, expected) in cases {
+            let mut text = String::new();
+            write_text_line(&mut text, &line).unwrap();
+            assert_eq!(text, expected);
         }
     }
 

@@ -142,7 +142,10 @@ impl<'e> CrisisFeed<'e> {
                     continue;
                 }
                 batch.push(NewMention {
-                    key: format!("event-{}", index + 1),
+                    // Zero-padded, so keys sort in the file's order (usually the order they
+                    // are stored in): each lands at the end of the store's (plan, key) index,
+                    // where SQLite places it without searching, not anywhere in it.
+                    key: format!("event-{:010}", index + 1),
                     at,
                     author: event.author.clone().unwrap_or_default(),
                     text: event.text.clone().unwrap_or_default(),

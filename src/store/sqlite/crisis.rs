@@ -1,5 +1,7 @@
 //! Crisis plans: their mentions, cursors, incidents and people's actions.
 
+use std::sync::OnceLock;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
@@ -39,17 +41,27 @@ impl CrisisStore for SqliteStore {
         now: Millis,
     ) -> StoreResult<usize> {
         self.transaction(|tx| {
-            let mut insert = tx.prepare_cached(sql!("crisis/insert_mention"))?;
             let mut new = 0;
-            for mention in mentions {
-                new += insert.execute(params![
-                    plan,
-                    mention.key,
-                    mention.at,
-                    mention.author,
-                    mention.text,
-                    now
-                ])?;
+            let mut rest = mentions;
+            for (rows, sql) in MENTION_CHUNKS.iter().zip(insert_mentions()) {
+                if rest.len() < *rows {
+                    continue;
+                }
+                let mut insert = tx.prepare_cached(sql)?;
+                insert.raw_bind_parameter(1, plan)?;
+                insert.raw_bind_parameter(2, now)?;
+                while let Some((chunk, after)) = rest.split_at_checked(*rows) {
+                    for (row, mention) in chunk.iter().enumerate() {
+                        let first = 3 + 4 * row;
+                        insert.raw_bind_parameter(first, &mention.key)?;
+                        insert.raw_bind_parameter(first + 1, mention.at)?;
+                        insert.raw_bind_parameter(first + 2, &mention.author)?;
+                        insert.raw_bind_parameter(first + 3, &mention.text)?;
+                    }
+                    // The rows inserted: a key skipped on conflict is not counted.
+                    new += insert.raw_execute()?;
+                    rest = after;
+                }
             }
             if let Some(cursor) = cursor {
                 tx.prepare_cached(sql!("crisis/put_cursor"))?
@@ -127,6 +139,28 @@ impl CrisisStore for SqliteStore {
             .query_row([id], action_row)
             .optional()?)
     }
+}
+
+/// Rows per statement that stores mentions, largest first: a call's mentions go in as few
+/// statements as these sizes make (500 as 7 × 64, 6 × 8 and 4 × 1), so AUTOINCREMENT's
+/// sequence row is written once per statement, not once per mention, and the statement's
+/// own cost is shared by its rows. Each size is one statement in the cache.
+const MENTION_CHUNKS: [usize; 3] = [64, 8, 1];
+
+/// `crisis/insert_mentions` for each of [`MENTION_CHUNKS`], made once.
+fn insert_mentions() -> &'static [String; 3] {
+    static STATEMENTS: OnceLock<[String; 3]> = OnceLock::new();
+    STATEMENTS.get_or_init(|| {
+        MENTION_CHUNKS.map(|rows| {
+            let values: Vec<String> = (0..rows)
+                .map(|row| {
+                    let k = 3 + 4 * row;
+                    format!("(?1, ?{k}, ?{}, ?{}, ?{}, ?2)", k + 1, k + 2, k + 3)
+                })
+                .collect();
+            sql!("crisis/insert_mentions").replace("{rows}", &values.join(", "))
+        })
+    })
 }
 
 pub(super) fn write_crisis(tx: &Connection, write: &CrisisWrite, now: Millis) -> StoreResult<()> {
