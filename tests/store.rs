@@ -3342,8 +3342,9 @@ fn every_statement_is_prepared_once_however_often_it_runs() {
     let mut checked = 0;
     let mut prepared_again = Vec::new();
     for (file, sql, code) in &files {
-        // Schema statements (a rehearsal's lean store) and files of several statements.
-        if ["CREATE", "DROP"].contains(&first_word(code).as_str()) {
+        // Schema statements (a rehearsal's lean store), and statements completed in code
+        // (`{rows}`: as many rows as a call has).
+        if ["CREATE", "DROP"].contains(&first_word(code).as_str()) || code.contains("{rows}") {
             continue;
         }
         let Ok(mut statement) = connection.prepare(sql) else {
