@@ -333,16 +333,15 @@ fn load_average() -> String {
 }
 
 /// `FLOOD_SENDERS` keep-alive senders posting signed events to `url` as fast as answers come
-/// back, for `length`, numbered from `first`: the events answered `202`, how many were not,
+/// back, for `length`, numbered from 0: the events answered `202`, how many were not,
 /// and the seconds it took.
 fn flood(
     runtime: &tokio::runtime::Runtime,
     client: &reqwest::Client,
     url: &str,
     length: Duration,
-    first: u64,
 ) -> (Vec<u64>, u64, f64) {
-    let next = Arc::new(AtomicU64::new(first));
+    let next = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let stop_flood = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -445,13 +444,13 @@ fn main() {
         .build()
         .unwrap();
     let probe_url = start_bare_receiver(&probe_runtime);
-    let (probe_accepted, _, probe_time) = flood(&runtime, &client, &probe_url, PROBE, 0);
+    let (probe_accepted, _, probe_time) = flood(&runtime, &client, &probe_url, PROBE);
     let limit = probe_accepted.len() as f64 / probe_time;
     drop(probe_runtime);
 
     // The flood: as fast as 202s come back.
     let cpu_at_start = cpu_seconds(pid);
-    let (accepted_flood, refused, flood_time) = flood(&runtime, &client, &url, FLOOD, 0);
+    let (accepted_flood, refused, flood_time) = flood(&runtime, &client, &url, FLOOD);
     let flood_rate = accepted_flood.len() as f64 / flood_time;
     drain(&sink, accepted_flood.len());
     let flood_delivered = sink.arrivals.lock().unwrap().len();
